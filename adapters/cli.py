@@ -1,0 +1,232 @@
+"""``organiser``: the command line.
+
+    organiser run                     every configured adapter in one asyncio loop
+                                      (the console chat when no token is configured)
+    organiser console [--demo] [--as NAME]
+    organiser db upgrade
+    organiser import members.csv [--strict] [--dry-run]
+
+Problems a person can fix (a bad config key, an unreachable database) are
+said in one line, with exit status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import logging
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError, OperationalError
+from tqdm import tqdm
+
+from adapters.console import ConsoleChat
+from bot.clock import SystemClock
+from bot.config import ConfigError, Settings, load_settings
+from bot.core import Core
+from bot.demo import seed_demo
+from bot.importer import ImportError_, import_members, read_rows
+from storage.db import Database, alembic_config
+
+log = logging.getLogger("organiser")
+
+MEMORY_DB = "sqlite:///:memory:"
+
+
+class Stop(Exception):
+    """Stop with one line for the person at the terminal."""
+
+
+def _current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def open_database(url: str) -> Database:
+    """Open the database; SQLite is migrated automatically, PostgreSQL must be current."""
+    try:
+        db = Database(url)
+    except ValueError as exc:
+        raise Stop(f"database.url: {exc}") from None
+    try:
+        if db.is_sqlite:
+            await db.upgrade()
+        else:
+            async with db.engine.connect() as conn:
+                current = await conn.run_sync(_current_revision)
+            head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+            if current != head:
+                raise Stop(
+                    f"the database schema is at {current or 'nothing'}, the code needs {head}: "
+                    "run `organiser db upgrade`"
+                )
+    except (OperationalError, DBAPIError, OSError) as exc:
+        await db.dispose()
+        where = db.url.render_as_string(hide_password=True)
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise Stop(f"cannot open the database at {where}: {reason}") from None
+    return db
+
+
+async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    for name, token in (("telegram", settings.telegram_token), ("discord", settings.discord_token)):
+        if token:
+            raise Stop(
+                f"{name}.token is set, but this version has no {name} adapter yet; "
+                "remove the token to use the console chat"
+            )
+    log.info("no platform token configured: starting the console chat")
+    return await _console(settings, settings.database_url, demo=False, name=args.as_name)
+
+
+async def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
+    url = args.db or (MEMORY_DB if args.demo else settings.database_url)
+    return await _console(settings, url, demo=args.demo, name=args.as_name)
+
+
+async def _console(settings: Settings, url: str, *, demo: bool, name: str) -> int:
+    db = await open_database(url)
+    clock = SystemClock()
+    try:
+        if demo and await seed_demo(db, settings, clock.now()):
+            sys.stdout.write(
+                "Demo party: South West region; Frome (affiliated), Bath (active), Wells "
+                "(proposed). People: Alice (Frome organiser), Bob (Frome treasurer), Carol, "
+                "Dan, Lee, Erin (Bath organiser), Femi, Gita, Hana, Ivan, Jo (region admin), "
+                "Kai (national admin). /as Alice to play one.\n"
+            )
+        chat = ConsoleChat(Core(db, settings, clock=clock), clock, out=sys.stdout, name=name)
+        await chat.run(sys.stdin)
+    finally:
+        await db.dispose()
+    return 0
+
+
+async def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        db = Database(args.db or settings.database_url)
+    except ValueError as exc:
+        raise Stop(f"database.url: {exc}") from None
+    try:
+        await db.upgrade()
+        async with db.engine.connect() as conn:
+            revision = await conn.run_sync(_current_revision)
+    except (OperationalError, DBAPIError, OSError) as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        raise Stop(f"cannot upgrade the database: {reason}") from None
+    finally:
+        await db.dispose()
+    print(f"database is up to date (revision {revision})")
+    return 0
+
+
+async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    path = Path(args.file)
+    try:
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
+        rows = read_rows(io.StringIO(text, newline=""))
+    except OSError as exc:
+        raise Stop(f"cannot read {path}: {exc.strerror}") from None
+    except (ImportError_, csv.Error, UnicodeDecodeError) as exc:
+        raise Stop(f"{path}: {exc}") from None
+    db = await open_database(args.db or settings.database_url)
+    try:
+        with tqdm(total=len(rows), unit="row", desc="checking", file=sys.stderr) as bar:
+            report = await import_members(
+                db,
+                rows,
+                now=SystemClock().now(),
+                strict=args.strict,
+                dry_run=args.dry_run,
+                progress=bar.update,
+            )
+    finally:
+        await db.dispose()
+    for rejected in report.rejected:
+        print(f"line {rejected.line}: rejected: {rejected.reason}", file=sys.stderr)
+    if report.written and report.imported:
+        codes = path.with_name(path.stem + ".codes.csv")
+        with codes.open("w", encoding="utf-8", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["line", "name", "branch", "short_id", "claim_code"])
+            for item in report.imported:
+                writer.writerow([item.line, item.name, item.branch, item.short_id, item.claim_code])
+        print(
+            f"imported {len(report.imported)} people, rejected {len(report.rejected)}; "
+            f"claim codes (send each person theirs, for /claim) are in {codes}"
+        )
+    elif args.dry_run:
+        print(
+            f"dry run: {len(report.imported)} rows would be imported, {len(report.rejected)} rejected"
+        )
+    else:
+        print(
+            f"nothing imported: {len(report.rejected)} rows rejected"
+            + (" (--strict imports nothing unless every row is valid)" if args.strict else "")
+        )
+    return 1 if report.rejected else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="organiser", description="Assembly Organiser")
+    parser.add_argument("--config", type=Path, help="config file (default: ./config.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the bot with every configured adapter")
+    run.add_argument("--as", dest="as_name", default="Sam", help="console: who you are")
+    run.set_defaults(func=cmd_run)
+
+    console = sub.add_parser("console", help="chat with the bot in this terminal")
+    console.add_argument("--demo", action="store_true", help="a seeded demo party (in memory)")
+    console.add_argument("--as", dest="as_name", default="Sam", help="who you are at first")
+    console.add_argument("--db", help="database URL (default: database.url)")
+    console.set_defaults(func=cmd_console)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="bring the schema up to date")
+    upgrade.add_argument("--db", help="database URL (default: database.url)")
+    upgrade.set_defaults(func=cmd_db_upgrade)
+
+    imp = sub.add_parser("import", help="import a membership list (CSV)")
+    imp.add_argument("file")
+    imp.add_argument("--db", help="database URL (default: database.url)")
+    imp.add_argument(
+        "--strict", action="store_true", help="import nothing unless all rows are valid"
+    )
+    imp.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
+    imp.set_defaults(func=cmd_import)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"organiser: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level if args.command != "console" else "WARNING",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    func: Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]] = args.func
+    try:
+        return asyncio.run(func(args, settings))
+    except Stop as exc:
+        print(f"organiser: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

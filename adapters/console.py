@@ -1,0 +1,144 @@
+"""The console chat: the whole bot in a terminal, no token and no server.
+
+Type what a Telegram user would type (``/start``, ``/join Frome``); buttons
+are shown as ``[1] label`` and pressed by typing their number. ``/as NAME``
+becomes another simulated person, so one terminal can play a member and an
+organiser. Messages the bot sends to other people appear as ``→ to NAME: …``.
+Reading a script from standard input replays a session, one message a line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from bot.clock import Clock
+from bot.core import Core
+from bot.messages import Button, ChatRef, Reply, Request, Sender
+from bot.outbox import Recipient, deliver_pending
+
+PLATFORM = "console"
+INLINE_FILE_LIMIT = 8000
+
+
+def render(reply: Reply, numbered: list[Button]) -> str:
+    """The reply as text; its buttons are numbered on from ``numbered`` (which grows)."""
+    lines = [reply.text]
+    for row in reply.buttons:
+        cells = []
+        for button in row:
+            numbered.append(button)
+            cells.append(f"[{len(numbered)}] {button.label}")
+        lines.append("   ".join(cells))
+    if reply.file is not None:
+        lines.append(f"📎 {reply.file.filename} ({len(reply.file.content)} bytes)")
+        if reply.file.mime_type.startswith(("text/", "application/json")):
+            body = reply.file.content.decode("utf-8", "replace")
+            lines.append(body if len(body) <= INLINE_FILE_LIMIT else body[:INLINE_FILE_LIMIT] + "…")
+    return "\n".join(lines)
+
+
+@dataclass
+class ConsoleTransport:
+    """Delivers outbox messages by printing them; remembers their buttons per person."""
+
+    out: TextIO
+    buttons: dict[str, list[Button]] = field(default_factory=dict)
+    platform: str = PLATFORM
+
+    async def send(self, recipient: Recipient, reply: Reply) -> None:
+        numbered: list[Button] = []
+        text = render(reply, numbered)
+        if numbered:
+            self.buttons[recipient.user_id] = numbered
+        self.out.write(f"→ to {recipient.display_name}: {text}\n")
+        self.out.flush()
+
+
+class ConsoleChat:
+    def __init__(self, core: Core, clock: Clock, *, out: TextIO, name: str = "Sam") -> None:
+        self.core = core
+        self.clock = clock
+        self.out = out
+        self.transport = ConsoleTransport(out)
+        self.name = name
+
+    @property
+    def user_id(self) -> str:
+        return self.name.lower()
+
+    def sender(self) -> Sender:
+        return Sender(PLATFORM, self.user_id, self.name, handle=self.user_id)
+
+    def say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    async def line(self, text: str) -> None:
+        """Act on one line the person typed."""
+        text = text.strip()
+        if not text or text.startswith("#"):
+            return
+        chat = ChatRef(PLATFORM, "private", self.user_id)
+        if text.split()[0].lower() == "/as":
+            name = " ".join(text.split()[1:])[:40]
+            if not name:
+                self.say("Usage: /as NAME (for example /as Alice)")
+                return
+            self.name = name
+            self.say(f"(you are now {name})")
+            return
+        if text.isdigit():
+            buttons = self.transport.buttons.get(self.user_id, [])
+            index = int(text) - 1
+            if not 0 <= index < len(buttons):
+                self.say(
+                    "There is no button with that number."
+                    if buttons
+                    else "There are no buttons to press."
+                )
+                return
+            request = Request.button_from(self.sender(), chat, buttons[index].data)
+        else:
+            request = Request.command_from(self.sender(), chat, text)
+        replies = await self.core.handle(request)
+        numbered: list[Button] = []
+        for reply in replies:
+            self.say(render(reply, numbered))
+        if numbered:  # like a chat, the newest buttons are the ones at hand
+            self.transport.buttons[self.user_id] = numbered
+        await self.flush_outbox()
+
+    async def flush_outbox(self) -> None:
+        while True:
+            report = await deliver_pending(
+                self.core.db, {PLATFORM: self.transport}, self.clock, limit=200
+            )
+            if report.sent + report.undeliverable == 0:
+                return
+
+    async def run(self, stream: TextIO = sys.stdin) -> None:
+        """Read lines until end of input; echo them when they come from a script."""
+        interactive = stream.isatty()
+        if interactive:
+            self.say(
+                "Assembly Organiser console. Type /start to begin, /help for commands, "
+                "/as NAME to become someone else, a number to press a button, Ctrl-D to quit."
+            )
+        await self.flush_outbox()
+        while True:
+            if interactive:
+                self.out.write(f"{self.name}> ")
+                self.out.flush()
+            text = await asyncio.to_thread(stream.readline)
+            if not text:
+                if interactive:
+                    self.say("")
+                return
+            if not interactive and text.strip():
+                self.say(f"{self.name}> {text.strip()}")
+            if text.strip().lower() in ("/quit", "/exit"):
+                return
+            await self.line(text)

@@ -1,0 +1,237 @@
+"""Branches: finding them, joining and leaving, and their lifecycle.
+
+proposed -> forming -> active -> affiliated. A branch is *proposed* when
+someone asks for one where none exists; the people who join it are its
+interest. It is *forming* once enough people are interested (the configured
+threshold) and it has an organiser; *active* once an organiser records its
+first face-to-face meeting; *affiliated* once a region or national admin
+signs it up to the party structure. Each step is recorded with who and when.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+
+from sqlalchemy import func, or_, select
+
+from bot.context import Context
+from bot.i18n import Translator, translator
+from bot.outbox import enqueue
+from storage.models import (
+    ACTIVE,
+    ADMIN,
+    AFFILIATED,
+    FORMING,
+    ORGANISER,
+    PROPOSED,
+    SCOPE_BRANCH,
+    SCOPE_NATIONAL,
+    SCOPE_REGION,
+    TREASURER,
+    AuditEntry,
+    Branch,
+    BranchTransition,
+    Person,
+    RoleGrant,
+)
+
+SEARCH_LIMIT = 6
+PLACE_LIMIT = 80
+
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80]
+
+
+def clean_place(text: str) -> str | None:
+    """A place name fit to search for or to propose, or None if it is not one."""
+    text = " ".join(text.split())
+    if not text or len(text) > PLACE_LIMIT or not slugify(text):
+        return None
+    if any(not (ch.isalnum() or ch in " -'.,&()/") for ch in text):
+        return None
+    return text
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def search(ctx: Context, query: str) -> tuple[Branch | None, list[Branch]]:
+    """(the exact match, if one; every match, best first) for a place or branch name.
+
+    A branch matches by slug, by name prefix, or by a word of its area (place
+    names, postcode prefixes: ``BA11 4AB`` finds the branch whose area says BA11).
+    """
+    slug = slugify(query)
+    words = [w for w in re.split(r"[\s,]+", query.lower()) if w]
+    like = [
+        func.lower(Branch.area).like(f"%{_escape_like(w)}%", escape="\\")
+        for w in words[:1] + words[1:2]
+    ]
+    stmt = (
+        select(Branch)
+        .where(
+            or_(
+                Branch.slug == slug,
+                func.lower(Branch.name).like(f"{_escape_like(query.lower())}%", escape="\\"),
+                *like,
+            )
+        )
+        .limit(50)
+    )
+    found = list(await ctx.session.scalars(stmt))
+    exact = [b for b in found if b.slug == slug or b.name.casefold() == query.casefold()]
+    area_words = {b.id: {w.strip().lower() for w in re.split(r"[,;]", b.area)} for b in found}
+    precise = [b for b in found if b not in exact and words and words[0] in area_words[b.id]]
+    rest = [b for b in found if b not in exact and b not in precise]
+    ranked = exact + precise + sorted(rest, key=lambda b: b.name)
+    return (exact[0] if len(exact) == 1 else None), ranked[:SEARCH_LIMIT]
+
+
+async def record_transition(
+    ctx: Context, branch: Branch, to_status: str, actor: Person | None
+) -> None:
+    ctx.session.add(
+        BranchTransition(
+            branch_id=branch.id,
+            from_status=branch.status,
+            to_status=to_status,
+            actor_id=actor.id if actor else None,
+            at=ctx.now,
+        )
+    )
+    branch.status = to_status
+
+
+async def people_in(ctx: Context, branch: Branch) -> list[Person]:
+    return list(
+        await ctx.session.scalars(
+            select(Person).where(Person.branch_id == branch.id).order_by(Person.id)
+        )
+    )
+
+
+async def count_people(ctx: Context, branch: Branch) -> int:
+    return (
+        await ctx.session.scalar(
+            select(func.count()).select_from(Person).where(Person.branch_id == branch.id)
+        )
+        or 0
+    )
+
+
+async def organisers(ctx: Context, branch: Branch) -> list[Person]:
+    """People who organise this branch itself (not region/national staff)."""
+    rows = await ctx.session.scalars(
+        select(Person)
+        .join(RoleGrant, RoleGrant.person_id == Person.id)
+        .where(
+            RoleGrant.scope == SCOPE_BRANCH,
+            RoleGrant.scope_id == branch.id,
+            RoleGrant.role == ORGANISER,
+        )
+        .order_by(Person.id)
+    )
+    return list(rows)
+
+
+async def notify(
+    ctx: Context, people: list[Person], key: str, render: Callable[[Translator], str]
+) -> None:
+    """Queue one message per person, in their own language.
+
+    ``key`` names the event; it is made unique per person here, so that the
+    same event never reaches the same person twice.
+    """
+    seen: set[int] = set()
+    for person in people:
+        if person.id in seen:
+            continue
+        seen.add(person.id)
+        await enqueue(
+            ctx.session,
+            key=f"{key}:{person.id}",
+            person_id=person.id,
+            text=render(translator(person.locale)),
+            now=ctx.now,
+        )
+
+
+async def maybe_forming(ctx: Context, branch: Branch, actor: Person | None) -> bool:
+    """Advance a proposed branch to forming when it has the interest and an organiser."""
+    if branch.status != PROPOSED:
+        return False
+    if await count_people(ctx, branch) < ctx.settings.forming_threshold:
+        return False
+    if not await organisers(ctx, branch):
+        return False
+    await record_transition(ctx, branch, FORMING, actor)
+    await notify(
+        ctx,
+        await people_in(ctx, branch),
+        f"branch-forming:{branch.id}",
+        lambda t: t(
+            "Good news: the {branch} branch now has enough people and an organiser, so it "
+            "is forming. Your organiser will arrange a first online call, then a first "
+            "face-to-face meeting.",
+            branch=branch.name,
+        ),
+    )
+    return True
+
+
+def audit(
+    ctx: Context,
+    action: str,
+    *,
+    subject: Person | None = None,
+    branch: Branch | None = None,
+    **details: object,
+) -> None:
+    ctx.session.add(
+        AuditEntry(
+            at=ctx.now,
+            actor_id=ctx.person.id if ctx.person else None,
+            action=action,
+            subject_id=subject.id if subject else None,
+            branch_id=branch.id if branch else None,
+            details=dict(details),
+        )
+    )
+
+
+def status_label(ctx: Context, status: str) -> str:
+    labels = {
+        PROPOSED: ctx.t("proposed"),
+        FORMING: ctx.t("forming"),
+        ACTIVE: ctx.t("active"),
+        AFFILIATED: ctx.t("affiliated"),
+    }
+    return labels.get(status, status)
+
+
+def role_label(ctx: Context, role: str) -> str:
+    labels = {
+        ORGANISER: ctx.t("organiser"),
+        TREASURER: ctx.t("treasurer"),
+        ADMIN: ctx.t("admin"),
+    }
+    return labels.get(role, role)
+
+
+async def admins_over(ctx: Context, branch: Branch) -> list[Person]:
+    """The national admins, and the admins of the branch's region if it has one."""
+    over = RoleGrant.scope == SCOPE_NATIONAL
+    if branch.region_id is not None:
+        over = over | ((RoleGrant.scope == SCOPE_REGION) & (RoleGrant.scope_id == branch.region_id))
+    rows = await ctx.session.scalars(
+        select(Person)
+        .join(RoleGrant, RoleGrant.person_id == Person.id)
+        .where(RoleGrant.role == ADMIN, over)
+        .order_by(Person.id)
+    )
+    return list(rows)

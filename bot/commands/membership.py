@@ -1,0 +1,354 @@
+"""/join, /leave and /me: a person and their branch."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from bot.branches import (
+    admins_over,
+    audit,
+    clean_place,
+    count_people,
+    maybe_forming,
+    notify,
+    organisers,
+    role_label,
+    search,
+    slugify,
+    status_label,
+)
+from bot.commands.privacy import ask_consent
+from bot.context import Context
+from bot.i18n import N_
+from bot.messages import Button, Reply
+from bot.permissions import is_member
+from bot.registry import action, command
+from storage.models import (
+    PROPOSED,
+    SCOPE_BRANCH,
+    SCOPE_REGION,
+    Branch,
+    BranchTransition,
+    Person,
+    Region,
+    RoleGrant,
+)
+
+
+async def join_flow(ctx: Context, query: str) -> Reply:
+    """Find the branch for a place; join it, offer a choice, or offer to propose one."""
+    person = ctx.require_person()
+    place = clean_place(query)
+    if place is None:
+        raise ctx.refuse(
+            ctx.t(
+                "Please send a town, area or postcode of up to {limit} letters, "
+                "for example: /join Frome",
+                limit=80,
+            )
+        )
+    exact, found = await search(ctx, place)
+    if exact is not None:
+        return await join_branch(ctx, person, exact)
+    prompt = await ctx.prompt("propose", place=place)
+    propose = Button(ctx.t("Propose a {place} branch", place=place), "propose", str(prompt.id))
+    if not found:
+        return Reply(
+            ctx.t(
+                "No branch covers {place} yet. Would you like to propose one? When {n} people "
+                "are interested and someone offers to organise it, it starts forming.",
+                place=place,
+                n=ctx.settings.forming_threshold,
+            ),
+            buttons=((propose,),),
+        )
+    rows = tuple(
+        (Button(f"{b.name} ({status_label(ctx, b.status)})", "join", str(b.id)),) for b in found
+    )
+    return Reply(
+        ctx.t("Which branch is yours? Press one:"),
+        buttons=(*rows, (propose,)),
+    )
+
+
+async def join_branch(ctx: Context, person: Person, branch: Branch) -> Reply:
+    if person.branch_id == branch.id:
+        return Reply(ctx.t("You are already in the {branch} branch.", branch=branch.name))
+    if person.branch_id is not None:
+        current = await ctx.session.get(Branch, person.branch_id)
+        return Reply(
+            ctx.t(
+                "You are in the {current} branch. Move to {branch}? "
+                "Any role you hold in {current} would end.",
+                current=current.name if current else "?",
+                branch=branch.name,
+            ),
+            buttons=(
+                (Button(ctx.t("Move to {branch}", branch=branch.name), "move", str(branch.id)),),
+            ),
+        )
+    return await _enter(ctx, person, branch)
+
+
+async def _enter(ctx: Context, person: Person, branch: Branch) -> Reply:
+    person.branch_id = branch.id
+    person.joined_branch_at = ctx.now
+    await ctx.session.flush()
+    stamp = ctx.now.isoformat()
+    await notify(
+        ctx,
+        [o for o in await organisers(ctx, branch) if o.id != person.id],
+        f"joined:{person.id}:{branch.id}:{stamp}",
+        lambda t: t(
+            "{name} ({short_id}) joined the {branch} branch.",
+            name=person.display_name,
+            short_id=person.short_id,
+            branch=branch.name,
+        ),
+    )
+    undo = Button(ctx.t("Undo"), "leave", str(branch.id))
+    if branch.status == PROPOSED:
+        if await maybe_forming(ctx, branch, person):
+            return Reply(
+                ctx.t(
+                    "You joined {branch}, and with you it has enough people: the branch is now "
+                    "forming!",
+                    branch=branch.name,
+                ),
+                buttons=((undo,),),
+            )
+        n = await count_people(ctx, branch)
+        return Reply(
+            ctx.t.plural(
+                "You are the first person interested in a {branch} branch.",
+                "{n} people are now interested in a {branch} branch, you among them.",
+                n,
+                branch=branch.name,
+            )
+            + " "
+            + ctx.t(
+                "It starts forming at {threshold} people with an organiser. Could you organise it?",
+                threshold=ctx.settings.forming_threshold,
+            ),
+            buttons=((Button(ctx.t("I can organise it"), "volunteer", str(branch.id)), undo),),
+        )
+    return Reply(
+        ctx.t(
+            "Welcome to the {branch} branch! As a supporter you can canvass and come to "
+            "meetings. Dues-paying members also vote on internal decisions and can be drawn "
+            "by lot for councils: ask your branch treasurer.",
+            branch=branch.name,
+        ),
+        buttons=((undo,),),
+    )
+
+
+async def _leave(ctx: Context, person: Person) -> tuple[Branch | None, int]:
+    """Take the person out of their branch; their roles in it end. (branch, roles ended)"""
+    branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
+    if branch is None:
+        return None, 0
+    ended = await ctx.session.execute(
+        delete(RoleGrant).where(
+            RoleGrant.person_id == person.id,
+            RoleGrant.scope == SCOPE_BRANCH,
+            RoleGrant.scope_id == branch.id,
+        )
+    )
+    count = int(getattr(ended, "rowcount", 0) or 0)
+    if count:
+        audit(ctx, "role.ended_on_leave", subject=person, branch=branch, roles=count)
+        ctx.forget_grants()
+    person.branch_id = None
+    person.joined_branch_at = None
+    return branch, count
+
+
+@command("join", N_("find your local branch and join it"), usage="<town or postcode>")
+async def join(ctx: Context) -> Reply:
+    if ctx.person is None:
+        return await ask_consent(ctx, ctx.request.args)
+    person = ctx.person
+    if not ctx.request.args:
+        if person.branch_id is not None:
+            branch = await ctx.session.get(Branch, person.branch_id)
+            return Reply(
+                ctx.t(
+                    "You are in the {branch} branch. To move, send /join and the new place.",
+                    branch=branch.name if branch else "?",
+                )
+            )
+        return Reply(ctx.t("Send /join and your town or postcode, for example: /join Frome"))
+    return await join_flow(ctx, ctx.request.args)
+
+
+async def _branch_from_target(ctx: Context, target: str) -> Branch:
+    branch = await ctx.session.get(Branch, int(target)) if target.isdigit() else None
+    if branch is None:
+        raise ctx.stale()
+    return branch
+
+
+@action("join")
+async def join_pressed(ctx: Context, target: str) -> Reply:
+    person = ctx.require_person()
+    return await join_branch(ctx, person, await _branch_from_target(ctx, target))
+
+
+@action("move")
+async def move_pressed(ctx: Context, target: str) -> Reply:
+    person = ctx.require_person()
+    branch = await _branch_from_target(ctx, target)
+    if person.branch_id == branch.id:
+        return Reply(ctx.t("You are already in the {branch} branch.", branch=branch.name))
+    await _leave(ctx, person)
+    return await _enter(ctx, person, branch)
+
+
+@action("propose")
+async def propose_pressed(ctx: Context, target: str) -> Reply:
+    person = ctx.require_person()
+    prompt = await ctx.take_prompt(target, "propose")
+    place = str(prompt.payload["place"])
+    exact, _ = await search(ctx, place)
+    if exact is not None:  # someone proposed it meanwhile: join that one
+        return await join_branch(ctx, person, exact)
+    slug, n = slugify(place), 1
+    while await ctx.session.scalar(select(Branch.id).where(Branch.slug == slug)):
+        n += 1
+        slug = f"{slugify(place)}-{n}"
+    branch = Branch(
+        name=place,
+        slug=slug,
+        area=place,
+        timezone=ctx.settings.default_timezone,
+        status=PROPOSED,
+        created_at=ctx.now,
+    )
+    ctx.session.add(branch)
+    await ctx.session.flush()
+    ctx.session.add(
+        BranchTransition(
+            branch_id=branch.id,
+            from_status=None,
+            to_status=PROPOSED,
+            actor_id=person.id,
+            at=ctx.now,
+        )
+    )
+    audit(ctx, "branch.proposed", branch=branch)
+    if person.branch_id is not None:
+        await _leave(ctx, person)
+    return await _enter(ctx, person, branch)
+
+
+@action("volunteer")
+async def volunteer_pressed(ctx: Context, target: str) -> Reply:
+    """Someone offers to organise a proposed branch: admins above it are told."""
+    person = ctx.require_person()
+    branch = await _branch_from_target(ctx, target)
+    if person.branch_id != branch.id:
+        raise ctx.refuse(ctx.t("Join the {branch} branch first.", branch=branch.name))
+    await notify(
+        ctx,
+        await admins_over(ctx, branch),
+        f"volunteer:{person.id}:{branch.id}",
+        lambda t: t(
+            "{name} ({short_id}) offers to organise the proposed {branch} branch. "
+            "To accept: /promote {short_id} organiser",
+            name=person.display_name,
+            short_id=person.short_id,
+            branch=branch.name,
+        ),
+    )
+    audit(ctx, "branch.volunteered", subject=person, branch=branch)
+    return Reply(
+        ctx.t(
+            "Thank you! The party's admins have been told, and will be in touch to make you "
+            "the organiser of {branch}.",
+            branch=branch.name,
+        ),
+        edit=True,
+    )
+
+
+@command("leave", N_("leave your branch"))
+async def leave(ctx: Context) -> Reply:
+    person = ctx.require_person()
+    branch, roles = await _leave(ctx, person)
+    if branch is None:
+        raise ctx.refuse(ctx.t("You are not in a branch. Send /join to find one."))
+    text = ctx.t("You have left the {branch} branch.", branch=branch.name)
+    if roles:
+        text += " " + ctx.t("Your roles there have ended.")
+    return Reply(text, buttons=((Button(ctx.t("Undo"), "join", str(branch.id)),),))
+
+
+@action("leave")
+async def leave_pressed(ctx: Context, target: str) -> Reply:
+    """The Undo under a fresh join."""
+    person = ctx.require_person()
+    branch = await _branch_from_target(ctx, target)
+    if person.branch_id != branch.id:
+        raise ctx.stale()
+    await _leave(ctx, person)
+    return Reply(
+        ctx.t("Undone: you are no longer in the {branch} branch.", branch=branch.name), edit=True
+    )
+
+
+@command("me", N_("your branch, membership and roles"), private=True)
+async def me(ctx: Context) -> Reply:
+    person = ctx.require_person()
+    branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
+    tz = branch.timezone if branch else ctx.settings.default_timezone
+    lines = [
+        ctx.t(
+            "{name}, your short id is {short_id}.",
+            name=person.display_name,
+            short_id=person.short_id,
+        )
+    ]
+    if branch is None:
+        lines.append(ctx.t("Branch: none yet (send /join)."))
+    else:
+        lines.append(
+            ctx.t(
+                "Branch: {branch} ({status}).",
+                branch=branch.name,
+                status=status_label(ctx, branch.status),
+            )
+        )
+    if is_member(person, ctx.now, tz):
+        lines.append(
+            ctx.t("Member: dues paid until {date}.", date=person.dues_paid_until.isoformat())  # type: ignore[union-attr]
+        )
+    elif person.dues_paid_until is not None:
+        lines.append(
+            ctx.t(
+                "Supporter: your dues ran out on {date}; you can vote again once they are paid.",
+                date=person.dues_paid_until.isoformat(),
+            )
+        )
+    else:
+        lines.append(ctx.t("Supporter: you can canvass and come to meetings."))
+    grants = await ctx.grants()
+    for g in grants:
+        lines.append(
+            ctx.t(
+                "Role: {role} of {scope}.",
+                role=role_label(ctx, g.role),
+                scope=await scope_name(ctx, g),
+            )
+        )
+    return Reply("\n".join(lines))
+
+
+async def scope_name(ctx: Context, grant: RoleGrant) -> str:
+    if grant.scope == SCOPE_BRANCH:
+        branch = await ctx.session.get(Branch, grant.scope_id)
+        return ctx.t("the {branch} branch", branch=branch.name if branch else "?")
+    if grant.scope == SCOPE_REGION:
+        region = await ctx.session.get(Region, grant.scope_id)
+        return ctx.t("the {region} region", region=region.name if region else "?")
+    return ctx.t("the national party")

@@ -1,0 +1,590 @@
+"""Organiser, treasurer and admin commands: /branch, /promote, /demote, /dues,
+/affiliate, and the buttons and undos that go with them.
+
+Every change here is audited. A person outside the actor's scope is answered
+exactly like a person who does not exist, so that nobody can probe who is a
+member of a branch they do not look after.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, select
+
+from bot.branches import (
+    admins_over,
+    audit,
+    maybe_forming,
+    notify,
+    organisers,
+    people_in,
+    record_transition,
+    role_label,
+    search,
+    status_label,
+)
+from bot.commands.membership import scope_name
+from bot.context import Context
+from bot.i18n import N_
+from bot.messages import Button, Reply
+from bot.people import resolve_reference
+from bot.permissions import holds_at_branch, holds_at_region, holds_nationally, is_member
+from bot.registry import action, command
+from storage.models import (
+    ACTIVE,
+    ADMIN,
+    AFFILIATED,
+    FORMING,
+    NATIONAL_SCOPE_ID,
+    ORGANISER,
+    PROPOSED,
+    ROLES,
+    SCOPE_BRANCH,
+    SCOPE_NATIONAL,
+    SCOPE_REGION,
+    TREASURER,
+    Branch,
+    BranchTransition,
+    Person,
+    Region,
+    RoleGrant,
+)
+
+MEMBER_LIST_LIMIT = 100
+STAFF = (ORGANISER, TREASURER, ADMIN)
+
+
+async def _target(ctx: Context, ref: str, role: str) -> tuple[Person, Branch | None]:
+    """The person an organiser means, if they look after that person's branch."""
+    grants = await ctx.grants()
+    matches: list[tuple[Person, Branch | None]] = []
+    for person in await resolve_reference(ctx.session, ref):
+        branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
+        if branch is not None and holds_at_branch(grants, role, branch):
+            matches.append((person, branch))
+        elif branch is None and holds_nationally(grants, ADMIN):
+            matches.append((person, None))
+    if not matches:
+        raise ctx.refuse(
+            ctx.t(
+                "I cannot find {ref} among the people you look after. Use their short id "
+                "(shown under /branch, Members) or their @handle.",
+                ref=ref[:40],
+            ),
+            audit=f"target:{role}",
+        )
+    if len(matches) > 1:
+        raise ctx.refuse(ctx.t("{ref} matches several people; use their short id.", ref=ref[:40]))
+    return matches[0]
+
+
+async def _own_branch(ctx: Context, name: str) -> Branch:
+    """The branch an organiser asks about: named, or their own."""
+    person = ctx.require_person()
+    if name:
+        exact, found = await search(ctx, name)
+        branch = exact or (found[0] if len(found) == 1 else None)
+        if branch is None:
+            raise ctx.refuse(ctx.t("There is no branch called {name}.", name=name[:40]))
+        return branch
+    branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
+    if branch is None:
+        raise ctx.refuse(ctx.t("You are not in a branch; name one: /branch Frome"))
+    return branch
+
+
+async def _require_staff(ctx: Context, branch: Branch, roles: tuple[str, ...], what: str) -> None:
+    grants = await ctx.grants()
+    if not any(holds_at_branch(grants, r, branch) for r in roles):
+        raise ctx.refuse(
+            ctx.t(
+                "Only the organisers of the {branch} branch (or admins above it) can do that.",
+                branch=branch.name,
+            ),
+            audit=what,
+        )
+
+
+def _local_date(when: dt.datetime, tz: str) -> str:
+    return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d")
+
+
+@command("branch", N_("your branch: status, counts and next step"), usage="[branch]", roles=STAFF)
+async def branch_status(ctx: Context) -> Reply:
+    branch = await _own_branch(ctx, ctx.request.args)
+    await _require_staff(ctx, branch, STAFF, "branch")
+    tz = branch.timezone
+    people = await people_in(ctx, branch)
+    members = sum(is_member(p, ctx.now, tz) for p in people)
+    region = await ctx.session.get(Region, branch.region_id) if branch.region_id else None
+    orgs = await organisers(ctx, branch)
+    history = list(
+        await ctx.session.scalars(
+            select(BranchTransition)
+            .where(BranchTransition.branch_id == branch.id)
+            .order_by(BranchTransition.at, BranchTransition.id)
+        )
+    )
+    lines = [
+        ctx.t(
+            "{branch} branch: {status}", branch=branch.name, status=status_label(ctx, branch.status)
+        )
+        + (f" ({ctx.t('{region} region', region=region.name)})" if region else ""),
+        ctx.t("Area: {area}. Time zone: {tz}.", area=branch.area or "-", tz=tz),
+        ctx.t(
+            "People: {n}: {members} members with current dues, {supporters} supporters.",
+            n=len(people),
+            members=members,
+            supporters=len(people) - members,
+        ),
+        ctx.t(
+            "Organisers: {names}.",
+            names=", ".join(f"{o.display_name} ({o.short_id})" for o in orgs) or ctx.t("none yet"),
+        ),
+        ctx.t(
+            "History: {steps}.",
+            steps=", ".join(
+                f"{status_label(ctx, h.to_status)} {_local_date(h.at, tz)}" for h in history
+            ),
+        ),
+        _next_step(ctx, branch, len(people), bool(orgs)),
+    ]
+    buttons = [Button(ctx.t("Members"), "members", str(branch.id))]
+    if branch.status == FORMING:
+        buttons.append(Button(ctx.t("First face-to-face meeting held"), "activate", str(branch.id)))
+    return Reply("\n".join(lines), buttons=(tuple(buttons),))
+
+
+def _next_step(ctx: Context, branch: Branch, people: int, has_organiser: bool) -> str:
+    if branch.status == PROPOSED:
+        needs = []
+        if people < ctx.settings.forming_threshold:
+            needs.append(
+                ctx.t("{n} more interested people", n=ctx.settings.forming_threshold - people)
+            )
+        if not has_organiser:
+            needs.append(ctx.t("an organiser"))
+        return ctx.t("Next step: it starts forming with {needs}.", needs=ctx.t(" and ").join(needs))
+    if branch.status == FORMING:
+        return ctx.t(
+            "Next step: hold a first online call, then a first face-to-face meeting; "
+            "when that is held, press the button below."
+        )
+    if branch.status == ACTIVE:
+        return ctx.t(
+            "Next step: a region or national admin affiliates it: /affiliate {branch}",
+            branch=branch.name,
+        )
+    return ctx.t("It is affiliated to the party: nothing more to do.")
+
+
+@action("members")
+async def members_pressed(ctx: Context, target: str) -> Reply:
+    branch = await ctx.session.get(Branch, int(target)) if target.isdigit() else None
+    if branch is None:
+        raise ctx.stale()
+    await _require_staff(ctx, branch, STAFF, "members")
+    people = await people_in(ctx, branch)
+    lines = [ctx.t("People in the {branch} branch ({n}):", branch=branch.name, n=len(people))]
+    for p in people[:MEMBER_LIST_LIMIT]:
+        status = (
+            ctx.t("member until {date}", date=p.dues_paid_until.isoformat())  # type: ignore[union-attr]
+            if is_member(p, ctx.now, branch.timezone)
+            else ctx.t("supporter")
+        )
+        lines.append(f"{p.display_name} · {p.short_id} · {status}")
+    if len(people) > MEMBER_LIST_LIMIT:
+        lines.append(ctx.t("…and {n} more.", n=len(people) - MEMBER_LIST_LIMIT))
+    return Reply("\n".join(lines), private=True)
+
+
+@action("activate")
+async def activate_pressed(ctx: Context, target: str) -> Reply:
+    branch = await ctx.session.get(Branch, int(target)) if target.isdigit() else None
+    if branch is None:
+        raise ctx.stale()
+    await _require_staff(ctx, branch, (ORGANISER,), "activate")
+    if branch.status != FORMING:
+        raise ctx.refuse(
+            ctx.t(
+                "The {branch} branch is {status}; only a forming branch becomes active.",
+                branch=branch.name,
+                status=status_label(ctx, branch.status),
+            )
+        )
+    await record_transition(ctx, branch, ACTIVE, ctx.person)
+    audit(ctx, "branch.activated", branch=branch)
+    await notify(
+        ctx,
+        await admins_over(ctx, branch),
+        f"branch-active:{branch.id}",
+        lambda t: t(
+            "The {branch} branch has held its first face-to-face meeting and is active. "
+            "It can now be affiliated: /affiliate {branch}",
+            branch=branch.name,
+        ),
+    )
+    return Reply(
+        ctx.t(
+            "Recorded: the {branch} branch held its first face-to-face meeting and is now "
+            "active. The party's admins have been asked to affiliate it.",
+            branch=branch.name,
+        ),
+        edit=True,
+    )
+
+
+def _parse_role_args(ctx: Context, usage: str) -> tuple[str, str, str]:
+    words = ctx.request.args.split()
+    if len(words) not in (2, 3) or words[1].lower() not in ROLES:
+        raise ctx.refuse(
+            ctx.t(
+                "Usage: {usage}. Roles: organiser, treasurer, admin. Where: branch (the "
+                "default), region or national.",
+                usage=usage,
+            )
+        )
+    scope = words[2].lower() if len(words) == 3 else SCOPE_BRANCH
+    if scope not in (SCOPE_BRANCH, SCOPE_REGION, SCOPE_NATIONAL):
+        raise ctx.refuse(ctx.t("Where must be branch, region or national."))
+    return words[0], words[1].lower(), scope
+
+
+async def _role_scope(
+    ctx: Context, role: str, scope: str, branch: Branch | None
+) -> tuple[int, str]:
+    """(scope id, the role needed to grant or revoke it) for a grant at this scope."""
+    if scope == SCOPE_BRANCH:
+        if branch is None:
+            raise ctx.refuse(ctx.t("They are not in a branch yet."))
+        return branch.id, (ORGANISER if role in (ORGANISER, TREASURER) else ADMIN)
+    if scope == SCOPE_REGION:
+        if branch is None or branch.region_id is None:
+            raise ctx.refuse(ctx.t("Their branch is not in a region yet."))
+        return branch.region_id, ADMIN
+    return NATIONAL_SCOPE_ID, ADMIN
+
+
+async def _may_grant(
+    ctx: Context, needed: str, scope: str, scope_id: int, branch: Branch | None
+) -> bool:
+    grants = await ctx.grants()
+    if scope == SCOPE_BRANCH and branch is not None:
+        return holds_at_branch(grants, needed, branch)
+    if scope == SCOPE_REGION:
+        return holds_at_region(grants, needed, scope_id)
+    return holds_nationally(grants, needed)
+
+
+async def _find_grant(
+    ctx: Context, person: Person, role: str, scope: str, scope_id: int
+) -> RoleGrant | None:
+    return await ctx.session.scalar(
+        select(RoleGrant).where(
+            RoleGrant.person_id == person.id,
+            RoleGrant.role == role,
+            RoleGrant.scope == scope,
+            RoleGrant.scope_id == scope_id,
+        )
+    )
+
+
+async def _change_role(
+    ctx: Context, person: Person, branch: Branch | None, role: str, scope: str, grant: bool
+) -> Reply:
+    scope_id, needed = await _role_scope(ctx, role, scope, branch)
+    if not await _may_grant(ctx, needed, scope, scope_id, branch):
+        raise ctx.refuse(
+            ctx.t("You do not have the role needed to change that."),
+            audit="promote" if grant else "demote",
+        )
+    existing = await _find_grant(ctx, person, role, scope, scope_id)
+    probe = RoleGrant(role=role, scope=scope, scope_id=scope_id)
+    where = await scope_name(ctx, probe)
+    label = role_label(ctx, role)
+    if grant:
+        if existing is not None:
+            raise ctx.refuse(
+                ctx.t(
+                    "{name} is already {role} of {where}.",
+                    name=person.display_name,
+                    role=label,
+                    where=where,
+                )
+            )
+        ctx.session.add(
+            RoleGrant(
+                person_id=person.id,
+                role=role,
+                scope=scope,
+                scope_id=scope_id,
+                granted_by=ctx.person.id if ctx.person else None,
+                granted_at=ctx.now,
+            )
+        )
+        await ctx.session.flush()
+    else:
+        if existing is None:
+            raise ctx.refuse(
+                ctx.t(
+                    "{name} is not {role} of {where}.",
+                    name=person.display_name,
+                    role=label,
+                    where=where,
+                )
+            )
+        if role == ADMIN and scope == SCOPE_NATIONAL:
+            admins = await ctx.session.scalar(
+                select(func.count())
+                .select_from(RoleGrant)
+                .where(RoleGrant.role == ADMIN, RoleGrant.scope == SCOPE_NATIONAL)
+            )
+            if (admins or 0) <= 1:
+                raise ctx.refuse(ctx.t("The party must keep at least one national admin."))
+        await ctx.session.execute(delete(RoleGrant).where(RoleGrant.id == existing.id))
+    ctx.forget_grants()
+    audit(
+        ctx,
+        "role.granted" if grant else "role.revoked",
+        subject=person,
+        branch=branch if scope == SCOPE_BRANCH else None,
+        role=role,
+        scope=scope,
+        scope_id=scope_id,
+    )
+    key = f"role:{'+' if grant else '-'}:{role}:{scope}:{scope_id}:{ctx.now.isoformat()}"
+    await notify(
+        ctx,
+        [person],
+        key,
+        (lambda t: t("You are now {role} of {where}.", role=label, where=where))
+        if grant
+        else (lambda t: t("You are no longer {role} of {where}.", role=label, where=where)),
+    )
+    if grant and role == ORGANISER and scope == SCOPE_BRANCH and branch is not None:
+        await maybe_forming(ctx, branch, ctx.person)
+    undo = await ctx.prompt(
+        "undo", op="role", person=person.id, role=role, scope=scope, grant=not grant
+    )
+    text = (
+        ctx.t("{name} is now {role} of {where}.", name=person.display_name, role=label, where=where)
+        if grant
+        else ctx.t(
+            "{name} is no longer {role} of {where}.",
+            name=person.display_name,
+            role=label,
+            where=where,
+        )
+    )
+    return Reply(text, buttons=((ctx.undo_button(undo),),))
+
+
+@command(
+    "promote",
+    N_("give someone a role"),
+    usage="<person> <organiser|treasurer|admin> [branch|region|national]",
+    roles=(ORGANISER, ADMIN),
+)
+async def promote(ctx: Context) -> Reply:
+    ctx.require_person()
+    ref, role, scope = _parse_role_args(ctx, "/promote <person> <role> [where]")
+    person, branch = await _target(ctx, ref, ORGANISER)
+    return await _change_role(ctx, person, branch, role, scope, grant=True)
+
+
+@command(
+    "demote",
+    N_("take a role away from someone"),
+    usage="<person> <organiser|treasurer|admin> [branch|region|national]",
+    roles=(ORGANISER, ADMIN),
+)
+async def demote(ctx: Context) -> Reply:
+    ctx.require_person()
+    ref, role, scope = _parse_role_args(ctx, "/demote <person> <role> [where]")
+    person, branch = await _target(ctx, ref, ORGANISER)
+    return await _change_role(ctx, person, branch, role, scope, grant=False)
+
+
+def _parse_dues(ctx: Context, text: str) -> dt.date | None:
+    if text.lower() in ("none", "clear"):
+        return None
+    try:
+        value = dt.date.fromisoformat(text)
+    except ValueError:
+        raise ctx.refuse(
+            ctx.t("Please give the date as YYYY-MM-DD, for example 2027-11-30, or none.")
+        ) from None
+    today = ctx.now.date()
+    if not (today - dt.timedelta(days=366 * 10) <= value <= today + dt.timedelta(days=366 * 10)):
+        raise ctx.refuse(ctx.t("That date is more than ten years away; please check it."))
+    return value
+
+
+async def _set_dues(
+    ctx: Context, person: Person, branch: Branch | None, value: dt.date | None
+) -> Reply:
+    previous = person.dues_paid_until
+    if previous == value:
+        raise ctx.refuse(ctx.t("Nothing to change: that is already recorded."))
+    person.dues_paid_until = value
+    audit(
+        ctx,
+        "dues.set",
+        subject=person,
+        branch=branch,
+        previous=previous.isoformat() if previous else None,
+        until=value.isoformat() if value else None,
+    )
+    await notify(
+        ctx,
+        [person],
+        f"dues:{value}:{ctx.now.isoformat()}",
+        (
+            lambda t: t(
+                "Your membership dues are recorded as paid until {date}. Thank you!",
+                date=value.isoformat(),
+            )
+        )
+        if value
+        else (lambda t: t("Your dues record has been cleared: you are now a supporter.")),
+    )
+    undo = await ctx.prompt(
+        "undo", op="dues", person=person.id, value=previous.isoformat() if previous else None
+    )
+    text = (
+        ctx.t(
+            "Dues for {name} are now paid until {date}.",
+            name=person.display_name,
+            date=value.isoformat(),
+        )
+        if value
+        else ctx.t("{name} is now recorded as a supporter (no dues).", name=person.display_name)
+    )
+    return Reply(text, buttons=((ctx.undo_button(undo),),))
+
+
+@command(
+    "dues",
+    N_("record that someone's dues are paid until a date"),
+    usage="<person> <YYYY-MM-DD|none>",
+    roles=(TREASURER,),
+)
+async def dues(ctx: Context) -> Reply:
+    ctx.require_person()
+    words = ctx.request.args.split()
+    if len(words) != 2:
+        raise ctx.refuse(ctx.t("Usage: /dues <person> <YYYY-MM-DD|none>"))
+    value = _parse_dues(ctx, words[1])
+    person, branch = await _target(ctx, words[0], TREASURER)
+    return await _set_dues(ctx, person, branch, value)
+
+
+@command(
+    "affiliate",
+    N_("sign an active branch up to the party structure"),
+    usage="<branch> [to <region>]",
+    roles=(ADMIN,),
+)
+async def affiliate(ctx: Context) -> Reply:
+    ctx.require_person()
+    text = ctx.request.args
+    branch_name, _, region_name = text.rpartition(" to ") if " to " in text else (text, "", "")
+    if not branch_name.strip():
+        raise ctx.refuse(ctx.t("Usage: /affiliate <branch> [to <region>]"))
+    exact, _found = await search(ctx, branch_name.strip())
+    if exact is None:
+        raise ctx.refuse(ctx.t("There is no branch called {name}.", name=branch_name.strip()[:40]))
+    branch = exact
+    grants = await ctx.grants()
+    region = await _pick_region(ctx, branch, region_name.strip())
+    if not holds_at_region(grants, ADMIN, region.id):
+        raise ctx.refuse(
+            ctx.t(
+                "Only admins of the {region} region or the national party can do that.",
+                region=region.name,
+            ),
+            audit="affiliate",
+        )
+    if branch.status == AFFILIATED:
+        raise ctx.refuse(ctx.t("The {branch} branch is already affiliated.", branch=branch.name))
+    if branch.status != ACTIVE:
+        raise ctx.refuse(
+            ctx.t(
+                "The {branch} branch is {status}: it can be affiliated once its first "
+                "face-to-face meeting has been held.",
+                branch=branch.name,
+                status=status_label(ctx, branch.status),
+            )
+        )
+    branch.region_id = region.id
+    await record_transition(ctx, branch, AFFILIATED, ctx.person)
+    audit(ctx, "branch.affiliated", branch=branch, region=region.id)
+    await notify(
+        ctx,
+        await people_in(ctx, branch),
+        f"affiliated:{branch.id}",
+        lambda t: t(
+            "The {branch} branch is now affiliated to the party, in the {region} region.",
+            branch=branch.name,
+            region=region.name,
+        ),
+    )
+    return Reply(
+        ctx.t(
+            "The {branch} branch is now affiliated, in the {region} region.",
+            branch=branch.name,
+            region=region.name,
+        )
+    )
+
+
+async def _pick_region(ctx: Context, branch: Branch, name: str) -> Region:
+    if name:
+        region = await ctx.session.scalar(
+            select(Region).where(
+                (func.lower(Region.name) == name.lower()) | (Region.slug == name.lower())
+            )
+        )
+        if region is None:
+            raise ctx.refuse(ctx.t("There is no region called {name}.", name=name[:40]))
+        return region
+    if branch.region_id is not None:
+        region = await ctx.session.get(Region, branch.region_id)
+        if region is not None:
+            return region
+    grants = await ctx.grants()
+    mine = [g.scope_id for g in grants if g.role == ADMIN and g.scope == SCOPE_REGION]
+    if len(mine) == 1:
+        region = await ctx.session.get(Region, mine[0])
+        if region is not None:
+            return region
+    regions = list(await ctx.session.scalars(select(Region).order_by(Region.id).limit(2)))
+    if len(regions) == 1:
+        return regions[0]
+    raise ctx.refuse(
+        ctx.t("Which region? Send /affiliate {branch} to <region>", branch=branch.name)
+    )
+
+
+@action("undo")
+async def undo(ctx: Context, target: str) -> Reply:
+    """Undo a role change or a dues entry, checking the actor's rights again."""
+    ctx.require_person()
+    prompt = await ctx.take_prompt(target, "undo")
+    data = prompt.payload
+    person = await ctx.session.get(Person, int(data["person"]))
+    if person is None:
+        raise ctx.stale()
+    branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
+    if data["op"] == "dues":
+        if branch is None or not holds_at_branch(await ctx.grants(), TREASURER, branch):
+            raise ctx.refuse(ctx.t("You do not have the role needed to change that."), audit="undo")
+        value = dt.date.fromisoformat(data["value"]) if data["value"] else None
+        reply = await _set_dues(ctx, person, branch, value)
+    else:
+        reply = await _change_role(
+            ctx, person, branch, str(data["role"]), str(data["scope"]), grant=bool(data["grant"])
+        )
+    return Reply(ctx.t("Undone.") + " " + reply.text, buttons=reply.buttons, edit=True)

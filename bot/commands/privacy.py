@@ -1,0 +1,184 @@
+"""/mydata and /forget: see and delete everything held about you."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+
+from bot.branches import audit
+from bot.context import Context
+from bot.i18n import N_
+from bot.messages import Attachment, Button, Reply
+from bot.permissions import is_member
+from bot.registry import action, command
+from storage.models import (
+    AuditEntry,
+    Branch,
+    Consent,
+    ErasureCount,
+    Identity,
+    OutboxMessage,
+    Person,
+    Prompt,
+    RoleGrant,
+)
+
+
+def _row(obj: Any, *fields: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in fields:
+        value = getattr(obj, name)
+        out[name] = value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+    return out
+
+
+async def export(ctx: Context, person: Person) -> dict[str, Any]:
+    """Everything held about a person, as one JSON-ready document."""
+    session = ctx.session
+    branch = await session.get(Branch, person.branch_id) if person.branch_id else None
+
+    async def rows(model: Any, *where: Any) -> list[Any]:
+        return list(await session.scalars(select(model).where(*where).order_by(model.id)))
+
+    return {
+        "exported_at": ctx.now.isoformat(),
+        "party": ctx.settings.party_name,
+        "person": _row(
+            person,
+            "short_id",
+            "display_name",
+            "locale",
+            "timezone",
+            "joined_branch_at",
+            "dues_paid_until",
+            "consented_at",
+            "created_at",
+        )
+        | {
+            "branch": branch.name if branch else None,
+            "member_now": is_member(person, ctx.now, branch.timezone if branch else "UTC"),
+        },
+        "identities": [
+            _row(i, "platform", "user_id", "chat_id", "handle", "unreachable", "last_seen_at")
+            for i in await rows(Identity, Identity.person_id == person.id)
+        ],
+        "consents": [
+            _row(c, "purpose", "notice_version", "given_at")
+            for c in await rows(Consent, Consent.person_id == person.id)
+        ],
+        "roles": [
+            _row(g, "role", "scope", "scope_id", "granted_at")
+            for g in await rows(RoleGrant, RoleGrant.person_id == person.id)
+        ],
+        "audit_log": [
+            _row(a, "at", "action", "details")
+            | {"you_acted": a.actor_id == person.id, "about_you": a.subject_id == person.id}
+            for a in await rows(
+                AuditEntry,
+                or_(AuditEntry.actor_id == person.id, AuditEntry.subject_id == person.id),
+            )
+        ],
+        "messages_to_you": [
+            _row(m, "created_at", "status", "sent_at", "text")
+            for m in await rows(OutboxMessage, OutboxMessage.person_id == person.id)
+        ],
+    }
+
+
+def privacy_notice(ctx: Context) -> str:
+    return ctx.t(
+        "Privacy: {party} keeps only what it needs to organise with you: your name and "
+        "account id on this platform, your branch, your membership and dues dates, any "
+        "roles you take on, and when you agreed to this notice. Party membership reveals "
+        "political opinion, so this is special-category data: other members never see it; "
+        "only the organisers and treasurers of your branch see what their role needs. It is "
+        "never sold or shared. /mydata shows everything held about you and /forget deletes "
+        "it, at any time. If you do not agree, nothing is stored.",
+        party=ctx.settings.party_name,
+    )
+
+
+async def ask_consent(ctx: Context, join: str = "") -> Reply:
+    """The welcome and privacy notice with an "I agree" button; nothing is stored
+    about the person until they press it. ``join``: a place to join afterwards."""
+    prompt = await ctx.prompt("consent", join=join)
+    return Reply(
+        ctx.t(
+            "Welcome to {party}! I help members and supporters join their local branch, "
+            "canvass, meet and decide together.",
+            party=ctx.settings.party_name,
+        )
+        + "\n\n"
+        + privacy_notice(ctx),
+        buttons=((Button(ctx.t("I agree"), "consent", str(prompt.id)),),),
+    )
+
+
+@command("mydata", N_("everything held about you, as a file"), private=True)
+async def mydata(ctx: Context) -> Reply:
+    if ctx.person is None:
+        return Reply(ctx.t("Nothing is held about you: you have not agreed to the privacy notice."))
+    document = await export(ctx, ctx.person)
+    content = json.dumps(document, indent=2, ensure_ascii=False, default=str).encode()
+    return Reply(
+        ctx.t("Here is everything held about you."),
+        file=Attachment(f"mydata-{ctx.person.short_id}.json", content, "application/json"),
+    )
+
+
+@command("forget", N_("delete everything held about you"), private=True)
+async def forget(ctx: Context) -> Reply:
+    if ctx.person is None:
+        return Reply(ctx.t("Nothing is held about you, so there is nothing to delete."))
+    prompt = await ctx.prompt("forget")
+    return Reply(
+        ctx.t(
+            "This deletes everything held about you: your record, branch, membership and "
+            "dues dates, roles, consent and pending messages. Only anonymous counts remain. "
+            "It cannot be undone. Are you sure?"
+        ),
+        buttons=(
+            (
+                Button(ctx.t("Yes, delete my data"), "forget", str(prompt.id)),
+                Button(ctx.t("Cancel"), "cancel", str(prompt.id)),
+            ),
+        ),
+    )
+
+
+@action("forget")
+async def forget_confirmed(ctx: Context, target: str) -> Reply:
+    person = ctx.require_person()
+    await ctx.take_prompt(target, "forget")
+    branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
+    ctx.session.add(
+        ErasureCount(
+            branch_id=person.branch_id,
+            was_member=is_member(person, ctx.now, branch.timezone if branch else "UTC"),
+            month=ctx.now.strftime("%Y-%m"),
+        )
+    )
+    person_id = person.id
+    ctx.person = None  # the audit entry must not point at them
+    audit(ctx, "person.forgotten")
+    # Explicit deletes (not only ON DELETE CASCADE) so that nothing depends on
+    # the database enforcing foreign keys.
+    for model in (Identity, Consent, RoleGrant, OutboxMessage, Prompt):
+        await ctx.session.execute(delete(model).where(model.person_id == person_id))
+    await ctx.session.delete(person)
+    return Reply(
+        ctx.t(
+            "Done: everything held about you has been deleted. If you ever want to come "
+            "back, send /start."
+        ),
+        edit=True,
+    )
+
+
+@action("cancel")
+async def cancel(ctx: Context, target: str) -> Reply:
+    await ctx.take_prompt(target, "forget")
+    return Reply(ctx.t("Cancelled: nothing was changed."), edit=True)

@@ -1,0 +1,132 @@
+"""/start, /help, consent, and /claim for people imported from a membership list."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from bot.branches import audit
+from bot.commands.membership import join_flow
+from bot.commands.privacy import ask_consent
+from bot.context import Context
+from bot.i18n import N_
+from bot.messages import Reply
+from bot.people import create_person
+from bot.permissions import holds_anywhere
+from bot.registry import COMMANDS, CommandSpec, action, command
+from storage.models import Consent, Identity, Person, RoleGrant
+
+JOIN_LINK_PREFIX = "join-"
+
+
+@command("start", N_("welcome, privacy notice and consent"))
+async def start(ctx: Context) -> Reply:
+    payload = ctx.request.args.strip()
+    place = payload[len(JOIN_LINK_PREFIX) :] if payload.startswith(JOIN_LINK_PREFIX) else ""
+    if ctx.person is not None:
+        if place:
+            return await join_flow(ctx, place.replace("-", " "))
+        return Reply(
+            ctx.t(
+                "Welcome back, {name}! Send /help to see what you can do.",
+                name=ctx.person.display_name,
+            )
+        )
+    return await ask_consent(ctx, place.replace("-", " "))
+
+
+@action("consent")
+async def consent(ctx: Context, target: str) -> list[Reply]:
+    prompt = await ctx.take_prompt(target, "consent")
+    if ctx.person is not None:
+        return [Reply(ctx.t("You have already agreed; thank you."), edit=True)]
+    ctx.person = await create_person(
+        ctx.session,
+        ctx.request,
+        now=ctx.now,
+        rng=ctx.rng,
+        notice_version=ctx.settings.notice_version,
+        default_locale=ctx.settings.default_locale,
+    )
+    replies = [
+        Reply(
+            ctx.t(
+                "Thank you, {name}: your agreement is recorded.",
+                name=ctx.person.display_name,
+            ),
+            edit=True,
+        )
+    ]
+    place = str(prompt.payload.get("join") or "")
+    if place:
+        replies.append(await join_flow(ctx, place))
+    else:
+        replies.append(
+            Reply(ctx.t("Next, find your local branch: send /join and your town or postcode."))
+        )
+    return replies
+
+
+HELP_ORDER = ("start", "help", "join", "me", "leave", "claim", "mydata", "forget")
+
+
+def _help_position(spec: CommandSpec) -> tuple[int, str]:
+    order = HELP_ORDER.index(spec.name) if spec.name in HELP_ORDER else len(HELP_ORDER)
+    return order, spec.name
+
+
+@command("help", N_("the commands you can use"))
+async def help_(ctx: Context) -> Reply:
+    grants = await ctx.grants()
+    lines = [ctx.t("Here is what you can do:")]
+    for spec in sorted(COMMANDS.values(), key=_help_position):
+        if spec.roles and not any(holds_anywhere(grants, r) for r in spec.roles):
+            continue
+        usage = f" {spec.usage}" if spec.usage else ""
+        lines.append(f"/{spec.name}{usage} — {ctx.t(spec.summary)}")
+    return Reply("\n".join(lines))
+
+
+@command("claim", N_("claim the membership record your branch imported for you"), usage="<code>")
+async def claim(ctx: Context) -> Reply:
+    person = ctx.require_person()
+    code = ctx.request.args.strip().upper()
+    if not code:
+        raise ctx.refuse(ctx.t("Send /claim followed by the code your organiser gave you."))
+    record = await ctx.session.scalar(select(Person).where(Person.claim_code == code))
+    if record is None or record.id == person.id:
+        raise ctx.refuse(
+            ctx.t("That code does not match any record. Check it with your organiser."),
+            audit="claim",
+        )
+    roles = await ctx.grants()
+    if person.branch_id is not None or person.dues_paid_until is not None or roles:
+        raise ctx.refuse(
+            ctx.t(
+                "You already have a membership record here, so I cannot attach another one. "
+                "Please ask your organiser to merge them."
+            )
+        )
+    # Move this chat's identities and consent onto the imported record, then drop
+    # the empty record created at consent.
+    await ctx.session.execute(
+        update(Identity).where(Identity.person_id == person.id).values(person_id=record.id)
+    )
+    await ctx.session.execute(
+        update(Consent).where(Consent.person_id == person.id).values(person_id=record.id)
+    )
+    await ctx.session.execute(
+        update(RoleGrant).where(RoleGrant.person_id == person.id).values(person_id=record.id)
+    )
+    record.claim_code = None
+    record.consented_at = person.consented_at
+    record.locale = person.locale
+    await ctx.session.delete(person)
+    ctx.person = record
+    audit(ctx, "person.claimed", subject=record)
+    return Reply(
+        ctx.t(
+            "Welcome, {name}: this chat is now linked to your membership record. "
+            "Send /me to see it.",
+            name=record.display_name,
+        )
+    )

@@ -1,0 +1,138 @@
+"""Settings: ``config.toml`` (every key documented in ``config.example.toml``),
+overridden by environment variables ``ORGANISER_<SECTION>_<KEY>`` (for secrets).
+
+A bad or missing key stops start-up with one line naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_PATH = Path("config.toml")
+
+
+class ConfigError(Exception):
+    """A configuration problem, said in one line that names the key."""
+
+
+def _timezone(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be an IANA time zone name such as Europe/London")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not a known time zone (e.g. Europe/London)") from None
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be text in quotes")
+    return value
+
+
+def _nonempty(value: Any) -> str:
+    value = _text(value)
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError("must be a whole number of 1 or more")
+    return value
+
+
+def _log_level(value: Any) -> str:
+    value = _text(value).upper()
+    if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+    return value
+
+
+# (section, key) -> (default, validator). The single source of what is configurable.
+SCHEMA: dict[tuple[str, str], tuple[Any, Callable[[Any], Any]]] = {
+    ("party", "name"): ("Assembly Party", _nonempty),
+    ("party", "timezone"): ("Europe/London", _timezone),
+    ("party", "locale"): ("en", _nonempty),
+    ("database", "url"): ("sqlite:///organiser.db", _nonempty),
+    ("branches", "forming_threshold"): (3, _positive_int),
+    ("privacy", "notice_version"): ("2026-11", _nonempty),
+    ("telegram", "token"): ("", _text),
+    ("discord", "token"): ("", _text),
+    ("logging", "level"): ("INFO", _log_level),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    party_name: str = "Assembly Party"
+    default_timezone: str = "Europe/London"
+    default_locale: str = "en"
+    database_url: str = "sqlite:///organiser.db"
+    forming_threshold: int = 3
+    notice_version: str = "2026-11"
+    telegram_token: str = ""
+    discord_token: str = ""
+    log_level: str = "INFO"
+
+
+_FIELDS: dict[tuple[str, str], str] = {
+    ("party", "name"): "party_name",
+    ("party", "timezone"): "default_timezone",
+    ("party", "locale"): "default_locale",
+    ("database", "url"): "database_url",
+    ("branches", "forming_threshold"): "forming_threshold",
+    ("privacy", "notice_version"): "notice_version",
+    ("telegram", "token"): "telegram_token",
+    ("discord", "token"): "discord_token",
+    ("logging", "level"): "log_level",
+}
+
+
+def env_name(section: str, key: str) -> str:
+    return f"ORGANISER_{section}_{key}".upper()
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the config file (optional unless a path is given) and the environment."""
+    env = os.environ if env is None else env
+    explicit = path is not None or "ORGANISER_CONFIG" in env
+    path = path or Path(env.get("ORGANISER_CONFIG", DEFAULT_PATH))
+    raw: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    elif explicit:
+        raise ConfigError(f"{path}: config file not found")
+
+    for section, table in raw.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [{section}] must be a table of keys")
+        for key in table:
+            if (section, key) not in SCHEMA:
+                raise ConfigError(f"{path}: unknown key {section}.{key}")
+
+    values: dict[str, Any] = {}
+    for (section, key), (default, validate) in SCHEMA.items():
+        name = env_name(section, key)
+        if name in env:
+            value, origin = env[name], f"environment variable {name}"
+        else:
+            value, origin = raw.get(section, {}).get(key, default), f"{path}: {section}.{key}"
+        try:
+            values[_FIELDS[(section, key)]] = validate(value)
+        except ValueError as exc:
+            raise ConfigError(f"{origin} {exc}") from None
+    return Settings(**values)

@@ -1,0 +1,104 @@
+"""The context a command runs in: one transaction, one person, one request."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.i18n import Translator
+from bot.messages import Button, Reply, Request
+from storage.models import Person, Prompt, RoleGrant
+
+PROMPT_LIFETIME = dt.timedelta(days=2)
+
+
+class Refusal(Exception):
+    """Stop the command: nothing it did is kept, and these replies are sent.
+
+    ``audit`` names a forbidden action to record in the audit log.
+    """
+
+    def __init__(self, *replies: Reply, audit: str | None = None) -> None:
+        super().__init__(replies[0].text if replies else "")
+        self.replies = list(replies)
+        self.audit = audit
+
+
+@dataclass
+class Context:
+    session: AsyncSession
+    request: Request
+    settings: Settings
+    now: dt.datetime
+    rng: random.Random
+    t: Translator
+    person: Person | None
+    _grants: list[RoleGrant] | None = field(default=None, repr=False)
+
+    def refuse(self, text: str, *, audit: str | None = None) -> Refusal:
+        return Refusal(Reply(text, error=True), audit=audit)
+
+    def require_person(self) -> Person:
+        """The person behind the request, or a refusal asking for consent first."""
+        if self.person is None:
+            raise Refusal(
+                Reply(
+                    self.t("First, please read the privacy notice and agree: send /start."),
+                    error=True,
+                )
+            )
+        return self.person
+
+    async def grants(self) -> list[RoleGrant]:
+        if self.person is None:
+            return []
+        if self._grants is None:
+            rows = await self.session.scalars(
+                select(RoleGrant).where(RoleGrant.person_id == self.person.id)
+            )
+            self._grants = list(rows)
+        return self._grants
+
+    def forget_grants(self) -> None:
+        self._grants = None
+
+    async def prompt(self, kind: str, **payload: object) -> Prompt:
+        """Store the state behind a button; the button carries the prompt's id."""
+        row = Prompt(
+            person_id=self.person.id if self.person else None,
+            owner_key=self.request.sender.key,
+            kind=kind,
+            payload=dict(payload),
+            created_at=self.now,
+            expires_at=self.now + PROMPT_LIFETIME,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def take_prompt(self, prompt_id: str, kind: str) -> Prompt:
+        """The caller's own, unused, unexpired prompt of this kind, now marked used."""
+        row = await self.session.get(Prompt, int(prompt_id)) if prompt_id.isdigit() else None
+        if (
+            row is None
+            or row.kind != kind
+            or row.owner_key != self.request.sender.key
+            or row.used_at is not None
+            or row.expires_at <= self.now
+        ):
+            raise self.stale()
+        row.used_at = self.now
+        return row
+
+    def stale(self) -> Refusal:
+        return Refusal(
+            Reply(self.t("This button has expired; nothing was changed."), error=True, edit=True)
+        )
+
+    def undo_button(self, prompt: Prompt) -> Button:
+        return Button(self.t("Undo"), "undo", str(prompt.id))

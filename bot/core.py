@@ -1,0 +1,125 @@
+"""The core: one entry point from every adapter, one transaction per request.
+
+``Core.handle`` resolves the sender to a Person, runs the command or button
+action inside one database transaction, and returns neutral replies. A
+refusal rolls back everything the command did; an unexpected error is logged
+with its traceback and the person gets a short apology, never the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import replace
+
+from bot import commands as _commands  # noqa: F401 - registers every command
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.context import Context, Refusal
+from bot.i18n import translator
+from bot.messages import Reply, Request
+from bot.people import find_person
+from bot.registry import ACTIONS, COMMANDS
+from storage.db import Database
+from storage.models import AuditEntry
+
+log = logging.getLogger(__name__)
+
+MAX_ARGS = 1000
+
+
+class Core:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.rng = rng or random.Random()
+
+    async def handle(self, request: Request) -> list[Reply]:
+        """Answer one request. Always returns at least one reply."""
+        t = translator(request.sender.locale or self.settings.default_locale)
+        try:
+            async with self.db.transaction() as session:
+                now = self.clock.now()
+                person = await find_person(session, request, now)
+                if person is not None:
+                    t = translator(person.locale)
+                ctx = Context(session, request, self.settings, now, self.rng, t, person)
+                replies = await self._dispatch(ctx)
+            return replies
+        except Refusal as refusal:
+            if refusal.audit:
+                await self._audit_refusal(request, refusal.audit)
+            return refusal.replies
+        except Exception:
+            log.exception("failed to handle %s", _describe(request))
+            return [
+                Reply(
+                    t(
+                        "Sorry, something went wrong on our side and nothing was changed. "
+                        "Please try again in a moment."
+                    ),
+                    error=True,
+                )
+            ]
+
+    async def _dispatch(self, ctx: Context) -> list[Reply]:
+        request = ctx.request
+        if request.action is not None:
+            handler = ACTIONS.get(request.action)
+            if handler is None or len(request.target) > 64:
+                raise ctx.stale()
+            return _as_list(await handler(ctx, request.target))
+        name = request.command or ""
+        if not name:
+            return [
+                Reply(
+                    ctx.t("I understand commands, such as /join or /help. Send /help to see yours.")
+                )
+            ]
+        spec = COMMANDS.get(name)
+        if spec is None:
+            raise ctx.refuse(
+                ctx.t(
+                    "I don't know the command /{name}. Send /help to see what you can do.",
+                    name=name[:32],
+                )
+            )
+        if len(request.args) > MAX_ARGS:
+            raise ctx.refuse(ctx.t("That message is too long for me; please shorten it."))
+        replies = _as_list(await spec.handler(ctx))
+        if spec.private:
+            replies = [replace(r, private=True) for r in replies]
+        return replies
+
+    async def _audit_refusal(self, request: Request, what: str) -> None:
+        """Record a forbidden attempt (in its own transaction: the attempt was rolled back)."""
+        try:
+            async with self.db.transaction() as session:
+                person = await find_person(session, request, self.clock.now())
+                session.add(
+                    AuditEntry(
+                        at=self.clock.now(),
+                        actor_id=person.id if person else None,
+                        action="refused",
+                        details={"what": what},
+                    )
+                )
+        except Exception:
+            log.exception("could not audit a refused %s", what)
+
+
+def _as_list(result: Reply | list[Reply]) -> list[Reply]:
+    return [result] if isinstance(result, Reply) else list(result)
+
+
+def _describe(request: Request) -> str:
+    what = f"/{request.command}" if request.action is None else f"button {request.action}"
+    return f"{what} from {request.sender.platform}:{request.sender.user_id}"

@@ -1,0 +1,182 @@
+"""The outbox: messages to people other than the one being answered.
+
+``enqueue`` writes a row in the caller's transaction, so the message exists if
+and only if the change that caused it was committed; its idempotency key makes
+writing the same message twice a no-op. ``deliver_pending`` hands rows to a
+transport (the console prints them; Telegram and Discord send them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.messages import Button, Reply
+from storage.db import Database
+from storage.models import Identity, OutboxMessage, Person
+
+log = logging.getLogger(__name__)
+
+PENDING, SENT, UNDELIVERABLE = "pending", "sent", "undeliverable"
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    key: str,
+    person_id: int,
+    text: str,
+    now: dt.datetime,
+    buttons: Sequence[Sequence[Button]] = (),
+) -> None:
+    """Queue one message for ``person_id``; a second call with the same key does nothing."""
+    values = {
+        "key": key[:160],
+        "person_id": person_id,
+        "text": text,
+        "buttons": [[[b.label, b.action, b.id] for b in row] for row in buttons],
+        "status": PENDING,
+        "attempts": 0,
+        "created_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    await session.execute(stmt)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    person_id: int
+    display_name: str
+    platform: str
+    user_id: str
+    chat_id: str
+
+
+class Undeliverable(Exception):
+    """The platform refused for good (blocked, never started, DMs closed)."""
+
+
+class Transport(Protocol):
+    """Carries a reply to one person on one platform."""
+
+    platform: str
+
+    async def send(self, recipient: Recipient, reply: Reply) -> None: ...
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    undeliverable: int = 0
+    retry: int = 0
+
+
+def to_reply(row: OutboxMessage) -> Reply:
+    rows = tuple(tuple(Button(label, action, id_) for label, action, id_ in r) for r in row.buttons)
+    return Reply(row.text, buttons=rows, private=True)
+
+
+async def deliver_pending(
+    db: Database, transports: Mapping[str, Transport], clock: Clock, *, limit: int = 100
+) -> DeliveryReport:
+    """Send up to ``limit`` pending messages, oldest first, each marked as it goes.
+
+    A message goes to the person's most recently seen reachable identity on a
+    platform we have a transport for. If the transport fails for good, the next
+    identity is tried; with none left the row is marked undeliverable (and kept,
+    so an organiser can see who could not be reached). A temporary failure
+    leaves the row pending for the next round.
+    """
+    report = DeliveryReport()
+    platforms = list(transports)
+    reachable = select(Identity.id).where(
+        Identity.person_id == OutboxMessage.person_id, Identity.unreachable.is_(False)
+    )
+    async with db.transaction() as session:
+        # Rows we can deliver here, or that nobody could deliver anywhere. A row for
+        # someone reachable only on a platform this process does not serve waits
+        # for the process that does.
+        rows = list(
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.status == PENDING)
+                .where(
+                    reachable.where(Identity.platform.in_(platforms)).exists() | ~reachable.exists()
+                )
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            )
+        )
+        people = {
+            p.id: p
+            for p in await session.scalars(
+                select(Person).where(Person.id.in_({r.person_id for r in rows}))
+            )
+        }
+        identities: dict[int, list[Identity]] = {}
+        for ident in await session.scalars(
+            select(Identity)
+            .where(
+                Identity.person_id.in_(people),
+                Identity.unreachable.is_(False),
+                Identity.platform.in_(platforms),
+            )
+            .order_by(Identity.last_seen_at.desc(), Identity.id)
+        ):
+            identities.setdefault(ident.person_id, []).append(ident)
+
+    for row in rows:
+        outcome: str = UNDELIVERABLE
+        error: str | None = "no reachable identity"
+        unreachable: list[int] = []
+        for ident in identities.get(row.person_id, []):
+            transport = transports[ident.platform]
+            recipient = Recipient(
+                row.person_id,
+                people[row.person_id].display_name,
+                ident.platform,
+                ident.user_id,
+                ident.chat_id,
+            )
+            try:
+                await transport.send(recipient, to_reply(row))
+            except Undeliverable as exc:
+                unreachable.append(ident.id)
+                error = f"{ident.platform}: {exc}"
+                continue
+            except Exception as exc:  # a network error: try again next round
+                log.warning("outbox %s: temporary failure: %s", row.id, exc)
+                outcome, error = PENDING, f"{type(exc).__name__}: {exc}"
+                break
+            outcome, error = SENT, None
+            break
+        async with db.transaction() as session:
+            fresh = await session.get(OutboxMessage, row.id)
+            if fresh is None:  # the person was forgotten meanwhile
+                continue
+            fresh.attempts += 1
+            fresh.status, fresh.last_error = outcome, error
+            if outcome == SENT:
+                fresh.sent_at = clock.now()
+            for ident_id in unreachable:
+                stale = await session.get(Identity, ident_id)
+                if stale is not None:
+                    stale.unreachable = True
+        if outcome == SENT:
+            report.sent += 1
+        elif outcome == PENDING:
+            report.retry += 1
+        else:
+            report.undeliverable += 1
+    return report

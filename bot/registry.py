@@ -1,0 +1,54 @@
+"""The table of commands and button actions. Command modules register here."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.context import Context
+from bot.messages import Reply
+
+Result = Reply | list[Reply]
+CommandHandler = Callable[[Context], Awaitable[Result]]
+ActionHandler = Callable[[Context, str], Awaitable[Result]]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    summary: str  # one line for /help (marked N_, translated when shown)
+    usage: str  # the argument part, e.g. "<person> <role>"
+    roles: tuple[str, ...]  # empty: everyone; else /help shows it to holders of these
+    handler: CommandHandler
+    private: bool  # its reply concerns only the person: send it privately
+
+
+COMMANDS: dict[str, CommandSpec] = {}
+ACTIONS: dict[str, ActionHandler] = {}
+
+
+def command(
+    name: str,
+    summary: str,
+    *,
+    usage: str = "",
+    roles: tuple[str, ...] = (),
+    private: bool = False,
+) -> Callable[[CommandHandler], CommandHandler]:
+    def register(handler: CommandHandler) -> CommandHandler:
+        if name in COMMANDS:
+            raise ValueError(f"command /{name} registered twice")
+        COMMANDS[name] = CommandSpec(name, summary, usage, roles, handler, private)
+        return handler
+
+    return register
+
+
+def action(name: str) -> Callable[[ActionHandler], ActionHandler]:
+    def register(handler: ActionHandler) -> ActionHandler:
+        if name in ACTIONS:
+            raise ValueError(f"action {name} registered twice")
+        ACTIONS[name] = handler
+        return handler
+
+    return register

@@ -1,0 +1,262 @@
+"""SQLAlchemy 2 models: the party's state.
+
+Every timestamp is stored as UTC and read back timezone-aware, on SQLite as on
+PostgreSQL (see :class:`UTCDateTime`). Personal data is kept to the minimum the
+product needs: a display name, a locale, a time zone, platform ids, and what
+the party itself records (branch, dues, roles, consent).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use an aware UTC datetime")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+# Branch lifecycle, in order.
+PROPOSED, FORMING, ACTIVE, AFFILIATED = "proposed", "forming", "active", "affiliated"
+BRANCH_STATUSES = (PROPOSED, FORMING, ACTIVE, AFFILIATED)
+
+# Role names and scope kinds.
+ORGANISER, TREASURER, ADMIN = "organiser", "treasurer", "admin"
+ROLES = (ORGANISER, TREASURER, ADMIN)
+SCOPE_BRANCH, SCOPE_REGION, SCOPE_NATIONAL = "branch", "region", "national"
+NATIONAL_SCOPE_ID = 0  # role grants at national level use scope_id 0 (NULLs are never unique)
+
+
+class Region(Base):
+    __tablename__ = "regions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Branch(Base):
+    __tablename__ = "branches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    # Free text people search by: place names and postcode prefixes.
+    area: Mapped[str] = mapped_column(Text, default="")
+    timezone: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    region_id: Mapped[int | None] = mapped_column(
+        ForeignKey("regions.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class BranchTransition(Base):
+    """One step of a branch's lifecycle, with who made it and when."""
+
+    __tablename__ = "branch_transitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(
+        ForeignKey("branches.id", ondelete="CASCADE"), index=True
+    )
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Person(Base):
+    """One human. Created only once they have accepted the privacy notice."""
+
+    __tablename__ = "persons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The short id the bot shows, by which organisers refer to people.
+    short_id: Mapped[str] = mapped_column(String(8), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    branch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("branches.id", ondelete="SET NULL"), index=True
+    )
+    joined_branch_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Dues paid through the end of this day (in the branch's time zone): a Member.
+    # None: a Supporter.
+    dues_paid_until: Mapped[dt.date | None] = mapped_column(Date)
+    consented_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # One-time code given to someone imported from a membership list, to claim
+    # their record from a chat.
+    claim_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Identity(Base):
+    """A platform account (Telegram, Discord, console) belonging to one Person."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("platform", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(64))
+    # The chat in which the bot reaches this person privately.
+    chat_id: Mapped[str] = mapped_column(String(64))
+    handle: Mapped[str | None] = mapped_column(String(64))
+    unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+Index("ix_identities_platform_handle", Identity.platform, Identity.handle)
+
+
+class Consent(Base):
+    """What a person agreed to, which version of the notice, and when."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    notice_version: Mapped[str] = mapped_column(String(16))
+    given_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class RoleGrant(Base):
+    __tablename__ = "role_grants"
+    __table_args__ = (UniqueConstraint("person_id", "role", "scope", "scope_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    scope: Mapped[str] = mapped_column(String(16))
+    scope_id: Mapped[int] = mapped_column(Integer)
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
+    granted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+Index("ix_role_grants_scope", RoleGrant.scope, RoleGrant.scope_id, RoleGrant.role)
+
+
+class AuditEntry(Base):
+    """Every organiser/admin action: who, what, when, on whom."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="SET NULL"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(48))
+    subject_id: Mapped[int | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="SET NULL"), index=True
+    )
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id", ondelete="SET NULL"))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OutboxMessage(Base):
+    """A message to someone other than the person being answered.
+
+    Written in the same transaction as the change that caused it; the
+    idempotency key makes a second write of the same message a no-op.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    buttons: Mapped[list[list[list[str]]]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+Index("ix_outbox_status_id", OutboxMessage.status, OutboxMessage.id)
+Index("ix_outbox_person_id", OutboxMessage.person_id)
+
+
+class Prompt(Base):
+    """State behind a button that needs more than an id (a place to propose,
+    an undo, a confirmation). Buttons carry the prompt's id; only its owner may
+    press it, once, before it expires."""
+
+    __tablename__ = "prompts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE"), index=True
+    )
+    # Before consent there is no Person: the platform identity owns the prompt.
+    owner_key: Mapped[str] = mapped_column(String(96))
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class ErasureCount(Base):
+    """Anonymous counts kept after people ask to be forgotten."""
+
+    __tablename__ = "erasure_counts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id", ondelete="SET NULL"))
+    was_member: Mapped[bool] = mapped_column(Boolean)
+    # Only the month: an exact time could be matched against the audit log.
+    month: Mapped[str] = mapped_column(String(7))
