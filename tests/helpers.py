@@ -1,0 +1,127 @@
+"""A chat driver for tests: people say things and press buttons, as in the console."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.clock import FixedClock
+from bot.core import Core
+from bot.messages import Button, ChatRef, Reply, Request, Sender
+from bot.outbox import Recipient, deliver_pending
+from storage.db import Database
+from storage.models import Base, OutboxMessage, Person
+
+
+class Chat:
+    """Drives the core as console users, by name (``alice`` is the demo's Alice)."""
+
+    def __init__(self, core: Core, clock: FixedClock, platform: str = "console") -> None:
+        self.core = core
+        self.clock = clock
+        self.platform = platform
+        self.last: dict[str, list[Reply]] = {}
+
+    def sender(self, name: str, platform: str | None = None) -> Sender:
+        return Sender(platform or self.platform, name.lower(), name, handle=name.lower())
+
+    def chat_ref(self, name: str, platform: str | None = None) -> ChatRef:
+        return ChatRef(platform or self.platform, "private", name.lower())
+
+    async def say(self, name: str, text: str, platform: str | None = None) -> list[Reply]:
+        request = Request.command_from(
+            self.sender(name, platform), self.chat_ref(name, platform), text
+        )
+        replies = await self.core.handle(request)
+        assert replies, f"no reply to {text!r}"
+        self.last[name] = replies
+        return replies
+
+    async def press(
+        self, name: str, what: str | Button, platform: str | None = None
+    ) -> list[Reply]:
+        """Press a button by its label (among ``name``'s last replies), or by its data."""
+        if isinstance(what, Button):
+            data = what.data
+        elif ":" in what:
+            data = what
+        else:
+            data = self.button(name, what).data
+        request = Request.button_from(
+            self.sender(name, platform), self.chat_ref(name, platform), data
+        )
+        replies = await self.core.handle(request)
+        assert replies
+        self.last[name] = replies
+        return replies
+
+    def button(self, name: str, label: str) -> Button:
+        for reply in self.last.get(name, []):
+            for button in reply.button_list():
+                if button.label.startswith(label):
+                    return button
+        raise AssertionError(f"{name} has no button {label!r} in {self.last.get(name)}")
+
+    async def signup(self, name: str, place: str | None = None) -> list[Reply]:
+        """/start, agree, and (optionally) /join a place, pressing its only branch."""
+        await self.say(name, "/start")
+        replies = await self.press(name, "I agree")
+        if place is not None:
+            replies = await self.say(name, f"/join {place}")
+        return replies
+
+    async def person(self, name: str) -> Person | None:
+        async with self.core.db.transaction() as session:
+            from storage.models import Identity
+
+            return await session.scalar(
+                select(Person)
+                .join(Identity, Identity.person_id == Person.id)
+                .where(Identity.user_id == name.lower())
+            )
+
+    async def outbox(self) -> list[tuple[str, str]]:
+        """(recipient's display name, text) of every outbox row, oldest first."""
+        async with self.core.db.transaction() as session:
+            rows = await session.execute(
+                select(Person.display_name, OutboxMessage.text)
+                .join(Person, Person.id == OutboxMessage.person_id)
+                .order_by(OutboxMessage.id)
+            )
+            return [(name, text) for name, text in rows]
+
+
+class RecordingTransport:
+    """A transport that keeps what it was asked to send (a fake, not a mock)."""
+
+    def __init__(self, platform: str = "console", refuse: set[str] | None = None) -> None:
+        self.platform = platform
+        self.sent: list[tuple[str, str]] = []
+        self.refuse = refuse or set()
+
+    async def send(self, recipient: Recipient, reply: Reply) -> None:
+        from bot.outbox import Undeliverable
+
+        if recipient.user_id in self.refuse:
+            raise Undeliverable("blocked the bot")
+        self.sent.append((recipient.display_name, reply.text))
+
+
+async def deliver(chat: Chat, transport: RecordingTransport) -> None:
+    await deliver_pending(chat.core.db, {transport.platform: transport}, chat.clock)
+
+
+def text(replies: list[Reply]) -> str:
+    return "\n".join(r.text for r in replies)
+
+
+async def snapshot(db: Database) -> dict[str, list[Any]]:
+    """Every row of every table, to prove that something changed nothing."""
+    out: dict[str, list[Any]] = {}
+    async with db.engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            rows = (await conn.execute(table.select().order_by(*table.primary_key.columns))).all()
+            out[table.name] = [json.dumps(list(r), default=str, sort_keys=True) for r in rows]
+    return out
