@@ -26,7 +26,7 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 
 
 def ensure_venv(extra: str | None) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - said plainly on an older Python
         sys.exit("Assembly Organiser needs Python 3.11 or newer")
     if not (BIN / "python").exists():
         print("creating .venv …", flush=True)
