@@ -58,10 +58,10 @@ def alembic_config() -> Config:
     return cfg
 
 
-def _upgrade(connection: Connection, revision: str) -> None:
+def _migrate(connection: Connection, revision: str, down: bool) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
-    command.upgrade(cfg, revision)
+    (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
 class Database:
@@ -86,6 +86,7 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._lock: asyncio.Lock | None = None
+        self._owner: asyncio.Task[object] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -100,8 +101,16 @@ class Database:
         if self.is_sqlite:
             if self._lock is None:
                 self._lock = asyncio.Lock()
-            async with self._lock, self.sessions() as session, session.begin():
-                yield session
+            task = asyncio.current_task()
+            if task is not None and self._owner is task:
+                raise RuntimeError("a transaction inside a transaction would wait for itself")
+            async with self._lock:
+                self._owner = task
+                try:
+                    async with self.sessions() as session, session.begin():
+                        yield session
+                finally:
+                    self._owner = None
         else:
             async with self.sessions() as session, session.begin():
                 yield session
@@ -109,7 +118,12 @@ class Database:
     async def upgrade(self, revision: str = "head") -> None:
         """Bring the schema up to date with Alembic (idempotent)."""
         async with self.engine.begin() as conn:
-            await conn.run_sync(_upgrade, revision)
+            await conn.run_sync(_migrate, revision, False)
+
+    async def downgrade(self, revision: str) -> None:
+        """Take the schema back to ``revision`` ("base": no tables at all)."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(_migrate, revision, True)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -1,0 +1,72 @@
+"""The layers stay apart: adapters -> bot -> storage, never the other way."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent
+FORBIDDEN = {
+    "bot": {"telegram", "discord", "apscheduler", "adapters"},
+    "storage": {"telegram", "discord", "apscheduler", "adapters", "bot"},
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "__import__":
+            if node.args and isinstance(node.args[0], ast.Constant):
+                names.add(str(node.args[0].value).split(".")[0])
+    return names
+
+
+def test_core_and_storage_never_import_an_edge() -> None:
+    leaks = []
+    for package, forbidden in FORBIDDEN.items():
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for name in imported_modules(path) & forbidden:
+                leaks.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert leaks == []
+
+
+def test_the_checker_sees_an_import_it_must_refuse(tmp_path: Path) -> None:
+    sample = tmp_path / "leak.py"
+    sample.write_text("import telegram.ext\nfrom adapters.console import ConsoleChat\n")
+    assert {"telegram", "adapters"} <= imported_modules(sample)
+
+
+def test_every_sentence_is_in_the_catalogue() -> None:
+    """`python3 tasks.py i18n` has been run since the last sentence was written."""
+    method_map = [("**.py", "python")]
+    keywords = {"t": None, "N_": None, "plural": (1, 2)}
+    in_code: set[str] = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(ROOT / "bot"), method_map=method_map, keywords=keywords
+    ):
+        in_code.update([message] if isinstance(message, str) else [m for m in message if m])
+    catalogue: set[str] = set()
+    with (ROOT / "bot" / "locale" / "messages.pot").open("rb") as fh:
+        for entry in read_po(fh):
+            catalogue.update([entry.id] if isinstance(entry.id, str) else entry.id)
+    missing = sorted(in_code - catalogue)
+    assert missing == [], "run `python3 tasks.py i18n`: these are missing from the catalogue"
+
+
+def test_no_print_in_library_code() -> None:
+    offenders = []
+    for package in ("bot", "storage"):
+        for path in (ROOT / package).rglob("*.py"):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "print":
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []

@@ -1,0 +1,152 @@
+"""Organisers, treasurers and admins run their branch, and every action is audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from bot.permissions import is_member
+from storage.models import AuditEntry, Branch, Person, RoleGrant
+from tests.helpers import Chat, text
+
+
+async def short_id(chat: Chat, name: str) -> str:
+    person = await chat.person(name)
+    assert person is not None
+    return person.short_id
+
+
+async def audit_actions(chat: Chat) -> list[tuple[str, int | None, int | None]]:
+    async with chat.core.db.transaction() as session:
+        rows = await session.execute(
+            select(AuditEntry.action, AuditEntry.actor_id, AuditEntry.subject_id).order_by(
+                AuditEntry.id
+            )
+        )
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+async def test_treasurer_records_dues_making_a_member_and_can_undo(demo: Chat) -> None:
+    dan = await short_id(demo, "Dan")
+    replies = await demo.say("Bob", f"/dues {dan} 2027-11-30")
+    assert replies[0].text == "Dues for Dan are now paid until 2027-11-30."
+    person = await demo.person("Dan")
+    assert person is not None and is_member(person, demo.clock.now(), "Europe/London")
+    assert ("Dan", "Your membership dues are recorded as paid until 2027-11-30. Thank you!") in (
+        await demo.outbox()
+    )
+    bob = await demo.person("Bob")
+    assert ("dues.set", bob.id, person.id) in await audit_actions(demo)  # type: ignore[union-attr]
+
+    replies = await demo.press("Bob", "Undo")
+    assert replies[0].text.startswith("Undone.")
+    person = await demo.person("Dan")
+    assert person is not None and person.dues_paid_until is None
+
+
+async def test_dues_are_good_through_the_last_day_in_the_branch_time_zone() -> None:
+    person = Person(dues_paid_until=dt.date(2026, 11, 30))
+    late_london = dt.datetime(2026, 11, 30, 23, 59, tzinfo=dt.UTC)
+    assert is_member(person, late_london, "Europe/London")
+    # 23:30 UTC on the 30th is already 1 December in Berlin.
+    assert not is_member(person, dt.datetime(2026, 11, 30, 23, 30, tzinfo=dt.UTC), "Europe/Berlin")
+    assert not is_member(Person(dues_paid_until=None), late_london)
+
+
+async def test_bad_dues_input_gets_a_clear_reply(demo: Chat) -> None:
+    dan = await short_id(demo, "Dan")
+    for args, expected in [
+        (f"{dan} 30/11/2027", "YYYY-MM-DD"),
+        (f"{dan} 2099-01-01", "ten years"),
+        (f"{dan}", "Usage"),
+        ("ZZZZZZ 2027-01-01", "cannot find"),
+    ]:
+        replies = await demo.say("Bob", f"/dues {args}")
+        assert replies[0].error and expected in replies[0].text, args
+
+
+async def test_organiser_promotes_within_the_branch_and_the_person_is_told(demo: Chat) -> None:
+    carol = await short_id(demo, "Carol")
+    replies = await demo.say("Alice", f"/promote {carol} treasurer")
+    assert replies[0].text == "Carol is now treasurer of the Frome branch."
+    undo = demo.button("Alice", "Undo")
+    assert ("Carol", "You are now treasurer of the Frome branch.") in await demo.outbox()
+    assert "/dues" in (await demo.say("Carol", "/help"))[0].text
+    again = await demo.say("Alice", f"/promote {carol} treasurer")
+    assert again[0].error and "already" in again[0].text
+    replies = await demo.press("Alice", undo)
+    assert replies[0].text == "Undone. Carol is no longer treasurer of the Frome branch."
+    assert "/dues" not in (await demo.say("Carol", "/help"))[0].text
+    twice = await demo.press("Alice", undo)
+    assert twice[0].error and "expired" in twice[0].text
+
+
+async def test_promote_and_demote_by_handle_with_undo(demo: Chat) -> None:
+    await demo.say("Alice", "/promote @dan organiser")
+    replies = await demo.say("Alice", "/demote @dan organiser")
+    assert replies[0].text == "Dan is no longer organiser of the Frome branch."
+    replies = await demo.press("Alice", "Undo")
+    assert "Dan is now organiser" in replies[0].text
+
+
+async def test_an_organiser_cannot_make_an_admin(demo: Chat) -> None:
+    before = await audit_actions(demo)
+    replies = await demo.say("Alice", "/promote @carol admin")
+    assert replies[0].error
+    after = await audit_actions(demo)
+    assert len(after) == len(before) + 1 and after[-1][0] == "refused"
+
+
+async def test_the_last_national_admin_cannot_be_removed(demo: Chat) -> None:
+    replies = await demo.say("Kai", "/demote @kai admin national")
+    assert replies[0].error and "at least one national admin" in replies[0].text
+
+
+async def test_branch_view_for_organisers_counts_members_and_says_the_next_step(demo: Chat) -> None:
+    view = (await demo.say("Erin", "/branch"))[0]
+    assert "Bath branch: active" in view.text
+    assert "People: 3: 2 members with current dues, 1 supporters." in view.text
+    assert "/affiliate Bath" in view.text
+    members = await demo.press("Erin", "Members")
+    assert "Femi" in members[0].text and members[0].private
+
+
+async def test_first_face_to_face_meeting_makes_a_forming_branch_active(demo: Chat) -> None:
+    async with demo.core.db.transaction() as session:
+        bath = await session.scalar(select(Branch).where(Branch.slug == "bath"))
+        assert bath is not None
+        bath.status = "forming"
+    view = (await demo.say("Erin", "/branch"))[0]
+    assert "forming" in view.text
+    replies = await demo.press("Erin", "First face-to-face meeting held")
+    assert "now active" in replies[0].text
+    assert any(n == "Jo" and "can now be affiliated" in t for n, t in await demo.outbox())
+    again = await demo.press("Erin", f"activate:{bath.id}")
+    assert again[0].error
+
+
+async def test_region_admin_affiliates_an_active_branch(demo: Chat) -> None:
+    replies = await demo.say("Jo", "/affiliate Bath")
+    assert replies[0].text == "The Bath branch is now affiliated, in the South West region."
+    told = sorted(n for n, t in await demo.outbox() if "now affiliated" in t)
+    assert told == ["Erin", "Femi", "Gita"]
+    again = await demo.say("Jo", "/affiliate Bath")
+    assert again[0].error and "already affiliated" in again[0].text
+
+
+async def test_a_proposed_branch_cannot_be_affiliated(demo: Chat) -> None:
+    replies = await demo.say("Kai", "/affiliate Wells")
+    assert replies[0].error and "first face-to-face meeting" in replies[0].text
+
+
+async def test_roles_end_when_someone_leaves_their_branch(demo: Chat) -> None:
+    await demo.say("Alice", "/leave")
+    alice = await demo.person("Alice")
+    assert alice is not None
+    async with demo.core.db.transaction() as session:
+        grants = list(
+            await session.scalars(select(RoleGrant).where(RoleGrant.person_id == alice.id))
+        )
+    assert grants == []
+    assert "/promote" not in text(await demo.say("Alice", "/help"))
