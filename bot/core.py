@@ -12,6 +12,8 @@ import logging
 import random
 from dataclasses import replace
 
+from sqlalchemy.exc import IntegrityError
+
 from bot import commands as _commands  # noqa: F401 - registers every command
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -26,6 +28,7 @@ from storage.models import AuditEntry
 log = logging.getLogger(__name__)
 
 MAX_ARGS = 1000
+ATTEMPTS = 3
 
 
 class Core:
@@ -43,7 +46,32 @@ class Core:
         self.rng = rng or random.Random()
 
     async def handle(self, request: Request) -> list[Reply]:
-        """Answer one request. Always returns at least one reply."""
+        """Answer one request. Always returns at least one reply.
+
+        A request that lost a race with another (two presses of one button from
+        two devices, say) is rolled back and run once more on the new state.
+        """
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                return await self._handle_once(request)
+            except IntegrityError:
+                if attempt == ATTEMPTS:
+                    break
+                log.info("retrying %s after a conflicting write", _describe(request))
+        log.error("gave up on %s after %d conflicting writes", _describe(request), ATTEMPTS)
+        return [self._apology(request)]
+
+    def _apology(self, request: Request) -> Reply:
+        t = translator(request.sender.locale or self.settings.default_locale)
+        return Reply(
+            t(
+                "Sorry, something went wrong on our side and nothing was changed. "
+                "Please try again in a moment."
+            ),
+            error=True,
+        )
+
+    async def _handle_once(self, request: Request) -> list[Reply]:
         t = translator(request.sender.locale or self.settings.default_locale)
         try:
             async with self.db.transaction() as session:
@@ -58,17 +86,11 @@ class Core:
             if refusal.audit:
                 await self._audit_refusal(request, refusal.audit)
             return refusal.replies
+        except IntegrityError:
+            raise
         except Exception:
             log.exception("failed to handle %s", _describe(request))
-            return [
-                Reply(
-                    t(
-                        "Sorry, something went wrong on our side and nothing was changed. "
-                        "Please try again in a moment."
-                    ),
-                    error=True,
-                )
-            ]
+            return [self._apology(request)]
 
     async def _dispatch(self, ctx: Context) -> list[Reply]:
         request = ctx.request

@@ -1,0 +1,104 @@
+"""Races, languages and failures a person would notice."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+import bot.i18n
+from bot.messages import Request
+from storage.models import Branch, Person
+from tests.helpers import Chat, snapshot
+
+
+async def test_two_presses_of_i_agree_at_once_make_one_person(chat: Chat) -> None:
+    await chat.say("Sam", "/start")
+    button = chat.button("Sam", "I agree")
+    both = await asyncio.gather(chat.press("Sam", button), chat.press("Sam", button))
+    texts = [r[0].text for r in both]
+    assert any("agreement is recorded" in t for t in texts)
+    async with chat.core.db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(Person)) == 1
+
+
+async def test_two_people_proposing_the_same_place_at_once_make_one_branch(chat: Chat) -> None:
+    for name in ("Sam", "Tom", "Uma"):
+        await chat.signup(name)
+        await chat.say(name, "/join Glastonbury")
+    await asyncio.gather(*(chat.press(n, "Propose") for n in ("Sam", "Tom", "Uma")))
+    async with chat.core.db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(Branch)) == 1
+        joined = await session.scalar(
+            select(func.count()).select_from(Person).where(Person.branch_id.is_not(None))
+        )
+    assert joined == 3
+
+
+async def test_an_unexpected_error_is_an_apology_and_changes_nothing(
+    chat: Chat, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    await chat.signup("Sam")
+    before = await snapshot(chat.core.db)
+
+    async def broken(ctx: object) -> None:
+        raise ZeroDivisionError("a bug")
+
+    from bot.registry import COMMANDS
+
+    spec = COMMANDS["leave"]
+    monkeypatch.setitem(COMMANDS, "leave", type(spec)(**{**_fields(spec), "handler": broken}))
+    with caplog.at_level(logging.ERROR):
+        replies = await chat.say("Sam", "/leave")
+    assert replies[0].error and "Sorry, something went wrong" in replies[0].text
+    assert "ZeroDivisionError" not in replies[0].text
+    assert "ZeroDivisionError" in caplog.text  # the traceback goes to the log
+    assert await snapshot(chat.core.db) == before
+
+
+def _fields(spec: object) -> dict[str, object]:
+    return {name: getattr(spec, name) for name in spec.__slots__}  # type: ignore[attr-defined]
+
+
+async def test_a_forged_button_changes_nothing(demo: Chat) -> None:
+    before = await snapshot(demo.core.db)
+    for data in ("undo:999999", "join:abc", "nosuchaction:1", "forget:", "consent:-1", ":"):
+        replies = await demo.press("Carol", data)
+        assert replies[0].error and "expired" in replies[0].text, data
+    assert await snapshot(demo.core.db) == before
+
+
+async def test_group_chat_command_names_with_the_bot_suffix_work(demo: Chat) -> None:
+    request = Request.command_from(demo.sender("Carol"), demo.chat_ref("Carol"), "/me@OrganiserBot")
+    replies = await demo.core.handle(request)
+    assert "short id" in replies[0].text
+
+
+async def test_a_second_language_is_a_file_not_a_code_change(
+    demo: Chat, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    po = tmp_path / "cy" / "LC_MESSAGES" / "messages.po"
+    po.parent.mkdir(parents=True)
+    po.write_text(
+        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+        'msgid "Here is what you can do:"\nmsgstr "Dyma beth allwch chi ei wneud:"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(bot.i18n, "LOCALE_DIR", tmp_path)
+    bot.i18n._load.cache_clear()
+    try:
+        from bot.messages import Sender
+
+        welsh = Sender("console", "newcomer", "Newcomer", locale="cy-GB")
+        reply = await demo.core.handle(
+            Request.command_from(welsh, demo.chat_ref("newcomer"), "/help")
+        )
+        assert reply[0].text.startswith("Dyma beth allwch chi ei wneud:")
+        english = await demo.say("Carol", "/help")
+        assert english[0].text.startswith("Here is what you can do:")
+        assert bot.i18n.available_locales() == ["cy"]
+    finally:
+        bot.i18n._load.cache_clear()
