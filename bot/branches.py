@@ -13,12 +13,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 
 from bot.context import Context
-from bot.i18n import Translator, translator
-from bot.outbox import enqueue
+from bot.i18n import Translator
+from bot.outbox import enqueue_for
 from storage.models import (
     ACTIVE,
     ADMIN,
@@ -67,6 +68,10 @@ async def search(ctx: Context, query: str) -> tuple[Branch | None, list[Branch]]
     names, postcode prefixes: ``BA11 4AB`` finds the branch whose area says BA11).
     """
     slug = slugify(query)
+    # The common case, a branch's own name or slug, is one unique-index lookup.
+    by_slug = await ctx.session.scalar(select(Branch).where(Branch.slug == slug))
+    if by_slug is not None:
+        return by_slug, [by_slug]
     words = [w for w in re.split(r"[\s,]+", query.lower()) if w]
     like = [
         func.lower(Branch.area).like(f"%{_escape_like(w)}%", escape="\\")
@@ -76,7 +81,6 @@ async def search(ctx: Context, query: str) -> tuple[Branch | None, list[Branch]]
         select(Branch)
         .where(
             or_(
-                Branch.slug == slug,
                 func.lower(Branch.name).like(f"{_escape_like(query.lower())}%", escape="\\"),
                 *like,
             )
@@ -84,7 +88,7 @@ async def search(ctx: Context, query: str) -> tuple[Branch | None, list[Branch]]
         .limit(50)
     )
     found = list(await ctx.session.scalars(stmt))
-    exact = [b for b in found if b.slug == slug or b.name.casefold() == query.casefold()]
+    exact = [b for b in found if b.name.casefold() == query.casefold()]
     area_words = {b.id: {w.strip().lower() for w in re.split(r"[,;]", b.area)} for b in found}
     precise = [b for b in found if b not in exact and words and words[0] in area_words[b.id]]
     rest = [b for b in found if b not in exact and b not in precise]
@@ -125,40 +129,61 @@ async def count_people(ctx: Context, branch: Branch) -> int:
 
 
 async def organisers(ctx: Context, branch: Branch) -> list[Person]:
-    """People who organise this branch itself (not region/national staff)."""
     rows = await ctx.session.scalars(
-        select(Person)
-        .join(RoleGrant, RoleGrant.person_id == Person.id)
-        .where(
-            RoleGrant.scope == SCOPE_BRANCH,
-            RoleGrant.scope_id == branch.id,
-            RoleGrant.role == ORGANISER,
-        )
-        .order_by(Person.id)
+        select(Person).where(Person.id.in_(organisers_of(branch))).order_by(Person.id)
     )
     return list(rows)
 
 
-async def notify(
-    ctx: Context, people: list[Person], key: str, render: Callable[[Translator], str]
-) -> None:
-    """Queue one message per person, in their own language.
+# A SELECT of person ids (its typing differs between SQLAlchemy 2.0 and 2.1).
+Recipients = Select[Any]
 
-    ``key`` names the event; it is made unique per person here, so that the
-    same event never reaches the same person twice.
+
+def people_of(branch: Branch) -> Recipients:
+    return select(Person.id).where(Person.branch_id == branch.id)
+
+
+def organisers_of(branch: Branch) -> Recipients:
+    """The organisers of the branch itself (not region or national staff)."""
+    return select(RoleGrant.person_id).where(
+        RoleGrant.scope == SCOPE_BRANCH,
+        RoleGrant.scope_id == branch.id,
+        RoleGrant.role == ORGANISER,
+    )
+
+
+def admins_over(branch: Branch) -> Recipients:
+    """The national admins, and the admins of the branch's region if it has one."""
+    over = RoleGrant.scope == SCOPE_NATIONAL
+    if branch.region_id is not None:
+        over = over | ((RoleGrant.scope == SCOPE_REGION) & (RoleGrant.scope_id == branch.region_id))
+    return select(RoleGrant.person_id).where(RoleGrant.role == ADMIN, over)
+
+
+def only(person: Person) -> Recipients:
+    return select(Person.id).where(Person.id == person.id)
+
+
+async def notify(
+    ctx: Context,
+    who: Recipients,
+    key: str,
+    render: Callable[[Translator], str],
+    *,
+    exclude: Person | None = None,
+) -> None:
+    """Queue one message for each of ``who``, in their own language, in one statement.
+
+    ``key`` names the event; it is made unique per person, so that the same
+    event never reaches the same person twice.
     """
-    seen: set[int] = set()
-    for person in people:
-        if person.id in seen:
-            continue
-        seen.add(person.id)
-        await enqueue(
-            ctx.session,
-            key=f"{key}:{person.id}",
-            person_id=person.id,
-            text=render(translator(person.locale)),
-            now=ctx.now,
-        )
+    await enqueue_for(
+        ctx.session,
+        who.where(Person.id != exclude.id) if exclude is not None else who,
+        key=key,
+        render=render,
+        now=ctx.now,
+    )
 
 
 async def maybe_forming(ctx: Context, branch: Branch, actor: Person | None) -> bool:
@@ -167,12 +192,12 @@ async def maybe_forming(ctx: Context, branch: Branch, actor: Person | None) -> b
         return False
     if await count_people(ctx, branch) < ctx.settings.forming_threshold:
         return False
-    if not await organisers(ctx, branch):
+    if await ctx.session.scalar(organisers_of(branch).limit(1)) is None:
         return False
     await record_transition(ctx, branch, FORMING, actor)
     await notify(
         ctx,
-        await people_in(ctx, branch),
+        people_of(branch),
         f"branch-forming:{branch.id}",
         lambda t: t(
             "Good news: the {branch} branch now has enough people and an organiser, so it "
@@ -221,17 +246,3 @@ def role_label(ctx: Context, role: str) -> str:
         ADMIN: ctx.t("admin"),
     }
     return labels.get(role, role)
-
-
-async def admins_over(ctx: Context, branch: Branch) -> list[Person]:
-    """The national admins, and the admins of the branch's region if it has one."""
-    over = RoleGrant.scope == SCOPE_NATIONAL
-    if branch.region_id is not None:
-        over = over | ((RoleGrant.scope == SCOPE_REGION) & (RoleGrant.scope_id == branch.region_id))
-    rows = await ctx.session.scalars(
-        select(Person)
-        .join(RoleGrant, RoleGrant.person_id == Person.id)
-        .where(RoleGrant.role == ADMIN, over)
-        .order_by(Person.id)
-    )
-    return list(rows)

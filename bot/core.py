@@ -12,7 +12,7 @@ import logging
 import random
 from dataclasses import replace
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot import commands as _commands  # noqa: F401 - registers every command
 from bot.clock import Clock, SystemClock
@@ -29,6 +29,14 @@ log = logging.getLogger(__name__)
 
 MAX_ARGS = 1000
 ATTEMPTS = 3
+
+
+class Retry(Exception):
+    """The request lost a race or its connection; run it again from the start."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class Core:
@@ -54,11 +62,11 @@ class Core:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 return await self._handle_once(request)
-            except IntegrityError:
+            except Retry as exc:
                 if attempt == ATTEMPTS:
                     break
-                log.info("retrying %s after a conflicting write", _describe(request))
-        log.error("gave up on %s after %d conflicting writes", _describe(request), ATTEMPTS)
+                log.info("retrying %s: %s", _describe(request), exc.reason)
+        log.error("gave up on %s after %d attempts", _describe(request), ATTEMPTS)
         return [self._apology(request)]
 
     def _apology(self, request: Request) -> Reply:
@@ -86,8 +94,13 @@ class Core:
             if refusal.audit:
                 await self._audit_refusal(request, refusal.audit)
             return refusal.replies
-        except IntegrityError:
-            raise
+        except IntegrityError as exc:
+            raise Retry("a conflicting write") from exc
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                log.exception("failed to handle %s", _describe(request))
+                return [self._apology(request)]
+            raise Retry("the database connection was lost") from exc
         except Exception:
             log.exception("failed to handle %s", _describe(request))
             return [self._apology(request)]

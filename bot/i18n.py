@@ -44,10 +44,17 @@ class Translator:
 
 
 def available_locales() -> list[str]:
-    return sorted(p.name for p in LOCALE_DIR.iterdir() if (p / "LC_MESSAGES").is_dir())
+    """The languages with a catalogue (English, the source language, needs none)."""
+    return _available(LOCALE_DIR)
 
 
-def _language(locale: str | None) -> str:
+@lru_cache(maxsize=4)
+def _available(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if (p / "LC_MESSAGES").is_dir())
+
+
+def language(locale: str | None) -> str:
+    """The language part of a locale (``en-GB`` -> ``en``): what people's records keep."""
     if not locale:
         return DEFAULT_LOCALE
     return locale.replace("-", "_").split("_", 1)[0].lower()
@@ -68,5 +75,5 @@ def _load(language: str) -> gettext.NullTranslations:
 
 def translator(locale: str | None) -> Translator:
     """The translator for a person's locale (English where no catalogue exists)."""
-    language = _language(locale)
-    return Translator(language, _load(language))
+    lang = language(locale)
+    return Translator(lang, _load(lang))

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import JSON, Select, String, case, cast, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.i18n import DEFAULT_LOCALE, Translator, available_locales, translator
 from bot.messages import Button, Reply
 from storage.db import Database
-from storage.models import Identity, OutboxMessage, Person
+from storage.models import Identity, OutboxMessage, Person, UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,38 @@ async def enqueue(
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["key"])
     await session.execute(stmt)
+
+
+async def enqueue_for(
+    session: AsyncSession,
+    who: Select[Any],
+    *,
+    key: str,
+    render: Callable[[Translator], str],
+    now: dt.datetime,
+) -> None:
+    """Queue one message for each person id that ``who`` selects, as one
+    ``INSERT ... SELECT``: the text in each person's language, the key
+    ``{key}:{person id}`` (a repeat does nothing)."""
+    texts = {lang: render(translator(lang)) for lang in (DEFAULT_LOCALE, *available_locales())}
+    text = case(
+        *((Person.locale == lang, literal(body)) for lang, body in texts.items()),
+        else_=literal(texts[DEFAULT_LOCALE]),
+    )
+    rows = select(
+        (literal(f"{key[:140]}:") + cast(Person.id, String)).label("key"),
+        Person.id,
+        text,
+        literal([], JSON),
+        literal(PENDING),
+        literal(0),
+        literal(now, UTCDateTime()),
+    ).where(Person.id.in_(who))
+    columns = ["key", "person_id", "text", "buttons", "status", "attempts", "created_at"]
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(OutboxMessage).from_select(columns, rows)
+    await session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ import random
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import language
 from bot.messages import Request
 from storage.models import Consent, Identity, Person
 
@@ -69,7 +70,7 @@ async def create_person(
     person = Person(
         short_id=await new_short_id(session, rng),
         display_name=clean_name(sender.display_name),
-        locale=(sender.locale or default_locale)[:16],
+        locale=language(sender.locale or default_locale),
         consented_at=now,
         created_at=now,
     )

@@ -79,8 +79,14 @@ class Database:
             kwargs["connect_args"] = {"check_same_thread": False}
             if _is_memory(self.url):
                 kwargs["poolclass"] = StaticPool
+            # Every transaction here ends in a commit or a rollback already.
+            kwargs["pool_reset_on_return"] = None
         else:
-            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+            # No pre-ping round trip per transaction: a connection the server
+            # dropped is invalidated on first use and the request retried
+            # (Core.handle), and connections are recycled before servers or
+            # proxies time them out.
+            kwargs.update(pool_size=10, max_overflow=10, pool_recycle=1800)
         self.engine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)

@@ -11,7 +11,7 @@ from bot.branches import (
     count_people,
     maybe_forming,
     notify,
-    organisers,
+    organisers_of,
     role_label,
     search,
     slugify,
@@ -97,7 +97,7 @@ async def _enter(ctx: Context, person: Person, branch: Branch) -> Reply:
     stamp = ctx.now.isoformat()
     await notify(
         ctx,
-        [o for o in await organisers(ctx, branch) if o.id != person.id],
+        organisers_of(branch),
         f"joined:{person.id}:{branch.id}:{stamp}",
         lambda t: t(
             "{name} ({short_id}) joined the {branch} branch.",
@@ -105,6 +105,7 @@ async def _enter(ctx: Context, person: Person, branch: Branch) -> Reply:
             short_id=person.short_id,
             branch=branch.name,
         ),
+        exclude=person,
     )
     undo = Button(ctx.t("Undo"), "leave", str(branch.id))
     if branch.status == PROPOSED:
@@ -251,7 +252,7 @@ async def volunteer_pressed(ctx: Context, target: str) -> Reply:
         raise ctx.refuse(ctx.t("Join the {branch} branch first.", branch=branch.name))
     await notify(
         ctx,
-        await admins_over(ctx, branch),
+        admins_over(branch),
         f"volunteer:{person.id}:{branch.id}",
         lambda t: t(
             "{name} ({short_id}) offers to organise the proposed {branch} branch. "

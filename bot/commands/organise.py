@@ -18,8 +18,10 @@ from bot.branches import (
     audit,
     maybe_forming,
     notify,
+    only,
     organisers,
     people_in,
+    people_of,
     record_transition,
     role_label,
     search,
@@ -218,7 +220,7 @@ async def activate_pressed(ctx: Context, target: str) -> Reply:
     audit(ctx, "branch.activated", branch=branch)
     await notify(
         ctx,
-        await admins_over(ctx, branch),
+        admins_over(branch),
         f"branch-active:{branch.id}",
         lambda t: t(
             "The {branch} branch has held its first face-to-face meeting and is active. "
@@ -357,7 +359,7 @@ async def _change_role(
     key = f"role:{'+' if grant else '-'}:{role}:{scope}:{scope_id}:{ctx.now.isoformat()}"
     await notify(
         ctx,
-        [person],
+        only(person),
         key,
         (lambda t: t("You are now {role} of {where}.", role=label, where=where))
         if grant
@@ -439,7 +441,7 @@ async def _set_dues(
     )
     await notify(
         ctx,
-        [person],
+        only(person),
         f"dues:{value}:{ctx.now.isoformat()}",
         (
             lambda t: t(
@@ -523,7 +525,7 @@ async def affiliate(ctx: Context) -> Reply:
     audit(ctx, "branch.affiliated", branch=branch, region=region.id)
     await notify(
         ctx,
-        await people_in(ctx, branch),
+        people_of(branch),
         f"affiliated:{branch.id}",
         lambda t: t(
             "The {branch} branch is now affiliated to the party, in the {region} region.",
