@@ -179,10 +179,11 @@ async def notify(
     """
     await enqueue_for(
         ctx.session,
-        who.where(Person.id != exclude.id) if exclude is not None else who,
+        who,
         key=key,
         render=render,
         now=ctx.now,
+        exclude_id=exclude.id if exclude is not None else None,
     )
 
 

@@ -62,8 +62,10 @@ async def enqueue_for(
     key: str,
     render: Callable[[Translator], str],
     now: dt.datetime,
+    exclude_id: int | None = None,
 ) -> None:
-    """Queue one message for each person id that ``who`` selects, as one
+    """Queue one message for each person id that ``who`` selects (but
+    ``exclude_id``), as one
     ``INSERT ... SELECT``: the text in each person's language, the key
     ``{key}:{person id}`` (a repeat does nothing)."""
     texts = {lang: render(translator(lang)) for lang in (DEFAULT_LOCALE, *available_locales())}
@@ -80,6 +82,8 @@ async def enqueue_for(
         literal(0),
         literal(now, UTCDateTime()),
     ).where(Person.id.in_(who))
+    if exclude_id is not None:
+        rows = rows.where(Person.id != exclude_id)
     columns = ["key", "person_id", "text", "buttons", "status", "attempts", "created_at"]
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
