@@ -12,9 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import Translator
 from bot.messages import Button, Reply, Request
-from storage.models import Person, Prompt, RoleGrant
+from storage.models import Branch, Person, Prompt, RoleGrant
 
 PROMPT_LIFETIME = dt.timedelta(days=2)
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database
+
+
+def parse_id(text: str) -> int | None:
+    """The row id a button carries, or None for anything that cannot be one."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
 
 
 class Refusal(Exception):
@@ -83,7 +92,8 @@ class Context:
 
     async def take_prompt(self, prompt_id: str, kind: str) -> Prompt:
         """The caller's own, unused, unexpired prompt of this kind, now marked used."""
-        row = await self.session.get(Prompt, int(prompt_id)) if prompt_id.isdigit() else None
+        row_id = parse_id(prompt_id)
+        row = await self.session.get(Prompt, row_id) if row_id is not None else None
         if (
             row is None
             or row.kind != kind
@@ -94,6 +104,14 @@ class Context:
             raise self.stale()
         row.used_at = self.now
         return row
+
+    async def branch_from(self, target: str) -> Branch:
+        """The branch a button names, or a stale-button refusal."""
+        row_id = parse_id(target)
+        branch = await self.session.get(Branch, row_id) if row_id is not None else None
+        if branch is None:
+            raise self.stale()
+        return branch
 
     def stale(self) -> Refusal:
         return Refusal(

@@ -175,3 +175,17 @@ async def test_help_lists_only_what_the_person_may_use(demo: Chat) -> None:
     assert "/promote" in organiser and "/branch" in organiser and "/dues" not in organiser
     assert "/dues" in treasurer and "/promote" not in treasurer
     assert "/affiliate" in admin and "/dues" in admin
+
+
+async def test_proposing_a_branch_while_in_one_asks_before_moving(demo: Chat) -> None:
+    await demo.say("Alice", "/join Midsomer Norton")
+    replies = await demo.press("Alice", "Propose")
+    assert "moves you there" in replies[0].text
+    alice = await demo.person("Alice")
+    assert alice is not None and alice.branch_id is not None
+    async with demo.core.db.transaction() as session:
+        assert (
+            await session.scalar(select(Branch.id).where(Branch.slug == "midsomer-norton")) is None
+        )
+    replies = await demo.press("Alice", "Propose Midsomer Norton and move")
+    assert "first person interested in a Midsomer Norton branch" in text(replies)

@@ -183,23 +183,16 @@ async def join(ctx: Context) -> Reply:
     return await join_flow(ctx, ctx.request.args)
 
 
-async def _branch_from_target(ctx: Context, target: str) -> Branch:
-    branch = await ctx.session.get(Branch, int(target)) if target.isdigit() else None
-    if branch is None:
-        raise ctx.stale()
-    return branch
-
-
 @action("join")
 async def join_pressed(ctx: Context, target: str) -> Reply:
     person = ctx.require_person()
-    return await join_branch(ctx, person, await _branch_from_target(ctx, target))
+    return await join_branch(ctx, person, await ctx.branch_from(target))
 
 
 @action("move")
 async def move_pressed(ctx: Context, target: str) -> Reply:
     person = ctx.require_person()
-    branch = await _branch_from_target(ctx, target)
+    branch = await ctx.branch_from(target)
     if person.branch_id == branch.id:
         return Reply(ctx.t("You are already in the {branch} branch.", branch=branch.name))
     await _leave(ctx, person)
@@ -214,6 +207,20 @@ async def propose_pressed(ctx: Context, target: str) -> Reply:
     exact, _ = await search(ctx, place)
     if exact is not None:  # someone proposed it meanwhile: join that one
         return await join_branch(ctx, person, exact)
+    if person.branch_id is not None and not prompt.payload.get("move"):
+        current = await ctx.session.get(Branch, person.branch_id)
+        again = await ctx.prompt("propose", place=place, move=True)
+        return Reply(
+            ctx.t(
+                "You are in the {current} branch. Proposing a {place} branch moves you there, "
+                "and any role you hold in {current} would end.",
+                current=current.name if current else "?",
+                place=place,
+            ),
+            buttons=(
+                (Button(ctx.t("Propose {place} and move", place=place), "propose", str(again.id)),),
+            ),
+        )
     slug, n = slugify(place), 1
     while await ctx.session.scalar(select(Branch.id).where(Branch.slug == slug)):
         n += 1
@@ -247,7 +254,7 @@ async def propose_pressed(ctx: Context, target: str) -> Reply:
 async def volunteer_pressed(ctx: Context, target: str) -> Reply:
     """Someone offers to organise a proposed branch: admins above it are told."""
     person = ctx.require_person()
-    branch = await _branch_from_target(ctx, target)
+    branch = await ctx.branch_from(target)
     if person.branch_id != branch.id:
         raise ctx.refuse(ctx.t("Join the {branch} branch first.", branch=branch.name))
     await notify(
@@ -289,7 +296,7 @@ async def leave(ctx: Context) -> Reply:
 async def leave_pressed(ctx: Context, target: str) -> Reply:
     """The Undo under a fresh join."""
     person = ctx.require_person()
-    branch = await _branch_from_target(ctx, target)
+    branch = await ctx.branch_from(target)
     if person.branch_id != branch.id:
         raise ctx.stale()
     await _leave(ctx, person)

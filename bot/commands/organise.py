@@ -184,9 +184,7 @@ def _next_step(ctx: Context, branch: Branch, people: int, has_organiser: bool) -
 
 @action("members")
 async def members_pressed(ctx: Context, target: str) -> Reply:
-    branch = await ctx.session.get(Branch, int(target)) if target.isdigit() else None
-    if branch is None:
-        raise ctx.stale()
+    branch = await ctx.branch_from(target)
     await _require_staff(ctx, branch, STAFF, "members")
     people = await people_in(ctx, branch)
     lines = [ctx.t("People in the {branch} branch ({n}):", branch=branch.name, n=len(people))]
@@ -204,9 +202,7 @@ async def members_pressed(ctx: Context, target: str) -> Reply:
 
 @action("activate")
 async def activate_pressed(ctx: Context, target: str) -> Reply:
-    branch = await ctx.session.get(Branch, int(target)) if target.isdigit() else None
-    if branch is None:
-        raise ctx.stale()
+    branch = await ctx.branch_from(target)
     await _require_staff(ctx, branch, (ORGANISER,), "activate")
     if branch.status != FORMING:
         raise ctx.refuse(
