@@ -90,6 +90,12 @@ class Context:
         await self.session.flush()
         return row
 
+    async def owns_prompt(self, prompt_id: str, kind: str) -> bool:
+        """False where the prompt exists but belongs to someone else (a forged press)."""
+        row_id = parse_id(prompt_id)
+        row = await self.session.get(Prompt, row_id) if row_id is not None else None
+        return row is None or row.kind != kind or row.owner_key == self.request.sender.key
+
     async def take_prompt(self, prompt_id: str, kind: str) -> Prompt:
         """The caller's own, unused, unexpired prompt of this kind, now marked used."""
         row_id = parse_id(prompt_id)

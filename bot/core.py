@@ -107,6 +107,10 @@ class Core:
 
     async def _dispatch(self, ctx: Context) -> list[Reply]:
         request = ctx.request
+        if not _readable(request.args) or not _readable(request.target):
+            raise ctx.refuse(
+                ctx.t("Your message has characters I cannot read; please type it again.")
+            )
         if request.action is not None:
             handler = ACTIONS.get(request.action)
             if handler is None or len(request.target) > 64:
@@ -149,6 +153,11 @@ class Core:
                 )
         except Exception:
             log.exception("could not audit a refused %s", what)
+
+
+def _readable(text: str) -> bool:
+    """No NUL (PostgreSQL refuses it) and no lone surrogate (no encoding has one)."""
+    return "\x00" not in text and not any("\ud800" <= ch <= "\udfff" for ch in text)
 
 
 def _as_list(result: Reply | list[Reply]) -> list[Reply]:

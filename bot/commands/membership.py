@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 
 from bot.branches import (
+    PLACE_LIMIT,
     admins_over,
     audit,
     clean_place,
@@ -35,18 +36,19 @@ from storage.models import (
 )
 
 
+def _not_a_place(ctx: Context) -> str:
+    return ctx.t(
+        "Please send a town, area or postcode of up to {limit} letters, for example: /join Frome",
+        limit=PLACE_LIMIT,
+    )
+
+
 async def join_flow(ctx: Context, query: str) -> Reply:
     """Find the branch for a place; join it, offer a choice, or offer to propose one."""
     person = ctx.require_person()
     place = clean_place(query)
     if place is None:
-        raise ctx.refuse(
-            ctx.t(
-                "Please send a town, area or postcode of up to {limit} letters, "
-                "for example: /join Frome",
-                limit=80,
-            )
-        )
+        raise ctx.refuse(_not_a_place(ctx))
     exact, found = await search(ctx, place)
     if exact is not None:
         return await join_branch(ctx, person, exact)
@@ -168,7 +170,9 @@ async def _leave(ctx: Context, person: Person) -> tuple[Branch | None, int]:
 @command("join", N_("find your local branch and join it"), usage="<town or postcode>")
 async def join(ctx: Context) -> Reply:
     if ctx.person is None:
-        return await ask_consent(ctx, ctx.request.args)
+        if ctx.request.args and clean_place(ctx.request.args) is None:
+            raise ctx.refuse(_not_a_place(ctx))
+        return await ask_consent(ctx, clean_place(ctx.request.args) or "")
     person = ctx.person
     if not ctx.request.args:
         if person.branch_id is not None:

@@ -28,7 +28,7 @@ from bot.branches import (
     status_label,
 )
 from bot.commands.membership import scope_name
-from bot.context import Context
+from bot.context import Context, Refusal
 from bot.i18n import N_
 from bot.messages import Button, Reply
 from bot.people import resolve_reference
@@ -570,6 +570,8 @@ async def _pick_region(ctx: Context, branch: Branch, name: str) -> Region:
 async def undo(ctx: Context, target: str) -> Reply:
     """Undo a role change or a dues entry, checking the actor's rights again."""
     ctx.require_person()
+    if not await ctx.owns_prompt(target, "undo"):
+        raise Refusal(*ctx.stale().replies, audit="undo")
     prompt = await ctx.take_prompt(target, "undo")
     data = prompt.payload
     person = await ctx.session.get(Person, int(data["person"]))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from bot.branches import audit
+from bot.branches import audit, clean_place
 from bot.commands.membership import join_flow
 from bot.commands.privacy import ask_consent
-from bot.context import Context
+from bot.context import Context, Refusal
 from bot.i18n import N_
 from bot.messages import Reply
 from bot.people import create_person
@@ -21,17 +21,18 @@ JOIN_LINK_PREFIX = "join-"
 @command("start", N_("welcome, privacy notice and consent"))
 async def start(ctx: Context) -> Reply:
     payload = ctx.request.args.strip()
-    place = payload[len(JOIN_LINK_PREFIX) :] if payload.startswith(JOIN_LINK_PREFIX) else ""
+    link = payload[len(JOIN_LINK_PREFIX) :] if payload.startswith(JOIN_LINK_PREFIX) else ""
+    place = clean_place(link.replace("-", " ")) or ""  # a broken link is just a welcome
     if ctx.person is not None:
         if place:
-            return await join_flow(ctx, place.replace("-", " "))
+            return await join_flow(ctx, place)
         return Reply(
             ctx.t(
                 "Welcome back, {name}! Send /help to see what you can do.",
                 name=ctx.person.display_name,
             )
         )
-    return await ask_consent(ctx, place.replace("-", " "))
+    return await ask_consent(ctx, place)
 
 
 @action("consent")
@@ -58,7 +59,12 @@ async def consent(ctx: Context, target: str) -> list[Reply]:
     ]
     place = str(prompt.payload.get("join") or "")
     if place:
-        replies.append(await join_flow(ctx, place))
+        # The consent stands even if the place turns out to be no place.
+        try:
+            async with ctx.session.begin_nested():
+                replies.append(await join_flow(ctx, place))
+        except Refusal as refusal:
+            replies.extend(refusal.replies)
     else:
         replies.append(
             Reply(ctx.t("Next, find your local branch: send /join and your town or postcode."))
