@@ -13,13 +13,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 
 from bot.context import Context
 from bot.i18n import Translator
-from bot.outbox import enqueue_for
+from bot.outbox import Recipients, enqueue_for
 from storage.models import (
     ACTIVE,
     ADMIN,
@@ -61,6 +60,9 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+_BY_SLUG = select(Branch).where(Branch.slug == bindparam("slug"))
+
+
 async def search(ctx: Context, query: str) -> tuple[Branch | None, list[Branch]]:
     """(the exact match, if one; every match, best first) for a place or branch name.
 
@@ -69,7 +71,7 @@ async def search(ctx: Context, query: str) -> tuple[Branch | None, list[Branch]]
     """
     slug = slugify(query)
     # The common case, a branch's own name or slug, is one unique-index lookup.
-    by_slug = await ctx.session.scalar(select(Branch).where(Branch.slug == slug))
+    by_slug = await ctx.session.scalar(_BY_SLUG, {"slug": slug})
     if by_slug is not None:
         return by_slug, [by_slug]
     words = [w for w in re.split(r"[\s,]+", query.lower()) if w]
@@ -129,39 +131,48 @@ async def count_people(ctx: Context, branch: Branch) -> int:
 
 
 async def organisers(ctx: Context, branch: Branch) -> list[Person]:
+    who = organisers_of(branch)
     rows = await ctx.session.scalars(
-        select(Person).where(Person.id.in_(organisers_of(branch))).order_by(Person.id)
+        select(Person).where(Person.id.in_(who.query)).order_by(Person.id), who.params
     )
     return list(rows)
 
 
-# A SELECT of person ids (its typing differs between SQLAlchemy 2.0 and 2.1).
-Recipients = Select[Any]
+_PEOPLE_OF = select(Person.id).where(Person.branch_id == bindparam("r_branch"))
+_ORGANISERS_OF = select(RoleGrant.person_id).where(
+    RoleGrant.scope == SCOPE_BRANCH,
+    RoleGrant.scope_id == bindparam("r_branch"),
+    RoleGrant.role == ORGANISER,
+)
+_NATIONAL_ADMINS = select(RoleGrant.person_id).where(
+    RoleGrant.role == ADMIN, RoleGrant.scope == SCOPE_NATIONAL
+)
+_ADMINS_OVER = select(RoleGrant.person_id).where(
+    RoleGrant.role == ADMIN,
+    (RoleGrant.scope == SCOPE_NATIONAL)
+    | ((RoleGrant.scope == SCOPE_REGION) & (RoleGrant.scope_id == bindparam("r_region"))),
+)
+_ONLY = select(Person.id).where(Person.id == bindparam("r_person"))
 
 
 def people_of(branch: Branch) -> Recipients:
-    return select(Person.id).where(Person.branch_id == branch.id)
+    return Recipients(_PEOPLE_OF, {"r_branch": branch.id})
 
 
 def organisers_of(branch: Branch) -> Recipients:
     """The organisers of the branch itself (not region or national staff)."""
-    return select(RoleGrant.person_id).where(
-        RoleGrant.scope == SCOPE_BRANCH,
-        RoleGrant.scope_id == branch.id,
-        RoleGrant.role == ORGANISER,
-    )
+    return Recipients(_ORGANISERS_OF, {"r_branch": branch.id})
 
 
 def admins_over(branch: Branch) -> Recipients:
     """The national admins, and the admins of the branch's region if it has one."""
-    over = RoleGrant.scope == SCOPE_NATIONAL
-    if branch.region_id is not None:
-        over = over | ((RoleGrant.scope == SCOPE_REGION) & (RoleGrant.scope_id == branch.region_id))
-    return select(RoleGrant.person_id).where(RoleGrant.role == ADMIN, over)
+    if branch.region_id is None:
+        return Recipients(_NATIONAL_ADMINS, {})
+    return Recipients(_ADMINS_OVER, {"r_region": branch.region_id})
 
 
 def only(person: Person) -> Recipients:
-    return select(Person.id).where(Person.id == person.id)
+    return Recipients(_ONLY, {"r_person": person.id})
 
 
 async def notify(
@@ -193,7 +204,7 @@ async def maybe_forming(ctx: Context, branch: Branch, actor: Person | None) -> b
         return False
     if await count_people(ctx, branch) < ctx.settings.forming_threshold:
         return False
-    if await ctx.session.scalar(organisers_of(branch).limit(1)) is None:
+    if not await organisers(ctx, branch):
         return False
     await record_transition(ctx, branch, FORMING, actor)
     await notify(

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, Select, String, case, cast, literal, select
+from sqlalchemy import JSON, Select, String, Table, bindparam, case, cast, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -55,40 +56,85 @@ async def enqueue(
     await session.execute(stmt)
 
 
+@dataclass(frozen=True, slots=True)
+class Recipients:
+    """Who a message goes to: a SELECT of person ids, built once (module-level,
+    with bind parameters), and the values of those parameters."""
+
+    query: Select[Any]
+    params: dict[str, Any]
+
+
+_COLUMNS = ["key", "person_id", "text", "buttons", "status", "attempts", "created_at"]
+_INSERTS: dict[tuple[int, str, int, bool], Any] = {}
+
+
+def _insert_for(query: Select[Any], dialect: str, languages: int, exclude: bool) -> Any:
+    """The INSERT ... SELECT for these recipients, built once and reused: building
+    SQLAlchemy statements costs more than running them on the hot path."""
+    cache_key = (id(query), dialect, languages, exclude)
+    stmt = _INSERTS.get(cache_key)
+    if stmt is None:
+        text: Any = bindparam("o_text0")
+        if languages > 1:
+            text = case(
+                *(
+                    (Person.locale == bindparam(f"o_lang{i}"), bindparam(f"o_text{i}"))
+                    for i in range(1, languages)
+                ),
+                else_=text,
+            )
+        rows = select(
+            (bindparam("o_key", type_=String) + cast(Person.id, String)).label("key"),
+            Person.id,
+            text,
+            bindparam("o_buttons", type_=JSON),
+            literal(PENDING),
+            literal(0),
+            bindparam("o_now", type_=UTCDateTime()),
+        ).where(Person.id.in_(query))
+        if exclude:
+            rows = rows.where(Person.id != bindparam("o_exclude"))
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        # The table, not the entity: with parameters, an ORM insert would read
+        # them as rows to insert in bulk.
+        stmt = (
+            insert(typing.cast(Table, OutboxMessage.__table__))
+            .from_select(_COLUMNS, rows)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+        _INSERTS[cache_key] = stmt
+    return stmt
+
+
 async def enqueue_for(
     session: AsyncSession,
-    who: Select[Any],
+    who: Recipients,
     *,
     key: str,
     render: Callable[[Translator], str],
     now: dt.datetime,
     exclude_id: int | None = None,
 ) -> None:
-    """Queue one message for each person id that ``who`` selects (but
-    ``exclude_id``), as one
-    ``INSERT ... SELECT``: the text in each person's language, the key
+    """Queue one message for each person ``who`` selects (but ``exclude_id``) in
+    one ``INSERT ... SELECT``: the text in each person's language, the key
     ``{key}:{person id}`` (a repeat does nothing)."""
-    texts = {lang: render(translator(lang)) for lang in (DEFAULT_LOCALE, *available_locales())}
-    text = case(
-        *((Person.locale == lang, literal(body)) for lang, body in texts.items()),
-        else_=literal(texts[DEFAULT_LOCALE]),
-    )
-    rows = select(
-        (literal(f"{key[:140]}:") + cast(Person.id, String)).label("key"),
-        Person.id,
-        text,
-        literal([], JSON),
-        literal(PENDING),
-        literal(0),
-        literal(now, UTCDateTime()),
-    ).where(Person.id.in_(who))
+    languages = [DEFAULT_LOCALE, *(lang for lang in available_locales() if lang != DEFAULT_LOCALE)]
+    params: dict[str, Any] = {
+        **who.params,
+        "o_key": f"{key[:140]}:",
+        "o_buttons": [],
+        "o_now": now,
+    }
     if exclude_id is not None:
-        rows = rows.where(Person.id != exclude_id)
-    columns = ["key", "person_id", "text", "buttons", "status", "attempts", "created_at"]
+        params["o_exclude"] = exclude_id
+    for i, lang in enumerate(languages):
+        if i:
+            params[f"o_lang{i}"] = lang
+        params[f"o_text{i}"] = render(translator(lang))
     dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(OutboxMessage).from_select(columns, rows)
-    await session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
+    stmt = _insert_for(who.query, dialect, len(languages), exclude_id is not None)
+    await session.execute(stmt, params)
 
 
 @dataclass(frozen=True, slots=True)

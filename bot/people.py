@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import language
@@ -33,14 +33,20 @@ async def new_short_id(session: AsyncSession, rng: random.Random) -> str:
             return candidate
 
 
+# Built once: this runs for every request.
+_BY_IDENTITY = (
+    select(Identity, Person)
+    .join(Person, Person.id == Identity.person_id)
+    .where(Identity.platform == bindparam("platform"), Identity.user_id == bindparam("user_id"))
+)
+
+
 async def find_person(session: AsyncSession, request: Request, now: dt.datetime) -> Person | None:
     """The Person behind a request's sender, refreshing what the platform tells us."""
     sender = request.sender
     row = (
         await session.execute(
-            select(Identity, Person)
-            .join(Person, Person.id == Identity.person_id)
-            .where(Identity.platform == sender.platform, Identity.user_id == sender.user_id)
+            _BY_IDENTITY, {"platform": sender.platform, "user_id": sender.user_id}
         )
     ).first()
     if row is None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 import bot.i18n
-from bot.messages import Request
+from bot.messages import Request, Sender
 from storage.models import Branch, Person
 from tests.helpers import Chat, snapshot
 
@@ -79,28 +80,42 @@ async def test_group_chat_command_names_with_the_bot_suffix_work(demo: Chat) -> 
     assert "short id" in replies[0].text
 
 
-async def test_a_second_language_is_a_file_not_a_code_change(
-    demo: Chat, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+WELSH = (
+    'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+    'msgid "Here is what you can do:"\nmsgstr "Dyma beth allwch chi ei wneud:"\n\n'
+    'msgid "You are now {role} of {where}."\nmsgstr "Rydych chi nawr yn {role} {where}."\n'
+)
+
+
+@pytest.fixture
+def welsh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     po = tmp_path / "cy" / "LC_MESSAGES" / "messages.po"
     po.parent.mkdir(parents=True)
-    po.write_text(
-        'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
-        'msgid "Here is what you can do:"\nmsgstr "Dyma beth allwch chi ei wneud:"\n',
-        encoding="utf-8",
-    )
+    po.write_text(WELSH, encoding="utf-8")
     monkeypatch.setattr(bot.i18n, "LOCALE_DIR", tmp_path)
     bot.i18n._load.cache_clear()
-    try:
-        from bot.messages import Sender
+    yield
+    bot.i18n._load.cache_clear()
 
-        welsh = Sender("console", "newcomer", "Newcomer", locale="cy-GB")
-        reply = await demo.core.handle(
-            Request.command_from(welsh, demo.chat_ref("newcomer"), "/help")
-        )
-        assert reply[0].text.startswith("Dyma beth allwch chi ei wneud:")
-        english = await demo.say("Carol", "/help")
-        assert english[0].text.startswith("Here is what you can do:")
-        assert bot.i18n.available_locales() == ["cy"]
-    finally:
-        bot.i18n._load.cache_clear()
+
+async def test_each_person_is_told_in_their_own_language(demo: Chat, welsh: None) -> None:
+    async with demo.core.db.transaction() as session:
+        dan = await session.scalar(select(Person).where(Person.display_name == "Dan"))
+        assert dan is not None
+        dan.locale = "cy"
+    await demo.say("Alice", "/promote @dan organiser")
+    await demo.say("Alice", "/promote @carol organiser")
+    told = dict(await demo.outbox())
+    assert told["Dan"] == "Rydych chi nawr yn organiser the Frome branch."
+    assert told["Carol"] == "You are now organiser of the Frome branch."
+
+
+async def test_a_second_language_is_a_file_not_a_code_change(demo: Chat, welsh: None) -> None:
+    newcomer = Sender("console", "newcomer", "Newcomer", locale="cy-GB")
+    reply = await demo.core.handle(
+        Request.command_from(newcomer, demo.chat_ref("newcomer"), "/help")
+    )
+    assert reply[0].text.startswith("Dyma beth allwch chi ei wneud:")
+    english = await demo.say("Carol", "/help")
+    assert english[0].text.startswith("Here is what you can do:")
+    assert bot.i18n.available_locales() == ["cy"]
