@@ -17,8 +17,8 @@ from collections.abc import Callable
 from sqlalchemy import bindparam, func, or_, select
 
 from bot.context import Context
-from bot.i18n import Translator
-from bot.outbox import Recipients, enqueue_for
+from bot.i18n import Translator, translator
+from bot.outbox import Recipients, enqueue, enqueue_for
 from storage.models import (
     ACTIVE,
     ADMIN,
@@ -32,6 +32,7 @@ from storage.models import (
     TREASURER,
     AuditEntry,
     Branch,
+    BranchChat,
     BranchTransition,
     Person,
     RoleGrant,
@@ -198,6 +199,25 @@ async def notify(
     )
 
 
+async def announce(
+    ctx: Context, branch: Branch, key: str, render: Callable[[Translator], str]
+) -> None:
+    """A branch announcement: to the branch's linked group chats if it has any
+    (in the party's language: a group has no one language), else to each of
+    its people privately."""
+    chats = list(
+        await ctx.session.scalars(select(BranchChat.id).where(BranchChat.branch_id == branch.id))
+    )
+    if not chats:
+        await notify(ctx, people_of(branch), key, render)
+        return
+    text = render(translator(ctx.settings.default_locale))
+    for chat_id in chats:
+        await enqueue(
+            ctx.session, key=f"{key}:chat{chat_id}", text=text, now=ctx.now, branch_chat_id=chat_id
+        )
+
+
 async def maybe_forming(ctx: Context, branch: Branch, actor: Person | None) -> bool:
     """Advance a proposed branch to forming when it has the interest and an organiser."""
     if branch.status != PROPOSED:
@@ -207,9 +227,9 @@ async def maybe_forming(ctx: Context, branch: Branch, actor: Person | None) -> b
     if not await organisers(ctx, branch):
         return False
     await record_transition(ctx, branch, FORMING, actor)
-    await notify(
+    await announce(
         ctx,
-        people_of(branch),
+        branch,
         f"branch-forming:{branch.id}",
         lambda t: t(
             "Good news: the {branch} branch now has enough people and an organiser, so it "

@@ -24,7 +24,7 @@ from bot.clock import Clock
 from bot.i18n import DEFAULT_LOCALE, Translator, available_locales, translator
 from bot.messages import Button, Reply
 from storage.db import Database
-from storage.models import Identity, OutboxMessage, Person, UTCDateTime
+from storage.models import BranchChat, Identity, OutboxMessage, Person, UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +35,18 @@ async def enqueue(
     session: AsyncSession,
     *,
     key: str,
-    person_id: int,
     text: str,
     now: dt.datetime,
+    person_id: int | None = None,
+    branch_chat_id: int | None = None,
     buttons: Sequence[Sequence[Button]] = (),
 ) -> None:
-    """Queue one message for ``person_id``; a second call with the same key does nothing."""
+    """Queue one message for a person or a branch chat; a second call with the
+    same key does nothing."""
     values = {
         "key": key[:160],
         "person_id": person_id,
+        "branch_chat_id": branch_chat_id,
         "text": text,
         "buttons": [[[b.label, b.action, b.id] for b in row] for row in buttons],
         "status": PENDING,
@@ -139,7 +142,10 @@ async def enqueue_for(
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    person_id: int
+    """One place a message goes: a person's private chat, or a group chat
+    (``person_id`` None)."""
+
+    person_id: int | None
     display_name: str
     platform: str
     user_id: str
@@ -175,11 +181,12 @@ async def deliver_pending(
 ) -> DeliveryReport:
     """Send up to ``limit`` pending messages, oldest first, each marked as it goes.
 
-    A message goes to the person's most recently seen reachable identity on a
-    platform we have a transport for. If the transport fails for good, the next
-    identity is tried; with none left the row is marked undeliverable (and kept,
-    so an organiser can see who could not be reached). A temporary failure
-    leaves the row pending for the next round.
+    A message to a person goes to their most recently seen reachable identity
+    on a platform we have a transport for. If the transport refuses for good,
+    the next identity is tried; with none left the row is marked undeliverable
+    (and kept, so an organiser can see who could not be reached). A message to
+    a branch's group chat goes to that chat. A temporary failure leaves the row
+    pending for the next round.
     """
     report = DeliveryReport()
     platforms = list(transports)
@@ -190,53 +197,33 @@ async def deliver_pending(
         # Rows we can deliver here, or that nobody could deliver anywhere. A row for
         # someone reachable only on a platform this process does not serve waits
         # for the process that does.
+        for_people = OutboxMessage.person_id.is_not(None) & (
+            reachable.where(Identity.platform.in_(platforms)).exists() | ~reachable.exists()
+        )
+        for_chats = OutboxMessage.branch_chat_id.in_(
+            select(BranchChat.id).where(BranchChat.platform.in_(platforms))
+        )
         rows = list(
             await session.scalars(
                 select(OutboxMessage)
-                .where(OutboxMessage.status == PENDING)
-                .where(
-                    reachable.where(Identity.platform.in_(platforms)).exists() | ~reachable.exists()
-                )
+                .where(OutboxMessage.status == PENDING, for_people | for_chats)
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             )
         )
-        people = {
-            p.id: p
-            for p in await session.scalars(
-                select(Person).where(Person.id.in_({r.person_id for r in rows}))
-            )
-        }
-        identities: dict[int, list[Identity]] = {}
-        for ident in await session.scalars(
-            select(Identity)
-            .where(
-                Identity.person_id.in_(people),
-                Identity.unreachable.is_(False),
-                Identity.platform.in_(platforms),
-            )
-            .order_by(Identity.last_seen_at.desc(), Identity.id)
-        ):
-            identities.setdefault(ident.person_id, []).append(ident)
+        candidates = await _candidates(session, rows, platforms)
 
     for row in rows:
         outcome: str = UNDELIVERABLE
         error: str | None = "no reachable identity"
         unreachable: list[int] = []
-        for ident in identities.get(row.person_id, []):
-            transport = transports[ident.platform]
-            recipient = Recipient(
-                row.person_id,
-                people[row.person_id].display_name,
-                ident.platform,
-                ident.user_id,
-                ident.chat_id,
-            )
+        for recipient, identity_id in candidates.get(row.id, []):
             try:
-                await transport.send(recipient, to_reply(row))
+                await transports[recipient.platform].send(recipient, to_reply(row))
             except Undeliverable as exc:
-                unreachable.append(ident.id)
-                error = f"{ident.platform}: {exc}"
+                if identity_id is not None:
+                    unreachable.append(identity_id)
+                error = f"{recipient.platform}: {exc}"
                 continue
             except Exception as exc:  # a network error: try again next round
                 log.warning("outbox %s: temporary failure: %s", row.id, exc)
@@ -263,3 +250,44 @@ async def deliver_pending(
         else:
             report.undeliverable += 1
     return report
+
+
+async def _candidates(
+    session: AsyncSession, rows: list[OutboxMessage], platforms: list[str]
+) -> dict[int, list[tuple[Recipient, int | None]]]:
+    """For each row, where it may go, best first: (recipient, identity id or None)."""
+    person_ids = {r.person_id for r in rows if r.person_id is not None}
+    people = {
+        p.id: p for p in await session.scalars(select(Person).where(Person.id.in_(person_ids)))
+    }
+    by_person: dict[int, list[tuple[Recipient, int | None]]] = {}
+    for ident in await session.scalars(
+        select(Identity)
+        .where(
+            Identity.person_id.in_(person_ids),
+            Identity.unreachable.is_(False),
+            Identity.platform.in_(platforms),
+        )
+        .order_by(Identity.last_seen_at.desc(), Identity.id)
+    ):
+        recipient = Recipient(
+            ident.person_id,
+            people[ident.person_id].display_name,
+            ident.platform,
+            ident.user_id,
+            ident.chat_id,
+        )
+        by_person.setdefault(ident.person_id, []).append((recipient, ident.id))
+    chat_ids = {r.branch_chat_id for r in rows if r.branch_chat_id is not None}
+    chats = {
+        c.id: c
+        for c in await session.scalars(select(BranchChat).where(BranchChat.id.in_(chat_ids)))
+    }
+    out: dict[int, list[tuple[Recipient, int | None]]] = {}
+    for row in rows:
+        if row.person_id is not None:
+            out[row.id] = by_person.get(row.person_id, [])
+        elif row.branch_chat_id in chats:
+            chat = chats[row.branch_chat_id]
+            out[row.id] = [(Recipient(None, "", chat.platform, "", chat.chat_id), None)]
+    return out

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -205,18 +206,41 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class BranchChat(Base):
+    """A group chat or channel where a branch's announcements go."""
+
+    __tablename__ = "branch_chats"
+    __table_args__ = (UniqueConstraint("platform", "chat_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(
+        ForeignKey("branches.id", ondelete="CASCADE"), index=True
+    )
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    linked_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
+    linked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
 class OutboxMessage(Base):
-    """A message to someone other than the person being answered.
+    """A message to someone other than the person being answered, or to a
+    branch's group chat.
 
     Written in the same transaction as the change that caused it; the
     idempotency key makes a second write of the same message a no-op.
     """
 
     __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint("(person_id IS NULL) <> (branch_chat_id IS NULL)", name="one_recipient"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(160), unique=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    branch_chat_id: Mapped[int | None] = mapped_column(
+        ForeignKey("branch_chats.id", ondelete="CASCADE")
+    )
     text: Mapped[str] = mapped_column(Text)
     buttons: Mapped[list[list[list[str]]]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default="pending")

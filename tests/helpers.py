@@ -30,17 +30,27 @@ class Chat:
     def chat_ref(self, name: str, platform: str | None = None) -> ChatRef:
         return ChatRef(platform or self.platform, "private", name.lower())
 
-    async def say(self, name: str, text: str, platform: str | None = None) -> list[Reply]:
-        request = Request.command_from(
-            self.sender(name, platform), self.chat_ref(name, platform), text
+    async def say(
+        self, name: str, text: str, platform: str | None = None, group: str | None = None
+    ) -> list[Reply]:
+        """``name`` sends ``text`` privately, or in the group chat ``group``."""
+        where = (
+            ChatRef(platform or self.platform, "group", group)
+            if group
+            else self.chat_ref(name, platform)
         )
+        request = Request.command_from(self.sender(name, platform), where, text)
         replies = await self.core.handle(request)
         assert replies, f"no reply to {text!r}"
         self.last[name] = replies
         return replies
 
     async def press(
-        self, name: str, what: str | Button, platform: str | None = None
+        self,
+        name: str,
+        what: str | Button,
+        platform: str | None = None,
+        group: str | None = None,
     ) -> list[Reply]:
         """Press a button by its label (among ``name``'s last replies), or by its data."""
         if isinstance(what, Button):
@@ -49,9 +59,12 @@ class Chat:
             data = what
         else:
             data = self.button(name, what).data
-        request = Request.button_from(
-            self.sender(name, platform), self.chat_ref(name, platform), data
+        where = (
+            ChatRef(platform or self.platform, "group", group)
+            if group
+            else self.chat_ref(name, platform)
         )
+        request = Request.button_from(self.sender(name, platform), where, data)
         replies = await self.core.handle(request)
         assert replies
         self.last[name] = replies

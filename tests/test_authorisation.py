@@ -59,6 +59,7 @@ class Attempt:
     subject: str | None = None  # the person it concerns
     branch: str | None = None  # the branch it concerns
     changes: bool = True  # whether the rightful role's request changes the party
+    group: str | None = None  # sent in this group chat rather than privately
 
     @property
     def is_button(self) -> bool:
@@ -166,6 +167,24 @@ ATTEMPTS = [
         branch="Wells",
     ),
     Attempt(
+        "linkchat",
+        "/linkchat Frome",
+        refused=(*EVERYONE_ELSE, "Bob"),  # Bob is Frome's treasurer, no organiser
+        rightful=("Alice", "Jo", "Kai"),
+        done="This chat now receives the Frome branch's announcements",
+        branch="Frome",
+        group="frome-chat",
+    ),
+    Attempt(
+        "unlinkchat",
+        "/unlinkchat",
+        refused=(*EVERYONE_ELSE, "Bob"),
+        rightful=("Alice", "Jo", "Kai"),
+        done="no longer receives the Frome branch's announcements",
+        branch="Frome",
+        group="linked-chat",
+    ),
+    Attempt(
         "undo-dues",
         "undo:{undo}",
         refused=(*EVERYONE_ELSE, "Alice", "Kai"),
@@ -218,6 +237,8 @@ class Stage:
         if "{undo}" in attempt.what:
             await chat.say("Bob", f"/dues {self.values['Carol']} 2027-12-31")
             self.values["undo"] = chat.button("Bob", "Undo").id
+        if attempt.key == "unlinkchat":
+            await chat.say("Alice", "/linkchat", group="linked-chat")
         if "{undo_role}" in attempt.what:
             await chat.say("Alice", f"/promote {self.values['Dan']} organiser")
             self.values["undo_role"] = chat.button("Alice", "Undo").id
@@ -251,8 +272,12 @@ class Stage:
     def render(self, attempt: Attempt, **override: str) -> str:
         return attempt.what.format(**(self.values | override))
 
-    async def send(self, actor: str, what: str, *, button: bool) -> list[Reply]:
-        return await (self.chat.press(actor, what) if button else self.chat.say(actor, what))
+    async def send(
+        self, actor: str, what: str, *, button: bool, group: str | None = None
+    ) -> list[Reply]:
+        if button:
+            return await self.chat.press(actor, what)
+        return await self.chat.say(actor, what, group=group)
 
     def secrets(self, attempt: Attempt, actor: str, request: str) -> list[str]:
         """What a refusal must not show: the data of the people it concerns (but what
@@ -320,7 +345,7 @@ async def test_refused_without_the_role_done_with_it(stage: Stage, attempt: Atte
         who = f"{actor}: {request!r}"
         actor_id = stage.people[actor].id if actor in stage.people else None
         before = await snapshot(db)
-        replies = await stage.send(actor, request, button=attempt.is_button)
+        replies = await stage.send(actor, request, button=attempt.is_button, group=attempt.group)
         after = await snapshot(db)
         said = text(replies)
 
@@ -360,7 +385,7 @@ async def test_refused_without_the_role_done_with_it(stage: Stage, attempt: Atte
     for actor in attempt.rightful:
         request = stage.render(attempt)
         before = await snapshot(db)
-        replies = await stage.send(actor, request, button=attempt.is_button)
+        replies = await stage.send(actor, request, button=attempt.is_button, group=attempt.group)
         after = await snapshot(db)
         said = text(replies)
         if any(r.error for r in replies) or attempt.done not in said:

@@ -15,13 +15,13 @@ from sqlalchemy import delete, func, select
 
 from bot.branches import (
     admins_over,
+    announce,
     audit,
     maybe_forming,
     notify,
     only,
     organisers,
     people_in,
-    people_of,
     record_transition,
     role_label,
     search,
@@ -221,6 +221,15 @@ async def activate_pressed(ctx: Context, target: str) -> Reply:
         lambda t: t(
             "The {branch} branch has held its first face-to-face meeting and is active. "
             "It can now be affiliated: /affiliate {branch}",
+            branch=branch.name,
+        ),
+    )
+    await announce(
+        ctx,
+        branch,
+        f"announce-active:{branch.id}",
+        lambda t: t(
+            "The {branch} branch has held its first face-to-face meeting: it is now active!",
             branch=branch.name,
         ),
     )
@@ -519,9 +528,9 @@ async def affiliate(ctx: Context) -> Reply:
     branch.region_id = region.id
     await record_transition(ctx, branch, AFFILIATED, ctx.person)
     audit(ctx, "branch.affiliated", branch=branch, region=region.id)
-    await notify(
+    await announce(
         ctx,
-        people_of(branch),
+        branch,
         f"affiliated:{branch.id}",
         lambda t: t(
             "The {branch} branch is now affiliated to the party, in the {region} region.",
