@@ -17,6 +17,7 @@ import asyncio
 import csv
 import io
 import logging
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -34,6 +35,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.core import Core
 from bot.demo import seed_demo
 from bot.importer import ImportError_, import_members, read_rows
+from bot.outbox import run_outbox
 from storage.db import Database, alembic_config
 
 log = logging.getLogger("organiser")
@@ -76,14 +78,52 @@ async def open_database(url: str) -> Database:
 
 
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    for name, token in (("telegram", settings.telegram_token), ("discord", settings.discord_token)):
-        if token:
-            raise Stop(
-                f"{name}.token is set, but this version has no {name} adapter yet; "
-                "remove the token to use the console chat"
-            )
-    log.info("no platform token configured: starting the console chat")
-    return await _console(settings, settings.database_url, demo=False, name=args.as_name)
+    if settings.discord_token:
+        raise Stop(
+            "discord.token is set, but this version has no Discord adapter yet; "
+            "remove the token to run without Discord"
+        )
+    if not settings.telegram_token:
+        log.info("no platform token configured: starting the console chat")
+        return await _console(settings, settings.database_url, demo=False, name=args.as_name)
+    db = await open_database(settings.database_url)
+    try:
+        await serve(db, settings, stop_on_signals=True)
+    finally:
+        await db.dispose()
+    return 0
+
+
+async def serve(
+    db: Database,
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    stop_on_signals: bool = False,
+) -> None:
+    """Every configured adapter and the outbox worker, in this one asyncio loop,
+    until ``stop`` is set (or SIGTERM/SIGINT); then everything stops in reverse."""
+    from adapters.telegram import TelegramAdapter
+
+    stop = stop or asyncio.Event()
+    if stop_on_signals:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+    clock = SystemClock()
+    core = Core(db, settings, clock=clock)
+    telegram = TelegramAdapter(core, settings)
+    await telegram.start()
+    worker = asyncio.create_task(
+        run_outbox(db, {telegram.transport.platform: telegram.transport}, clock, stop)
+    )
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        stop.set()
+        await worker
+        await telegram.stop()
 
 
 async def cmd_console(args: argparse.Namespace, settings: Settings) -> int:

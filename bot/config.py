@@ -52,6 +52,22 @@ def _positive_int(value: Any) -> int:
     return value
 
 
+def _port(value: Any) -> int:
+    value = _positive_int(value)
+    if value > 65535:
+        raise ValueError("must be a port number from 1 to 65535")
+    return value
+
+
+def _secret_token(value: Any) -> str:
+    value = _text(value)
+    if value and not (
+        len(value) <= 256 and all(ch.isascii() and (ch.isalnum() or ch in "_-") for ch in value)
+    ):
+        raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+    return value
+
+
 def _log_level(value: Any) -> str:
     value = _text(value).upper()
     if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -68,6 +84,11 @@ SCHEMA: dict[tuple[str, str], tuple[Any, Callable[[Any], Any]]] = {
     ("branches", "forming_threshold"): (3, _positive_int),
     ("privacy", "notice_version"): ("2026-11", _nonempty),
     ("telegram", "token"): ("", _text),
+    ("telegram", "base_url"): ("", _text),
+    ("telegram", "webhook_url"): ("", _text),
+    ("telegram", "webhook_listen"): ("127.0.0.1", _nonempty),
+    ("telegram", "webhook_port"): (8443, _port),
+    ("telegram", "secret_token"): ("", _secret_token),
     ("discord", "token"): ("", _text),
     ("logging", "level"): ("INFO", _log_level),
 }
@@ -82,6 +103,11 @@ class Settings:
     forming_threshold: int = 3
     notice_version: str = "2026-11"
     telegram_token: str = ""
+    telegram_base_url: str = ""
+    telegram_webhook_url: str = ""
+    telegram_webhook_listen: str = "127.0.0.1"
+    telegram_webhook_port: int = 8443
+    telegram_secret_token: str = ""
     discord_token: str = ""
     log_level: str = "INFO"
 
@@ -94,6 +120,11 @@ _FIELDS: dict[tuple[str, str], str] = {
     ("branches", "forming_threshold"): "forming_threshold",
     ("privacy", "notice_version"): "notice_version",
     ("telegram", "token"): "telegram_token",
+    ("telegram", "base_url"): "telegram_base_url",
+    ("telegram", "webhook_url"): "telegram_webhook_url",
+    ("telegram", "webhook_listen"): "telegram_webhook_listen",
+    ("telegram", "webhook_port"): "telegram_webhook_port",
+    ("telegram", "secret_token"): "telegram_secret_token",
     ("discord", "token"): "discord_token",
     ("logging", "level"): "log_level",
 }
@@ -135,4 +166,10 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
             values[_FIELDS[(section, key)]] = validate(value)
         except ValueError as exc:
             raise ConfigError(f"{origin} {exc}") from None
-    return Settings(**values)
+    settings = Settings(**values)
+    if settings.telegram_webhook_url and not settings.telegram_secret_token:
+        raise ConfigError(
+            "telegram.secret_token must be set when telegram.webhook_url is: "
+            "without it anyone could post updates to the webhook"
+        )
+    return settings

@@ -8,6 +8,8 @@ transport (the console prints them; Telegram and Discord send them).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 import typing
@@ -207,6 +209,10 @@ async def deliver_pending(
             await session.scalars(
                 select(OutboxMessage)
                 .where(OutboxMessage.status == PENDING, for_people | for_chats)
+                .where(
+                    OutboxMessage.next_attempt_at.is_(None)
+                    | (OutboxMessage.next_attempt_at <= clock.now())
+                )
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             )
@@ -239,6 +245,8 @@ async def deliver_pending(
             fresh.status, fresh.last_error = outcome, error
             if outcome == SENT:
                 fresh.sent_at = clock.now()
+            elif outcome == PENDING:
+                fresh.next_attempt_at = clock.now() + backoff(fresh.attempts)
             for ident_id in unreachable:
                 stale = await session.get(Identity, ident_id)
                 if stale is not None:
@@ -250,6 +258,33 @@ async def deliver_pending(
         else:
             report.undeliverable += 1
     return report
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """How long to wait after the n-th temporary failure: 2 s, 4 s, ... up to 10 min."""
+    return dt.timedelta(seconds=min(2**attempts, 600))
+
+
+async def run_outbox(
+    db: Database,
+    transports: Mapping[str, Transport],
+    clock: Clock,
+    stop: asyncio.Event,
+    *,
+    idle: float = 1.0,
+) -> None:
+    """Deliver until ``stop`` is set: at once while there is work, every ``idle``
+    seconds otherwise. An error is logged and the loop goes on."""
+    while not stop.is_set():
+        try:
+            report = await deliver_pending(db, transports, clock)
+            busy = report.sent + report.undeliverable > 0
+        except Exception:
+            log.exception("outbox delivery failed; trying again")
+            busy = False
+        if not busy:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), idle)
 
 
 async def _candidates(

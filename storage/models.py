@@ -248,6 +248,8 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # After a temporary failure, not before this (backing off).
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 Index("ix_outbox_status_id", OutboxMessage.status, OutboxMessage.id)

@@ -86,8 +86,21 @@ def test_an_unknown_key_and_a_bad_environment_value_are_named(tmp_path: Path) ->
 
 
 def test_a_token_for_an_adapter_not_yet_built_is_said_plainly(tmp_path: Path) -> None:
-    result = organiser("run", cwd=tmp_path, env={"ORGANISER_TELEGRAM_TOKEN": "123:abc"})
-    assert result.returncode == 2 and "telegram.token is set" in result.stderr
+    result = organiser("run", cwd=tmp_path, env={"ORGANISER_DISCORD_TOKEN": "abc"})
+    assert result.returncode == 2 and "discord.token is set" in result.stderr
+
+
+def test_a_webhook_without_a_secret_token_is_refused(tmp_path: Path) -> None:
+    result = organiser(
+        "run",
+        cwd=tmp_path,
+        env={
+            "ORGANISER_TELEGRAM_TOKEN": "123:abc",
+            "ORGANISER_TELEGRAM_WEBHOOK_URL": "https://example.org/hook",
+        },
+    )
+    assert result.returncode == 2
+    assert "telegram.secret_token must be set" in result.stderr
 
 
 def test_an_unreachable_database_is_one_line(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import func, select
 
 from bot.outbox import enqueue
@@ -88,6 +90,9 @@ async def test_a_temporary_failure_keeps_the_message_for_the_next_round(demo: Ch
     flaky = Flaky()
     await deliver(demo, flaky)
     assert flaky.sent == []
+    await deliver(demo, flaky)  # backing off: not yet
+    assert flaky.sent == []
+    demo.clock.advance(dt.timedelta(seconds=2))
     await deliver(demo, flaky)
     assert [n for n, _ in flaky.sent] == ["Alice"]
     async with demo.core.db.transaction() as session:

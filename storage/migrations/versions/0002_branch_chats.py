@@ -1,4 +1,4 @@
-"""branch chats: group chats that receive a branch's announcements
+"""branch chats: group chats that receive a branch's announcements; outbox back-off
 
 Revision ID: 0002
 Revises: 0001
@@ -35,6 +35,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('branch_chat_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.alter_column('person_id',
                existing_type=sa.INTEGER(),
                nullable=True)
@@ -55,6 +56,7 @@ def downgrade() -> None:
         batch_op.alter_column('person_id',
                existing_type=sa.INTEGER(),
                nullable=False)
+        batch_op.drop_column('next_attempt_at')
         batch_op.drop_column('branch_chat_id')
 
     with op.batch_alter_table('branch_chats', schema=None) as batch_op:

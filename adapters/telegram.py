@@ -1,0 +1,312 @@
+"""The Telegram adapter (python-telegram-bot v22): updates in, core replies out.
+
+It only translates. A message becomes a neutral :class:`~bot.messages.Request`
+(a callback query becomes a button press whose presser is the authenticated
+Telegram user, never an id read from the data); the core's replies become
+``sendMessage`` / ``editMessageText`` / ``sendDocument`` calls with inline
+keyboards. Every callback query is answered. Replies marked private go to the
+person's private chat even when asked for in a group.
+
+Rate limits: PTB's ``AIORateLimiter`` (overall and per-group limits, and
+``RetryAfter`` honoured to the second). Network errors: a reply is retried with
+back-off; an outbox message stays queued and is retried by the outbox worker.
+A 403 (blocked, never started) marks the identity unreachable, never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    Update,
+    User,
+)
+from telegram.constants import ChatType
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.config import Settings
+from bot.core import Core
+from bot.i18n import DEFAULT_LOCALE, available_locales, translator
+from bot.messages import ChatRef, Reply, Request, Sender
+from bot.outbox import Recipient, Undeliverable
+from bot.registry import COMMANDS
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+GROUP_COMMANDS = ("help", "linkchat", "unlinkchat", "branch")
+SEND_ATTEMPTS = 4
+MAX_TEXT = 4096
+
+
+def sender_of(user: User) -> Sender:
+    return Sender(
+        PLATFORM,
+        str(user.id),
+        user.full_name,
+        handle=user.username,
+        locale=user.language_code,
+    )
+
+
+def chat_of(update: Update) -> ChatRef:
+    chat = update.effective_chat
+    assert chat is not None
+    kind = "private" if chat.type == ChatType.PRIVATE else "group"
+    return ChatRef(PLATFORM, kind, str(chat.id))
+
+
+def markup(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
+            for row in reply.buttons
+        ]
+    )
+
+
+def is_gone(exc: BadRequest) -> bool:
+    """A 400 that means the chat cannot be reached (not a mistake of ours)."""
+    text = exc.message.lower()
+    return "chat not found" in text or "user is deactivated" in text
+
+
+async def with_retries(call: Callable[[], Awaitable[Any]]) -> Any:
+    """Retry a network failure with back-off (0.5 s, 1 s, 2 s); a 429 is the rate
+    limiter's business, and a 400/403 is final."""
+    for attempt in range(SEND_ATTEMPTS):
+        try:
+            return await call()
+        except (Forbidden, BadRequest, RetryAfter):
+            raise
+        except NetworkError as exc:
+            if attempt == SEND_ATTEMPTS - 1:
+                raise
+            log.warning("telegram: %s; retrying", exc)
+            await asyncio.sleep(0.5 * 2**attempt)
+    return None
+
+
+class TelegramTransport:
+    """Delivers outbox messages through the bot (see :mod:`bot.outbox`)."""
+
+    platform = PLATFORM
+
+    def __init__(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        self.application = application
+
+    async def send(self, recipient: Recipient, reply: Reply) -> None:
+        try:
+            await send_reply(self.application, int(recipient.chat_id), reply)
+        except Forbidden as exc:
+            raise Undeliverable(exc.message) from exc
+        except BadRequest as exc:
+            if is_gone(exc):
+                raise Undeliverable(exc.message) from exc
+            raise
+
+
+async def send_reply(
+    application: Application[Any, Any, Any, Any, Any, Any], chat_id: int, reply: Reply
+) -> Message:
+    bot = application.bot
+    keyboard = markup(reply)
+    if reply.file is not None:
+        document = InputFile(reply.file.content, filename=reply.file.filename)
+        if reply.file.mime_type.startswith("image/"):
+            return await with_retries(
+                lambda: bot.send_photo(
+                    chat_id, document, caption=reply.text[:1024], reply_markup=keyboard
+                )
+            )
+        return await with_retries(
+            lambda: bot.send_document(
+                chat_id, document, caption=reply.text[:1024], reply_markup=keyboard
+            )
+        )
+    return await with_retries(
+        lambda: bot.send_message(chat_id, reply.text[:MAX_TEXT], reply_markup=keyboard)
+    )
+
+
+class TelegramAdapter:
+    """One bot: its application, handlers, and the manual lifecycle that
+    ``organiser run`` drives inside its one asyncio loop."""
+
+    def __init__(self, core: Core, settings: Settings, *, rate_limit: bool = True) -> None:
+        self.core = core
+        self.settings = settings
+        builder = ApplicationBuilder().token(settings.telegram_token)
+        if settings.telegram_base_url:
+            builder = builder.base_url(settings.telegram_base_url)
+            builder = builder.base_file_url(settings.telegram_base_url.replace("/bot", "/file/bot"))
+        if rate_limit:
+            # PTB types the builder by its rate limiter's argument type; any limiter fits.
+            builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+        self.application = builder.build()
+        self.application.add_handler(
+            MessageHandler(
+                filters.COMMAND | (filters.TEXT & filters.ChatType.PRIVATE), self.on_message
+            )
+        )
+        self.application.add_handler(CallbackQueryHandler(self.on_button))
+        self.application.add_error_handler(self.on_error)
+        self.transport = TelegramTransport(self.application)
+
+    # --- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = self.application
+        await app.initialize()
+        await self.publish_commands()
+        await app.start()
+        assert app.updater is not None
+        if self.settings.telegram_webhook_url:
+            await app.updater.start_webhook(
+                listen=self.settings.telegram_webhook_listen,
+                port=self.settings.telegram_webhook_port,
+                url_path=self.webhook_path,
+                webhook_url=self.settings.telegram_webhook_url,
+                secret_token=self.settings.telegram_secret_token,
+                allowed_updates=["message", "callback_query"],
+            )
+            log.info("telegram: webhook on port %s", self.settings.telegram_webhook_port)
+        else:
+            await app.updater.start_polling(allowed_updates=["message", "callback_query"])
+            log.info("telegram: long polling")
+
+    async def stop(self) -> None:
+        app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+    @property
+    def webhook_path(self) -> str:
+        url = self.settings.telegram_webhook_url
+        return url.split("://", 1)[-1].partition("/")[2]
+
+    async def publish_commands(self) -> None:
+        """The command menu, for private chats and for groups, in each language."""
+        bot = self.application.bot
+        for language in (DEFAULT_LOCALE, *available_locales()):
+            t = translator(language)
+            code = None if language == DEFAULT_LOCALE else language
+            private = [BotCommand(s.name, t(s.summary)[:256]) for s in COMMANDS.values()]
+            group = [
+                BotCommand(s.name, t(s.summary)[:256])
+                for s in COMMANDS.values()
+                if s.name in GROUP_COMMANDS
+            ]
+            await bot.set_my_commands(
+                private, scope=BotCommandScopeAllPrivateChats(), language_code=code
+            )
+            await bot.set_my_commands(
+                group, scope=BotCommandScopeAllGroupChats(), language_code=code
+            )
+
+    # --- updates in --------------------------------------------------------------
+
+    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None or message.text is None:
+            return
+        request = Request.command_from(sender_of(user), chat_of(update), message.text)
+        replies = await self.core.handle(request)
+        for reply in replies:
+            await self.deliver(update, reply)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or query.from_user is None:
+            return
+        data = query.data if isinstance(query.data, str) else ""
+        request = Request.button_from(sender_of(query.from_user), chat_of(update), data)
+        replies = await self.core.handle(request)
+        first = replies[0] if replies else None
+        # Answer every query (no spinning button); a refusal is said right there.
+        await query.answer(first.text[:200] if first is not None and first.error else None)
+        for reply in replies:
+            if reply.edit and not reply.error and query.message is not None:
+                await self.edit(query, reply)
+            elif not reply.error:
+                await self.deliver(update, reply)
+
+    async def edit(self, query: CallbackQuery, reply: Reply) -> None:
+        try:
+            await with_retries(
+                lambda: query.edit_message_text(reply.text[:MAX_TEXT], reply_markup=markup(reply))
+            )
+        except BadRequest as exc:
+            if "not modified" not in exc.message.lower():
+                raise
+
+    # --- replies out -------------------------------------------------------------
+
+    async def deliver(self, update: Update, reply: Reply) -> None:
+        chat, user = update.effective_chat, update.effective_user
+        assert chat is not None and user is not None
+        if not reply.private or chat.type == ChatType.PRIVATE:
+            await send_reply(self.application, chat.id, reply)
+            return
+        try:  # personal: to the person's private chat, never to the group
+            await send_reply(self.application, user.id, reply)
+        except Forbidden:
+            name = f"@{user.username}" if user.username else user.first_name
+            t = translator(user.language_code or self.settings.default_locale)
+            bot_name = self.application.bot.username
+            await send_reply(
+                self.application,
+                chat.id,
+                Reply(
+                    t(
+                        "{name}, I can only answer that privately: open a chat with me "
+                        "(t.me/{bot}), press Start, then ask again there.",
+                        name=name,
+                        bot=bot_name,
+                    )
+                ),
+            )
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The one error handler: log with the update id, apologise, keep running."""
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.error("telegram: error handling update %s", update_id, exc_info=context.error)
+        if not isinstance(update, Update) or update.effective_chat is None:
+            return
+        user = update.effective_user
+        t = translator((user.language_code if user else None) or self.settings.default_locale)
+        try:
+            await self.application.bot.send_message(
+                update.effective_chat.id,
+                t(
+                    "Sorry, something went wrong on our side and nothing was changed. "
+                    "Please try again in a moment."
+                ),
+            )
+        except Exception:  # the error may be that Telegram is unreachable
+            log.warning("telegram: could not send the apology for update %s", update_id)

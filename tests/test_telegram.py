@@ -1,0 +1,331 @@
+"""The Telegram adapter, end to end: the real python-telegram-bot over real HTTP
+against a fake Bot API server on 127.0.0.1 (tests/fake_telegram.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from adapters.telegram import TelegramAdapter
+from bot.clock import SystemClock
+from bot.config import Settings
+from bot.core import Core
+from bot.demo import seed_demo
+from bot.outbox import deliver_pending
+from storage.db import Database
+from storage.models import Identity, OutboxMessage, Person
+from tests.fake_telegram import FakeTelegram, free_port
+
+TOKEN = "123456:TEST-TOKEN"
+
+
+class ObservedAdapter(TelegramAdapter):
+    """The real adapter, telling the test when it has finished with an update."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.handled: asyncio.Queue[int] = asyncio.Queue()
+
+    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            await super().on_message(update, context)
+        finally:
+            self.handled.put_nowait(update.update_id)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            await super().on_button(update, context)
+        finally:
+            self.handled.put_nowait(update.update_id)
+
+
+@dataclass
+class Rig:
+    tg: FakeTelegram
+    adapter: ObservedAdapter
+    db: Database
+
+    async def handled(self, update: dict[str, Any]) -> None:
+        while (await asyncio.wait_for(self.adapter.handled.get(), 10)) != update["update_id"]:
+            pass
+
+    async def say(
+        self, user: dict[str, Any], text: str, chat: dict[str, Any] | None = None
+    ) -> list[str]:
+        """``user`` sends ``text``; the texts the bot sent back (anywhere) while handling it."""
+        before = len(self.tg.sent())
+        await self.handled(self.tg.send_text(user, text, chat))
+        return [p.get("text", p.get("caption", "")) for p in self.tg.sent()[before:]]
+
+    async def press(
+        self, user: dict[str, Any], label: str, chat_id: int | None = None
+    ) -> list[str]:
+        """``user`` presses the button labelled ``label`` under the bot's last message."""
+        message = self.tg.last_message(chat_id if chat_id is not None else user["id"])
+        data = button_data(message, label)
+        return await self.press_data(user, message, data)
+
+    async def press_data(
+        self, user: dict[str, Any], message: dict[str, Any], data: str
+    ) -> list[str]:
+        before = len(self.tg.sent())
+        await self.handled(self.tg.press(user, message, data))
+        return [p.get("text", p.get("caption", "")) for p in self.tg.sent()[before:]]
+
+    async def deliver(self) -> None:
+        transports = {self.adapter.transport.platform: self.adapter.transport}
+        await deliver_pending(self.db, transports, SystemClock())
+
+
+def button_data(message: dict[str, Any], label: str) -> str:
+    for row in message.get("reply_markup", {}).get("inline_keyboard", []):
+        for button in row:
+            if button["text"].startswith(label):
+                return str(button["callback_data"])
+    raise AssertionError(f"no button {label!r} in {message.get('reply_markup')}")
+
+
+async def _link_demo_people(db: Database, ids: dict[str, int]) -> None:
+    """Give demo people a Telegram identity, as if they had used the bot before."""
+    async with db.transaction() as session:
+        for name, tid in ids.items():
+            person = await session.scalar(select(Person).where(Person.display_name == name))
+            assert person is not None
+            session.add(
+                Identity(
+                    person_id=person.id,
+                    platform="telegram",
+                    user_id=str(tid),
+                    chat_id=str(tid),
+                    handle=name.lower(),
+                    unreachable=False,
+                    last_seen_at=dt.datetime.now(dt.UTC),
+                )
+            )
+
+
+async def _rig(tmp_path: Path, sqlite_template: Path, **settings: Any) -> AsyncIterator[Rig]:
+    path = tmp_path / "organiser.db"
+    shutil.copy(sqlite_template, path)
+    db = Database(f"sqlite:///{path}")
+    base = Settings(party_name="Test Party", telegram_token=TOKEN)
+    async with FakeTelegram() as tg:
+        config = replace(base, telegram_base_url=tg.base_url, **settings)
+        await seed_demo(db, config, dt.datetime.now(dt.UTC))
+        await _link_demo_people(db, {"Alice": 101, "Bob": 102, "Carol": 103, "Kai": 111})
+        adapter = ObservedAdapter(Core(db, config), config)
+        await adapter.start()
+        try:
+            yield Rig(tg, adapter, db)
+        finally:
+            await adapter.stop()
+            await db.dispose()
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Rig]:
+    async for r in _rig(tmp_path, sqlite_template):
+        yield r
+
+
+async def test_a_newcomer_agrees_joins_and_the_organiser_is_told(rig: Rig) -> None:
+    tg = rig.tg
+    sam = tg.user(201, "Sam", "sam")
+    replies = await rig.say(sam, "/start")
+    assert "Privacy:" in replies[0]
+    replies = await rig.press(sam, "I agree")
+    # The notice is edited to say thanks; the next step comes as a new message.
+    assert tg.last_message(201)["text"].startswith("Next, find your local branch")
+    assert any(m["text"].startswith("Thank you, Sam") for m in tg.bot_messages(201))
+    assert tg.calls_to("answerCallbackQuery"), "every button press is answered"
+    replies = await rig.say(sam, "/join Frome")
+    assert replies[0].startswith("Welcome to the Frome branch!")
+    await rig.deliver()
+    assert any("Sam (" in t and "joined the Frome branch" in t for t in tg.sent_texts(101))
+
+
+async def test_deep_link_starts_joining_that_branch(rig: Rig) -> None:
+    una = rig.tg.user(202, "Una")
+    await rig.say(una, "/start join-bath")
+    await rig.press(una, "I agree")
+    assert rig.tg.last_message(202)["text"].startswith("Welcome to the Bath branch!")
+
+
+async def test_every_command_in_a_scripted_conversation(rig: Rig) -> None:
+    tg = rig.tg
+    alice, bob, kai = (
+        tg.user(101, "Alice", "alice"),
+        tg.user(102, "Bob", "bob"),
+        tg.user(111, "Kai", "kai"),
+    )
+    sam = tg.user(201, "Sam", "sam")
+    await rig.say(sam, "/start")
+    await rig.press(sam, "I agree")
+    await rig.say(sam, "/join Frome")
+    help_text = (await rig.say(sam, "/help"))[0]
+    assert "/join" in help_text and "/promote" not in help_text
+    assert "short id is" in (await rig.say(sam, "/me"))[0]
+    assert "Frome branch: affiliated" in (await rig.say(alice, "/branch"))[0]
+    await rig.press(alice, "Members")
+    assert "Sam" in tg.last_message(101)["text"]
+    assert "Sam is now organiser" in (await rig.say(alice, "/promote @sam organiser"))[0]
+    assert "no longer organiser" in (await rig.say(alice, "/demote @sam organiser"))[0]
+    assert "paid until 2027-12-31" in (await rig.say(bob, "/dues @sam 2027-12-31"))[0]
+    assert "now affiliated" in (await rig.say(kai, "/affiliate Bath"))[0]
+    assert "I don't know the command /frobnicate" in (await rig.say(sam, "/frobnicate"))[0]
+    assert "I understand commands" in (await rig.say(sam, "hello there"))[0]
+    before = len(tg.sent())
+    await rig.handled(tg.send_text(sam, "/mydata"))
+    document = tg.sent()[before:][0]
+    assert document["document"].filename.startswith("mydata-")
+    assert b'"display_name": "Sam"' in document["document"].content
+    await rig.say(sam, "/leave")
+    await rig.press(sam, "Undo")
+    assert "Welcome to the Frome branch" in tg.last_message(201)["text"]
+    await rig.say(sam, "/forget")
+    await rig.press(sam, "Yes, delete my data")
+    assert "deleted" in tg.last_message(201)["text"]
+    async with rig.db.transaction() as session:
+        gone = await session.scalar(select(Identity).where(Identity.user_id == "201"))
+    assert gone is None
+
+
+async def test_group_chat_linkchat_and_private_replies(rig: Rig) -> None:
+    tg = rig.tg
+    alice, carol = tg.user(101, "Alice", "alice"), tg.user(103, "Carol", "carol")
+    group = tg.group_chat(-1001, "Frome branch")
+    replies = await rig.say(alice, "/linkchat@organiser_test_bot", chat=group)
+    assert "now receives the Frome branch's announcements" in replies[0]
+    # Personal answers asked for in the group go to the person privately.
+    await rig.say(carol, "/me", chat=group)
+    assert not any("short id" in t for t in tg.sent_texts(-1001))
+    assert any("short id" in t for t in tg.sent_texts(103))
+    # Someone whose private chat is closed (blocked the bot) is asked to open it.
+    dora = tg.user(204, "Dora", "dora")
+    await rig.say(dora, "/start")
+    await rig.press(dora, "I agree")
+    tg.block(204)
+    replies = await rig.say(dora, "/me", chat=group)
+    assert "open a chat with me" in replies[-1] and "t.me/organiser_test_bot" in replies[-1]
+
+
+async def test_announcements_reach_the_linked_group(rig: Rig) -> None:
+    tg = rig.tg
+    group = tg.group_chat(-1002, "Bath branch")
+    async with rig.db.transaction() as session:
+        erin = await session.scalar(select(Person).where(Person.display_name == "Erin"))
+        assert erin is not None
+        session.add(
+            Identity(
+                person_id=erin.id,
+                platform="telegram",
+                user_id="105",
+                chat_id="105",
+                handle="erin",
+                unreachable=False,
+                last_seen_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    await rig.say(tg.user(105, "Erin", "erin"), "/linkchat", chat=group)
+    await rig.say(tg.user(111, "Kai", "kai"), "/affiliate Bath")
+    await rig.deliver()
+    assert "The Bath branch is now affiliated to the party, in the South West region." in (
+        tg.sent_texts(-1002)
+    )
+
+
+async def test_a_forged_or_stale_button_is_answered_and_changes_nothing(rig: Rig) -> None:
+    tg = rig.tg
+    sam, mallory = tg.user(201, "Sam", "sam"), tg.user(666, "Mallory", "mallory")
+    await rig.say(sam, "/start")
+    notice = tg.last_message(201)
+    data = button_data(notice, "I agree")
+    # Mallory presses Sam's consent button (a forged callback with Sam's prompt id).
+    await rig.press_data(mallory, notice, data)
+    answers = tg.calls_to("answerCallbackQuery")
+    assert answers[-1].params.get("text") == "This button has expired; nothing was changed."
+    await rig.press_data(sam, notice, "undo:99999")
+    assert tg.calls_to("answerCallbackQuery")[-1].params.get("text", "")  # said, not spinning
+    async with rig.db.transaction() as session:
+        nobody = await session.scalar(select(Identity).where(Identity.user_id.in_(["201", "666"])))
+    assert nobody is None
+
+
+async def test_a_blocked_person_is_recorded_unreachable_and_not_retried(rig: Rig) -> None:
+    tg = rig.tg
+    tg.block(101)  # Alice blocked the bot
+    sam = tg.user(201, "Sam", "sam")
+    await rig.say(sam, "/start")
+    await rig.press(sam, "I agree")
+    await rig.say(sam, "/join Frome")
+    await rig.deliver()
+    await rig.deliver()
+    tries = [c for c in tg.calls_to("sendMessage") if str(c.params.get("chat_id")) == "101"]
+    assert len(tries) == 1
+    async with rig.db.transaction() as session:
+        alice = await session.scalar(select(Identity).where(Identity.user_id == "101"))
+        row = await session.scalar(select(OutboxMessage))
+    assert alice is not None and alice.unreachable
+    # Alice is still reachable on the console in the demo; the message stays for it.
+    assert row is not None and row.status in ("pending", "undeliverable")
+
+
+async def test_429_is_honoured_and_the_reply_still_arrives(rig: Rig) -> None:
+    tg = rig.tg
+    sam = tg.user(201, "Sam", "sam")
+    tg.fail_next("sendMessage", status=429, retry_after=1)
+    replies = await rig.say(sam, "/help")
+    assert replies and replies[0].startswith("Here is what you can do")
+    statuses = [c.status for c in tg.calls_to("sendMessage")]
+    assert statuses[:2] == [429, 200]
+
+
+async def test_the_command_menu_is_published_for_private_chats_and_groups(rig: Rig) -> None:
+    scopes = {json.loads(k[0])["type"]: v for k, v in rig.tg.commands.items()}
+    private = {c["command"] for c in scopes["all_private_chats"]}
+    group = {c["command"] for c in scopes["all_group_chats"]}
+    assert {"start", "join", "mydata", "forget", "promote"} <= private
+    assert "linkchat" in group and "mydata" not in group
+
+
+@pytest.fixture
+async def webhook_rig(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Rig]:
+    port = free_port()
+    async for r in _rig(
+        tmp_path,
+        sqlite_template,
+        telegram_webhook_url="https://organiser.example.org:8443/hook",
+        telegram_webhook_listen="127.0.0.1",
+        telegram_webhook_port=port,
+        telegram_secret_token="s3cret-Token",
+    ):
+        r.adapter.port = port  # type: ignore[attr-defined]
+        yield r
+
+
+async def test_webhook_mode_checks_the_secret_token(webhook_rig: Rig) -> None:
+    tg, port = webhook_rig.tg, webhook_rig.adapter.port  # type: ignore[attr-defined]
+    hook = tg.calls_to("setWebhook")[-1].params
+    assert hook["url"] == "https://organiser.example.org:8443/hook"
+    assert hook["secret_token"] == "s3cret-Token"
+    url = f"http://127.0.0.1:{port}/hook"
+    sam = tg.user(201, "Sam", "sam")
+    forged = tg.text_update(sam, "/help")
+    assert await tg.post_update(url, forged) == 403
+    assert await tg.post_update(url, forged, secret_token="wrong") == 403
+    good = tg.text_update(sam, "/help")
+    assert await tg.post_update(url, good, secret_token="s3cret-Token") == 200
+    await webhook_rig.handled(good)
+    texts = tg.sent_texts(201)
+    assert len(texts) == 1 and texts[0].startswith("Here is what you can do")
