@@ -177,14 +177,10 @@ def only(person: Person) -> Recipients:
 
 
 async def notify(
-    ctx: Context,
-    who: Recipients,
-    key: str,
-    render: Callable[[Translator], str],
-    *,
-    exclude: Person | None = None,
+    ctx: Context, who: Recipients, key: str, render: Callable[[Translator], str]
 ) -> None:
-    """Queue one message for each of ``who``, in their own language, in one statement.
+    """Queue one message for each of ``who`` but the person being answered (who
+    reads the reply instead), in their own language, in one statement.
 
     ``key`` names the event; it is made unique per person, so that the same
     event never reaches the same person twice.
@@ -195,7 +191,7 @@ async def notify(
         key=key,
         render=render,
         now=ctx.now,
-        exclude_id=exclude.id if exclude is not None else None,
+        exclude_id=ctx.person.id if ctx.person is not None else None,
     )
 
 
@@ -220,6 +216,10 @@ async def announce(
 
 async def maybe_forming(ctx: Context, branch: Branch, actor: Person | None) -> bool:
     """Advance a proposed branch to forming when it has the interest and an organiser."""
+    if branch.status != PROPOSED:
+        return False
+    # Lock the branch (PostgreSQL) so that two joins at once record one step.
+    await ctx.session.refresh(branch, with_for_update=True)
     if branch.status != PROPOSED:
         return False
     if await count_people(ctx, branch) < ctx.settings.forming_threshold:

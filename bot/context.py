@@ -6,7 +6,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -76,39 +76,48 @@ class Context:
     def forget_grants(self) -> None:
         self._grants = None
 
-    async def prompt(self, kind: str, **payload: object) -> Prompt:
-        """Store the state behind a button; the button carries the prompt's id."""
+    async def prompt(
+        self, kind: str, *, lifetime: dt.timedelta = PROMPT_LIFETIME, **payload: object
+    ) -> Prompt:
+        """Store the state behind a button; the button carries the prompt's id.
+
+        Expired prompts are deleted here as new ones are made, so that nothing
+        said before consent (a place typed after /join) outlives its button.
+        """
+        await self.session.execute(delete(Prompt).where(Prompt.expires_at <= self.now))
         row = Prompt(
             person_id=self.person.id if self.person else None,
             owner_key=self.request.sender.key,
             kind=kind,
             payload=dict(payload),
             created_at=self.now,
-            expires_at=self.now + PROMPT_LIFETIME,
+            expires_at=self.now + lifetime,
         )
         self.session.add(row)
         await self.session.flush()
         return row
 
-    async def owns_prompt(self, prompt_id: str, kind: str) -> bool:
-        """False where the prompt exists but belongs to someone else (a forged press)."""
-        row_id = parse_id(prompt_id)
-        row = await self.session.get(Prompt, row_id) if row_id is not None else None
-        return row is None or row.kind != kind or row.owner_key == self.request.sender.key
+    async def take_prompt(self, prompt_id: str, kind: str, *, audit: str | None = None) -> Prompt:
+        """The caller's own, unused, unexpired prompt of this kind, now marked used.
 
-    async def take_prompt(self, prompt_id: str, kind: str) -> Prompt:
-        """The caller's own, unused, unexpired prompt of this kind, now marked used."""
+        Marking it used is one conditional UPDATE, so two presses at the same
+        instant (two devices) cannot both take it. ``audit``: a press of someone
+        else's prompt is a forged attempt, recorded under that name.
+        """
         row_id = parse_id(prompt_id)
         row = await self.session.get(Prompt, row_id) if row_id is not None else None
-        if (
-            row is None
-            or row.kind != kind
-            or row.owner_key != self.request.sender.key
-            or row.used_at is not None
-            or row.expires_at <= self.now
-        ):
+        if row is None or row.kind != kind:
             raise self.stale()
-        row.used_at = self.now
+        if row.owner_key != self.request.sender.key:
+            raise Refusal(*self.stale().replies, audit=audit)
+        taken = await self.session.execute(
+            update(Prompt)
+            .where(Prompt.id == row.id, Prompt.used_at.is_(None), Prompt.expires_at > self.now)
+            .values(used_at=self.now)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(taken, "rowcount", 0) != 1:
+            raise self.stale()
         return row
 
     async def branch_from(self, target: str) -> Branch:

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 MAX_ARGS = 1000
 ATTEMPTS = 3
+RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 
 
 class Retry(Exception):
@@ -97,10 +98,12 @@ class Core:
         except IntegrityError as exc:
             raise Retry("a conflicting write") from exc
         except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                log.exception("failed to handle %s", _describe(request))
-                return [self._apology(request)]
-            raise Retry("the database connection was lost") from exc
+            if exc.connection_invalidated:
+                raise Retry("the database connection was lost") from exc
+            if getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+                raise Retry("a deadlock or serialization failure") from exc
+            log.exception("failed to handle %s", _describe(request))
+            return [self._apology(request)]
         except Exception:
             log.exception("failed to handle %s", _describe(request))
             return [self._apology(request)]

@@ -37,11 +37,6 @@ class ChatRef:
     def __str__(self) -> str:
         return f"{self.platform}:{self.kind}:{self.chat_id}"
 
-    @classmethod
-    def parse(cls, text: str) -> ChatRef:
-        platform, kind, chat_id = text.split(":", 2)
-        return cls(platform, kind, chat_id)
-
 
 @dataclass(frozen=True, slots=True)
 class Request:

@@ -24,7 +24,7 @@ from storage.models import (
 )
 
 
-def is_member(person: Person, at: dt.datetime, branch_timezone: str = "UTC") -> bool:
+def is_member(person: Person, at: dt.datetime, branch_timezone: str) -> bool:
     """A Member (may vote, may be drawn by lot) at ``at``: dues paid through that day.
 
     Dues are paid *through* the end of ``dues_paid_until`` in the branch's time
@@ -76,14 +76,3 @@ def holds_nationally(grants: Iterable[RoleGrant], role: str) -> bool:
 
 def holds_anywhere(grants: Iterable[RoleGrant], role: str) -> bool:
     return any(_implies(g.role, role) for g in grants)
-
-
-def holds_scope(
-    grants: Iterable[RoleGrant], role: str, scope: str, scope_id: int, branch: Branch | None
-) -> bool:
-    """Does one of these grants give ``role`` at this scope (or above it)?"""
-    if scope == SCOPE_BRANCH and branch is not None:
-        return holds_at_branch(grants, role, branch)
-    if scope == SCOPE_REGION:
-        return holds_at_region(grants, role, scope_id)
-    return holds_nationally(grants, role)

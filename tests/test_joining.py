@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import func, select
 
 from storage.models import Branch, BranchTransition, Consent, Person
@@ -189,3 +191,22 @@ async def test_proposing_a_branch_while_in_one_asks_before_moving(demo: Chat) ->
         )
     replies = await demo.press("Alice", "Propose Midsomer Norton and move")
     assert "first person interested in a Midsomer Norton branch" in text(replies)
+
+
+async def test_undo_of_a_leave_restores_the_roles_that_ended(demo: Chat) -> None:
+    replies = await demo.say("Bob", "/leave")
+    assert "Your roles there have ended." in replies[0].text
+    await demo.press("Bob", "Undo")
+    assert "/dues" in text(await demo.say("Bob", "/help"))
+
+
+async def test_an_old_join_undo_does_not_undo_a_later_join(demo: Chat) -> None:
+    await demo.signup("Sam", "Frome")
+    old = demo.button("Sam", "Undo")
+    await demo.say("Sam", "/leave")
+    demo.clock.advance(dt.timedelta(minutes=5))
+    await demo.say("Sam", "/join Frome")
+    replies = await demo.press("Sam", old)
+    assert replies[0].error
+    sam = await demo.person("Sam")
+    assert sam is not None and sam.branch_id is not None

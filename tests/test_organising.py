@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from bot.permissions import is_member
-from storage.models import AuditEntry, Branch, Person, RoleGrant
+from storage.models import AuditEntry, Branch, Person, Region, RoleGrant
 from tests.helpers import Chat, text
 
 
@@ -51,7 +51,7 @@ async def test_dues_are_good_through_the_last_day_in_the_branch_time_zone() -> N
     assert is_member(person, late_london, "Europe/London")
     # 23:30 UTC on the 30th is already 1 December in Berlin.
     assert not is_member(person, dt.datetime(2026, 11, 30, 23, 30, tzinfo=dt.UTC), "Europe/Berlin")
-    assert not is_member(Person(dues_paid_until=None), late_london)
+    assert not is_member(Person(dues_paid_until=None), late_london, "Europe/London")
 
 
 async def test_bad_dues_input_gets_a_clear_reply(demo: Chat) -> None:
@@ -106,7 +106,7 @@ async def test_the_last_national_admin_cannot_be_removed(demo: Chat) -> None:
 async def test_branch_view_for_organisers_counts_members_and_says_the_next_step(demo: Chat) -> None:
     view = (await demo.say("Erin", "/branch"))[0]
     assert "Bath branch: active" in view.text
-    assert "People: 3: 2 members with current dues, 1 supporters." in view.text
+    assert "People: 3: 2 members with current dues, 1 supporter." in view.text
     assert "/affiliate Bath" in view.text
     members = await demo.press("Erin", "Members")
     assert "Femi" in members[0].text and members[0].private
@@ -150,3 +150,57 @@ async def test_roles_end_when_someone_leaves_their_branch(demo: Chat) -> None:
         )
     assert grants == []
     assert "/promote" not in text(await demo.say("Alice", "/help"))
+
+
+async def test_an_admin_cannot_take_another_regions_branch(demo: Chat) -> None:
+    async with demo.core.db.transaction() as session:
+        north = Region(name="North", slug="north", created_at=demo.clock.now())
+        session.add(north)
+        await session.flush()
+        nora = await session.scalar(select(Person).where(Person.display_name == "Femi"))
+        assert nora is not None
+        session.add(
+            RoleGrant(
+                person_id=nora.id,
+                role="admin",
+                scope="region",
+                scope_id=north.id,
+                granted_at=demo.clock.now(),
+            )
+        )
+    replies = await demo.say("Femi", "/affiliate Bath to North")
+    assert replies[0].error
+    async with demo.core.db.transaction() as session:
+        bath = await session.scalar(select(Branch).where(Branch.slug == "bath"))
+    assert bath is not None and bath.status == "active"
+
+
+async def test_a_role_undo_acts_where_the_change_was_made(demo: Chat) -> None:
+    await demo.say("Jo", "/demote @alice organiser")
+    undo = demo.button("Jo", "Undo")
+    await demo.say("Alice", "/join Bath")
+    await demo.press("Alice", "Move to Bath")
+    replies = await demo.press("Jo", undo)
+    assert "organiser of the Frome branch" in replies[0].text
+    assert "Bath" not in replies[0].text
+
+
+async def test_a_dues_undo_does_not_overwrite_a_later_change(demo: Chat) -> None:
+    await demo.say("Bob", "/dues @carol 2027-01-31")
+    undo = demo.button("Bob", "Undo")
+    await demo.say("Jo", "/dues @carol 2028-06-30")
+    replies = await demo.press("Bob", undo)
+    assert replies[0].error and "changed again since" in replies[0].text
+    carol = await demo.person("Carol")
+    assert carol is not None and carol.dues_paid_until == dt.date(2028, 6, 30)
+
+
+async def test_a_dues_undo_for_someone_in_no_branch(demo: Chat) -> None:
+    await demo.say("Kai", "/dues @kai 2027-01-01")
+    replies = await demo.press("Kai", "Undo")
+    assert replies[0].text.startswith("Undone.")
+
+
+async def test_nobody_is_told_about_their_own_change(demo: Chat) -> None:
+    await demo.say("Kai", "/dues @kai 2027-01-01")
+    assert [n for n, _ in await demo.outbox()] == []

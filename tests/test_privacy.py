@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from sqlalchemy import func, select
@@ -90,3 +91,30 @@ async def test_members_list_is_for_the_branch_staff_only(demo: Chat) -> None:
         replies = await demo.press(outsider, f"members:{frome}")
         assert replies[0].error and "Dan" not in replies[0].text, outsider
     assert "Dan" in (await demo.press("Alice", f"members:{frome}"))[0].text
+
+
+async def test_forget_also_removes_what_was_said_before_consent_and_news_of_joining(
+    demo: Chat,
+) -> None:
+    await demo.say("Nia", "/join Frome")  # before consent: a prompt with the place
+    await demo.press("Nia", "I agree")  # joins; Alice is told "Nia (...) joined"
+    await demo.say("Nia", "/forget")
+    await demo.press("Nia", "Yes, delete my data")
+    rows = await snapshot(demo.core.db)
+    assert not any("nia" in r.lower() for r in rows["prompts"])
+    assert not any("Nia" in r for r in rows["outbox"])
+
+
+async def test_the_only_national_admin_cannot_vanish(demo: Chat) -> None:
+    await demo.say("Kai", "/forget")
+    replies = await demo.press("Kai", "Yes, delete my data")
+    assert replies[0].error and "only national admin" in replies[0].text
+    assert await demo.person("Kai") is not None
+
+
+async def test_an_unanswered_privacy_question_is_not_kept(demo: Chat) -> None:
+    await demo.say("Zed", "/join Frome")
+    demo.clock.advance(dt.timedelta(hours=2))
+    await demo.say("Sam", "/start")  # any new question sweeps out the expired ones
+    rows = await snapshot(demo.core.db)
+    assert not any("console:zed" in r for r in rows["prompts"])

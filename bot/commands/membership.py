@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from bot.branches import (
     PLACE_LIMIT,
@@ -93,6 +93,10 @@ async def join_branch(ctx: Context, person: Person, branch: Branch) -> Reply:
 
 
 async def _enter(ctx: Context, person: Person, branch: Branch) -> Reply:
+    if branch.status == PROPOSED:
+        # Lock the branch before anything else, so that joins that may make it
+        # form queue up here rather than deadlock later (PostgreSQL).
+        await ctx.session.refresh(branch, with_for_update=True)
     person.branch_id = branch.id
     person.joined_branch_at = ctx.now
     await ctx.session.flush()
@@ -107,9 +111,9 @@ async def _enter(ctx: Context, person: Person, branch: Branch) -> Reply:
             short_id=person.short_id,
             branch=branch.name,
         ),
-        exclude=person,
     )
-    undo = Button(ctx.t("Undo"), "leave", str(branch.id))
+    unjoin = await ctx.prompt("unjoin", branch=branch.id, stamp=stamp)
+    undo = Button(ctx.t("Undo"), "unjoin", str(unjoin.id))
     if branch.status == PROPOSED:
         if await maybe_forming(ctx, branch, person):
             return Reply(
@@ -135,36 +139,45 @@ async def _enter(ctx: Context, person: Person, branch: Branch) -> Reply:
             ),
             buttons=((Button(ctx.t("I can organise it"), "volunteer", str(branch.id)), undo),),
         )
-    return Reply(
-        ctx.t(
+    if is_member(person, ctx.now, branch.timezone):
+        welcome = ctx.t(
+            "Welcome to the {branch} branch! As a member you vote on internal decisions, can "
+            "be drawn by lot for councils, and can canvass and come to meetings.",
+            branch=branch.name,
+        )
+    else:
+        welcome = ctx.t(
             "Welcome to the {branch} branch! As a supporter you can canvass and come to "
             "meetings. Dues-paying members also vote on internal decisions and can be drawn "
             "by lot for councils: ask your branch treasurer.",
             branch=branch.name,
-        ),
-        buttons=((undo,),),
-    )
+        )
+    return Reply(welcome, buttons=((undo,),))
 
 
-async def _leave(ctx: Context, person: Person) -> tuple[Branch | None, int]:
-    """Take the person out of their branch; their roles in it end. (branch, roles ended)"""
+async def _leave(ctx: Context, person: Person) -> tuple[Branch | None, list[str]]:
+    """Take the person out of their branch; their roles in it end.
+    (the branch, the roles that ended)"""
     branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
     if branch is None:
-        return None, 0
-    ended = await ctx.session.execute(
-        delete(RoleGrant).where(
-            RoleGrant.person_id == person.id,
-            RoleGrant.scope == SCOPE_BRANCH,
-            RoleGrant.scope_id == branch.id,
+        return None, []
+    ended = list(
+        await ctx.session.scalars(
+            delete(RoleGrant)
+            .where(
+                RoleGrant.person_id == person.id,
+                RoleGrant.scope == SCOPE_BRANCH,
+                RoleGrant.scope_id == branch.id,
+            )
+            .returning(RoleGrant.role)
         )
     )
-    count = int(getattr(ended, "rowcount", 0) or 0)
-    if count:
-        audit(ctx, "role.ended_on_leave", subject=person, branch=branch, roles=count)
+    if ended:
+        audit(ctx, "role.ended_on_leave", subject=person, branch=branch, roles=sorted(ended))
         ctx.forget_grants()
     person.branch_id = None
     person.joined_branch_at = None
-    return branch, count
+    return branch, sorted(ended)
 
 
 @command("join", N_("find your local branch and join it"), usage="<town or postcode>")
@@ -225,13 +238,9 @@ async def propose_pressed(ctx: Context, target: str) -> Reply:
                 (Button(ctx.t("Propose {place} and move", place=place), "propose", str(again.id)),),
             ),
         )
-    slug, n = slugify(place), 1
-    while await ctx.session.scalar(select(Branch.id).where(Branch.slug == slug)):
-        n += 1
-        slug = f"{slugify(place)}-{n}"
     branch = Branch(
         name=place,
-        slug=slug,
+        slug=slugify(place),  # free: search() above looked it up
         area=place,
         timezone=ctx.settings.default_timezone,
         status=PROPOSED,
@@ -293,20 +302,51 @@ async def leave(ctx: Context) -> Reply:
     text = ctx.t("You have left the {branch} branch.", branch=branch.name)
     if roles:
         text += " " + ctx.t("Your roles there have ended.")
-    return Reply(text, buttons=((Button(ctx.t("Undo"), "join", str(branch.id)),),))
+    undo = await ctx.prompt("rejoin", branch=branch.id, roles=roles)
+    return Reply(text, buttons=((Button(ctx.t("Undo"), "rejoin", str(undo.id)),),))
 
 
-@action("leave")
-async def leave_pressed(ctx: Context, target: str) -> Reply:
-    """The Undo under a fresh join."""
+@action("unjoin")
+async def unjoin_pressed(ctx: Context, target: str) -> Reply:
+    """The Undo under a join: only while that join is still the person's latest."""
     person = ctx.require_person()
-    branch = await ctx.branch_from(target)
-    if person.branch_id != branch.id:
+    prompt = await ctx.take_prompt(target, "unjoin")
+    branch = await ctx.session.get(Branch, int(prompt.payload["branch"]))
+    joined = person.joined_branch_at.isoformat() if person.joined_branch_at else None
+    if branch is None or person.branch_id != branch.id or joined != prompt.payload["stamp"]:
         raise ctx.stale()
-    await _leave(ctx, person)
-    return Reply(
-        ctx.t("Undone: you are no longer in the {branch} branch.", branch=branch.name), edit=True
-    )
+    _, roles = await _leave(ctx, person)
+    text = ctx.t("Undone: you are no longer in the {branch} branch.", branch=branch.name)
+    if roles:
+        text += " " + ctx.t("Your roles there have ended.")
+    return Reply(text, edit=True)
+
+
+@action("rejoin")
+async def rejoin_pressed(ctx: Context, target: str) -> Reply:
+    """The Undo under /leave: back in the branch, with the roles that ended."""
+    person = ctx.require_person()
+    prompt = await ctx.take_prompt(target, "rejoin")
+    branch = await ctx.session.get(Branch, int(prompt.payload["branch"]))
+    if branch is None:
+        raise ctx.stale()
+    if person.branch_id is not None:
+        raise ctx.refuse(ctx.t("You have joined another branch since; send /join to move back."))
+    reply = await _enter(ctx, person, branch)
+    for role in prompt.payload.get("roles") or []:
+        ctx.session.add(
+            RoleGrant(
+                person_id=person.id,
+                role=str(role),
+                scope=SCOPE_BRANCH,
+                scope_id=branch.id,
+                granted_at=ctx.now,
+            )
+        )
+    if prompt.payload.get("roles"):
+        audit(ctx, "role.restored_on_undo", subject=person, branch=branch)
+        ctx.forget_grants()
+    return Reply(reply.text, edit=True)
 
 
 @command("me", N_("your branch, membership and roles"), private=True)

@@ -28,7 +28,7 @@ from bot.branches import (
     status_label,
 )
 from bot.commands.membership import scope_name
-from bot.context import Context, Refusal
+from bot.context import Context
 from bot.i18n import N_
 from bot.messages import Button, Reply
 from bot.people import resolve_reference
@@ -117,6 +117,7 @@ def _local_date(when: dt.datetime, tz: str) -> str:
 async def branch_status(ctx: Context) -> Reply:
     branch = await _own_branch(ctx, ctx.request.args)
     await _require_staff(ctx, branch, STAFF, "branch")
+    await maybe_forming(ctx, branch, None)  # e.g. after an import brought the interest
     tz = branch.timezone
     people = await people_in(ctx, branch)
     members = sum(is_member(p, ctx.now, tz) for p in people)
@@ -136,10 +137,12 @@ async def branch_status(ctx: Context) -> Reply:
         + (f" ({ctx.t('{region} region', region=region.name)})" if region else ""),
         ctx.t("Area: {area}. Time zone: {tz}.", area=branch.area or "-", tz=tz),
         ctx.t(
-            "People: {n}: {members} members with current dues, {supporters} supporters.",
+            "People: {n}: {members}, {supporters}.",
             n=len(people),
-            members=members,
-            supporters=len(people) - members,
+            members=ctx.t.plural(
+                "{n} member with current dues", "{n} members with current dues", members
+            ),
+            supporters=ctx.t.plural("{n} supporter", "{n} supporters", len(people) - members),
         ),
         ctx.t(
             "Organisers: {names}.",
@@ -204,6 +207,7 @@ async def members_pressed(ctx: Context, target: str) -> Reply:
 async def activate_pressed(ctx: Context, target: str) -> Reply:
     branch = await ctx.branch_from(target)
     await _require_staff(ctx, branch, (ORGANISER,), "activate")
+    await ctx.session.refresh(branch, with_for_update=True)  # one step, however many presses
     if branch.status != FORMING:
         raise ctx.refuse(
             ctx.t(
@@ -259,30 +263,39 @@ def _parse_role_args(ctx: Context, usage: str) -> tuple[str, str, str]:
     return words[0], words[1].lower(), scope
 
 
-async def _role_scope(
-    ctx: Context, role: str, scope: str, branch: Branch | None
-) -> tuple[int, str]:
-    """(scope id, the role needed to grant or revoke it) for a grant at this scope."""
+def _scope_id(ctx: Context, scope: str, branch: Branch | None) -> int:
+    """The id of the scope a grant is made at, from the person's branch."""
     if scope == SCOPE_BRANCH:
         if branch is None:
             raise ctx.refuse(ctx.t("They are not in a branch yet."))
-        return branch.id, (ORGANISER if role in (ORGANISER, TREASURER) else ADMIN)
+        return branch.id
     if scope == SCOPE_REGION:
         if branch is None or branch.region_id is None:
             raise ctx.refuse(ctx.t("Their branch is not in a region yet."))
-        return branch.region_id, ADMIN
-    return NATIONAL_SCOPE_ID, ADMIN
+        return branch.region_id
+    return NATIONAL_SCOPE_ID
 
 
-async def _may_grant(
-    ctx: Context, needed: str, scope: str, scope_id: int, branch: Branch | None
-) -> bool:
+async def _may_grant(ctx: Context, role: str, scope: str, scope_id: int) -> bool:
+    """Branch organisers make organisers and treasurers of their branch; admins of a
+    level make anything at that level and below."""
     grants = await ctx.grants()
-    if scope == SCOPE_BRANCH and branch is not None:
-        return holds_at_branch(grants, needed, branch)
+    if scope == SCOPE_BRANCH:
+        branch = await ctx.session.get(Branch, scope_id)
+        needed = ORGANISER if role in (ORGANISER, TREASURER) else ADMIN
+        return branch is not None and holds_at_branch(grants, needed, branch)
     if scope == SCOPE_REGION:
-        return holds_at_region(grants, needed, scope_id)
-    return holds_nationally(grants, needed)
+        return holds_at_region(grants, ADMIN, scope_id)
+    return holds_nationally(grants, ADMIN)
+
+
+async def _may_touch(ctx: Context, person: Person, role: str) -> bool:
+    """Does the actor hold ``role`` over this person (their branch, or nationally)?"""
+    grants = await ctx.grants()
+    branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
+    if branch is not None:
+        return holds_at_branch(grants, role, branch)
+    return holds_nationally(grants, ADMIN)
 
 
 async def _find_grant(
@@ -299,10 +312,10 @@ async def _find_grant(
 
 
 async def _change_role(
-    ctx: Context, person: Person, branch: Branch | None, role: str, scope: str, grant: bool
+    ctx: Context, person: Person, role: str, scope: str, scope_id: int, grant: bool
 ) -> Reply:
-    scope_id, needed = await _role_scope(ctx, role, scope, branch)
-    if not await _may_grant(ctx, needed, scope, scope_id, branch):
+    branch = await ctx.session.get(Branch, scope_id) if scope == SCOPE_BRANCH else None
+    if not await _may_grant(ctx, role, scope, scope_id):
         raise ctx.refuse(
             ctx.t("You do not have the role needed to change that."),
             audit="promote" if grant else "demote",
@@ -373,7 +386,13 @@ async def _change_role(
     if grant and role == ORGANISER and scope == SCOPE_BRANCH and branch is not None:
         await maybe_forming(ctx, branch, ctx.person)
     undo = await ctx.prompt(
-        "undo", op="role", person=person.id, role=role, scope=scope, grant=not grant
+        "undo",
+        op="role",
+        person=person.id,
+        role=role,
+        scope=scope,
+        scope_id=scope_id,
+        grant=not grant,
     )
     text = (
         ctx.t("{name} is now {role} of {where}.", name=person.display_name, role=label, where=where)
@@ -398,7 +417,7 @@ async def promote(ctx: Context) -> Reply:
     ctx.require_person()
     ref, role, scope = _parse_role_args(ctx, "/promote <person> <role> [where]")
     person, branch = await _target(ctx, ref, ORGANISER)
-    return await _change_role(ctx, person, branch, role, scope, grant=True)
+    return await _change_role(ctx, person, role, scope, _scope_id(ctx, scope, branch), grant=True)
 
 
 @command(
@@ -411,7 +430,7 @@ async def demote(ctx: Context) -> Reply:
     ctx.require_person()
     ref, role, scope = _parse_role_args(ctx, "/demote <person> <role> [where]")
     person, branch = await _target(ctx, ref, ORGANISER)
-    return await _change_role(ctx, person, branch, role, scope, grant=False)
+    return await _change_role(ctx, person, role, scope, _scope_id(ctx, scope, branch), grant=False)
 
 
 def _parse_dues(ctx: Context, text: str) -> dt.date | None:
@@ -458,7 +477,11 @@ async def _set_dues(
         else (lambda t: t("Your dues record has been cleared: you are now a supporter.")),
     )
     undo = await ctx.prompt(
-        "undo", op="dues", person=person.id, value=previous.isoformat() if previous else None
+        "undo",
+        op="dues",
+        person=person.id,
+        value=previous.isoformat() if previous else None,
+        written=value.isoformat() if value else None,
     )
     text = (
         ctx.t(
@@ -506,7 +529,10 @@ async def affiliate(ctx: Context) -> Reply:
     branch = exact
     grants = await ctx.grants()
     region = await _pick_region(ctx, branch, region_name.strip())
-    if not holds_at_region(grants, ADMIN, region.id):
+    # Admins of both the region it joins and (if it has one) the region it is in:
+    # no region's admin can take another region's branch (and its members' data).
+    in_region = branch.region_id is None or holds_at_region(grants, ADMIN, branch.region_id)
+    if not (holds_at_region(grants, ADMIN, region.id) and in_region):
         raise ctx.refuse(
             ctx.t(
                 "Only admins of the {region} region or the national party can do that.",
@@ -575,25 +601,38 @@ async def _pick_region(ctx: Context, branch: Branch, name: str) -> Region:
     )
 
 
+def _date(text: object) -> dt.date | None:
+    return dt.date.fromisoformat(str(text)) if text else None
+
+
 @action("undo")
 async def undo(ctx: Context, target: str) -> Reply:
     """Undo a role change or a dues entry, checking the actor's rights again."""
     ctx.require_person()
-    if not await ctx.owns_prompt(target, "undo"):
-        raise Refusal(*ctx.stale().replies, audit="undo")
-    prompt = await ctx.take_prompt(target, "undo")
+    prompt = await ctx.take_prompt(target, "undo", audit="undo")
     data = prompt.payload
     person = await ctx.session.get(Person, int(data["person"]))
     if person is None:
         raise ctx.stale()
-    branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
     if data["op"] == "dues":
-        if branch is None or not holds_at_branch(await ctx.grants(), TREASURER, branch):
+        if not await _may_touch(ctx, person, TREASURER):
             raise ctx.refuse(ctx.t("You do not have the role needed to change that."), audit="undo")
-        value = dt.date.fromisoformat(data["value"]) if data["value"] else None
-        reply = await _set_dues(ctx, person, branch, value)
+        if person.dues_paid_until != _date(data["written"]):
+            raise ctx.refuse(
+                ctx.t(
+                    "The dues of {name} were changed again since, so nothing was undone.",
+                    name=person.display_name,
+                )
+            )
+        branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
+        reply = await _set_dues(ctx, person, branch, _date(data["value"]))
     else:
         reply = await _change_role(
-            ctx, person, branch, str(data["role"]), str(data["scope"]), grant=bool(data["grant"])
+            ctx,
+            person,
+            str(data["role"]),
+            str(data["scope"]),
+            int(data["scope_id"]),
+            grant=bool(data["grant"]),
         )
     return Reply(ctx.t("Undone.") + " " + reply.text, buttons=reply.buttons, edit=True)

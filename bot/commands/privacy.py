@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 
 from bot.branches import audit
 from bot.context import Context
@@ -15,6 +15,8 @@ from bot.messages import Attachment, Button, Reply
 from bot.permissions import is_member
 from bot.registry import action, command
 from storage.models import (
+    ADMIN,
+    SCOPE_NATIONAL,
     AuditEntry,
     Branch,
     Consent,
@@ -59,7 +61,9 @@ async def export(ctx: Context, person: Person) -> dict[str, Any]:
         )
         | {
             "branch": branch.name if branch else None,
-            "member_now": is_member(person, ctx.now, branch.timezone if branch else "UTC"),
+            "member_now": is_member(
+                person, ctx.now, branch.timezone if branch else ctx.settings.default_timezone
+            ),
         },
         "identities": [
             _row(i, "platform", "user_id", "chat_id", "handle", "unreachable", "last_seen_at")
@@ -79,6 +83,13 @@ async def export(ctx: Context, person: Person) -> dict[str, Any]:
             for a in await rows(
                 AuditEntry,
                 or_(AuditEntry.actor_id == person.id, AuditEntry.subject_id == person.id),
+            )
+        ],
+        "open_buttons": [
+            _row(p, "kind", "payload", "created_at", "expires_at", "used_at")
+            for p in await rows(
+                Prompt,
+                or_(Prompt.person_id == person.id, Prompt.owner_key.in_(await _keys(ctx, person))),
             )
         ],
         "messages_to_you": [
@@ -104,7 +115,8 @@ def privacy_notice(ctx: Context) -> str:
 async def ask_consent(ctx: Context, join: str = "") -> Reply:
     """The welcome and privacy notice with an "I agree" button; nothing is stored
     about the person until they press it. ``join``: a place to join afterwards."""
-    prompt = await ctx.prompt("consent", join=join)
+    # Short-lived: the place typed before consent must not outlive the question.
+    prompt = await ctx.prompt("consent", lifetime=dt.timedelta(hours=1), join=join)
     return Reply(
         ctx.t(
             "Welcome to {party}! I help members and supporters join their local branch, "
@@ -115,6 +127,14 @@ async def ask_consent(ctx: Context, join: str = "") -> Reply:
         + privacy_notice(ctx),
         buttons=((Button(ctx.t("I agree"), "consent", str(prompt.id)),),),
     )
+
+
+async def _keys(ctx: Context, person: Person) -> list[str]:
+    """The platform keys (``platform:user id``) of a person's identities."""
+    rows = await ctx.session.execute(
+        select(Identity.platform, Identity.user_id).where(Identity.person_id == person.id)
+    )
+    return [f"{platform}:{user_id}" for platform, user_id in rows]
 
 
 @command("mydata", N_("everything held about you, as a file"), private=True)
@@ -153,21 +173,41 @@ async def forget(ctx: Context) -> Reply:
 async def forget_confirmed(ctx: Context, target: str) -> Reply:
     person = ctx.require_person()
     await ctx.take_prompt(target, "forget")
+    national_admins = await ctx.session.scalar(
+        select(func.count())
+        .select_from(RoleGrant)
+        .where(RoleGrant.role == ADMIN, RoleGrant.scope == SCOPE_NATIONAL)
+    )
+    held = await ctx.grants()
+    if national_admins == 1 and any(g.role == ADMIN and g.scope == SCOPE_NATIONAL for g in held):
+        raise ctx.refuse(
+            ctx.t(
+                "You are the party's only national admin: make someone else admin first "
+                "(/promote <person> admin national), then /forget."
+            )
+        )
     branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
+    tz = branch.timezone if branch else ctx.settings.default_timezone
     ctx.session.add(
         ErasureCount(
             branch_id=person.branch_id,
-            was_member=is_member(person, ctx.now, branch.timezone if branch else "UTC"),
+            was_member=is_member(person, ctx.now, tz),
             month=ctx.now.strftime("%Y-%m"),
         )
     )
-    person_id = person.id
+    person_id, keys = person.id, await _keys(ctx, person)
     ctx.person = None  # the audit entry must not point at them
     audit(ctx, "person.forgotten")
     # Explicit deletes (not only ON DELETE CASCADE) so that nothing depends on
     # the database enforcing foreign keys.
     for model in (Identity, Consent, RoleGrant, OutboxMessage, Prompt):
         await ctx.session.execute(delete(model).where(model.person_id == person_id))
+    await ctx.session.execute(delete(Prompt).where(Prompt.owner_key.in_(keys)))
+    # Messages to others that named them ("X joined", "X offers to organise").
+    for event in ("joined", "volunteer"):
+        await ctx.session.execute(
+            delete(OutboxMessage).where(OutboxMessage.key.like(f"{event}:{person_id}:%"))
+        )
     await ctx.session.delete(person)
     return Reply(
         ctx.t(
