@@ -1,0 +1,90 @@
+"""`organiser run`: the adapters and the outbox worker in one loop, stopped cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import signal
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from adapters.cli import serve
+from bot.config import Settings
+from bot.demo import seed_demo
+from storage.db import Database
+from storage.models import Identity, Person
+from tests.fake_telegram import FakeTelegram
+
+ORGANISER = str(Path(sys.executable).parent / "organiser")
+
+
+async def test_serve_answers_people_and_delivers_the_outbox_until_stopped(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'organiser.db'}")
+    await db.upgrade()
+    async with FakeTelegram() as tg:
+        settings = Settings(telegram_token="1:T", telegram_base_url=tg.base_url)
+        await seed_demo(db, settings, dt.datetime.now(dt.UTC))
+        async with db.transaction() as session:
+            alice = await session.scalar(select(Person).where(Person.display_name == "Alice"))
+            assert alice is not None
+            session.add(
+                Identity(
+                    person_id=alice.id,
+                    platform="telegram",
+                    user_id="101",
+                    chat_id="101",
+                    handle="alice",
+                    unreachable=False,
+                    last_seen_at=dt.datetime.now(dt.UTC),
+                )
+            )
+        stop = asyncio.Event()
+        running = asyncio.create_task(serve(db, settings, stop=stop))
+        await tg.wait_for("getUpdates")
+        sam = tg.user(201, "Sam", "sam")
+        tg.send_text(sam, "/join Frome")  # asks for consent first
+        await tg.wait_for("sendMessage")
+        notice = tg.last_message(201)
+        data = notice["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        tg.press(sam, notice, data)
+        # Sam joins; the outbox worker tells Alice on Telegram, with no one asking.
+        for _ in range(50):
+            if any("joined the Frome branch" in t for t in tg.sent_texts(101)):
+                break
+            await tg.wait_for("sendMessage", count=len(tg.calls_to("sendMessage")) + 1)
+        assert any("Sam (" in t and "joined the Frome branch" in t for t in tg.sent_texts(101))
+        stop.set()
+        await asyncio.wait_for(running, 15)
+    await db.dispose()
+
+
+async def test_organiser_run_with_a_token_stops_on_sigterm(tmp_path: Path) -> None:
+    async with FakeTelegram() as tg:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ORGANISER_")}
+        env |= {"ORGANISER_TELEGRAM_TOKEN": "1:T", "ORGANISER_TELEGRAM_BASE_URL": tg.base_url}
+        process = await asyncio.create_subprocess_exec(
+            ORGANISER,
+            "run",
+            cwd=tmp_path,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await tg.wait_for("getUpdates", timeout=30)
+            tg.send_text(tg.user(201, "Sam"), "/help")
+            await tg.wait_for("sendMessage", timeout=15)
+            assert tg.sent_texts(201)[0].startswith("Here is what you can do")
+            process.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(process.communicate(), 30)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        assert process.returncode == 0, stderr.decode()
+        assert b"Traceback" not in stderr
+        assert (tmp_path / "organiser.db").exists()
