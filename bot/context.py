@@ -79,12 +79,7 @@ class Context:
     async def prompt(
         self, kind: str, *, lifetime: dt.timedelta = PROMPT_LIFETIME, **payload: object
     ) -> Prompt:
-        """Store the state behind a button; the button carries the prompt's id.
-
-        Expired prompts are deleted here as new ones are made, so that nothing
-        said before consent (a place typed after /join) outlives its button.
-        """
-        await self.session.execute(delete(Prompt).where(Prompt.expires_at <= self.now))
+        """Store the state behind a button; the button carries the prompt's id."""
         row = Prompt(
             person_id=self.person.id if self.person else None,
             owner_key=self.request.sender.key,
@@ -96,6 +91,11 @@ class Context:
         self.session.add(row)
         await self.session.flush()
         return row
+
+    async def sweep_prompts(self) -> None:
+        """Delete expired prompts, so that nothing said before consent (a place
+        typed after /join) outlives its button."""
+        await self.session.execute(delete(Prompt).where(Prompt.expires_at <= self.now))
 
     async def take_prompt(self, prompt_id: str, kind: str, *, audit: str | None = None) -> Prompt:
         """The caller's own, unused, unexpired prompt of this kind, now marked used.

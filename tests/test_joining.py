@@ -210,3 +210,13 @@ async def test_an_old_join_undo_does_not_undo_a_later_join(demo: Chat) -> None:
     assert replies[0].error
     sam = await demo.person("Sam")
     assert sam is not None and sam.branch_id is not None
+
+
+async def test_a_join_undo_expires_after_two_days(demo: Chat) -> None:
+    await demo.signup("Sam", "Frome")
+    undo = demo.button("Sam", "Undo")
+    demo.clock.advance(dt.timedelta(days=2, seconds=1))
+    replies = await demo.press("Sam", undo)
+    assert replies[0].error and "expired" in replies[0].text
+    forged = await demo.press("Carol", undo)  # and it is Sam's alone
+    assert forged[0].error

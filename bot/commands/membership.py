@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import delete
 
 from bot.branches import (
@@ -19,7 +21,7 @@ from bot.branches import (
     status_label,
 )
 from bot.commands.privacy import ask_consent
-from bot.context import Context
+from bot.context import PROMPT_LIFETIME, Context, parse_id
 from bot.i18n import N_
 from bot.messages import Button, Reply
 from bot.permissions import is_member
@@ -112,8 +114,9 @@ async def _enter(ctx: Context, person: Person, branch: Branch) -> Reply:
             branch=branch.name,
         ),
     )
-    unjoin = await ctx.prompt("unjoin", branch=branch.id, stamp=stamp)
-    undo = Button(ctx.t("Undo"), "unjoin", str(unjoin.id))
+    # The Undo names this very join (branch and time), so it needs no stored prompt:
+    # /join stays as cheap as it can be.
+    undo = Button(ctx.t("Undo"), "unjoin", f"{branch.id}.{_micros(ctx.now)}")
     if branch.status == PROPOSED:
         if await maybe_forming(ctx, branch, person):
             return Reply(
@@ -306,15 +309,25 @@ async def leave(ctx: Context) -> Reply:
     return Reply(text, buttons=((Button(ctx.t("Undo"), "rejoin", str(undo.id)),),))
 
 
+def _micros(when: dt.datetime) -> int:
+    return round(when.timestamp() * 1_000_000)
+
+
 @action("unjoin")
 async def unjoin_pressed(ctx: Context, target: str) -> Reply:
-    """The Undo under a join: only while that join is still the person's latest."""
+    """The Undo under a join: only the person's own latest join, for two days."""
     person = ctx.require_person()
-    prompt = await ctx.take_prompt(target, "unjoin")
-    branch = await ctx.session.get(Branch, int(prompt.payload["branch"]))
-    joined = person.joined_branch_at.isoformat() if person.joined_branch_at else None
-    if branch is None or person.branch_id != branch.id or joined != prompt.payload["stamp"]:
+    branch_text, _, stamp = target.partition(".")
+    joined = person.joined_branch_at
+    if (
+        parse_id(branch_text) != person.branch_id
+        or joined is None
+        or not stamp.isdigit()
+        or int(stamp) != _micros(joined)
+        or ctx.now - joined > PROMPT_LIFETIME
+    ):
         raise ctx.stale()
+    branch = await ctx.branch_from(branch_text)
     _, roles = await _leave(ctx, person)
     text = ctx.t("Undone: you are no longer in the {branch} branch.", branch=branch.name)
     if roles:

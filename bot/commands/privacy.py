@@ -115,7 +115,9 @@ def privacy_notice(ctx: Context) -> str:
 async def ask_consent(ctx: Context, join: str = "") -> Reply:
     """The welcome and privacy notice with an "I agree" button; nothing is stored
     about the person until they press it. ``join``: a place to join afterwards."""
-    # Short-lived: the place typed before consent must not outlive the question.
+    # Short-lived: the place typed before consent must not outlive the question,
+    # and each new question sweeps out the expired ones.
+    await ctx.sweep_prompts()
     prompt = await ctx.prompt("consent", lifetime=dt.timedelta(hours=1), join=join)
     return Reply(
         ctx.t(
