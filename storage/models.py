@@ -26,6 +26,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import true as sa_true
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -137,6 +138,8 @@ class Person(Base):
     # One-time code given to someone imported from a membership list, to claim
     # their record from a chat.
     claim_code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    # Reminders (canvassing round-ups and the evening before): on unless turned off.
+    reminders: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
@@ -286,3 +289,76 @@ class ErasureCount(Base):
     was_member: Mapped[bool] = mapped_column(Boolean)
     # Only the month: an exact time could be matched against the audit log.
     month: Mapped[str] = mapped_column(String(7))
+
+
+# --- Canvassing ---------------------------------------------------------------------
+
+GOING, WAITING = "going", "waiting"
+
+
+class CanvassSlot(Base):
+    """A weekly canvassing session of a branch: a weekday and a local time."""
+
+    __tablename__ = "canvass_slots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(
+        ForeignKey("branches.id", ondelete="CASCADE"), index=True
+    )
+    weekday: Mapped[int] = mapped_column(Integer)  # 0 Monday .. 6 Sunday
+    local_time: Mapped[str] = mapped_column(String(5))  # HH:MM in the branch's time zone
+    meeting_point: Mapped[str] = mapped_column(String(200))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class CanvassSession(Base):
+    """One dated canvassing session (an occurrence of a slot), in UTC."""
+
+    __tablename__ = "canvass_sessions"
+    __table_args__ = (UniqueConstraint("slot_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(
+        ForeignKey("branches.id", ondelete="CASCADE"), index=True
+    )
+    slot_id: Mapped[int | None] = mapped_column(ForeignKey("canvass_slots.id", ondelete="SET NULL"))
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    meeting_point: Mapped[str] = mapped_column(String(200))
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class CanvassSignup(Base):
+    """A person going to (or waiting for a place at) a session."""
+
+    __tablename__ = "canvass_signups"
+    __table_args__ = (UniqueConstraint("session_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("canvass_sessions.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class CanvassResult(Base):
+    """What a session achieved: totals and the issues voters raised, as tags.
+    Never a voter's identity or opinion."""
+
+    __tablename__ = "canvass_results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("canvass_sessions.id", ondelete="CASCADE"), unique=True
+    )
+    people_out: Mapped[int] = mapped_column(Integer)
+    doors: Mapped[int] = mapped_column(Integer)
+    conversations: Mapped[int] = mapped_column(Integer)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,212 @@
+"""Weekly canvassing: slots, their dated sessions, sign-ups and the waiting list.
+
+A slot is "Saturdays 10:30 at the Market Cross" in the branch's own time zone;
+its sessions are the dated occurrences, computed from the local date and time
+(so a Saturday 10:30 session stays 10:30 local across a clock change) and
+stored in UTC. Sessions are created as they come into view, idempotently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Event
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from bot.context import Context
+from storage.models import GOING, WAITING, Branch, CanvassSession, CanvassSignup, CanvassSlot
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+HORIZON = dt.timedelta(days=7)
+SESSION_LENGTH = dt.timedelta(hours=2)
+POINT_LIMIT = 200
+CAPACITY_LIMIT = 500
+
+
+def parse_weekday(text: str) -> int | None:
+    """0 (Monday) to 6 from an English day name, its plural or its first three letters."""
+    word = text.lower().rstrip(".")
+    for i, day in enumerate(WEEKDAYS):
+        if word in (day, day + "s", day[:3]):
+            return i
+    return None
+
+
+def parse_time(text: str) -> dt.time | None:
+    match = re.fullmatch(r"([01]?\d|2[0-3])[:.]([0-5]\d)", text)
+    return dt.time(int(match.group(1)), int(match.group(2))) if match else None
+
+
+def occurrence(day: dt.date, at: dt.time, tz: str) -> dt.datetime:
+    """The UTC instant of local ``day`` ``at`` in ``tz``. A time that the clocks skip
+    (spring forward) lands on the same wall-clock offset as before the change; a
+    repeated time (autumn) is its first occurrence."""
+    return dt.datetime.combine(day, at, tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
+
+
+def local(when: dt.datetime, tz: str) -> dt.datetime:
+    return when.astimezone(ZoneInfo(tz))
+
+
+def describe(when: dt.datetime, tz: str) -> str:
+    """``Sat 29 Nov 10:30`` in the branch's zone (weekday and time, as people read them)."""
+    return local(when, tz).strftime("%a %d %b %H:%M")
+
+
+async def ensure_sessions(ctx: Context, branch: Branch, until: dt.datetime) -> None:
+    """Create the sessions of the branch's slots from now until ``until`` (idempotent)."""
+    slots = list(
+        await ctx.session.scalars(
+            select(CanvassSlot).where(
+                CanvassSlot.branch_id == branch.id, CanvassSlot.removed_at.is_(None)
+            )
+        )
+    )
+    if not slots:
+        return
+    today = local(ctx.now, branch.timezone).date()
+    days = (until - ctx.now).days + 2
+    rows = []
+    for slot in slots:
+        at = parse_time(slot.local_time)
+        assert at is not None
+        for offset in range(days):
+            day = today + dt.timedelta(days=offset)
+            if day.weekday() != slot.weekday:
+                continue
+            starts = occurrence(day, at, branch.timezone)
+            if ctx.now < starts <= until:
+                rows.append(
+                    {
+                        "branch_id": branch.id,
+                        "slot_id": slot.id,
+                        "starts_at": starts,
+                        "meeting_point": slot.meeting_point,
+                        "capacity": slot.capacity,
+                    }
+                )
+    if rows:
+        dialect = ctx.session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = insert(CanvassSession).on_conflict_do_nothing(
+            index_elements=["slot_id", "starts_at"]
+        )
+        await ctx.session.execute(stmt, rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    session: CanvassSession
+    going: int
+    mine: str | None  # the person's own status at it, if any
+
+    @property
+    def places_left(self) -> int | None:
+        cap = self.session.capacity
+        return None if cap is None else max(cap - self.going, 0)
+
+
+async def upcoming(ctx: Context, branch: Branch, person_id: int | None) -> list[Listing]:
+    until = ctx.now + HORIZON
+    await ensure_sessions(ctx, branch, until)
+    sessions = list(
+        await ctx.session.scalars(
+            select(CanvassSession)
+            .where(
+                CanvassSession.branch_id == branch.id,
+                CanvassSession.cancelled_at.is_(None),
+                CanvassSession.starts_at > ctx.now,
+                CanvassSession.starts_at <= until,
+            )
+            .order_by(CanvassSession.starts_at, CanvassSession.id)
+        )
+    )
+    ids = [s.id for s in sessions]
+    counted = await ctx.session.execute(
+        select(CanvassSignup.session_id, func.count())
+        .where(CanvassSignup.session_id.in_(ids), CanvassSignup.status == GOING)
+        .group_by(CanvassSignup.session_id)
+    )
+    going = {session_id: n for session_id, n in counted}
+    mine: dict[int, str] = {}
+    if person_id is not None:
+        own = await ctx.session.execute(
+            select(CanvassSignup.session_id, CanvassSignup.status).where(
+                CanvassSignup.session_id.in_(ids), CanvassSignup.person_id == person_id
+            )
+        )
+        mine = {session_id: status for session_id, status in own}
+    return [Listing(s, going.get(s.id, 0), mine.get(s.id)) for s in sessions]
+
+
+async def sign_up(ctx: Context, session: CanvassSession, person_id: int) -> str:
+    """Going, or waiting if the session is full; the status. Two people taking the
+    last place at once: the session row is locked, so one gets it."""
+    await ctx.session.refresh(session, with_for_update=True)
+    existing = await ctx.session.scalar(
+        select(CanvassSignup).where(
+            CanvassSignup.session_id == session.id, CanvassSignup.person_id == person_id
+        )
+    )
+    if existing is not None:
+        return existing.status
+    going = await ctx.session.scalar(
+        select(func.count())
+        .select_from(CanvassSignup)
+        .where(CanvassSignup.session_id == session.id, CanvassSignup.status == GOING)
+    )
+    full = session.capacity is not None and (going or 0) >= session.capacity
+    status = WAITING if full else GOING
+    ctx.session.add(
+        CanvassSignup(session_id=session.id, person_id=person_id, status=status, created_at=ctx.now)
+    )
+    await ctx.session.flush()
+    return status
+
+
+async def cancel(ctx: Context, session: CanvassSession, person_id: int) -> tuple[bool, int | None]:
+    """Take the person off; (whether they were on it, who was promoted from waiting)."""
+    await ctx.session.refresh(session, with_for_update=True)
+    signup = await ctx.session.scalar(
+        select(CanvassSignup).where(
+            CanvassSignup.session_id == session.id, CanvassSignup.person_id == person_id
+        )
+    )
+    if signup is None:
+        return False, None
+    was_going = signup.status == GOING
+    await ctx.session.delete(signup)
+    await ctx.session.flush()
+    if not was_going:
+        return True, None
+    first = await ctx.session.scalar(
+        select(CanvassSignup)
+        .where(CanvassSignup.session_id == session.id, CanvassSignup.status == WAITING)
+        .order_by(CanvassSignup.created_at, CanvassSignup.id)
+        .limit(1)
+    )
+    if first is None:
+        return True, None
+    first.status = GOING
+    return True, first.person_id
+
+
+def ics(session: CanvassSession, branch: Branch, party: str, stamp: dt.datetime) -> bytes:
+    """The session as an iCalendar file, for any calendar app."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//Assembly Organiser//canvassing//EN")
+    calendar.add("version", "2.0")
+    event = Event()
+    event.add("uid", f"canvass-{session.id}@assembly-organiser")
+    event.add("summary", f"{party}: canvassing with the {branch.name} branch")
+    event.add("dtstart", session.starts_at)
+    event.add("dtend", session.starts_at + SESSION_LENGTH)
+    event.add("dtstamp", stamp)
+    event.add("location", session.meeting_point)
+    calendar.add_component(event)
+    return calendar.to_ical()

@@ -1,0 +1,334 @@
+"""/canvass: the branch's weekly door-knocking, and /reminders.
+
+/canvass                         the next week's sessions, with Sign up / Cancel
+/canvass schedule <weekday> <HH:MM> <meeting point> [capacity]   (organisers)
+/canvass slots                   the weekly sessions, with Remove (organisers)
+/reminders on|off
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from bot.branches import audit, notify, only
+from bot.canvassing import (
+    CAPACITY_LIMIT,
+    POINT_LIMIT,
+    WEEKDAYS,
+    cancel,
+    describe,
+    ics,
+    local,
+    occurrence,
+    parse_time,
+    parse_weekday,
+    sign_up,
+    upcoming,
+)
+from bot.commands.organise import _require_staff
+from bot.context import Context, parse_id
+from bot.i18n import N_, Translator
+from bot.messages import Attachment, Button, Reply
+from bot.outbox import Recipients
+from bot.registry import action, command
+from storage.models import (
+    GOING,
+    ORGANISER,
+    Branch,
+    CanvassSession,
+    CanvassSignup,
+    CanvassSlot,
+    Person,
+)
+
+
+async def _home(ctx: Context) -> tuple[Person, Branch]:
+    person = ctx.require_person()
+    branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
+    if branch is None:
+        raise ctx.refuse(ctx.t("Join a branch first: send /join and your town or postcode."))
+    return person, branch
+
+
+def _usage(ctx: Context) -> str:
+    return ctx.t(
+        "Usage: /canvass, or for organisers /canvass schedule <weekday> <HH:MM> "
+        "<meeting point> [capacity] and /canvass slots"
+    )
+
+
+@command(
+    "canvass", N_("this week's canvassing sessions: sign up or cancel"), usage="[schedule|slots]"
+)
+async def canvass(ctx: Context) -> Reply:
+    sub, _, rest = ctx.request.args.partition(" ")
+    if sub.lower() == "schedule":
+        return await _schedule(ctx, rest.strip())
+    if sub.lower() == "slots":
+        return await _slots(ctx)
+    if sub:
+        raise ctx.refuse(_usage(ctx))
+    person, branch = await _home(ctx)
+    listings = await upcoming(ctx, branch, person.id)
+    if not listings:
+        return Reply(
+            ctx.t(
+                "No canvassing with the {branch} branch in the coming week yet. "
+                "Organisers add a weekly session with /canvass schedule.",
+                branch=branch.name,
+            )
+        )
+    lines = [ctx.t("Canvassing with the {branch} branch this week:", branch=branch.name)]
+    rows = []
+    for n, item in enumerate(listings, 1):
+        when = describe(item.session.starts_at, branch.timezone)
+        if item.places_left is None:
+            places = ctx.t("open to all")
+        else:
+            places = ctx.t.plural("{n} place left", "{n} places left", item.places_left)
+        mine = ""
+        if item.mine == GOING:
+            mine = " · " + ctx.t("you're going ✓")
+        elif item.mine is not None:
+            mine = " · " + ctx.t("you're on the waiting list")
+        lines.append(f"{n}. {when} · {item.session.meeting_point} · {places}{mine}")
+        sid = str(item.session.id)
+        if item.mine is None:
+            label = (
+                ctx.t("Sign up {n}", n=n)
+                if item.places_left != 0
+                else ctx.t("Wait for a place {n}", n=n)
+            )
+            first = Button(label, "cvgo", sid)
+        else:
+            first = Button(ctx.t("Cancel {n}", n=n), "cvno", sid)
+        rows.append((first, Button(ctx.t("Calendar {n}", n=n), "cvics", sid)))
+    lines.append(ctx.t("Times are {tz} time.", tz=branch.timezone))
+    return Reply("\n".join(lines), buttons=tuple(rows))
+
+
+async def _session_for(ctx: Context, target: str, branch: Branch) -> CanvassSession:
+    session_id = parse_id(target)
+    session = await ctx.session.get(CanvassSession, session_id) if session_id else None
+    if (
+        session is None
+        or session.branch_id != branch.id
+        or session.cancelled_at is not None
+        or session.starts_at <= ctx.now
+    ):
+        raise ctx.stale()
+    return session
+
+
+@action("cvgo")
+async def sign_up_pressed(ctx: Context, target: str) -> Reply:
+    person, branch = await _home(ctx)
+    session = await _session_for(ctx, target, branch)
+    status = await sign_up(ctx, session, person.id)
+    when = describe(session.starts_at, branch.timezone)
+    cancel_button = ((Button(ctx.t("Cancel"), "cvno", str(session.id)),),)
+    if status == GOING:
+        return Reply(
+            ctx.t(
+                "You're signed up ✓ for {when} at {point}.", when=when, point=session.meeting_point
+            ),
+            buttons=cancel_button,
+        )
+    return Reply(
+        ctx.t(
+            "{when} is full, so you're on the waiting list; you'll be told as soon as a "
+            "place opens.",
+            when=when,
+        ),
+        buttons=cancel_button,
+    )
+
+
+@action("cvno")
+async def cancel_pressed(ctx: Context, target: str) -> Reply:
+    person, branch = await _home(ctx)
+    session = await _session_for(ctx, target, branch)
+    was_on, promoted = await cancel(ctx, session, person.id)
+    when = describe(session.starts_at, branch.timezone)
+    if not was_on:
+        raise ctx.refuse(ctx.t("You were not signed up for {when}.", when=when))
+    if promoted is not None:
+        lucky = await ctx.session.get(Person, promoted)
+        if lucky is not None:
+            await notify(
+                ctx,
+                only(lucky),
+                f"canvass-promoted:{session.id}:{lucky.id}",
+                lambda t: t(
+                    "A place opened up: you're now going canvassing {when} at {point}.",
+                    when=when,
+                    point=session.meeting_point,
+                ),
+            )
+    return Reply(
+        ctx.t("Cancelled: you're no longer down for {when}.", when=when),
+        buttons=((Button(ctx.t("Sign up again"), "cvgo", str(session.id)),),),
+    )
+
+
+@action("cvics")
+async def calendar_pressed(ctx: Context, target: str) -> Reply:
+    _, branch = await _home(ctx)
+    session = await _session_for(ctx, target, branch)
+    content = ics(session, branch, ctx.settings.party_name, ctx.now)
+    return Reply(
+        ctx.t("Add it to your calendar:"),
+        file=Attachment(f"canvassing-{session.id}.ics", content, "text/calendar"),
+        private=True,
+    )
+
+
+async def _schedule(ctx: Context, text: str) -> Reply:
+    person, branch = await _home(ctx)
+    await _require_staff(ctx, branch, (ORGANISER,), "canvass.schedule")
+    words = text.split()
+    weekday = parse_weekday(words[0]) if words else None
+    at = parse_time(words[1]) if len(words) > 1 else None
+    if weekday is None or at is None or len(words) < 3:
+        raise ctx.refuse(
+            ctx.t(
+                "Please give a weekday, a time and a meeting point, for example: "
+                "/canvass schedule saturday 10:30 Market Cross 8"
+            )
+        )
+    rest = words[2:]
+    capacity = None
+    if len(rest) > 1 and rest[-1].isdigit():
+        capacity = int(rest.pop())
+        if not 1 <= capacity <= CAPACITY_LIMIT:
+            raise ctx.refuse(ctx.t("The capacity must be from 1 to {n}.", n=CAPACITY_LIMIT))
+    point = " ".join(rest)
+    if len(point) > POINT_LIMIT:
+        raise ctx.refuse(
+            ctx.t("Please keep the meeting point under {n} characters.", n=POINT_LIMIT)
+        )
+    slot = CanvassSlot(
+        branch_id=branch.id,
+        weekday=weekday,
+        local_time=at.strftime("%H:%M"),
+        meeting_point=point,
+        capacity=capacity,
+        created_by=person.id,
+        created_at=ctx.now,
+    )
+    ctx.session.add(slot)
+    await ctx.session.flush()
+    audit(ctx, "canvass.scheduled", branch=branch, slot=slot.id)
+    today = local(ctx.now, branch.timezone).date()
+    next_day = next(
+        d
+        for d in (today + dt.timedelta(days=i) for i in range(8))
+        if d.weekday() == weekday and occurrence(d, at, branch.timezone) > ctx.now
+    )
+    first = describe(occurrence(next_day, at, branch.timezone), branch.timezone)
+    places = ctx.t.plural("{n} place", "{n} places", capacity) if capacity else ctx.t("no limit")
+    return Reply(
+        ctx.t(
+            "Weekly canvassing for {branch}: every {day} at {time} ({tz} time), meeting at "
+            "{point}; {places}. First session: {first}.",
+            branch=branch.name,
+            day=WEEKDAYS[weekday].capitalize(),
+            time=at.strftime("%H:%M"),
+            tz=branch.timezone,
+            point=point,
+            places=places,
+            first=first,
+        ),
+        buttons=((Button(ctx.t("Undo"), "cvrm", str(slot.id)),),),
+    )
+
+
+async def _slots(ctx: Context) -> Reply:
+    _, branch = await _home(ctx)
+    await _require_staff(ctx, branch, (ORGANISER,), "canvass.slots")
+    slots = list(
+        await ctx.session.scalars(
+            select(CanvassSlot)
+            .where(CanvassSlot.branch_id == branch.id, CanvassSlot.removed_at.is_(None))
+            .order_by(CanvassSlot.weekday, CanvassSlot.local_time)
+        )
+    )
+    if not slots:
+        return Reply(
+            ctx.t("No weekly canvassing yet: /canvass schedule saturday 10:30 Market Cross 8")
+        )
+    lines = [ctx.t("Weekly canvassing of the {branch} branch:", branch=branch.name)]
+    rows = []
+    for n, slot in enumerate(slots, 1):
+        cap = f" · {slot.capacity}" if slot.capacity else ""
+        lines.append(
+            f"{n}. {WEEKDAYS[slot.weekday].capitalize()} {slot.local_time} · {slot.meeting_point}{cap}"
+        )
+        rows.append((Button(ctx.t("Remove {n}", n=n), "cvrm", str(slot.id)),))
+    return Reply("\n".join(lines), buttons=tuple(rows))
+
+
+@action("cvrm")
+async def remove_pressed(ctx: Context, target: str) -> Reply:
+    """Remove a weekly session: its coming sessions are cancelled and those signed up told."""
+    _, branch = await _home(ctx)
+    slot_id = parse_id(target)
+    slot = await ctx.session.get(CanvassSlot, slot_id) if slot_id else None
+    if slot is None or slot.branch_id != branch.id or slot.removed_at is not None:
+        raise ctx.stale()
+    await _require_staff(ctx, branch, (ORGANISER,), "canvass.remove")
+    slot.removed_at = ctx.now
+    coming = list(
+        await ctx.session.scalars(
+            select(CanvassSession).where(
+                CanvassSession.slot_id == slot.id,
+                CanvassSession.starts_at > ctx.now,
+                CanvassSession.cancelled_at.is_(None),
+            )
+        )
+    )
+    for session in coming:
+        session.cancelled_at = ctx.now
+        when = describe(session.starts_at, branch.timezone)
+        signed = select(CanvassSignup.person_id).where(CanvassSignup.session_id == session.id)
+        await notify(
+            ctx,
+            Recipients(signed, {}),
+            f"canvass-cancelled:{session.id}",
+            _cancelled_notice(when),
+        )
+    audit(ctx, "canvass.removed", branch=branch, slot=slot.id)
+    return Reply(
+        ctx.t(
+            "Removed: no more canvassing {day} at {time}.",
+            day=WEEKDAYS[slot.weekday].capitalize(),
+            time=slot.local_time,
+        ),
+        edit=True,
+    )
+
+
+def _cancelled_notice(when: str) -> Callable[[Translator], str]:
+    return lambda t: t("The canvassing session {when} is cancelled.", when=when)
+
+
+@command("reminders", N_("turn canvassing reminders on or off"), usage="on|off")
+async def reminders(ctx: Context) -> Reply:
+    person = ctx.require_person()
+    choice = ctx.request.args.strip().lower()
+    if choice not in ("on", "off"):
+        state = ctx.t("on") if person.reminders else ctx.t("off")
+        return Reply(
+            ctx.t("Your reminders are {state}. Send /reminders on or /reminders off.", state=state)
+        )
+    person.reminders = choice == "on"
+    if person.reminders:
+        return Reply(
+            ctx.t(
+                "Reminders are on: you'll get the weekly round-up and a reminder the evening before."
+            )
+        )
+    return Reply(ctx.t("Reminders are off. Send /reminders on to have them again."))

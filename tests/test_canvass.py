@@ -1,0 +1,142 @@
+"""Weekly canvassing: sessions in local time, sign-ups, the waiting list, calendars."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from sqlalchemy import select
+
+from storage.models import CanvassSession, CanvassSignup
+from tests.helpers import Chat, snapshot, text
+
+
+async def sessions(chat: Chat) -> list[CanvassSession]:
+    async with chat.core.db.transaction() as session:
+        return list(
+            await session.scalars(select(CanvassSession).order_by(CanvassSession.starts_at))
+        )
+
+
+async def test_an_organiser_schedules_and_members_sign_up(demo: Chat) -> None:
+    replies = await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross 8")
+    # 2026-11-26 is a Thursday: the first session is Saturday 28 November.
+    assert replies[0].text == (
+        "Weekly canvassing for Frome: every Saturday at 10:30 (Europe/London time), meeting "
+        "at Market Cross; 8 places. First session: Sat 28 Nov 10:30."
+    )
+    listing = (await demo.say("Carol", "/canvass"))[0]
+    assert "1. Sat 28 Nov 10:30 · Market Cross · 8 places left" in listing.text
+    replies = await demo.press("Carol", "Sign up 1")
+    assert replies[0].text == "You're signed up ✓ for Sat 28 Nov 10:30 at Market Cross."
+    listing = (await demo.say("Carol", "/canvass"))[0]
+    assert "7 places left · you're going ✓" in listing.text
+    assert [b.label for b in listing.button_list()] == ["Cancel 1", "Calendar 1"]
+
+
+async def test_a_full_session_has_a_waiting_list_and_a_cancellation_promotes(demo: Chat) -> None:
+    await demo.say("Alice", "/canvass schedule sat 10:30 Market Cross 1")
+    await demo.say("Carol", "/canvass")
+    await demo.press("Carol", "Sign up 1")
+    listing = (await demo.say("Dan", "/canvass"))[0]
+    assert "0 places left" in listing.text
+    replies = await demo.press("Dan", "Wait for a place 1")
+    assert "waiting list" in replies[0].text
+    await demo.say("Carol", "/canvass")
+    replies = await demo.press("Carol", "Cancel 1")
+    assert replies[0].text == "Cancelled: you're no longer down for Sat 28 Nov 10:30."
+    told = [t for n, t in await demo.outbox() if n == "Dan"]
+    assert told == [
+        "A place opened up: you're now going canvassing Sat 28 Nov 10:30 at Market Cross."
+    ]
+    assert "you're going ✓" in (await demo.say("Dan", "/canvass"))[0].text
+
+
+async def test_two_people_taking_the_last_place_at_once_one_gets_it(demo: Chat) -> None:
+    await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross 1")
+    await demo.say("Carol", "/canvass")
+    await demo.say("Dan", "/canvass")
+    carol, dan = demo.button("Carol", "Sign up 1"), demo.button("Dan", "Sign up 1")
+    await asyncio.gather(demo.press("Carol", carol), demo.press("Dan", dan))
+    async with demo.core.db.transaction() as session:
+        statuses = sorted(s.status for s in await session.scalars(select(CanvassSignup)))
+    assert statuses == ["going", "waiting"]
+
+
+async def test_the_local_time_holds_across_the_clock_change(demo: Chat) -> None:
+    demo.clock.set(dt.datetime(2026, 10, 19, 12, 0, tzinfo=dt.UTC))  # a Monday, in BST
+    await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross")
+    demo.clock.set(dt.datetime(2026, 10, 22, 12, 0, tzinfo=dt.UTC))
+    await demo.say("Carol", "/canvass")
+    demo.clock.set(dt.datetime(2026, 10, 29, 12, 0, tzinfo=dt.UTC))  # after 25 October
+    listing = (await demo.say("Carol", "/canvass"))[0]
+    assert "Sat 31 Oct 10:30" in listing.text
+    starts = [s.starts_at for s in await sessions(demo)]
+    assert starts == [
+        dt.datetime(2026, 10, 24, 9, 30, tzinfo=dt.UTC),  # 10:30 BST
+        dt.datetime(2026, 10, 31, 10, 30, tzinfo=dt.UTC),  # 10:30 GMT
+    ]
+
+
+async def test_listing_twice_creates_each_session_once(demo: Chat) -> None:
+    await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross")
+    await demo.say("Carol", "/canvass")
+    await demo.say("Dan", "/canvass")
+    assert len(await sessions(demo)) == 1
+
+
+async def test_each_session_offers_a_calendar_file(demo: Chat) -> None:
+    await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross, BA11 1AA")
+    await demo.say("Carol", "/canvass")
+    reply = (await demo.press("Carol", "Calendar 1"))[0]
+    assert reply.file is not None and reply.file.mime_type == "text/calendar"
+    body = reply.file.content.decode()
+    assert "DTSTART:20261128T103000Z" in body
+    assert "LOCATION:Market Cross\\, BA11 1AA" in body
+
+
+async def test_bad_schedules_are_refused_and_change_nothing(demo: Chat) -> None:
+    before = await snapshot(demo.core.db)
+    for args in (
+        "funday 10:30 Cross",
+        "saturday 25:00 Cross",
+        "saturday 10:30",
+        "",
+        "sat 10:30 X 0",
+    ):
+        replies = await demo.say("Alice", f"/canvass schedule {args}")
+        assert replies[0].error, args
+    assert (await demo.say("Carol", "/canvass schedule saturday 10:30 Cross"))[0].error
+    assert (await demo.say("Carol", "/canvass frobnicate"))[0].error
+    after = await snapshot(demo.core.db)
+    for table in ("canvass_slots", "canvass_sessions", "canvass_signups", "outbox"):
+        assert after[table] == before[table] == [], table
+    refused = [r for r in after["audit_log"] if "refused" in r]
+    assert len(refused) == 1 and "canvass.schedule" in refused[0]  # Carol's attempt
+
+
+async def test_removing_a_weekly_session_tells_those_signed_up(demo: Chat) -> None:
+    await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross")
+    await demo.say("Carol", "/canvass")
+    await demo.press("Carol", "Sign up 1")
+    await demo.say("Alice", "/canvass slots")
+    replies = await demo.press("Alice", "Remove 1")
+    assert "no more canvassing Saturday at 10:30" in replies[0].text
+    assert ("Carol", "The canvassing session Sat 28 Nov 10:30 is cancelled.") in await demo.outbox()
+    assert "No canvassing" in text(await demo.say("Carol", "/canvass"))
+
+
+async def test_reminders_can_be_turned_off_and_on(demo: Chat) -> None:
+    assert "are on" in (await demo.say("Carol", "/reminders"))[0].text
+    await demo.say("Carol", "/reminders off")
+    person = await demo.person("Carol")
+    assert person is not None and not person.reminders
+    await demo.say("Carol", "/reminders on")
+    person = await demo.person("Carol")
+    assert person is not None and person.reminders
+
+
+async def test_canvassing_needs_a_branch(chat: Chat) -> None:
+    await chat.signup("Sam")
+    replies = await chat.say("Sam", "/canvass")
+    assert replies[0].error and "Join a branch first" in replies[0].text
