@@ -14,12 +14,37 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.context import Context
-from storage.models import GOING, WAITING, Branch, CanvassSession, CanvassSignup, CanvassSlot
+from storage.models import (
+    GOING,
+    WAITING,
+    Branch,
+    CanvassSession,
+    CanvassSignup,
+    CanvassSlot,
+    Person,
+)
+
+# Recipients (built once: see bot.outbox.Recipients).
+SIGNED_UP = select(CanvassSignup.person_id).where(
+    CanvassSignup.session_id == bindparam("r_session")
+)
+GOING_WITH_REMINDERS = (
+    select(CanvassSignup.person_id)
+    .join(Person, Person.id == CanvassSignup.person_id)
+    .where(
+        CanvassSignup.session_id == bindparam("r_session"),
+        CanvassSignup.status == GOING,
+        Person.reminders.is_(True),
+    )
+)
+BRANCH_WITH_REMINDERS = select(Person.id).where(
+    Person.branch_id == bindparam("r_branch"), Person.reminders.is_(True)
+)
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 HORIZON = dt.timedelta(days=7)

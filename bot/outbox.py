@@ -71,44 +71,49 @@ class Recipients:
 
 
 _COLUMNS = ["key", "person_id", "text", "buttons", "status", "attempts", "created_at"]
-_INSERTS: dict[tuple[int, str, int, bool], Any] = {}
+# (query, statement) by the query's identity; the query is kept alive in the value
+# so that its id can never be reused by another query.
+_INSERTS: dict[tuple[int, str, int, bool], tuple[Select[Any], Any]] = {}
 
 
 def _insert_for(query: Select[Any], dialect: str, languages: int, exclude: bool) -> Any:
     """The INSERT ... SELECT for these recipients, built once and reused: building
     SQLAlchemy statements costs more than running them on the hot path."""
     cache_key = (id(query), dialect, languages, exclude)
-    stmt = _INSERTS.get(cache_key)
-    if stmt is None:
-        text: Any = bindparam("o_text0")
-        if languages > 1:
-            text = case(
-                *(
-                    (Person.locale == bindparam(f"o_lang{i}"), bindparam(f"o_text{i}"))
-                    for i in range(1, languages)
-                ),
-                else_=text,
-            )
-        rows = select(
-            (bindparam("o_key", type_=String) + cast(Person.id, String)).label("key"),
-            Person.id,
-            text,
-            bindparam("o_buttons", type_=JSON),
-            literal(PENDING),
-            literal(0),
-            bindparam("o_now", type_=UTCDateTime()),
-        ).where(Person.id.in_(query))
-        if exclude:
-            rows = rows.where(Person.id != bindparam("o_exclude"))
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        # The table, not the entity: with parameters, an ORM insert would read
-        # them as rows to insert in bulk.
-        stmt = (
-            insert(typing.cast(Table, OutboxMessage.__table__))
-            .from_select(_COLUMNS, rows)
-            .on_conflict_do_nothing(index_elements=["key"])
+    cached = _INSERTS.get(cache_key)
+    if cached is not None and cached[0] is query:
+        return cached[1]
+    if len(_INSERTS) > 256:
+        raise RuntimeError("Recipients queries must be built once (module level), not per call")
+    text: Any = bindparam("o_text0")
+    if languages > 1:
+        text = case(
+            *(
+                (Person.locale == bindparam(f"o_lang{i}"), bindparam(f"o_text{i}"))
+                for i in range(1, languages)
+            ),
+            else_=text,
         )
-        _INSERTS[cache_key] = stmt
+    rows = select(
+        (bindparam("o_key", type_=String) + cast(Person.id, String)).label("key"),
+        Person.id,
+        text,
+        bindparam("o_buttons", type_=JSON),
+        literal(PENDING),
+        literal(0),
+        bindparam("o_now", type_=UTCDateTime()),
+    ).where(Person.id.in_(query))
+    if exclude:
+        rows = rows.where(Person.id != bindparam("o_exclude"))
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # The table, not the entity: with parameters, an ORM insert would read
+    # them as rows to insert in bulk.
+    stmt = (
+        insert(typing.cast(Table, OutboxMessage.__table__))
+        .from_select(_COLUMNS, rows)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    _INSERTS[cache_key] = (query, stmt)
     return stmt
 
 

@@ -17,6 +17,7 @@ from bot.branches import audit, notify, only
 from bot.canvassing import (
     CAPACITY_LIMIT,
     POINT_LIMIT,
+    SIGNED_UP,
     WEEKDAYS,
     cancel,
     describe,
@@ -39,7 +40,6 @@ from storage.models import (
     ORGANISER,
     Branch,
     CanvassSession,
-    CanvassSignup,
     CanvassSlot,
     Person,
 )
@@ -293,10 +293,9 @@ async def remove_pressed(ctx: Context, target: str) -> Reply:
     for session in coming:
         session.cancelled_at = ctx.now
         when = describe(session.starts_at, branch.timezone)
-        signed = select(CanvassSignup.person_id).where(CanvassSignup.session_id == session.id)
         await notify(
             ctx,
-            Recipients(signed, {}),
+            Recipients(SIGNED_UP, {"r_session": session.id}),
             f"canvass-cancelled:{session.id}",
             _cancelled_notice(when),
         )
