@@ -103,6 +103,7 @@ async def serve(
 ) -> None:
     """Every configured adapter and the outbox worker, in this one asyncio loop,
     until ``stop`` is set (or SIGTERM/SIGINT); then everything stops in reverse."""
+    from adapters.scheduler import Scheduler
     from adapters.telegram import TelegramAdapter
 
     stop = stop or asyncio.Event()
@@ -113,7 +114,9 @@ async def serve(
     clock = SystemClock()
     core = Core(db, settings, clock=clock)
     telegram = TelegramAdapter(core, settings)
+    scheduler = Scheduler(db, settings, clock)
     await telegram.start()
+    await scheduler.start()
     worker = asyncio.create_task(
         run_outbox(db, {telegram.transport.platform: telegram.transport}, clock, stop)
     )
@@ -123,6 +126,7 @@ async def serve(
         log.info("stopping")
         stop.set()
         await worker
+        await scheduler.stop()
         await telegram.stop()
 
 

@@ -52,6 +52,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+FOREIGN_TABLES = {"apscheduler_jobs"}  # kept beside ours by APScheduler's job store
+
+
+def is_ours(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """For Alembic's ``include_object``: leave tables that are not ours alone."""
+    return not (type_ == "table" and name in FOREIGN_TABLES)
+
+
 def alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))

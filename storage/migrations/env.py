@@ -7,11 +7,18 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from storage.db import normalise_url
+from storage.db import is_ours, normalise_url
 from storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Tables that are not ours (APScheduler keeps its jobs beside ours) are left alone."""
+    return not (type_ == "table" and name == "apscheduler_jobs")
 
 
 def run(connection: Connection) -> None:
@@ -20,6 +27,7 @@ def run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        include_object=is_ours,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,176 @@
+"""The scheduler: time -> core calls (APScheduler 3, shared by every platform).
+
+Jobs live in APScheduler's SQLAlchemy job store on the bot's own database, so
+they survive restarts. Job functions are module-level and take ids only; they
+find the running database and settings in ``_runtime``. Every job is re-added
+at start-up with a stable id and ``replace_existing=True``. Defaults:
+``coalesce=True`` (a backlog of missed runs fires once), ``max_instances=1``,
+and a ``misfire_grace_time`` of hours (the default of one second would silently
+drop a weekly reminder whose fire time passed while the process was down).
+
+With several workers on PostgreSQL only the holder of an advisory lock runs
+jobs; the others start paused and take over when the leader goes away. The
+reminders themselves are idempotent (outbox keys), so a second fire queues
+nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.reminders import evening_before, weekly_roundup
+from storage.db import Database
+from storage.models import PROPOSED, Branch
+
+log = logging.getLogger(__name__)
+
+JOBS_TABLE = "apscheduler_jobs"
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 6 * 3600}
+LEADER_LOCK = 0x0A55E3B1  # the advisory lock key of the scheduler leader
+ROUNDUP = {"day_of_week": "mon", "hour": 18, "minute": 0}
+EVENING = {"hour": 18, "minute": 0}
+
+
+@dataclass
+class _Runtime:
+    db: Database
+    settings: Settings
+    clock: Clock
+
+
+_runtime: _Runtime | None = None
+
+
+def _services() -> _Runtime:
+    if _runtime is None:
+        raise RuntimeError("the scheduler's job ran before the scheduler started")
+    return _runtime
+
+
+async def roundup_job(branch_id: int) -> None:
+    rt = _services()
+    await weekly_roundup(rt.db, rt.settings, rt.clock.now(), branch_id)
+
+
+async def evening_job(branch_id: int) -> None:
+    rt = _services()
+    await evening_before(rt.db, rt.settings, rt.clock.now(), branch_id)
+
+
+async def refresh_job() -> None:
+    """New branches get their jobs within the hour."""
+    if _scheduler is not None:
+        await _scheduler.sync_jobs()
+
+
+_scheduler: Scheduler | None = None
+
+
+def sync_url(db: Database) -> str:
+    """The same database for APScheduler's (synchronous) job store."""
+    url = db.url
+    if db.is_sqlite:
+        url = url.set(drivername="sqlite")
+    return url.render_as_string(hide_password=False)
+
+
+class Scheduler:
+    def __init__(
+        self, db: Database, settings: Settings, clock: Clock, *, takeover_every: float = 10.0
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.takeover_every = takeover_every
+        options: dict[str, Any] = {}
+        if db.is_sqlite:
+            options["connect_args"] = {"timeout": 10}  # wait for the bot's own writes
+        store = SQLAlchemyJobStore(url=sync_url(db), tablename=JOBS_TABLE, engine_options=options)
+        self.aps = AsyncIOScheduler(
+            jobstores={"default": store}, job_defaults=JOB_DEFAULTS, timezone=dt.UTC
+        )
+        self.leader = False
+        self._lock_conn: psycopg.AsyncConnection[Any] | None = None
+        self._watch: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        global _runtime, _scheduler
+        _runtime = _Runtime(self.db, self.settings, self.clock)
+        _scheduler = self
+        self.leader = await self._try_lead()
+        self.aps.start(paused=not self.leader)
+        await self.sync_jobs()
+        if not self.leader:
+            log.info("scheduler: another worker leads; waiting to take over")
+            self._watch = asyncio.create_task(self._wait_to_lead())
+
+    async def stop(self) -> None:
+        global _scheduler
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        if self.aps.running:
+            self.aps.shutdown(wait=False)
+        if self._lock_conn is not None:
+            await self._lock_conn.close()  # ends the session: the lock goes with it
+            self._lock_conn = None
+        _scheduler = None
+
+    async def sync_jobs(self) -> None:
+        """(Re-)add each branch's jobs under stable ids; idempotent."""
+        async with self.db.transaction() as session:
+            branches = list(await session.scalars(select(Branch).where(Branch.status != PROPOSED)))
+        for branch in branches:
+            tz = branch.timezone
+            self.aps.add_job(
+                roundup_job,
+                CronTrigger(timezone=tz, **ROUNDUP),
+                id=f"roundup:{branch.id}",
+                args=[branch.id],
+                replace_existing=True,
+            )
+            self.aps.add_job(
+                evening_job,
+                CronTrigger(timezone=tz, **EVENING),
+                id=f"evening:{branch.id}",
+                args=[branch.id],
+                replace_existing=True,
+            )
+        self.aps.add_job(refresh_job, IntervalTrigger(hours=1), id="refresh", replace_existing=True)
+
+    async def _try_lead(self) -> bool:
+        if self.db.is_sqlite:
+            return True  # SQLite: one process
+        if self._lock_conn is None:
+            url = self.db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self._lock_conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+        row = await (
+            await self._lock_conn.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK,))
+        ).fetchone()
+        return bool(row and row[0])
+
+    async def _wait_to_lead(self) -> None:
+        while not self.leader:
+            await asyncio.sleep(self.takeover_every)
+            try:
+                self.leader = await self._try_lead()
+            except psycopg.Error as exc:
+                log.warning("scheduler: could not ask for the lead: %s", exc)
+                self._lock_conn = None
+        log.info("scheduler: this worker leads now")
+        self.aps.resume()

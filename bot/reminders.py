@@ -1,0 +1,120 @@
+"""Reminders the scheduler triggers: the weekly round-up and the evening before.
+
+Each is a plain async function of ids and a time: the scheduler (in
+``adapters/scheduler.py``) calls them, tests call them with a moved clock. What
+they send goes through the outbox with a key naming the week or the session,
+so a reminder that fires twice (a restart, a second worker) is queued once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from sqlalchemy import select
+
+from bot.branches import notify
+from bot.canvassing import (
+    BRANCH_WITH_REMINDERS,
+    GOING_WITH_REMINDERS,
+    HORIZON,
+    describe,
+    ensure_sessions,
+    local,
+    upcoming,
+)
+from bot.config import Settings
+from bot.context import Context
+from bot.i18n import Translator, translator
+from bot.messages import ChatRef, Request, Sender
+from bot.outbox import Recipients
+from storage.db import Database
+from storage.models import Branch, CanvassSession
+
+SYSTEM = Sender("system", "scheduler", "Scheduler")
+
+
+def _job_context(session: object, settings: Settings, now: dt.datetime) -> Context:
+    request = Request(SYSTEM, ChatRef("system", "private", "scheduler"), command="")
+    return Context(
+        session,  # type: ignore[arg-type]
+        request,
+        settings,
+        now,
+        random.Random(),
+        translator(settings.default_locale),
+        None,
+    )
+
+
+async def weekly_roundup(db: Database, settings: Settings, now: dt.datetime, branch_id: int) -> int:
+    """This week's sessions and places left, to the branch's people who want reminders.
+    Returns how many sessions it announced (0: nothing queued)."""
+    async with db.transaction() as session:
+        ctx = _job_context(session, settings, now)
+        branch = await session.get(Branch, branch_id)
+        if branch is None:
+            return 0
+        listings = await upcoming(ctx, branch, None)
+        if not listings:
+            return 0
+        week = local(now, branch.timezone).strftime("%G-W%V")
+
+        def render(t: Translator) -> str:
+            lines = [t("Canvassing with the {branch} branch this week:", branch=branch.name)]
+            for item in listings:
+                when = describe(item.session.starts_at, branch.timezone)
+                if item.places_left is None:
+                    places = t("open to all")
+                else:
+                    places = t.plural("{n} place left", "{n} places left", item.places_left)
+                lines.append(f"• {when} · {item.session.meeting_point} · {places}")
+            lines.append(t("Send /canvass to sign up. (/reminders off to stop these.)"))
+            return "\n".join(lines)
+
+        await notify(
+            ctx,
+            Recipients(BRANCH_WITH_REMINDERS, {"r_branch": branch.id}),
+            f"roundup:{branch.id}:{week}",
+            render,
+        )
+        return len(listings)
+
+
+async def evening_before(db: Database, settings: Settings, now: dt.datetime, branch_id: int) -> int:
+    """A reminder to everyone going to a session tomorrow (branch-local). Returns how
+    many sessions it reminded about."""
+    async with db.transaction() as session:
+        ctx = _job_context(session, settings, now)
+        branch = await session.get(Branch, branch_id)
+        if branch is None:
+            return 0
+        await ensure_sessions(ctx, branch, now + HORIZON)
+        tomorrow = local(now, branch.timezone).date() + dt.timedelta(days=1)
+        sessions = [
+            s
+            for s in await session.scalars(
+                select(CanvassSession).where(
+                    CanvassSession.branch_id == branch.id,
+                    CanvassSession.cancelled_at.is_(None),
+                    CanvassSession.starts_at > now,
+                    CanvassSession.starts_at <= now + dt.timedelta(days=2),
+                )
+            )
+            if local(s.starts_at, branch.timezone).date() == tomorrow
+        ]
+        for item in sessions:
+            when = describe(item.starts_at, branch.timezone)
+            point = item.meeting_point
+            await notify(
+                ctx,
+                Recipients(GOING_WITH_REMINDERS, {"r_session": item.id}),
+                f"reminder:{item.id}",
+                lambda t, when=when, point=point: t(  # type: ignore[misc]
+                    "Reminder: canvassing tomorrow, {when}, meeting at {point}. "
+                    "Can't make it? Send /canvass to cancel, so someone waiting gets your place.",
+                    when=when,
+                    point=point,
+                ),
+            )
+        return len(sessions)

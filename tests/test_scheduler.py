@@ -1,0 +1,94 @@
+"""The scheduler: jobs persist in the database, missed runs fire once, one leader."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+from apscheduler.events import EVENT_JOB_EXECUTED, JobExecutionEvent
+from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
+
+from adapters.scheduler import Scheduler
+from bot.clock import FixedClock
+from bot.config import Settings
+from bot.demo import seed_demo
+from storage.db import Database
+from tests.conftest import NOW
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path, sqlite_template: Path) -> Database:
+    path = tmp_path / "organiser.db"
+    shutil.copy(sqlite_template, path)
+    db = Database(f"sqlite:///{path}")
+    await seed_demo(db, Settings(), NOW)
+    return db
+
+
+async def test_jobs_are_stored_once_and_survive_a_restart(sqlite_db: Database) -> None:
+    first = Scheduler(sqlite_db, Settings(), FixedClock(NOW))
+    await first.start()
+    ids = sorted(job.id for job in first.aps.get_jobs())
+    await first.stop()
+    # Frome and Bath are active or affiliated; Wells, only proposed, has none yet.
+    assert ids == ["evening:1", "evening:2", "refresh", "roundup:1", "roundup:2"]
+    second = Scheduler(sqlite_db, Settings(), FixedClock(NOW))
+    await second.start()
+    jobs = {job.id: job for job in second.aps.get_jobs()}
+    await second.stop()
+    await sqlite_db.dispose()
+    assert sorted(jobs) == ids  # re-added with the same ids: no duplicates
+    monday = jobs["roundup:1"].next_run_time
+    assert monday.weekday() == 0 and (monday.hour, monday.minute) == (18, 0)
+    assert str(monday.tzinfo) == "Europe/London"
+
+
+async def test_a_missed_fire_time_runs_exactly_once(sqlite_db: Database) -> None:
+    friday_evening = dt.datetime(2026, 11, 27, 18, 0, tzinfo=dt.UTC)
+    scheduler = Scheduler(sqlite_db, Settings(), FixedClock(friday_evening))
+    runs: list[str] = []
+    done = asyncio.Event()
+
+    def executed(event: JobExecutionEvent) -> None:
+        runs.append(event.job_id)
+        if event.job_id == "evening:1":
+            done.set()
+
+    scheduler.aps.add_listener(executed, EVENT_JOB_EXECUTED)
+    await scheduler.start()
+    scheduler.aps.pause()
+    # The process was down when the evening reminder was due, over an hour ago.
+    missed = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    scheduler.aps.modify_job("evening:1", next_run_time=missed)
+    scheduler.aps.resume()
+    await asyncio.wait_for(done.wait(), 10)
+    await asyncio.sleep(0.3)  # room for a (wrong) second run to show itself
+    await scheduler.stop()
+    await sqlite_db.dispose()
+    assert runs.count("evening:1") == 1
+
+
+@pytest.mark.postgres
+async def test_only_one_worker_leads_and_another_takes_over(pg_url: str) -> None:
+    db_a, db_b = Database(pg_url), Database(pg_url)
+    a = Scheduler(db_a, Settings(), FixedClock(NOW), takeover_every=0.05)
+    b = Scheduler(db_b, Settings(), FixedClock(NOW), takeover_every=0.05)
+    await a.start()
+    await b.start()
+    try:
+        assert a.leader and a.aps.state == STATE_RUNNING
+        assert not b.leader and b.aps.state == STATE_PAUSED
+        await a.stop()  # the leader goes away
+        for _ in range(100):
+            if b.leader:
+                break
+            await asyncio.sleep(0.05)
+        assert b.leader and b.aps.state == STATE_RUNNING
+    finally:
+        await b.stop()
+        await a.stop()
+        await db_a.dispose()
+        await db_b.dispose()
