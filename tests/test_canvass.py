@@ -140,3 +140,44 @@ async def test_canvassing_needs_a_branch(chat: Chat) -> None:
     await chat.signup("Sam")
     replies = await chat.say("Sam", "/canvass")
     assert replies[0].error and "Join a branch first" in replies[0].text
+
+
+async def _a_past_session(demo: Chat) -> None:
+    await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross")
+    await demo.say("Carol", "/canvass")
+    await demo.press("Carol", "Sign up 1")
+    demo.clock.set(dt.datetime(2026, 11, 28, 13, 0, tzinfo=dt.UTC))  # Saturday afternoon
+
+
+async def test_an_organiser_logs_totals_and_issues_only(demo: Chat) -> None:
+    await _a_past_session(demo)
+    replies = await demo.say("Alice", "/canvass log 120 35 housing Buses #housing")
+    assert replies[0].text == (
+        "Logged for Sat 28 Nov 10:30: 1 out, 120 doors, 35 conversations. "
+        "Issues raised: housing, buses."
+    )
+    undo = demo.button("Alice", "Undo")
+    again = await demo.say("Alice", "/canvass log 10 2")
+    assert again[0].error and "no session" in again[0].text
+    await demo.press("Alice", undo)
+    assert not (await demo.say("Alice", "/canvass log 100 20"))[0].error
+
+
+async def test_bad_results_are_refused(demo: Chat) -> None:
+    await _a_past_session(demo)
+    for args in ("", "120", "12 35", "x y", "120 35 <script>", "999999 1"):
+        replies = await demo.say("Alice", f"/canvass log {args}")
+        assert replies[0].error, args
+    assert (await demo.say("Carol", "/canvass log 120 35"))[0].error  # not an organiser
+
+
+async def test_stats_are_a_chart_of_the_last_twelve_weeks(demo: Chat) -> None:
+    await _a_past_session(demo)
+    await demo.say("Alice", "/canvass log 120 35 housing buses")
+    reply = (await demo.say("Alice", "/canvass stats"))[0]
+    assert reply.text == (
+        "Last 12 weeks: 1 people out, 120 doors, 35 conversations. "
+        "Top issues: housing (1), buses (1)."
+    )
+    assert reply.file is not None and reply.file.mime_type == "image/png"
+    assert reply.file.content.startswith(b"\x89PNG\r\n\x1a\n") and len(reply.file.content) > 5000

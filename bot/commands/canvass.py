@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.branches import audit, notify, only
+from bot.canvass_results import MAX_COUNT, chart, parse_tags, weekly_totals
 from bot.canvassing import (
     CAPACITY_LIMIT,
     POINT_LIMIT,
@@ -39,7 +40,9 @@ from storage.models import (
     GOING,
     ORGANISER,
     Branch,
+    CanvassResult,
     CanvassSession,
+    CanvassSignup,
     CanvassSlot,
     Person,
 )
@@ -56,7 +59,8 @@ async def _home(ctx: Context) -> tuple[Person, Branch]:
 def _usage(ctx: Context) -> str:
     return ctx.t(
         "Usage: /canvass, or for organisers /canvass schedule <weekday> <HH:MM> "
-        "<meeting point> [capacity] and /canvass slots"
+        "<meeting point> [capacity], /canvass slots, /canvass log <doors> <conversations> "
+        "[issues] and /canvass stats"
     )
 
 
@@ -69,6 +73,10 @@ async def canvass(ctx: Context) -> Reply:
         return await _schedule(ctx, rest.strip())
     if sub.lower() == "slots":
         return await _slots(ctx)
+    if sub.lower() == "log":
+        return await _log(ctx, rest.split())
+    if sub.lower() == "stats":
+        return await _stats(ctx)
     if sub:
         raise ctx.refuse(_usage(ctx))
     person, branch = await _home(ctx)
@@ -308,6 +316,102 @@ async def remove_pressed(ctx: Context, target: str) -> Reply:
         ),
         edit=True,
     )
+
+
+async def _log(ctx: Context, words: list[str]) -> Reply:
+    """/canvass log <doors> <conversations> [issue tags]: for the latest session."""
+    person, branch = await _home(ctx)
+    await _require_staff(ctx, branch, (ORGANISER,), "canvass.log")
+    counts = [w for w in words[:2] if w.isdigit()]
+    tags = parse_tags(words[2:])
+    if len(counts) != 2 or tags is None or any(int(c) > MAX_COUNT for c in counts):
+        raise ctx.refuse(
+            ctx.t(
+                "Usage: /canvass log <doors> <conversations> [issues], for example: "
+                "/canvass log 120 35 housing buses"
+            )
+        )
+    doors, conversations = int(counts[0]), int(counts[1])
+    if conversations > doors:
+        raise ctx.refuse(ctx.t("There cannot be more conversations than doors knocked."))
+    session = await ctx.session.scalar(
+        select(CanvassSession)
+        .where(
+            CanvassSession.branch_id == branch.id,
+            CanvassSession.cancelled_at.is_(None),
+            CanvassSession.starts_at <= ctx.now,
+            CanvassSession.starts_at > ctx.now - dt.timedelta(days=14),
+            ~select(CanvassResult.id).where(CanvassResult.session_id == CanvassSession.id).exists(),
+        )
+        .order_by(CanvassSession.starts_at.desc())
+        .limit(1)
+    )
+    if session is None:
+        raise ctx.refuse(ctx.t("There is no session of the last two weeks left to log."))
+    people = await ctx.session.scalar(
+        select(func.count())
+        .select_from(CanvassSignup)
+        .where(CanvassSignup.session_id == session.id, CanvassSignup.status == GOING)
+    )
+    result = CanvassResult(
+        session_id=session.id,
+        people_out=people or 0,
+        doors=doors,
+        conversations=conversations,
+        tags=tags,
+        recorded_by=person.id,
+        recorded_at=ctx.now,
+    )
+    ctx.session.add(result)
+    await ctx.session.flush()
+    audit(ctx, "canvass.logged", branch=branch, session=session.id)
+    text = ctx.t(
+        "Logged for {when}: {people} out, {doors} doors, {conversations} conversations.",
+        when=describe(session.starts_at, branch.timezone),
+        people=people or 0,
+        doors=doors,
+        conversations=conversations,
+    )
+    if tags:
+        text += " " + ctx.t("Issues raised: {tags}.", tags=", ".join(tags))
+    return Reply(text, buttons=((Button(ctx.t("Undo"), "cvunlog", str(result.id)),),))
+
+
+@action("cvunlog")
+async def unlog_pressed(ctx: Context, target: str) -> Reply:
+    _, branch = await _home(ctx)
+    result_id = parse_id(target)
+    result = await ctx.session.get(CanvassResult, result_id) if result_id else None
+    session = await ctx.session.get(CanvassSession, result.session_id) if result else None
+    if result is None or session is None or session.branch_id != branch.id:
+        raise ctx.stale()
+    await _require_staff(ctx, branch, (ORGANISER,), "canvass.unlog")
+    await ctx.session.delete(result)
+    audit(ctx, "canvass.unlogged", branch=branch, session=session.id)
+    return Reply(ctx.t("Undone: that session's results are no longer recorded."), edit=True)
+
+
+async def _stats(ctx: Context) -> Reply:
+    _, branch = await _home(ctx)
+    await _require_staff(ctx, branch, (ORGANISER,), "canvass.stats")
+    weeks, issues = await weekly_totals(ctx, branch)
+    labels = {
+        "title": ctx.t("Canvassing with the {branch} branch, last 12 weeks"),
+        "doors": ctx.t("doors knocked"),
+        "conversations": ctx.t("conversations"),
+        "people": ctx.t("people out"),
+    }
+    image = chart(branch.name, weeks, labels)
+    totals = ctx.t(
+        "Last 12 weeks: {people} people out, {doors} doors, {conversations} conversations.",
+        people=sum(w.people for w in weeks),
+        doors=sum(w.doors for w in weeks),
+        conversations=sum(w.conversations for w in weeks),
+    )
+    top = ", ".join(f"{tag} ({n})" for tag, n in issues.most_common(5))
+    if top:
+        totals += " " + ctx.t("Top issues: {top}.", top=top)
+    return Reply(totals, file=Attachment(f"canvassing-{branch.slug}.png", image, "image/png"))
 
 
 def _cancelled_notice(when: str) -> Callable[[Translator], str]:

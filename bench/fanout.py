@@ -1,0 +1,545 @@
+#!/usr/bin/env python3
+"""A weekly reminder to every member, through a rate-limited platform, with a crash.
+
+A fake chat platform runs on 127.0.0.1 in this process: ``POST /send``
+``{"chat_id", "text", "key"}`` is accepted (200) while fewer than ``--limit``
+(L, 200) messages were accepted in the last second (a sliding one-second
+window), and answered ``429 {"retry_after": seconds}`` beyond that; every
+accepted message is recorded with its time. A fresh database is seeded with
+``--people`` (10,000) members, each with an identity on the platform "bench",
+and the weekly reminder is queued for all of them with ``bot.outbox.enqueue_for``
+(one outbox row each, key ``weekly:{person id}``).
+
+The delivery worker is a separate process (this file with ``--worker``): it
+runs ``bot.outbox.run_outbox`` with a transport that POSTs to the fake, paces
+itself with ``aiolimiter.AsyncLimiter(L, 1)``, and on a 429 sleeps the
+``retry_after`` it was given and sends the same message again. It stops by
+itself once no outbox row is pending.
+
+* Run 1 (clean): one worker sends everything. The achieved rate is the number
+  of messages accepted divided by the time from the first accepted to the last;
+  ratio = rate / L (target >= 0.95). Lost: members with no accepted message
+  (target 0). Duplicated: accepted messages beyond one per key (target 0).
+* Run 2 (killed): a fresh database and queue; the worker gets ``kill -9`` the
+  moment the platform has accepted half the messages (so the message just
+  accepted is still in flight: sent, not yet marked sent, the worst moment),
+  then a new worker is started on the same database and finishes the job.
+
+    python bench/fanout.py [--db URL] [--people 10000] [--limit 200]
+
+Without ``--db`` each run's database is a fresh SQLite file in a temporary
+directory. A ``postgresql://`` URL names a server, never a database to use: a
+fresh ``organiser_bench_<random>`` database is created there for each run and
+dropped at the end. The last line printed is one JSON object:
+``{"limit_per_s", "ratio", "lost", "duplicated", "killed_lost",
+"killed_duplicated", ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import datetime as dt
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aiohttp
+import psycopg
+from aiohttp import web
+from aiolimiter import AsyncLimiter
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import make_url
+
+from bot.clock import SystemClock
+from bot.messages import Reply
+from bot.outbox import PENDING, Recipient, Recipients, Undeliverable, enqueue_for, run_outbox
+from bot.people import SHORT_ID_ALPHABET, SHORT_ID_LENGTH
+from storage.db import Database
+from storage.models import Base, Identity, OutboxMessage, Person
+
+PLATFORM = "bench"
+KEY = "weekly"
+TEXT = "Canvassing this week…"
+CHUNK = 5000
+TARGET_RATIO = 0.95
+WINDOW_S = 1.0  # the fake platform's window: at most L accepted in any WINDOW_S
+STOP_POLL_S = 0.25  # how often the worker asks whether anything is still pending
+
+# Everyone who wants reminders: every seeded member. Built once, module-level,
+# as enqueue_for requires.
+MEMBERS = select(Person.id).where(Person.reminders.is_(True))
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument(
+        "--db",
+        help="sqlite:///NEW-FILE (each run uses NEW-FILE with -clean/-killed added), or "
+        "postgresql://USER@HOST:PORT/DB naming the server on which a throwaway database is "
+        "created per run (default: SQLite in a temporary directory). With --worker: the "
+        "database to deliver from",
+    )
+    parser.add_argument("--people", type=int, default=10_000, help="members (10,000)")
+    parser.add_argument(
+        "--limit", type=int, default=200, help="L: messages/s the fake platform accepts (200)"
+    )
+    parser.add_argument(
+        "--kill-at",
+        type=float,
+        default=0.5,
+        help="share of the messages accepted when the worker is killed in run 2 (0.5)",
+    )
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        if not args.db or not args.port:
+            parser.error("--worker needs --db and --port")
+    elif args.people < 2:
+        parser.error("--people must be at least 2")
+    if args.limit < 1:
+        parser.error("--limit must be at least 1")
+    if not 0 < args.kill_at < 1:
+        parser.error("--kill-at must be between 0 and 1")
+    return args
+
+
+# --- The fake platform --------------------------------------------------------------
+
+
+@dataclass
+class FakePlatform:
+    """An HTTP chat platform that accepts at most ``limit`` messages a second."""
+
+    limit: int
+    accepted: list[tuple[str, str, float]] = field(default_factory=list)
+    throttled: int = 0
+    window: collections.deque[float] = field(default_factory=collections.deque)
+    watch: tuple[int, asyncio.Event] | None = None
+    runner: web.AppRunner | None = None
+    port: int = 0
+
+    async def send(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        now = time.monotonic()
+        while self.window and self.window[0] <= now - WINDOW_S:
+            self.window.popleft()
+        if len(self.window) >= self.limit:
+            self.throttled += 1
+            retry_after = max(self.window[0] + WINDOW_S - now, 0.001)
+            return web.json_response({"retry_after": round(retry_after, 4)}, status=429)
+        self.window.append(now)
+        self.accepted.append((str(body["chat_id"]), str(body["key"]), now))
+        if self.watch is not None and len(self.accepted) >= self.watch[0]:
+            self.watch[1].set()
+        return web.json_response({"ok": True})
+
+    def when_accepted(self, count: int) -> asyncio.Event:
+        """An event set once ``count`` messages have been accepted."""
+        event = asyncio.Event()
+        self.watch = (count, event)
+        if len(self.accepted) >= count:
+            event.set()
+        return event
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/send", self.send)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self.runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+# --- The delivery worker (a separate process) ---------------------------------------
+
+
+class HttpTransport:
+    """Sends to the fake platform at most ``limit`` a second; a 429 is waited out
+    and the same message sent again, so it is neither lost nor re-queued.
+
+    The outbox hands a transport a recipient and a reply, not the row's key; the
+    key sent along (for the platform's accounting only) is the one
+    ``enqueue_for`` gave the row: ``weekly:{person id}``."""
+
+    platform = PLATFORM
+
+    def __init__(self, http: aiohttp.ClientSession, url: str, limit: int) -> None:
+        self.http = http
+        self.url = url
+        self.limiter = AsyncLimiter(limit, 1)
+        self.sent = 0
+        self.throttled = 0
+
+    async def send(self, recipient: Recipient, reply: Reply) -> None:
+        payload = {
+            "chat_id": recipient.chat_id,
+            "text": reply.text,
+            "key": f"{KEY}:{recipient.person_id}",
+        }
+        while True:
+            async with self.limiter, self.http.post(self.url, json=payload) as resp:
+                if resp.status == 200:
+                    await resp.read()
+                    self.sent += 1
+                    return
+                body = await resp.json(content_type=None)
+                if resp.status == 429:
+                    retry_after = float(body["retry_after"])
+                elif 400 <= resp.status < 500:
+                    raise Undeliverable(f"HTTP {resp.status}: {body}")
+                else:
+                    raise RuntimeError(f"HTTP {resp.status}: {body}")
+            self.throttled += 1
+            await asyncio.sleep(retry_after)
+
+
+async def pending_count(db: Database) -> int:
+    async with db.transaction() as session:
+        stmt = select(func.count()).select_from(OutboxMessage)
+        return int(await session.scalar(stmt.where(OutboxMessage.status == PENDING)) or 0)
+
+
+async def worker(args: argparse.Namespace) -> int:
+    """Deliver the outbox until nothing is pending."""
+    logging.basicConfig(level=logging.WARNING, format="worker: %(levelname)s %(message)s")
+    db = Database(args.db)
+    stop = asyncio.Event()
+    started = time.perf_counter()
+    try:
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
+            transport = HttpTransport(http, f"http://127.0.0.1:{args.port}/send", args.limit)
+            loop = asyncio.create_task(run_outbox(db, {PLATFORM: transport}, SystemClock(), stop))
+            while not loop.done():
+                await asyncio.sleep(STOP_POLL_S)
+                if await pending_count(db) == 0:
+                    stop.set()
+            await loop
+    finally:
+        await db.dispose()
+    print(
+        f"  worker {os.getpid()}: sent {transport.sent:,} in {time.perf_counter() - started:.1f} s "
+        f"({transport.throttled:,} answered 429), nothing pending: stopping",
+        flush=True,
+    )
+    return 0
+
+
+# --- The throwaway databases --------------------------------------------------------
+
+
+@contextmanager
+def throwaway_database(url: str | None, name: str) -> Iterator[str]:
+    """The URL of a fresh, empty database for the run called ``name``, removed afterwards."""
+    if url is None:
+        with tempfile.TemporaryDirectory(prefix="organiser-bench-") as tmp:
+            yield f"sqlite:///{Path(tmp) / f'{name}.db'}"
+        return
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise SystemExit("the worker is another process: give a SQLite file, not :memory:")
+        base = Path(parsed.database)
+        path = base.with_name(f"{base.stem}-{name}{base.suffix}")
+        if path.exists():
+            raise SystemExit(f"{path} exists: the benchmark only ever uses a new database")
+        try:
+            yield parsed.set(database=str(path)).render_as_string(hide_password=False)
+        finally:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    if backend not in ("postgresql", "postgres"):
+        raise SystemExit(f"unsupported database {backend!r}: use sqlite or postgresql")
+    admin_url = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    db_name = f"organiser_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f'CREATE DATABASE "{db_name}"')
+    try:
+        yield parsed.set(drivername="postgresql", database=db_name).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+# --- Seeding ------------------------------------------------------------------------
+
+
+def short_id(n: int) -> str:
+    """A distinct short id for each n (base 32, fixed length)."""
+    base = len(SHORT_ID_ALPHABET)
+    digits = []
+    for _ in range(SHORT_ID_LENGTH):
+        n, d = divmod(n, base)
+        digits.append(SHORT_ID_ALPHABET[d])
+    return "".join(reversed(digits))
+
+
+async def seed(db: Database, people: int) -> float:
+    """Members 1..people, each with a "bench" identity (user and chat id ``str(n)``),
+    then the weekly reminder queued for all of them. Returns the seconds the
+    queueing took."""
+    now = dt.datetime.now(dt.UTC)
+    earlier = now - dt.timedelta(days=30)
+    person_rows = [
+        {
+            "id": n,
+            "short_id": short_id(n),
+            "display_name": f"Member {n}",
+            "locale": "en",
+            "timezone": None,
+            "branch_id": None,
+            "joined_branch_at": None,
+            "dues_paid_until": None,
+            "consented_at": earlier,
+            "claim_code": None,
+            "reminders": True,
+            "created_at": earlier,
+        }
+        for n in range(1, people + 1)
+    ]
+    identity_rows = [
+        {
+            "id": n,
+            "person_id": n,
+            "platform": PLATFORM,
+            "user_id": str(n),
+            "chat_id": str(n),
+            "handle": None,
+            "unreachable": False,
+            "last_seen_at": now,
+        }
+        for n in range(1, people + 1)
+    ]
+    async with db.transaction() as session:
+        for model, rows in ((Person, person_rows), (Identity, identity_rows)):
+            table = Base.metadata.tables[model.__tablename__]
+            for start in range(0, len(rows), CHUNK):
+                await session.execute(insert(table), rows[start : start + CHUNK])
+    async with db.engine.connect() as conn:
+        if not db.is_sqlite:
+            for name in ("persons", "identities"):
+                await conn.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                    f"(SELECT max(id) FROM {name}))"
+                )
+        await conn.exec_driver_sql("ANALYZE")
+        await conn.commit()
+    started = time.perf_counter()
+    async with db.transaction() as session:
+        await enqueue_for(
+            session, Recipients(MEMBERS, {}), key=KEY, render=lambda t: TEXT, now=now
+        )
+    return time.perf_counter() - started
+
+
+# --- One run ------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    accepted: int
+    unique: int
+    lost: int
+    duplicated: int
+    throttled: int
+    span_s: float
+    rate: float
+    statuses: dict[str, int]
+    restarts: int
+
+
+async def spawn_worker(url: str, port: int, limit: int) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        "--db",
+        url,
+        "--port",
+        str(port),
+        "--limit",
+        str(limit),
+    )
+
+
+async def wait_worker(proc: asyncio.subprocess.Process, timeout: float) -> int:
+    try:
+        return await asyncio.wait_for(proc.wait(), timeout)
+    except TimeoutError:
+        with suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGKILL)
+        await proc.wait()
+        raise SystemExit(f"the worker did not finish within {timeout:.0f} s: killed") from None
+
+
+async def one_run(url: str, args: argparse.Namespace, *, kill: bool) -> Outcome:
+    label = "killed" if kill else "clean"
+    db = Database(url)
+    try:
+        await db.upgrade()
+        started = time.perf_counter()
+        enqueue_s = await seed(db, args.people)
+        queued = await pending_count(db)
+        print(
+            f"{label}: seeded {args.people:,} members in {time.perf_counter() - started:.1f} s; "
+            f"enqueue_for queued {queued:,} reminders in one statement in {enqueue_s * 1000:.0f} ms",
+            flush=True,
+        )
+        if queued != args.people:
+            raise SystemExit(f"expected {args.people} queued reminders, found {queued}")
+    finally:
+        await db.dispose()
+
+    platform = FakePlatform(args.limit)
+    await platform.start()
+    # Generous: a worker that cannot keep up at all still gets to finish.
+    timeout = 60 + 10 * args.people / args.limit
+    restarts = 0
+    try:
+        proc = await spawn_worker(url, platform.port, args.limit)
+        if kill:
+            target = max(1, round(args.people * args.kill_at))
+            reached = asyncio.create_task(platform.when_accepted(target).wait())
+            exited = asyncio.create_task(proc.wait())
+            await asyncio.wait({reached, exited}, return_when=asyncio.FIRST_COMPLETED)
+            if exited.done():
+                raise SystemExit(f"the worker exited ({proc.returncode}) before the kill")
+            os.kill(proc.pid, signal.SIGKILL)
+            code = await proc.wait()
+            reached.cancel()
+            print(
+                f"{label}: kill -9 worker {proc.pid} after {len(platform.accepted):,} accepted "
+                f"(exit {code}); starting a new worker on the same database",
+                flush=True,
+            )
+            proc = await spawn_worker(url, platform.port, args.limit)
+            restarts = 1
+        code = await wait_worker(proc, timeout)
+        if code != 0:
+            raise SystemExit(f"the worker failed with exit status {code}")
+    finally:
+        await platform.stop()
+
+    db = Database(url)
+    try:
+        async with db.transaction() as session:
+            statuses = {
+                status: int(n)
+                for status, n in await session.execute(
+                    select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+                )
+            }
+    finally:
+        await db.dispose()
+
+    accepted = platform.accepted
+    keys = collections.Counter(key for _, key, _ in accepted)
+    chats = {chat for chat, _, _ in accepted}
+    lost = sum(1 for n in range(1, args.people + 1) if str(n) not in chats)
+    duplicated = sum(c - 1 for c in keys.values())
+    span = accepted[-1][2] - accepted[0][2] if len(accepted) > 1 else 0.0
+    rate = len(accepted) / span if span > 0 else 0.0
+    return Outcome(
+        accepted=len(accepted),
+        unique=len(keys),
+        lost=lost,
+        duplicated=duplicated,
+        throttled=platform.throttled,
+        span_s=span,
+        rate=rate,
+        statuses=statuses,
+        restarts=restarts,
+    )
+
+
+def describe(label: str, out: Outcome, limit: int) -> None:
+    rows = ", ".join(f"{n:,} {status}" for status, n in sorted(out.statuses.items()))
+    print(
+        f"{label}: platform accepted {out.accepted:,} messages ({out.unique:,} distinct keys) "
+        f"in {out.span_s:.1f} s from first to last: {out.rate:,.1f} msgs/s = "
+        f"{out.rate / limit:.3f} x L; {out.throttled:,} answered 429; outbox rows: {rows}"
+    )
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    wall = time.perf_counter()
+    print(
+        f"fan-out of one weekly reminder to {args.people:,} members through a platform "
+        f"accepting at most L = {args.limit} msgs/s (429 with retry_after beyond), "
+        f"one delivery worker process (outbox.run_outbox, aiolimiter at L/s)",
+        flush=True,
+    )
+    with throwaway_database(args.db, "clean") as url:
+        clean = await one_run(url, args, kill=False)
+    describe("clean", clean, args.limit)
+    ratio = clean.rate / args.limit
+    print(
+        f"clean: ratio {ratio:.3f} (target >= {TARGET_RATIO}: "
+        f"{'met' if ratio >= TARGET_RATIO else 'MISSED'}); lost {clean.lost} (target 0); "
+        f"duplicated {clean.duplicated} (target 0)",
+        flush=True,
+    )
+    with throwaway_database(args.db, "killed") as url:
+        killed = await one_run(url, args, kill=True)
+    describe("killed", killed, args.limit)
+    print(
+        f"killed: lost {killed.lost} (target 0); duplicated {killed.duplicated} (target 0; "
+        f"only a message in flight at the kill, accepted but not yet marked sent, can be sent "
+        f"twice)",
+        flush=True,
+    )
+    wall_s = time.perf_counter() - wall
+    print(f"total wall time {wall_s:.1f} s")
+    return {
+        "limit_per_s": args.limit,
+        "ratio": round(ratio, 4),
+        "lost": clean.lost,
+        "duplicated": clean.duplicated,
+        "killed_lost": killed.lost,
+        "killed_duplicated": killed.duplicated,
+        "people": args.people,
+        "msgs_per_s": round(clean.rate, 1),
+        "seconds": round(clean.span_s, 2),
+        "throttled_429": clean.throttled,
+        "killed_seconds": round(killed.span_s, 2),
+        "killed_throttled_429": killed.throttled,
+        "worker_restarts": killed.restarts,
+        "wall_s": round(wall_s, 1),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        return asyncio.run(worker(args))
+    figures = asyncio.run(run(args))
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
