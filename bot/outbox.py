@@ -31,6 +31,7 @@ from storage.models import BranchChat, Identity, OutboxMessage, Person, UTCDateT
 log = logging.getLogger(__name__)
 
 PENDING, SENT, UNDELIVERABLE = "pending", "sent", "undeliverable"
+GIVE_UP_AFTER = dt.timedelta(hours=24)  # a message still failing after this is given up
 
 
 async def enqueue(
@@ -239,6 +240,8 @@ async def deliver_pending(
             except Exception as exc:  # a network error: try again next round
                 log.warning("outbox %s: temporary failure: %s", row.id, exc)
                 outcome, error = PENDING, f"{type(exc).__name__}: {exc}"
+                if clock.now() - row.created_at > GIVE_UP_AFTER:
+                    outcome, error = UNDELIVERABLE, f"gave up after 24 hours: {error}"
                 break
             outcome, error = SENT, None
             break

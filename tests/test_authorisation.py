@@ -167,6 +167,15 @@ ATTEMPTS = [
         branch="Wells",
     ),
     Attempt(
+        "delivery",
+        "/delivery Frome",
+        refused=(*EVERYONE_ELSE, "Lee"),
+        rightful=("Alice", "Bob", "Jo", "Kai"),
+        done="Frome branch",
+        branch="Frome",
+        changes=False,
+    ),
+    Attempt(
         "linkchat",
         "/linkchat Frome",
         refused=(*EVERYONE_ELSE, "Bob"),  # Bob is Frome's treasurer, no organiser

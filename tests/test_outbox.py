@@ -98,3 +98,32 @@ async def test_a_temporary_failure_keeps_the_message_for_the_next_round(demo: Ch
     async with demo.core.db.transaction() as session:
         row = await session.scalar(select(OutboxMessage))
     assert row is not None and row.attempts == 2 and row.status == "sent"
+
+
+async def test_organisers_see_what_could_not_be_delivered(demo: Chat) -> None:
+    await demo.signup("Sam", "Frome")
+    ok = await demo.say("Alice", "/delivery")
+    assert "got through" in ok[0].text
+    await demo.say("Bob", "/dues @carol 2027-12-31")  # Carol is told
+    await deliver(demo, RecordingTransport(refuse={"carol"}))
+    report = (await demo.say("Alice", "/delivery"))[0]
+    assert report.private
+    assert "Carol (" in report.text and "given up" in report.text
+    assert "cannot be reached on console" in report.text
+
+
+async def test_a_message_failing_for_a_day_is_given_up_and_shown(demo: Chat) -> None:
+    await demo.say("Bob", "/dues @carol 2027-12-31")
+
+    class Down(RecordingTransport):
+        async def send(self, recipient, reply):  # type: ignore[no-untyped-def]
+            raise ConnectionError("platform down")
+
+    down = Down()
+    await deliver(demo, down)
+    demo.clock.advance(dt.timedelta(hours=25))
+    await deliver(demo, down)
+    async with demo.core.db.transaction() as session:
+        row = await session.scalar(select(OutboxMessage))
+    assert row is not None and row.status == "undeliverable"
+    assert (row.last_error or "").startswith("gave up after 24 hours")
