@@ -32,7 +32,7 @@ from sqlalchemy import select
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.reminders import evening_before, weekly_roundup
+from bot.reminders import campaign_roundup, evening_before, weekly_roundup
 from storage.db import Database
 from storage.models import PROPOSED, Branch
 
@@ -43,6 +43,7 @@ JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 6 * 
 LEADER_LOCK = 0x0A55E3B1  # the advisory lock key of the scheduler leader
 ROUNDUP = {"day_of_week": "mon", "hour": 18, "minute": 0}
 EVENING = {"hour": 18, "minute": 0}
+CAMPAIGN = {"hour": 9, "minute": 0}  # the daily round-up while a campaign runs
 
 
 @dataclass
@@ -64,6 +65,11 @@ def _services() -> _Runtime:
 async def roundup_job(branch_id: int) -> None:
     rt = _services()
     await weekly_roundup(rt.db, rt.settings, rt.clock.now(), branch_id)
+
+
+async def campaign_job(branch_id: int) -> None:
+    rt = _services()
+    await campaign_roundup(rt.db, rt.settings, rt.clock.now(), branch_id)
 
 
 async def evening_job(branch_id: int) -> None:
@@ -141,6 +147,13 @@ class Scheduler:
                 roundup_job,
                 CronTrigger(timezone=tz, **ROUNDUP),
                 id=f"roundup:{branch.id}",
+                args=[branch.id],
+                replace_existing=True,
+            )
+            self.aps.add_job(
+                campaign_job,
+                CronTrigger(timezone=tz, **CAMPAIGN),
+                id=f"campaign:{branch.id}",
                 args=[branch.id],
                 replace_existing=True,
             )

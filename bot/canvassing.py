@@ -21,8 +21,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from bot.context import Context
 from storage.models import (
     GOING,
+    SCOPE_NATIONAL,
+    SCOPE_REGION,
     WAITING,
     Branch,
+    Campaign,
     CanvassSession,
     CanvassSignup,
     CanvassSlot,
@@ -235,3 +238,22 @@ def ics(session: CanvassSession, branch: Branch, party: str, stamp: dt.datetime)
     event.add("location", session.meeting_point)
     calendar.add_component(event)
     return calendar.to_ical()
+
+
+def covers(campaign: Campaign, branch: Branch) -> bool:
+    if campaign.scope == SCOPE_NATIONAL:
+        return True
+    if campaign.scope == SCOPE_REGION:
+        return branch.region_id == campaign.scope_id
+    return branch.id == campaign.scope_id
+
+
+async def active_campaign(ctx: Context, branch: Branch) -> Campaign | None:
+    """The running campaign that covers this branch, if any."""
+    running = await ctx.session.scalars(
+        select(Campaign).where(
+            Campaign.stopped_at.is_(None),
+            Campaign.polling_day >= local(ctx.now, branch.timezone).date(),
+        )
+    )
+    return next((c for c in running if covers(c, branch)), None)

@@ -18,6 +18,7 @@ from bot.canvassing import (
     BRANCH_WITH_REMINDERS,
     GOING_WITH_REMINDERS,
     HORIZON,
+    active_campaign,
     describe,
     ensure_sessions,
     local,
@@ -50,15 +51,30 @@ def _job_context(session: object, settings: Settings, now: dt.datetime) -> Conte
 async def weekly_roundup(db: Database, settings: Settings, now: dt.datetime, branch_id: int) -> int:
     """This week's sessions and places left, to the branch's people who want reminders.
     Returns how many sessions it announced (0: nothing queued)."""
+    return await _roundup(db, settings, now, branch_id, daily=False)
+
+
+async def campaign_roundup(
+    db: Database, settings: Settings, now: dt.datetime, branch_id: int
+) -> int:
+    """During a campaign that covers the branch, the round-up comes every day."""
+    return await _roundup(db, settings, now, branch_id, daily=True)
+
+
+async def _roundup(
+    db: Database, settings: Settings, now: dt.datetime, branch_id: int, *, daily: bool
+) -> int:
     async with db.transaction() as session:
         ctx = _job_context(session, settings, now)
         branch = await session.get(Branch, branch_id)
         if branch is None:
             return 0
+        if daily and await active_campaign(ctx, branch) is None:
+            return 0
         listings = await upcoming(ctx, branch, None)
         if not listings:
             return 0
-        week = local(now, branch.timezone).strftime("%G-W%V")
+        period = local(now, branch.timezone).strftime("%Y-%m-%d" if daily else "%G-W%V")
 
         def render(t: Translator) -> str:
             lines = [t("Canvassing with the {branch} branch this week:", branch=branch.name)]
@@ -75,7 +91,7 @@ async def weekly_roundup(db: Database, settings: Settings, now: dt.datetime, bra
         await notify(
             ctx,
             Recipients(BRANCH_WITH_REMINDERS, {"r_branch": branch.id}),
-            f"roundup:{branch.id}:{week}",
+            f"roundup:{branch.id}:{period}",
             render,
         )
         return len(listings)

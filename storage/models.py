@@ -329,6 +329,10 @@ class CanvassSession(Base):
     meeting_point: Mapped[str] = mapped_column(String(200))
     capacity: Mapped[int | None] = mapped_column(Integer)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Set on the daily sessions a campaign adds.
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
 
 
 class CanvassSignup(Base):
@@ -362,3 +366,18 @@ class CanvassResult(Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Campaign(Base):
+    """An election campaign: daily sessions and more reminders until polling day."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    scope: Mapped[str] = mapped_column(String(16))
+    scope_id: Mapped[int] = mapped_column(Integer)
+    polling_day: Mapped[dt.date] = mapped_column(Date)
+    started_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    stopped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -176,6 +176,14 @@ ATTEMPTS = [
         changes=False,
     ),
     Attempt(
+        "campaign",
+        "/campaign start Council election 2026-12-10 region",
+        refused=(*EVERYONE_ELSE, "Alice", "Bob"),  # Frome's staff, but no region admins
+        rightful=("Jo",),  # the region is the one of her branch
+        done="Council election campaign is on",
+        changes=True,
+    ),
+    Attempt(
         "linkchat",
         "/linkchat Frome",
         refused=(*EVERYONE_ELSE, "Bob"),  # Bob is Frome's treasurer, no organiser

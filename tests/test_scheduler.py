@@ -34,7 +34,15 @@ async def test_jobs_are_stored_once_and_survive_a_restart(sqlite_db: Database) -
     ids = sorted(job.id for job in first.aps.get_jobs())
     await first.stop()
     # Frome and Bath are active or affiliated; Wells, only proposed, has none yet.
-    assert ids == ["evening:1", "evening:2", "refresh", "roundup:1", "roundup:2"]
+    assert ids == [
+        "campaign:1",
+        "campaign:2",
+        "evening:1",
+        "evening:2",
+        "refresh",
+        "roundup:1",
+        "roundup:2",
+    ]
     second = Scheduler(sqlite_db, Settings(), FixedClock(NOW))
     await second.start()
     jobs = {job.id: job for job in second.aps.get_jobs()}
