@@ -14,6 +14,7 @@ from sqlalchemy import select
 from adapters.cli import serve
 from bot.config import Settings
 from bot.demo import seed_demo
+from bot.outbox import enqueue
 from storage.db import Database
 from storage.models import Identity, Person
 from tests.fake_telegram import FakeTelegram
@@ -88,3 +89,72 @@ async def test_organiser_run_with_a_token_stops_on_sigterm(tmp_path: Path) -> No
         assert process.returncode == 0, stderr.decode()
         assert b"Traceback" not in stderr
         assert (tmp_path / "organiser.db").exists()
+
+
+async def _start_organiser(tmp_path: Path, tg: FakeTelegram) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORGANISER_")}
+    env |= {"ORGANISER_TELEGRAM_TOKEN": "1:T", "ORGANISER_TELEGRAM_BASE_URL": tg.base_url}
+    return await asyncio.create_subprocess_exec(
+        ORGANISER,
+        "run",
+        cwd=tmp_path,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def test_a_worker_killed_mid_fan_out_loses_nothing(tmp_path: Path) -> None:
+    """kill -9 during a fan-out, then a restart: every message arrives; at most the
+    one in flight at the kill arrives twice."""
+    people = 120
+    db = Database(f"sqlite:///{tmp_path / 'organiser.db'}")
+    await db.upgrade()
+    now = dt.datetime.now(dt.UTC)
+    async with db.transaction() as session:
+        for n in range(1, people + 1):
+            person = Person(short_id=f"P{n:05d}", display_name=f"P{n}", created_at=now)
+            session.add(person)
+            await session.flush()
+            session.add(
+                Identity(
+                    person_id=person.id,
+                    platform="telegram",
+                    user_id=str(1000 + n),
+                    chat_id=str(1000 + n),
+                    unreachable=False,
+                    last_seen_at=now,
+                )
+            )
+            await enqueue(
+                session, key=f"weekly:{n}", person_id=person.id, text="Canvassing!", now=now
+            )
+    await db.dispose()
+
+    def delivered() -> list[str]:
+        return [str(c.params["chat_id"]) for c in tg.calls_to("sendMessage") if c.ok]
+
+    async with FakeTelegram() as tg:
+        first = await _start_organiser(tmp_path, tg)
+        try:
+            await tg.wait_for("sendMessage", count=people // 2, timeout=60)
+        finally:
+            first.kill()  # SIGKILL: no clean shutdown at all
+            await first.wait()
+        at_kill = len(delivered())
+        second = await _start_organiser(tmp_path, tg)
+        try:
+            for _ in range(600):
+                if len(set(delivered())) == people:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(second.wait(), 30)
+    chats = delivered()
+    lost = people - len(set(chats))
+    duplicated = len(chats) - len(set(chats))
+    assert at_kill < people, "the kill came too late to test anything"
+    assert lost == 0
+    assert duplicated <= 1

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import secrets
 import shutil
 from pathlib import Path
 
+import psycopg
 import pytest
 from apscheduler.events import EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
@@ -14,9 +16,11 @@ from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 from adapters.scheduler import Scheduler
 from bot.clock import FixedClock
 from bot.config import Settings
+from bot.core import Core
 from bot.demo import seed_demo
 from storage.db import Database
 from tests.conftest import NOW
+from tests.helpers import Chat
 
 
 @pytest.fixture
@@ -100,3 +104,51 @@ async def test_only_one_worker_leads_and_another_takes_over(pg_url: str) -> None
         await a.stop()
         await db_a.dispose()
         await db_b.dispose()
+
+
+@pytest.mark.postgres
+async def test_two_workers_on_postgresql_fire_a_reminder_once(pg_url: str) -> None:
+    admin_url = pg_url.rsplit("/", 1)[0] + "/postgres"
+    name = f"organiser_sched_{secrets.token_hex(4)}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    friday_evening = dt.datetime(2026, 11, 27, 18, 0, tzinfo=dt.UTC)
+    dbs = [Database(url), Database(url)]
+    try:
+        await dbs[0].upgrade()
+        await seed_demo(dbs[0], Settings(), NOW)
+        chat = Chat(Core(dbs[0], Settings(), clock=FixedClock(NOW)), FixedClock(NOW))
+        await chat.say("Alice", "/canvass schedule saturday 10:30 Market Cross")
+        await chat.say("Carol", "/canvass")
+        await chat.press("Carol", "Sign up 1")
+        runs: list[str] = []
+        workers = [
+            Scheduler(db, Settings(), FixedClock(friday_evening), takeover_every=0.05) for db in dbs
+        ]
+        for worker in workers:
+            worker.aps.add_listener(lambda e: runs.append(e.job_id), EVENT_JOB_EXECUTED)
+            await worker.start()
+        leader, follower = workers if workers[0].leader else workers[::-1]
+        assert leader.leader and not follower.leader
+        leader.aps.modify_job("evening:1", next_run_time=dt.datetime.now(dt.UTC))
+        for _ in range(100):
+            if "evening:1" in runs:
+                break
+            await asyncio.sleep(0.05)
+        await leader.stop()  # the follower takes over, and must not fire it again
+        for _ in range(100):
+            if follower.leader:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        await follower.stop()
+        assert follower.leader
+        assert runs.count("evening:1") == 1
+        reminders = [t for n, t in await chat.outbox() if t.startswith("Reminder:")]
+        assert len(reminders) == 1
+    finally:
+        for db in dbs:
+            await db.dispose()
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
