@@ -41,8 +41,6 @@ log = logging.getLogger(__name__)
 JOBS_TABLE = "apscheduler_jobs"
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 6 * 3600}
 LEADER_LOCK = 0x0A55E3B1  # the advisory lock key of the scheduler leader
-ROUNDUP = {"day_of_week": "mon", "hour": 18, "minute": 0}
-EVENING = {"hour": 18, "minute": 0}
 CAMPAIGN = {"hour": 9, "minute": 0}  # the daily round-up while a campaign runs
 
 
@@ -141,11 +139,19 @@ class Scheduler:
         """(Re-)add each branch's jobs under stable ids; idempotent."""
         async with self.db.transaction() as session:
             branches = list(await session.scalars(select(Branch).where(Branch.status != PROPOSED)))
+        roundup_hour, roundup_minute = map(int, self.settings.roundup_time.split(":"))
+        evening_hour, evening_minute = map(int, self.settings.reminder_time.split(":"))
+        roundup = {
+            "day_of_week": self.settings.roundup_day[:3],
+            "hour": roundup_hour,
+            "minute": roundup_minute,
+        }
+        evening = {"hour": evening_hour, "minute": evening_minute}
         for branch in branches:
             tz = branch.timezone
             self.aps.add_job(
                 roundup_job,
-                CronTrigger(timezone=tz, **ROUNDUP),
+                CronTrigger(timezone=tz, **roundup),
                 id=f"roundup:{branch.id}",
                 args=[branch.id],
                 replace_existing=True,
@@ -159,7 +165,7 @@ class Scheduler:
             )
             self.aps.add_job(
                 evening_job,
-                CronTrigger(timezone=tz, **EVENING),
+                CronTrigger(timezone=tz, **evening),
                 id=f"evening:{branch.id}",
                 args=[branch.id],
                 replace_existing=True,

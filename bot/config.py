@@ -68,6 +68,22 @@ def _secret_token(value: Any) -> str:
     return value
 
 
+def _weekday(value: Any) -> str:
+    value = _text(value).lower()
+    days = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    if value not in days:
+        raise ValueError("must be a day of the week, e.g. monday")
+    return value
+
+
+def _clock_time(value: Any) -> str:
+    value = _text(value)
+    hours, _, minutes = value.partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+        raise ValueError("must be a time of day as HH:MM, e.g. 18:00")
+    return f"{int(hours):02d}:{int(minutes):02d}"
+
+
 def _log_level(value: Any) -> str:
     value = _text(value).upper()
     if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -83,6 +99,9 @@ SCHEMA: dict[tuple[str, str], tuple[Any, Callable[[Any], Any]]] = {
     ("database", "url"): ("sqlite:///organiser.db", _nonempty),
     ("branches", "forming_threshold"): (3, _positive_int),
     ("privacy", "notice_version"): ("2026-11", _nonempty),
+    ("canvassing", "roundup_day"): ("monday", _weekday),
+    ("canvassing", "roundup_time"): ("18:00", _clock_time),
+    ("canvassing", "reminder_time"): ("18:00", _clock_time),
     ("telegram", "token"): ("", _text),
     ("telegram", "base_url"): ("", _text),
     ("telegram", "webhook_url"): ("", _text),
@@ -102,6 +121,9 @@ class Settings:
     database_url: str = "sqlite:///organiser.db"
     forming_threshold: int = 3
     notice_version: str = "2026-11"
+    roundup_day: str = "monday"
+    roundup_time: str = "18:00"
+    reminder_time: str = "18:00"
     telegram_token: str = ""
     telegram_base_url: str = ""
     telegram_webhook_url: str = ""
@@ -119,6 +141,9 @@ _FIELDS: dict[tuple[str, str], str] = {
     ("database", "url"): "database_url",
     ("branches", "forming_threshold"): "forming_threshold",
     ("privacy", "notice_version"): "notice_version",
+    ("canvassing", "roundup_day"): "roundup_day",
+    ("canvassing", "roundup_time"): "roundup_time",
+    ("canvassing", "reminder_time"): "reminder_time",
     ("telegram", "token"): "telegram_token",
     ("telegram", "base_url"): "telegram_base_url",
     ("telegram", "webhook_url"): "telegram_webhook_url",

@@ -152,3 +152,18 @@ async def test_two_workers_on_postgresql_fire_a_reminder_once(pg_url: str) -> No
             await db.dispose()
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_round_up_and_reminder_times_come_from_the_config(sqlite_db: Database) -> None:
+    settings = Settings(roundup_day="sunday", roundup_time="19:30", reminder_time="17:05")
+    scheduler = Scheduler(sqlite_db, settings, FixedClock(NOW))
+    await scheduler.start()
+    jobs = {job.id: job.next_run_time for job in scheduler.aps.get_jobs()}
+    await scheduler.stop()
+    await sqlite_db.dispose()
+    assert (jobs["roundup:1"].weekday(), jobs["roundup:1"].hour, jobs["roundup:1"].minute) == (
+        6,
+        19,
+        30,
+    )
+    assert (jobs["evening:1"].hour, jobs["evening:1"].minute) == (17, 5)
