@@ -212,16 +212,32 @@ async def cancel(ctx: Context, session: CanvassSession, person_id: int) -> tuple
     await ctx.session.flush()
     if not was_going:
         return True, None
-    first = await ctx.session.scalar(
+    promoted = await promote_waiting(ctx, session)
+    return True, promoted[0] if promoted else None
+
+
+async def promote_waiting(ctx: Context, session: CanvassSession) -> list[int]:
+    """Move people from the waiting list into free places, first come first served;
+    the ids of those promoted. (The caller holds the session's row lock.)"""
+    going = await ctx.session.scalar(
+        select(func.count())
+        .select_from(CanvassSignup)
+        .where(CanvassSignup.session_id == session.id, CanvassSignup.status == GOING)
+    )
+    waiting = (
         select(CanvassSignup)
         .where(CanvassSignup.session_id == session.id, CanvassSignup.status == WAITING)
         .order_by(CanvassSignup.created_at, CanvassSignup.id)
-        .limit(1)
     )
-    if first is None:
-        return True, None
-    first.status = GOING
-    return True, first.person_id
+    if session.capacity is not None:
+        free = session.capacity - (going or 0)
+        if free <= 0:
+            return []
+        waiting = waiting.limit(free)
+    promoted = list(await ctx.session.scalars(waiting))
+    for signup in promoted:
+        signup.status = GOING
+    return [s.person_id for s in promoted]
 
 
 def ics(session: CanvassSession, branch: Branch, party: str, stamp: dt.datetime) -> bytes:

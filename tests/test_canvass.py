@@ -181,3 +181,32 @@ async def test_stats_are_a_chart_of_the_last_twelve_weeks(demo: Chat) -> None:
     )
     assert reply.file is not None and reply.file.mime_type == "image/png"
     assert reply.file.content.startswith(b"\x89PNG\r\n\x1a\n") and len(reply.file.content) > 5000
+
+
+async def test_editing_the_meeting_point_tells_those_signed_up(demo: Chat) -> None:
+    await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross")
+    await demo.say("Carol", "/canvass")
+    await demo.press("Carol", "Sign up 1")
+    replies = await demo.say("Alice", "/canvass edit 1 point Library steps")
+    assert "now Library steps" in replies[0].text
+    assert ("Carol", "The canvassing session Sat 28 Nov 10:30 now meets at Library steps.") in (
+        await demo.outbox()
+    )
+    assert "Library steps" in (await demo.say("Dan", "/canvass"))[0].text
+
+
+async def test_more_places_let_people_in_from_the_waiting_list(demo: Chat) -> None:
+    await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross 1")
+    for name, label in (
+        ("Carol", "Sign up 1"),
+        ("Dan", "Wait for a place 1"),
+        ("Lee", "Wait for a place 1"),
+    ):
+        await demo.say(name, "/canvass")
+        await demo.press(name, label)
+    replies = await demo.say("Alice", "/canvass edit 1 capacity 2")
+    assert replies[0].text == "Capacity is now 2 places."
+    told = [n for n, t in await demo.outbox() if t.startswith("A place opened up")]
+    assert told == ["Dan"]  # first come, first served; Lee still waits
+    for bad in ("1 capacity 0", "1 colour red", "9 point X", "x point Y", "1 point"):
+        assert (await demo.say("Alice", f"/canvass edit {bad}"))[0].error, bad

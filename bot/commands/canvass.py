@@ -27,6 +27,7 @@ from bot.canvassing import (
     occurrence,
     parse_time,
     parse_weekday,
+    promote_waiting,
     sign_up,
     upcoming,
 )
@@ -73,6 +74,8 @@ async def canvass(ctx: Context) -> Reply:
         return await _schedule(ctx, rest.strip())
     if sub.lower() == "slots":
         return await _slots(ctx)
+    if sub.lower() == "edit":
+        return await _edit(ctx, rest.split())
     if sub.lower() == "log":
         return await _log(ctx, rest.split())
     if sub.lower() == "stats":
@@ -166,16 +169,7 @@ async def cancel_pressed(ctx: Context, target: str) -> Reply:
     if promoted is not None:
         lucky = await ctx.session.get(Person, promoted)
         if lucky is not None:
-            await notify(
-                ctx,
-                only(lucky),
-                f"canvass-promoted:{session.id}:{lucky.id}",
-                lambda t: t(
-                    "A place opened up: you're now going canvassing {when} at {point}.",
-                    when=when,
-                    point=session.meeting_point,
-                ),
-            )
+            await _tell_promoted(ctx, session, branch, lucky)
     return Reply(
         ctx.t("Cancelled: you're no longer down for {when}.", when=when),
         buttons=((Button(ctx.t("Sign up again"), "cvgo", str(session.id)),),),
@@ -254,16 +248,21 @@ async def _schedule(ctx: Context, text: str) -> Reply:
     )
 
 
-async def _slots(ctx: Context) -> Reply:
-    _, branch = await _home(ctx)
-    await _require_staff(ctx, branch, (ORGANISER,), "canvass.slots")
-    slots = list(
+async def _active_slots(ctx: Context, branch: Branch) -> list[CanvassSlot]:
+    """The branch's weekly sessions, in the order /canvass slots numbers them."""
+    return list(
         await ctx.session.scalars(
             select(CanvassSlot)
             .where(CanvassSlot.branch_id == branch.id, CanvassSlot.removed_at.is_(None))
-            .order_by(CanvassSlot.weekday, CanvassSlot.local_time)
+            .order_by(CanvassSlot.weekday, CanvassSlot.local_time, CanvassSlot.id)
         )
     )
+
+
+async def _slots(ctx: Context) -> Reply:
+    _, branch = await _home(ctx)
+    await _require_staff(ctx, branch, (ORGANISER,), "canvass.slots")
+    slots = await _active_slots(ctx, branch)
     if not slots:
         return Reply(
             ctx.t("No weekly canvassing yet: /canvass schedule saturday 10:30 Market Cross 8")
@@ -315,6 +314,90 @@ async def remove_pressed(ctx: Context, target: str) -> Reply:
             time=slot.local_time,
         ),
         edit=True,
+    )
+
+
+async def _edit(ctx: Context, words: list[str]) -> Reply:
+    """/canvass edit <n> point <text> | capacity <n|none>: the weekly session n (as
+    numbered by /canvass slots) and its coming sessions; those signed up are told
+    of a new meeting point, and a larger capacity lets people in from the waiting list."""
+    _, branch = await _home(ctx)
+    await _require_staff(ctx, branch, (ORGANISER,), "canvass.edit")
+    usage = ctx.t(
+        "Usage: /canvass edit <number> point <meeting point> or /canvass edit <number> "
+        "capacity <places|none>. To change the day or time, remove it and schedule anew."
+    )
+    slots = await _active_slots(ctx, branch)
+    if len(words) < 3 or not words[0].isdigit() or not 1 <= int(words[0]) <= len(slots):
+        raise ctx.refuse(usage)
+    slot, what, value = slots[int(words[0]) - 1], words[1].lower(), " ".join(words[2:])
+    coming = list(
+        await ctx.session.scalars(
+            select(CanvassSession).where(
+                CanvassSession.slot_id == slot.id,
+                CanvassSession.starts_at > ctx.now,
+                CanvassSession.cancelled_at.is_(None),
+            )
+        )
+    )
+    if what == "point":
+        if len(value) > POINT_LIMIT:
+            raise ctx.refuse(
+                ctx.t("Please keep the meeting point under {n} characters.", n=POINT_LIMIT)
+            )
+        slot.meeting_point = value
+        for session in coming:
+            session.meeting_point = value
+            when = describe(session.starts_at, branch.timezone)
+            await notify(
+                ctx,
+                Recipients(SIGNED_UP, {"r_session": session.id}),
+                f"canvass-moved:{session.id}:{ctx.now.isoformat()}",
+                _moved_notice(when, value),
+            )
+        audit(ctx, "canvass.edited", branch=branch, slot=slot.id, field="point")
+        return Reply(
+            ctx.t("The meeting point is now {point}; those signed up have been told.", point=value)
+        )
+    if what == "capacity":
+        capacity = None if value.lower() == "none" else int(value) if value.isdigit() else -1
+        if capacity is not None and not 1 <= capacity <= CAPACITY_LIMIT:
+            raise ctx.refuse(ctx.t("The capacity must be from 1 to {n}.", n=CAPACITY_LIMIT))
+        slot.capacity = capacity
+        for session in coming:
+            await ctx.session.refresh(session, with_for_update=True)
+            session.capacity = capacity
+            for person_id in await promote_waiting(ctx, session):
+                lucky = await ctx.session.get(Person, person_id)
+                if lucky is not None:
+                    await _tell_promoted(ctx, session, branch, lucky)
+        audit(ctx, "canvass.edited", branch=branch, slot=slot.id, field="capacity")
+        places = (
+            ctx.t.plural("{n} place", "{n} places", capacity) if capacity else ctx.t("no limit")
+        )
+        return Reply(ctx.t("Capacity is now {places}.", places=places))
+    raise ctx.refuse(usage)
+
+
+def _moved_notice(when: str, point: str) -> Callable[[Translator], str]:
+    return lambda t: t(
+        "The canvassing session {when} now meets at {point}.", when=when, point=point
+    )
+
+
+async def _tell_promoted(
+    ctx: Context, session: CanvassSession, branch: Branch, lucky: Person
+) -> None:
+    when = describe(session.starts_at, branch.timezone)
+    await notify(
+        ctx,
+        only(lucky),
+        f"canvass-promoted:{session.id}:{lucky.id}",
+        lambda t: t(
+            "A place opened up: you're now going canvassing {when} at {point}.",
+            when=when,
+            point=session.meeting_point,
+        ),
     )
 
 
