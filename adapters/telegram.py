@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aiolimiter import AsyncLimiter
 from telegram import (
     BotCommand,
     BotCommandScopeAllGroupChats,
@@ -56,6 +58,8 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 GROUP_COMMANDS = ("help", "linkchat", "unlinkchat", "branch")
 SEND_ATTEMPTS = 4
+PER_CHAT_PER_SECOND = 1
+PER_CHAT_LIMITERS = 10_000  # chats whose pace is remembered
 MAX_TEXT = 4096
 
 
@@ -110,16 +114,31 @@ async def with_retries(call: Callable[[], Awaitable[Any]]) -> Any:
 
 
 class TelegramTransport:
-    """Delivers outbox messages through the bot (see :mod:`bot.outbox`)."""
+    """Delivers outbox messages through the bot (see :mod:`bot.outbox`).
+
+    On top of the application's ``AIORateLimiter`` (30 messages/s overall, 20 a
+    minute per group), it keeps Telegram's one message a second per chat, which
+    that limiter leaves to the 429 answers.
+    """
 
     platform = PLATFORM
 
     def __init__(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
         self.application = application
+        self._per_chat: OrderedDict[int, AsyncLimiter] = OrderedDict()
+
+    def _limiter(self, chat_id: int) -> AsyncLimiter:
+        limiter = self._per_chat.pop(chat_id, None) or AsyncLimiter(PER_CHAT_PER_SECOND, 1)
+        self._per_chat[chat_id] = limiter  # most recently used last
+        while len(self._per_chat) > PER_CHAT_LIMITERS:
+            self._per_chat.popitem(last=False)
+        return limiter
 
     async def send(self, recipient: Recipient, reply: Reply) -> None:
+        chat_id = int(recipient.chat_id)
         try:
-            await send_reply(self.application, int(recipient.chat_id), reply)
+            async with self._limiter(chat_id):
+                await send_reply(self.application, chat_id, reply)
         except Forbidden as exc:
             raise Undeliverable(exc.message) from exc
         except BadRequest as exc:

@@ -329,3 +329,13 @@ async def test_webhook_mode_checks_the_secret_token(webhook_rig: Rig) -> None:
     await webhook_rig.handled(good)
     texts = tg.sent_texts(201)
     assert len(texts) == 1 and texts[0].startswith("Here is what you can do")
+
+
+async def test_each_chat_keeps_its_own_pace_and_the_memory_is_bounded(rig: Rig) -> None:
+    transport = rig.adapter.transport
+    assert transport._limiter(1) is transport._limiter(1)
+    assert transport._limiter(1) is not transport._limiter(2)
+    assert transport._limiter(1).max_rate == 1 and transport._limiter(1).time_period == 1
+    for chat in range(20_000):
+        transport._limiter(chat)
+    assert len(transport._per_chat) == 10_000
