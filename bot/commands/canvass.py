@@ -65,9 +65,9 @@ def _usage(ctx: Context) -> str:
     )
 
 
-@command(
-    "canvass", N_("this week's canvassing sessions: sign up or cancel"), usage="[schedule|slots]"
-)
+# Organisers' sub-commands (schedule, slots, edit, log, stats) are in the usage
+# line a wrong one gets, and in the README: /help stays short for everyone.
+@command("canvass", N_("this week's canvassing sessions: sign up or cancel"))
 async def canvass(ctx: Context) -> Reply:
     sub, _, rest = ctx.request.args.partition(" ")
     if sub.lower() == "schedule":
