@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,29 +148,20 @@ class Scheduler:
             "minute": roundup_minute,
         }
         evening = {"hour": evening_hour, "minute": evening_minute}
+        jobs: list[tuple[str, Callable[[int], Awaitable[None]], dict[str, Any]]] = [
+            ("roundup", roundup_job, roundup),
+            ("campaign", campaign_job, CAMPAIGN),
+            ("evening", evening_job, evening),
+        ]
         for branch in branches:
-            tz = branch.timezone
-            self.aps.add_job(
-                roundup_job,
-                CronTrigger(timezone=tz, **roundup),
-                id=f"roundup:{branch.id}",
-                args=[branch.id],
-                replace_existing=True,
-            )
-            self.aps.add_job(
-                campaign_job,
-                CronTrigger(timezone=tz, **CAMPAIGN),
-                id=f"campaign:{branch.id}",
-                args=[branch.id],
-                replace_existing=True,
-            )
-            self.aps.add_job(
-                evening_job,
-                CronTrigger(timezone=tz, **evening),
-                id=f"evening:{branch.id}",
-                args=[branch.id],
-                replace_existing=True,
-            )
+            for name, job, when in jobs:
+                self.aps.add_job(
+                    job,
+                    CronTrigger(timezone=branch.timezone, **when),
+                    id=f"{name}:{branch.id}",
+                    args=[branch.id],
+                    replace_existing=True,
+                )
         self.aps.add_job(refresh_job, IntervalTrigger(hours=1), id="refresh", replace_existing=True)
 
     async def _try_lead(self) -> bool:
