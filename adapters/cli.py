@@ -116,16 +116,18 @@ async def serve(
     telegram = TelegramAdapter(core, settings)
     scheduler = Scheduler(db, settings, clock)
     await telegram.start()
-    await scheduler.start()
-    worker = asyncio.create_task(
-        run_outbox(db, {telegram.transport.platform: telegram.transport}, clock, stop)
-    )
+    worker: asyncio.Task[None] | None = None
     try:
+        await scheduler.start()
+        worker = asyncio.create_task(
+            run_outbox(db, {telegram.transport.platform: telegram.transport}, clock, stop)
+        )
         await stop.wait()
     finally:
         log.info("stopping")
         stop.set()
-        await worker
+        if worker is not None:
+            await worker
         await scheduler.stop()
         await telegram.stop()
 

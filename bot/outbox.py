@@ -17,7 +17,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, Select, String, Table, bindparam, case, cast, literal, select
+from sqlalchemy import (
+    JSON,
+    Select,
+    String,
+    Table,
+    bindparam,
+    case,
+    cast,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +43,7 @@ log = logging.getLogger(__name__)
 
 PENDING, SENT, UNDELIVERABLE = "pending", "sent", "undeliverable"
 GIVE_UP_AFTER = dt.timedelta(hours=24)  # a message still failing after this is given up
+LEASE = dt.timedelta(minutes=1)  # how long a worker holds the rows it is sending
 
 
 async def enqueue(
@@ -221,8 +233,14 @@ async def deliver_pending(
                 )
                 .order_by(OutboxMessage.id)
                 .limit(limit)
+                # Several workers (PostgreSQL): each claims its own rows.
+                .with_for_update(skip_locked=True, of=OutboxMessage)
             )
         )
+        # The claim: a lease, so that no other worker takes these rows while they
+        # are being sent; a worker that dies leaves them to be retried when it ends.
+        for row in rows:
+            row.next_attempt_at = clock.now() + LEASE
         candidates = await _candidates(session, rows, platforms)
 
     for row in rows:
@@ -282,7 +300,19 @@ async def run_outbox(
     idle: float = 1.0,
 ) -> None:
     """Deliver until ``stop`` is set: at once while there is work, every ``idle``
-    seconds otherwise. An error is logged and the loop goes on."""
+    seconds otherwise. An error is logged and the loop goes on.
+
+    On SQLite (one process by design) the leases a killed predecessor held are
+    released at once; on PostgreSQL, where other workers may hold live leases,
+    they run out after ``LEASE``.
+    """
+    if db.is_sqlite:
+        async with db.transaction() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.status == PENDING, OutboxMessage.next_attempt_at > clock.now())
+                .values(next_attempt_at=None)
+            )
     while not stop.is_set():
         try:
             report = await deliver_pending(db, transports, clock)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 from sqlalchemy import func, select
@@ -127,3 +128,11 @@ async def test_a_message_failing_for_a_day_is_given_up_and_shown(demo: Chat) -> 
         row = await session.scalar(select(OutboxMessage))
     assert row is not None and row.status == "undeliverable"
     assert (row.last_error or "").startswith("gave up after 24 hours")
+
+
+async def test_two_workers_at_once_send_each_message_once(demo: Chat) -> None:
+    await demo.say("Kai", "/campaign start General 2027-05-06 national")  # a call-out to all
+    transport = RecordingTransport()
+    await asyncio.gather(deliver(demo, transport), deliver(demo, transport))
+    names = [n for n, _ in transport.sent]
+    assert len(names) == len(set(names)) > 5
