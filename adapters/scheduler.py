@@ -155,14 +155,25 @@ class Scheduler:
         ]
         for branch in branches:
             for name, job, when in jobs:
-                self.aps.add_job(
+                self._keep(
                     job,
                     CronTrigger(timezone=branch.timezone, **when),
-                    id=f"{name}:{branch.id}",
-                    args=[branch.id],
-                    replace_existing=True,
+                    f"{name}:{branch.id}",
+                    branch.id,
                 )
-        self.aps.add_job(refresh_job, IntervalTrigger(hours=1), id="refresh", replace_existing=True)
+        if self.aps.get_job("refresh") is None:
+            self.aps.add_job(refresh_job, IntervalTrigger(hours=1), id="refresh")
+
+    def _keep(
+        self, job: Callable[[int], Awaitable[None]], trigger: CronTrigger, job_id: str, arg: int
+    ) -> None:
+        """Add the job, or replace it if its schedule changed. An unchanged job is left
+        alone, so that a run it missed while the process was down (its stored
+        next run time, now in the past) still fires, once."""
+        existing = self.aps.get_job(job_id)
+        if existing is not None and repr(existing.trigger) == repr(trigger):
+            return
+        self.aps.add_job(job, trigger, id=job_id, args=[arg], replace_existing=True)
 
     async def _try_lead(self) -> bool:
         if self.db.is_sqlite:

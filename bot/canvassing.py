@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
@@ -19,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.context import Context
+from bot.i18n import Translator
 from storage.models import (
     GOING,
     SCOPE_NATIONAL,
@@ -273,3 +276,33 @@ async def active_campaign(ctx: Context, branch: Branch) -> Campaign | None:
         )
     )
     return next((c for c in running if covers(c, branch)), None)
+
+
+async def coming_sessions(ctx: Context, *where: Any) -> list[CanvassSession]:
+    """Sessions still to come (not cancelled) that match ``where``."""
+    rows = await ctx.session.scalars(
+        select(CanvassSession).where(
+            CanvassSession.starts_at > ctx.now, CanvassSession.cancelled_at.is_(None), *where
+        )
+    )
+    return list(rows)
+
+
+async def cancel_sessions(ctx: Context, sessions: list[CanvassSession], branch: Branch) -> None:
+    """Cancel these sessions and tell everyone signed up (going or waiting)."""
+    from bot.branches import notify  # bot.branches imports nothing of canvassing
+    from bot.outbox import Recipients
+
+    for session in sessions:
+        session.cancelled_at = ctx.now
+        when = describe(session.starts_at, branch.timezone)
+        await notify(
+            ctx,
+            Recipients(SIGNED_UP, {"r_session": session.id}),
+            f"canvass-cancelled:{session.id}",
+            _cancelled_notice(when),
+        )
+
+
+def _cancelled_notice(when: str) -> Callable[[Translator], str]:
+    return lambda t: t("The canvassing session {when} is cancelled.", when=when)

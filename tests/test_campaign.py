@@ -76,3 +76,23 @@ async def test_who_may_start_which_campaign(demo: Chat) -> None:
     assert not (await demo.say("Kai", "/campaign start General 2027-05-06 national"))[0].error
     for bad in ("start X 2026-11-01", "start X tomorrow", "start 2026-12-03", "begin X 2026-12-03"):
         assert (await demo.say("Erin", f"/campaign {bad}"))[0].error, bad
+
+
+async def test_stopping_tells_those_signed_up_and_stops_the_running_one(demo: Chat) -> None:
+    await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross")
+    await demo.say("Alice", "/campaign start Old 2026-11-27")
+    demo.clock.set(dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC))  # Old is over
+    await demo.say("Alice", "/campaign start New 2026-12-05")
+    listing = (await demo.say("Carol", "/canvass"))[0]
+    assert "Sun 29 Nov 10:30" in listing.text
+    await demo.press("Carol", "Sign up 1")
+    replies = await demo.say("Alice", "/campaign stop")
+    assert replies[0].text.startswith("The New campaign has stopped")
+    assert ("Carol", "The canvassing session Sun 29 Nov 10:30 is cancelled.") in await demo.outbox()
+
+
+async def test_a_campaign_session_follows_its_weekly_session(demo: Chat) -> None:
+    await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross")
+    await demo.say("Alice", "/campaign start By-election 2026-12-03")
+    await demo.say("Alice", "/canvass edit 1 point Library steps")
+    assert all(s.meeting_point == "Library steps" for s in await _sessions(demo))

@@ -210,3 +210,39 @@ async def test_more_places_let_people_in_from_the_waiting_list(demo: Chat) -> No
     assert told == ["Dan"]  # first come, first served; Lee still waits
     for bad in ("1 capacity 0", "1 colour red", "9 point X", "x point Y", "1 point"):
         assert (await demo.say("Alice", f"/canvass edit {bad}"))[0].error, bad
+
+
+async def test_promoted_twice_is_told_twice(demo: Chat) -> None:
+    await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross 1")
+    await demo.say("Carol", "/canvass")
+    await demo.press("Carol", "Sign up 1")
+    await demo.say("Dan", "/canvass")
+    await demo.press("Dan", "Wait for a place 1")
+    await demo.say("Carol", "/canvass")
+    await demo.press("Carol", "Cancel 1")  # Dan in
+    demo.clock.advance(dt.timedelta(minutes=1))
+    await demo.say("Carol", "/canvass")
+    await demo.press("Carol", "Wait for a place 1")
+    await demo.say("Dan", "/canvass")
+    await demo.press("Dan", "Cancel 1")  # Carol in
+    demo.clock.advance(dt.timedelta(minutes=1))
+    await demo.say("Dan", "/canvass")
+    await demo.press("Dan", "Wait for a place 1")
+    await demo.say("Carol", "/canvass")
+    await demo.press("Carol", "Cancel 1")  # Dan in again
+    told = [n for n, t in await demo.outbox() if t.startswith("A place opened up")]
+    assert told.count("Dan") == 2
+
+
+async def test_odd_digits_are_refused_plainly(demo: Chat) -> None:
+    await demo.say("Alice", "/canvass schedule sat 10:30 Cross")
+    for args in ("schedule sat 10:30 Cross ²", "edit ² point X", "edit 1 capacity ²", "log ² 1"):
+        replies = await demo.say("Alice", f"/canvass {args}")
+        assert "went wrong" not in replies[0].text, args
+
+
+async def test_sign_up_answers_go_to_the_person_not_the_group(demo: Chat) -> None:
+    await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross")
+    await demo.say("Carol", "/canvass", group="-100frome")
+    replies = await demo.press("Carol", "Sign up 1", group="-100frome")
+    assert replies[0].private

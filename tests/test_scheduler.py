@@ -58,9 +58,17 @@ async def test_jobs_are_stored_once_and_survive_a_restart(sqlite_db: Database) -
     assert str(monday.tzinfo) == "Europe/London"
 
 
-async def test_a_missed_fire_time_runs_exactly_once(sqlite_db: Database) -> None:
+async def test_a_run_missed_while_down_fires_once_after_a_restart(sqlite_db: Database) -> None:
     friday_evening = dt.datetime(2026, 11, 27, 18, 0, tzinfo=dt.UTC)
-    scheduler = Scheduler(sqlite_db, Settings(), FixedClock(friday_evening))
+    before = Scheduler(sqlite_db, Settings(), FixedClock(friday_evening))
+    await before.start()
+    before.aps.pause()
+    # The evening reminder was due an hour ago, and then the process went down.
+    missed = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    before.aps.modify_job("evening:1", next_run_time=missed)
+    await before.stop()
+
+    after = Scheduler(sqlite_db, Settings(), FixedClock(friday_evening))
     runs: list[str] = []
     done = asyncio.Event()
 
@@ -69,18 +77,15 @@ async def test_a_missed_fire_time_runs_exactly_once(sqlite_db: Database) -> None
         if event.job_id == "evening:1":
             done.set()
 
-    scheduler.aps.add_listener(executed, EVENT_JOB_EXECUTED)
-    await scheduler.start()
-    scheduler.aps.pause()
-    # The process was down when the evening reminder was due, over an hour ago.
-    missed = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
-    scheduler.aps.modify_job("evening:1", next_run_time=missed)
-    scheduler.aps.resume()
+    after.aps.add_listener(executed, EVENT_JOB_EXECUTED)
+    await after.start()
     await asyncio.wait_for(done.wait(), 10)
     await asyncio.sleep(0.3)  # room for a (wrong) second run to show itself
-    await scheduler.stop()
+    next_run = after.aps.get_job("evening:1").next_run_time
+    await after.stop()
     await sqlite_db.dispose()
     assert runs.count("evening:1") == 1
+    assert next_run > dt.datetime.now(dt.UTC)  # and it is scheduled on as before
 
 
 @pytest.mark.postgres

@@ -18,7 +18,17 @@ import datetime as dt
 from sqlalchemy import bindparam, select
 
 from bot.branches import audit, notify
-from bot.canvassing import active_campaign, covers, describe, local, occurrence, parse_time
+from bot.canvassing import (
+    active_campaign,
+    cancel_sessions,
+    coming_sessions,
+    covers,
+    describe,
+    ensure_sessions,
+    local,
+    occurrence,
+    parse_time,
+)
 from bot.context import Context
 from bot.i18n import N_
 from bot.messages import Reply
@@ -185,15 +195,10 @@ async def _add_daily_sessions(ctx: Context, run: Campaign, branch: Branch) -> in
     at = parse_time(slot.local_time) if slot else None
     if slot is None or at is None:
         return 0
-    taken = set(
-        await ctx.session.scalars(
-            select(CanvassSession.starts_at).where(
-                CanvassSession.branch_id == branch.id,
-                CanvassSession.cancelled_at.is_(None),
-                CanvassSession.starts_at > ctx.now,
-            )
-        )
-    )
+    # The weekly sessions up to polling day first, so that a day never gets two.
+    last = occurrence(run.polling_day, at, branch.timezone)
+    await ensure_sessions(ctx, branch, last)
+    taken = {s.starts_at for s in await coming_sessions(ctx, CanvassSession.branch_id == branch.id)}
     day = local(ctx.now, branch.timezone).date()
     added = 0
     while day <= run.polling_day:
@@ -202,6 +207,7 @@ async def _add_daily_sessions(ctx: Context, run: Campaign, branch: Branch) -> in
             ctx.session.add(
                 CanvassSession(
                     branch_id=branch.id,
+                    slot_id=slot.id,  # so that editing or removing the slot reaches it
                     starts_at=starts,
                     meeting_point=slot.meeting_point,
                     capacity=slot.capacity,
@@ -214,25 +220,31 @@ async def _add_daily_sessions(ctx: Context, run: Campaign, branch: Branch) -> in
 
 
 async def _stop(ctx: Context, scope_word: str) -> Reply:
-    scope, scope_id, _ = await _scope(ctx, scope_word)
+    scope, scope_id, home = await _scope(ctx, scope_word)
+    today = local(ctx.now, home.timezone if home else ctx.settings.default_timezone).date()
     run = await ctx.session.scalar(
-        select(Campaign).where(
-            Campaign.scope == scope, Campaign.scope_id == scope_id, Campaign.stopped_at.is_(None)
+        select(Campaign)
+        .where(
+            Campaign.scope == scope,
+            Campaign.scope_id == scope_id,
+            Campaign.stopped_at.is_(None),
+            Campaign.polling_day >= today,
         )
+        .order_by(Campaign.started_at.desc())
+        .limit(1)
     )
     if run is None:
         raise ctx.refuse(ctx.t("No campaign is running here."))
     run.stopped_at = ctx.now
     cancelled = 0
-    for session in await ctx.session.scalars(
-        select(CanvassSession).where(
-            CanvassSession.campaign_id == run.id,
-            CanvassSession.starts_at > ctx.now,
-            CanvassSession.cancelled_at.is_(None),
+    for branch in await ctx.session.scalars(select(Branch)):
+        if not covers(run, branch):
+            continue
+        added = await coming_sessions(
+            ctx, CanvassSession.campaign_id == run.id, CanvassSession.branch_id == branch.id
         )
-    ):
-        session.cancelled_at = ctx.now
-        cancelled += 1
+        await cancel_sessions(ctx, added, branch)  # those signed up are told
+        cancelled += len(added)
     audit(ctx, "campaign.stopped", campaign=run.id)
     return Reply(
         ctx.t(

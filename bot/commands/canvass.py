@@ -21,6 +21,8 @@ from bot.canvassing import (
     SIGNED_UP,
     WEEKDAYS,
     cancel,
+    cancel_sessions,
+    coming_sessions,
     describe,
     ics,
     local,
@@ -47,6 +49,11 @@ from storage.models import (
     CanvassSlot,
     Person,
 )
+
+
+def _number(word: str) -> bool:
+    """Plain digits only ("²" is a digit to Python, not to int())."""
+    return word.isascii() and word.isdigit() and len(word) <= 9
 
 
 async def _home(ctx: Context) -> tuple[Person, Branch]:
@@ -147,6 +154,7 @@ async def sign_up_pressed(ctx: Context, target: str) -> Reply:
                 "You're signed up ✓ for {when} at {point}.", when=when, point=session.meeting_point
             ),
             buttons=cancel_button,
+            private=True,
         )
     return Reply(
         ctx.t(
@@ -155,6 +163,7 @@ async def sign_up_pressed(ctx: Context, target: str) -> Reply:
             when=when,
         ),
         buttons=cancel_button,
+        private=True,
     )
 
 
@@ -173,6 +182,7 @@ async def cancel_pressed(ctx: Context, target: str) -> Reply:
     return Reply(
         ctx.t("Cancelled: you're no longer down for {when}.", when=when),
         buttons=((Button(ctx.t("Sign up again"), "cvgo", str(session.id)),),),
+        private=True,
     )
 
 
@@ -203,7 +213,7 @@ async def _schedule(ctx: Context, text: str) -> Reply:
         )
     rest = words[2:]
     capacity = None
-    if len(rest) > 1 and rest[-1].isdigit():
+    if len(rest) > 1 and _number(rest[-1]):
         capacity = int(rest.pop())
         if not 1 <= capacity <= CAPACITY_LIMIT:
             raise ctx.refuse(ctx.t("The capacity must be from 1 to {n}.", n=CAPACITY_LIMIT))
@@ -288,24 +298,9 @@ async def remove_pressed(ctx: Context, target: str) -> Reply:
         raise ctx.stale()
     await _require_staff(ctx, branch, (ORGANISER,), "canvass.remove")
     slot.removed_at = ctx.now
-    coming = list(
-        await ctx.session.scalars(
-            select(CanvassSession).where(
-                CanvassSession.slot_id == slot.id,
-                CanvassSession.starts_at > ctx.now,
-                CanvassSession.cancelled_at.is_(None),
-            )
-        )
+    await cancel_sessions(
+        ctx, await coming_sessions(ctx, CanvassSession.slot_id == slot.id), branch
     )
-    for session in coming:
-        session.cancelled_at = ctx.now
-        when = describe(session.starts_at, branch.timezone)
-        await notify(
-            ctx,
-            Recipients(SIGNED_UP, {"r_session": session.id}),
-            f"canvass-cancelled:{session.id}",
-            _cancelled_notice(when),
-        )
     audit(ctx, "canvass.removed", branch=branch, slot=slot.id)
     return Reply(
         ctx.t(
@@ -328,18 +323,10 @@ async def _edit(ctx: Context, words: list[str]) -> Reply:
         "capacity <places|none>. To change the day or time, remove it and schedule anew."
     )
     slots = await _active_slots(ctx, branch)
-    if len(words) < 3 or not words[0].isdigit() or not 1 <= int(words[0]) <= len(slots):
+    if len(words) < 3 or not _number(words[0]) or not 1 <= int(words[0]) <= len(slots):
         raise ctx.refuse(usage)
     slot, what, value = slots[int(words[0]) - 1], words[1].lower(), " ".join(words[2:])
-    coming = list(
-        await ctx.session.scalars(
-            select(CanvassSession).where(
-                CanvassSession.slot_id == slot.id,
-                CanvassSession.starts_at > ctx.now,
-                CanvassSession.cancelled_at.is_(None),
-            )
-        )
-    )
+    coming = await coming_sessions(ctx, CanvassSession.slot_id == slot.id)
     if what == "point":
         if len(value) > POINT_LIMIT:
             raise ctx.refuse(
@@ -360,7 +347,7 @@ async def _edit(ctx: Context, words: list[str]) -> Reply:
             ctx.t("The meeting point is now {point}; those signed up have been told.", point=value)
         )
     if what == "capacity":
-        capacity = None if value.lower() == "none" else int(value) if value.isdigit() else -1
+        capacity = None if value.lower() == "none" else int(value) if _number(value) else -1
         if capacity is not None and not 1 <= capacity <= CAPACITY_LIMIT:
             raise ctx.refuse(ctx.t("The capacity must be from 1 to {n}.", n=CAPACITY_LIMIT))
         slot.capacity = capacity
@@ -392,7 +379,7 @@ async def _tell_promoted(
     await notify(
         ctx,
         only(lucky),
-        f"canvass-promoted:{session.id}:{lucky.id}",
+        f"canvass-promoted:{session.id}:{lucky.id}:{ctx.now.isoformat()}",
         lambda t: t(
             "A place opened up: you're now going canvassing {when} at {point}.",
             when=when,
@@ -405,7 +392,7 @@ async def _log(ctx: Context, words: list[str]) -> Reply:
     """/canvass log <doors> <conversations> [issue tags]: for the latest session."""
     person, branch = await _home(ctx)
     await _require_staff(ctx, branch, (ORGANISER,), "canvass.log")
-    counts = [w for w in words[:2] if w.isdigit()]
+    counts = [w for w in words[:2] if _number(w)]
     tags = parse_tags(words[2:])
     if len(counts) != 2 or tags is None or any(int(c) > MAX_COUNT for c in counts):
         raise ctx.refuse(
@@ -495,10 +482,6 @@ async def _stats(ctx: Context) -> Reply:
     if top:
         totals += " " + ctx.t("Top issues: {top}.", top=top)
     return Reply(totals, file=Attachment(f"canvassing-{branch.slug}.png", image, "image/png"))
-
-
-def _cancelled_notice(when: str) -> Callable[[Translator], str]:
-    return lambda t: t("The canvassing session {when} is cancelled.", when=when)
 
 
 @command("reminders", N_("turn canvassing reminders on or off"), usage="on|off")
