@@ -69,7 +69,8 @@ async def _roundup(
         branch = await session.get(Branch, branch_id)
         if branch is None:
             return 0
-        if daily and await active_campaign(ctx, branch) is None:
+        # In a campaign the daily round-up replaces the weekly one.
+        if daily != (await active_campaign(ctx, branch) is not None):
             return 0
         listings = await upcoming(ctx, branch, None)
         if not listings:

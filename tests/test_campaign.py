@@ -96,3 +96,15 @@ async def test_a_campaign_session_follows_its_weekly_session(demo: Chat) -> None
     await demo.say("Alice", "/campaign start By-election 2026-12-03")
     await demo.say("Alice", "/canvass edit 1 point Library steps")
     assert all(s.meeting_point == "Library steps" for s in await _sessions(demo))
+
+
+async def test_in_a_campaign_the_weekly_round_up_gives_way_to_the_daily_one(demo: Chat) -> None:
+    from bot.reminders import weekly_roundup
+
+    await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross")
+    await demo.say("Alice", "/campaign start By-election 2026-12-10")
+    carol = await demo.person("Carol")
+    assert carol is not None and carol.branch_id is not None
+    monday = dt.datetime(2026, 11, 30, 18, 0, tzinfo=dt.UTC)
+    core = demo.core
+    assert await weekly_roundup(core.db, core.settings, monday, carol.branch_id) == 0

@@ -339,3 +339,27 @@ async def test_each_chat_keeps_its_own_pace_and_the_memory_is_bounded(rig: Rig) 
     for chat in range(20_000):
         transport._limiter(chat)
     assert len(transport._per_chat) == 10_000
+
+
+async def test_canvassing_over_telegram_with_its_calendar_and_chart(rig: Rig) -> None:
+    tg = rig.tg
+    alice, carol = tg.user(101, "Alice", "alice"), tg.user(103, "Carol", "carol")
+    replies = await rig.say(alice, "/canvass schedule saturday 10:30 Market Cross 8")
+    assert replies[0].startswith("Weekly canvassing for Frome")
+    await rig.say(carol, "/canvass")
+    replies = await rig.press(carol, "Sign up 1")
+    assert replies[0].startswith("You're signed up ✓")
+    await rig.say(carol, "/canvass")
+    before = len(tg.sent())
+    await rig.handled(
+        tg.press(carol, tg.last_message(103), button_data(tg.last_message(103), "Calendar 1"))
+    )
+    document = tg.sent()[before:][0]["document"]
+    assert document.filename.endswith(".ics") and b"BEGIN:VEVENT" in document.content
+    assert "are on" in (await rig.say(carol, "/reminders"))[0]
+    before = len(tg.calls_to("sendPhoto"))
+    await rig.handled(tg.send_text(alice, "/canvass stats"))
+    photos = tg.calls_to("sendPhoto")[before:]
+    assert photos and photos[0].params["photo"].content.startswith(b"\x89PNG")
+    assert "got through" in (await rig.say(alice, "/delivery"))[0]
+    assert "campaign is on" in (await rig.say(alice, "/campaign start By-election 2027-01-14"))[0]
