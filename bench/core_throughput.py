@@ -29,22 +29,18 @@ import datetime as dt
 import json
 import random
 import resource
-import secrets
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import psycopg
 from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, select
-from sqlalchemy.engine import make_url
 
+from bench.common import throwaway_database
 from bot.config import Settings
 from bot.core import Core
 from bot.messages import ChatRef, Request, Sender
@@ -111,43 +107,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 # --- The throwaway database ---------------------------------------------------------
-
-
-@contextmanager
-def throwaway_database(url: str | None) -> Iterator[str]:
-    """A URL of a fresh, empty database, removed afterwards."""
-    if url is None:
-        with tempfile.TemporaryDirectory(prefix="organiser-bench-") as tmp:
-            yield f"sqlite:///{Path(tmp) / 'organiser.db'}"
-        return
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        if parsed.database in (None, "", ":memory:"):
-            yield "sqlite://"
-            return
-        path = Path(parsed.database)
-        if path.exists():
-            raise SystemExit(f"{path} exists: the benchmark only ever uses a new database")
-        try:
-            yield url
-        finally:
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    if backend not in ("postgresql", "postgres"):
-        raise SystemExit(f"unsupported database {backend!r}: use sqlite or postgresql")
-    admin_url = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"organiser_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield parsed.set(drivername="postgresql", database=name).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # --- Seeding ------------------------------------------------------------------------
@@ -428,7 +387,7 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    with throwaway_database(args.db) as url:
+    with throwaway_database(args.db, "core") as url:
         figures = asyncio.run(run(url, args))
     print(json.dumps(figures))
     return 0

@@ -44,13 +44,11 @@ import datetime as dt
 import json
 import logging
 import os
-import secrets
 import signal
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,12 +56,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
-import psycopg
 from aiohttp import web
 from aiolimiter import AsyncLimiter
 from sqlalchemy import func, insert, select
-from sqlalchemy.engine import make_url
 
+from bench.common import throwaway_database
 from bot.clock import SystemClock
 from bot.messages import Reply
 from bot.outbox import PENDING, Recipient, Recipients, Undeliverable, enqueue_for, run_outbox
@@ -247,43 +244,6 @@ async def worker(args: argparse.Namespace) -> int:
 
 
 # --- The throwaway databases --------------------------------------------------------
-
-
-@contextmanager
-def throwaway_database(url: str | None, name: str) -> Iterator[str]:
-    """The URL of a fresh, empty database for the run called ``name``, removed afterwards."""
-    if url is None:
-        with tempfile.TemporaryDirectory(prefix="organiser-bench-") as tmp:
-            yield f"sqlite:///{Path(tmp) / f'{name}.db'}"
-        return
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        if parsed.database in (None, "", ":memory:"):
-            raise SystemExit("the worker is another process: give a SQLite file, not :memory:")
-        base = Path(parsed.database)
-        path = base.with_name(f"{base.stem}-{name}{base.suffix}")
-        if path.exists():
-            raise SystemExit(f"{path} exists: the benchmark only ever uses a new database")
-        try:
-            yield parsed.set(database=str(path)).render_as_string(hide_password=False)
-        finally:
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    if backend not in ("postgresql", "postgres"):
-        raise SystemExit(f"unsupported database {backend!r}: use sqlite or postgresql")
-    admin_url = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    db_name = f"organiser_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{db_name}"')
-    try:
-        yield parsed.set(drivername="postgresql", database=db_name).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
 
 
 # --- Seeding ------------------------------------------------------------------------

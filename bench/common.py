@@ -1,0 +1,49 @@
+"""What the benchmarks share: a throwaway database, so that no real one is touched."""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+
+@contextmanager
+def throwaway_database(url: str | None, name: str) -> Iterator[str]:
+    """The URL of a fresh, empty database for the run called ``name``, removed afterwards."""
+    if url is None:
+        with tempfile.TemporaryDirectory(prefix="organiser-bench-") as tmp:
+            yield f"sqlite:///{Path(tmp) / f'{name}.db'}"
+        return
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            raise SystemExit("give a SQLite file, not :memory: (workers are other processes)")
+        base = Path(parsed.database)
+        path = base.with_name(f"{base.stem}-{name}{base.suffix}")
+        if path.exists():
+            raise SystemExit(f"{path} exists: the benchmark only ever uses a new database")
+        try:
+            yield parsed.set(database=str(path)).render_as_string(hide_password=False)
+        finally:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    if backend not in ("postgresql", "postgres"):
+        raise SystemExit(f"unsupported database {backend!r}: use sqlite or postgresql")
+    admin_url = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    db_name = f"organiser_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f'CREATE DATABASE "{db_name}"')
+    try:
+        yield parsed.set(drivername="postgresql", database=db_name).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
