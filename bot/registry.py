@@ -21,6 +21,8 @@ class CommandSpec:
     roles: tuple[str, ...]  # empty: everyone; else /help shows it to holders of these
     handler: CommandHandler
     private: bool  # its reply concerns only the person: send it privately
+    # Extra /help lines for staff: (usage, summary, roles that see it).
+    staff: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
 
 COMMANDS: dict[str, CommandSpec] = {}
@@ -34,11 +36,12 @@ def command(
     usage: str = "",
     roles: tuple[str, ...] = (),
     private: bool = False,
+    staff: tuple[tuple[str, str, tuple[str, ...]], ...] = (),
 ) -> Callable[[CommandHandler], CommandHandler]:
     def register(handler: CommandHandler) -> CommandHandler:
         if name in COMMANDS:
             raise ValueError(f"command /{name} registered twice")
-        COMMANDS[name] = CommandSpec(name, summary, usage, roles, handler, private)
+        COMMANDS[name] = CommandSpec(name, summary, usage, roles, handler, private, staff)
         return handler
 
     return register

@@ -246,3 +246,11 @@ async def test_sign_up_answers_go_to_the_person_not_the_group(demo: Chat) -> Non
     await demo.say("Carol", "/canvass", group="-100frome")
     replies = await demo.press("Carol", "Sign up 1", group="-100frome")
     assert replies[0].private
+
+
+async def test_help_shows_organisers_how_to_schedule_and_members_how_to_sign_up(demo: Chat) -> None:
+    organiser = text(await demo.say("Alice", "/help"))
+    member = text(await demo.say("Carol", "/help"))
+    assert "/canvass schedule <weekday> <HH:MM> <meeting point> [capacity]" in organiser
+    assert "/canvass — this week's canvassing sessions" in member
+    assert "/canvass schedule" not in member

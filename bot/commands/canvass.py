@@ -72,9 +72,21 @@ def _usage(ctx: Context) -> str:
     )
 
 
-# Organisers' sub-commands (schedule, slots, edit, log, stats) are in the usage
-# line a wrong one gets, and in the README: /help stays short for everyone.
-@command("canvass", N_("this week's canvassing sessions: sign up or cancel"))
+@command(
+    "canvass",
+    N_("this week's canvassing sessions: sign up or cancel"),
+    staff=(
+        (
+            "schedule <weekday> <HH:MM> <meeting point> [capacity]",
+            N_("a weekly canvassing session"),
+            (ORGANISER,),
+        ),
+        ("slots", N_("the weekly sessions, to remove one"), (ORGANISER,)),
+        ("edit <n> point <text>|capacity <n>", N_("change a weekly session"), (ORGANISER,)),
+        ("log <doors> <conversations> [issues]", N_("the latest session's results"), (ORGANISER,)),
+        ("stats", N_("a chart of the last 12 weeks"), (ORGANISER,)),
+    ),
+)
 async def canvass(ctx: Context) -> Reply:
     sub, _, rest = ctx.request.args.partition(" ")
     if sub.lower() == "schedule":

@@ -89,6 +89,9 @@ async def help_(ctx: Context) -> Reply:
             continue
         usage = f" {spec.usage}" if spec.usage else ""
         lines.append(f"/{spec.name}{usage} — {ctx.t(spec.summary)}")
+        for extra, summary, roles in spec.staff:
+            if any(holds_anywhere(grants, r) for r in roles):
+                lines.append(f"/{spec.name} {extra} — {ctx.t(summary)}")
     return Reply("\n".join(lines))
 
 
