@@ -271,10 +271,10 @@ def status_label(ctx: Context, status: str) -> str:
     return labels.get(status, status)
 
 
-def role_label(ctx: Context, role: str) -> str:
+def role_label(t: Translator, role: str) -> str:
     labels = {
-        ORGANISER: ctx.t("organiser"),
-        TREASURER: ctx.t("treasurer"),
-        ADMIN: ctx.t("admin"),
+        ORGANISER: t("organiser"),
+        TREASURER: t("treasurer"),
+        ADMIN: t("admin"),
     }
     return labels.get(role, role)

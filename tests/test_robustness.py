@@ -83,7 +83,9 @@ async def test_group_chat_command_names_with_the_bot_suffix_work(demo: Chat) -> 
 WELSH = (
     'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
     'msgid "Here is what you can do:"\nmsgstr "Dyma beth allwch chi ei wneud:"\n\n'
-    'msgid "You are now {role} of {where}."\nmsgstr "Rydych chi nawr yn {role} {where}."\n'
+    'msgid "You are now {role} of {where}."\nmsgstr "Rydych chi nawr yn {role} {where}."\n\n'
+    'msgid "organiser"\nmsgstr "trefnydd"\n\n'
+    'msgid "the {branch} branch"\nmsgstr "cangen {branch}"\n'
 )
 
 
@@ -106,7 +108,7 @@ async def test_each_person_is_told_in_their_own_language(demo: Chat, welsh: None
     await demo.say("Alice", "/promote @dan organiser")
     await demo.say("Alice", "/promote @carol organiser")
     told = dict(await demo.outbox())
-    assert told["Dan"] == "Rydych chi nawr yn organiser the Frome branch."
+    assert told["Dan"] == "Rydych chi nawr yn trefnydd cangen Frome."
     assert told["Carol"] == "You are now organiser of the Frome branch."
 
 

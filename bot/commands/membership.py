@@ -22,7 +22,7 @@ from bot.branches import (
 )
 from bot.commands.privacy import ask_consent
 from bot.context import PROMPT_LIFETIME, Context, parse_id
-from bot.i18n import N_
+from bot.i18n import N_, Translator
 from bot.messages import Button, Reply
 from bot.permissions import is_member
 from bot.registry import action, command
@@ -402,7 +402,7 @@ async def me(ctx: Context) -> Reply:
         lines.append(
             ctx.t(
                 "Role: {role} of {scope}.",
-                role=role_label(ctx, g.role),
+                role=role_label(ctx.t, g.role),
                 scope=await scope_name(ctx, g),
             )
         )
@@ -410,10 +410,24 @@ async def me(ctx: Context) -> Reply:
 
 
 async def scope_name(ctx: Context, grant: RoleGrant) -> str:
-    if grant.scope == SCOPE_BRANCH:
-        branch = await ctx.session.get(Branch, grant.scope_id)
-        return ctx.t("the {branch} branch", branch=branch.name if branch else "?")
-    if grant.scope == SCOPE_REGION:
-        region = await ctx.session.get(Region, grant.scope_id)
-        return ctx.t("the {region} region", region=region.name if region else "?")
-    return ctx.t("the national party")
+    return scope_phrase(ctx.t, grant.scope, await place_name(ctx, grant.scope, grant.scope_id))
+
+
+async def place_name(ctx: Context, scope: str, scope_id: int) -> str:
+    """The name of the branch or region a scope names ("" for the national party)."""
+    if scope == SCOPE_BRANCH:
+        branch = await ctx.session.get(Branch, scope_id)
+        return branch.name if branch else "?"
+    if scope == SCOPE_REGION:
+        region = await ctx.session.get(Region, scope_id)
+        return region.name if region else "?"
+    return ""
+
+
+def scope_phrase(t: Translator, scope: str, name: str) -> str:
+    """ "the Frome branch", "the South West region", "the national party", in ``t``'s language."""
+    if scope == SCOPE_BRANCH:
+        return t("the {branch} branch", branch=name)
+    if scope == SCOPE_REGION:
+        return t("the {region} region", region=name)
+    return t("the national party")

@@ -27,7 +27,7 @@ from bot.branches import (
     search,
     status_label,
 )
-from bot.commands.membership import scope_name
+from bot.commands.membership import place_name, scope_phrase
 from bot.context import Context
 from bot.i18n import N_
 from bot.messages import Button, Reply
@@ -321,9 +321,9 @@ async def _change_role(
             audit="promote" if grant else "demote",
         )
     existing = await _find_grant(ctx, person, role, scope, scope_id)
-    probe = RoleGrant(role=role, scope=scope, scope_id=scope_id)
-    where = await scope_name(ctx, probe)
-    label = role_label(ctx, role)
+    place = await place_name(ctx, scope, scope_id)
+    where = scope_phrase(ctx.t, scope, place)
+    label = role_label(ctx.t, role)
     if grant:
         if existing is not None:
             raise ctx.refuse(
@@ -379,9 +379,22 @@ async def _change_role(
         ctx,
         only(person),
         key,
-        (lambda t: t("You are now {role} of {where}.", role=label, where=where))
+        # In the recipient's language, role and place names too.
+        (
+            lambda t: t(
+                "You are now {role} of {where}.",
+                role=role_label(t, role),
+                where=scope_phrase(t, scope, place),
+            )
+        )
         if grant
-        else (lambda t: t("You are no longer {role} of {where}.", role=label, where=where)),
+        else (
+            lambda t: t(
+                "You are no longer {role} of {where}.",
+                role=role_label(t, role),
+                where=scope_phrase(t, scope, place),
+            )
+        ),
     )
     if grant and role == ORGANISER and scope == SCOPE_BRANCH and branch is not None:
         await maybe_forming(ctx, branch, ctx.person)
