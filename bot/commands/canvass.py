@@ -292,7 +292,9 @@ async def _slots(ctx: Context) -> Reply:
     lines = [ctx.t("Weekly canvassing of the {branch} branch:", branch=branch.name)]
     rows = []
     for n, slot in enumerate(slots, 1):
-        cap = f" · {slot.capacity}" if slot.capacity else ""
+        cap = (
+            " · " + ctx.t.plural("{n} place", "{n} places", slot.capacity) if slot.capacity else ""
+        )
         lines.append(
             f"{n}. {WEEKDAYS[slot.weekday].capitalize()} {slot.local_time} · {slot.meeting_point}{cap}"
         )
