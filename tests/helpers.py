@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -12,7 +13,7 @@ from bot.core import Core
 from bot.messages import Button, ChatRef, Reply, Request, Sender
 from bot.outbox import Recipient, deliver_pending
 from storage.db import Database
-from storage.models import Base, OutboxMessage, Person
+from storage.models import Base, Identity, OutboxMessage, Person
 
 
 class Chat:
@@ -138,3 +139,22 @@ async def snapshot(db: Database) -> dict[str, list[Any]]:
             rows = (await conn.execute(table.select().order_by(*table.primary_key.columns))).all()
             out[table.name] = [json.dumps(list(r), default=str, sort_keys=True) for r in rows]
     return out
+
+
+async def link_demo_people(db: Database, ids: dict[str, int]) -> None:
+    """Give demo people a Telegram identity, as if they had used the bot before."""
+    async with db.transaction() as session:
+        for name, tid in ids.items():
+            person = await session.scalar(select(Person).where(Person.display_name == name))
+            assert person is not None
+            session.add(
+                Identity(
+                    person_id=person.id,
+                    platform="telegram",
+                    user_id=str(tid),
+                    chat_id=str(tid),
+                    handle=name.lower(),
+                    unreachable=False,
+                    last_seen_at=dt.datetime.now(dt.UTC),
+                )
+            )

@@ -9,8 +9,6 @@ import signal
 import sys
 from pathlib import Path
 
-from sqlalchemy import select
-
 from adapters.cli import serve
 from bot.config import Settings
 from bot.demo import seed_demo
@@ -18,6 +16,7 @@ from bot.outbox import enqueue
 from storage.db import Database
 from storage.models import Identity, Person
 from tests.fake_telegram import FakeTelegram
+from tests.helpers import link_demo_people
 
 ORGANISER = str(Path(sys.executable).parent / "organiser")
 
@@ -28,20 +27,7 @@ async def test_serve_answers_people_and_delivers_the_outbox_until_stopped(tmp_pa
     async with FakeTelegram() as tg:
         settings = Settings(telegram_token="1:T", telegram_base_url=tg.base_url)
         await seed_demo(db, settings, dt.datetime.now(dt.UTC))
-        async with db.transaction() as session:
-            alice = await session.scalar(select(Person).where(Person.display_name == "Alice"))
-            assert alice is not None
-            session.add(
-                Identity(
-                    person_id=alice.id,
-                    platform="telegram",
-                    user_id="101",
-                    chat_id="101",
-                    handle="alice",
-                    unreachable=False,
-                    last_seen_at=dt.datetime.now(dt.UTC),
-                )
-            )
+        await link_demo_people(db, {"Alice": 101})
         stop = asyncio.Event()
         running = asyncio.create_task(serve(db, settings, stop=stop))
         await tg.wait_for("getUpdates")

@@ -24,8 +24,9 @@ from bot.core import Core
 from bot.demo import seed_demo
 from bot.outbox import deliver_pending
 from storage.db import Database
-from storage.models import Identity, OutboxMessage, Person
+from storage.models import Identity, OutboxMessage
 from tests.fake_telegram import FakeTelegram, free_port
+from tests.helpers import link_demo_people
 
 TOKEN = "123456:TEST-TOKEN"
 
@@ -96,25 +97,6 @@ def button_data(message: dict[str, Any], label: str) -> str:
     raise AssertionError(f"no button {label!r} in {message.get('reply_markup')}")
 
 
-async def _link_demo_people(db: Database, ids: dict[str, int]) -> None:
-    """Give demo people a Telegram identity, as if they had used the bot before."""
-    async with db.transaction() as session:
-        for name, tid in ids.items():
-            person = await session.scalar(select(Person).where(Person.display_name == name))
-            assert person is not None
-            session.add(
-                Identity(
-                    person_id=person.id,
-                    platform="telegram",
-                    user_id=str(tid),
-                    chat_id=str(tid),
-                    handle=name.lower(),
-                    unreachable=False,
-                    last_seen_at=dt.datetime.now(dt.UTC),
-                )
-            )
-
-
 async def _rig(tmp_path: Path, sqlite_template: Path, **settings: Any) -> AsyncIterator[Rig]:
     path = tmp_path / "organiser.db"
     shutil.copy(sqlite_template, path)
@@ -123,7 +105,7 @@ async def _rig(tmp_path: Path, sqlite_template: Path, **settings: Any) -> AsyncI
     async with FakeTelegram() as tg:
         config = replace(base, telegram_base_url=tg.base_url, **settings)
         await seed_demo(db, config, dt.datetime.now(dt.UTC))
-        await _link_demo_people(db, {"Alice": 101, "Bob": 102, "Carol": 103, "Kai": 111})
+        await link_demo_people(db, {"Alice": 101, "Bob": 102, "Carol": 103, "Kai": 111})
         adapter = ObservedAdapter(Core(db, config), config)
         await adapter.start()
         try:
@@ -223,20 +205,7 @@ async def test_group_chat_linkchat_and_private_replies(rig: Rig) -> None:
 async def test_announcements_reach_the_linked_group(rig: Rig) -> None:
     tg = rig.tg
     group = tg.group_chat(-1002, "Bath branch")
-    async with rig.db.transaction() as session:
-        erin = await session.scalar(select(Person).where(Person.display_name == "Erin"))
-        assert erin is not None
-        session.add(
-            Identity(
-                person_id=erin.id,
-                platform="telegram",
-                user_id="105",
-                chat_id="105",
-                handle="erin",
-                unreachable=False,
-                last_seen_at=dt.datetime.now(dt.UTC),
-            )
-        )
+    await link_demo_people(rig.db, {"Erin": 105})
     await rig.say(tg.user(105, "Erin", "erin"), "/linkchat", chat=group)
     await rig.say(tg.user(111, "Kai", "kai"), "/affiliate Bath")
     await rig.deliver()
