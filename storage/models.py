@@ -381,3 +381,48 @@ class Campaign(Base):
     started_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     stopped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+# --- One person across platforms --------------------------------------------------------
+
+
+class LinkCode(Base):
+    """A one-time code that joins a second platform account to a Person (/link).
+
+    Only a hash of the code is kept: the code itself exists only in the chat
+    where it was given, for ten minutes.
+    """
+
+    __tablename__ = "link_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    # The platform it was asked for on; it is entered on another one.
+    platform: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class LinkFailure(Base):
+    """A wrong /link code, by platform account: a few an hour are allowed."""
+
+    __tablename__ = "link_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_key: Mapped[str] = mapped_column(String(96))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+Index("ix_link_failures_owner_at", LinkFailure.owner_key, LinkFailure.at)
+
+
+class Meta(Base):
+    """Small facts the bot keeps about itself, e.g. the hash of the Discord
+    command list last published (so that an unchanged list is not synced again)."""
+
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -51,6 +51,9 @@ ACTORS = (STRANGER, NEWCOMER, "Carol", "Alice", "Bob", "Kai")
 # (but for the "refused" audit row of a forbidden attempt).
 READ_ONLY_COMMANDS = {"help", "me", "mydata", "branch"}
 READ_ONLY_ACTIONS = {"members"}
+# A wrong /link code is remembered, even though it changes nothing else: that
+# is what limits guessing.
+REMEMBERED_FAILURES = {"link": {"link_failures"}}
 # Buttons whose id is a prompt's (the others carry a branch's id).
 PROMPT_ACTIONS = {"consent", "forget", "cancel", "propose", "undo"}
 
@@ -391,17 +394,24 @@ async def ask(
         assert APOLOGY not in reply.text, f"{what}: internal error: {reply.text!r}"
 
     if any(r.error for r in replies) or read_only:
-        _only_a_refusal_was_audited(before, after, world.ids.get(actor), what)
+        remembered = REMEMBERED_FAILURES.get(request.command or "", set())
+        _only_a_refusal_was_audited(before, after, world.ids.get(actor), what, remembered)
     elif after != before and not keep:
         await _restore(world)
     return replies
 
 
 def _only_a_refusal_was_audited(
-    before: dict[str, list[str]], after: dict[str, list[str]], actor_id: int | None, what: str
+    before: dict[str, list[str]],
+    after: dict[str, list[str]],
+    actor_id: int | None,
+    what: str,
+    remembered: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     changed = sorted(t for t in before if before[t] != after[t])
-    assert set(changed) <= {"audit_log"}, f"{what}: refused or read-only, yet {changed} changed"
+    assert set(changed) <= {"audit_log", *remembered}, (
+        f"{what}: refused or read-only, yet {changed} changed"
+    )
     old, new = before["audit_log"], after["audit_log"]
     assert new[: len(old)] == old, f"{what}: existing audit rows changed"
     added = [dict(zip(AUDIT_COLUMNS, json.loads(row), strict=True)) for row in new[len(old) :]]

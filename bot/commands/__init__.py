@@ -1,12 +1,23 @@
 """Every command and button action; importing this package registers them."""
 
-from bot.commands import campaign, canvass, chats, delivery, membership, organise, privacy, welcome
+from bot.commands import (
+    campaign,
+    canvass,
+    chats,
+    delivery,
+    link,
+    membership,
+    organise,
+    privacy,
+    welcome,
+)
 
 __all__ = [
     "campaign",
     "canvass",
     "chats",
     "delivery",
+    "link",
     "membership",
     "organise",
     "privacy",

@@ -22,6 +22,8 @@ from storage.models import (
     Consent,
     ErasureCount,
     Identity,
+    LinkCode,
+    LinkFailure,
     OutboxMessage,
     Person,
     Prompt,
@@ -202,9 +204,10 @@ async def forget_confirmed(ctx: Context, target: str) -> Reply:
     audit(ctx, "person.forgotten")
     # Explicit deletes (not only ON DELETE CASCADE) so that nothing depends on
     # the database enforcing foreign keys.
-    for model in (Identity, Consent, RoleGrant, OutboxMessage, Prompt):
+    for model in (Identity, Consent, RoleGrant, OutboxMessage, Prompt, LinkCode):
         await ctx.session.execute(delete(model).where(model.person_id == person_id))
     await ctx.session.execute(delete(Prompt).where(Prompt.owner_key.in_(keys)))
+    await ctx.session.execute(delete(LinkFailure).where(LinkFailure.owner_key.in_(keys)))
     # Messages to others that named them ("X joined", "X offers to organise").
     for event in ("joined", "volunteer"):
         await ctx.session.execute(

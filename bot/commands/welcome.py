@@ -72,7 +72,7 @@ async def consent(ctx: Context, target: str) -> list[Reply]:
     return replies
 
 
-HELP_ORDER = ("start", "help", "join", "me", "leave", "claim", "mydata", "forget")
+HELP_ORDER = ("start", "help", "join", "me", "leave", "claim", "link", "unlink", "mydata", "forget")
 
 
 def _help_position(spec: CommandSpec) -> tuple[int, str]:
