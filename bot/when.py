@@ -1,0 +1,465 @@
+"""Dates and times that members type, read in their branch's time zone.
+
+``parse_when(text, now, tz)`` returns an aware UTC datetime; ``read_when`` returns the
+same with the local reading and a flag for a wall time that happens twice. What is read
+(English words; another language adds its own words to a copy of ``ENGLISH``):
+
+    2026-12-03 19:00        ISO date (also 2026/12/03, 2026.12.03, 2026-12-03T19:00)
+    3 dec 19:00             day and month name, the year optional (then the next such day):
+    3rd of December 2026 7pm    "dec 3", "december 3rd 2026" too
+    today 19:30, tomorrow 7pm
+    tue 19:00               the coming Tuesday: today if it is Tuesday and 19:00 is still
+                            ahead, otherwise the Tuesday of next week
+    next tuesday 19:00      the first Tuesday strictly after today (on a Monday: tomorrow)
+    in 3 days 18:00         also "in 2 weeks 19:00"
+    19:00                   a time alone is today
+
+Times: ``19:00``, ``19.00``, ``7pm``, ``7 pm``, ``7:30pm``, ``noon``. The parts may come in
+any order; "at", "on", "of", "the" and commas are ignored; case does not matter. Digits of
+any script (Arabic-Indic, Devanagari...) are read as the digits they are.
+
+A numeric date with the day or month first (``3/12/2026``, ``03.12.2026``, ``3/12``) is
+refused as ambiguous, even where only one reading is possible, so members learn one form.
+
+Refusals raise ``WhenError(reason, **params)``; the bot words them:
+
+    unreadable     not understood; ``word``: the part that was not (absent when empty/too long)
+    no_time        a day without a time of day
+    ambiguous      a day/month order that is not clear; ``text``
+    no_such_date   ``year`` (None if not typed), ``month``, ``day``: 2026-02-30
+    no_such_time   ``hour``, ``minute``: 25:00, 13pm
+    past           ``local``: the naive local date and time read (now counts as past)
+    too_far        ``local``, ``years``: more than two years ahead
+    gap            ``local``, ``tz``: a local time skipped by a clock change (spring forward,
+                   2027-03-28 01:30 in Europe/London)
+
+Clock changes. A local time that happens twice (autumn, 2026-10-25 01:30 in Europe/London)
+is read as its first occurrence (``fold=0``, still summer time) and ``When.ambiguous`` says
+so, so the bot can show which one it chose. ``recurrences`` keeps the local wall time
+(a 19:00 meeting stays at 19:00 across the change); an occurrence that falls in a gap moves
+forward by the gap (01:30 becomes 02:30 summer time), one that happens twice takes the
+first occurrence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+from zoneinfo import ZoneInfo
+
+__all__ = [
+    "ENGLISH",
+    "MAX_YEARS_AHEAD",
+    "When",
+    "WhenError",
+    "Word",
+    "parse_when",
+    "read_when",
+    "recurrences",
+]
+
+MAX_YEARS_AHEAD = 2
+MAX_LENGTH = 200
+"""Longer text is refused unread."""
+
+
+class WhenError(ValueError):
+    """A refusal: ``reason`` is a short key (see the module docstring), ``params`` details."""
+
+    def __init__(self, reason: str, **params: object) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.params = params
+
+    def __repr__(self) -> str:
+        return f"WhenError({self.reason!r}, **{self.params!r})"
+
+
+WordKind = Literal[
+    "day",  # value: days from today
+    "weekday",  # value: Monday 0 .. Sunday 6
+    "next",  # "next <weekday>": strictly after today
+    "in",  # "in <number> <unit>"
+    "unit",  # value: days in the unit
+    "month",  # value: 1 .. 12
+    "meridiem",  # value: hours to add to 1..12 (am 0, pm 12)
+    "ordinal",  # the suffix of "3rd"
+    "clock",  # value: minutes after midnight
+    "filler",  # ignored
+]
+
+
+class Word(NamedTuple):
+    kind: WordKind
+    value: int = 0
+
+
+def _words(kind: WordKind, table: Mapping[str, int]) -> dict[str, Word]:
+    return {word: Word(kind, value) for word, value in table.items()}
+
+
+ENGLISH: Mapping[str, Word] = {
+    **_words("day", {"today": 0, "tonight": 0, "tomorrow": 1, "tmrw": 1}),
+    **_words(
+        "weekday",
+        {
+            "mon": 0,
+            "monday": 0,
+            "tue": 1,
+            "tues": 1,
+            "tuesday": 1,
+            "wed": 2,
+            "weds": 2,
+            "wednesday": 2,
+            "thu": 3,
+            "thur": 3,
+            "thurs": 3,
+            "thursday": 3,
+            "fri": 4,
+            "friday": 4,
+            "sat": 5,
+            "saturday": 5,
+            "sun": 6,
+            "sunday": 6,
+        },
+    ),
+    "next": Word("next"),
+    "in": Word("in"),
+    **_words("unit", {"day": 1, "days": 1, "week": 7, "weeks": 7}),
+    **_words(
+        "month",
+        {
+            "jan": 1,
+            "january": 1,
+            "feb": 2,
+            "february": 2,
+            "mar": 3,
+            "march": 3,
+            "apr": 4,
+            "april": 4,
+            "may": 5,
+            "jun": 6,
+            "june": 6,
+            "jul": 7,
+            "july": 7,
+            "aug": 8,
+            "august": 8,
+            "sep": 9,
+            "sept": 9,
+            "september": 9,
+            "oct": 10,
+            "october": 10,
+            "nov": 11,
+            "november": 11,
+            "dec": 12,
+            "december": 12,
+        },
+    ),
+    **_words("meridiem", {"am": 0, "pm": 12}),
+    **_words("ordinal", {"st": 0, "nd": 0, "rd": 0, "th": 0}),
+    **_words("clock", {"noon": 12 * 60, "midday": 12 * 60}),
+    **_words("filler", {"at": 0, "on": 0, "of": 0, "the": 0}),
+}
+"""Words (casefolded) and what they mean. A translation adds its own: ``{**ENGLISH, ...}``."""
+
+
+@dataclass(frozen=True)
+class When:
+    at: dt.datetime
+    """Aware, in UTC."""
+    local: dt.datetime
+    """The same instant in the branch's time zone."""
+    ambiguous: bool
+    """The local time happens twice (clocks going back); the first occurrence was taken."""
+
+
+# After _normalise every digit is ASCII, so the patterns need only [0-9].
+_ISO_DATE = re.compile(r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})")
+_ISO_DATE_TIME = re.compile(r"([0-9]{4}-[0-9]{1,2}-[0-9]{1,2})t(.+)")
+_DAY_MONTH_DATE = re.compile(r"[0-9]{1,2}([-/.])[0-9]{1,2}(?:\1[0-9]{0,4})?")
+_CLOCK = re.compile(r"([0-9]{1,2})[:.]([0-9]{2})([^\W\d_]*)")
+_NUMBER = re.compile(r"([0-9]{1,4})([^\W\d_]*)")
+
+_DateSpec = (
+    tuple[Literal["date"], int | None, int, int]  # year (None: the next such day), month, day
+    | tuple[Literal["days"], int]  # days from today
+    | tuple[Literal["weekday"], int, bool]  # weekday, strictly after today
+)
+
+
+def _normalise(text: str) -> list[str]:
+    """Casefolded tokens, every digit made ASCII, commas and a closing "!", "?" or "."
+    dropped (not a dot after a digit: "3.12." is a date)."""
+    digits = "".join(
+        str(unicodedata.decimal(ch, ch)) if ch.isdecimal() else ch for ch in text
+    ).casefold()
+    digits = re.sub(r"(?<![0-9])\.$", "", digits.rstrip().rstrip("!?"))
+    tokens: list[str] = []
+    for token in re.sub(r"[,;]", " ", digits).split():
+        iso = _ISO_DATE_TIME.fullmatch(token)
+        tokens.extend(iso.groups() if iso else [token])
+    return tokens
+
+
+class _Reader:
+    """Reads tokens into at most one day and one time of day."""
+
+    def __init__(self, tokens: list[str], words: Mapping[str, Word]) -> None:
+        self.words = words
+        self.tokens = [t for t in tokens if (w := words.get(t)) is None or w.kind != "filler"]
+        self.at = 0
+        self.date: _DateSpec | None = None
+        self.time: tuple[int, int] | None = None
+
+    def word(self, offset: int = 0) -> Word | None:
+        index = self.at + offset
+        return self.words.get(self.tokens[index]) if index < len(self.tokens) else None
+
+    def number(self, offset: int = 0, *, digits: int = 4) -> int | None:
+        """A plain number (no suffix) at ``offset``, of at most ``digits`` digits."""
+        index = self.at + offset
+        if index < len(self.tokens) and re.fullmatch(f"[0-9]{{1,{digits}}}", self.tokens[index]):
+            return int(self.tokens[index])
+        return None
+
+    def unreadable(self) -> WhenError:
+        return WhenError("unreadable", word=self.tokens[self.at][:30])
+
+    def set_date(self, spec: _DateSpec) -> None:
+        if self.date is not None:
+            raise self.unreadable()
+        self.date = spec
+
+    def set_time(self, hour: int, minute: int, meridiem: Word | None) -> None:
+        if self.time is not None:
+            raise self.unreadable()
+        if meridiem is not None:
+            if not 1 <= hour <= 12:
+                raise WhenError("no_such_time", hour=hour, minute=minute)
+            hour = hour % 12 + meridiem.value
+        if not (0 <= hour <= 23 and 0 <= minute <= 59):
+            raise WhenError("no_such_time", hour=hour, minute=minute)
+        self.time = (hour, minute)
+
+    def suffix(self, text: str) -> Word | None:
+        """The meaning of letters glued to a number; unreadable if they mean nothing here."""
+        if not text:
+            return None
+        word = self.words.get(text)
+        if word is None or word.kind not in ("meridiem", "ordinal"):
+            raise self.unreadable()
+        return word
+
+    def day_of_month(self, day: int, month: int) -> int:
+        """After "<day> <month>" or "<month> <day>": an optional year. Returns tokens used."""
+        year = self.number(2)
+        if year is not None and year >= 1000:
+            self.set_date(("date", year, month, day))
+            return 3
+        self.set_date(("date", None, month, day))
+        return 2
+
+    def read(self) -> None:
+        while self.at < len(self.tokens):
+            self.at += self.step(self.tokens[self.at])
+
+    def step(self, token: str) -> int:
+        """Read the token at ``self.at``; return how many tokens it used."""
+        if iso := _ISO_DATE.fullmatch(token):
+            year, _sep, month, day = iso.groups()
+            self.set_date(("date", int(year), int(month), int(day)))
+            return 1
+        if clock := _CLOCK.fullmatch(token):
+            hour, minute, suffix = clock.groups()
+            meridiem = self.suffix(suffix)
+            if meridiem is not None and meridiem.kind != "meridiem":
+                raise self.unreadable()
+            self.set_time(int(hour), int(minute), meridiem)
+            return 1
+        if _DAY_MONTH_DATE.fullmatch(token.rstrip(".")):
+            raise WhenError("ambiguous", text=token[:30])
+        if number := _NUMBER.fullmatch(token):
+            return self.number_first(int(number.group(1)), self.suffix(number.group(2)))
+        word = self.words.get(token)
+        if word is None:
+            raise self.unreadable()
+        if word.kind == "day":
+            self.set_date(("days", word.value))
+        elif word.kind == "weekday":
+            self.set_date(("weekday", word.value, False))
+        elif word.kind == "next":
+            after = self.word(1)
+            if after is None or after.kind != "weekday":
+                raise self.unreadable()
+            self.set_date(("weekday", after.value, True))
+            return 2
+        elif word.kind == "in":
+            count, unit = self.number(1), self.word(2)
+            if count is None or unit is None or unit.kind != "unit":
+                raise self.unreadable()
+            self.set_date(("days", count * unit.value))
+            return 3
+        elif word.kind == "month":
+            day = self.number(1, digits=2)
+            if day is None and self.at + 1 < len(self.tokens):
+                ordinal = _NUMBER.fullmatch(self.tokens[self.at + 1])
+                if ordinal and len(ordinal.group(1)) <= 2:
+                    suffix = self.words.get(ordinal.group(2))
+                    if suffix is not None and suffix.kind == "ordinal":
+                        day = int(ordinal.group(1))
+            if day is None:
+                raise self.unreadable()
+            return self.day_of_month(day, word.value)
+        elif word.kind == "clock":
+            self.set_time(word.value // 60, word.value % 60, None)
+        else:  # a meridiem, unit or ordinal on its own
+            raise self.unreadable()
+        return 1
+
+    def number_first(self, value: int, suffix: Word | None) -> int:
+        """ "7pm", "7 pm", "3rd dec", "3 december 2026"."""
+        if suffix is not None and suffix.kind == "meridiem":
+            self.set_time(value, 0, suffix)
+            return 1
+        after = self.word(1)
+        if suffix is None and after is not None and after.kind == "meridiem":
+            self.set_time(value, 0, after)
+            return 2
+        if after is not None and after.kind == "month" and value <= 99:
+            return self.day_of_month(value, after.value)
+        raise self.unreadable()
+
+
+def _years_later(moment: dt.datetime, years: int) -> dt.datetime:
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:  # 29 February
+        return moment.replace(year=moment.year + years, day=28)
+
+
+def _place(wall: dt.datetime, tz: ZoneInfo) -> tuple[dt.datetime, bool, bool]:
+    """A naive local time as UTC, the first occurrence if it happens twice (fold=0).
+    Returns (utc, ambiguous, in_gap); in a gap the result is moved forward by the gap."""
+    first = wall.replace(tzinfo=tz, fold=0)
+    second = wall.replace(tzinfo=tz, fold=1)
+    utc = first.astimezone(dt.UTC)
+    if first.utcoffset() == second.utcoffset():
+        return utc, False, False
+    in_gap = utc.astimezone(tz).replace(tzinfo=None) != wall
+    return utc, not in_gap, in_gap
+
+
+def _day(spec: _DateSpec | None, wall: dt.time, local_now: dt.datetime) -> dt.date:
+    today = local_now.date()
+    naive_now = local_now.replace(tzinfo=None)
+    if spec is None:
+        return today
+    if spec[0] == "days":
+        return today + dt.timedelta(days=spec[1])
+    if spec[0] == "weekday":
+        _, weekday, strictly_after = spec
+        ahead = (weekday - today.weekday()) % 7
+        if ahead == 0 and (strictly_after or dt.datetime.combine(today, wall) <= naive_now):
+            ahead = 7
+        return today + dt.timedelta(days=ahead)
+    _, year, month, day = spec
+    if year is not None:
+        try:
+            return dt.date(year, month, day)
+        except ValueError:
+            raise WhenError("no_such_date", year=year, month=month, day=day) from None
+    try:
+        dt.date(2000, month, day)  # a leap year: any day that exists at all
+    except ValueError:
+        raise WhenError("no_such_date", year=None, month=month, day=day) from None
+    for candidate_year in range(today.year, today.year + 9):  # 29 February: a leap year
+        try:
+            candidate = dt.date(candidate_year, month, day)
+        except ValueError:
+            continue
+        if dt.datetime.combine(candidate, wall) > naive_now:
+            return candidate
+    raise WhenError("no_such_date", year=None, month=month, day=day)  # pragma: no cover
+
+
+def read_when(
+    text: str, now: dt.datetime, tz: ZoneInfo, *, words: Mapping[str, Word] = ENGLISH
+) -> When:
+    """Read a date and time of day typed by a member, in the time zone ``tz``.
+    ``now`` is aware. Raises ``WhenError`` for anything it will not accept."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    if len(text) > MAX_LENGTH:
+        raise WhenError("unreadable")
+    tokens = _normalise(text)
+    if not tokens:
+        raise WhenError("unreadable")
+    reader = _Reader(tokens, words)
+    reader.read()
+    if reader.time is None:
+        if reader.date is None:
+            raise WhenError("unreadable")
+        raise WhenError("no_time")
+    now_utc = now.astimezone(dt.UTC)
+    local_now = now_utc.astimezone(tz)
+    wall_time = dt.time(*reader.time)
+    day = _day(reader.date, wall_time, local_now)
+    wall = dt.datetime.combine(day, wall_time)
+    # Far-off dates are settled before any arithmetic in UTC, which could overflow.
+    if day < local_now.date() - dt.timedelta(days=1):
+        raise WhenError("past", local=wall)
+    if day > _years_later(local_now, MAX_YEARS_AHEAD).date() + dt.timedelta(days=1):
+        raise WhenError("too_far", local=wall, years=MAX_YEARS_AHEAD)
+    at, ambiguous, in_gap = _place(wall, tz)
+    if at <= now_utc:
+        raise WhenError("past", local=wall)
+    if at > _years_later(now_utc, MAX_YEARS_AHEAD):
+        raise WhenError("too_far", local=wall, years=MAX_YEARS_AHEAD)
+    if in_gap:
+        raise WhenError("gap", local=wall, tz=tz.key)
+    return When(at=at, local=at.astimezone(tz), ambiguous=ambiguous)
+
+
+def parse_when(
+    text: str, now: dt.datetime, tz: ZoneInfo, *, words: Mapping[str, Word] = ENGLISH
+) -> dt.datetime:
+    """``read_when(...).at``: the moment meant, aware, in UTC."""
+    return read_when(text, now, tz, words=words).at
+
+
+def recurrences(
+    first: dt.datetime, tz: ZoneInfo, rule: Literal["weekly", "monthly"], count: int
+) -> list[dt.datetime]:
+    """``count`` occurrences, ``first`` included, at the same local wall time as ``first``.
+
+    Weekly: every 7 days. Monthly: the same day of the month, skipping months that have no
+    such day (a series on the 31st has none in April), as iCalendar's RRULE does, so that
+    calendars exported from the bot agree. Results are aware UTC datetimes.
+    """
+    if first.tzinfo is None:
+        raise ValueError("first must be timezone-aware")
+    if rule not in ("weekly", "monthly"):
+        raise ValueError(f"unknown rule {rule!r}")
+    if count < 0:
+        raise ValueError("count cannot be negative")
+    local = first.astimezone(tz)
+    wall = local.time().replace(fold=0)
+    start = local.date()
+    found: list[dt.datetime] = [first.astimezone(dt.UTC)][:count]
+    step = 0
+    while len(found) < count:
+        step += 1
+        if rule == "weekly":
+            day = start + dt.timedelta(weeks=step)
+        else:
+            months = start.month - 1 + step
+            try:
+                day = start.replace(year=start.year + months // 12, month=months % 12 + 1)
+            except ValueError:  # no such day this month
+                continue
+        found.append(_place(dt.datetime.combine(day, wall), tz)[0])
+    return found
