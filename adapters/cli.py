@@ -21,7 +21,7 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -35,12 +35,23 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.core import Core
 from bot.demo import seed_demo
 from bot.importer import ImportError_, import_members, read_rows
-from bot.outbox import run_outbox
+from bot.outbox import Transport, run_outbox
 from storage.db import Database, alembic_config
 
 log = logging.getLogger("organiser")
 
 MEMORY_DB = "sqlite:///:memory:"
+
+
+class Adapter(Protocol):
+    """What ``serve`` needs of a platform adapter."""
+
+    @property
+    def transport(self) -> Transport: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 class Stop(Exception):
@@ -78,20 +89,32 @@ async def open_database(url: str) -> Database:
 
 
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    if settings.discord_token:
-        raise Stop(
-            "discord.token is set, but this version has no Discord adapter yet; "
-            "remove the token to run without Discord"
-        )
-    if not settings.telegram_token:
+    if not settings.telegram_token and not settings.discord_token:
         log.info("no platform token configured: starting the console chat")
         return await _console(settings, settings.database_url, demo=False, name=args.as_name)
     db = await open_database(settings.database_url)
     try:
         await serve(db, settings, stop_on_signals=True)
+    except Exception as exc:
+        refused = token_refused(exc)
+        if refused is None:
+            raise
+        raise Stop(refused) from None
     finally:
         await db.dispose()
     return 0
+
+
+def token_refused(exc: Exception) -> str | None:
+    """One line for a platform that refused our token, else None."""
+    import discord
+    from telegram.error import InvalidToken
+
+    if isinstance(exc, discord.LoginFailure):
+        return "Discord refused discord.token: check it in the developer portal"
+    if isinstance(exc, InvalidToken):
+        return "Telegram refused telegram.token: check it with @BotFather"
+    return None
 
 
 async def serve(
@@ -104,7 +127,6 @@ async def serve(
     """Every configured adapter and the outbox worker, in this one asyncio loop,
     until ``stop`` is set (or SIGTERM/SIGINT); then everything stops in reverse."""
     from adapters.scheduler import Scheduler
-    from adapters.telegram import TelegramAdapter
 
     stop = stop or asyncio.Event()
     if stop_on_signals:
@@ -113,15 +135,25 @@ async def serve(
             loop.add_signal_handler(signum, stop.set)
     clock = SystemClock()
     core = Core(db, settings, clock=clock)
-    telegram = TelegramAdapter(core, settings)
+    adapters: list[Adapter] = []
+    if settings.telegram_token:
+        from adapters.telegram import TelegramAdapter
+
+        adapters.append(TelegramAdapter(core, settings))
+    if settings.discord_token:
+        from adapters.discord import DiscordAdapter
+
+        adapters.append(DiscordAdapter(core, settings))
     scheduler = Scheduler(db, settings, clock)
-    await telegram.start()
+    started: list[Adapter] = []
     worker: asyncio.Task[None] | None = None
     try:
+        for adapter in adapters:
+            await adapter.start()
+            started.append(adapter)
         await scheduler.start()
-        worker = asyncio.create_task(
-            run_outbox(db, {telegram.transport.platform: telegram.transport}, clock, stop)
-        )
+        transports = {a.transport.platform: a.transport for a in adapters}
+        worker = asyncio.create_task(run_outbox(db, transports, clock, stop))
         await stop.wait()
     finally:
         log.info("stopping")
@@ -129,7 +161,8 @@ async def serve(
         if worker is not None:
             await worker
         await scheduler.stop()
-        await telegram.stop()
+        for adapter in reversed(started):
+            await adapter.stop()
 
 
 async def cmd_console(args: argparse.Namespace, settings: Settings) -> int:

@@ -84,6 +84,13 @@ def _clock_time(value: Any) -> str:
     return f"{int(hours):02d}:{int(minutes):02d}"
 
 
+def _snowflake(value: Any) -> str:
+    value = _text(value)
+    if value and not (value.isascii() and value.isdigit() and 15 <= len(value) <= 20):
+        raise ValueError("must be a Discord server id (15-20 digits), or empty")
+    return value
+
+
 def _log_level(value: Any) -> str:
     value = _text(value).upper()
     if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -109,6 +116,7 @@ SCHEMA: dict[tuple[str, str], tuple[Any, Callable[[Any], Any]]] = {
     ("telegram", "webhook_port"): (8443, _port),
     ("telegram", "secret_token"): ("", _secret_token),
     ("discord", "token"): ("", _text),
+    ("discord", "guild_id"): ("", _snowflake),
     ("logging", "level"): ("INFO", _log_level),
 }
 
@@ -131,6 +139,9 @@ class Settings:
     telegram_webhook_port: int = 8443
     telegram_secret_token: str = ""
     discord_token: str = ""
+    # Development: publish the slash commands to this one server (at once)
+    # instead of globally.
+    discord_guild_id: str = ""
     log_level: str = "INFO"
 
 
@@ -151,6 +162,7 @@ _FIELDS: dict[tuple[str, str], str] = {
     ("telegram", "webhook_port"): "telegram_webhook_port",
     ("telegram", "secret_token"): "telegram_secret_token",
     ("discord", "token"): "discord_token",
+    ("discord", "guild_id"): "discord_guild_id",
     ("logging", "level"): "log_level",
 }
 

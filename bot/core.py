@@ -15,6 +15,7 @@ from dataclasses import replace
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot import commands as _commands  # noqa: F401 - registers every command
+from bot import suggest
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import Context, Refusal
@@ -140,6 +141,20 @@ class Core:
         if spec.private:
             replies = [replace(r, private=True) for r in replies]
         return replies
+
+    async def suggest(self, request: Request, kind: str) -> list[tuple[str, str]]:
+        """(label, value) pairs for what the sender is typing (``request.args``):
+        ``branch`` names, or ``person`` references for staff. Never raises."""
+        try:
+            async with self.db.transaction() as session:
+                if kind == "branch":
+                    return await suggest.branches(session, request.args)
+                if kind == "person":
+                    person = await find_person(session, request, self.clock.now())
+                    return await suggest.people(session, person, request.args)
+        except Exception:
+            log.exception("suggestions failed for %s", _describe(request))
+        return []
 
     async def _audit_refusal(self, request: Request, what: str) -> None:
         """Record a forbidden attempt (in its own transaction: the attempt was rolled back)."""

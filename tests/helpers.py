@@ -141,8 +141,10 @@ async def snapshot(db: Database) -> dict[str, list[Any]]:
     return out
 
 
-async def link_demo_people(db: Database, ids: dict[str, int]) -> None:
-    """Give demo people a Telegram identity, as if they had used the bot before."""
+async def link_demo_people(
+    db: Database, ids: dict[str, int], platform: str = "telegram"
+) -> None:
+    """Give demo people an identity on ``platform``, as if they had used the bot before."""
     async with db.transaction() as session:
         for name, tid in ids.items():
             person = await session.scalar(select(Person).where(Person.display_name == name))
@@ -150,7 +152,7 @@ async def link_demo_people(db: Database, ids: dict[str, int]) -> None:
             session.add(
                 Identity(
                     person_id=person.id,
-                    platform="telegram",
+                    platform=platform,
                     user_id=str(tid),
                     chat_id=str(tid),
                     handle=name.lower(),

@@ -85,11 +85,6 @@ def test_an_unknown_key_and_a_bad_environment_value_are_named(tmp_path: Path) ->
     assert "ORGANISER_PARTY_TIMEZONE" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_a_token_for_an_adapter_not_yet_built_is_said_plainly(tmp_path: Path) -> None:
-    result = organiser("run", cwd=tmp_path, env={"ORGANISER_DISCORD_TOKEN": "abc"})
-    assert result.returncode == 2 and "discord.token is set" in result.stderr
-
-
 def test_a_webhook_without_a_secret_token_is_refused(tmp_path: Path) -> None:
     result = organiser(
         "run",

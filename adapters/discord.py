@@ -1,0 +1,483 @@
+"""The Discord adapter (discord.py v2): interactions in, core replies out.
+
+It only translates. Each core command is a slash command with typed options
+(autocomplete where a branch or a person is named); its text becomes a neutral
+:class:`~bot.messages.Request`, exactly as typed on Telegram. Buttons are
+components whose ``custom_id`` is the core's ``action:id``; one
+:class:`~discord.ui.DynamicItem` template catches every such id, so buttons keep
+working after a restart, and the presser is always the interaction's user (a
+forged or stale id is the core's to refuse).
+
+Replies that concern only the person (``Reply.private``, errors) are
+ephemeral in a server channel. A command the core takes more than two seconds
+to answer is deferred (Discord allows three) and followed up. Personal outbox
+messages go by DM; a refused DM (50007) marks the identity unreachable.
+
+Intents: guilds only. Slash commands need neither message content nor members.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import io
+import json
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+from aiolimiter import AsyncLimiter
+from discord import app_commands
+from discord.ext import commands
+from sqlalchemy import select
+
+from bot.config import Settings
+from bot.core import Core
+from bot.i18n import translator
+from bot.messages import ChatRef, Reply, Request, Sender
+from bot.outbox import Recipient, Undeliverable
+from bot.registry import COMMANDS, CommandSpec
+from storage.models import Meta
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+MAX_TEXT = 2000
+MAX_LABEL = 80
+MAX_ROWS, MAX_PER_ROW = 5, 5
+DEFER_AFTER = 2.0  # seconds; Discord drops an interaction not answered within 3
+GLOBAL_PER_SECOND = 50  # Discord's global limit; the outbox stays under it
+DM_REFUSED = 50007  # "Cannot send messages to this user"
+GONE = {10003, 10013, 50001}  # unknown channel, unknown user, missing access
+# Discord's names for commands whose core name says "chat".
+DISCORD_NAMES = {"linkchat": "linkchannel", "unlinkchat": "unlinkchannel"}
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    description: str
+    required: bool = False
+    suggest: str | None = None  # "branch" or "person": autocomplete
+    choices: tuple[str, ...] = ()
+    prefix: str = ""  # put before the value in the command text (e.g. "to ")
+
+
+DETAILS = Option("details", "what to do (see /help)")
+OPTIONS: dict[str, tuple[Option, ...]] = {
+    "join": (Option("place", "your town or postcode", True, "branch"),),
+    "branch": (Option("branch", "which branch (default: yours)", False, "branch"),),
+    "delivery": (Option("branch", "which branch (default: yours)", False, "branch"),),
+    "linkchat": (Option("branch", "which branch (default: yours)", False, "branch"),),
+    "promote": (
+        Option("person", "who", True, "person"),
+        Option("role", "which role", True, choices=("organiser", "treasurer", "admin")),
+        Option("level", "where (default: their branch)", choices=("branch", "region", "national")),
+    ),
+    "demote": (
+        Option("person", "who", True, "person"),
+        Option("role", "which role", True, choices=("organiser", "treasurer", "admin")),
+        Option("level", "where (default: their branch)", choices=("branch", "region", "national")),
+    ),
+    "dues": (
+        Option("person", "who", True, "person"),
+        Option("paid_until", "YYYY-MM-DD, or none", True),
+    ),
+    "affiliate": (
+        Option("branch", "the branch", True, "branch"),
+        Option("region", "the region (default: its own)", prefix="to "),
+    ),
+    "reminders": (Option("setting", "on or off", True, choices=("on", "off")),),
+    "claim": (Option("code", "the code your organiser gave you", True),),
+    "link": (Option("code", "the code from your other account (empty: get a code)"),),
+}
+NO_OPTIONS = {"start", "help", "me", "mydata", "forget", "leave", "unlink", "unlinkchat"}
+
+
+def options_of(spec: CommandSpec) -> tuple[Option, ...]:
+    if spec.name in OPTIONS:
+        return OPTIONS[spec.name]
+    return () if spec.name in NO_OPTIONS else (DETAILS,)
+
+
+def command_text(name: str, options: tuple[Option, ...], values: dict[str, Any]) -> str:
+    """The command as typed: ``/promote AB12CD organiser``."""
+    parts = [f"/{name}"]
+    for option in options:
+        value = values.get(option.name)
+        if value is not None and str(value).strip():
+            parts.append(f"{option.prefix}{str(value).strip()}")
+    return " ".join(parts)
+
+
+def sender_of(user: discord.abc.User, locale: discord.Locale | None) -> Sender:
+    return Sender(
+        PLATFORM,
+        str(user.id),
+        user.display_name,
+        handle=user.name,
+        locale=str(locale) if locale is not None else None,
+    )
+
+
+def chat_of(interaction: discord.Interaction[Any]) -> ChatRef:
+    kind = "group" if interaction.guild_id is not None else "private"
+    return ChatRef(PLATFORM, kind, str(interaction.channel_id or interaction.user.id))
+
+
+def chunks(text: str, size: int = MAX_TEXT) -> list[str]:
+    """Split a long text at line ends into messages Discord accepts."""
+    out: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while len(line) > size:
+            if current:
+                out.append(current)
+                current = ""
+            out.append(line[:size])
+            line = line[size:]
+        if len(current) + len(line) > size:
+            out.append(current)
+            current = ""
+        current += line
+    if current or not out:
+        out.append(current)
+    return [c.rstrip("\n") or "…" for c in out]
+
+
+class CoreButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?P<data>.{1,100})"):
+    """Every button the core makes: ``custom_id`` is its ``action:id`` data."""
+
+    def __init__(self, data: str, label: str = "…", row: int | None = None) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label[:MAX_LABEL] or "…",
+                custom_id=data,
+                style=discord.ButtonStyle.secondary,
+                row=row,
+            )
+        )
+        self.data = data
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: Any,
+    ) -> CoreButton:
+        label = getattr(item, "label", None) or "…"
+        return cls(match["data"], label)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        adapter: DiscordAdapter = interaction.client.adapter
+        await adapter.on_button(interaction, self.data)
+
+
+def view_of(reply: Reply) -> discord.ui.View | None:
+    """The reply's buttons, in its rows (Discord: five rows of five at most)."""
+    if not reply.buttons:
+        return None
+    rows = [list(r) for r in reply.buttons]
+    if len(rows) > MAX_ROWS or any(len(r) > MAX_PER_ROW for r in rows):
+        flat = [b for r in rows for b in r]
+        rows = [flat[i : i + MAX_PER_ROW] for i in range(0, len(flat), MAX_PER_ROW)]
+        if len(rows) > MAX_ROWS:
+            log.warning("discord: %d buttons; showing the first 25", len(flat))
+            rows = rows[:MAX_ROWS]
+    view = discord.ui.View(timeout=None)
+    for index, row in enumerate(rows):
+        for button in row:
+            view.add_item(CoreButton(button.data, button.label, row=index))
+    return view
+
+
+def file_of(reply: Reply) -> discord.File | None:
+    if reply.file is None:
+        return None
+    return discord.File(io.BytesIO(reply.file.content), filename=reply.file.filename)
+
+
+def message_kwargs(reply: Reply, text: str | None = None, last: bool = True) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"content": text if text is not None else reply.text[:MAX_TEXT]}
+    if last:
+        view, file = view_of(reply), file_of(reply)
+        if view is not None:
+            kwargs["view"] = view
+        if file is not None:
+            kwargs["file"] = file
+    return kwargs
+
+
+def refusal_code(exc: discord.HTTPException) -> int:
+    return int(getattr(exc, "code", 0) or 0)
+
+
+class DiscordTransport:
+    """Delivers outbox messages: to a person by DM, to a branch's channel."""
+
+    platform = PLATFORM
+
+    def __init__(self, bot: commands.Bot) -> None:
+        self.bot = bot
+        # On top of discord.py's own handling of rate-limit headers and 429s.
+        self.limiter = AsyncLimiter(GLOBAL_PER_SECOND, 1)
+
+    async def send(self, recipient: Recipient, reply: Reply) -> None:
+        try:
+            if recipient.person_id is not None:
+                channel: discord.abc.Messageable = await self.bot.create_dm(
+                    discord.Object(id=int(recipient.user_id))
+                )
+            else:
+                channel = self.bot.get_partial_messageable(int(recipient.chat_id))
+            parts = chunks(reply.text)
+            for index, part in enumerate(parts):
+                last = index == len(parts) - 1
+                async with self.limiter:
+                    await channel.send(**message_kwargs(reply, part, last))
+        except discord.Forbidden as exc:
+            raise Undeliverable(f"{refusal_code(exc)}: {exc.text}") from exc
+        except discord.NotFound as exc:
+            raise Undeliverable(f"{refusal_code(exc)}: {exc.text}") from exc
+        except discord.HTTPException as exc:
+            if refusal_code(exc) in GONE or refusal_code(exc) == DM_REFUSED:
+                raise Undeliverable(f"{refusal_code(exc)}: {exc.text}") from exc
+            raise
+
+
+class OrganiserBot(commands.Bot):
+    def __init__(self, adapter: DiscordAdapter, **kwargs: Any) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,  # no prefix commands are used
+            intents=intents,
+            help_command=None,
+            **kwargs,
+        )
+        self.adapter = adapter
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(CoreButton)
+        self.tree.error(self.adapter.on_app_command_error)
+        await self.adapter.publish_commands()
+
+
+class DiscordAdapter:
+    """One bot: the slash commands, the buttons, and the start/stop that
+    ``organiser run`` drives inside its one asyncio loop."""
+
+    def __init__(self, core: Core, settings: Settings, **bot_options: Any) -> None:
+        self.core = core
+        self.settings = settings
+        self.bot = OrganiserBot(self, **bot_options)
+        self.transport = DiscordTransport(self.bot)
+        self._task: asyncio.Task[None] | None = None
+        self.synced = False
+        for spec in COMMANDS.values():
+            self.bot.tree.add_command(self._slash_command(spec))
+
+    # --- lifecycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Log in and connect; returns once the bot is ready (or raises why not)."""
+        self._task = asyncio.create_task(self.bot.start(self.settings.discord_token))
+        ready = asyncio.create_task(self.bot.wait_until_ready())
+        done, _ = await asyncio.wait({self._task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if self._task in done:
+            ready.cancel()
+            self._task.result()  # a login error: raise it here
+            raise RuntimeError("discord: the connection closed before it was ready")
+        log.info("discord: connected as %s", self.bot.user)
+
+    async def stop(self) -> None:
+        await self.bot.close()
+        if self._task is not None:
+            try:
+                await self._task
+            except Exception:
+                log.exception("discord: error while closing")
+
+    async def publish_commands(self) -> None:
+        """Sync the slash commands, once: only when the list differs from the last
+        one published (kept in the database, so a restart does not re-sync)."""
+        tree = self.bot.tree
+        guild = (
+            discord.Object(id=int(self.settings.discord_guild_id))
+            if self.settings.discord_guild_id
+            else None
+        )
+        if guild is not None:
+            tree.copy_global_to(guild=guild)
+        payload = [c.to_dict(tree) for c in tree.get_commands(guild=guild)]
+        digest = hashlib.sha256(
+            json.dumps(payload, sort_keys=True, default=str).encode()
+        ).hexdigest()
+        key = f"discord.commands:{guild.id if guild else 'global'}"
+        async with self.core.db.transaction() as session:
+            known = await session.scalar(select(Meta.value).where(Meta.key == key))
+        if known == digest:
+            log.info("discord: slash commands unchanged; not synced")
+            return
+        await tree.sync(guild=guild)
+        self.synced = True
+        async with self.core.db.transaction() as session:
+            row = await session.get(Meta, key)
+            if row is None:
+                session.add(Meta(key=key, value=digest))
+            else:
+                row.value = digest
+        log.info("discord: published %d slash commands", len(payload))
+
+    # --- slash commands ----------------------------------------------------------
+
+    def _slash_command(self, spec: CommandSpec) -> app_commands.Command[Any, Any, Any]:
+        options = options_of(spec)
+        name = spec.name
+
+        async def callback(interaction: discord.Interaction[Any], **values: Any) -> None:
+            await self.on_command(interaction, spec, command_text(name, options, values))
+
+        parameters = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        for option in options:
+            parameters.append(
+                inspect.Parameter(
+                    option.name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    annotation=str if option.required else str | None,
+                    default=inspect.Parameter.empty if option.required else None,
+                )
+            )
+        callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+        t = translator(self.settings.default_locale)
+        if options:
+            app_commands.describe(**{o.name: o.description for o in options})(callback)
+        choices = {
+            o.name: [app_commands.Choice(name=c, value=c) for c in o.choices]
+            for o in options
+            if o.choices
+        }
+        if choices:
+            app_commands.choices(**choices)(callback)
+        suggests = {o.name: self._suggester(o.suggest) for o in options if o.suggest}
+        if suggests:
+            app_commands.autocomplete(**suggests)(callback)
+        return app_commands.Command(
+            name=DISCORD_NAMES.get(name, name),
+            description=t(spec.summary)[:100],
+            callback=callback,
+        )
+
+    def _suggester(
+        self, kind: str | None
+    ) -> Callable[
+        [discord.Interaction[Any], str], Coroutine[Any, Any, list[app_commands.Choice[str]]]
+    ]:
+        async def suggest(
+            interaction: discord.Interaction[Any], current: str
+        ) -> list[app_commands.Choice[str]]:
+            request = Request(
+                sender_of(interaction.user, interaction.locale),
+                chat_of(interaction),
+                args=current[:100],
+            )
+            pairs = await self.core.suggest(request, kind or "")
+            return [
+                app_commands.Choice(name=label[:100], value=value[:100]) for label, value in pairs
+            ]
+
+        return suggest
+
+    async def on_command(
+        self, interaction: discord.Interaction[Any], spec: CommandSpec, text: str
+    ) -> None:
+        request = Request.command_from(
+            sender_of(interaction.user, interaction.locale), chat_of(interaction), text
+        )
+        replies = await self._answer_in_time(
+            interaction, self.core.handle(request), ephemeral=spec.private
+        )
+        await self.respond(interaction, replies)
+
+    async def _answer_in_time(
+        self,
+        interaction: discord.Interaction[Any],
+        work: Awaitable[list[Reply]],
+        *,
+        ephemeral: bool,
+        component: bool = False,
+    ) -> list[Reply]:
+        """The core's replies; if they take long, the interaction is deferred
+        first so that Discord keeps waiting."""
+        task = asyncio.ensure_future(work)
+        done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER)
+        if not done and not interaction.response.is_done():
+            if component:
+                await interaction.response.defer()
+            else:
+                await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+        return await task
+
+    async def respond(self, interaction: discord.Interaction[Any], replies: list[Reply]) -> None:
+        for reply in replies:
+            ephemeral = (reply.private or reply.error) and interaction.guild_id is not None
+            parts = chunks(reply.text)
+            for index, part in enumerate(parts):
+                kwargs = message_kwargs(reply, part, index == len(parts) - 1)
+                if not interaction.response.is_done():
+                    await interaction.response.send_message(**kwargs, ephemeral=ephemeral)
+                else:
+                    await interaction.followup.send(**kwargs, ephemeral=ephemeral)
+
+    # --- buttons -------------------------------------------------------------------
+
+    async def on_button(self, interaction: discord.Interaction[Any], data: str) -> None:
+        request = Request.button_from(
+            sender_of(interaction.user, interaction.locale), chat_of(interaction), data
+        )
+        replies = await self._answer_in_time(
+            interaction, self.core.handle(request), ephemeral=True, component=True
+        )
+        for reply in replies:
+            if reply.edit and not reply.error and interaction.message is not None:
+                kwargs = message_kwargs(reply)
+                kwargs.setdefault("view", None)  # no buttons: remove the old ones
+                kwargs.pop("file", None)
+                if not interaction.response.is_done():
+                    await interaction.response.edit_message(**kwargs)
+                else:
+                    await interaction.edit_original_response(**kwargs)
+                continue
+            # An answer to the presser alone (their sign-up, a refusal): ephemeral.
+            ephemeral = interaction.guild_id is not None and (reply.private or reply.error)
+            parts = chunks(reply.text)
+            for index, part in enumerate(parts):
+                kwargs = message_kwargs(reply, part, index == len(parts) - 1)
+                if not interaction.response.is_done():
+                    await interaction.response.send_message(**kwargs, ephemeral=ephemeral)
+                else:
+                    await interaction.followup.send(**kwargs, ephemeral=ephemeral)
+
+    # --- errors --------------------------------------------------------------------
+
+    async def on_app_command_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        """Log with the interaction id, apologise (privately), keep running."""
+        log.error("discord: error handling interaction %s", interaction.id, exc_info=error)
+        t = translator(str(interaction.locale) or self.settings.default_locale)
+        text = t(
+            "Sorry, something went wrong on our side and nothing was changed. "
+            "Please try again in a moment."
+        )
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException:
+            log.warning("discord: could not send the apology for %s", interaction.id)

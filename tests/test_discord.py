@@ -1,0 +1,360 @@
+"""The Discord adapter, end to end: the real discord.py over real HTTP and a real
+gateway WebSocket against a fake Discord on 127.0.0.1 (tests/fake_discord.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+from sqlalchemy import func, select
+
+import adapters.discord as discord_adapter
+from adapters.cli import token_refused
+from adapters.discord import MAX_TEXT, DiscordAdapter, chunks
+from bot.clock import SystemClock
+from bot.config import Settings
+from bot.core import Core
+from bot.demo import seed_demo
+from bot.outbox import deliver_pending
+from storage.db import Database
+from storage.models import CanvassSignup, Identity, OutboxMessage
+from tests.fake_discord import CHANNELS, EPHEMERAL, GUILD_ID, TOKEN, FakeDiscord, InteractionRecord
+from tests.helpers import Chat, link_demo_people, snapshot
+
+ALICE, BOB, CAROL, DAN, KAI = 401, 402, 403, 404, 411
+STRANGER = 499
+APOLOGY = "something went wrong on our side"
+
+
+class ObservedAdapter(DiscordAdapter):
+    """The real adapter, telling the test when it has finished with an interaction."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.handled: asyncio.Queue[int] = asyncio.Queue()
+
+    async def on_command(self, interaction: discord.Interaction[Any], *args: Any) -> None:
+        try:
+            await super().on_command(interaction, *args)
+        finally:
+            self.handled.put_nowait(interaction.id)
+
+    async def on_button(self, interaction: discord.Interaction[Any], data: str) -> None:
+        try:
+            await super().on_button(interaction, data)
+        finally:
+            self.handled.put_nowait(interaction.id)
+
+
+@dataclass
+class Rig:
+    fake: FakeDiscord
+    adapter: ObservedAdapter
+    db: Database
+    settings: Settings
+
+    async def done(self, record: InteractionRecord) -> None:
+        while (await asyncio.wait_for(self.adapter.handled.get(), 10)) != record.id:
+            pass
+
+    def answers(self, record: InteractionRecord) -> list[dict[str, Any]]:
+        """The messages the bot answered with: the response, then any follow-ups."""
+        out = []
+        if record.response_type == 4:
+            out.append(record.response_data or {})
+        out += self.fake.followups(record)
+        return out
+
+    async def slash(
+        self, user: int, name: str, guild: bool = True, channel: str = "general", **options: Any
+    ) -> list[dict[str, Any]]:
+        record = await self.fake.slash(
+            user,
+            name,
+            options or None,
+            guild=guild,
+            channel_id=CHANNELS[channel] if guild else None,
+        )
+        await self.done(record)
+        answers = self.answers(record)
+        for answer in answers:
+            assert "Traceback" not in answer.get("content", "")
+            assert APOLOGY not in answer.get("content", ""), answer
+        return answers
+
+    async def click(self, user: int, custom_id: str, **where: Any) -> list[dict[str, Any]]:
+        record = await self.fake.click(user, custom_id, **where)
+        await self.done(record)
+        out = []
+        if record.response_type in (4, 7):
+            out.append(record.response_data or {})
+        return out + self.fake.followups(record)
+
+    async def restart(self) -> None:
+        await self.adapter.stop()
+        self.adapter = await start_adapter(self.db, self.settings)
+
+    async def deliver(self) -> None:
+        transports = {self.adapter.transport.platform: self.adapter.transport}
+        await deliver_pending(self.db, transports, SystemClock())
+
+
+def contents(answers: list[dict[str, Any]]) -> str:
+    return "\n".join(a.get("content", "") for a in answers)
+
+
+def ephemeral(answer: dict[str, Any]) -> bool:
+    return bool(int(answer.get("flags", 0) or 0) & EPHEMERAL)
+
+
+def custom_ids(answer: dict[str, Any]) -> dict[str, str]:
+    """label -> custom_id of the buttons on a message."""
+    return {
+        c["label"]: c["custom_id"]
+        for row in answer.get("components", [])
+        for c in row.get("components", [])
+    }
+
+
+async def start_adapter(db: Database, settings: Settings) -> ObservedAdapter:
+    adapter = ObservedAdapter(Core(db, settings), settings, guild_ready_timeout=0.05)
+    await adapter.start()
+    return adapter
+
+
+async def _rig(tmp_path: Path, sqlite_template: Path, **changes: Any) -> AsyncIterator[Rig]:
+    path = tmp_path / "organiser.db"
+    shutil.copy(sqlite_template, path)
+    db = Database(f"sqlite:///{path}")
+    settings = replace(Settings(party_name="Test Party", discord_token=TOKEN), **changes)
+    await seed_demo(db, settings, dt.datetime.now(dt.UTC))
+    await link_demo_people(
+        db, {"Alice": ALICE, "Bob": BOB, "Carol": CAROL, "Dan": DAN, "Kai": KAI}, "discord"
+    )
+    async with FakeDiscord() as fake:
+        for uid, name in ((ALICE, "alice"), (BOB, "bob"), (CAROL, "carol"), (DAN, "dan")):
+            fake.user(uid, name)
+        fake.user(KAI, "kai")
+        fake.user(STRANGER, "sam", global_name="Sam")
+        rig = Rig(fake, await start_adapter(db, settings), db, settings)
+        try:
+            yield rig
+        finally:
+            await rig.adapter.stop()
+            await db.dispose()
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Rig]:
+    async for r in _rig(tmp_path, sqlite_template):
+        yield r
+
+
+# Values a person might give each option, to try every command.
+SAMPLE = {
+    "place": "Frome",
+    "branch": "Frome",
+    "person": "carol",
+    "role": "organiser",
+    "level": None,
+    "paid_until": "2027-01-31",
+    "region": None,
+    "setting": "off",
+    "code": "ABCD-EFGH",
+    "details": None,
+}
+
+
+async def test_every_command_answers_as_a_slash_command_for_everyone(rig: Rig) -> None:
+    commands = rig.fake.registered_commands()
+    assert {c["name"] for c in commands} >= {"join", "me", "link", "linkchannel", "canvass"}
+    for user in (STRANGER, DAN, ALICE):
+        for command in commands:
+            options = {
+                o["name"]: SAMPLE[o["name"]]
+                for o in command.get("options", [])
+                if SAMPLE.get(o["name"]) is not None
+            }
+            answers = await rig.slash(user, command["name"], **options)
+            assert answers and all(a.get("content") for a in answers), command["name"]
+
+
+async def test_personal_answers_are_ephemeral_in_a_server(rig: Rig) -> None:
+    (me,) = await rig.slash(ALICE, "me")
+    assert ephemeral(me) and "Frome" in me["content"]
+    (help_,) = await rig.slash(ALICE, "help")
+    assert not ephemeral(help_)
+    # A refusal is for the one who asked, too.
+    (refused,) = await rig.slash(DAN, "promote", person="carol", role="organiser")
+    assert ephemeral(refused) and "cannot find carol" in refused["content"]
+    # In a DM there is nobody else to hide it from.
+    (dm,) = await rig.slash(ALICE, "me", guild=False)
+    assert not ephemeral(dm) and "Frome" in dm["content"]
+
+
+async def test_options_become_the_command_text(rig: Rig) -> None:
+    answers = await rig.slash(ALICE, "promote", person="carol", role="organiser")
+    assert answers
+    async with rig.db.transaction() as session:
+        from storage.models import Person, RoleGrant
+
+        carol = await session.scalar(select(Person).where(Person.display_name == "Carol"))
+        assert carol is not None
+        roles = set(
+            await session.scalars(select(RoleGrant.role).where(RoleGrant.person_id == carol.id))
+        )
+    assert "organiser" in roles
+
+
+async def test_autocomplete_names_branches_and_people_only_for_staff(rig: Rig) -> None:
+    record = await rig.fake.autocomplete(STRANGER, "join", {"place": "fr"})
+    choices = (await rig.fake.wait_response(record))["data"]["choices"]
+    assert [c["name"] for c in choices] == ["Frome"]
+    record = await rig.fake.autocomplete(ALICE, "promote", {"person": "car"})
+    choices = (await rig.fake.wait_response(record))["data"]["choices"]
+    assert len(choices) == 1 and choices[0]["name"].startswith("Carol (")
+    # A supporter cannot list people.
+    record = await rig.fake.autocomplete(DAN, "promote", {"person": "car"})
+    assert (await rig.fake.wait_response(record))["data"]["choices"] == []
+    # An organiser of Frome is not shown Bath's people.
+    record = await rig.fake.autocomplete(ALICE, "promote", {"person": "femi"})
+    assert (await rig.fake.wait_response(record))["data"]["choices"] == []
+
+
+async def test_buttons_keep_working_after_a_restart(rig: Rig) -> None:
+    await rig.slash(ALICE, "canvass", details="schedule saturday 10:30 Market Cross 8")
+    (listing,) = await rig.slash(CAROL, "canvass", guild=False)
+    ids = custom_ids(listing)
+    assert re.fullmatch(r"cvgo:\d+", ids["Sign up 1"])
+    synced = rig.fake.sync_count
+    await rig.restart()
+    assert rig.fake.sync_count == synced  # unchanged commands are not published again
+    answers = await rig.click(CAROL, ids["Sign up 1"])
+    assert "You're signed up ✓" in contents(answers)
+    async with rig.db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(CanvassSignup)) == 1
+
+
+async def test_a_forged_or_stale_custom_id_changes_nothing(rig: Rig) -> None:
+    # Carol (also on the console) is offered to unlink that account; Dan presses it.
+    (answer,) = await rig.slash(CAROL, "unlink")
+    carols = custom_ids(answer)["Unlink console"]
+    await rig.slash(DAN, "me")  # (his last-seen time is refreshed now, not below)
+    before = await snapshot(rig.db)
+    forgeries = (carols, "undo:1", "forget:1", "activate:2", "nonsense", "cvgo:99999")
+    for forged in forgeries:
+        answers = await rig.click(DAN, forged, guild=True, channel_id=CHANNELS["general"])
+        said = contents(answers)
+        assert "expired" in said or "Only the organisers" in said, forged
+        assert all(ephemeral(a) for a in answers if a.get("content"))
+    after = await snapshot(rig.db)
+    assert {k: v for k, v in after.items() if k != "audit_log"} == {
+        k: v for k, v in before.items() if k != "audit_log"
+    }
+
+
+async def test_a_refused_dm_marks_the_account_unreachable(rig: Rig) -> None:
+    rig.fake.refuse_dms(CAROL)
+    await rig.slash(ALICE, "promote", person="carol", role="treasurer")
+    await rig.slash(ALICE, "promote", person="bob", role="organiser")
+    await rig.deliver()
+    assert any("organiser" in m["content"] for m in rig.fake.messages_to(BOB))
+    assert rig.fake.messages_to(CAROL) == []
+    async with rig.db.transaction() as session:
+        identity = await session.scalar(
+            select(Identity).where(Identity.platform == "discord", Identity.user_id == str(CAROL))
+        )
+        assert identity is not None and identity.unreachable
+        statuses = list(await session.scalars(select(OutboxMessage.status)))
+    assert "undeliverable" in statuses and "sent" in statuses
+
+
+async def test_a_linked_channel_receives_the_branch_announcements(rig: Rig) -> None:
+    (answer,) = await rig.slash(KAI, "linkchannel", channel="announcements", branch="Bath")
+    assert "now receives the Bath branch's announcements" in answer["content"]
+    await rig.slash(KAI, "affiliate", branch="Bath")
+    await rig.deliver()
+    posted = [m["content"] for m in rig.fake.channel_messages(CHANNELS["announcements"])]
+    assert any("affiliated" in text for text in posted), posted
+
+
+async def test_one_person_on_telegram_and_discord_signs_up_once(rig: Rig) -> None:
+    telegram = Chat(Core(rig.db, rig.settings), SystemClock(), platform="telegram")
+    await telegram.say("Tess", "/start")
+    await telegram.press("Tess", "I agree")
+    await telegram.say("Tess", "/join Frome")
+    code = re.search(r"[0-9A-Z]{4}-[0-9A-Z]{4}", (await telegram.say("Tess", "/link"))[0].text)
+    assert code is not None
+    rig.fake.user(450, "tess")
+    (linked,) = await rig.slash(450, "link", guild=False, code=code.group(0))
+    assert linked["content"].startswith("Linked: this Discord account now belongs to your record")
+    await rig.slash(ALICE, "canvass", details="schedule saturday 10:30 Market Cross 8")
+    # She presses Sign up on both platforms at the same instant.
+    await telegram.say("Tess", "/canvass")
+    (listing,) = await rig.slash(450, "canvass", guild=False)
+    on_discord = custom_ids(listing)["Sign up 1"]
+    await asyncio.gather(
+        telegram.press("Tess", "Sign up 1"), rig.click(450, on_discord, guild=False)
+    )
+    (listing,) = await rig.slash(450, "canvass", guild=False)
+    assert "7 places left · you're going ✓" in listing["content"]
+    (mine,) = await rig.slash(450, "me", guild=False)
+    assert "Frome" in mine["content"]
+    async with rig.db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(CanvassSignup)) == 1
+
+
+async def test_a_slow_answer_is_deferred_then_followed_up(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(discord_adapter, "DEFER_AFTER", 0.0)
+    record = await rig.fake.slash(ALICE, "me", None, channel_id=CHANNELS["general"])
+    await rig.done(record)
+    response = await rig.fake.wait_response(record)
+    assert response["type"] == 5 and ephemeral(response["data"])
+    (followup,) = rig.fake.followups(record)
+    assert "Frome" in followup["content"]
+
+
+async def test_commands_are_published_to_one_server_in_development(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    async for rig in _rig(tmp_path, sqlite_template, discord_guild_id=str(GUILD_ID)):
+        names = {c["name"] for c in rig.fake.registered_commands(GUILD_ID)}
+        assert "join" in names and "linkchannel" in names
+        (answer,) = await rig.slash(ALICE, "me")
+        assert "Frome" in answer["content"]
+
+
+async def test_a_refused_token_is_said_in_one_line(tmp_path: Path, sqlite_template: Path) -> None:
+    path = tmp_path / "organiser.db"
+    shutil.copy(sqlite_template, path)
+    db = Database(f"sqlite:///{path}")
+    settings = Settings(discord_token="not-the-token")
+    try:
+        async with FakeDiscord(token=TOKEN):
+            adapter = DiscordAdapter(Core(db, settings), settings, guild_ready_timeout=0.05)
+            with pytest.raises(discord.LoginFailure) as caught:
+                await adapter.start()
+            await adapter.stop()
+    finally:
+        await db.dispose()
+    assert token_refused(caught.value) == (
+        "Discord refused discord.token: check it in the developer portal"
+    )
+
+
+def test_long_texts_are_split_at_line_ends() -> None:
+    text = "\n".join(f"line {i} " + "x" * 50 for i in range(200))
+    parts = chunks(text)
+    assert all(len(p) <= MAX_TEXT for p in parts)
+    assert "\n".join(parts) == text
+    assert chunks("y" * (MAX_TEXT * 2 + 5)) == ["y" * MAX_TEXT, "y" * MAX_TEXT, "y" * 5]
