@@ -34,6 +34,7 @@ from sqlalchemy import select
 from bot.clock import Clock
 from bot.config import Settings
 from bot.reminders import campaign_roundup, evening_before, weekly_roundup
+from bot.sweeps import run_sweeps
 from storage.db import Database
 from storage.models import PROPOSED, Branch
 
@@ -74,6 +75,12 @@ async def campaign_job(branch_id: int) -> None:
 async def evening_job(branch_id: int) -> None:
     rt = _services()
     await evening_before(rt.db, rt.settings, rt.clock.now(), branch_id)
+
+
+async def tick_job() -> None:
+    """Once a minute: meetings' reminders, polls' closes and the like."""
+    rt = _services()
+    await run_sweeps(rt.db, rt.settings, rt.clock.now())
 
 
 async def refresh_job() -> None:
@@ -163,6 +170,8 @@ class Scheduler:
                 )
         if self.aps.get_job("refresh") is None:
             self.aps.add_job(refresh_job, IntervalTrigger(hours=1), id="refresh")
+        if self.aps.get_job("tick") is None:
+            self.aps.add_job(tick_job, IntervalTrigger(minutes=1), id="tick")
 
     def _keep(
         self, job: Callable[[int], Awaitable[None]], trigger: CronTrigger, job_id: str, arg: int

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.i18n import DEFAULT_LOCALE, Translator, available_locales, translator
-from bot.messages import Button, Reply
+from bot.messages import Attachment, Button, Reply
 from storage.db import Database
 from storage.models import BranchChat, Identity, OutboxMessage, Person, UTCDateTime
 
@@ -55,15 +55,19 @@ async def enqueue(
     person_id: int | None = None,
     branch_chat_id: int | None = None,
     buttons: Sequence[Sequence[Button]] = (),
+    file: Attachment | None = None,
 ) -> None:
     """Queue one message for a person or a branch chat; a second call with the
     same key does nothing."""
     values = {
+        "file_name": file.filename if file else None,
+        "file_type": file.mime_type if file else None,
+        "file_data": file.content if file else None,
         "key": key[:160],
         "person_id": person_id,
         "branch_chat_id": branch_chat_id,
         "text": text,
-        "buttons": [[[b.label, b.action, b.id] for b in row] for row in buttons],
+        "buttons": _button_rows(buttons),
         "status": PENDING,
         "attempts": 0,
         "created_at": now,
@@ -72,6 +76,10 @@ async def enqueue(
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["key"])
     await session.execute(stmt)
+
+
+def _button_rows(buttons: Sequence[Sequence[Button]]) -> list[list[list[str]]]:
+    return [[[b.label, b.action, b.id] for b in row] for row in buttons]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +107,7 @@ def _insert_for(query: Select[Any], dialect: str, languages: int, exclude: bool)
     if len(_INSERTS) > 256:
         raise RuntimeError("Recipients queries must be built once (module level), not per call")
     text: Any = bindparam("o_text0")
+    buttons: Any = bindparam("o_buttons0", type_=JSON)
     if languages > 1:
         text = case(
             *(
@@ -107,11 +116,18 @@ def _insert_for(query: Select[Any], dialect: str, languages: int, exclude: bool)
             ),
             else_=text,
         )
+        buttons = case(
+            *(
+                (Person.locale == bindparam(f"o_lang{i}"), bindparam(f"o_buttons{i}", type_=JSON))
+                for i in range(1, languages)
+            ),
+            else_=buttons,
+        )
     rows = select(
         (bindparam("o_key", type_=String) + cast(Person.id, String)).label("key"),
         Person.id,
         text,
-        bindparam("o_buttons", type_=JSON),
+        buttons,
         literal(PENDING),
         literal(0),
         bindparam("o_now", type_=UTCDateTime()),
@@ -138,15 +154,15 @@ async def enqueue_for(
     render: Callable[[Translator], str],
     now: dt.datetime,
     exclude_id: int | None = None,
+    buttons: Callable[[Translator], Sequence[Sequence[Button]]] | None = None,
 ) -> None:
     """Queue one message for each person ``who`` selects (but ``exclude_id``) in
-    one ``INSERT ... SELECT``: the text in each person's language, the key
-    ``{key}:{person id}`` (a repeat does nothing)."""
+    one ``INSERT ... SELECT``: the text (and button labels) in each person's
+    language, the key ``{key}:{person id}`` (a repeat does nothing)."""
     languages = [DEFAULT_LOCALE, *(lang for lang in available_locales() if lang != DEFAULT_LOCALE)]
     params: dict[str, Any] = {
         **who.params,
         "o_key": f"{key[:140]}:",
-        "o_buttons": [],
         "o_now": now,
     }
     if exclude_id is not None:
@@ -155,6 +171,7 @@ async def enqueue_for(
         if i:
             params[f"o_lang{i}"] = lang
         params[f"o_text{i}"] = render(translator(lang))
+        params[f"o_buttons{i}"] = _button_rows(buttons(translator(lang)) if buttons else ())
     dialect = session.get_bind().dialect.name
     stmt = _insert_for(who.query, dialect, len(languages), exclude_id is not None)
     await session.execute(stmt, params)
@@ -193,7 +210,12 @@ class DeliveryReport:
 
 def to_reply(row: OutboxMessage) -> Reply:
     rows = tuple(tuple(Button(label, action, id_) for label, action, id_ in r) for r in row.buttons)
-    return Reply(row.text, buttons=rows, private=True)
+    file = None
+    if row.file_data is not None:
+        file = Attachment(
+            row.file_name or "file", row.file_data, row.file_type or "application/octet-stream"
+        )
+    return Reply(row.text, buttons=rows, private=True, file=file)
 
 
 async def deliver_pending(

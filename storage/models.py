@@ -20,12 +20,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -99,6 +101,13 @@ class Branch(Base):
         ForeignKey("regions.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # Formation: when the first online call and first face-to-face meeting were held.
+    first_call_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    first_meeting_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Hours before a meeting that those going are reminded, e.g. "24,1".
+    meeting_reminders: Mapped[str] = mapped_column(
+        String(32), default="24,1", server_default="24,1"
+    )
 
 
 class BranchTransition(Base):
@@ -253,6 +262,10 @@ class OutboxMessage(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # After a temporary failure, not before this (backing off).
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # An attachment (a results chart, a calendar file), sent with the text.
+    file_name: Mapped[str | None] = mapped_column(String(120))
+    file_type: Mapped[str | None] = mapped_column(String(64))
+    file_data: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 Index("ix_outbox_status_id", OutboxMessage.status, OutboxMessage.id)
@@ -426,3 +439,130 @@ class Meta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+# --- Meetings -------------------------------------------------------------------------
+
+ONLINE, IN_PERSON, ASSEMBLY = "online", "in_person", "assembly"
+MEETING_KINDS = (ONLINE, IN_PERSON, ASSEMBLY)
+RSVP_GOING, RSVP_MAYBE, RSVP_NO, RSVP_WAITING = "going", "maybe", "no", "waiting"
+
+
+class Meeting(Base):
+    """A branch meeting: an online call, a face-to-face meeting, or a local
+    people's assembly (open to every resident, so anyone may answer)."""
+
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(
+        ForeignKey("branches.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    minutes_long: Mapped[int] = mapped_column(Integer, default=120)
+    # An address for a face-to-face meeting, a link for an online call.
+    place: Mapped[str] = mapped_column(Text, default="")
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    # Meetings of one recurring series share the first one's id.
+    series_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    recurrence: Mapped[str | None] = mapped_column(String(16))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    held_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # What was decided, recorded afterwards by an organiser.
+    minutes: Mapped[str | None] = mapped_column(Text)
+    minutes_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
+    # Bumped by every edit, so that "it changed" is told once per change.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class MeetingRsvp(Base):
+    __tablename__ = "meeting_rsvps"
+    __table_args__ = (UniqueConstraint("meeting_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    answer: Mapped[str] = mapped_column(String(16))
+    answered_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+# --- Polls ----------------------------------------------------------------------------
+
+SINGLE, MULTI, RANKED, TIMES = "single", "multi", "ranked", "times"
+POLL_KINDS = (SINGLE, MULTI, RANKED, TIMES)
+
+
+class Poll(Base):
+    """A question put to the members (or, with ``everyone``, to supporters too)
+    of a branch, a region or the party."""
+
+    __tablename__ = "polls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    scope_id: Mapped[int] = mapped_column(Integer)
+    question: Mapped[str] = mapped_column(Text)
+    options: Mapped[list[str]] = mapped_column(JSON)
+    kind: Mapped[str] = mapped_column(String(16))
+    secret: Mapped[bool] = mapped_column(Boolean, default=False)
+    everyone: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Open ballots: results shown while voting (else at close).
+    live: Mapped[bool] = mapped_column(Boolean, default=False)
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    closes_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
+    # The count, fixed at close.
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # A meeting-time poll: the meeting made from it.
+    meeting_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meetings.id", ondelete="SET NULL")
+    )
+
+
+class PollVoter(Base):
+    """The electoral roll, fixed when the poll opens, and who has voted.
+
+    No time of voting is kept: for a secret ballot, nothing here may be joined
+    with the ballots.
+    """
+
+    __tablename__ = "poll_voters"
+    __table_args__ = (UniqueConstraint("poll_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    voted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+
+
+class Ballot(Base):
+    """An open ballot: whose it is, and their latest choice."""
+
+    __tablename__ = "ballots"
+    __table_args__ = (UniqueConstraint("poll_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    # Option indices: one (single), any (multi), in order of preference (ranked).
+    choice: Mapped[list[int]] = mapped_column(JSON)
+    cast_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class SecretBallot(Base):
+    """A secret ballot: the choice alone. Its key is random (not a sequence) and
+    it has no time, so neither order nor time can tie it to a voter."""
+
+    __tablename__ = "secret_ballots"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"), index=True)
+    choice: Mapped[list[int]] = mapped_column(JSON)

@@ -46,6 +46,7 @@ async def test_jobs_are_stored_once_and_survive_a_restart(sqlite_db: Database) -
         "refresh",
         "roundup:1",
         "roundup:2",
+        "tick",
     ]
     second = Scheduler(sqlite_db, Settings(), FixedClock(NOW))
     await second.start()

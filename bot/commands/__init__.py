@@ -6,8 +6,10 @@ from bot.commands import (
     chats,
     delivery,
     link,
+    meetings,
     membership,
     organise,
+    polls,
     privacy,
     welcome,
 )
@@ -18,8 +20,10 @@ __all__ = [
     "chats",
     "delivery",
     "link",
+    "meetings",
     "membership",
     "organise",
+    "polls",
     "privacy",
     "welcome",
 ]

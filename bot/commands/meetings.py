@@ -1,0 +1,1 @@
+"""Meetings: /meeting, /meetings, RSVP buttons, reminders and minutes."""

@@ -1,0 +1,1 @@
+"""Polls: /poll, voting buttons, secret ballots, closing and results."""
