@@ -562,6 +562,8 @@ class SecretBallot(Base):
     it has no time, so neither order nor time can tie it to a voter."""
 
     __tablename__ = "secret_ballots"
+    # SQLite: no hidden rowid, whose order would be the order of voting.
+    __table_args__ = ({"sqlite_with_rowid": False},)
 
     key: Mapped[str] = mapped_column(String(32), primary_key=True)
     poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"), index=True)

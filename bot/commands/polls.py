@@ -1,1 +1,806 @@
-"""Polls: /poll, voting buttons, secret ballots, closing and results."""
+"""Polls: /poll, voting buttons, secret ballots, closing and results.
+
+    /poll                                  open polls you can vote in
+    /poll "Question?" "A" "B" ["C" ...] [--multi | --ranked | --times] [--secret]
+          [--live] [--closes <date and time>] [--everyone]
+          [--scope branch|region|national] [--branch <name>]
+    /poll close|results|audit|export <id>
+
+An organiser's poll is shown as a preview (with who may vote and when it
+closes) before it is posted. Posting writes the electoral roll and sends the
+poll to the scope's linked chats, or to each voter privately where a branch has
+none. See :mod:`bot.polls` for the rules that keep one vote per person.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shlex
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, func, select
+
+from bot.branches import audit, search
+from bot.context import Context, Refusal, parse_id
+from bot.i18n import N_, Translator, translator
+from bot.messages import Attachment, Button, Reply
+from bot.outbox import Recipients, enqueue, enqueue_for
+from bot.permissions import holds_at_branch, holds_at_region, holds_nationally, is_member
+from bot.polls import (
+    DEFAULT_OPEN_FOR,
+    MAX_OPTIONS,
+    RANK_DIGITS,
+    ballots_of,
+    cast_open,
+    cast_secret,
+    chart,
+    check_choice,
+    close,
+    count,
+    decode_mask,
+    decode_ranking,
+    encode_mask,
+    encode_ranking,
+    export_csv,
+    my_choice,
+    open_roll,
+    option_label,
+    result_text,
+    roll_entry,
+    roll_query,
+    scope_branches,
+    scope_timezone,
+    turnout,
+)
+from bot.registry import action, command
+from bot.when import WhenError, read_when
+from storage.models import (
+    ADMIN,
+    MULTI,
+    NATIONAL_SCOPE_ID,
+    ORGANISER,
+    RANKED,
+    SCOPE_BRANCH,
+    SCOPE_NATIONAL,
+    SCOPE_REGION,
+    SINGLE,
+    TIMES,
+    Branch,
+    BranchChat,
+    Person,
+    Poll,
+    PollVoter,
+    Region,
+)
+
+MAX_QUESTION = 300
+MAX_OPTION = 100
+KINDS = {"--multi": MULTI, "--ranked": RANKED, "--times": TIMES}
+SWITCHES = {"--secret", "--live", "--everyone"}
+VALUED = {"--closes", "--scope", "--branch"}
+POLL_USAGE = (
+    '"Question?" "Option A" "Option B" [--multi|--ranked|--times] [--secret] [--live] '
+    "[--closes <date time>] [--everyone] [--scope branch|region|national]"
+)
+
+
+def when_problem(t: Translator, exc: WhenError) -> str:
+    """A friendly sentence for a date or time that cannot be used."""
+    reasons = {
+        "past": t("That time has already passed."),
+        "too_far": t("That is too far ahead: at most two years."),
+        "no_such_date": t("There is no such date."),
+        "no_such_time": t("There is no such time of day."),
+        "ambiguous": t(
+            "Write dates as YYYY-MM-DD (e.g. 2026-12-03): 3/12 means different days in different countries."
+        ),
+        "no_time": t("Please give a time of day too, e.g. 19:00."),
+        "gap": t("That time does not exist there: the clocks go forward then. Pick another time."),
+    }
+    return reasons.get(
+        exc.reason,
+        t(
+            "I could not read that date and time. Try e.g. 2026-12-03 19:00, tomorrow 19:00 or next tue 19:00."
+        ),
+    )
+
+
+# --- Posting ------------------------------------------------------------------------
+
+
+class _Draft:
+    def __init__(self) -> None:
+        self.question = ""
+        self.options: list[str] = []
+        self.kind = SINGLE
+        self.flags: set[str] = set()
+        self.closes = ""
+        self.scope = SCOPE_BRANCH
+        self.branch = ""
+
+
+def _parse(ctx: Context, text: str) -> _Draft:
+    cleaned = text.replace("“", '"').replace("”", '"').replace("‘", "'").replace("’", "'")
+    try:
+        words = shlex.split(cleaned)
+    except ValueError:
+        raise ctx.refuse(
+            ctx.t("A quotation mark is missing. Put the question and each option in quotes.")
+        ) from None
+    draft = _Draft()
+    plain: list[str] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word.startswith("--"):
+            flag = word.lower()
+            if flag in KINDS:
+                if draft.kind != SINGLE:
+                    raise ctx.refuse(ctx.t("Choose one of --multi, --ranked and --times."))
+                draft.kind = KINDS[flag]
+            elif flag in SWITCHES:
+                draft.flags.add(flag)
+            elif flag in VALUED:
+                values = []
+                while i + 1 < len(words) and not words[i + 1].startswith("--"):
+                    i += 1
+                    values.append(words[i])
+                if not values:
+                    raise ctx.refuse(ctx.t("{flag} needs a value.", flag=flag))
+                if flag == "--closes":
+                    draft.closes = " ".join(values)
+                elif flag == "--scope":
+                    draft.scope = values[0].lower()
+                else:
+                    draft.branch = " ".join(values)
+            else:
+                raise ctx.refuse(
+                    ctx.t(
+                        "I don't know the option {flag}. Send /help to see the others.",
+                        flag=word[:30],
+                    )
+                )
+        else:
+            plain.append(word.strip())
+        i += 1
+    if draft.scope not in (SCOPE_BRANCH, SCOPE_REGION, SCOPE_NATIONAL):
+        raise ctx.refuse(ctx.t("--scope is one of branch, region and national."))
+    if len(plain) < 3 or not all(plain):
+        raise ctx.refuse(
+            ctx.t(
+                "A poll needs a question and at least two options, each in quotes: "
+                '/poll "Question?" "Option A" "Option B"'
+            )
+        )
+    draft.question, draft.options = plain[0], plain[1:]
+    if len(draft.question) > MAX_QUESTION:
+        raise ctx.refuse(
+            ctx.t("The question is too long (at most {n} characters).", n=MAX_QUESTION)
+        )
+    if len(draft.options) > MAX_OPTIONS:
+        raise ctx.refuse(ctx.t("At most {n} options, please.", n=MAX_OPTIONS))
+    if any(len(o) > MAX_OPTION for o in draft.options):
+        raise ctx.refuse(ctx.t("Each option can be at most {n} characters.", n=MAX_OPTION))
+    if len({o.casefold() for o in draft.options}) != len(draft.options):
+        raise ctx.refuse(ctx.t("Two options are the same."))
+    if "--secret" in draft.flags and "--live" in draft.flags:
+        raise ctx.refuse(
+            ctx.t("A secret ballot's results stay hidden until it closes, so it cannot be --live.")
+        )
+    return draft
+
+
+async def _scope_of(ctx: Context, draft: _Draft) -> tuple[str, int, str, str]:
+    """(scope, scope id, its name, its time zone), checking the poster may post there."""
+    person = ctx.require_person()
+    grants = await ctx.grants()
+    branch: Branch | None = None
+    if draft.branch:
+        exact, found = await search(ctx, draft.branch)
+        branch = exact or (found[0] if len(found) == 1 else None)
+        if branch is None:
+            raise ctx.refuse(ctx.t("I cannot find the branch {name}.", name=draft.branch[:60]))
+    elif person.branch_id is not None:
+        branch = await ctx.session.get(Branch, person.branch_id)
+    if draft.scope == SCOPE_NATIONAL:
+        if not holds_nationally(grants, ORGANISER):
+            raise ctx.refuse(
+                ctx.t("Only national organisers and admins can poll the whole party."),
+                audit="poll",
+            )
+        return (
+            SCOPE_NATIONAL,
+            NATIONAL_SCOPE_ID,
+            ctx.t("the whole party"),
+            ctx.settings.default_timezone,
+        )
+    if branch is None:
+        raise ctx.refuse(
+            ctx.t("You are in no branch. Name one with --branch, or use --scope national.")
+        )
+    if draft.scope == SCOPE_REGION:
+        region = await ctx.session.get(Region, branch.region_id) if branch.region_id else None
+        if region is None:
+            raise ctx.refuse(ctx.t("The {branch} branch is in no region yet.", branch=branch.name))
+        if not holds_at_region(grants, ORGANISER, region.id):
+            raise ctx.refuse(
+                ctx.t(
+                    "Only the organisers and admins of {region} can poll the region.",
+                    region=region.name,
+                ),
+                audit="poll",
+            )
+        return SCOPE_REGION, region.id, region.name, ctx.settings.default_timezone
+    if not holds_at_branch(grants, ORGANISER, branch):
+        raise ctx.refuse(
+            ctx.t(
+                "Only the organisers of the {branch} branch (or admins above it) can do that.",
+                branch=branch.name,
+            ),
+            audit="poll",
+        )
+    return SCOPE_BRANCH, branch.id, branch.name, branch.timezone
+
+
+def _local(when: dt.datetime, tz: str) -> str:
+    local = when.astimezone(ZoneInfo(tz))
+    return f"{local.strftime('%a %d %b %Y %H:%M')} ({tz})"
+
+
+async def _preview(ctx: Context, text: str) -> Reply:
+    draft = _parse(ctx, text)
+    scope, scope_id, name, tz = await _scope_of(ctx, draft)
+    zone = ZoneInfo(tz)
+    if draft.closes:
+        try:
+            closes = read_when(draft.closes, ctx.now, zone).at
+        except WhenError as exc:
+            raise ctx.refuse(
+                ctx.t("--closes: {problem}", problem=when_problem(ctx.t, exc))
+            ) from None
+    else:
+        closes = ctx.now + DEFAULT_OPEN_FOR
+    options = draft.options
+    if draft.kind == TIMES:
+        times = []
+        for option in options:
+            try:
+                times.append(read_when(option, ctx.now, zone).local)
+            except WhenError as exc:
+                raise ctx.refuse(
+                    ctx.t(
+                        "“{option}”: {problem}",
+                        option=option[:40],
+                        problem=when_problem(ctx.t, exc),
+                    )
+                ) from None
+        options = [t.strftime("%Y-%m-%d %H:%M") for t in sorted(times)]
+        if len(set(options)) != len(options):
+            raise ctx.refuse(ctx.t("Two options are the same."))
+    branches = await scope_branches(ctx.session, scope, scope_id)
+    national = ctx.settings.default_timezone if scope == SCOPE_NATIONAL else None
+    roll = roll_query(
+        branches, ctx.now, "--everyone" in draft.flags, national_timezone=national
+    ).subquery()
+    voters = int(await ctx.session.scalar(select(func.count()).select_from(roll)) or 0)
+    prompt = await ctx.prompt(
+        "poll",
+        scope=scope,
+        scope_id=scope_id,
+        question=draft.question,
+        options=options,
+        poll_kind=draft.kind,
+        flags=sorted(draft.flags),
+        closes=closes.isoformat(),
+    )
+    who = (
+        ctx.t("members with current dues")
+        if "--everyone" not in draft.flags
+        else ctx.t("members and supporters")
+    )
+    kind = {
+        SINGLE: ctx.t("one choice"),
+        MULTI: ctx.t("any number of choices"),
+        RANKED: ctx.t("ranked choices, counted by instant runoff"),
+        TIMES: ctx.t("the times people can make"),
+    }[draft.kind]
+    lines = [
+        ctx.t("Preview of your poll:"),
+        draft.question,
+        *(f"{i + 1}. {o}" for i, o in enumerate(options)),
+        ctx.t(
+            "Voting: {kind}; {secrecy}.",
+            kind=kind,
+            secrecy=ctx.t("secret ballot") if "--secret" in draft.flags else ctx.t("open ballot"),
+        ),
+        ctx.t("Who votes: the {n} {who} of {scope}, as of now.", n=voters, who=who, scope=name),
+        ctx.t("Closes: {when}.", when=_local(closes, tz)),
+    ]
+    return Reply(
+        "\n".join(lines),
+        buttons=(
+            (
+                Button(ctx.t("Post it"), "pollpost", str(prompt.id)),
+                Button(ctx.t("Cancel"), "pollcancel", str(prompt.id)),
+            ),
+        ),
+        private=True,
+    )
+
+
+_BRANCH_ROLL = (
+    select(PollVoter.person_id)
+    .join(Person, Person.id == PollVoter.person_id)
+    .where(PollVoter.poll_id == bindparam("r_poll"), Person.branch_id == bindparam("r_branch"))
+)
+
+
+_UNBRANCHED_ROLL = (
+    select(PollVoter.person_id)
+    .join(Person, Person.id == PollVoter.person_id)
+    .where(PollVoter.poll_id == bindparam("r_poll"), Person.branch_id.is_(None))
+)
+
+
+def poll_text(t: Translator, poll: Poll, tz: str) -> str:
+    lines = [t("Poll: {question}", question=poll.question)]
+    lines += [f"{i + 1}. {option_label(poll, i, tz)}" for i in range(len(poll.options))]
+    how = {
+        SINGLE: t("Choose one."),
+        MULTI: t("Choose all you support."),
+        RANKED: t("Rank the options in order of preference."),
+        TIMES: t("Choose every time you can make."),
+    }[poll.kind]
+    lines.append(how)
+    if poll.secret:
+        lines.append(
+            t("Secret ballot: nobody can see how you voted, and a vote cannot be changed.")
+        )
+    if poll.closes_at is not None:
+        lines.append(t("Closes {when}.", when=_local(poll.closes_at, tz)))
+    return "\n".join(lines)
+
+
+def poll_buttons(t: Translator, poll: Poll, tz: str) -> tuple[tuple[Button, ...], ...]:
+    if poll.kind == SINGLE and not poll.secret:
+        rows = [
+            (Button(option_label(poll, i, tz)[:60], "pv", f"{poll.id}.{i}"),)
+            for i in range(len(poll.options))
+        ]
+        if poll.live:
+            rows.append((Button(t("Results so far"), "pollres", str(poll.id)),))
+        return tuple(rows)
+    return ((Button(t("Vote"), "pollopen", str(poll.id)),),)
+
+
+@action("pollpost")
+async def post(ctx: Context, target: str) -> list[Reply]:
+    prompt = await ctx.take_prompt(target, "poll", audit="pollpost")
+    person = ctx.require_person()
+    data = prompt.payload
+    scope, scope_id = str(data["scope"]), int(data["scope_id"])
+    # The roles may have changed since the preview.
+    grants = await ctx.grants()
+    branches = await scope_branches(ctx.session, scope, scope_id)
+    allowed = (
+        holds_nationally(grants, ORGANISER)
+        if scope == SCOPE_NATIONAL
+        else holds_at_region(grants, ORGANISER, scope_id)
+        if scope == SCOPE_REGION
+        else bool(branches) and holds_at_branch(grants, ORGANISER, branches[0])
+    )
+    if not allowed:
+        raise ctx.refuse(ctx.t("You can no longer post polls there."), audit="pollpost")
+    flags = set(data.get("flags") or [])
+    poll = Poll(
+        scope=scope,
+        scope_id=scope_id,
+        question=str(data["question"]),
+        options=list(data["options"]),
+        kind=str(data["poll_kind"]),
+        secret="--secret" in flags,
+        everyone="--everyone" in flags,
+        live="--live" in flags,
+        opened_at=ctx.now,
+        closes_at=dt.datetime.fromisoformat(str(data["closes"])),
+        created_by=person.id,
+    )
+    ctx.session.add(poll)
+    await ctx.session.flush()
+    voters = await open_roll(ctx.session, poll, branches, ctx.settings.default_timezone)
+    tz = await scope_timezone(ctx.session, ctx.settings, poll)
+    await _publish(ctx, poll, branches, tz)
+    audit(ctx, "poll.posted", poll=poll.id, scope=scope, voters=voters)
+    return [
+        Reply(
+            ctx.t(
+                "Posted (poll {id}): {n} people can vote. /poll audit {id} shows the turnout; "
+                "/poll close {id} closes it early.",
+                id=poll.id,
+                n=voters,
+            ),
+            edit=True,
+        )
+    ]
+
+
+async def _publish(ctx: Context, poll: Poll, branches: list[Branch], tz: str) -> None:
+    """To each linked chat of the scope; privately to the voters of branches without one."""
+    chats = list(
+        await ctx.session.scalars(
+            select(BranchChat).where(BranchChat.branch_id.in_([b.id for b in branches]))
+        )
+    )
+    party_t = translator(ctx.settings.default_locale)
+    for chat in chats:
+        await enqueue(
+            ctx.session,
+            key=f"poll:{poll.id}:chat:{chat.id}",
+            text=poll_text(party_t, poll, tz),
+            buttons=poll_buttons(party_t, poll, tz),
+            now=ctx.now,
+            branch_chat_id=chat.id,
+        )
+    linked = {c.branch_id for c in chats}
+    groups = [
+        Recipients(_BRANCH_ROLL, {"r_poll": poll.id, "r_branch": b.id})
+        for b in branches
+        if b.id not in linked
+    ]
+    if poll.scope == SCOPE_NATIONAL:
+        groups.append(Recipients(_UNBRANCHED_ROLL, {"r_poll": poll.id}))
+    for who in groups:
+        await enqueue_for(
+            ctx.session,
+            who,
+            key=f"poll:{poll.id}",
+            render=lambda tr: poll_text(tr, poll, tz),
+            buttons=lambda tr: poll_buttons(tr, poll, tz),
+            now=ctx.now,
+            exclude_id=ctx.person.id if ctx.person else None,
+        )
+
+
+@action("pollcancel")
+async def cancel(ctx: Context, target: str) -> Reply:
+    await ctx.take_prompt(target, "poll")
+    return Reply(ctx.t("Cancelled: the poll was not posted."), edit=True)
+
+
+# --- Voting -------------------------------------------------------------------------
+
+
+async def _poll_from(ctx: Context, text: str) -> Poll:
+    poll_id = parse_id(text)
+    poll = await ctx.session.get(Poll, poll_id) if poll_id is not None else None
+    if poll is None:
+        raise ctx.stale()
+    return poll
+
+
+async def _may_vote(ctx: Context, poll: Poll) -> Person:
+    """The voter, or a private refusal saying why not."""
+    person = ctx.require_person()
+    tz = await scope_timezone(ctx.session, ctx.settings, poll)
+    if poll.closed_at is not None or (poll.closes_at is not None and poll.closes_at <= ctx.now):
+        raise _private(
+            ctx,
+            ctx.t(
+                "This poll closed on {when}.",
+                when=_local(poll.closed_at or poll.closes_at or ctx.now, tz),
+            ),
+        )
+    if await roll_entry(ctx.session, poll, person) is not None:
+        return person
+    branches = {b.id for b in await scope_branches(ctx.session, poll.scope, poll.scope_id)}
+    if person.branch_id not in branches:
+        why = ctx.t("This poll is for another part of the party; you are not in it.")
+    elif person.joined_branch_at is not None and person.joined_branch_at > poll.opened_at:
+        why = ctx.t(
+            "Who may vote was fixed when the poll opened ({when}); you joined after that.",
+            when=_local(poll.opened_at, tz),
+        )
+    elif not poll.everyone and not is_member(person, ctx.now, tz):
+        why = ctx.t(
+            "Only members with current dues vote in this poll. Your branch's treasurer "
+            "can record your dues."
+        )
+    else:
+        why = ctx.t(
+            "Who may vote was fixed when the poll opened ({when}); your dues were not "
+            "current then.",
+            when=_local(poll.opened_at, tz),
+        )
+    raise _private(ctx, why)
+
+
+def _private(ctx: Context, text: str) -> Refusal:
+    """A refusal said only to the person (never in the group where they pressed)."""
+    return Refusal(Reply(text, error=True, private=True))
+
+
+async def _cast(ctx: Context, poll: Poll, choice: list[int]) -> Reply:
+    person = await _may_vote(ctx, poll)
+    valid = check_choice(poll, choice)
+    if valid is None:
+        raise ctx.stale()
+    tz = await scope_timezone(ctx.session, ctx.settings, poll)
+    labels = ", ".join(option_label(poll, i, tz) for i in valid)
+    if poll.secret:
+        if not await cast_secret(ctx.session, poll, person, valid):
+            raise _private(
+                ctx,
+                ctx.t(
+                    "You have already voted in this secret ballot; a secret vote cannot be changed."
+                ),
+            )
+        return Reply(
+            ctx.t("Your secret ballot is cast. Nobody can see how you voted."),
+            private=True,
+            edit=True,
+        )
+    changed = await cast_open(ctx.session, poll, person, valid, ctx.now)
+    text = (
+        ctx.t("Your vote is changed to: {choice}.", choice=labels)
+        if changed
+        else ctx.t("Your vote is recorded: {choice}.", choice=labels)
+    )
+    if poll.closes_at is not None:
+        text += "\n" + ctx.t(
+            "You can change it until the poll closes, {when}.", when=_local(poll.closes_at, tz)
+        )
+    return Reply(text, private=True)
+
+
+@action("pv")
+async def vote_single(ctx: Context, target: str) -> Reply:
+    poll_text_id, _, option = target.partition(".")
+    poll = await _poll_from(ctx, poll_text_id)
+    if poll.kind != SINGLE or poll.secret or not (option.isascii() and option.isdigit()):
+        raise ctx.stale()
+    return await _cast(ctx, poll, [int(option[:3])])
+
+
+def _ballot(ctx: Context, poll: Poll, tz: str, picked: list[int]) -> Reply:
+    """The private ballot: toggles (one/any choice) or a ranking being built."""
+    lines = [poll_text(ctx.t, poll, tz)]
+    rows: list[tuple[Button, ...]] = []
+    if poll.kind == RANKED:
+        if picked:
+            lines.append(ctx.t("Your ranking so far:"))
+            lines += [f"{n}. {option_label(poll, i, tz)}" for n, i in enumerate(picked, 1)]
+            lines.append(ctx.t("Press your next choice, or cast your vote."))
+        else:
+            lines.append(ctx.t("Press your first choice."))
+        ranking = encode_ranking(picked)
+        for i in range(len(poll.options)):
+            if i not in picked:
+                rows.append(
+                    (
+                        Button(
+                            option_label(poll, i, tz)[:60],
+                            "pr",
+                            f"{poll.id}.{ranking}{RANK_DIGITS[i]}",
+                        ),
+                    )
+                )
+        payload = ranking
+        reset = Button(ctx.t("Start again"), "pr", f"{poll.id}.")
+    else:
+        for i in range(len(poll.options)):
+            chosen = i in picked
+            if poll.kind == SINGLE:
+                after = [] if chosen else [i]
+            else:
+                after = [j for j in picked if j != i] if chosen else [*picked, i]
+            mark = "☑" if chosen else "☐"
+            rows.append(
+                (
+                    Button(
+                        f"{mark} {option_label(poll, i, tz)}"[:60],
+                        "pm",
+                        f"{poll.id}.{encode_mask(after)}",
+                    ),
+                )
+            )
+        payload = encode_mask(picked)
+        reset = Button(ctx.t("Clear"), "pm", f"{poll.id}.0")
+    if picked:
+        rows.append((Button(ctx.t("Cast my vote"), "pc", f"{poll.id}.{payload}"), reset))
+    return Reply("\n".join(lines), buttons=tuple(rows), private=True, edit=True)
+
+
+@action("pollopen")
+async def open_ballot(ctx: Context, target: str) -> Reply:
+    poll = await _poll_from(ctx, target)
+    person = await _may_vote(ctx, poll)
+    tz = await scope_timezone(ctx.session, ctx.settings, poll)
+    if poll.secret:
+        entry = await roll_entry(ctx.session, poll, person)
+        if entry is not None and entry.voted:
+            raise _private(
+                ctx,
+                ctx.t(
+                    "You have already voted in this secret ballot; a secret vote cannot be changed."
+                ),
+            )
+    current = await my_choice(ctx.session, poll, person) or []
+    reply = _ballot(ctx, poll, tz, current)
+    return Reply(reply.text, buttons=reply.buttons, private=True)
+
+
+@action("pm")
+async def toggle(ctx: Context, target: str) -> Reply:
+    poll_text_id, _, mask = target.partition(".")
+    poll = await _poll_from(ctx, poll_text_id)
+    picked = decode_mask(mask, len(poll.options))
+    if poll.kind == RANKED or picked is None or (poll.kind == SINGLE and len(picked) > 1):
+        raise ctx.stale()
+    await _may_vote(ctx, poll)
+    return _ballot(ctx, poll, await scope_timezone(ctx.session, ctx.settings, poll), picked)
+
+
+@action("pr")
+async def rank(ctx: Context, target: str) -> Reply:
+    poll_text_id, _, ranking = target.partition(".")
+    poll = await _poll_from(ctx, poll_text_id)
+    picked = decode_ranking(ranking, len(poll.options))
+    if poll.kind != RANKED or picked is None:
+        raise ctx.stale()
+    await _may_vote(ctx, poll)
+    return _ballot(ctx, poll, await scope_timezone(ctx.session, ctx.settings, poll), picked)
+
+
+@action("pc")
+async def cast(ctx: Context, target: str) -> Reply:
+    poll_text_id, _, payload = target.partition(".")
+    poll = await _poll_from(ctx, poll_text_id)
+    if poll.kind == RANKED:
+        picked = decode_ranking(payload, len(poll.options))
+    else:
+        picked = decode_mask(payload, len(poll.options))
+    if not picked:
+        raise ctx.stale()
+    reply = await _cast(ctx, poll, picked)
+    return Reply(reply.text, private=True, edit=True)
+
+
+# --- Results and management -------------------------------------------------------------
+
+
+async def _staff_of(ctx: Context, poll: Poll, what: str) -> None:
+    grants = await ctx.grants()
+    if poll.scope == SCOPE_NATIONAL:
+        ok = holds_nationally(grants, ORGANISER)
+    elif poll.scope == SCOPE_REGION:
+        ok = holds_at_region(grants, ORGANISER, poll.scope_id)
+    else:
+        branch = await ctx.session.get(Branch, poll.scope_id)
+        ok = branch is not None and holds_at_branch(grants, ORGANISER, branch)
+    if not ok:
+        raise ctx.refuse(
+            ctx.t("Only the organisers who ran this poll's area can do that."), audit=what
+        )
+
+
+async def _result_of(ctx: Context, poll: Poll) -> dict[str, object]:
+    if poll.result is not None:
+        return poll.result
+    if poll.secret or not poll.live:
+        raise ctx.refuse(ctx.t("The results are shown when the poll closes."))
+    return count(poll, await ballots_of(ctx.session, poll))
+
+
+@action("pollres")
+async def results_pressed(ctx: Context, target: str) -> Reply:
+    poll = await _poll_from(ctx, target)
+    ctx.require_person()
+    tz = await scope_timezone(ctx.session, ctx.settings, poll)
+    result = await _result_of(ctx, poll)
+    return Reply(result_text(ctx.t, poll, result, tz), private=True)
+
+
+@command(
+    "poll",
+    N_("the polls you can vote in"),
+    usage="",
+    staff=(
+        (POLL_USAGE, N_("post a poll"), (ORGANISER, ADMIN)),
+        (
+            "close|audit|export <id>",
+            N_("close a poll early, see its turnout, export it"),
+            (ORGANISER, ADMIN),
+        ),
+    ),
+)
+async def poll_command(ctx: Context) -> Reply | list[Reply]:
+    args = ctx.request.args.strip()
+    if args.startswith(('"', "“", "'")):
+        return await _preview(ctx, args)
+    word, _, rest = args.partition(" ")
+    word = word.lower()
+    if word in ("close", "results", "audit", "export"):
+        poll = await _poll_from_arg(ctx, rest)
+        return await _manage(ctx, word, poll)
+    if word:
+        raise ctx.refuse(
+            ctx.t(
+                'Send /poll for your polls, or (organisers) /poll "Question?" "Option A" "Option B".'
+            )
+        )
+    return await _my_polls(ctx)
+
+
+async def _poll_from_arg(ctx: Context, text: str) -> Poll:
+    poll_id = parse_id(text.strip().lstrip("#"))
+    poll = await ctx.session.get(Poll, poll_id) if poll_id is not None else None
+    if poll is None:
+        raise ctx.refuse(
+            ctx.t("There is no poll {id}. Send /poll to see yours.", id=text.strip()[:12])
+        )
+    return poll
+
+
+async def _manage(ctx: Context, word: str, poll: Poll) -> Reply | list[Reply]:
+    tz = await scope_timezone(ctx.session, ctx.settings, poll)
+    if word == "results":
+        ctx.require_person()
+        return Reply(result_text(ctx.t, poll, await _result_of(ctx, poll), tz), private=True)
+    await _staff_of(ctx, poll, f"poll-{word}")
+    if word == "close":
+        closed = await close(ctx.session, ctx.settings, poll, ctx.now)
+        if closed is None:
+            raise ctx.refuse(ctx.t("That poll is already closed."))
+        audit(ctx, "poll.closed", poll=poll.id)
+        png = chart(poll, closed.result, tz, poll.question)
+        return Reply(
+            result_text(ctx.t, poll, closed.result, tz),
+            file=Attachment(f"poll-{poll.id}.png", png, "image/png"),
+        )
+    roll, voted, ballots = await turnout(ctx.session, poll)
+    if word == "audit":
+        return Reply(
+            ctx.t(
+                "Poll {id}: {roll} on the roll, {voted} have voted, {ballots} ballots in the box.",
+                id=poll.id,
+                roll=roll,
+                voted=voted,
+                ballots=ballots,
+            )
+            + ("\n" + ctx.t("Every vote is counted once.") if voted == ballots else ""),
+            private=True,
+        )
+    result = await _result_of(ctx, poll)
+    return Reply(
+        ctx.t("Poll {id}, exported.", id=poll.id),
+        file=Attachment(
+            f"poll-{poll.id}.csv",
+            export_csv(poll, result, tz, (roll, voted, ballots)),
+            "text/csv",
+        ),
+        private=True,
+    )
+
+
+async def _my_polls(ctx: Context) -> Reply:
+    person = ctx.require_person()
+    rows = list(
+        await ctx.session.execute(
+            select(Poll, PollVoter.voted)
+            .join(PollVoter, PollVoter.poll_id == Poll.id)
+            .where(PollVoter.person_id == person.id, Poll.closed_at.is_(None))
+            .order_by(Poll.closes_at, Poll.id)
+            .limit(10)
+        )
+    )
+    if not rows:
+        return Reply(ctx.t("There are no open polls for you right now."))
+    lines = [ctx.t("Open polls:")]
+    buttons = []
+    for n, (poll, voted) in enumerate(rows, 1):
+        tz = await scope_timezone(ctx.session, ctx.settings, poll)
+        state = ctx.t("you voted ✓") if voted else ctx.t("not voted yet")
+        when = _local(poll.closes_at, tz) if poll.closes_at else ""
+        lines.append(f"{n}. {poll.question} · {when} · {state}")
+        buttons.append((Button(ctx.t("Vote {n}", n=n), "pollopen", str(poll.id)),))
+    return Reply("\n".join(lines), buttons=tuple(buttons))

@@ -119,7 +119,8 @@ def upgrade() -> None:
     sa.Column('poll_id', sa.Integer(), nullable=False),
     sa.Column('choice', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['poll_id'], ['polls.id'], name=op.f('fk_secret_ballots_poll_id_polls'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('key', name=op.f('pk_secret_ballots'))
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_secret_ballots')),
+    sqlite_with_rowid=False,
     )
     with op.batch_alter_table('secret_ballots', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_secret_ballots_poll_id'), ['poll_id'], unique=False)

@@ -1,0 +1,522 @@
+"""Polls: the electoral roll, casting a ballot, counting, closing.
+
+Rules that hold whatever the platform:
+
+* **The roll is fixed when the poll opens.** Members with current dues in the
+  poll's scope (with ``everyone``, supporters too) are written to
+  ``poll_voters``; joining later adds no vote, and dues that lapse during the
+  poll take none away.
+* **One person, one vote.** An open ballot is one row per (poll, person),
+  written by an upsert, so presses from two linked accounts at the same instant
+  leave one ballot, the last. A secret ballot is cast by a conditional UPDATE
+  of the roll (``voted`` false → true) in the same transaction as the ballot's
+  INSERT: of two simultaneous presses, one casts and one is told it already has.
+* **Secret means unlinkable.** A secret ballot holds the poll and the choice
+  under a random key, with no person, no time and (on SQLite, ``WITHOUT
+  ROWID``) no insertion order; the roll holds who voted, with no time. So a
+  secret ballot cannot be changed once cast: changing it would need exactly the
+  link that must not exist. Results stay hidden until the poll closes.
+* **Closing happens once**, by a conditional UPDATE of ``closed_at``, whether
+  the deadline's sweep or an organiser gets there first.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, and_, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.i18n import N_, Translator
+from bot.messages import Attachment, Button
+from bot.outbox import Recipients, enqueue, enqueue_for
+from bot.sweeps import sweep
+from bot.voting import count_approval, count_ranked, count_single
+from storage.db import Database
+from storage.models import (
+    MULTI,
+    RANKED,
+    SCOPE_BRANCH,
+    SCOPE_NATIONAL,
+    SCOPE_REGION,
+    SINGLE,
+    TIMES,
+    Ballot,
+    Branch,
+    BranchChat,
+    Person,
+    Poll,
+    PollVoter,
+    SecretBallot,
+)
+
+MAX_OPTIONS = 20
+RANK_DIGITS = "0123456789ABCDEFGHIJ"  # option i is RANK_DIGITS[i] in a ranking
+REMIND_BEFORE = dt.timedelta(hours=24)
+# Why an option left a ranked count (bot.voting.Elimination), for translators.
+REASONS = {
+    "fewest votes": N_("fewest votes"),
+    "tie broken by earlier round": N_("tie broken by earlier round"),
+    "tie broken by option order": N_("tie broken by option order"),
+}
+DEFAULT_OPEN_FOR = dt.timedelta(days=7)
+
+
+# --- Scope ------------------------------------------------------------------------
+
+
+async def scope_branches(session: AsyncSession, poll_scope: str, scope_id: int) -> list[Branch]:
+    stmt = select(Branch)
+    if poll_scope == SCOPE_BRANCH:
+        stmt = stmt.where(Branch.id == scope_id)
+    elif poll_scope == SCOPE_REGION:
+        stmt = stmt.where(Branch.region_id == scope_id)
+    return list(await session.scalars(stmt.order_by(Branch.id)))
+
+
+def roll_query(
+    branches: Sequence[Branch],
+    now: dt.datetime,
+    everyone: bool,
+    *,
+    national_timezone: str | None = None,
+) -> Select[Any]:
+    """The people who may vote: in these branches, and (unless ``everyone``)
+    with dues paid through today in their branch's time zone. For a national
+    poll (``national_timezone`` given), members in no branch too."""
+    if everyone:
+        clauses: list[Any] = [Person.branch_id.in_([b.id for b in branches])]
+        if national_timezone:
+            clauses.append(Person.branch_id.is_(None))
+        return select(Person.id).where(or_(*clauses))
+    by_day: dict[dt.date, list[int]] = {}
+    for branch in branches:
+        today = now.astimezone(ZoneInfo(branch.timezone)).date()
+        by_day.setdefault(today, []).append(branch.id)
+    clauses = [
+        and_(Person.branch_id.in_(ids), Person.dues_paid_until >= day)
+        for day, ids in by_day.items()
+    ]
+    if national_timezone:
+        today = now.astimezone(ZoneInfo(national_timezone)).date()
+        clauses.append(and_(Person.branch_id.is_(None), Person.dues_paid_until >= today))
+    return select(Person.id).where(or_(*clauses) if clauses else literal(False))
+
+
+async def open_roll(
+    session: AsyncSession, poll: Poll, branches: Sequence[Branch], default_timezone: str
+) -> int:
+    """Write the electoral roll (one INSERT ... SELECT); returns its size."""
+    national = default_timezone if poll.scope == SCOPE_NATIONAL else None
+    people = roll_query(
+        branches, poll.opened_at, poll.everyone, national_timezone=national
+    ).subquery()
+    rows = select(literal(poll.id), people.c.id, literal(False))
+    await session.execute(insert(PollVoter).from_select(["poll_id", "person_id", "voted"], rows))
+    count = await session.scalar(
+        select(func.count()).select_from(PollVoter).where(PollVoter.poll_id == poll.id)
+    )
+    return int(count or 0)
+
+
+# --- Ballots ------------------------------------------------------------------------
+
+
+def check_choice(poll: Poll, choice: Sequence[int]) -> list[int] | None:
+    """The choice if valid for this poll's kind, else None."""
+    n = len(poll.options)
+    picked = list(choice)
+    if any(not 0 <= i < n for i in picked) or len(set(picked)) != len(picked):
+        return None
+    if poll.kind == SINGLE:
+        return picked if len(picked) == 1 else None
+    if poll.kind in (MULTI, TIMES):
+        return sorted(picked) if picked else None
+    return picked if picked else None  # ranked: in order of preference
+
+
+def decode_mask(text: str, options: int) -> list[int] | None:
+    """Approval choices carried in a button as a bitmask (decimal)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 7:
+        return None
+    mask = int(text)
+    if mask >= 1 << options:
+        return None
+    return [i for i in range(options) if mask >> i & 1]
+
+
+def encode_mask(choice: Sequence[int]) -> str:
+    return str(sum(1 << i for i in set(choice)))
+
+
+def decode_ranking(text: str, options: int) -> list[int] | None:
+    """A ranking carried in a button: one character an option, best first."""
+    if len(text) > options or any(ch not in RANK_DIGITS[:options] for ch in text):
+        return None
+    ranking = [RANK_DIGITS.index(ch) for ch in text]
+    return ranking if len(set(ranking)) == len(ranking) else None
+
+
+def encode_ranking(ranking: Sequence[int]) -> str:
+    return "".join(RANK_DIGITS[i] for i in ranking)
+
+
+async def roll_entry(session: AsyncSession, poll: Poll, person: Person) -> PollVoter | None:
+    return await session.scalar(
+        select(PollVoter).where(PollVoter.poll_id == poll.id, PollVoter.person_id == person.id)
+    )
+
+
+async def cast_open(
+    session: AsyncSession, poll: Poll, person: Person, choice: list[int], now: dt.datetime
+) -> bool:
+    """Record (or replace) an open ballot. Returns True if it replaced one."""
+    existing = await session.scalar(
+        select(Ballot.id).where(Ballot.poll_id == poll.id, Ballot.person_id == person.id)
+    )
+    dialect = session.get_bind().dialect.name
+    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = upsert(Ballot).values(poll_id=poll.id, person_id=person.id, choice=choice, cast_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["poll_id", "person_id"],
+        set_={"choice": stmt.excluded.choice, "cast_at": stmt.excluded.cast_at},
+    )
+    await session.execute(stmt)
+    await session.execute(
+        update(PollVoter)
+        .where(PollVoter.poll_id == poll.id, PollVoter.person_id == person.id)
+        .values(voted=True)
+    )
+    return existing is not None
+
+
+async def cast_secret(session: AsyncSession, poll: Poll, person: Person, choice: list[int]) -> bool:
+    """Cast a secret ballot; False if this person has already voted."""
+    marked = await session.execute(
+        update(PollVoter)
+        .where(
+            PollVoter.poll_id == poll.id,
+            PollVoter.person_id == person.id,
+            PollVoter.voted.is_(False),
+        )
+        .values(voted=True)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(marked, "rowcount", 0) != 1:
+        return False
+    session.add(SecretBallot(key=secrets.token_hex(16), poll_id=poll.id, choice=choice))
+    return True
+
+
+async def my_choice(session: AsyncSession, poll: Poll, person: Person) -> list[int] | None:
+    if poll.secret:
+        return None
+    row = await session.scalar(
+        select(Ballot.choice).where(Ballot.poll_id == poll.id, Ballot.person_id == person.id)
+    )
+    return list(row) if row is not None else None
+
+
+# --- Counting ------------------------------------------------------------------------
+
+
+async def ballots_of(session: AsyncSession, poll: Poll) -> list[list[int]]:
+    model: Any = SecretBallot if poll.secret else Ballot
+    return [
+        list(c) for c in await session.scalars(select(model.choice).where(model.poll_id == poll.id))
+    ]
+
+
+async def turnout(session: AsyncSession, poll: Poll) -> tuple[int, int, int]:
+    """(on the roll, marked as voted, ballots)."""
+    roll = await session.scalar(
+        select(func.count()).select_from(PollVoter).where(PollVoter.poll_id == poll.id)
+    )
+    voted = await session.scalar(
+        select(func.count())
+        .select_from(PollVoter)
+        .where(PollVoter.poll_id == poll.id, PollVoter.voted.is_(True))
+    )
+    model: Any = SecretBallot if poll.secret else Ballot
+    ballots = await session.scalar(
+        select(func.count()).select_from(model).where(model.poll_id == poll.id)
+    )
+    return int(roll or 0), int(voted or 0), int(ballots or 0)
+
+
+def count(poll: Poll, ballots: list[list[int]]) -> dict[str, Any]:
+    """The result as plain data (stored at close)."""
+    n = len(poll.options)
+    if poll.kind == SINGLE:
+        tally = count_single(n, [b[0] for b in ballots])
+        return {"counts": tally.counts, "ballots": tally.total_ballots, "winners": tally.winners}
+    if poll.kind in (MULTI, TIMES):
+        tally = count_approval(n, ballots)
+        return {"counts": tally.counts, "ballots": tally.total_ballots, "winners": tally.winners}
+    result = count_ranked(n, ballots)
+    rounds = [
+        {
+            "votes": {str(k): v for k, v in r.votes.items()},
+            "exhausted": r.exhausted,
+            "eliminated": r.eliminated,
+            "reason": str(r.reason) if r.reason else None,
+        }
+        for r in result.rounds
+    ]
+    first = [0] * n
+    if result.rounds:
+        for k, v in result.rounds[0].votes.items():
+            first[k] = v
+    return {
+        "counts": first,
+        "ballots": result.total_ballots,
+        "winners": [result.winner] if result.winner is not None else [],
+        "rounds": rounds,
+    }
+
+
+def option_label(poll: Poll, index: int, tz: str) -> str:
+    text = poll.options[index]
+    if poll.kind == TIMES:
+        try:
+            local = dt.datetime.strptime(text, "%Y-%m-%d %H:%M")
+        except ValueError:
+            return text
+        return local.strftime("%a %d %b %H:%M")
+    return text
+
+
+def result_text(t: Translator, poll: Poll, result: dict[str, Any], tz: str) -> str:
+    counts: list[int] = result["counts"]
+    lines = [t("Results: {question}", question=poll.question)]
+    if poll.kind == RANKED:
+        lines.append(t("First preferences:"))
+    for i, n in enumerate(counts):
+        lines.append(f"• {option_label(poll, i, tz)}: {n}")
+    winners = [option_label(poll, i, tz) for i in result["winners"]]
+    if poll.kind == RANKED and result.get("rounds"):
+        for number, r in enumerate(result["rounds"], start=1):
+            if r["eliminated"] is not None:
+                lines.append(
+                    t(
+                        "Round {n}: {option} eliminated ({reason}).",
+                        n=number,
+                        option=option_label(poll, int(r["eliminated"]), tz),
+                        reason=t(REASONS.get(r["reason"] or "", N_("fewest votes"))),
+                    )
+                )
+    if not winners:
+        lines.append(t("No votes were cast."))
+    elif len(winners) == 1:
+        lines.append(t("Decided: {option}.", option=winners[0]))
+    else:
+        lines.append(t("A tie between: {options}.", options=", ".join(winners)))
+    lines.append(t("Ballots: {n}.", n=result["ballots"]))
+    return "\n".join(lines)
+
+
+def chart(poll: Poll, result: dict[str, Any], tz: str, title: str) -> bytes:
+    """A bar chart (PNG) of the counts."""
+    from matplotlib.figure import Figure
+
+    labels = [option_label(poll, i, tz)[:40] for i in range(len(poll.options))]
+    counts = result["counts"]
+    figure = Figure(figsize=(7, 1.2 + 0.45 * len(labels)))
+    axes = figure.subplots()
+    bars = axes.barh(labels[::-1], counts[::-1], color="#6a9fb5")
+    axes.bar_label(bars, padding=3)
+    axes.set_title(title[:80])
+    axes.set_xlim(0, max([*counts, 1]) * 1.15)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def export_csv(
+    poll: Poll, result: dict[str, Any], tz: str, turnout_: tuple[int, int, int]
+) -> bytes:
+    """Totals (and, for a ranked poll, every round) as CSV; no names."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["poll", poll.id, poll.question])
+    writer.writerow(["on the roll", turnout_[0], "voted", turnout_[1], "ballots", turnout_[2]])
+    writer.writerow(["option", "votes"])
+    for i, n in enumerate(result["counts"]):
+        writer.writerow([option_label(poll, i, tz), n])
+    for number, r in enumerate(result.get("rounds") or [], start=1):
+        writer.writerow([])
+        writer.writerow([f"round {number}", "votes", "exhausted", r["exhausted"]])
+        for k, v in r["votes"].items():
+            writer.writerow([option_label(poll, int(k), tz), v])
+    return out.getvalue().encode("utf-8")
+
+
+# --- Closing ------------------------------------------------------------------------
+
+
+@dataclass
+class Closed:
+    poll: Poll
+    result: dict[str, Any]
+
+
+async def close(
+    session: AsyncSession, settings: Settings, poll: Poll, now: dt.datetime
+) -> Closed | None:
+    """Close the poll, count it, and queue the results; None if it was closed already."""
+    closing = await session.execute(
+        update(Poll)
+        .where(Poll.id == poll.id, Poll.closed_at.is_(None))
+        .values(closed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(closing, "rowcount", 0) != 1:
+        return None
+    await session.refresh(poll)
+    result = count(poll, await ballots_of(session, poll))
+    poll.result = result
+    await announce_result(session, settings, poll, result, now)
+    return Closed(poll, result)
+
+
+async def scope_timezone(session: AsyncSession, settings: Settings, poll: Poll) -> str:
+    if poll.scope == SCOPE_BRANCH:
+        branch = await session.get(Branch, poll.scope_id)
+        if branch is not None:
+            return branch.timezone
+    return settings.default_timezone
+
+
+async def announce_result(
+    session: AsyncSession, settings: Settings, poll: Poll, result: dict[str, Any], now: dt.datetime
+) -> None:
+    """The result to every linked chat of the scope (text and chart); to the
+    people on the roll privately where their branch has no linked chat."""
+    from bot.i18n import translator
+
+    tz = await scope_timezone(session, settings, poll)
+    branches = await scope_branches(session, poll.scope, poll.scope_id)
+    chats = list(
+        await session.scalars(
+            select(BranchChat).where(BranchChat.branch_id.in_([b.id for b in branches]))
+        )
+    )
+    t = translator(settings.default_locale)
+    if chats:
+        png = chart(poll, result, tz, poll.question)
+        for chat in chats:
+            await enqueue(
+                session,
+                key=f"pollresult:{poll.id}:chat:{chat.id}",
+                text=result_text(t, poll, result, tz),
+                now=now,
+                branch_chat_id=chat.id,
+                file=Attachment(f"poll-{poll.id}.png", png, "image/png"),
+            )
+    linked = {c.branch_id for c in chats}
+    unlinked = [b.id for b in branches if b.id not in linked]
+    if unlinked:
+        who = Recipients(
+            select(PollVoter.person_id)
+            .join(Person, Person.id == PollVoter.person_id)
+            .where(PollVoter.poll_id == bindparam("r_poll"), Person.branch_id.in_(unlinked)),
+            {"r_poll": poll.id},
+        )
+        await enqueue_for(
+            session,
+            who,
+            key=f"pollresult:{poll.id}",
+            render=lambda tr: result_text(tr, poll, result, tz),
+            now=now,
+        )
+    if poll.created_by is not None:
+        await enqueue(
+            session,
+            key=f"pollresult:{poll.id}:creator",
+            text=result_text(translator(settings.default_locale), poll, result, tz),
+            now=now,
+            person_id=poll.created_by,
+        )
+
+
+def _ballot_button(t: Translator, poll: Poll) -> tuple[tuple[Button, ...], ...]:
+    return ((Button(t("Vote"), "pollopen", str(poll.id)),),)
+
+
+@sweep("polls")
+async def poll_sweep(db: Database, settings: Settings, now: dt.datetime) -> None:
+    """Close polls whose deadline has passed; remind non-voters a day before."""
+    async with db.transaction() as session:
+        due = list(
+            await session.scalars(
+                select(Poll.id).where(Poll.closed_at.is_(None), Poll.closes_at <= now)
+            )
+        )
+    for poll_id in due:
+        async with db.transaction() as session:
+            poll = await session.get(Poll, poll_id)
+            if poll is not None:
+                await close(session, settings, poll, now)
+    async with db.transaction() as session:
+        soon = list(
+            await session.scalars(
+                select(Poll.id).where(
+                    Poll.closed_at.is_(None),
+                    Poll.reminded_at.is_(None),
+                    Poll.closes_at > now,
+                    Poll.closes_at <= now + REMIND_BEFORE,
+                )
+            )
+        )
+    for poll_id in soon:
+        async with db.transaction() as session:
+            claimed = await session.execute(
+                update(Poll)
+                .where(Poll.id == poll_id, Poll.reminded_at.is_(None))
+                .values(reminded_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            poll = await session.get(Poll, poll_id)
+            if getattr(claimed, "rowcount", 0) == 1 and poll is not None:
+                await remind_non_voters(session, settings, poll, now)
+
+
+_NOT_VOTED = select(PollVoter.person_id).where(
+    PollVoter.poll_id == bindparam("r_poll"), PollVoter.voted.is_(False)
+)
+
+
+async def remind_non_voters(
+    session: AsyncSession, settings: Settings, poll: Poll, now: dt.datetime
+) -> None:
+    tz = await scope_timezone(session, settings, poll)
+    closes = poll.closes_at.astimezone(ZoneInfo(tz)) if poll.closes_at else None
+    await enqueue_for(
+        session,
+        Recipients(_NOT_VOTED, {"r_poll": poll.id}),
+        key=f"pollremind:{poll.id}",
+        render=lambda t: t(
+            "A reminder: the poll “{question}” closes {when}, and you have not voted yet.",
+            question=poll.question,
+            when=closes.strftime("%a %d %b %H:%M") if closes else "",
+        ),
+        buttons=lambda t: _ballot_button(t, poll),
+        now=now,
+    )
+
+
+def scope_label(t: Translator, poll_scope: str, name: str) -> str:
+    if poll_scope == SCOPE_NATIONAL:
+        return t("the whole party")
+    return name
