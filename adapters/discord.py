@@ -174,7 +174,10 @@ class CoreButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?P<
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         adapter: DiscordAdapter = interaction.client.adapter
-        await adapter.on_button(interaction, self.data)
+        try:
+            await adapter.on_button(interaction, self.data)
+        except Exception as exc:  # discord.py would only log it: the presser hears why
+            await adapter.on_app_command_error(interaction, exc)
 
 
 def view_of(reply: Reply) -> discord.ui.View | None:
@@ -229,9 +232,10 @@ class DiscordTransport:
     async def send(self, recipient: Recipient, reply: Reply) -> None:
         try:
             if recipient.person_id is not None:
-                channel: discord.abc.Messageable = await self.bot.create_dm(
-                    discord.Object(id=int(recipient.user_id))
-                )
+                async with self.limiter:  # opening a DM is a request too
+                    channel: discord.abc.Messageable = await self.bot.create_dm(
+                        discord.Object(id=int(recipient.user_id))
+                    )
             else:
                 channel = self.bot.get_partial_messageable(int(recipient.chat_id))
             parts = chunks(reply.text)
@@ -277,6 +281,7 @@ class DiscordAdapter:
         self.bot = OrganiserBot(self, **bot_options)
         self.transport = DiscordTransport(self.bot)
         self._task: asyncio.Task[None] | None = None
+        self._thought: set[int] = set()  # interactions whose deferral was replaced
         self.synced = False
         for spec in COMMANDS.values():
             self.bot.tree.add_command(self._slash_command(spec))
@@ -317,7 +322,7 @@ class DiscordAdapter:
         digest = hashlib.sha256(
             json.dumps(payload, sort_keys=True, default=str).encode()
         ).hexdigest()
-        key = f"discord.commands:{guild.id if guild else 'global'}"
+        key = f"discord.commands:{self.bot.application_id}:{guild.id if guild else 'global'}"
         async with self.core.db.transaction() as session:
             known = await session.scalar(select(Meta.value).where(Meta.key == key))
         if known == digest:
@@ -398,40 +403,91 @@ class DiscordAdapter:
         request = Request.command_from(
             sender_of(interaction.user, interaction.locale), chat_of(interaction), text
         )
-        replies = await self._answer_in_time(
-            interaction, self.core.handle(request), ephemeral=spec.private
-        )
-        await self.respond(interaction, replies)
+        deferred = await self._answer_in_time(interaction, self.core.handle(request))
+        await self.respond(interaction, deferred)
 
     async def _answer_in_time(
         self,
         interaction: discord.Interaction[Any],
         work: Awaitable[list[Reply]],
         *,
-        ephemeral: bool,
         component: bool = False,
     ) -> list[Reply]:
-        """The core's replies; if they take long, the interaction is deferred
-        first so that Discord keeps waiting."""
+        """The core's replies. If they are not ready before the interaction is
+        ``DEFER_AFTER`` seconds old (Discord drops it at three), it is deferred
+        first. In a server the deferral is ephemeral: whether a reply is
+        personal is known only once it is ready (see :meth:`respond`)."""
         task = asyncio.ensure_future(work)
-        done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER)
+        age = (discord.utils.utcnow() - interaction.created_at).total_seconds()
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, DEFER_AFTER - age))
         if not done and not interaction.response.is_done():
-            if component:
-                await interaction.response.defer()
-            else:
-                await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+            try:
+                if component:
+                    await interaction.response.defer()
+                else:
+                    await interaction.response.defer(
+                        ephemeral=interaction.guild_id is not None, thinking=True
+                    )
+            except discord.HTTPException as exc:  # too late: the replies go by DM below
+                log.warning("discord: could not defer interaction %s: %s", interaction.id, exc)
         return await task
 
+    async def _send(
+        self, interaction: discord.Interaction[Any], reply: Reply, *, ephemeral: bool
+    ) -> None:
+        """One reply as new message(s): the response, else follow-ups; split if long.
+
+        After an ephemeral deferral a public reply cannot take the deferral's
+        place (it would stay ephemeral): the "thinking" message is removed and
+        the reply sent as a new one.
+        """
+        parts = chunks(reply.text)
+        for index, part in enumerate(parts):
+            kwargs = message_kwargs(reply, part, index == len(parts) - 1)
+            if not interaction.response.is_done():
+                await interaction.response.send_message(**kwargs, ephemeral=ephemeral)
+                continue
+            if self._thinking(interaction) and not ephemeral:
+                await interaction.delete_original_response()
+                self._thought.add(interaction.id)
+            await interaction.followup.send(**kwargs, ephemeral=ephemeral)
+            self._thought.add(interaction.id)
+
+    def _thinking(self, interaction: discord.Interaction[Any]) -> bool:
+        """Deferred ephemerally with "thinking", and nothing sent since."""
+        response = interaction.response
+        return (
+            response.type == discord.InteractionResponseType.deferred_channel_message
+            and interaction.guild_id is not None
+            and interaction.id not in self._thought
+        )
+
     async def respond(self, interaction: discord.Interaction[Any], replies: list[Reply]) -> None:
-        for reply in replies:
-            ephemeral = (reply.private or reply.error) and interaction.guild_id is not None
-            parts = chunks(reply.text)
-            for index, part in enumerate(parts):
-                kwargs = message_kwargs(reply, part, index == len(parts) - 1)
-                if not interaction.response.is_done():
-                    await interaction.response.send_message(**kwargs, ephemeral=ephemeral)
-                else:
-                    await interaction.followup.send(**kwargs, ephemeral=ephemeral)
+        try:
+            for reply in replies:
+                personal = (reply.private or reply.error) and interaction.guild_id is not None
+                await self._send(interaction, reply, ephemeral=personal)
+        except discord.HTTPException as exc:
+            await self._fallback(interaction, replies, exc)
+        finally:
+            self._thought.discard(interaction.id)
+
+    async def _fallback(
+        self, interaction: discord.Interaction[Any], replies: list[Reply], exc: Exception
+    ) -> None:
+        """The interaction could not be answered (too late, say): say it by DM, so
+        that nothing the core did goes unsaid."""
+        log.warning("discord: answering %s failed (%s); sending by DM", interaction.id, exc)
+        try:
+            channel = await interaction.user.create_dm()
+            for reply in replies:
+                parts = chunks(reply.text)
+                for index, part in enumerate(parts):
+                    await channel.send(**message_kwargs(reply, part, index == len(parts) - 1))
+        except discord.HTTPException:
+            log.error(
+                "discord: could not reach %s at all for %s", interaction.user.id, interaction.id
+            )
 
     # --- buttons -------------------------------------------------------------------
 
@@ -439,33 +495,52 @@ class DiscordAdapter:
         request = Request.button_from(
             sender_of(interaction.user, interaction.locale), chat_of(interaction), data
         )
-        replies = await self._answer_in_time(
-            interaction, self.core.handle(request), ephemeral=True, component=True
-        )
-        for reply in replies:
-            if reply.edit and not reply.error and interaction.message is not None:
-                kwargs = message_kwargs(reply)
-                kwargs.setdefault("view", None)  # no buttons: remove the old ones
-                kwargs.pop("file", None)
-                if not interaction.response.is_done():
-                    await interaction.response.edit_message(**kwargs)
-                else:
-                    await interaction.edit_original_response(**kwargs)
-                continue
-            # An answer to the presser alone (their sign-up, a refusal): ephemeral.
-            ephemeral = interaction.guild_id is not None and (reply.private or reply.error)
-            parts = chunks(reply.text)
-            for index, part in enumerate(parts):
-                kwargs = message_kwargs(reply, part, index == len(parts) - 1)
-                if not interaction.response.is_done():
-                    await interaction.response.send_message(**kwargs, ephemeral=ephemeral)
-                else:
-                    await interaction.followup.send(**kwargs, ephemeral=ephemeral)
+        replies = await self._answer_in_time(interaction, self.core.handle(request), component=True)
+        try:
+            for reply in replies:
+                if reply.edit and not reply.error and self._may_edit(interaction, reply):
+                    await self._edit(interaction, reply)
+                    continue
+                # An answer to the presser alone (their sign-up, a refusal): ephemeral.
+                personal = interaction.guild_id is not None and (
+                    reply.private or reply.error or reply.edit
+                )
+                await self._send(interaction, reply, ephemeral=personal)
+        except discord.HTTPException as exc:
+            await self._fallback(interaction, replies, exc)
+
+    @staticmethod
+    def _may_edit(interaction: discord.Interaction[Any], reply: Reply) -> bool:
+        """Edit the pressed message in place, unless that would show a personal
+        reply to a whole channel."""
+        message = interaction.message
+        if message is None:
+            return False
+        if interaction.guild_id is None or message.flags.ephemeral:
+            return True
+        return not reply.private
+
+    async def _edit(self, interaction: discord.Interaction[Any], reply: Reply) -> None:
+        parts = chunks(reply.text)
+        view = view_of(reply) if len(parts) == 1 else None
+        kwargs: dict[str, Any] = {"content": parts[0], "view": view}
+        if not interaction.response.is_done():
+            await interaction.response.edit_message(**kwargs)
+        else:
+            await interaction.edit_original_response(**kwargs)
+        personal = interaction.guild_id is not None and reply.private
+        # What does not fit in the edit (more text, a file, the buttons then) follows.
+        rest = parts[1:]
+        if rest or reply.file is not None:
+            remainder = Reply(
+                "\n".join(rest) or "…", buttons=reply.buttons if rest else (), file=reply.file
+            )
+            await self._send(interaction, remainder, ephemeral=personal)
 
     # --- errors --------------------------------------------------------------------
 
     async def on_app_command_error(
-        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+        self, interaction: discord.Interaction[Any], error: Exception
     ) -> None:
         """Log with the interaction id, apologise (privately), keep running."""
         log.error("discord: error handling interaction %s", interaction.id, exc_info=error)

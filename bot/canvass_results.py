@@ -66,13 +66,12 @@ async def weekly_totals(ctx: Context, branch: Branch) -> tuple[list[Week], Count
 
 def chart(branch_name: str, weeks: list[Week], labels: dict[str, str]) -> bytes:
     """A PNG of people out, doors and conversations per week."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    # The object-oriented API, not pyplot: no global state, so it may run in a thread.
+    from matplotlib.figure import Figure
 
     x = [w.start.strftime("%d %b") for w in weeks]
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+    figure = Figure(figsize=(8, 5))
+    top, bottom = figure.subplots(2, 1, sharex=True)
     top.bar(x, [w.doors for w in weeks], color="#6a9fb5", label=labels["doors"])
     top.plot(
         x,
@@ -89,5 +88,4 @@ def chart(branch_name: str, weeks: list[Week], labels: dict[str, str]) -> bytes:
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
-    plt.close(figure)
     return buffer.getvalue()

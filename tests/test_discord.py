@@ -324,6 +324,23 @@ async def test_a_slow_answer_is_deferred_then_followed_up(
     assert "Frome" in followup["content"]
 
 
+async def test_a_slow_public_answer_does_not_stay_hidden_behind_its_deferral(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a server the deferral is ephemeral (the core has not said yet whether
+    its reply is personal); a public reply then replaces it as a new message."""
+    monkeypatch.setattr(discord_adapter, "DEFER_AFTER", 0.0)
+    record = await rig.fake.slash(ALICE, "help", None, channel_id=CHANNELS["general"])
+    await rig.done(record)
+    response = await rig.fake.wait_response(record)
+    assert response["type"] == 5 and ephemeral(response["data"])
+    (followup,) = rig.fake.followups(record)
+    assert followup["content"].startswith("Here is what you can do:")
+    assert not ephemeral(followup)
+    posted = [m["content"] for m in rig.fake.channel_messages(CHANNELS["general"])]
+    assert any(text.startswith("Here is what you can do:") for text in posted)
+
+
 async def test_commands_are_published_to_one_server_in_development(
     tmp_path: Path, sqlite_template: Path
 ) -> None:

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 
@@ -485,7 +486,7 @@ async def _stats(ctx: Context) -> Reply:
         "conversations": ctx.t("conversations"),
         "people": ctx.t("people out"),
     }
-    image = chart(branch.name, weeks, labels)
+    image = await asyncio.to_thread(chart, branch.name, weeks, labels)
     totals = ctx.t(
         "Last 12 weeks: {people} people out, {doors} doors, {conversations} conversations.",
         people=sum(w.people for w in weeks),

@@ -14,6 +14,7 @@ none. See :mod:`bot.polls` for the rules that keep one vote per person.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import shlex
 from zoneinfo import ZoneInfo
@@ -752,7 +753,7 @@ async def _manage(ctx: Context, word: str, poll: Poll) -> Reply | list[Reply]:
         if closed is None:
             raise ctx.refuse(ctx.t("That poll is already closed."))
         audit(ctx, "poll.closed", poll=poll.id)
-        png = chart(poll, closed.result, tz, poll.question)
+        png = await asyncio.to_thread(chart, poll, closed.result, tz, poll.question)
         return Reply(
             result_text(ctx.t, poll, closed.result, tz),
             file=Attachment(f"poll-{poll.id}.png", png, "image/png"),
