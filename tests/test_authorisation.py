@@ -202,6 +202,23 @@ ATTEMPTS = [
         group="linked-chat",
     ),
     Attempt(
+        "meeting",
+        "/meeting online 2026-12-03 19:00 https://meet.example/abc Branch call",
+        # Erin organises Bath: she would arrange one there, rightly.
+        refused=("Carol", "Dan", "Femi", NEWCOMER, STRANGER, "Bob", "Lee"),
+        rightful=("Alice", "Jo"),
+        done="Thu 3 Dec 2026, 19:00 (Europe/London)",
+        branch="Frome",
+    ),
+    Attempt(
+        "meeting-reminders",
+        "/meeting reminders 48,2",
+        refused=("Carol", "Dan", "Femi", NEWCOMER, STRANGER, "Bob"),
+        rightful=("Alice", "Jo"),
+        done="reminded 48 hours and 2 hours before",
+        branch="Frome",
+    ),
+    Attempt(
         "undo-dues",
         "undo:{undo}",
         refused=(*EVERYONE_ELSE, "Alice", "Kai"),

@@ -174,8 +174,10 @@ def _next_step(ctx: Context, branch: Branch, people: int, has_organiser: bool) -
         return ctx.t("Next step: it starts forming with {needs}.", needs=ctx.t(" and ").join(needs))
     if branch.status == FORMING:
         return ctx.t(
-            "Next step: hold a first online call, then a first face-to-face meeting; "
-            "when that is held, press the button below."
+            "Next step: hold a first online call, then a first face-to-face meeting: "
+            "arrange them with /meeting, and record each with /meeting held <id> once it "
+            "has taken place. The face-to-face one makes the branch active (or press the "
+            "button below)."
         )
     if branch.status == ACTIVE:
         return ctx.t(
@@ -207,6 +209,22 @@ async def members_pressed(ctx: Context, target: str) -> Reply:
 async def activate_pressed(ctx: Context, target: str) -> Reply:
     branch = await ctx.branch_from(target)
     await _require_staff(ctx, branch, (ORGANISER,), "activate")
+    await activate_branch(ctx, branch)
+    return Reply(
+        ctx.t(
+            "Recorded: the {branch} branch held its first face-to-face meeting and is now "
+            "active. The party's admins have been asked to affiliate it.",
+            branch=branch.name,
+        ),
+        edit=True,
+    )
+
+
+async def activate_branch(ctx: Context, branch: Branch) -> None:
+    """A forming branch held its first face-to-face meeting: it becomes active (the
+    step recorded with who and when), the admins over it are asked to affiliate it and
+    its people are told. Refuses unless the branch is forming. The caller checks that
+    the actor may do this."""
     await ctx.session.refresh(branch, with_for_update=True)  # one step, however many presses
     if branch.status != FORMING:
         raise ctx.refuse(
@@ -236,14 +254,6 @@ async def activate_pressed(ctx: Context, target: str) -> Reply:
             "The {branch} branch has held its first face-to-face meeting: it is now active!",
             branch=branch.name,
         ),
-    )
-    return Reply(
-        ctx.t(
-            "Recorded: the {branch} branch held its first face-to-face meeting and is now "
-            "active. The party's admins have been asked to affiliate it.",
-            branch=branch.name,
-        ),
-        edit=True,
     )
 
 
