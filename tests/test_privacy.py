@@ -26,6 +26,21 @@ async def test_mydata_is_a_json_file_of_everything_held(demo: Chat) -> None:
     assert any("2028-01-31" in m["text"] for m in data["messages_to_you"])
 
 
+async def test_mydata_holds_sign_ups_answers_and_ballots_too(demo: Chat) -> None:
+    await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross 8")
+    await demo.say("Carol", "/canvass")
+    await demo.press("Carol", "Sign up 1")
+    await demo.say("Alice", '/poll "Yes or no?" "Yes" "No"')
+    await demo.press("Alice", "Post it")
+    await demo.press("Carol", "pv:1.1")
+    data = json.loads((await demo.say("Carol", "/mydata"))[0].file.content)  # type: ignore[union-attr]
+    assert [s["status"] for s in data["canvass_signups"]] == ["going"]
+    assert [b["choice"] for b in data["ballots"]] == [[1]]
+    assert [v["voted"] for v in data["poll_voters"]] == [True]
+    # Nothing of anybody else's: the poll's other voters are not in Carol's file.
+    assert len(data["poll_voters"]) == 1
+
+
 async def test_mydata_never_holds_someone_else(demo: Chat) -> None:
     await demo.signup("Sam", "Frome")  # Alice is told; Carol must not see it
     content = (await demo.say("Carol", "/mydata"))[0].file

@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, or_, select
 from bot.branches import audit
 from bot.context import Context
 from bot.i18n import N_
+from bot.linking import person_columns
 from bot.messages import Attachment, Button, Reply
 from bot.permissions import is_member
 from bot.registry import action, command
@@ -98,7 +99,35 @@ async def export(ctx: Context, person: Person) -> dict[str, Any]:
             _row(m, "created_at", "status", "sent_at", "text")
             for m in await rows(OutboxMessage, OutboxMessage.person_id == person.id)
         ],
-    }
+    } | await _owned_rows(ctx, person)
+
+
+# Exported above, field by field.
+_EXPORTED = {"identities", "consents", "role_grants", "audit_log", "prompts", "outbox"}
+
+
+async def _owned_rows(ctx: Context, person: Person) -> dict[str, list[dict[str, Any]]]:
+    """Every other row that belongs to the person (a foreign key to them that is
+    deleted with them): sign-ups, meeting answers, ballots, their sortition
+    profile... Found from the schema, so that a table added later is exported
+    too."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for table, column in person_columns():
+        fk = next(iter(table.c[column].foreign_keys))
+        if table.name in _EXPORTED or fk.ondelete != "CASCADE":
+            continue
+        found = await ctx.session.execute(
+            select(table).where(table.c[column] == person.id).order_by(*table.primary_key)
+        )
+        out[table.name] = [
+            {
+                key: value.isoformat() if isinstance(value, dt.date | dt.datetime) else value
+                for key, value in row._mapping.items()
+                if key != column and not isinstance(value, bytes)
+            }
+            for row in found
+        ]
+    return out
 
 
 def privacy_notice(ctx: Context) -> str:
