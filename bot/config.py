@@ -91,6 +91,29 @@ def _snowflake(value: Any) -> str:
     return value
 
 
+def parse_categories(text: str) -> list[tuple[str, list[str]]]:
+    """``"gender: woman | man; age: 18-29 | 30-44"`` -> [(category, values), ...]."""
+    out: list[tuple[str, list[str]]] = []
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        name, colon, values = part.partition(":")
+        options = [v.strip() for v in values.split("|") if v.strip()]
+        if not colon or not name.strip() or len(options) < 2:
+            raise ValueError(
+                'must read like "gender: woman | man | non-binary; age: 18-29 | 30-64 | 65+" '
+                "(each category with two or more values)"
+            )
+        out.append((name.strip(), options))
+    return out
+
+
+def _categories(value: Any) -> str:
+    value = _text(value)
+    parse_categories(value)
+    return value
+
+
 def _log_level(value: Any) -> str:
     value = _text(value).upper()
     if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -117,6 +140,13 @@ SCHEMA: dict[tuple[str, str], tuple[Any, Callable[[Any], Any]]] = {
     ("telegram", "secret_token"): ("", _secret_token),
     ("discord", "token"): ("", _text),
     ("discord", "guild_id"): ("", _snowflake),
+    ("sortition", "categories"): (
+        "gender: woman | man | non-binary; age: 18-29 | 30-44 | 45-64 | 65+",
+        _categories,
+    ),
+    ("sortition", "rotation_months"): (24, _positive_int),
+    ("sortition", "respond_days"): (7, _positive_int),
+    ("sortition", "panels"): (1000, _positive_int),
     ("logging", "level"): ("INFO", _log_level),
 }
 
@@ -142,6 +172,11 @@ class Settings:
     # Development: publish the slash commands to this one server (at once)
     # instead of globally.
     discord_guild_id: str = ""
+    # What members declare to be drawn by lot ("prefer not to say" is always offered).
+    sortition_categories: str = "gender: woman | man | non-binary; age: 18-29 | 30-44 | 45-64 | 65+"
+    sortition_rotation_months: int = 24
+    sortition_respond_days: int = 7
+    sortition_panels: int = 1000
     log_level: str = "INFO"
 
 
@@ -163,6 +198,10 @@ _FIELDS: dict[tuple[str, str], str] = {
     ("telegram", "secret_token"): "telegram_secret_token",
     ("discord", "token"): "discord_token",
     ("discord", "guild_id"): "discord_guild_id",
+    ("sortition", "categories"): "sortition_categories",
+    ("sortition", "rotation_months"): "sortition_rotation_months",
+    ("sortition", "respond_days"): "sortition_respond_days",
+    ("sortition", "panels"): "sortition_panels",
     ("logging", "level"): "log_level",
 }
 

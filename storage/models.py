@@ -522,9 +522,7 @@ class Poll(Base):
     # The count, fixed at close.
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # A meeting-time poll: the meeting made from it.
-    meeting_id: Mapped[int | None] = mapped_column(
-        ForeignKey("meetings.id", ondelete="SET NULL")
-    )
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"))
 
 
 class PollVoter(Base):
@@ -568,3 +566,89 @@ class SecretBallot(Base):
     key: Mapped[str] = mapped_column(String(32), primary_key=True)
     poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"), index=True)
     choice: Mapped[list[int]] = mapped_column(JSON)
+
+
+# --- Sortition ------------------------------------------------------------------------
+
+INVITED, ACCEPTED, DECLINED, EXPIRED = "invited", "accepted", "declined", "expired"
+
+
+class SortitionProfile(Base):
+    """A member's consent to be drawn by lot, and the features they declared
+    (every one may be "prefer not to say")."""
+
+    __tablename__ = "sortition_profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE"), unique=True
+    )
+    opted_in: Mapped[bool] = mapped_column(Boolean, default=True)
+    features: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Draw(Base):
+    """One lottery for a body (a council or a delegation): committed first (its
+    record published), drawn when the seed is known. A replacement after a
+    decline is a draw of its own with ``round`` > 0 and the original as parent."""
+
+    __tablename__ = "draws"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    body: Mapped[str] = mapped_column(String(32))
+    scope: Mapped[str] = mapped_column(String(16))
+    scope_id: Mapped[int] = mapped_column(Integer)
+    seats: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="committed")
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    record_hash: Mapped[str] = mapped_column(String(64))
+    seed_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    seed: Mapped[str | None] = mapped_column(Text)
+    chosen_index: Mapped[int | None] = mapped_column(Integer)
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("draws.id", ondelete="CASCADE"))
+    respond_by: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    drawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class DrawEntrant(Base):
+    """Who is behind each pseudonymous id of a draw's pool (never published)."""
+
+    __tablename__ = "draw_entrants"
+    __table_args__ = (UniqueConstraint("draw_id", "pseudonym"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draw_id: Mapped[int] = mapped_column(ForeignKey("draws.id", ondelete="CASCADE"), index=True)
+    pseudonym: Mapped[str] = mapped_column(String(16))
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+
+
+class Invitation(Base):
+    __tablename__ = "invitations"
+    __table_args__ = (UniqueConstraint("draw_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draw_id: Mapped[int] = mapped_column(ForeignKey("draws.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=INVITED)
+    respond_by: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class CouncilSeat(Base):
+    """A place on a body, taken by accepting an invitation; past seats make
+    people sit out the rotation period."""
+
+    __tablename__ = "council_seats"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    body: Mapped[str] = mapped_column(String(32))
+    scope: Mapped[str] = mapped_column(String(16))
+    scope_id: Mapped[int] = mapped_column(Integer)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    draw_id: Mapped[int | None] = mapped_column(ForeignKey("draws.id", ondelete="SET NULL"))
+    since: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -141,9 +141,7 @@ async def snapshot(db: Database) -> dict[str, list[Any]]:
     return out
 
 
-async def link_demo_people(
-    db: Database, ids: dict[str, int], platform: str = "telegram"
-) -> None:
+async def link_demo_people(db: Database, ids: dict[str, int], platform: str = "telegram") -> None:
     """Give demo people an identity on ``platform``, as if they had used the bot before."""
     async with db.transaction() as session:
         for name, tid in ids.items():
