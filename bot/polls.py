@@ -443,13 +443,29 @@ async def announce_result(
             now=now,
         )
     if poll.created_by is not None:
+        creator_t = translator(settings.default_locale)
         await enqueue(
             session,
             key=f"pollresult:{poll.id}:creator",
-            text=result_text(translator(settings.default_locale), poll, result, tz),
+            text=result_text(creator_t, poll, result, tz),
             now=now,
             person_id=poll.created_by,
+            buttons=meeting_buttons(creator_t, poll, result),
         )
+
+
+def meeting_buttons(
+    t: Translator, poll: Poll, result: dict[str, Any]
+) -> tuple[tuple[Button, ...], ...]:
+    """For a branch's meeting-time poll with a winner: schedule the meeting."""
+    if poll.kind != TIMES or poll.scope != SCOPE_BRANCH or not result.get("winners"):
+        return ()
+    return (
+        (
+            Button(t("Schedule an online call"), "pollmeet", f"{poll.id}.online"),
+            Button(t("Schedule a meeting"), "pollmeet", f"{poll.id}.in_person"),
+        ),
+    )
 
 
 def _ballot_button(t: Translator, poll: Poll) -> tuple[tuple[Button, ...], ...]:

@@ -105,7 +105,26 @@ async def test_a_meeting_time_poll_lists_times_in_local_time(demo: Chat) -> None
     )
     assert "1. 2026-12-01 18:30" in replies[0].text and "2. 2026-12-03 19:00" in replies[0].text
     bad = await demo.say("Alice", '/poll "When?" "2026-02-30 19:00" "tomorrow 19:00" --times')
-    assert bad[0].error and "no such date" in bad[0].text
+    assert bad[0].error and "no such day as 30/2/2026" in bad[0].text
+
+
+async def test_closing_a_meeting_time_poll_schedules_the_meeting(demo: Chat) -> None:
+    poll = await post(
+        demo, "Alice", '"When can you meet?" "2026-12-03 19:00" "2026-12-04 19:00" --times'
+    )
+    for who, nights in (("Bob", "Thu Fri"), ("Carol", "Fri"), ("Jo", "Fri")):
+        await demo.press(who, f"pollopen:{poll}")
+        for night in nights.split():
+            await demo.press(who, f"☐ {night}")
+        await demo.press(who, "Cast my vote")
+    closed = (await demo.say("Alice", f"/poll close {poll}"))[0]
+    assert "Decided: Fri 04 Dec 19:00." in closed.text
+    await demo.press("Alice", "Schedule a meeting")
+    replies = await demo.say("Alice", '/meeting "Library, Market St" "Branch meeting"')
+    assert "Fri 4 Dec 2026, 19:00 (Europe/London)" in replies[0].text, replies[0].text
+    await demo.press("Alice", "Confirm")
+    listing = (await demo.say("Carol", "/meetings"))[0].text
+    assert "Branch meeting" in listing and "4 Dec" in listing
 
 
 @pytest.mark.parametrize(

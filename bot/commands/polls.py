@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, func, select
 from bot.branches import audit, search
 from bot.context import Context, Refusal, parse_id
 from bot.i18n import N_, Translator, translator
+from bot.meetings import when_problem, when_zone
 from bot.messages import Attachment, Button, Reply
 from bot.outbox import Recipients, enqueue, enqueue_for
 from bot.permissions import holds_at_branch, holds_at_region, holds_nationally, is_member
@@ -43,6 +44,7 @@ from bot.polls import (
     encode_mask,
     encode_ranking,
     export_csv,
+    meeting_buttons,
     my_choice,
     open_roll,
     option_label,
@@ -83,27 +85,6 @@ POLL_USAGE = (
     '"Question?" "Option A" "Option B" [--multi|--ranked|--times] [--secret] [--live] '
     "[--closes <date time>] [--everyone] [--scope branch|region|national]"
 )
-
-
-def when_problem(t: Translator, exc: WhenError) -> str:
-    """A friendly sentence for a date or time that cannot be used."""
-    reasons = {
-        "past": t("That time has already passed."),
-        "too_far": t("That is too far ahead: at most two years."),
-        "no_such_date": t("There is no such date."),
-        "no_such_time": t("There is no such time of day."),
-        "ambiguous": t(
-            "Write dates as YYYY-MM-DD (e.g. 2026-12-03): 3/12 means different days in different countries."
-        ),
-        "no_time": t("Please give a time of day too, e.g. 19:00."),
-        "gap": t("That time does not exist there: the clocks go forward then. Pick another time."),
-    }
-    return reasons.get(
-        exc.reason,
-        t(
-            "I could not read that date and time. Try e.g. 2026-12-03 19:00, tomorrow 19:00 or next tue 19:00."
-        ),
-    )
 
 
 # --- Posting ------------------------------------------------------------------------
@@ -692,6 +673,42 @@ async def _result_of(ctx: Context, poll: Poll) -> dict[str, object]:
     return count(poll, await ballots_of(ctx.session, poll))
 
 
+@action("pollmeet")
+async def schedule_from_poll(ctx: Context, target: str) -> Reply:
+    """Turn a meeting-time poll's winning time into a meeting: the time is set,
+    the organiser gives the place (the guided /meeting exchange)."""
+    poll_text_id, _, kind = target.partition(".")
+    poll = await _poll_from(ctx, poll_text_id)
+    if poll.kind != TIMES or poll.scope != SCOPE_BRANCH or kind not in ("online", "in_person"):
+        raise ctx.stale()
+    await _staff_of(ctx, poll, "pollmeet")
+    winners = (poll.result or {}).get("winners") or []
+    branch = await ctx.session.get(Branch, poll.scope_id)
+    if not winners or branch is None:
+        raise ctx.refuse(ctx.t("The poll has no winning time yet."))
+    when = poll.options[int(winners[0])]
+    await ctx.prompt(
+        "mtdraft", lifetime=dt.timedelta(hours=1), branch=branch.id, meeting_kind=kind, when=when
+    )
+    local = dt.datetime.strptime(when, "%Y-%m-%d %H:%M").replace(tzinfo=ZoneInfo(branch.timezone))
+    shown = when_zone(local.astimezone(dt.UTC), branch.timezone)
+    if kind == "online":
+        return Reply(
+            ctx.t(
+                "{when}. Now the link, and a title if you like: /meeting "
+                "https://meet.example/abc Branch call",
+                when=shown,
+            )
+        )
+    return Reply(
+        ctx.t(
+            '{when}. Now the place: /meeting "Library, Market St", optionally followed '
+            'by a title in quotes, "cap 30" and "weekly".',
+            when=shown,
+        )
+    )
+
+
 @action("pollres")
 async def results_pressed(ctx: Context, target: str) -> Reply:
     poll = await _poll_from(ctx, target)
@@ -757,6 +774,7 @@ async def _manage(ctx: Context, word: str, poll: Poll) -> Reply | list[Reply]:
         return Reply(
             result_text(ctx.t, poll, closed.result, tz),
             file=Attachment(f"poll-{poll.id}.png", png, "image/png"),
+            buttons=meeting_buttons(ctx.t, poll, closed.result),
         )
     roll, voted, ballots = await turnout(ctx.session, poll)
     if word == "audit":
