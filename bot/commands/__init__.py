@@ -11,6 +11,7 @@ from bot.commands import (
     organise,
     polls,
     privacy,
+    sortition,
     welcome,
 )
 
@@ -25,5 +26,6 @@ __all__ = [
     "organise",
     "polls",
     "privacy",
+    "sortition",
     "welcome",
 ]

@@ -29,6 +29,7 @@ from storage.models import (
     Person,
     Prompt,
     RoleGrant,
+    SortitionProfile,
 )
 
 
@@ -233,7 +234,7 @@ async def forget_confirmed(ctx: Context, target: str) -> Reply:
     audit(ctx, "person.forgotten")
     # Explicit deletes (not only ON DELETE CASCADE) so that nothing depends on
     # the database enforcing foreign keys.
-    for model in (Identity, Consent, RoleGrant, OutboxMessage, Prompt, LinkCode):
+    for model in (Identity, Consent, RoleGrant, OutboxMessage, Prompt, LinkCode, SortitionProfile):
         await ctx.session.execute(delete(model).where(model.person_id == person_id))
     await ctx.session.execute(delete(Prompt).where(Prompt.owner_key.in_(keys)))
     await ctx.session.execute(delete(LinkFailure).where(LinkFailure.owner_key.in_(keys)))
