@@ -20,14 +20,18 @@ from sqlalchemy.orm.attributes import set_committed_value
 from bot.people import SHORT_ID_ALPHABET
 from storage.models import (
     GOING,
+    RSVP_GOING,
     WAITING,
     Base,
     CanvassSignup,
     Identity,
     LinkCode,
     LinkFailure,
+    MeetingRsvp,
     OutboxMessage,
     Person,
+    Poll,
+    PollVoter,
 )
 
 CODE_LENGTH = 8  # 32**8: about 10**12 codes
@@ -147,6 +151,28 @@ async def merge_people(session: AsyncSession, keep: Person, drop: Person) -> Non
     ``drop``'s goes, except that a firm canvass place beats a waiting one.
     Messages queued for both under the same key are sent once.
     """
+    # Both voted in the same poll: one vote survives. Whoever voted, the merged
+    # person has voted (no reminder, and no second secret ballot).
+    voted_there = select(PollVoter.poll_id).where(
+        PollVoter.person_id == drop.id, PollVoter.voted.is_(True)
+    )
+    await session.execute(
+        update(PollVoter)
+        .where(PollVoter.person_id == keep.id, PollVoter.poll_id.in_(voted_there))
+        .values(voted=True)
+        .execution_options(synchronize_session=False)
+    )
+    # A firm place on a meeting beats a waiting, maybe or no answer.
+    firm = select(MeetingRsvp.meeting_id).where(
+        MeetingRsvp.person_id == drop.id, MeetingRsvp.answer == RSVP_GOING
+    )
+    await session.execute(
+        delete(MeetingRsvp).where(
+            MeetingRsvp.person_id == keep.id,
+            MeetingRsvp.answer != RSVP_GOING,
+            MeetingRsvp.meeting_id.in_(firm),
+        )
+    )
     # A firm place on a session beats a place on its waiting list.
     mine = select(CanvassSignup.session_id).where(
         CanvassSignup.person_id == drop.id, CanvassSignup.status == GOING
@@ -202,6 +228,26 @@ async def merge_people(session: AsyncSession, keep: Person, drop: Person) -> Non
     await session.flush()
     if keep.claim_code is None and claim is not None:
         keep.claim_code = claim
+
+
+async def secret_votes_in_common(session: AsyncSession, a: Person, b: Person) -> list[str]:
+    """Open secret ballots both records have voted in: merging them would leave
+    one person with two ballots that nobody can tell apart, so it must wait."""
+    mine, theirs = PollVoter.__table__.alias("mine"), PollVoter.__table__.alias("theirs")
+    rows = await session.scalars(
+        select(Poll.question)
+        .join(mine, mine.c.poll_id == Poll.id)
+        .join(theirs, theirs.c.poll_id == Poll.id)
+        .where(
+            Poll.secret.is_(True),
+            Poll.closed_at.is_(None),
+            mine.c.person_id == a.id,
+            mine.c.voted.is_(True),
+            theirs.c.person_id == b.id,
+            theirs.c.voted.is_(True),
+        )
+    )
+    return list(rows)
 
 
 async def platforms_of(session: AsyncSession, person_id: int) -> set[str]:

@@ -26,13 +26,25 @@ import asyncio
 import csv
 import datetime as dt
 import io
+import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,6 +72,8 @@ from storage.models import (
     PollVoter,
     SecretBallot,
 )
+
+log = logging.getLogger(__name__)
 
 MAX_OPTIONS = 20
 RANK_DIGITS = "0123456789ABCDEFGHIJ"  # option i is RANK_DIGITS[i] in a ranking
@@ -97,8 +111,8 @@ def roll_query(
     poll (``national_timezone`` given), members in no branch too."""
     if everyone:
         clauses: list[Any] = [Person.branch_id.in_([b.id for b in branches])]
-        if national_timezone:
-            clauses.append(Person.branch_id.is_(None))
+        if national_timezone:  # members in no branch; guests (no branch, no dues) are not
+            clauses.append(and_(Person.branch_id.is_(None), Person.dues_paid_until.is_not(None)))
         return select(Person.id).where(or_(*clauses))
     by_day: dict[dt.date, list[int]] = {}
     for branch in branches:
@@ -226,6 +240,31 @@ async def my_choice(session: AsyncSession, poll: Poll, person: Person) -> list[i
         select(Ballot.choice).where(Ballot.poll_id == poll.id, Ballot.person_id == person.id)
     )
     return list(row) if row is not None else None
+
+
+async def reshuffle(session: AsyncSession, poll: Poll) -> None:
+    """Write a secret poll's ballots anew, under new keys, in random order.
+
+    On PostgreSQL a row carries the id of the transaction that wrote it
+    (``xmin``) and sits where it was written (``ctid``): a ballot written in
+    the voter's transaction could be joined to their roll row by either.
+    Rewritten here, in the closing transaction, they all share one ``xmin`` and
+    a random order. (Until the close, and in the write-ahead log or a backup
+    taken meanwhile, a database superuser could still join them: see the README.)
+    """
+    choices = [
+        list(c)
+        for c in await session.scalars(
+            select(SecretBallot.choice).where(SecretBallot.poll_id == poll.id)
+        )
+    ]
+    secrets.SystemRandom().shuffle(choices)
+    await session.execute(delete(SecretBallot).where(SecretBallot.poll_id == poll.id))
+    if choices:
+        await session.execute(
+            insert(SecretBallot),
+            [{"key": secrets.token_hex(16), "poll_id": poll.id, "choice": c} for c in choices],
+        )
 
 
 # --- Counting ------------------------------------------------------------------------
@@ -385,6 +424,8 @@ async def close(
     if getattr(closing, "rowcount", 0) != 1:
         return None
     await session.refresh(poll)
+    if poll.secret:
+        await reshuffle(session, poll)
     result = count(poll, await ballots_of(session, poll))
     poll.result = result
     await announce_result(session, settings, poll, result, now)
@@ -482,21 +523,27 @@ async def poll_sweep(db: Database, settings: Settings, now: dt.datetime) -> None
             )
         )
     for poll_id in due:
-        async with db.transaction() as session:
-            poll = await session.get(Poll, poll_id)
-            if poll is not None:
-                await close(session, settings, poll, now)
+        try:
+            async with db.transaction() as session:
+                poll = await session.get(Poll, poll_id)
+                if poll is not None:
+                    await close(session, settings, poll, now)
+        except Exception:  # one poll's failure must not keep the others open
+            log.exception("closing poll %s failed; trying again next minute", poll_id)
     async with db.transaction() as session:
-        soon = list(
-            await session.scalars(
-                select(Poll.id).where(
+        soon = [
+            poll_id
+            for poll_id, opened, closes in await session.execute(
+                select(Poll.id, Poll.opened_at, Poll.closes_at).where(
                     Poll.closed_at.is_(None),
                     Poll.reminded_at.is_(None),
                     Poll.closes_at > now,
                     Poll.closes_at <= now + REMIND_BEFORE,
                 )
             )
-        )
+            # A poll open for less than a day has no "day before".
+            if closes is not None and opened <= closes - REMIND_BEFORE
+        ]
     for poll_id in soon:
         async with db.transaction() as session:
             claimed = await session.execute(

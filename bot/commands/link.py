@@ -16,6 +16,7 @@ from bot.linking import (
     older_membership,
     platforms_of,
     recent_failures,
+    secret_votes_in_common,
     take_code,
 )
 from bot.messages import Button, Reply
@@ -120,6 +121,15 @@ async def _enter_code(ctx: Context, text: str) -> Reply:
         )
         keep, note = target, ""
     else:
+        both = await secret_votes_in_common(ctx.session, target, me)
+        if both:
+            raise ctx.refuse(
+                ctx.t(
+                    "Both accounts have voted in the secret ballot “{question}”. Secret "
+                    "votes cannot be told apart, so link them after it closes.",
+                    question=both[0][:80],
+                )
+            )
         keep, drop = older_membership(target, me)
         note = await _membership_note(ctx, keep, drop)
         await merge_people(ctx.session, keep, drop)

@@ -373,6 +373,11 @@ async def post(ctx: Context, target: str) -> list[Reply]:
     )
     if not allowed:
         raise ctx.refuse(ctx.t("You can no longer post polls there."), audit="pollpost")
+    closes_at = dt.datetime.fromisoformat(str(data["closes"]))
+    if closes_at <= ctx.now:
+        raise ctx.refuse(
+            ctx.t("This preview's closing time has passed; please send the poll again.")
+        )
     flags = set(data.get("flags") or [])
     poll = Poll(
         scope=scope,
@@ -384,7 +389,7 @@ async def post(ctx: Context, target: str) -> list[Reply]:
         everyone="--everyone" in flags,
         live="--live" in flags,
         opened_at=ctx.now,
-        closes_at=dt.datetime.fromisoformat(str(data["closes"])),
+        closes_at=closes_at,
         created_by=person.id,
     )
     ctx.session.add(poll)
@@ -461,8 +466,14 @@ async def _poll_from(ctx: Context, text: str) -> Poll:
 
 
 async def _may_vote(ctx: Context, poll: Poll) -> Person:
-    """The voter, or a private refusal saying why not."""
+    """The voter, or a private refusal saying why not.
+
+    The poll's row is share-locked for the rest of the vote: a close (which
+    updates it) waits for this vote and counts it, or has already happened and
+    is seen here.
+    """
     person = ctx.require_person()
+    await ctx.session.refresh(poll, with_for_update={"read": True})
     tz = await scope_timezone(ctx.session, ctx.settings, poll)
     if poll.closed_at is not None or (poll.closes_at is not None and poll.closes_at <= ctx.now):
         raise _private(
@@ -712,10 +723,22 @@ async def schedule_from_poll(ctx: Context, target: str) -> Reply:
 @action("pollres")
 async def results_pressed(ctx: Context, target: str) -> Reply:
     poll = await _poll_from(ctx, target)
-    ctx.require_person()
+    await _may_see(ctx, poll, ctx.stale())
     tz = await scope_timezone(ctx.session, ctx.settings, poll)
     result = await _result_of(ctx, poll)
     return Reply(result_text(ctx.t, poll, result, tz), private=True)
+
+
+async def _may_see(ctx: Context, poll: Poll, refusal: Refusal) -> None:
+    """Results are for those on the poll's roll and the staff who ran it; to
+    anyone else the poll does not exist."""
+    person = ctx.require_person()
+    if await roll_entry(ctx.session, poll, person) is not None:
+        return
+    try:
+        await _staff_of(ctx, poll, "poll-results")
+    except Refusal:
+        raise refusal from None
 
 
 @command(
@@ -753,16 +776,20 @@ async def _poll_from_arg(ctx: Context, text: str) -> Poll:
     poll_id = parse_id(text.strip().lstrip("#"))
     poll = await ctx.session.get(Poll, poll_id) if poll_id is not None else None
     if poll is None:
-        raise ctx.refuse(
-            ctx.t("There is no poll {id}. Send /poll to see yours.", id=text.strip()[:12])
-        )
+        raise _no_such_poll(ctx, text)
     return poll
+
+
+def _no_such_poll(ctx: Context, text: str) -> Refusal:
+    return ctx.refuse(
+        ctx.t("There is no poll {id}. Send /poll to see yours.", id=text.strip()[:12])
+    )
 
 
 async def _manage(ctx: Context, word: str, poll: Poll) -> Reply | list[Reply]:
     tz = await scope_timezone(ctx.session, ctx.settings, poll)
     if word == "results":
-        ctx.require_person()
+        await _may_see(ctx, poll, _no_such_poll(ctx, str(poll.id)))
         return Reply(result_text(ctx.t, poll, await _result_of(ctx, poll), tz), private=True)
     await _staff_of(ctx, poll, f"poll-{word}")
     if word == "close":
