@@ -5,6 +5,7 @@
     organiser console [--demo] [--as NAME]
     organiser db upgrade
     organiser import members.csv [--strict] [--dry-run]
+    organiser sortition lottery|draw|verify ...   draws by lot from files, and checking them
 
 Problems a person can fix (a bad config key, an unreachable database) are
 said in one line, with exit status 2, never as a traceback.
@@ -282,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
     imp.set_defaults(func=cmd_import)
+
+    from adapters.sortition_cli import add_parser as add_sortition
+
+    add_sortition(sub)
     return parser
 
 

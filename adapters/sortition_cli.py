@@ -1,0 +1,204 @@
+"""``organiser sortition``: build, draw and check a transparent sortition lottery.
+
+    organiser sortition lottery --people P.csv --quotas Q.csv --k K [--m 1000]
+                                [--exclude IDS.txt] [--seed-source S] --out RECORD.json
+    organiser sortition draw RECORD.json --seed S
+    organiser sortition verify RECORD.json --seed S [--deep] [--record-hash H]
+
+``lottery`` computes the LEXIMIN selection probabilities, rounds them to ``m``
+equally likely panels and writes the commitment record; publish its record
+hash before the seed exists. ``draw`` prints the ids the seed selects;
+``verify`` recomputes every hash and check and prints the selected ids or
+exactly what does not match (exit status 1). Wired in by ``adapters.cli``
+through ``add_parser``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bot.sortition import (
+    DEFAULT_M,
+    InfeasibleQuotas,
+    Problem,
+    SortitionError,
+    commit,
+    parse_seed_source,
+    read_ids,
+    read_people,
+    read_quotas,
+    verify,
+)
+
+
+def _stop(message: str) -> Exception:
+    from adapters.cli import Stop  # here, not at the top: adapters.cli imports this module
+
+    return Stop(message)
+
+
+async def _read(path: Path) -> str:
+    try:
+        return await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
+    except OSError as exc:
+        raise _stop(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise _stop(f"{path}: not UTF-8 text") from None
+
+
+async def _read_record(path: Path) -> dict[str, Any]:
+    text = await _read(path)
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _stop(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(record, dict):
+        raise _stop(f"{path}: not a sortition record (expected a JSON object)")
+    return record
+
+
+def _build(
+    args: argparse.Namespace, quotas_text: str, people_text: str, exclude_text: str
+) -> Problem:
+    try:
+        quotas = read_quotas(quotas_text)
+    except SortitionError as exc:
+        raise _stop(f"{args.quotas}: {exc}") from None
+    try:
+        people = read_people(people_text, {q.category for q in quotas})
+    except SortitionError as exc:
+        raise _stop(f"{args.people}: {exc}") from None
+    try:
+        return Problem.build(people, quotas, args.k, read_ids(exclude_text))
+    except SortitionError as exc:
+        raise _stop(str(exc)) from None
+
+
+async def cmd_lottery(args: argparse.Namespace, settings: object) -> int:
+    quotas_text = await _read(args.quotas)
+    people_text = await _read(args.people)
+    exclude_text = await _read(args.exclude) if args.exclude else ""
+    if args.m < 1:
+        raise _stop("--m must be at least 1")
+    problem = _build(args, quotas_text, people_text, exclude_text)
+    try:
+        seed_source = parse_seed_source(args.seed_source)
+    except SortitionError as exc:
+        raise _stop(str(exc)) from None
+    started = time.perf_counter()
+    try:
+        record, lottery = await asyncio.to_thread(commit, problem, seed_source, args.m)
+    except InfeasibleQuotas as exc:
+        raise _stop(str(exc)) from None
+    except SortitionError as exc:
+        raise _stop(f"cannot build the lottery: {exc}") from None
+    seconds = time.perf_counter() - started
+    text = json.dumps(record, ensure_ascii=False, sort_keys=True)
+    try:
+        await asyncio.to_thread(args.out.write_text, text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise _stop(f"cannot write {args.out}: {exc.strerror}") from None
+    eligible = len(problem.people) - len(problem.exclude)
+    type_panels = int((lottery.distribution.weights > 0).sum())
+    print(
+        f"pool {len(problem.people)} ({len(problem.exclude)} excluded, {eligible} eligible), "
+        f"k {problem.k}, m {lottery.m}"
+    )
+    print(
+        f"selection probability: min {lottery.min_probability:.6f}, "
+        f"max {lottery.max_probability:.6f} (LEXIMIN, {lottery.distribution.method})"
+    )
+    print(
+        f"lottery: {lottery.distinct_panels} distinct panels of {lottery.m} "
+        f"(from {type_panels} panels of the distribution); largest difference between a "
+        f"person's lottery and LEXIMIN probability {lottery.max_deviation:.6f}"
+    )
+    print(f"time: {seconds:.2f} s")
+    print(f"record hash: {record['record_hash']}")
+    print(f"wrote {args.out}: publish the record hash before the seed is known")
+    return 0
+
+
+async def cmd_draw(args: argparse.Namespace, settings: object) -> int:
+    record = await _read_record(args.record)
+    result = await asyncio.to_thread(verify, record, args.seed)
+    if not result.ok:
+        raise _stop(
+            f"{args.record} does not match itself ({', '.join(result.fields)}): "
+            "run `organiser sortition verify` for details"
+        )
+    for person in result.selected:
+        print(person)
+    return 0
+
+
+async def cmd_verify(args: argparse.Namespace, settings: object) -> int:
+    record = await _read_record(args.record)
+    try:
+        result = await asyncio.to_thread(
+            verify,
+            record,
+            args.seed,
+            published_hash=args.record_hash,
+            deep=args.deep,
+            tolerance=args.tolerance,
+        )
+    except (SortitionError, KeyError, TypeError, ValueError) as exc:
+        raise _stop(f"{args.record}: cannot solve the problem again: {exc}") from None
+    if not result.ok:
+        for mismatch in result.mismatches:
+            print(f"mismatch: {mismatch}")
+        print(f"does not match: {', '.join(result.fields)}", file=sys.stderr)
+        return 1
+    m = record["m"]
+    print(
+        f"record hash {result.record_hash}: every check passed" + (" (deep)" if args.deep else "")
+    )
+    print(f"index {result.index} of {m}; selected:")
+    for person in result.selected:
+        print(person)
+    return 0
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``sortition`` (with ``lottery``, ``draw``, ``verify``) on ``subparsers``."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "sortition", help="build, draw and verify a transparent sortition lottery"
+    )
+    sub = parser.add_subparsers(dest="sortition_command", required=True)
+
+    lottery = sub.add_parser("lottery", help="compute the lottery and its commitment record")
+    lottery.add_argument("--people", type=Path, required=True, help="pool CSV: id + categories")
+    lottery.add_argument("--quotas", type=Path, required=True, help="quotas CSV")
+    lottery.add_argument("--k", type=int, required=True, help="panel size")
+    lottery.add_argument("--m", type=int, default=DEFAULT_M, help="panels in the lottery")
+    lottery.add_argument("--exclude", type=Path, help="ids who may not be selected, one a line")
+    lottery.add_argument(
+        "--seed-source",
+        help='where the seed will come from: "lottery:NAME:DATE", "beacon:URL:ROUND", '
+        "a JSON object, or any description",
+    )
+    lottery.add_argument("--out", type=Path, required=True, help="where to write the record")
+    lottery.set_defaults(func=cmd_lottery)
+
+    draw = sub.add_parser("draw", help="print the ids a seed selects")
+    draw.add_argument("record", type=Path)
+    draw.add_argument("--seed", required=True)
+    draw.set_defaults(func=cmd_draw)
+
+    check = sub.add_parser("verify", help="check a record and the draw")
+    check.add_argument("record", type=Path)
+    check.add_argument("--seed", required=True)
+    check.add_argument("--deep", action="store_true", help="also solve LEXIMIN again and compare")
+    check.add_argument("--record-hash", help="the record hash that was published")
+    check.add_argument(
+        "--tolerance", type=float, help="--deep: allowed probability difference (default 5/m)"
+    )
+    check.set_defaults(func=cmd_verify)
+    return parser

@@ -1,0 +1,75 @@
+"""Sortition: fair, verifiable selection of a panel from a pool (no platform, no I/O).
+
+    problem = Problem.build(people, quotas, k, exclude)    # checks the input
+    record, lottery = commit(problem, seed_source, m=1000)  # LEXIMIN, lottery, record
+    ... publish record["record_hash"]; later the seed is announced ...
+    result = verify(record, seed)                          # result.selected or result.mismatches
+
+``InfeasibleQuotas`` (raised by ``commit``) carries ``relaxation``: the
+conflicting quotas and the smallest change that makes them feasible.
+See ``leximin`` (the optimisation), ``lottery`` (rounding to ``m`` panels) and
+``record`` (hashing, the draw, verification) for the details.
+"""
+
+from bot.sortition.files import read_ids, read_people, read_quotas
+from bot.sortition.leximin import Distribution, leximin_distribution
+from bot.sortition.lottery import DEFAULT_M, Lottery, build_lottery, leximin_probabilities
+from bot.sortition.model import Person, Problem, Quota, SortitionError, TypeTable
+from bot.sortition.panels import InfeasibleQuotas, QuotaChange, Relaxation, find_relaxation
+from bot.sortition.record import (
+    Mismatch,
+    Verification,
+    canonical,
+    code_version,
+    commit,
+    digest,
+    draw_index,
+    make_record,
+    parse_seed_source,
+    pool_hash,
+    problem_of,
+    replacement_seed,
+    selected_after,
+    verify,
+)
+
+__all__ = [
+    "DEFAULT_M",
+    "Distribution",
+    "InfeasibleQuotas",
+    "Lottery",
+    "Mismatch",
+    "Person",
+    "Problem",
+    "Quota",
+    "QuotaChange",
+    "Relaxation",
+    "SortitionError",
+    "TypeTable",
+    "Verification",
+    "build_lottery",
+    "canonical",
+    "code_version",
+    "commit",
+    "digest",
+    "draw_index",
+    "find_relaxation",
+    "leximin_distribution",
+    "leximin_probabilities",
+    "make_record",
+    "parse_seed_source",
+    "pool_hash",
+    "problem_of",
+    "read_ids",
+    "read_people",
+    "read_quotas",
+    "relaxation_for",
+    "replacement_seed",
+    "selected_after",
+    "verify",
+]
+
+
+def relaxation_for(problem: Problem) -> Relaxation | None:
+    """None when the quotas of ``problem`` can all be met, else the smallest relaxation."""
+    return find_relaxation(TypeTable.from_problem(problem))

@@ -1,0 +1,186 @@
+"""From the LEXIMIN distribution to a transparent lottery: ``m`` equally likely panels.
+
+Flanigan, Kehne and Procaccia ("Fair Sortition Made Transparent", NeurIPS 2021)
+round the optimal distribution to a uniform lottery over ``m`` panels, so that
+the final draw is one number in ``0..m-1``. What is used here:
+
+1. **Counts per panel.** Each panel ``j`` of the distribution (probability
+   ``w[j]``) gets ``round`` of ``m * w[j]`` copies by largest remainder (the counts
+   add up to ``m``); then a local search moves one copy from one panel to another
+   (any two panels of the distribution) while that lowers the sum over types of
+   the squared error of the lottery's per-person probability, ``sum_t
+   ((copies @ seats)[t] / m - E[seats of t]) ** 2 / size[t] ** 2``. Every panel
+   of the lottery is a panel of the distribution, so each meets every quota.
+2. **People.** Within a type, seats are handed out by rotating through its
+   members (in the order of SHA-256 of the pool hash and the id, so that no one
+   is favoured by their id) across the ``m`` panels in order: each member
+   appears ``floor`` or ``ceil`` of ``seats / size`` times.
+
+The difference between a person's lottery probability (appearances / ``m``) and
+their LEXIMIN probability is reported as ``max_deviation``; it is at most the
+type's rounding error plus ``1 / m`` from the rotation. (With ``n`` much larger than
+``m * k``, probabilities below ``1 / m`` cannot be met person by person; the
+type's total still is.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.sortition.leximin import Distribution, leximin_distribution
+from bot.sortition.model import FloatArray, IntArray, Problem, TypeTable
+
+DEFAULT_M = 1000
+
+
+@dataclass(frozen=True)
+class Lottery:
+    """``m`` panels of person ids, each drawn with probability ``1 / m``."""
+
+    problem: Problem
+    m: int
+    panels: tuple[tuple[str, ...], ...]
+    probability: dict[str, float]  # LEXIMIN selection probability of each eligible person
+    lottery_probability: dict[str, float]  # appearances / m
+    distribution: Distribution
+    seconds: float
+
+    @property
+    def min_probability(self) -> float:
+        return min(self.probability.values())
+
+    @property
+    def max_probability(self) -> float:
+        return max(self.probability.values())
+
+    @property
+    def distinct_panels(self) -> int:
+        return len(set(self.panels))
+
+    @property
+    def max_deviation(self) -> float:
+        """The largest difference, over people, between lottery and LEXIMIN probability."""
+        return max(abs(self.lottery_probability[i] - p) for i, p in self.probability.items())
+
+
+def build_lottery(
+    problem: Problem, m: int = DEFAULT_M, *, pool_hash: str = "", method: str = "auto"
+) -> Lottery:
+    """The transparent lottery for ``problem``: LEXIMIN, then rounded to ``m`` panels.
+
+    ``pool_hash`` (hex) seeds the order of people within a type. Raises
+    InfeasibleQuotas when the quotas cannot all be met."""
+    if m < 1:
+        raise ValueError("m must be at least 1")
+    started = time.perf_counter()
+    types = TypeTable.from_problem(problem)
+    distribution = leximin_distribution(types, method=method)
+    copies = round_to_lottery(distribution, m)
+    order = np.repeat(np.arange(len(copies)), copies)
+    type_panels = distribution.panels[order]
+    panels = assign_people(types, type_panels, pool_hash)
+    probability = _per_person(types, distribution)
+    appearances = dict.fromkeys(probability, 0)
+    for panel in panels:
+        for person in panel:
+            appearances[person] += 1
+    return Lottery(
+        problem=problem,
+        m=m,
+        panels=panels,
+        probability=probability,
+        lottery_probability={i: c / m for i, c in appearances.items()},
+        distribution=distribution,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def leximin_probabilities(problem: Problem) -> dict[str, float]:
+    """Each eligible person's LEXIMIN selection probability."""
+    types = TypeTable.from_problem(problem)
+    return _per_person(types, leximin_distribution(types))
+
+
+def _per_person(types: TypeTable, distribution: Distribution) -> dict[str, float]:
+    probability: dict[str, float] = {}
+    values = distribution.type_probabilities.tolist()
+    for t, members in enumerate(types.members):
+        value = values[t]
+        for person in members:
+            probability[person] = value
+    return probability
+
+
+def round_to_lottery(distribution: Distribution, m: int, *, rounds: int | None = None) -> IntArray:
+    """Copies of each panel of ``distribution`` (adding up to ``m``); see the module doc."""
+    weights = distribution.weights
+    panels = distribution.panels.astype(np.float64)
+    scale = 1.0 / distribution.types.sizes.astype(np.float64)
+    exact = m * weights
+    copies = np.floor(exact).astype(np.int64)
+    short = m - int(copies.sum())
+    if short > 0:
+        copies[np.argsort(-(exact - copies), kind="stable")[:short]] += 1
+    z = panels * scale  # each panel's contribution to each type's per-person probability
+    error = copies @ z - m * (weights @ z)
+    norms = (z * z).sum(axis=1)
+    gram = z @ z.T
+    limit = rounds if rounds is not None else 10 * m
+    for _ in range(limit):
+        along = z @ error
+        (held,) = np.nonzero(copies)
+        gain = (
+            -2.0 * along[held][:, None]
+            + 2.0 * along[None, :]
+            + norms[held][:, None]
+            + norms[None, :]
+            - 2.0 * gram[held, :]
+        )
+        i, j = np.unravel_index(int(np.argmin(gain)), gain.shape)
+        if gain[i, j] > -1e-12:
+            break
+        source, target = int(held[i]), int(j)
+        copies[source] -= 1
+        copies[target] += 1
+        error += z[target] - z[source]
+    return copies
+
+
+def member_order(members: tuple[str, ...], pool_hash: str) -> list[str]:
+    """A type's members in the order seats rotate through them."""
+    return sorted(
+        members,
+        key=lambda person: hashlib.sha256(f"{pool_hash}\x00{person}".encode()).hexdigest(),
+    )
+
+
+def assign_people(
+    types: TypeTable, type_panels: IntArray, pool_hash: str
+) -> tuple[tuple[str, ...], ...]:
+    """Turn panels of seats per type into panels of people, rotating within each type."""
+    orders = [member_order(members, pool_hash) for members in types.members]
+    pointer = np.zeros(len(orders), dtype=np.int64)
+    panels = []
+    for seats in type_panels:
+        chosen: list[str] = []
+        for t in np.nonzero(seats)[0]:
+            members = orders[t]
+            size = len(members)
+            start = int(pointer[t])
+            chosen.extend(members[(start + r) % size] for r in range(int(seats[t])))
+            pointer[t] = (start + int(seats[t])) % size
+        panels.append(tuple(sorted(chosen)))
+    return tuple(panels)
+
+
+def type_deviation(distribution: Distribution, copies: IntArray) -> FloatArray:
+    """Per type: lottery probability minus LEXIMIN probability."""
+    m = int(copies.sum())
+    seats = copies @ distribution.panels / m
+    return np.asarray(
+        (seats - distribution.expected_seats) / distribution.types.sizes, dtype=np.float64
+    )
