@@ -605,6 +605,9 @@ class Draw(Base):
     record_hash: Mapped[str] = mapped_column(String(64))
     seed_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
     seed: Mapped[str | None] = mapped_column(Text)
+    # Seeds entered so far, [{"person": id, "seed": text}]: two witnesses must agree
+    # on a lottery's or a beacon's numbers.
+    witnesses: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     chosen_index: Mapped[int | None] = mapped_column(Integer)
     round: Mapped[int] = mapped_column(Integer, default=0)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("draws.id", ondelete="CASCADE"))

@@ -211,6 +211,15 @@ ATTEMPTS = [
         branch="Frome",
     ),
     Attempt(
+        "draw",
+        "/draw",
+        refused=("Carol", "Dan", "Femi", NEWCOMER, STRANGER, "Bob"),
+        rightful=("Alice", "Jo"),
+        done="members of Frome can be drawn",
+        branch="Frome",
+        changes=False,
+    ),
+    Attempt(
         "meeting-reminders",
         "/meeting reminders 48,2",
         refused=("Carol", "Dan", "Femi", NEWCOMER, STRANGER, "Bob"),

@@ -29,6 +29,7 @@ def upgrade() -> None:
     sa.Column('record_hash', sa.String(length=64), nullable=False),
     sa.Column('seed_due_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('seed', sa.Text(), nullable=True),
+    sa.Column('witnesses', sa.JSON(), nullable=False),
     sa.Column('chosen_index', sa.Integer(), nullable=True),
     sa.Column('round', sa.Integer(), nullable=False),
     sa.Column('parent_id', sa.Integer(), nullable=True),
