@@ -116,7 +116,21 @@ async def test_accept_decline_and_a_replacement_that_keeps_the_quotas(demo: Chat
         assert replacement is not None and replacement.parent_id == 1
         assert verify(replacement.record, replacement.seed or "").ok
         seats = await session.scalar(select(func.count()).select_from(CouncilSeat))
-    assert seats == 1
+        # The council as it now stands (accepted or still invited) meets the
+        # original draw's quotas: the replacement filled the gap the decline left.
+        root = await session.get(Draw, 1)
+        standing = list(
+            await session.scalars(
+                select(SortitionProfile.features)
+                .join(Invitation, Invitation.person_id == SortitionProfile.person_id)
+                .where(Invitation.status.in_(("invited", "accepted")))
+            )
+        )
+    assert seats == 1 and len(standing) == 5
+    assert root is not None
+    for quota in root.record["quotas"]:
+        have = sum(1 for f in standing if f.get(quota["category"]) == quota["value"])
+        assert quota["min"] <= have <= quota["max"], (quota, have)
 
 
 async def test_a_forged_accept_is_refused_and_changes_nothing(demo: Chat) -> None:
