@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How fast and how fair the sortition engine is, against sortition-algorithms.
 
-Instances: the two public ones of Flanigan et al. (``../shared/sortition-data``:
+Instances: the two public ones of Flanigan et al. (``tests/data/sortition``:
 example_small_20, n=200, k=20; example_large_200, n=2000, k=200) and generated
 pools with 6 categories and skewed self-selection (``bot.sortition.synthetic``,
 seed 1): n = 1,000 / 10,000 / 100,000 with k = 30 / 50 / 100.
@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from bot.sortition import Problem, commit, read_people, read_quotas  # noqa: E402
 from bot.sortition.synthetic import proportional_quotas, skewed_pool  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "sortition-data"
+DATA = ROOT / "tests" / "data" / "sortition"
 REFERENCE_VENV = Path("/tmp/sa-venv")
 REFERENCE_PYTHON = REFERENCE_VENV / "bin" / "python"
 SEED = 1

@@ -13,7 +13,7 @@ from adapters.cli import Stop
 from adapters.sortition_cli import add_parser
 from bot.sortition.synthetic import CATEGORIES, proportional_quotas, skewed_pool
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "sortition-data"
+DATA = Path(__file__).resolve().parent / "data" / "sortition"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -90,7 +90,6 @@ async def test_lottery_draw_verify(
         await run("draw", str(out), "--seed", "3 9 27 41")
 
 
-@pytest.mark.skipif(not DATA.exists(), reason="the shared sortition data is not here")
 async def test_the_public_instance_without_an_id_column(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

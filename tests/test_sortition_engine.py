@@ -41,7 +41,7 @@ from bot.sortition.lottery import round_to_lottery, type_deviation
 from bot.sortition.record import COMMITTED, FIELDS
 from bot.sortition.synthetic import CATEGORIES, proportional_quotas, skewed_pool
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "sortition-data"
+DATA = Path(__file__).resolve().parent / "data" / "sortition"
 SEED_SOURCE = {"kind": "lottery", "name": "National Lottery", "date": "2026-12-05"}
 
 
@@ -75,7 +75,6 @@ def generated() -> tuple[Problem, dict[str, Any], Any]:
 # --- the public instances of Flanigan et al. ------------------------------------------------
 
 
-@pytest.mark.skipif(not DATA.exists(), reason="the shared sortition data is not here")
 @pytest.mark.parametrize(("name", "k"), [("example_small_20", 20), ("example_large_200", 200)])
 def test_public_instance_reaches_the_papers_leximin_minimum(name: str, k: int) -> None:
     problem = public_instance(name, k)
