@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.clock import FixedClock
 from bot.core import Core
@@ -158,3 +159,63 @@ async def link_demo_people(db: Database, ids: dict[str, int], platform: str = "t
                     last_seen_at=dt.datetime.now(dt.UTC),
                 )
             )
+
+
+async def post_poll(chat: Chat, who: str, line: str) -> int:
+    """``who`` previews ``/poll line`` and posts it; the new poll's id."""
+    from storage.models import Poll
+
+    replies = await chat.say(who, f"/poll {line}")
+    assert replies[0].text.startswith("Preview of your poll:"), text(replies)
+    replies = await chat.press(who, "Post it")
+    assert replies[0].text.startswith("Posted (poll "), text(replies)
+    async with chat.core.db.transaction() as session:
+        return int(await session.scalar(select(func.max(Poll.id))) or 0)
+
+
+async def add_members(
+    chat: Chat,
+    count: int,
+    name: str = "Member",
+    *,
+    branch_id: int = 1,
+    features: Callable[[int], dict[str, str]] | None = None,
+) -> None:
+    """``count`` paid-up members of the branch (``{name} 1`` .. ``{name} n``), each
+    with a console identity (user id ``{name.lower()} i``); with ``features``,
+    opted in to sortition with those answers."""
+    from storage.models import SortitionProfile
+
+    now = chat.clock.now()
+    async with chat.core.db.transaction() as session:
+        people = [
+            Person(
+                short_id=f"{name[0]}{i:05d}",
+                display_name=f"{name} {i}",
+                branch_id=branch_id,
+                dues_paid_until=dt.date(2027, 6, 30),
+                joined_branch_at=now - dt.timedelta(days=60),
+                consented_at=now,
+                created_at=now,
+            )
+            for i in range(1, count + 1)
+        ]
+        session.add_all(people)
+        await session.flush()
+        for i, person in enumerate(people, start=1):
+            session.add(
+                Identity(
+                    person_id=person.id,
+                    platform="console",
+                    user_id=f"{name.lower()} {i}",
+                    chat_id=f"{name.lower()} {i}",
+                    unreachable=False,
+                    last_seen_at=now,
+                )
+            )
+            if features is not None:
+                session.add(
+                    SortitionProfile(
+                        person_id=person.id, opted_in=True, features=features(i), updated_at=now
+                    )
+                )

@@ -13,13 +13,12 @@ from bot.sortition.record import verify
 from storage.models import (
     CouncilSeat,
     Draw,
-    Identity,
     Invitation,
     OutboxMessage,
     Person,
     SortitionProfile,
 )
-from tests.helpers import Chat, snapshot
+from tests.helpers import Chat, add_members, snapshot
 from tests.helpers import text as joined
 
 GENDERS = ["woman", "man", "non-binary", "prefer not to say"]
@@ -28,38 +27,7 @@ AGES = ["18-29", "30-44", "45-64", "65+"]
 
 async def pool(demo: Chat, n: int = 16) -> None:
     """``n`` paid-up Frome members who opted in, named Member 1..n."""
-    now = demo.clock.now()
-    async with demo.core.db.transaction() as session:
-        for i in range(1, n + 1):
-            person = Person(
-                short_id=f"M{i:05d}",
-                display_name=f"Member {i}",
-                branch_id=1,
-                dues_paid_until=dt.date(2027, 6, 30),
-                joined_branch_at=now - dt.timedelta(days=60),
-                consented_at=now,
-                created_at=now,
-            )
-            session.add(person)
-            await session.flush()
-            session.add_all(
-                [
-                    Identity(
-                        person_id=person.id,
-                        platform="console",
-                        user_id=f"member {i}",
-                        chat_id=f"member {i}",
-                        unreachable=False,
-                        last_seen_at=now,
-                    ),
-                    SortitionProfile(
-                        person_id=person.id,
-                        opted_in=True,
-                        features={"gender": GENDERS[i % 3], "age": AGES[i % 4]},
-                        updated_at=now,
-                    ),
-                ]
-            )
+    await add_members(demo, n, features=lambda i: {"gender": GENDERS[i % 3], "age": AGES[i % 4]})
 
 
 async def invited(demo: Chat) -> list[tuple[str, int, str]]:

@@ -19,19 +19,13 @@ from storage.models import (
     PollVoter,
     SecretBallot,
 )
-from tests.helpers import Chat
+from tests.helpers import Chat, post_poll
 from tests.helpers import text as joined
 
 TG = "telegram"
 
 
-async def post(demo: Chat, who: str, line: str) -> int:
-    r = await demo.say(who, f"/poll {line}")
-    assert r[0].text.startswith("Preview"), joined(r)
-    r = await demo.press(who, "Post it")
-    assert r[0].text.startswith("Posted"), joined(r)
-    async with demo.core.db.transaction() as s:
-        return int(await s.scalar(select(func.max(Poll.id))))
+post = post_poll
 
 
 async def secret_vote(demo: Chat, who: str, poll: int, option: str, platform=None):

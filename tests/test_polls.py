@@ -14,20 +14,13 @@ from bot.messages import Reply
 from bot.outbox import deliver_pending
 from bot.polls import poll_sweep
 from storage.models import Ballot, OutboxMessage, Person, Poll, PollVoter, SecretBallot
-from tests.helpers import Chat, RecordingTransport, snapshot
+from tests.helpers import Chat, RecordingTransport, add_members, post_poll, snapshot
 from tests.helpers import text as joined
 
 TG = "telegram"
 
 
-async def post(demo: Chat, who: str, line: str) -> int:
-    """``who`` previews ``/poll line`` and posts it; the poll's id."""
-    replies = await demo.say(who, f"/poll {line}")
-    assert replies[0].text.startswith("Preview of your poll:"), joined(replies)
-    replies = await demo.press(who, "Post it")
-    assert replies[0].text.startswith("Posted (poll "), joined(replies)
-    async with demo.core.db.transaction() as session:
-        return int(await session.scalar(select(func.max(Poll.id))) or 0)
+post = post_poll
 
 
 async def vote(
@@ -293,39 +286,11 @@ async def test_export_is_for_organisers_and_has_totals_only(demo: Chat) -> None:
 
 async def test_hundreds_of_simultaneous_votes_tally_to_the_truth(demo: Chat) -> None:
     """On PostgreSQL truly concurrent; on SQLite, serialised by the database lock."""
-    async with demo.core.db.transaction() as session:
-        frome = 1
-        people = [
-            Person(
-                short_id=f"V{i:05d}",
-                display_name=f"Voter {i}",
-                branch_id=frome,
-                dues_paid_until=dt.date(2027, 6, 30),
-                joined_branch_at=demo.clock.now() - dt.timedelta(days=30),
-                consented_at=demo.clock.now(),
-                created_at=demo.clock.now(),
-            )
-            for i in range(300)
-        ]
-        session.add_all(people)
-        await session.flush()
-        from storage.models import Identity
-
-        session.add_all(
-            Identity(
-                person_id=p.id,
-                platform="console",
-                user_id=f"voter {i}",
-                chat_id=f"voter {i}",
-                unreachable=False,
-                last_seen_at=demo.clock.now(),
-            )
-            for i, p in enumerate(people)
-        )
+    await add_members(demo, 300, "Voter")
     poll = await post(demo, "Alice", '"Which?" "A" "B" "C"')
     rng = random.Random(5)
     presses = []
-    for i in range(300):
+    for i in range(1, 301):
         who = f"Voter {i}"
         first = rng.randrange(3)
         presses.append((who, first))
