@@ -281,6 +281,19 @@ async def replace(
         if p.id not in {i.person_id for i in invited}
     ]
     if not pool:
+        # Nobody is left to ask: the organisers must hear it, not find out later.
+        await enqueue_for(
+            session,
+            organisers_of(branch),
+            key=f"draw-empty:{declined.id}",
+            render=lambda t: t(
+                "Draw {id} for the {branch} council: someone declined, and nobody is left "
+                "in the pool to draw in their place.",
+                id=root.id,
+                branch=branch.name,
+            ),
+            now=now,
+        )
         return "empty"
     staying = {i.person_id for i in invited if i.status in (INVITED, ACCEPTED)}
     profiles = dict(

@@ -135,6 +135,17 @@ async def test_reminders_then_silence_counts_as_no(demo: Chat) -> None:
     assert len(people) == 10  # five replacements invited
 
 
+async def test_organisers_hear_when_nobody_is_left_to_draw(demo: Chat) -> None:
+    await pool(demo, 5)
+    await demo.say("Alice", "/draw 5")
+    await demo.press("Alice", "Commit")
+    await demo.say("Alice", "/draw seed 1 anything")
+    name, invitation_id, _ = (await invited(demo))[0]
+    await demo.press(name, f"invno:{invitation_id}")
+    told = [t for n, t in await demo.outbox() if n == "Alice"]
+    assert any("nobody is left in the pool" in t for t in told)
+
+
 async def test_a_lottery_seed_needs_two_witnesses_who_agree(demo: Chat) -> None:
     await pool(demo)
     await demo.say("Alice", "/draw 3 lottery:National Lottery:2026-11-28")
