@@ -25,9 +25,14 @@ How it is computed
    holding ``y`` (an LP whose vertex is often integral, else a swap local search
    from it, else an integer program in HiGHS), move ``y`` away from ``x`` until
    one more bound or quota is tight, and repeat. If it succeeds the bound is
-   attained, so the distribution is exactly LEXIMIN (``certified``).
-3. **Column generation** (the general method of the paper), only if step 2
-   meets a point of the relaxation that no integer panel can reach: each stage
+   attained, so the distribution is exactly LEXIMIN (method "relaxation"; exact
+   up to the solver's tolerances and a leftover below 1e-5 of the probability
+   mass, spread over the panels found). The greedy steps can reach a dead end
+   (the relaxation is not integral); then an LP over all panels found so far,
+   with the pricing problem below adding panels, re-weighs them to hit the
+   point exactly if it can.
+3. **Column generation** (the general method of the paper), only if the
+   relaxation's optimum is not a mixture of panels at all: each stage
    is an LP over the panels found so far (``max z`` s.t. ``sum_j lam_j x_j[t] >=
    c[t] z`` for free types, ``>= c[t] f[t]`` for fixed ones, ``sum lam = 1``); the
    pricing problem ``max_x sum_t y[t] x[t]`` over panels, with ``y`` the LP's

@@ -23,8 +23,11 @@ The record (a JSON object)
     ``seed_source``   where the seed will come from, e.g. ``{"kind": "lottery", "name":
                       ..., "date": ...}``, ``{"kind": "beacon", "url": ..., "round": ...}`` or
                       ``{"kind": "string", "description": ...}``
-    ``summary``       ``min_probability``, ``max_probability``, ``max_deviation`` (strings),
-                      ``distinct_panels``, ``method``: for reading, committed like the rest
+    ``summary``       ``min_probability``, ``max_probability`` (LEXIMIN), ``max_deviation``
+                      (largest |lottery - LEXIMIN| probability of a person), all decimal
+                      strings; ``distinct_panels``; ``method`` ("relaxation": the LP
+                      relaxation's LEXIMIN, decomposed into panels, hence optimal; or
+                      "column generation"). For reading; committed like the rest.
     ``field_hashes``  ``{name: H(record[name])}`` for each field above except ``pool`` and
                       ``panels`` (which enter through their hashes)
     ``record_hash``   ``H(field_hashes)``
