@@ -45,6 +45,7 @@ async def committed_and_drawn(demo: Chat, seats: int = 5) -> None:
     await pool(demo)
     replies = await demo.say("Alice", f"/draw {seats}")
     assert "chance of selection lies between" in replies[0].text, joined(replies)
+    assert "Warning: a seed typed by an organiser can be chosen" in replies[0].text
     replies = await demo.press("Alice", "Commit")
     assert replies[0].text.startswith("Committed: draw 1")
     assert replies[0].file is not None and replies[0].file.mime_type == "application/json"
@@ -148,7 +149,8 @@ async def test_organisers_hear_when_nobody_is_left_to_draw(demo: Chat) -> None:
 
 async def test_a_lottery_seed_needs_two_witnesses_who_agree(demo: Chat) -> None:
     await pool(demo)
-    await demo.say("Alice", "/draw 3 lottery:National Lottery:2026-11-28")
+    preview = await demo.say("Alice", "/draw 3 lottery:National Lottery:2026-11-28")
+    assert "entered by two witnesses" in preview[0].text and "Warning" not in preview[0].text
     await demo.press("Alice", "Commit")
     replies = await demo.say("Alice", "/draw seed 1 04 11 23 35 42 58")
     assert "A second witness must enter the same seed" in replies[0].text

@@ -257,6 +257,15 @@ async def draw_command(ctx: Context) -> Reply:
         lines.append(ctx.t("The quotas could not all be met; relaxed: {why}", why=relaxed))
     lines.append(draws.summary_text(ctx.t, record))
     lines.append(ctx.t("Seed: {source}.", source=_source_text(ctx, record["seed_source"])))
+    if record["seed_source"].get("kind") == "string":
+        # Whoever types a free seed could try seeds offline until one picks the
+        # panel they want: only a public draw nobody controls makes it fair.
+        lines.append(
+            ctx.t(
+                "Warning: a seed typed by an organiser can be chosen to pick a panel. For a "
+                "real council, name a public source: lottery:NAME:DATE or beacon:URL:ROUND."
+            )
+        )
     return Reply(
         "\n".join(lines),
         buttons=(
