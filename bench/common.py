@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import secrets
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
+from sqlalchemy import insert
 from sqlalchemy.engine import make_url
+
+from storage.db import Database
+from storage.models import Base
 
 
 @contextmanager
@@ -47,3 +52,29 @@ def throwaway_database(url: str | None, name: str) -> Iterator[str]:
     finally:
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+
+
+CHUNK = 5000  # rows per INSERT
+
+
+async def bulk_load(
+    db: Database, tables: Sequence[tuple[type[Base], list[dict[str, Any]]]]
+) -> None:
+    """Insert rows with their ids given, table by table in chunks; on PostgreSQL
+    move each table's id sequence past them; then ANALYZE, as a database in
+    service has planner statistics."""
+    async with db.transaction() as session:
+        for model, rows in tables:
+            table = Base.metadata.tables[model.__tablename__]
+            for start in range(0, len(rows), CHUNK):
+                await session.execute(insert(table), rows[start : start + CHUNK])
+    async with db.engine.connect() as conn:
+        if not db.is_sqlite:
+            for model, _rows in tables:
+                name = model.__tablename__
+                await conn.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                    f"(SELECT max(id) FROM {name}))"
+                )
+        await conn.exec_driver_sql("ANALYZE")
+        await conn.commit()

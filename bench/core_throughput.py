@@ -32,7 +32,7 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, select
 
-from bench.common import throwaway_database
+from bench.common import bulk_load, throwaway_database
 from bot.config import Settings
 from bot.core import Core
 from bot.messages import ChatRef, Request, Sender
@@ -50,7 +50,6 @@ from storage.models import (
     ACTIVE,
     ORGANISER,
     SCOPE_BRANCH,
-    Base,
     Branch,
     Consent,
     Identity,
@@ -65,13 +64,11 @@ REGIONS = 12
 WARMUP = 100
 BLOCKS = 20
 RAW_TX = 3000
-CHUNK = 5000
 SEED = 20261126
 TARGET_RATIO = 0.3
 TARGET_P99_MS = 5.0
 
 # The tables seeded with explicit ids, whose PostgreSQL sequences must then catch up.
-SEEDED_WITH_IDS = ("regions", "branches", "persons", "identities", "consents", "role_grants")
 
 raw_metadata = MetaData()
 bench_raw = Table(
@@ -131,11 +128,6 @@ def split(items: Sequence[int], blocks: int, block: int) -> Sequence[int]:
     """The block-th of ``blocks`` nearly equal consecutive parts of ``items``."""
     n = len(items)
     return items[block * n // blocks : (block + 1) * n // blocks]
-
-
-def chunks(rows: list[dict[str, Any]], size: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
 
 
 async def seed(
@@ -216,28 +208,17 @@ async def seed(
         }
         for b in range(1, branches + 1)
     ]
-    async with db.transaction() as session:
-        for model, rows in (
+    await bulk_load(
+        db,
+        [
             (Region, regions),
             (Branch, branch_rows),
             (Person, person_rows),
             (Identity, identity_rows),
             (Consent, consent_rows),
             (RoleGrant, grant_rows),
-        ):
-            table = Base.metadata.tables[model.__tablename__]
-            for chunk in chunks(rows):
-                await session.execute(insert(table), chunk)
-    async with db.engine.connect() as conn:
-        if not db.is_sqlite:
-            for name in SEEDED_WITH_IDS:
-                await conn.exec_driver_sql(
-                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
-                    f"(SELECT max(id) FROM {name}))"
-                )
-        # Planner statistics, as a database in service has them.
-        await conn.exec_driver_sql("ANALYZE")
-        await conn.commit()
+        ],
+    )
 
 
 # --- Measuring ----------------------------------------------------------------------

@@ -48,7 +48,7 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,10 +56,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bench.common import throwaway_database
+from bench.common import bulk_load, throwaway_database
 from bot.config import Settings
 from bot.core import Core
 from bot.demo import seed_demo
@@ -68,7 +68,6 @@ from bot.people import SHORT_ID_ALPHABET, SHORT_ID_LENGTH
 from storage.db import Database
 from storage.models import (
     Ballot,
-    Base,
     Branch,
     Consent,
     Identity,
@@ -83,12 +82,10 @@ DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 OPTIONS = ("A", "B", "C")
 WEIGHTS = (5, 3, 2)  # how likely each option is picked, so the counts differ
 DUES = dt.date(2030, 1, 1)
-CHUNK = 5000
 SEED = 20261127
 PROGRESS_S = 5.0
 
 # The tables seeded with explicit ids, whose PostgreSQL sequences must then catch up.
-SEEDED_WITH_IDS = ("persons", "identities", "consents")
 
 ALICE = Sender(PLATFORM, "alice", "Alice", handle="alice")
 ALICE_CHAT = ChatRef(PLATFORM, "private", "alice")
@@ -134,11 +131,6 @@ def short_id(n: int) -> str:
 
 def user_id(n: int) -> str:
     return f"member-{n}"
-
-
-def chunks(rows: list[dict[str, Any]], size: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
 
 
 async def seed(db: Database, settings: Settings, members: int) -> list[int]:
@@ -202,25 +194,14 @@ async def seed(db: Database, settings: Settings, members: int) -> list[int]:
         }
         for i, pid in enumerate(ids)
     ]
-    async with db.transaction() as session:
-        for model, rows in (
+    await bulk_load(
+        db,
+        [
             (Person, person_rows),
             (Identity, identity_rows),
             (Consent, consent_rows),
-        ):
-            table = Base.metadata.tables[model.__tablename__]
-            for chunk in chunks(rows):
-                await session.execute(insert(table), chunk)
-    async with db.engine.connect() as conn:
-        if not db.is_sqlite:
-            for name in SEEDED_WITH_IDS:
-                await conn.exec_driver_sql(
-                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
-                    f"(SELECT max(id) FROM {name}))"
-                )
-        # Planner statistics, as a database in service has them.
-        await conn.exec_driver_sql("ANALYZE")
-        await conn.commit()
+        ],
+    )
     return ids
 
 
