@@ -44,7 +44,6 @@ import json
 import mimetypes
 import re
 import secrets
-import socket
 import time
 import zlib
 from collections import deque
@@ -56,6 +55,8 @@ from typing import TYPE_CHECKING, Any, Self
 import aiohttp
 import yarl
 from aiohttp import web
+
+from tests.local_server import serve_locally
 
 if TYPE_CHECKING:
     import discord
@@ -498,16 +499,7 @@ class FakeDiscord:
         app.router.add_get("/resume-gateway", self._gateway)
         app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self._download)
         app.router.add_route("*", "/api/v10/{path:.*}", self._handle)
-        runner = web.AppRunner(
-            app, handle_signals=False, handler_cancellation=True, shutdown_timeout=1.0
-        )
-        await runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = int(sock.getsockname()[1])
-        await web.SockSite(runner, sock).start()
-        self._runner = runner
+        self._runner, self.port = await serve_locally(app, shutdown_timeout=1.0)
 
     async def stop(self) -> None:
         """Close gateway connections (code 1001) and stop serving."""

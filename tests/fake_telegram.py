@@ -52,6 +52,8 @@ from typing import Any, Self
 import aiohttp
 from aiohttp import web
 
+from tests.local_server import serve_locally
+
 BOT_ID = 999
 BOT_USERNAME = "organiser_test_bot"
 BOT_FIRST_NAME = "Organiser"
@@ -347,19 +349,8 @@ class FakeTelegram:
         app = web.Application(client_max_size=50 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        # handler_cancellation: a long poll whose client went away (PTB cancels its
-        # in-flight getUpdates on stop) ends with it instead of lingering.
-        runner = web.AppRunner(
-            app, handle_signals=False, handler_cancellation=True, shutdown_timeout=2.0
-        )
-        await runner.setup()
         self._closing = False
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = int(sock.getsockname()[1])
-        await web.SockSite(runner, sock).start()
-        self._runner = runner
+        self._runner, self.port = await serve_locally(app, shutdown_timeout=2.0)
 
     async def stop(self) -> None:
         """Stop serving; open long polls are answered at once (with no updates)."""
