@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, func, select
 
 from bot.branches import audit, search
+from bot.commands.organise import _require_staff
 from bot.context import Context, Refusal, parse_id
 from bot.i18n import N_, Translator, translator
 from bot.meetings import when_problem, when_zone
@@ -213,14 +214,7 @@ async def _scope_of(ctx: Context, draft: _Draft) -> tuple[str, int, str, str]:
                 audit="poll",
             )
         return SCOPE_REGION, region.id, region.name, ctx.settings.default_timezone
-    if not holds_at_branch(grants, ORGANISER, branch):
-        raise ctx.refuse(
-            ctx.t(
-                "Only the organisers of the {branch} branch (or admins above it) can do that.",
-                branch=branch.name,
-            ),
-            audit="poll",
-        )
+    await _require_staff(ctx, branch, (ORGANISER,), "poll")
     return SCOPE_BRANCH, branch.id, branch.name, branch.timezone
 
 
@@ -362,17 +356,9 @@ async def post(ctx: Context, target: str) -> list[Reply]:
     data = prompt.payload
     scope, scope_id = str(data["scope"]), int(data["scope_id"])
     # The roles may have changed since the preview.
-    grants = await ctx.grants()
-    branches = await scope_branches(ctx.session, scope, scope_id)
-    allowed = (
-        holds_nationally(grants, ORGANISER)
-        if scope == SCOPE_NATIONAL
-        else holds_at_region(grants, ORGANISER, scope_id)
-        if scope == SCOPE_REGION
-        else bool(branches) and holds_at_branch(grants, ORGANISER, branches[0])
-    )
-    if not allowed:
+    if not await _organises(ctx, scope, scope_id):
         raise ctx.refuse(ctx.t("You can no longer post polls there."), audit="pollpost")
+    branches = await scope_branches(ctx.session, scope, scope_id)
     closes_at = dt.datetime.fromisoformat(str(data["closes"]))
     if closes_at <= ctx.now:
         raise ctx.refuse(
@@ -661,16 +647,19 @@ async def cast(ctx: Context, target: str) -> Reply:
 # --- Results and management -------------------------------------------------------------
 
 
-async def _staff_of(ctx: Context, poll: Poll, what: str) -> None:
+async def _organises(ctx: Context, scope: str, scope_id: int) -> bool:
+    """Does the person hold the organiser role over this branch, region or party?"""
     grants = await ctx.grants()
-    if poll.scope == SCOPE_NATIONAL:
-        ok = holds_nationally(grants, ORGANISER)
-    elif poll.scope == SCOPE_REGION:
-        ok = holds_at_region(grants, ORGANISER, poll.scope_id)
-    else:
-        branch = await ctx.session.get(Branch, poll.scope_id)
-        ok = branch is not None and holds_at_branch(grants, ORGANISER, branch)
-    if not ok:
+    if scope == SCOPE_NATIONAL:
+        return holds_nationally(grants, ORGANISER)
+    if scope == SCOPE_REGION:
+        return holds_at_region(grants, ORGANISER, scope_id)
+    branch = await ctx.session.get(Branch, scope_id)
+    return branch is not None and holds_at_branch(grants, ORGANISER, branch)
+
+
+async def _staff_of(ctx: Context, poll: Poll, what: str) -> None:
+    if not await _organises(ctx, poll.scope, poll.scope_id):
         raise ctx.refuse(
             ctx.t("Only the organisers who ran this poll's area can do that."), audit=what
         )

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 
 from bot import draws
 from bot.branches import audit
+from bot.commands.organise import _require_staff
 from bot.config import parse_categories
 from bot.context import Context, Refusal, parse_id
 from bot.i18n import N_
@@ -189,14 +190,7 @@ async def _staff_branch(ctx: Context, what: str) -> Branch:
         raise ctx.refuse(
             ctx.t("You are in no branch, so there is no council to draw for."), audit=what
         )
-    if not holds_at_branch(await ctx.grants(), ORGANISER, branch):
-        raise ctx.refuse(
-            ctx.t(
-                "Only the organisers of the {branch} branch (or admins above it) can do that.",
-                branch=branch.name,
-            ),
-            audit=what,
-        )
+    await _require_staff(ctx, branch, (ORGANISER,), what)
     return branch
 
 
