@@ -1,15 +1,22 @@
-"""Draws by lot in chat: from a branch's opted-in members to its council.
+"""Draws by lot in chat: councils (of a branch, a region or the national
+party) and delegations (from each branch to its region, from each region to
+the national level).
 
-1. **Preview.** The pool is the branch's members with current dues who opted
-   in (``/profile``) and have not sat on the council within the rotation period.
-   Quotas are proportional to the pool, plus or minus one seat per value. The
-   organiser sees feasibility (or the smallest relaxation) and the fairness
-   summary before anything is committed.
+1. **Preview.** The pool is the body's members with current dues who opted in
+   (``/profile``) and have not sat on the same body within the rotation period.
+   Quotas are proportional to the pool, plus or minus one seat per value, or
+   set by the organiser. The organiser sees feasibility (or the smallest
+   relaxation) and the fairness summary before anything is committed.
 2. **Commit.** The record (``bot.sortition.record``) is stored and posted; the
-   people behind its pseudonymous ids are kept apart and never published.
-3. **Seed.** Entered with ``/draw seed``: for a lottery or a beacon, two
-   witnesses (staff over the branch) must enter the same value; a plain string
-   needs one. The draw then completes: the index, the panel, invitations.
+   people behind its pseudonymous ids are kept apart and never published. A
+   delegation commits one record per sending branch (or region), each
+   verifiable on its own, grouped under the first.
+3. **Seed.** A beacon's round is fetched by the scheduler once it is published
+   (and only if the bot saw it unpublished after the commitment); a lottery's
+   numbers are entered with ``/draw seed`` by two witnesses (staff over the
+   body) who must agree, and the scheduler reminds them on the lottery's day; a
+   plain string needs one. The draw then completes: the index, the panel,
+   invitations.
 4. **Invitations.** Accept or Decline by the invited person only; reminders 48
    and 24 hours before the deadline; silence at the deadline is a decline. Each
    decline draws a replacement from those not yet invited, with quotas reduced
@@ -21,18 +28,23 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import math
+import secrets
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+import httpx
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.branches import organisers_of, people_of
 from bot.config import Settings, parse_categories
 from bot.i18n import Translator, translator
-from bot.messages import Button
-from bot.outbox import enqueue, enqueue_for
+from bot.messages import Attachment, Button
+from bot.outbox import Recipients, enqueue, enqueue_for
 from bot.sortition.model import Person as Entrant
 from bot.sortition.model import Problem, Quota
 from bot.sortition.panels import InfeasibleQuotas
@@ -41,48 +53,130 @@ from bot.sweeps import sweep
 from storage.db import Database
 from storage.models import (
     ACCEPTED,
+    ADMIN,
+    AFFILIATED,
     DECLINED,
     EXPIRED,
     INVITED,
+    NATIONAL_SCOPE_ID,
+    ORGANISER,
     SCOPE_BRANCH,
+    SCOPE_NATIONAL,
+    SCOPE_REGION,
     Branch,
+    BranchChat,
     CouncilSeat,
     Draw,
     DrawEntrant,
     Invitation,
     Person,
+    Region,
+    RoleGrant,
     SortitionProfile,
 )
 
+log = logging.getLogger(__name__)
+
 COUNCIL = "branch-council"
+REGION_COUNCIL = "region-council"
+NATIONAL_COUNCIL = "national-council"
+TO_REGION = "delegation-region"  # delegates of a branch to its region
+TO_NATIONAL = "delegation-national"  # delegates of a region to the national level
+DELEGATIONS = (TO_REGION, TO_NATIONAL)
 PREFER_NOT = "prefer not to say"
 REMIND_AT = (dt.timedelta(hours=48), dt.timedelta(hours=24))
+RECORD_FILE_LIMIT = 8_000_000  # bytes: larger records are fetched with /draw record
 
 
 def pseudonym(index: int) -> str:
     return f"P{index + 1:04d}"
 
 
-async def eligible(
-    session: AsyncSession, settings: Settings, branch: Branch, now: dt.datetime
-) -> list[tuple[Person, dict[str, str]]]:
-    """Members of ``branch`` with current dues, opted in, not seated within the rotation."""
-    from zoneinfo import ZoneInfo
+@dataclass(frozen=True, slots=True)
+class Body:
+    """Who a draw is for: a council, or one unit's delegation. ``scope`` and
+    ``scope_id`` name the unit whose members form the pool (a branch, a region,
+    or the national party with id 0)."""
 
-    today = now.astimezone(ZoneInfo(branch.timezone)).date()
+    kind: str
+    scope: str
+    scope_id: int
+    name: str
+    timezone: str
+    destination: str = ""  # a delegation's: the region's name, or the party's
+
+    def describe(self, t: Translator) -> str:
+        if self.kind == TO_REGION:
+            return t("the delegation of {unit} to {to}", unit=self.name, to=self.destination)
+        if self.kind == TO_NATIONAL:
+            return t("the delegation of {unit} to the national level", unit=self.name)
+        if self.kind == REGION_COUNCIL:
+            return t("the {unit} regional council", unit=self.name)
+        if self.kind == NATIONAL_COUNCIL:
+            return t("the national council")
+        return t("the {unit} council", unit=self.name)
+
+
+async def body_of(
+    session: AsyncSession, settings: Settings, kind: str, scope: str, scope_id: int
+) -> Body | None:
+    if scope == SCOPE_BRANCH:
+        branch = await session.get(Branch, scope_id)
+        if branch is None:
+            return None
+        destination = ""
+        if kind == TO_REGION and branch.region_id is not None:
+            region = await session.get(Region, branch.region_id)
+            destination = region.name if region else ""
+        return Body(kind, scope, scope_id, branch.name, branch.timezone, destination)
+    if scope == SCOPE_REGION:
+        region = await session.get(Region, scope_id)
+        if region is None:
+            return None
+        return Body(
+            kind, scope, scope_id, region.name, settings.default_timezone, settings.party_name
+        )
+    return Body(
+        kind, SCOPE_NATIONAL, NATIONAL_SCOPE_ID, settings.party_name, settings.default_timezone
+    )
+
+
+async def draw_body(session: AsyncSession, settings: Settings, draw: Draw) -> Body | None:
+    return await body_of(session, settings, draw.body, draw.scope, draw.scope_id)
+
+
+def branches_in(scope: str, scope_id: int) -> Select[Any]:
+    """The ids of the branches whose members belong to a unit: the branch itself;
+    a region's affiliated branches; every affiliated branch."""
+    if scope == SCOPE_BRANCH:
+        return select(Branch.id).where(Branch.id == scope_id)
+    if scope == SCOPE_REGION:
+        return select(Branch.id).where(Branch.region_id == scope_id, Branch.status == AFFILIATED)
+    return select(Branch.id).where(Branch.status == AFFILIATED)
+
+
+def _today(body: Body, now: dt.datetime) -> dt.date:
+    return now.astimezone(ZoneInfo(body.timezone)).date()
+
+
+async def eligible(
+    session: AsyncSession, settings: Settings, body: Body, now: dt.datetime
+) -> list[tuple[Person, dict[str, str]]]:
+    """Members of the body's unit with current dues, opted in, not seated on the
+    same body within the rotation period."""
     since = now - dt.timedelta(days=30 * settings.sortition_rotation_months)
     served = select(CouncilSeat.person_id).where(
-        CouncilSeat.body == COUNCIL,
-        CouncilSeat.scope == SCOPE_BRANCH,
-        CouncilSeat.scope_id == branch.id,
+        CouncilSeat.body == body.kind,
+        CouncilSeat.scope == body.scope,
+        CouncilSeat.scope_id == body.scope_id,
         CouncilSeat.since > since,
     )
     rows = await session.execute(
         select(Person, SortitionProfile.features)
         .join(SortitionProfile, SortitionProfile.person_id == Person.id)
         .where(
-            Person.branch_id == branch.id,
-            Person.dues_paid_until >= today,
+            Person.branch_id.in_(branches_in(body.scope, body.scope_id)),
+            Person.dues_paid_until >= _today(body, now),
             SortitionProfile.opted_in.is_(True),
             Person.id.not_in(served),
         )
@@ -93,6 +187,121 @@ async def eligible(
         (person, {c: str(features.get(c) or PREFER_NOT) for c in categories})
         for person, features in rows
     ]
+
+
+async def member_count(session: AsyncSession, body: Body, now: dt.datetime) -> int:
+    """Members with current dues in the body's unit: what delegation seats follow."""
+    return (
+        await session.scalar(
+            select(func.count(Person.id)).where(
+                Person.branch_id.in_(branches_in(body.scope, body.scope_id)),
+                Person.dues_paid_until >= _today(body, now),
+            )
+        )
+        or 0
+    )
+
+
+def apportion(members: dict[int, int], caps: dict[int, int], seats: int) -> dict[int, int]:
+    """Seats per unit in proportion to its members, at least one each, never
+    more than its ``caps`` (who can be drawn there), summing to ``seats`` where
+    the caps allow: the largest remainder method, deterministic (ties to the
+    lower id). Units with nobody to draw get nothing."""
+    units = sorted(u for u in members if caps.get(u, 0) > 0)
+    total = sum(members[u] for u in units) or 1
+    share = {u: seats * members[u] / total for u in units}
+    given = {u: min(caps[u], max(1, math.floor(share[u]))) for u in units}
+    while sum(given.values()) > seats:
+        over = [u for u in units if given[u] > 1]
+        if not over:
+            break
+        given[min(over, key=lambda u: (share[u] - given[u], -u))] -= 1
+    while sum(given.values()) < seats:
+        room = [u for u in units if given[u] < caps[u]]
+        if not room:
+            break
+        given[max(room, key=lambda u: (share[u] - given[u], -u))] += 1
+    return given
+
+
+# Who hears about a draw: module-level queries (see bot.outbox.Recipients).
+_PEOPLE_IN_REGION = select(Person.id).where(
+    Person.branch_id.in_(
+        select(Branch.id).where(
+            Branch.region_id == bindparam("r_region"), Branch.status == AFFILIATED
+        )
+    )
+)
+_PEOPLE_NATIONAL = select(Person.id).where(
+    Person.branch_id.in_(select(Branch.id).where(Branch.status == AFFILIATED))
+)
+_STAFF_OF_REGION = select(RoleGrant.person_id).where(
+    RoleGrant.role.in_((ORGANISER, ADMIN)),
+    (RoleGrant.scope == SCOPE_NATIONAL)
+    | ((RoleGrant.scope == SCOPE_REGION) & (RoleGrant.scope_id == bindparam("r_region"))),
+)
+_NATIONAL_STAFF = select(RoleGrant.person_id).where(
+    RoleGrant.role.in_((ORGANISER, ADMIN)), RoleGrant.scope == SCOPE_NATIONAL
+)
+
+
+def people_in(body: Body) -> Recipients:
+    if body.scope == SCOPE_BRANCH:
+        return people_of(_branch_ref(body.scope_id))
+    if body.scope == SCOPE_REGION:
+        return Recipients(_PEOPLE_IN_REGION, {"r_region": body.scope_id})
+    return Recipients(_PEOPLE_NATIONAL, {})
+
+
+def staff_of(body: Body) -> Recipients:
+    """Who may see names: the unit's own organisers (a branch's, or the region's
+    and national staff for a region, national staff for the party)."""
+    if body.scope == SCOPE_BRANCH:
+        return organisers_of(_branch_ref(body.scope_id))
+    if body.scope == SCOPE_REGION:
+        return Recipients(_STAFF_OF_REGION, {"r_region": body.scope_id})
+    return Recipients(_NATIONAL_STAFF, {})
+
+
+def _branch_ref(branch_id: int) -> Branch:
+    return Branch(id=branch_id)
+
+
+async def publish(
+    session: AsyncSession,
+    settings: Settings,
+    body: Body,
+    *,
+    key: str,
+    render: Any,
+    now: dt.datetime,
+    file: Attachment | None = None,
+) -> None:
+    """To the body's chats (the linked chats of its branches) if it has any, in
+    the party's language, with ``file``; else to each of its people privately
+    (without the file: a pool's record can be large)."""
+    chats = list(
+        await session.scalars(
+            select(BranchChat.id).where(
+                BranchChat.branch_id.in_(branches_in(body.scope, body.scope_id))
+            )
+        )
+    )
+    if not chats:
+        await enqueue_for(session, people_in(body), key=key, render=render, now=now)
+        return
+    text = render(translator(settings.default_locale))
+    if file is not None and len(file.content) > RECORD_FILE_LIMIT:
+        file = None
+    for chat_id in chats:
+        await enqueue(
+            session,
+            key=f"{key}:chat{chat_id}",
+            text=text,
+            now=now,
+            branch_chat_id=chat_id,
+            file=file,
+        )
 
 
 def proportional_quotas(
@@ -114,8 +323,12 @@ def build(
     people: list[tuple[Person, dict[str, str]]], quotas: list[Quota], seats: int
 ) -> tuple[Problem, dict[str, int]]:
     """The problem over pseudonymous ids, and who is behind each."""
-    entrants = [Entrant(pseudonym(i), features) for i, (_, features) in enumerate(people)]
-    behind = {pseudonym(i): person.id for i, (person, _) in enumerate(people)}
+    # Pseudonyms in a secret random order: numbered in joining order, they would
+    # let anyone who knows who joined when read the published features.
+    order = list(range(len(people)))
+    secrets.SystemRandom().shuffle(order)
+    entrants = [Entrant(pseudonym(order[i]), features) for i, (_, features) in enumerate(people)]
+    behind = {pseudonym(order[i]): person.id for i, (person, _) in enumerate(people)}
     return Problem.build(entrants, quotas, seats), behind
 
 
@@ -151,7 +364,8 @@ def summary_text(t: Translator, record: dict[str, Any]) -> str:
 async def complete(
     session: AsyncSession, settings: Settings, draw: Draw, seed: str, now: dt.datetime
 ) -> list[Invitation] | None:
-    """Draw with ``seed``: once (a conditional UPDATE); invitations go out."""
+    """Draw with ``seed``: once (a conditional UPDATE); invitations go out, each
+    with as long to answer as the draw promised, counted from now."""
     index, selected = selected_after(draw.record, seed)
     done = await session.execute(
         update(Draw)
@@ -171,75 +385,78 @@ async def complete(
             )
         ).all()
     )
+    respond_by = now + max(draw.respond_by - draw.created_at, dt.timedelta(days=1))
     invitations = []
     for name in selected:
         invitation = Invitation(
             draw_id=draw.id,
             person_id=behind[name],
             status=INVITED,
-            respond_by=draw.respond_by,
+            respond_by=respond_by,
             reminders_sent=0,
         )
         session.add(invitation)
         invitations.append(invitation)
     await session.flush()
-    branch = await session.get(Branch, draw.scope_id)
+    body = await draw_body(session, settings, draw)
+    if body is None:
+        return invitations
     for invitation in invitations:
-        t = translator(settings.default_locale)
         person = await session.get(Person, invitation.person_id)
-        if person is not None:
-            t = translator(person.locale)
+        t = translator(person.locale if person else settings.default_locale)
         await enqueue(
             session,
             key=f"invite:{invitation.id}",
-            text=invitation_text(t, branch, draw),
+            text=invitation_text(t, body, invitation),
             buttons=invitation_buttons(t, invitation),
             now=now,
             person_id=invitation.person_id,
         )
-    if branch is not None:
 
-        def public(t: Translator) -> str:
-            return t(
-                "Draw {id} for the {branch} council is done: seed {seed}, panel {index} of {m}. "
-                "Selected: {ids}. Anyone can check it with the published record.",
-                id=draw.id,
-                branch=branch.name,
-                seed=seed[:80],
-                index=index,
-                m=draw.record["m"],
-                ids=", ".join(selected),
-            )
+    def public(t: Translator) -> str:
+        return t(
+            "Draw {id} for {body} is done: seed {seed}, panel {index} of {m}. "
+            "Selected: {ids}. Anyone can check it with the published record.",
+            id=draw.id,
+            body=body.describe(t),
+            seed=seed[:80],
+            index=index,
+            m=draw.record["m"],
+            ids=", ".join(selected),
+        )
 
-        await enqueue_for(
-            session,
-            people_of(branch),
-            key=f"drawn:{draw.id}",
-            render=public,
-            now=now,
-        )
-        names = []
-        for name in selected:
-            person = await session.get(Person, behind[name])
-            names.append(f"{name} = {person.display_name if person else '?'}")
-        await enqueue_for(
-            session,
-            organisers_of(branch),
-            key=f"drawn-names:{draw.id}",
-            render=lambda t: t(
-                "Who was drawn (for organisers only): {names}.", names="; ".join(names)
-            ),
-            now=now,
-        )
+    await publish(session, settings, body, key=f"drawn:{draw.id}", render=public, now=now)
+    names = []
+    for name in selected:
+        person = await session.get(Person, behind[name])
+        names.append(f"{name} = {person.display_name if person else '?'}")
+    await enqueue_for(
+        session,
+        staff_of(body),
+        key=f"drawn-names:{draw.id}",
+        render=lambda t: t(
+            "Who was drawn for {body} (for organisers only): {names}.",
+            body=body.describe(t),
+            names="; ".join(names),
+        ),
+        now=now,
+    )
     return invitations
 
 
-def invitation_text(t: Translator, branch: Branch | None, draw: Draw) -> str:
-    return t(
-        "You have been drawn by lot for the {branch} council. Will you serve? Please answer "
-        "by {when} (UTC); no answer counts as a no, and someone else is then drawn.",
-        branch=branch.name if branch else "",
-        when=draw.respond_by.strftime("%a %d %b %H:%M"),
+def invitation_text(t: Translator, body: Body, invitation: Invitation) -> str:
+    if body.kind in DELEGATIONS:
+        ask = t("You have been drawn by lot for {body}. Will you go?", body=body.describe(t))
+    else:
+        ask = t("You have been drawn by lot for {body}. Will you serve?", body=body.describe(t))
+    return (
+        ask
+        + " "
+        + t(
+            "Please answer by {when} (UTC); no answer counts as a no, and someone else is "
+            "then drawn.",
+            when=invitation.respond_by.strftime("%a %d %b %H:%M"),
+        )
     )
 
 
@@ -272,25 +489,25 @@ async def replace(
     root = await root_of(session, draw)
     family = [root.id, *await session.scalars(select(Draw.id).where(Draw.parent_id == root.id))]
     invited = list(await session.scalars(select(Invitation).where(Invitation.draw_id.in_(family))))
-    branch = await session.get(Branch, root.scope_id)
-    if branch is None or root.seed is None:
+    body = await draw_body(session, settings, root)
+    if body is None or root.seed is None:
         return "gone"
     pool = [
         (p, f)
-        for p, f in await eligible(session, settings, branch, now)
+        for p, f in await eligible(session, settings, body, now)
         if p.id not in {i.person_id for i in invited}
     ]
     if not pool:
         # Nobody is left to ask: the organisers must hear it, not find out later.
         await enqueue_for(
             session,
-            organisers_of(branch),
+            staff_of(body),
             key=f"draw-empty:{declined.id}",
             render=lambda t: t(
-                "Draw {id} for the {branch} council: someone declined, and nobody is left "
-                "in the pool to draw in their place.",
+                "Draw {id} for {body}: someone declined, and nobody is left in the pool "
+                "to draw in their place.",
                 id=root.id,
-                branch=branch.name,
+                body=body.describe(t),
             ),
             now=now,
         )
@@ -341,7 +558,7 @@ async def replace(
         witnesses=[],
         round=round_,
         parent_id=root.id,
-        respond_by=now + dt.timedelta(days=settings.sortition_respond_days),
+        respond_by=now + (root.respond_by - root.created_at),
         created_by=root.created_by,
         created_at=now,
     )
@@ -385,17 +602,197 @@ async def invitation_sweep(db: Database, settings: Settings, now: dt.datetime) -
                     person = await session.get(Person, invitation.person_id)
                     t = translator(person.locale if person else settings.default_locale)
                     draw = await session.get(Draw, invitation.draw_id)
-                    branch = await session.get(Branch, draw.scope_id) if draw else None
+                    body = await draw_body(session, settings, draw) if draw else None
                     await enqueue(
                         session,
                         key=f"invite-remind:{invitation.id}:{number}",
                         text=t("A reminder, please answer:")
                         + "\n"
-                        + (invitation_text(t, branch, draw) if draw else ""),
+                        + (invitation_text(t, body, invitation) if body else ""),
                         buttons=invitation_buttons(t, invitation),
                         now=now,
                         person_id=invitation.person_id,
                     )
 
 
-__all__ = ["ACCEPTED", "DECLINED", "complete", "eligible", "replace"]
+async def group_of(session: AsyncSession, draw: Draw) -> list[Draw]:
+    """The draws committed and seeded together with ``draw``: its delegation, or itself."""
+    if draw.group_id is None:
+        return [draw]
+    return list(
+        await session.scalars(select(Draw).where(Draw.group_id == draw.group_id).order_by(Draw.id))
+    )
+
+
+async def complete_group(
+    session: AsyncSession, settings: Settings, draw: Draw, seed: str, now: dt.datetime
+) -> list[Invitation] | None:
+    """Complete ``draw`` and the rest of its delegation with one seed; None if it
+    was already done."""
+    done: list[Invitation] | None = None
+    for member in await group_of(session, draw):
+        invitations = await complete(session, settings, member, seed, now)
+        if invitations is not None:
+            done = [*(done or []), *invitations]
+    return done
+
+
+class BeaconError(Exception):
+    """The beacon answered, but not with a round we can read."""
+
+
+def beacon_url(source: dict[str, Any]) -> str:
+    """Where a round is published: the URL with ``{round}`` filled in, or a drand
+    HTTP API's ``/public/{round}``."""
+    url, round_ = str(source["url"]), str(source["round"])
+    if "{round}" in url:
+        return url.replace("{round}", round_)
+    return f"{url.rstrip('/')}/public/{round_}"
+
+
+async def fetch_beacon(source: dict[str, Any], client: httpx.AsyncClient) -> str | None:
+    """The round's randomness as lower-case text, or None while it is unpublished.
+
+    drand answers ``{"randomness": hex}``; NIST's beacon ``{"pulse": {"outputValue": hex}}``.
+    """
+    response = await client.get(beacon_url(source))
+    if response.status_code in (404, 425):
+        return None
+    if response.status_code != 200:
+        raise BeaconError(f"HTTP {response.status_code}")
+    try:
+        data = response.json()
+    except ValueError:
+        raise BeaconError("not JSON") from None
+    value = data.get("randomness") if isinstance(data, dict) else None
+    if value is None and isinstance(data, dict) and isinstance(data.get("pulse"), dict):
+        value = data["pulse"].get("outputValue")
+    if not isinstance(value, str) or not value.strip() or len(value) > 500:
+        raise BeaconError("no randomness in the answer")
+    return value.strip().lower()
+
+
+def _lottery_day(source: dict[str, Any]) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(str(source.get("date")))
+    except ValueError:
+        return None
+
+
+def seed_due(source: dict[str, Any], timezone: str, now: dt.datetime) -> dt.datetime:
+    """When to expect the seed: a lottery's evening (21:00 where the body is), else now."""
+    day = _lottery_day(source) if source.get("kind") == "lottery" else None
+    if day is None:
+        return now
+    return dt.datetime.combine(day, dt.time(21, 0), ZoneInfo(timezone)).astimezone(dt.UTC)
+
+
+@sweep("seeds")
+async def seed_sweep(
+    db: Database,
+    settings: Settings,
+    now: dt.datetime,
+    client: httpx.AsyncClient | None = None,
+) -> None:
+    """Draws waiting for their seed: fetch a beacon's round once it is out and
+    complete the draw; on a lottery's day, remind the organisers to enter it."""
+    async with db.transaction() as session:
+        waiting = list(
+            await session.scalars(
+                select(Draw)
+                .where(
+                    Draw.status == "committed",
+                    Draw.round == 0,
+                    (Draw.group_id.is_(None)) | (Draw.group_id == Draw.id),
+                )
+                .order_by(Draw.id)
+            )
+        )
+        beacons = [(d.id, dict(d.record["seed_source"])) for d in waiting if _is_beacon(d)]
+        for draw in waiting:
+            if draw.record["seed_source"].get("kind") == "lottery":
+                await _remind_seed(session, settings, draw, now)
+    if not beacons:
+        return
+    owned = client is None
+    client = client or httpx.AsyncClient(timeout=10.0, follow_redirects=True)
+    try:
+        for draw_id, source in beacons:
+            try:
+                value = await fetch_beacon(source, client)
+            except (httpx.HTTPError, BeaconError) as exc:
+                log.warning("draw %s: beacon %s: %s", draw_id, beacon_url(source), exc)
+                continue
+            async with db.transaction() as session:
+                row = await session.get(Draw, draw_id, with_for_update=True)
+                if row is None or row.status != "committed":
+                    continue
+                if value is None:
+                    row.beacon_pending_seen_at = row.beacon_pending_seen_at or now
+                elif row.beacon_pending_seen_at is None:
+                    # Published before we ever saw it pending: it may have been known
+                    # when the record was committed. Witnesses must decide.
+                    await _beacon_was_out(session, settings, row, now)
+                else:
+                    await complete_group(session, settings, row, value, now)
+    finally:
+        if owned:
+            await client.aclose()
+
+
+def _is_beacon(draw: Draw) -> bool:
+    return draw.record["seed_source"].get("kind") == "beacon" and draw.seed_reminded_at is None
+
+
+async def _remind_seed(
+    session: AsyncSession, settings: Settings, draw: Draw, now: dt.datetime
+) -> None:
+    if draw.seed_reminded_at is not None or draw.seed_due_at > now:
+        return
+    body = await draw_body(session, settings, draw)
+    if body is None:
+        return
+    draw.seed_reminded_at = now
+    source = draw.record["seed_source"]
+    await enqueue_for(
+        session,
+        staff_of(body),
+        key=f"draw-seed-due:{draw.id}",
+        render=lambda t: t(
+            "Draw {id} for {body} waits for the numbers of {name} drawn on {date}. Two of you, "
+            "as witnesses, enter them: /draw seed {id} followed by the numbers.",
+            id=draw.id,
+            body=body.describe(t),
+            name=source.get("name"),
+            date=source.get("date"),
+        ),
+        now=now,
+    )
+
+
+async def _beacon_was_out(
+    session: AsyncSession, settings: Settings, draw: Draw, now: dt.datetime
+) -> None:
+    body = await draw_body(session, settings, draw)
+    draw.seed_reminded_at = now  # told once; no more fetching
+    if body is None:
+        return
+    source = draw.record["seed_source"]
+    await enqueue_for(
+        session,
+        staff_of(body),
+        key=f"draw-beacon-out:{draw.id}",
+        render=lambda t: t(
+            "Draw {id} for {body}: round {round} of the beacon was already published when "
+            "the bot first looked, so it may have been known before the record was "
+            "committed. It was not used. Commit a new draw with a later round, or, if you "
+            "are sure, two witnesses enter it with /draw seed {id}.",
+            id=draw.id,
+            body=body.describe(t),
+            round=source.get("round"),
+        ),
+        now=now,
+    )
+
+
+__all__ = ["ACCEPTED", "DECLINED", "EXPIRED", "complete", "eligible", "replace"]

@@ -591,7 +591,9 @@ class SortitionProfile(Base):
 class Draw(Base):
     """One lottery for a body (a council or a delegation): committed first (its
     record published), drawn when the seed is known. A replacement after a
-    decline is a draw of its own with ``round`` > 0 and the original as parent."""
+    decline is a draw of its own with ``round`` > 0 and the original as parent.
+    ``respond_by - created_at`` is the time each invitation gives to answer,
+    counted from when the draw is made."""
 
     __tablename__ = "draws"
 
@@ -611,6 +613,15 @@ class Draw(Base):
     chosen_index: Mapped[int | None] = mapped_column(Integer)
     round: Mapped[int] = mapped_column(Integer, default=0)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("draws.id", ondelete="CASCADE"))
+    # A delegation is one draw per sending branch (or region), committed and
+    # seeded together: each names the first of them as its group.
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("draws.id", ondelete="CASCADE"), index=True
+    )
+    # When the organisers were told that the seed is due (once), and when the
+    # bot saw a beacon's round still unpublished after the commitment.
+    seed_reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    beacon_pending_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     respond_by: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

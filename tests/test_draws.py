@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import AsyncIterator
 
+import pytest
+from aiohttp import web
 from sqlalchemy import func, select
 
-from bot.draws import invitation_sweep
+from bot.draws import apportion, invitation_sweep, seed_sweep
 from bot.sortition.record import verify
 from storage.models import (
+    Branch,
     CouncilSeat,
     Draw,
     Invitation,
@@ -20,6 +24,7 @@ from storage.models import (
 )
 from tests.helpers import Chat, add_members, snapshot
 from tests.helpers import text as joined
+from tests.local_server import serve_locally
 
 GENDERS = ["woman", "man", "non-binary", "prefer not to say"]
 AGES = ["18-29", "30-44", "45-64", "65+"]
@@ -66,7 +71,9 @@ async def test_a_council_is_drawn_and_anyone_can_check_it(demo: Chat) -> None:
     # The branch hears pseudonymous ids only; the organisers also get names.
     public = [t for t in texts if t.startswith("Draw 1 for the Frome council is done")]
     assert public and all("Member" not in t for t in public)
-    assert any(t.startswith("Who was drawn (for organisers only)") for t in texts)
+    assert any(
+        t.startswith("Who was drawn for the Frome council (for organisers only)") for t in texts
+    )
     assert "checks out" in joined(await demo.say("Alice", "/draw verify 1"))
 
 
@@ -173,3 +180,243 @@ async def test_only_organisers_draw_and_bad_input_changes_nothing(demo: Chat) ->
     ):
         replies = await demo.say("Alice", line)
         assert replies[0].error and said in replies[0].text, (line, replies[0].text)
+
+
+# --- Regional and national councils, delegations, quotas, seeds ----------------------
+
+
+async def affiliate_bath(demo: Chat, members: int = 6) -> None:
+    """Bath joins the party structure, with ``members`` opted-in paid-up members."""
+    async with demo.core.db.transaction() as session:
+        bath = await session.scalar(select(Branch).where(Branch.slug == "bath"))
+        assert bath is not None
+        bath.status = "affiliated"
+    await add_members(
+        demo,
+        members,
+        "Bather",
+        branch_id=2,
+        features=lambda i: {"gender": GENDERS[i % 3], "age": AGES[(i + 1) % 4]},
+    )
+
+
+async def branch_of_invited(demo: Chat) -> list[str]:
+    async with demo.core.db.transaction() as session:
+        rows = await session.scalars(
+            select(Branch.name)
+            .join(Person, Person.branch_id == Branch.id)
+            .join(Invitation, Invitation.person_id == Person.id)
+            .order_by(Invitation.id)
+        )
+        return list(rows)
+
+
+async def test_a_regional_council_draws_from_every_affiliated_branch(demo: Chat) -> None:
+    await pool(demo, 8)
+    await affiliate_bath(demo, 8)
+    refused = await demo.say("Alice", "/draw region 4")  # a branch organiser only
+    assert refused[0].error and "Only the organisers of a region" in refused[0].text
+    preview = await demo.say("Jo", "/draw region 6 the chair's coin")
+    assert "A draw of 6 for the South West regional council" in preview[0].text, joined(preview)
+    assert "Pool: 16 people" in preview[0].text
+    await demo.press("Jo", "Commit")
+    replies = await demo.say("Jo", "/draw seed 1 heads tails heads")
+    assert "The 6 people selected have been invited" in replies[0].text, joined(replies)
+    assert set(await branch_of_invited(demo)) <= {"Frome", "Bath"}
+    async with demo.core.db.transaction() as session:
+        draw = await session.get(Draw, 1)
+        assert draw is not None and draw.scope == "region" and draw.body == "region-council"
+        assert verify(draw.record, draw.seed or "").ok
+    name, invitation_id, _ = (await invited(demo))[0]
+    assert "you are on the council" in (await demo.press(name, f"invyes:{invitation_id}"))[0].text
+    # Frome's own organiser neither sees nor verifies the region's draw.
+    assert "There is no draw 1" in joined(await demo.say("Alice", "/draw verify 1"))
+
+
+async def test_a_national_council_by_a_national_admin_in_no_branch(demo: Chat) -> None:
+    await pool(demo, 6)
+    await affiliate_bath(demo, 6)
+    refused = await demo.say("Jo", "/draw national 4")
+    assert refused[0].error and "Only national organisers" in refused[0].text
+    preview = await demo.say("Kai", "/draw national 4 days=10 a string for the demo")
+    assert "A draw of 4 for the national council" in preview[0].text, joined(preview)
+    assert "10 days to answer" in preview[0].text
+    await demo.press("Kai", "Commit")
+    start = demo.clock.now()
+    demo.clock.advance(dt.timedelta(days=3))
+    replies = await demo.say("Kai", "/draw seed 1 xyzzy")
+    assert "The 4 people selected have been invited" in replies[0].text, joined(replies)
+    async with demo.core.db.transaction() as session:
+        deadlines = set(await session.scalars(select(Invitation.respond_by)))
+    # Ten days to answer, counted from the draw, not from the commitment.
+    assert deadlines == {start + dt.timedelta(days=13)}
+
+
+def test_delegation_seats_follow_membership_with_at_least_one_each() -> None:
+    assert apportion({1: 20, 2: 8}, {1: 20, 2: 8}, 5) == {1: 4, 2: 1}
+    assert apportion({1: 100, 2: 1, 3: 1}, {1: 100, 2: 1, 3: 1}, 5) == {1: 3, 2: 1, 3: 1}
+    # A branch with only two people to draw sends two; the rest go elsewhere.
+    assert apportion({1: 50, 2: 50}, {1: 2, 2: 50}, 10) == {1: 2, 2: 8}
+    assert apportion({1: 10, 2: 10}, {1: 0, 2: 3}, 4) == {2: 3}  # nobody to draw in 1
+    for seats in range(3, 30):
+        given = apportion({1: 7, 2: 13, 3: 40}, {1: 99, 2: 99, 3: 99}, seats)
+        assert sum(given.values()) == seats and min(given.values()) >= 1
+
+
+async def test_a_delegation_draws_each_branch_separately_and_verifiably(demo: Chat) -> None:
+    await pool(demo, 16)
+    await affiliate_bath(demo, 6)
+    preview = await demo.say("Jo", "/draw delegates 5 the meeting's dice")
+    text = preview[0].text
+    assert "Delegates to South West, 5 seats in all" in text, text
+    assert "• Frome: 4 of" in text and "• Bath: 1 of" in text
+    replies = await demo.press("Jo", "Commit")
+    assert "Committed: draw 1, 2" in replies[0].text, joined(replies)
+    replies = await demo.say("Jo", "/draw seed 2 4 6 6 1")
+    assert "the 2 draws of this delegation" in replies[0].text, joined(replies)
+    assert sorted(await branch_of_invited(demo)) == ["Bath", "Frome", "Frome", "Frome", "Frome"]
+    async with demo.core.db.transaction() as session:
+        draws = list(await session.scalars(select(Draw).order_by(Draw.id)))
+    assert [d.group_id for d in draws] == [1, 1] and [d.seats for d in draws] == [4, 1]
+    assert all(verify(d.record, d.seed or "").ok for d in draws)
+    assert draws[0].record_hash != draws[1].record_hash
+    bath_name, bath_invitation = next(
+        (n, i) for n, i, _ in await invited(demo) if n.startswith("Bather")
+    )
+    told = [t for n, t in await demo.outbox() if n == bath_name]
+    assert any("the delegation of Bath to South West" in t for t in told), told
+    await demo.press(bath_name, f"invyes:{bath_invitation}")
+    async with demo.core.db.transaction() as session:
+        seat = await session.scalar(select(CouncilSeat))
+    assert seat is not None and (seat.body, seat.scope) == ("delegation-region", "branch")
+    # Bath's organiser can check Bath's draw, not Frome's.
+    assert "checks out" in joined(await demo.say("Erin", "/draw verify 2"))
+    assert "There is no draw 1" in joined(await demo.say("Erin", "/draw verify 1"))
+
+
+async def test_delegates_from_each_region_to_the_national_level(demo: Chat) -> None:
+    await pool(demo, 6)
+    preview = await demo.say("Kai", "/draw delegates national 2 a demo string")
+    assert "• South West: 2 of" in preview[0].text, joined(preview)
+    await demo.press("Kai", "Commit")
+    replies = await demo.say("Kai", "/draw seed 1 abc")
+    assert "The 2 people selected have been invited" in replies[0].text, joined(replies)
+
+
+async def test_custom_quotas_are_kept_and_bad_ones_change_nothing(demo: Chat) -> None:
+    await pool(demo, 16)
+    before = await snapshot(demo.core.db)
+    for line, said in (
+        ("/draw 4 gender=wom:9", "at most the 4 seats"),
+        ("/draw 4 gender=x:1", "no single value"),
+        ("/draw 4 colour=red:1", "There is no category colour"),
+        ("/draw 4 days=99", "1 to 60 days"),
+        ("/draw 4 lottery:National Lottery:someday", "YYYY-MM-DD"),
+        ("/draw 4 beacon:drand:12", "beacon:https://"),
+        ("/draw delegates 4 gender=woman:1", "only for a council"),
+    ):
+        replies = await demo.say("Alice", line)
+        assert replies[0].error and said in replies[0].text, (line, replies[0].text)
+    after = await snapshot(demo.core.db)
+    assert {k: v for k, v in after.items() if k != "audit_log"} == {
+        k: v for k, v in before.items() if k != "audit_log"
+    }
+    preview = await demo.say("Alice", "/draw 4 gender=woman:3 age=prefer:0 the coin")
+    assert "Quotas set by you: gender=woman 3-3, age=prefer not to say 0-0" in preview[0].text
+    await demo.press("Alice", "Commit")
+    async with demo.core.db.transaction() as session:
+        draw = await session.get(Draw, 1)
+    assert draw is not None
+    woman = next(
+        q for q in draw.record["quotas"] if (q["category"], q["value"]) == ("gender", "woman")
+    )
+    assert (woman["min"], woman["max"]) == (3, 3)
+    await demo.say("Alice", "/draw seed 1 the coin came down")
+    async with demo.core.db.transaction() as session:
+        genders = list(
+            await session.scalars(
+                select(SortitionProfile.features).join(
+                    Invitation, Invitation.person_id == SortitionProfile.person_id
+                )
+            )
+        )
+    assert sum(1 for f in genders if f["gender"] == "woman") == 3
+
+
+@pytest.fixture
+async def beacon() -> AsyncIterator[tuple[str, dict[int, str]]]:
+    """A randomness beacon on 127.0.0.1 in drand's format: rounds published so far."""
+    published: dict[int, str] = {}
+
+    async def round_(request: web.Request) -> web.Response:
+        number = int(request.match_info["round"])
+        if number not in published:
+            return web.json_response({"error": "not yet"}, status=404)
+        return web.json_response({"round": number, "randomness": published[number]})
+
+    app = web.Application()
+    app.router.add_get("/public/{round}", round_)
+    runner, port = await serve_locally(app, 1.0)
+    try:
+        yield f"http://127.0.0.1:{port}", published
+    finally:
+        await runner.cleanup()
+
+
+async def test_the_scheduler_completes_a_draw_when_the_beacon_round_is_out(
+    demo: Chat, beacon: tuple[str, dict[int, str]]
+) -> None:
+    url, published = beacon
+    await pool(demo)
+    preview = await demo.say("Alice", f"/draw 3 beacon:{url}:4200")
+    assert "fetched when it is published" in preview[0].text and "Warning" not in preview[0].text
+    assert "scheduler fetches" in (await demo.press("Alice", "Commit"))[0].text
+    db, settings = demo.core.db, demo.core.settings
+    await seed_sweep(db, settings, demo.clock.now())  # round 4200 not out: seen pending
+    assert await invited(demo) == []
+    published[4200] = "A1B2" * 16
+    await seed_sweep(db, settings, demo.clock.now() + dt.timedelta(minutes=1))
+    await seed_sweep(db, settings, demo.clock.now() + dt.timedelta(minutes=2))  # nothing twice
+    assert len(await invited(demo)) == 3
+    async with db.transaction() as session:
+        draw = await session.get(Draw, 1)
+    assert draw is not None and draw.seed == "a1b2" * 16 and verify(draw.record, draw.seed).ok
+
+
+async def test_a_beacon_round_already_out_is_not_used(
+    demo: Chat, beacon: tuple[str, dict[int, str]]
+) -> None:
+    url, published = beacon
+    published[7] = "ff" * 32
+    await pool(demo)
+    await demo.say("Alice", f"/draw 3 beacon:{url}:7")
+    await demo.press("Alice", "Commit")
+    for minutes in (0, 1, 2):
+        await seed_sweep(
+            demo.core.db, demo.core.settings, demo.clock.now() + dt.timedelta(minutes=minutes)
+        )
+    assert await invited(demo) == []
+    told = [t for n, t in await demo.outbox() if n == "Alice" and "already published" in t]
+    assert len(told) == 1
+
+
+async def test_organisers_are_reminded_once_on_the_lottery_day(demo: Chat) -> None:
+    await pool(demo)
+    await demo.say("Alice", "/draw 3 lottery:EuroMillions:2026-11-28")
+    await demo.press("Alice", "Commit")
+    db, settings = demo.core.db, demo.core.settings
+    await seed_sweep(db, settings, dt.datetime(2026, 11, 28, 20, 0, tzinfo=dt.UTC))
+    assert not [t for _, t in await demo.outbox() if "waits for the numbers" in t]
+    for hour in (21, 22):
+        await seed_sweep(db, settings, dt.datetime(2026, 11, 28, hour, 1, tzinfo=dt.UTC))
+    told = [n for n, t in await demo.outbox() if "waits for the numbers of EuroMillions" in t]
+    assert told == ["Alice"]
+
+
+async def test_the_record_is_for_the_branch_and_its_staff_only(demo: Chat) -> None:
+    await pool(demo)
+    await demo.say("Alice", "/draw 3 a demo seed")
+    await demo.press("Alice", "Commit")
+    replies = await demo.say("Carol", "/draw record 1")
+    assert replies[0].file is not None and b'"record_hash"' in replies[0].file.content
+    assert "There is no draw 1" in joined(await demo.say("Femi", "/draw record 1"))

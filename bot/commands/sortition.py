@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import delete, select, update
 
@@ -19,27 +22,30 @@ from bot.branches import audit
 from bot.commands.organise import _require_staff
 from bot.config import parse_categories
 from bot.context import Context, Refusal, parse_id
-from bot.i18n import N_
+from bot.i18n import N_, Translator
 from bot.messages import Attachment, Button, Reply
-from bot.outbox import enqueue
-from bot.permissions import holds_at_branch
+from bot.permissions import holds_at_branch, holds_at_region, holds_nationally
 from bot.registry import action, command
-from bot.sortition.model import SortitionError
+from bot.sortition.model import Quota, SortitionError
 from bot.sortition.record import parse_seed_source, verify
 from storage.models import (
     ACCEPTED,
     ADMIN,
+    AFFILIATED,
     DECLINED,
     INVITED,
+    NATIONAL_SCOPE_ID,
     ORGANISER,
     SCOPE_BRANCH,
+    SCOPE_NATIONAL,
+    SCOPE_REGION,
     Branch,
-    BranchChat,
     Consent,
     CouncilSeat,
     Draw,
     DrawEntrant,
     Invitation,
+    Region,
     SortitionProfile,
 )
 
@@ -180,7 +186,26 @@ async def opt_out(ctx: Context, target: str) -> Reply:
 
 # --- /draw -------------------------------------------------------------------------
 
-DRAW_USAGE = "<seats> [lottery:NAME:YYYY-MM-DD | beacon:URL:ROUND | a description of the seed]"
+DRAW_USAGE = (
+    "[council | region | national | delegates | delegates national] <seats> [days=N] "
+    "[category=value:min-max ...] [lottery:NAME:YYYY-MM-DD | beacon:URL:ROUND | a seed description]"
+)
+QUOTA = re.compile(
+    r"^(?P<category>[^=\s]+)=(?P<value>[^:\s]+):(?P<min>\d{1,2})(?:-(?P<max>\d{1,2}))?$"
+)
+DAYS = re.compile(r"^days=(?P<days>\d{1,3})$", re.IGNORECASE)
+
+
+@dataclass
+class Plan:
+    """What a /draw asks for, read from its words."""
+
+    kind: str
+    seats: int
+    days: int
+    quotas: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
+    place: str = ""  # region=SLUG
 
 
 async def _staff_branch(ctx: Context, what: str) -> Branch:
@@ -194,25 +219,209 @@ async def _staff_branch(ctx: Context, what: str) -> Branch:
     return branch
 
 
+async def _region(ctx: Context, slug: str) -> Region:
+    """The region named by ``slug``, else the one the person organises or lives in;
+    only for its organisers (or national staff)."""
+    person = ctx.require_person()
+    grants = await ctx.grants()
+    region: Region | None = None
+    if slug:
+        region = await ctx.session.scalar(select(Region).where(Region.slug == slug.lower()))
+    else:
+        held = {g.scope_id for g in grants if g.scope == SCOPE_REGION}
+        branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
+        if branch is not None and branch.region_id is not None:
+            region = await ctx.session.get(Region, branch.region_id)
+        elif len(held) == 1:
+            region = await ctx.session.get(Region, held.pop())
+    if region is None or not holds_at_region(grants, ORGANISER, region.id):
+        raise ctx.refuse(
+            ctx.t(
+                "Only the organisers of a region (or national staff) can draw for it; "
+                "name it with region=NAME if you are in no branch there."
+            ),
+            audit="draw",
+        )
+    return region
+
+
+async def _national(ctx: Context) -> None:
+    ctx.require_person()
+    if not holds_nationally(await ctx.grants(), ORGANISER):
+        raise ctx.refuse(
+            ctx.t("Only national organisers and admins can draw at the national level."),
+            audit="draw",
+        )
+
+
+def _read_plan(ctx: Context, words: list[str]) -> Plan:
+    """The body, seats, options and seed source, or a refusal that says what is wrong."""
+    kind, place = draws.COUNCIL, ""
+    head, _, place = words[0].lower().partition("=") if words else ("", "", "")
+    if head in ("council", "region", "national", "delegates"):
+        kind = {
+            "council": draws.COUNCIL,
+            "region": draws.REGION_COUNCIL,
+            "national": draws.NATIONAL_COUNCIL,
+            "delegates": draws.TO_REGION,
+        }[head]
+        words = words[1:]
+        if kind == draws.TO_REGION and words and words[0].lower() == "national":
+            kind, words = draws.TO_NATIONAL, words[1:]
+    else:
+        place = ""
+    if not words or not (words[0].isascii() and words[0].isdigit()) or not 1 <= int(words[0]) <= 99:
+        raise ctx.refuse(
+            ctx.t(
+                "Send /draw followed by the number of seats (1-99), e.g. /draw 5, or /draw "
+                "region 9, /draw national 12, /draw delegates 10."
+            )
+        )
+    plan = Plan(kind, int(words[0]), ctx.settings.sortition_respond_days, place=place)
+    rest = []
+    for word in words[1:]:
+        days = DAYS.match(word)
+        quota = QUOTA.match(word)
+        if days:
+            plan.days = int(days["days"])
+            if not 1 <= plan.days <= 60:
+                raise ctx.refuse(ctx.t("The time to answer (days=N) must be 1 to 60 days."))
+        elif quota:
+            plan.quotas[_quota_key(ctx, quota["category"], quota["value"])] = _bounds(
+                ctx, quota, plan.seats
+            )
+        else:
+            rest.append(word)
+    if plan.quotas and kind in draws.DELEGATIONS:
+        raise ctx.refuse(
+            ctx.t(
+                "A delegation's quotas follow each branch's own pool; set quotas only for a "
+                "council."
+            )
+        )
+    try:
+        plan.source = parse_seed_source(" ".join(rest) or None)
+    except SortitionError as exc:
+        raise ctx.refuse(str(exc)) from None
+    if plan.source.get("kind") == "lottery":
+        day = draws._lottery_day(plan.source)
+        if day is None or day < ctx.now.date() - dt.timedelta(days=1):
+            raise ctx.refuse(
+                ctx.t(
+                    "Give the lottery's date as YYYY-MM-DD, today or later, e.g. "
+                    "lottery:National Lottery:{date}",
+                    date=(ctx.now.date() + dt.timedelta(days=7)).isoformat(),
+                )
+            )
+    if plan.source.get("kind") == "beacon" and not str(plan.source.get("url", "")).startswith(
+        ("https://", "http://")
+    ):
+        raise ctx.refuse(ctx.t("Give the beacon as beacon:https://ADDRESS:ROUND."))
+    return plan
+
+
+def _quota_key(ctx: Context, category: str, value: str) -> tuple[str, str]:
+    """The configured category and value these words name (a value by any
+    unambiguous beginning, e.g. "non" for non-binary, "prefer" for prefer not to say)."""
+    for name, values in categories(ctx):
+        if name.lower() != category.lower():
+            continue
+        options = [*values, PREFER_NOT]
+        exact = [v for v in options if v.lower() == value.lower()]
+        found = exact or [v for v in options if v.lower().startswith(value.lower())]
+        if len(found) == 1:
+            return name, found[0]
+        raise ctx.refuse(
+            ctx.t(
+                "{category} has no single value “{value}”: choose from {values}.",
+                category=name,
+                value=value[:40],
+                values=", ".join(options),
+            )
+        )
+    raise ctx.refuse(ctx.t("There is no category {category}.", category=category[:40]))
+
+
+def _bounds(ctx: Context, quota: re.Match[str], seats: int) -> tuple[int, int]:
+    low = int(quota["min"])
+    high = int(quota["max"]) if quota["max"] is not None else low
+    if low > high or high > seats:
+        raise ctx.refuse(
+            ctx.t(
+                "A quota is min-max seats, at most the {seats} seats: {quota} is not.",
+                seats=seats,
+                quota=quota.group(0)[:60],
+            )
+        )
+    return low, high
+
+
+async def _bodies(ctx: Context, plan: Plan) -> list[draws.Body]:
+    """The body to draw for (a council), or one per sending unit (a delegation),
+    after checking the person may."""
+    settings, session = ctx.settings, ctx.session
+    if plan.kind == draws.COUNCIL:
+        branch = await _staff_branch(ctx, "draw")
+        body = await draws.body_of(session, settings, plan.kind, SCOPE_BRANCH, branch.id)
+        return [body] if body else []
+    if plan.kind in (draws.REGION_COUNCIL, draws.TO_REGION):
+        region = await _region(ctx, plan.place)
+        if plan.kind == draws.REGION_COUNCIL:
+            body = await draws.body_of(session, settings, plan.kind, SCOPE_REGION, region.id)
+            return [body] if body else []
+        units = await session.scalars(
+            draws.branches_in(SCOPE_REGION, region.id).order_by(Branch.id)
+        )
+        found = [await draws.body_of(session, settings, plan.kind, SCOPE_BRANCH, u) for u in units]
+        return [b for b in found if b is not None]
+    await _national(ctx)
+    if plan.kind == draws.NATIONAL_COUNCIL:
+        body = await draws.body_of(session, settings, plan.kind, SCOPE_NATIONAL, NATIONAL_SCOPE_ID)
+        return [body] if body else []
+    regions = await session.scalars(
+        select(Region.id)
+        .where(Region.id.in_(select(Branch.region_id).where(Branch.status == AFFILIATED)))
+        .order_by(Region.id)
+    )
+    found = [await draws.body_of(session, settings, plan.kind, SCOPE_REGION, r) for r in regions]
+    return [b for b in found if b is not None]
+
+
+def _custom(quotas: list[Quota], custom: dict[tuple[str, str], tuple[int, int]]) -> list[Quota]:
+    return [
+        Quota(q.category, q.value, *custom[(q.category, q.value)])
+        if (q.category, q.value) in custom
+        else q
+        for q in quotas
+    ]
+
+
 @command(
     "draw",
-    N_("draw a council by lot, verifiably"),
+    N_("draw a council or delegates by lot, verifiably"),
     usage=DRAW_USAGE,
     roles=(ORGANISER, ADMIN),
     staff=(
         ("seed <id> <seed>", N_("enter the seed a draw waits for"), (ORGANISER, ADMIN)),
         ("verify <id>", N_("check a draw against its record"), (ORGANISER, ADMIN)),
+        ("record <id>", N_("download a draw's published record"), (ORGANISER, ADMIN)),
     ),
 )
 async def draw_command(ctx: Context) -> Reply:
-    word, _, rest = ctx.request.args.strip().partition(" ")
-    if word.lower() == "seed":
-        return await _enter_seed(ctx, rest)
-    if word.lower() == "verify":
-        return await _verify(ctx, rest)
-    branch = await _staff_branch(ctx, "draw")
-    if not word:
-        people = await draws.eligible(ctx.session, ctx.settings, branch, ctx.now)
+    words = ctx.request.args.split()
+    first = words[0].lower() if words else ""
+    if first == "seed":
+        return await _enter_seed(ctx, ctx.request.args.strip()[4:])
+    if first == "verify":
+        return await _verify(ctx, " ".join(words[1:]))
+    if first == "record":
+        return await _record(ctx, " ".join(words[1:]))
+    if not words:
+        branch = await _staff_branch(ctx, "draw")
+        body = await draws.body_of(
+            ctx.session, ctx.settings, draws.COUNCIL, SCOPE_BRANCH, branch.id
+        )
+        people = await draws.eligible(ctx.session, ctx.settings, body, ctx.now) if body else []
         return Reply(
             ctx.t(
                 "{n} members of {branch} can be drawn (current dues, opted in with /profile, "
@@ -221,37 +430,76 @@ async def draw_command(ctx: Context) -> Reply:
                 "2026-12-05",
                 n=len(people),
                 branch=branch.name,
+            )
+            + "\n"
+            + ctx.t(
+                "Also: /draw region 9, /draw national 12 (councils), /draw delegates 10 "
+                "(from each branch of your region), /draw delegates national 20 (from each "
+                "region); days=N for the time to answer; quotas such as gender=woman:2-3."
             ),
             private=True,
         )
-    if not (word.isascii() and word.isdigit()) or not 1 <= int(word) <= 99:
-        raise ctx.refuse(ctx.t("Send /draw followed by the number of seats (1-99), e.g. /draw 5"))
-    seats = int(word)
-    people = await draws.eligible(ctx.session, ctx.settings, branch, ctx.now)
-    if len(people) < seats:
+    plan = _read_plan(ctx, words)
+    bodies = await _bodies(ctx, plan)
+    if plan.kind in draws.DELEGATIONS:
+        return await _preview_delegation(ctx, plan, bodies)
+    if not bodies:
+        raise ctx.refuse(ctx.t("There is nobody to draw from there yet."))
+    body = bodies[0]
+    people = await draws.eligible(ctx.session, ctx.settings, body, ctx.now)
+    if len(people) < plan.seats:
         raise ctx.refuse(
             ctx.t(
-                "Only {n} members of {branch} can be drawn (current dues, opted in with "
+                "Only {n} members of {unit} can be drawn (current dues, opted in with "
                 "/profile, not on the council lately): fewer than {seats} seats.",
                 n=len(people),
-                branch=branch.name,
-                seats=seats,
+                unit=body.name,
+                seats=plan.seats,
             )
         )
-    try:
-        source = parse_seed_source(rest or None)
-    except SortitionError as exc:
-        raise ctx.refuse(str(exc)) from None
-    quotas = draws.proportional_quotas([f for _, f in people], ctx.settings, seats)
-    problem, behind = draws.build(people, quotas, seats)
-    record, relaxed = await draws.solve(problem, source, ctx.settings.sortition_panels)
-    prompt = await ctx.prompt("draw", record=record, behind=behind, seats=seats)
-    lines = [ctx.t("A draw of {seats} for the {branch} council:", seats=seats, branch=branch.name)]
+    quotas = _custom(
+        draws.proportional_quotas([f for _, f in people], ctx.settings, plan.seats), plan.quotas
+    )
+    problem, behind = draws.build(people, quotas, plan.seats)
+    record, relaxed = await draws.solve(problem, plan.source, ctx.settings.sortition_panels)
+    prompt = await ctx.prompt(
+        "draw",
+        body=plan.kind,
+        days=plan.days,
+        draws=[_planned(body, plan.seats, record, behind)],
+    )
+    lines = [ctx.t("A draw of {seats} for {body}:", seats=plan.seats, body=body.describe(ctx.t))]
+    if plan.quotas:
+        lines.append(
+            ctx.t(
+                "Quotas set by you: {quotas}; the others follow the pool.",
+                quotas=", ".join(f"{c}={v} {lo}-{hi}" for (c, v), (lo, hi) in plan.quotas.items()),
+            )
+        )
     if relaxed:
         lines.append(ctx.t("The quotas could not all be met; relaxed: {why}", why=relaxed))
     lines.append(draws.summary_text(ctx.t, record))
-    lines.append(ctx.t("Seed: {source}.", source=_source_text(ctx, record["seed_source"])))
-    if record["seed_source"].get("kind") == "string":
+    return _preview(ctx, plan, record["seed_source"], lines, prompt.id)
+
+
+def _planned(
+    body: draws.Body, seats: int, record: dict[str, Any], behind: dict[str, int]
+) -> dict[str, Any]:
+    return {
+        "scope": body.scope,
+        "scope_id": body.scope_id,
+        "seats": seats,
+        "record": record,
+        "behind": behind,
+    }
+
+
+def _preview(
+    ctx: Context, plan: Plan, source: dict[str, Any], lines: list[str], prompt_id: int
+) -> Reply:
+    lines.append(ctx.t("Seed: {source}.", source=_source_text(ctx, source)))
+    lines.append(ctx.t("Each person drawn has {days} days to answer.", days=plan.days))
+    if source.get("kind") == "string":
         # Whoever types a free seed could try seeds offline until one picks the
         # panel they want: only a public draw nobody controls makes it fair.
         lines.append(
@@ -264,12 +512,66 @@ async def draw_command(ctx: Context) -> Reply:
         "\n".join(lines),
         buttons=(
             (
-                Button(ctx.t("Commit"), "drawok", str(prompt.id)),
-                Button(ctx.t("Cancel"), "cancel", str(prompt.id)),
+                Button(ctx.t("Commit"), "drawok", str(prompt_id)),
+                Button(ctx.t("Cancel"), "cancel", str(prompt_id)),
             ),
         ),
         private=True,
     )
+
+
+async def _preview_delegation(ctx: Context, plan: Plan, bodies: list[draws.Body]) -> Reply:
+    """One draw per sending unit, seats in proportion to its members (at least one)."""
+    pools = {}
+    members = {}
+    for index, body in enumerate(bodies):
+        pools[index] = await draws.eligible(ctx.session, ctx.settings, body, ctx.now)
+        members[index] = await draws.member_count(ctx.session, body, ctx.now)
+    seats = draws.apportion(members, {i: len(p) for i, p in pools.items()}, plan.seats)
+    if len(seats) > plan.seats or not seats:
+        raise ctx.refuse(
+            ctx.t(
+                "{units} of them have members who can be drawn, and each sends at least one "
+                "delegate: ask for at least {units} seats.",
+                units=len(seats) or len(bodies),
+            )
+            if seats
+            else ctx.t("Nobody can be drawn there yet (current dues, opted in with /profile).")
+        )
+    planned, lines = [], []
+    name = bodies[0].destination if plan.kind == draws.TO_REGION else ctx.settings.party_name
+    lines.append(ctx.t("Delegates to {to}, {seats} seats in all:", to=name, seats=plan.seats))
+    for index, body in enumerate(bodies):
+        if index not in seats:
+            lines.append(ctx.t("• {unit}: nobody can be drawn, so no delegate.", unit=body.name))
+            continue
+        quotas = draws.proportional_quotas([f for _, f in pools[index]], ctx.settings, seats[index])
+        problem, behind = draws.build(pools[index], quotas, seats[index])
+        record, relaxed = await draws.solve(problem, plan.source, ctx.settings.sortition_panels)
+        planned.append(_planned(body, seats[index], record, behind))
+        summary = record["summary"]
+        lines.append(
+            ctx.t(
+                "• {unit}: {seats} of {members} members; pool {n}; chances {low}%-{high}%.",
+                unit=body.name,
+                seats=seats[index],
+                members=members[index],
+                n=len(pools[index]),
+                low=f"{float(summary['min_probability']) * 100:.1f}",
+                high=f"{float(summary['max_probability']) * 100:.1f}",
+            )
+            + (" " + ctx.t("Quotas relaxed: {why}", why=relaxed) if relaxed else "")
+        )
+    if sum(seats.values()) < plan.seats:
+        lines.append(
+            ctx.t(
+                "Only {n} seats can be filled: some branches have fewer people to draw than "
+                "their share.",
+                n=sum(seats.values()),
+            )
+        )
+    prompt = await ctx.prompt("draw", body=plan.kind, days=plan.days, draws=planned)
+    return _preview(ctx, plan, plan.source, lines, prompt.id)
 
 
 def _source_text(ctx: Context, source: dict[str, object]) -> str:
@@ -281,7 +583,7 @@ def _source_text(ctx: Context, source: dict[str, object]) -> str:
         )
     if source.get("kind") == "beacon":
         return ctx.t(
-            "round {round} of the beacon {url}, entered by two witnesses",
+            "round {round} of the beacon {url}, fetched when it is published",
             round=source.get("round"),
             url=source.get("url"),
         )
@@ -291,71 +593,113 @@ def _source_text(ctx: Context, source: dict[str, object]) -> str:
 @action("drawok")
 async def draw_commit(ctx: Context, target: str) -> Reply:
     prompt = await ctx.take_prompt(target, "draw", audit="draw")
-    branch = await _staff_branch(ctx, "draw")
-    record = dict(prompt.payload["record"])
-    draw = Draw(
-        body=draws.COUNCIL,
-        scope=SCOPE_BRANCH,
-        scope_id=branch.id,
-        seats=int(prompt.payload["seats"]),
-        status="committed",
-        record=record,
-        record_hash=record["record_hash"],
-        seed_due_at=ctx.now,
-        witnesses=[],
-        round=0,
-        respond_by=ctx.now + dt.timedelta(days=ctx.settings.sortition_respond_days),
-        created_by=ctx.person.id if ctx.person else None,
-        created_at=ctx.now,
-    )
-    ctx.session.add(draw)
-    await ctx.session.flush()
-    ctx.session.add_all(
-        DrawEntrant(draw_id=draw.id, pseudonym=name, person_id=int(pid))
-        for name, pid in dict(prompt.payload["behind"]).items()
-    )
-    audit(ctx, "draw.committed", branch=branch, draw=draw.id, record_hash=draw.record_hash)
-    record_file = Attachment(
-        f"draw-{draw.id}-record.json",
-        json.dumps(record, sort_keys=True, indent=1).encode(),
-        "application/json",
-    )
-    for chat in await ctx.session.scalars(
-        select(BranchChat).where(BranchChat.branch_id == branch.id)
-    ):
-        await enqueue(
-            ctx.session,
-            key=f"draw-record:{draw.id}:{chat.id}",
-            text=ctx.t(
-                "Draw {id} for the {branch} council is committed, before its seed is known. "
-                "Record hash {hash}; the record is attached.",
-                id=draw.id,
-                branch=branch.name,
-                hash=draw.record_hash,
-            ),
-            now=ctx.now,
-            branch_chat_id=chat.id,
-            file=record_file,
+    kind, planned = str(prompt.payload["body"]), list(prompt.payload["draws"])
+    # Still theirs to draw? Rights can change between preview and press.
+    bodies = []
+    for item in planned:
+        body = await draws.body_of(
+            ctx.session, ctx.settings, kind, str(item["scope"]), int(item["scope_id"])
         )
+        if body is None or not await _may_draw(ctx, body):
+            raise Refusal(*ctx.stale().replies, audit="draw")
+        bodies.append(body)
+    created: list[Draw] = []
+    for body, item in zip(bodies, planned, strict=True):
+        record = dict(item["record"])
+        draw = Draw(
+            body=kind,
+            scope=body.scope,
+            scope_id=body.scope_id,
+            seats=int(item["seats"]),
+            status="committed",
+            record=record,
+            record_hash=record["record_hash"],
+            seed_due_at=draws.seed_due(record["seed_source"], body.timezone, ctx.now),
+            witnesses=[],
+            round=0,
+            group_id=created[0].id if created and kind in draws.DELEGATIONS else None,
+            respond_by=ctx.now + dt.timedelta(days=int(prompt.payload["days"])),
+            created_by=ctx.person.id if ctx.person else None,
+            created_at=ctx.now,
+        )
+        ctx.session.add(draw)
+        await ctx.session.flush()
+        if kind in draws.DELEGATIONS and not created:
+            draw.group_id = draw.id
+        created.append(draw)
+        ctx.session.add_all(
+            DrawEntrant(draw_id=draw.id, pseudonym=name, person_id=int(pid))
+            for name, pid in dict(item["behind"]).items()
+        )
+        audit(ctx, "draw.committed", draw=draw.id, body=kind, record_hash=draw.record_hash)
+        file = _record_file(draw)
+
+        def committed(t: Translator, draw: Draw = draw, body: draws.Body = body) -> str:
+            return t(
+                "Draw {id} for {body} is committed, before its seed is known. Record hash "
+                "{hash}; the record is attached (or: /draw record {id}).",
+                id=draw.id,
+                body=body.describe(t),
+                hash=draw.record_hash,
+            )
+
+        await draws.publish(
+            ctx.session,
+            ctx.settings,
+            body,
+            key=f"draw-record:{draw.id}",
+            render=committed,
+            now=ctx.now,
+            file=file,
+        )
+    if not created:
+        raise ctx.stale()
+    first = created[0]
+    ids = ", ".join(str(d.id) for d in created)
+    how = (
+        ctx.t("The scheduler fetches the beacon's round when it is published.")
+        if first.record["seed_source"].get("kind") == "beacon"
+        else ctx.t("When the seed is known, send /draw seed {id} <seed>.", id=first.id)
+    )
     return Reply(
         ctx.t(
-            "Committed: draw {id}, record hash {hash}. When the seed is known, send "
-            "/draw seed {id} <seed>.",
-            id=draw.id,
-            hash=draw.record_hash,
-        ),
-        file=record_file,
+            "Committed: draw {ids}, record hash {hash}.",
+            ids=ids,
+            hash=first.record_hash if len(created) == 1 else "…",
+        )
+        + " "
+        + how,
+        file=_record_file(first) if len(created) == 1 else None,
         edit=True,
     )
+
+
+def _record_file(draw: Draw) -> Attachment:
+    return Attachment(
+        f"draw-{draw.id}-record.json",
+        json.dumps(draw.record, sort_keys=True, indent=1).encode(),
+        "application/json",
+    )
+
+
+async def _may_draw(ctx: Context, body: draws.Body) -> bool:
+    """Does the person hold the organiser's role over the body's unit?"""
+    grants = await ctx.grants()
+    if body.scope == SCOPE_BRANCH:
+        branch = await ctx.session.get(Branch, body.scope_id)
+        return branch is not None and holds_at_branch(grants, ORGANISER, branch)
+    if body.scope == SCOPE_REGION:
+        return holds_at_region(grants, ORGANISER, body.scope_id)
+    return holds_nationally(grants, ORGANISER)
 
 
 async def _draw_of(ctx: Context, text: str) -> Draw:
     draw_id = parse_id(text.strip().lstrip("#"))
     draw = await ctx.session.get(Draw, draw_id) if draw_id is not None else None
-    if draw is None or draw.scope != SCOPE_BRANCH:
+    body = await draws.draw_body(ctx.session, ctx.settings, draw) if draw is not None else None
+    if draw is None or body is None:
         raise ctx.refuse(ctx.t("There is no draw {id}.", id=text.strip()[:12]))
-    branch = await ctx.session.get(Branch, draw.scope_id)
-    if branch is None or not holds_at_branch(await ctx.grants(), ORGANISER, branch):
+    if not await _may_draw(ctx, body):
         raise ctx.refuse(ctx.t("There is no draw {id}.", id=text.strip()[:12]), audit="draw")
     return draw
 
@@ -369,13 +713,17 @@ async def _enter_seed(ctx: Context, text: str) -> Reply:
     if draw.status != "committed":
         raise ctx.refuse(ctx.t("Draw {id} is already done.", id=draw.id))
     person = ctx.require_person()
+    group = await draws.group_of(ctx.session, draw)
     witnesses = list(draw.witnesses or [])
     if draw.record["seed_source"].get("kind") in ("lottery", "beacon"):
         others = [w for w in witnesses if w["person"] != person.id]
         agree = any(w["seed"] == seed for w in others)
         witnesses = [*others, {"person": person.id, "seed": seed}]
         await ctx.session.execute(
-            update(Draw).where(Draw.id == draw.id).values(witnesses=witnesses)
+            update(Draw)
+            .where(Draw.id.in_([d.id for d in group]))
+            .values(witnesses=witnesses)
+            .execution_options(synchronize_session=False)
         )
         if not agree:
             return Reply(
@@ -386,10 +734,19 @@ async def _enter_seed(ctx: Context, text: str) -> Reply:
                 ),
                 private=True,
             )
-    invitations = await draws.complete(ctx.session, ctx.settings, draw, seed, ctx.now)
+    invitations = await draws.complete_group(ctx.session, ctx.settings, draw, seed, ctx.now)
     if invitations is None:
         raise ctx.refuse(ctx.t("Draw {id} is already done.", id=draw.id))
     audit(ctx, "draw.drawn", draw=draw.id, index=draw.chosen_index)
+    if len(group) > 1:
+        return Reply(
+            ctx.t(
+                "Drawn: the {draws} draws of this delegation. The {n} people selected have "
+                "been invited.",
+                draws=len(group),
+                n=len(invitations),
+            )
+        )
     return Reply(
         ctx.t(
             "Drawn: panel {index}. The {n} people selected have been invited.",
@@ -418,6 +775,28 @@ async def _verify(ctx: Context, text: str) -> Reply:
             "Draw {id} does not check out: {fields}.", id=draw.id, fields=", ".join(result.fields)
         ),
         error=True,
+    )
+
+
+async def _record(ctx: Context, text: str) -> Reply:
+    """The published record, for the body's own people and its staff."""
+    person = ctx.require_person()
+    draw_id = parse_id(text.strip().lstrip("#"))
+    draw = await ctx.session.get(Draw, draw_id) if draw_id is not None else None
+    body = await draws.draw_body(ctx.session, ctx.settings, draw) if draw is not None else None
+    inside = False
+    if draw is not None and body is not None and person.branch_id is not None:
+        inside = bool(
+            await ctx.session.scalar(
+                draws.branches_in(body.scope, body.scope_id).where(Branch.id == person.branch_id)
+            )
+        )
+    if draw is None or body is None or not (inside or await _may_draw(ctx, body)):
+        raise ctx.refuse(ctx.t("There is no draw {id}.", id=text.strip()[:12]))
+    return Reply(
+        ctx.t("The record of draw {id} (hash {hash}).", id=draw.id, hash=draw.record_hash),
+        file=_record_file(draw),
+        private=True,
     )
 
 
