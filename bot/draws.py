@@ -454,8 +454,10 @@ def invitation_text(t: Translator, body: Body, invitation: Invitation) -> str:
         + " "
         + t(
             "Please answer by {when} (UTC); no answer counts as a no, and someone else is "
-            "then drawn.",
+            "then drawn. If you accept, the members of {unit} see your name on its roster "
+            "(/council).",
             when=invitation.respond_by.strftime("%a %d %b %H:%M"),
+            unit=body.name,
         )
     )
 

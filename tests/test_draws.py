@@ -420,3 +420,20 @@ async def test_the_record_is_for_the_branch_and_its_staff_only(demo: Chat) -> No
     replies = await demo.say("Carol", "/draw record 1")
     assert replies[0].file is not None and b'"record_hash"' in replies[0].file.content
     assert "There is no draw 1" in joined(await demo.say("Femi", "/draw record 1"))
+
+
+async def test_the_roster_shows_who_accepted_to_the_branch_and_staff_hear(demo: Chat) -> None:
+    await committed_and_drawn(demo)
+    assert "Nobody has been drawn" in joined(await demo.say("Carol", "/council"))
+    (first, first_id, _), (second, second_id, _) = (await invited(demo))[:2]
+    await demo.press(first, f"invyes:{first_id}")
+    await demo.press(second, f"invno:{second_id}")
+    roster = joined(await demo.say("Carol", "/council"))
+    assert roster == f"The Frome council: {first}", roster
+    assert second not in roster
+    told = [t for n, t in await demo.outbox() if n == "Alice"]
+    assert any(
+        f"{first} accepted a place on the Frome council" in t and "1 of 5" in t for t in told
+    )
+    # Bath's people do not see Frome's roster.
+    assert "Nobody has been drawn" in joined(await demo.say("Femi", "/council"))

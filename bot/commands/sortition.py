@@ -15,10 +15,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from bot import draws
-from bot.branches import audit
+from bot.branches import audit, notify
 from bot.commands.organise import _require_staff
 from bot.config import parse_categories
 from bot.context import Context, Refusal, parse_id
@@ -45,6 +45,7 @@ from storage.models import (
     Draw,
     DrawEntrant,
     Invitation,
+    Person,
     Region,
     SortitionProfile,
 )
@@ -838,13 +839,88 @@ async def accept(ctx: Context, target: str) -> Reply:
         )
     )
     audit(ctx, "invitation.accepted", draw=draw.id)
+    body = await draws.draw_body(ctx.session, ctx.settings, draw)
+    if body is None:
+        raise ctx.stale()
+    root = await draws.root_of(ctx.session, draw)
+    family = select(Draw.id).where((Draw.id == root.id) | (Draw.parent_id == root.id))
+    await ctx.session.flush()
+    seated = await ctx.session.scalar(
+        select(func.count(Invitation.id)).where(
+            Invitation.draw_id.in_(family), Invitation.status == ACCEPTED
+        )
+    )
+    name = ctx.require_person().display_name
+    await notify(
+        ctx,
+        draws.staff_of(body),
+        f"accepted:{invitation.id}",
+        lambda t: t(
+            "{name} accepted a place on {body} (draw {id}): {seated} of {seats} places taken.",
+            name=name,
+            body=body.describe(t),
+            id=root.id,
+            seated=seated,
+            seats=root.seats,
+        ),
+    )
+    if body.kind in draws.DELEGATIONS:
+        done = ctx.t("Thank you: you are a delegate.")
+    else:
+        done = ctx.t("Thank you: you are on the council.")
     return Reply(
-        ctx.t(
-            "Thank you: you are on the council. The organisers will tell you when it first "
-            "meets; /meetings lists what is coming."
+        done
+        + " "
+        + ctx.t(
+            "The organisers will tell you when it first meets; /meetings lists what is "
+            "coming, /council who sits with you."
         ),
         edit=True,
     )
+
+
+@command("council", N_("who sits on your councils and delegations"), private=True)
+async def council(ctx: Context) -> Reply:
+    """The rosters a member of a branch may see: their branch's council and
+    delegates, their region's council and delegates, the national council."""
+    person = ctx.require_person()
+    branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
+    if branch is None:
+        return Reply(ctx.t("You are in no branch yet: /join one first."), private=True)
+    since = ctx.now - dt.timedelta(days=30 * ctx.settings.sortition_rotation_months)
+    bodies = [
+        (draws.COUNCIL, SCOPE_BRANCH, branch.id),
+        (draws.TO_REGION, SCOPE_BRANCH, branch.id),
+    ]
+    if branch.region_id is not None and branch.status == AFFILIATED:
+        bodies += [
+            (draws.REGION_COUNCIL, SCOPE_REGION, branch.region_id),
+            (draws.TO_NATIONAL, SCOPE_REGION, branch.region_id),
+        ]
+    if branch.status == AFFILIATED:
+        bodies.append((draws.NATIONAL_COUNCIL, SCOPE_NATIONAL, NATIONAL_SCOPE_ID))
+    lines = []
+    for kind, scope, scope_id in bodies:
+        body = await draws.body_of(ctx.session, ctx.settings, kind, scope, scope_id)
+        names = list(
+            await ctx.session.scalars(
+                select(Person.display_name)
+                .join(CouncilSeat, CouncilSeat.person_id == Person.id)
+                .where(
+                    CouncilSeat.body == kind,
+                    CouncilSeat.scope == scope,
+                    CouncilSeat.scope_id == scope_id,
+                    CouncilSeat.since > since,
+                )
+                .order_by(Person.display_name)
+            )
+        )
+        if body is not None and names:
+            described = body.describe(ctx.t)
+            lines.append(f"{described[:1].upper()}{described[1:]}: {', '.join(names)}")
+    if not lines:
+        return Reply(ctx.t("Nobody has been drawn for your councils yet."), private=True)
+    return Reply("\n".join(lines), private=True)
 
 
 @action("invno")
