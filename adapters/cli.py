@@ -2,6 +2,7 @@
 
     organiser run                     every configured adapter in one asyncio loop
                                       (the console chat when no token is configured)
+    organiser status [--json]         the deployment's health, from the database
     organiser console [--demo] [--as NAME]
     organiser db upgrade
     organiser import members.csv [--strict] [--dry-run]
@@ -17,12 +18,13 @@ import argparse
 import asyncio
 import csv
 import io
+import json
 import logging
 import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -39,6 +41,9 @@ from bot.importer import ImportError_, import_members, read_rows
 from bot.outbox import Transport, run_outbox
 from storage.db import Database, alembic_config
 
+if TYPE_CHECKING:
+    from adapters.health import Timing
+
 log = logging.getLogger("organiser")
 
 MEMORY_DB = "sqlite:///:memory:"
@@ -49,6 +54,9 @@ class Adapter(Protocol):
 
     @property
     def transport(self) -> Transport: ...
+
+    @property
+    def state(self) -> str: ...
 
     async def start(self) -> None: ...
 
@@ -93,9 +101,13 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.telegram_token and not settings.discord_token:
         log.info("no platform token configured: starting the console chat")
         return await _console(settings, settings.database_url, demo=False, name=args.as_name)
+    from adapters.health import ListenError
+
     db = await open_database(settings.database_url)
     try:
         await serve(db, settings, stop_on_signals=True)
+    except ListenError as exc:
+        raise Stop(str(exc)) from None
     except Exception as exc:
         refused = token_refused(exc)
         if refused is None:
@@ -124,11 +136,17 @@ async def serve(
     *,
     stop: asyncio.Event | None = None,
     stop_on_signals: bool = False,
+    timing: Timing | None = None,
 ) -> None:
-    """Every configured adapter and the outbox worker, in this one asyncio loop,
-    until ``stop`` is set (or SIGTERM/SIGINT); then everything stops in reverse."""
+    """Every configured adapter, the scheduler, the outbox worker, /healthz and the
+    heartbeat, in this one asyncio loop, until ``stop`` is set (or SIGTERM/SIGINT);
+    then everything stops in reverse. Several such workers may share one
+    PostgreSQL database (``timing``: how often they contend for and check the
+    leads and write their heartbeats)."""
+    from adapters.health import Health, Heartbeat, Timing, health_app, start_site
     from adapters.scheduler import Scheduler
 
+    timing = timing or Timing()
     stop = stop or asyncio.Event()
     if stop_on_signals:
         loop = asyncio.get_running_loop()
@@ -137,17 +155,37 @@ async def serve(
     clock = SystemClock()
     core = Core(db, settings, clock=clock)
     adapters: list[Adapter] = []
+    scheduler = Scheduler(
+        db,
+        settings,
+        clock,
+        takeover_every=timing.takeover_every,
+        check_every=timing.check_every,
+    )
+    health = Health(db, clock, scheduler=scheduler)
     if settings.telegram_token:
         from adapters.telegram import TelegramAdapter
 
-        adapters.append(TelegramAdapter(core, settings))
+        telegram = TelegramAdapter(core, settings)
+        telegram.health = health
+        adapters.append(telegram)
     if settings.discord_token:
         from adapters.discord import DiscordAdapter
 
-        adapters.append(DiscordAdapter(core, settings))
-    scheduler = Scheduler(db, settings, clock)
+        adapters.append(
+            DiscordAdapter(
+                core,
+                settings,
+                takeover_every=timing.takeover_every,
+                check_every=timing.check_every,
+            )
+        )
+    health.adapters = {a.transport.platform: a for a in adapters}
+    heartbeat = Heartbeat(db, clock, health.local, every=timing.heartbeat_every, name=health.name)
     started: list[Adapter] = []
     worker: asyncio.Task[None] | None = None
+    health_site = None
+    beating = False
     try:
         for adapter in adapters:
             await adapter.start()
@@ -155,10 +193,20 @@ async def serve(
         await scheduler.start()
         transports = {a.transport.platform: a.transport for a in adapters}
         worker = asyncio.create_task(run_outbox(db, transports, clock, stop))
+        if settings.health_port:
+            health_site = await start_site(
+                health_app(health), settings.health_listen, settings.health_port
+            )
+        await heartbeat.start()
+        beating = True
         await stop.wait()
     finally:
         log.info("stopping")
         stop.set()
+        if beating:
+            await heartbeat.stop()
+        if health_site is not None:
+            await health_site.cleanup()
         if worker is not None:
             await worker
         await scheduler.stop()
@@ -205,6 +253,31 @@ async def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
         await db.dispose()
     print(f"database is up to date (revision {revision})")
     return 0
+
+
+async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    """The deployment's health from the database: 0 healthy, 1 not."""
+    from adapters.health import describe_status, status_report
+
+    try:
+        db = Database(args.db or settings.database_url)
+    except ValueError as exc:
+        raise Stop(f"database.url: {exc}") from None
+    try:
+        sqlite_file = Path(db.url.database or ":memory:")
+        if db.is_sqlite and not await asyncio.to_thread(sqlite_file.is_file):
+            body: dict[str, Any] = {
+                "database": f"no SQLite database at {db.url.database or ':memory:'}",
+                "status": "unhealthy",
+            }
+            body["problems"] = [f"the database does not answer: {body['database']}"]
+            healthy = False
+        else:
+            healthy, body = await status_report(db, SystemClock().now())
+    finally:
+        await db.dispose()
+    print(json.dumps(body, indent=2) if args.json else describe_status(body))
+    return 0 if healthy else 1
 
 
 async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -263,6 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--as", dest="as_name", default="Sam", help="console: who you are")
     run.set_defaults(func=cmd_run)
 
+    status = sub.add_parser("status", help="is the deployment healthy? (exit status 0 yes, 1 no)")
+    status.add_argument("--db", help="database URL (default: database.url)")
+    status.add_argument("--json", action="store_true", help="the report as JSON")
+    status.set_defaults(func=cmd_status)
+
     console = sub.add_parser("console", help="chat with the bot in this terminal")
     console.add_argument("--demo", action="store_true", help="a seeded demo party (in memory)")
     console.add_argument("--as", dest="as_name", default="Sam", help="who you are at first")
@@ -298,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"organiser: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(
-        level=settings.log_level if args.command != "console" else "WARNING",
+        level=settings.log_level if args.command not in ("console", "status") else "WARNING",
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

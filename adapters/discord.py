@@ -14,6 +14,14 @@ to answer is deferred (Discord allows three) and followed up. Personal outbox
 messages go by DM; a refused DM (50007) marks the identity unreachable.
 
 Intents: guilds only. Slash commands need neither message content nor members.
+
+One gateway connection for all workers: every worker logs in over HTTP (the
+outbox needs nothing more to send), and only the holder of a PostgreSQL
+advisory lock (``GATEWAY_LOCK``) connects the gateway, receiving every
+interaction; the others stand by and try for the lock every few seconds, so
+one takes over when the holder's session ends. A holder whose lock connection
+breaks closes its gateway at once. On SQLite (one process) the lock is always
+held.
 """
 
 from __future__ import annotations
@@ -34,6 +42,8 @@ from discord import app_commands
 from discord.ext import commands
 from sqlalchemy import select
 
+from adapters.health import upsert_meta
+from adapters.scheduler import GATEWAY_LOCK, LeaderLock
 from bot.config import Settings
 from bot.core import Core
 from bot.i18n import translator
@@ -275,37 +285,118 @@ class DiscordAdapter:
     """One bot: the slash commands, the buttons, and the start/stop that
     ``organiser run`` drives inside its one asyncio loop."""
 
-    def __init__(self, core: Core, settings: Settings, **bot_options: Any) -> None:
+    def __init__(
+        self,
+        core: Core,
+        settings: Settings,
+        *,
+        takeover_every: float = 5.0,
+        check_every: float | None = None,
+        **bot_options: Any,
+    ) -> None:
         self.core = core
         self.settings = settings
         self.bot = OrganiserBot(self, **bot_options)
         self.transport = DiscordTransport(self.bot)
-        self._task: asyncio.Task[None] | None = None
+        self.lock = LeaderLock(
+            core.db,
+            GATEWAY_LOCK,
+            "discord gateway",
+            on_gain=self._open_gateway,
+            on_lose=self._close_gateway,
+            able=self._gateway_alive,
+            retry_every=takeover_every,
+            check_every=check_every or takeover_every,
+        )
+        self._gateway: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()  # the gateway connected here is ready
+        self._logged_in = False
         self._thought: set[int] = set()  # interactions whose deferral was replaced
         self.synced = False
+        self.bot.add_listener(self._on_ready, "on_ready")
         for spec in COMMANDS.values():
             self.bot.tree.add_command(self._slash_command(spec))
 
     # --- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
-        """Log in and connect; returns once the bot is ready (or raises why not)."""
-        self._task = asyncio.create_task(self.bot.start(self.settings.discord_token))
-        ready = asyncio.create_task(self.bot.wait_until_ready())
-        done, _ = await asyncio.wait({self._task, ready}, return_when=asyncio.FIRST_COMPLETED)
-        if self._task in done:
-            ready.cancel()
-            self._task.result()  # a login error: raise it here
-            raise RuntimeError("discord: the connection closed before it was ready")
+        """Log in over HTTP; then, if this worker wins the gateway, connect it and
+        return once ready (or raise why not), else stand by."""
+        await self.bot.login(self.settings.discord_token)
+        self._logged_in = True
+        if not await self.lock.start():
+            log.info("discord: another worker holds the gateway; standing by")
+            return
+        try:
+            await self._until_ready()
+        except BaseException:
+            await self.lock.stop()
+            await self._close_gateway()
+            raise
         log.info("discord: connected as %s", self.bot.user)
 
     async def stop(self) -> None:
+        await self.lock.stop()
+        await self._close_gateway()
         await self.bot.close()
-        if self._task is not None:
-            try:
-                await self._task
-            except Exception:
-                log.exception("discord: error while closing")
+
+    @property
+    def state(self) -> str:
+        """``gateway`` (connected here), ``connecting``, ``standby`` (another worker
+        holds the gateway) or ``down``."""
+        if not self._logged_in or self.bot.is_closed():
+            return "down"
+        if not self.lock.leading:
+            return "connecting" if self.lock.held else "standby"
+        if not self._gateway_alive():
+            return "down"
+        ws = self.bot.ws
+        if self._ready.is_set() and ws is not None and ws.open:
+            return "gateway"
+        return "connecting"
+
+    async def _on_ready(self) -> None:
+        self._ready.set()
+
+    def _gateway_alive(self) -> bool:
+        return self._gateway is not None and not self._gateway.done()
+
+    async def _open_gateway(self) -> None:
+        """This worker holds the lock: connect the gateway (in the background)."""
+        if self._gateway_alive() or self.bot.is_closed():
+            return
+        self._ready.clear()
+        self._gateway = asyncio.create_task(self.bot.connect(reconnect=True), name="gateway")
+
+    async def _until_ready(self) -> None:
+        gateway = self._gateway
+        if gateway is None:
+            raise RuntimeError("discord: the bot is closed")
+        ready = asyncio.create_task(self._ready.wait())
+        try:
+            done, _ = await asyncio.wait({gateway, ready}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ready.cancel()
+        if ready not in done:
+            gateway.result()  # a login or gateway error: raise it here
+            raise RuntimeError("discord: the connection closed before it was ready")
+
+    async def _close_gateway(self) -> None:
+        """Leave the gateway (the lock is gone or going); HTTP stays logged in."""
+        gateway, self._gateway = self._gateway, None
+        self._ready.clear()
+        if gateway is not None:
+            gateway.cancel()
+            await asyncio.wait({gateway})
+            if not gateway.cancelled() and gateway.exception() is not None:
+                log.error(
+                    "discord: the gateway connection had ended with an error",
+                    exc_info=gateway.exception(),
+                )
+        ws = self.bot.ws
+        if ws is not None and ws.open:
+            await ws.close(code=1000)
+            log.info("discord: left the gateway")
 
     async def publish_commands(self) -> None:
         """Sync the slash commands, once: only when the list differs from the last
@@ -331,11 +422,7 @@ class DiscordAdapter:
         await tree.sync(guild=guild)
         self.synced = True
         async with self.core.db.transaction() as session:
-            row = await session.get(Meta, key)
-            if row is None:
-                session.add(Meta(key=key, value=digest))
-            else:
-                row.value = digest
+            await upsert_meta(session, key, digest)  # workers starting together may race
         log.info("discord: published %d slash commands", len(payload))
 
     # --- slash commands ----------------------------------------------------------

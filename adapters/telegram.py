@@ -11,16 +11,28 @@ Rate limits: PTB's ``AIORateLimiter`` (overall and per-group limits, and
 ``RetryAfter`` honoured to the second). Network errors: a reply is retried with
 back-off; an outbox message stays queued and is retried by the outbox worker.
 A 403 (blocked, never started) marks the identity unreachable, never retried.
+
+Updates arrive by long polling (one worker) or, with ``telegram.webhook_url``,
+through our own small aiohttp server, so that every worker behind a load
+balancer takes webhook posts: the path of the webhook URL (POST, the
+``X-Telegram-Bot-Api-Secret-Token`` header must match ``telegram.secret_token``,
+else 403; a body that is not an update gets 400) and ``GET /healthz``. Each
+update is processed before the post is answered (up to ``ACK_WITHIN`` seconds;
+a slower one is answered and goes on), so a worker that dies mid-update leaves
+Telegram to deliver it again. Every worker sets the same webhook at start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from aiohttp import web
 from aiolimiter import AsyncLimiter
 from telegram import (
     BotCommand,
@@ -42,16 +54,21 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     ContextTypes,
+    ExtBot,
     MessageHandler,
     filters,
 )
 
+from adapters.health import start_site
 from bot.config import Settings
 from bot.core import Core
 from bot.i18n import DEFAULT_LOCALE, available_locales, translator
 from bot.messages import ChatRef, Reply, Request, Sender
 from bot.outbox import Recipient, Undeliverable
 from bot.registry import COMMANDS
+
+if TYPE_CHECKING:
+    from adapters.health import Health
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +78,9 @@ SEND_ATTEMPTS = 4
 PER_CHAT_PER_SECOND = 1
 PER_CHAT_LIMITERS = 10_000  # chats whose pace is remembered
 MAX_TEXT = 4096
+ALLOWED_UPDATES = ["message", "callback_query"]
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ACK_WITHIN = 10.0  # seconds an update may take before its webhook post is answered anyway
 
 
 def sender_of(user: User) -> Sender:
@@ -193,31 +213,62 @@ class TelegramAdapter:
         self.application.add_handler(CallbackQueryHandler(self.on_button))
         self.application.add_error_handler(self.on_error)
         self.transport = TelegramTransport(self.application)
+        self.health: Health | None = None  # what GET /healthz reports (set by `serve`)
+        self._runner: web.AppRunner | None = None  # the webhook server
+        self._in_hand: set[asyncio.Task[None]] = set()  # updates being processed
 
     # --- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start taking updates: the webhook server (and setWebhook), or long polling."""
         app = self.application
-        await app.initialize()
-        await self.publish_commands()
-        await app.start()
-        assert app.updater is not None
-        if self.settings.telegram_webhook_url:
-            await app.updater.start_webhook(
-                listen=self.settings.telegram_webhook_listen,
-                port=self.settings.telegram_webhook_port,
-                url_path=self.webhook_path,
-                webhook_url=self.settings.telegram_webhook_url,
-                secret_token=self.settings.telegram_secret_token,
-                allowed_updates=["message", "callback_query"],
-            )
-            log.info("telegram: webhook on port %s", self.settings.telegram_webhook_port)
-        else:
-            await app.updater.start_polling(allowed_updates=["message", "callback_query"])
-            log.info("telegram: long polling")
+        try:
+            await app.initialize()
+            await self.publish_commands()
+            await app.start()
+            if self.settings.telegram_webhook_url:
+                await self._start_webhook()
+            else:
+                assert app.updater is not None
+                await app.updater.start_polling(allowed_updates=ALLOWED_UPDATES)
+                log.info("telegram: long polling")
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start_webhook(self) -> None:
+        settings = self.settings
+        if not settings.telegram_secret_token:  # load_settings refuses this too
+            raise ValueError("telegram.secret_token must be set for a webhook")
+        web_app = web.Application()
+        web_app.router.add_post("/" + self.webhook_path, self._on_webhook)
+        web_app.router.add_get("/healthz", self._on_healthz)
+        self._runner = await start_site(
+            web_app,
+            settings.telegram_webhook_listen,
+            settings.telegram_webhook_port,
+            shutdown_timeout=ACK_WITHIN + 5,
+        )
+        # Every worker sets the same URL: idempotent.
+        await self.application.bot.set_webhook(
+            url=settings.telegram_webhook_url,
+            secret_token=settings.telegram_secret_token,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+        log.info(
+            "telegram: webhook on %s:%s",
+            settings.telegram_webhook_listen,
+            settings.telegram_webhook_port,
+        )
 
     async def stop(self) -> None:
+        """Stop taking updates, finish those in hand, then shut the application down."""
         app = self.application
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()  # no new posts; those in flight are answered
+        if self._in_hand:
+            await asyncio.gather(*self._in_hand, return_exceptions=True)
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:
@@ -225,9 +276,60 @@ class TelegramAdapter:
         await app.shutdown()
 
     @property
+    def state(self) -> str:
+        """``webhook`` or ``polling`` while updates are taken, else ``down``."""
+        app = self.application
+        if not app.running:
+            return "down"
+        if self._runner is not None:
+            return "webhook"
+        if app.updater is not None and app.updater.running:
+            return "polling"
+        return "down"
+
+    @property
     def webhook_path(self) -> str:
         url = self.settings.telegram_webhook_url
         return url.split("://", 1)[-1].partition("/")[2]
+
+    # --- the webhook server --------------------------------------------------------
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, self.settings.telegram_secret_token.encode()):
+            log.warning("telegram: a webhook post without the right secret token (403)")
+            return web.Response(status=403, text="forbidden")
+        try:
+            data = json.loads(await request.read())
+            update = Update.de_json(data, self.application.bot) if isinstance(data, dict) else None
+        except Exception:  # not JSON, or not an update
+            update = None
+        if update is None:
+            log.warning("telegram: a webhook post that is not an update (400)")
+            return web.Response(status=400, text="not an update")
+        bot = self.application.bot
+        if isinstance(bot, ExtBot):
+            bot.insert_callback_data(update)
+        task = asyncio.create_task(self._process(update))
+        self._in_hand.add(task)
+        task.add_done_callback(self._in_hand.discard)
+        await asyncio.wait({task}, timeout=ACK_WITHIN)
+        return web.Response(text="ok")
+
+    async def _process(self, update: Update) -> None:
+        try:
+            await self.application.process_update(update)  # handler errors go to on_error
+        except Exception:
+            log.exception("telegram: could not process update %s", update.update_id)
+
+    async def _on_healthz(self, request: web.Request) -> web.Response:
+        if self.health is not None:
+            return await self.health.handle(request)
+        healthy = self.state != "down"
+        return web.json_response(
+            {"status": "ok" if healthy else "unhealthy", "adapters": {PLATFORM: self.state}},
+            status=200 if healthy else 503,
+        )
 
     async def publish_commands(self) -> None:
         """The command menu, for private chats and for groups, in each language."""

@@ -59,6 +59,17 @@ def _port(value: Any) -> int:
     return value
 
 
+def _port_or_off(value: Any) -> int:
+    if isinstance(value, str) and value.strip() == "0":
+        value = 0
+    if value == 0 and not isinstance(value, bool):
+        return 0
+    try:
+        return _port(value)
+    except ValueError:
+        raise ValueError("must be a port number from 1 to 65535, or 0 for none") from None
+
+
 def _secret_token(value: Any) -> str:
     value = _text(value)
     if value and not (
@@ -140,6 +151,8 @@ SCHEMA: dict[tuple[str, str], tuple[Any, Callable[[Any], Any]]] = {
     ("telegram", "secret_token"): ("", _secret_token),
     ("discord", "token"): ("", _text),
     ("discord", "guild_id"): ("", _snowflake),
+    ("health", "listen"): ("127.0.0.1", _nonempty),
+    ("health", "port"): (0, _port_or_off),
     ("sortition", "categories"): (
         "gender: woman | man | non-binary; age: 18-29 | 30-44 | 45-64 | 65+",
         _categories,
@@ -172,6 +185,9 @@ class Settings:
     # Development: publish the slash commands to this one server (at once)
     # instead of globally.
     discord_guild_id: str = ""
+    # GET /healthz on a port of its own (0: none; in webhook mode the webhook port serves it too).
+    health_listen: str = "127.0.0.1"
+    health_port: int = 0
     # What members declare to be drawn by lot ("prefer not to say" is always offered).
     sortition_categories: str = "gender: woman | man | non-binary; age: 18-29 | 30-44 | 45-64 | 65+"
     sortition_rotation_months: int = 24
@@ -198,6 +214,8 @@ _FIELDS: dict[tuple[str, str], str] = {
     ("telegram", "secret_token"): "telegram_secret_token",
     ("discord", "token"): "discord_token",
     ("discord", "guild_id"): "discord_guild_id",
+    ("health", "listen"): "health_listen",
+    ("health", "port"): "health_port",
     ("sortition", "categories"): "sortition_categories",
     ("sortition", "rotation_months"): "sortition_rotation_months",
     ("sortition", "respond_days"): "sortition_respond_days",

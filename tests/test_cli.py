@@ -112,7 +112,7 @@ def test_db_upgrade_then_console_on_postgresql(tmp_path: Path, pg_url: str) -> N
     import psycopg
 
     admin_url = pg_url.rsplit("/", 1)[0] + "/postgres"
-    name = "organiser_cli_" + tmp_path.name[-8:].replace("-", "_").lower()
+    name = f"organiser_cli_{os.getpid()}_{os.urandom(3).hex()}"  # unique per test process
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
