@@ -220,6 +220,22 @@ ATTEMPTS = [
         changes=False,
     ),
     Attempt(
+        "draw-region",
+        "/draw region=south-west",
+        refused=("Alice", "Carol", "Erin", "Femi", NEWCOMER, STRANGER),
+        rightful=("Jo", "Kai"),
+        done="members of South West can be drawn",
+        changes=False,
+    ),
+    Attempt(
+        "draw-national",
+        "/draw delegates national",
+        refused=("Alice", "Jo", "Carol", "Erin", NEWCOMER, STRANGER),
+        rightful=("Kai",),
+        done="members of South West can be drawn",
+        changes=False,
+    ),
+    Attempt(
         "meeting-reminders",
         "/meeting reminders 48,2",
         refused=("Carol", "Dan", "Femi", NEWCOMER, STRANGER, "Bob"),

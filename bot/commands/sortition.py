@@ -271,6 +271,8 @@ def _read_plan(ctx: Context, words: list[str]) -> Plan:
             kind, words = draws.TO_NATIONAL, words[1:]
     else:
         place = ""
+    if kind != draws.COUNCIL and not words:
+        return Plan(kind, 0, ctx.settings.sortition_respond_days, place=place)  # who can be drawn
     if not words or not (words[0].isascii() and words[0].isdigit()) or not 1 <= int(words[0]) <= 99:
         raise ctx.refuse(
             ctx.t(
@@ -442,6 +444,16 @@ async def draw_command(ctx: Context) -> Reply:
         )
     plan = _read_plan(ctx, words)
     bodies = await _bodies(ctx, plan)
+    if not plan.seats:
+        counts = [
+            ctx.t(
+                "{n} members of {unit} can be drawn.",
+                n=len(await draws.eligible(ctx.session, ctx.settings, body, ctx.now)),
+                unit=body.name,
+            )
+            for body in bodies
+        ]
+        return Reply("\n".join(counts) or ctx.t("There is nobody to draw from there yet."))
     if plan.kind in draws.DELEGATIONS:
         return await _preview_delegation(ctx, plan, bodies)
     if not bodies:
