@@ -158,7 +158,9 @@ def chunks(text: str, size: int = MAX_TEXT) -> list[str]:
     return [c.rstrip("\n") or "…" for c in out]
 
 
-class CoreButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?P<data>.{1,100})"):
+class CoreButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?s)(?P<data>.{1,100})"
+):
     """Every button the core makes: ``custom_id`` is its ``action:id`` data."""
 
     def __init__(self, data: str, label: str = "…", row: int | None = None) -> None:
@@ -271,6 +273,9 @@ class OrganiserBot(commands.Bot):
             command_prefix=commands.when_mentioned,  # no prefix commands are used
             intents=intents,
             help_command=None,
+            # Replies repeat what people typed: "@everyone" in a meeting point must not
+            # notify a whole server, nor "<@id>" anyone.
+            allowed_mentions=discord.AllowedMentions.none(),
             **kwargs,
         )
         self.adapter = adapter

@@ -25,6 +25,8 @@ Telegram to deliver it again. Every worker sets the same webhook at start.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import hmac
 import json
 import logging
@@ -47,7 +49,7 @@ from telegram import (
     User,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -77,7 +79,8 @@ GROUP_COMMANDS = ("help", "linkchat", "unlinkchat", "branch")
 SEND_ATTEMPTS = 4
 PER_CHAT_PER_SECOND = 1
 PER_CHAT_LIMITERS = 10_000  # chats whose pace is remembered
-MAX_TEXT = 4096
+MAX_TEXT = 4096  # UTF-16 code units, as Telegram counts
+MAX_CAPTION = 1024
 ALLOWED_UPDATES = ["message", "callback_query"]
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ACK_WITHIN = 10.0  # seconds an update may take before its webhook post is answered anyway
@@ -109,6 +112,36 @@ def markup(reply: Reply) -> InlineKeyboardMarkup | None:
             for row in reply.buttons
         ]
     )
+
+
+def fit(text: str, units: int) -> str:
+    """``text`` cut to at most ``units`` UTF-16 code units (how Telegram counts length:
+    an emoji outside the BMP is two)."""
+    encoded = text.encode("utf-16-le")
+    if len(encoded) <= 2 * units:
+        return text
+    return encoded[: 2 * units].decode("utf-16-le", errors="ignore")
+
+
+def chunks(text: str, size: int = MAX_TEXT) -> list[str]:
+    """Split a long text at line ends into messages Telegram accepts."""
+    out: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while fit(line, size) != line:
+            if current:
+                out.append(current)
+                current = ""
+            head = fit(line, size)
+            out.append(head)
+            line = line[len(head) :]
+        if fit(current + line, size) != current + line:
+            out.append(current)
+            current = ""
+        current += line
+    if current or not out:
+        out.append(current)
+    return [c.rstrip("\n") if c.strip() else "…" for c in out]
 
 
 def is_gone(exc: BadRequest) -> bool:
@@ -161,6 +194,9 @@ class TelegramTransport:
                 await send_reply(self.application, chat_id, reply)
         except Forbidden as exc:
             raise Undeliverable(exc.message) from exc
+        except ChatMigrated as exc:  # the group became a supergroup, with a new id
+            log.warning("telegram: chat %s is now %s", chat_id, exc.new_chat_id)
+            await self.send(dataclasses.replace(recipient, chat_id=str(exc.new_chat_id)), reply)
         except BadRequest as exc:
             if is_gone(exc):
                 raise Undeliverable(exc.message) from exc
@@ -170,24 +206,23 @@ class TelegramTransport:
 async def send_reply(
     application: Application[Any, Any, Any, Any, Any, Any], chat_id: int, reply: Reply
 ) -> Message:
+    """Send a reply: a long text in several messages, the buttons under the last."""
     bot = application.bot
     keyboard = markup(reply)
     if reply.file is not None:
         document = InputFile(reply.file.content, filename=reply.file.filename)
+        caption = fit(reply.text, MAX_CAPTION)
         if reply.file.mime_type.startswith("image/"):
             return await with_retries(
-                lambda: bot.send_photo(
-                    chat_id, document, caption=reply.text[:1024], reply_markup=keyboard
-                )
+                lambda: bot.send_photo(chat_id, document, caption=caption, reply_markup=keyboard)
             )
         return await with_retries(
-            lambda: bot.send_document(
-                chat_id, document, caption=reply.text[:1024], reply_markup=keyboard
-            )
+            lambda: bot.send_document(chat_id, document, caption=caption, reply_markup=keyboard)
         )
-    return await with_retries(
-        lambda: bot.send_message(chat_id, reply.text[:MAX_TEXT], reply_markup=keyboard)
-    )
+    *first, last = chunks(reply.text)
+    for part in first:
+        await with_retries(functools.partial(bot.send_message, chat_id, part))
+    return await with_retries(lambda: bot.send_message(chat_id, last, reply_markup=keyboard))
 
 
 class TelegramAdapter:
@@ -378,13 +413,17 @@ class TelegramAdapter:
                 await self.deliver(update, reply)
 
     async def edit(self, query: CallbackQuery, reply: Reply) -> None:
+        """Edit the pressed message; what does not fit in it follows as new messages."""
+        first, *rest = chunks(reply.text)
+        keyboard = None if rest else markup(reply)
         try:
-            await with_retries(
-                lambda: query.edit_message_text(reply.text[:MAX_TEXT], reply_markup=markup(reply))
-            )
+            await with_retries(lambda: query.edit_message_text(first, reply_markup=keyboard))
         except BadRequest as exc:
             if "not modified" not in exc.message.lower():
                 raise
+        if rest and query.message is not None:
+            remainder = dataclasses.replace(reply, text="\n".join(rest))
+            await send_reply(self.application, query.message.chat.id, remainder)
 
     # --- replies out -------------------------------------------------------------
 

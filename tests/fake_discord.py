@@ -30,7 +30,15 @@ error bodies with Discord's codes (50007 DMs refused, 10062 unknown interaction,
 messages over 2000 characters, custom_ids over 100, too many rows/buttons,
 badly named commands...); the first follow-up after a deferral (type 5) fills
 the "thinking" message instead of adding one; a component interaction's
-``@original`` is the message the component was on; unknown users are refused.
+``@original`` is the message the component was on; unknown users are refused;
+a bot message in a server channel saying "@everyone" or "@here" has
+``mention_everyone`` set (everyone is notified) unless its ``allowed_mentions``
+leave "everyone" out.
+
+Faults on demand: :meth:`FakeDiscord.fail_next` (429 storms, 403, 5xx... for
+requests matching a path, or only those to one user's DM channel),
+:meth:`FakeDiscord.refuse_dms` (50007) and :meth:`FakeDiscord.delay_next` (an
+answer held back past the client's timeout, the request carried out or not).
 """
 
 from __future__ import annotations
@@ -185,8 +193,9 @@ class RecordedRequest:
     json: Any  # the JSON body, or a multipart body's payload_json; None without either
     files: list[UploadedFile]
     headers: dict[str, str]
-    status: int | None = None  # None while being answered
+    status: int | None = None  # None while being answered (or abandoned by the client)
     response: Any = None
+    delayed: float = 0.0  # seconds the answer was held back (see FakeDiscord.delay_next)
 
     @property
     def ok(self) -> bool:
@@ -224,6 +233,16 @@ class _Failure:
     method: str | None
     pattern: str
     error: ApiError
+    dm_to: int | None = None
+
+
+@dataclass
+class _Delay:
+    method: str | None
+    pattern: str
+    seconds: float
+    processed: bool
+    dm_to: int | None = None
 
 
 @dataclass
@@ -312,6 +331,20 @@ def _truthy(value: str | None) -> bool:
     return value is not None and value.lower() in ("1", "true", "yes")
 
 
+def _pings_everyone(body: Mapping[str, Any]) -> bool:
+    """Whether a new message from the bot in a server channel notifies everyone there:
+    "@everyone" or "@here" in its content, unless ``allowed_mentions`` leaves
+    "everyone" out of ``parse`` (without ``allowed_mentions`` Discord parses all
+    mentions; the fake's bot holds the Mention Everyone permission)."""
+    content = str(body.get("content") or "")
+    if "@everyone" not in content and "@here" not in content:
+        return False
+    allowed = body.get("allowed_mentions")
+    if not isinstance(allowed, Mapping):
+        return True
+    return "everyone" in (allowed.get("parse") or [])
+
+
 def _walk_components(components: Sequence[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
     for component in components:
         yield component
@@ -378,6 +411,7 @@ class FakeDiscord:
         self._files: dict[int, UploadedFile] = {}
         self._refused: dict[int, bool] = {}  # user id -> also refuse creating the DM channel
         self._failures: deque[_Failure] = deque()
+        self._delays: deque[_Delay] = deque()
 
         self.requests: list[RecordedRequest] = []
         self.interactions: dict[int, InteractionRecord] = {}
@@ -983,8 +1017,10 @@ class FakeDiscord:
         method: str | None = None,
         retry_after: float = 0.05,
         times: int = 1,
+        dm_to: int | None = None,
     ) -> None:
-        """Fail the next ``times`` requests whose path matches the glob ``pattern``.
+        """Fail the next ``times`` requests whose path matches the glob ``pattern``
+        (with ``dm_to``: only those to that user's DM channel, ``/channels/<dm>...``).
 
         429 gets ``{"message": "You are being rate limited.", "retry_after": ...,
         "global": false}`` with ``Retry-After``, ``X-RateLimit-*`` and ``Via``
@@ -1029,7 +1065,33 @@ class FakeDiscord:
             body=body if body is not None else default,
         )
         for _ in range(times):
-            self._failures.append(_Failure(method and method.upper(), pattern, error))
+            self._failures.append(_Failure(method and method.upper(), pattern, error, dm_to))
+
+    def delay_next(
+        self,
+        pattern: str,
+        seconds: float,
+        *,
+        method: str | None = None,
+        times: int = 1,
+        dm_to: int | None = None,
+        processed: bool = True,
+    ) -> None:
+        """Hold back the answer to the next ``times`` requests matching ``pattern`` (and
+        ``method``, and ``dm_to`` as in :meth:`fail_next`) by ``seconds``: longer than
+        the client's timeout, the client gives up waiting.
+
+        ``processed=True``: the request is carried out at once (a message is posted,
+        the request recorded as answered, ``delayed`` set), only its answer is late,
+        as when Discord accepted a message whose answer was lost on the way.
+        ``processed=False``: nothing is done; after ``seconds`` the request is
+        answered 504 (if the client is still there to hear it). A request that fails
+        (an injected fault, a refusal) fails at once and leaves the delay for the next.
+        """
+        for _ in range(times):
+            self._delays.append(
+                _Delay(method and method.upper(), pattern, seconds, processed, dm_to)
+            )
 
     def refuse_dms(self, user_id: int, *, on_create: bool = False) -> None:
         """Messages to ``user_id``'s DM channel get 403 ``{"message": "Cannot send messages to
@@ -1839,6 +1901,9 @@ class FakeDiscord:
                 "channel_id": str(channel_id),
             }
             message["referenced_message"] = referenced
+        channel = self._channels[channel_id]
+        if author is None and "guild_id" in channel and not message["flags"] & EPHEMERAL:
+            message["mention_everyone"] = _pings_everyone(body)
         if interaction is not None:
             message["webhook_id"] = str(self.application_id)
             message["application_id"] = str(self.application_id)
@@ -1956,11 +2021,23 @@ class FakeDiscord:
             self._check_auth(request, path)
             self._inject_failure(recorded)
             handler, params = self._route(request.method, path)
+            delay = self._find_delay(recorded)
+            if delay is not None and not delay.processed:
+                self._delays.remove(delay)
+                recorded.delayed = delay.seconds
+                await asyncio.sleep(delay.seconds)  # the client has gone by now
+                raise ApiError(504, "504: Gateway Timeout", 0)
             result = handler(recorded, **params)
             if isinstance(result, Awaitable):
                 result = await result
             body = result
             status = 204 if body is None else 200
+            if delay is not None and delay in self._delays:  # done; only the answer is late
+                self._delays.remove(delay)
+                recorded.delayed = delay.seconds
+                recorded.status, recorded.response = status, body
+                self._notify()
+                await asyncio.sleep(delay.seconds)
         except ApiError as error:
             status, body, headers = error.status, error.body(), error.headers
         recorded.status, recorded.response = status, body
@@ -1975,13 +2052,31 @@ class FakeDiscord:
         if request.headers.get("Authorization") != f"Bot {self.token}":
             raise ApiError(401, "401: Unauthorized", 0)
 
+    def _matches(
+        self, recorded: RecordedRequest, method: str | None, pattern: str, dm_to: int | None
+    ) -> bool:
+        if method is not None and method != recorded.method:
+            return False
+        if not fnmatch.fnmatchcase(recorded.path, pattern):
+            return False
+        if dm_to is None:
+            return True
+        dm = self._dm_channels.get(dm_to)
+        return dm is not None and recorded.path.startswith(f"/channels/{dm}/")
+
     def _inject_failure(self, recorded: RecordedRequest) -> None:
         for failure in self._failures:
-            if (
-                failure.method is None or failure.method == recorded.method
-            ) and fnmatch.fnmatchcase(recorded.path, failure.pattern):
+            if self._matches(recorded, failure.method, failure.pattern, failure.dm_to):
                 self._failures.remove(failure)
                 raise failure.error
+
+    def _find_delay(self, recorded: RecordedRequest) -> _Delay | None:
+        """The first delay for this request; it is used up only by a request that would
+        have been answered at once (an injected or real error comes at once instead)."""
+        for delay in self._delays:
+            if self._matches(recorded, delay.method, delay.pattern, delay.dm_to):
+                return delay
+        return None
 
     def _route(self, method: str, path: str) -> tuple[Callable[..., Any], dict[str, str]]:
         allowed = False
@@ -2198,6 +2293,9 @@ class FakeDiscord:
             self._apply_edit(original, body, req.files)
             original["flags"] &= ~LOADING
             original["edited_timestamp"] = None
+            channel = self._channels[record.channel_id]
+            if "guild_id" in channel and not original["flags"] & EPHEMERAL:
+                original["mention_everyone"] = _pings_everyone(body)  # sent as new, it notifies
             message = original
         else:
             flags = int(body.get("flags") or 0) & ~LOADING

@@ -29,8 +29,13 @@ bytes, invalid bot commands, edits that change nothing and answers to unknown
 or already answered callback queries are refused with Telegram's 400 errors.
 
 Faults on demand: :meth:`FakeTelegram.fail_next` (429 with ``retry_after``,
-403, 400, ...; queued per method and consumed in order) and
-:meth:`FakeTelegram.block` (every call naming one ``chat_id`` fails).
+403, 400, 500, 502, ...; queued per method and consumed in order, ``times`` in a
+row for a storm), :meth:`FakeTelegram.fail_chat` (the next calls naming one
+``chat_id`` fail, then it works again), :meth:`FakeTelegram.block` (every call
+naming one ``chat_id`` fails until unblocked), :meth:`FakeTelegram.upgrade_group` (a
+group became a supergroup: 400 with ``migrate_to_chat_id``) and
+:meth:`FakeTelegram.delay_next` (an answer held back past the client's timeout,
+the call carried out or not).
 """
 
 from __future__ import annotations
@@ -111,6 +116,7 @@ DESCRIPTIONS: dict[int, str] = {
     409: "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",
     500: "Internal Server Error",
     502: "Bad Gateway",
+    504: "Gateway Timeout",
 }
 
 NOT_MODIFIED = (
@@ -170,6 +176,16 @@ class ApiError(Exception):
 
 
 @dataclass
+class _Delay:
+    """An answer to hold back: see :meth:`FakeTelegram.delay_next`."""
+
+    method: str
+    seconds: float
+    chat_id: str | None
+    processed: bool
+
+
+@dataclass
 class UploadedFile:
     """A file part of a multipart upload."""
 
@@ -188,6 +204,7 @@ class Call:
     token: str = ""
     status: int | None = None  # HTTP status answered; None while open (or abandoned by the client)
     response: dict[str, Any] | None = None
+    delayed: float = 0.0  # seconds the answer was held back (see FakeTelegram.delay_next)
 
     @property
     def ok(self) -> bool:
@@ -282,6 +299,8 @@ class FakeTelegram:
         self._messages: dict[tuple[str, int], dict[str, Any]] = {}
         self._failures: dict[str, deque[ApiError]] = defaultdict(deque)
         self._blocked: dict[str, ApiError] = {}
+        self._chat_failures: dict[str, deque[ApiError]] = defaultdict(deque)
+        self._delays: list[_Delay] = []
         self._open_queries: set[str] = set()
         self._files: dict[str, UploadedFile] = {}
         self._file_paths: dict[str, str] = {}
@@ -439,23 +458,70 @@ class FakeTelegram:
         status: int = 429,
         retry_after: int = 1,
         description: str | None = None,
+        *,
+        times: int = 1,
     ) -> None:
-        """Make the next call to ``method`` fail; queued failures are consumed in order.
+        """Make the next call to ``method`` fail (the next ``times`` calls: a storm);
+        queued failures are consumed in order.
 
         429 answers "Too Many Requests: retry after N" with ``parameters.retry_after``;
         403 "Forbidden: bot was blocked by the user"; 400 "Bad Request: chat not found";
-        any other status its usual description. ``description`` overrides the text.
+        500 "Internal Server Error", 502 "Bad Gateway"; any other status its usual
+        description. ``description`` overrides the text.
         """
         name = self._canonical.get(method.lower(), method)
+        error = self._error(status, retry_after, description)
+        self._failures[name].extend([error] * times)
+
+    def fail_chat(
+        self,
+        chat_id: int | str,
+        status: int = 500,
+        retry_after: int = 1,
+        description: str | None = None,
+        *,
+        times: int = 1,
+    ) -> None:
+        """Make the next ``times`` calls naming ``chat_id`` (any method) fail, then work
+        again: a passing fault of one chat (answers as in :meth:`fail_next`). Failures
+        queued per method by :meth:`fail_next` come first."""
+        error = self._error(status, retry_after, description)
+        self._chat_failures[str(chat_id)].extend([error] * times)
+
+    @staticmethod
+    def _error(status: int, retry_after: int, description: str | None) -> ApiError:
         if status == 429:
-            error = ApiError(
+            return ApiError(
                 429,
                 description or f"Too Many Requests: retry after {retry_after}",
                 retry_after=retry_after,
             )
-        else:
-            error = ApiError(status, description)
-        self._failures[name].append(error)
+        return ApiError(status, description)
+
+    def delay_next(
+        self,
+        method: str,
+        seconds: float,
+        *,
+        chat_id: int | str | None = None,
+        times: int = 1,
+        processed: bool = True,
+    ) -> None:
+        """Hold back the answer to the next ``times`` calls to ``method`` (naming
+        ``chat_id``, if given) by ``seconds``: longer than the client's timeout, the
+        client gives up waiting.
+
+        ``processed=True``: the call is carried out at once (a message is sent, the
+        call recorded as answered 200 with ``delayed`` set), only its answer is late,
+        as when Telegram accepted a message whose answer was lost on the way.
+        ``processed=False``: nothing is done; after ``seconds`` the call is answered
+        504 "Gateway Timeout" (if the client is still there to hear it). A call that
+        fails (an injected fault, a bad request) fails at once and leaves the delay
+        for the next one.
+        """
+        name = self._canonical.get(method.lower(), method)
+        target = None if chat_id is None else str(chat_id)
+        self._delays.extend(_Delay(name, seconds, target, processed) for _ in range(times))
 
     def block(self, chat_id: int | str, status: int = 403, description: str | None = None) -> None:
         """Every call naming ``chat_id`` fails until unblock(): by default 403 "bot was
@@ -464,6 +530,22 @@ class FakeTelegram:
 
     def chat_not_found(self, chat_id: int | str) -> None:
         self.block(chat_id, status=400)
+
+    def upgrade_group(self, chat_id: int, new_id: int) -> dict[str, Any]:
+        """The group ``chat_id`` became the supergroup ``new_id`` (as Telegram does when
+        a group grows or an admin changes some settings): from now on every call naming
+        the old id fails with 400 "group chat was upgraded to a supergroup chat" and
+        ``parameters.migrate_to_chat_id`` (PTB raises ``ChatMigrated``). Returns the
+        supergroup's chat."""
+        if new_id > -1_000_000_000_000:
+            raise ValueError("supergroup ids are -1000000000000 or lower")
+        title = self.chats.get(int(chat_id), {}).get("title", f"Chat {new_id}")
+        self._blocked[str(chat_id)] = ApiError(
+            400,
+            "Bad Request: group chat was upgraded to a supergroup chat",
+            migrate_to_chat_id=new_id,
+        )
+        return self.group_chat(new_id, title, "supergroup")
 
     def unblock(self, chat_id: int | str) -> None:
         self._blocked.pop(str(chat_id), None)
@@ -635,23 +717,51 @@ class FakeTelegram:
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
             self._inject_failure(call)
+            delay = self._find_delay(call)
+            if delay is not None and not delay.processed:
+                self._delays.remove(delay)
+                call.delayed = delay.seconds
+                await asyncio.sleep(delay.seconds)  # the client has gone by now
+                raise ApiError(504, "Gateway Timeout")
             result = handler(call)
             if asyncio.iscoroutine(result):
                 result = await result
             body: dict[str, Any] = {"ok": True, "result": result}
             status = 200
+            if delay is not None and delay in self._delays:  # done; only the answer is late
+                self._delays.remove(delay)
+                call.delayed = delay.seconds
+                call.status, call.response = status, body
+                self._notify()
+                await asyncio.sleep(delay.seconds)
         except ApiError as error:
             body, status = error.body(), error.status
         call.status, call.response = status, body
         self._notify()
         return web.json_response(body, status=status)
 
+    def _find_delay(self, call: Call) -> _Delay | None:
+        """The first delay for this call; it is used up only by a call that would have
+        been answered at once (an injected or real error comes at once instead)."""
+        chat_id = call.params.get("chat_id")
+        for delay in self._delays:
+            if delay.method == call.method and (
+                delay.chat_id is None or _same_chat(delay.chat_id, chat_id)
+            ):
+                return delay
+        return None
+
     def _inject_failure(self, call: Call) -> None:
         queue = self._failures.get(call.method)
         if queue:
             raise queue.popleft()
         chat_id = call.params.get("chat_id")
-        if chat_id is not None and str(chat_id) in self._blocked:
+        if chat_id is None:
+            return
+        passing = self._chat_failures.get(str(chat_id))
+        if passing:
+            raise passing.popleft()
+        if str(chat_id) in self._blocked:
             raise self._blocked[str(chat_id)]
 
     async def _download(self, request: web.Request) -> web.Response:
