@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from apscheduler.jobstores.base import ConflictingIdError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -53,6 +54,7 @@ JOBS_TABLE = "apscheduler_jobs"
 JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 6 * 3600}
 LEADER_LOCK = 0x0A55E3B1  # the advisory lock key of the scheduler leader
 GATEWAY_LOCK = 0x0A55E3B2  # ... and of the one worker connected to the Discord gateway
+JOBS_TABLE_LOCK = 0x0A55E3B3  # held while a worker creates APScheduler's table
 CAMPAIGN = {"hour": 9, "minute": 0}  # the daily round-up while a campaign runs
 
 
@@ -294,7 +296,9 @@ class Scheduler:
         options: dict[str, Any] = {}
         if db.is_sqlite:
             options["connect_args"] = {"timeout": 10}  # wait for the bot's own writes
-        store = SQLAlchemyJobStore(url=sync_url(db), tablename=JOBS_TABLE, engine_options=options)
+        self.store = store = SQLAlchemyJobStore(
+            url=sync_url(db), tablename=JOBS_TABLE, engine_options=options
+        )
         self.aps = AsyncIOScheduler(
             jobstores={"default": store}, job_defaults=JOB_DEFAULTS, timezone=dt.UTC
         )
@@ -313,6 +317,9 @@ class Scheduler:
         global _runtime, _scheduler
         _runtime = _Runtime(self.db, self.settings, self.clock)
         _scheduler = self
+        # APScheduler creates its table at start (CREATE TABLE, checked first): two
+        # workers starting at once on a new database would both create it.
+        await asyncio.to_thread(self._create_table)
         self.aps.start(paused=True)
         await self.sync_jobs()
         if not await self.lock.start():
@@ -336,6 +343,12 @@ class Scheduler:
         self.leader = False
         if self.aps.running:
             self.aps.pause()
+
+    def _create_table(self) -> None:
+        with self.store.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({JOBS_TABLE_LOCK})")
+            self.store.jobs_t.create(conn, checkfirst=True)
 
     async def sync_jobs(self) -> None:
         """(Re-)add each branch's jobs under stable ids; idempotent."""
@@ -362,10 +375,13 @@ class Scheduler:
                     f"{name}:{branch.id}",
                     branch.id,
                 )
-        if self.aps.get_job("refresh") is None:
-            self.aps.add_job(refresh_job, IntervalTrigger(hours=1), id="refresh")
-        if self.aps.get_job("tick") is None:
-            self.aps.add_job(tick_job, IntervalTrigger(minutes=1), id="tick")
+        for job_id, func, every in (
+            ("refresh", refresh_job, IntervalTrigger(hours=1)),
+            ("tick", tick_job, IntervalTrigger(minutes=1)),
+        ):
+            if self.aps.get_job(job_id) is None:
+                with contextlib.suppress(ConflictingIdError):  # another worker added it just now
+                    self.aps.add_job(func, every, id=job_id)
 
     def _keep(
         self, job: Callable[[int], Awaitable[None]], trigger: CronTrigger, job_id: str, arg: int

@@ -13,9 +13,9 @@ import contextlib
 import datetime as dt
 import logging
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -40,10 +41,13 @@ from storage.db import Database
 from storage.models import BranchChat, Identity, OutboxMessage, Person, UTCDateTime
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+P = ParamSpec("P")
 
 PENDING, SENT, UNDELIVERABLE = "pending", "sent", "undeliverable"
 GIVE_UP_AFTER = dt.timedelta(hours=24)  # a message still failing after this is given up
-LEASE = dt.timedelta(minutes=1)  # how long a worker holds the rows it is sending
+# How long a worker holds the rows it claimed; renewed while it is still sending them.
+LEASE = dt.timedelta(minutes=1)
 
 
 async def enqueue(
@@ -229,6 +233,13 @@ async def deliver_pending(
     (and kept, so an organiser can see who could not be reached). A message to
     a branch's group chat goes to that chat. A temporary failure leaves the row
     pending for the next round.
+
+    The rows are claimed with a lease (``LEASE``), renewed while the batch is
+    being sent; a row another worker claimed meanwhile (this one stalled past
+    its lease) is left to that worker. So only a message in flight when a worker
+    dies or stalls can be sent twice, and one whose send timed out after the
+    platform had taken it (its answer lost on the way): delivery is at least once,
+    and neither platform takes an idempotency key for a message.
     """
     report = DeliveryReport()
     platforms = list(transports)
@@ -261,11 +272,26 @@ async def deliver_pending(
         )
         # The claim: a lease, so that no other worker takes these rows while they
         # are being sent; a worker that dies leaves them to be retried when it ends.
+        claimed_at = clock.now()
+        lease = claimed_at + LEASE
         for row in rows:
-            row.next_attempt_at = clock.now() + LEASE
+            row.next_attempt_at = lease
         candidates = await _candidates(session, rows, platforms)
 
-    for row in rows:
+    held = {row.id for row in rows}
+    renew_at = claimed_at + LEASE / 2
+    for i, row in enumerate(rows):
+        if clock.now() >= renew_at:
+            # A long batch (a slow platform, 429s) would outlive its lease and be
+            # claimed again by another worker while still being sent here: renew
+            # the lease of the rows still to send, and leave any another worker
+            # has claimed meanwhile to that worker.
+            held, lease = await _reconnecting(
+                _renew_lease, db, [r.id for r in rows[i:]], lease, clock
+            )
+            renew_at = clock.now() + LEASE / 2
+        if row.id not in held:
+            continue
         outcome: str = UNDELIVERABLE
         error: str | None = "no reachable identity"
         unreachable: list[int] = []
@@ -285,20 +311,11 @@ async def deliver_pending(
                 break
             outcome, error = SENT, None
             break
-        async with db.transaction() as session:
-            fresh = await session.get(OutboxMessage, row.id)
-            if fresh is None:  # the person was forgotten meanwhile
-                continue
-            fresh.attempts += 1
-            fresh.status, fresh.last_error = outcome, error
-            if outcome == SENT:
-                fresh.sent_at = clock.now()
-            elif outcome == PENDING:
-                fresh.next_attempt_at = clock.now() + backoff(fresh.attempts)
-            for ident_id in unreachable:
-                stale = await session.get(Identity, ident_id)
-                if stale is not None:
-                    stale.unreachable = True
+        # Marked on a new connection if the database connection was lost meanwhile
+        # (a restart): else the message, sent, would be sent again once the lease ends.
+        marked = await _reconnecting(_mark, db, clock, row.id, outcome, error, unreachable)
+        if not marked:  # the person was forgotten meanwhile
+            continue
         if outcome == SENT:
             report.sent += 1
         elif outcome == PENDING:
@@ -306,6 +323,67 @@ async def deliver_pending(
         else:
             report.undeliverable += 1
     return report
+
+
+async def _mark(
+    db: Database,
+    clock: Clock,
+    row_id: int,
+    outcome: str,
+    error: str | None,
+    unreachable: list[int],
+) -> bool:
+    """Record how a delivery went; False if the row is gone (its person forgotten)."""
+    async with db.transaction() as session:
+        fresh = await session.get(OutboxMessage, row_id)
+        if fresh is None:
+            return False
+        fresh.attempts += 1
+        fresh.status, fresh.last_error = outcome, error
+        if outcome == SENT:
+            fresh.sent_at = clock.now()
+        elif outcome == PENDING:
+            fresh.next_attempt_at = clock.now() + backoff(fresh.attempts)
+        for ident_id in unreachable:
+            stale = await session.get(Identity, ident_id)
+            if stale is not None:
+                stale.unreachable = True
+    return True
+
+
+async def _reconnecting(
+    transaction: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """Run ``transaction``; if it lost its database connection (a server restart,
+    a connection killed), once more: the pool has dropped the dead connections."""
+    try:
+        return await transaction(*args, **kwargs)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        log.warning("outbox: lost the database connection (%s); once more", exc.orig)
+        return await transaction(*args, **kwargs)
+
+
+async def _renew_lease(
+    db: Database, ids: list[int], lease: dt.datetime, clock: Clock
+) -> tuple[set[int], dt.datetime]:
+    """Extend the lease of the rows among ``ids`` still held under ``lease``
+    (pending, and claimed by no one else since); (their ids, the new lease)."""
+    renewed = clock.now() + LEASE
+    async with db.transaction() as session:
+        kept = await session.scalars(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(ids),
+                OutboxMessage.status == PENDING,
+                OutboxMessage.next_attempt_at == lease,
+            )
+            .values(next_attempt_at=renewed)
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
+        )
+        return set(kept), renewed
 
 
 def backoff(attempts: int) -> dt.timedelta:
