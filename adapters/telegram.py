@@ -176,8 +176,13 @@ class TelegramTransport:
 
     platform = PLATFORM
 
-    def __init__(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        on_moved: Callable[[str, str, str], Awaitable[object]] | None = None,
+    ) -> None:
         self.application = application
+        self.on_moved = on_moved  # told when a group turns out to have a new id
         self._per_chat: OrderedDict[int, AsyncLimiter] = OrderedDict()
 
     def _limiter(self, chat_id: int) -> AsyncLimiter:
@@ -196,6 +201,8 @@ class TelegramTransport:
             raise Undeliverable(exc.message) from exc
         except ChatMigrated as exc:  # the group became a supergroup, with a new id
             log.warning("telegram: chat %s is now %s", chat_id, exc.new_chat_id)
+            if self.on_moved is not None:
+                await self.on_moved(PLATFORM, str(chat_id), str(exc.new_chat_id))
             await self.send(dataclasses.replace(recipient, chat_id=str(exc.new_chat_id)), reply)
         except BadRequest as exc:
             if is_gone(exc):
@@ -247,7 +254,7 @@ class TelegramAdapter:
         )
         self.application.add_handler(CallbackQueryHandler(self.on_button))
         self.application.add_error_handler(self.on_error)
-        self.transport = TelegramTransport(self.application)
+        self.transport = TelegramTransport(self.application, on_moved=core.chat_moved)
         self.health: Health | None = None  # what GET /healthz reports (set by `serve`)
         self._runner: web.AppRunner | None = None  # the webhook server
         self._in_hand: set[asyncio.Task[None]] = set()  # updates being processed

@@ -12,6 +12,7 @@ import logging
 import random
 from dataclasses import replace
 
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot import commands as _commands  # noqa: F401 - registers every command
@@ -24,7 +25,7 @@ from bot.messages import Reply, Request
 from bot.people import find_person
 from bot.registry import ACTIONS, COMMANDS
 from storage.db import Database
-from storage.models import AuditEntry
+from storage.models import AuditEntry, BranchChat
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,29 @@ class Core:
         except Exception:
             log.exception("suggestions failed for %s", _describe(request))
         return []
+
+    async def chat_moved(self, platform: str, old_chat_id: str, new_chat_id: str) -> int:
+        """A group chat got a new id (a Telegram group upgraded to a supergroup): its
+        branch links follow, so announcements keep reaching it. How many moved."""
+        old = (BranchChat.platform == platform) & (BranchChat.chat_id == old_chat_id)
+        async with self.db.transaction() as session:
+            taken = await session.scalar(
+                select(BranchChat.id).where(
+                    BranchChat.platform == platform, BranchChat.chat_id == new_chat_id
+                )
+            )
+            if taken is not None:  # the new chat was linked already: the old link goes
+                moved = await session.execute(delete(BranchChat).where(old))
+            else:
+                moved = await session.execute(
+                    update(BranchChat).where(old).values(chat_id=new_chat_id)
+                )
+        count = int(getattr(moved, "rowcount", 0) or 0)
+        if count:
+            log.info(
+                "%s chat %s is now %s: its branch links follow", platform, old_chat_id, new_chat_id
+            )
+        return count
 
     async def _audit_refusal(self, request: Request, what: str) -> None:
         """Record a forbidden attempt (in its own transaction: the attempt was rolled back)."""

@@ -444,3 +444,6 @@ async def test_an_announcement_follows_a_group_that_became_a_supergroup(
             select(OutboxMessage).where(OutboxMessage.branch_chat_id.is_not(None))
         )
     assert row is not None and row.status == SENT, row and (row.status, row.last_error)
+    async with db.transaction() as session:
+        link = await session.scalar(select(BranchChat.chat_id))
+    assert link == str(SUPERGROUP)  # the next announcement goes straight to the new id
