@@ -5,7 +5,8 @@
                                    (the console chat on SQLite when no token is set)
     python3 tasks.py console ...   set up .venv, then `organiser console ...`
     python3 tasks.py test [ARGS]   set up .venv with the dev tools, then ruff, mypy
-                                   and the whole test suite (`pytest ARGS`)
+                                   and the whole test suite (`pytest -n auto ARGS`:
+                                   one worker per CPU)
     python3 tasks.py i18n          extract every sentence into bot/locale/messages.pot
 
 The virtual environment is (re)installed only when pyproject.toml changes.
@@ -42,6 +43,14 @@ def ensure_venv(extra: str | None) -> None:
     stamp.write_text(digest)
 
 
+def parallel(args: list[str]) -> list[str]:
+    """One pytest worker per CPU (pytest-xdist) unless the arguments choose: each
+    worker has its own PostgreSQL database and its own ports."""
+    if any(a == "-n" or a.startswith(("-n", "--numprocesses")) or "xdist" in a for a in args):
+        return []
+    return ["-n", "auto"]
+
+
 def run(*command: str) -> int:
     return subprocess.run(command, cwd=ROOT).returncode
 
@@ -76,7 +85,7 @@ def main(argv: list[str]) -> int:
         [str(BIN / "ruff"), "check", "."],
         [str(BIN / "ruff"), "format", "--check", "."],
         [str(BIN / "mypy")],
-        [str(BIN / "python"), "-m", "pytest", *rest],
+        [str(BIN / "python"), "-m", "pytest", *parallel(rest), *rest],
     ]
     for step in steps:
         print(
