@@ -317,7 +317,7 @@ def contested_polls(draw: st.DrawFn) -> tuple[int, list[list[int]]]:
     return options, ballots
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=800, deadline=None)
 @given(contested_polls())
 def test_same_winner_as_pyrankvote_when_no_tie_is_broken(
     poll: tuple[int, list[list[int]]],
