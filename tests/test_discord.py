@@ -28,36 +28,17 @@ from storage.db import Database
 from storage.models import CanvassSignup, Identity, OutboxMessage
 from tests.fake_discord import CHANNELS, EPHEMERAL, GUILD_ID, TOKEN, FakeDiscord, InteractionRecord
 from tests.helpers import Chat, link_demo_people, snapshot
+from tests.observed import ObservedDiscord
 
 ALICE, BOB, CAROL, DAN, KAI = 401, 402, 403, 404, 411
 STRANGER = 499
 APOLOGY = "something went wrong on our side"
 
 
-class ObservedAdapter(DiscordAdapter):
-    """The real adapter, telling the test when it has finished with an interaction."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.handled: asyncio.Queue[int] = asyncio.Queue()
-
-    async def on_command(self, interaction: discord.Interaction[Any], *args: Any) -> None:
-        try:
-            await super().on_command(interaction, *args)
-        finally:
-            self.handled.put_nowait(interaction.id)
-
-    async def on_button(self, interaction: discord.Interaction[Any], data: str) -> None:
-        try:
-            await super().on_button(interaction, data)
-        finally:
-            self.handled.put_nowait(interaction.id)
-
-
 @dataclass
 class Rig:
     fake: FakeDiscord
-    adapter: ObservedAdapter
+    adapter: ObservedDiscord
     db: Database
     settings: Settings
 
@@ -124,8 +105,8 @@ def custom_ids(answer: dict[str, Any]) -> dict[str, str]:
     }
 
 
-async def start_adapter(db: Database, settings: Settings) -> ObservedAdapter:
-    adapter = ObservedAdapter(Core(db, settings), settings, guild_ready_timeout=0.05)
+async def start_adapter(db: Database, settings: Settings) -> ObservedDiscord:
+    adapter = ObservedDiscord(Core(db, settings), settings, guild_ready_timeout=0.05)
     await adapter.start()
     return adapter
 

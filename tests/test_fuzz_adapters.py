@@ -43,17 +43,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import discord
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
-from telegram import Update
-from telegram.ext import ContextTypes
 
 import bot.core  # noqa: F401 - registers every command and button action
-from adapters.discord import DiscordAdapter
-from adapters.telegram import TelegramAdapter
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.core import Core
@@ -66,6 +61,7 @@ from tests.fake_discord import CHANNELS, EPHEMERAL, FakeDiscord, InteractionReco
 from tests.fake_discord import TOKEN as DISCORD_TOKEN
 from tests.fake_telegram import FakeTelegram
 from tests.helpers import link_demo_people, snapshot
+from tests.observed import ObservedDiscord, ObservedTelegram
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 TELEGRAM_TOKEN = "123456:FUZZ"
@@ -325,26 +321,6 @@ TG_ACTORS = {  # name -> Telegram user id
 TG_GROUP = -1001
 
 
-class ObservedTelegram(TelegramAdapter):
-    """The real adapter, telling the test when it has finished with an update."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.handled: asyncio.Queue[int] = asyncio.Queue()
-
-    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        try:
-            await super().on_message(update, context)
-        finally:
-            self.handled.put_nowait(update.update_id)
-
-    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        try:
-            await super().on_button(update, context)
-        finally:
-            self.handled.put_nowait(update.update_id)
-
-
 class TelegramWorld:
     def __init__(self, tg: FakeTelegram, adapter: ObservedTelegram, party: Party) -> None:
         self.tg, self.adapter, self.party = tg, adapter, party
@@ -490,26 +466,6 @@ DC_ACTORS = {  # name -> Discord user id
     "Bob": "402",
     "Kai": "411",
 }
-
-
-class ObservedDiscord(DiscordAdapter):
-    """The real adapter, telling the test when it has finished with an interaction."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.handled: asyncio.Queue[int] = asyncio.Queue()
-
-    async def on_command(self, interaction: discord.Interaction[Any], *args: Any) -> None:
-        try:
-            await super().on_command(interaction, *args)
-        finally:
-            self.handled.put_nowait(interaction.id)
-
-    async def on_button(self, interaction: discord.Interaction[Any], data: str) -> None:
-        try:
-            await super().on_button(interaction, data)
-        finally:
-            self.handled.put_nowait(interaction.id)
 
 
 class DiscordWorld:

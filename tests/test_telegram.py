@@ -14,10 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from telegram import Update
-from telegram.ext import ContextTypes
 
-from adapters.telegram import TelegramAdapter
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.core import Core
@@ -27,34 +24,15 @@ from storage.db import Database
 from storage.models import Identity, OutboxMessage
 from tests.fake_telegram import FakeTelegram, free_port
 from tests.helpers import link_demo_people
+from tests.observed import ObservedTelegram
 
 TOKEN = "123456:TEST-TOKEN"
-
-
-class ObservedAdapter(TelegramAdapter):
-    """The real adapter, telling the test when it has finished with an update."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.handled: asyncio.Queue[int] = asyncio.Queue()
-
-    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        try:
-            await super().on_message(update, context)
-        finally:
-            self.handled.put_nowait(update.update_id)
-
-    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        try:
-            await super().on_button(update, context)
-        finally:
-            self.handled.put_nowait(update.update_id)
 
 
 @dataclass
 class Rig:
     tg: FakeTelegram
-    adapter: ObservedAdapter
+    adapter: ObservedTelegram
     db: Database
 
     async def handled(self, update: dict[str, Any]) -> None:
@@ -106,7 +84,7 @@ async def _rig(tmp_path: Path, sqlite_template: Path, **settings: Any) -> AsyncI
         config = replace(base, telegram_base_url=tg.base_url, **settings)
         await seed_demo(db, config, dt.datetime.now(dt.UTC))
         await link_demo_people(db, {"Alice": 101, "Bob": 102, "Carol": 103, "Kai": 111})
-        adapter = ObservedAdapter(Core(db, config), config)
+        adapter = ObservedTelegram(Core(db, config), config)
         await adapter.start()
         try:
             yield Rig(tg, adapter, db)
