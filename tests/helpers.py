@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import Callable
@@ -219,3 +220,19 @@ async def add_members(
                         person_id=person.id, opted_in=True, features=features(i), updated_at=now
                     )
                 )
+
+
+async def until(predicate: Callable[[], Any], what: str, within: float = 10.0) -> Any:
+    """Poll ``predicate`` (sync or async) until it is truthy (at most ``within``
+    seconds, else the test fails saying ``what`` did not happen); its value."""
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                value = predicate()
+                if asyncio.iscoroutine(value):
+                    value = await value
+                if value:
+                    return value
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise AssertionError(f"waited {within:g} s for {what}") from None

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,7 @@ from storage.models import Meta, Person
 from tests.conftest import NOW, TABLES
 from tests.fake_discord import FakeDiscord
 from tests.fake_telegram import FakeTelegram, free_port
-from tests.helpers import link_demo_people
+from tests.helpers import link_demo_people, until
 
 pytestmark = pytest.mark.postgres
 
@@ -57,22 +57,6 @@ async def pg(pg_url: str) -> AsyncIterator[str]:
     await seed_demo(db, Settings(), NOW)
     await db.dispose()
     yield pg_url
-
-
-async def until(predicate: Callable[[], Any], what: str, within: float = 10.0) -> Any:
-    """Poll ``predicate`` (sync or async) until it is truthy (at most ``within``
-    seconds, else the test fails saying ``what`` did not happen); its value."""
-    try:
-        async with asyncio.timeout(within):
-            while True:
-                value = predicate()
-                if asyncio.iscoroutine(value):
-                    value = await value
-                if value:
-                    return value
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise AssertionError(f"waited {within:g} s for {what}") from None
 
 
 async def healthz(port: int) -> tuple[int, dict[str, Any]]:

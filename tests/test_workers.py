@@ -67,7 +67,7 @@ from storage.models import (
     SortitionProfile,
 )
 from tests.fake_telegram import BOT_USER, FakeTelegram, free_port
-from tests.helpers import Chat, add_members
+from tests.helpers import Chat, add_members, until
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "tests" / "worker_process.py"
@@ -348,19 +348,12 @@ class Rig:
         return await self.core.handle(Request.command_from(*_console(name), text))
 
     async def until(self, what: str, check: Callable[[], Any]) -> None:
-        """Wait until ``check()`` (sync or async) is true."""
+        """Wait until ``check()`` (sync or async) is true; else fail with the workers' logs."""
         try:
-            async with asyncio.timeout(PATIENCE):
-                while True:
-                    result = check()
-                    if asyncio.iscoroutine(result):
-                        result = await result
-                    if result:
-                        return
-                    await asyncio.sleep(0.05)
-        except TimeoutError:
+            await until(check, what, PATIENCE)
+        except AssertionError as exc:
             logs = "\n".join(w.log() for w in self.workers)
-            raise AssertionError(f"waited {PATIENCE}s for {what}\n{logs}") from None
+            raise AssertionError(f"{exc}\n{logs}") from None
 
     def sent_to(self, chat: int) -> list[str]:
         return self.tg.sent_texts(chat)
