@@ -699,21 +699,25 @@ async def seed_sweep(
     """Draws waiting for their seed: fetch a beacon's round once it is out and
     complete the draw; on a lottery's day, remind the organisers to enter it."""
     async with db.transaction() as session:
-        waiting = list(
-            await session.scalars(
-                select(Draw)
+        # Only the seed sources, not the records (a national pool's is megabytes).
+        waiting = (
+            await session.execute(
+                select(Draw.id, Draw.record["seed_source"], Draw.seed_due_at)
                 .where(
                     Draw.status == "committed",
                     Draw.round == 0,
+                    Draw.seed_reminded_at.is_(None),
                     (Draw.group_id.is_(None)) | (Draw.group_id == Draw.id),
                 )
                 .order_by(Draw.id)
             )
-        )
-        beacons = [(d.id, dict(d.record["seed_source"])) for d in waiting if _is_beacon(d)]
-        for draw in waiting:
-            if draw.record["seed_source"].get("kind") == "lottery":
-                await _remind_seed(session, settings, draw, now)
+        ).all()
+        beacons = [(i, dict(source)) for i, source, _ in waiting if source.get("kind") == "beacon"]
+        for draw_id, source, due in waiting:
+            if source.get("kind") == "lottery" and due <= now:
+                draw = await session.get(Draw, draw_id)
+                if draw is not None:
+                    await _remind_seed(session, settings, draw, now)
     if not beacons:
         return
     owned = client is None
@@ -740,10 +744,6 @@ async def seed_sweep(
     finally:
         if owned:
             await client.aclose()
-
-
-def _is_beacon(draw: Draw) -> bool:
-    return draw.record["seed_source"].get("kind") == "beacon" and draw.seed_reminded_at is None
 
 
 async def _remind_seed(
