@@ -1,8 +1,11 @@
-"""What the benchmarks share: a throwaway database, so that no real one is touched."""
+"""What the benchmarks share: a throwaway database, so that no real one is touched;
+bulk loading; whether a PostgreSQL server answers (and which version it is);
+percentiles."""
 
 from __future__ import annotations
 
 import secrets
+import statistics
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -15,6 +18,8 @@ from sqlalchemy.engine import make_url
 
 from storage.db import Database
 from storage.models import Base
+
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 @contextmanager
@@ -78,3 +83,40 @@ async def bulk_load(
                 )
         await conn.exec_driver_sql("ANALYZE")
         await conn.commit()
+
+
+def _admin_url(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def pg_unreachable(url: str = DEFAULT_PG) -> str | None:
+    """None if the PostgreSQL server at ``url`` answers, else why not (one line)."""
+    try:
+        with psycopg.connect(_admin_url(url), connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        text = str(exc).strip()
+        return text.splitlines()[0] if text else type(exc).__name__
+
+
+def pg_server_version(url: str = DEFAULT_PG) -> str | None:
+    """The server's version (``SHOW server_version``), or None if it does not answer."""
+    try:
+        with psycopg.connect(_admin_url(url), connect_timeout=3) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+    except psycopg.Error:
+        return None
+    return str(row[0]) if row else None
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100, in steps of 0.1) of sorted values, by linear
+    interpolation."""
+    if not sorted_values:
+        raise ValueError("no values")
+    if len(sorted_values) == 1 or q <= 0:
+        return sorted_values[0]
+    if q >= 100:
+        return sorted_values[-1]
+    cut = min(max(round(q * 10), 1), 999)
+    return statistics.quantiles(sorted_values, n=1000, method="inclusive")[cut - 1]
