@@ -775,7 +775,7 @@ async def test_two_workers_count_each_vote_once_and_fill_no_more_places_than_the
     """At the same time, through both workers: people vote (some change their mind,
     some press twice, some vote from two linked accounts at the same instant), and
     more people than there are places sign up for a canvassing session."""
-    people, linked, options, places = 50, 10, 3, 6
+    people, linked, options, places = 500, 20, 3, 6
     tg, db = rig.tg, rig.db
     await frome(db, group=True)
     ids = await members(db, people, linked=linked)
