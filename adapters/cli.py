@@ -71,12 +71,17 @@ def _current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-async def open_database(url: str) -> Database:
-    """Open the database; SQLite is migrated automatically, PostgreSQL must be current."""
+def database(url: str) -> Database:
+    """The database at ``url``, or one line saying what is wrong with the URL."""
     try:
-        db = Database(url)
+        return Database(url)
     except ValueError as exc:
         raise Stop(f"database.url: {exc}") from None
+
+
+async def open_database(url: str) -> Database:
+    """Open the database; SQLite is migrated automatically, PostgreSQL must be current."""
+    db = database(url)
     try:
         if db.is_sqlite:
             await db.upgrade()
@@ -238,10 +243,7 @@ async def _console(settings: Settings, url: str, *, demo: bool, name: str) -> in
 
 
 async def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        db = Database(args.db or settings.database_url)
-    except ValueError as exc:
-        raise Stop(f"database.url: {exc}") from None
+    db = database(args.db or settings.database_url)
     try:
         await db.upgrade()
         async with db.engine.connect() as conn:
@@ -259,10 +261,7 @@ async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     """The deployment's health from the database: 0 healthy, 1 not."""
     from adapters.health import describe_status, status_report
 
-    try:
-        db = Database(args.db or settings.database_url)
-    except ValueError as exc:
-        raise Stop(f"database.url: {exc}") from None
+    db = database(args.db or settings.database_url)
     try:
         sqlite_file = Path(db.url.database or ":memory:")
         if db.is_sqlite and not await asyncio.to_thread(sqlite_file.is_file):
