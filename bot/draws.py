@@ -49,6 +49,7 @@ from bot.sortition.model import Person as Entrant
 from bot.sortition.model import Problem, Quota
 from bot.sortition.panels import InfeasibleQuotas
 from bot.sortition.record import commit, replacement_seed, selected_after
+from bot.sortition.seeds import is_trial, seed_exists_at
 from bot.sweeps import sweep
 from storage.db import Database
 from storage.models import (
@@ -85,6 +86,7 @@ TO_NATIONAL = "delegation-national"  # delegates of a region to the national lev
 DELEGATIONS = (TO_REGION, TO_NATIONAL)
 PREFER_NOT = "prefer not to say"
 REMIND_AT = (dt.timedelta(hours=48), dt.timedelta(hours=24))
+TRIAL = "trial"  # a completed draw whose seed was typed: it invites nobody
 RECORD_FILE_LIMIT = 8_000_000  # bytes: larger records are fetched with /draw record
 
 
@@ -364,18 +366,43 @@ def summary_text(t: Translator, record: dict[str, Any]) -> str:
 async def complete(
     session: AsyncSession, settings: Settings, draw: Draw, seed: str, now: dt.datetime
 ) -> list[Invitation] | None:
-    """Draw with ``seed``: once (a conditional UPDATE); invitations go out, each
-    with as long to answer as the draw promised, counted from now."""
+    """Draw with ``seed``: once (a conditional UPDATE), never before the seed
+    exists; invitations go out, each with as long to answer as the draw
+    promised, counted from now. A trial (a seed nobody outside can check, see
+    ``bot.sortition.seeds``) is drawn and announced as one, and invites nobody."""
+    if draw.round == 0 and now < draw.seed_due_at:
+        return None
+    trial = draw.round == 0 and is_trial(draw.record["seed_source"])
     index, selected = selected_after(draw.record, seed)
     done = await session.execute(
         update(Draw)
         .where(Draw.id == draw.id, Draw.status == "committed")
-        .values(status="drawn", seed=seed, chosen_index=index, drawn_at=now)
+        .values(status=TRIAL if trial else "drawn", seed=seed, chosen_index=index, drawn_at=now)
         .execution_options(synchronize_session=False)
     )
     if getattr(done, "rowcount", 0) != 1:
         return None
     await session.refresh(draw)
+    if trial:
+        trial_body = await draw_body(session, settings, draw)
+        if trial_body is not None:
+            await publish(
+                session,
+                settings,
+                trial_body,
+                key=f"drawn:{draw.id}",
+                render=lambda t: t(
+                    "TRIAL draw {id} for {body}: seed {seed}, panel {index} of {m}. The seed "
+                    "was typed, not public, so nobody is invited and nobody takes a seat.",
+                    id=draw.id,
+                    body=trial_body.describe(t),
+                    seed=seed[:80],
+                    index=index,
+                    m=draw.record["m"],
+                ),
+                now=now,
+            )
+        return []
     behind = dict(
         (
             await session.execute(
@@ -674,19 +701,9 @@ async def fetch_beacon(source: dict[str, Any], client: httpx.AsyncClient) -> str
     return value.strip().lower()
 
 
-def _lottery_day(source: dict[str, Any]) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(str(source.get("date")))
-    except ValueError:
-        return None
-
-
 def seed_due(source: dict[str, Any], timezone: str, now: dt.datetime) -> dt.datetime:
-    """When to expect the seed: a lottery's evening (21:00 where the body is), else now."""
-    day = _lottery_day(source) if source.get("kind") == "lottery" else None
-    if day is None:
-        return now
-    return dt.datetime.combine(day, dt.time(21, 0), ZoneInfo(timezone)).astimezone(dt.UTC)
+    """When the seed exists: see ``bot.sortition.seeds.seed_exists_at``."""
+    return seed_exists_at(source, timezone, now)
 
 
 @sweep("seeds")

@@ -236,3 +236,38 @@ async def until(predicate: Callable[[], Any], what: str, within: float = 10.0) -
                 await asyncio.sleep(0.02)
     except TimeoutError:
         raise AssertionError(f"waited {within:g} s for {what}") from None
+
+
+def lotto(clock: FixedClock) -> str:
+    """A public seed source for ``/draw``: UK Lotto on its next draw day (a
+    Wednesday or Saturday) after today. Draws seeded from a typed text are trials
+    that invite nobody; tests that need a real draw use this and ``seed_by_lottery``."""
+    day = clock.now().date() + dt.timedelta(days=1)
+    while day.weekday() not in (2, 5):
+        day += dt.timedelta(days=1)
+    return f"lottery:UK Lotto:{day.isoformat()}"
+
+
+LOTTO_RESULT = "4 11 23 35 42 58 + 7"
+
+
+async def seed_by_lottery(
+    chat: Chat,
+    draw_id: int = 1,
+    witnesses: tuple[str, str] = ("Alice", "Carol"),
+    result: str = LOTTO_RESULT,
+) -> list[Reply]:
+    """Move the clock to just after draw ``draw_id``'s lottery result is out (if it
+    is not yet), and two witnesses (by default Alice, an organiser, and Carol, a
+    Frome member) enter ``result``. The second witness's replies."""
+    from storage.models import Draw
+
+    async with chat.core.db.transaction() as session:
+        draw = await session.get(Draw, draw_id)
+        assert draw is not None, f"no draw {draw_id}"
+        due = draw.seed_due_at
+    if chat.clock.now() < due:
+        chat.clock.set(due + dt.timedelta(minutes=5))
+    first = await chat.say(witnesses[0], f"/draw seed {draw_id} {result}")
+    assert "Result noted" in first[0].text, text(first)
+    return await chat.say(witnesses[1], f"/draw seed {draw_id} {result}")

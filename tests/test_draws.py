@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
 
-import pytest
-from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.draws import apportion, invitation_sweep, seed_sweep
@@ -22,9 +19,8 @@ from storage.models import (
     Person,
     SortitionProfile,
 )
-from tests.helpers import Chat, add_members, snapshot
+from tests.helpers import Chat, add_members, lotto, seed_by_lottery, snapshot
 from tests.helpers import text as joined
-from tests.local_server import serve_locally
 
 GENDERS = ["woman", "man", "non-binary", "prefer not to say"]
 AGES = ["18-29", "30-44", "45-64", "65+"]
@@ -48,13 +44,13 @@ async def invited(demo: Chat) -> list[tuple[str, int, str]]:
 
 async def committed_and_drawn(demo: Chat, seats: int = 5) -> None:
     await pool(demo)
-    replies = await demo.say("Alice", f"/draw {seats}")
+    replies = await demo.say("Alice", f"/draw {seats} {lotto(demo.clock)}")
     assert "chance of selection lies between" in replies[0].text, joined(replies)
-    assert "Warning: a seed typed by an organiser can be chosen" in replies[0].text
+    assert "entered by two witnesses" in replies[0].text and "TRIAL" not in replies[0].text
     replies = await demo.press("Alice", "Commit")
     assert replies[0].text.startswith("Committed: draw 1")
     assert replies[0].file is not None and replies[0].file.mime_type == "application/json"
-    replies = await demo.say("Alice", "/draw seed 1 the numbers read out at the meeting")
+    replies = await seed_by_lottery(demo)
     assert f"The {seats} people selected have been invited" in replies[0].text, joined(replies)
 
 
@@ -145,9 +141,9 @@ async def test_reminders_then_silence_counts_as_no(demo: Chat) -> None:
 
 async def test_organisers_hear_when_nobody_is_left_to_draw(demo: Chat) -> None:
     await pool(demo, 5)
-    await demo.say("Alice", "/draw 5")
+    await demo.say("Alice", f"/draw 5 {lotto(demo.clock)}")
     await demo.press("Alice", "Commit")
-    await demo.say("Alice", "/draw seed 1 anything")
+    await seed_by_lottery(demo)
     name, invitation_id, _ = (await invited(demo))[0]
     await demo.press(name, f"invno:{invitation_id}")
     told = [t for n, t in await demo.outbox() if n == "Alice"]
@@ -157,13 +153,14 @@ async def test_organisers_hear_when_nobody_is_left_to_draw(demo: Chat) -> None:
 async def test_a_lottery_seed_needs_two_witnesses_who_agree(demo: Chat) -> None:
     await pool(demo)
     preview = await demo.say("Alice", "/draw 3 lottery:National Lottery:2026-11-28")
-    assert "entered by two witnesses" in preview[0].text and "Warning" not in preview[0].text
+    assert "entered by two witnesses" in preview[0].text and "TRIAL" not in preview[0].text
     await demo.press("Alice", "Commit")
-    replies = await demo.say("Alice", "/draw seed 1 04 11 23 35 42 58")
-    assert "A second witness must enter the same seed" in replies[0].text
-    replies = await demo.say("Jo", "/draw seed 1 04 11 23 35 42 59")  # a typo: no draw
+    demo.clock.set(dt.datetime(2026, 11, 28, 21, 30, tzinfo=dt.UTC))
+    replies = await demo.say("Alice", "/draw seed 1 04 11 23 35 42 58 07")
+    assert "A second witness must enter the same result" in replies[0].text
+    replies = await demo.say("Carol", "/draw seed 1 04 11 23 35 42 59 07")  # a typo: no draw
     assert "second witness" in replies[0].text
-    replies = await demo.say("Jo", "/draw seed 1 04 11 23 35 42 58")
+    replies = await demo.say("Carol", "/draw seed 1 04 11 23 35 42 58 07")
     assert "have been invited" in replies[0].text
     assert "already done" in joined(await demo.say("Alice", "/draw seed 1 1 2 3"))
 
@@ -216,11 +213,11 @@ async def test_a_regional_council_draws_from_every_affiliated_branch(demo: Chat)
     await affiliate_bath(demo, 8)
     refused = await demo.say("Alice", "/draw region 4")  # a branch organiser only
     assert refused[0].error and "Only the organisers of a region" in refused[0].text
-    preview = await demo.say("Jo", "/draw region 6 the chair's coin")
+    preview = await demo.say("Jo", f"/draw region 6 {lotto(demo.clock)}")
     assert "A draw of 6 for the South West regional council" in preview[0].text, joined(preview)
     assert "Pool: 16 people" in preview[0].text
     await demo.press("Jo", "Commit")
-    replies = await demo.say("Jo", "/draw seed 1 heads tails heads")
+    replies = await seed_by_lottery(demo, 1, ("Jo", "Carol"))
     assert "The 6 people selected have been invited" in replies[0].text, joined(replies)
     assert set(await branch_of_invited(demo)) <= {"Frome", "Bath"}
     async with demo.core.db.transaction() as session:
@@ -238,18 +235,18 @@ async def test_a_national_council_by_a_national_admin_in_no_branch(demo: Chat) -
     await affiliate_bath(demo, 6)
     refused = await demo.say("Jo", "/draw national 4")
     assert refused[0].error and "Only national organisers" in refused[0].text
-    preview = await demo.say("Kai", "/draw national 4 days=10 a string for the demo")
+    preview = await demo.say("Kai", f"/draw national 4 days=10 {lotto(demo.clock)}")
     assert "A draw of 4 for the national council" in preview[0].text, joined(preview)
     assert "10 days to answer" in preview[0].text
     await demo.press("Kai", "Commit")
-    start = demo.clock.now()
-    demo.clock.advance(dt.timedelta(days=3))
-    replies = await demo.say("Kai", "/draw seed 1 xyzzy")
+    # Witnesses are members of the party's branches (Kai is in none).
+    replies = await seed_by_lottery(demo, 1, ("Alice", "Carol"))
     assert "The 4 people selected have been invited" in replies[0].text, joined(replies)
+    start = demo.clock.now()
     async with demo.core.db.transaction() as session:
         deadlines = set(await session.scalars(select(Invitation.respond_by)))
     # Ten days to answer, counted from the draw, not from the commitment.
-    assert deadlines == {start + dt.timedelta(days=13)}
+    assert deadlines == {start + dt.timedelta(days=10)}
 
 
 def test_delegation_seats_follow_membership_with_at_least_one_each() -> None:
@@ -266,13 +263,13 @@ def test_delegation_seats_follow_membership_with_at_least_one_each() -> None:
 async def test_a_delegation_draws_each_branch_separately_and_verifiably(demo: Chat) -> None:
     await pool(demo, 16)
     await affiliate_bath(demo, 6)
-    preview = await demo.say("Jo", "/draw delegates 5 the meeting's dice")
+    preview = await demo.say("Jo", f"/draw delegates 5 {lotto(demo.clock)}")
     text = preview[0].text
     assert "Delegates to South West, 5 seats in all" in text, text
     assert "• Frome: 4 of" in text and "• Bath: 1 of" in text
     replies = await demo.press("Jo", "Commit")
     assert "Committed: draw 1, 2" in replies[0].text, joined(replies)
-    replies = await demo.say("Jo", "/draw seed 2 4 6 6 1")
+    replies = await seed_by_lottery(demo, 1, ("Jo", "Carol"))
     assert "the 2 draws of this delegation" in replies[0].text, joined(replies)
     assert sorted(await branch_of_invited(demo)) == ["Bath", "Frome", "Frome", "Frome", "Frome"]
     async with demo.core.db.transaction() as session:
@@ -296,10 +293,10 @@ async def test_a_delegation_draws_each_branch_separately_and_verifiably(demo: Ch
 
 async def test_delegates_from_each_region_to_the_national_level(demo: Chat) -> None:
     await pool(demo, 6)
-    preview = await demo.say("Kai", "/draw delegates national 2 a demo string")
+    preview = await demo.say("Kai", f"/draw delegates national 2 {lotto(demo.clock)}")
     assert "• South West: 2 of" in preview[0].text, joined(preview)
     await demo.press("Kai", "Commit")
-    replies = await demo.say("Kai", "/draw seed 1 abc")
+    replies = await seed_by_lottery(demo, 1, ("Alice", "Carol"))
     assert "The 2 people selected have been invited" in replies[0].text, joined(replies)
 
 
@@ -312,7 +309,8 @@ async def test_custom_quotas_are_kept_and_bad_ones_change_nothing(demo: Chat) ->
         ("/draw 4 colour=red:1", "There is no category colour"),
         ("/draw 4 days=99", "1 to 60 days"),
         ("/draw 4 lottery:National Lottery:someday", "YYYY-MM-DD"),
-        ("/draw 4 beacon:drand:12", "beacon:https://"),
+        ("/draw 4 beacon:drand:12", "published after now"),
+        ("/draw 4 beacon:http://169.254.169.254/latest:12", "Only drand's public chains"),
         ("/draw delegates 4 gender=woman:1", "only for a council"),
     ):
         replies = await demo.say("Alice", line)
@@ -321,7 +319,7 @@ async def test_custom_quotas_are_kept_and_bad_ones_change_nothing(demo: Chat) ->
     assert {k: v for k, v in after.items() if k != "audit_log"} == {
         k: v for k, v in before.items() if k != "audit_log"
     }
-    preview = await demo.say("Alice", "/draw 4 gender=woman:3 age=prefer:0 the coin")
+    preview = await demo.say("Alice", f"/draw 4 gender=woman:3 age=prefer:0 {lotto(demo.clock)}")
     assert "Quotas set by you: gender=woman 3-3, age=prefer not to say 0-0" in preview[0].text
     await demo.press("Alice", "Commit")
     async with demo.core.db.transaction() as session:
@@ -331,7 +329,7 @@ async def test_custom_quotas_are_kept_and_bad_ones_change_nothing(demo: Chat) ->
         q for q in draw.record["quotas"] if (q["category"], q["value"]) == ("gender", "woman")
     )
     assert (woman["min"], woman["max"]) == (3, 3)
-    await demo.say("Alice", "/draw seed 1 the coin came down")
+    await seed_by_lottery(demo)
     async with demo.core.db.transaction() as session:
         genders = list(
             await session.scalars(
@@ -343,72 +341,16 @@ async def test_custom_quotas_are_kept_and_bad_ones_change_nothing(demo: Chat) ->
     assert sum(1 for f in genders if f["gender"] == "woman") == 3
 
 
-@pytest.fixture
-async def beacon() -> AsyncIterator[tuple[str, dict[int, str]]]:
-    """A randomness beacon on 127.0.0.1 in drand's format: rounds published so far."""
-    published: dict[int, str] = {}
-
-    async def round_(request: web.Request) -> web.Response:
-        number = int(request.match_info["round"])
-        if number not in published:
-            return web.json_response({"error": "not yet"}, status=404)
-        return web.json_response({"round": number, "randomness": published[number]})
-
-    app = web.Application()
-    app.router.add_get("/public/{round}", round_)
-    runner, port = await serve_locally(app, 1.0)
-    try:
-        yield f"http://127.0.0.1:{port}", published
-    finally:
-        await runner.cleanup()
-
-
-async def test_the_scheduler_completes_a_draw_when_the_beacon_round_is_out(
-    demo: Chat, beacon: tuple[str, dict[int, str]]
-) -> None:
-    url, published = beacon
-    await pool(demo)
-    preview = await demo.say("Alice", f"/draw 3 beacon:{url}:4200")
-    assert "fetched when it is published" in preview[0].text and "Warning" not in preview[0].text
-    assert "scheduler fetches" in (await demo.press("Alice", "Commit"))[0].text
-    db, settings = demo.core.db, demo.core.settings
-    await seed_sweep(db, settings, demo.clock.now())  # round 4200 not out: seen pending
-    assert await invited(demo) == []
-    published[4200] = "A1B2" * 16
-    await seed_sweep(db, settings, demo.clock.now() + dt.timedelta(minutes=1))
-    await seed_sweep(db, settings, demo.clock.now() + dt.timedelta(minutes=2))  # nothing twice
-    assert len(await invited(demo)) == 3
-    async with db.transaction() as session:
-        draw = await session.get(Draw, 1)
-    assert draw is not None and draw.seed == "a1b2" * 16 and verify(draw.record, draw.seed).ok
-
-
-async def test_a_beacon_round_already_out_is_not_used(
-    demo: Chat, beacon: tuple[str, dict[int, str]]
-) -> None:
-    url, published = beacon
-    published[7] = "ff" * 32
-    await pool(demo)
-    await demo.say("Alice", f"/draw 3 beacon:{url}:7")
-    await demo.press("Alice", "Commit")
-    for minutes in (0, 1, 2):
-        await seed_sweep(
-            demo.core.db, demo.core.settings, demo.clock.now() + dt.timedelta(minutes=minutes)
-        )
-    assert await invited(demo) == []
-    told = [t for n, t in await demo.outbox() if n == "Alice" and "already published" in t]
-    assert len(told) == 1
-
-
 async def test_organisers_are_reminded_once_on_the_lottery_day(demo: Chat) -> None:
     await pool(demo)
-    await demo.say("Alice", "/draw 3 lottery:EuroMillions:2026-11-28")
+    await demo.say("Alice", "/draw 3 lottery:EuroMillions:2026-11-27")
     await demo.press("Alice", "Commit")
     db, settings = demo.core.db, demo.core.settings
-    await seed_sweep(db, settings, dt.datetime(2026, 11, 28, 20, 0, tzinfo=dt.UTC))
+    # Results after 22:00 in Paris: 21:00 UTC.
+    await seed_sweep(db, settings, dt.datetime(2026, 11, 27, 20, 0, tzinfo=dt.UTC))
     assert not [t for _, t in await demo.outbox() if "waits for the numbers" in t]
     for hour in (21, 22):
-        await seed_sweep(db, settings, dt.datetime(2026, 11, 28, hour, 1, tzinfo=dt.UTC))
+        await seed_sweep(db, settings, dt.datetime(2026, 11, 27, hour, 1, tzinfo=dt.UTC))
     told = [n for n, t in await demo.outbox() if "waits for the numbers of EuroMillions" in t]
     assert told == ["Alice"]
 

@@ -713,7 +713,8 @@ async def test_a_worker_killed_as_it_draws_leaves_the_draw_and_its_invitations_w
     await frome(db, group=False)
     await members(db, 12, opted_in=True)
     (a,) = await start(rig, 1)
-    preview = await rig.console_says("Alice", "/draw 3 the numbers read out at the meeting")
+    day = (dt.datetime.now(ZoneInfo("Europe/London")) + dt.timedelta(days=2)).date()
+    preview = await rig.console_says("Alice", f"/draw 3 lottery:6 of 1-49:{day.isoformat()}")
     commit = next(x for row in preview[0].buttons for x in row if x.action == "drawok")
     committed = await rig.console("Alice", commit.data)
     assert committed[0].text.startswith("Committed: draw 1"), committed
@@ -721,7 +722,11 @@ async def test_a_worker_killed_as_it_draws_leaves_the_draw_and_its_invitations_w
         draw = await session.get(Draw, 1)
         assert draw is not None
         record, record_hash = draw.record, draw.record_hash
+        # The workers keep real time: as if the lottery's result were out now.
+        draw.seed_due_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
     seed = "4 8 15 16 23 42"
+    noted = await rig.console_says("Carol", f"/draw seed 1 {seed}")  # the first witness
+    assert "Result noted" in noted[0].text, noted
     alice = tg.user(ALICE, "Alice")
     seeding = asyncio.create_task(rig.say(a, alice, f"/draw seed 1 {seed}"))
     await rig.until("the draw", lambda: committed_when(db, lambda d: d.seed is not None, Draw, 1))

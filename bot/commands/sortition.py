@@ -26,6 +26,7 @@ from bot.i18n import N_, Translator
 from bot.messages import Attachment, Button, Reply
 from bot.permissions import holds_at_branch, holds_at_region, holds_nationally
 from bot.registry import action, command
+from bot.sortition import beacons, seeds
 from bot.sortition.model import Quota, SortitionError
 from bot.sortition.record import parse_seed_source, verify
 from storage.models import (
@@ -47,6 +48,7 @@ from storage.models import (
     Invitation,
     Person,
     Region,
+    RoleGrant,
     SortitionProfile,
 )
 
@@ -207,6 +209,7 @@ class Plan:
     quotas: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)
     place: str = ""  # region=SLUG
+    source_text: str = ""
 
 
 async def _staff_branch(ctx: Context, what: str) -> Branch:
@@ -302,25 +305,28 @@ def _read_plan(ctx: Context, words: list[str]) -> Plan:
                 "council."
             )
         )
+    plan.source_text = " ".join(rest)
+    return plan
+
+
+def _seed_source(ctx: Context, text: str, bodies: list[draws.Body]) -> dict[str, Any]:
+    """The committed seed source these words name (see ``bot.sortition.seeds``), or
+    a refusal: a lottery's result after today, a beacon round after now; any other
+    text is a trial."""
+    timezone = bodies[0].timezone if bodies else ctx.settings.default_timezone
     try:
-        plan.source = parse_seed_source(" ".join(rest) or None)
+        source = parse_seed_source(text or None)
+        if source.get("kind") == seeds.LOTTERY:
+            return seeds.lottery_source(str(source["name"]), str(source["date"]), timezone, ctx.now)
+        if source.get("kind") == seeds.BEACON:
+            return beacons.beacon_source(
+                str(source.get("chain") or source["url"]), str(source["round"]), ctx.now
+            )
+    except seeds.SeedProblem as exc:
+        raise ctx.refuse(exc.render(ctx.t)) from None
     except SortitionError as exc:
         raise ctx.refuse(str(exc)) from None
-    if plan.source.get("kind") == "lottery":
-        day = draws._lottery_day(plan.source)
-        if day is None or day < ctx.now.date() - dt.timedelta(days=1):
-            raise ctx.refuse(
-                ctx.t(
-                    "Give the lottery's date as YYYY-MM-DD, today or later, e.g. "
-                    "lottery:National Lottery:{date}",
-                    date=(ctx.now.date() + dt.timedelta(days=7)).isoformat(),
-                )
-            )
-    if plan.source.get("kind") == "beacon" and not str(plan.source.get("url", "")).startswith(
-        ("https://", "http://")
-    ):
-        raise ctx.refuse(ctx.t("Give the beacon as beacon:https://ADDRESS:ROUND."))
-    return plan
+    return source
 
 
 def _quota_key(ctx: Context, category: str, value: str) -> tuple[str, str]:
@@ -444,6 +450,8 @@ async def draw_command(ctx: Context) -> Reply:
         )
     plan = _read_plan(ctx, words)
     bodies = await _bodies(ctx, plan)
+    if plan.seats:
+        plan.source = _seed_source(ctx, plan.source_text, bodies)
     if not plan.seats:
         counts = [
             ctx.t(
@@ -512,15 +520,6 @@ def _preview(
 ) -> Reply:
     lines.append(ctx.t("Seed: {source}.", source=_source_text(ctx, source)))
     lines.append(ctx.t("Each person drawn has {days} days to answer.", days=plan.days))
-    if source.get("kind") == "string":
-        # Whoever types a free seed could try seeds offline until one picks the
-        # panel they want: only a public draw nobody controls makes it fair.
-        lines.append(
-            ctx.t(
-                "Warning: a seed typed by an organiser can be chosen to pick a panel. For a "
-                "real council, name a public source: lottery:NAME:DATE or beacon:URL:ROUND."
-            )
-        )
     return Reply(
         "\n".join(lines),
         buttons=(
@@ -587,20 +586,37 @@ async def _preview_delegation(ctx: Context, plan: Plan, bodies: list[draws.Body]
     return _preview(ctx, plan, plan.source, lines, prompt.id)
 
 
-def _source_text(ctx: Context, source: dict[str, object]) -> str:
-    if source.get("kind") == "lottery":
+def _source_text(ctx: Context, source: dict[str, Any]) -> str:
+    if source.get("kind") == seeds.LOTTERY:
         return ctx.t(
-            "the numbers of {name} on {date}, entered by two witnesses",
+            "the numbers of {name} ({format}) drawn on {date}, entered by two witnesses once "
+            "the result is out (after {when} UTC)",
             name=source.get("name"),
+            format=source.get("format"),
             date=source.get("date"),
+            when=_when(source.get("results_after")),
         )
-    if source.get("kind") == "beacon":
+    if source.get("kind") == seeds.BEACON:
         return ctx.t(
-            "round {round} of the beacon {url}, fetched when it is published",
+            "round {round} of {chain} (out at {when} UTC), fetched and its signature "
+            "checked when it is published",
             round=source.get("round"),
-            url=source.get("url"),
+            chain=source.get("name"),
+            when=_when(source.get("round_time")),
         )
-    return str(source.get("description") or "")
+    return ctx.t(
+        "TRIAL: “{description}”. A seed typed by an organiser can be chosen to pick a "
+        "panel, so a trial draw invites nobody. For a real draw, name a public source: "
+        "lottery:NAME:DATE or beacon:drand:ROUND.",
+        description=str(source.get("description") or "")[:80],
+    )
+
+
+def _when(value: object) -> str:
+    try:
+        return dt.datetime.fromisoformat(str(value)).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return "?"
 
 
 @action("drawok")
@@ -627,7 +643,7 @@ async def draw_commit(ctx: Context, target: str) -> Reply:
             status="committed",
             record=record,
             record_hash=record["record_hash"],
-            seed_due_at=draws.seed_due(record["seed_source"], body.timezone, ctx.now),
+            seed_due_at=seeds.seed_exists_at(record["seed_source"], body.timezone, ctx.now),
             witnesses=[],
             round=0,
             group_id=created[0].id if created and kind in draws.DELEGATIONS else None,
@@ -669,11 +685,21 @@ async def draw_commit(ctx: Context, target: str) -> Reply:
         raise ctx.stale()
     first = created[0]
     ids = ", ".join(str(d.id) for d in created)
-    how = (
-        ctx.t("The scheduler fetches the beacon's round when it is published.")
-        if first.record["seed_source"].get("kind") == "beacon"
-        else ctx.t("When the seed is known, send /draw seed {id} <seed>.", id=first.id)
-    )
+    source = first.record["seed_source"]
+    if source.get("kind") == seeds.BEACON:
+        how = ctx.t("The scheduler fetches the beacon's round when it is published.")
+    elif source.get("kind") == seeds.LOTTERY:
+        how = ctx.t(
+            "Once the result is out (after {when} UTC), two witnesses, members who are not "
+            "both organisers, each send /draw seed {id} followed by the numbers.",
+            when=_when(source.get("results_after")),
+            id=first.id,
+        )
+    else:
+        how = ctx.t(
+            "This is a TRIAL: /draw seed {id} <seed> draws it, and nobody is invited.",
+            id=first.id,
+        )
     return Reply(
         ctx.t(
             "Committed: draw {ids}, record hash {hash}.",
@@ -717,21 +743,83 @@ async def _draw_of(ctx: Context, text: str) -> Draw:
     return draw
 
 
+async def _in_unit(ctx: Context, body: draws.Body, person: Person) -> bool:
+    if person.branch_id is None:
+        return False
+    return bool(
+        await ctx.session.scalar(
+            draws.branches_in(body.scope, body.scope_id).where(Branch.id == person.branch_id)
+        )
+    )
+
+
+async def _is_staff(ctx: Context, body: draws.Body, person_id: int) -> bool:
+    grants = list(
+        await ctx.session.scalars(select(RoleGrant).where(RoleGrant.person_id == person_id))
+    )
+    if body.scope == SCOPE_BRANCH:
+        branch = await ctx.session.get(Branch, body.scope_id)
+        return branch is not None and any(
+            holds_at_branch(grants, role, branch) for role in (ORGANISER, ADMIN)
+        )
+    if body.scope == SCOPE_REGION:
+        return any(holds_at_region(grants, role, body.scope_id) for role in (ORGANISER, ADMIN))
+    return any(holds_nationally(grants, role) for role in (ORGANISER, ADMIN))
+
+
 async def _enter_seed(ctx: Context, text: str) -> Reply:
+    """A witness enters a lottery's result (read into its canonical text), or an
+    organiser a trial's seed. A beacon's round is fetched, never typed."""
     ident, _, seed = text.strip().partition(" ")
-    draw = await _draw_of(ctx, ident)
+    person = ctx.require_person()
+    draw_id = parse_id(ident.strip().lstrip("#"))
+    draw = await ctx.session.get(Draw, draw_id) if draw_id is not None else None
+    body = await draws.draw_body(ctx.session, ctx.settings, draw) if draw is not None else None
+    source = dict(draw.record["seed_source"]) if draw is not None else {}
+    lottery = source.get("kind") == seeds.LOTTERY
+    if draw is None or body is None:
+        raise ctx.refuse(ctx.t("There is no draw {id}.", id=ident.strip()[:12]))
+    if not await _may_draw(ctx, body) and not (lottery and await _in_unit(ctx, body, person)):
+        raise ctx.refuse(ctx.t("There is no draw {id}.", id=ident.strip()[:12]), audit="draw")
     seed = " ".join(seed.split())
     if not seed or len(seed) > 500:
         raise ctx.refuse(ctx.t("Send /draw seed {id} followed by the seed.", id=draw.id))
     if draw.status != "committed":
         raise ctx.refuse(ctx.t("Draw {id} is already done.", id=draw.id))
-    person = ctx.require_person()
+    if source.get("kind") == seeds.BEACON:
+        raise ctx.refuse(
+            ctx.t(
+                "Draw {id} waits for round {round} of {chain}: the bot fetches it and checks "
+                "its signature; nobody types it.",
+                id=draw.id,
+                round=source.get("round"),
+                chain=source.get("name"),
+            )
+        )
+    if ctx.now < draw.seed_due_at:
+        raise ctx.refuse(
+            ctx.t(
+                "The seed of draw {id} does not exist yet: {name} is drawn on {date}, and its "
+                "result can be entered after {when} UTC. Nothing was recorded.",
+                id=draw.id,
+                name=source.get("name") or "?",
+                date=source.get("date") or "?",
+                when=draw.seed_due_at.strftime("%Y-%m-%d %H:%M"),
+            )
+        )
     group = await draws.group_of(ctx.session, draw)
-    witnesses = list(draw.witnesses or [])
-    if draw.record["seed_source"].get("kind") in ("lottery", "beacon"):
-        others = [w for w in witnesses if w["person"] != person.id]
-        agree = any(w["seed"] == seed for w in others)
-        witnesses = [*others, {"person": person.id, "seed": seed}]
+    if lottery:
+        try:
+            seed = seeds.lottery_seed(source, seed)
+        except seeds.SeedProblem as exc:
+            raise ctx.refuse(exc.render(ctx.t)) from None
+        refused = await _witness_problem(ctx, draw, body, person, seed)
+        if refused:
+            raise ctx.refuse(refused, audit="draw.witness")
+        # A witness may correct their own entry; only another person's can agree.
+        witnesses = [w for w in draw.witnesses or [] if w["person"] != person.id]
+        agree = any(w["seed"] == seed for w in witnesses)
+        witnesses = [*witnesses, {"person": person.id, "seed": seed}]
         await ctx.session.execute(
             update(Draw)
             .where(Draw.id.in_([d.id for d in group]))
@@ -741,9 +829,10 @@ async def _enter_seed(ctx: Context, text: str) -> Reply:
         if not agree:
             return Reply(
                 ctx.t(
-                    "Seed noted for draw {id}. A second witness must enter the same seed "
-                    "before the draw is made.",
+                    "Result noted for draw {id}, read as {seed}. A second witness must enter "
+                    "the same result before the draw is made.",
                     id=draw.id,
+                    seed=seed,
                 ),
                 private=True,
             )
@@ -751,6 +840,15 @@ async def _enter_seed(ctx: Context, text: str) -> Reply:
     if invitations is None:
         raise ctx.refuse(ctx.t("Draw {id} is already done.", id=draw.id))
     audit(ctx, "draw.drawn", draw=draw.id, index=draw.chosen_index)
+    if draw.status == draws.TRIAL:
+        return Reply(
+            ctx.t(
+                "TRIAL draw {id} made: panel {index}. Its seed was typed, not public, so "
+                "nobody is invited.",
+                id=draw.id,
+                index=draw.chosen_index,
+            )
+        )
     if len(group) > 1:
         return Reply(
             ctx.t(
@@ -769,11 +867,50 @@ async def _enter_seed(ctx: Context, text: str) -> Reply:
     )
 
 
+async def _witness_problem(
+    ctx: Context, draw: Draw, body: draws.Body, person: Person, seed: str
+) -> str | None:
+    """Why ``person`` may not witness ``draw`` now: each witness a member of the
+    unit drawn; two different people (linked accounts are one); not both staff."""
+    if not await _in_unit(ctx, body, person):
+        return ctx.t(
+            "Witnesses of draw {id} are members of {unit}; you are not one.",
+            id=draw.id,
+            unit=body.name,
+        )
+    others = [w for w in draw.witnesses or [] if w["person"] != person.id]
+    if any(w["person"] == person.id and w["seed"] == seed for w in draw.witnesses or []):
+        return ctx.t(
+            "You are already a witness of draw {id} (on this or a linked account): a second, "
+            "different person must enter the result.",
+            id=draw.id,
+        )
+    if others and await _is_staff(ctx, body, person.id):
+        if all([await _is_staff(ctx, body, int(w["person"])) for w in others]):
+            return ctx.t(
+                "The witnesses of draw {id} may not both be organisers of {unit}: a member who "
+                "is not one must enter the result.",
+                id=draw.id,
+                unit=body.name,
+            )
+    return None
+
+
 async def _verify(ctx: Context, text: str) -> Reply:
     draw = await _draw_of(ctx, text)
     if draw.seed is None:
         return Reply(ctx.t("Draw {id} waits for its seed.", id=draw.id))
     result = await asyncio.to_thread(verify, draw.record, draw.seed)
+    if result.ok and draw.status == draws.TRIAL:
+        return Reply(
+            ctx.t(
+                "TRIAL draw {id}: panel {index}, selected {ids}; the record checks out, but the "
+                "seed was typed by an organiser, so it proves nothing and nobody was invited.",
+                id=draw.id,
+                index=result.index,
+                ids=", ".join(result.selected),
+            )
+        )
     if result.ok:
         return Reply(
             ctx.t(
