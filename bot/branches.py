@@ -168,8 +168,12 @@ def organisers_of(branch: Branch) -> Recipients:
 def admins_over(branch: Branch) -> Recipients:
     """The national admins, and the admins of the branch's region if it has one."""
     if branch.region_id is None:
-        return Recipients(_NATIONAL_ADMINS, {})
+        return national_admins()
     return Recipients(_ADMINS_OVER, {"r_region": branch.region_id})
+
+
+def national_admins() -> Recipients:
+    return Recipients(_NATIONAL_ADMINS, {})
 
 
 def only(person: Person) -> Recipients:

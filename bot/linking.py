@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import random
+import secrets
 
 from sqlalchemy import Table, and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,13 +38,20 @@ CODE_LENGTH = 8  # 32**8: about 10**12 codes
 CODE_LIFETIME = dt.timedelta(minutes=10)
 FAILURES_ALLOWED = 5  # wrong codes per account ...
 FAILURE_WINDOW = dt.timedelta(hours=1)  # ... in this time
+CODES_ALLOWED = 5  # codes a person may ask for ...
+CODE_WINDOW = dt.timedelta(hours=1)  # ... in this time
 # What people mistype for Crockford base32 digits.
 _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1", "U": "V"})
 
 
-def new_code(rng: random.Random) -> str:
-    """A code to show: eight characters in two groups, e.g. ``7KQ2-M9XD``."""
-    raw = "".join(rng.choice(SHORT_ID_ALPHABET) for _ in range(CODE_LENGTH))
+def new_code() -> str:
+    """A code to show: eight characters in two groups, e.g. ``7KQ2-M9XD``.
+
+    From ``secrets``, never from the bot's seeded random source: whoever could
+    reproduce that source (it also makes short ids and trial draws) must not be
+    able to compute someone's code.
+    """
+    raw = "".join(secrets.choice(SHORT_ID_ALPHABET) for _ in range(CODE_LENGTH))
     return f"{raw[:4]}-{raw[4:]}"
 
 
@@ -60,14 +67,35 @@ def code_hash(raw: str) -> str:
     return hashlib.sha256(f"link:{raw}".encode()).hexdigest()
 
 
-async def issue_code(
-    session: AsyncSession, person: Person, platform: str, now: dt.datetime, rng: random.Random
-) -> str:
-    """A fresh code for this person; earlier unused ones stop working."""
-    await session.execute(
-        delete(LinkCode).where(LinkCode.person_id == person.id, LinkCode.used_at.is_(None))
+async def codes_issued(session: AsyncSession, person: Person, now: dt.datetime) -> int:
+    """How many codes this person asked for in the last ``CODE_WINDOW``."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(LinkCode)
+        .where(LinkCode.person_id == person.id, LinkCode.created_at > now - CODE_WINDOW)
     )
-    code = new_code(rng)
+    return int(count or 0)
+
+
+async def issue_code(session: AsyncSession, person: Person, platform: str, now: dt.datetime) -> str:
+    """A fresh code for this person; earlier unused ones stop working (they are
+    kept, expired, for an hour: they count towards ``CODES_ALLOWED``)."""
+    await session.execute(
+        delete(LinkCode).where(
+            LinkCode.person_id == person.id, LinkCode.created_at <= now - CODE_WINDOW
+        )
+    )
+    await session.execute(
+        update(LinkCode)
+        .where(
+            LinkCode.person_id == person.id,
+            LinkCode.used_at.is_(None),
+            LinkCode.expires_at > now,
+        )
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    code = new_code()
     session.add(
         LinkCode(
             code_hash=code_hash(code.replace("-", "")),

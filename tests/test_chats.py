@@ -43,8 +43,9 @@ async def test_undo_a_link_and_announcements_go_to_people_again(demo: Chat) -> N
     assert told == ["Erin", "Femi", "Gita"]
 
 
-async def test_a_chat_moves_to_another_branch_when_linked_again(demo: Chat) -> None:
+async def test_a_chat_moves_to_another_branch_once_unlinked(demo: Chat) -> None:
     await demo.say("Erin", "/linkchat", group="-100shared")
+    await demo.say("Erin", "/unlinkchat", group="-100shared")
     replies = await demo.say("Alice", "/linkchat", group="-100shared")
     assert "Frome" in replies[0].text
     again = await demo.say("Alice", "/linkchat", group="-100shared")

@@ -68,16 +68,16 @@ async def test_bad_dues_input_gets_a_clear_reply(demo: Chat) -> None:
 
 async def test_organiser_promotes_within_the_branch_and_the_person_is_told(demo: Chat) -> None:
     carol = await short_id(demo, "Carol")
-    replies = await demo.say("Alice", f"/promote {carol} treasurer")
-    assert replies[0].text == "Carol is now treasurer of the Frome branch."
+    replies = await demo.say("Alice", f"/promote {carol} organiser")
+    assert replies[0].text == "Carol is now organiser of the Frome branch."
     undo = demo.button("Alice", "Undo")
-    assert ("Carol", "You are now treasurer of the Frome branch.") in await demo.outbox()
-    assert "/dues" in (await demo.say("Carol", "/help"))[0].text
-    again = await demo.say("Alice", f"/promote {carol} treasurer")
+    assert ("Carol", "You are now organiser of the Frome branch.") in await demo.outbox()
+    assert "/promote" in (await demo.say("Carol", "/help"))[0].text
+    again = await demo.say("Alice", f"/promote {carol} organiser")
     assert again[0].error and "already" in again[0].text
     replies = await demo.press("Alice", undo)
-    assert replies[0].text == "Undone. Carol is no longer treasurer of the Frome branch."
-    assert "/dues" not in (await demo.say("Carol", "/help"))[0].text
+    assert replies[0].text == "Undone. Carol is no longer organiser of the Frome branch."
+    assert "/promote" not in (await demo.say("Carol", "/help"))[0].text
     twice = await demo.press("Alice", undo)
     assert twice[0].error and "expired" in twice[0].text
 
@@ -196,11 +196,14 @@ async def test_a_dues_undo_does_not_overwrite_a_later_change(demo: Chat) -> None
 
 
 async def test_a_dues_undo_for_someone_in_no_branch(demo: Chat) -> None:
-    await demo.say("Kai", "/dues @kai 2027-01-01")
+    await demo.signup("Zed")
+    await demo.say("Kai", "/dues @zed 2027-01-01")
     replies = await demo.press("Kai", "Undo")
     assert replies[0].text.startswith("Undone.")
 
 
 async def test_nobody_is_told_about_their_own_change(demo: Chat) -> None:
-    await demo.say("Kai", "/dues @kai 2027-01-01")
-    assert [n for n, _ in await demo.outbox()] == []
+    await demo.say("Kai", "/promote @jo admin national")
+    assert "Jo" in [n for n, _ in await demo.outbox()]
+    await demo.say("Jo", "/demote @jo admin national")
+    assert [n for n, t in await demo.outbox() if "no longer" in t] == []

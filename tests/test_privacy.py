@@ -64,7 +64,7 @@ async def test_forget_asks_first_and_cancel_changes_nothing(demo: Chat) -> None:
 
 async def test_forget_deletes_the_person_and_keeps_only_anonymous_counts(demo: Chat) -> None:
     await demo.say("Bob", "/dues @carol 2028-01-31")
-    await demo.say("Alice", "/promote @carol treasurer")
+    await demo.say("Jo", "/promote @carol treasurer")
     carol = await demo.person("Carol")
     assert carol is not None
     await demo.say("Carol", "/forget")

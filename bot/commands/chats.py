@@ -48,8 +48,17 @@ async def linkchat(ctx: Context) -> Reply:
             )
         )
     if existing is not None:
-        await ctx.session.delete(existing)
-        await ctx.session.flush()
+        # Taking a chat from another branch would silence that branch's
+        # announcements: its own organisers unlink it first.
+        other = await ctx.session.get(Branch, existing.branch_id)
+        raise ctx.refuse(
+            ctx.t(
+                "This chat receives the {branch} branch's announcements. Its organisers "
+                "can /unlinkchat it first.",
+                branch=other.name if other is not None else "?",
+            ),
+            audit="linkchat",
+        )
     link = BranchChat(
         branch_id=branch.id,
         platform=chat.platform,

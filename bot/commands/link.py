@@ -9,7 +9,9 @@ from bot.context import Context
 from bot.i18n import N_
 from bot.linking import (
     CODE_LIFETIME,
+    CODES_ALLOWED,
     FAILURES_ALLOWED,
+    codes_issued,
     issue_code,
     merge_people,
     normalise_code,
@@ -45,7 +47,16 @@ async def link(ctx: Context) -> Reply:
 
 async def _give_code(ctx: Context) -> Reply:
     person = ctx.require_person()
-    code = await issue_code(ctx.session, person, ctx.request.sender.platform, ctx.now, ctx.rng)
+    if await codes_issued(ctx.session, person, ctx.now) >= CODES_ALLOWED:
+        raise ctx.refuse(
+            ctx.t(
+                "You have asked for {n} link codes in the last hour, the most allowed. "
+                "Please wait a while, then ask again.",
+                n=CODES_ALLOWED,
+            ),
+            audit="link.issue",
+        )
+    code = await issue_code(ctx.session, person, ctx.request.sender.platform, ctx.now)
     return Reply(
         ctx.t(
             "Your link code is {code}. Within {minutes} minutes, send /link {code} from "

@@ -18,6 +18,7 @@ from bot.branches import (
     announce,
     audit,
     maybe_forming,
+    national_admins,
     notify,
     only,
     organisers,
@@ -286,13 +287,16 @@ def _scope_id(ctx: Context, scope: str, branch: Branch | None) -> int:
     return NATIONAL_SCOPE_ID
 
 
-async def _may_grant(ctx: Context, role: str, scope: str, scope_id: int) -> bool:
-    """Branch organisers make organisers and treasurers of their branch; admins of a
-    level make anything at that level and below."""
+async def _may_grant(ctx: Context, role: str, scope: str, scope_id: int, grant: bool) -> bool:
+    """Branch organisers make organisers of their branch (and may end a treasurer's
+    role); admins of a level make anything at that level and below. Only admins
+    make treasurers: a treasurer makes members (who vote and may be drawn), so an
+    organiser must not choose one."""
     grants = await ctx.grants()
     if scope == SCOPE_BRANCH:
         branch = await ctx.session.get(Branch, scope_id)
-        needed = ORGANISER if role in (ORGANISER, TREASURER) else ADMIN
+        by_organiser = role == ORGANISER or (role == TREASURER and not grant)
+        needed = ORGANISER if by_organiser else ADMIN
         return branch is not None and holds_at_branch(grants, needed, branch)
     if scope == SCOPE_REGION:
         return holds_at_region(grants, ADMIN, scope_id)
@@ -325,9 +329,16 @@ async def _change_role(
     ctx: Context, person: Person, role: str, scope: str, scope_id: int, grant: bool
 ) -> Reply:
     branch = await ctx.session.get(Branch, scope_id) if scope == SCOPE_BRANCH else None
-    if not await _may_grant(ctx, role, scope, scope_id):
+    if grant and ctx.person is not None and person.id == ctx.person.id:
         raise ctx.refuse(
-            ctx.t("You do not have the role needed to change that."),
+            ctx.t("You cannot give yourself a role: ask another organiser or an admin."),
+            audit="promote",
+        )
+    if not await _may_grant(ctx, role, scope, scope_id, grant):
+        raise ctx.refuse(
+            ctx.t("Only admins make treasurers.")
+            if role == TREASURER and grant
+            else ctx.t("You do not have the role needed to change that."),
             audit="promote" if grant else "demote",
         )
     existing = await _find_grant(ctx, person, role, scope, scope_id)
@@ -475,9 +486,15 @@ async def _set_dues(
     ctx: Context, person: Person, branch: Branch | None, value: dt.date | None
 ) -> Reply:
     previous = person.dues_paid_until
+    if ctx.person is not None and person.id == ctx.person.id:
+        raise ctx.refuse(
+            ctx.t("You cannot record your own dues: ask another treasurer or an admin."),
+            audit="dues",
+        )
     if previous == value:
         raise ctx.refuse(ctx.t("Nothing to change: that is already recorded."))
     person.dues_paid_until = value
+    actor = ctx.person.display_name if ctx.person is not None else "?"
     audit(
         ctx,
         "dues.set",
@@ -498,6 +515,31 @@ async def _set_dues(
         )
         if value
         else (lambda t: t("Your dues record has been cleared: you are now a supporter.")),
+    )
+    # Dues make members, who vote and may be drawn: the admins over the branch see
+    # every change (the actor, if an admin, reads the reply instead).
+    await notify(
+        ctx,
+        admins_over(branch) if branch is not None else national_admins(),
+        f"dues-told:{person.id}:{ctx.now.isoformat()}",
+        (
+            lambda t: t(
+                "{actor} recorded the dues of {name} ({short_id}) as paid until {date}.",
+                actor=actor,
+                name=person.display_name,
+                short_id=person.short_id,
+                date=value.isoformat(),
+            )
+        )
+        if value
+        else (
+            lambda t: t(
+                "{actor} cleared the dues of {name} ({short_id}).",
+                actor=actor,
+                name=person.display_name,
+                short_id=person.short_id,
+            )
+        ),
     )
     undo = await ctx.prompt(
         "undo",
@@ -552,8 +594,17 @@ async def affiliate(ctx: Context) -> Reply:
     branch = exact
     grants = await ctx.grants()
     region = await _pick_region(ctx, branch, region_name.strip())
-    # Admins of both the region it joins and (if it has one) the region it is in:
-    # no region's admin can take another region's branch (and its members' data).
+    # Admins of both the region it joins and the region it is in: no region's admin
+    # can take another region's branch (and its members' data). A branch in no
+    # region is put in one by a national admin only.
+    if branch.region_id is None and not holds_nationally(grants, ADMIN):
+        raise ctx.refuse(
+            ctx.t(
+                "The {branch} branch is in no region yet: only a national admin can put it in one.",
+                branch=branch.name,
+            ),
+            audit="affiliate",
+        )
     in_region = branch.region_id is None or holds_at_region(grants, ADMIN, branch.region_id)
     if not (holds_at_region(grants, ADMIN, region.id) and in_region):
         raise ctx.refuse(

@@ -1,0 +1,180 @@
+"""Accounts and roles, attacked: each test is one attack and what the product now does.
+
+The attackers: a stranger who wants someone's membership (a link code), a new
+account that wants to shed the original one, an organiser who wants to make
+voting members at will, an admin who wants another region's branch, an
+organiser who wants another branch's group chat, and anyone who reads a
+shared channel or forges a button.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+
+from sqlalchemy import select
+
+from bot.people import SHORT_ID_ALPHABET
+from storage.models import AuditEntry, Branch, BranchChat
+from tests.helpers import Chat, text
+
+TG = "telegram"
+
+
+def code_in(replies: list) -> str:
+    found = re.search(r"\b([0-9A-Z]{4}-[0-9A-Z]{4})\b", text(replies))
+    assert found, text(replies)
+    return found.group(1)
+
+
+async def short_id(chat: Chat, name: str) -> str:
+    person = await chat.person(name)
+    assert person is not None
+    return person.short_id
+
+
+async def refusals(chat: Chat) -> list[str]:
+    async with chat.core.db.transaction() as session:
+        rows = await session.scalars(
+            select(AuditEntry.details).where(AuditEntry.action == "refused").order_by(AuditEntry.id)
+        )
+        return [str(d.get("what")) for d in rows]
+
+
+# --- link codes -----------------------------------------------------------------------
+
+
+async def test_a_link_code_cannot_be_predicted_from_the_bots_random_source(demo: Chat) -> None:
+    """The attack: the bot's seeded random source (used for short ids and trial
+    draws) is copied, and the next link code computed from it. Now: codes come
+    from ``secrets``; the predicted code is just a wrong code."""
+    twin = random.Random()
+    twin.setstate(demo.core.rng.getstate())
+    raw = "".join(twin.choice(SHORT_ID_ALPHABET) for _ in range(8))  # how codes were made
+    predicted = f"{raw[:4]}-{raw[4:]}"
+    issued = code_in(await demo.say("Carol", "/link"))
+    assert issued != predicted
+    replies = await demo.say("Mallory", f"/link {predicted}", platform=TG)
+    assert "wrong, used or expired" in text(replies)
+    assert await demo.person("Mallory") is None
+
+
+async def test_issuing_link_codes_is_rate_limited(demo: Chat) -> None:
+    """The attack: someone who can type in a member's chat (a shared phone, an
+    unlocked laptop) asks for code after code. Now: five codes an hour per
+    person; the sixth is refused (and audited) until the hour has passed."""
+    for _ in range(5):
+        code_in(await demo.say("Carol", "/link"))
+    replies = await demo.say("Carol", "/link")
+    assert replies[0].error and "5 link codes in the last hour" in replies[0].text
+    assert not re.search(r"[0-9A-Z]{4}-[0-9A-Z]{4}", replies[0].text)
+    assert "link.issue" in await refusals(demo)
+    demo.clock.advance(dt.timedelta(minutes=61))
+    code_in(await demo.say("Carol", "/link"))
+
+
+# --- roles and dues -------------------------------------------------------------------
+
+
+async def test_an_organiser_cannot_make_themself_treasurer(demo: Chat) -> None:
+    """The attack: Alice, Frome's organiser, promotes herself treasurer (to set
+    her own dues). Now: nobody grants themselves a role; the attempt is audited."""
+    alice = await short_id(demo, "Alice")
+    replies = await demo.say("Alice", f"/promote {alice} treasurer")
+    assert replies[0].error and "yourself" in replies[0].text
+    assert "promote" in await refusals(demo)
+    assert "/dues" not in text(await demo.say("Alice", "/help"))
+
+
+async def test_only_admins_grant_treasurer(demo: Chat) -> None:
+    """The attack: an organiser makes an accomplice treasurer, who then records
+    the organiser's dues. Now: only admins grant treasurer; an admin may."""
+    replies = await demo.say("Alice", "/promote @carol treasurer")
+    assert replies[0].error and "admin" in replies[0].text
+    assert "/dues" not in text(await demo.say("Carol", "/help"))
+    replies = await demo.say("Jo", "/promote @carol treasurer")
+    assert replies[0].text == "Carol is now treasurer of the Frome branch."
+
+
+async def test_a_treasurer_cannot_record_their_own_dues(demo: Chat) -> None:
+    """The attack: Bob, Frome's treasurer, records his own dues paid until 2036,
+    making himself a voting, drawable member at will. Now: refused and audited;
+    his dues are unchanged."""
+    before = (await demo.person("Bob")).dues_paid_until  # type: ignore[union-attr]
+    replies = await demo.say("Bob", "/dues @bob 2036-01-01")
+    assert replies[0].error and "your own dues" in replies[0].text
+    assert "dues" in await refusals(demo)
+    after = await demo.person("Bob")
+    assert after is not None and after.dues_paid_until == before
+
+
+async def test_every_dues_change_is_told_to_the_branchs_admins(demo: Chat) -> None:
+    """The attack: a treasurer quietly makes members of friends. Now: each dues
+    change is told to the admins over the branch (region and national)."""
+    await demo.say("Bob", "/dues @carol 2027-03-31")
+    told = sorted(
+        n for n, t in await demo.outbox() if t.startswith("Bob recorded the dues of Carol")
+    )
+    assert told == ["Jo", "Kai"]
+
+
+# --- regions --------------------------------------------------------------------------
+
+
+async def _regionless_branch(demo: Chat) -> int:
+    """An active branch in no region, with one person in it."""
+    async with demo.core.db.transaction() as session:
+        branch = Branch(
+            name="Shepton",
+            slug="shepton",
+            area="Shepton Mallet, BA4",
+            timezone="Europe/London",
+            status="active",
+            region_id=None,
+            created_at=demo.clock.now(),
+        )
+        session.add(branch)
+        await session.flush()
+        return branch.id
+
+
+async def test_a_region_admin_cannot_take_a_branch_with_no_region(demo: Chat) -> None:
+    """The attack: Jo, admin of the South West, affiliates a branch that has no
+    region to her region, and then reads its members. Now: only a national admin
+    assigns a branch to a region; Jo's attempt is refused and audited, and the
+    member list stays closed to her."""
+    branch_id = await _regionless_branch(demo)
+    await demo.signup("Zed", "Shepton")
+    replies = await demo.say("Jo", "/affiliate Shepton to South West")
+    assert replies[0].error and "national admin" in replies[0].text
+    assert "affiliate" in await refusals(demo)
+    members = await demo.press("Jo", f"members:{branch_id}")
+    assert members[0].error and "Zed" not in text(members)
+    replies = await demo.say("Kai", "/affiliate Shepton to South West")
+    assert replies[0].text == "The Shepton branch is now affiliated, in the South West region."
+
+
+# --- group chats ----------------------------------------------------------------------
+
+
+async def test_linkchat_cannot_take_over_another_branchs_chat(demo: Chat) -> None:
+    """The attack: Erin (Bath's organiser) is in Frome's group chat and sends
+    /linkchat there, so Frome's chat gets Bath's announcements and Frome's stop.
+    Now: refused and audited; the chat stays Frome's until Frome's organisers
+    unlink it (and every unlink is audited)."""
+    await demo.say("Alice", "/linkchat", group="-100frome")
+    replies = await demo.say("Erin", "/linkchat Bath", group="-100frome")
+    assert replies[0].error and "Frome" in replies[0].text
+    assert "linkchat" in await refusals(demo)
+    async with demo.core.db.transaction() as session:
+        links = list(await session.scalars(select(BranchChat)))
+        frome = await session.scalar(select(Branch).where(Branch.slug == "frome"))
+    assert [c.branch_id for c in links] == [frome.id]  # type: ignore[union-attr]
+    await demo.say("Alice", "/unlinkchat", group="-100frome")
+    async with demo.core.db.transaction() as session:
+        unlinks = list(
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "chat.unlinked"))
+        )
+    assert len(unlinks) == 1
+    assert "Bath" in text(await demo.say("Erin", "/linkchat Bath", group="-100frome"))
