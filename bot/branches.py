@@ -181,13 +181,19 @@ def only(person: Person) -> Recipients:
 
 
 async def notify(
-    ctx: Context, who: Recipients, key: str, render: Callable[[Translator], str]
+    ctx: Context,
+    who: Recipients,
+    key: str,
+    render: Callable[[Translator], str],
+    *,
+    about: Person | None = None,
 ) -> None:
     """Queue one message for each of ``who`` but the person being answered (who
     reads the reply instead), in their own language, in one statement.
 
     ``key`` names the event; it is made unique per person, so that the same
-    event never reaches the same person twice.
+    event never reaches the same person twice. ``about``: the person the message
+    is about (their /mydata lists it; their /forget erases their name from it).
     """
     await enqueue_for(
         ctx.session,
@@ -196,6 +202,7 @@ async def notify(
         render=render,
         now=ctx.now,
         exclude_id=ctx.person.id if ctx.person is not None else None,
+        about_id=about.id if about is not None else None,
     )
 
 

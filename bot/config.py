@@ -140,6 +140,7 @@ SCHEMA: dict[tuple[str, str], tuple[Any, Callable[[Any], Any]]] = {
     ("database", "url"): ("sqlite:///organiser.db", _nonempty),
     ("branches", "forming_threshold"): (3, _positive_int),
     ("privacy", "notice_version"): ("2026-11", _nonempty),
+    ("privacy", "retention_days"): (30, _positive_int),
     ("canvassing", "roundup_day"): ("monday", _weekday),
     ("canvassing", "roundup_time"): ("18:00", _clock_time),
     ("canvassing", "reminder_time"): ("18:00", _clock_time),
@@ -172,6 +173,8 @@ class Settings:
     database_url: str = "sqlite:///organiser.db"
     forming_threshold: int = 3
     notice_version: str = "2026-11"
+    # Sent messages, used buttons and failed /link tries are deleted after this many days.
+    retention_days: int = 30
     roundup_day: str = "monday"
     roundup_time: str = "18:00"
     reminder_time: str = "18:00"
@@ -203,6 +206,7 @@ _FIELDS: dict[tuple[str, str], str] = {
     ("database", "url"): "database_url",
     ("branches", "forming_threshold"): "forming_threshold",
     ("privacy", "notice_version"): "notice_version",
+    ("privacy", "retention_days"): "retention_days",
     ("canvassing", "roundup_day"): "roundup_day",
     ("canvassing", "roundup_time"): "roundup_time",
     ("canvassing", "reminder_time"): "reminder_time",

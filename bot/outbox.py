@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import (
     JSON,
+    Integer,
     Select,
     String,
     Table,
@@ -60,9 +61,11 @@ async def enqueue(
     branch_chat_id: int | None = None,
     buttons: Sequence[Sequence[Button]] = (),
     file: Attachment | None = None,
+    about_id: int | None = None,
 ) -> None:
     """Queue one message for a person or a branch chat; a second call with the
-    same key does nothing."""
+    same key does nothing. ``about_id``: the person the message is about (their
+    /mydata shows it; their /forget erases their name from it)."""
     values = {
         "file_name": file.filename if file else None,
         "file_type": file.mime_type if file else None,
@@ -70,6 +73,7 @@ async def enqueue(
         "key": key[:160],
         "person_id": person_id,
         "branch_chat_id": branch_chat_id,
+        "about_id": about_id,
         "text": text,
         "buttons": _button_rows(buttons),
         "status": PENDING,
@@ -95,7 +99,7 @@ class Recipients:
     params: dict[str, Any]
 
 
-_COLUMNS = ["key", "person_id", "text", "buttons", "status", "attempts", "created_at"]
+_COLUMNS = ["key", "person_id", "about_id", "text", "buttons", "status", "attempts", "created_at"]
 # (query, statement) by the query's identity; the query is kept alive in the value
 # so that its id can never be reused by another query.
 _INSERTS: dict[tuple[int, str, int, bool], tuple[Select[Any], Any]] = {}
@@ -130,6 +134,7 @@ def _insert_for(query: Select[Any], dialect: str, languages: int, exclude: bool)
     rows = select(
         (bindparam("o_key", type_=String) + cast(Person.id, String)).label("key"),
         Person.id,
+        bindparam("o_about", type_=Integer),
         text,
         buttons,
         literal(PENDING),
@@ -159,15 +164,18 @@ async def enqueue_for(
     now: dt.datetime,
     exclude_id: int | None = None,
     buttons: Callable[[Translator], Sequence[Sequence[Button]]] | None = None,
+    about_id: int | None = None,
 ) -> None:
     """Queue one message for each person ``who`` selects (but ``exclude_id``) in
     one ``INSERT ... SELECT``: the text (and button labels) in each person's
-    language, the key ``{key}:{person id}`` (a repeat does nothing)."""
+    language, the key ``{key}:{person id}`` (a repeat does nothing).
+    ``about_id``: the person the message is about, as for ``enqueue``."""
     languages = [DEFAULT_LOCALE, *(lang for lang in available_locales() if lang != DEFAULT_LOCALE)]
     params: dict[str, Any] = {
         **who.params,
         "o_key": f"{key[:140]}:",
         "o_now": now,
+        "o_about": about_id,
     }
     if exclude_id is not None:
         params["o_exclude"] = exclude_id

@@ -253,6 +253,11 @@ class OutboxMessage(Base):
     branch_chat_id: Mapped[int | None] = mapped_column(
         ForeignKey("branch_chats.id", ondelete="CASCADE")
     )
+    # Who a message to others is about ("Zed accepted a place"): their /mydata
+    # lists it and their /forget erases their name from it.
+    about_id: Mapped[int | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="SET NULL"), index=True
+    )
     text: Mapped[str] = mapped_column(Text)
     buttons: Mapped[list[list[list[str]]]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(16), default="pending")

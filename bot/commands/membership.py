@@ -113,6 +113,7 @@ async def _enter(ctx: Context, person: Person, branch: Branch) -> Reply:
             short_id=person.short_id,
             branch=branch.name,
         ),
+        about=person,
     )
     # The Undo names this very join (branch and time), so it needs no stored prompt:
     # /join stays as cheap as it can be.
@@ -284,6 +285,7 @@ async def volunteer_pressed(ctx: Context, target: str) -> Reply:
             short_id=person.short_id,
             branch=branch.name,
         ),
+        about=person,
     )
     audit(ctx, "branch.volunteered", subject=person, branch=branch)
     return Reply(

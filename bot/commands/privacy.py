@@ -15,6 +15,7 @@ from bot.linking import person_columns
 from bot.messages import Attachment, Button, Reply
 from bot.permissions import is_member
 from bot.registry import action, command
+from bot.retention import erase_mentions, words_naming
 from storage.models import (
     ADMIN,
     SCOPE_NATIONAL,
@@ -99,6 +100,16 @@ async def export(ctx: Context, person: Person) -> dict[str, Any]:
         "messages_to_you": [
             _row(m, "created_at", "status", "sent_at", "text")
             for m in await rows(OutboxMessage, OutboxMessage.person_id == person.id)
+        ],
+        # Messages to others about them ("... joined", "... accepted a place"),
+        # while they are held (privacy.retention_days after they were sent).
+        "messages_about_you": [
+            _row(m, "created_at", "status", "sent_at", "text")
+            for m in await rows(
+                OutboxMessage,
+                OutboxMessage.about_id == person.id,
+                or_(OutboxMessage.person_id.is_(None), OutboxMessage.person_id != person.id),
+            )
         ],
     } | await _owned_rows(ctx, person)
 
@@ -230,6 +241,8 @@ async def forget_confirmed(ctx: Context, target: str) -> Reply:
         )
     )
     person_id, keys = person.id, await _keys(ctx, person)
+    # Their name, short id, handles and platform ids, out of what was said about them.
+    await erase_mentions(ctx.session, ctx.settings, person, await words_naming(ctx.session, person))
     ctx.person = None  # the audit entry must not point at them
     audit(ctx, "person.forgotten")
     # Explicit deletes (not only ON DELETE CASCADE) so that nothing depends on

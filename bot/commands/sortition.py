@@ -999,7 +999,8 @@ async def accept(ctx: Context, target: str) -> Reply:
             Invitation.draw_id.in_(family), Invitation.status == ACCEPTED
         )
     )
-    name = ctx.require_person().display_name
+    person = ctx.require_person()
+    name = person.display_name
     await notify(
         ctx,
         draws.staff_of(body),
@@ -1012,6 +1013,7 @@ async def accept(ctx: Context, target: str) -> Reply:
             seated=seated,
             seats=root.seats,
         ),
+        about=person,
     )
     if body.kind in draws.DELEGATIONS:
         done = ctx.t("Thank you: you are a delegate.")

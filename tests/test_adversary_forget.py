@@ -1,0 +1,233 @@
+"""Data that outlives /forget: the attacks, and what the product now does.
+
+Zed joins Frome, is announced to the organisers, is drawn by lot for the
+council and accepts; messages about Zed go out ("Zed (...) joined", "Zed accepted
+a place"). Then Zed sends /forget. Someone who later reads the database (or a
+backup of it) must find nothing that names Zed; a council seat Zed held is a
+vacancy; and before forgetting, Zed's /mydata shows the messages about them
+that are still held.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import JSON, LargeBinary, String, Text, func, select
+
+from bot.retention import retention_sweep
+from storage.models import (
+    Base,
+    CouncilSeat,
+    Identity,
+    Invitation,
+    OutboxMessage,
+    Person,
+    Prompt,
+    SortitionProfile,
+)
+from tests.helpers import Chat, RecordingTransport, add_members, deliver, text
+
+TELEGRAM_ID = "730012345"
+TELEGRAM_HANDLE = "zed_tg"
+FEATURES = {"gender": "woman", "age": "30-44"}
+
+
+async def zed_joins(demo: Chat) -> Person:
+    """Zed agrees, joins Frome (Alice is told), pays dues, opts in to be drawn,
+    and has also used the bot on Telegram."""
+    await demo.signup("Zed", "Frome")
+    await demo.say("Bob", "/dues @zed 2027-06-30")
+    zed = await demo.person("Zed")
+    assert zed is not None and zed.branch_id is not None
+    now = demo.clock.now()
+    async with demo.core.db.transaction() as session:
+        session.add(SortitionProfile(person_id=zed.id, features=FEATURES, updated_at=now))
+        session.add(
+            Identity(
+                person_id=zed.id,
+                platform="telegram",
+                user_id=TELEGRAM_ID,
+                chat_id=TELEGRAM_ID,
+                handle=TELEGRAM_HANDLE,
+                unreachable=False,
+                last_seen_at=now,
+            )
+        )
+    return zed
+
+
+async def seat(demo: Chat, name: str, others: int = 2) -> None:
+    """``name`` and ``others`` members are the whole pool of a council of that
+    many seats: all are drawn, and ``name`` accepts."""
+    await add_members(demo, others, features=lambda i: FEATURES)
+    seats = others + 1
+    replies = await demo.say("Alice", f"/draw {seats}")
+    assert "chance of selection" in replies[0].text, text(replies)
+    await demo.press("Alice", "Commit")
+    # TODO(seeds): switch to tests.helpers.seed_by_lottery once it is on main.
+    replies = await demo.say("Alice", "/draw seed 1 numbers read out at the meeting")
+    assert "have been invited" in replies[0].text, text(replies)
+    person = await demo.person(name)
+    assert person is not None
+    async with demo.core.db.transaction() as session:
+        invitation = await session.scalar(
+            select(Invitation.id).where(Invitation.person_id == person.id)
+        )
+    replies = await demo.press(name, f"invyes:{invitation}")
+    assert "you are on the council" in replies[0].text, text(replies)
+
+
+async def forget(demo: Chat, name: str) -> None:
+    await demo.say(name, "/forget")
+    replies = await demo.press(name, "Yes, delete my data")
+    assert "has been deleted" in replies[0].text, text(replies)
+
+
+def _textual(column: Any) -> bool:
+    return isinstance(column.type, String | Text | JSON | LargeBinary)
+
+
+async def mentions(demo: Chat, needles: list[str]) -> list[str]:
+    """Every text, JSON and binary cell of every table (found from the schema,
+    so a table added later is scanned too) that holds one of ``needles`` as a
+    whole word, case-insensitively: ``table.column: value``."""
+    pattern = re.compile(
+        r"(?<![\w])(" + "|".join(re.escape(n) for n in needles) + r")(?![\w])", re.IGNORECASE
+    )
+    found = []
+    async with demo.core.db.engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            columns = [c for c in table.columns if _textual(c)]
+            if not columns:
+                continue
+            for row in await conn.execute(select(*columns)):
+                for column, value in zip(columns, row, strict=True):
+                    if value is None:
+                        continue
+                    if isinstance(value, bytes):
+                        cell = value.decode("utf-8", "replace")
+                    elif isinstance(value, str):
+                        cell = value
+                    else:
+                        cell = json.dumps(value, ensure_ascii=False)
+                    if pattern.search(cell):
+                        found.append(f"{table.name}.{column.name}: {cell[:200]}")
+    return found
+
+
+async def test_after_forget_no_column_anywhere_holds_the_name_handle_or_platform_ids(
+    demo: Chat,
+) -> None:
+    """The attack: read the database after Zed's /forget, and find Zed in the
+    outbox ("Zed (...) joined", "Zed accepted a place", "P0003 = Zed"), in stored
+    buttons and in the audit log. Now: every text and JSON column of every table
+    is free of Zed's name, short id, handles and platform ids; what was sent to
+    the organisers reads "(name deleted)"."""
+    zed = await zed_joins(demo)
+    await seat(demo, "Zed")
+    transport = RecordingTransport()
+    await deliver(demo, transport)
+    assert any("Zed accepted a place" in sent for _, sent in transport.sent)
+    needles = ["Zed", zed.short_id, TELEGRAM_ID, TELEGRAM_HANDLE]
+    assert await mentions(demo, needles), "the scenario must first put Zed in the database"
+
+    await forget(demo, "Zed")
+
+    assert await mentions(demo, needles) == []
+    async with demo.core.db.transaction() as session:
+        texts = list(await session.scalars(select(OutboxMessage.text)))
+    assert any("(name deleted) accepted a place" in t for t in texts)
+
+
+async def test_forget_leaves_no_trace_for_a_newcomer_who_gets_the_same_row_id(
+    demo: Chat,
+) -> None:
+    """The attack: on SQLite a deleted row's id is given to the next row, so
+    anything that still held Zed's bare person id (a message about Zed) would
+    become about the newcomer, who would then read it in their /mydata. Now:
+    nothing about Zed is held under that id."""
+    zed = await zed_joins(demo)
+    await forget(demo, "Zed")
+    await demo.signup("Yan", "Frome")
+    yan = await demo.person("Yan")
+    assert yan is not None
+    data = json.loads((await demo.say("Yan", "/mydata"))[0].file.content)  # type: ignore[union-attr]
+    held = json.dumps(data, ensure_ascii=False)
+    assert "Zed" not in held and zed.short_id not in held
+    assert data["messages_about_you"] == [] or all(
+        "Yan" in m["text"] for m in data["messages_about_you"]
+    )
+
+
+async def test_sent_messages_and_used_buttons_are_purged_after_the_retention(demo: Chat) -> None:
+    """The attack: a database reader finds every message ever sent, and every
+    button ever pressed with what it carried, years later. Now: sent and
+    undeliverable outbox rows and used buttons are deleted once
+    ``privacy.retention_days`` (30 by default) have passed, expired buttons at
+    once; what is still pending or still open is kept."""
+    await zed_joins(demo)
+    await deliver(demo, RecordingTransport())
+    await demo.say("Carol", "/forget")
+    await demo.press("Carol", "Cancel")  # a used button
+
+    async def held() -> tuple[list[str], list[Prompt]]:
+        async with demo.core.db.transaction() as session:
+            statuses = list(await session.scalars(select(OutboxMessage.status)))
+            return statuses, list(await session.scalars(select(Prompt)))
+
+    statuses, prompts = await held()
+    assert "sent" in statuses and any(p.used_at for p in prompts)
+    settings = demo.core.settings
+    assert settings.retention_days == 30
+    await retention_sweep(demo.core.db, settings, demo.clock.now() + dt.timedelta(days=29))
+    assert (await held())[0] == statuses  # not yet
+
+    demo.clock.advance(dt.timedelta(days=31))
+    await demo.signup("Sam", "Frome")  # Alice is told: pending, kept
+    await demo.say("Dan", "/forget")  # an open button: kept
+    await retention_sweep(demo.core.db, settings, demo.clock.now())
+    statuses, prompts = await held()
+    assert statuses and set(statuses) == {"pending"}
+    # Carol's pressed button is gone; Sam's, pressed just now, is kept for 30 days.
+    assert [(p.kind, p.used_at is None) for p in prompts] == [("consent", False), ("forget", True)]
+
+
+@pytest.mark.skip(reason="waits for bot.draws.vacate (the record slice)")
+async def test_a_forgotten_council_members_seat_is_a_vacancy_filled_by_lot(demo: Chat) -> None:
+    """The attack: a council member's /forget silently leaves the council a seat
+    short, and nobody knows. Now: the organisers are told that the place is
+    vacant, and the next person is drawn and invited under the draw's rules."""
+    await zed_joins(demo)
+    await seat(demo, "Zed")
+    await add_members(demo, 2, name="Reserve", features=lambda i: FEATURES)
+    await forget(demo, "Zed")
+    async with demo.core.db.transaction() as session:
+        seats = await session.scalar(select(func.count()).select_from(CouncilSeat))
+        invited = list(
+            await session.scalars(
+                select(Person.display_name)
+                .join(Invitation, Invitation.person_id == Person.id)
+                .where(Invitation.status == "invited")
+            )
+        )
+    assert seats == 0
+    assert len(invited) == 3 and any(name.startswith("Reserve") for name in invited)
+    told = [t for who, t in await demo.outbox() if who == "Alice"]
+    assert any("vacant" in t for t in told), told
+
+
+async def test_mydata_shows_the_messages_about_you_still_held(demo: Chat) -> None:
+    """The attack on the right of access: messages about Zed sent to others
+    ("Zed (...) joined the Frome branch") are held, but Zed's /mydata leaves
+    them out. Now: /mydata lists them under ``messages_about_you``; nobody
+    else's /mydata shows them."""
+    await zed_joins(demo)
+    data = json.loads((await demo.say("Zed", "/mydata"))[0].file.content)  # type: ignore[union-attr]
+    about = [m["text"] for m in data["messages_about_you"]]
+    assert any(t.startswith("Zed (") and "joined the Frome branch" in t for t in about), about
+    carol = json.loads((await demo.say("Carol", "/mydata"))[0].file.content)  # type: ignore[union-attr]
+    assert "Zed" not in json.dumps(carol, ensure_ascii=False)
