@@ -29,7 +29,15 @@ from storage.models import (
     Prompt,
     SortitionProfile,
 )
-from tests.helpers import Chat, RecordingTransport, add_members, deliver, text
+from tests.helpers import (
+    Chat,
+    RecordingTransport,
+    add_members,
+    deliver,
+    lotto,
+    seed_by_lottery,
+    text,
+)
 
 TELEGRAM_ID = "730012345"
 TELEGRAM_HANDLE = "zed_tg"
@@ -65,11 +73,10 @@ async def seat(demo: Chat, name: str, others: int = 2) -> None:
     many seats: all are drawn, and ``name`` accepts."""
     await add_members(demo, others, features=lambda i: FEATURES)
     seats = others + 1
-    replies = await demo.say("Alice", f"/draw {seats}")
+    replies = await demo.say("Alice", f"/draw {seats} {lotto(demo.clock)}")
     assert "chance of selection" in replies[0].text, text(replies)
     await demo.press("Alice", "Commit")
-    # TODO(seeds): switch to tests.helpers.seed_by_lottery once it is on main.
-    replies = await demo.say("Alice", "/draw seed 1 numbers read out at the meeting")
+    replies = await seed_by_lottery(demo)
     assert "have been invited" in replies[0].text, text(replies)
     person = await demo.person(name)
     assert person is not None
