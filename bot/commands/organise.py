@@ -540,6 +540,7 @@ async def _set_dues(
                 short_id=person.short_id,
             )
         ),
+        about=person,
     )
     undo = await ctx.prompt(
         "undo",
