@@ -19,6 +19,8 @@ import pytest
 from sqlalchemy import JSON, LargeBinary, String, Text, func, select
 
 from bot.retention import retention_sweep
+from bot.sweeps import run_sweeps
+from storage.db import Database
 from storage.models import (
     Base,
     CouncilSeat,
@@ -196,7 +198,7 @@ async def test_sent_messages_and_used_buttons_are_purged_after_the_retention(dem
     demo.clock.advance(dt.timedelta(days=31))
     await demo.signup("Sam", "Frome")  # Alice is told: pending, kept
     await demo.say("Dan", "/forget")  # an open button: kept
-    await retention_sweep(demo.core.db, settings, demo.clock.now())
+    await run_sweeps(demo.core.db, settings, demo.clock.now())  # as the scheduler does
     statuses, prompts = await held()
     assert statuses and set(statuses) == {"pending"}
     # Carol's pressed button is gone; Sam's, pressed just now, is kept for 30 days.
@@ -238,3 +240,45 @@ async def test_mydata_shows_the_messages_about_you_still_held(demo: Chat) -> Non
     assert any(t.startswith("Zed (") and "joined the Frome branch" in t for t in about), about
     carol = json.loads((await demo.say("Carol", "/mydata"))[0].file.content)  # type: ignore[union-attr]
     assert "Zed" not in json.dumps(carol, ensure_ascii=False)
+
+
+async def test_an_organisers_undo_aimed_at_a_forgotten_person_reaches_nobody(
+    demo: Chat,
+) -> None:
+    """The attack: Alice demotes Zed (her Undo would make Zed organiser again);
+    Zed is forgotten and, on SQLite, the next newcomer, Yan, is given Zed's row
+    id; Alice presses the old Undo and Yan becomes an organiser. Now: buttons
+    that act on a forgotten person are deleted with them, so the Undo has
+    expired and nobody's role changes."""
+    zed = await zed_joins(demo)
+    await demo.say("Alice", "/promote @zed organiser")
+    replies = await demo.say("Alice", "/demote @zed organiser")
+    undo = demo.button("Alice", "Undo")
+    await forget(demo, "Zed")
+    await demo.signup("Yan", "Frome")
+    yan = await demo.person("Yan")
+    assert yan is not None
+    if demo.core.db.is_sqlite:
+        assert yan.id == zed.id  # the premise: SQLite gives the id again
+    replies = await demo.press("Alice", undo)
+    assert replies[0].error and "expired" in replies[0].text, text(replies)
+    assert "organiser" not in text(await demo.say("Yan", "/me")).lower()
+
+
+async def test_the_outbox_keeps_its_messages_across_the_migration(db: Database) -> None:
+    """Adding ``about_id`` rebuilds the outbox table on SQLite: a database holding
+    messages is upgraded without losing one, each about nobody until written anew."""
+    await db.downgrade("0008")
+    async with db.engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "INSERT INTO persons (id, short_id, display_name, locale, reminders, created_at) "
+            "VALUES (1, 'AAAAAA', 'Old', 'en', true, '2026-01-01 00:00:00+00:00')"
+        )
+        await conn.exec_driver_sql(
+            "INSERT INTO outbox (id, key, person_id, text, buttons, status, attempts, created_at) "
+            "VALUES (1, 'k1', 1, 'hello', '[]', 'sent', 1, '2026-01-01 00:00:00+00:00')"
+        )
+    await db.upgrade()
+    async with db.transaction() as session:
+        rows = list(await session.scalars(select(OutboxMessage)))
+    assert [(r.key, r.text, r.person_id, r.about_id) for r in rows] == [("k1", "hello", 1, None)]
