@@ -33,6 +33,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from tqdm import tqdm
 
 from adapters.console import ConsoleChat
+from adapters.logs import secrets_of, setup_logging
+from bot import spreadsheet
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
 from bot.core import Core
@@ -306,7 +308,7 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     if report.written and report.imported:
         codes = path.with_name(path.stem + ".codes.csv")
         with codes.open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh)
+            writer = spreadsheet.writer(fh)  # a name is never run as a formula
             writer.writerow(["line", "name", "branch", "short_id", "claim_code"])
             for item in report.imported:
                 writer.writerow([item.line, item.name, item.branch, item.short_id, item.claim_code])
@@ -374,10 +376,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"organiser: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level if args.command not in ("console", "status") else "WARNING",
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+    setup_logging(
+        settings.log_level if args.command not in ("console", "status") else "WARNING",
+        secrets_of(settings),
     )
     func: Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]] = args.func
     try:

@@ -12,7 +12,9 @@ whether some worker holds the Discord gateway, and the outbox backlog (how many
 messages wait, how old the oldest is). 200 when healthy; 503 when the database
 does not answer, no worker leads the scheduler (or, where Discord is
 configured, none holds its gateway), or an adapter of this worker is down.
-Counts and states only: never anything about a person.
+Counts and states only: never anything about a person, nor the worker's host
+name, the database's address or a driver's error (those go to the log), nor a
+``Server`` header with software versions.
 
 The heartbeat: every ``heartbeat_every`` seconds a worker upserts the ``meta``
 row ``worker:{host}:{pid}`` with ``{"adapters", "leader", "at"}``; a clean stop
@@ -55,6 +57,7 @@ FRESH = dt.timedelta(minutes=1)  # a worker seen within this is listed by `organ
 STALE = dt.timedelta(days=1)  # heartbeat rows older than this are cleared
 DB_TIMEOUT = 3.0  # seconds the database has to answer a health check
 DOWN = "down"
+UNAVAILABLE = "unavailable"  # what /healthz says of a database that does not answer
 GATEWAY_STATES = ("gateway", "connecting")  # a worker's Discord adapter holding the gateway
 
 
@@ -216,6 +219,7 @@ class Health:
         self.adapters = dict(adapters or {})
         self.timeout = timeout
         self.name = worker_name()
+        self._last_database = "ok"
 
     def local(self) -> dict[str, Any]:
         """What this worker says of itself (its heartbeat): adapters' states, leader."""
@@ -229,7 +233,13 @@ class Health:
         facts = await read_facts(self.db, self.clock.now(), within=self.timeout)
         here = self.local()
         problems: list[str] = []
-        body: dict[str, Any] = {"worker": self.name, "database": facts.database}
+        # Neither this worker's host name nor the driver's words (the database's
+        # address, its error): those go to this worker's log, once per change.
+        body: dict[str, Any] = {"database": "ok" if facts.database_ok else UNAVAILABLE}
+        if facts.database != self._last_database:
+            if not facts.database_ok:
+                log.warning("healthz: the database does not answer: %s", facts.database)
+            self._last_database = facts.database
         if facts.database_ok:
             leader = facts.leader_anywhere
             if leader is None:  # SQLite: this one process is all there is
@@ -246,7 +256,7 @@ class Health:
                     problems.append("no worker holds the Discord gateway")
             body["outbox"] = {"pending": facts.pending, "oldest_pending_s": facts.oldest_pending_s}
         else:
-            problems.append(f"the database does not answer: {facts.database}")
+            problems.append("the database does not answer")
             body["scheduler"] = {"leader_here": here["leader"], "leader_anywhere": None}
         body["adapters"] = here["adapters"]
         problems += [f"{name} is down" for name, s in here["adapters"].items() if s == DOWN]
@@ -420,11 +430,17 @@ class ListenError(Exception):
     """A port this worker was configured to listen on cannot be had; said in one line."""
 
 
+async def _no_server_banner(request: web.Request, response: web.StreamResponse) -> None:
+    """No ``Server: Python/3.x aiohttp/3.y`` header: versions help only an attacker."""
+    response.headers.popall("Server", None)
+
+
 async def start_site(
     app: web.Application, host: str, port: int, *, shutdown_timeout: float = 15.0
 ) -> web.AppRunner:
     """Serve ``app`` on host:port; returns the runner (``cleanup()`` stops it, letting
     requests in flight finish within ``shutdown_timeout`` seconds)."""
+    app.on_response_prepare.append(_no_server_banner)
     runner = web.AppRunner(
         app, handle_signals=False, access_log=None, shutdown_timeout=shutdown_timeout
     )

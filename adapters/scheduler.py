@@ -293,7 +293,7 @@ class Scheduler:
         self.db = db
         self.settings = settings
         self.clock = clock
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = {"hide_parameters": True}  # no bound value in an error
         if db.is_sqlite:
             options["connect_args"] = {"timeout": 10}  # wait for the bot's own writes
         self.store = store = SQLAlchemyJobStore(

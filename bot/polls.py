@@ -23,7 +23,6 @@ Rules that hold whatever the platform:
 from __future__ import annotations
 
 import asyncio
-import csv
 import datetime as dt
 import io
 import logging
@@ -49,6 +48,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import spreadsheet
 from bot.config import Settings
 from bot.i18n import N_, Translator
 from bot.messages import Attachment, Button
@@ -386,9 +386,9 @@ def chart(poll: Poll, result: dict[str, Any], tz: str, title: str) -> bytes:
 def export_csv(
     poll: Poll, result: dict[str, Any], tz: str, turnout_: tuple[int, int, int]
 ) -> bytes:
-    """Totals (and, for a ranked poll, every round) as CSV; no names."""
+    """Totals (and, for a ranked poll, every round) as CSV; no names, no formulas."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = spreadsheet.writer(out)
     writer.writerow(["poll", poll.id, poll.question])
     writer.writerow(["on the roll", turnout_[0], "voted", turnout_[1], "ballots", turnout_[2]])
     writer.writerow(["option", "votes"])

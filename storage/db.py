@@ -82,7 +82,9 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = make_url(normalise_url(url))
-        kwargs: dict[str, Any] = {"echo": echo}
+        # hide_parameters: an SQL error (and its traceback in a log) names the
+        # statement, never the values bound to it (people's names, their words).
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False}
             if _is_memory(self.url):

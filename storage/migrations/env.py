@@ -34,7 +34,7 @@ def run(connection: Connection) -> None:
 
 
 async def run_from_url(url: str) -> None:
-    engine = create_async_engine(normalise_url(url))
+    engine = create_async_engine(normalise_url(url), hide_parameters=True)
     async with engine.begin() as conn:
         await conn.run_sync(run)
     await engine.dispose()
