@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from sqlalchemy import text
 
 from adapters.cli import build_parser
 from adapters.health import Health, health_app, start_site
-from adapters.logs import REDACTED, setup_logging
+from adapters.logs import QUIET, REDACTED, setup_logging
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.demo import seed_demo
@@ -163,27 +164,39 @@ async def test_the_running_bot_logs_no_secret_and_at_info_no_message_text(
             assert said not in log, f"{said!r} is in the INFO log"
 
 
-def test_a_token_nobody_configured_is_still_redacted() -> None:
+@pytest.fixture
+def logged() -> Iterator[Callable[..., io.StringIO]]:
+    """``logged(level, secrets)``: the logging ``organiser run`` sets up, into a
+    StringIO returned; everything it changed is put back afterwards."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, {n: logging.getLogger(n).level for n in QUIET}
+
+    def setup(level: str, secrets: list[str] | None = None) -> io.StringIO:
+        stream = io.StringIO()
+        setup_logging(level, secrets or [], stream=stream)
+        return stream
+
+    yield setup
+    root.handlers[:], root.level = saved[0], saved[1]
+    for name, level in saved[2].items():
+        logging.getLogger(name).setLevel(level)
+    logging.captureWarnings(False)
+
+
+def test_a_token_nobody_configured_is_still_redacted(logged: Callable[..., io.StringIO]) -> None:
     """The attack: a library logs a URL with some other bot's token, or a token
     pasted into an error, that is not the configured one. What the product does:
     the log handler redacts anything shaped like a Telegram token, and every
     configured secret, as a second line of defence."""
-    stream = io.StringIO()
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
+    stream = logged("DEBUG", ["s3cret-Value"])
+    other = "123456:" + "B" * 35
+    logger = logging.getLogger("some.library")
+    logger.warning("GET https://api.telegram.org/bot%s/getMe failed", other)
+    logger.info("bad token %s and s3cret-Value", other)
     try:
-        setup_logging("DEBUG", ["s3cret-Value"], stream=stream)
-        other = "123456:" + "B" * 35
-        logger = logging.getLogger("some.library")
-        logger.warning("GET https://api.telegram.org/bot%s/getMe failed", other)
-        logger.info("bad token %s and s3cret-Value", other)
-        try:
-            raise ValueError(f"refused s3cret-Value at /bot{other}/sendMessage")
-        except ValueError:
-            logger.exception("call failed")
-    finally:
-        root.handlers[:], root.level = saved
-        logging.captureWarnings(False)
+        raise ValueError(f"refused s3cret-Value at /bot{other}/sendMessage")
+    except ValueError:
+        logger.exception("call failed")
     log = stream.getvalue()
     assert "B" * 35 not in log and "s3cret-Value" not in log
     assert log.count(REDACTED) >= 5
@@ -191,14 +204,15 @@ def test_a_token_nobody_configured_is_still_redacted() -> None:
 
 
 async def test_an_sql_error_logs_no_bound_value(
-    db: Database, caplog: pytest.LogCaptureFixture
+    db: Database, logged: Callable[..., io.StringIO]
 ) -> None:
     """The attack: a query fails (a bug, a constraint, the server) while it carries
     a person's data as a bound value; the traceback in the log repeats the
-    parameters. What the product does: the engines hide bound values, so the
-    error says which statement failed and nothing of the values."""
+    parameters (and so do the database drivers' own DEBUG lines). What the
+    product does: the engines hide bound values and the drivers' loggers stay
+    quiet, so even at DEBUG the log names the failed statement and no value."""
     secret_value = "Zelda-Member-Of-The-Party"
-    caplog.set_level(logging.DEBUG)
+    stream = logged("DEBUG")
     log = logging.getLogger("organiser.test")
     try:
         async with db.transaction() as session:
@@ -210,8 +224,8 @@ async def test_an_sql_error_logs_no_bound_value(
         log.exception("failed to handle a request")
     else:
         raise AssertionError("the broken statement ran")
-    assert "no_such_column" in caplog.text  # the error itself is there
-    assert secret_value not in caplog.text
+    assert "no_such_column" in stream.getvalue()  # the error itself is there
+    assert secret_value not in stream.getvalue()
 
 
 async def test_healthz_with_the_database_down_names_no_host_and_no_driver_error() -> None:
