@@ -3,13 +3,15 @@
     organiser sortition lottery --people P.csv --quotas Q.csv --k K [--m 1000]
                                 [--exclude IDS.txt] [--seed-source S] --out RECORD.json
     organiser sortition draw RECORD.json --seed S
-    organiser sortition verify RECORD.json --seed S [--deep] [--record-hash H]
+    organiser sortition verify RECORD.json --seed S --published-hash H [--deep]
 
 ``lottery`` computes the LEXIMIN selection probabilities, rounds them to ``m``
 equally likely panels and writes the commitment record; publish its record
 hash before the seed exists. ``draw`` prints the ids the seed selects;
-``verify`` recomputes every hash and check and prints the selected ids or
-exactly what does not match (exit status 1). Wired in by ``adapters.cli``
+``verify`` recomputes every hash and check against the record hash that was
+published at commit (required: whoever can edit a record can recompute every
+hash inside it) and prints the selected ids or exactly what does not match
+(exit status 1). Wired in by ``adapters.cli``
 through ``add_parser``.
 """
 
@@ -196,7 +198,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     check.add_argument("record", type=Path)
     check.add_argument("--seed", required=True)
     check.add_argument("--deep", action="store_true", help="also solve LEXIMIN again and compare")
-    check.add_argument("--record-hash", help="the record hash that was published")
+    check.add_argument(
+        "--published-hash",
+        "--record-hash",
+        dest="record_hash",
+        required=True,
+        help="the record hash published at commit, before the seed was known",
+    )
     check.add_argument(
         "--tolerance", type=float, help="--deep: allowed probability difference (default 5/m)"
     )

@@ -32,6 +32,7 @@ import logging
 import math
 import secrets
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -64,6 +65,7 @@ from storage.models import (
     SCOPE_BRANCH,
     SCOPE_NATIONAL,
     SCOPE_REGION,
+    AuditEntry,
     Branch,
     BranchChat,
     CouncilSeat,
@@ -87,6 +89,11 @@ DELEGATIONS = (TO_REGION, TO_NATIONAL)
 PREFER_NOT = "prefer not to say"
 REMIND_AT = (dt.timedelta(hours=48), dt.timedelta(hours=24))
 TRIAL = "trial"  # a completed draw whose seed was typed: it invites nobody
+PREVIEW = "preview"  # solved and shown to the organiser, not committed: nobody's draw yet
+COMMITTED = "committed"
+CANCELLED = "cancelled"
+VACATED = "vacated"  # an invitation or seat given up otherwise than by answering
+PREVIEW_LIFETIME = dt.timedelta(days=2)  # as long as the preview's Commit button
 RECORD_FILE_LIMIT = 8_000_000  # bytes: larger records are fetched with /draw record
 
 
@@ -363,6 +370,130 @@ def summary_text(t: Translator, record: dict[str, Any]) -> str:
     )
 
 
+async def stage(
+    session: AsyncSession,
+    kind: str,
+    body: Body,
+    seats: int,
+    record: dict[str, Any],
+    behind: dict[str, int],
+    now: dt.datetime,
+) -> Draw:
+    """Keep a preview as a draw in status ``preview``: who is behind each
+    pseudonym stays in ``draw_entrants``, never in the organiser's prompt (which
+    ``/mydata`` hands out). Previews older than a Commit button are deleted."""
+    stale = select(Draw.id).where(Draw.status == PREVIEW, Draw.created_at < now - PREVIEW_LIFETIME)
+    await session.execute(
+        DrawEntrant.__table__.delete().where(DrawEntrant.draw_id.in_(stale))  # type: ignore[attr-defined]
+    )
+    await session.execute(Draw.__table__.delete().where(Draw.id.in_(stale)))  # type: ignore[attr-defined]
+    draw = Draw(
+        body=kind,
+        scope=body.scope,
+        scope_id=body.scope_id,
+        seats=seats,
+        status=PREVIEW,
+        record=record,
+        record_hash=record["record_hash"],
+        seed_due_at=now,
+        witnesses=[],
+        round=0,
+        respond_by=now,
+        created_at=now,
+    )
+    session.add(draw)
+    await session.flush()
+    session.add_all(
+        DrawEntrant(draw_id=draw.id, pseudonym=name, person_id=pid) for name, pid in behind.items()
+    )
+    await session.flush()
+    return draw
+
+
+async def pending_draw(session: AsyncSession, body: Body) -> Draw | None:
+    """The body's draw committed and waiting for its seed, if any (at most one:
+    ``uq_draws_one_pending``)."""
+    return await session.scalar(
+        select(Draw).where(
+            Draw.body == body.kind,
+            Draw.scope == body.scope,
+            Draw.scope_id == body.scope_id,
+            Draw.status == COMMITTED,
+            Draw.round == 0,
+        )
+    )
+
+
+async def published_hash(session: AsyncSession, draw: Draw) -> str | None:
+    """The record hash announced when ``draw`` was committed, as the audit log
+    holds it: what a record must match, whatever the draw's row now says."""
+    rows = await session.scalars(
+        select(AuditEntry.details)
+        .where(AuditEntry.action == "draw.committed", AuditEntry.at >= draw.created_at)
+        .order_by(AuditEntry.id)
+    )
+    for details in rows:
+        if isinstance(details, dict) and details.get("draw") == draw.id:
+            value = details.get("record_hash")
+            return str(value) if value else None
+    return None
+
+
+def seed_may_be_known(draw: Draw, now: dt.datetime) -> bool:
+    """Once a public seed is due, or witnesses have begun to enter it, a cancel
+    could be a choice between panels."""
+    source = draw.record.get("seed_source") or {}
+    if draw.witnesses:
+        return True
+    return source.get("kind") in ("lottery", "beacon") and draw.seed_due_at <= now
+
+
+def _with_event(record: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with ``event`` added to its history (kept outside the hashed fields)."""
+    return {**record, "history": [*record.get("history", []), event]}
+
+
+async def cancel(
+    session: AsyncSession, settings: Settings, draw: Draw, reason: str, now: dt.datetime
+) -> list[Draw]:
+    """Cancel ``draw`` (and the rest of its delegation) before its seed: its
+    history keeps the reason, and everyone in the body is told."""
+    done = []
+    for member in await group_of(session, draw):
+        changed = await session.execute(
+            update(Draw)
+            .where(Draw.id == member.id, Draw.status == COMMITTED)
+            .values(
+                status=CANCELLED,
+                record=_with_event(
+                    member.record, {"event": "cancelled", "at": now.isoformat(), "reason": reason}
+                ),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(changed, "rowcount", 0) != 1:
+            continue
+        await session.refresh(member)
+        done.append(member)
+        body = await draw_body(session, settings, member)
+        if body is None:
+            continue
+
+        def told(t: Translator, member: Draw = member, body: Body = body) -> str:
+            return t(
+                "Draw {id} for {body} was cancelled by its organisers before its seed was "
+                "known. Their reason: {reason}",
+                id=member.id,
+                body=body.describe(t),
+                reason=reason,
+            )
+
+        await publish(
+            session, settings, body, key=f"draw-cancelled:{member.id}", render=told, now=now
+        )
+    return done
+
+
 async def complete(
     session: AsyncSession, settings: Settings, draw: Draw, seed: str, now: dt.datetime
 ) -> list[Invitation] | None:
@@ -441,15 +572,17 @@ async def complete(
         )
 
     def public(t: Translator) -> str:
+        # No pseudonym: who was drawn is for the people drawn and the organisers.
         return t(
-            "Draw {id} for {body} is done: seed {seed}, panel {index} of {m}. "
-            "Selected: {ids}. Anyone can check it with the published record.",
+            "Draw {id} for {body} is done: seed {seed}, panel {index} of {m}; the {n} people "
+            "selected have been invited. Anyone can check it against the record hash "
+            "published at commit (/draw record {id}).",
             id=draw.id,
             body=body.describe(t),
             seed=seed[:80],
             index=index,
             m=draw.record["m"],
-            ids=", ".join(selected),
+            n=len(selected),
         )
 
     await publish(session, settings, body, key=f"drawn:{draw.id}", render=public, now=now)
@@ -593,6 +726,17 @@ async def replace(
     )
     session.add(replacement)
     await session.flush()
+    session.add(
+        AuditEntry(
+            at=now,
+            action="draw.committed",
+            details={
+                "draw": replacement.id,
+                "body": root.body,
+                "record_hash": replacement.record_hash,
+            },
+        )
+    )
     session.add_all(
         DrawEntrant(draw_id=replacement.id, pseudonym=name, person_id=pid)
         for name, pid in behind.items()
@@ -600,6 +744,53 @@ async def replace(
     await session.flush()
     await complete(session, settings, replacement, replacement_seed(root.seed, round_), now)
     return None
+
+
+def _vacancy_text(body: Body, draw_id: int) -> Callable[[Translator], str]:
+    return lambda t: t(
+        "A place on {body} (draw {id}) is vacant: its holder left. The next person is "
+        "drawn under the draw's rules.",
+        body=body.describe(t),
+        id=draw_id,
+    )
+
+
+async def vacate(
+    session: AsyncSession, settings: Settings, person_id: int, now: dt.datetime
+) -> int:
+    """``person_id`` gives up every place they hold or are invited to (e.g. on
+    /forget): each is a vacancy, the organisers are told, and a replacement is
+    drawn under the draw's rules. Returns how many places were vacated. Call it
+    before the person's rows are deleted."""
+    held = list(
+        await session.scalars(
+            select(Invitation).where(
+                Invitation.person_id == person_id, Invitation.status.in_((INVITED, ACCEPTED))
+            )
+        )
+    )
+    for invitation in held:
+        invitation.status = VACATED
+        invitation.answered_at = now
+        await session.execute(
+            CouncilSeat.__table__.delete().where(  # type: ignore[attr-defined]
+                CouncilSeat.person_id == person_id, CouncilSeat.draw_id == invitation.draw_id
+            )
+        )
+        await session.flush()
+        draw = await session.get(Draw, invitation.draw_id)
+        root = await root_of(session, draw) if draw is not None else None
+        body = await draw_body(session, settings, root) if root is not None else None
+        if root is not None and body is not None:
+            await enqueue_for(
+                session,
+                staff_of(body),
+                key=f"draw-vacancy:{invitation.id}",
+                render=_vacancy_text(body, root.id),
+                now=now,
+            )
+        await replace(session, settings, invitation, now)
+    return len(held)
 
 
 @sweep("invitations")
@@ -814,4 +1005,16 @@ async def _beacon_was_out(
     )
 
 
-__all__ = ["ACCEPTED", "DECLINED", "EXPIRED", "complete", "eligible", "replace"]
+__all__ = [
+    "ACCEPTED",
+    "DECLINED",
+    "EXPIRED",
+    "cancel",
+    "complete",
+    "eligible",
+    "pending_draw",
+    "published_hash",
+    "replace",
+    "stage",
+    "vacate",
+]

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
@@ -631,6 +632,20 @@ class Draw(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     drawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+# Draw shopping: a body has at most one draw committed and waiting for its seed
+# (replacement rounds are drawn at once and never wait).
+PENDING_DRAW = "status = 'committed' AND round = 0"
+Index(
+    "uq_draws_one_pending",
+    Draw.body,
+    Draw.scope,
+    Draw.scope_id,
+    unique=True,
+    sqlite_where=text(PENDING_DRAW),
+    postgresql_where=text(PENDING_DRAW),
+)
 
 
 class DrawEntrant(Base):

@@ -73,7 +73,8 @@ async def test_lottery_draw_verify(
     drawn = capsys.readouterr().out.split()
     assert len(drawn) == 12 and not {"p001", "p002"} & set(drawn)
 
-    assert await run("verify", str(out), "--seed", "3 9 27 41", "--deep") == 0
+    published = record["record_hash"]
+    assert await run("verify", str(out), "--seed", "3 9 27 41", "--deep", "--published-hash", published) == 0  # fmt: skip
     verified = capsys.readouterr().out
     assert "every check passed (deep)" in verified
     assert verified.split()[-12:] == drawn
@@ -82,7 +83,7 @@ async def test_lottery_draw_verify(
 
     record["quotas"][0]["max"] += 1
     out.write_text(json.dumps(record), encoding="utf-8")
-    assert await run("verify", str(out), "--seed", "3 9 27 41") == 1
+    assert await run("verify", str(out), "--seed", "3 9 27 41", "--published-hash", published) == 1
     captured = capsys.readouterr()
     assert "mismatch: quotas: does not match its committed hash" in captured.out
     assert "does not match: quotas" in captured.err
@@ -149,7 +150,7 @@ async def test_unreadable_inputs(pool: tuple[Path, Path], tmp_path: Path) -> Non
     broken = tmp_path / "broken.json"
     broken.write_text("{not json", encoding="utf-8")
     with pytest.raises(Stop, match="not valid JSON"):
-        await run("verify", str(broken), "--seed", "1")
+        await run("verify", str(broken), "--seed", "1", "--published-hash", "00")
     broken.write_text("[1, 2]", encoding="utf-8")
     with pytest.raises(Stop, match="not a sortition record"):
         await run("draw", str(broken), "--seed", "1")
@@ -160,5 +161,5 @@ async def test_a_record_missing_fields_is_reported(
 ) -> None:
     partial = tmp_path / "partial.json"
     partial.write_text(json.dumps({"format": "x"}), encoding="utf-8")
-    assert await run("verify", str(partial), "--seed", "1") == 1
+    assert await run("verify", str(partial), "--seed", "1", "--published-hash", "00") == 1
     assert "mismatch: pool: is missing" in capsys.readouterr().out

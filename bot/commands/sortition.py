@@ -44,7 +44,6 @@ from storage.models import (
     Consent,
     CouncilSeat,
     Draw,
-    DrawEntrant,
     Invitation,
     Person,
     Region,
@@ -414,6 +413,11 @@ def _custom(quotas: list[Quota], custom: dict[tuple[str, str], tuple[int, int]])
         ("seed <id> <seed>", N_("enter the seed a draw waits for"), (ORGANISER, ADMIN)),
         ("verify <id>", N_("check a draw against its record"), (ORGANISER, ADMIN)),
         ("record <id>", N_("download a draw's published record"), (ORGANISER, ADMIN)),
+        (
+            "cancel <id> <reason>",
+            N_("cancel a draw still waiting for its seed, telling everyone why"),
+            (ORGANISER, ADMIN),
+        ),
     ),
 )
 async def draw_command(ctx: Context) -> Reply:
@@ -425,6 +429,8 @@ async def draw_command(ctx: Context) -> Reply:
         return await _verify(ctx, " ".join(words[1:]))
     if first == "record":
         return await _record(ctx, " ".join(words[1:]))
+    if first == "cancel":
+        return await _cancel(ctx, ctx.request.args.strip()[6:])
     if not words:
         branch = await _staff_branch(ctx, "draw")
         body = await draws.body_of(
@@ -467,6 +473,7 @@ async def draw_command(ctx: Context) -> Reply:
     if not bodies:
         raise ctx.refuse(ctx.t("There is nobody to draw from there yet."))
     body = bodies[0]
+    await _refuse_pending(ctx, body)
     people = await draws.eligible(ctx.session, ctx.settings, body, ctx.now)
     if len(people) < plan.seats:
         raise ctx.refuse(
@@ -483,12 +490,8 @@ async def draw_command(ctx: Context) -> Reply:
     )
     problem, behind = draws.build(people, quotas, plan.seats)
     record, relaxed = await draws.solve(problem, plan.source, ctx.settings.sortition_panels)
-    prompt = await ctx.prompt(
-        "draw",
-        body=plan.kind,
-        days=plan.days,
-        draws=[_planned(body, plan.seats, record, behind)],
-    )
+    staged = await draws.stage(ctx.session, plan.kind, body, plan.seats, record, behind, ctx.now)
+    prompt = await ctx.prompt("draw", body=plan.kind, days=plan.days, draws=[staged.id])
     lines = [ctx.t("A draw of {seats} for {body}:", seats=plan.seats, body=body.describe(ctx.t))]
     if plan.quotas:
         lines.append(
@@ -503,16 +506,20 @@ async def draw_command(ctx: Context) -> Reply:
     return _preview(ctx, plan, record["seed_source"], lines, prompt.id)
 
 
-def _planned(
-    body: draws.Body, seats: int, record: dict[str, Any], behind: dict[str, int]
-) -> dict[str, Any]:
-    return {
-        "scope": body.scope,
-        "scope_id": body.scope_id,
-        "seats": seats,
-        "record": record,
-        "behind": behind,
-    }
+async def _refuse_pending(ctx: Context, body: draws.Body) -> None:
+    """Draw shopping: one draw waiting for its seed per body, no second."""
+    pending = await draws.pending_draw(ctx.session, body)
+    if pending is not None:
+        raise ctx.refuse(
+            ctx.t(
+                "Draw {id} for {body} waits for its seed, and a body has one pending draw "
+                "at a time. To start again, /draw cancel {id} followed by the reason: "
+                "everyone in it is told.",
+                id=pending.id,
+                body=body.describe(ctx.t),
+            ),
+            audit="draw",
+        )
 
 
 def _preview(
@@ -550,7 +557,10 @@ async def _preview_delegation(ctx: Context, plan: Plan, bodies: list[draws.Body]
             if seats
             else ctx.t("Nobody can be drawn there yet (current dues, opted in with /profile).")
         )
-    planned, lines = [], []
+    for body in bodies:
+        await _refuse_pending(ctx, body)
+    planned: list[int] = []
+    lines = []
     name = bodies[0].destination if plan.kind == draws.TO_REGION else ctx.settings.party_name
     lines.append(ctx.t("Delegates to {to}, {seats} seats in all:", to=name, seats=plan.seats))
     for index, body in enumerate(bodies):
@@ -560,7 +570,10 @@ async def _preview_delegation(ctx: Context, plan: Plan, bodies: list[draws.Body]
         quotas = draws.proportional_quotas([f for _, f in pools[index]], ctx.settings, seats[index])
         problem, behind = draws.build(pools[index], quotas, seats[index])
         record, relaxed = await draws.solve(problem, plan.source, ctx.settings.sortition_panels)
-        planned.append(_planned(body, seats[index], record, behind))
+        staged = await draws.stage(
+            ctx.session, plan.kind, body, seats[index], record, behind, ctx.now
+        )
+        planned.append(staged.id)
         summary = record["summary"]
         lines.append(
             ctx.t(
@@ -622,44 +635,35 @@ def _when(value: object) -> str:
 @action("drawok")
 async def draw_commit(ctx: Context, target: str) -> Reply:
     prompt = await ctx.take_prompt(target, "draw", audit="draw")
-    kind, planned = str(prompt.payload["body"]), list(prompt.payload["draws"])
+    kind = str(prompt.payload["body"])
+    staged = []
+    for draw_id in prompt.payload["draws"]:
+        draw = await ctx.session.get(Draw, int(draw_id))
+        if draw is None or draw.status != draws.PREVIEW or draw.body != kind:
+            raise ctx.stale()
+        staged.append(draw)
     # Still theirs to draw? Rights can change between preview and press.
     bodies = []
-    for item in planned:
-        body = await draws.body_of(
-            ctx.session, ctx.settings, kind, str(item["scope"]), int(item["scope_id"])
-        )
+    for draw in staged:
+        body = await draws.draw_body(ctx.session, ctx.settings, draw)
         if body is None or not await _may_draw(ctx, body):
             raise Refusal(*ctx.stale().replies, audit="draw")
+        await _refuse_pending(ctx, body)
         bodies.append(body)
+    if not staged:
+        raise ctx.stale()
     created: list[Draw] = []
-    for body, item in zip(bodies, planned, strict=True):
-        record = dict(item["record"])
-        draw = Draw(
-            body=kind,
-            scope=body.scope,
-            scope_id=body.scope_id,
-            seats=int(item["seats"]),
-            status="committed",
-            record=record,
-            record_hash=record["record_hash"],
-            seed_due_at=seeds.seed_exists_at(record["seed_source"], body.timezone, ctx.now),
-            witnesses=[],
-            round=0,
-            group_id=created[0].id if created and kind in draws.DELEGATIONS else None,
-            respond_by=ctx.now + dt.timedelta(days=int(prompt.payload["days"])),
-            created_by=ctx.person.id if ctx.person else None,
-            created_at=ctx.now,
-        )
-        ctx.session.add(draw)
+    for body, draw in zip(bodies, staged, strict=True):
+        draw.status = "committed"
+        draw.seed_due_at = seeds.seed_exists_at(draw.record["seed_source"], body.timezone, ctx.now)
+        draw.group_id = created[0].id if created else draw.id
+        if kind not in draws.DELEGATIONS:
+            draw.group_id = None
+        draw.respond_by = ctx.now + dt.timedelta(days=int(prompt.payload["days"]))
+        draw.created_by = ctx.person.id if ctx.person else None
+        draw.created_at = ctx.now
         await ctx.session.flush()
-        if kind in draws.DELEGATIONS and not created:
-            draw.group_id = draw.id
         created.append(draw)
-        ctx.session.add_all(
-            DrawEntrant(draw_id=draw.id, pseudonym=name, person_id=int(pid))
-            for name, pid in dict(item["behind"]).items()
-        )
         audit(ctx, "draw.committed", draw=draw.id, body=kind, record_hash=draw.record_hash)
         file = _record_file(draw)
 
@@ -681,8 +685,6 @@ async def draw_commit(ctx: Context, target: str) -> Reply:
             now=ctx.now,
             file=file,
         )
-    if not created:
-        raise ctx.stale()
     first = created[0]
     ids = ", ".join(str(d.id) for d in created)
     source = first.record["seed_source"]
@@ -735,6 +737,8 @@ async def _may_draw(ctx: Context, body: draws.Body) -> bool:
 async def _draw_of(ctx: Context, text: str) -> Draw:
     draw_id = parse_id(text.strip().lstrip("#"))
     draw = await ctx.session.get(Draw, draw_id) if draw_id is not None else None
+    if draw is not None and draw.status == draws.PREVIEW:
+        draw = None
     body = await draws.draw_body(ctx.session, ctx.settings, draw) if draw is not None else None
     if draw is None or body is None:
         raise ctx.refuse(ctx.t("There is no draw {id}.", id=text.strip()[:12]))
@@ -784,6 +788,8 @@ async def _enter_seed(ctx: Context, text: str) -> Reply:
     seed = " ".join(seed.split())
     if not seed or len(seed) > 500:
         raise ctx.refuse(ctx.t("Send /draw seed {id} followed by the seed.", id=draw.id))
+    if draw.status == draws.CANCELLED:
+        raise ctx.refuse(ctx.t("Draw {id} was cancelled.", id=draw.id))
     if draw.status != "committed":
         raise ctx.refuse(ctx.t("Draw {id} is already done.", id=draw.id))
     if source.get("kind") == seeds.BEACON:
@@ -900,7 +906,13 @@ async def _verify(ctx: Context, text: str) -> Reply:
     draw = await _draw_of(ctx, text)
     if draw.seed is None:
         return Reply(ctx.t("Draw {id} waits for its seed.", id=draw.id))
-    result = await asyncio.to_thread(verify, draw.record, draw.seed)
+    published = await draws.published_hash(ctx.session, draw)
+    if published is None:
+        return Reply(
+            ctx.t("Draw {id} does not check out: no record hash was published for it.", id=draw.id),
+            error=True,
+        )
+    result = await asyncio.to_thread(verify, draw.record, draw.seed, published_hash=published)
     if result.ok and draw.status == draws.TRIAL:
         return Reply(
             ctx.t(
@@ -922,9 +934,48 @@ async def _verify(ctx: Context, text: str) -> Reply:
         )
     return Reply(
         ctx.t(
-            "Draw {id} does not check out: {fields}.", id=draw.id, fields=", ".join(result.fields)
+            "Draw {id} does not check out against the record hash published at commit "
+            "({hash}): {fields}.",
+            id=draw.id,
+            hash=published[:16],
+            fields=", ".join(result.fields),
         ),
         error=True,
+    )
+
+
+async def _cancel(ctx: Context, text: str) -> Reply:
+    """``/draw cancel ID reason``: only before the seed can be known, announced
+    to everyone in the body with its reason, and kept in the record's history."""
+    ident, _, reason = text.strip().partition(" ")
+    draw = await _draw_of(ctx, ident)
+    reason = " ".join(reason.split())[:300]
+    if draw.status != "committed":
+        raise ctx.refuse(ctx.t("Draw {id} is not waiting for its seed.", id=draw.id))
+    if not reason:
+        raise ctx.refuse(
+            ctx.t(
+                "Send /draw cancel {id} followed by the reason: everyone it concerns is told.",
+                id=draw.id,
+            )
+        )
+    if draws.seed_may_be_known(draw, ctx.now):
+        raise ctx.refuse(
+            ctx.t(
+                "Draw {id} can no longer be cancelled: its seed is due or being entered, "
+                "and cancelling now could be choosing the panel.",
+                id=draw.id,
+            ),
+            audit="draw.cancel",
+        )
+    done = await draws.cancel(ctx.session, ctx.settings, draw, reason, ctx.now)
+    for cancelled in done:
+        audit(ctx, "draw.cancelled", draw=cancelled.id, reason=reason)
+    return Reply(
+        ctx.t(
+            "Cancelled: draw {ids}. Everyone it concerns has been told why.",
+            ids=", ".join(str(d.id) for d in done),
+        )
     )
 
 
@@ -933,6 +984,8 @@ async def _record(ctx: Context, text: str) -> Reply:
     person = ctx.require_person()
     draw_id = parse_id(text.strip().lstrip("#"))
     draw = await ctx.session.get(Draw, draw_id) if draw_id is not None else None
+    if draw is not None and draw.status == draws.PREVIEW:
+        draw = None
     body = await draws.draw_body(ctx.session, ctx.settings, draw) if draw is not None else None
     inside = False
     if draw is not None and body is not None and person.branch_id is not None:

@@ -1,0 +1,261 @@
+"""Sortition cannot be steered: the record and its use (issue 13).
+
+Each test is an attack an organiser (or a database reader, or a curious member)
+tried on a draw by lot, and what the product now does about it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, update
+
+from adapters.sortition_cli import add_parser
+from bot.sortition.record import commit, digest, draw_index
+from bot.sortition.synthetic import proportional_quotas, skewed_pool
+from storage.models import AuditEntry, Draw, Invitation
+from tests.helpers import LOTTO_RESULT, Chat, add_members, lotto, seed_by_lottery
+from tests.helpers import text as joined
+
+GENDERS = ["woman", "man", "non-binary", "prefer not to say"]
+AGES = ["18-29", "30-44", "45-64", "65+"]
+PSEUDONYM = re.compile(r"\bP\d{4}\b")
+
+
+async def pool(demo: Chat, n: int = 16) -> None:
+    """``n`` paid-up Frome members who opted in, named Member 1..n."""
+    await add_members(demo, n, features=lambda i: {"gender": GENDERS[i % 3], "age": AGES[i % 4]})
+
+
+async def seed(demo: Chat, draw_id: int) -> str:
+    """Complete draw ``draw_id`` with its public seed (two witnesses, after the
+    lottery result is out)."""
+    return joined(await seed_by_lottery(demo, draw_id))
+
+
+async def commit_draw(demo: Chat, line: str = "/draw 5", who: str = "Alice") -> int:
+    """Preview and commit ``line`` (seeded from the next Lotto draw); the draw's id."""
+    replies = await demo.say(who, f"{line} {lotto(demo.clock)}")
+    assert "chance of selection" in joined(replies), joined(replies)
+    replies = await demo.press(who, "Commit")
+    assert replies[0].text.startswith("Committed: draw"), joined(replies)
+    found = re.search(r"draw (\d+)", replies[0].text)
+    assert found
+    return int(found[1])
+
+
+def retamper(record: dict[str, Any]) -> dict[str, Any]:
+    """Recompute every hash a record carries, after changing its contents: what
+    someone who wants a different panel to check out would do."""
+    record = json.loads(json.dumps(record))
+    record["panels_hash"] = digest(record["panels"])
+    if "pool_hash" in record and "pool" in record:
+        record["pool_hash"] = digest(record["pool"])
+    record["field_hashes"] = {name: digest(record[name]) for name in record["field_hashes"]}
+    record["record_hash"] = digest(record["field_hashes"])
+    return record
+
+
+def swap_selected(record: dict[str, Any], seed_text: str) -> dict[str, Any]:
+    """Replace the panel ``seed_text`` selects with another panel of the lottery
+    (so every quota still holds), then recompute every hash."""
+    index = draw_index(record["record_hash"], seed_text, record["m"])
+    other = next(p for p in record["panels"] if p != record["panels"][index])
+    tampered = json.loads(json.dumps(record))
+    tampered["panels"][index] = other
+    tampered = retamper(tampered)
+    # The new record hash moves the index: put the wanted panel where the seed now points.
+    new_index = draw_index(tampered["record_hash"], seed_text, tampered["m"])
+    tampered["panels"][new_index] = other
+    return retamper(tampered) if new_index != index else tampered
+
+
+# --- Draw shopping ---------------------------------------------------------------------
+
+
+async def test_three_committed_draws_for_one_body_are_refused_and_a_cancel_is_public(
+    demo: Chat,
+) -> None:
+    """Attack: commit three draws for one council, wait for the seed, complete
+    the one whose panel you like. Now: a body has one pending draw; a second is
+    refused at preview and at commit (two previews pressed one after the other);
+    ``/draw cancel ID reason`` is announced to the whole branch with its reason
+    and kept in the record's history; a cancelled draw cannot be completed."""
+    await pool(demo)
+    await demo.say("Alice", f"/draw 3 {lotto(demo.clock)}")
+    first = demo.button("Alice", "Commit")
+    await demo.say("Alice", f"/draw 4 {lotto(demo.clock)}")
+    second = demo.button("Alice", "Commit")
+    assert (await demo.press("Alice", first))[0].text.startswith("Committed: draw")
+    refused = await demo.press("Alice", second)
+    assert refused[0].error and "waits for its seed" in refused[0].text, joined(refused)
+    refused = await demo.say("Alice", f"/draw 3 {lotto(demo.clock)}")
+    assert refused[0].error and "/draw cancel" in refused[0].text, joined(refused)
+    async with demo.core.db.transaction() as session:
+        pending = await session.scalar(
+            select(func.count()).select_from(Draw).where(Draw.status == "committed")
+        )
+    assert pending == 1
+
+    draw_id = 1
+    refused = await demo.say("Alice", f"/draw cancel {draw_id}")
+    assert refused[0].error and "reason" in refused[0].text
+    refused = await demo.say("Carol", f"/draw cancel {draw_id} I do not like it")
+    assert refused[0].error
+    replies = await demo.say("Alice", f"/draw cancel {draw_id} the hall flooded")
+    assert "cancelled" in joined(replies).lower(), joined(replies)
+    told = [t for n, t in await demo.outbox() if n == "Dan"]  # a supporter of Frome
+    assert any("cancelled" in t and "the hall flooded" in t for t in told), told
+    async with demo.core.db.transaction() as session:
+        draw = await session.get(Draw, draw_id)
+        assert draw is not None
+        history = draw.record.get("history")
+    assert draw.status == "cancelled"
+    assert history and history[0]["event"] == "cancelled"
+    assert history[0]["reason"] == "the hall flooded"
+    said = joined(await demo.say("Alice", f"/draw seed {draw_id} {LOTTO_RESULT}"))
+    assert "cancelled" in said and "invited" not in said
+    assert await commit_draw(demo, "/draw 3") > draw_id
+
+
+# --- verify passes a tampered record -----------------------------------------------------
+
+
+def cli() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="organiser")
+    add_parser(root.add_subparsers(dest="command", required=True))
+    return root
+
+
+async def run(*argv: str) -> int:
+    args = cli().parse_args(["sortition", *argv])
+    result: int = await args.func(args, None)
+    return result
+
+
+async def test_a_swapped_panel_with_every_hash_recomputed_fails_cli_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attack: swap the selected panel for one you prefer and recompute every
+    hash, then run ``organiser sortition verify`` as the README shows it. Now:
+    verify requires the hash published at commit (``--published-hash``) and
+    the doctored record fails against it."""
+    people = skewed_pool(60, seed=3)
+    from bot.sortition.model import Problem
+
+    record, _ = commit(Problem.build(people, proportional_quotas(6), 6), {"kind": "string"}, 50)
+    published = record["record_hash"]
+    seed_text = "3 9 27 41 45 49"
+    honest, doctored = tmp_path / "honest.json", tmp_path / "doctored.json"
+    honest.write_text(json.dumps(record), encoding="utf-8")
+    doctored.write_text(json.dumps(swap_selected(record, seed_text)), encoding="utf-8")
+
+    with pytest.raises(SystemExit):  # without the published hash, nothing to trust
+        cli().parse_args(["sortition", "verify", str(doctored), "--seed", seed_text])
+    capsys.readouterr()
+    assert await run("verify", str(honest), "--seed", seed_text, "--published-hash", published) == 0
+    capsys.readouterr()
+    assert (
+        await run("verify", str(doctored), "--seed", seed_text, "--published-hash", published) == 1
+    )
+    assert "differs from the published record hash" in capsys.readouterr().out
+    # The older spelling still works, and still fails the doctored record.
+    assert await run("verify", str(doctored), "--seed", seed_text, "--record-hash", published) == 1
+
+
+async def test_a_record_altered_in_the_database_fails_draw_verify(demo: Chat) -> None:
+    """Attack: with write access to the database, replace a drawn record by one
+    whose selected panel is another, every hash recomputed (also the draw's
+    ``record_hash`` column). Now: ``/draw verify`` checks against the hash that
+    was announced and audited at commit, and says the record does not check out."""
+    await pool(demo)
+    draw_id = await commit_draw(demo)
+    assert "have been invited" in await seed(demo, draw_id)
+    assert "checks out" in joined(await demo.say("Alice", f"/draw verify {draw_id}"))
+    async with demo.core.db.transaction() as session:
+        draw = await session.get(Draw, draw_id)
+        assert draw is not None and draw.seed is not None
+        doctored = swap_selected(draw.record, draw.seed)
+        await session.execute(
+            update(Draw)
+            .where(Draw.id == draw_id)
+            .values(record=doctored, record_hash=doctored["record_hash"])
+        )
+        audited = await session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "draw.committed")
+        )
+    assert audited == 1
+    replies = await demo.say("Alice", f"/draw verify {draw_id}")
+    assert replies[0].error and "does not check out" in replies[0].text, joined(replies)
+    assert "published" in replies[0].text
+
+
+# --- Declared features leak ------------------------------------------------------------
+
+
+async def test_an_organisers_mydata_holds_no_preview_map(demo: Chat) -> None:
+    """Attack: the organiser's ``/mydata`` (their own prompts) handed over the
+    preview's pseudonym-to-person map. Now: the preview is a draw in status
+    ``preview``; the button's stored payload names only that draw."""
+    await pool(demo)
+    await demo.say("Alice", f"/draw 5 {lotto(demo.clock)}")
+    commit_button = demo.button("Alice", "Commit")
+    replies = await demo.say("Alice", "/mydata")
+    assert replies[0].file is not None
+    exported = replies[0].file.content.decode()
+    assert not PSEUDONYM.search(exported), exported[:2000]
+    assert "behind" not in exported
+    await demo.press("Alice", commit_button)
+    exported = (await demo.say("Alice", "/mydata"))[0].file.content.decode()  # type: ignore[union-attr]
+    assert not PSEUDONYM.search(exported)
+
+
+async def test_a_supporter_in_the_branch_learns_no_pseudonym_from_announcements(
+    demo: Chat,
+) -> None:
+    """Attack: the whole branch, supporters too, was told "Selected: P0004";
+    with the record, that named P0004's features. Now: announcements say how
+    many were selected and how to check, never a pseudonym; organisers alone
+    hear who was drawn."""
+    await pool(demo)
+    draw_id = await commit_draw(demo)
+    await seed(demo, draw_id)
+    told = [t for n, t in await demo.outbox() if n == "Dan"]
+    assert any(f"Draw {draw_id}" in t and "done" in t for t in told), told
+    assert not any(PSEUDONYM.search(t) for t in told), told
+    invited = [t for n, t in await demo.outbox() if n.startswith("Member") and "drawn by lot" in t]
+    assert invited and not any(PSEUDONYM.search(t) for t in invited)
+
+
+# --- vacate -------------------------------------------------------------------------------
+
+
+async def test_a_seat_vacated_is_told_to_the_organisers_and_filled(demo: Chat) -> None:
+    """A seat freed (e.g. by /forget) is a vacancy: the organisers are told and
+    the next person is invited under the draw's rules."""
+    from bot import draws
+
+    await pool(demo)
+    draw_id = await commit_draw(demo)
+    await seed(demo, draw_id)
+    async with demo.core.db.transaction() as session:
+        first = await session.scalar(select(Invitation).order_by(Invitation.id))
+        assert first is not None
+        person_id = first.person_id
+        await draws.vacate(session, demo.core.settings, person_id, demo.clock.now())
+    async with demo.core.db.transaction() as session:
+        standing = list(
+            await session.scalars(
+                select(Invitation.person_id).where(Invitation.status.in_(("invited", "accepted")))
+            )
+        )
+    assert len(standing) == 5 and person_id not in standing
+    told = [t for n, t in await demo.outbox() if n == "Alice"]
+    assert any("vacan" in t for t in told), told
