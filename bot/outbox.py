@@ -62,11 +62,16 @@ async def enqueue(
     buttons: Sequence[Sequence[Button]] = (),
     file: Attachment | None = None,
     about_id: int | None = None,
+    to: Recipient | None = None,
 ) -> None:
     """Queue one message for a person or a branch chat; a second call with the
     same key does nothing. ``about_id``: the person the message is about (their
-    /mydata shows it; their /forget erases their name from it)."""
+    /mydata shows it; their /forget erases their name from it). ``to``: one
+    account of the person, rather than the one they last used."""
     values = {
+        "to_platform": to.platform if to else None,
+        "to_user_id": to.user_id if to else None,
+        "to_chat_id": to.chat_id if to else None,
         "file_name": file.filename if file else None,
         "file_type": file.mime_type if file else None,
         "file_data": file.content if file else None,
@@ -259,7 +264,9 @@ async def deliver_pending(
         # someone reachable only on a platform this process does not serve waits
         # for the process that does.
         for_people = OutboxMessage.person_id.is_not(None) & (
-            reachable.where(Identity.platform.in_(platforms)).exists() | ~reachable.exists()
+            OutboxMessage.to_platform.in_(platforms)
+            | OutboxMessage.to_platform.is_(None)
+            & (reachable.where(Identity.platform.in_(platforms)).exists() | ~reachable.exists())
         )
         for_chats = OutboxMessage.branch_chat_id.in_(
             select(BranchChat.id).where(BranchChat.platform.in_(platforms))
@@ -466,7 +473,21 @@ async def _candidates(
     }
     out: dict[int, list[tuple[Recipient, int | None]]] = {}
     for row in rows:
-        if row.person_id is not None:
+        if row.person_id is not None and row.to_platform is not None:
+            person = people.get(row.person_id)
+            out[row.id] = [
+                (
+                    Recipient(
+                        row.person_id,
+                        person.display_name if person else "",
+                        row.to_platform,
+                        row.to_user_id or "",
+                        row.to_chat_id or "",
+                    ),
+                    None,
+                )
+            ]
+        elif row.person_id is not None:
             out[row.id] = by_person.get(row.person_id, [])
         elif row.branch_chat_id in chats:
             chat = chats[row.branch_chat_id]

@@ -168,6 +168,8 @@ class Identity(Base):
     handle: Mapped[str | None] = mapped_column(String(64))
     unreachable: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # When /link joined it to a record that had other accounts (None: the first).
+    linked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 Index("ix_identities_platform_handle", Identity.platform, Identity.handle)
@@ -272,6 +274,11 @@ class OutboxMessage(Base):
     file_name: Mapped[str | None] = mapped_column(String(120))
     file_type: Mapped[str | None] = mapped_column(String(64))
     file_data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # To one account of the person rather than their last used one (a link to
+    # confirm, a notice that an account was linked or unlinked).
+    to_platform: Mapped[str | None] = mapped_column(String(16))
+    to_user_id: Mapped[str | None] = mapped_column(String(64))
+    to_chat_id: Mapped[str | None] = mapped_column(String(64))
 
 
 Index("ix_outbox_status_id", OutboxMessage.status, OutboxMessage.id)

@@ -109,6 +109,32 @@ class Chat:
             return [(name, text) for name, text in rows]
 
 
+async def confirm_link(
+    chat: Chat, name: str, platform: str | None = None, *, label: str = "Link it"
+) -> list[Reply]:
+    """``name`` presses "Link it" (or ``label``) in the newest message asking their
+    account on ``platform`` (the one that gave the code) to confirm a link."""
+    where = platform or chat.platform
+    async with chat.core.db.transaction() as session:
+        rows = await session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.to_platform == where, OutboxMessage.to_user_id == name.lower())
+            .order_by(OutboxMessage.id.desc())
+        )
+        data = next(
+            (
+                f"{action}:{id_}"
+                for row in rows
+                for line in row.buttons
+                for text_, action, id_ in line
+                if text_ == label
+            ),
+            None,
+        )
+    assert data is not None, f"{name} on {where} was not asked to confirm a link"
+    return await chat.press(name, data, platform=where)
+
+
 class RecordingTransport:
     """A transport that keeps what it was asked to send (a fake, not a mock)."""
 

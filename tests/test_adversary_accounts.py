@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bot.people import SHORT_ID_ALPHABET
 from storage.models import AuditEntry, Branch, BranchChat
-from tests.helpers import Chat, text
+from tests.helpers import Chat, RecordingTransport, confirm_link, deliver, text
 
 TG = "telegram"
 
@@ -72,6 +72,86 @@ async def test_issuing_link_codes_is_rate_limited(demo: Chat) -> None:
     assert "link.issue" in await refusals(demo)
     demo.clock.advance(dt.timedelta(minutes=61))
     code_in(await demo.say("Carol", "/link"))
+
+
+async def delivered(chat: Chat, platform: str) -> list[str]:
+    """What the outbox sends on ``platform`` now (and marks sent)."""
+    transport = RecordingTransport(platform)
+    await deliver(chat, transport)
+    return [t for _, t in transport.sent]
+
+
+async def test_a_stolen_code_does_not_link_without_the_original_accounts_confirmation(
+    demo: Chat,
+) -> None:
+    """The attack: Mallory reads Carol's code over her shoulder and enters it on
+    Telegram, to take Carol's membership (her vote, her data). Now: nothing is
+    linked until Carol's own account presses "Link it"; she presses "Not me", and
+    Mallory is told that nothing was linked."""
+    code = code_in(await demo.say("Carol", "/link"))
+    replies = await demo.say("Mallory", f"/link {code}", platform=TG)
+    assert "confirm" in text(replies) and "Linked" not in text(replies)
+    assert await demo.person("Mallory") is None
+    asked = await delivered(demo, "console")
+    assert any("Link it" in t or "entered your link code" in t for t in asked), asked
+    no = await confirm_link(demo, "Carol", label="Not me")
+    assert "Nothing was linked" in text(no)
+    assert await demo.person("Mallory") is None
+    told = await delivered(demo, TG)
+    assert any("not linked" in t for t in told), told
+    # The refused code is spent: entering it again does nothing.
+    again = await demo.say("Mallory", f"/link {code}", platform=TG)
+    assert "wrong, used or expired" in text(again)
+
+
+async def test_an_unconfirmed_link_lapses_after_30_minutes(demo: Chat) -> None:
+    """The attack: the link is entered while Carol is away, hoping she presses
+    "Link it" days later without thinking. Now: the button lapses after 30
+    minutes, like a stale one."""
+    code = code_in(await demo.say("Carol", "/link"))
+    await demo.say("Mallory", f"/link {code}", platform=TG)
+    demo.clock.advance(dt.timedelta(minutes=31))
+    late = await confirm_link(demo, "Carol")
+    assert late[0].error and "expired" in late[0].text
+    assert await demo.person("Mallory") is None
+
+
+async def test_every_account_is_told_when_an_account_is_linked_or_unlinked(demo: Chat) -> None:
+    """The attack: an account is added to (or removed from) someone's record
+    without their noticing. Now: each of the record's accounts is told, on its
+    own platform."""
+    code = code_in(await demo.say("Carol", "/link"))
+    await demo.say("Carol", f"/link {code}", platform=TG)
+    await delivered(demo, "console")
+    ok = await confirm_link(demo, "Carol")
+    assert "Linked" in text(ok)
+    assert any("Linked" in t for t in await delivered(demo, TG))
+    code = code_in(await demo.say("Carol", "/link"))
+    await demo.say("Carol", f"/link {code}", platform="discord")
+    await confirm_link(demo, "Carol")
+    assert any("Discord account was linked" in t for t in await delivered(demo, TG))
+    assert any("Linked" in t for t in await delivered(demo, "discord"))
+    # The oldest account unlinks Telegram: Telegram and Discord are both told.
+    await demo.say("Carol", "/unlink")
+    await demo.press("Carol", "Unlink Telegram")
+    assert any("no longer part" in t for t in await delivered(demo, TG))
+    assert any("Telegram account was unlinked" in t for t in await delivered(demo, "discord"))
+
+
+async def test_a_newly_linked_account_cannot_unlink_the_older_one_for_a_week(demo: Chat) -> None:
+    """The attack: an account linked with a stolen (and carelessly confirmed)
+    code at once unlinks the original one, leaving the owner locked out of their
+    own membership. Now: for a week, a newly linked account cannot unlink the
+    older one; the older one can unlink the new one at any time."""
+    code = code_in(await demo.say("Carol", "/link"))
+    await demo.say("Carol", f"/link {code}", platform=TG)
+    await confirm_link(demo, "Carol")
+    refused = await demo.say("Carol", "/unlink", platform=TG)
+    assert refused[0].error and "a week" in refused[0].text
+    assert not refused[0].buttons
+    demo.clock.advance(dt.timedelta(days=7, minutes=1))
+    replies = await demo.say("Carol", "/unlink", platform=TG)
+    assert any(b.label == "Unlink console" for b in replies[0].button_list())
 
 
 # --- roles and dues -------------------------------------------------------------------

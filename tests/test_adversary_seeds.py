@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bot.sortition.record import selected_after
 from bot.sortition.seeds import SeedProblem, lottery_seed, lottery_source
 from storage.models import Draw, Invitation, OutboxMessage
-from tests.helpers import Chat, add_members, lotto, seed_by_lottery, snapshot
+from tests.helpers import Chat, add_members, confirm_link, lotto, seed_by_lottery, snapshot
 from tests.helpers import text as joined
 from tests.test_linking import code_in
 
@@ -154,7 +154,8 @@ async def test_an_organiser_and_their_own_linked_account_are_one_witness(demo: C
     draw is made."""
     await pool(demo)
     code = code_in(await demo.say("Alice", "/link"))
-    assert "Linked" in joined(await demo.say("Alice", f"/link {code}", platform="telegram"))
+    await demo.say("Alice", f"/link {code}", platform="telegram")
+    assert "Linked" in joined(await confirm_link(demo, "Alice"))
     await demo.say("Alice", f"/draw 3 {lotto(demo.clock)}")
     await demo.press("Alice", "Commit")
     demo.clock.set(dt.datetime(2026, 11, 28, 21, 30, tzinfo=dt.UTC))

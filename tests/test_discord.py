@@ -27,7 +27,7 @@ from bot.outbox import deliver_pending
 from storage.db import Database
 from storage.models import CanvassSignup, Identity, OutboxMessage
 from tests.fake_discord import CHANNELS, EPHEMERAL, GUILD_ID, TOKEN, FakeDiscord, InteractionRecord
-from tests.helpers import Chat, link_demo_people, snapshot
+from tests.helpers import Chat, confirm_link, link_demo_people, snapshot
 from tests.observed import ObservedDiscord
 
 ALICE, BOB, CAROL, DAN, KAI = 401, 402, 403, 404, 411
@@ -244,7 +244,7 @@ async def test_a_forged_or_stale_custom_id_changes_nothing(rig: Rig) -> None:
 
 async def test_a_refused_dm_marks_the_account_unreachable(rig: Rig) -> None:
     rig.fake.refuse_dms(CAROL)
-    await rig.slash(ALICE, "promote", person="carol", role="treasurer")
+    await rig.slash(ALICE, "promote", person="carol", role="organiser")
     await rig.slash(ALICE, "promote", person="bob", role="organiser")
     await rig.deliver()
     assert any("organiser" in m["content"] for m in rig.fake.messages_to(BOB))
@@ -275,7 +275,11 @@ async def test_one_person_on_telegram_and_discord_signs_up_once(rig: Rig) -> Non
     code = re.search(r"[0-9A-Z]{4}-[0-9A-Z]{4}", (await telegram.say("Tess", "/link"))[0].text)
     assert code is not None
     rig.fake.user(450, "tess")
-    (linked,) = await rig.slash(450, "link", guild=False, code=code.group(0))
+    (asked,) = await rig.slash(450, "link", guild=False, code=code.group(0))
+    assert asked["content"].startswith("Almost done: to confirm, press Link it")
+    await confirm_link(telegram, "Tess", "telegram")
+    await rig.deliver()
+    linked = rig.fake.messages_to(450)[-1]
     assert linked["content"].startswith("Linked: this Discord account now belongs to your record")
     await rig.slash(ALICE, "canvass", details="schedule saturday 10:30 Market Cross 8")
     # She presses Sign up on both platforms at the same instant.

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot.linking import person_columns
 from bot.outbox import deliver_pending
 from storage.models import CanvassSignup, Identity, Person, RoleGrant
-from tests.helpers import Chat, RecordingTransport, snapshot, text
+from tests.helpers import Chat, RecordingTransport, confirm_link, snapshot, text
 
 TG = "telegram"
 
@@ -31,8 +31,13 @@ async def test_a_new_account_joins_an_existing_record(demo: Chat) -> None:
     code = code_in(await demo.say("Alice", "/link"))
     before = await people_count(demo)
     replies = await demo.say("Alice", f"/link {code.lower()}", platform=TG)
-    assert replies[0].text.startswith("Linked: this Telegram account now belongs to your record")
+    assert replies[0].text.startswith("Almost done: to confirm, press Link it")
+    replies = await confirm_link(demo, "Alice")
+    assert replies[0].text.startswith("Linked: your Telegram account is now part of your record")
     assert replies[0].private
+    telegram = RecordingTransport(TG)
+    await deliver_pending(demo.core.db, {TG: telegram}, demo.clock)
+    assert telegram.sent[0][1].startswith("Linked: this Telegram account now belongs to your")
     assert await people_count(demo) == before  # nobody new
     me = text(await demo.say("Alice", "/me", platform=TG))
     assert "Frome" in me and "organiser" in me
@@ -45,7 +50,8 @@ async def test_a_code_works_once_and_only_for_ten_minutes(demo: Chat) -> None:
     demo.clock.advance(dt.timedelta(minutes=10, seconds=1))
     assert "wrong, used or expired" in text(await demo.say("Carol", f"/link {code}", platform=TG))
     code = code_in(await demo.say("Carol", "/link"))
-    assert "Linked" in text(await demo.say("Carol", f"/link {code}", platform=TG))
+    assert "Almost done" in text(await demo.say("Carol", f"/link {code}", platform=TG))
+    assert "Linked" in text(await confirm_link(demo, "Carol"))
     assert "wrong, used or expired" in text(await demo.say("Mallory", f"/link {code}", platform=TG))
     assert await demo.person("Mallory") is None
 
@@ -54,7 +60,7 @@ async def test_a_new_code_replaces_the_last(demo: Chat) -> None:
     first = code_in(await demo.say("Carol", "/link"))
     second = code_in(await demo.say("Carol", "/link"))
     assert "wrong" in text(await demo.say("Carol", f"/link {first}", platform=TG))
-    assert "Linked" in text(await demo.say("Carol", f"/link {second}", platform=TG))
+    assert "Almost done" in text(await demo.say("Carol", f"/link {second}", platform=TG))
 
 
 async def test_guessing_is_limited_to_five_wrong_codes_an_hour(demo: Chat) -> None:
@@ -67,7 +73,7 @@ async def test_guessing_is_limited_to_five_wrong_codes_an_hour(demo: Chat) -> No
     assert "Too many wrong codes" in text(await demo.say("Mallory", f"/link {code}", platform=TG))
     demo.clock.advance(dt.timedelta(minutes=61))
     code = code_in(await demo.say("Carol", "/link"))
-    assert "Linked" in text(await demo.say("Mallory", f"/link {code}", platform=TG))
+    assert "Almost done" in text(await demo.say("Mallory", f"/link {code}", platform=TG))
 
 
 async def test_entering_the_code_on_the_same_platform_is_refused(demo: Chat) -> None:
@@ -75,7 +81,7 @@ async def test_entering_the_code_on_the_same_platform_is_refused(demo: Chat) -> 
     replies = await demo.say("Dan", f"/link {code}")
     assert replies[0].error and "other platform" in replies[0].text
     # Refused before it was used: it still works where it should.
-    assert "Linked" in text(await demo.say("Carol", f"/link {code}", platform=TG))
+    assert "Almost done" in text(await demo.say("Carol", f"/link {code}", platform=TG))
 
 
 async def test_two_records_become_one_keeping_the_older_membership(demo: Chat) -> None:
@@ -86,7 +92,8 @@ async def test_two_records_become_one_keeping_the_older_membership(demo: Chat) -
     await demo.say("Dan", "/join Bath", platform=TG)
     assert await people_count(demo) == 13
     code = code_in(await demo.say("Dan", "/link", platform=TG))
-    replies = await demo.say("Dan", f"/link {code}")
+    await demo.say("Dan", f"/link {code}")
+    replies = await confirm_link(demo, "Dan", TG)
     assert "Linked" in replies[0].text
     assert "you stay in Frome, your older membership" in replies[0].text
     assert "/join Bath" in replies[0].text
@@ -128,7 +135,8 @@ async def test_a_merge_leaves_nothing_pointing_at_the_dropped_record(demo: Chat)
             for pid in ids
         )
     code = code_in(await demo.say("Carol", "/link", platform=TG))
-    assert "Linked" in text(await demo.say("Carol", f"/link {code}"))
+    await demo.say("Carol", f"/link {code}")
+    assert "Linked" in text(await confirm_link(demo, "Carol", TG))
     async with demo.core.db.transaction() as session:
         (kept,) = list(
             await session.scalars(select(Person.id).where(Person.display_name == "Carol"))
@@ -155,6 +163,7 @@ async def test_after_linking_one_sign_up_whichever_account(demo: Chat) -> None:
     await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross 8")
     code = code_in(await demo.say("Carol", "/link"))
     await demo.say("Carol", f"/link {code}", platform=TG)
+    await confirm_link(demo, "Carol")
     await demo.say("Carol", "/canvass")
     sign_console = demo.button("Carol", "Sign up 1")
     await demo.say("Carol", "/canvass", platform=TG)
@@ -172,20 +181,25 @@ async def test_after_linking_one_sign_up_whichever_account(demo: Chat) -> None:
 
 async def test_a_linked_person_gets_each_message_once(demo: Chat) -> None:
     code = code_in(await demo.say("Carol", "/link"))
-    demo.clock.advance(dt.timedelta(minutes=1))
     await demo.say("Carol", f"/link {code}", platform=TG)
+    await confirm_link(demo, "Carol")
+    console, telegram = RecordingTransport("console"), RecordingTransport(TG)
+    await deliver_pending(demo.core.db, {"console": console, TG: telegram}, demo.clock)
+    demo.clock.advance(dt.timedelta(hours=2))
+    await demo.say("Carol", "/help", platform=TG)
     await demo.say("Alice", "/promote Carol organiser")
     console, telegram = RecordingTransport("console"), RecordingTransport(TG)
     await deliver_pending(demo.core.db, {"console": console, TG: telegram}, demo.clock)
     to_carol = [t for n, t in console.sent + telegram.sent if n == "Carol"]
     assert len(to_carol) == 1
-    # The most recently seen account gets it: Telegram, where she linked last.
+    # The most recently seen account gets it: Telegram, where she wrote last.
     assert [n for n, _ in telegram.sent] == ["Carol"]
 
 
 async def test_unlink_separates_an_account(demo: Chat) -> None:
     code = code_in(await demo.say("Carol", "/link"))
     await demo.say("Carol", f"/link {code}", platform=TG)
+    await confirm_link(demo, "Carol")
     replies = await demo.say("Carol", "/unlink")
     assert [b.label for b in replies[0].button_list()] == ["Unlink Telegram"]
     # Someone else cannot press Carol's button.
@@ -206,6 +220,7 @@ async def test_unlink_separates_an_account(demo: Chat) -> None:
 async def test_forget_after_linking_removes_both_accounts(demo: Chat) -> None:
     code = code_in(await demo.say("Carol", "/link"))
     await demo.say("Carol", f"/link {code}", platform=TG)
+    await confirm_link(demo, "Carol")
     await demo.say("Carol", "/forget", platform=TG)
     await demo.press("Carol", "Yes, delete my data", platform=TG)
     async with demo.core.db.transaction() as session:

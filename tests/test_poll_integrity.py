@@ -19,7 +19,7 @@ from storage.models import (
     PollVoter,
     SecretBallot,
 )
-from tests.helpers import Chat, post_poll
+from tests.helpers import Chat, confirm_link, post_poll
 from tests.helpers import text as joined
 
 TG = "telegram"
@@ -52,7 +52,8 @@ async def second_carol_in_frome(demo: Chat) -> None:
 
 async def link_carol(demo: Chat) -> None:
     code = re.search(r"[0-9A-Z]{4}-[0-9A-Z]{4}", joined(await demo.say("Carol", "/link"))).group(0)
-    assert "Linked" in joined(await demo.say("Carol", f"/link {code}", platform=TG))
+    await demo.say("Carol", f"/link {code}", platform=TG)
+    assert "Linked" in joined(await confirm_link(demo, "Carol"))
 
 
 async def test_after_a_merge_a_secret_voter_cannot_vote_again(demo: Chat):
@@ -90,7 +91,8 @@ async def test_two_secret_votes_in_one_open_poll_wait_for_the_close_to_merge(dem
     assert refused[0].error and "link them after it closes" in refused[0].text
     await demo.say("Alice", f"/poll close {poll}")
     code = re.search(r"[0-9A-Z]{4}-[0-9A-Z]{4}", joined(await demo.say("Carol", "/link"))).group(0)
-    assert "Linked" in joined(await demo.say("Carol", f"/link {code}", platform=TG))
+    await demo.say("Carol", f"/link {code}", platform=TG)
+    assert "Linked" in joined(await confirm_link(demo, "Carol"))
 
 
 @pytest.mark.postgres

@@ -14,7 +14,7 @@ from bot.messages import Reply
 from bot.outbox import deliver_pending
 from bot.polls import poll_sweep
 from storage.models import Ballot, OutboxMessage, Person, Poll, PollVoter, SecretBallot
-from tests.helpers import Chat, RecordingTransport, add_members, post_poll, snapshot
+from tests.helpers import Chat, RecordingTransport, add_members, confirm_link, post_poll, snapshot
 from tests.helpers import text as joined
 
 TG = "telegram"
@@ -168,7 +168,8 @@ async def test_everyone_lets_supporters_vote(demo: Chat) -> None:
 
 async def test_linked_accounts_have_one_vote_even_at_the_same_instant(demo: Chat) -> None:
     code = (await demo.say("Carol", "/link"))[0].text.split()[4].rstrip(".")
-    assert "Linked" in joined(await demo.say("Carol", f"/link {code}", platform=TG))
+    await demo.say("Carol", f"/link {code}", platform=TG)
+    assert "Linked" in joined(await confirm_link(demo, "Carol"))
     poll = await post(demo, "Alice", '"Yes or no?" "Yes" "No"')
     await asyncio.gather(vote(demo, "Carol", poll, 0), vote(demo, "Carol", poll, 1, TG))
     async with demo.core.db.transaction() as session:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import delete, select
 
 from bot.branches import audit
 from bot.context import Context
-from bot.i18n import N_
+from bot.i18n import N_, translator
 from bot.linking import (
     CODE_LIFETIME,
     CODES_ALLOWED,
@@ -22,8 +24,12 @@ from bot.linking import (
     take_code,
 )
 from bot.messages import Button, Reply
+from bot.outbox import Recipient, enqueue
 from bot.registry import action, command
-from storage.models import Branch, Identity, LinkCode, LinkFailure, Person
+from storage.models import Branch, Identity, LinkCode, LinkFailure, Person, Prompt
+
+CONFIRM_LIFETIME = dt.timedelta(minutes=30)
+UNLINK_WAIT = dt.timedelta(days=7)  # before a newly linked account may unlink older ones
 
 PLATFORM_NAMES = {"telegram": "Telegram", "discord": "Discord", "console": "console"}
 
@@ -69,6 +75,8 @@ async def _give_code(ctx: Context) -> Reply:
 
 
 async def _enter_code(ctx: Context, text: str) -> Reply:
+    """A code typed on the new account: checked here, then confirmed on the
+    account that asked for it (``link_confirm``); nothing is linked before."""
     sender = ctx.request.sender
     if await recent_failures(ctx.session, sender.key, ctx.now) >= FAILURES_ALLOWED:
         raise ctx.refuse(
@@ -95,16 +103,79 @@ async def _enter_code(ctx: Context, text: str) -> Reply:
     target = await ctx.session.get(Person, row.person_id)
     if target is None:
         raise ctx.stale()
-    here = platform_name(sender.platform)
     if row.platform == sender.platform:
         raise ctx.refuse(
-            ctx.t("Enter this code on your other platform, not on {platform}.", platform=here)
+            ctx.t(
+                "Enter this code on your other platform, not on {platform}.",
+                platform=platform_name(sender.platform),
+            )
         )
-    me = ctx.person
+    await _check_linkable(ctx, target, ctx.person, sender.platform)
+    owner = await ctx.session.scalar(
+        select(Identity).where(Identity.person_id == target.id, Identity.platform == row.platform)
+    )
+    if owner is None:  # the account that asked for the code was unlinked since
+        raise ctx.stale()
+    chat = ctx.request.chat
+    prompt = Prompt(
+        person_id=target.id,
+        owner_key=f"{owner.platform}:{owner.user_id}",
+        kind="link-confirm",
+        payload={
+            "platform": sender.platform,
+            "user_id": sender.user_id,
+            "chat_id": chat.chat_id if chat.kind == "private" else sender.user_id,
+            "handle": sender.handle,
+            "name": sender.display_name[:64],
+        },
+        created_at=ctx.now,
+        expires_at=ctx.now + CONFIRM_LIFETIME,
+    )
+    ctx.session.add(prompt)
+    await ctx.session.flush()
+    t = translator(target.locale)
+    await enqueue(
+        ctx.session,
+        key=f"link-confirm:{prompt.id}",
+        text=t(
+            "Someone entered your link code on {platform} (as {name}). If that was you, "
+            "press Link it within {minutes} minutes, and that account becomes part of "
+            "your record. If it was not you, press Not me: nothing is linked.",
+            platform=platform_name(sender.platform),
+            name=sender.display_name[:64],
+            minutes=int(CONFIRM_LIFETIME.total_seconds() // 60),
+        ),
+        now=ctx.now,
+        person_id=target.id,
+        buttons=(
+            (
+                Button(t("Link it"), "linkok", str(prompt.id)),
+                Button(t("Not me"), "linkno", str(prompt.id)),
+            ),
+        ),
+        to=_recipient(owner.platform, owner.user_id, owner.chat_id, target),
+    )
+    return Reply(
+        ctx.t(
+            "Almost done: to confirm, press Link it in the message I have sent to your "
+            "{platform} account (the one that asked for the code), within {minutes} minutes.",
+            platform=platform_name(owner.platform),
+            minutes=int(CONFIRM_LIFETIME.total_seconds() // 60),
+        )
+    )
+
+
+def _recipient(platform: str, user_id: str, chat_id: str, person: Person) -> Recipient:
+    return Recipient(person.id, person.display_name, platform, user_id, chat_id)
+
+
+async def _check_linkable(ctx: Context, target: Person, me: Person | None, platform: str) -> None:
+    """Refuse a link that would give one record two accounts on one platform, or
+    two secret ballots in one poll."""
     if me is not None and me.id == target.id:
-        return Reply(ctx.t("These accounts are already linked."))
+        raise ctx.refuse(ctx.t("These accounts are already linked."))
     theirs = await platforms_of(ctx.session, target.id)
-    mine = await platforms_of(ctx.session, me.id) if me is not None else {sender.platform}
+    mine = await platforms_of(ctx.session, me.id) if me is not None else {platform}
     clash = sorted(theirs & mine)
     if clash:
         raise ctx.refuse(
@@ -114,24 +185,7 @@ async def _enter_code(ctx: Context, text: str) -> Reply:
                 platform=platform_name(clash[0]),
             )
         )
-    if me is None:
-        ctx.session.add(
-            Identity(
-                person_id=target.id,
-                platform=sender.platform,
-                user_id=sender.user_id,
-                chat_id=(
-                    ctx.request.chat.chat_id
-                    if ctx.request.chat.kind == "private"
-                    else sender.user_id
-                ),
-                handle=sender.handle,
-                unreachable=False,
-                last_seen_at=ctx.now,
-            )
-        )
-        keep, note = target, ""
-    else:
+    if me is not None:
         both = await secret_votes_in_common(ctx.session, target, me)
         if both:
             raise ctx.refuse(
@@ -141,21 +195,130 @@ async def _enter_code(ctx: Context, text: str) -> Reply:
                     question=both[0][:80],
                 )
             )
-        keep, drop = older_membership(target, me)
+
+
+async def _pending_link(ctx: Context, target: str) -> tuple[Person, dict[str, object]]:
+    """(the record, the new account) of a link waiting for this account's answer."""
+    person = ctx.require_person()
+    prompt = await ctx.take_prompt(target, "link-confirm", audit="link")
+    if prompt.person_id != person.id:
+        raise ctx.stale()
+    return person, dict(prompt.payload)
+
+
+@action("linkok")
+async def link_confirmed(ctx: Context, target: str) -> Reply:
+    """The account that asked for the code says yes: now the accounts are linked."""
+    person, new = await _pending_link(ctx, target)
+    platform, user_id = str(new["platform"]), str(new["user_id"])
+    chat_id, handle = str(new["chat_id"]), new.get("handle")
+    existing = await ctx.session.scalar(
+        select(Identity).where(Identity.platform == platform, Identity.user_id == user_id)
+    )
+    me = await ctx.session.get(Person, existing.person_id) if existing is not None else None
+    await _check_linkable(ctx, person, me, platform)
+    others = list(
+        await ctx.session.scalars(
+            select(Identity).where(Identity.person_id == person.id).order_by(Identity.id)
+        )
+    )
+    if me is None:
+        ctx.session.add(
+            Identity(
+                person_id=person.id,
+                platform=platform,
+                user_id=user_id,
+                chat_id=chat_id,
+                handle=handle if isinstance(handle, str) else None,
+                unreachable=False,
+                last_seen_at=ctx.now,
+                linked_at=ctx.now,
+            )
+        )
+        keep, note = person, ""
+    else:
+        keep, drop = older_membership(person, me)
         note = await _membership_note(ctx, keep, drop)
         await merge_people(ctx.session, keep, drop)
+        assert existing is not None
+        existing.linked_at = ctx.now
+    await ctx.session.flush()
     ctx.person = keep
     ctx.forget_grants()
-    audit(ctx, "person.linked", subject=keep, platform=sender.platform)
-    text = ctx.t(
+    audit(ctx, "person.linked", subject=keep, platform=platform)
+    there = platform_name(platform)
+    t = translator(keep.locale)
+    linked = t(
         "Linked: this {platform} account now belongs to your record ({name}, {short_id}). "
         "Your membership, votes and sign-ups count once, whichever account you use. "
         "/unlink undoes it.",
-        platform=here,
+        platform=there,
         name=keep.display_name,
         short_id=keep.short_id,
     )
-    return Reply(f"{text}\n{note}" if note else text)
+    await enqueue(
+        ctx.session,
+        key=f"linked:{target}:new",
+        text=f"{linked}\n{note}" if note else linked,
+        now=ctx.now,
+        person_id=keep.id,
+        to=_recipient(platform, user_id, chat_id, keep),
+    )
+    presser = ctx.request.sender
+    for other in others:
+        if (other.platform, other.user_id) == (presser.platform, presser.user_id):
+            continue
+        await enqueue(
+            ctx.session,
+            key=f"linked:{target}:{other.id}",
+            text=t(
+                "A {platform} account was linked to your record. If that was not you, "
+                "send /unlink here and remove it.",
+                platform=there,
+            ),
+            now=ctx.now,
+            person_id=keep.id,
+            to=_recipient(other.platform, other.user_id, other.chat_id, keep),
+        )
+    text = ctx.t(
+        "Linked: your {platform} account is now part of your record ({name}, {short_id}). "
+        "/unlink undoes it.",
+        platform=there,
+        name=keep.display_name,
+        short_id=keep.short_id,
+    )
+    return Reply(f"{text}\n{note}" if note else text, edit=True, private=True)
+
+
+@action("linkno")
+async def link_refused(ctx: Context, target: str) -> Reply:
+    """The account that asked for the code says no: nothing is linked, and the
+    account that entered it is told so."""
+    person, new = await _pending_link(ctx, target)
+    platform = str(new["platform"])
+    audit(ctx, "person.link_refused", subject=person, platform=platform)
+    # The account that entered the code may have no record of its own: the
+    # message hangs on this record, addressed to that account.
+    await enqueue(
+        ctx.session,
+        key=f"link-refused:{target}",
+        text=translator(ctx.settings.default_locale)(
+            "The owner of that link code said it was not them: your account was not linked."
+        ),
+        now=ctx.now,
+        person_id=person.id,
+        to=Recipient(
+            person.id, str(new["name"]), platform, str(new["user_id"]), str(new["chat_id"])
+        ),
+    )
+    return Reply(
+        ctx.t(
+            "Nothing was linked. Someone else has seen your code; it no longer works. "
+            "Ask for a new one with /link when you want to link an account."
+        ),
+        edit=True,
+        private=True,
+    )
 
 
 async def _membership_note(ctx: Context, keep: Person, drop: Person) -> str:
@@ -187,6 +350,26 @@ async def unlink(ctx: Context) -> Reply:
     ]
     if not others:
         return Reply(ctx.t("This account is not linked to any other."))
+    mine = await ctx.session.scalar(
+        select(Identity).where(
+            Identity.platform == sender.platform, Identity.user_id == sender.user_id
+        )
+    )
+    since = mine.linked_at if mine is not None else None
+    if since is not None and ctx.now < since + UNLINK_WAIT:
+        # A link made with a stolen code must not lock the owner out: for a week
+        # the new account cannot unlink the older ones (they can unlink it).
+        older = [i for i in others if i.linked_at is None or i.linked_at < since]
+        others = [i for i in others if i not in older]
+        if not others:
+            raise ctx.refuse(
+                ctx.t(
+                    "This account was linked less than a week ago, so it cannot unlink "
+                    "your older accounts before {date}. They can unlink this one at any time.",
+                    date=(since + UNLINK_WAIT).strftime("%Y-%m-%d %H:%M UTC"),
+                ),
+                audit="unlink",
+            )
     rows = []
     for identity in others:
         prompt = await ctx.prompt("unlink", identity=identity.id)
@@ -218,9 +401,56 @@ async def unlink_one(ctx: Context, target: str) -> Reply:
     )
     if identity is None or identity.person_id != person.id:
         raise ctx.stale()
+    sender = ctx.request.sender
+    mine = await ctx.session.scalar(
+        select(Identity).where(
+            Identity.platform == sender.platform, Identity.user_id == sender.user_id
+        )
+    )
+    since = mine.linked_at if mine is not None else None
+    if (
+        since is not None
+        and ctx.now < since + UNLINK_WAIT
+        and (identity.linked_at is None or identity.linked_at < since)
+    ):
+        raise ctx.stale()
     await ctx.session.delete(identity)
     await ctx.session.execute(delete(LinkCode).where(LinkCode.person_id == person.id))
     audit(ctx, "person.unlinked", subject=person, platform=identity.platform)
+    # Every account the record had is told, on its own platform (the one that
+    # pressed reads the reply).
+    t = translator(person.locale)
+    gone = platform_name(identity.platform)
+    await enqueue(
+        ctx.session,
+        key=f"unlinked:{target}:gone",
+        text=t(
+            "This {platform} account is no longer part of the record of {name}: it was "
+            "unlinked from another of their accounts.",
+            platform=gone,
+            name=person.display_name,
+        ),
+        now=ctx.now,
+        person_id=person.id,
+        to=_recipient(identity.platform, identity.user_id, identity.chat_id, person),
+    )
+    for other in await ctx.session.scalars(
+        select(Identity).where(Identity.person_id == person.id, Identity.id != identity.id)
+    ):
+        if (other.platform, other.user_id) == (sender.platform, sender.user_id):
+            continue
+        await enqueue(
+            ctx.session,
+            key=f"unlinked:{target}:{other.id}",
+            text=t(
+                "Your {platform} account was unlinked from your record. If that was not "
+                "you, tell your organiser.",
+                platform=gone,
+            ),
+            now=ctx.now,
+            person_id=person.id,
+            to=_recipient(other.platform, other.user_id, other.chat_id, person),
+        )
     return Reply(
         ctx.t(
             "Done: your {platform} account is no longer part of your record. To link it "
