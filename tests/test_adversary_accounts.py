@@ -16,7 +16,8 @@ import re
 from sqlalchemy import select
 
 from bot.people import SHORT_ID_ALPHABET
-from storage.models import AuditEntry, Branch, BranchChat
+from storage.db import Database
+from storage.models import AuditEntry, Branch, BranchChat, Identity, OutboxMessage
 from tests.helpers import Chat, RecordingTransport, confirm_link, deliver, text
 
 TG = "telegram"
@@ -258,3 +259,30 @@ async def test_linkchat_cannot_take_over_another_branchs_chat(demo: Chat) -> Non
         )
     assert len(unlinks) == 1
     assert "Bath" in text(await demo.say("Erin", "/linkchat Bath", group="-100frome"))
+
+
+async def test_accounts_and_messages_survive_the_link_confirmation_migration(db: Database) -> None:
+    """Migration 0010 adds ``identities.linked_at`` and the outbox's one-account
+    address to a database holding data: nothing is lost, and accounts that were
+    there before count as the older ones."""
+    await db.downgrade("0009")
+    async with db.engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "INSERT INTO persons (id, short_id, display_name, locale, reminders, created_at) "
+            "VALUES (1, 'AAAAAA', 'Old', 'en', true, '2026-01-01 00:00:00+00:00')"
+        )
+        await conn.exec_driver_sql(
+            "INSERT INTO identities (id, person_id, platform, user_id, chat_id, unreachable, "
+            "last_seen_at) VALUES (1, 1, 'telegram', '42', '42', false, "
+            "'2026-01-01 00:00:00+00:00')"
+        )
+        await conn.exec_driver_sql(
+            "INSERT INTO outbox (id, key, person_id, text, buttons, status, attempts, created_at) "
+            "VALUES (1, 'k1', 1, 'hello', '[]', 'pending', 0, '2026-01-01 00:00:00+00:00')"
+        )
+    await db.upgrade()
+    async with db.transaction() as session:
+        (identity,) = list(await session.scalars(select(Identity)))
+        (row,) = list(await session.scalars(select(OutboxMessage)))
+    assert (identity.user_id, identity.linked_at) == ("42", None)
+    assert (row.text, row.person_id, row.to_platform) == ("hello", 1, None)
