@@ -20,6 +20,7 @@ import logging
 import re
 import sys
 from collections.abc import Iterable
+from types import TracebackType
 from typing import TextIO
 
 from sqlalchemy.engine import make_url
@@ -85,7 +86,8 @@ def setup_logging(
     level: str, secrets: Iterable[str] = (), *, stream: TextIO | None = None
 ) -> logging.Handler:
     """One handler on the root logger (replacing any), at ``level``, redacting ``secrets``;
-    warnings are logged through it too. Returns the handler."""
+    warnings and an uncaught exception's traceback are logged through it too.
+    Returns the handler."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.addFilter(Redactor(secrets))
@@ -97,4 +99,13 @@ def setup_logging(
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
     return handler
+
+
+def _log_uncaught(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    """A crash's traceback goes through the redacting handler, not straight to stderr."""
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, exc, tb)
+        return
+    logging.getLogger("organiser").critical("stopped by an error", exc_info=(kind, exc, tb))

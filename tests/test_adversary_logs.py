@@ -29,7 +29,7 @@ from sqlalchemy import text
 
 from adapters.cli import build_parser
 from adapters.health import Health, health_app, start_site
-from adapters.logs import QUIET, REDACTED, setup_logging
+from adapters.logs import QUIET, REDACTED, secrets_of, setup_logging
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.demo import seed_demo
@@ -177,6 +177,7 @@ def logged() -> Iterator[Callable[..., io.StringIO]]:
         return stream
 
     yield setup
+    sys.excepthook = sys.__excepthook__
     root.handlers[:], root.level = saved[0], saved[1]
     for name, level in saved[2].items():
         logging.getLogger(name).setLevel(level)
@@ -184,23 +185,37 @@ def logged() -> Iterator[Callable[..., io.StringIO]]:
 
 
 def test_a_token_nobody_configured_is_still_redacted(logged: Callable[..., io.StringIO]) -> None:
-    """The attack: a library logs a URL with some other bot's token, or a token
-    pasted into an error, that is not the configured one. What the product does:
-    the log handler redacts anything shaped like a Telegram token, and every
-    configured secret, as a second line of defence."""
-    stream = logged("DEBUG", ["s3cret-Value"])
+    """The attack: a library logs a URL with some other bot's token, a secret
+    lands in an error's text, or the process dies with a secret in its
+    traceback. What the product does: the log handler replaces every configured
+    secret (both bot tokens, the webhook secret, the database password) and
+    anything shaped like a Telegram token, in messages, tracebacks and an
+    uncaught crash, as a second line of defence."""
+    settings = Settings(
+        telegram_token=TOKEN,
+        telegram_secret_token=WEBHOOK_SECRET,
+        discord_token="MTEwMDAwMDAwMDAwMDAwMDAwMQ.Gx1a2B.discord-Secret-Part",
+        database_url=f"postgresql://organiser:{DB_PASSWORD}@db.internal/organiser",
+    )
+    stream = logged("DEBUG", secrets_of(settings))
     other = "123456:" + "B" * 35
     logger = logging.getLogger("some.library")
     logger.warning("GET https://api.telegram.org/bot%s/getMe failed", other)
-    logger.info("bad token %s and s3cret-Value", other)
+    logger.info("bad token %s, discord %s", other, settings.discord_token)
     try:
-        raise ValueError(f"refused s3cret-Value at /bot{other}/sendMessage")
+        raise ValueError(f"refused {WEBHOOK_SECRET} at /bot{TOKEN}/sendMessage")
     except ValueError:
         logger.exception("call failed")
+    try:
+        raise RuntimeError(f"cannot connect to {settings.database_url}")
+    except RuntimeError as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
     log = stream.getvalue()
-    assert "B" * 35 not in log and "s3cret-Value" not in log
-    assert log.count(REDACTED) >= 5
+    for secret in ("B" * 35, TOKEN.split(":")[1], WEBHOOK_SECRET, DB_PASSWORD, "discord-Secret"):
+        assert secret not in log, f"{secret!r} is in the log"
+    assert log.count(REDACTED) >= 6
     assert "call failed" in log and "ValueError" in log  # the rest stays readable
+    assert "RuntimeError: cannot connect to postgresql://organiser:" in log
 
 
 async def test_an_sql_error_logs_no_bound_value(
