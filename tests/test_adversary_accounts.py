@@ -262,10 +262,10 @@ async def test_linkchat_cannot_take_over_another_branchs_chat(demo: Chat) -> Non
 
 
 async def test_accounts_and_messages_survive_the_link_confirmation_migration(db: Database) -> None:
-    """Migration 0010 adds ``identities.linked_at`` and the outbox's one-account
+    """Migration 0011 adds ``identities.linked_at`` and the outbox's one-account
     address to a database holding data: nothing is lost, and accounts that were
     there before count as the older ones."""
-    await db.downgrade("0009")
+    await db.downgrade("0010")
     async with db.engine.begin() as conn:
         await conn.exec_driver_sql(
             "INSERT INTO persons (id, short_id, display_name, locale, reminders, created_at) "
