@@ -577,9 +577,7 @@ class DiscordAdapter:
                 for index, part in enumerate(parts):
                     await channel.send(**message_kwargs(reply, part, index == len(parts) - 1))
         except discord.HTTPException:
-            log.error(
-                "discord: could not reach %s at all for %s", interaction.user.id, interaction.id
-            )
+            log.error("discord: could not reach the user of %s at all", interaction.id)
 
     # --- buttons -------------------------------------------------------------------
 

@@ -208,4 +208,5 @@ def _as_list(result: Reply | list[Reply]) -> list[Reply]:
 
 def _describe(request: Request) -> str:
     what = f"/{request.command}" if request.action is None else f"button {request.action}"
-    return f"{what} from {request.sender.platform}:{request.sender.user_id}"
+    # Not who sent it: that an account uses a party's bot is itself personal data.
+    return f"{what} from {request.sender.platform}"

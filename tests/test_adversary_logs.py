@@ -315,3 +315,31 @@ async def test_claim_codes_file_neutralises_a_formula_in_a_name(
     rows = list(csv.reader((tmp_path / "members.codes.csv").open(encoding="utf-8")))
     names = [row[1] for row in rows[1:]]
     assert names == ["'=cmd|' /C calc'!A0", "Plain Name"]
+
+
+async def test_a_failed_request_logs_no_platform_id(
+    tmp_path: Path, logged: Callable[..., io.StringIO]
+) -> None:
+    """The attack: read the error log of a bot whose database broke, to learn which
+    Telegram accounts use the party's bot (for a political party, itself
+    special-category data). What the product does: a request that fails is
+    logged by its command (or button action) and platform, never by who sent it
+    or what they wrote; they get the apology."""
+    from bot.core import Core
+    from bot.messages import ChatRef, Request, Sender
+
+    db = Database(f"sqlite:///{tmp_path / 'never-migrated.db'}")  # no tables: every query fails
+    stream = logged("INFO")
+    sender = Sender("telegram", "7301555123", NAME, handle="quentina")
+    request = Request.command_from(
+        sender, ChatRef("telegram", "private", "7301555123"), f"/join {PLACE}"
+    )
+    try:
+        replies = await Core(db, Settings()).handle(request)
+    finally:
+        await db.dispose()
+    assert replies[0].error
+    log = stream.getvalue()
+    assert "failed to handle /join from telegram" in log
+    for leak in ("7301555123", NAME, "quentina", PLACE):
+        assert leak not in log, f"{leak!r} is in the log"
