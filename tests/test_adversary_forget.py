@@ -15,7 +15,6 @@ import json
 import re
 from typing import Any
 
-import pytest
 from sqlalchemy import JSON, LargeBinary, String, Text, func, select
 
 from bot.retention import retention_sweep
@@ -205,7 +204,6 @@ async def test_sent_messages_and_used_buttons_are_purged_after_the_retention(dem
     assert [(p.kind, p.used_at is None) for p in prompts] == [("consent", False), ("forget", True)]
 
 
-@pytest.mark.skip(reason="waits for bot.draws.vacate (the record slice)")
 async def test_a_forgotten_council_members_seat_is_a_vacancy_filled_by_lot(demo: Chat) -> None:
     """The attack: a council member's /forget silently leaves the council a seat
     short, and nobody knows. Now: the organisers are told that the place is

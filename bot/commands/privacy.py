@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, or_, select
 
 from bot.branches import audit
 from bot.context import Context
+from bot.draws import vacate
 from bot.i18n import N_
 from bot.linking import person_columns
 from bot.messages import Attachment, Button, Reply
@@ -241,6 +242,9 @@ async def forget_confirmed(ctx: Context, target: str) -> Reply:
         )
     )
     person_id, keys = person.id, await _keys(ctx, person)
+    # A council seat or an invitation they hold is a vacancy: the organisers are
+    # told and the next person is drawn under the draw's rules.
+    await vacate(ctx.session, ctx.settings, person_id, ctx.now)
     # Their name, short id, handles and platform ids, out of what was said about them.
     await erase_mentions(ctx.session, ctx.settings, person, await words_naming(ctx.session, person))
     ctx.person = None  # the audit entry must not point at them
