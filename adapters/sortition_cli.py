@@ -3,7 +3,8 @@
     organiser sortition lottery --people P.csv --quotas Q.csv --k K [--m 1000]
                                 [--exclude IDS.txt] [--seed-source S] --out RECORD.json
     organiser sortition draw RECORD.json --seed S
-    organiser sortition verify RECORD.json --seed S --published-hash H [--deep]
+    organiser sortition verify RECORD.json [--seed S] [--beacon-round ROUND.json]
+                               --published-hash H [--deep]
 
 ``lottery`` computes the LEXIMIN selection probabilities, rounds them to ``m``
 equally likely panels and writes the commitment record; publish its record
@@ -30,11 +31,13 @@ from bot.sortition import (
     InfeasibleQuotas,
     Problem,
     SortitionError,
+    beacons,
     commit,
     parse_seed_source,
     read_ids,
     read_people,
     read_quotas,
+    seeds,
     verify,
 )
 
@@ -129,7 +132,8 @@ async def cmd_lottery(args: argparse.Namespace, settings: object) -> int:
 
 async def cmd_draw(args: argparse.Namespace, settings: object) -> int:
     record = await _read_record(args.record)
-    result = await asyncio.to_thread(verify, record, args.seed)
+    seed = await _seed_of(args, record, quiet=True)
+    result = await asyncio.to_thread(verify, record, seed)
     if not result.ok:
         raise _stop(
             f"{args.record} does not match itself ({', '.join(result.fields)}): "
@@ -140,13 +144,58 @@ async def cmd_draw(args: argparse.Namespace, settings: object) -> int:
     return 0
 
 
+async def _seed_of(args: argparse.Namespace, record: dict[str, Any], quiet: bool = False) -> str:
+    """The seed to draw with: a beacon round's randomness once its signature checks
+    out offline against the chain's key; a lottery result read into the committed
+    format; else ``--seed`` as given."""
+    source = record.get("seed_source") if isinstance(record, dict) else None
+    source = source if isinstance(source, dict) else {}
+    if source.get("kind") == "beacon" and args.beacon_round:
+        text = args.beacon_round
+        if not text.lstrip().startswith("{"):
+            text = await _read(Path(text))
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            raise _stop("--beacon-round: not a JSON object") from None
+        if isinstance(value, dict):
+            value = {"chain": source.get("chain"), **value}
+        proof = beacons.Proof.from_json(value)
+        problem = await asyncio.to_thread(beacons.proof_problem, source, proof, None)
+        if problem or proof is None:
+            raise _stop(f"--beacon-round: {problem}")
+        if args.seed is not None and args.seed != proof.randomness:
+            raise _stop("--seed is not the round's randomness")
+        if not quiet:
+            print(f"beacon: round {proof.round} of {source.get('name')}: signature checks out")
+        return proof.randomness
+    if args.seed is None:
+        raise _stop("give --seed (or, for a beacon, --beacon-round with the round drand published)")
+    if source.get("kind") == "lottery" and seeds.game_of(source) is not None:
+        try:
+            canonical = seeds.lottery_seed(source, args.seed)
+        except seeds.SeedProblem as exc:
+            raise _stop(f"--seed: {exc.render(_english)}") from None
+        if not quiet:
+            print(f"lottery result read as: {canonical}")
+        return canonical
+    if seeds.is_trial(source) and not quiet:
+        print("TRIAL: the seed source is a text nobody outside can check; the draw proves nothing")
+    return str(args.seed)
+
+
+def _english(message: str, **params: object) -> str:
+    return message.format(**params)
+
+
 async def cmd_verify(args: argparse.Namespace, settings: object) -> int:
     record = await _read_record(args.record)
+    seed = await _seed_of(args, record)
     try:
         result = await asyncio.to_thread(
             verify,
             record,
-            args.seed,
+            seed,
             published_hash=args.record_hash,
             deep=args.deep,
             tolerance=args.tolerance,
@@ -191,12 +240,18 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     draw = sub.add_parser("draw", help="print the ids a seed selects")
     draw.add_argument("record", type=Path)
-    draw.add_argument("--seed", required=True)
+    draw.add_argument("--seed", help="the seed (a lottery's result in any spelling)")
+    draw.add_argument("--beacon-round", help="for a beacon: the round drand published (JSON)")
     draw.set_defaults(func=cmd_draw)
 
     check = sub.add_parser("verify", help="check a record and the draw")
     check.add_argument("record", type=Path)
-    check.add_argument("--seed", required=True)
+    check.add_argument("--seed", help="the seed (a lottery's result in any spelling)")
+    check.add_argument(
+        "--beacon-round",
+        help="for a beacon: the round as drand published it, JSON or a file "
+        '({"round": N, "signature": ..., "previous_signature": ...}); checked offline',
+    )
     check.add_argument("--deep", action="store_true", help="also solve LEXIMIN again and compare")
     check.add_argument(
         "--published-hash",

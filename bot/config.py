@@ -44,6 +44,13 @@ def _nonempty(value: Any) -> str:
     return value
 
 
+def _https_urls(value: Any) -> str:
+    urls = _text(value).replace(",", " ").split()
+    if not all(u.startswith("https://") and len(u) > 8 for u in urls):
+        raise ValueError("must be https:// addresses, separated by spaces")
+    return " ".join(urls)
+
+
 def _positive_int(value: Any) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
@@ -161,6 +168,11 @@ SCHEMA: dict[tuple[str, str], tuple[Any, Callable[[Any], Any]]] = {
     ("sortition", "rotation_months"): (24, _positive_int),
     ("sortition", "respond_days"): (7, _positive_int),
     ("sortition", "panels"): (1000, _positive_int),
+    ("sortition", "beacon_urls"): (
+        "https://api.drand.sh https://api2.drand.sh https://api3.drand.sh "
+        "https://drand.cloudflare.com",
+        _https_urls,
+    ),
     ("logging", "level"): ("INFO", _log_level),
 }
 
@@ -196,6 +208,11 @@ class Settings:
     sortition_rotation_months: int = 24
     sortition_respond_days: int = 7
     sortition_panels: int = 1000
+    # Where drand's rounds are fetched (https only; private addresses are never contacted).
+    sortition_beacon_urls: str = (
+        "https://api.drand.sh https://api2.drand.sh https://api3.drand.sh "
+        "https://drand.cloudflare.com"
+    )
     log_level: str = "INFO"
 
 
@@ -224,6 +241,7 @@ _FIELDS: dict[tuple[str, str], str] = {
     ("sortition", "rotation_months"): "sortition_rotation_months",
     ("sortition", "respond_days"): "sortition_respond_days",
     ("sortition", "panels"): "sortition_panels",
+    ("sortition", "beacon_urls"): "sortition_beacon_urls",
     ("logging", "level"): "log_level",
 }
 

@@ -46,6 +46,7 @@ from bot.config import Settings, parse_categories
 from bot.i18n import Translator, translator
 from bot.messages import Attachment, Button
 from bot.outbox import Recipients, enqueue, enqueue_for
+from bot.sortition import beacons
 from bot.sortition.model import Person as Entrant
 from bot.sortition.model import Problem, Quota
 from bot.sortition.panels import InfeasibleQuotas
@@ -857,41 +858,6 @@ async def complete_group(
     return done
 
 
-class BeaconError(Exception):
-    """The beacon answered, but not with a round we can read."""
-
-
-def beacon_url(source: dict[str, Any]) -> str:
-    """Where a round is published: the URL with ``{round}`` filled in, or a drand
-    HTTP API's ``/public/{round}``."""
-    url, round_ = str(source["url"]), str(source["round"])
-    if "{round}" in url:
-        return url.replace("{round}", round_)
-    return f"{url.rstrip('/')}/public/{round_}"
-
-
-async def fetch_beacon(source: dict[str, Any], client: httpx.AsyncClient) -> str | None:
-    """The round's randomness as lower-case text, or None while it is unpublished.
-
-    drand answers ``{"randomness": hex}``; NIST's beacon ``{"pulse": {"outputValue": hex}}``.
-    """
-    response = await client.get(beacon_url(source))
-    if response.status_code in (404, 425):
-        return None
-    if response.status_code != 200:
-        raise BeaconError(f"HTTP {response.status_code}")
-    try:
-        data = response.json()
-    except ValueError:
-        raise BeaconError("not JSON") from None
-    value = data.get("randomness") if isinstance(data, dict) else None
-    if value is None and isinstance(data, dict) and isinstance(data.get("pulse"), dict):
-        value = data["pulse"].get("outputValue")
-    if not isinstance(value, str) or not value.strip() or len(value) > 500:
-        raise BeaconError("no randomness in the answer")
-    return value.strip().lower()
-
-
 def seed_due(source: dict[str, Any], timezone: str, now: dt.datetime) -> dt.datetime:
     """When the seed exists: see ``bot.sortition.seeds.seed_exists_at``."""
     return seed_exists_at(source, timezone, now)
@@ -903,9 +869,11 @@ async def seed_sweep(
     settings: Settings,
     now: dt.datetime,
     client: httpx.AsyncClient | None = None,
+    resolver: beacons.Resolver = beacons.resolve,
 ) -> None:
-    """Draws waiting for their seed: fetch a beacon's round once it is out and
-    complete the draw; on a lottery's day, remind the organisers to enter it."""
+    """Draws waiting for their seed: once a beacon's round is due, fetch it, check
+    its signature against the chain's key, store it and complete the draw; on a
+    lottery's day, remind the organisers to have the result entered."""
     async with db.transaction() as session:
         # Only the seed sources, not the records (a national pool's is megabytes).
         waiting = (
@@ -920,35 +888,45 @@ async def seed_sweep(
                 .order_by(Draw.id)
             )
         ).all()
-        beacons = [(i, dict(source)) for i, source, _ in waiting if source.get("kind") == "beacon"]
+        due_beacons = [
+            (i, dict(source))
+            for i, source, due in waiting
+            if source.get("kind") == "beacon" and due <= now
+        ]
         for draw_id, source, due in waiting:
             if source.get("kind") == "lottery" and due <= now:
                 draw = await session.get(Draw, draw_id)
                 if draw is not None:
                     await _remind_seed(session, settings, draw, now)
-    if not beacons:
+    if not due_beacons:
         return
     owned = client is None
-    client = client or httpx.AsyncClient(timeout=10.0, follow_redirects=True)
+    client = client or httpx.AsyncClient(timeout=10.0, follow_redirects=False)
+    urls = beacons.endpoints(settings.sortition_beacon_urls)
     try:
-        for draw_id, source in beacons:
+        for draw_id, source in due_beacons:
+            chain = beacons.chain_of(source)
+            round_ = source.get("round")
+            if chain is None or not isinstance(round_, int):
+                continue
             try:
-                value = await fetch_beacon(source, client)
-            except (httpx.HTTPError, BeaconError) as exc:
-                log.warning("draw %s: beacon %s: %s", draw_id, beacon_url(source), exc)
+                proof = await beacons.fetch_round(chain, round_, urls, client, resolver)
+            except beacons.BeaconError as exc:
+                log.warning("draw %s: %s round %s: %s", draw_id, chain.name, round_, exc)
+                continue
+            if proof is None:
                 continue
             async with db.transaction() as session:
                 row = await session.get(Draw, draw_id, with_for_update=True)
                 if row is None or row.status != "committed":
                     continue
-                if value is None:
-                    row.beacon_pending_seen_at = row.beacon_pending_seen_at or now
-                elif row.beacon_pending_seen_at is None:
-                    # Published before we ever saw it pending: it may have been known
-                    # when the record was committed. Witnesses must decide.
-                    await _beacon_was_out(session, settings, row, now)
-                else:
-                    await complete_group(session, settings, row, value, now)
+                await session.execute(
+                    update(Draw)
+                    .where((Draw.id == row.id) | (Draw.group_id == row.id))
+                    .values(seed_proof=proof.as_json())
+                    .execution_options(synchronize_session=False)
+                )
+                await complete_group(session, settings, row, proof.randomness, now)
     finally:
         if owned:
             await client.aclose()
@@ -975,31 +953,6 @@ async def _remind_seed(
             body=body.describe(t),
             name=source.get("name"),
             date=source.get("date"),
-        ),
-        now=now,
-    )
-
-
-async def _beacon_was_out(
-    session: AsyncSession, settings: Settings, draw: Draw, now: dt.datetime
-) -> None:
-    body = await draw_body(session, settings, draw)
-    draw.seed_reminded_at = now  # told once; no more fetching
-    if body is None:
-        return
-    source = draw.record["seed_source"]
-    await enqueue_for(
-        session,
-        staff_of(body),
-        key=f"draw-beacon-out:{draw.id}",
-        render=lambda t: t(
-            "Draw {id} for {body}: round {round} of the beacon was already published when "
-            "the bot first looked, so it may have been known before the record was "
-            "committed. It was not used. Commit a new draw with a later round, or, if you "
-            "are sure, two witnesses enter it with /draw seed {id}.",
-            id=draw.id,
-            body=body.describe(t),
-            round=source.get("round"),
         ),
         now=now,
     )

@@ -635,6 +635,9 @@ class Draw(Base):
     # bot saw a beacon's round still unpublished after the commitment.
     seed_reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     beacon_pending_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # A beacon's round as drand published it (chain, round, signature, previous
+    # signature): the seed is its randomness, checkable offline (bot.sortition.beacons).
+    seed_proof: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     respond_by: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -69,26 +69,31 @@ async def test_lottery_draw_verify(
     assert record["seed_source"] == {"kind": "lottery", "name": "Lotto", "date": "2026-12-05"}
     assert "name" not in record["pool"][0]["features"]  # other columns never enter the record
 
-    assert await run("draw", str(out), "--seed", "3 9 27 41") == 0
+    assert await run("draw", str(out), "--seed", "3 9 27 41 50 58 + 1") == 0
     drawn = capsys.readouterr().out.split()
     assert len(drawn) == 12 and not {"p001", "p002"} & set(drawn)
 
     published = record["record_hash"]
-    assert await run("verify", str(out), "--seed", "3 9 27 41", "--deep", "--published-hash", published) == 0  # fmt: skip
+    assert await run("verify", str(out), "--seed", "3 9 27 41 50 58 + 1", "--deep", "--published-hash", published) == 0  # fmt: skip
     verified = capsys.readouterr().out
     assert "every check passed (deep)" in verified
     assert verified.split()[-12:] == drawn
-    assert await run("verify", str(out), "--seed", "3 9 27 41", "--record-hash", record["record_hash"]) == 0  # fmt: skip
+    assert await run("verify", str(out), "--seed", "3 9 27 41 50 58 + 1", "--record-hash", record["record_hash"]) == 0  # fmt: skip
     capsys.readouterr()
 
     record["quotas"][0]["max"] += 1
     out.write_text(json.dumps(record), encoding="utf-8")
-    assert await run("verify", str(out), "--seed", "3 9 27 41", "--published-hash", published) == 1
+    assert (
+        await run(
+            "verify", str(out), "--seed", "3 9 27 41 50 58 + 1", "--published-hash", published
+        )
+        == 1
+    )
     captured = capsys.readouterr()
     assert "mismatch: quotas: does not match its committed hash" in captured.out
     assert "does not match: quotas" in captured.err
     with pytest.raises(Stop, match=r"does not match itself \(quotas\)"):
-        await run("draw", str(out), "--seed", "3 9 27 41")
+        await run("draw", str(out), "--seed", "3 9 27 41 50 58 + 1")
 
 
 async def test_the_public_instance_without_an_id_column(

@@ -190,7 +190,7 @@ async def opt_out(ctx: Context, target: str) -> Reply:
 
 DRAW_USAGE = (
     "[council | region | national | delegates | delegates national] <seats> [days=N] "
-    "[category=value:min-max ...] [lottery:NAME:YYYY-MM-DD | beacon:URL:ROUND | a seed description]"
+    "[category=value:min-max ...] [lottery:NAME:YYYY-MM-DD | beacon:drand|quicknet:ROUND | a trial seed]"
 )
 QUOTA = re.compile(
     r"^(?P<category>[^=\s]+)=(?P<value>[^:\s]+):(?P<min>\d{1,2})(?:-(?P<max>\d{1,2}))?$"
@@ -913,6 +913,12 @@ async def _verify(ctx: Context, text: str) -> Reply:
             error=True,
         )
     result = await asyncio.to_thread(verify, draw.record, draw.seed, published_hash=published)
+    seed_problem = await asyncio.to_thread(_seed_problem, draw)
+    if result.ok and seed_problem:
+        return Reply(
+            ctx.t("Draw {id} does not check out: {fields}.", id=draw.id, fields=seed_problem),
+            error=True,
+        )
     if result.ok and draw.status == draws.TRIAL:
         return Reply(
             ctx.t(
@@ -924,6 +930,18 @@ async def _verify(ctx: Context, text: str) -> Reply:
             )
         )
     if result.ok:
+        source = draw.record["seed_source"]
+        proved = (
+            " "
+            + ctx.t(
+                "Its seed is the randomness of round {round} of {chain}, whose signature "
+                "checks out against the chain's public key.",
+                round=source.get("round"),
+                chain=source.get("name"),
+            )
+            if source.get("kind") == seeds.BEACON and draw.round == 0
+            else ""
+        )
         return Reply(
             ctx.t(
                 "Draw {id} checks out: panel {index}, selected {ids}.",
@@ -931,6 +949,7 @@ async def _verify(ctx: Context, text: str) -> Reply:
                 index=result.index,
                 ids=", ".join(result.selected),
             )
+            + proved
         )
     return Reply(
         ctx.t(
@@ -977,6 +996,26 @@ async def _cancel(ctx: Context, text: str) -> Reply:
             ids=", ".join(str(d.id) for d in done),
         )
     )
+
+
+def _seed_problem(draw: Draw) -> str | None:
+    """Is the seed the one its committed source gives? A beacon's: the stored
+    round's signature verifies against the chain's key and the seed is its
+    randomness. A lottery's: the seed is a result in the committed format."""
+    source = dict(draw.record.get("seed_source") or {})
+    if draw.round != 0 or draw.seed is None:
+        return None
+    if source.get("kind") == seeds.BEACON:
+        proof = beacons.Proof.from_json(draw.seed_proof)
+        return beacons.proof_problem(source, proof, draw.seed)
+    if source.get("kind") == seeds.LOTTERY:
+        try:
+            canonical = seeds.lottery_seed(source, draw.seed)
+        except seeds.SeedProblem:
+            canonical = None
+        if canonical != draw.seed:
+            return "the seed is not a result in the committed lottery's format"
+    return None
 
 
 async def _record(ctx: Context, text: str) -> Reply:
