@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from tqdm import tqdm
 
 from adapters.console import ConsoleChat
@@ -77,6 +77,10 @@ def database(url: str) -> Database:
     """The database at ``url``, or one line saying what is wrong with the URL."""
     try:
         return Database(url)
+    except ArgumentError:  # its text is no help, and the URL may hold a password
+        raise Stop(
+            "database.url: not a database URL (e.g. postgresql://user:password@host/name)"
+        ) from None
     except ValueError as exc:
         raise Stop(f"database.url: {exc}") from None
 

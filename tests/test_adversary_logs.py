@@ -343,3 +343,21 @@ async def test_a_failed_request_logs_no_platform_id(
     assert "failed to handle /join from telegram" in log
     for leak in ("7301555123", NAME, "quentina", PLACE):
         assert leak not in log, f"{leak!r} is in the log"
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["status"]])
+def test_a_malformed_database_url_is_one_line_without_its_password(
+    command: list[str], capsys: pytest.CaptureFixture[str], logged: Callable[..., io.StringIO]
+) -> None:
+    """The attack (or the slip): a database URL with a typo (``postgresql//``) and a
+    password in it. What the product does: one line that says what is wrong,
+    no traceback, and the password nowhere in what is printed or logged."""
+    from adapters.cli import main
+
+    stream = logged("DEBUG")
+    url = f"postgresql//organiser:{DB_PASSWORD}@db.internal/organiser"
+    assert main([*command, "--db", url]) == 2
+    out = capsys.readouterr()
+    said = out.out + out.err + stream.getvalue()
+    assert out.err.startswith("organiser: database.url: ") and out.err.count("\n") == 1, said
+    assert "Traceback" not in said and DB_PASSWORD not in said
