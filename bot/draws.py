@@ -947,8 +947,9 @@ async def _remind_seed(
         staff_of(body),
         key=f"draw-seed-due:{draw.id}",
         render=lambda t: t(
-            "Draw {id} for {body} waits for the numbers of {name} drawn on {date}. Two of you, "
-            "as witnesses, enter them: /draw seed {id} followed by the numbers.",
+            "Draw {id} for {body} waits for the numbers of {name} drawn on {date}. Two "
+            "witnesses, members who are not both organisers, each enter them: /draw seed {id} "
+            "followed by the numbers.",
             id=draw.id,
             body=body.describe(t),
             name=source.get("name"),

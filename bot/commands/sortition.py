@@ -441,10 +441,10 @@ async def draw_command(ctx: Context) -> Reply:
             ctx.t(
                 "{n} members of {branch} can be drawn (current dues, opted in with /profile, "
                 "not on the council lately). Send /draw followed by the number of seats, "
-                "and where the seed will come from, e.g. /draw 5 lottery:National Lottery:"
-                "2026-12-05",
+                "and where the seed will come from, e.g. /draw 5 {example}",
                 n=len(people),
                 branch=branch.name,
+                example=seeds.example_source(ctx.now),
             )
             + "\n"
             + ctx.t(
@@ -668,13 +668,16 @@ async def draw_commit(ctx: Context, target: str) -> Reply:
         file = _record_file(draw)
 
         def committed(t: Translator, draw: Draw = draw, body: draws.Body = body) -> str:
-            return t(
+            text = t(
                 "Draw {id} for {body} is committed, before its seed is known. Record hash "
                 "{hash}; the record is attached (or: /draw record {id}).",
                 id=draw.id,
                 body=body.describe(t),
                 hash=draw.record_hash,
             )
+            if seeds.is_trial(draw.record["seed_source"]):
+                text = t("TRIAL (its seed will be typed, so it invites nobody):") + " " + text
+            return text
 
         await draws.publish(
             ctx.session,
@@ -1036,7 +1039,8 @@ async def _record(ctx: Context, text: str) -> Reply:
     if draw is None or body is None or not (inside or await _may_draw(ctx, body)):
         raise ctx.refuse(ctx.t("There is no draw {id}.", id=text.strip()[:12]))
     return Reply(
-        ctx.t("The record of draw {id} (hash {hash}).", id=draw.id, hash=draw.record_hash),
+        (ctx.t("TRIAL:") + " " if seeds.is_trial(draw.record["seed_source"]) else "")
+        + ctx.t("The record of draw {id} (hash {hash}).", id=draw.id, hash=draw.record_hash),
         file=_record_file(draw),
         private=True,
     )

@@ -189,6 +189,13 @@ def lottery_source(name: str, date: str, timezone: str, now: dt.datetime) -> dic
     }
 
 
+def example_source(now: dt.datetime) -> str:
+    """``lottery:UK Lotto:DATE`` for its next draw after today: for help texts."""
+    game = GAMES[0]
+    today = now.astimezone(ZoneInfo(game.timezone or "UTC")).date()
+    return f"lottery:{game.name}:{_next_draw_day(game, today).isoformat()}"
+
+
 def _next_draw_day(game: Game, today: dt.date) -> dt.date:
     day = today + dt.timedelta(days=1)
     while game.weekdays is not None and day.weekday() not in game.weekdays:
