@@ -33,6 +33,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from tqdm import tqdm
 
 from adapters.console import ConsoleChat
+from adapters.founding_cli import add_parser as add_founding
+from adapters.founding_cli import founded
 from adapters.logs import secrets_of, setup_logging
 from bot import spreadsheet
 from bot.clock import SystemClock
@@ -116,6 +118,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     db = await open_database(settings.database_url)
     try:
+        settings = await founded(db, settings)
         await serve(db, settings, stop_on_signals=True)
     except ListenError as exc:
         raise Stop(str(exc)) from None
@@ -234,6 +237,8 @@ async def _console(settings: Settings, url: str, *, demo: bool, name: str) -> in
     db = await open_database(url)
     clock = SystemClock()
     try:
+        if not demo:
+            settings = await founded(db, settings)
         if demo and await seed_demo(db, settings, clock.now()):
             sys.stdout.write(
                 "Demo party: South West region; Frome (affiliated), Bath (active), Wells "
@@ -370,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     from adapters.sortition_cli import add_parser as add_sortition
 
     add_sortition(sub)
+    add_founding(sub)
     return parser
 
 

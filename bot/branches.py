@@ -176,6 +176,11 @@ def national_admins() -> Recipients:
     return Recipients(_NATIONAL_ADMINS, {})
 
 
+async def anyone(ctx: Context, who: Recipients) -> bool:
+    """Does ``who`` select anybody at all (so that a message to them reaches someone)?"""
+    return (await ctx.session.execute(who.query.limit(1), who.params)).first() is not None
+
+
 def only(person: Person) -> Recipients:
     return Recipients(_ONLY, {"r_person": person.id})
 

@@ -85,6 +85,8 @@ class Region(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
     slug: Mapped[str] = mapped_column(String(80), unique=True)
+    # The places and postcode prefixes it covers, comma separated (bot.founding.Area).
+    area: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
@@ -442,6 +444,22 @@ class LinkFailure(Base):
 
 
 Index("ix_link_failures_owner_at", LinkFailure.owner_key, LinkFailure.at)
+
+
+class AdminCode(Base):
+    """A one-time code that makes whoever sends it (/claim) a national admin.
+
+    Printed once by ``organiser init`` or ``organiser admin add``; only its hash is kept.
+    """
+
+    __tablename__ = "admin_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    note: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class Meta(Base):

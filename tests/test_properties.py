@@ -51,9 +51,9 @@ ACTORS = (STRANGER, NEWCOMER, "Carol", "Alice", "Bob", "Kai")
 # (but for the "refused" audit row of a forbidden attempt).
 READ_ONLY_COMMANDS = {"help", "me", "mydata", "branch"}
 READ_ONLY_ACTIONS = {"members"}
-# A wrong /link code is remembered, even though it changes nothing else: that
+# A wrong /link or /claim code is remembered, even though it changes nothing else: that
 # is what limits guessing.
-REMEMBERED_FAILURES = {"link": {"link_failures"}}
+REMEMBERED_FAILURES = {"link": {"link_failures"}, "claim": {"link_failures"}}
 # Buttons whose id is a prompt's (the others carry a branch's id).
 PROMPT_ACTIONS = {"consent", "forget", "cancel", "propose", "undo"}
 

@@ -11,6 +11,7 @@ from bot.commands import (
     organise,
     polls,
     privacy,
+    regions,
     sortition,
     welcome,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "organise",
     "polls",
     "privacy",
+    "regions",
     "sortition",
     "welcome",
 ]

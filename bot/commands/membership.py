@@ -9,6 +9,7 @@ from sqlalchemy import delete
 from bot.branches import (
     PLACE_LIMIT,
     admins_over,
+    anyone,
     audit,
     clean_place,
     count_people,
@@ -22,6 +23,7 @@ from bot.branches import (
 )
 from bot.commands.privacy import ask_consent
 from bot.context import PROMPT_LIFETIME, Context, parse_id
+from bot.founding import region_for
 from bot.i18n import N_, Translator
 from bot.messages import Button, Reply
 from bot.permissions import is_member
@@ -248,6 +250,8 @@ async def propose_pressed(ctx: Context, target: str) -> Reply:
         area=place,
         timezone=ctx.settings.default_timezone,
         status=PROPOSED,
+        # In the region whose area covers the place; else it waits for a national admin.
+        region_id=getattr(await region_for(ctx.session, place), "id", None),
         created_at=ctx.now,
     )
     ctx.session.add(branch)
@@ -262,6 +266,28 @@ async def propose_pressed(ctx: Context, target: str) -> Reply:
         )
     )
     audit(ctx, "branch.proposed", branch=branch)
+    await notify(
+        ctx,
+        admins_over(branch),
+        f"proposed:{branch.id}",
+        (
+            (
+                lambda t: t(
+                    "A {branch} branch was proposed, in your region. You will hear when "
+                    "someone offers to organise it.",
+                    branch=branch.name,
+                )
+            )
+            if branch.region_id is not None
+            else (
+                lambda t: t(
+                    "A {branch} branch was proposed; no region covers it yet. "
+                    "Place it with /region assign {branch}: <region>.",
+                    branch=branch.name,
+                )
+            )
+        ),
+    )
     if person.branch_id is not None:
         await _leave(ctx, person)
     return await _enter(ctx, person, branch)
@@ -288,6 +314,16 @@ async def volunteer_pressed(ctx: Context, target: str) -> Reply:
         about=person,
     )
     audit(ctx, "branch.volunteered", subject=person, branch=branch)
+    if not await anyone(ctx, admins_over(branch)):
+        # Nobody to tell yet (a party with no admin): say so rather than pretend.
+        return Reply(
+            ctx.t(
+                "Thank you! The party has no admin yet who could make you the organiser of "
+                "{branch}; your offer is recorded and its admins will see it.",
+                branch=branch.name,
+            ),
+            edit=True,
+        )
     return Reply(
         ctx.t(
             "Thank you! The party's admins have been told, and will be in touch to make you "

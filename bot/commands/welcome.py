@@ -8,12 +8,22 @@ from bot.branches import audit, clean_place
 from bot.commands.membership import join_flow
 from bot.commands.privacy import ask_consent
 from bot.context import Context, Refusal
+from bot.founding import is_admin_code, make_national_admin, take_admin_code
 from bot.i18n import N_
+from bot.linking import FAILURES_ALLOWED, recent_failures
 from bot.messages import Reply
 from bot.people import create_person
 from bot.permissions import holds_anywhere
 from bot.registry import COMMANDS, CommandSpec, action, command
-from storage.models import Consent, Identity, Person, RoleGrant
+from storage.models import (
+    ADMIN,
+    SCOPE_NATIONAL,
+    Consent,
+    Identity,
+    LinkFailure,
+    Person,
+    RoleGrant,
+)
 
 JOIN_LINK_PREFIX = "join-"
 
@@ -101,12 +111,18 @@ async def claim(ctx: Context) -> Reply:
     code = ctx.request.args.strip().upper()
     if not code:
         raise ctx.refuse(ctx.t("Send /claim followed by the code your organiser gave you."))
-    record = await ctx.session.scalar(select(Person).where(Person.claim_code == code))
-    if record is None or record.id == person.id:
+    # Codes are guessed no faster than /link codes: a few wrong ones an hour.
+    owner = f"claim:{ctx.request.sender.key}"
+    if await recent_failures(ctx.session, owner, ctx.now) >= FAILURES_ALLOWED:
         raise ctx.refuse(
-            ctx.t("That code does not match any record. Check it with your organiser."),
+            ctx.t("Too many wrong codes from this account. Please wait an hour and try again."),
             audit="claim",
         )
+    if is_admin_code(code):
+        return await _claim_admin(ctx, person, code, owner)
+    record = await ctx.session.scalar(select(Person).where(Person.claim_code == code))
+    if record is None or record.id == person.id:
+        return _wrong_code(ctx, owner)
     roles = await ctx.grants()
     if person.branch_id is not None or person.dues_paid_until is not None or roles:
         raise ctx.refuse(
@@ -137,5 +153,31 @@ async def claim(ctx: Context) -> Reply:
             "Welcome, {name}: this chat is now linked to your membership record. "
             "Send /me to see it.",
             name=record.display_name,
+        )
+    )
+
+
+def _wrong_code(ctx: Context, owner: str) -> Reply:
+    """Refuse a wrong code, keeping the failure (it limits guessing) and its audit."""
+    ctx.session.add(LinkFailure(owner_key=owner, at=ctx.now))
+    audit(ctx, "refused", what="claim")  # the shape the core gives any refusal
+    return Reply(
+        ctx.t("That code does not match any record. Check it with your organiser."), error=True
+    )
+
+
+async def _claim_admin(ctx: Context, person: Person, code: str, owner: str) -> Reply:
+    if await take_admin_code(ctx.session, code, ctx.now) is None:
+        return _wrong_code(ctx, owner)
+    if not await make_national_admin(ctx.session, person, ctx.now):
+        return Reply(ctx.t("You are already a national admin; the code is now spent."))
+    ctx.forget_grants()
+    audit(ctx, "role.granted", subject=person, role=ADMIN, scope=SCOPE_NATIONAL, by="admin code")
+    return Reply(
+        ctx.t(
+            "You are now a national admin of {party}. Next: create the regions with "
+            "/region add <name>, and say which places each covers with /region areas. "
+            "Send /help to see everything you can do.",
+            party=ctx.settings.party_name,
         )
     )

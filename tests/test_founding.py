@@ -1,0 +1,327 @@
+"""A party from an empty database: its first admin, its regions, and where a
+proposed branch lands. Every test starts from nothing (no demo)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.config import Settings
+from bot.core import Core
+from bot.founding import Area, issue_admin_code
+from storage.db import Database
+from storage.models import AdminCode, AuditEntry, Branch, OutboxMessage, Region, RoleGrant
+from tests.helpers import Chat, text
+from tests.test_cli import organiser
+
+
+async def admin_code(chat: Chat) -> str:
+    """What `organiser init` prints: a one-time code for a national admin."""
+    async with chat.core.db.transaction() as session:
+        return await issue_admin_code(session, chat.clock.now(), note="test")
+
+
+async def founder(chat: Chat, name: str = "Pat") -> None:
+    """``name`` agrees to the notice and claims a national admin code."""
+    await chat.signup(name)
+    replies = await chat.say(name, f"/claim {await admin_code(chat)}")
+    assert "You are now a national admin" in text(replies)
+
+
+async def roles(chat: Chat) -> int:
+    async with chat.core.db.transaction() as session:
+        return await session.scalar(select(func.count()).select_from(RoleGrant)) or 0
+
+
+async def told(chat: Chat, name: str) -> list[str]:
+    return [t for who, t in await chat.outbox() if who == name]
+
+
+# --- The first admin ------------------------------------------------------------------
+
+
+async def test_the_first_admin_claims_the_code_init_printed(chat: Chat) -> None:
+    code = await admin_code(chat)
+    await chat.signup("Pat")
+    replies = await chat.say("Pat", f"/claim {code.lower()}")
+    assert "You are now a national admin" in text(replies)
+    assert "/region add" in text(replies)  # the next step, in plain words
+    me = text(await chat.say("Pat", "/me"))
+    assert "admin" in me and "national" in me.lower()
+    # /help now offers the region command to Pat, and not to a newcomer.
+    assert "/region" in text(await chat.say("Pat", "/help"))
+    await chat.signup("Quinn")
+    assert "/region" not in text(await chat.say("Quinn", "/help"))
+
+
+async def test_an_admin_code_works_once(chat: Chat) -> None:
+    code = await admin_code(chat)
+    await chat.signup("Pat")
+    await chat.signup("Mallory")
+    assert "You are now a national admin" in text(await chat.say("Pat", f"/claim {code}"))
+    replies = await chat.say("Mallory", f"/claim {code}")
+    assert replies[0].error and "does not match" in replies[0].text
+    assert await roles(chat) == 1
+
+
+async def test_an_admin_code_expires_after_a_day(chat: Chat) -> None:
+    code = await admin_code(chat)
+    chat.clock.advance(dt.timedelta(hours=24, seconds=1))
+    await chat.signup("Pat")
+    replies = await chat.say("Pat", f"/claim {code}")
+    assert replies[0].error
+    assert await roles(chat) == 0
+
+
+async def test_the_database_holds_no_usable_admin_code(chat: Chat) -> None:
+    """A reader of the database (or a backup) finds only a hash, not the code."""
+    code = await admin_code(chat)
+    async with chat.core.db.transaction() as session:
+        stored = list(await session.scalars(select(AdminCode.code_hash)))
+    assert stored and all(code not in h and code.split("-")[1] not in h for h in stored)
+
+
+async def test_admin_codes_cannot_be_guessed_quickly(chat: Chat) -> None:
+    """After five wrong codes in an hour, even the right one is refused until later."""
+    code = await admin_code(chat)
+    await chat.signup("Mallory")
+    for i in range(5):
+        replies = await chat.say("Mallory", f"/claim ADMIN-AAAAA-BBBBB-CCCC{i}")
+        assert replies[0].error and "does not match" in replies[0].text
+    replies = await chat.say("Mallory", f"/claim {code}")
+    assert replies[0].error and "Too many wrong codes" in replies[0].text
+    assert await roles(chat) == 0
+    async with chat.core.db.transaction() as session:
+        refused = await session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "refused")
+        )
+    assert refused == 6  # every wrong try is in the audit log
+    chat.clock.advance(dt.timedelta(hours=1, seconds=1))
+    assert "You are now a national admin" in text(await chat.say("Mallory", f"/claim {code}"))
+
+
+async def test_a_second_init_leaves_one_valid_code(chat: Chat) -> None:
+    async with chat.core.db.transaction() as session:
+        first = await issue_admin_code(session, chat.clock.now(), "init", replacing=True)
+        second = await issue_admin_code(session, chat.clock.now(), "init", replacing=True)
+    await chat.signup("Pat")
+    assert (await chat.say("Pat", f"/claim {first}"))[0].error
+    assert "national admin" in text(await chat.say("Pat", f"/claim {second}"))
+
+
+# --- Regions --------------------------------------------------------------------------
+
+
+async def test_a_national_admin_creates_and_edits_regions(chat: Chat) -> None:
+    await founder(chat)
+    assert "There are no regions yet" in text(await chat.say("Pat", "/region"))
+    assert "created" in text(await chat.say("Pat", "/region add South West"))
+    again = await chat.say("Pat", "/region add south west")
+    assert again[0].error and "already a region" in again[0].text
+    replies = await chat.say("Pat", "/region areas South West: Somerset, frome, ba, BS")
+    assert "covers: frome, somerset, BA, BS" in text(replies)
+    assert "now called South West England" in text(
+        await chat.say("Pat", "/region rename South West: South West England")
+    )
+    listing = text(await chat.say("Pat", "/region"))
+    assert "South West England: covers frome, somerset, BA, BS; 0 branches" in listing
+    assert "removed" in text(await chat.say("Pat", "/region remove South West England"))
+    assert "There are no regions yet" in text(await chat.say("Pat", "/region"))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "/region add",
+        "/region areas South West",
+        "/region areas South West: ,,,",
+        "/region rename South West:",
+        "/region frobnicate",
+        "/region add " + "x" * 81,
+        "/region add \u202eevil",
+    ],
+)
+async def test_bad_region_input_is_refused_and_changes_nothing(chat: Chat, line: str) -> None:
+    await founder(chat)
+    await chat.say("Pat", "/region add South West")
+    replies = await chat.say("Pat", line)
+    assert replies[0].error
+    async with chat.core.db.transaction() as session:
+        regions = [(r.name, r.area) for r in await session.scalars(select(Region))]
+    assert regions == [("South West", "")]
+
+
+async def test_only_national_admins_touch_regions(chat: Chat) -> None:
+    await founder(chat)
+    await chat.say("Pat", "/region add South West")
+    await chat.signup("Mallory")
+    replies = await chat.say("Mallory", "/region add Mallory Land")
+    assert replies[0].error and "national admins" in replies[0].text
+    replies = await chat.say("Mallory", "/region areas South West: Everywhere")
+    assert replies[0].error
+    async with chat.core.db.transaction() as session:
+        assert [r.area for r in await session.scalars(select(Region))] == [""]
+        refused = await session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "refused")
+        )
+    assert refused == 2
+
+
+async def test_a_region_with_branches_is_not_removed(chat: Chat) -> None:
+    await founder(chat)
+    await chat.say("Pat", "/region add South West")
+    await chat.say("Pat", "/region areas South West: Frome")
+    await chat.signup("Ann", "Frome")
+    await chat.press("Ann", "Propose")
+    replies = await chat.say("Pat", "/region remove South West")
+    assert replies[0].error and "still has branches" in replies[0].text
+
+
+# --- Where a proposed branch lands, and who is told -----------------------------------
+
+
+async def propose(chat: Chat, name: str, place: str) -> list[str]:
+    await chat.signup(name, place)
+    return [text(await chat.press(name, "Propose"))]
+
+
+async def branch(chat: Chat, name: str) -> Branch:
+    async with chat.core.db.transaction() as session:
+        found = await session.scalar(select(Branch).where(Branch.name == name))
+        assert found is not None
+        return found
+
+
+async def test_a_proposal_lands_in_the_region_that_covers_it(chat: Chat) -> None:
+    await founder(chat)
+    await chat.say("Pat", "/region add South West")
+    await chat.say("Pat", "/region areas South West: Somerset, Frome, BA")
+    await chat.say("Pat", "/region add Wales")
+    await chat.say("Pat", "/region areas Wales: Cardiff, CF")
+    await propose(chat, "Ann", "frome")
+    await propose(chat, "Bea", "BA11")
+    await propose(chat, "Cai", "Cardiff")
+    regions = {r.name: r.id for r in await _regions(chat)}
+    assert (await branch(chat, "frome")).region_id == regions["South West"]
+    assert (await branch(chat, "BA11")).region_id == regions["South West"]
+    assert (await branch(chat, "Cardiff")).region_id == regions["Wales"]
+    # Pat (national) hears of each proposal, naming the branch.
+    heard = await told(chat, "Pat")
+    assert sum("branch was proposed" in t for t in heard) == 3
+
+
+async def _regions(chat: Chat) -> list[Region]:
+    async with chat.core.db.transaction() as session:
+        return list(await session.scalars(select(Region)))
+
+
+async def test_region_admins_hear_of_proposals_and_volunteers_in_their_region(
+    chat: Chat,
+) -> None:
+    await founder(chat)
+    await chat.say("Pat", "/region add South West")
+    await chat.say("Pat", "/region areas South West: Frome")
+    await chat.say("Pat", "/region add Wales")
+    await chat.say("Pat", "/region areas Wales: Cardiff")
+    # Jo and Wyn become region admins (as the chat would make them).
+    for who in ("Jo", "Wyn"):
+        await chat.signup(who)
+    await propose(chat, "Ann", "Frome")
+    await propose(chat, "Cai", "Cardiff")
+    for who, region_place in (("Jo", "frome"), ("Wyn", "cardiff")):
+        await chat.say(who, f"/join {region_place}")
+        person = await chat.person(who)
+        assert person is not None
+        replies = await chat.say("Pat", f"/promote {person.short_id} admin region")
+        assert "now admin" in text(replies), text(replies)
+    await propose(chat, "Bob", "Frome Selwood")  # nobody covers it: national queue
+    await chat.signup("Dee", "Frome")
+    await chat.press("Dee", "I can organise it")
+    jo, wyn = await told(chat, "Jo"), await told(chat, "Wyn")
+    assert any("Dee" in t and "offers to organise" in t for t in jo)
+    assert not any("Dee" in t for t in wyn)
+    assert not any("Frome Selwood" in t for t in jo + wyn)
+    assert any("Frome Selwood" in t and "/region assign" in t for t in await told(chat, "Pat"))
+
+
+async def test_a_branch_waiting_for_a_region_is_placed_by_a_national_admin(chat: Chat) -> None:
+    await founder(chat)
+    await propose(chat, "Ann", "Frome")
+    await propose(chat, "Bea", "Glastonbury")
+    assert "waiting for a region" in text(await chat.say("Pat", "/region"))
+    await chat.say("Pat", "/region add South West")
+    # Saying which places a region covers places the branches waiting there.
+    assert "Placed in it: Frome" in text(
+        await chat.say("Pat", "/region areas South West: Frome, BA")
+    )
+    assert "now in the South West region" in text(
+        await chat.say("Pat", "/region assign Glastonbury: South West")
+    )
+    region = (await _regions(chat))[0]
+    assert (await branch(chat, "Glastonbury")).region_id == region.id
+    assert (await branch(chat, "Frome")).region_id == region.id
+
+
+async def test_a_volunteer_is_told_the_truth_when_the_party_has_no_admin(chat: Chat) -> None:
+    await propose(chat, "Ann", "Frome")
+    replies = await chat.press("Ann", "I can organise it")
+    assert "no admin yet" in text(replies)
+    assert "have been told" not in text(replies)
+    async with chat.core.db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_areas_match_place_names_and_postcode_prefixes() -> None:
+    area = Area.parse("Somerset, Frome, BA, B, CF10, Ynys Môn")
+    for place in ("frome", "FROME", "BA11", "ba11 4ab", "B1", "CF10", "ynys môn", "Ynys  Môn"):
+        assert area.covers(place), place
+    for place in ("BS1", "CF11", "Bath", "", "Frome Selwood", "BAA1"):
+        assert not area.covers(place), place
+
+
+# --- From the terminal ----------------------------------------------------------------
+
+
+def test_init_names_the_party_and_prints_a_code_the_chat_accepts(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'party.db'}"
+    first = organiser("init", "--party", "The Levellers", "--db", url, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "The party: The Levellers" in first.stdout
+    code = re.search(r"/claim (ADMIN-[A-Z0-9-]+)", first.stdout)
+    assert code is not None
+    region = organiser(
+        "region", "add", "South West", "--areas", "Somerset, BA", "--db", url, cwd=tmp_path
+    )
+    assert region.returncode == 0 and "covering Somerset, BA" in region.stdout.replace(
+        "somerset", "Somerset"
+    )
+    bad = organiser("region", "add", "  ", "--db", url, cwd=tmp_path)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert organiser("admin", "list", "--db", url, cwd=tmp_path).returncode == 1
+    # A console session on that database: the hint, then the claim.
+    script = f"/start\n1\n/claim {code.group(1)}\n/region\n"
+    console = organiser("console", "--db", url, cwd=tmp_path, stdin=script)
+    assert console.returncode == 0, console.stderr
+    assert "no national admin yet" in console.stderr
+    assert "You are now a national admin of The Levellers" in console.stdout
+    assert "South West: covers" in console.stdout
+    listed = organiser("admin", "list", "--db", url, cwd=tmp_path)
+    assert listed.returncode == 0 and "Sam" in listed.stdout
+    again = organiser("init", "--db", url, cwd=tmp_path)
+    assert "already has 1 national admin" in again.stdout and "/claim" not in again.stdout
+
+
+async def test_admin_add_makes_a_second_co_leader(db: Database, clock: object) -> None:
+    from bot.clock import FixedClock
+
+    assert isinstance(clock, FixedClock)
+    chat = Chat(Core(db, Settings(), clock=clock), clock)
+    await founder(chat, "Pat")
+    await founder(chat, "Quinn")
+    replies = await chat.say("Pat", "/region add Wales")
+    assert "created" in text(replies)
+    assert await roles(chat) == 2
