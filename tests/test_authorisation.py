@@ -150,6 +150,13 @@ ATTEMPTS = [
         branch="Bath",
     ),
     Attempt(
+        "region-add",
+        "/region add North East",
+        refused=(*EVERYONE_ELSE, "Alice", "Jo"),  # a region admin cannot make regions
+        rightful=("Kai",),
+        done="The North East region is created",
+    ),
+    Attempt(
         "members",
         "members:{frome}",
         refused=(*EVERYONE_ELSE, "Lee"),
