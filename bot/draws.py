@@ -546,7 +546,12 @@ async def complete(
     )
     respond_by = now + max(draw.respond_by - draw.created_at, dt.timedelta(days=1))
     invitations = []
+    # Someone forgotten (/forget) since the commitment has no entrant left: their
+    # place is a vacancy, filled below.
+    forgotten = [name for name in selected if name not in behind]
     for name in selected:
+        if name in forgotten:
+            continue
         invitation = Invitation(
             draw_id=draw.id,
             person_id=behind[name],
@@ -589,6 +594,8 @@ async def complete(
     await publish(session, settings, body, key=f"drawn:{draw.id}", render=public, now=now)
     names = []
     for name in selected:
+        if name in forgotten:
+            continue
         person = await session.get(Person, behind[name])
         names.append(f"{name} = {person.display_name if person else '?'}")
     await enqueue_for(
@@ -602,6 +609,16 @@ async def complete(
         ),
         now=now,
     )
+    root = await root_of(session, draw)
+    for name in forgotten:
+        await enqueue_for(
+            session,
+            staff_of(body),
+            key=f"draw-vacancy:{draw.id}:{name}",
+            render=_vacancy_text(body, root.id),
+            now=now,
+        )
+        await replace_place(session, settings, draw.id, f"{draw.id}:{name}", now)
     return invitations
 
 
@@ -646,7 +663,16 @@ async def replace(
 ) -> str | None:
     """Draw one replacement for a declined or expired invitation. Returns a
     reason when nobody can be drawn."""
-    draw = await session.get(Draw, declined.draw_id)
+    return await replace_place(session, settings, declined.draw_id, str(declined.id), now)
+
+
+async def replace_place(
+    session: AsyncSession, settings: Settings, draw_id: int, place: str, now: dt.datetime
+) -> str | None:
+    """Draw one replacement for a place of ``draw_id`` left empty (``place``
+    names it, once: a declined invitation's id, or a forgotten entrant's
+    pseudonym). Returns a reason when nobody can be drawn."""
+    draw = await session.get(Draw, draw_id)
     if draw is None:
         return "gone"
     root = await root_of(session, draw)
@@ -665,7 +691,7 @@ async def replace(
         await enqueue_for(
             session,
             staff_of(body),
-            key=f"draw-empty:{declined.id}",
+            key=f"draw-empty:{place}",
             render=lambda t: t(
                 "Draw {id} for {body}: someone declined, and nobody is left in the pool "
                 "to draw in their place.",

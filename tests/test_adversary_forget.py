@@ -280,3 +280,32 @@ async def test_the_outbox_keeps_its_messages_across_the_migration(db: Database) 
     async with db.transaction() as session:
         rows = list(await session.scalars(select(OutboxMessage)))
     assert [(r.key, r.text, r.person_id, r.about_id) for r in rows] == [("k1", "hello", 1, None)]
+
+
+async def test_a_forgotten_entrant_drawn_after_the_commitment_is_a_vacancy(demo: Chat) -> None:
+    """The attack: Zed is in a committed draw's pool and is forgotten before the
+    seed is known; the seed then selects Zed's pseudonym, which leads to nobody,
+    and the draw cannot complete (or seats a stranger). Now: the draw completes,
+    the others drawn are invited, and Zed's place is a vacancy: the organisers
+    are told and a replacement is drawn under the draw's rules."""
+    await zed_joins(demo)
+    await add_members(demo, 2, features=lambda i: FEATURES)
+    replies = await demo.say("Alice", f"/draw 3 {lotto(demo.clock)}")
+    assert "chance of selection" in replies[0].text, text(replies)
+    await demo.press("Alice", "Commit")
+    await forget(demo, "Zed")
+    await add_members(demo, 2, name="Reserve", features=lambda i: FEATURES)
+    replies = await seed_by_lottery(demo)
+    assert not replies[0].error and "have been invited" in replies[0].text, text(replies)
+    async with demo.core.db.transaction() as session:
+        invited = list(
+            await session.scalars(
+                select(Person.display_name)
+                .join(Invitation, Invitation.person_id == Person.id)
+                .where(Invitation.status == "invited")
+                .order_by(Person.display_name)
+            )
+        )
+    assert len(invited) == 3 and sum(n.startswith("Reserve") for n in invited) == 1, invited
+    told = [t for who, t in await demo.outbox() if who == "Alice"]
+    assert any("vacant" in t for t in told), told
