@@ -88,6 +88,7 @@ async def test_a_lottery_date_today_or_past_or_on_a_day_without_a_draw_is_refuse
         ("/draw 3 lottery:UK Lotto:2026-11-29", "not drawn on a Sunday"),
         ("/draw 3 lottery:EuroMillions:2026-11-28", "not drawn on a Saturday"),
         ("/draw 3 lottery:Mystery Millions:2026-11-28", "There is no lottery"),
+        ("/draw 3 lottery:6 of 1-49:2026-11-28", "There is no lottery"),  # names none
     ):
         replies = await demo.say("Alice", line)
         assert replies[0].error and said in replies[0].text, (line, joined(replies))
@@ -133,6 +134,9 @@ def test_wrong_lottery_numbers_are_refused_with_the_format() -> None:
             assert "5 of 1-50 + 2 of 1-12" in exc.render(_t), typed
         else:
             raise AssertionError(f"{typed!r} was read")
+    irish = lottery_source("Irish Lotto 6 of 1-47", "2026-11-28", "Europe/Dublin", _thursday())
+    assert (irish["name"], irish["format"]) == ("Irish Lotto", "6 of 1-47; each group sorted")
+    assert lottery_seed(irish, "47, 01, 2, 30, 4, 5") == "1 2 4 5 30 47"
     uk = lottery_source("UK Lotto", "2026-11-28", "Europe/London", _thursday())
     try:
         lottery_seed(uk, "1 2 3 4 5 6 + 6")  # the bonus ball is another ball from the machine

@@ -714,7 +714,9 @@ async def test_a_worker_killed_as_it_draws_leaves_the_draw_and_its_invitations_w
     await members(db, 12, opted_in=True)
     (a,) = await start(rig, 1)
     day = (dt.datetime.now(ZoneInfo("Europe/London")) + dt.timedelta(days=2)).date()
-    preview = await rig.console_says("Alice", f"/draw 3 lottery:6 of 1-49:{day.isoformat()}")
+    preview = await rig.console_says(
+        "Alice", f"/draw 3 lottery:Bonoloto 6 of 1-49:{day.isoformat()}"
+    )
     commit = next(x for row in preview[0].buttons for x in row if x.action == "drawok")
     committed = await rig.console("Alice", commit.data)
     assert committed[0].text.startswith("Committed: draw 1"), committed

@@ -5,7 +5,8 @@ A seed source is fixed in the record before anyone can know the seed. Three kind
 
 ``lottery``
     A public lottery's result on a date after the commitment: a known game (UK
-    Lotto, EuroMillions, La Primitiva) or a generic "N of A-B". The committed
+    Lotto, EuroMillions, La Primitiva) or another named with its format ("Irish
+    Lotto 6 of 1-47"). The committed
     source fixes which numbers, their range and their order (``format``) and the
     moment the result is public (``results_after``, UTC). Two witnesses type the
     numbers however they like ("03 14 15 35 42 58 + 07", "3,14,15,35,42,58 bonus
@@ -110,25 +111,31 @@ GAMES = (
         "Europe/Madrid",
     ),
 )
-GENERIC = re.compile(r"^(\d{1,2}) ?of ?(\d{1,4}) ?- ?(\d{1,4})$")
+GENERIC = re.compile(
+    r"^(?P<name>.*?[^\W\d_].*?)[\s,:(]+(?P<count>\d{1,2}) ?of ?(?P<low>\d{1,4}) ?- ?(?P<high>\d{1,4})\)?$"
+)
 GENERIC_RESULTS_AT = dt.time(21, 0)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def game_named(name: str) -> Game | None:
-    """A known game by any of its names, or a generic "N of A-B" (the body's time zone)."""
-    plain = " ".join(name.lower().split())
+    """A known game by any of its names, or another public lottery named with its
+    format, e.g. "Irish Lotto 6 of 1-47" (results after 21:00 in the body's time
+    zone). A bare "6 of 1-49" names no lottery, so witnesses could type anything:
+    it is refused."""
+    plain = " ".join(name.split())
     for game in GAMES:
-        if plain in game.aliases or plain == game.key:
+        if plain.lower() in game.aliases or plain.lower() == game.key:
             return game
     generic = GENERIC.match(plain)
     if generic:
-        count, low, high = (int(x) for x in generic.groups())
+        count, low, high = (int(generic[k]) for k in ("count", "low", "high"))
         if 1 <= count <= 20 and low < high and high - low + 1 >= count:
             group = Group(count, low, high)
+            title = generic["name"].strip()[:40]
             return Game(
-                group.describe(),
-                group.describe(),
+                f"{title} {group.describe()}",
+                title,
                 (),
                 (group,),
                 False,
@@ -152,7 +159,7 @@ def lottery_source(name: str, date: str, timezone: str, now: dt.datetime) -> dic
         raise SeedProblem(
             N_(
                 "There is no lottery “{name}” here: name UK Lotto, EuroMillions, La Primitiva, "
-                "or a format such as “6 of 1-49”."
+                "or another public lottery with its format, e.g. “Irish Lotto 6 of 1-47”."
             ),
             name=name[:40],
         )
