@@ -414,7 +414,15 @@ class TelegramAdapter:
         # Answer every query (no spinning button); a refusal is said right there.
         await query.answer(first.text[:200] if first is not None and first.error else None)
         for reply in replies:
-            if reply.edit and not reply.error and query.message is not None:
+            message = query.message
+            # A personal answer never replaces a message everyone in a group reads.
+            shared = message is not None and message.chat.type != ChatType.PRIVATE
+            if (
+                reply.edit
+                and not reply.error
+                and message is not None
+                and not (reply.private and shared)
+            ):
                 await self.edit(query, reply)
             elif not reply.error:
                 await self.deliver(update, reply)

@@ -128,9 +128,19 @@ class Context:
             raise self.stale()
         return branch
 
-    def stale(self) -> Refusal:
+    def stale(self, *, audit: str | None = None) -> Refusal:
+        """The answer to a button that is expired, used, or not the presser's to
+        press: the same words in each case, so that a forged button (another
+        branch's ids) tells nothing about what it names. ``audit`` records a
+        forged attempt."""
         return Refusal(
-            Reply(self.t("This button has expired; nothing was changed."), error=True, edit=True)
+            Reply(
+                self.t("This button has expired; nothing was changed."),
+                error=True,
+                edit=True,
+                private=True,
+            ),
+            audit=audit,
         )
 
     def undo_button(self, prompt: Prompt) -> Button:

@@ -23,7 +23,7 @@ from bot.context import Context, Refusal
 from bot.i18n import translator
 from bot.messages import Reply, Request
 from bot.people import find_person
-from bot.registry import ACTIONS, COMMANDS
+from bot.registry import ACTIONS, COMMANDS, PUBLIC_ACTIONS
 from storage.db import Database
 from storage.models import AuditEntry, BranchChat
 
@@ -92,11 +92,11 @@ class Core:
                     t = translator(person.locale)
                 ctx = Context(session, request, self.settings, now, self.rng, t, person)
                 replies = await self._dispatch(ctx)
-            return replies
+            return _where_asked(request, replies)
         except Refusal as refusal:
             if refusal.audit:
                 await self._audit_refusal(request, refusal.audit)
-            return refusal.replies
+            return _where_asked(request, refusal.replies)
         except IntegrityError as exc:
             raise Retry("a conflicting write") from exc
         except DBAPIError as exc:
@@ -195,6 +195,22 @@ class Core:
                 )
         except Exception:
             log.exception("could not audit a refused %s", what)
+
+
+def _where_asked(request: Request, replies: list[Reply]) -> list[Reply]:
+    """In a group chat (a Telegram group, a Discord server channel) every reply is
+    about one person and goes privately (a DM, an ephemeral answer), but for the
+    few commands and buttons that are about the chat itself."""
+    if request.chat.kind != "group":
+        return replies
+    if request.action is not None:
+        public = request.action in PUBLIC_ACTIONS
+    else:
+        spec = COMMANDS.get(request.command or "")
+        public = spec is not None and spec.public
+    if public:
+        return replies
+    return [r if r.private else replace(r, private=True) for r in replies]
 
 
 def _readable(text: str) -> bool:

@@ -21,12 +21,16 @@ class CommandSpec:
     roles: tuple[str, ...]  # empty: everyone; else /help shows it to holders of these
     handler: CommandHandler
     private: bool  # its reply concerns only the person: send it privately
+    # Answered where it was asked, even in a group chat. Everything else asked in
+    # a group is answered privately: replies are about one person by default.
+    public: bool = False
     # Extra /help lines for staff: (usage, summary, roles that see it).
     staff: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
 
 COMMANDS: dict[str, CommandSpec] = {}
 ACTIONS: dict[str, ActionHandler] = {}
+PUBLIC_ACTIONS: set[str] = set()
 
 
 def command(
@@ -37,21 +41,29 @@ def command(
     roles: tuple[str, ...] = (),
     private: bool = False,
     staff: tuple[tuple[str, str, tuple[str, ...]], ...] = (),
+    public: bool = False,
 ) -> Callable[[CommandHandler], CommandHandler]:
     def register(handler: CommandHandler) -> CommandHandler:
         if name in COMMANDS:
             raise ValueError(f"command /{name} registered twice")
-        COMMANDS[name] = CommandSpec(name, summary, usage, roles, handler, private, staff)
+        COMMANDS[name] = CommandSpec(
+            name, summary, usage, roles, handler, private, public=public, staff=staff
+        )
         return handler
 
     return register
 
 
-def action(name: str) -> Callable[[ActionHandler], ActionHandler]:
+def action(name: str, *, public: bool = False) -> Callable[[ActionHandler], ActionHandler]:
+    """A button action; ``public``: its answer may show in a group chat (else it
+    goes privately, like every reply about one person)."""
+
     def register(handler: ActionHandler) -> ActionHandler:
         if name in ACTIONS:
             raise ValueError(f"action {name} registered twice")
         ACTIONS[name] = handler
+        if public:
+            PUBLIC_ACTIONS.add(name)
         return handler
 
     return register

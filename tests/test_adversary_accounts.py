@@ -12,13 +12,23 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+from collections.abc import AsyncIterator
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bot.people import SHORT_ID_ALPHABET
 from storage.db import Database
 from storage.models import AuditEntry, Branch, BranchChat, Identity, OutboxMessage
-from tests.helpers import Chat, RecordingTransport, confirm_link, deliver, text
+from tests.fake_discord import CHANNELS
+from tests.helpers import Chat, RecordingTransport, confirm_link, deliver, post_poll, text
+from tests.test_discord import STRANGER, Rig, contents, custom_ids, ephemeral, rig
+from tests.test_telegram import Rig as TelegramRig
+from tests.test_telegram import _rig as telegram_rig
+from tests.test_telegram import button_data
+
+__all__ = ["rig"]  # the Discord rig, a fixture
 
 TG = "telegram"
 
@@ -286,3 +296,112 @@ async def test_accounts_and_messages_survive_the_link_confirmation_migration(db:
         (row,) = list(await session.scalars(select(OutboxMessage)))
     assert (identity.user_id, identity.linked_at) == ("42", None)
     assert (row.text, row.person_id, row.to_platform) == ("hello", 1, None)
+
+
+# --- what others in a shared chat see -------------------------------------------------
+
+
+async def test_on_discord_nothing_about_one_person_is_posted_to_a_server_channel(
+    rig: Rig,
+) -> None:
+    """The attack: anyone reading the party server's #general learns who just
+    agreed to the privacy notice, joined which branch, turned reminders off or
+    left. Now: every answer about one person is ephemeral (seen by them alone),
+    from /start to /leave; /help stays public."""
+    answers = await rig.slash(STRANGER, "start")
+    agree = custom_ids(answers[-1])["I agree"]
+    answers += await rig.click(STRANGER, agree, guild=True, channel_id=CHANNELS["general"])
+    answers += await rig.slash(STRANGER, "join", place="Frome")
+    answers += await rig.slash(STRANGER, "reminders", setting="off")
+    answers += await rig.slash(STRANGER, "leave")
+    said = contents(answers)
+    assert "privacy" in said.lower() and "recorded" in said and "left" in said, said
+    # What the channel shows everyone: the bot's messages there that are not ephemeral.
+    visible = [
+        m["content"]
+        for m in rig.fake.channel_messages(CHANNELS["general"])
+        if m.get("content") and not ephemeral(m)
+    ]
+    assert visible == []
+    assert not any(ephemeral(a) for a in await rig.slash(STRANGER, "help"))
+
+
+async def test_in_a_group_chat_answers_about_one_person_go_privately(demo: Chat) -> None:
+    """The attack (Telegram, or any group): Dan reads the Frome group while Zed
+    signs up there, and learns Zed's affiliation, reminders and departure. Now:
+    every reply about one person goes to their private chat; only a short list of
+    commands (/help, /linkchat, /unlinkchat) answers in the group."""
+    group = "-100frome"
+    replies = await demo.say("Zed", "/start", group=group)
+    replies += await demo.press("Zed", "I agree", group=group)
+    replies += await demo.say("Zed", "/join Frome", group=group)
+    replies += await demo.say("Zed", "/reminders off", group=group)
+    replies += await demo.say("Zed", "/leave", group=group)
+    replies += await demo.say("Zed", "/canvass", group=group)
+    assert [r.text[:40] for r in replies if not r.private] == []
+    assert not (await demo.say("Zed", "/help", group=group))[0].private
+    assert not (await demo.say("Alice", "/linkchat", group=group))[0].private
+
+
+@pytest.fixture
+async def tg_rig(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[TelegramRig]:
+    async for r in telegram_rig(tmp_path, sqlite_template):
+        yield r
+
+
+async def test_on_telegram_a_personal_answer_never_replaces_a_group_message(
+    tg_rig: TelegramRig,
+) -> None:
+    """The attack: a button under a message in the branch's group is pressed, and
+    the answer about the presser (which replaces the pressed message) is shown
+    to the whole group. Now: a personal answer goes to the presser's private
+    chat, and the group's message stays as it was."""
+    tg = tg_rig.tg
+    alice, sam = tg.user(101, "Alice", "alice"), tg.user(201, "Sam", "sam")
+    group = tg.group_chat(-1003, "Frome branch")
+    await tg_rig.say(alice, "/linkchat", chat=group)
+    posted = tg.last_message(-1003)
+    await tg_rig.say(sam, "/start")
+    agree = button_data(tg.last_message(201), "I agree")
+    await tg_rig.press_data(sam, posted, agree)
+    in_group = [m.get("text", "") for m in tg.bot_messages(-1003)]
+    assert not any("agreement is recorded" in t for t in in_group), in_group
+    assert any("agreement is recorded" in t for t in tg.sent_texts(201))
+
+
+# --- forged buttons -------------------------------------------------------------------
+
+
+async def test_forged_meeting_buttons_say_nothing_about_another_branchs_meeting(
+    demo: Chat,
+) -> None:
+    """The attack: Erin (Bath) presses buttons she made up with the ids of Frome's
+    meetings, to read their titles. Now: the same answer as a stale button, word
+    for word, whether the meeting exists or not."""
+    await demo.say(
+        "Alice", '/meeting online 2026-12-03 19:00 https://meet.example/abc "Secret strategy"'
+    )
+    await demo.press("Alice", "Confirm")
+    stale = text(await demo.press("Erin", "mtgo:99999"))
+    for action in ("mtgo", "mtmaybe", "mtno", "mtics"):
+        replies = await demo.press("Erin", f"{action}:1")
+        assert "Secret strategy" not in text(replies)
+        assert text(replies) == stale, action
+
+
+async def test_forged_poll_buttons_do_not_reveal_that_another_branchs_poll_exists(
+    demo: Chat,
+) -> None:
+    """The attack: Erin (Bath) presses made-up vote, ballot and results buttons
+    with ids of Frome's polls, open and closed, to learn which exist and when they
+    closed. Now: the same answer as a stale button, for each."""
+    open_poll = await post_poll(demo, "Alice", '"Open question?" "Yes" "No"')
+    closed = await post_poll(demo, "Alice", '"Closed question?" "Yes" "No"')
+    await demo.say("Alice", f"/poll close {closed}")
+    stale = text(await demo.press("Erin", "pollopen:99999"))
+    for poll in (open_poll, closed):
+        for data in (f"pv:{poll}.0", f"pollopen:{poll}", f"pollres:{poll}", f"pc:{poll}.1"):
+            replies = await demo.press("Erin", data)
+            assert "question" not in text(replies)
+            assert text(replies) == stale, data
+    assert text(await demo.press("Erin", "pollmeet:1.online")) == stale

@@ -125,7 +125,7 @@ async def test_closing_a_meeting_time_poll_schedules_the_meeting(demo: Chat) -> 
     [
         ("Dan", "Only members with current dues vote"),  # a supporter
         ("Lee", "Only members with current dues vote"),  # dues lapsed
-        ("Femi", "for another part of the party"),  # Bath
+        ("Femi", "This button has expired"),  # Bath: told nothing about Frome's poll
     ],
 )
 async def test_who_may_not_vote_is_told_why_and_nothing_changes(

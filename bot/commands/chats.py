@@ -29,6 +29,7 @@ def _require_group(ctx: Context) -> None:
     N_("make this group chat the branch's announcement chat"),
     usage="[branch]",
     roles=(ORGANISER, ADMIN),
+    public=True,
 )
 async def linkchat(ctx: Context) -> Reply:
     _require_group(ctx)
@@ -99,6 +100,7 @@ async def _unlink(ctx: Context, link: BranchChat | None) -> Reply:
     "unlinkchat",
     N_("stop sending the branch's announcements to this chat"),
     roles=(ORGANISER, ADMIN),
+    public=True,
 )
 async def unlinkchat(ctx: Context) -> Reply:
     _require_group(ctx)
@@ -112,7 +114,7 @@ async def unlinkchat(ctx: Context) -> Reply:
     return await _unlink(ctx, link)
 
 
-@action("unlinkchat")
+@action("unlinkchat", public=True)
 async def unlink_pressed(ctx: Context, target: str) -> Reply:
     ctx.require_person()
     link_id = parse_id(target)

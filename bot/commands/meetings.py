@@ -511,14 +511,7 @@ async def _answer_pressed(ctx: Context, target: str, wanted: str) -> Reply:
     meeting, branch = await _button_meeting(ctx, target)
     tz = branch.timezone
     if not await may_answer(ctx, meeting, branch):
-        raise _private_refusal(
-            ctx.t(
-                "{title} is for the people of the {branch} branch, so you cannot answer it. "
-                "(A people's assembly is open to everyone.)",
-                title=meeting.title,
-                branch=branch.name,
-            )
-        )
+        raise ctx.stale(audit="meeting.answer")  # another branch's: it says nothing
     if meeting.cancelled_at is not None:
         raise _private_refusal(ctx.t("{title} was cancelled.", title=meeting.title))
     if meeting.starts_at <= ctx.now:
@@ -576,13 +569,7 @@ async def calendar_pressed(ctx: Context, target: str) -> Reply:
     ctx.require_person()
     meeting, branch = await _button_meeting(ctx, target)
     if not await may_answer(ctx, meeting, branch):
-        raise _private_refusal(
-            ctx.t(
-                "{title} is for the people of the {branch} branch.",
-                title=meeting.title,
-                branch=branch.name,
-            )
-        )
+        raise ctx.stale(audit="meeting.calendar")
     content = ics(meeting, branch, ctx.settings.party_name, ctx.now)
     return Reply(
         ctx.t("Add it to your calendar:"),

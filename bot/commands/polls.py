@@ -461,6 +461,12 @@ async def _may_vote(ctx: Context, poll: Poll) -> Person:
     person = ctx.require_person()
     await ctx.session.refresh(poll, with_for_update={"read": True})
     tz = await scope_timezone(ctx.session, ctx.settings, poll)
+    on_roll = await roll_entry(ctx.session, poll, person) is not None
+    branches = {b.id for b in await scope_branches(ctx.session, poll.scope, poll.scope_id)}
+    if not on_roll and person.branch_id not in branches:
+        # Another part of the party's poll: a forged button, told nothing (not
+        # even that the poll exists, or when it closed).
+        raise ctx.stale(audit="poll.forged")
     if poll.closed_at is not None or (poll.closes_at is not None and poll.closes_at <= ctx.now):
         raise _private(
             ctx,
@@ -469,12 +475,9 @@ async def _may_vote(ctx: Context, poll: Poll) -> Person:
                 when=_local(poll.closed_at or poll.closes_at or ctx.now, tz),
             ),
         )
-    if await roll_entry(ctx.session, poll, person) is not None:
+    if on_roll:
         return person
-    branches = {b.id for b in await scope_branches(ctx.session, poll.scope, poll.scope_id)}
-    if person.branch_id not in branches:
-        why = ctx.t("This poll is for another part of the party; you are not in it.")
-    elif person.joined_branch_at is not None and person.joined_branch_at > poll.opened_at:
+    if person.joined_branch_at is not None and person.joined_branch_at > poll.opened_at:
         why = ctx.t(
             "Who may vote was fixed when the poll opened ({when}); you joined after that.",
             when=_local(poll.opened_at, tz),
@@ -681,7 +684,8 @@ async def schedule_from_poll(ctx: Context, target: str) -> Reply:
     poll = await _poll_from(ctx, poll_text_id)
     if poll.kind != TIMES or poll.scope != SCOPE_BRANCH or kind not in ("online", "in_person"):
         raise ctx.stale()
-    await _staff_of(ctx, poll, "pollmeet")
+    if not await _organises(ctx, poll.scope, poll.scope_id):
+        raise ctx.stale(audit="pollmeet")
     winners = (poll.result or {}).get("winners") or []
     branch = await ctx.session.get(Branch, poll.scope_id)
     if not winners or branch is None:

@@ -90,7 +90,7 @@ def _help_position(spec: CommandSpec) -> tuple[int, str]:
     return order, spec.name
 
 
-@command("help", N_("the commands you can use"))
+@command("help", N_("the commands you can use"), public=True)
 async def help_(ctx: Context) -> Reply:
     grants = await ctx.grants()
     lines = [ctx.t("Here is what you can do:")]
