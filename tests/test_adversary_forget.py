@@ -23,6 +23,7 @@ from storage.db import Database
 from storage.models import (
     Base,
     CouncilSeat,
+    Draw,
     Identity,
     Invitation,
     OutboxMessage,
@@ -31,6 +32,7 @@ from storage.models import (
     SortitionProfile,
 )
 from tests.helpers import (
+    LOTTO_RESULT,
     Chat,
     RecordingTransport,
     add_members,
@@ -309,3 +311,28 @@ async def test_a_forgotten_entrant_drawn_after_the_commitment_is_a_vacancy(demo:
     assert len(invited) == 3 and sum(n.startswith("Reserve") for n in invited) == 1, invited
     told = [t for who, t in await demo.outbox() if who == "Alice"]
     assert any("vacant" in t for t in told), told
+
+
+async def test_a_forgotten_witness_no_longer_vouches_for_a_seed(demo: Chat) -> None:
+    """The attack: Zed enters a lottery's result as the first witness of a draw,
+    then is forgotten; the draw still counts an entry by someone nobody can now
+    identify (and on SQLite, whose id the next newcomer takes). Now: the
+    forgotten witness's entry goes with them, and two witnesses who are still
+    members must agree before the draw is made."""
+    await zed_joins(demo)
+    await add_members(demo, 3, features=lambda i: FEATURES)
+    await demo.say("Alice", f"/draw 2 {lotto(demo.clock)}")
+    await demo.press("Alice", "Commit")
+    async with demo.core.db.transaction() as session:
+        draw = await session.get(Draw, 1)
+        assert draw is not None
+        due = draw.seed_due_at
+    demo.clock.set(due + dt.timedelta(minutes=5))
+    replies = await demo.say("Zed", f"/draw seed 1 {LOTTO_RESULT}")
+    assert "Result noted" in replies[0].text, text(replies)
+    await forget(demo, "Zed")
+    replies = await demo.say("Carol", f"/draw seed 1 {LOTTO_RESULT}")
+    assert "Result noted" in replies[0].text, text(replies)  # the first witness again
+    async with demo.core.db.transaction() as session:
+        draw = await session.get(Draw, 1)
+        assert draw is not None and draw.status == "committed" and len(draw.witnesses) == 1
