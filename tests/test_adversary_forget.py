@@ -209,10 +209,13 @@ async def test_sent_messages_and_used_buttons_are_purged_after_the_retention(dem
 async def test_a_forgotten_council_members_seat_is_a_vacancy_filled_by_lot(demo: Chat) -> None:
     """The attack: a council member's /forget silently leaves the council a seat
     short, and nobody knows. Now: the organisers are told that the place is
-    vacant, and the next person is drawn and invited under the draw's rules."""
+    vacant, and the next person is drawn and invited under the draw's rules; Zed
+    is warned of it before confirming."""
     await zed_joins(demo)
     await seat(demo, "Zed")
     await add_members(demo, 2, name="Reserve", features=lambda i: FEATURES)
+    replies = await demo.say("Zed", "/forget")
+    assert "it becomes vacant, and someone else is drawn" in replies[0].text, text(replies)
     await forget(demo, "Zed")
     async with demo.core.db.transaction() as session:
         seats = await session.scalar(select(func.count()).select_from(CouncilSeat))

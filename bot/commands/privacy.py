@@ -18,13 +18,16 @@ from bot.permissions import is_member
 from bot.registry import action, command
 from bot.retention import erase_mentions, words_naming
 from storage.models import (
+    ACCEPTED,
     ADMIN,
+    INVITED,
     SCOPE_NATIONAL,
     AuditEntry,
     Branch,
     Consent,
     ErasureCount,
     Identity,
+    Invitation,
     LinkCode,
     LinkFailure,
     OutboxMessage,
@@ -200,12 +203,23 @@ async def forget(ctx: Context) -> Reply:
     if ctx.person is None:
         return Reply(ctx.t("Nothing is held about you, so there is nothing to delete."))
     prompt = await ctx.prompt("forget")
+    text = ctx.t(
+        "This deletes everything held about you: your record, branch, membership and "
+        "dues dates, roles, consent and pending messages, and your name in messages about "
+        "you. Only anonymous counts remain. It cannot be undone. Are you sure?"
+    )
+    places = await ctx.session.scalar(
+        select(func.count(Invitation.id)).where(
+            Invitation.person_id == ctx.person.id, Invitation.status.in_((INVITED, ACCEPTED))
+        )
+    )
+    if places:
+        text += "\n\n" + ctx.t(
+            "You hold (or are invited to) a place on a council or delegation drawn by lot: "
+            "it becomes vacant, and someone else is drawn in your place."
+        )
     return Reply(
-        ctx.t(
-            "This deletes everything held about you: your record, branch, membership and "
-            "dues dates, roles, consent and pending messages. Only anonymous counts remain. "
-            "It cannot be undone. Are you sure?"
-        ),
+        text,
         buttons=(
             (
                 Button(ctx.t("Yes, delete my data"), "forget", str(prompt.id)),
