@@ -168,6 +168,19 @@ class Core:
                 )
             )
             if taken is not None:  # the new chat was linked already: the old link goes
+                for link in await session.scalars(select(BranchChat).where(old)):
+                    session.add(  # every unlink is audited
+                        AuditEntry(
+                            at=self.clock.now(),
+                            actor_id=None,
+                            action="chat.unlinked",
+                            branch_id=link.branch_id,
+                            details={
+                                "platform": platform,
+                                "why": "the group moved to a chat linked already",
+                            },
+                        )
+                    )
                 moved = await session.execute(delete(BranchChat).where(old))
             else:
                 moved = await session.execute(

@@ -405,3 +405,20 @@ async def test_forged_poll_buttons_do_not_reveal_that_another_branchs_poll_exist
             assert "question" not in text(replies)
             assert text(replies) == stale, data
     assert text(await demo.press("Erin", "pollmeet:1.online")) == stale
+
+
+async def test_a_chat_link_dropped_when_a_group_moves_is_audited(demo: Chat) -> None:
+    """The attack: a branch's announcements silently stop reaching its group.
+    Besides /unlinkchat, a link ends when Telegram moves a group to a new id that
+    is linked already; that unlink is in the audit log too, naming the branch."""
+    await demo.say("Alice", "/linkchat", group="-100old")
+    await demo.say("Erin", "/linkchat", group="-100new")
+    assert await demo.core.chat_moved("console", "-100old", "-100new") == 1
+    async with demo.core.db.transaction() as session:
+        rows = list(
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "chat.unlinked"))
+        )
+        frome = await session.scalar(select(Branch).where(Branch.slug == "frome"))
+    assert [(r.branch_id, r.details.get("why")) for r in rows] == [
+        (frome.id, "the group moved to a chat linked already")  # type: ignore[union-attr]
+    ]
