@@ -50,7 +50,16 @@ from bot.sortition import beacons
 from bot.sortition.model import Person as Entrant
 from bot.sortition.model import Problem, Quota
 from bot.sortition.panels import InfeasibleQuotas
-from bot.sortition.record import commit, replacement_seed, selected_after
+from bot.sortition.record import (
+    commit_sealed,
+    entrant_ids,
+    features_of,
+    next_replacement,
+    open_drawn,
+    reserve_order,
+    selected_after,
+    standing_after,
+)
 from bot.sortition.seeds import is_trial, seed_exists_at
 from bot.sweeps import sweep
 from storage.db import Database
@@ -349,11 +358,11 @@ async def solve(
 
     Solved in a thread: the linear programs can take a moment."""
     try:
-        record, _ = await asyncio.to_thread(commit, problem, seed_source, m)
+        record, _ = await asyncio.to_thread(commit_sealed, problem, seed_source, m)
         return record, None
     except InfeasibleQuotas as exc:
         relaxed = Problem.build(problem.people, exc.relaxation.relaxed, problem.k, problem.exclude)
-        record, _ = await asyncio.to_thread(commit, relaxed, seed_source, m)
+        record, _ = await asyncio.to_thread(commit_sealed, relaxed, seed_source, m)
         return record, exc.relaxation.describe()
 
 
@@ -362,7 +371,7 @@ def summary_text(t: Translator, record: dict[str, Any]) -> str:
     return t(
         "Pool: {n} people; {k} seats. Each person's chance of selection lies between "
         "{low}% and {high}%; the lottery has {panels} distinct panels. Record hash: {hash}.",
-        n=len(record["pool"]) - len(record["excluded"]),
+        n=len(entrant_ids(record)) - len(record["excluded"]),
         k=record["k"],
         low=f"{float(summary['min_probability']) * 100:.1f}",
         high=f"{float(summary['max_probability']) * 100:.1f}",
@@ -506,10 +515,18 @@ async def complete(
         return None
     trial = draw.round == 0 and is_trial(draw.record["seed_source"])
     index, selected = selected_after(draw.record, seed)
+    opened = open_drawn(draw.record, index)  # the drawn panel's counts: its quotas checkable
+    record = draw.record if opened is None else {**draw.record, "opened": opened}
     done = await session.execute(
         update(Draw)
         .where(Draw.id == draw.id, Draw.status == "committed")
-        .values(status=TRIAL if trial else "drawn", seed=seed, chosen_index=index, drawn_at=now)
+        .values(
+            status=TRIAL if trial else "drawn",
+            seed=seed,
+            chosen_index=index,
+            drawn_at=now,
+            record=record,
+        )
         .execution_options(synchronize_session=False)
     )
     if getattr(done, "rowcount", 0) != 1:
@@ -618,7 +635,7 @@ async def complete(
             render=_vacancy_text(body, root.id),
             now=now,
         )
-        await replace_place(session, settings, draw.id, f"{draw.id}:{name}", now)
+        await replace_place(session, settings, draw.id, f"{draw.id}:{name}", now, pseudonym=name)
     return invitations
 
 
@@ -661,32 +678,87 @@ async def root_of(session: AsyncSession, draw: Draw) -> Draw:
 async def replace(
     session: AsyncSession, settings: Settings, declined: Invitation, now: dt.datetime
 ) -> str | None:
-    """Draw one replacement for a declined or expired invitation. Returns a
-    reason when nobody can be drawn."""
-    return await replace_place(session, settings, declined.draw_id, str(declined.id), now)
+    """Fill the place of a declined, expired or vacated invitation (see
+    ``replace_place``). Returns a reason when nobody can be drawn."""
+    event = {EXPIRED: "expired", VACATED: "vacated"}.get(declined.status, "declined")
+    return await replace_place(
+        session,
+        settings,
+        declined.draw_id,
+        str(declined.id),
+        now,
+        person_id=declined.person_id,
+        event=event,
+    )
 
 
 async def replace_place(
-    session: AsyncSession, settings: Settings, draw_id: int, place: str, now: dt.datetime
+    session: AsyncSession,
+    settings: Settings,
+    draw_id: int,
+    place: str,
+    now: dt.datetime,
+    *,
+    person_id: int | None = None,
+    pseudonym: str | None = None,
+    event: str = "vacated",
 ) -> str | None:
-    """Draw one replacement for a place of ``draw_id`` left empty (``place``
-    names it, once: a declined invitation's id, or a forgotten entrant's
-    pseudonym). Returns a reason when nobody can be drawn."""
+    """Fill a place of ``draw_id`` left empty (``place`` names it, once: a
+    declined invitation's id, or a forgotten entrant's pseudonym; who left is
+    ``person_id`` or ``pseudonym``) under the rule the record committed before
+    its seed: the first reserve of the seeded reserve order who keeps the quotas
+    (see ``bot.sortition.record``). No new record: the vacancy and its
+    replacement are an event in the draw's history, which anyone can replay.
+    Returns a reason when nobody can be drawn."""
     draw = await session.get(Draw, draw_id)
     if draw is None:
         return "gone"
     root = await root_of(session, draw)
-    family = [root.id, *await session.scalars(select(Draw.id).where(Draw.parent_id == root.id))]
-    invited = list(await session.scalars(select(Invitation).where(Invitation.draw_id.in_(family))))
+    root = await session.get(Draw, root.id, with_for_update=True) or root
+    await session.refresh(root)
     body = await draw_body(session, settings, root)
     if body is None or root.seed is None:
         return "gone"
-    pool = [
-        (p, f)
-        for p, f in await eligible(session, settings, body, now)
-        if p.id not in {i.person_id for i in invited}
-    ]
-    if not pool:
+    family = [root.id, *await session.scalars(select(Draw.id).where(Draw.parent_id == root.id))]
+    invitations = list(
+        await session.scalars(select(Invitation).where(Invitation.draw_id.in_(family)))
+    )
+    behind = dict(
+        (
+            await session.execute(
+                select(DrawEntrant.pseudonym, DrawEntrant.person_id).where(
+                    DrawEntrant.draw_id == root.id
+                )
+            )
+        ).all()
+    )
+    of = {pid: name for name, pid in behind.items()}
+    left = pseudonym if pseudonym is not None else of.get(person_id or 0)
+    # Who holds a place: as the history replays (also a drawn entrant forgotten
+    # before any invitation), and anyone invited (records older than the history).
+    standing, invited = standing_after(root.record, root.seed)
+    standing |= {
+        of[i.person_id]
+        for i in invitations
+        if i.status in (INVITED, ACCEPTED) and i.person_id in of
+    }
+    standing.discard(left or "")
+    invited |= {of[i.person_id] for i in invitations if i.person_id in of}
+    still = {p.id for p, _ in await eligible(session, settings, body, now)}
+    features = features_of(root.record) or {}
+    order = reserve_order(root.record, root.seed)
+    gone = {name for name in order if behind.get(name) not in still}
+    chosen = next_replacement(root.record, root.seed, standing, invited, gone, features)
+    passed = order[: order.index(chosen)] if chosen is not None else order
+    happened = {
+        "event": event,
+        "at": now.isoformat(),
+        "id": left,
+        "replacement": chosen,
+        "skipped": [name for name in passed if name in gone and name not in invited],
+    }
+    root.record = _with_event(root.record, happened)
+    if chosen is None:
         # Nobody is left to ask: the organisers must hear it, not find out later.
         await enqueue_for(
             session,
@@ -701,75 +773,39 @@ async def replace_place(
             now=now,
         )
         return "empty"
-    staying = {i.person_id for i in invited if i.status in (INVITED, ACCEPTED)}
-    profiles = dict(
-        (
-            await session.execute(
-                select(SortitionProfile.person_id, SortitionProfile.features).where(
-                    SortitionProfile.person_id.in_(staying)
-                )
-            )
-        ).all()
+    invitation = Invitation(
+        draw_id=root.id,
+        person_id=behind[chosen],
+        status=INVITED,
+        respond_by=now + max(root.respond_by - root.created_at, dt.timedelta(days=1)),
+        reminders_sent=0,
     )
-    quotas = []
-    for quota in root.record["quotas"]:
-        taken = sum(
-            1
-            for pid in staying
-            if str((profiles.get(pid) or {}).get(quota["category"]) or PREFER_NOT) == quota["value"]
-        )
-        quotas.append(
-            Quota(
-                quota["category"],
-                quota["value"],
-                max(0, quota["min"] - taken),
-                max(0, quota["max"] - taken),
-            )
-        )
-    round_ = (
-        max([d.round for d in await session.scalars(select(Draw).where(Draw.id.in_(family)))]) + 1
-    )
-    problem, behind = build(pool, quotas, 1)
-    source = {
-        "kind": "string",
-        "description": f"replacement {round_} of draw {root.id}: SHA-256(seed + 'replacement' + {round_})",
-    }
-    record, _relaxed = await solve(problem, source, settings.sortition_panels)
-    replacement = Draw(
-        body=root.body,
-        scope=root.scope,
-        scope_id=root.scope_id,
-        seats=1,
-        status="committed",
-        record=record,
-        record_hash=record["record_hash"],
-        seed_due_at=now,
-        witnesses=[],
-        round=round_,
-        parent_id=root.id,
-        respond_by=now + (root.respond_by - root.created_at),
-        created_by=root.created_by,
-        created_at=now,
-    )
-    session.add(replacement)
+    session.add(invitation)
     await session.flush()
-    session.add(
-        AuditEntry(
-            at=now,
-            action="draw.committed",
-            details={
-                "draw": replacement.id,
-                "body": root.body,
-                "record_hash": replacement.record_hash,
-            },
-        )
+    person = await session.get(Person, invitation.person_id)
+    t = translator(person.locale if person else settings.default_locale)
+    await enqueue(
+        session,
+        key=f"invite:{invitation.id}",
+        text=invitation_text(t, body, invitation),
+        buttons=invitation_buttons(t, invitation),
+        now=now,
+        person_id=invitation.person_id,
     )
-    session.add_all(
-        DrawEntrant(draw_id=replacement.id, pseudonym=name, person_id=pid)
-        for name, pid in behind.items()
+    shown = person.display_name if person else "?"
+    await enqueue_for(
+        session,
+        staff_of(body),
+        key=f"draw-replacement:{invitation.id}",
+        render=lambda t: t(
+            "Draw {id} for {body}: a place was given up; {name} is invited in it, the next "
+            "in the reserve order the record committed (for organisers only).",
+            id=root.id,
+            body=body.describe(t),
+            name=shown,
+        ),
+        now=now,
     )
-    await session.flush()
-    await complete(session, settings, replacement, replacement_seed(root.seed, round_), now)
     return None
 
 

@@ -16,9 +16,18 @@ import pytest
 from sqlalchemy import func, select, update
 
 from adapters.sortition_cli import add_parser
-from bot.sortition.record import commit, digest, draw_index
+from bot.sortition.record import (
+    commit,
+    digest,
+    draw_index,
+    entry_commitment,
+    features_of,
+    next_replacement,
+    reserve_order,
+    verify,
+)
 from bot.sortition.synthetic import proportional_quotas, skewed_pool
-from storage.models import AuditEntry, Draw, Invitation
+from storage.models import AuditEntry, Draw, DrawEntrant, Invitation, Person
 from tests.helpers import LOTTO_RESULT, Chat, add_members, lotto, seed_by_lottery
 from tests.helpers import text as joined
 
@@ -259,3 +268,141 @@ async def test_a_seat_vacated_is_told_to_the_organisers_and_filled(demo: Chat) -
     assert len(standing) == 5 and person_id not in standing
     told = [t for n, t in await demo.outbox() if n == "Alice"]
     assert any("vacan" in t for t in told), told
+
+
+# --- Replacements chosen after the seed ---------------------------------------------------
+
+
+async def behind_of(demo: Chat, draw_id: int) -> dict[str, int]:
+    async with demo.core.db.transaction() as session:
+        rows = await session.execute(
+            select(DrawEntrant.pseudonym, DrawEntrant.person_id).where(
+                DrawEntrant.draw_id == draw_id
+            )
+        )
+        return dict(rows.all())
+
+
+async def standing_people(demo: Chat) -> set[int]:
+    async with demo.core.db.transaction() as session:
+        return set(
+            await session.scalars(
+                select(Invitation.person_id).where(Invitation.status.in_(("invited", "accepted")))
+            )
+        )
+
+
+async def test_a_declines_replacement_is_fixed_by_the_committed_record(demo: Chat) -> None:
+    """Attack: each decline built a new record after the seed was known, so the
+    organisers could choose who came in. Now: the record committed before the
+    seed fixes the reserve order and the rule; a decline adds an event to the
+    history, no new record; the replacement is the one anyone with the record
+    and the seed derives offline, and a history naming anyone else fails verify."""
+    await pool(demo)
+    draw_id = await commit_draw(demo)
+    await seed(demo, draw_id)
+    async with demo.core.db.transaction() as session:
+        first = await session.scalar(select(Invitation).order_by(Invitation.id))
+        assert first is not None
+        decliner = first.person_id
+        published = await session.scalar(select(Draw.record_hash).where(Draw.id == draw_id))
+    async with demo.core.db.transaction() as session:
+        person = await session.get(Person, decliner)
+        assert person is not None
+        name = person.display_name
+    replies = await demo.press(name, f"invno:{first.id}")
+    assert "someone else" in replies[0].text
+
+    async with demo.core.db.transaction() as session:
+        draws_now = await session.scalar(select(func.count()).select_from(Draw))
+        draw = await session.get(Draw, draw_id)
+        assert draw is not None and draw.seed is not None
+    assert draws_now == 1  # no new record after the seed
+    full = draw.record
+    behind = await behind_of(demo, draw_id)
+    index = draw_index(full["record_hash"], draw.seed, full["m"])
+    selected = set(full["panels"][index])
+    of = {pid: name for name, pid in behind.items()}
+    due = next_replacement(
+        full, draw.seed, selected - {of[decliner]}, selected, set(), features_of(full) or {}
+    )
+    assert due is not None and due in reserve_order(full, draw.seed)
+    assert {of[p] for p in await standing_people(demo)} == (selected - {of[decliner]}) | {due}
+    assert verify(full, draw.seed, published_hash=published).ok
+    # The only other "choice": name another reserve in the history. It fails.
+    other = next(r for r in reserve_order(full, draw.seed) if r != due)
+    forged = json.loads(json.dumps(full))
+    forged["history"][-1]["replacement"] = other
+    result = verify(forged, draw.seed, published_hash=published)
+    assert not result.ok and "history" in result.fields
+
+
+# --- Declared features leak ---------------------------------------------------------------
+
+
+def pairs_id_with_features(value: Any) -> bool:
+    """Does any object in ``value`` hold both an entrant's id and their features?"""
+    if isinstance(value, dict):
+        if "id" in value and "features" in value:
+            return True
+        if any(PSEUDONYM.fullmatch(str(k)) and isinstance(v, dict) for k, v in value.items()):
+            return True
+        return any(pairs_id_with_features(v) for v in value.values())
+    if isinstance(value, list):
+        return any(pairs_id_with_features(v) for v in value)
+    return False
+
+
+async def test_the_public_record_names_nobodys_features_yet_the_quotas_are_checkable(
+    demo: Chat, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Attack: ``/draw record`` gave anyone in the branch P0004's gender and age,
+    and ``/council`` then named P0004. Now: the public record holds a salted
+    commitment per entrant and opens only the drawn panel's counts per feature
+    value, enough for anyone to check the quotas and that the panel is the
+    seeded one; the full record is for the organisers."""
+    await pool(demo)
+    draw_id = await commit_draw(demo)
+    await seed(demo, draw_id)
+    public = await demo.say("Dan", f"/draw record {draw_id}")  # a supporter of Frome
+    assert public[0].file is not None
+    record = json.loads(public[0].file.content)
+    assert not pairs_id_with_features(record)
+    assert all(set(e) == {"id", "commitment"} for e in record["entrants"])
+    assert record["opened"]["counts"]
+    refused = await demo.say("Dan", f"/draw record {draw_id} full")
+    assert refused[0].error and refused[0].file is None
+    full = await demo.say("Alice", f"/draw record {draw_id} full")
+    assert full[0].file is not None and pairs_id_with_features(json.loads(full[0].file.content))
+
+    async with demo.core.db.transaction() as session:
+        draw = await session.get(Draw, draw_id)
+        assert draw is not None and draw.seed is not None
+    path = tmp_path / "public.json"
+    path.write_text(json.dumps(record), encoding="utf-8")
+    code = await run("verify", str(path), "--seed", draw.seed, "--published-hash", draw.record_hash)
+    assert code == 0, capsys.readouterr().out
+    # A drawn panel that broke a quota could not be hidden: the opened counts are committed.
+    record["opened"]["counts"][0][2] += 1
+    path.write_text(json.dumps(record), encoding="utf-8")
+    code = await run("verify", str(path), "--seed", draw.seed, "--published-hash", draw.record_hash)
+    assert code == 1
+
+
+async def test_an_entrant_checks_their_own_entry_with_a_private_receipt(demo: Chat) -> None:
+    """An entrant (and nobody else) gets a receipt: their pseudonym and salt,
+    privately; with their own answers they recompute the commitment in the
+    public record and see their entry went in unchanged."""
+    await pool(demo)
+    draw_id = await commit_draw(demo)
+    replies = await demo.say("Member 1", f"/draw receipt {draw_id}")
+    assert replies[0].private, joined(replies)
+    found = re.search(r"\b(P\d{4})\b.*?\b([0-9a-f]{32})\b", replies[0].text, re.S)
+    assert found, replies[0].text
+    pseudonym, salt = found[1], found[2]
+    record = json.loads((await demo.say("Dan", f"/draw record {draw_id}"))[0].file.content)  # type: ignore[union-attr]
+    entry = next(e for e in record["entrants"] if e["id"] == pseudonym)
+    mine = {"age": AGES[1 % 4], "gender": GENDERS[1 % 3]}
+    assert entry["commitment"] == entry_commitment(salt, mine)
+    refused = await demo.say("Dan", f"/draw receipt {draw_id}")
+    assert not PSEUDONYM.search(joined(refused))

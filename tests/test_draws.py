@@ -84,9 +84,11 @@ async def test_accept_decline_and_a_replacement_that_keeps_the_quotas(demo: Chat
     assert len(people) == 6 and people[-1][2] == "invited"
     assert people[-1][0] not in {p[0] for p in people[:-1]}  # never the same person twice
     async with demo.core.db.transaction() as session:
-        replacement = await session.scalar(select(Draw).where(Draw.round == 1))
-        assert replacement is not None and replacement.parent_id == 1
-        assert verify(replacement.record, replacement.seed or "").ok
+        # The replacement is an event in the draw's history, not a new record.
+        assert await session.scalar(select(func.count()).select_from(Draw)) == 1
+        drawn = await session.get(Draw, 1)
+        assert drawn is not None and verify(drawn.record, drawn.seed or "").ok
+        assert [e["event"] for e in drawn.record["history"]] == ["declined"]
         seats = await session.scalar(select(func.count()).select_from(CouncilSeat))
         # The council as it now stands (accepted or still invited) meets the
         # original draw's quotas: the replacement filled the gap the decline left.

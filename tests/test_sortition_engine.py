@@ -233,7 +233,7 @@ def _first_free(record: dict[str, Any], panel: list[str]) -> str:
 
 
 TAMPERING: dict[str, Callable[[dict[str, Any]], None]] = {
-    "format": lambda r: r.update(format="assembly-organiser/sortition-record/2"),
+    "format": lambda r: r.update(format="assembly-organiser/sortition-record/9"),
     "code_version": lambda r: r.update(code_version="something else"),
     "categories": lambda r: r["categories"].reverse(),
     "pool": lambda r: r["pool"][5]["features"].update(

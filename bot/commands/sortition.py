@@ -28,7 +28,7 @@ from bot.permissions import holds_at_branch, holds_at_region, holds_nationally
 from bot.registry import action, command
 from bot.sortition import beacons, seeds
 from bot.sortition.model import Quota, SortitionError
-from bot.sortition.record import parse_seed_source, verify
+from bot.sortition.record import canonical, parse_seed_source, public_view, verify
 from storage.models import (
     ACCEPTED,
     ADMIN,
@@ -44,6 +44,7 @@ from storage.models import (
     Consent,
     CouncilSeat,
     Draw,
+    DrawEntrant,
     Invitation,
     Person,
     Region,
@@ -412,7 +413,7 @@ def _custom(quotas: list[Quota], custom: dict[tuple[str, str], tuple[int, int]])
     staff=(
         ("seed <id> <seed>", N_("enter the seed a draw waits for"), (ORGANISER, ADMIN)),
         ("verify <id>", N_("check a draw against its record"), (ORGANISER, ADMIN)),
-        ("record <id>", N_("download a draw's published record"), (ORGANISER, ADMIN)),
+        ("record <id> [full]", N_("download a draw's published record"), (ORGANISER, ADMIN)),
         (
             "cancel <id> <reason>",
             N_("cancel a draw still waiting for its seed, telling everyone why"),
@@ -429,6 +430,8 @@ async def draw_command(ctx: Context) -> Reply:
         return await _verify(ctx, " ".join(words[1:]))
     if first == "record":
         return await _record(ctx, " ".join(words[1:]))
+    if first == "receipt":
+        return await _receipt(ctx, " ".join(words[1:]))
     if first == "cancel":
         return await _cancel(ctx, ctx.request.args.strip()[6:])
     if not words:
@@ -670,7 +673,9 @@ async def draw_commit(ctx: Context, target: str) -> Reply:
         def committed(t: Translator, draw: Draw = draw, body: draws.Body = body) -> str:
             text = t(
                 "Draw {id} for {body} is committed, before its seed is known. Record hash "
-                "{hash}; the record is attached (or: /draw record {id}).",
+                "{hash}; the record is attached (or: /draw record {id}). If you are in its "
+                "pool, /draw receipt {id} gives you, privately, what you need to check your "
+                "own entry.",
                 id=draw.id,
                 body=body.describe(t),
                 hash=draw.record_hash,
@@ -718,10 +723,12 @@ async def draw_commit(ctx: Context, target: str) -> Reply:
     )
 
 
-def _record_file(draw: Draw) -> Attachment:
+def _record_file(draw: Draw, *, full: bool = False) -> Attachment:
+    """The public record (no entrant's features), or the organisers' full one."""
+    record = draw.record if full else public_view(draw.record)
     return Attachment(
-        f"draw-{draw.id}-record.json",
-        json.dumps(draw.record, sort_keys=True, indent=1).encode(),
+        f"draw-{draw.id}-record{'-full' if full else ''}.json",
+        json.dumps(record, sort_keys=True, indent=1).encode(),
         "application/json",
     )
 
@@ -1021,10 +1028,10 @@ def _seed_problem(draw: Draw) -> str | None:
     return None
 
 
-async def _record(ctx: Context, text: str) -> Reply:
-    """The published record, for the body's own people and its staff."""
+async def _visible(ctx: Context, ident: str) -> tuple[Draw, draws.Body]:
+    """A committed draw the person may read: its body's own people and its staff."""
     person = ctx.require_person()
-    draw_id = parse_id(text.strip().lstrip("#"))
+    draw_id = parse_id(ident.strip().lstrip("#"))
     draw = await ctx.session.get(Draw, draw_id) if draw_id is not None else None
     if draw is not None and draw.status == draws.PREVIEW:
         draw = None
@@ -1037,11 +1044,62 @@ async def _record(ctx: Context, text: str) -> Reply:
             )
         )
     if draw is None or body is None or not (inside or await _may_draw(ctx, body)):
-        raise ctx.refuse(ctx.t("There is no draw {id}.", id=text.strip()[:12]))
+        raise ctx.refuse(ctx.t("There is no draw {id}.", id=ident.strip()[:12]))
+    return draw, body
+
+
+async def _record(ctx: Context, text: str) -> Reply:
+    """The published record, for the body's own people and its staff; with
+    ``full``, the organisers' record that opens every entrant's features."""
+    ident, _, rest = text.strip().partition(" ")
+    draw, body = await _visible(ctx, ident)
+    full = rest.strip().lower() == "full"
+    if full and not await _may_draw(ctx, body):
+        raise ctx.refuse(
+            ctx.t(
+                "Only the organisers of {body} may see the full record, with each "
+                "entrant's features; /draw record {id} is the public one.",
+                body=body.describe(ctx.t),
+                id=draw.id,
+            ),
+            audit="draw.record-full",
+        )
+    if full:
+        audit(ctx, "draw.record-full", draw=draw.id)
     return Reply(
         (ctx.t("TRIAL:") + " " if seeds.is_trial(draw.record["seed_source"]) else "")
         + ctx.t("The record of draw {id} (hash {hash}).", id=draw.id, hash=draw.record_hash),
-        file=_record_file(draw),
+        file=_record_file(draw, full=full),
+        private=True,
+    )
+
+
+async def _receipt(ctx: Context, text: str) -> Reply:
+    """An entrant's own receipt: their pseudonym and salt, to find and check
+    their entry in the public record; only ever to themselves."""
+    draw, _body = await _visible(ctx, text.strip().split(" ")[0] if text.strip() else "")
+    person = ctx.require_person()
+    pseudonym = await ctx.session.scalar(
+        select(DrawEntrant.pseudonym).where(
+            DrawEntrant.draw_id == draw.id, DrawEntrant.person_id == person.id
+        )
+    )
+    opening = (draw.record.get("openings") or {}).get(pseudonym) if pseudonym else None
+    if pseudonym is None or not isinstance(opening, dict):
+        raise ctx.refuse(ctx.t("You are not in the pool of draw {id}.", id=draw.id))
+    features = opening["features"]
+    return Reply(
+        ctx.t(
+            "Your receipt for draw {id}, for you alone: you are {pseudonym}, with the salt "
+            "{salt}, and your answers went in as {answers}. In the public record "
+            "(/draw record {id}), the commitment of {pseudonym} is the SHA-256 of {text}: "
+            "recompute it to check your entry.",
+            id=draw.id,
+            pseudonym=pseudonym,
+            salt=opening["salt"],
+            answers=", ".join(f"{k}: {v}" for k, v in sorted(features.items())),
+            text=canonical({"features": features, "salt": opening["salt"]}).decode(),
+        ),
         private=True,
     )
 
