@@ -765,7 +765,7 @@ async def replace_place(
             staff_of(body),
             key=f"draw-empty:{place}",
             render=lambda t: t(
-                "Draw {id} for {body}: someone declined, and nobody is left in the pool "
+                "Draw {id} for {body}: a place was given up, and nobody is left in the pool "
                 "to draw in their place.",
                 id=root.id,
                 body=body.describe(t),
