@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import JSON, LargeBinary, String, Text, func, select
 
 from bot.retention import retention_sweep
+from bot.sortition.record import verify
 from bot.sweeps import run_sweeps
 from storage.db import Database
 from storage.models import (
@@ -296,14 +297,16 @@ async def test_a_forgotten_entrant_drawn_after_the_commitment_is_a_vacancy(demo:
     seed is known; the seed then selects Zed's pseudonym, which leads to nobody,
     and the draw cannot complete (or seats a stranger). Now: the draw completes,
     the others drawn are invited, and Zed's place is a vacancy: the organisers
-    are told and a replacement is drawn under the draw's rules."""
+    are told and a replacement is drawn under the draw's rules (from the pool
+    the record committed: the quota makes Zed certain to be drawn, and leaves
+    two reserves)."""
     await zed_joins(demo)
     await add_members(demo, 2, features=lambda i: FEATURES)
-    replies = await demo.say("Alice", f"/draw 3 {lotto(demo.clock)}")
+    await add_members(demo, 2, name="Reserve", features=lambda i: {**FEATURES, "age": "65+"})
+    replies = await demo.say("Alice", f"/draw 3 age=30-44:3 {lotto(demo.clock)}")
     assert "chance of selection" in replies[0].text, text(replies)
     await demo.press("Alice", "Commit")
     await forget(demo, "Zed")
-    await add_members(demo, 2, name="Reserve", features=lambda i: FEATURES)
     replies = await seed_by_lottery(demo)
     assert not replies[0].error and "have been invited" in replies[0].text, text(replies)
     async with demo.core.db.transaction() as session:
@@ -318,6 +321,12 @@ async def test_a_forgotten_entrant_drawn_after_the_commitment_is_a_vacancy(demo:
     assert len(invited) == 3 and sum(n.startswith("Reserve") for n in invited) == 1, invited
     told = [t for who, t in await demo.outbox() if who == "Alice"]
     assert any("vacant" in t for t in told), told
+    async with demo.core.db.transaction() as session:
+        draw = await session.get(Draw, 1)
+    # The vacancy and its replacement are in the record's history, which replays.
+    assert draw is not None and draw.seed is not None
+    assert [e["event"] for e in draw.record["history"]] == ["vacated"]
+    assert verify(draw.record, draw.seed, published_hash=draw.record_hash).ok
 
 
 async def test_a_forgotten_witness_no_longer_vouches_for_a_seed(demo: Chat) -> None:
