@@ -422,3 +422,14 @@ async def test_a_chat_link_dropped_when_a_group_moves_is_audited(demo: Chat) -> 
     assert [(r.branch_id, r.details.get("why")) for r in rows] == [
         (frome.id, "the group moved to a chat linked already")  # type: ignore[union-attr]
     ]
+
+
+async def test_help_in_a_group_does_not_show_whose_roles_are_whose(demo: Chat) -> None:
+    """The attack: Dan asks Bob to send /help in the branch's group, and reads
+    from the list that Bob is its treasurer (/dues) or an admin. Now: /help in a
+    group lists only what everyone can do; the staff commands come in private."""
+    public = (await demo.say("Bob", "/help", group="-100frome"))[0]
+    assert not public.private
+    assert "/dues" not in public.text and "/promote" not in public.text
+    assert "/join" in public.text
+    assert "/dues" in (await demo.say("Bob", "/help"))[0].text

@@ -92,7 +92,10 @@ def _help_position(spec: CommandSpec) -> tuple[int, str]:
 
 @command("help", N_("the commands you can use"), public=True)
 async def help_(ctx: Context) -> Reply:
-    grants = await ctx.grants()
+    # In a group the list is everyone's: a person's own list would tell the
+    # group which roles they hold.
+    in_group = ctx.request.chat.kind == "group"
+    grants = [] if in_group else await ctx.grants()
     lines = [ctx.t("Here is what you can do:")]
     for spec in sorted(COMMANDS.values(), key=_help_position):
         if spec.roles and not any(holds_anywhere(grants, r) for r in spec.roles):
@@ -102,6 +105,8 @@ async def help_(ctx: Context) -> Reply:
         for extra, summary, roles in spec.staff:
             if any(holds_anywhere(grants, r) for r in roles):
                 lines.append(f"/{spec.name} {extra} — {ctx.t(summary)}")
+    if in_group:
+        lines.append(ctx.t("Organisers, treasurers and admins: send /help privately for yours."))
     return Reply("\n".join(lines))
 
 
