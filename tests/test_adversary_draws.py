@@ -406,3 +406,56 @@ async def test_an_entrant_checks_their_own_entry_with_a_private_receipt(demo: Ch
     assert entry["commitment"] == entry_commitment(salt, mine)
     refused = await demo.say("Dan", f"/draw receipt {draw_id}")
     assert not PSEUDONYM.search(joined(refused))
+
+
+@pytest.fixture(scope="module")
+def sealed() -> tuple[dict[str, Any], str]:
+    """A format 2 record (full, with openings), drawn, one vacancy replayed."""
+    from bot.sortition.model import Problem
+    from bot.sortition.record import commit_sealed, open_drawn
+
+    problem = Problem.build(skewed_pool(40, seed=5), proportional_quotas(6), 6)
+    record, _ = commit_sealed(problem, {"kind": "string"}, 40)
+    seed_text = "4 11 23 35 42 58 + 7"
+    index = draw_index(record["record_hash"], seed_text, record["m"])
+    record["opened"] = open_drawn(record, index)
+    gone = record["panels"][index][0]
+    standing = set(record["panels"][index]) - {gone}
+    chosen = next_replacement(
+        record, seed_text, standing, set(record["panels"][index]), set(), features_of(record) or {}
+    )
+    record["history"] = [{"event": "declined", "id": gone, "replacement": chosen, "skipped": []}]
+    return record, seed_text
+
+
+SEALED_TAMPERING: dict[str, Any] = {
+    "entrants": lambda r: r["entrants"][0].update(commitment="0" * 64),
+    "panels": lambda r: r["panels"].reverse(),
+    "compositions": lambda r: r["compositions"].reverse(),
+    "quotas": lambda r: r["quotas"][0].update(max=r["quotas"][0]["max"] + 1),
+    "replacement": lambda r: r.update(replacement="whoever the organisers like"),
+    "excluded": lambda r: r["excluded"].append(r["entrants"][0]["id"]),
+    "opened": lambda r: r["opened"].update(salt="0" * 32),
+    "openings": lambda r: next(iter(r["openings"].values())).update(salt="0" * 32),
+}
+
+
+@pytest.mark.parametrize("field", sorted(SEALED_TAMPERING))
+def test_a_sealed_record_changed_anywhere_fails_verify(
+    sealed: tuple[dict[str, Any], str], field: str
+) -> None:
+    """Attack: change one part of a sealed record (a commitment, a panel, a
+    composition, a quota, the replacement rule, the opened counts, an
+    organiser's opening). Now: verify against the published hash names what
+    does not match; the public view verifies as well as the full record."""
+    from bot.sortition.record import public_view
+
+    record, seed_text = sealed
+    published = record["record_hash"]
+    assert verify(record, seed_text, published_hash=published).ok
+    assert verify(public_view(record), seed_text, published_hash=published).ok
+    tampered = json.loads(json.dumps(record))
+    SEALED_TAMPERING[field](tampered)
+    assert not verify(tampered, seed_text, published_hash=published).ok
+    if field != "openings":
+        assert not verify(public_view(tampered), seed_text, published_hash=published).ok
