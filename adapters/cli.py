@@ -37,6 +37,7 @@ from adapters.founding_cli import add_parser as add_founding
 from adapters.founding_cli import founded
 from adapters.logs import secrets_of, setup_logging
 from bot import spreadsheet
+from bot.ballot_box import check_configured
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
 from bot.core import Core
@@ -110,6 +111,15 @@ async def open_database(url: str) -> Database:
     return db
 
 
+async def require_ballot_key(db: Database, settings: Settings) -> None:
+    """Stop where secret ballots could not be sealed (PostgreSQL without
+    polls.ballot_key); on SQLite, make the key file now if there is none."""
+    problem = check_configured(settings, db.url)
+    if problem is not None:
+        await db.dispose()
+        raise Stop(problem)
+
+
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.telegram_token and not settings.discord_token:
         log.info("no platform token configured: starting the console chat")
@@ -117,6 +127,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from adapters.health import ListenError
 
     db = await open_database(settings.database_url)
+    await require_ballot_key(db, settings)
     try:
         settings = await founded(db, settings)
         await serve(db, settings, stop_on_signals=True)
@@ -235,6 +246,7 @@ async def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _console(settings: Settings, url: str, *, demo: bool, name: str) -> int:
     db = await open_database(url)
+    await require_ballot_key(db, settings)
     clock = SystemClock()
     try:
         if not demo:

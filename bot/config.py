@@ -6,10 +6,11 @@ A bad or missing key stops start-up with one line naming the key.
 
 from __future__ import annotations
 
+import base64
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -139,6 +140,20 @@ def _log_level(value: Any) -> str:
     return value
 
 
+def _ballot_key(value: Any) -> str:
+    """Empty (a key file beside a SQLite database), or 32 random bytes in base64
+    (``openssl rand -base64 32``)."""
+    value = _text(value).strip()
+    if value:
+        try:
+            raw = base64.b64decode(value.replace("-", "+").replace("_", "/"), validate=True)
+        except ValueError:
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError("must be 32 random bytes in base64 (openssl rand -base64 32)")
+    return value
+
+
 # (section, key) -> (default, validator). The single source of what is configurable.
 SCHEMA: dict[tuple[str, str], tuple[Any, Callable[[Any], Any]]] = {
     ("party", "name"): ("Assembly Party", _nonempty),
@@ -174,6 +189,7 @@ SCHEMA: dict[tuple[str, str], tuple[Any, Callable[[Any], Any]]] = {
         _https_urls,
     ),
     ("logging", "level"): ("INFO", _log_level),
+    ("polls", "ballot_key"): ("", _ballot_key),
 }
 
 
@@ -214,6 +230,8 @@ class Settings:
         "https://drand.cloudflare.com"
     )
     log_level: str = "INFO"
+    # Seals secret ballots; never stored in the database (see bot.ballot_box).
+    polls_ballot_key: str = field(default="", repr=False)
 
 
 _FIELDS: dict[tuple[str, str], str] = {
@@ -243,6 +261,7 @@ _FIELDS: dict[tuple[str, str], str] = {
     ("sortition", "panels"): "sortition_panels",
     ("sortition", "beacon_urls"): "sortition_beacon_urls",
     ("logging", "level"): "log_level",
+    ("polls", "ballot_key"): "polls_ballot_key",
 }
 
 

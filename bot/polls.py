@@ -12,10 +12,15 @@ Rules that hold whatever the platform:
   of the roll (``voted`` false → true) in the same transaction as the ballot's
   INSERT: of two simultaneous presses, one casts and one is told it already has.
 * **Secret means unlinkable.** A secret ballot holds the poll and the choice
-  under a random key, with no person, no time and (on SQLite, ``WITHOUT
-  ROWID``) no insertion order; the roll holds who voted, with no time. So a
-  secret ballot cannot be changed once cast: changing it would need exactly the
-  link that must not exist. Results stay hidden until the poll closes.
+  sealed under a key the database does not hold (:mod:`bot.ballot_box`), under
+  a random key, with no person, no time and (on SQLite, ``WITHOUT ROWID``) no
+  insertion order; the roll holds who voted, with no time. The close writes
+  ballots and roll anew (:func:`reshuffle`) and a sweep vacuums the old rows
+  away. So a secret ballot cannot be changed once cast: changing it would need
+  exactly the link that must not exist. Results stay hidden until the poll
+  closes.
+* **Forgetting a voter changes no count.** Their places on rolls and their
+  open ballots stay, naming nobody (:func:`forget_voter`).
 * **Closing happens once**, by a conditional UPDATE of ``closed_at``, whether
   the deadline's sweep or an organiser gets there first.
 """
@@ -48,7 +53,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import spreadsheet
+from bot import ballot_box, spreadsheet
 from bot.config import Settings
 from bot.i18n import N_, Translator
 from bot.messages import Attachment, Button
@@ -215,8 +220,12 @@ async def cast_open(
     return existing is not None
 
 
-async def cast_secret(session: AsyncSession, poll: Poll, person: Person, choice: list[int]) -> bool:
-    """Cast a secret ballot; False if this person has already voted."""
+async def cast_secret(
+    session: AsyncSession, poll: Poll, person: Person, choice: list[int], settings: Settings
+) -> bool:
+    """Cast a secret ballot, sealed (:mod:`bot.ballot_box`); False if this
+    person has already voted."""
+    sealed = ballot_box.box(settings, session).seal(poll.id, choice)
     marked = await session.execute(
         update(PollVoter)
         .where(
@@ -229,7 +238,7 @@ async def cast_secret(session: AsyncSession, poll: Poll, person: Person, choice:
     )
     if getattr(marked, "rowcount", 0) != 1:
         return False
-    session.add(SecretBallot(key=secrets.token_hex(16), poll_id=poll.id, choice=choice))
+    session.add(SecretBallot(key=secrets.token_hex(16), poll_id=poll.id, sealed=sealed))
     return True
 
 
@@ -242,38 +251,90 @@ async def my_choice(session: AsyncSession, poll: Poll, person: Person) -> list[i
     return list(row) if row is not None else None
 
 
-async def reshuffle(session: AsyncSession, poll: Poll) -> None:
-    """Write a secret poll's ballots anew, under new keys, in random order.
+async def reshuffle(session: AsyncSession, poll: Poll, settings: Settings) -> None:
+    """Write a secret poll's ballots and its roll anew, in the closing transaction.
 
     On PostgreSQL a row carries the id of the transaction that wrote it
-    (``xmin``) and sits where it was written (``ctid``): a ballot written in
-    the voter's transaction could be joined to their roll row by either.
-    Rewritten here, in the closing transaction, they all share one ``xmin`` and
-    a random order. (Until the close, and in the write-ahead log or a backup
-    taken meanwhile, a database superuser could still join them: see the README.)
+    (``xmin``) and sits where it was written (``ctid``, the order of a
+    ``pg_dump``): while the poll is open, a ballot and its voter's roll row were
+    written by one transaction, in the order of voting. Here every ballot is
+    sealed again (new nonce, new key, so no blob matches one in a backup taken
+    meanwhile) and written in random order, and the roll is written in the order
+    of the people: all by one transaction, so ``xmin`` joins every voter to every
+    ballot, and the order carries nothing. The old rows stay in the tables' pages
+    until a VACUUM (:func:`vacuum_closed`); on SQLite they are overwritten
+    (``secure_delete``) and the write-ahead log is truncated.
     """
-    choices = [
-        list(c)
-        for c in await session.scalars(
-            select(SecretBallot.choice).where(SecretBallot.poll_id == poll.id)
-        )
-    ]
+    sealer = ballot_box.box(settings, session)
+    sealed = list(
+        await session.scalars(select(SecretBallot.sealed).where(SecretBallot.poll_id == poll.id))
+    )
+    choices = [sealer.open(poll.id, s) for s in sealed if s is not None]
     secrets.SystemRandom().shuffle(choices)
-    await session.execute(delete(SecretBallot).where(SecretBallot.poll_id == poll.id))
+    await session.execute(
+        delete(SecretBallot)
+        .where(SecretBallot.poll_id == poll.id)
+        .execution_options(synchronize_session=False)
+    )
     if choices:
         await session.execute(
             insert(SecretBallot),
-            [{"key": secrets.token_hex(16), "poll_id": poll.id, "choice": c} for c in choices],
+            [
+                {
+                    "key": secrets.token_hex(16),
+                    "poll_id": poll.id,
+                    "sealed": sealer.seal(poll.id, c),
+                }
+                for c in choices
+            ],
+        )
+    roll = list(
+        await session.execute(
+            select(PollVoter.person_id, PollVoter.voted).where(PollVoter.poll_id == poll.id)
+        )
+    )
+    roll.sort(key=lambda row: (row[0] is None, row[0] or 0))
+    await session.execute(
+        delete(PollVoter)
+        .where(PollVoter.poll_id == poll.id)
+        .execution_options(synchronize_session=False)
+    )
+    if roll:
+        await session.execute(
+            insert(PollVoter),
+            [{"poll_id": poll.id, "person_id": who, "voted": voted} for who, voted in roll],
+        )
+
+
+async def forget_voter(session: AsyncSession, person_id: int) -> None:
+    """Before a person is deleted (/forget): their places on rolls and their open
+    ballots stay, with nobody's name on them. A closed result, the turnout and the
+    count of an open poll stay as they were; nothing left names the person."""
+    for model in (PollVoter, Ballot):
+        await session.execute(
+            update(model)
+            .where(model.person_id == person_id)
+            .values(person_id=None)
+            .execution_options(synchronize_session=False)
         )
 
 
 # --- Counting ------------------------------------------------------------------------
 
 
-async def ballots_of(session: AsyncSession, poll: Poll) -> list[list[int]]:
-    model: Any = SecretBallot if poll.secret else Ballot
+async def ballots_of(session: AsyncSession, poll: Poll, settings: Settings) -> list[list[int]]:
+    if poll.secret:
+        sealer = ballot_box.box(settings, session)
+        return [
+            sealer.open(poll.id, sealed)
+            for sealed in await session.scalars(
+                select(SecretBallot.sealed).where(SecretBallot.poll_id == poll.id)
+            )
+            if sealed is not None
+        ]
     return [
-        list(c) for c in await session.scalars(select(model.choice).where(model.poll_id == poll.id))
+        list(c)
+        for c in await session.scalars(select(Ballot.choice).where(Ballot.poll_id == poll.id))
     ]
 
 
@@ -425,8 +486,8 @@ async def close(
         return None
     await session.refresh(poll)
     if poll.secret:
-        await reshuffle(session, poll)
-    result = count(poll, await ballots_of(session, poll))
+        await reshuffle(session, poll, settings)
+    result = count(poll, await ballots_of(session, poll, settings))
     poll.result = result
     await announce_result(session, settings, poll, result, now)
     return Closed(poll, result)
@@ -530,6 +591,7 @@ async def poll_sweep(db: Database, settings: Settings, now: dt.datetime) -> None
                     await close(session, settings, poll, now)
         except Exception:  # one poll's failure must not keep the others open
             log.exception("closing poll %s failed; trying again next minute", poll_id)
+    await vacuum_closed(db, now)
     async with db.transaction() as session:
         soon = [
             poll_id
@@ -557,8 +619,43 @@ async def poll_sweep(db: Database, settings: Settings, now: dt.datetime) -> None
                 await remind_non_voters(session, settings, poll, now)
 
 
+async def vacuum_closed(db: Database, now: dt.datetime) -> None:
+    """After a secret poll closed: clear the rows written while it was open out
+    of the tables' pages (PostgreSQL: VACUUM; SQLite, which overwrites deleted
+    rows: the write-ahead log checkpointed and truncated), then record when."""
+    async with db.transaction() as session:
+        waiting = list(
+            await session.scalars(
+                select(Poll.id).where(
+                    Poll.secret.is_(True), Poll.closed_at.is_not(None), Poll.vacuumed_at.is_(None)
+                )
+            )
+        )
+    if not waiting:
+        return
+    if not (db.is_sqlite and db.url.database in (None, "", ":memory:")):  # else: not on disk
+        async with db.engine.connect() as conn:
+            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            if db.is_sqlite:
+                busy = (await auto.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).first()
+                if busy is not None and busy[0]:
+                    log.info("the write-ahead log is in use; truncating it next minute")
+                    return
+            else:
+                await auto.exec_driver_sql("VACUUM secret_ballots, poll_voters")
+    async with db.transaction() as session:
+        await session.execute(
+            update(Poll)
+            .where(Poll.id.in_(waiting), Poll.vacuumed_at.is_(None))
+            .values(vacuumed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
 _NOT_VOTED = select(PollVoter.person_id).where(
-    PollVoter.poll_id == bindparam("r_poll"), PollVoter.voted.is_(False)
+    PollVoter.poll_id == bindparam("r_poll"),
+    PollVoter.voted.is_(False),
+    PollVoter.person_id.is_not(None),
 )
 
 

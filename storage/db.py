@@ -49,6 +49,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # Deleted rows are overwritten, not left in free space: a secret poll's
+    # ballots as written while it was open must not survive its close on disk.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -549,6 +549,9 @@ class Poll(Base):
     closes_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # A secret poll: when its tables were vacuumed after the close (the rows
+    # written while it was open gone from the pages).
+    vacuumed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
     # The count, fixed at close.
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -560,7 +563,8 @@ class PollVoter(Base):
     """The electoral roll, fixed when the poll opens, and who has voted.
 
     No time of voting is kept: for a secret ballot, nothing here may be joined
-    with the ballots.
+    with the ballots. A voter who /forgets keeps an anonymous place (no
+    person), so that the turnout and a closed result stay as they were.
     """
 
     __tablename__ = "poll_voters"
@@ -568,27 +572,34 @@ class PollVoter(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"), index=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE"), index=True
+    )
     voted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
 
 class Ballot(Base):
-    """An open ballot: whose it is, and their latest choice."""
+    """An open ballot: whose it is (nobody's once the voter has /forgotten),
+    and their latest choice."""
 
     __tablename__ = "ballots"
     __table_args__ = (UniqueConstraint("poll_id", "person_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"), index=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE"), index=True
+    )
     # Option indices: one (single), any (multi), in order of preference (ranked).
     choice: Mapped[list[int]] = mapped_column(JSON)
     cast_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 class SecretBallot(Base):
-    """A secret ballot: the choice alone. Its key is random (not a sequence) and
-    it has no time, so neither order nor time can tie it to a voter."""
+    """A secret ballot: the choice alone, sealed (:mod:`bot.ballot_box`) under a
+    key the database does not hold. Its key is random (not a sequence) and it has
+    no time, so neither order nor time can tie it to a voter; the close writes
+    every ballot anew (:func:`bot.polls.reshuffle`)."""
 
     __tablename__ = "secret_ballots"
     # SQLite: no hidden rowid, whose order would be the order of voting.
@@ -596,7 +607,9 @@ class SecretBallot(Base):
 
     key: Mapped[str] = mapped_column(String(32), primary_key=True)
     poll_id: Mapped[int] = mapped_column(ForeignKey("polls.id", ondelete="CASCADE"), index=True)
-    choice: Mapped[list[int]] = mapped_column(JSON)
+    # None: a ballot of a poll closed before ballots were sealed (migration 0014
+    # dropped its plain choice; the result was fixed at the close).
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 # --- Sortition ------------------------------------------------------------------------

@@ -33,6 +33,8 @@ from tests.helpers import Chat
 PG_ADMIN_URL = os.environ.get("ORGANISER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+# Seals secret ballots in tests (PostgreSQL has no default key: bot.ballot_box).
+BALLOT_KEY = "dGVzdHMgc2VhbCBzZWNyZXQgYmFsbG90cywgaz0zMiE="
 
 
 @pytest.fixture(autouse=True)
@@ -113,7 +115,7 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(party_name="Test Party")
+    return Settings(party_name="Test Party", polls_ballot_key=BALLOT_KEY)
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import BALLOT_KEY
+
 ORGANISER = str(Path(sys.executable).parent / "organiser")
 
 
@@ -122,7 +124,10 @@ def test_db_upgrade_then_console_on_postgresql(tmp_path: Path, pg_url: str) -> N
         assert stale.returncode == 2 and "organiser db upgrade" in stale.stderr
         upgraded = organiser("db", "upgrade", "--db", url, cwd=tmp_path)
         assert upgraded.returncode == 0 and "up to date" in upgraded.stdout
-        chat = organiser("console", "--db", url, cwd=tmp_path, stdin="/start\n1\n/me\n")
+        keyless = organiser("console", "--db", url, cwd=tmp_path, stdin="/help\n")
+        assert keyless.returncode == 2 and "polls.ballot_key is not set" in keyless.stderr
+        key = {"ORGANISER_POLLS_BALLOT_KEY": BALLOT_KEY}
+        chat = organiser("console", "--db", url, cwd=tmp_path, stdin="/start\n1\n/me\n", env=key)
         assert chat.returncode == 0 and "your short id is" in chat.stdout
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:

@@ -102,19 +102,22 @@ async def test_pg_closed_secret_ballots_share_no_transaction_with_their_voters(d
     poll = await post(demo, "Alice", '"Elect Carol?" "Yes" "No" --secret')
     for who, opt in (("Bob", "Yes"), ("Carol", "No"), ("Jo", "Yes")):
         await secret_vote(demo, who, poll, opt)
-    # Closing writes the ballots anew, so that neither the writing transaction
-    # (xmin) nor the physical order ties a ballot to its voter's roll row.
+    # Closing writes the ballots and the roll anew, in one transaction, so that
+    # neither the writing transaction (xmin) nor the physical order ties a
+    # ballot to its voter's roll row: each voter joins every ballot.
     await demo.say("Alice", f"/poll close {poll}")
     async with demo.core.db.engine.connect() as c:
         rows = (
             await c.execute(
                 text(
-                    "SELECT p.display_name, sb.choice::text FROM poll_voters pv "
-                    "JOIN secret_ballots sb ON sb.xmin = pv.xmin JOIN persons p ON p.id = pv.person_id"
+                    "SELECT p.display_name, count(sb.key) FROM poll_voters pv "
+                    "JOIN persons p ON p.id = pv.person_id "
+                    "LEFT JOIN secret_ballots sb ON sb.xmin = pv.xmin "
+                    "WHERE pv.voted GROUP BY p.display_name"
                 )
             )
         ).all()
-    assert rows == [], f"secret ballots linked to voters: {sorted(rows)}"
+    assert sorted(rows) == [("Bob", 3), ("Carol", 3), ("Jo", 3)], f"linked: {sorted(rows)}"
 
 
 @pytest.mark.postgres
@@ -135,7 +138,7 @@ async def test_pg_a_vote_racing_the_close_is_counted(demo: Chat):
         # As the vote does (bot.commands.polls._may_vote): share-lock the poll.
         await a.refresh(poll_a, with_for_update={"read": True})
         assert poll_a.closed_at is None
-        assert await cast_secret(a, poll_a, carol, [1])
+        assert await cast_secret(a, poll_a, carol, [1], settings)
         await a.flush()
         closing = asyncio.create_task(close_it())
         await asyncio.sleep(0.3)

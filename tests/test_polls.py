@@ -197,7 +197,7 @@ async def test_a_secret_ballot_is_cast_once_and_cannot_be_traced(demo: Chat) -> 
         def columns(sync_conn, table: str) -> set[str]:  # type: ignore[no-untyped-def]
             return {c["name"] for c in inspect(sync_conn).get_columns(table)}
 
-        assert await conn.run_sync(columns, "secret_ballots") == {"key", "poll_id", "choice"}
+        assert await conn.run_sync(columns, "secret_ballots") == {"key", "poll_id", "sealed"}
         assert await conn.run_sync(columns, "poll_voters") == {
             "id",
             "poll_id",

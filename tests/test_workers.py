@@ -66,6 +66,7 @@ from storage.models import (
     PollVoter,
     SortitionProfile,
 )
+from tests.conftest import BALLOT_KEY
 from tests.fake_telegram import BOT_USER, FakeTelegram, free_port
 from tests.helpers import Chat, add_members, until
 
@@ -433,6 +434,7 @@ async def rig(db: Database, pg_url: str, tmp_path: Path) -> AsyncIterator[Rig]:
             "PYTHONPATH": str(ROOT),
             "ORGANISER_DATABASE_URL": pg_url,
             "ORGANISER_PARTY_NAME": SETTINGS.party_name,
+            "ORGANISER_POLLS_BALLOT_KEY": BALLOT_KEY,  # every worker shares it
             "ORGANISER_TELEGRAM_TOKEN": "1:T",
             "ORGANISER_TELEGRAM_BASE_URL": tg.base_url,
             "ORGANISER_TELEGRAM_WEBHOOK_URL": HOOK,

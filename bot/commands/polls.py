@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, select
 
+from bot import ballot_box
 from bot.branches import audit, search
 from bot.commands.organise import _require_staff
 from bot.context import Context, Refusal, parse_id
@@ -509,7 +510,7 @@ async def _cast(ctx: Context, poll: Poll, choice: list[int]) -> Reply:
     tz = await scope_timezone(ctx.session, ctx.settings, poll)
     labels = ", ".join(option_label(poll, i, tz) for i in valid)
     if poll.secret:
-        if not await cast_secret(ctx.session, poll, person, valid):
+        if not await cast_secret(ctx.session, poll, person, valid, ctx.settings):
             raise _private(
                 ctx,
                 ctx.t(
@@ -543,7 +544,26 @@ async def vote_single(ctx: Context, target: str) -> Reply:
     return await _cast(ctx, poll, [int(option[:3])])
 
 
-def _ballot(ctx: Context, poll: Poll, tz: str, picked: list[int]) -> Reply:
+def _data(ctx: Context, poll: Poll, person: Person, payload: str) -> str:
+    """A ballot button's payload (a mask or a ranking) as the platform sees it:
+    in a secret ballot, a token only this voter's press opens
+    (:meth:`bot.ballot_box.BallotBox.token`), so the platform cannot compare
+    one voter's data with another's, nor read a choice from them."""
+    if not poll.secret:
+        return f"{poll.id}.{payload}"
+    token = ballot_box.box(ctx.settings, ctx.session).token(poll.id, person.id, payload)
+    return f"{poll.id}.{token}"
+
+
+def _payload(ctx: Context, poll: Poll, data: str) -> str | None:
+    """The payload of a ballot button pressed by this person (None: not theirs)."""
+    if not poll.secret:
+        return data
+    person = ctx.require_person()
+    return ballot_box.box(ctx.settings, ctx.session).untoken(poll.id, person.id, data)
+
+
+def _ballot(ctx: Context, poll: Poll, tz: str, picked: list[int], person: Person) -> Reply:
     """The private ballot: toggles (one/any choice) or a ranking being built."""
     lines = [poll_text(ctx.t, poll, tz)]
     rows: list[tuple[Button, ...]] = []
@@ -562,12 +582,12 @@ def _ballot(ctx: Context, poll: Poll, tz: str, picked: list[int]) -> Reply:
                         Button(
                             option_label(poll, i, tz)[:60],
                             "pr",
-                            f"{poll.id}.{ranking}{RANK_DIGITS[i]}",
+                            _data(ctx, poll, person, f"{ranking}{RANK_DIGITS[i]}"),
                         ),
                     )
                 )
         payload = ranking
-        reset = Button(ctx.t("Start again"), "pr", f"{poll.id}.")
+        reset = Button(ctx.t("Start again"), "pr", _data(ctx, poll, person, ""))
     else:
         for i in range(len(poll.options)):
             chosen = i in picked
@@ -581,22 +601,19 @@ def _ballot(ctx: Context, poll: Poll, tz: str, picked: list[int]) -> Reply:
                     Button(
                         f"{mark} {option_label(poll, i, tz)}"[:60],
                         "pm",
-                        f"{poll.id}.{encode_mask(after)}",
+                        _data(ctx, poll, person, encode_mask(after)),
                     ),
                 )
             )
         payload = encode_mask(picked)
-        reset = Button(ctx.t("Clear"), "pm", f"{poll.id}.0")
+        reset = Button(ctx.t("Clear"), "pm", _data(ctx, poll, person, "0"))
     if picked:
-        rows.append((Button(ctx.t("Cast my vote"), "pc", f"{poll.id}.{payload}"), reset))
+        rows.append((Button(ctx.t("Cast my vote"), "pc", _data(ctx, poll, person, payload)), reset))
     return Reply("\n".join(lines), buttons=tuple(rows), private=True, edit=True)
 
 
-@action("pollopen")
-async def open_ballot(ctx: Context, target: str) -> Reply:
-    poll = await _poll_from(ctx, target)
-    person = await _may_vote(ctx, poll)
-    tz = await scope_timezone(ctx.session, ctx.settings, poll)
+async def _already_voted(ctx: Context, poll: Poll, person: Person) -> None:
+    """A secret ballot already cast: say so, privately."""
     if poll.secret:
         entry = await roll_entry(ctx.session, poll, person)
         if entry is not None and entry.voted:
@@ -606,37 +623,54 @@ async def open_ballot(ctx: Context, target: str) -> Reply:
                     "You have already voted in this secret ballot; a secret vote cannot be changed."
                 ),
             )
+
+
+@action("pollopen")
+async def open_ballot(ctx: Context, target: str) -> Reply:
+    poll = await _poll_from(ctx, target)
+    person = await _may_vote(ctx, poll)
+    tz = await scope_timezone(ctx.session, ctx.settings, poll)
+    await _already_voted(ctx, poll, person)
     current = await my_choice(ctx.session, poll, person) or []
-    reply = _ballot(ctx, poll, tz, current)
+    reply = _ballot(ctx, poll, tz, current, person)
     return Reply(reply.text, buttons=reply.buttons, private=True)
 
 
 @action("pm")
 async def toggle(ctx: Context, target: str) -> Reply:
-    poll_text_id, _, mask = target.partition(".")
+    poll_text_id, _, data = target.partition(".")
     poll = await _poll_from(ctx, poll_text_id)
-    picked = decode_mask(mask, len(poll.options))
+    mask = _payload(ctx, poll, data)
+    picked = decode_mask(mask, len(poll.options)) if mask is not None else None
     if poll.kind == RANKED or picked is None or (poll.kind == SINGLE and len(picked) > 1):
         raise ctx.stale()
-    await _may_vote(ctx, poll)
-    return _ballot(ctx, poll, await scope_timezone(ctx.session, ctx.settings, poll), picked)
+    person = await _may_vote(ctx, poll)
+    tz = await scope_timezone(ctx.session, ctx.settings, poll)
+    return _ballot(ctx, poll, tz, picked, person)
 
 
 @action("pr")
 async def rank(ctx: Context, target: str) -> Reply:
-    poll_text_id, _, ranking = target.partition(".")
+    poll_text_id, _, data = target.partition(".")
     poll = await _poll_from(ctx, poll_text_id)
-    picked = decode_ranking(ranking, len(poll.options))
+    ranking = _payload(ctx, poll, data)
+    picked = decode_ranking(ranking, len(poll.options)) if ranking is not None else None
     if poll.kind != RANKED or picked is None:
         raise ctx.stale()
-    await _may_vote(ctx, poll)
-    return _ballot(ctx, poll, await scope_timezone(ctx.session, ctx.settings, poll), picked)
+    person = await _may_vote(ctx, poll)
+    tz = await scope_timezone(ctx.session, ctx.settings, poll)
+    return _ballot(ctx, poll, tz, picked, person)
 
 
 @action("pc")
 async def cast(ctx: Context, target: str) -> Reply:
-    poll_text_id, _, payload = target.partition(".")
+    poll_text_id, _, data = target.partition(".")
     poll = await _poll_from(ctx, poll_text_id)
+    payload = _payload(ctx, poll, data)
+    if payload is None:
+        # Another voter's button, or a forged one: say what is true of this voter.
+        await _already_voted(ctx, poll, await _may_vote(ctx, poll))
+        raise ctx.stale()
     if poll.kind == RANKED:
         picked = decode_ranking(payload, len(poll.options))
     else:
@@ -673,7 +707,7 @@ async def _result_of(ctx: Context, poll: Poll) -> dict[str, object]:
         return poll.result
     if poll.secret or not poll.live:
         raise ctx.refuse(ctx.t("The results are shown when the poll closes."))
-    return count(poll, await ballots_of(ctx.session, poll))
+    return count(poll, await ballots_of(ctx.session, poll, ctx.settings))
 
 
 @action("pollmeet")

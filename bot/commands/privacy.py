@@ -15,6 +15,7 @@ from bot.i18n import N_
 from bot.linking import person_columns
 from bot.messages import Attachment, Button, Reply
 from bot.permissions import is_member
+from bot.polls import forget_voter
 from bot.registry import action, command
 from bot.retention import erase_mentions, words_naming
 from storage.models import (
@@ -267,6 +268,9 @@ async def forget_confirmed(ctx: Context, target: str) -> Reply:
     # the database enforcing foreign keys.
     for model in (Identity, Consent, RoleGrant, OutboxMessage, Prompt, LinkCode, SortitionProfile):
         await ctx.session.execute(delete(model).where(model.person_id == person_id))
+    # Their places on polls' rolls and their ballots stay, naming nobody, so
+    # that no count or result changes.
+    await forget_voter(ctx.session, person_id)
     await ctx.session.execute(delete(Prompt).where(Prompt.owner_key.in_(keys)))
     await ctx.session.execute(delete(LinkFailure).where(LinkFailure.owner_key.in_(keys)))
     # Messages to others that named them ("X joined", "X offers to organise").
