@@ -41,7 +41,12 @@ QUIET = ("httpx", "httpcore", "aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool
 
 def secrets_of(settings: Settings) -> list[str]:
     """Every secret in the configuration: what the redactor must never let through."""
-    found = [settings.telegram_token, settings.telegram_secret_token, settings.discord_token]
+    found = [
+        settings.telegram_token,
+        settings.telegram_secret_token,
+        settings.discord_token,
+        settings.polls_ballot_key,
+    ]
     if ":" in settings.telegram_token:  # the part after the bot id is the secret part
         found.append(settings.telegram_token.split(":", 1)[1])
     try:

@@ -34,7 +34,7 @@ from bot.clock import SystemClock
 from bot.config import Settings
 from bot.demo import seed_demo
 from storage.db import Database
-from tests.conftest import NOW, TABLES
+from tests.conftest import BALLOT_KEY, NOW, TABLES
 from tests.fake_telegram import FakeTelegram, free_port
 from tests.helpers import Chat, post_poll
 
@@ -196,12 +196,14 @@ def test_a_token_nobody_configured_is_still_redacted(logged: Callable[..., io.St
         telegram_secret_token=WEBHOOK_SECRET,
         discord_token="MTEwMDAwMDAwMDAwMDAwMDAwMQ.Gx1a2B.discord-Secret-Part",
         database_url=f"postgresql://organiser:{DB_PASSWORD}@db.internal/organiser",
+        polls_ballot_key=BALLOT_KEY,
     )
     stream = logged("DEBUG", secrets_of(settings))
     other = "123456:" + "B" * 35
     logger = logging.getLogger("some.library")
     logger.warning("GET https://api.telegram.org/bot%s/getMe failed", other)
     logger.info("bad token %s, discord %s", other, settings.discord_token)
+    logger.debug("sealing with %s", settings.polls_ballot_key)
     try:
         raise ValueError(f"refused {WEBHOOK_SECRET} at /bot{TOKEN}/sendMessage")
     except ValueError:
@@ -211,7 +213,14 @@ def test_a_token_nobody_configured_is_still_redacted(logged: Callable[..., io.St
     except RuntimeError as exc:
         sys.excepthook(type(exc), exc, exc.__traceback__)
     log = stream.getvalue()
-    for secret in ("B" * 35, TOKEN.split(":")[1], WEBHOOK_SECRET, DB_PASSWORD, "discord-Secret"):
+    for secret in (
+        "B" * 35,
+        TOKEN.split(":")[1],
+        WEBHOOK_SECRET,
+        DB_PASSWORD,
+        "discord-Secret",
+        BALLOT_KEY,
+    ):
         assert secret not in log, f"{secret!r} is in the log"
     assert log.count(REDACTED) >= 6
     assert "call failed" in log and "ValueError" in log  # the rest stays readable
