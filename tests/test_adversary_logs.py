@@ -61,6 +61,7 @@ def _run_env(tg: FakeTelegram, database_url: str, port: int, level: str) -> dict
         "ORGANISER_TELEGRAM_SECRET_TOKEN": WEBHOOK_SECRET,
         "ORGANISER_DATABASE_URL": database_url,
         "ORGANISER_LOGGING_LEVEL": level,
+        "ORGANISER_POLLS_BALLOT_KEY": BALLOT_KEY,
     }
 
 
@@ -155,7 +156,7 @@ async def test_the_running_bot_logs_no_secret_and_at_info_no_message_text(
     log = stderr.decode()
     assert process.returncode == 0, log
     assert "telegram: webhook on" in log  # the log was written, at this level
-    for secret in (TOKEN, TOKEN.split(":")[1], WEBHOOK_SECRET, DB_PASSWORD):
+    for secret in (TOKEN, TOKEN.split(":")[1], WEBHOOK_SECRET, DB_PASSWORD, BALLOT_KEY):
         assert secret not in log, f"{secret!r} is in the {level} log"
     if level == "DEBUG":
         assert "sendMessage" in log  # DEBUG does say much more...
