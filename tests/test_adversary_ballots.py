@@ -20,11 +20,12 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from bot.config import Settings
 from bot.polls import poll_sweep
+from storage.db import Database
 from storage.models import Person, Poll, PollVoter, SecretBallot
 from tests.conftest import IN_CI
 from tests.helpers import Chat, add_members, post_poll
@@ -391,3 +392,61 @@ def test_the_key_is_never_in_the_database_and_postgresql_needs_one(tmp_path: Pat
     assert check_configured(Settings(), sqlite) is None and path.read_text() == first
     problem = check_configured(Settings(), make_url("postgresql://organiser@127.0.0.1/organiser"))
     assert problem is not None and "polls.ballot_key is not set" in problem
+
+
+# --- The upgrade -----------------------------------------------------------------------
+
+
+async def test_the_sealing_migration_keeps_counts_and_refuses_while_a_secret_poll_is_open(
+    db: Database,
+) -> None:
+    """Migration 0014 meets a database holding a closed secret poll (its plain
+    choices on disk) and an open one. While the open one is open it refuses, with
+    a message saying what to do, and changes nothing. Once it is closed the upgrade
+    drops every plain choice, keeps each ballot's place (the turnout still reads
+    "2 have voted, 2 ballots"), the stored result, and the roll."""
+    await db.downgrade("0013")
+    at = "'2026-11-01 10:00:00+00:00'"
+    async with db.engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "INSERT INTO persons (id, short_id, display_name, locale, reminders, created_at) "
+            f"VALUES (1, 'AAAAAA', 'Ann', 'en', true, {at}), "
+            f"(2, 'BBBBBB', 'Ben', 'en', true, {at})"
+        )
+        result = '{"counts": [1, 1], "ballots": 2, "winners": [0, 1]}'
+        for poll, closed, stored in ((1, at, f"'{result}'"), (2, "NULL", "NULL")):
+            await conn.exec_driver_sql(
+                "INSERT INTO polls (id, scope, scope_id, question, options, kind, secret, "
+                "everyone, live, opened_at, closed_at, result) VALUES "
+                f"({poll}, 'branch', 1, 'Q?', '[\"A\", \"B\"]', 'single', true, false, false, "
+                f"{at}, {closed}, {stored})"
+            )
+            await conn.exec_driver_sql(
+                "INSERT INTO poll_voters (poll_id, person_id, voted) "
+                f"VALUES ({poll}, 1, true), ({poll}, 2, true)"
+            )
+            await conn.exec_driver_sql(
+                "INSERT INTO secret_ballots (key, poll_id, choice) "
+                f"VALUES ('{poll}a', {poll}, '[0]'), ('{poll}b', {poll}, '[1]')"
+            )
+    with pytest.raises(RuntimeError, match=r"1 secret poll\(s\) are still open: close them"):
+        await db.upgrade()
+    async with db.engine.begin() as conn:
+        await conn.exec_driver_sql(f"UPDATE polls SET closed_at = {at} WHERE id = 2")
+    await db.upgrade()
+    from bot.polls import turnout
+
+    async with db.transaction() as s:
+        plain = await s.scalar(
+            select(func.count()).select_from(SecretBallot).where(SecretBallot.sealed.is_not(None))
+        )
+        closed = await s.get(Poll, 1)
+        assert closed is not None
+        assert await turnout(s, closed) == (2, 2, 2)
+        assert closed.result == {"counts": [1, 1], "ballots": 2, "winners": [0, 1]}
+    assert plain == 0
+    async with db.engine.connect() as conn:
+        columns = await conn.run_sync(
+            lambda c: {col["name"] for col in inspect(c).get_columns("secret_ballots")}
+        )
+    assert columns == {"key", "poll_id", "sealed"}
