@@ -204,7 +204,7 @@ async def test_a_pg_dump_zipped_reads_no_choice_while_open_and_links_nothing_aft
     url = pg_only(demo)
     poll, _truth = await secret_poll_with_votes(demo)
     async with demo.core.db.transaction() as s:
-        ids = dict((await s.execute(select(Person.display_name, Person.id))).tuples().all())
+        ids = {name: pid for name, pid in await s.execute(select(Person.display_name, Person.id))}
     voting_order = [str(ids[f"Voter {i}"]) for i in range(8, 0, -1)]
     with select_only_reader(url) as reader:
         before = dump(reader)
