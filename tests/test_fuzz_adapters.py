@@ -70,8 +70,9 @@ ACTION_NAMES = sorted(ACTIONS)
 APOLOGY = "something went wrong on our side"
 WAIT = 5.0  # seconds an adapter may take over one update or interaction (far more than it does)
 AUDIT_COLUMNS = [c.name for c in AuditEntry.__table__.columns]
-# A wrong /link code is remembered even though it changes nothing else (it limits guessing).
-REMEMBERED_FAILURES = {"link": {"link_failures"}}
+# A wrong /link or /claim code is remembered even though it changes nothing else (it
+# limits guessing).
+REMEMBERED_FAILURES = {"link": {"link_failures"}, "claim": {"link_failures"}}
 
 # Examples per platform: few, so that the file stays within seconds; a deeper search
 # now and then: ORGANISER_FUZZ_EXAMPLES=500 pytest tests/test_fuzz_adapters.py
