@@ -43,8 +43,13 @@ PLACE_LIMIT = 80
 
 
 def slugify(text: str) -> str:
+    """A URL-safe key for a name: ASCII where the name has Latin letters (Zürich ->
+    zurich), else the name's own letters (東京, القاهرة), so every script has one."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80]
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:80]
+    if slug:
+        return slug
+    return re.sub(r"[\W_]+", "-", unicodedata.normalize("NFKC", text).casefold()).strip("-")[:80]
 
 
 def clean_place(text: str) -> str | None:
@@ -66,6 +71,9 @@ _BY_SLUG = select(Branch).where(Branch.slug == bindparam("slug"))
 
 async def search(ctx: Context, query: str) -> tuple[Branch | None, list[Branch]]:
     """(the exact match, if one; every match, best first) for a place or branch name.
+
+    The exact match is the one branch of that name, or else the one branch whose
+    area names the place.
 
     A branch matches by slug, by name prefix, or by a word of its area (place
     names, postcode prefixes: ``BA11 4AB`` finds the branch whose area says BA11).
@@ -96,7 +104,9 @@ async def search(ctx: Context, query: str) -> tuple[Branch | None, list[Branch]]
     precise = [b for b in found if b not in exact and words and words[0] in area_words[b.id]]
     rest = [b for b in found if b not in exact and b not in precise]
     ranked = exact + precise + sorted(rest, key=lambda b: b.name)
-    return (exact[0] if len(exact) == 1 else None), ranked[:SEARCH_LIMIT]
+    # A place one branch's area names (BA11, Nunney) is that branch's, as its name would be.
+    only = exact if exact else precise
+    return (only[0] if len(only) == 1 else None), ranked[:SEARCH_LIMIT]
 
 
 async def record_transition(

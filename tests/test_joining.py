@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlalchemy import func, select
 
 from storage.models import Branch, BranchTransition, Consent, Person
@@ -49,13 +50,29 @@ async def test_join_before_consent_asks_first_then_joins(demo: Chat) -> None:
     assert person is not None and person.branch_id is not None
 
 
-async def test_join_by_postcode_prefix_finds_the_branch(demo: Chat) -> None:
+async def test_join_by_postcode_joins_the_branch_that_covers_it(demo: Chat) -> None:
+    """BA11 is Frome's: no offer to propose a second branch beside it."""
     await demo.signup("Sam")
     replies = await demo.say("Sam", "/join BA11 4AB")
-    labels = [b.label for b in replies[0].button_list()]
-    assert labels[0].startswith("Frome")
-    replies = await demo.press("Sam", "Frome")
     assert "Welcome to the Frome branch" in text(replies)
+    assert not any("Propose" in b.label for r in replies for b in r.button_list())
+    await demo.signup("Tess")
+    replies = await demo.say("Tess", "/join nunney")
+    assert "Welcome to the Frome branch" in text(replies)
+
+
+@pytest.mark.parametrize("place", ["東京", "القاهرة", "Москва", "Ynys Môn"])
+async def test_place_names_in_any_script_propose_and_then_find_a_branch(
+    chat: Chat, place: str
+) -> None:
+    await chat.signup("Ann")
+    replies = await chat.say("Ann", f"/join {place}")
+    assert not replies[0].error, replies[0].text
+    replies = await chat.press("Ann", "Propose")
+    assert "first person interested" in text(replies)
+    await chat.signup("Ben")
+    replies = await chat.say("Ben", f"/join {place}")
+    assert f"interested in a {place} branch" in text(replies)
 
 
 async def test_organisers_are_told_when_someone_joins(demo: Chat) -> None:
@@ -145,6 +162,20 @@ async def test_leave_and_undo(demo: Chat) -> None:
     assert "left the Frome branch" in replies[0].text
     replies = await demo.press("Carol", "Undo")
     assert "Welcome to the Frome branch" in text(replies)
+
+
+async def test_undo_after_leaving_a_proposed_branch_keeps_the_offer_to_organise(
+    chat: Chat,
+) -> None:
+    await chat.signup("Ann", "Frome")
+    await chat.press("Ann", "Propose")
+    await chat.say("Ann", "/leave")
+    replies = await chat.press("Ann", "Undo")
+    assert "Could you organise it?" in text(replies)
+    labels = [b.label for r in replies for b in r.button_list()]
+    assert labels == ["I can organise it"]
+    replies = await chat.press("Ann", "I can organise it")
+    assert not replies[0].error
 
 
 async def test_leave_when_not_in_a_branch_is_a_clear_refusal(chat: Chat) -> None:
