@@ -397,7 +397,12 @@ async def rejoin_pressed(ctx: Context, target: str) -> Reply:
     if prompt.payload.get("roles"):
         audit(ctx, "role.restored_on_undo", subject=person, branch=branch)
         ctx.forget_grants()
-    return Reply(reply.text, edit=True)
+    # The welcome's own buttons stay (e.g. "I can organise it", which its text asks
+    # about); its Undo does not: this reply is already an undo.
+    rows = tuple(
+        kept for row in reply.buttons if (kept := tuple(b for b in row if b.action != "unjoin"))
+    )
+    return Reply(reply.text, buttons=rows, edit=True)
 
 
 @command("me", N_("your branch, membership and roles"), private=True)
