@@ -325,3 +325,12 @@ async def test_admin_add_makes_a_second_co_leader(db: Database, clock: object) -
     replies = await chat.say("Pat", "/region add Wales")
     assert "created" in text(replies)
     assert await roles(chat) == 2
+
+
+async def test_branch_says_how_many_more_people_it_needs_in_plain_words(chat: Chat) -> None:
+    await founder(chat)
+    await propose(chat, "Ann", "Frome")
+    await chat.signup("Ben", "Frome")
+    status = text(await chat.say("Pat", "/branch Frome"))
+    assert "1 more interested person and an organiser" in status
+    assert "1 more interested people" not in status

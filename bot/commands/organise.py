@@ -168,7 +168,11 @@ def _next_step(ctx: Context, branch: Branch, people: int, has_organiser: bool) -
         needs = []
         if people < ctx.settings.forming_threshold:
             needs.append(
-                ctx.t("{n} more interested people", n=ctx.settings.forming_threshold - people)
+                ctx.t.plural(
+                    "{n} more interested person",
+                    "{n} more interested people",
+                    ctx.settings.forming_threshold - people,
+                )
             )
         if not has_organiser:
             needs.append(ctx.t("an organiser"))
