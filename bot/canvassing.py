@@ -9,7 +9,6 @@ stored in UTC. Sessions are created as they come into view, idempotently.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.context import Context
 from bot.i18n import Translator
+from bot.when import WhenError, read_time_of_day
 from storage.models import (
     GOING,
     SCOPE_NATIONAL,
@@ -69,8 +69,11 @@ def parse_weekday(text: str) -> int | None:
 
 
 def parse_time(text: str) -> dt.time | None:
-    match = re.fullmatch(r"([01]?\d|2[0-3])[:.]([0-5]\d)", text)
-    return dt.time(int(match.group(1)), int(match.group(2))) if match else None
+    """A time of day as /meeting reads one (``10:30``, ``7pm``, ``noon``), or None."""
+    try:
+        return read_time_of_day(text)
+    except WhenError:
+        return None
 
 
 def occurrence(day: dt.date, at: dt.time, tz: str) -> dt.datetime:

@@ -163,6 +163,9 @@ def tokenize(text: str) -> list[Token]:
     return [t for t in tokens if t.text or t.quoted]
 
 
+_NUMBERISH = re.compile(r"[-+\u2212]?\d*[.,]?\d+")
+
+
 def _digits(word: str) -> bool:
     return word.isascii() and word.isdigit() and len(word) <= 6
 
@@ -186,6 +189,10 @@ def _options(tokens: list[Token]) -> tuple[list[Token], int | None, str | None, 
         elif capacity is None and before in CAPACITY_WORDS and last is not None and _digits(last):
             capacity = int(last)
             tokens = tokens[:-2]
+        elif before in CAPACITY_WORDS and last is not None and _NUMBERISH.fullmatch(last):
+            # "cap -3", "cap 3.5": a capacity meant and mistyped, refused with a hint,
+            # never kept as the end of the title.
+            raise LineError("capacity", n=CAPACITY_LIMIT)
         else:
             break
     if capacity is not None and not 1 <= capacity <= CAPACITY_LIMIT:

@@ -58,6 +58,7 @@ __all__ = [
     "WhenError",
     "Word",
     "parse_when",
+    "read_time_of_day",
     "read_when",
     "recurrences",
 ]
@@ -422,6 +423,19 @@ def read_when(
     if in_gap:
         raise WhenError("gap", local=wall, tz=tz.key)
     return When(at=at, local=at.astimezone(tz), ambiguous=ambiguous)
+
+
+def read_time_of_day(text: str, *, words: Mapping[str, Word] = ENGLISH) -> dt.time:
+    """A time of day alone (``19:00``, ``7pm``, ``7:30 pm``, ``noon``), read as
+    ``read_when`` reads one, so every command accepts the same times."""
+    tokens = _normalise(text) if len(text) <= MAX_LENGTH else []
+    if not tokens:
+        raise WhenError("unreadable")
+    reader = _Reader(tokens, words)
+    reader.read()
+    if reader.time is None or reader.date is not None:
+        raise WhenError("unreadable")
+    return dt.time(*reader.time)
 
 
 def parse_when(

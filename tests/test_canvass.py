@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import pytest
 from sqlalchemy import select
 
-from storage.models import CanvassSession, CanvassSignup
+from storage.models import CanvassSession, CanvassSignup, CanvassSlot
 from tests.helpers import Chat, snapshot, text
 
 
@@ -103,6 +104,9 @@ async def test_bad_schedules_are_refused_and_change_nothing(demo: Chat) -> None:
         "saturday 10:30",
         "",
         "sat 10:30 X 0",
+        "saturday 10:30 Market Cross -5",  # never a meeting point "Market Cross -5"
+        "saturday 10:30 Market Cross 3.5",
+        "saturday 10:30 Market Cross +0",
     ):
         replies = await demo.say("Alice", f"/canvass schedule {args}")
         assert replies[0].error, args
@@ -254,3 +258,26 @@ async def test_help_shows_organisers_how_to_schedule_and_members_how_to_sign_up(
     assert "/canvass schedule <weekday> <HH:MM> <meeting point> [capacity]" in organiser
     assert "/canvass — this week's canvassing sessions" in member
     assert "/canvass schedule" not in member
+
+
+@pytest.mark.parametrize(
+    ("args", "time", "capacity"),
+    [
+        ("saturday 7pm Market Cross 8", "19:00", 8),  # as /meeting reads times
+        ("saturday 7 pm Market Cross", "19:00", None),
+        ("saturday 10.30am Market Cross ١٢", "10:30", 12),  # Arabic-Indic digits
+        ("saturday noon Market Cross", "12:00", None),
+    ],
+)
+async def test_canvass_times_and_capacities_read_as_everywhere_else(
+    demo: Chat, args: str, time: str, capacity: int | None
+) -> None:
+    replies = await demo.say("Alice", f"/canvass schedule {args}")
+    assert not replies[0].error, replies[0].text
+    assert f"every Saturday at {time}" in replies[0].text
+    assert "meeting at Market Cross;" in replies[0].text or "meeting at Market Cross." in (
+        replies[0].text
+    )
+    async with demo.core.db.transaction() as session:
+        slot = await session.scalar(select(CanvassSlot))
+    assert slot is not None and (slot.meeting_point, slot.capacity) == ("Market Cross", capacity)

@@ -157,6 +157,8 @@ async def test_a_bad_date_gets_a_friendly_reply_and_changes_nothing(demo: Chat) 
         ("in-person tomorrow 19:00", "give the place"),
         ("picnic tomorrow 19:00 Park", "/meeting <online|in-person|assembly>"),
         (f"online tomorrow 19:00 {LINK} cap 0", "capacity must be from 1"),
+        (f"online tomorrow 19:00 {LINK} cap -3", "capacity must be from 1"),  # not a title
+        (f'online tomorrow 19:00 {LINK} "Branch meeting" places 3.5', "capacity must be from 1"),
         (f"online tomorrow 19:00 {LINK} weekly x99", "from 1 to 52 meetings"),
     ]:
         replies = await demo.say("Alice", f"/meeting {line}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import unicodedata
 from collections.abc import Callable
 
 from sqlalchemy import func, select
@@ -55,6 +56,23 @@ from storage.models import (
 def _number(word: str) -> bool:
     """Plain digits only ("²" is a digit to Python, not to int())."""
     return word.isascii() and word.isdigit() and len(word) <= 9
+
+
+def _numeric(word: str) -> bool:
+    """Does ``word`` look like a number someone meant (-5, 3.5, ١٢, +8)?"""
+    body = word.lstrip("+-−")
+    return (
+        bool(body)
+        and any(ch.isdecimal() for ch in body)
+        and all(ch.isdecimal() or ch in ".," for ch in body)
+    )
+
+
+def _whole(word: str) -> int | None:
+    """A whole number in any script's digits (١٢ is 12), or None (-5, 3.5)."""
+    if not (word.isdecimal() and len(word) <= 9):
+        return None
+    return int("".join(str(unicodedata.decimal(ch)) for ch in word))
 
 
 async def _home(ctx: Context) -> tuple[Person, Branch]:
@@ -216,6 +234,9 @@ async def _schedule(ctx: Context, text: str) -> Reply:
     await _require_staff(ctx, branch, (ORGANISER,), "canvass.schedule")
     words = text.split()
     weekday = parse_weekday(words[0]) if words else None
+    # "7 pm" is one time in two words.
+    if len(words) > 2 and words[2].lower() in ("am", "pm", "a.m.", "p.m."):
+        words[1:3] = [words[1] + words[2]]
     at = parse_time(words[1]) if len(words) > 1 else None
     if weekday is None or at is None or len(words) < 3:
         raise ctx.refuse(
@@ -226,10 +247,18 @@ async def _schedule(ctx: Context, text: str) -> Reply:
         )
     rest = words[2:]
     capacity = None
-    if len(rest) > 1 and _number(rest[-1]):
-        capacity = int(rest.pop())
-        if not 1 <= capacity <= CAPACITY_LIMIT:
-            raise ctx.refuse(ctx.t("The capacity must be from 1 to {n}.", n=CAPACITY_LIMIT))
+    if len(rest) > 1 and _numeric(rest[-1]):
+        # A number at the end is the capacity: a whole number in range, or refused,
+        # never swallowed into the meeting point ("Market Cross -5").
+        capacity = _whole(rest.pop())
+        if capacity is None or not 1 <= capacity <= CAPACITY_LIMIT:
+            raise ctx.refuse(
+                ctx.t(
+                    "The capacity (the last word) must be a whole number from 1 to {n}, "
+                    "for example: /canvass schedule saturday 10:30 Market Cross 8",
+                    n=CAPACITY_LIMIT,
+                )
+            )
     point = " ".join(rest)
     if len(point) > POINT_LIMIT:
         raise ctx.refuse(
