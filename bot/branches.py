@@ -66,6 +66,7 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+_POSTCODE = re.compile(r"[a-z]{1,2}[0-9][0-9a-z]?")
 _BY_SLUG = select(Branch).where(Branch.slug == bindparam("slug"))
 
 
@@ -104,8 +105,12 @@ async def search(ctx: Context, query: str) -> tuple[Branch | None, list[Branch]]
     precise = [b for b in found if b not in exact and words and words[0] in area_words[b.id]]
     rest = [b for b in found if b not in exact and b not in precise]
     ranked = exact + precise + sorted(rest, key=lambda b: b.name)
-    # A place one branch's area names (BA11, Nunney) is that branch's, as its name would be.
-    only = exact if exact else precise
+    # A place one branch's area names (Nunney; BA11, also as BA11 4AB) is that
+    # branch's, as its name would be; "Frome Selwood" is not Frome's.
+    whole = " ".join(words)
+    postcode = bool(words) and bool(_POSTCODE.fullmatch(words[0]))
+    named = [b for b in precise if whole in area_words[b.id] or postcode]
+    only = exact if exact else named
     return (only[0] if len(only) == 1 else None), ranked[:SEARCH_LIMIT]
 
 
