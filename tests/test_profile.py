@@ -69,3 +69,14 @@ async def test_forget_deletes_the_profile(demo: Chat) -> None:
     await demo.press("Carol", "Yes, delete my data")
     async with demo.core.db.transaction() as session:
         assert list(await session.scalars(select(SortitionProfile))) == []
+
+
+async def test_a_supporter_who_opts_in_is_told_the_draw_waits_for_their_dues(demo: Chat) -> None:
+    await demo.signup("Sam", "Frome")  # a supporter: no dues paid
+    await demo.say("Sam", "/profile")
+    await demo.press("Sam", "Opt in")
+    await demo.press("Sam", "woman")
+    replies = await demo.press("Sam", "Prefer not to say")
+    assert "you are in the draw" not in replies[0].text
+    assert "once your membership dues are paid" in replies[0].text
+    assert "once your membership dues are paid" in (await demo.say("Sam", "/profile"))[0].text

@@ -24,7 +24,7 @@ from bot.config import parse_categories
 from bot.context import Context, Refusal, parse_id
 from bot.i18n import N_, Translator
 from bot.messages import Attachment, Button, Reply
-from bot.permissions import holds_at_branch, holds_at_region, holds_nationally
+from bot.permissions import holds_at_branch, holds_at_region, holds_nationally, is_member
 from bot.registry import action, command
 from bot.sortition import beacons, seeds
 from bot.sortition.model import Quota, SortitionError
@@ -91,9 +91,7 @@ async def profile(ctx: Context) -> Reply:
             private=True,
         )
     return Reply(
-        ctx.t("You are in the draw for councils and delegations. Your answers:")
-        + "\n"
-        + _answers(ctx, row),
+        await _in_the_draw(ctx, thanks=False) + "\n" + _answers(ctx, row),
         buttons=(
             (
                 Button(ctx.t("Change my answers"), "pfin", "1"),
@@ -158,9 +156,24 @@ async def answer(ctx: Context, target: str) -> Reply:
     if index + 1 < len(cats):
         return _question(ctx, index + 1)
     return Reply(
-        ctx.t("Thank you: you are in the draw. Your answers:") + "\n" + _answers(ctx, row),
+        await _in_the_draw(ctx, thanks=True) + "\n" + _answers(ctx, row),
         private=True,
         edit=True,
+    )
+
+
+async def _in_the_draw(ctx: Context, *, thanks: bool) -> str:
+    """Whether an opted-in person is drawable now: only Members (dues paid) are."""
+    person = ctx.require_person()
+    branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
+    tz = branch.timezone if branch else ctx.settings.default_timezone
+    if is_member(person, ctx.now, tz):
+        if thanks:
+            return ctx.t("Thank you: you are in the draw. Your answers:")
+        return ctx.t("You are in the draw for councils and delegations. Your answers:")
+    return ctx.t(
+        "You are opted in, and will be in the draw for councils and delegations once your "
+        "membership dues are paid (ask your branch treasurer). Your answers:"
     )
 
 
