@@ -4,11 +4,13 @@ person from what was said about them.
 **Retention.** Messages sent (or given up as undeliverable), buttons used,
 one-time /link codes past their time and failed /link tries are deleted once
 ``privacy.retention_days`` (30 by default) have passed, and expired buttons at
-once: a sweep,
-run by the scheduler with the others. Nothing still pending or still open is
-touched. Sweeps that rely on an outbox key to act once only look at what is due
-now (a reminder, a deadline), never at events a month old, so deleting older
-rows sends nothing twice.
+once: a sweep, run by the scheduler with the others. Nothing still pending or
+still open is touched. Sweeps that rely on an outbox key to act once only look
+at what is due now (a reminder, a deadline), never at events a month old, so
+deleting older rows sends nothing twice. On SQLite the sweep also writes the
+write-ahead log back into the database file and empties it, so that within a
+minute of a /forget no old page holds what was erased (the file itself
+overwrites deleted content: ``secure_delete``).
 
 **Erasure.** A message to others may name someone ("Zed (K3M9QX) joined",
 "Zed accepted a place", "P0001 = Zed"). On /forget, ``erase_mentions`` replaces
@@ -29,7 +31,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import String, cast, delete, or_, select
+from sqlalchemy import String, cast, delete, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -84,6 +86,12 @@ async def retention_sweep(db: Database, settings: Settings, now: dt.datetime) ->
             counts[table] = getattr(result, "rowcount", 0) or 0
     if any(counts.values()):
         log.info("retention: deleted %s", counts)
+    if db.is_sqlite:
+        # Deleted and rewritten rows are overwritten in the file (secure_delete),
+        # but their old pages stay in the write-ahead log until it is written back:
+        # do it now, and empty the log, so that a /forget leaves no copy there.
+        async with db.transaction() as session:
+            await session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
     return counts
 
 

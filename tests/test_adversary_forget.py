@@ -13,8 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import JSON, LargeBinary, String, Text, func, select
 
 from bot.retention import retention_sweep
@@ -352,3 +354,29 @@ async def test_a_forgotten_witness_no_longer_vouches_for_a_seed(demo: Chat) -> N
     async with demo.core.db.transaction() as session:
         draw = await session.get(Draw, 1)
         assert draw is not None and draw.status == "committed" and len(draw.witnesses) == 1
+
+
+async def test_on_sqlite_the_database_files_keep_no_trace_after_the_sweep(demo: Chat) -> None:
+    """The attack: SQL says Zed is gone, but the SQLite file (or its write-ahead
+    log) still holds the old pages, and a copy of the files shows "Zed accepted
+    a place". Now: deleted content is overwritten, and the retention sweep after
+    a /forget writes the log back into the file and empties it, so the files
+    hold none of Zed's name, handle or platform ids."""
+    if not demo.core.db.is_sqlite:
+        pytest.skip("the files of an SQLite database")
+    zed = await zed_joins(demo)
+    await seat(demo, "Zed")
+    await deliver(demo, RecordingTransport())
+    await forget(demo, "Zed")
+    await run_sweeps(demo.core.db, demo.core.settings, demo.clock.now())
+    path = Path(str(demo.core.db.url.database))
+    pattern = re.compile(
+        rb"(?<![A-Za-z0-9_])(zed|"
+        + re.escape(zed.short_id.encode())
+        + rb"|730012345|zed_tg)(?![A-Za-z0-9_])",
+        re.IGNORECASE,
+    )
+    for name in (path, Path(f"{path}-wal")):
+        if name.exists():
+            found = pattern.findall(name.read_bytes())
+            assert not found, (name.name, found[:5])
