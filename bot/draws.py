@@ -583,16 +583,7 @@ async def complete(
     if body is None:
         return invitations
     for invitation in invitations:
-        person = await session.get(Person, invitation.person_id)
-        t = translator(person.locale if person else settings.default_locale)
-        await enqueue(
-            session,
-            key=f"invite:{invitation.id}",
-            text=invitation_text(t, body, invitation),
-            buttons=invitation_buttons(t, invitation),
-            now=now,
-            person_id=invitation.person_id,
-        )
+        await _send_invitation(session, settings, body, invitation, now)
 
     def public(t: Translator) -> str:
         # No pseudonym: who was drawn is for the people drawn and the organisers.
@@ -637,6 +628,23 @@ async def complete(
         )
         await replace_place(session, settings, draw.id, f"{draw.id}:{name}", now, pseudonym=name)
     return invitations
+
+
+async def _send_invitation(
+    session: AsyncSession, settings: Settings, body: Body, invitation: Invitation, now: dt.datetime
+) -> Person | None:
+    """Queue the invitation (Accept / Decline) to its person, in their language."""
+    person = await session.get(Person, invitation.person_id)
+    t = translator(person.locale if person else settings.default_locale)
+    await enqueue(
+        session,
+        key=f"invite:{invitation.id}",
+        text=invitation_text(t, body, invitation),
+        buttons=invitation_buttons(t, invitation),
+        now=now,
+        person_id=invitation.person_id,
+    )
+    return person
 
 
 def invitation_text(t: Translator, body: Body, invitation: Invitation) -> str:
@@ -782,16 +790,7 @@ async def replace_place(
     )
     session.add(invitation)
     await session.flush()
-    person = await session.get(Person, invitation.person_id)
-    t = translator(person.locale if person else settings.default_locale)
-    await enqueue(
-        session,
-        key=f"invite:{invitation.id}",
-        text=invitation_text(t, body, invitation),
-        buttons=invitation_buttons(t, invitation),
-        now=now,
-        person_id=invitation.person_id,
-    )
+    person = await _send_invitation(session, settings, body, invitation, now)
     shown = person.display_name if person else "?"
     await enqueue_for(
         session,

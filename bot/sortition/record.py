@@ -205,6 +205,17 @@ def _decimal(value: float) -> str:
     return f"{value:.9f}"
 
 
+def _summary(lottery: Lottery) -> dict[str, Any]:
+    """The lottery's figures, as both record formats commit them."""
+    return {
+        "min_probability": _decimal(lottery.min_probability),
+        "max_probability": _decimal(lottery.max_probability),
+        "max_deviation": _decimal(lottery.max_deviation),
+        "distinct_panels": lottery.distinct_panels,
+        "method": lottery.distribution.method,
+    }
+
+
 def make_record(
     problem: Problem,
     lottery: Lottery,
@@ -232,13 +243,7 @@ def make_record(
         "panels": panels,
         "panels_hash": digest(panels),
         "seed_source": dict(seed_source),
-        "summary": {
-            "min_probability": _decimal(lottery.min_probability),
-            "max_probability": _decimal(lottery.max_probability),
-            "max_deviation": _decimal(lottery.max_deviation),
-            "distinct_panels": lottery.distinct_panels,
-            "method": lottery.distribution.method,
-        },
+        "summary": _summary(lottery),
     }
     record["field_hashes"] = {name: digest(record[name]) for name in COMMITTED}
     record["record_hash"] = digest(record["field_hashes"])
@@ -327,13 +332,7 @@ def make_sealed_record(
         "compositions_hash": digest(compositions),
         "seed_source": dict(seed_source),
         "replacement": REPLACEMENT_RULE,
-        "summary": {
-            "min_probability": _decimal(lottery.min_probability),
-            "max_probability": _decimal(lottery.max_probability),
-            "max_deviation": _decimal(lottery.max_deviation),
-            "distinct_panels": lottery.distinct_panels,
-            "method": lottery.distribution.method,
-        },
+        "summary": _summary(lottery),
     }
     record["field_hashes"] = {name: digest(record[name]) for name in SEALED_COMMITTED}
     record["record_hash"] = digest(record["field_hashes"])
