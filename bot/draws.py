@@ -639,7 +639,7 @@ async def _send_invitation(
     await enqueue(
         session,
         key=f"invite:{invitation.id}",
-        text=invitation_text(t, body, invitation),
+        text=invitation_text(t, body, invitation, await reader_timezone(session, person, body)),
         buttons=invitation_buttons(t, invitation),
         now=now,
         person_id=invitation.person_id,
@@ -647,7 +647,13 @@ async def _send_invitation(
     return person
 
 
-def invitation_text(t: Translator, body: Body, invitation: Invitation) -> str:
+async def reader_timezone(session: AsyncSession, person: Person | None, body: Body) -> str:
+    """The time zone a person reads times in: their branch's, else the body's."""
+    branch = await session.get(Branch, person.branch_id) if person and person.branch_id else None
+    return branch.timezone if branch else body.timezone
+
+
+def invitation_text(t: Translator, body: Body, invitation: Invitation, tz: str) -> str:
     if body.kind in DELEGATIONS:
         ask = t("You have been drawn by lot for {body}. Will you go?", body=body.describe(t))
     else:
@@ -656,10 +662,11 @@ def invitation_text(t: Translator, body: Body, invitation: Invitation) -> str:
         ask
         + " "
         + t(
-            "Please answer by {when} (UTC); no answer counts as a no, and someone else is "
-            "then drawn. If you accept, the members of {unit} see your name on its roster "
-            "(/council).",
-            when=invitation.respond_by.strftime("%a %d %b %H:%M"),
+            "Please answer by {when} ({tz} time); no answer counts as a no, and someone "
+            "else is then drawn. If you accept, the members of {unit} see your name on its "
+            "roster (/council).",
+            when=invitation.respond_by.astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M"),
+            tz=tz,
             unit=body.name,
         )
     )
@@ -890,7 +897,13 @@ async def invitation_sweep(db: Database, settings: Settings, now: dt.datetime) -
                         key=f"invite-remind:{invitation.id}:{number}",
                         text=t("A reminder, please answer:")
                         + "\n"
-                        + (invitation_text(t, body, invitation) if body else ""),
+                        + (
+                            invitation_text(
+                                t, body, invitation, await reader_timezone(session, person, body)
+                            )
+                            if body
+                            else ""
+                        ),
                         buttons=invitation_buttons(t, invitation),
                         now=now,
                         person_id=invitation.person_id,

@@ -381,3 +381,29 @@ async def test_the_roster_shows_who_accepted_to_the_branch_and_staff_hear(demo: 
     )
     # Bath's people do not see Frome's roster.
     assert "Nobody has been drawn" in joined(await demo.say("Femi", "/council"))
+
+
+async def test_an_invitations_deadline_is_in_the_readers_own_time_zone(demo: Chat) -> None:
+    from zoneinfo import ZoneInfo
+
+    from storage.models import Branch
+
+    async with demo.core.db.transaction() as session:
+        frome = await session.scalar(select(Branch).where(Branch.name == "Frome"))
+        assert frome is not None
+        frome.timezone = "Europe/Madrid"  # an hour ahead of UTC in winter
+    await committed_and_drawn(demo)
+    async with demo.core.db.transaction() as session:
+        invitation = await session.scalar(select(Invitation).order_by(Invitation.id))
+        assert invitation is not None
+        texts = list(
+            await session.scalars(
+                select(OutboxMessage.text).where(
+                    OutboxMessage.person_id == invitation.person_id,
+                    OutboxMessage.text.contains("Please answer by"),
+                )
+            )
+        )
+    local = invitation.respond_by.astimezone(ZoneInfo("Europe/Madrid")).strftime("%a %d %b %H:%M")
+    assert texts and f"Please answer by {local} (Europe/Madrid time)" in texts[0]
+    assert "(UTC)" not in texts[0]
