@@ -264,8 +264,8 @@ async def maybe_forming(ctx: Context, branch: Branch, actor: Person | None) -> b
         f"branch-forming:{branch.id}",
         lambda t: t(
             "Good news: the {branch} branch now has enough people and an organiser, so it "
-            "is forming. Your organiser will arrange a first online call, then a first "
-            "face-to-face meeting.",
+            "is forming. Next come a first online call, then a first face-to-face meeting: "
+            "watch for the invitations.",
             branch=branch.name,
         ),
     )

@@ -368,16 +368,33 @@ async def solve(
 
 def summary_text(t: Translator, record: dict[str, Any]) -> str:
     summary = record["summary"]
-    return t(
-        "Pool: {n} people; {k} seats. Each person's chance of selection lies between "
-        "{low}% and {high}%; the lottery has {panels} distinct panels. Record hash: {hash}.",
-        n=len(entrant_ids(record)) - len(record["excluded"]),
-        k=record["k"],
-        low=f"{float(summary['min_probability']) * 100:.1f}",
-        high=f"{float(summary['max_probability']) * 100:.1f}",
-        panels=summary["distinct_panels"],
-        hash=record["record_hash"][:16],
+    low = f"{float(summary['min_probability']) * 100:.1f}"
+    high = f"{float(summary['max_probability']) * 100:.1f}"
+    chance = (
+        t("Each person's chance of selection is {p}%.", p=low)
+        if low == high
+        else t(
+            "Each person's chance of selection lies between {low}% and {high}%.", low=low, high=high
+        )
     )
+    return " ".join(
+        (
+            t.plural("Pool: {n} person;", "Pool: {n} people;", n_pool(record))
+            + " "
+            + t.plural("{n} seat.", "{n} seats.", record["k"]),
+            chance,
+            t.plural(
+                "The lottery has {n} distinct panel.",
+                "The lottery has {n} distinct panels.",
+                summary["distinct_panels"],
+            ),
+            t("Record hash: {hash}.", hash=record["record_hash"][:16]),
+        )
+    )
+
+
+def n_pool(record: dict[str, Any]) -> int:
+    return len(entrant_ids(record)) - len(record["excluded"])
 
 
 async def stage(

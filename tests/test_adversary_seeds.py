@@ -262,9 +262,10 @@ async def beacon_draw(demo: Chat, round_: int = 1000) -> None:
     demo.clock.set(BEFORE_ROUND_1000)
     await pool(demo)
     preview = await demo.say("Alice", f"/draw 3 beacon:drand:{round_}")
-    assert "round 1000 of drand default (out at 2020-07-22 23:37 UTC)" in preview[0].text, joined(
-        preview
-    )
+    assert (
+        "round 1000 of drand default (out at 2020-07-23 00:37, Europe/London time)"
+        in preview[0].text
+    ), joined(preview)
     await demo.press("Alice", "Commit")
 
 

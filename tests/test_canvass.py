@@ -281,3 +281,11 @@ async def test_canvass_times_and_capacities_read_as_everywhere_else(
     async with demo.core.db.transaction() as session:
         slot = await session.scalar(select(CanvassSlot))
     assert slot is not None and (slot.meeting_point, slot.capacity) == ("Market Cross", capacity)
+
+
+async def test_capacity_reads_well_at_one_place_and_at_no_limit(demo: Chat) -> None:
+    await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross 4")
+    replies = await demo.say("Alice", "/canvass edit 1 capacity 1")
+    assert replies[0].text == "Capacity is now 1 place."
+    replies = await demo.say("Alice", "/canvass edit 1 capacity none")
+    assert replies[0].text == "The sessions now have no limit on places."

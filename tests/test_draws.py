@@ -45,7 +45,7 @@ async def invited(demo: Chat) -> list[tuple[str, int, str]]:
 async def committed_and_drawn(demo: Chat, seats: int = 5) -> None:
     await pool(demo)
     replies = await demo.say("Alice", f"/draw {seats} {lotto(demo.clock)}")
-    assert "chance of selection lies between" in replies[0].text, joined(replies)
+    assert "chance of selection" in replies[0].text, joined(replies)
     assert "entered by two witnesses" in replies[0].text and "TRIAL" not in replies[0].text
     replies = await demo.press("Alice", "Commit")
     assert replies[0].text.startswith("Committed: draw 1")
@@ -407,3 +407,27 @@ async def test_an_invitations_deadline_is_in_the_readers_own_time_zone(demo: Cha
     local = invitation.respond_by.astimezone(ZoneInfo("Europe/Madrid")).strftime("%a %d %b %H:%M")
     assert texts and f"Please answer by {local} (Europe/Madrid time)" in texts[0]
     assert "(UTC)" not in texts[0]
+
+
+def test_a_draw_summary_reads_well_when_every_chance_is_equal_and_there_is_one_panel() -> None:
+    from bot.draws import summary_text
+    from bot.i18n import translator
+
+    record = {
+        "format": "assembly-organiser/sortition/1",
+        "pool": [{"id": "P1"}, {"id": "P2"}],
+        "excluded": [],
+        "k": 1,
+        "record_hash": "ab" * 32,
+        "summary": {"min_probability": "0.5", "max_probability": "0.5", "distinct_panels": 1},
+    }
+    text = summary_text(translator("en"), record)
+    assert "Pool: 2 people; 1 seat." in text
+    assert "chance of selection is 50.0%" in text and "between" not in text
+    assert "1 distinct panel." in text
+
+
+async def test_a_draw_not_named_asks_which(demo: Chat) -> None:
+    replies = await demo.say("Alice", "/draw record")
+    assert replies[0].error and "Which draw?" in replies[0].text
+    assert "There is no draw ." not in replies[0].text

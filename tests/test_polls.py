@@ -320,3 +320,12 @@ async def test_hundreds_of_simultaneous_votes_tally_to_the_truth(demo: Chat) -> 
     result = (await demo.say("Alice", f"/poll close {poll}"))[0].text
     for option, label in enumerate("ABC"):
         assert f"• {label}: {truth[str(option)]}" in result
+
+
+async def test_the_audit_counts_read_well_for_one_voter(demo: Chat) -> None:
+    poll = await post(demo, "Alice", '"Elect Carol as delegate?" "Yes" "No" --secret')
+    await demo.press("Bob", f"pollopen:{poll}")
+    await demo.press("Bob", "☐ Yes")
+    await demo.press("Bob", "Cast my vote")
+    audit = (await demo.say("Alice", f"/poll audit {poll}"))[0].text
+    assert "1 has voted, 1 ballot in the box." in audit

@@ -403,10 +403,11 @@ async def _edit(ctx: Context, words: list[str]) -> Reply:
                 if lucky is not None:
                     await _tell_promoted(ctx, session, branch, lucky)
         audit(ctx, "canvass.edited", branch=branch, slot=slot.id, field="capacity")
-        places = (
-            ctx.t.plural("{n} place", "{n} places", capacity) if capacity else ctx.t("no limit")
+        if not capacity:
+            return Reply(ctx.t("The sessions now have no limit on places."))
+        return Reply(
+            ctx.t.plural("Capacity is now {n} place.", "Capacity is now {n} places.", capacity)
         )
-        return Reply(ctx.t("Capacity is now {places}.", places=places))
     raise ctx.refuse(usage)
 
 

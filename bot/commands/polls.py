@@ -833,13 +833,13 @@ async def _manage(ctx: Context, word: str, poll: Poll) -> Reply | list[Reply]:
     roll, voted, ballots = await turnout(ctx.session, poll)
     if word == "audit":
         return Reply(
-            ctx.t(
-                "Poll {id}: {roll} on the roll, {voted} have voted, {ballots} ballots in the box.",
-                id=poll.id,
-                roll=roll,
-                voted=voted,
-                ballots=ballots,
-            )
+            ctx.t("Poll {id}:", id=poll.id)
+            + " "
+            + ctx.t.plural("{n} on the roll,", "{n} on the roll,", roll)
+            + " "
+            + ctx.t.plural("{n} has voted,", "{n} have voted,", voted)
+            + " "
+            + ctx.t.plural("{n} ballot in the box.", "{n} ballots in the box.", ballots)
             + ("\n" + ctx.t("Every vote is counted once.") if voted == ballots else ""),
             private=True,
         )

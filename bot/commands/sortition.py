@@ -14,6 +14,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, update
 
@@ -162,12 +163,19 @@ async def answer(ctx: Context, target: str) -> Reply:
     )
 
 
+async def _reader_tz(ctx: Context) -> str:
+    """The time zone the person answered reads times in: their branch's."""
+    person = ctx.person
+    branch = (
+        await ctx.session.get(Branch, person.branch_id) if person and person.branch_id else None
+    )
+    return branch.timezone if branch else ctx.settings.default_timezone
+
+
 async def _in_the_draw(ctx: Context, *, thanks: bool) -> str:
     """Whether an opted-in person is drawable now: only Members (dues paid) are."""
     person = ctx.require_person()
-    branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
-    tz = branch.timezone if branch else ctx.settings.default_timezone
-    if is_member(person, ctx.now, tz):
+    if is_member(person, ctx.now, await _reader_tz(ctx)):
         if thanks:
             return ctx.t("Thank you: you are in the draw. Your answers:")
         return ctx.t("You are in the draw for councils and delegations. Your answers:")
@@ -519,7 +527,7 @@ async def draw_command(ctx: Context) -> Reply:
     if relaxed:
         lines.append(ctx.t("The quotas could not all be met; relaxed: {why}", why=relaxed))
     lines.append(draws.summary_text(ctx.t, record))
-    return _preview(ctx, plan, record["seed_source"], lines, prompt.id)
+    return _preview(ctx, plan, record["seed_source"], lines, prompt.id, await _reader_tz(ctx))
 
 
 async def _refuse_pending(ctx: Context, body: draws.Body) -> None:
@@ -539,9 +547,9 @@ async def _refuse_pending(ctx: Context, body: draws.Body) -> None:
 
 
 def _preview(
-    ctx: Context, plan: Plan, source: dict[str, Any], lines: list[str], prompt_id: int
+    ctx: Context, plan: Plan, source: dict[str, Any], lines: list[str], prompt_id: int, tz: str
 ) -> Reply:
-    lines.append(ctx.t("Seed: {source}.", source=_source_text(ctx, source)))
+    lines.append(ctx.t("Seed: {source}.", source=_source_text(ctx, source, tz)))
     lines.append(ctx.t("Each person drawn has {days} days to answer.", days=plan.days))
     return Reply(
         "\n".join(lines),
@@ -612,26 +620,28 @@ async def _preview_delegation(ctx: Context, plan: Plan, bodies: list[draws.Body]
             )
         )
     prompt = await ctx.prompt("draw", body=plan.kind, days=plan.days, draws=planned)
-    return _preview(ctx, plan, plan.source, lines, prompt.id)
+    return _preview(ctx, plan, plan.source, lines, prompt.id, await _reader_tz(ctx))
 
 
-def _source_text(ctx: Context, source: dict[str, Any]) -> str:
+def _source_text(ctx: Context, source: dict[str, Any], tz: str) -> str:
     if source.get("kind") == seeds.LOTTERY:
         return ctx.t(
             "the numbers of {name} ({format}) drawn on {date}, entered by two witnesses once "
-            "the result is out (after {when} UTC)",
+            "the result is out (after {when}, {tz} time)",
             name=source.get("name"),
             format=source.get("format"),
             date=source.get("date"),
-            when=_when(source.get("results_after")),
+            when=_when(source.get("results_after"), tz),
+            tz=tz,
         )
     if source.get("kind") == seeds.BEACON:
         return ctx.t(
-            "round {round} of {chain} (out at {when} UTC), fetched and its signature "
-            "checked when it is published",
+            "round {round} of {chain} (out at {when}, {tz} time), fetched and its "
+            "signature checked when it is published",
             round=source.get("round"),
             chain=source.get("name"),
-            when=_when(source.get("round_time")),
+            when=_when(source.get("round_time"), tz),
+            tz=tz,
         )
     return ctx.t(
         "TRIAL: “{description}”. A seed typed by an organiser can be chosen to pick a "
@@ -641,9 +651,10 @@ def _source_text(ctx: Context, source: dict[str, Any]) -> str:
     )
 
 
-def _when(value: object) -> str:
+def _when(value: object, tz: str) -> str:
     try:
-        return dt.datetime.fromisoformat(str(value)).astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
+        moment = dt.datetime.fromisoformat(str(value))
+        return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
     except ValueError:
         return "?"
 
@@ -713,9 +724,10 @@ async def draw_commit(ctx: Context, target: str) -> Reply:
         how = ctx.t("The scheduler fetches the beacon's round when it is published.")
     elif source.get("kind") == seeds.LOTTERY:
         how = ctx.t(
-            "Once the result is out (after {when} UTC), two witnesses, members who are not "
-            "both organisers, each send /draw seed {id} followed by the numbers.",
-            when=_when(source.get("results_after")),
+            "Once the result is out (after {when}, {tz} time), two witnesses, members who "
+            "are not both organisers, each send /draw seed {id} followed by the numbers.",
+            when=_when(source.get("results_after"), await _reader_tz(ctx)),
+            tz=await _reader_tz(ctx),
             id=first.id,
         )
     else:
@@ -757,6 +769,13 @@ async def _may_draw(ctx: Context, body: draws.Body) -> bool:
     return holds_nationally(grants, ORGANISER)
 
 
+def _no_draw(ctx: Context, ident: str) -> str:
+    """The refusal for a draw that is not there (or not theirs), or not named at all."""
+    if not ident.strip():
+        return ctx.t("Which draw? Give its number, for example: /draw record 1")
+    return ctx.t("There is no draw {id}.", id=ident.strip()[:12])
+
+
 async def _draw_of(ctx: Context, text: str) -> Draw:
     draw_id = parse_id(text.strip().lstrip("#"))
     draw = await ctx.session.get(Draw, draw_id) if draw_id is not None else None
@@ -764,9 +783,9 @@ async def _draw_of(ctx: Context, text: str) -> Draw:
         draw = None
     body = await draws.draw_body(ctx.session, ctx.settings, draw) if draw is not None else None
     if draw is None or body is None:
-        raise ctx.refuse(ctx.t("There is no draw {id}.", id=text.strip()[:12]))
+        raise ctx.refuse(_no_draw(ctx, text))
     if not await _may_draw(ctx, body):
-        raise ctx.refuse(ctx.t("There is no draw {id}.", id=text.strip()[:12]), audit="draw")
+        raise ctx.refuse(_no_draw(ctx, text), audit="draw")
     return draw
 
 
@@ -805,9 +824,9 @@ async def _enter_seed(ctx: Context, text: str) -> Reply:
     source = dict(draw.record["seed_source"]) if draw is not None else {}
     lottery = source.get("kind") == seeds.LOTTERY
     if draw is None or body is None:
-        raise ctx.refuse(ctx.t("There is no draw {id}.", id=ident.strip()[:12]))
+        raise ctx.refuse(_no_draw(ctx, ident))
     if not await _may_draw(ctx, body) and not (lottery and await _in_unit(ctx, body, person)):
-        raise ctx.refuse(ctx.t("There is no draw {id}.", id=ident.strip()[:12]), audit="draw")
+        raise ctx.refuse(_no_draw(ctx, ident), audit="draw")
     seed = " ".join(seed.split())
     if not seed or len(seed) > 500:
         raise ctx.refuse(ctx.t("Send /draw seed {id} followed by the seed.", id=draw.id))
@@ -1057,7 +1076,7 @@ async def _visible(ctx: Context, ident: str) -> tuple[Draw, draws.Body]:
             )
         )
     if draw is None or body is None or not (inside or await _may_draw(ctx, body)):
-        raise ctx.refuse(ctx.t("There is no draw {id}.", id=ident.strip()[:12]))
+        raise ctx.refuse(_no_draw(ctx, ident))
     return draw, body
 
 
