@@ -101,6 +101,25 @@ async def test_a_meeting_time_poll_lists_times_in_local_time(demo: Chat) -> None
     assert bad[0].error and "no such day as 30/2/2026" in bad[0].text
 
 
+async def test_a_meeting_time_poll_closes_before_its_earliest_time(demo: Chat) -> None:
+    """Not after its own options have passed, which would offer a meeting in the past."""
+    # Now is Thu 26 Nov 2026 12:00 London; the earliest option is Fri 27 Nov 19:00.
+    replies = await demo.say(
+        "Alice", '/poll "When can you meet?" "2026-11-27 19:00" "2026-12-04 19:00" --times'
+    )
+    assert "Closes: Thu 26 Nov 2026 19:00 (Europe/London)." in replies[0].text, replies[0].text
+    replies = await demo.say(
+        "Alice",
+        '/poll "When?" "2026-12-03 19:00" "2026-12-04 19:00" --times --closes 2026-12-02 12:00',
+    )
+    assert "Closes: Wed 02 Dec 2026 12:00 (Europe/London)." in replies[0].text
+    late = await demo.say(
+        "Alice",
+        '/poll "When?" "2026-12-03 19:00" "2026-12-04 19:00" --times --closes 2026-12-03 20:00',
+    )
+    assert late[0].error and "must close before its earliest time" in late[0].text
+
+
 async def test_closing_a_meeting_time_poll_schedules_the_meeting(demo: Chat) -> None:
     poll = await post(
         demo, "Alice", '"When can you meet?" "2026-12-03 19:00" "2026-12-04 19:00" --times'

@@ -83,6 +83,7 @@ MAX_OPTION = 100
 KINDS = {"--multi": MULTI, "--ranked": RANKED, "--times": TIMES}
 SWITCHES = {"--secret", "--live", "--everyone"}
 VALUED = {"--closes", "--scope", "--branch"}
+TIMES_CLOSE_BEFORE = dt.timedelta(days=1)  # a --times poll closes this long before its first time
 POLL_USAGE = (
     '"Question?" "Option A" "Option B" [--multi|--ranked|--times] [--secret] [--live] '
     "[--closes <date time>] [--everyone] [--scope branch|region|national]"
@@ -242,7 +243,7 @@ async def _preview(ctx: Context, text: str) -> Reply:
         times = []
         for option in options:
             try:
-                times.append(read_when(option, ctx.now, zone).local)
+                times.append(read_when(option, ctx.now, zone))
             except WhenError as exc:
                 raise ctx.refuse(
                     ctx.t(
@@ -251,9 +252,24 @@ async def _preview(ctx: Context, text: str) -> Reply:
                         problem=when_problem(ctx.t, exc),
                     )
                 ) from None
-        options = [t.strftime("%Y-%m-%d %H:%M") for t in sorted(times)]
+        options = [t.local.strftime("%Y-%m-%d %H:%M") for t in sorted(times, key=lambda w: w.at)]
         if len(set(options)) != len(options):
             raise ctx.refuse(ctx.t("Two options are the same."))
+        # A poll about when to meet closes before the first of its times has passed:
+        # by default a day before it (half-way there when that leaves under an hour).
+        earliest = min(t.at for t in times)
+        if draft.closes and closes >= earliest:
+            raise ctx.refuse(
+                ctx.t(
+                    "--closes: the poll must close before its earliest time, {when}.",
+                    when=_local(earliest, tz),
+                )
+            )
+        if not draft.closes:
+            before = earliest - TIMES_CLOSE_BEFORE
+            if before <= ctx.now + TIMES_CLOSE_BEFORE / 24:
+                before = ctx.now + (earliest - ctx.now) / 2  # too soon for a day's notice
+            closes = min(closes, before)
     branches = await scope_branches(ctx.session, scope, scope_id)
     national = ctx.settings.default_timezone if scope == SCOPE_NATIONAL else None
     roll = roll_query(
