@@ -207,3 +207,14 @@ async def test_nobody_is_told_about_their_own_change(demo: Chat) -> None:
     assert "Jo" in [n for n, _ in await demo.outbox()]
     await demo.say("Jo", "/demote @jo admin national")
     assert [n for n, t in await demo.outbox() if "no longer" in t] == []
+
+
+async def test_an_organiser_refused_dues_is_told_the_real_reason(demo: Chat) -> None:
+    """Carol is on Alice's Members list: "cannot find" would be untrue."""
+    replies = await demo.say("Alice", "/dues @carol 2027-01-01")
+    assert replies[0].error
+    assert "You need to be a treasurer (or an admin)" in replies[0].text
+    assert "cannot find" not in replies[0].text
+    # Someone who does not look after Carol learns nothing about her.
+    replies = await demo.say("Erin", "/dues @carol 2027-01-01")
+    assert replies[0].error and "cannot find @carol" in replies[0].text

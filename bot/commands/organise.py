@@ -63,12 +63,26 @@ async def _target(ctx: Context, ref: str, role: str) -> tuple[Person, Branch | N
     """The person an organiser means, if they look after that person's branch."""
     grants = await ctx.grants()
     matches: list[tuple[Person, Branch | None]] = []
+    seen = False  # on a Members list the actor reads, but the role is missing
     for person in await resolve_reference(ctx.session, ref):
         branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
         if branch is not None and holds_at_branch(grants, role, branch):
             matches.append((person, branch))
         elif branch is None and holds_nationally(grants, ADMIN):
             matches.append((person, None))
+        elif branch is not None and any(
+            holds_at_branch(grants, r, branch) for r in (ORGANISER, TREASURER)
+        ):
+            seen = True
+    if not matches and seen:
+        # They can see this person (their Members list), so say the real reason.
+        raise ctx.refuse(
+            ctx.t(
+                "You need to be a {role} (or an admin) of their branch to do that.",
+                role=role_label(ctx.t, role),
+            ),
+            audit=f"target:{role}",
+        )
     if not matches:
         raise ctx.refuse(
             ctx.t(
