@@ -108,3 +108,14 @@ async def test_in_a_campaign_the_weekly_round_up_gives_way_to_the_daily_one(demo
     monday = dt.datetime(2026, 11, 30, 18, 0, tzinfo=dt.UTC)
     core = demo.core
     assert await weekly_roundup(core.db, core.settings, monday, carol.branch_id) == 0
+
+
+async def test_a_campaign_says_what_it_set_up_and_what_is_missing(demo: Chat) -> None:
+    """Only Frome canvasses weekly: Bath gets no daily sessions, and nobody is told
+    that there is canvassing every day."""
+    await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross")
+    replies = await demo.say("Jo", "/campaign start County election 2026-12-03 region")
+    assert "6 daily sessions were added" in replies[0].text, replies[0].text  # + Saturday
+    assert "No daily sessions in Bath" in replies[0].text and "/canvass schedule" in replies[0].text
+    callouts = [t for _, t in await demo.outbox() if t.startswith("📣 Campaign")]
+    assert callouts and not any("every day" in t for t in callouts)

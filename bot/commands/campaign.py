@@ -153,8 +153,12 @@ async def campaign(ctx: Context) -> Reply:
         if covers(run, b)
     ]
     added = 0
+    without: list[str] = []  # branches with no weekly session to copy
     for branch in branches:
-        added += await _add_daily_sessions(ctx, run, branch)
+        n = await _add_daily_sessions(ctx, run, branch)
+        added += n
+        if not n:
+            without.append(branch.name)
     if scope == SCOPE_NATIONAL:
         who = Recipients(_IN_PARTY, {})
     elif scope == SCOPE_REGION:
@@ -166,22 +170,34 @@ async def campaign(ctx: Context) -> Reply:
         who,
         f"campaign:{run.id}",
         lambda t: t(
-            "📣 Campaign: {name}. Polling day is {day}. Every door counts: there is "
-            "canvassing every day until then. Send /canvass to sign up.",
+            "📣 Campaign: {name}. Polling day is {day}. Every door counts: send /canvass "
+            "to see the canvassing sessions until then and sign up.",
             name=name,
             day=polling_day.isoformat(),
         ),
     )
     audit(ctx, "campaign.started", campaign=run.id, scope=scope, scope_id=scope_id)
-    return Reply(
+    text = (
         ctx.t(
             "The {name} campaign is on until polling day, {day}: everyone in scope has been "
-            "called out, and {n} daily sessions were added where branches canvass.",
+            "called out.",
             name=name,
             day=polling_day.isoformat(),
-            n=added,
+        )
+        + " "
+        + ctx.t.plural(
+            "{n} daily session was added where branches canvass weekly.",
+            "{n} daily sessions were added where branches canvass weekly.",
+            added,
         )
     )
+    if without:
+        text += " " + ctx.t(
+            "No daily sessions in {branches}: they have no weekly session to copy. Their "
+            "organisers can add one with /canvass schedule.",
+            branches=", ".join(sorted(without)),
+        )
+    return Reply(text)
 
 
 async def _add_daily_sessions(ctx: Context, run: Campaign, branch: Branch) -> int:
