@@ -99,6 +99,7 @@ GOING_TO = select(MeetingRsvp.person_id).where(
 ANSWERED = select(MeetingRsvp.person_id).where(
     MeetingRsvp.meeting_id == bindparam("r_meeting"), MeetingRsvp.answer != RSVP_NO
 )
+_ANY_ANSWER = select(MeetingRsvp.person_id).where(MeetingRsvp.meeting_id == bindparam("r_meeting"))
 _BRANCH_PEOPLE = select(Person.id).where(Person.branch_id == bindparam("r_branch"))
 _ONE = select(Person.id).where(Person.id == bindparam("r_person"))
 
@@ -109,6 +110,11 @@ def going_to(meeting: Meeting) -> Recipients:
 
 def answered(meeting: Meeting) -> Recipients:
     return Recipients(ANSWERED, {"r_meeting": meeting.id})
+
+
+def anyone_who_answered(meeting: Meeting) -> Recipients:
+    """Those who answered, "can't" included: a new time may suit them."""
+    return Recipients(_ANY_ANSWER, {"r_meeting": meeting.id})
 
 
 def one(person_id: int) -> Recipients:

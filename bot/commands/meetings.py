@@ -48,6 +48,7 @@ from bot.meetings import (
     answer,
     answer_buttons,
     answered,
+    anyone_who_answered,
     default_title,
     ics,
     kind_label,
@@ -872,7 +873,7 @@ async def _edit(ctx: Context, text: str) -> Reply:
     audit(ctx, "meeting.edited", branch=branch, meeting=meeting.id, field=what)
     await tell(
         ctx,
-        answered(meeting),
+        anyone_who_answered(meeting) if what == "time" else answered(meeting),
         f"mtedit:{meeting.id}:{meeting.version}",
         render,
         lambda t: answer_buttons(t, meeting.id),
