@@ -289,3 +289,15 @@ async def test_capacity_reads_well_at_one_place_and_at_no_limit(demo: Chat) -> N
     assert replies[0].text == "Capacity is now 1 place."
     replies = await demo.say("Alice", "/canvass edit 1 capacity none")
     assert replies[0].text == "The sessions now have no limit on places."
+
+
+async def test_lowering_capacity_below_the_sign_ups_says_so(demo: Chat) -> None:
+    await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross 4")
+    for name in ("Carol", "Dan", "Lee"):
+        await demo.say(name, "/canvass")
+        await demo.press(name, "Sign up 1")
+    replies = await demo.say("Alice", "/canvass edit 1 capacity 2")
+    assert replies[0].text.startswith("Capacity is now 2 places.")
+    assert "Sat 28 Nov 10:30: 3 signed up" in replies[0].text
+    listing = (await demo.say("Carol", "/canvass"))[0].text
+    assert "you're going" in listing  # nobody lost their place

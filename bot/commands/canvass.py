@@ -405,9 +405,30 @@ async def _edit(ctx: Context, words: list[str]) -> Reply:
         audit(ctx, "canvass.edited", branch=branch, slot=slot.id, field="capacity")
         if not capacity:
             return Reply(ctx.t("The sessions now have no limit on places."))
-        return Reply(
-            ctx.t.plural("Capacity is now {n} place.", "Capacity is now {n} places.", capacity)
-        )
+        text = ctx.t.plural("Capacity is now {n} place.", "Capacity is now {n} places.", capacity)
+        # Nobody signed up loses their place; the organiser hears where it is now too full.
+        over = []
+        for session in coming:
+            going = await ctx.session.scalar(
+                select(func.count())
+                .select_from(CanvassSignup)
+                .where(CanvassSignup.session_id == session.id, CanvassSignup.status == GOING)
+            )
+            if going and going > capacity:
+                over.append(
+                    ctx.t(
+                        "{when}: {n} signed up",
+                        when=describe(session.starts_at, branch.timezone),
+                        n=going,
+                    )
+                )
+        if over:
+            text += " " + ctx.t(
+                "More are signed up than that, and keep their places: {sessions}. Ask some "
+                "to cancel, or raise the capacity again.",
+                sessions="; ".join(over),
+            )
+        return Reply(text)
     raise ctx.refuse(usage)
 
 
