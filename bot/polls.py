@@ -426,18 +426,43 @@ def result_text(t: Translator, poll: Poll, result: dict[str, Any], tz: str) -> s
     return "\n".join(lines)
 
 
+def chart_series(poll: Poll, result: dict[str, Any]) -> list[tuple[int, list[int]]]:
+    """The bars a result chart shows: (round number, counts by option). A ranked
+    poll shows every round, so the chart ends where the text does (an option out
+    of the count has no bar); other polls have one round, their counts."""
+    rounds = result.get("rounds") or []
+    if poll.kind != RANKED or not rounds:
+        return [(1, list(result["counts"]))]
+    n = len(poll.options)
+    return [
+        (number, [int(r["votes"].get(str(i), 0)) for i in range(n)])
+        for number, r in enumerate(rounds, start=1)
+    ]
+
+
 def chart(poll: Poll, result: dict[str, Any], tz: str, title: str) -> bytes:
-    """A bar chart (PNG) of the counts."""
+    """A bar chart (PNG) of the counts; for a ranked poll, one bar per round."""
     from matplotlib.figure import Figure
 
     labels = [option_label(poll, i, tz)[:40] for i in range(len(poll.options))]
-    counts = result["counts"]
-    figure = Figure(figsize=(7, 1.2 + 0.45 * len(labels)))
+    series = chart_series(poll, result)
+    figure = Figure(figsize=(7, 1.2 + 0.45 * len(labels) * max(1, len(series) * 0.6)))
     axes = figure.subplots()
-    bars = axes.barh(labels[::-1], counts[::-1], color="#6a9fb5")
-    axes.bar_label(bars, padding=3)
+    height = 0.8 / len(series)
+    positions = range(len(labels))[::-1]
+    highest = 1
+    for k, (number, counts) in enumerate(series):
+        offsets = [p + 0.4 - height * (k + 0.5) for p in positions]
+        bars = axes.barh(
+            offsets, counts, height=height, label=f"{number}" if len(series) > 1 else None
+        )
+        axes.bar_label(bars, padding=3)
+        highest = max(highest, *counts)
+    axes.set_yticks(list(positions), labels)
+    if len(series) > 1:
+        axes.legend(title="round", loc="lower right")
     axes.set_title(title[:80])
-    axes.set_xlim(0, max([*counts, 1]) * 1.15)
+    axes.set_xlim(0, highest * 1.15)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)

@@ -92,6 +92,28 @@ async def test_approval_and_ranked_ballots_are_built_privately(demo: Chat) -> No
     assert "Decided: Blue." in result
 
 
+async def test_a_ranked_polls_chart_shows_the_rounds_that_decided_it(demo: Chat) -> None:
+    """Not first preferences only, where Blue and Red look level with Green."""
+    from bot.polls import chart_series
+
+    ranked = await post(demo, "Alice", '"Branch name?" "Red" "Green" "Blue" --ranked')
+    ballots = {"Alice": "Red Blue", "Bob": "Green Blue", "Carol": "Blue Green", "Jo": "Blue Red"}
+    for who, order in ballots.items():
+        await demo.press(who, f"pollopen:{ranked}")
+        for option in order.split():
+            await demo.press(who, option)
+        await demo.press(who, "Cast my vote")
+    closed = (await demo.say("Alice", f"/poll close {ranked}"))[0]
+    assert closed.file is not None and closed.file.content.startswith(b"\x89PNG")
+    async with demo.core.db.transaction() as session:
+        poll = await session.get(Poll, ranked)
+        assert poll is not None and poll.result is not None
+        series = chart_series(poll, poll.result)
+    assert [number for number, _ in series] == [1, 2]
+    assert series[0][1] == [1, 1, 2]  # first preferences: Red, Green, Blue
+    assert series[-1][1][2] == 3 and series[-1][1][1] == 0  # Blue wins; Green is out
+
+
 async def test_a_meeting_time_poll_lists_times_in_local_time(demo: Chat) -> None:
     replies = await demo.say(
         "Alice", '/poll "When can you meet?" "2026-12-03 19:00" "next tue 18:30" --times'
