@@ -68,6 +68,9 @@ class Adapter(Protocol):
     async def stop(self) -> None: ...
 
 
+FILES_DIR = "organiser-files"  # the console saves the files the bot sends here
+
+
 class Stop(Exception):
     """Stop with one line for the person at the terminal."""
 
@@ -123,7 +126,9 @@ async def require_ballot_key(db: Database, settings: Settings) -> None:
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.telegram_token and not settings.discord_token:
         log.info("no platform token configured: starting the console chat")
-        return await _console(settings, settings.database_url, demo=False, name=args.as_name)
+        return await _console(
+            settings, settings.database_url, demo=False, name=args.as_name, files=args.files
+        )
     from adapters.health import ListenError
 
     db = await open_database(settings.database_url)
@@ -241,10 +246,10 @@ async def serve(
 
 async def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
     url = args.db or (MEMORY_DB if args.demo else settings.database_url)
-    return await _console(settings, url, demo=args.demo, name=args.as_name)
+    return await _console(settings, url, demo=args.demo, name=args.as_name, files=args.files)
 
 
-async def _console(settings: Settings, url: str, *, demo: bool, name: str) -> int:
+async def _console(settings: Settings, url: str, *, demo: bool, name: str, files: Path) -> int:
     db = await open_database(url)
     await require_ballot_key(db, settings)
     clock = SystemClock()
@@ -258,7 +263,9 @@ async def _console(settings: Settings, url: str, *, demo: bool, name: str) -> in
                 "Dan, Lee, Erin (Bath organiser), Femi, Gita, Hana, Ivan, Jo (region admin), "
                 "Kai (national admin). /as Alice to play one.\n"
             )
-        chat = ConsoleChat(Core(db, settings, clock=clock), clock, out=sys.stdout, name=name)
+        chat = ConsoleChat(
+            Core(db, settings, clock=clock), clock, out=sys.stdout, name=name, files=files
+        )
         await chat.run(sys.stdin)
     finally:
         await db.dispose()
@@ -356,6 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the bot with every configured adapter")
     run.add_argument("--as", dest="as_name", default="Sam", help="console: who you are")
+    run.add_argument(
+        "--files", type=Path, default=Path(FILES_DIR), help="console: where sent files are saved"
+    )
     run.set_defaults(func=cmd_run)
 
     status = sub.add_parser("status", help="is the deployment healthy? (exit status 0 yes, 1 no)")
@@ -366,6 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
     console = sub.add_parser("console", help="chat with the bot in this terminal")
     console.add_argument("--demo", action="store_true", help="a seeded demo party (in memory)")
     console.add_argument("--as", dest="as_name", default="Sam", help="who you are at first")
+    console.add_argument(
+        "--files",
+        type=Path,
+        default=Path(FILES_DIR),
+        help=f"where the files the bot sends are saved (default: ./{FILES_DIR})",
+    )
     console.add_argument("--db", help="database URL (default: database.url)")
     console.set_defaults(func=cmd_console)
 

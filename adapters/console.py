@@ -5,26 +5,51 @@ are shown as ``[1] label`` and pressed by typing their number. ``/as NAME``
 becomes another simulated person, so one terminal can play a member and an
 organiser. Messages the bot sends to other people appear as ``→ to NAME: …``.
 Reading a script from standard input replays a session, one message a line.
+Files the bot sends (charts, draw records, calendar files) are saved in a folder
+(``organiser-files`` by default) and their path shown.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TextIO
 
 from bot.clock import Clock
 from bot.core import Core
-from bot.messages import Button, ChatRef, Reply, Request, Sender
+from bot.messages import Attachment, Button, ChatRef, Reply, Request, Sender
 from bot.outbox import Recipient, deliver_pending
 
 PLATFORM = "console"
 INLINE_FILE_LIMIT = 8000
 
 
-def render(reply: Reply, numbered: list[Button]) -> str:
-    """The reply as text; its buttons are numbered on from ``numbered`` (which grows)."""
+class FileSaver:
+    """Writes the files the bot sends (charts, draw records, calendar files) into one
+    folder, so that a console user can open them; never over an earlier file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def save(self, file: Attachment) -> Path:
+        name = re.sub(r"[^A-Za-z0-9._-]+", "-", Path(file.filename).name).strip(".-") or "file"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / name
+        stem, suffix = path.stem, path.suffix
+        n = 1
+        while path.exists():
+            n += 1
+            path = self.folder / f"{stem}-{n}{suffix}"
+        path.write_bytes(file.content)
+        return path
+
+
+def render(reply: Reply, numbered: list[Button], saver: FileSaver | None = None) -> str:
+    """The reply as text; its buttons are numbered on from ``numbered`` (which grows);
+    a file is saved by ``saver`` (when given) and its path shown."""
     lines = [reply.text]
     for row in reply.buttons:
         cells = []
@@ -33,7 +58,8 @@ def render(reply: Reply, numbered: list[Button]) -> str:
             cells.append(f"[{len(numbered)}] {button.label}")
         lines.append("   ".join(cells))
     if reply.file is not None:
-        lines.append(f"📎 {reply.file.filename} ({len(reply.file.content)} bytes)")
+        where = f", saved as {saver.save(reply.file)}" if saver is not None else ""
+        lines.append(f"📎 {reply.file.filename} ({len(reply.file.content)} bytes{where})")
         if reply.file.mime_type.startswith(("text/", "application/json")):
             body = reply.file.content.decode("utf-8", "replace")
             lines.append(body if len(body) <= INLINE_FILE_LIMIT else body[:INLINE_FILE_LIMIT] + "…")
@@ -47,10 +73,11 @@ class ConsoleTransport:
     out: TextIO
     buttons: dict[str, list[Button]] = field(default_factory=dict)
     platform: str = PLATFORM
+    saver: FileSaver | None = None
 
     async def send(self, recipient: Recipient, reply: Reply) -> None:
         numbered: list[Button] = []
-        text = render(reply, numbered)
+        text = render(reply, numbered, self.saver)
         if numbered:
             self.buttons[recipient.user_id] = numbered
         self.out.write(f"→ to {recipient.display_name}: {text}\n")
@@ -58,11 +85,20 @@ class ConsoleTransport:
 
 
 class ConsoleChat:
-    def __init__(self, core: Core, clock: Clock, *, out: TextIO, name: str = "Sam") -> None:
+    def __init__(
+        self,
+        core: Core,
+        clock: Clock,
+        *,
+        out: TextIO,
+        name: str = "Sam",
+        files: Path | None = None,
+    ) -> None:
         self.core = core
         self.clock = clock
         self.out = out
-        self.transport = ConsoleTransport(out)
+        self.saver = FileSaver(files) if files is not None else None
+        self.transport = ConsoleTransport(out, saver=self.saver)
         self.name = name
 
     @property
@@ -106,7 +142,7 @@ class ConsoleChat:
         replies = await self.core.handle(request)
         numbered: list[Button] = []
         for reply in replies:
-            self.say(render(reply, numbered))
+            self.say(render(reply, numbered, self.saver))
         if numbered:  # like a chat, the newest buttons are the ones at hand
             self.transport.buttons[self.user_id] = numbered
         await self.flush_outbox()

@@ -173,3 +173,14 @@ def test_import_of_a_file_without_the_columns_is_one_line(tmp_path: Path) -> Non
         result.stderr.strip()
         == "organiser: bad.csv: the file has no column name, branch (needs: name, branch)"
     )
+
+
+def test_the_console_saves_the_files_the_bot_sends_where_it_says(tmp_path: Path) -> None:
+    script = "/start\n1\n/mydata\n/mydata\n"
+    result = organiser("console", "--demo", cwd=tmp_path, stdin=script)
+    assert result.returncode == 0, result.stderr
+    saved = sorted((tmp_path / "organiser-files").iterdir())
+    assert len(saved) == 2  # the second never overwrites the first
+    for path in saved:
+        assert f"saved as organiser-files/{path.name}" in result.stdout
+        assert '"display_name": "Sam"' in path.read_text()
