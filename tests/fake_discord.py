@@ -27,8 +27,9 @@ compression (what discord.py asks for) is honoured. One client at a time.
 Discord's behaviour tests may lean on is reproduced where it is cheap: JSON
 error bodies with Discord's codes (50007 DMs refused, 10062 unknown interaction,
 40060 already acknowledged, 50006 empty message, 50035 invalid form body for
-messages over 2000 characters, custom_ids over 100, too many rows/buttons,
-badly named commands...); the first follow-up after a deferral (type 5) fills
+messages over 2000 characters, custom_ids over 100 or repeated within a message
+(COMPONENT_CUSTOM_ID_DUPLICATED), more than 5 action rows or 5 buttons in a row,
+badly named commands...; the error names the field as Discord nests it); the first follow-up after a deferral (type 5) fills
 the "thinking" message instead of adding one; a component interaction's
 ``@original`` is the message the component was on; unknown users are refused;
 a bot message in a server channel saying "@everyone" or "@here" has
@@ -346,13 +347,26 @@ def _pings_everyone(body: Mapping[str, Any]) -> bool:
 
 
 def _walk_components(components: Sequence[Mapping[str, Any]]) -> Iterator[Mapping[str, Any]]:
-    for component in components:
+    for _, component in _walk_paths(components):
         yield component
-        yield from _walk_components(component.get("components") or [])
+
+
+def _walk_paths(
+    components: Sequence[Mapping[str, Any]], path: tuple[str | int, ...] = ("components",)
+) -> Iterator[tuple[tuple[str | int, ...], Mapping[str, Any]]]:
+    """Every component, nested ones too, with its path in the body (as Discord names
+    the field in an "Invalid Form Body" error: ``components.0.components.1``)."""
+    for index, component in enumerate(components):
+        here = (*path, index)
+        yield here, component
+        yield from _walk_paths(component.get("components") or [], (*here, "components"))
         if isinstance(component.get("component"), Mapping):  # label (18)
-            yield from _walk_components([component["component"]])
+            yield (*here, "component"), component["component"]
+            yield from _walk_paths(
+                component["component"].get("components") or [], (*here, "component", "components")
+            )
         if isinstance(component.get("accessory"), Mapping):  # section (9)
-            yield component["accessory"]
+            yield (*here, "accessory"), component["accessory"]
 
 
 class FakeDiscord:
@@ -1716,22 +1730,33 @@ class FakeDiscord:
     # ------------------------------------------------------------------ messages
 
     def _check_message(
-        self, body: Mapping[str, Any], files: Sequence[UploadedFile], *, creating: bool
+        self,
+        body: Mapping[str, Any],
+        files: Sequence[UploadedFile],
+        *,
+        creating: bool,
+        at: tuple[str, ...] = (),
     ) -> None:
+        """Discord's documented limits on a message: content of 2000 characters at most,
+        10 embeds, 5 action rows of 5 buttons, custom_ids of 1-100 characters unique
+        within the message... A breach is a 400 "Invalid Form Body" (50035) naming the
+        field, under ``at`` (``("data",)`` in an interaction callback)."""
         content = body.get("content")
         if content is not None and len(str(content)) > 2000:
             raise form_error(
-                ["content"], "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length."
+                [*at, "content"], "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length."
             )
         embeds = body.get("embeds") or []
         if len(embeds) > 10:
-            raise form_error(["embeds"], "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
+            raise form_error(
+                [*at, "embeds"], "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length."
+            )
         components = body.get("components") or []
         v2 = bool(int(body.get("flags") or 0) & COMPONENTS_V2)
-        self._check_components(components, v2)
+        self._check_components(components, v2, at)
         if v2 and (content or embeds):
             raise form_error(
-                ["content"],
+                [*at, "content"],
                 "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2",
                 "The 'content' and 'embeds' fields cannot be used when using MessageFlags.IS_COMPONENTS_V2",
             )
@@ -1740,39 +1765,42 @@ class FakeDiscord:
         ):
             raise ApiError(400, "Cannot send an empty message", 50006)
 
-    def _check_components(self, components: Sequence[Mapping[str, Any]], v2: bool) -> None:
+    def _check_components(
+        self, components: Sequence[Mapping[str, Any]], v2: bool, at: tuple[str, ...] = ()
+    ) -> None:
         if not v2 and len(components) > 5:
             raise form_error(
-                ["components"], "BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length."
+                [*at, "components"], "BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length."
             )
         seen: set[str] = set()
         for row_index, row in enumerate(components):
             if not v2 and row.get("type") != 1:
                 raise form_error(
-                    ["components", row_index, "type"],
+                    [*at, "components", row_index, "type"],
                     "COMPONENT_LAYOUT_WIDTH_EXCEEDED",
                     "Top-level components must be action rows without MessageFlags.IS_COMPONENTS_V2.",
                 )
             children = row.get("components") or []
             if row.get("type") == 1 and len(children) > 5:
                 raise form_error(
-                    ["components", row_index, "components"],
+                    [*at, "components", row_index, "components"],
                     "BASE_TYPE_MAX_LENGTH",
                     "Must be 5 or fewer in length.",
                 )
-        for component in _walk_components(components):
+        for path, component in _walk_paths(components):
+            where = [*at, *path]
             custom_id = component.get("custom_id")
             kind = component.get("type")
             if custom_id is not None:
                 if not 1 <= len(custom_id) <= 100:
                     raise form_error(
-                        ["components", "custom_id"],
+                        [*where, "custom_id"],
                         "BASE_TYPE_BAD_LENGTH",
                         "Must be between 1 and 100 in length.",
                     )
                 if custom_id in seen:
                     raise form_error(
-                        ["components", "custom_id"],
+                        [*where, "custom_id"],
                         "COMPONENT_CUSTOM_ID_DUPLICATED",
                         "Component custom id cannot be duplicated",
                     )
@@ -1781,21 +1809,21 @@ class FakeDiscord:
                 style = component.get("style")
                 if style == 5 and not component.get("url"):
                     raise form_error(
-                        ["components", "url"], "BASE_TYPE_REQUIRED", "This field is required"
+                        [*where, "url"], "BASE_TYPE_REQUIRED", "This field is required"
                     )
                 if style not in (5, 6) and custom_id is None:
                     raise form_error(
-                        ["components", "custom_id"], "BASE_TYPE_REQUIRED", "This field is required"
+                        [*where, "custom_id"], "BASE_TYPE_REQUIRED", "This field is required"
                     )
                 if len(component.get("label") or "") > 80:
                     raise form_error(
-                        ["components", "label"],
+                        [*where, "label"],
                         "BASE_TYPE_MAX_LENGTH",
                         "Must be 80 or fewer in length.",
                     )
             if kind == 3 and not 1 <= len(component.get("options") or []) <= 25:
                 raise form_error(
-                    ["components", "options"],
+                    [*where, "options"],
                     "BASE_TYPE_BAD_LENGTH",
                     "Must be between 1 and 25 in length.",
                 )
@@ -2212,7 +2240,7 @@ class FakeDiscord:
         data = body.get("data") or {}
         message: dict[str, Any] | None = None
         if kind == CHANNEL_MESSAGE:
-            self._check_message(data, req.files, creating=True)
+            self._check_message(data, req.files, creating=True, at=("data",))
             flags = int(data.get("flags") or 0) & ~LOADING
             message = self._store_message(
                 record.channel_id, data, req.files, interaction=record, flags=flags
@@ -2235,7 +2263,7 @@ class FakeDiscord:
                 raise _unknown("Message", 10008)
             record.original_id = int(message["id"])
             if kind == UPDATE_MESSAGE:
-                self._check_message(data, req.files, creating=False)
+                self._check_message(data, req.files, creating=False, at=("data",))
                 self._apply_edit(message, data, req.files)
         elif kind == AUTOCOMPLETE_RESULT:
             choices = data.get("choices") or []

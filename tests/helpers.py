@@ -18,6 +18,17 @@ from storage.db import Database
 from storage.models import Base, Identity, OutboxMessage, Person
 
 
+def distinct_buttons(replies: list[Reply]) -> list[Reply]:
+    """The replies, each checked to carry no two buttons with the same data: Discord
+    refuses such a message (COMPONENT_CUSTOM_ID_DUPLICATED), so every test of the
+    core, on any platform, holds each reply to it."""
+    for reply in replies:
+        data = [button.data for button in reply.button_list()]
+        repeated = sorted({d for d in data if data.count(d) > 1})
+        assert not repeated, f"buttons repeat their data {repeated} in {reply}"
+    return replies
+
+
 class Chat:
     """Drives the core as console users, by name (``alice`` is the demo's Alice)."""
 
@@ -43,7 +54,7 @@ class Chat:
             else self.chat_ref(name, platform)
         )
         request = Request.command_from(self.sender(name, platform), where, text)
-        replies = await self.core.handle(request)
+        replies = distinct_buttons(await self.core.handle(request))
         assert replies, f"no reply to {text!r}"
         self.last[name] = replies
         return replies
@@ -68,7 +79,7 @@ class Chat:
             else self.chat_ref(name, platform)
         )
         request = Request.button_from(self.sender(name, platform), where, data)
-        replies = await self.core.handle(request)
+        replies = distinct_buttons(await self.core.handle(request))
         assert replies
         self.last[name] = replies
         return replies

@@ -25,7 +25,14 @@ from bot.core import Core
 from bot.demo import seed_demo
 from bot.outbox import deliver_pending
 from storage.db import Database
-from storage.models import CanvassSignup, Identity, OutboxMessage
+from storage.models import (
+    Ballot,
+    CanvassSignup,
+    Identity,
+    OutboxMessage,
+    Poll,
+    SecretBallot,
+)
 from tests.fake_discord import CHANNELS, EPHEMERAL, GUILD_ID, TOKEN, FakeDiscord, InteractionRecord
 from tests.helpers import Chat, confirm_link, link_demo_people, snapshot
 from tests.observed import ObservedDiscord
@@ -240,6 +247,46 @@ async def test_a_forged_or_stale_custom_id_changes_nothing(rig: Rig) -> None:
     assert {k: v for k, v in after.items() if k != "audit_log"} == {
         k: v for k, v in before.items() if k != "audit_log"
     }
+
+
+async def _posted_poll(rig: Rig, line: str) -> int:
+    (preview,) = await rig.slash(ALICE, "poll", guild=False, details=line)
+    (posted,) = await rig.click(ALICE, custom_ids(preview)["Post it"], guild=False)
+    assert posted["content"].startswith("Posted (poll "), posted
+    async with rig.db.transaction() as session:
+        return int(await session.scalar(select(func.max(Poll.id))) or 0)
+
+
+async def _vote(rig: Rig, poll: int, options: list[str], cleared: str = "") -> str:
+    """Carol opens her ballot in her DMs, ticks ``options`` and casts it; what she is
+    told. With ``cleared``, she first ticks that option and presses Clear."""
+    (ballot,) = await rig.click(CAROL, f"pollopen:{poll}", guild=False)
+    if cleared:
+        (ballot,) = await rig.click(CAROL, custom_ids(ballot)[f"☐ {cleared}"], guild=False)
+        (ballot,) = await rig.click(CAROL, custom_ids(ballot)["Clear"], guild=False)
+        assert not any(label.startswith("☑") for label in custom_ids(ballot)), ballot
+        assert "Cast my vote" not in custom_ids(ballot)
+    for option in options:
+        (ballot,) = await rig.click(CAROL, custom_ids(ballot)[f"☐ {option}"], guild=False)
+        assert f"☑ {option}" in custom_ids(ballot), ballot
+        assert "Clear" in custom_ids(ballot)
+    (cast,) = await rig.click(CAROL, custom_ids(ballot)["Cast my vote"], guild=False)
+    return str(cast["content"])
+
+
+async def test_a_voter_can_tick_and_cast_a_ballot_on_discord(rig: Rig) -> None:
+    """Discord refuses a message whose buttons share a custom_id (400, 50035
+    COMPONENT_CUSTOM_ID_DUPLICATED): with one option ticked, the ballot's Clear
+    button must not carry the same data as that option's untick."""
+    nights = await _posted_poll(rig, '"Which nights?" "Mon" "Tue" "Wed" --multi')
+    assert "Your vote is recorded: Tue." in await _vote(rig, nights, ["Tue"], cleared="Mon")
+    delegate = await _posted_poll(rig, '"Elect Carol as delegate?" "Yes" "No" --secret')
+    assert "secret ballot is cast" in await _vote(rig, delegate, ["No"])
+    refused = [(r.path, r.response) for r in rig.fake.requests if (r.status or 0) >= 400]
+    assert refused == []
+    async with rig.db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(Ballot)) == 1
+        assert await session.scalar(select(func.count()).select_from(SecretBallot)) == 1
 
 
 async def test_a_refused_dm_marks_the_account_unreachable(rig: Rig) -> None:

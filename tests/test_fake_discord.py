@@ -22,6 +22,7 @@ from tests.fake_discord import (
     EPHEMERAL,
     GUILD_ID,
     GUILD_NAME,
+    TOKEN,
     FakeDiscord,
 )
 
@@ -142,6 +143,13 @@ class OrganiserBot(commands.Bot):
             view = discord.ui.View()
             view.add_item(discord.ui.Button(label="x", custom_id="y" * 101))
             await interaction.response.send_message("Broken", view=view)
+
+        @tree.command(description="Reply with two buttons sharing a custom_id")
+        async def twins(interaction: discord.Interaction[Any]) -> None:
+            view = discord.ui.View()
+            view.add_item(discord.ui.Button(label="Yes", custom_id="pm:1.0"))
+            view.add_item(discord.ui.Button(label="Clear", custom_id="pm:1.0"))
+            await interaction.response.send_message("Ballot", view=view)
 
         @tree.command(description="Answer a survey")
         async def survey(interaction: discord.Interaction[Any]) -> None:
@@ -388,6 +396,103 @@ async def test_refused_callback_fails_the_wait(fake: FakeDiscord, bot: Organiser
     hit = await fake.slash(ALICE, "broken")
     with pytest.raises(AssertionError, match="50035"):
         await fake.wait_response(hit)
+
+
+async def test_a_reply_with_repeated_custom_ids_is_refused(
+    fake: FakeDiscord, bot: OrganiserBot
+) -> None:
+    hit = await fake.slash(ALICE, "twins")
+    with pytest.raises(AssertionError, match="COMPONENT_CUSTOM_ID_DUPLICATED"):
+        await fake.wait_response(hit)
+    (refused,) = fake.requests_to(f"/interactions/{hit.id}/*/callback")
+    assert refused.status == 400 and refused.response["code"] == 50035
+    assert refused.response["errors"]["data"]["components"]["0"]["components"]["1"]["custom_id"][
+        "_errors"
+    ] == [
+        {
+            "code": "COMPONENT_CUSTOM_ID_DUPLICATED",
+            "message": "Component custom id cannot be duplicated",
+        }
+    ]
+    assert fake.channel_messages(CHANNELS["general"]) == []
+
+
+def _row(*custom_ids: str) -> dict[str, Any]:
+    return {
+        "type": 1,
+        "components": [
+            {"type": 2, "style": 2, "label": c[:80], "custom_id": c} for c in custom_ids
+        ],
+    }
+
+
+async def test_discord_limits_on_a_message_are_enforced(fake: FakeDiscord) -> None:
+    """What Discord refuses with 400 "Invalid Form Body" (50035), naming the field:
+    repeated custom_ids, more than 5 rows or 5 buttons a row, a custom_id over 100
+    characters, content over 2000; by creating a message or by editing one."""
+    general = f"{fake.api_base}/channels/{CHANNELS['general']}/messages"
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bot {TOKEN}"}) as http:
+
+        async def send(method: str, url: str, body: Any) -> tuple[int, Any]:
+            async with http.request(method, url, json=body) as response:
+                return response.status, await response.json()
+
+        def refusal(status_body: tuple[int, Any]) -> tuple[int, int, Any]:
+            status, body = status_body
+            return status, body["code"], body.get("errors")
+
+        twins = {"content": "x", "components": [_row("a:1", "b:1"), _row("a:1")]}
+        assert refusal(await send("POST", general, twins)) == (
+            400,
+            50035,
+            {
+                "components": {
+                    "1": {
+                        "components": {
+                            "0": {
+                                "custom_id": {
+                                    "_errors": [
+                                        {
+                                            "code": "COMPONENT_CUSTOM_ID_DUPLICATED",
+                                            "message": "Component custom id cannot be duplicated",
+                                        }
+                                    ]
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+        )
+        six_rows = {"content": "x", "components": [_row(f"r{i}") for i in range(6)]}
+        status, code, errors = refusal(await send("POST", general, six_rows))
+        assert (status, code) == (400, 50035)
+        assert errors["components"]["_errors"][0]["code"] == "BASE_TYPE_MAX_LENGTH"
+        six_wide = {"content": "x", "components": [_row(*(f"b{i}" for i in range(6)))]}
+        status, code, errors = refusal(await send("POST", general, six_wide))
+        assert errors["components"]["0"]["components"]["_errors"][0]["code"] == (
+            "BASE_TYPE_MAX_LENGTH"
+        )
+        too_long_id = {"content": "x", "components": [_row("y" * 101)]}
+        status, code, errors = refusal(await send("POST", general, too_long_id))
+        assert (status, code) == (400, 50035)
+        assert errors["components"]["0"]["components"]["0"]["custom_id"]["_errors"][0]["code"] == (
+            "BASE_TYPE_BAD_LENGTH"
+        )
+        status, code, errors = refusal(await send("POST", general, {"content": "z" * 2001}))
+        assert errors["content"]["_errors"][0]["code"] == "BASE_TYPE_MAX_LENGTH"
+        # Within the limits: 5 rows of 5, 100-character ids, 2000 characters.
+        full = {
+            "content": "z" * 2000,
+            "components": [_row(*(f"{r}.{b}".ljust(100, "-") for b in range(5))) for r in range(5)],
+        }
+        status, posted = await send("POST", general, full)
+        assert status == 200
+        # An edit is held to the same rules, and a refused one changes nothing.
+        status, body = await send("PATCH", f"{general}/{posted['id']}", twins)
+        assert (status, body["code"]) == (400, 50035)
+        assert fake.message(int(posted["id"]))["content"] == "z" * 2000
+    assert [m["content"] for m in fake.channel_messages(CHANNELS["general"])] == ["z" * 2000]
 
 
 async def test_reconnect_request_resumes(fake: FakeDiscord, bot: OrganiserBot) -> None:

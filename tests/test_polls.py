@@ -114,6 +114,22 @@ async def test_a_ranked_polls_chart_shows_the_rounds_that_decided_it(demo: Chat)
     assert series[-1][1][2] == 3 and series[-1][1][1] == 0  # Blue wins; Green is out
 
 
+async def test_clear_empties_a_ballot_with_one_option_ticked(demo: Chat) -> None:
+    """Clear is a button of its own, not the ticked option's untick under another label."""
+    for line in ('"Which nights?" "Mon" "Tue" --multi', '"Elect Carol?" "Yes" "No" --secret'):
+        poll = await post(demo, "Alice", line)
+        await demo.press("Carol", f"pollopen:{poll}")
+        first, second = ("Mon", "Tue") if "--multi" in line else ("Yes", "No")
+        ticked = (await demo.press("Carol", f"☐ {first}"))[0]
+        labels = [b.label for b in ticked.button_list()]
+        assert f"☑ {first}" in labels and "Clear" in labels
+        cleared = (await demo.press("Carol", "Clear"))[0]
+        assert [b.label for b in cleared.button_list()] == [f"☐ {first}", f"☐ {second}"]
+        await demo.press("Carol", f"☐ {second}")
+        cast = (await demo.press("Carol", "Cast my vote"))[0].text
+        assert "Your vote is recorded: Tue." in cast or "secret ballot is cast" in cast
+
+
 async def test_a_meeting_time_poll_lists_times_in_local_time(demo: Chat) -> None:
     replies = await demo.say(
         "Alice", '/poll "When can you meet?" "2026-12-03 19:00" "next tue 18:30" --times'

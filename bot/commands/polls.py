@@ -622,7 +622,9 @@ def _ballot(ctx: Context, poll: Poll, tz: str, picked: list[int], person: Person
                 )
             )
         payload = encode_mask(picked)
-        reset = Button(ctx.t("Clear"), "pm", _data(ctx, poll, person, "0"))
+        # Not "pm" with the empty mask: with one option ticked, unticking it is that
+        # same press, and Discord refuses a message whose buttons repeat their data.
+        reset = Button(ctx.t("Clear"), "pmclear", str(poll.id))
     if picked:
         rows.append((Button(ctx.t("Cast my vote"), "pc", _data(ctx, poll, person, payload)), reset))
     return Reply("\n".join(lines), buttons=tuple(rows), private=True, edit=True)
@@ -663,6 +665,17 @@ async def toggle(ctx: Context, target: str) -> Reply:
     person = await _may_vote(ctx, poll)
     tz = await scope_timezone(ctx.session, ctx.settings, poll)
     return _ballot(ctx, poll, tz, picked, person)
+
+
+@action("pmclear")
+async def clear(ctx: Context, target: str) -> Reply:
+    """The ballot with nothing ticked (it holds no choice, so needs no token)."""
+    poll = await _poll_from(ctx, target)
+    if poll.kind == RANKED:
+        raise ctx.stale()
+    person = await _may_vote(ctx, poll)
+    tz = await scope_timezone(ctx.session, ctx.settings, poll)
+    return _ballot(ctx, poll, tz, [], person)
 
 
 @action("pr")
