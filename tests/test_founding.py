@@ -334,3 +334,29 @@ async def test_branch_says_how_many_more_people_it_needs_in_plain_words(chat: Ch
     status = text(await chat.say("Pat", "/branch Frome"))
     assert "1 more interested person and an organiser" in status
     assert "1 more interested people" not in status
+
+
+async def test_admins_rename_a_branch_and_set_its_area_and_time_zone(chat: Chat) -> None:
+    await founder(chat)
+    await propose(chat, "Ann", "Frome")
+    replies = await chat.say("Pat", "/branch rename Frome: Frome and Selwood")
+    assert "now called Frome and Selwood" in text(replies)
+    replies = await chat.say("Pat", "/branch area Frome and Selwood: Frome, Selwood, BA11")
+    assert "covers: frome, selwood, BA11" in text(replies)
+    replies = await chat.say("Pat", "/branch timezone Frome and Selwood: Europe/Madrid")
+    assert "now keeps time in Europe/Madrid" in text(replies)
+    # Someone sending /join BA11 now lands in it.
+    await chat.signup("Ben")
+    assert "Frome and Selwood" in text(await chat.say("Ben", "/join BA11"))
+    b = await branch(chat, "Frome and Selwood")
+    assert b.timezone == "Europe/Madrid"
+    for bad in (
+        "/branch timezone Frome and Selwood: Mars/Olympus",
+        "/branch area Frome and Selwood: ,,",
+        "/branch rename Frome and Selwood: ???",
+    ):
+        assert (await chat.say("Pat", bad))[0].error, bad
+    # Ann (no role) cannot.
+    replies = await chat.say("Ann", "/branch rename Frome and Selwood: Annsville")
+    assert replies[0].error
+    assert (await branch(chat, "Frome and Selwood")).name == "Frome and Selwood"

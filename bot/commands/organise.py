@@ -9,14 +9,16 @@ member of a branch they do not look after.
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy import delete, func, select
 
 from bot.branches import (
+    PLACE_LIMIT,
     admins_over,
     announce,
     audit,
+    clean_place,
     maybe_forming,
     national_admins,
     notify,
@@ -26,10 +28,12 @@ from bot.branches import (
     record_transition,
     role_label,
     search,
+    slugify,
     status_label,
 )
 from bot.commands.membership import place_name, scope_phrase
 from bot.context import Context
+from bot.founding import clean_area
 from bot.i18n import N_
 from bot.messages import Button, Reply
 from bot.people import resolve_reference
@@ -124,12 +128,63 @@ async def _require_staff(ctx: Context, branch: Branch, roles: tuple[str, ...], w
         )
 
 
+BRANCH_EDITS = ("rename", "area", "timezone")
+
+
+async def _edit_branch(ctx: Context, verb: str, rest: str) -> Reply:
+    """/branch rename|area|timezone <branch>: <value>, by the admins over the branch."""
+    name, _, value = rest.partition(":")
+    branch = await _own_branch(ctx, name.strip())
+    await _require_staff(ctx, branch, (ADMIN,), "branch.edit")
+    value = " ".join(value.split())
+    before: str
+    if verb == "rename":
+        new = clean_place(value)
+        if new is None:
+            raise ctx.refuse(
+                ctx.t("A branch's name is a place name of up to {n} letters.", n=PLACE_LIMIT)
+            )
+        taken = await ctx.session.scalar(select(Branch).where(Branch.slug == slugify(new)))
+        if taken is not None and taken.id != branch.id:
+            raise ctx.refuse(ctx.t("There is already a {name} branch.", name=taken.name))
+        before, branch.name, branch.slug = branch.name, new, slugify(new)
+        text = ctx.t("The {old} branch is now called {name}.", old=before, name=new)
+    elif verb == "area":
+        area = clean_area(value)
+        if area is None:
+            raise ctx.refuse(
+                ctx.t(
+                    "Give the places and postcode prefixes it covers, separated by commas, "
+                    "e.g. /branch area {branch}: Frome, BA11, Nunney",
+                    branch=branch.name,
+                )
+            )
+        before, branch.area = branch.area, area
+        text = ctx.t("The {branch} branch covers: {area}.", branch=branch.name, area=area)
+    else:
+        if value not in available_timezones():
+            raise ctx.refuse(
+                ctx.t(
+                    "{tz} is not a time zone I know: give one like Europe/London or "
+                    "America/New_York.",
+                    tz=value[:40] or "?",
+                )
+            )
+        before, branch.timezone = branch.timezone, value
+        text = ctx.t("The {branch} branch now keeps time in {tz}.", branch=branch.name, tz=value)
+    audit(ctx, f"branch.{verb}", branch=branch, before=before, after=value)
+    return Reply(text)
+
+
 def _local_date(when: dt.datetime, tz: str) -> str:
     return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d")
 
 
 @command("branch", N_("your branch: status, counts and next step"), usage="[branch]", roles=STAFF)
 async def branch_status(ctx: Context) -> Reply:
+    verb, _, rest = ctx.request.args.strip().partition(" ")
+    if verb.lower() in BRANCH_EDITS and ":" in rest:
+        return await _edit_branch(ctx, verb.lower(), rest)
     branch = await _own_branch(ctx, ctx.request.args)
     await _require_staff(ctx, branch, STAFF, "branch")
     await maybe_forming(ctx, branch, None)  # e.g. after an import brought the interest
