@@ -68,6 +68,8 @@ class Adapter(Protocol):
     async def stop(self) -> None: ...
 
 
+# Commands whose output is for the person at the terminal: only warnings are logged.
+TERMINAL_COMMANDS = ("console", "status", "init", "admin", "region")
 FILES_DIR = "organiser-files"  # the console saves the files the bot sends here
 
 
@@ -415,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"organiser: {exc}", file=sys.stderr)
         return 2
     setup_logging(
-        settings.log_level if args.command not in ("console", "status") else "WARNING",
+        settings.log_level if args.command not in TERMINAL_COMMANDS else "WARNING",
         secrets_of(settings),
     )
     func: Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]] = args.func
