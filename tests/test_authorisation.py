@@ -20,6 +20,7 @@ matters, staff one role short. For every refusal:
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ import pytest
 from sqlalchemy import select, update
 
 import bot.core  # noqa: F401 - registers every command and button action
+from bot.importer import import_members, read_rows
 from bot.messages import Reply
 from bot.registry import COMMANDS
 from storage.db import Database
@@ -155,6 +157,14 @@ ATTEMPTS = [
         refused=(*EVERYONE_ELSE, "Alice", "Jo"),  # a region admin cannot make regions
         rightful=("Kai",),
         done="The North East region is created",
+    ),
+    Attempt(
+        "merge",
+        "/merge {Deirdre} {Dee}",
+        refused=(*EVERYONE_ELSE, "Bob"),  # Bob is Frome's treasurer, no organiser
+        rightful=("Alice", "Jo", "Kai"),
+        done="Merged: Deirdre",
+        subject="Deirdre",
     ),
     Attempt(
         "members",
@@ -303,6 +313,10 @@ class Stage:
         if "{undo}" in attempt.what:
             await chat.say("Bob", f"/dues {self.values['Carol']} 2027-12-31")
             self.values["undo"] = chat.button("Bob", "Undo").id
+        if attempt.key == "merge":  # Deirdre was imported; she joined from chat as Dee
+            rows = read_rows(io.StringIO("name,branch\nDeirdre,Frome\n"))
+            await import_members(self.db, rows, now=chat.clock.now())
+            await chat.signup("Dee", "Frome")
         if attempt.key == "unlinkchat":
             await chat.say("Alice", "/linkchat", group="linked-chat")
         if "{undo_role}" in attempt.what:

@@ -213,8 +213,37 @@ async def test_an_organiser_refused_dues_is_told_the_real_reason(demo: Chat) -> 
     """Carol is on Alice's Members list: "cannot find" would be untrue."""
     replies = await demo.say("Alice", "/dues @carol 2027-01-01")
     assert replies[0].error
-    assert "You need to be a treasurer (or an admin)" in replies[0].text
+    assert "That needs the treasurer role (or an admin's)" in replies[0].text
     assert "cannot find" not in replies[0].text
     # Someone who does not look after Carol learns nothing about her.
     replies = await demo.say("Erin", "/dues @carol 2027-01-01")
     assert replies[0].error and "cannot find @carol" in replies[0].text
+
+
+async def test_an_organiser_merges_an_imported_record_with_its_chat_record(demo: Chat) -> None:
+    """Dee joined from chat before the party imported her membership: /claim tells
+    her to ask for a merge, and her organiser can now do it, nothing doubled."""
+    import io
+
+    from bot.importer import import_members, read_rows
+    from storage.models import Identity
+
+    rows = read_rows(io.StringIO("name,branch,dues_paid_until\nDee,Frome,2027-06-30\n"))
+    report = await import_members(demo.core.db, rows, now=demo.clock.now())
+    imported = report.imported[0]
+    await demo.signup("Dee", "Frome")  # a supporter record of her own, from chat
+    replies = await demo.say("Dee", f"/claim {imported.claim_code}")
+    assert replies[0].error and "/merge" in replies[0].text
+    chat_record = await demo.person("Dee")
+    assert chat_record is not None
+    # Neither a member nor a stranger can merge; two chat accounts are never merged.
+    assert (await demo.say("Carol", f"/merge {imported.short_id} {chat_record.short_id}"))[0].error
+    assert (await demo.say("Alice", f"/merge {chat_record.short_id} @carol"))[0].error
+    replies = await demo.say("Alice", f"/merge {imported.short_id} {chat_record.short_id}")
+    assert not replies[0].error and "Merged" in replies[0].text, replies[0].text
+    me = text(await demo.say("Dee", "/me"))
+    assert imported.short_id in me and "dues paid until 2027-06-30" in me
+    async with demo.core.db.transaction() as session:
+        deez = list(await session.scalars(select(Person).where(Person.display_name == "Dee")))
+        ids = list(await session.scalars(select(Identity).where(Identity.user_id == "dee")))
+    assert len(deez) == 1 and len(ids) == 1 and ids[0].person_id == deez[0].id

@@ -35,6 +35,7 @@ from bot.commands.membership import place_name, scope_phrase
 from bot.context import Context
 from bot.founding import clean_area
 from bot.i18n import N_
+from bot.linking import merge_people, secret_votes_in_common
 from bot.messages import Button, Reply
 from bot.people import resolve_reference
 from bot.permissions import holds_at_branch, holds_at_region, holds_nationally, is_member
@@ -54,6 +55,7 @@ from storage.models import (
     TREASURER,
     Branch,
     BranchTransition,
+    Identity,
     Person,
     Region,
     RoleGrant,
@@ -82,7 +84,7 @@ async def _target(ctx: Context, ref: str, role: str) -> tuple[Person, Branch | N
         # They can see this person (their Members list), so say the real reason.
         raise ctx.refuse(
             ctx.t(
-                "You need to be a {role} (or an admin) of their branch to do that.",
+                "That needs the {role} role (or an admin's) in their branch.",
                 role=role_label(ctx.t, role),
             ),
             audit=f"target:{role}",
@@ -648,6 +650,66 @@ async def dues(ctx: Context) -> Reply:
     value = _parse_dues(ctx, words[1])
     person, branch = await _target(ctx, words[0], TREASURER)
     return await _set_dues(ctx, person, branch, value)
+
+
+@command(
+    "merge",
+    N_("merge an imported membership record with the same person's chat record"),
+    usage="<imported person> <person who joined from chat>",
+    roles=(ORGANISER,),
+)
+async def merge(ctx: Context) -> Reply:
+    """One person, two records: the one a membership list imported (no chat account)
+    and the one made when they joined from a chat. The imported record is kept;
+    everything of the other moves onto it, nothing doubled (as /link merges)."""
+    ctx.require_person()
+    words = ctx.request.args.split()
+    if len(words) != 2:
+        raise ctx.refuse(ctx.t("Usage: /merge <imported person> <person who joined from chat>"))
+    (a, _), (b, _) = [await _target(ctx, w, ORGANISER) for w in words]
+    if a.id == b.id:
+        raise ctx.refuse(ctx.t("Those are the same record."))
+    has = {}
+    for p in (a, b):
+        has[p.id] = bool(
+            await ctx.session.scalar(
+                select(func.count()).select_from(Identity).where(Identity.person_id == p.id)
+            )
+        )
+    if has[a.id] == has[b.id]:
+        # Two chat accounts are joined by their owner (/link), never by an organiser.
+        raise ctx.refuse(
+            ctx.t(
+                "Merging joins an imported record (no chat account yet) with a record made "
+                "from a chat. Two chat accounts of one person are joined by that person, "
+                "with /link."
+            )
+        )
+    keep, drop = (b, a) if has[a.id] else (a, b)
+    if await secret_votes_in_common(ctx.session, keep, drop):
+        raise ctx.refuse(
+            ctx.t("Both records have voted in an open secret ballot: merge them after it closes.")
+        )
+    drop_id, drop_short = drop.id, drop.short_id
+    await merge_people(ctx.session, keep, drop)
+    keep.claim_code = None
+    audit(ctx, "person.merged", subject=keep, merged=drop_short)
+    await notify(
+        ctx,
+        only(keep),
+        f"merged:{keep.id}:{drop_id}",
+        lambda t: t(
+            "Your organiser joined your chat account to your membership record: one "
+            "membership, one vote. Send /me to see it.",
+        ),
+    )
+    return Reply(
+        ctx.t(
+            "Merged: {name} ({short_id}) is one record now, with the chat account.",
+            name=keep.display_name,
+            short_id=keep.short_id,
+        )
+    )
 
 
 @command(

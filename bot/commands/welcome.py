@@ -133,7 +133,7 @@ async def claim(ctx: Context) -> Reply:
         raise ctx.refuse(
             ctx.t(
                 "You already have a membership record here, so I cannot attach another one. "
-                "Please ask your organiser to merge them."
+                "Please ask your organiser to merge them (/merge, with your short id from /me)."
             )
         )
     # Move this chat's identities and consent onto the imported record, then drop
