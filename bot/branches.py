@@ -17,6 +17,7 @@ from collections.abc import Callable
 from sqlalchemy import bindparam, func, or_, select
 
 from bot.context import Context
+from bot.founding import is_postcode_district
 from bot.i18n import Translator, translator
 from bot.outbox import Recipients, enqueue, enqueue_for
 from storage.models import (
@@ -66,7 +67,6 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-_POSTCODE = re.compile(r"[a-z]{1,2}[0-9][0-9a-z]?")
 _BY_SLUG = select(Branch).where(Branch.slug == bindparam("slug"))
 
 
@@ -108,7 +108,7 @@ async def search(ctx: Context, query: str) -> tuple[Branch | None, list[Branch]]
     # A place one branch's area names (Nunney; BA11, also as BA11 4AB) is that
     # branch's, as its name would be; "Frome Selwood" is not Frome's.
     whole = " ".join(words)
-    postcode = bool(words) and bool(_POSTCODE.fullmatch(words[0]))
+    postcode = bool(words) and is_postcode_district(words[0])
     named = [b for b in precise if whole in area_words[b.id] or postcode]
     only = exact if exact else named
     return (only[0] if len(only) == 1 else None), ranked[:SEARCH_LIMIT]

@@ -218,6 +218,11 @@ class Area:
 _POSTCODE_PREFIX = re.compile(r"[A-Z]{1,2}(?:[0-9][0-9A-Z]?)?")
 
 
+def is_postcode_district(word: str) -> bool:
+    """Is ``word`` a postcode's outward part with its district digit (BA11, not BA)?"""
+    return bool(_POSTCODE_PREFIX.fullmatch(word.upper())) and any(c.isdigit() for c in word)
+
+
 def clean_area(text: str) -> str | None:
     """An area list fit to keep (normalised), or None when it names nothing."""
     if len(text) > AREA_LIMIT:
