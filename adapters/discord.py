@@ -58,7 +58,8 @@ PLATFORM = "discord"
 MAX_TEXT = 2000
 MAX_LABEL = 80
 MAX_ROWS, MAX_PER_ROW = 5, 5
-DEFER_AFTER = 2.0  # seconds; Discord drops an interaction not answered within 3
+ANSWER_WITHIN = 3.0  # seconds; Discord drops an interaction not answered within 3
+DEFER_AFTER = 2.0  # seconds: so a slow answer is deferred in time
 GLOBAL_PER_SECOND = 50  # Discord's global limit; the outbox stays under it
 DM_REFUSED = 50007  # "Cannot send messages to this user"
 GONE = {10003, 10013, 50001}  # unknown channel, unknown user, missing access
@@ -297,10 +298,14 @@ class DiscordAdapter:
         *,
         takeover_every: float = 5.0,
         check_every: float | None = None,
+        answer_within: float = ANSWER_WITHIN,
         **bot_options: Any,
     ) -> None:
         self.core = core
         self.settings = settings
+        # Defer a slow answer when this many seconds of ``answer_within`` (the time
+        # Discord gives; shorter against a test's fake) are gone.
+        self.defer_after = DEFER_AFTER * answer_within / ANSWER_WITHIN
         self.bot = OrganiserBot(self, **bot_options)
         self.transport = DiscordTransport(self.bot)
         self.lock = LeaderLock(
@@ -506,12 +511,12 @@ class DiscordAdapter:
         component: bool = False,
     ) -> list[Reply]:
         """The core's replies. If they are not ready before the interaction is
-        ``DEFER_AFTER`` seconds old (Discord drops it at three), it is deferred
+        ``defer_after`` seconds old (Discord drops it at three), it is deferred
         first. In a server the deferral is ephemeral: whether a reply is
         personal is known only once it is ready (see :meth:`respond`)."""
         task = asyncio.ensure_future(work)
         age = (discord.utils.utcnow() - interaction.created_at).total_seconds()
-        done, _ = await asyncio.wait({task}, timeout=max(0.0, DEFER_AFTER - age))
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, self.defer_after - age))
         if not done and not interaction.response.is_done():
             try:
                 if component:

@@ -29,7 +29,13 @@ error bodies with Discord's codes (50007 DMs refused, 10062 unknown interaction,
 40060 already acknowledged, 50006 empty message, 50035 invalid form body for
 messages over 2000 characters, custom_ids over 100 or repeated within a message
 (COMPONENT_CUSTOM_ID_DUPLICATED), more than 5 action rows or 5 buttons in a row,
-badly named commands...; the error names the field as Discord nests it); the first follow-up after a deferral (type 5) fills
+badly named commands...; the error names the field as Discord nests it); an
+interaction's first response (reply, deferral, update, modal, choices) must
+reach the fake within ``answer_within`` seconds (Discord's 3 by default; a test
+may shorten it) of the interaction's creation, or it is refused as Discord
+does (404, 10062 "Unknown interaction") and the user is shown "This
+interaction failed" (:attr:`InteractionRecord.failed`, set when the time runs
+out unanswered); the first follow-up after a deferral (type 5) fills
 the "thinking" message instead of adding one; a component interaction's
 ``@original`` is the message the component was on; unknown users are refused;
 a bot message in a server channel saying "@everyone" or "@here" has
@@ -107,6 +113,9 @@ DEFAULT_PERMISSIONS = (
 ALL_PERMISSIONS = (1 << 51) - 1
 ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 DISCORD_EPOCH_MS = 1_420_070_400_000
+
+# Seconds Discord gives a bot to send an interaction's first response.
+ANSWER_WITHIN = 3.0
 
 # Interaction types and callback types.
 APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 2, 3, 4, 5
@@ -219,6 +228,9 @@ class InteractionRecord:
     original_id: int | None = None  # the message @original refers to
     followup_ids: list[int] = field(default_factory=list)
     edits: list[dict[str, Any]] = field(default_factory=list)  # bodies PATCHed to @original
+    deadline: float = float("inf")  # time.monotonic() by which the first response must arrive
+    # The user was shown "This interaction failed": no first response in time.
+    failed: bool = False
 
     @property
     def response_type(self) -> int | None:
@@ -374,7 +386,9 @@ class FakeDiscord:
 
     ``token``: when given, other tokens get 401 on REST and close code 4004 on
     IDENTIFY; by default any token is accepted. ``channels``: names of the
-    guild's text channels (ids in :attr:`channels`).
+    guild's text channels (ids in :attr:`channels`). ``answer_within``: seconds
+    an interaction's first response has to arrive (Discord's 3; shorter keeps
+    a test of it fast).
     """
 
     def __init__(
@@ -389,8 +403,12 @@ class FakeDiscord:
         channels: Sequence[str] = tuple(CHANNELS),
         heartbeat_interval: int = 41_250,
         patch_discord: bool = True,
+        answer_within: float = ANSWER_WITHIN,
     ) -> None:
+        if not answer_within > 0:
+            raise ValueError("answer_within must be a positive number of seconds")
         self.token = token
+        self.answer_within = answer_within
         self.application_id = application_id or bot_id
         self.bot_user: dict[str, Any] = {
             "id": str(bot_id),
@@ -430,6 +448,7 @@ class FakeDiscord:
         self.requests: list[RecordedRequest] = []
         self.interactions: dict[int, InteractionRecord] = {}
         self._by_token: dict[str, InteractionRecord] = {}
+        self._expiries: list[asyncio.TimerHandle] = []
         self.sync_count = 0
         self._commands: dict[int | None, list[dict[str, Any]]] = {}
 
@@ -551,6 +570,9 @@ class FakeDiscord:
 
     async def stop(self) -> None:
         """Close gateway connections (code 1001) and stop serving."""
+        for expiry in self._expiries:
+            expiry.cancel()
+        self._expiries.clear()
         if self._runner is None:
             return
         for conn in self.connections:
@@ -1721,11 +1743,21 @@ class FakeDiscord:
             user_id=user_id,
             channel_id=int(channel["id"]),
             guild_id=self.guild_id if guild else None,
+            deadline=time.monotonic() + self.answer_within,
         )
         self.interactions[interaction_id] = record
         self._by_token[token] = record
+        self._expiries.append(
+            asyncio.get_running_loop().call_later(self.answer_within, self._expire, record)
+        )
         await self.dispatch("INTERACTION_CREATE", payload)
         return record
+
+    def _expire(self, record: InteractionRecord) -> None:
+        """The time to answer ``record`` ran out: unanswered, the user sees it failed."""
+        if record.callback is None:
+            record.failed = True
+        self._notify()
 
     # ------------------------------------------------------------------ messages
 
@@ -2229,6 +2261,9 @@ class FakeDiscord:
             raise _unknown("interaction", 10062)
         if record.callback is not None:
             raise ApiError(400, "Interaction has already been acknowledged.", 40060)
+        if time.monotonic() >= record.deadline:  # too late: Discord has dropped it
+            record.failed = True
+            raise _unknown("interaction", 10062)
         body = req.json or {}
         kind = body.get("type")
         if kind not in ALLOWED_CALLBACKS.get(record.type, frozenset()):

@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import re
 import shutil
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -16,13 +17,13 @@ import discord
 import pytest
 from sqlalchemy import func, select
 
-import adapters.discord as discord_adapter
 from adapters.cli import token_refused
-from adapters.discord import MAX_TEXT, DiscordAdapter, chunks
+from adapters.discord import DEFER_AFTER, MAX_TEXT, DiscordAdapter, chunks
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.core import Core
 from bot.demo import seed_demo
+from bot.messages import Reply, Request
 from bot.outbox import deliver_pending
 from storage.db import Database
 from storage.models import (
@@ -48,6 +49,7 @@ class Rig:
     adapter: ObservedDiscord
     db: Database
     settings: Settings
+    answer_within: float = 3.0  # the fake's time to answer an interaction, the adapter's too
 
     async def done(self, record: InteractionRecord) -> None:
         while (await asyncio.wait_for(self.adapter.handled.get(), 10)) != record.id:
@@ -88,7 +90,7 @@ class Rig:
 
     async def restart(self) -> None:
         await self.adapter.stop()
-        self.adapter = await start_adapter(self.db, self.settings)
+        self.adapter = await start_adapter(self.db, self.settings, self.answer_within)
 
     async def deliver(self) -> None:
         transports = {self.adapter.transport.platform: self.adapter.transport}
@@ -112,13 +114,19 @@ def custom_ids(answer: dict[str, Any]) -> dict[str, str]:
     }
 
 
-async def start_adapter(db: Database, settings: Settings) -> ObservedDiscord:
-    adapter = ObservedDiscord(Core(db, settings), settings, guild_ready_timeout=0.05)
+async def start_adapter(
+    db: Database, settings: Settings, answer_within: float = 3.0
+) -> ObservedDiscord:
+    adapter = ObservedDiscord(
+        Core(db, settings), settings, answer_within=answer_within, guild_ready_timeout=0.05
+    )
     await adapter.start()
     return adapter
 
 
-async def _rig(tmp_path: Path, sqlite_template: Path, **changes: Any) -> AsyncIterator[Rig]:
+async def _rig(
+    tmp_path: Path, sqlite_template: Path, answer_within: float = 3.0, **changes: Any
+) -> AsyncIterator[Rig]:
     path = tmp_path / "organiser.db"
     shutil.copy(sqlite_template, path)
     db = Database(f"sqlite:///{path}")
@@ -127,12 +135,13 @@ async def _rig(tmp_path: Path, sqlite_template: Path, **changes: Any) -> AsyncIt
     await link_demo_people(
         db, {"Alice": ALICE, "Bob": BOB, "Carol": CAROL, "Dan": DAN, "Kai": KAI}, "discord"
     )
-    async with FakeDiscord() as fake:
+    async with FakeDiscord(answer_within=answer_within) as fake:
         for uid, name in ((ALICE, "alice"), (BOB, "bob"), (CAROL, "carol"), (DAN, "dan")):
             fake.user(uid, name)
         fake.user(KAI, "kai")
         fake.user(STRANGER, "sam", global_name="Sam")
-        rig = Rig(fake, await start_adapter(db, settings), db, settings)
+        adapter = await start_adapter(db, settings, answer_within)
+        rig = Rig(fake, adapter, db, settings, answer_within)
         try:
             yield rig
         finally:
@@ -344,10 +353,8 @@ async def test_one_person_on_telegram_and_discord_signs_up_once(rig: Rig) -> Non
         assert await session.scalar(select(func.count()).select_from(CanvassSignup)) == 1
 
 
-async def test_a_slow_answer_is_deferred_then_followed_up(
-    rig: Rig, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(discord_adapter, "DEFER_AFTER", 0.0)
+async def test_a_slow_answer_is_deferred_then_followed_up(rig: Rig) -> None:
+    rig.adapter.defer_after = 0.0
     record = await rig.fake.slash(ALICE, "me", None, channel_id=CHANNELS["general"])
     await rig.done(record)
     response = await rig.fake.wait_response(record)
@@ -356,12 +363,10 @@ async def test_a_slow_answer_is_deferred_then_followed_up(
     assert "Frome" in followup["content"]
 
 
-async def test_a_slow_public_answer_does_not_stay_hidden_behind_its_deferral(
-    rig: Rig, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_slow_public_answer_does_not_stay_hidden_behind_its_deferral(rig: Rig) -> None:
     """In a server the deferral is ephemeral (the core has not said yet whether
     its reply is personal); a public reply then replaces it as a new message."""
-    monkeypatch.setattr(discord_adapter, "DEFER_AFTER", 0.0)
+    rig.adapter.defer_after = 0.0
     record = await rig.fake.slash(ALICE, "help", None, channel_id=CHANNELS["general"])
     await rig.done(record)
     response = await rig.fake.wait_response(record)
@@ -371,6 +376,68 @@ async def test_a_slow_public_answer_does_not_stay_hidden_behind_its_deferral(
     assert not any(ephemeral(f) for f in followups)
     posted = [m["content"] for m in rig.fake.channel_messages(CHANNELS["general"])]
     assert any(text.startswith("Here is what you can do:") for text in posted)
+
+
+class HeldCore(Core):
+    """The real core, holding every answer until the test lets it go: a command
+    as slow as the test needs, without a sleep."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.release = asyncio.Event()
+
+    async def handle(self, request: Request) -> list[Reply]:
+        await self.release.wait()
+        return await super().handle(request)
+
+
+def held(rig: Rig) -> HeldCore:
+    assert isinstance(rig.adapter.core, HeldCore)
+    return rig.adapter.core
+
+
+@pytest.fixture
+async def quick_rig(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Rig]:
+    """Discord's 3 seconds to answer shortened to 0.6 for speed, in the fake and
+    the adapter alike (its deferral scales with it); the core held by the test."""
+    async for r in _rig(tmp_path, sqlite_template, answer_within=0.6):
+        r.adapter.core = HeldCore(r.db, r.settings)
+        yield r
+
+
+async def test_a_command_slower_than_discord_allows_is_deferred_in_time_and_answered(
+    quick_rig: Rig,
+) -> None:
+    rig = quick_rig
+    record = await rig.fake.slash(ALICE, "me", None, channel_id=CHANNELS["general"])
+    # The core is still working; the adapter acknowledges before Discord gives up.
+    response = await rig.fake.wait_response(record)
+    assert response["type"] == 5 and ephemeral(response["data"])
+    await rig.fake.wait_until(lambda: time.monotonic() >= record.deadline)
+    held(rig).release.set()
+    await rig.done(record)
+    assert not record.failed  # Alice never sees "This interaction failed"
+    (answer,) = rig.fake.followups(record)
+    assert "Frome" in answer["content"] and ephemeral(answer)
+
+
+async def test_an_answer_later_than_discord_allows_is_refused_and_sent_by_dm(
+    quick_rig: Rig,
+) -> None:
+    """The control: an adapter that thinks it has Discord's full 3 seconds does
+    not defer in time; the fake refuses its late answer as Discord would, the
+    user sees "This interaction failed", and the answer reaches them by DM."""
+    rig = quick_rig
+    rig.adapter.defer_after = DEFER_AFTER
+    record = await rig.fake.slash(ALICE, "me", None, channel_id=CHANNELS["general"])
+    await rig.fake.wait_until(lambda: record.failed, 5, "the interaction to fail")
+    held(rig).release.set()
+    await rig.done(record)
+    (late,) = rig.fake.requests_to(f"/interactions/{record.id}/*/callback")
+    assert (late.status, late.response["code"]) == (404, 10062)
+    assert record.failed and record.callback is None
+    (dm,) = rig.fake.messages_to(ALICE)
+    assert "Frome" in dm["content"]
 
 
 async def test_commands_are_published_to_one_server_in_development(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -552,3 +554,42 @@ async def test_wrong_token_fails_fast() -> None:
             async with fake.running(client, "wrong"):
                 pass
         assert fake.requests[0].status == 401
+
+
+async def test_a_first_response_later_than_discord_allows_is_refused() -> None:
+    """Discord drops an interaction not answered within 3 seconds (shortened
+    here): a late first response gets 404 with code 10062, and the user sees
+    "This interaction failed"; one deferred in time may follow up after it."""
+    gate = asyncio.Event()
+    refused: list[discord.HTTPException] = []
+    client = OrganiserBot()
+
+    @client.tree.command(description="Answer once let go")
+    async def late(interaction: discord.Interaction[Any]) -> None:
+        await gate.wait()
+        try:
+            await interaction.response.send_message("too late")
+        except discord.HTTPException as exc:
+            refused.append(exc)
+
+    @client.tree.command(description="Defer, then answer once let go")
+    async def held(interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.defer()
+        await gate.wait()
+        await interaction.followup.send("in time")
+
+    async with FakeDiscord(answer_within=0.3) as fake:
+        fake.user(ALICE, "alice")
+        async with fake.running(client):
+            late_hit = await fake.slash(ALICE, "late")
+            held_hit = await fake.slash(ALICE, "held")
+            assert (await fake.wait_response(held_hit))["type"] == 5
+            await fake.wait_until(lambda: late_hit.failed, what="the late interaction to fail")
+            await fake.wait_until(lambda: time.monotonic() >= held_hit.deadline)
+            gate.set()
+            (answer,) = await fake.wait_followups(held_hit)
+            await fake.wait_until(lambda: refused, what="the late answer to be refused")
+    assert (refused[0].status, refused[0].code) == (404, 10062)
+    assert late_hit.failed and late_hit.callback is None
+    assert fake.channel_messages(CHANNELS["general"]) == [answer]
+    assert answer["content"] == "in time" and not held_hit.failed
