@@ -102,12 +102,15 @@ async def search(ctx: Context, query: str) -> tuple[Branch | None, list[Branch]]
     found = list(await ctx.session.scalars(stmt))
     exact = [b for b in found if b.name.casefold() == query.casefold()]
     area_words = {b.id: {w.strip().lower() for w in re.split(r"[,;]", b.area)} for b in found}
-    precise = [b for b in found if b not in exact and words and words[0] in area_words[b.id]]
+    whole = " ".join(words)
+    precise = [
+        b for b in found if b not in exact and words and {words[0], whole} & area_words[b.id]
+    ]
     rest = [b for b in found if b not in exact and b not in precise]
     ranked = exact + precise + sorted(rest, key=lambda b: b.name)
-    # A place one branch's area names (Nunney; BA11, also as BA11 4AB) is that
-    # branch's, as its name would be; "Frome Selwood" is not Frome's.
-    whole = " ".join(words)
+    # A place one branch's area names (Nunney; Frome Town, once merged into Frome;
+    # BA11, also as BA11 4AB) is that branch's, as its name would be; "Frome
+    # Selwood" is not Frome's.
     postcode = bool(words) and is_postcode_district(words[0])
     named = [b for b in precise if whole in area_words[b.id] or postcode]
     only = exact if exact else named

@@ -59,6 +59,14 @@ def holds_at_branch(grants: Iterable[RoleGrant], role: str, branch: Branch) -> b
     return False
 
 
+def holds_above_branch(grants: Iterable[RoleGrant], role: str, branch: Branch) -> bool:
+    """Does one of these grants give ``role`` over ``branch`` from above it: in the
+    branch's region, or nationally (a role held in the branch itself does not count)?"""
+    if holds_nationally(grants, role):
+        return True
+    return branch.region_id is not None and holds_at_region(grants, role, branch.region_id)
+
+
 def holds_at_region(grants: Iterable[RoleGrant], role: str, region_id: int) -> bool:
     return any(
         _implies(g.role, role)

@@ -71,6 +71,8 @@ class Base(DeclarativeBase):
 # Branch lifecycle, in order.
 PROPOSED, FORMING, ACTIVE, AFFILIATED = "proposed", "forming", "active", "affiliated"
 BRANCH_STATUSES = (PROPOSED, FORMING, ACTIVE, AFFILIATED)
+# Not a status a branch holds: the step in a branch's history where another was merged in.
+MERGED = "merged"
 
 # Role names and scope kinds.
 ORGANISER, TREASURER, ADMIN = "organiser", "treasurer", "admin"
@@ -123,9 +125,14 @@ class BranchTransition(Base):
         ForeignKey("branches.id", ondelete="CASCADE"), index=True
     )
     from_status: Mapped[str | None] = mapped_column(String(16))
+    # The status it moved to, or MERGED: the step where the branch named in
+    # ``merged_from`` was merged into this one.
     to_status: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # A step of a branch since merged into this one (or the merge itself): that
+    # branch's name. None: a step of this branch.
+    merged_from: Mapped[str | None] = mapped_column(String(120))
 
 
 class Person(Base):

@@ -14,8 +14,16 @@ from bot.config import Settings
 from bot.core import Core
 from bot.founding import Area, issue_admin_code
 from storage.db import Database
-from storage.models import AdminCode, AuditEntry, Branch, OutboxMessage, Region, RoleGrant
-from tests.helpers import Chat, text
+from storage.models import (
+    AdminCode,
+    AuditEntry,
+    Branch,
+    BranchTransition,
+    OutboxMessage,
+    Region,
+    RoleGrant,
+)
+from tests.helpers import Chat, snapshot, text
 from tests.test_cli import organiser
 
 
@@ -360,3 +368,210 @@ async def test_admins_rename_a_branch_and_set_its_area_and_time_zone(chat: Chat)
     replies = await chat.say("Ann", "/branch rename Frome and Selwood: Annsville")
     assert replies[0].error
     assert (await branch(chat, "Frome and Selwood")).name == "Frome and Selwood"
+
+
+# --- Merging two proposals for one place ----------------------------------------------
+
+
+async def branch_named(chat: Chat, name: str) -> Branch | None:
+    async with chat.core.db.transaction() as session:
+        return await session.scalar(select(Branch).where(Branch.name == name))
+
+
+async def branch_of(chat: Chat, name: str) -> str | None:
+    """The name of the branch ``name`` is in."""
+    person = await chat.person(name)
+    assert person is not None
+    async with chat.core.db.transaction() as session:
+        found = await session.get(Branch, person.branch_id) if person.branch_id else None
+        return found.name if found else None
+
+
+async def promote(chat: Chat, who: str, name: str, role: str, where: str = "") -> None:
+    person = await chat.person(name)
+    assert person is not None
+    replies = await chat.say(who, f"/promote {person.short_id} {role} {where}".strip())
+    assert f"now {role}" in text(replies), text(replies)
+
+
+async def duplicates(chat: Chat, frome_first: bool = True) -> None:
+    """Pat founds the party and its South West region; Ann proposes Frome, Bea
+    proposes Frome Town and is made its organiser, and Cal joins Frome Town."""
+    await founder(chat)
+    await chat.say("Pat", "/region add South West")
+    await chat.say("Pat", "/region areas South West: Frome, Frome Town")
+    for who, place in (("Ann", "Frome"), ("Bea", "Frome Town"))[:: 1 if frome_first else -1]:
+        await propose(chat, who, place)
+    await promote(chat, "Pat", "Bea", "organiser")
+    await chat.signup("Cal", "Frome Town")
+    assert (await branch(chat, "Frome Town")).status == "proposed"  # 2 people: not yet
+
+
+async def merge_rows(chat: Chat) -> dict[str, int]:
+    """How many merge messages, history steps and merge audit entries there are."""
+    async with chat.core.db.transaction() as session:
+        return {
+            "told": await session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.key.like("branch-merged%"))
+            )
+            or 0,
+            "steps": await session.scalar(select(func.count()).select_from(BranchTransition)) or 0,
+            "audited": await session.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(AuditEntry.action == "branch.merged")
+            )
+            or 0,
+        }
+
+
+@pytest.mark.parametrize("frome_first", [True, False], ids=["older-kept", "newer-kept"])
+async def test_an_admin_merges_two_proposals_for_one_place(chat: Chat, frome_first: bool) -> None:
+    await duplicates(chat, frome_first)
+    preview = await chat.say("Pat", "/branch merge Frome Town: Frome")
+    shown = text(preview)
+    assert "Merge the Frome Town branch (proposed) into the Frome branch (proposed)?" in shown
+    assert "Frome Town has 2 people, 1 organiser, 0 meetings" in shown
+    assert "Frome will have 3 people" in shown
+    # Nothing has changed before the Confirm.
+    assert await branch_of(chat, "Cal") == "Frome Town"
+    assert await merge_rows(chat) == {"told": 0, "steps": 2, "audited": 0}
+    confirm = chat.button("Pat", "Merge them")
+    replies = await chat.press("Pat", confirm)
+    assert "Merged: Frome Town is now part of the Frome branch, which has 3 people" in text(replies)
+    assert "it is now forming" in text(replies)  # 3 people and an organiser
+    assert await branch_named(chat, "Frome Town") is None
+    kept = await branch(chat, "Frome")
+    assert kept.status == "forming"
+    assert kept.region_id is not None
+    for who in ("Ann", "Bea", "Cal"):
+        assert await branch_of(chat, who) == "Frome"
+    # Bea is organiser of the kept branch, and its history shows the merge.
+    status = text(await chat.say("Pat", "/branch Frome"))
+    assert "Organisers: Bea" in status
+    assert "Frome Town: proposed 2026-11-26" in status
+    assert "Frome Town merged in 2026-11-26" in status
+    assert status.index("Frome Town merged in") < status.index("forming 2026-11-26")
+    # Each person was told once, in plain words; Pat read the reply.
+    for who, words in (
+        ("Bea", "you are in the Frome branch"),
+        ("Cal", "you are in the Frome branch"),
+        ("Ann", "its 2 people are in Frome with you"),
+    ):
+        assert sum(words in t for t in await told(chat, who)) == 1, who
+    assert not any("second proposal" in t for t in await told(chat, "Pat"))
+    async with chat.core.db.transaction() as session:
+        entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "branch.merged"))
+        assert entry is not None and entry.branch_id == kept.id
+        assert entry.details["merged"] == "Frome Town"
+        # Every audit entry names a branch that exists (Frome Town's entries now name Frome).
+        named = set(await session.scalars(select(AuditEntry.branch_id).distinct()))
+        assert named <= {None, kept.id}
+    # A second press of the same Confirm does nothing, and says so.
+    before = await merge_rows(chat)
+    again = await chat.press("Pat", confirm)
+    assert again[0].error and "expired" in again[0].text
+    assert await merge_rows(chat) == before == {"told": 3, "steps": 4, "audited": 1}
+    # Someone looking for the old place finds the kept branch.
+    await chat.signup("Dee")
+    joined = await chat.say("Dee", "/join Frome Town")
+    assert "Welcome to the Frome branch" in text(joined), text(joined)
+    assert await branch_of(chat, "Dee") == "Frome"
+    # A branch proposed after the merge is a new one, and the admins hear of it.
+    await propose(chat, "Eve", "Bath")
+    assert any("A Bath branch was proposed" in t for t in await told(chat, "Pat"))
+    assert await branch_of(chat, "Eve") == "Bath"
+
+
+async def test_a_role_held_in_both_branches_is_kept_once(chat: Chat) -> None:
+    await duplicates(chat)
+    bea = await chat.person("Bea")
+    assert bea is not None
+    async with chat.core.db.transaction() as session:
+        frome = await session.scalar(select(Branch).where(Branch.name == "Frome"))
+        assert frome is not None
+        session.add(
+            RoleGrant(
+                person_id=bea.id,
+                role="organiser",
+                scope="branch",
+                scope_id=frome.id,
+                granted_at=chat.clock.now(),
+            )
+        )
+    await chat.say("Pat", "/branch merge Frome Town: Frome")
+    await chat.press("Pat", "Merge them")
+    kept = await branch(chat, "Frome")
+    async with chat.core.db.transaction() as session:
+        grants = list(await session.scalars(select(RoleGrant).where(RoleGrant.person_id == bea.id)))
+    assert [(g.role, g.scope, g.scope_id) for g in grants] == [("organiser", "branch", kept.id)]
+
+
+async def test_only_admins_over_both_branches_merge_them(chat: Chat) -> None:
+    await duplicates(chat)
+    await chat.say("Pat", "/region add Wales")
+    await chat.say("Pat", "/region areas Wales: Cardiff")
+    await propose(chat, "Wyn", "Cardiff")
+    await promote(chat, "Pat", "Wyn", "admin", "region")
+    await chat.signup("Jo", "Frome")
+    await promote(chat, "Pat", "Jo", "admin", "region")
+    before = await snapshot(chat.core.db)
+    for who, line in (
+        ("Bea", "/branch merge Frome Town: Frome"),  # an organiser
+        ("Wyn", "/branch merge Frome Town: Frome"),  # another region's admin
+        ("Jo", "/branch merge Cardiff: Frome"),  # Cardiff is not Jo's region's
+        ("Wyn", "/branch merge Cardiff: Frome"),  # nor is Frome Wyn's
+    ):
+        replies = await chat.say(who, line)
+        assert replies[0].error and "Only the admins of both branches' regions" in text(replies)
+        assert not any(b.label == "Merge them" for r in replies for b in r.button_list())
+    for line, words in (
+        ("/branch merge Frome: Frome", "cannot be merged into itself"),
+        ("/branch merge Frome Town", "Usage: /branch merge"),
+        ("/branch merge Frome Town:", "Usage: /branch merge"),
+        ("/branch merge Nowhere: Frome", "There is no branch called Nowhere"),
+    ):
+        replies = await chat.say("Pat", line)
+        assert replies[0].error and words in text(replies), line
+    after = await snapshot(chat.core.db)
+    refused = [e for e in after.pop("audit_log") if '"refused"' in e]
+    assert len(refused) == 4  # each forbidden attempt is audited
+    before.pop("audit_log")
+    assert after == before
+    # Cancel leaves everything as it was, too.
+    await chat.say("Jo", "/branch merge Frome Town: Frome")
+    assert "Cancelled" in text(await chat.press("Jo", "Cancel"))
+    assert await branch_of(chat, "Bea") == "Frome Town"
+    # Jo, admin of the South West region that holds both, may.
+    await chat.say("Jo", "/branch merge Frome Town: Frome")
+    assert "Merged" in text(await chat.press("Jo", "Merge them"))
+    assert await branch_of(chat, "Bea") == "Frome"
+
+
+async def test_an_affiliated_branch_is_not_merged_away(chat: Chat) -> None:
+    await founder(chat)
+    await chat.say("Pat", "/region add South West")
+    await chat.say("Pat", "/region areas South West: Frome, Frome Town")
+    await propose(chat, "Ann", "Frome")
+    for who in ("Ben", "Cal"):
+        await chat.signup(who, "Frome")
+    await promote(chat, "Pat", "Ann", "organiser")
+    await chat.say("Ann", "/branch")
+    await chat.press("Ann", "First face-to-face meeting held")
+    assert "now affiliated" in text(await chat.say("Pat", "/affiliate Frome"))
+    await propose(chat, "Bea", "Frome Town")
+    before = await snapshot(chat.core.db)
+    replies = await chat.say("Pat", "/branch merge Frome: Frome Town")
+    assert replies[0].error
+    assert "The Frome branch is affiliated" in text(replies)
+    assert "/branch merge Frome Town: Frome" in text(replies)  # the way round that works
+    assert await snapshot(chat.core.db) == before
+    # The proposal merges into the affiliated branch, which stays affiliated.
+    await chat.say("Pat", "/branch merge Frome Town: Frome")
+    assert "which has 4 people" in text(await chat.press("Pat", "Merge them"))
+    kept = await branch(chat, "Frome")
+    assert kept.status == "affiliated"
+    assert await branch_of(chat, "Bea") == "Frome"
+    assert "Frome Town merged in" in text(await chat.say("Ann", "/branch"))

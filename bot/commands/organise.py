@@ -13,18 +13,21 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy import delete, func, select
 
+from bot.branch_merge import holdings, merge_branches, pending_draws
 from bot.branches import (
     PLACE_LIMIT,
     admins_over,
     announce,
     audit,
     clean_place,
+    count_people,
     maybe_forming,
     national_admins,
     notify,
     only,
     organisers,
     people_in,
+    people_of,
     record_transition,
     role_label,
     search,
@@ -38,13 +41,20 @@ from bot.i18n import N_
 from bot.linking import merge_people, secret_votes_in_common
 from bot.messages import Button, Reply
 from bot.people import resolve_reference
-from bot.permissions import holds_at_branch, holds_at_region, holds_nationally, is_member
+from bot.permissions import (
+    holds_above_branch,
+    holds_at_branch,
+    holds_at_region,
+    holds_nationally,
+    is_member,
+)
 from bot.registry import action, command
 from storage.models import (
     ACTIVE,
     ADMIN,
     AFFILIATED,
     FORMING,
+    MERGED,
     NATIONAL_SCOPE_ID,
     ORGANISER,
     PROPOSED,
@@ -178,15 +188,226 @@ async def _edit_branch(ctx: Context, verb: str, rest: str) -> Reply:
     return Reply(text)
 
 
+MERGEABLE = (PROPOSED, FORMING)
+
+
+async def _merge_pair(ctx: Context, rest: str) -> tuple[Branch, Branch]:
+    """The two branches of /branch merge <branch>: <into branch>."""
+    name, colon, into_name = rest.partition(":")
+    name, into_name = name.strip(), into_name.strip()
+    if not (name and colon and into_name):
+        raise ctx.refuse(
+            ctx.t(
+                "Usage: /branch merge <branch>: <into branch>, e.g. "
+                "/branch merge Frome Town: Frome (Frome Town's people join Frome)."
+            )
+        )
+    return await _own_branch(ctx, name), await _own_branch(ctx, into_name)
+
+
+async def _check_merge(ctx: Context, source: Branch, into: Branch) -> None:
+    """Refuse unless the actor may merge ``source`` into ``into`` now."""
+    grants = await ctx.grants()
+    # Admins above both branches: no admin takes another region's branch (and its
+    # people's data) by merging it into one of theirs. A branch's own roles never do.
+    if not all(holds_above_branch(grants, ADMIN, b) for b in (source, into)):
+        raise ctx.refuse(
+            ctx.t(
+                "Only the admins of both branches' regions, or national admins, can merge branches."
+            ),
+            audit="branch.merge",
+        )
+    if source.id == into.id:
+        raise ctx.refuse(ctx.t("A branch cannot be merged into itself."))
+    if source.status not in MERGEABLE:
+        reason = ctx.t(
+            "The {branch} branch is {status}: it has a life of its own (meetings held, "
+            "members affiliated), so it is not merged away. Only a proposed or forming "
+            "branch is merged into another.",
+            branch=source.name,
+            status=status_label(ctx, source.status),
+        )
+        if into.status in MERGEABLE:
+            reason += " " + ctx.t(
+                "To keep {branch}, merge the other one into it: /branch merge {other}: {branch}",
+                branch=source.name,
+                other=into.name,
+            )
+        raise ctx.refuse(reason)
+    if await pending_draws(ctx.session, source):
+        raise ctx.refuse(
+            ctx.t(
+                "The {branch} branch has a draw by lot waiting for its seed: merge it once "
+                "that draw is made.",
+                branch=source.name,
+            )
+        )
+
+
+async def _merge_preview(ctx: Context, rest: str) -> Reply:
+    """/branch merge <branch>: <into branch>: what would move, and a Confirm button.
+    Nothing changes until it is pressed."""
+    ctx.require_person()
+    source, into = await _merge_pair(ctx, rest)
+    await _check_merge(ctx, source, into)
+    has = await holdings(ctx.session, source)
+    kept = await holdings(ctx.session, into)
+    counts = ", ".join(
+        [
+            ctx.t.plural("{n} person", "{n} people", has.people),
+            ctx.t.plural("{n} organiser", "{n} organisers", has.organisers),
+            ctx.t.plural("{n} meeting", "{n} meetings", has.meetings),
+            ctx.t.plural(
+                "{n} weekly canvassing session", "{n} weekly canvassing sessions", has.canvass_slots
+            ),
+            ctx.t.plural("{n} poll", "{n} polls", has.polls),
+            ctx.t.plural("{n} linked group chat", "{n} linked group chats", has.chats),
+        ]
+    )
+    prompt = await ctx.prompt("brmerge", source=source.id, into=into.id)
+    text = "\n".join(
+        [
+            ctx.t(
+                "Merge the {branch} branch ({status}) into the {into} branch ({into_status})?",
+                branch=source.name,
+                status=status_label(ctx, source.status),
+                into=into.name,
+                into_status=status_label(ctx, into.status),
+            ),
+            ctx.t("{branch} has {counts}.", branch=source.name, counts=counts),
+            ctx.t(
+                "All of it moves to {into}, and {branch}'s history shows in {into}'s. "
+                "{branch} is then no longer a branch of its own: its name and area are added "
+                "to {into}'s area, so that people looking for {branch} find {into}.",
+                branch=source.name,
+                into=into.name,
+            ),
+            ctx.t.plural(
+                "{into} will have {n} person. Everyone in both branches will be told.",
+                "{into} will have {n} people. Everyone in both branches will be told.",
+                has.people + kept.people,
+                into=into.name,
+            ),
+        ]
+    )
+    return Reply(
+        text,
+        buttons=(
+            (
+                Button(ctx.t("Merge them"), "brmerge", str(prompt.id)),
+                Button(ctx.t("Cancel"), "brmerge-no", str(prompt.id)),
+            ),
+        ),
+    )
+
+
+@action("brmerge")
+async def merge_confirmed(ctx: Context, target: str) -> Reply:
+    """The Confirm of /branch merge: everything checked again, then one transaction."""
+    ctx.require_person()
+    prompt = await ctx.take_prompt(target, "brmerge", audit="branch.merge")
+    ids = sorted({int(prompt.payload["source"]), int(prompt.payload["into"])})
+    # Both rows locked, in id order (PostgreSQL): no join or second merge slips between.
+    found = {}
+    for branch_id in ids:
+        branch = await ctx.session.get(Branch, branch_id, with_for_update=True)
+        if branch is None:
+            raise ctx.stale()
+        found[branch_id] = branch
+    source = found[int(prompt.payload["source"])]
+    into = found[int(prompt.payload["into"])]
+    await _check_merge(ctx, source, into)
+    source_id, source_name, into_id, into_name = source.id, source.name, into.id, into.name
+    moved = await holdings(ctx.session, source)
+    # Told before the move, while each branch's people are still its own.
+    await notify(
+        ctx,
+        people_of(source),
+        f"branch-merged:{source_id}:{into_id}",
+        lambda t: t(
+            "The {branch} branch you joined was a second proposal for the same place as "
+            "the {into} branch, so the two are now one: you are in the {into} branch. Its "
+            "organisers, meetings and canvassing are yours too; nothing else changes for you.",
+            branch=source_name,
+            into=into_name,
+        ),
+    )
+    await notify(
+        ctx,
+        people_of(into),
+        f"branch-merged-in:{source_id}:{into_id}",
+        lambda t: t.plural(
+            "The {branch} branch, a second proposal for the same place, is now part of your "
+            "{into} branch: its {n} person is in {into} with you.",
+            "The {branch} branch, a second proposal for the same place, is now part of your "
+            "{into} branch: its {n} people are in {into} with you.",
+            moved.people,
+            branch=source_name,
+            into=into_name,
+        ),
+    )
+    kept = await merge_branches(
+        ctx.session, source, into, now=ctx.now, actor_id=ctx.person.id if ctx.person else None
+    )
+    ctx.forget_grants()
+    audit(
+        ctx,
+        "branch.merged",
+        branch=kept,
+        merged=source_name,
+        merged_branch_id=source_id,
+        kept_branch_id_before=into_id,
+        people=moved.people,
+    )
+    # The interest grew: enough people and an organiser now make it form.
+    formed = await maybe_forming(ctx, kept, ctx.person)
+    people = await count_people(ctx, kept)
+    text = ctx.t.plural(
+        "Merged: {branch} is now part of the {into} branch, which has {n} person.",
+        "Merged: {branch} is now part of the {into} branch, which has {n} people.",
+        people,
+        branch=source_name,
+        into=kept.name,
+    )
+    if formed:
+        text += " " + ctx.t("With them it has enough people and an organiser: it is now forming.")
+    return Reply(text, edit=True)
+
+
+@action("brmerge-no")
+async def merge_cancelled(ctx: Context, target: str) -> Reply:
+    await ctx.take_prompt(target, "brmerge")
+    return Reply(ctx.t("Cancelled: nothing was changed."), edit=True)
+
+
 def _local_date(when: dt.datetime, tz: str) -> str:
     return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d")
 
 
-@command("branch", N_("your branch: status, counts and next step"), usage="[branch]", roles=STAFF)
+@command(
+    "branch",
+    N_("your branch: status, counts and next step"),
+    usage="[branch]",
+    roles=STAFF,
+    staff=(
+        (
+            "rename|area|timezone <branch>: <value>",
+            N_("rename a branch, set the places it covers or its time zone"),
+            (ADMIN,),
+        ),
+        (
+            "merge <branch>: <into branch>",
+            N_("merge a duplicate proposal into the branch for the same place"),
+            (ADMIN,),
+        ),
+    ),
+)
 async def branch_status(ctx: Context) -> Reply:
     verb, _, rest = ctx.request.args.strip().partition(" ")
     if verb.lower() in BRANCH_EDITS and ":" in rest:
         return await _edit_branch(ctx, verb.lower(), rest)
+    if verb.lower() == "merge":
+        return await _merge_preview(ctx, rest)
     branch = await _own_branch(ctx, ctx.request.args)
     await _require_staff(ctx, branch, STAFF, "branch")
     await maybe_forming(ctx, branch, None)  # e.g. after an import brought the interest
@@ -220,18 +441,23 @@ async def branch_status(ctx: Context) -> Reply:
             "Organisers: {names}.",
             names=", ".join(f"{o.display_name} ({o.short_id})" for o in orgs) or ctx.t("none yet"),
         ),
-        ctx.t(
-            "History: {steps}.",
-            steps=", ".join(
-                f"{status_label(ctx, h.to_status)} {_local_date(h.at, tz)}" for h in history
-            ),
-        ),
+        ctx.t("History: {steps}.", steps=", ".join(_history_step(ctx, h, tz) for h in history)),
         _next_step(ctx, branch, len(people), bool(orgs)),
     ]
     buttons = [Button(ctx.t("Members"), "members", str(branch.id))]
     if branch.status == FORMING:
         buttons.append(Button(ctx.t("First face-to-face meeting held"), "activate", str(branch.id)))
     return Reply("\n".join(lines), buttons=(tuple(buttons),))
+
+
+def _history_step(ctx: Context, step: BranchTransition, tz: str) -> str:
+    date = _local_date(step.at, tz)
+    if step.merged_from is None:
+        return f"{status_label(ctx, step.to_status)} {date}"
+    if step.to_status == MERGED:
+        return ctx.t("{branch} merged in {date}", branch=step.merged_from, date=date)
+    # A step of a branch since merged into this one.
+    return f"{step.merged_from}: {status_label(ctx, step.to_status)} {date}"
 
 
 def _next_step(ctx: Context, branch: Branch, people: int, has_organiser: bool) -> str:
