@@ -221,9 +221,9 @@ async def _check_merge(ctx: Context, source: Branch, into: Branch) -> None:
         raise ctx.refuse(ctx.t("A branch cannot be merged into itself."))
     if source.status not in MERGEABLE:
         reason = ctx.t(
-            "The {branch} branch is {status}: it has a life of its own (meetings held, "
-            "members affiliated), so it is not merged away. Only a proposed or forming "
-            "branch is merged into another.",
+            "The {branch} branch is {status}: it has held its first face-to-face meeting, "
+            "so it is not merged away. Only a proposed or forming branch is merged into "
+            "another.",
             branch=source.name,
             status=status_label(ctx, source.status),
         )
