@@ -18,8 +18,13 @@ from storage.models import (
     AdminCode,
     AuditEntry,
     Branch,
+    BranchChat,
     BranchTransition,
+    CanvassSlot,
+    Draw,
+    Meeting,
     OutboxMessage,
+    Poll,
     Region,
     RoleGrant,
 )
@@ -575,3 +580,65 @@ async def test_an_affiliated_branch_is_not_merged_away(chat: Chat) -> None:
     assert kept.status == "affiliated"
     assert await branch_of(chat, "Bea") == "Frome"
     assert "Frome Town merged in" in text(await chat.say("Ann", "/branch"))
+
+
+async def test_meetings_chats_canvassing_and_polls_move_with_the_merge(chat: Chat) -> None:
+    """What the duplicate had goes with its people; a draw waiting for its seed
+    holds the merge back until it is made."""
+    await duplicates(chat)
+    now = chat.clock.now()
+    source = await branch(chat, "Frome Town")
+    async with chat.core.db.transaction() as session:
+        session.add_all(
+            [
+                Meeting(
+                    branch_id=source.id,
+                    kind="online",
+                    title="First call",
+                    starts_at=now + dt.timedelta(days=3),
+                    created_at=now,
+                ),
+                BranchChat(branch_id=source.id, platform="console", chat_id="g", linked_at=now),
+                CanvassSlot(
+                    branch_id=source.id,
+                    weekday=5,
+                    local_time="10:00",
+                    meeting_point="Market Cross",
+                    created_at=now,
+                ),
+                Poll(
+                    scope="branch",
+                    scope_id=source.id,
+                    question="Where do we meet?",
+                    options=["Pub", "Library"],
+                    kind="single",
+                    opened_at=now,
+                ),
+                Draw(
+                    body="council",
+                    scope="branch",
+                    scope_id=source.id,
+                    seats=3,
+                    record={},
+                    record_hash="0" * 64,
+                    seed_due_at=now + dt.timedelta(days=1),
+                    respond_by=now + dt.timedelta(days=8),
+                    created_at=now,
+                ),
+            ]
+        )
+    replies = await chat.say("Pat", "/branch merge Frome Town: Frome")
+    assert replies[0].error and "draw by lot waiting for its seed" in text(replies)
+    async with chat.core.db.transaction() as session:
+        draw = await session.scalar(select(Draw))
+        assert draw is not None
+        draw.status = "drawn"
+    shown = text(await chat.say("Pat", "/branch merge Frome Town: Frome"))
+    assert "1 meeting, 1 weekly canvassing session, 1 poll, 1 linked group chat" in shown
+    await chat.press("Pat", "Merge them")
+    kept = await branch(chat, "Frome")
+    async with chat.core.db.transaction() as session:
+        for model in (Meeting, BranchChat, CanvassSlot):
+            assert list(await session.scalars(select(model.branch_id))) == [kept.id], model
+        for scoped in (Poll, Draw):
+            assert list(await session.scalars(select(scoped.scope_id))) == [kept.id], scoped
