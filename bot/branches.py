@@ -3,9 +3,10 @@
 proposed -> forming -> active -> affiliated. A branch is *proposed* when
 someone asks for one where none exists; the people who join it are its
 interest. It is *forming* once enough people are interested (the configured
-threshold) and it has an organiser; *active* once an organiser records its
-first face-to-face meeting; *affiliated* once a region or national admin
-signs it up to the party structure. Each step is recorded with who and when.
+threshold) and it has an organiser; *active* once its first online call and
+first face-to-face meeting have been held; *affiliated* once a region or
+national admin signs it up to the party structure. Each step is recorded with
+who and when; what each step needs is in :mod:`bot.formation`.
 """
 
 from __future__ import annotations
@@ -118,8 +119,10 @@ async def search(ctx: Context, query: str) -> tuple[Branch | None, list[Branch]]
 
 
 async def record_transition(
-    ctx: Context, branch: Branch, to_status: str, actor: Person | None
+    ctx: Context, branch: Branch, to_status: str, actor: Person | None, reason: str | None = None
 ) -> None:
+    """One step of the branch's life, with who made it and when; ``reason`` when an
+    admin made it without what it needs (an override)."""
     ctx.session.add(
         BranchTransition(
             branch_id=branch.id,
@@ -127,6 +130,7 @@ async def record_transition(
             to_status=to_status,
             actor_id=actor.id if actor else None,
             at=ctx.now,
+            reason=reason,
         )
     )
     branch.status = to_status
@@ -246,33 +250,6 @@ async def announce(
         await enqueue(
             ctx.session, key=f"{key}:chat{chat_id}", text=text, now=ctx.now, branch_chat_id=chat_id
         )
-
-
-async def maybe_forming(ctx: Context, branch: Branch, actor: Person | None) -> bool:
-    """Advance a proposed branch to forming when it has the interest and an organiser."""
-    if branch.status != PROPOSED:
-        return False
-    # Lock the branch (PostgreSQL) so that two joins at once record one step.
-    await ctx.session.refresh(branch, with_for_update=True)
-    if branch.status != PROPOSED:
-        return False
-    if await count_people(ctx, branch) < ctx.settings.forming_threshold:
-        return False
-    if not await organisers(ctx, branch):
-        return False
-    await record_transition(ctx, branch, FORMING, actor)
-    await announce(
-        ctx,
-        branch,
-        f"branch-forming:{branch.id}",
-        lambda t: t(
-            "Good news: the {branch} branch now has enough people and an organiser, so it "
-            "is forming. Next come a first online call, then a first face-to-face meeting: "
-            "watch for the invitations.",
-            branch=branch.name,
-        ),
-    )
-    return True
 
 
 def audit(

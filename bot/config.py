@@ -161,6 +161,8 @@ SCHEMA: dict[tuple[str, str], tuple[Any, Callable[[Any], Any]]] = {
     ("party", "locale"): ("en", _nonempty),
     ("database", "url"): ("sqlite:///organiser.db", _nonempty),
     ("branches", "forming_threshold"): (3, _positive_int),
+    ("branches", "first_meeting_attendees"): (3, _positive_int),
+    ("branches", "members_to_affiliate"): (3, _positive_int),
     ("privacy", "notice_version"): ("2026-11", _nonempty),
     ("privacy", "retention_days"): (30, _positive_int),
     ("canvassing", "roundup_day"): ("monday", _weekday),
@@ -199,7 +201,12 @@ class Settings:
     default_timezone: str = "Europe/London"
     default_locale: str = "en"
     database_url: str = "sqlite:///organiser.db"
+    # The founding path: interested people (with an organiser) to start forming,
+    # people at the first face-to-face meeting to become active, members with paid
+    # dues to be affiliated. An admin may override a step, with a reason.
     forming_threshold: int = 3
+    first_meeting_attendees: int = 3
+    members_to_affiliate: int = 3
     notice_version: str = "2026-11"
     # Sent messages, used buttons and failed /link tries are deleted after this many days.
     retention_days: int = 30
@@ -240,6 +247,8 @@ _FIELDS: dict[tuple[str, str], str] = {
     ("party", "locale"): "default_locale",
     ("database", "url"): "database_url",
     ("branches", "forming_threshold"): "forming_threshold",
+    ("branches", "first_meeting_attendees"): "first_meeting_attendees",
+    ("branches", "members_to_affiliate"): "members_to_affiliate",
     ("privacy", "notice_version"): "notice_version",
     ("privacy", "retention_days"): "retention_days",
     ("canvassing", "roundup_day"): "roundup_day",

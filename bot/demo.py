@@ -47,7 +47,7 @@ PEOPLE: list[tuple[str, str | None, int | None, list[tuple[str, str]]]] = [
     ("Lee", "frome", -2, []),
     ("Erin", "bath", 8, [(ORGANISER, "bath"), (TREASURER, "bath")]),
     ("Femi", "bath", 12, []),
-    ("Gita", "bath", None, []),
+    ("Gita", "bath", 2, []),
     ("Hana", "wells", None, []),
     ("Ivan", "wells", None, []),
     ("Jo", "frome", 9, [(ADMIN, "region")]),

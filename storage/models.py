@@ -133,6 +133,8 @@ class BranchTransition(Base):
     # A step of a branch since merged into this one (or the merge itself): that
     # branch's name. None: a step of this branch.
     merged_from: Mapped[str | None] = mapped_column(String(120))
+    # Set when an admin made the step without what it needs (an override), and why.
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Person(Base):
@@ -515,6 +517,23 @@ class Meeting(Base):
     minutes_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
     # Bumped by every edit, so that "it changed" is told once per change.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # People who came without being on the list (counted, not named).
+    guests: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class MeetingAttendance(Base):
+    """Someone an organiser saw at a meeting (confirmed at the door)."""
+
+    __tablename__ = "meeting_attendance"
+    __table_args__ = (UniqueConstraint("meeting_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    marked_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 class MeetingRsvp(Base):

@@ -176,11 +176,12 @@ ATTEMPTS = [
         changes=False,
     ),
     Attempt(
-        "activate",
-        "activate:{wells}",
+        "override",
+        "/branch override Wells: they met for months before the party existed",
+        # Organisers cannot wave their own branch through a step: only admins over it.
         refused=(*EVERYONE_ELSE, "Alice", "Bob", "Ivan"),  # Ivan: a Wells member
-        rightful=("Hana", "Jo", "Kai"),
-        done="Wells branch held its first face-to-face meeting and is now active",
+        rightful=("Jo", "Kai"),
+        done="Overridden: the Wells branch is now forming",
         branch="Wells",
     ),
     Attempt(
@@ -498,4 +499,4 @@ def test_the_table_covers_every_command_and_button_that_needs_a_role() -> None:
     needing_a_role = {name for name, spec in COMMANDS.items() if spec.roles}
     assert needing_a_role <= covered, f"not in the table: {sorted(needing_a_role - covered)}"
     # Buttons carry no roles in the registry; these are the ones that check one.
-    assert {"members", "activate", "undo"} <= buttons
+    assert {"members", "undo"} <= buttons

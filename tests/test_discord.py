@@ -246,7 +246,7 @@ async def test_a_forged_or_stale_custom_id_changes_nothing(rig: Rig) -> None:
     carols = custom_ids(answer)["Unlink console"]
     await rig.slash(DAN, "me")  # (his last-seen time is refreshed now, not below)
     before = await snapshot(rig.db)
-    forgeries = (carols, "undo:1", "forget:1", "activate:2", "nonsense", "cvgo:99999")
+    forgeries = (carols, "undo:1", "forget:1", "mtdone:2", "nonsense", "cvgo:99999")
     for forged in forgeries:
         answers = await rig.click(DAN, forged, guild=True, channel_id=CHANNELS["general"])
         said = contents(answers)

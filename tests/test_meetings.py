@@ -457,10 +457,18 @@ async def test_a_forming_branch_becomes_active_by_its_first_call_and_meeting(
     assert after_call.first_call_at == dt.datetime(2026, 11, 27, 19, 0, tzinfo=UTC)
     assert (await demo.say("Erin", f"/meeting held {call.id}"))[0].error  # once
 
+    await demo.press("Femi", f"mtgo:{meeting.id}")
     demo.clock.set(dt.datetime(2026, 12, 5, 13, 0, tzinfo=UTC))
     view = await demo.say("Erin", f"/meeting show {meeting.id}")
     replies = await demo.press("Erin", "Mark as held")
-    assert "is now active" in replies[0].text
+    assert "Who came" in replies[0].text and "active" not in replies[0].text
+    await demo.press("Erin", "Femi")
+    await demo.press("Erin", "+ Guest")
+    sheet = await demo.press("Erin", "+ Guest")
+    assert "So far: 3 people came, counting 2 guests." in sheet[0].text
+    assert sheet[0].button_list()[0].label == "✓ Femi"
+    replies = await demo.press("Erin", "Done")
+    assert "with 3 people" in replies[0].text and "is now active" in replies[0].text
     active = await branch(demo, "bath")
     assert active.status == "active"
     assert active.first_meeting_at == dt.datetime(2026, 12, 5, 11, 0, tzinfo=UTC)

@@ -106,24 +106,10 @@ async def test_the_last_national_admin_cannot_be_removed(demo: Chat) -> None:
 async def test_branch_view_for_organisers_counts_members_and_says_the_next_step(demo: Chat) -> None:
     view = (await demo.say("Erin", "/branch"))[0]
     assert "Bath branch: active" in view.text
-    assert "People: 3: 2 members with current dues, 1 supporter." in view.text
+    assert "People: 3: 3 members with current dues, 0 supporters." in view.text
     assert "/affiliate Bath" in view.text
     members = await demo.press("Erin", "Members")
     assert "Femi" in members[0].text and members[0].private
-
-
-async def test_first_face_to_face_meeting_makes_a_forming_branch_active(demo: Chat) -> None:
-    async with demo.core.db.transaction() as session:
-        bath = await session.scalar(select(Branch).where(Branch.slug == "bath"))
-        assert bath is not None
-        bath.status = "forming"
-    view = (await demo.say("Erin", "/branch"))[0]
-    assert "forming" in view.text
-    replies = await demo.press("Erin", "First face-to-face meeting held")
-    assert "now active" in replies[0].text
-    assert any(n == "Jo" and "can now be affiliated" in t for n, t in await demo.outbox())
-    again = await demo.press("Erin", f"activate:{bath.id}")
-    assert again[0].error
 
 
 async def test_region_admin_affiliates_an_active_branch(demo: Chat) -> None:

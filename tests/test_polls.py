@@ -296,7 +296,7 @@ async def test_only_organisers_post_and_the_attempt_is_audited(demo: Chat) -> No
     replies = await demo.say("Alice", '/poll "Q?" "A" "B" --scope national')
     assert replies[0].error and "national" in replies[0].text
     replies = await demo.say("Kai", '/poll "Conference date?" "March" "April" --scope national')
-    assert "Who votes: the 7 members with current dues of the whole party" in replies[0].text
+    assert "Who votes: the 8 members with current dues of the whole party" in replies[0].text
 
 
 async def test_the_deadline_closes_once_and_non_voters_are_reminded_once(demo: Chat) -> None:

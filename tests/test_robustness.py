@@ -67,7 +67,7 @@ def _fields(spec: object) -> dict[str, object]:
 async def test_a_forged_button_changes_nothing(demo: Chat) -> None:
     before = await snapshot(demo.core.db)
     forged = ("undo:999999", "join:abc", "nosuchaction:1", "forget:", "consent:-1", ":")
-    huge = ("join:" + "9" * 40, "members:99999999999", "activate:2147483648", "join:１２")
+    huge = ("join:" + "9" * 40, "members:99999999999", "mtgo:2147483648", "join:１２")
     for data in forged + huge:
         replies = await demo.press("Carol", data)
         assert replies[0].error and "expired" in replies[0].text, data

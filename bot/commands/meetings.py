@@ -13,9 +13,12 @@ Organisers (and admins above the branch):
 /meeting show <id>             the organiser's view: answers, and Held once it started
 /meeting edit <id> time|place|capacity|title <value>   those who answered are told
 /meeting cancel <id> [all]     (all: the rest of its series too); those who answered told
-/meeting held <id>             it took place; a forming branch's first online call and
-                               first face-to-face meeting are recorded, the second
-                               making the branch active
+/meeting held <id>             it took place; a forming branch's first online call is
+                               recorded; for a face-to-face meeting, who came is asked
+/meeting came <id> [@person]   who came: a sheet of those who answered, to press at the
+                               door (or mark one person by short id or @handle); with
+                               enough people, a forming branch's first face-to-face
+                               meeting makes it active
 /meeting minutes <id> [+]<text>   what was decided (+: added to what is there)
 /meeting reminders <hours,...|off>   when those going are reminded (default 24,1)
 
@@ -33,8 +36,14 @@ from sqlalchemy import ColumnElement, func, select
 
 from bot import meetings as _sweep_registered  # noqa: F401 - the "meetings" sweep
 from bot.branches import audit, search
-from bot.commands.organise import _require_staff, activate_branch
+from bot.commands.organise import _require_staff
 from bot.context import Context, Refusal, parse_id
+from bot.formation import (
+    attendance,
+    counts_as_first_meeting,
+    first_call_held,
+    first_meeting_attended,
+)
 from bot.i18n import N_, Translator
 from bot.meetings import (
     CAPACITY_LIMIT,
@@ -68,13 +77,13 @@ from bot.meetings import (
 )
 from bot.meetings import announce as announce_meeting
 from bot.messages import Attachment, Button, Reply
+from bot.people import resolve_reference
 from bot.permissions import holds_anywhere, holds_at_branch
 from bot.registry import action, command
 from bot.when import WhenError, read_when, recurrences
 from storage.models import (
     ADMIN,
     ASSEMBLY,
-    FORMING,
     ONLINE,
     ORGANISER,
     RSVP_GOING,
@@ -83,6 +92,7 @@ from storage.models import (
     RSVP_WAITING,
     Branch,
     Meeting,
+    MeetingAttendance,
     MeetingRsvp,
     Person,
     Prompt,
@@ -166,7 +176,7 @@ def _usage(ctx: Context, tz: str) -> str:
         '/meeting in-person 2026-12-03 19:00 "Library, Market St" "Branch meeting" cap 30 '
         "weekly\n"
         "Times are {tz} time.\n"
-        "Then: /meeting show|held|cancel <id>, /meeting edit <id> time|place|capacity|title "
+        "Then: /meeting show|held|came|cancel <id>, /meeting edit <id> time|place|capacity|title "
         "<value>, /meeting minutes <id> [+]<text>, /meeting reminders 24,1",
         tz=tz,
     )
@@ -227,6 +237,8 @@ async def meeting_command(ctx: Context) -> Reply:
         return await _cancel(ctx, rest.split())
     if sub == "held":
         return await _held(ctx, rest.strip())
+    if sub == "came":
+        return await _came(ctx, rest.split())
     if sub == "minutes":
         return await _minutes(ctx, rest)
     if sub == "reminders":
@@ -1032,8 +1044,8 @@ async def held_pressed(ctx: Context, target: str) -> Reply:
 
 
 async def _mark_held(ctx: Context, meeting: Meeting, branch: Branch) -> Reply:
-    """It took place. For a forming branch, its first online call and its first
-    face-to-face meeting (or assembly) are recorded; the latter makes it active."""
+    """It took place. A proposed or forming branch's first online call is recorded;
+    for a face-to-face meeting (or assembly) the organiser is asked who came."""
     await ctx.session.refresh(meeting, with_for_update=True)
     when = when_zone(meeting.starts_at, branch.timezone)
     if meeting.cancelled_at is not None:
@@ -1049,29 +1061,207 @@ async def _mark_held(ctx: Context, meeting: Meeting, branch: Branch) -> Reply:
     lines = [ctx.t("Recorded: {title}, {when}, was held.", title=meeting.title, when=when)]
     await ctx.session.flush()
     await ctx.session.refresh(branch, with_for_update=True)
-    if branch.status == FORMING:
-        if meeting.kind == ONLINE and branch.first_call_at is None:
-            branch.first_call_at = meeting.starts_at
-            lines.append(
+    edit = ctx.request.action is not None
+    if meeting.kind == ONLINE:
+        first = await first_call_held(ctx, branch, meeting)
+        if first:
+            lines.append(first)
+        lines.append(ctx.t("Record what was decided: /meeting minutes {id} <text>", id=meeting.id))
+        return Reply("\n".join(lines), edit=edit)
+    sheet = await _sheet(ctx, meeting, branch)
+    return Reply("\n".join([*lines, sheet.text]), buttons=sheet.buttons, edit=edit)
+
+
+# --- who came ------------------------------------------------------------------------
+
+SHEET_ROWS, SHEET_COLUMNS = 4, 4  # with the last row, 5 rows: Discord's limit
+GUESTS_LIMIT = 2000
+
+
+async def _marked(ctx: Context, meeting: Meeting) -> set[int]:
+    return set(
+        await ctx.session.scalars(
+            select(MeetingAttendance.person_id).where(MeetingAttendance.meeting_id == meeting.id)
+        )
+    )
+
+
+async def _listed(ctx: Context, meeting: Meeting) -> list[Person]:
+    """Those on the door list: who answered Going or Maybe, and anyone marked."""
+    answered_yes = select(MeetingRsvp.person_id).where(
+        MeetingRsvp.meeting_id == meeting.id,
+        MeetingRsvp.answer.in_((RSVP_GOING, RSVP_MAYBE, RSVP_WAITING)),
+    )
+    marked = select(MeetingAttendance.person_id).where(MeetingAttendance.meeting_id == meeting.id)
+    return list(
+        await ctx.session.scalars(
+            select(Person)
+            .where(Person.id.in_(answered_yes) | Person.id.in_(marked))
+            .order_by(Person.display_name, Person.id)
+        )
+    )
+
+
+async def _sheet(ctx: Context, meeting: Meeting, branch: Branch) -> Reply:
+    marked = await _marked(ctx, meeting)
+    listed = await _listed(ctx, meeting)
+    shown = listed[: SHEET_ROWS * SHEET_COLUMNS]
+    came = await attendance(ctx, meeting)
+    lines = [
+        ctx.t(
+            "Who came to {title}, {when}? Press the name of each person who came (again to "
+            "undo), count anyone else with + Guest, then Done.",
+            title=meeting.title,
+            when=when_zone(meeting.starts_at, branch.timezone),
+        ),
+        ctx.t("So far: {came}.", came=ctx.t.plural("{n} person came", "{n} people came", came))
+        if not meeting.guests
+        else ctx.t(
+            "So far: {came}, counting {guests}.",
+            came=ctx.t.plural("{n} person came", "{n} people came", came),
+            guests=ctx.t.plural("{n} guest", "{n} guests", meeting.guests),
+        ),
+    ]
+    if len(listed) > len(shown):
+        lines.append(
+            ctx.t(
+                "Mark the others by short id or @handle: /meeting came {id} <who>",
+                id=meeting.id,
+            )
+        )
+    buttons: list[tuple[Button, ...]] = [
+        tuple(
+            Button(
+                ("✓ " if p.id in marked else "") + p.display_name[:40],
+                "mtcame",
+                f"{meeting.id}.{p.id}",
+            )
+            for p in shown[i : i + SHEET_COLUMNS]
+        )
+        for i in range(0, len(shown), SHEET_COLUMNS)
+    ]
+    buttons.append(
+        (
+            Button(ctx.t("+ Guest"), "mtguest", f"{meeting.id}.+"),
+            Button(ctx.t("− Guest"), "mtguest", f"{meeting.id}.-"),
+            Button(ctx.t("Done"), "mtdone", str(meeting.id)),
+        )
+    )
+    return Reply("\n".join(lines), buttons=tuple(buttons))
+
+
+async def _held_meeting(ctx: Context, ref: str) -> tuple[Meeting, Branch]:
+    meeting, branch = await _staff_meeting(ctx, ref, "meeting.came")
+    await ctx.session.refresh(meeting, with_for_update=True)
+    if meeting.held_at is None:
+        raise ctx.refuse(
+            ctx.t(
+                "{title} is not recorded as held yet: /meeting held {id} first.",
+                title=meeting.title,
+                id=meeting.id,
+            )
+        )
+    return meeting, branch
+
+
+async def _toggle(ctx: Context, meeting: Meeting, person: Person) -> None:
+    row = await ctx.session.scalar(
+        select(MeetingAttendance).where(
+            MeetingAttendance.meeting_id == meeting.id, MeetingAttendance.person_id == person.id
+        )
+    )
+    if row is not None:
+        await ctx.session.delete(row)
+    else:
+        ctx.session.add(
+            MeetingAttendance(
+                meeting_id=meeting.id,
+                person_id=person.id,
+                marked_by=ctx.person.id if ctx.person else None,
+                at=ctx.now,
+            )
+        )
+    await ctx.session.flush()
+
+
+async def _came(ctx: Context, words: list[str]) -> Reply:
+    """/meeting came <id> shows the door sheet; /meeting came <id> <who> marks (or
+    unmarks) one person of the branch or on the meeting's list."""
+    if not words:
+        raise ctx.refuse(ctx.t("Usage: /meeting came <id> [short id or @handle]"))
+    meeting, branch = await _held_meeting(ctx, words[0])
+    if len(words) > 1:
+        ref = " ".join(words[1:])
+        listed = {p.id for p in await _listed(ctx, meeting)}
+        found = [
+            p
+            for p in await resolve_reference(ctx.session, ref)
+            if p.branch_id == branch.id or p.id in listed
+        ]
+        if len(found) != 1:
+            raise ctx.refuse(
                 ctx.t(
-                    "That was the {branch} branch's first online call. Next: its first "
-                    "face-to-face meeting.",
+                    "{ref} is nobody in the {branch} branch or on the meeting's list: give "
+                    "their short id (from the Members list) or @handle.",
+                    ref=ref[:40],
                     branch=branch.name,
                 )
             )
-        elif meeting.kind != ONLINE and branch.first_meeting_at is None:
-            branch.first_meeting_at = meeting.starts_at
-            await ctx.session.flush()
-            await activate_branch(ctx, branch)
-            lines.append(
-                ctx.t(
-                    "That was the {branch} branch's first face-to-face meeting: the branch "
-                    "is now active, and the party's admins have been asked to affiliate it.",
-                    branch=branch.name,
-                )
-            )
+        await _toggle(ctx, meeting, found[0])
+    return await _sheet(ctx, meeting, branch)
+
+
+def _two(target: str) -> tuple[str, str]:
+    first, _, second = target.partition(".")
+    return first, second
+
+
+@action("mtcame")
+async def came_pressed(ctx: Context, target: str) -> Reply:
+    await _gate(ctx)
+    meeting_ref, person_ref = _two(target)
+    meeting, branch = await _held_meeting(ctx, meeting_ref)
+    person_id = parse_id(person_ref)
+    person = await ctx.session.get(Person, person_id) if person_id else None
+    if person is None or person.id not in {p.id for p in await _listed(ctx, meeting)}:
+        raise ctx.stale()
+    await _toggle(ctx, meeting, person)
+    sheet = await _sheet(ctx, meeting, branch)
+    return Reply(sheet.text, buttons=sheet.buttons, edit=True)
+
+
+@action("mtguest")
+async def guest_pressed(ctx: Context, target: str) -> Reply:
+    await _gate(ctx)
+    meeting_ref, sign = _two(target)
+    if sign not in ("+", "-"):
+        raise ctx.stale()
+    meeting, branch = await _held_meeting(ctx, meeting_ref)
+    meeting.guests = max(0, min(GUESTS_LIMIT, meeting.guests + (1 if sign == "+" else -1)))
+    sheet = await _sheet(ctx, meeting, branch)
+    return Reply(sheet.text, buttons=sheet.buttons, edit=True)
+
+
+@action("mtdone")
+async def came_done(ctx: Context, target: str) -> Reply:
+    """The sheet is finished: the count is recorded, and for a forming branch's
+    first face-to-face meeting the founding step is taken when enough came."""
+    await _gate(ctx)
+    meeting, branch = await _held_meeting(ctx, target)
+    await ctx.session.refresh(branch, with_for_update=True)
+    came = await attendance(ctx, meeting)
+    audit(ctx, "meeting.attendance", branch=branch, meeting=meeting.id, came=came)
+    lines = [
+        ctx.t(
+            "Recorded: {came} to {title}.",
+            came=ctx.t.plural("{n} person came", "{n} people came", came),
+            title=meeting.title,
+        )
+    ]
+    if counts_as_first_meeting(branch, meeting):
+        lines.append(await first_meeting_attended(ctx, branch, meeting))
     lines.append(ctx.t("Record what was decided: /meeting minutes {id} <text>", id=meeting.id))
-    return Reply("\n".join(lines), edit=ctx.request.action is not None)
+    return Reply("\n".join(lines), edit=True)
 
 
 async def _minutes(ctx: Context, text: str) -> Reply:

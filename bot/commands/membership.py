@@ -13,7 +13,6 @@ from bot.branches import (
     audit,
     clean_place,
     count_people,
-    maybe_forming,
     notify,
     organisers_of,
     role_label,
@@ -23,6 +22,7 @@ from bot.branches import (
 )
 from bot.commands.privacy import ask_consent
 from bot.context import PROMPT_LIFETIME, Context, parse_id
+from bot.formation import maybe_forming
 from bot.founding import region_for
 from bot.i18n import N_, Translator
 from bot.messages import Button, Reply

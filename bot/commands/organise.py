@@ -17,18 +17,15 @@ from bot.branch_merge import holdings, merge_branches, pending_draws
 from bot.branches import (
     PLACE_LIMIT,
     admins_over,
-    announce,
     audit,
     clean_place,
     count_people,
-    maybe_forming,
     national_admins,
     notify,
     only,
     organisers,
     people_in,
     people_of,
-    record_transition,
     role_label,
     search,
     slugify,
@@ -36,6 +33,16 @@ from bot.branches import (
 )
 from bot.commands.membership import place_name, scope_phrase
 from bot.context import Context
+from bot.formation import (
+    REASON_LIMIT,
+    Progress,
+    affiliated,
+    affiliation_missing,
+    maybe_forming,
+    next_step,
+    override,
+    progress,
+)
 from bot.founding import clean_area
 from bot.i18n import N_
 from bot.linking import merge_people, secret_votes_in_common
@@ -50,7 +57,6 @@ from bot.permissions import (
 )
 from bot.registry import action, command
 from storage.models import (
-    ACTIVE,
     ADMIN,
     AFFILIATED,
     FORMING,
@@ -408,21 +414,15 @@ async def branch_status(ctx: Context) -> Reply:
         return await _edit_branch(ctx, verb.lower(), rest)
     if verb.lower() == "merge":
         return await _merge_preview(ctx, rest)
+    if verb.lower() == "override":
+        return await _override(ctx, rest)
     branch = await _own_branch(ctx, ctx.request.args)
     await _require_staff(ctx, branch, STAFF, "branch")
     await maybe_forming(ctx, branch, None)  # e.g. after an import brought the interest
     tz = branch.timezone
-    people = await people_in(ctx, branch)
-    members = sum(is_member(p, ctx.now, tz) for p in people)
+    at = await progress(ctx, branch)
     region = await ctx.session.get(Region, branch.region_id) if branch.region_id else None
     orgs = await organisers(ctx, branch)
-    history = list(
-        await ctx.session.scalars(
-            select(BranchTransition)
-            .where(BranchTransition.branch_id == branch.id)
-            .order_by(BranchTransition.at, BranchTransition.id)
-        )
-    )
     lines = [
         ctx.t(
             "{branch} branch: {status}", branch=branch.name, status=status_label(ctx, branch.status)
@@ -431,62 +431,86 @@ async def branch_status(ctx: Context) -> Reply:
         ctx.t("Area: {area}. Time zone: {tz}.", area=branch.area or "-", tz=tz),
         ctx.t(
             "People: {n}: {members}, {supporters}.",
-            n=len(people),
+            n=at.interested,
             members=ctx.t.plural(
-                "{n} member with current dues", "{n} members with current dues", members
+                "{n} member with current dues", "{n} members with current dues", at.paid
             ),
-            supporters=ctx.t.plural("{n} supporter", "{n} supporters", len(people) - members),
+            supporters=ctx.t.plural("{n} supporter", "{n} supporters", at.interested - at.paid),
         ),
         ctx.t(
             "Organisers: {names}.",
             names=", ".join(f"{o.display_name} ({o.short_id})" for o in orgs) or ctx.t("none yet"),
         ),
-        ctx.t("History: {steps}.", steps=", ".join(_history_step(ctx, h, tz) for h in history)),
-        _next_step(ctx, branch, len(people), bool(orgs)),
+        ctx.t("History: {steps}.", steps="; ".join(await _history(ctx, branch, at))),
+        next_step(ctx, branch, at),
     ]
     buttons = [Button(ctx.t("Members"), "members", str(branch.id))]
-    if branch.status == FORMING:
-        buttons.append(Button(ctx.t("First face-to-face meeting held"), "activate", str(branch.id)))
     return Reply("\n".join(lines), buttons=(tuple(buttons),))
 
 
-def _history_step(ctx: Context, step: BranchTransition, tz: str) -> str:
-    date = _local_date(step.at, tz)
-    if step.merged_from is None:
-        return f"{status_label(ctx, step.to_status)} {date}"
-    if step.to_status == MERGED:
-        return ctx.t("{branch} merged in {date}", branch=step.merged_from, date=date)
-    # A step of a branch since merged into this one.
-    return f"{step.merged_from}: {status_label(ctx, step.to_status)} {date}"
-
-
-def _next_step(ctx: Context, branch: Branch, people: int, has_organiser: bool) -> str:
-    if branch.status == PROPOSED:
-        needs = []
-        if people < ctx.settings.forming_threshold:
-            needs.append(
-                ctx.t.plural(
-                    "{n} more interested person",
-                    "{n} more interested people",
-                    ctx.settings.forming_threshold - people,
-                )
+async def _history(ctx: Context, branch: Branch, at: Progress) -> list[str]:
+    """The branch's steps and founding meetings, with dates, in order; an
+    overridden step says who overrode it and why."""
+    tz = branch.timezone
+    steps = list(
+        await ctx.session.execute(
+            select(BranchTransition, Person.display_name)
+            .outerjoin(Person, Person.id == BranchTransition.actor_id)
+            .where(BranchTransition.branch_id == branch.id)
+            .order_by(BranchTransition.at, BranchTransition.id)
+        )
+    )
+    events: list[tuple[dt.datetime, str]] = []
+    for step, actor in steps:
+        date = _local_date(step.at, tz)
+        text = f"{status_label(ctx, step.to_status)} {date}"
+        if step.merged_from is not None and step.to_status == MERGED:
+            text = ctx.t("{branch} merged in {date}", branch=step.merged_from, date=date)
+        elif step.merged_from is not None:  # a step of a branch since merged into this one
+            text = f"{step.merged_from}: {text}"
+        if step.reason:
+            text += " " + ctx.t(
+                "(overridden by {name}: {reason})", name=actor or "?", reason=step.reason
             )
-        if not has_organiser:
-            needs.append(ctx.t("an organiser"))
-        return ctx.t("Next step: it starts forming with {needs}.", needs=ctx.t(" and ").join(needs))
-    if branch.status == FORMING:
-        return ctx.t(
-            "Next step: hold a first online call, then a first face-to-face meeting: "
-            "arrange them with /meeting, and record each with /meeting held <id> once it "
-            "has taken place. The face-to-face one makes the branch active (or press the "
-            "button below)."
+        events.append((step.at, text))
+    if branch.first_call_at is not None:
+        events.append(
+            (
+                branch.first_call_at,
+                ctx.t("first online call {date}", date=_local_date(branch.first_call_at, tz)),
+            )
         )
-    if branch.status == ACTIVE:
-        return ctx.t(
-            "Next step: a region or national admin affiliates it: /affiliate {branch}",
-            branch=branch.name,
+    if branch.first_meeting_at is not None:
+        events.append(
+            (
+                branch.first_meeting_at,
+                ctx.t(
+                    "first face-to-face meeting {date}, {came}",
+                    date=_local_date(branch.first_meeting_at, tz),
+                    came=ctx.t.plural("{n} came", "{n} came", at.came),
+                ),
+            )
         )
-    return ctx.t("It is affiliated to the party: nothing more to do.")
+    return [text for _, text in sorted(events, key=lambda e: e[0])]
+
+
+async def _override(ctx: Context, rest: str) -> Reply:
+    """/branch override <branch>: <reason>, by the admins over the branch: the
+    branch takes its next step without what the step needs."""
+    name, colon, reason = rest.partition(":")
+    reason = " ".join("".join(ch for ch in reason if ch.isprintable()).split())
+    if not colon or not name.strip() or not reason:
+        raise ctx.refuse(
+            ctx.t(
+                "Usage: /branch override <branch>: <reason>. It takes the branch to its next "
+                "step; the reason is kept in its history."
+            )
+        )
+    if len(reason) > REASON_LIMIT:
+        raise ctx.refuse(ctx.t("Please keep the reason under {n} characters.", n=REASON_LIMIT))
+    branch = await _own_branch(ctx, name.strip())
+    await _require_staff(ctx, branch, (ADMIN,), "branch.override")
+    return Reply(await override(ctx, branch, reason))
 
 
 @action("members")
@@ -505,58 +529,6 @@ async def members_pressed(ctx: Context, target: str) -> Reply:
     if len(people) > MEMBER_LIST_LIMIT:
         lines.append(ctx.t("…and {n} more.", n=len(people) - MEMBER_LIST_LIMIT))
     return Reply("\n".join(lines), private=True)
-
-
-@action("activate")
-async def activate_pressed(ctx: Context, target: str) -> Reply:
-    branch = await ctx.branch_from(target)
-    await _require_staff(ctx, branch, (ORGANISER,), "activate")
-    await activate_branch(ctx, branch)
-    return Reply(
-        ctx.t(
-            "Recorded: the {branch} branch held its first face-to-face meeting and is now "
-            "active. The party's admins have been asked to affiliate it.",
-            branch=branch.name,
-        ),
-        edit=True,
-    )
-
-
-async def activate_branch(ctx: Context, branch: Branch) -> None:
-    """A forming branch held its first face-to-face meeting: it becomes active (the
-    step recorded with who and when), the admins over it are asked to affiliate it and
-    its people are told. Refuses unless the branch is forming. The caller checks that
-    the actor may do this."""
-    await ctx.session.refresh(branch, with_for_update=True)  # one step, however many presses
-    if branch.status != FORMING:
-        raise ctx.refuse(
-            ctx.t(
-                "The {branch} branch is {status}; only a forming branch becomes active.",
-                branch=branch.name,
-                status=status_label(ctx, branch.status),
-            )
-        )
-    await record_transition(ctx, branch, ACTIVE, ctx.person)
-    audit(ctx, "branch.activated", branch=branch)
-    await notify(
-        ctx,
-        admins_over(branch),
-        f"branch-active:{branch.id}",
-        lambda t: t(
-            "The {branch} branch has held its first face-to-face meeting and is active. "
-            "It can now be affiliated: /affiliate {branch}",
-            branch=branch.name,
-        ),
-    )
-    await announce(
-        ctx,
-        branch,
-        f"announce-active:{branch.id}",
-        lambda t: t(
-            "The {branch} branch has held its first face-to-face meeting: it is now active!",
-            branch=branch.name,
-        ),
-    )
 
 
 def _parse_role_args(ctx: Context, usage: str) -> tuple[str, str, str]:
@@ -976,30 +948,13 @@ async def affiliate(ctx: Context) -> Reply:
             ),
             audit="affiliate",
         )
+    await ctx.session.refresh(branch, with_for_update=True)  # one step, however many asks
     if branch.status == AFFILIATED:
         raise ctx.refuse(ctx.t("The {branch} branch is already affiliated.", branch=branch.name))
-    if branch.status != ACTIVE:
-        raise ctx.refuse(
-            ctx.t(
-                "The {branch} branch is {status}: it can be affiliated once its first "
-                "face-to-face meeting has been held.",
-                branch=branch.name,
-                status=status_label(ctx, branch.status),
-            )
-        )
-    branch.region_id = region.id
-    await record_transition(ctx, branch, AFFILIATED, ctx.person)
-    audit(ctx, "branch.affiliated", branch=branch, region=region.id)
-    await announce(
-        ctx,
-        branch,
-        f"affiliated:{branch.id}",
-        lambda t: t(
-            "The {branch} branch is now affiliated to the party, in the {region} region.",
-            branch=branch.name,
-            region=region.name,
-        ),
-    )
+    missing = affiliation_missing(ctx, branch, await progress(ctx, branch))
+    if missing:
+        raise ctx.refuse(missing)
+    await affiliated(ctx, branch, region)
     return Reply(
         ctx.t(
             "The {branch} branch is now affiliated, in the {region} region.",
