@@ -563,9 +563,10 @@ async def test_an_affiliated_branch_is_not_merged_away(chat: Chat) -> None:
     for who in ("Ben", "Cal"):
         await chat.signup(who, "Frome")
     await promote(chat, "Pat", "Ann", "organiser")
-    await chat.say("Ann", "/branch")
-    await chat.press("Ann", "First face-to-face meeting held")
-    assert "now affiliated" in text(await chat.say("Pat", "/affiliate Frome"))
+    await chat.say("Pat", "/branch override Frome: met for a year before the party")
+    assert "now affiliated" in text(
+        await chat.say("Pat", "/branch override Frome: dues paid in cash")
+    )
     await propose(chat, "Bea", "Frome Town")
     before = await snapshot(chat.core.db)
     replies = await chat.say("Pat", "/branch merge Frome: Frome Town")
