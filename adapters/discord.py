@@ -83,6 +83,7 @@ OPTIONS: dict[str, tuple[Option, ...]] = {
     "branch": (Option("branch", "which branch (default: yours)", False, "branch"),),
     "delivery": (Option("branch", "which branch (default: yours)", False, "branch"),),
     "linkchat": (Option("branch", "which branch (default: yours)", False, "branch"),),
+    "signup": (Option("branch", "which branch (default: the party's or yours)", False, "branch"),),
     "promote": (
         Option("person", "who", True, "person"),
         Option("role", "which role", True, choices=("organiser", "treasurer", "admin")),

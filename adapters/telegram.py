@@ -265,7 +265,8 @@ class TelegramAdapter:
         """Start taking updates: the webhook server (and setWebhook), or long polling."""
         app = self.application
         try:
-            await app.initialize()
+            await app.initialize()  # getMe: the bot's own username
+            self.core.links.learn_telegram(app.bot.username)
             await self.publish_commands()
             await app.start()
             if self.settings.telegram_webhook_url:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_PATH = Path("config.toml")
@@ -50,6 +51,24 @@ def _https_urls(value: Any) -> str:
     if not all(u.startswith("https://") and len(u) > 8 for u in urls):
         raise ValueError("must be https:// addresses, separated by spaces")
     return " ".join(urls)
+
+
+def _https_url(value: Any) -> str:
+    """Empty, or one https:// address with a host (it is shown to people as a link)."""
+    value = _text(value).strip()
+    if not value:
+        return value
+    problem = "must be one https:// address (e.g. https://discord.gg/abc123), or empty"
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed [ in the host
+        raise ValueError(problem) from None
+    if parts.scheme != "https" or not host or len(value) > 200:
+        raise ValueError(problem)
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError(problem)
+    return value
 
 
 def _positive_int(value: Any) -> int:
@@ -176,6 +195,7 @@ SCHEMA: dict[tuple[str, str], tuple[Any, Callable[[Any], Any]]] = {
     ("telegram", "secret_token"): ("", _secret_token),
     ("discord", "token"): ("", _text),
     ("discord", "guild_id"): ("", _snowflake),
+    ("discord", "invite_url"): ("", _https_url),
     ("health", "listen"): ("127.0.0.1", _nonempty),
     ("health", "port"): (0, _port_or_off),
     ("sortition", "categories"): (
@@ -223,6 +243,8 @@ class Settings:
     # Development: publish the slash commands to this one server (at once)
     # instead of globally.
     discord_guild_id: str = ""
+    # The party's Discord server invite, given with /signup (empty: none).
+    discord_invite_url: str = ""
     # GET /healthz on a port of its own (0: none; in webhook mode the webhook port serves it too).
     health_listen: str = "127.0.0.1"
     health_port: int = 0
@@ -262,6 +284,7 @@ _FIELDS: dict[tuple[str, str], str] = {
     ("telegram", "secret_token"): "telegram_secret_token",
     ("discord", "token"): "discord_token",
     ("discord", "guild_id"): "discord_guild_id",
+    ("discord", "invite_url"): "discord_invite_url",
     ("health", "listen"): "health_listen",
     ("health", "port"): "health_port",
     ("sortition", "categories"): "sortition_categories",

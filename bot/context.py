@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import Translator
 from bot.messages import Button, Reply, Request
+from bot.signup import Links
 from storage.models import Branch, Person, Prompt, RoleGrant
 
 PROMPT_LIFETIME = dt.timedelta(days=2)
@@ -47,6 +48,8 @@ class Context:
     rng: random.Random
     t: Translator
     person: Person | None
+    # How people reach the bot on each platform (the adapters tell the core).
+    links: Links = field(default_factory=Links)
     _grants: list[RoleGrant] | None = field(default=None, repr=False)
 
     def refuse(self, text: str, *, audit: str | None = None) -> Refusal:

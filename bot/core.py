@@ -23,9 +23,10 @@ from bot.context import Context, Refusal
 from bot.i18n import translator
 from bot.messages import Reply, Request
 from bot.people import find_person
-from bot.registry import ACTIONS, COMMANDS, PUBLIC_ACTIONS
+from bot.registry import ACTIONS, ANSWERS, COMMANDS, PUBLIC_ACTIONS
+from bot.signup import Links
 from storage.db import Database
-from storage.models import AuditEntry, BranchChat
+from storage.models import AuditEntry, BranchChat, Prompt
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,9 @@ class Core:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.rng = rng or random.Random()
+        # How people reach the bot: each adapter tells what it learns at start-up
+        # (the Telegram bot's username, for /signup's deep links).
+        self.links = Links()
 
     async def handle(self, request: Request) -> list[Reply]:
         """Answer one request. Always returns at least one reply.
@@ -90,7 +94,9 @@ class Core:
                 person = await find_person(session, request, now)
                 if person is not None:
                     t = translator(person.locale)
-                ctx = Context(session, request, self.settings, now, self.rng, t, person)
+                ctx = Context(
+                    session, request, self.settings, now, self.rng, t, person, links=self.links
+                )
                 replies = await self._dispatch(ctx)
             return _where_asked(request, replies)
         except Refusal as refusal:
@@ -123,6 +129,9 @@ class Core:
             return _as_list(await handler(ctx, request.target))
         name = request.command or ""
         if not name:
+            answered = await _typed_answer(ctx)
+            if answered is not None:
+                return answered
             return [
                 Reply(
                     ctx.t("I understand commands, such as /join or /help. Send /help to see yours.")
@@ -208,6 +217,29 @@ class Core:
                 )
         except Exception:
             log.exception("could not audit a refused %s", what)
+
+
+async def _typed_answer(ctx: Context) -> list[Reply] | None:
+    """Plain text in a private chat answers the sender's latest open question that
+    waits for one (``@answer``), if any; it is taken, so it is answered once."""
+    request = ctx.request
+    if request.chat.kind != "private" or not ANSWERS:
+        return None
+    waiting = await ctx.session.scalar(
+        select(Prompt)
+        .where(
+            Prompt.owner_key == request.sender.key,
+            Prompt.kind.in_(sorted(ANSWERS)),
+            Prompt.used_at.is_(None),
+            Prompt.expires_at > ctx.now,
+        )
+        .order_by(Prompt.id.desc())
+        .limit(1)
+    )
+    if waiting is None:
+        return None
+    await ctx.take_prompt(str(waiting.id), waiting.kind)
+    return _as_list(await ANSWERS[waiting.kind](ctx, request.args))
 
 
 def _where_asked(request: Request, replies: list[Reply]) -> list[Reply]:

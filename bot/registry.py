@@ -11,6 +11,7 @@ from bot.messages import Reply
 Result = Reply | list[Reply]
 CommandHandler = Callable[[Context], Awaitable[Result]]
 ActionHandler = Callable[[Context, str], Awaitable[Result]]
+AnswerHandler = Callable[[Context, str], Awaitable[Result]]  # (ctx, the text typed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class CommandSpec:
 COMMANDS: dict[str, CommandSpec] = {}
 ACTIONS: dict[str, ActionHandler] = {}
 PUBLIC_ACTIONS: set[str] = set()
+ANSWERS: dict[str, AnswerHandler] = {}
 
 
 def command(
@@ -64,6 +66,21 @@ def action(name: str, *, public: bool = False) -> Callable[[ActionHandler], Acti
         ACTIONS[name] = handler
         if public:
             PUBLIC_ACTIONS.add(name)
+        return handler
+
+    return register
+
+
+def answer(kind: str) -> Callable[[AnswerHandler], AnswerHandler]:
+    """A question answered by typing: plain text (no command) in a private chat goes
+    to this handler while its asker holds an open prompt of ``kind``
+    (``ctx.prompt(kind)``); the prompt is taken first, so it is answered once,
+    unless the handler refuses (a refusal rolls the taking back: ask again)."""
+
+    def register(handler: AnswerHandler) -> AnswerHandler:
+        if kind in ANSWERS:
+            raise ValueError(f"answer {kind} registered twice")
+        ANSWERS[kind] = handler
         return handler
 
     return register

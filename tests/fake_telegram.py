@@ -286,10 +286,12 @@ class FakeTelegram:
 
     ``token``: when given, requests with another token get 401 Unauthorized;
     by default any token is accepted (and recorded on each :class:`Call`).
+    ``username``: the bot's username, as getMe answers it.
     """
 
-    def __init__(self, token: str | None = None) -> None:
+    def __init__(self, token: str | None = None, username: str = BOT_USERNAME) -> None:
         self.token = token
+        self.username = username
         self.calls: list[Call] = []
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.webhook: dict[str, Any] = {}
@@ -781,7 +783,7 @@ class FakeTelegram:
         return True
 
     def _get_me(self, call: Call) -> dict[str, Any]:
-        return dict(GET_ME)
+        return {**GET_ME, "username": self.username}
 
     def _wanted(self, update: dict[str, Any]) -> bool:
         kind = _update_type(update)

@@ -70,6 +70,23 @@ class Attempt:
 
 ATTEMPTS = [
     Attempt(
+        "signup-branch",
+        "/signup Frome",
+        refused=(*EVERYONE_ELSE, "Bob", "Lee"),  # Bob is Frome's treasurer, no organiser
+        rightful=("Alice", "Jo", "Kai"),
+        done="The sign-up link for the Frome branch",
+        branch="Frome",
+        changes=False,
+    ),
+    Attempt(
+        "signup",
+        "/signup",
+        refused=("Carol", "Dan", "Femi", "Bob", "Lee", NEWCOMER, STRANGER),
+        rightful=("Alice", "Erin", "Jo", "Kai"),  # Frome's, Bath's, the party's, the party's
+        done="The sign-up link for the",
+        changes=False,
+    ),
+    Attempt(
         "branch",
         "/branch Frome",
         refused=(*EVERYONE_ELSE, "Lee"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 import json
 import shutil
 from collections.abc import AsyncIterator
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import zxingcpp
+from PIL import Image
 from sqlalchemy import select
 
 from bot.clock import SystemClock
@@ -22,7 +25,7 @@ from bot.demo import seed_demo
 from bot.outbox import deliver_pending
 from storage.db import Database
 from storage.models import Identity, OutboxMessage
-from tests.fake_telegram import FakeTelegram, free_port
+from tests.fake_telegram import BOT_USERNAME, FakeTelegram, UploadedFile, free_port
 from tests.helpers import link_demo_people
 from tests.observed import ObservedTelegram
 
@@ -75,12 +78,14 @@ def button_data(message: dict[str, Any], label: str) -> str:
     raise AssertionError(f"no button {label!r} in {message.get('reply_markup')}")
 
 
-async def _rig(tmp_path: Path, sqlite_template: Path, **settings: Any) -> AsyncIterator[Rig]:
+async def _rig(
+    tmp_path: Path, sqlite_template: Path, *, username: str = BOT_USERNAME, **settings: Any
+) -> AsyncIterator[Rig]:
     path = tmp_path / "organiser.db"
     shutil.copy(sqlite_template, path)
     db = Database(f"sqlite:///{path}")
     base = Settings(party_name="Test Party", telegram_token=TOKEN)
-    async with FakeTelegram() as tg:
+    async with FakeTelegram(username=username) as tg:
         config = replace(base, telegram_base_url=tg.base_url, **settings)
         await seed_demo(db, config, dt.datetime.now(dt.UTC))
         await link_demo_people(db, {"Alice": 101, "Bob": 102, "Carol": 103, "Kai": 111})
@@ -120,6 +125,32 @@ async def test_deep_link_starts_joining_that_branch(rig: Rig) -> None:
     await rig.say(una, "/start join-bath")
     await rig.press(una, "I agree")
     assert rig.tg.last_message(202)["text"].startswith("Welcome to the Bath branch!")
+
+
+async def test_signup_gives_the_deep_link_with_the_name_getme_gave_and_its_qr_code(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    """The adapter learns the bot's username from getMe at start-up; /signup's link
+    uses it, its QR code comes as a photo, and a newcomer who follows the link says
+    where they live and lands in that branch."""
+    async for rig in _rig(tmp_path, sqlite_template, username="levellers_join_bot"):
+        tg = rig.tg
+        assert tg.calls_to("getMe")
+        kai = tg.user(111, "Kai", "kai")  # the demo's national admin
+        await rig.say(kai, "/signup")
+        link = "https://t.me/levellers_join_bot?start=join"
+        [photo] = [c.params for c in tg.calls_to("sendPhoto") if c.ok]
+        assert photo["chat_id"] == 111 and link in photo["caption"]
+        upload = photo["photo"]
+        assert isinstance(upload, UploadedFile) and upload.filename == "signup-join.png"
+        [code] = zxingcpp.read_barcodes(Image.open(io.BytesIO(upload.content)))
+        assert code.text == link
+        una = tg.user(202, "Una")
+        await rig.say(una, "/start " + link.split("?start=")[1])
+        await rig.press(una, "I agree")
+        assert tg.last_message(202)["text"].startswith("Where do you live?")
+        replies = await rig.say(una, "BA11 4AB")  # plain text, in the private chat
+        assert replies[0].startswith("Welcome to the Frome branch!")
 
 
 async def test_every_command_in_a_scripted_conversation(rig: Rig) -> None:

@@ -12,6 +12,7 @@ from bot.commands import (
     polls,
     privacy,
     regions,
+    signup,
     sortition,
     welcome,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "polls",
     "privacy",
     "regions",
+    "signup",
     "sortition",
     "welcome",
 ]

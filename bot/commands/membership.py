@@ -27,7 +27,7 @@ from bot.founding import region_for
 from bot.i18n import N_, Translator
 from bot.messages import Button, Reply
 from bot.permissions import is_member
-from bot.registry import action, command
+from bot.registry import action, answer, command
 from storage.models import (
     PROPOSED,
     SCOPE_BRANCH,
@@ -75,6 +75,34 @@ async def join_flow(ctx: Context, query: str) -> Reply:
         ctx.t("Which branch is yours? Press one:"),
         buttons=(*rows, (propose,)),
     )
+
+
+WHERE_LIFETIME = dt.timedelta(days=1)
+
+
+async def ask_where(ctx: Context) -> Reply:
+    """Ask a newcomer (from the party's sign-up link) where they live; their next
+    plain message answers it (``where_answered``), or /join does."""
+    await ctx.prompt("where", lifetime=WHERE_LIFETIME)
+    return Reply(
+        ctx.t(
+            "Where do you live? Reply with your town or postcode (for example Frome or "
+            "BA11 4AB), and I will find your local branch."
+        )
+    )
+
+
+@answer("where")
+async def where_answered(ctx: Context, text: str) -> Reply:
+    if clean_place(text) is None:  # refused: the question stays open for another try
+        raise ctx.refuse(
+            ctx.t(
+                "Please reply with a town, area or postcode of up to {limit} letters, for "
+                "example Frome or BA11 4AB.",
+                limit=PLACE_LIMIT,
+            )
+        )
+    return await join_flow(ctx, text)
 
 
 async def join_branch(ctx: Context, person: Person, branch: Branch) -> Reply:

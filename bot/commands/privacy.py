@@ -160,13 +160,15 @@ def privacy_notice(ctx: Context) -> str:
     )
 
 
-async def ask_consent(ctx: Context, join: str = "") -> Reply:
+async def ask_consent(ctx: Context, join: str = "", *, ask_where: bool = False) -> Reply:
     """The welcome and privacy notice with an "I agree" button; nothing is stored
-    about the person until they press it. ``join``: a place to join afterwards."""
+    about the person until they press it. ``join``: a place to join afterwards;
+    ``ask_where``: ask afterwards where they live (the party's sign-up link)."""
     # Short-lived: the place typed before consent must not outlive the question,
     # and each new question sweeps out the expired ones.
     await ctx.sweep_prompts()
-    prompt = await ctx.prompt("consent", lifetime=dt.timedelta(hours=1), join=join)
+    extra = {"where": True} if ask_where else {}
+    prompt = await ctx.prompt("consent", lifetime=dt.timedelta(hours=1), join=join, **extra)
     return Reply(
         ctx.t(
             "Welcome to {party}! I help members and supporters join their local branch, "

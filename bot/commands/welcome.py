@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from bot.branches import audit, clean_place
-from bot.commands.membership import join_flow
+from bot.commands.membership import ask_where, join_flow
 from bot.commands.privacy import ask_consent
-from bot.context import Context, Refusal
+from bot.context import Context, Refusal, parse_id
 from bot.founding import is_admin_code, make_national_admin, take_admin_code
 from bot.i18n import N_
 from bot.linking import FAILURES_ALLOWED, recent_failures
@@ -15,9 +15,11 @@ from bot.messages import Reply
 from bot.people import create_person
 from bot.permissions import holds_anywhere
 from bot.registry import COMMANDS, CommandSpec, action, command
+from bot.signup import BRANCH_ID_PREFIX, BRANCH_PREFIX, PARTY_PAYLOAD
 from storage.models import (
     ADMIN,
     SCOPE_NATIONAL,
+    Branch,
     Consent,
     Identity,
     LinkFailure,
@@ -25,15 +27,17 @@ from storage.models import (
     RoleGrant,
 )
 
-JOIN_LINK_PREFIX = "join-"
-
 
 @command("start", N_("welcome, privacy notice and consent"))
 async def start(ctx: Context) -> Reply:
+    """``/start`` (a deep link's payload after it: ``join``, the party's sign-up
+    link; ``join-<branch slug>`` or ``join_<branch id>``, one branch's)."""
     payload = ctx.request.args.strip()
-    link = payload[len(JOIN_LINK_PREFIX) :] if payload.startswith(JOIN_LINK_PREFIX) else ""
-    place = clean_place(link.replace("-", " ")) or ""  # a broken link is just a welcome
+    whole_party = payload == PARTY_PAYLOAD
+    place = await _linked_place(ctx, payload)  # a broken link is just a welcome
     if ctx.person is not None:
+        if whole_party:
+            return await ask_where(ctx)
         if place:
             return await join_flow(ctx, place)
         return Reply(
@@ -42,7 +46,17 @@ async def start(ctx: Context) -> Reply:
                 name=ctx.person.display_name,
             )
         )
-    return await ask_consent(ctx, place)
+    return await ask_consent(ctx, place, ask_where=whole_party)
+
+
+async def _linked_place(ctx: Context, payload: str) -> str:
+    """The place (a branch's name or slug) a one-branch deep link names, or ""."""
+    if payload.startswith(BRANCH_ID_PREFIX):
+        branch_id = parse_id(payload[len(BRANCH_ID_PREFIX) :])
+        branch = await ctx.session.get(Branch, branch_id) if branch_id is not None else None
+        return branch.name if branch is not None else ""
+    link = payload[len(BRANCH_PREFIX) :] if payload.startswith(BRANCH_PREFIX) else ""
+    return clean_place(link.replace("-", " ")) or ""
 
 
 @action("consent")
@@ -68,7 +82,9 @@ async def consent(ctx: Context, target: str) -> list[Reply]:
         )
     ]
     place = str(prompt.payload.get("join") or "")
-    if place:
+    if prompt.payload.get("where"):
+        replies.append(await ask_where(ctx))
+    elif place:
         # The consent stands even if the place turns out to be no place.
         try:
             async with ctx.session.begin_nested():
