@@ -15,7 +15,7 @@ from bot.clock import FixedClock
 from bot.config import Settings
 from bot.core import Core
 from storage.db import Database
-from storage.models import Branch, BranchTransition, Meeting, MeetingAttendance
+from storage.models import Branch, BranchTransition, Meeting, MeetingAttendance, Person
 from tests.conftest import BALLOT_KEY, NOW
 from tests.helpers import Chat, text
 from tests.test_founding import founder, told
@@ -185,6 +185,14 @@ async def test_only_the_branchs_organisers_record_who_came(chat: Chat) -> None:
         replies = await chat.press("Bea", data)
         assert replies[0].error, data
     assert (await chat.say("Bea", f"/meeting came {meeting.id} @bea"))[0].error
+    # Someone of another branch is not on the list, by name or by forged button.
+    await chat.signup("Zed", "Bath")
+    await chat.press("Zed", "Propose")
+    zed = await chat.say("Ann", f"/meeting came {meeting.id} @zed")
+    assert zed[0].error and "nobody in the Frome branch" in zed[0].text
+    async with chat.core.db.transaction() as session:
+        zed_id = await session.scalar(select(Person.id).where(Person.display_name == "Zed"))
+    assert (await chat.press("Ann", f"mtcame:{meeting.id}.{zed_id}"))[0].error
     async with chat.core.db.transaction() as session:
         marked = await session.scalar(select(func.count()).select_from(MeetingAttendance))
     assert marked == 0
@@ -232,9 +240,11 @@ async def test_what_each_step_needs_is_configured(small_party: Chat, tmp_path: P
     meeting = await arrange(chat, "Ann", 'in-person 2026-11-28 11:00 "Library"')
     chat.clock.set(dt.datetime(2026, 11, 28, 14, 0, tzinfo=UTC))
     await chat.say("Ann", f"/meeting held {call.id}")
-    await chat.say("Ann", f"/meeting held {meeting.id}")
-    await chat.press("Ann", "+ Guest")
-    await chat.press("Ann", "+ Guest")
+    # Nobody answered: the door sheet lists the branch's people to press.
+    sheet = await chat.say("Ann", f"/meeting held {meeting.id}")
+    assert [b.label for b in sheet[-1].button_list()][:2] == ["Ann", "Bea"]
+    await chat.press("Ann", "Ann")
+    await chat.press("Ann", "Bea")
     assert "now active" in text(await chat.press("Ann", "Done"))
     await chat.say("Pat", "/dues @ann 2027-12-31")
     assert "now affiliated" in text(await chat.say("Pat", "/affiliate Frome"))

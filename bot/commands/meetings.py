@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 
 from bot import meetings as _sweep_registered  # noqa: F401 - the "meetings" sweep
 from bot.branches import audit, search
@@ -501,7 +501,7 @@ async def confirm_pressed(ctx: Context, target: str) -> Reply:
     return Reply(
         ctx.t(
             "Posted to the {branch} branch: {title}, {when}. Its id is {id}, for /meeting "
-            "show, edit, cancel, held and minutes.",
+            "show, edit, cancel, held, came and minutes.",
             branch=branch.name,
             title=title,
             when=when_zone(first.starts_at, tz),
@@ -1086,26 +1086,44 @@ async def _marked(ctx: Context, meeting: Meeting) -> set[int]:
     )
 
 
-async def _listed(ctx: Context, meeting: Meeting) -> list[Person]:
-    """Those on the door list: who answered Going or Maybe, and anyone marked."""
-    answered_yes = select(MeetingRsvp.person_id).where(
+def _on_list(meeting: Meeting) -> ColumnElement[bool]:
+    """Who may be marked as there: the branch's people, anyone who answered (an
+    assembly is open to residents) and anyone already marked."""
+    answered_any = select(MeetingRsvp.person_id).where(MeetingRsvp.meeting_id == meeting.id)
+    marked = select(MeetingAttendance.person_id).where(MeetingAttendance.meeting_id == meeting.id)
+    return (
+        (Person.branch_id == meeting.branch_id)
+        | Person.id.in_(answered_any)
+        | Person.id.in_(marked)
+    )
+
+
+async def _listed(ctx: Context, meeting: Meeting, limit: int) -> tuple[list[Person], int]:
+    """The door list: those marked or who answered Going or Maybe first, then the
+    rest of the branch, each by name; at most ``limit`` of them, and how many in all."""
+    expected = select(MeetingRsvp.person_id).where(
         MeetingRsvp.meeting_id == meeting.id,
         MeetingRsvp.answer.in_((RSVP_GOING, RSVP_MAYBE, RSVP_WAITING)),
     )
     marked = select(MeetingAttendance.person_id).where(MeetingAttendance.meeting_id == meeting.id)
-    return list(
+    first = case((Person.id.in_(marked) | Person.id.in_(expected), 0), else_=1)
+    people = list(
         await ctx.session.scalars(
             select(Person)
-            .where(Person.id.in_(answered_yes) | Person.id.in_(marked))
-            .order_by(Person.display_name, Person.id)
+            .where(_on_list(meeting))
+            .order_by(first, Person.display_name, Person.id)
+            .limit(limit)
         )
     )
+    total = await ctx.session.scalar(
+        select(func.count()).select_from(Person).where(_on_list(meeting))
+    )
+    return people, total or 0
 
 
 async def _sheet(ctx: Context, meeting: Meeting, branch: Branch) -> Reply:
     marked = await _marked(ctx, meeting)
-    listed = await _listed(ctx, meeting)
-    shown = listed[: SHEET_ROWS * SHEET_COLUMNS]
+    shown, listed = await _listed(ctx, meeting, SHEET_ROWS * SHEET_COLUMNS)
     came = await attendance(ctx, meeting)
     lines = [
         ctx.t(
@@ -1122,7 +1140,7 @@ async def _sheet(ctx: Context, meeting: Meeting, branch: Branch) -> Reply:
             guests=ctx.t.plural("{n} guest", "{n} guests", meeting.guests),
         ),
     ]
-    if len(listed) > len(shown):
+    if listed > len(shown):
         lines.append(
             ctx.t(
                 "Mark the others by short id or @handle: /meeting came {id} <who>",
@@ -1164,6 +1182,13 @@ async def _held_meeting(ctx: Context, ref: str) -> tuple[Meeting, Branch]:
     return meeting, branch
 
 
+async def _may_mark(ctx: Context, meeting: Meeting, person: Person) -> bool:
+    found = await ctx.session.scalar(
+        select(Person.id).where(Person.id == person.id, _on_list(meeting))
+    )
+    return found is not None
+
+
 async def _toggle(ctx: Context, meeting: Meeting, person: Person) -> None:
     row = await ctx.session.scalar(
         select(MeetingAttendance).where(
@@ -1192,11 +1217,8 @@ async def _came(ctx: Context, words: list[str]) -> Reply:
     meeting, branch = await _held_meeting(ctx, words[0])
     if len(words) > 1:
         ref = " ".join(words[1:])
-        listed = {p.id for p in await _listed(ctx, meeting)}
         found = [
-            p
-            for p in await resolve_reference(ctx.session, ref)
-            if p.branch_id == branch.id or p.id in listed
+            p for p in await resolve_reference(ctx.session, ref) if await _may_mark(ctx, meeting, p)
         ]
         if len(found) != 1:
             raise ctx.refuse(
@@ -1223,7 +1245,7 @@ async def came_pressed(ctx: Context, target: str) -> Reply:
     meeting, branch = await _held_meeting(ctx, meeting_ref)
     person_id = parse_id(person_ref)
     person = await ctx.session.get(Person, person_id) if person_id else None
-    if person is None or person.id not in {p.id for p in await _listed(ctx, meeting)}:
+    if person is None or not await _may_mark(ctx, meeting, person):
         raise ctx.stale()
     await _toggle(ctx, meeting, person)
     sheet = await _sheet(ctx, meeting, branch)
