@@ -15,10 +15,12 @@ from bot.clock import FixedClock
 from bot.config import Settings
 from bot.core import Core
 from storage.db import Database
-from storage.models import Branch, BranchTransition, Meeting, MeetingAttendance, Person
+from storage.models import Branch, BranchTransition, MeetingAttendance, Person
 from tests.conftest import BALLOT_KEY, NOW
 from tests.helpers import Chat, text
 from tests.test_founding import founder, told
+from tests.test_meetings import all_meetings as meetings
+from tests.test_meetings import create as arrange
 
 UTC = dt.UTC
 LINK = "https://meet.example/frome"
@@ -29,20 +31,6 @@ async def branch(chat: Chat, name: str = "Frome") -> Branch:
         found = await session.scalar(select(Branch).where(Branch.name == name))
         assert found is not None
         return found
-
-
-async def meetings(chat: Chat) -> list[Meeting]:
-    async with chat.core.db.transaction() as session:
-        return list(await session.scalars(select(Meeting).order_by(Meeting.id)))
-
-
-async def arrange(chat: Chat, who: str, line: str) -> Meeting:
-    before = {m.id for m in await meetings(chat)}
-    replies = await chat.say(who, f"/meeting {line}")
-    assert not replies[0].error, text(replies)
-    confirmed = await chat.press(who, "Confirm")
-    assert not confirmed[0].error, text(confirmed)
-    return next(m for m in await meetings(chat) if m.id not in before)
 
 
 async def forming_frome(chat: Chat) -> None:
