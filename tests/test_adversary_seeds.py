@@ -75,6 +75,18 @@ async def test_a_future_lottery_draw_cannot_be_completed_before_the_result_is_ou
     assert await invitations(demo) == 3
 
 
+async def test_an_early_witness_is_told_the_result_time_in_their_branchs_time_zone(
+    demo: Chat,
+) -> None:
+    """UK Lotto's result is out at 21:00 London: 22:00 for a branch in Paris."""
+    assert "Europe/Paris" in joined(await demo.say("Kai", "/branch timezone Frome: Europe/Paris"))
+    await pool(demo)
+    await demo.say("Alice", f"/draw 3 {lotto(demo.clock)}")
+    await demo.press("Alice", "Commit")
+    replies = await demo.say("Carol", "/draw seed 1 1 2 3 4 5 6 + 7")
+    assert "entered after 2026-11-28 22:00, Europe/Paris time." in replies[0].text, joined(replies)
+
+
 async def test_a_lottery_date_today_or_past_or_on_a_day_without_a_draw_is_refused(
     demo: Chat,
 ) -> None:

@@ -845,14 +845,16 @@ async def _enter_seed(ctx: Context, text: str) -> Reply:
             )
         )
     if ctx.now < draw.seed_due_at:
+        tz = await _reader_tz(ctx)
         raise ctx.refuse(
             ctx.t(
                 "The seed of draw {id} does not exist yet: {name} is drawn on {date}, and its "
-                "result can be entered after {when} UTC. Nothing was recorded.",
+                "result can be entered after {when}, {tz} time. Nothing was recorded.",
                 id=draw.id,
                 name=source.get("name") or "?",
                 date=source.get("date") or "?",
-                when=draw.seed_due_at.strftime("%Y-%m-%d %H:%M"),
+                when=_when(draw.seed_due_at.isoformat(), tz),
+                tz=tz,
             )
         )
     group = await draws.group_of(ctx.session, draw)
