@@ -39,8 +39,6 @@ from typing import Any, Protocol
 
 from aiohttp import web
 from sqlalchemy import delete, func, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from adapters.scheduler import GATEWAY_LOCK, LEADER_LOCK
@@ -48,6 +46,7 @@ from bot.clock import Clock
 from bot.outbox import PENDING
 from storage.db import Database
 from storage.models import Meta, OutboxMessage
+from storage.writes import upsert
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +84,7 @@ def worker_name() -> str:
 
 async def upsert_meta(session: AsyncSession, key: str, value: str) -> None:
     """Write one meta row, whether or not it exists (two workers may race)."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(Meta).values(key=key, value=value)
-    await session.execute(
-        stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value})
-    )
+    await upsert(session, Meta, {"key": key, "value": value}, key=["key"], update=["value"])
 
 
 # --- what the database says ------------------------------------------------------

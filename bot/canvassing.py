@@ -16,8 +16,6 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.context import Context
 from bot.i18n import Translator
@@ -34,6 +32,7 @@ from storage.models import (
     CanvassSlot,
     Person,
 )
+from storage.writes import upsert
 
 # Recipients (built once: see bot.outbox.Recipients).
 SIGNED_UP = select(CanvassSignup.person_id).where(
@@ -124,13 +123,7 @@ async def ensure_sessions(ctx: Context, branch: Branch, until: dt.datetime) -> N
                         "capacity": slot.capacity,
                     }
                 )
-    if rows:
-        dialect = ctx.session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = insert(CanvassSession).on_conflict_do_nothing(
-            index_elements=["slot_id", "starts_at"]
-        )
-        await ctx.session.execute(stmt, rows)
+    await upsert(ctx.session, CanvassSession, rows, key=["slot_id", "starts_at"])
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -14,6 +14,7 @@ from bot.i18n import Translator
 from bot.messages import Button, Reply, Request
 from bot.signup import Links
 from storage.models import Branch, Person, Prompt, RoleGrant
+from storage.writes import claim
 
 PROMPT_LIFETIME = dt.timedelta(days=2)
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database
@@ -113,13 +114,14 @@ class Context:
             raise self.stale()
         if row.owner_key != self.request.sender.key:
             raise Refusal(*self.stale().replies, audit=audit)
-        taken = await self.session.execute(
-            update(Prompt)
-            .where(Prompt.id == row.id, Prompt.used_at.is_(None), Prompt.expires_at > self.now)
-            .values(used_at=self.now)
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(taken, "rowcount", 0) != 1:
+        if not await claim(
+            self.session,
+            Prompt,
+            Prompt.id == row.id,
+            Prompt.used_at.is_(None),
+            Prompt.expires_at > self.now,
+            used_at=self.now,
+        ):
             raise self.stale()
         return row
 

@@ -87,6 +87,7 @@ from storage.models import (
     RoleGrant,
     SortitionProfile,
 )
+from storage.writes import claim
 
 log = logging.getLogger(__name__)
 
@@ -487,18 +488,16 @@ async def cancel(
     history keeps the reason, and everyone in the body is told."""
     done = []
     for member in await group_of(session, draw):
-        changed = await session.execute(
-            update(Draw)
-            .where(Draw.id == member.id, Draw.status == COMMITTED)
-            .values(
-                status=CANCELLED,
-                record=_with_event(
-                    member.record, {"event": "cancelled", "at": now.isoformat(), "reason": reason}
-                ),
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(changed, "rowcount", 0) != 1:
+        if not await claim(
+            session,
+            Draw,
+            Draw.id == member.id,
+            Draw.status == COMMITTED,
+            status=CANCELLED,
+            record=_with_event(
+                member.record, {"event": "cancelled", "at": now.isoformat(), "reason": reason}
+            ),
+        ):
             continue
         await session.refresh(member)
         done.append(member)
@@ -534,19 +533,17 @@ async def complete(
     index, selected = selected_after(draw.record, seed)
     opened = open_drawn(draw.record, index)  # the drawn panel's counts: its quotas checkable
     record = draw.record if opened is None else {**draw.record, "opened": opened}
-    done = await session.execute(
-        update(Draw)
-        .where(Draw.id == draw.id, Draw.status == "committed")
-        .values(
-            status=TRIAL if trial else "drawn",
-            seed=seed,
-            chosen_index=index,
-            drawn_at=now,
-            record=record,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(done, "rowcount", 0) != 1:
+    if not await claim(
+        session,
+        Draw,
+        Draw.id == draw.id,
+        Draw.status == "committed",
+        status=TRIAL if trial else "drawn",
+        seed=seed,
+        chosen_index=index,
+        drawn_at=now,
+        record=record,
+    ):
         return None
     await session.refresh(draw)
     if trial:

@@ -33,6 +33,7 @@ from storage.models import (
     Poll,
     PollVoter,
 )
+from storage.writes import claim
 
 CODE_LENGTH = 8  # 32**8: about 10**12 codes
 CODE_LIFETIME = dt.timedelta(minutes=10)
@@ -126,13 +127,15 @@ async def take_code(session: AsyncSession, raw: str, now: dt.datetime) -> LinkCo
     row = await session.scalar(select(LinkCode).where(LinkCode.code_hash == code_hash(raw)))
     if row is None:
         return None
-    taken = await session.execute(
-        update(LinkCode)
-        .where(LinkCode.id == row.id, LinkCode.used_at.is_(None), LinkCode.expires_at > now)
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
+    taken = await claim(
+        session,
+        LinkCode,
+        LinkCode.id == row.id,
+        LinkCode.used_at.is_(None),
+        LinkCode.expires_at > now,
+        used_at=now,
     )
-    return row if getattr(taken, "rowcount", 0) == 1 else None
+    return row if taken else None
 
 
 def older_membership(a: Person, b: Person) -> tuple[Person, Person]:

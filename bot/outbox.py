@@ -30,8 +30,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,6 +38,7 @@ from bot.i18n import DEFAULT_LOCALE, Translator, available_locales, translator
 from bot.messages import Attachment, Button, Reply
 from storage.db import Database
 from storage.models import BranchChat, Identity, OutboxMessage, Person, UTCDateTime
+from storage.writes import upsert, upsert_statement
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -85,10 +84,7 @@ async def enqueue(
         "attempts": 0,
         "created_at": now,
     }
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["key"])
-    await session.execute(stmt)
+    await upsert(session, OutboxMessage, values, key=["key"])
 
 
 def _button_rows(buttons: Sequence[Sequence[Button]]) -> list[list[list[str]]]:
@@ -148,13 +144,10 @@ def _insert_for(query: Select[Any], dialect: str, languages: int, exclude: bool)
     ).where(Person.id.in_(query))
     if exclude:
         rows = rows.where(Person.id != bindparam("o_exclude"))
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     # The table, not the entity: with parameters, an ORM insert would read
     # them as rows to insert in bulk.
-    stmt = (
-        insert(typing.cast(Table, OutboxMessage.__table__))
-        .from_select(_COLUMNS, rows)
-        .on_conflict_do_nothing(index_elements=["key"])
+    stmt = upsert_statement(
+        dialect, typing.cast(Table, OutboxMessage.__table__), key=["key"], rows=(_COLUMNS, rows)
     )
     _INSERTS[cache_key] = (query, stmt)
     return stmt

@@ -49,8 +49,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import ballot_box, spreadsheet
@@ -77,6 +75,7 @@ from storage.models import (
     PollVoter,
     SecretBallot,
 )
+from storage.writes import claim, upsert
 
 log = logging.getLogger(__name__)
 
@@ -204,14 +203,13 @@ async def cast_open(
     existing = await session.scalar(
         select(Ballot.id).where(Ballot.poll_id == poll.id, Ballot.person_id == person.id)
     )
-    dialect = session.get_bind().dialect.name
-    upsert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = upsert(Ballot).values(poll_id=poll.id, person_id=person.id, choice=choice, cast_at=now)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["poll_id", "person_id"],
-        set_={"choice": stmt.excluded.choice, "cast_at": stmt.excluded.cast_at},
+    await upsert(
+        session,
+        Ballot,
+        {"poll_id": poll.id, "person_id": person.id, "choice": choice, "cast_at": now},
+        key=["poll_id", "person_id"],
+        update=["choice", "cast_at"],
     )
-    await session.execute(stmt)
     await session.execute(
         update(PollVoter)
         .where(PollVoter.poll_id == poll.id, PollVoter.person_id == person.id)
@@ -226,17 +224,14 @@ async def cast_secret(
     """Cast a secret ballot, sealed (:mod:`bot.ballot_box`); False if this
     person has already voted."""
     sealed = ballot_box.box(settings, session).seal(poll.id, choice)
-    marked = await session.execute(
-        update(PollVoter)
-        .where(
-            PollVoter.poll_id == poll.id,
-            PollVoter.person_id == person.id,
-            PollVoter.voted.is_(False),
-        )
-        .values(voted=True)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(marked, "rowcount", 0) != 1:
+    if not await claim(
+        session,
+        PollVoter,
+        PollVoter.poll_id == poll.id,
+        PollVoter.person_id == person.id,
+        PollVoter.voted.is_(False),
+        voted=True,
+    ):
         return False
     session.add(SecretBallot(key=secrets.token_hex(16), poll_id=poll.id, sealed=sealed))
     return True
@@ -501,13 +496,7 @@ async def close(
     session: AsyncSession, settings: Settings, poll: Poll, now: dt.datetime
 ) -> Closed | None:
     """Close the poll, count it, and queue the results; None if it was closed already."""
-    closing = await session.execute(
-        update(Poll)
-        .where(Poll.id == poll.id, Poll.closed_at.is_(None))
-        .values(closed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(closing, "rowcount", 0) != 1:
+    if not await claim(session, Poll, Poll.id == poll.id, Poll.closed_at.is_(None), closed_at=now):
         return None
     await session.refresh(poll)
     if poll.secret:
@@ -633,14 +622,11 @@ async def poll_sweep(db: Database, settings: Settings, now: dt.datetime) -> None
         ]
     for poll_id in soon:
         async with db.transaction() as session:
-            claimed = await session.execute(
-                update(Poll)
-                .where(Poll.id == poll_id, Poll.reminded_at.is_(None))
-                .values(reminded_at=now)
-                .execution_options(synchronize_session=False)
+            claimed = await claim(
+                session, Poll, Poll.id == poll_id, Poll.reminded_at.is_(None), reminded_at=now
             )
             poll = await session.get(Poll, poll_id)
-            if getattr(claimed, "rowcount", 0) == 1 and poll is not None:
+            if claimed and poll is not None:
                 await remind_non_voters(session, settings, poll, now)
 
 

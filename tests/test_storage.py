@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
@@ -10,7 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, select, text
 
 from storage.db import FOREIGN_TABLES, Database, is_ours, normalise_url
-from storage.models import Base, Person, Region
+from storage.models import Base, Meta, Person, Region
+from storage.writes import claim, upsert
 
 
 def _diff(connection: Connection) -> list[object]:
@@ -100,3 +102,77 @@ def test_plain_urls_get_the_async_drivers() -> None:
     assert normalise_url("postgres://h/d") == "postgresql+psycopg://h/d"
     with pytest.raises(ValueError, match="unsupported database"):
         normalise_url("mysql://h/d")
+
+
+# --- upsert and claim: the two writes every feature shares -------------------------
+
+
+async def _meta(db: Database) -> dict[str, str]:
+    async with db.transaction() as session:
+        return {row.key: row.value for row in await session.scalars(select(Meta))}
+
+
+async def test_upsert_inserts_then_keeps_or_overwrites_what_is_there(db: Database) -> None:
+    async with db.transaction() as session:
+        await upsert(session, Meta, {"key": "a", "value": "first"}, key=["key"])
+        await upsert(session, Meta, {"key": "a", "value": "second"}, key=["key"])
+    assert await _meta(db) == {"a": "first"}
+    async with db.transaction() as session:
+        await upsert(session, Meta, {"key": "a", "value": "third"}, key=["key"], update=["value"])
+    assert await _meta(db) == {"a": "third"}
+
+
+async def test_upsert_of_many_rows_adds_only_the_new_keys(db: Database) -> None:
+    async with db.transaction() as session:
+        await upsert(session, Meta, {"key": "a", "value": "kept"}, key=["key"])
+    rows = [{"key": "a", "value": "new"}, {"key": "b", "value": "new"}]
+    async with db.transaction() as session:
+        await upsert(session, Meta, rows, key=["key"])
+        await upsert(session, Meta, [], key=["key"])  # nothing to write is no error
+    assert await _meta(db) == {"a": "kept", "b": "new"}
+
+
+async def test_two_transactions_upserting_one_key_both_succeed(db: Database) -> None:
+    async def write(value: str) -> None:
+        async with db.transaction() as session:
+            await upsert(session, Meta, {"key": "k", "value": value}, key=["key"], update=["value"])
+
+    await asyncio.gather(write("x"), write("y"), write("z"))
+    assert list(await _meta(db)) == ["k"]
+    assert (await _meta(db))["k"] in {"x", "y", "z"}
+
+
+async def test_a_claim_moves_a_row_once(db: Database) -> None:
+    async with db.transaction() as session:
+        session.add(Meta(key="code", value="unused"))
+    async with db.transaction() as session:
+        taken = await claim(session, Meta, Meta.key == "code", Meta.value == "unused", value="used")
+        again = await claim(session, Meta, Meta.key == "code", Meta.value == "unused", value="used")
+        missing = await claim(session, Meta, Meta.key == "nope", value="used")
+    assert (taken, again, missing) == (True, False, False)
+    assert await _meta(db) == {"code": "used"}
+
+
+async def test_of_two_racing_claims_exactly_one_wins(db: Database) -> None:
+    async with db.transaction() as session:
+        session.add(Meta(key="seat", value="free"))
+
+    async def take(who: str) -> bool:
+        async with db.transaction() as session:
+            won = await claim(session, Meta, Meta.key == "seat", Meta.value == "free", value=who)
+            await asyncio.sleep(0.05)  # hold the row while the other tries
+            return won
+
+    results = await asyncio.gather(take("ann"), take("bob"))
+    assert sorted(results) == [False, True]
+    winner = "ann" if results[0] else "bob"
+    assert await _meta(db) == {"seat": winner}
+
+
+async def test_a_claim_that_would_move_several_rows_changes_nothing(db: Database) -> None:
+    async with db.transaction() as session:
+        session.add_all([Meta(key="a", value="open"), Meta(key="b", value="open")])
+    with pytest.raises(RuntimeError, match="name one row"):
+        async with db.transaction() as session:
+            await claim(session, Meta, Meta.value == "open", value="closed")
+    assert await _meta(db) == {"a": "open", "b": "open"}
