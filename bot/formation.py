@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -26,14 +27,12 @@ from bot.branches import (
     count_people,
     organisers,
     organisers_of,
-    people_in,
     record_transition,
     status_label,
 )
 from bot.context import Context
 from bot.i18n import Translator
 from bot.outbox import enqueue_for
-from bot.permissions import is_member
 from storage.models import (
     ACTIVE,
     AFFILIATED,
@@ -93,17 +92,28 @@ async def _meeting_at(
     )
 
 
+async def paid_up(ctx: Context, branch: Branch) -> int:
+    """How many of the branch's people are Members now: dues paid through today in
+    the branch's time zone (the rule of ``bot.permissions.is_member``), counted in SQL."""
+    today = ctx.now.astimezone(ZoneInfo(branch.timezone)).date()
+    found = await ctx.session.scalar(
+        select(func.count())
+        .select_from(Person)
+        .where(Person.branch_id == branch.id, Person.dues_paid_until >= today)
+    )
+    return found or 0
+
+
 async def progress(ctx: Context, branch: Branch) -> Progress:
-    people = await people_in(ctx, branch)
     first_meeting = await _meeting_at(ctx, branch, branch.first_meeting_at, online=False)
     return Progress(
         status=branch.status,
-        interested=len(people),
+        interested=await count_people(ctx, branch),
         organisers=len(await organisers(ctx, branch)),
         first_call=await _meeting_at(ctx, branch, branch.first_call_at, online=True),
         first_meeting=first_meeting,
         came=await attendance(ctx, first_meeting) if first_meeting else 0,
-        paid=sum(is_member(p, ctx.now, branch.timezone) for p in people),
+        paid=await paid_up(ctx, branch),
     )
 
 

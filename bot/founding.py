@@ -232,7 +232,14 @@ def clean_area(text: str) -> str | None:
         return None
     if any(unicodedata.category(ch)[0] == "C" for ch in text if ch != "\n"):
         return None
-    return area.text()
+    # Kept as the admin spelt each place (the first spelling of a repeated one),
+    # matched casefolded: "Frome" reads as Frome, and /join frome still finds it.
+    spelt: dict[str, str] = {}
+    for part in re.split(r"[,;\n]+", text):
+        item = " ".join(part.split())
+        if item and item.casefold() in area.places:
+            spelt.setdefault(item.casefold(), item)
+    return ", ".join([*(spelt[p] for p in sorted(area.places)), *sorted(area.postcodes)])
 
 
 async def region_for(session: AsyncSession, place: str) -> Region | None:

@@ -248,3 +248,20 @@ async def test_what_each_step_needs_is_configured(small_party: Chat, tmp_path: P
     bad.write_text("[branches]\nmembers_to_affiliate = 0\n")
     with pytest.raises(ConfigError, match="members_to_affiliate"):
         load_settings(bad)
+
+
+async def test_members_with_paid_dues_are_counted_to_the_end_of_the_day_in_the_branchs_zone(
+    chat: Chat,
+) -> None:
+    """/branch counts Members by the rule every vote uses: dues paid through the end
+    of that day in the branch's time zone (here Pacific/Auckland, 13 hours ahead)."""
+    await forming_frome(chat)
+    await chat.say("Pat", "/branch timezone Frome: Pacific/Auckland")
+    # 26 Nov 12:00 UTC is 27 Nov 01:00 in Auckland: dues through the 27th count.
+    await chat.say("Pat", "/dues @ann 2026-11-27")
+    await chat.say("Pat", "/dues @bea 2026-11-26")
+    assert "1 member with current dues, 2 supporters" in text(await chat.say("Ann", "/branch"))
+    chat.clock.set(dt.datetime(2026, 11, 27, 10, 59, tzinfo=UTC))  # 23:59 on the 27th there
+    assert "1 member with current dues" in text(await chat.say("Ann", "/branch"))
+    chat.clock.set(dt.datetime(2026, 11, 27, 11, 0, tzinfo=UTC))  # midnight there
+    assert "0 members with current dues, 3 supporters" in text(await chat.say("Ann", "/branch"))

@@ -200,7 +200,7 @@ async def test_a_real_party_from_an_empty_database_to_a_council_drawn_by_lot(
     assert "You are now a national admin of The Levellers" in said
     assert "South West region is created" in await party.say(pat, "/region add South West")
     said = await party.say(pat, "/region areas South West: Frome, BA")
-    assert "The South West region covers: frome, BA." in said
+    assert "The South West region covers: Frome, BA." in said
 
     # 3. Ann proposes a Frome branch on Telegram and offers to organise it ...
     await party.say(ann, "/start")

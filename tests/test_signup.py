@@ -40,7 +40,7 @@ async def the_party(chat: Chat) -> None:
     await chat.say("Pat", "/region areas South West: Somerset, Frome, BA")
     await chat.signup("Ann", "Frome")
     await chat.press("Ann", "Propose")
-    assert "covers: frome, BA11" in text(await chat.say("Pat", "/branch area Frome: Frome, BA11"))
+    assert "covers: Frome, BA11" in text(await chat.say("Pat", "/branch area Frome: Frome, BA11"))
 
 
 async def branch_of(chat: Chat, name: str) -> str | None:
