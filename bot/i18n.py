@@ -1,21 +1,35 @@
-"""The text catalogue: every sentence a person reads goes through here.
+"""The reader's language: every sentence, date, time and number a person reads.
 
 Sentences are written in English in the code, marked ``t("...")`` (or ``N_``
 where they are defined ahead of use), extracted to ``bot/locale/messages.pot``
 by ``python3 tasks.py i18n``, and translated in
 ``bot/locale/<lang>/LC_MESSAGES/messages.po``: a new language is a file, not a
 code change. Catalogues are compiled in memory when first used.
+
+Dates, times, weekdays, months and decimals that people read go through
+``format_local(value, style, t.locale, tz=...)`` (Babel, CLDR data), never
+``strftime``: the same named style reads "Thu 3 Dec 2026, 19:00" in English and
+"jue, 3 dic 2026, 19:00" in Spanish. A translator whose language has no catalogue
+is English, so a sentence and its dates are always in one language. Dates in
+machine output (CSV, JSON, records, the audit log) stay ISO 8601.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import gettext
 import io
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
 
+from babel import Locale
+from babel.dates import format_datetime, format_skeleton, get_datetime_format, get_day_names
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
@@ -61,10 +75,11 @@ def language(locale: str | None) -> str:
 
 
 @lru_cache(maxsize=64)
-def _load(language: str) -> gettext.NullTranslations:
+def _load(language: str) -> gettext.GNUTranslations | None:
+    """The compiled catalogue of ``language``, None if it has none."""
     po_path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
     if not po_path.is_file():
-        return gettext.NullTranslations()
+        return None
     with po_path.open("rb") as fh:
         catalog = read_po(fh, locale=language)
     buffer = io.BytesIO()
@@ -74,6 +89,116 @@ def _load(language: str) -> gettext.NullTranslations:
 
 
 def translator(locale: str | None) -> Translator:
-    """The translator for a person's locale (English where no catalogue exists)."""
+    """The translator for a person's locale (English where no catalogue exists: its
+    ``locale`` is then ``en``, so dates are in the language of the sentences)."""
     lang = language(locale)
-    return Translator(lang, _load(lang))
+    catalogue = _load(lang) if lang != DEFAULT_LOCALE else None
+    if catalogue is None:
+        return Translator(DEFAULT_LOCALE, gettext.NullTranslations())
+    return Translator(lang, catalogue)
+
+
+# --- dates, times and numbers ------------------------------------------------------
+
+Style = Literal[
+    "datetime",
+    "datetime_zone",
+    "date",
+    "day_time",
+    "day_time_year_zone",
+    "time",
+    "weekday",
+    "day_month",
+    "iso_date",
+    "iso_datetime",
+    "decimal1",
+]
+"""The ways a value is shown; English (its exact house pattern) and any other language:
+
+    datetime            Thu 3 Dec 2026, 19:00                   jue, 3 dic 2026, 19:00
+    datetime_zone       Thu 3 Dec 2026, 19:00 (Europe/London)   ... (Europe/London)
+    date                Thu 3 Dec 2026                          jue, 3 dic 2026
+    day_time            Sat 05 Dec 10:30 (a moment in the next weeks)  sáb, 5 dic, 10:30
+    day_time_year_zone  Tue 01 Dec 2026 20:00 (Europe/London) (polls)  as datetime_zone
+    time                19:00                                   19:00
+    weekday             Saturday (from 0 = Monday .. 6, or a date)     sábado
+    day_month           05 Dec (a chart's axis)                 5 dic
+    iso_date            2026-12-03 (a date people may type back: the same everywhere)
+    iso_datetime        2026-12-03 19:00 (likewise)
+    decimal1            12.5 (one decimal: a percentage's number)      12,5
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _Form:
+    english: str  # a CLDR pattern giving the bot's English text
+    date: str | None = None  # CLDR skeletons for other languages
+    time: str | None = None
+    zone: bool = False  # followed by " (Europe/London)"
+    same_everywhere: bool = False  # the English pattern in every language (ISO)
+
+
+_FORMS: dict[str, _Form] = {
+    "datetime": _Form("EEE d MMM y, HH:mm", "yMMMEd", "Hm"),
+    "datetime_zone": _Form("EEE d MMM y, HH:mm", "yMMMEd", "Hm", zone=True),
+    "date": _Form("EEE d MMM y", "yMMMEd"),
+    "day_time": _Form("EEE dd MMM HH:mm", "MMMEd", "Hm"),
+    "day_time_year_zone": _Form("EEE dd MMM y HH:mm", "yMMMEd", "Hm", zone=True),
+    "time": _Form("HH:mm", time="Hm"),
+    "day_month": _Form("dd MMM", "MMMd"),
+    "iso_date": _Form("yyyy-MM-dd", same_everywhere=True),
+    "iso_datetime": _Form("yyyy-MM-dd HH:mm", same_everywhere=True),
+}
+
+
+@lru_cache(maxsize=32)
+def _locale(lang: str) -> Locale:
+    return Locale.parse(lang)
+
+
+def format_local(
+    value: dt.datetime | dt.date | dt.time | float,
+    style: Style,
+    locale: str,
+    *,
+    tz: str | None = None,
+) -> str:
+    """``value`` as a person reading ``locale`` (a translator's ``t.locale``) reads it.
+
+    An aware datetime is shown in the time zone ``tz`` (a branch's, by name), which
+    the ``*_zone`` styles name; a naive one is taken as a wall time already in ``tz``.
+    ``weekday`` takes 0 (Monday) to 6, or a date; ``decimal1`` a number."""
+    lang = language(locale)
+    where = _locale(lang)
+    if style == "decimal1":
+        if not isinstance(value, int | float):
+            raise TypeError(f"{style} formats a number, not {type(value).__name__}")
+        return format_decimal(value, format="0.0", locale=where)
+    if style == "weekday":
+        if isinstance(value, dt.date):
+            value = value.weekday()
+        if not isinstance(value, int) or not 0 <= value <= 6:
+            raise ValueError("weekday formats 0 (Monday) to 6 (Sunday), or a date")
+        return str(get_day_names("wide", locale=where)[value])
+    form = _FORMS[style]
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            if tz is None:
+                raise ValueError("an aware datetime needs the time zone it is shown in")
+            value = value.astimezone(ZoneInfo(tz))
+    elif not isinstance(value, dt.date | dt.time):
+        raise TypeError(f"{style} formats a date or time, not {type(value).__name__}")
+    if lang == DEFAULT_LOCALE or form.same_everywhere:
+        text = format_datetime(value, form.english, locale=where)
+    else:
+        parts = [format_skeleton(s, value, locale=where) for s in (form.date, form.time) if s]
+        if len(parts) == 2:
+            glue = str(get_datetime_format("medium", locale=where)).replace("'", "")
+            text = glue.replace("{1}", parts[0]).replace("{0}", parts[1])
+        else:
+            text = parts[0]
+    if form.zone:
+        if tz is None:
+            raise ValueError(f"{style} names the time zone: give tz")
+        text += f" ({tz})"
+    return text
