@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from bot.canvassing import local
 from bot.context import Context
+from bot.i18n import format_local
 from storage.models import Branch, CanvassResult, CanvassSession
 
 WEEKS = 12
@@ -64,12 +65,12 @@ async def weekly_totals(ctx: Context, branch: Branch) -> tuple[list[Week], Count
     return [Week(m, *t) for m, t in sorted(weeks.items())], issues
 
 
-def chart(branch_name: str, weeks: list[Week], labels: dict[str, str]) -> bytes:
-    """A PNG of people out, doors and conversations per week."""
+def chart(branch_name: str, weeks: list[Week], labels: dict[str, str], locale: str) -> bytes:
+    """A PNG of people out, doors and conversations per week, dated in ``locale``."""
     # The object-oriented API, not pyplot: no global state, so it may run in a thread.
     from matplotlib.figure import Figure
 
-    x = [w.start.strftime("%d %b") for w in weeks]
+    x = [format_local(w.start, "day_month", locale) for w in weeks]
     figure = Figure(figsize=(8, 5))
     top, bottom = figure.subplots(2, 1, sharex=True)
     top.bar(x, [w.doors for w in weeks], color="#6a9fb5", label=labels["doors"])

@@ -18,7 +18,7 @@ from icalendar import Calendar, Event
 from sqlalchemy import bindparam, func, select
 
 from bot.context import Context
-from bot.i18n import Translator
+from bot.i18n import Translator, format_local
 from bot.when import WhenError, read_time_of_day
 from storage.models import (
     GOING,
@@ -84,11 +84,6 @@ def occurrence(day: dt.date, at: dt.time, tz: str) -> dt.datetime:
 
 def local(when: dt.datetime, tz: str) -> dt.datetime:
     return when.astimezone(ZoneInfo(tz))
-
-
-def describe(when: dt.datetime, tz: str) -> str:
-    """``Sat 29 Nov 10:30`` in the branch's zone (weekday and time, as people read them)."""
-    return local(when, tz).strftime("%a %d %b %H:%M")
 
 
 async def ensure_sessions(ctx: Context, branch: Branch, until: dt.datetime) -> None:
@@ -291,14 +286,16 @@ async def cancel_sessions(ctx: Context, sessions: list[CanvassSession], branch: 
 
     for session in sessions:
         session.cancelled_at = ctx.now
-        when = describe(session.starts_at, branch.timezone)
         await notify(
             ctx,
             Recipients(SIGNED_UP, {"r_session": session.id}),
             f"canvass-cancelled:{session.id}",
-            _cancelled_notice(when),
+            _cancelled_notice(session.starts_at, branch.timezone),
         )
 
 
-def _cancelled_notice(when: str) -> Callable[[Translator], str]:
-    return lambda t: t("The canvassing session {when} is cancelled.", when=when)
+def _cancelled_notice(at: dt.datetime, tz: str) -> Callable[[Translator], str]:
+    return lambda t: t(
+        "The canvassing session {when} is cancelled.",
+        when=format_local(at, "day_time", t.locale, tz=tz),
+    )

@@ -43,7 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.branches import organisers_of, people_of
 from bot.config import Settings, parse_categories
-from bot.i18n import Translator, translator
+from bot.i18n import Translator, format_local, translator
 from bot.messages import Attachment, Button
 from bot.outbox import Recipients, enqueue, enqueue_for
 from bot.sortition import beacons
@@ -369,8 +369,8 @@ async def solve(
 
 def summary_text(t: Translator, record: dict[str, Any]) -> str:
     summary = record["summary"]
-    low = f"{float(summary['min_probability']) * 100:.1f}"
-    high = f"{float(summary['max_probability']) * 100:.1f}"
+    low = format_local(float(summary["min_probability"]) * 100, "decimal1", t.locale)
+    high = format_local(float(summary["max_probability"]) * 100, "decimal1", t.locale)
     chance = (
         t("Each person's chance of selection is {p}%.", p=low)
         if low == high
@@ -679,7 +679,7 @@ def invitation_text(t: Translator, body: Body, invitation: Invitation, tz: str) 
             "Please answer by {when} ({tz} time); no answer counts as a no, and someone "
             "else is then drawn. If you accept, the members of {unit} see your name on its "
             "roster (/council).",
-            when=invitation.respond_by.astimezone(ZoneInfo(tz)).strftime("%a %d %b %H:%M"),
+            when=format_local(invitation.respond_by, "day_time", t.locale, tz=tz),
             tz=tz,
             unit=body.name,
         )

@@ -37,7 +37,7 @@ from sqlalchemy import bindparam, func, select
 
 from bot.config import Settings
 from bot.context import Context
-from bot.i18n import Translator, translator
+from bot.i18n import Translator, format_local, translator
 from bot.messages import Button
 from bot.outbox import Recipients, enqueue, enqueue_for
 from bot.permissions import holds_at_branch
@@ -313,21 +313,6 @@ def parse_reminder_hours(text: str) -> list[int] | None:
 # --- words -------------------------------------------------------------------------
 
 
-def local(at: dt.datetime, tz: str) -> dt.datetime:
-    return at.astimezone(ZoneInfo(tz))
-
-
-def when_text(at: dt.datetime, tz: str) -> str:
-    """``Thu 3 Dec 2026, 19:00``, local time in the branch's zone."""
-    moment = local(at, tz)
-    return f"{moment:%a} {moment.day} {moment:%b %Y}, {moment:%H:%M}"
-
-
-def when_zone(at: dt.datetime, tz: str) -> str:
-    """``Thu 3 Dec 2026, 19:00 (Europe/London)``."""
-    return f"{when_text(at, tz)} ({tz})"
-
-
 def kind_label(t: Translator, kind: str) -> str:
     labels = {
         ONLINE: t("online call"),
@@ -389,11 +374,7 @@ def when_problem(t: Translator, error: WhenError) -> str:
             "There is no such time as {time}.", time=f"{p.get('hour')}:{p.get('minute', 0):02}"
         )
     moment = p.get("local")
-    shown = (
-        f"{moment:%a} {moment.day} {moment:%b %Y}, {moment:%H:%M}"
-        if isinstance(moment, dt.datetime)
-        else ""
-    )
+    shown = format_local(moment, "datetime", t.locale) if isinstance(moment, dt.datetime) else ""
     if error.reason == "past":
         return t("{when} has already passed; please give a time still to come.", when=shown)
     if error.reason == "too_far":
@@ -498,14 +479,19 @@ async def promote_waiting(ctx: Context, meeting: Meeting) -> list[int]:
 
 
 def promoted_notice(meeting: Meeting, branch: Branch) -> Callable[[Translator], str]:
-    when, kind, place, title = (
-        when_zone(meeting.starts_at, branch.timezone),
+    at, tz, kind, place, title = (
+        meeting.starts_at,
+        branch.timezone,
         meeting.kind,
         meeting.place,
         meeting.title,
     )
     return lambda t: (
-        t("A place opened up: you're now going to {title}, {when}.", title=title, when=when)
+        t(
+            "A place opened up: you're now going to {title}, {when}.",
+            title=title,
+            when=format_local(at, "datetime_zone", t.locale, tz=tz),
+        )
         + "\n"
         + where_line(t, kind, place)
     )
@@ -588,14 +574,14 @@ def ics(meeting: Meeting, branch: Branch, party: str, stamp: dt.datetime) -> byt
 
 def reminder_notice(meeting: Meeting, branch: Branch) -> Callable[[Translator], str]:
     title, kind, place = meeting.title, meeting.kind, meeting.place
-    when, tz = when_text(meeting.starts_at, branch.timezone), branch.timezone
+    at, tz = meeting.starts_at, branch.timezone
     return lambda t: "\n".join(
         [
             t(
                 "Reminder: {title} ({kind}) is on {when}, {tz} time.",
                 title=title,
                 kind=kind_label(t, kind),
-                when=when,
+                when=format_local(at, "datetime", t.locale, tz=tz),
                 tz=tz,
             ),
             where_line(t, kind, place),

@@ -53,11 +53,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import ballot_box, spreadsheet
 from bot.config import Settings
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, format_local
 from bot.messages import Attachment, Button
 from bot.outbox import Recipients, enqueue, enqueue_for
 from bot.sweeps import sweep
 from bot.voting import count_approval, count_ranked, count_single
+from bot.when import read_wall_text
 from storage.db import Database
 from storage.models import (
     MULTI,
@@ -381,14 +382,16 @@ def count(poll: Poll, ballots: list[list[int]]) -> dict[str, Any]:
     }
 
 
-def option_label(poll: Poll, index: int, tz: str) -> str:
+def option_label(poll: Poll, index: int, locale: str) -> str:
+    """Option ``index`` as a person reading ``locale`` reads it: the time of a poll
+    about times in words ("Fri 04 Dec 19:00"), any other option as written."""
     text = poll.options[index]
     if poll.kind == TIMES:
         try:
-            local = dt.datetime.strptime(text, "%Y-%m-%d %H:%M")
+            local = read_wall_text(text)
         except ValueError:
             return text
-        return local.strftime("%a %d %b %H:%M")
+        return format_local(local, "day_time", locale)
     return text
 
 
@@ -398,8 +401,8 @@ def result_text(t: Translator, poll: Poll, result: dict[str, Any], tz: str) -> s
     if poll.kind == RANKED:
         lines.append(t("First preferences:"))
     for i, n in enumerate(counts):
-        lines.append(f"• {option_label(poll, i, tz)}: {n}")
-    winners = [option_label(poll, i, tz) for i in result["winners"]]
+        lines.append(f"• {option_label(poll, i, t.locale)}: {n}")
+    winners = [option_label(poll, i, t.locale) for i in result["winners"]]
     if poll.kind == RANKED and result.get("rounds"):
         for number, r in enumerate(result["rounds"], start=1):
             if r["eliminated"] is not None:
@@ -407,7 +410,7 @@ def result_text(t: Translator, poll: Poll, result: dict[str, Any], tz: str) -> s
                     t(
                         "Round {n}: {option} eliminated ({reason}).",
                         n=number,
-                        option=option_label(poll, int(r["eliminated"]), tz),
+                        option=option_label(poll, int(r["eliminated"]), t.locale),
                         reason=t(REASONS.get(r["reason"] or "", N_("fewest votes"))),
                     )
                 )
@@ -435,11 +438,11 @@ def chart_series(poll: Poll, result: dict[str, Any]) -> list[tuple[int, list[int
     ]
 
 
-def chart(poll: Poll, result: dict[str, Any], tz: str, title: str) -> bytes:
+def chart(poll: Poll, result: dict[str, Any], locale: str, title: str) -> bytes:
     """A bar chart (PNG) of the counts; for a ranked poll, one bar per round."""
     from matplotlib.figure import Figure
 
-    labels = [option_label(poll, i, tz)[:40] for i in range(len(poll.options))]
+    labels = [option_label(poll, i, locale)[:40] for i in range(len(poll.options))]
     series = chart_series(poll, result)
     figure = Figure(figsize=(7, 1.2 + 0.45 * len(labels) * max(1, len(series) * 0.6)))
     axes = figure.subplots()
@@ -464,22 +467,21 @@ def chart(poll: Poll, result: dict[str, Any], tz: str, title: str) -> bytes:
     return buffer.getvalue()
 
 
-def export_csv(
-    poll: Poll, result: dict[str, Any], tz: str, turnout_: tuple[int, int, int]
-) -> bytes:
-    """Totals (and, for a ranked poll, every round) as CSV; no names, no formulas."""
+def export_csv(poll: Poll, result: dict[str, Any], turnout_: tuple[int, int, int]) -> bytes:
+    """Totals (and, for a ranked poll, every round) as CSV; no names, no formulas.
+    The options as written: a poll's times as ``2026-12-04 19:00``, which sorts."""
     out = io.StringIO()
     writer = spreadsheet.writer(out)
     writer.writerow(["poll", poll.id, poll.question])
     writer.writerow(["on the roll", turnout_[0], "voted", turnout_[1], "ballots", turnout_[2]])
     writer.writerow(["option", "votes"])
     for i, n in enumerate(result["counts"]):
-        writer.writerow([option_label(poll, i, tz), n])
+        writer.writerow([poll.options[i], n])
     for number, r in enumerate(result.get("rounds") or [], start=1):
         writer.writerow([])
         writer.writerow([f"round {number}", "votes", "exhausted", r["exhausted"]])
         for k, v in r["votes"].items():
-            writer.writerow([option_label(poll, int(k), tz), v])
+            writer.writerow([poll.options[int(k)], v])
     return out.getvalue().encode("utf-8")
 
 
@@ -532,7 +534,7 @@ async def announce_result(
     t = translator(settings.default_locale)
     if chats:
         # Drawn off the event loop: matplotlib takes a noticeable fraction of a second.
-        png = await asyncio.to_thread(chart, poll, result, tz, poll.question)
+        png = await asyncio.to_thread(chart, poll, result, t.locale, poll.question)
         for chat in chats:
             await enqueue(
                 session,
@@ -674,7 +676,7 @@ async def remind_non_voters(
     session: AsyncSession, settings: Settings, poll: Poll, now: dt.datetime
 ) -> None:
     tz = await scope_timezone(session, settings, poll)
-    closes = poll.closes_at.astimezone(ZoneInfo(tz)) if poll.closes_at else None
+    closes = poll.closes_at
     await enqueue_for(
         session,
         Recipients(_NOT_VOTED, {"r_poll": poll.id}),
@@ -682,7 +684,7 @@ async def remind_non_voters(
         render=lambda t: t(
             "A reminder: the poll “{question}” closes {when}, and you have not voted yet.",
             question=poll.question,
-            when=closes.strftime("%a %d %b %H:%M") if closes else "",
+            when=format_local(closes, "day_time", t.locale, tz=tz) if closes else "",
         ),
         buttons=lambda t: _ballot_button(t, poll),
         now=now,

@@ -19,14 +19,13 @@ from bot.canvassing import (
     GOING_WITH_REMINDERS,
     HORIZON,
     active_campaign,
-    describe,
     ensure_sessions,
     local,
     upcoming,
 )
 from bot.config import Settings
 from bot.context import Context
-from bot.i18n import Translator, translator
+from bot.i18n import Translator, format_local, translator
 from bot.messages import ChatRef, Request, Sender
 from bot.outbox import Recipients
 from storage.db import Database
@@ -61,6 +60,15 @@ async def campaign_roundup(
     return await _roundup(db, settings, now, branch_id, daily=True)
 
 
+def _period(day: dt.date, *, daily: bool) -> str:
+    """The round-up's key: ``2026-11-26`` each day in a campaign, else the ISO week
+    (``2026-W48``), so that a round-up goes out once per period."""
+    if daily:
+        return day.isoformat()
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02}"
+
+
 async def _roundup(
     db: Database, settings: Settings, now: dt.datetime, branch_id: int, *, daily: bool
 ) -> int:
@@ -75,12 +83,14 @@ async def _roundup(
         listings = await upcoming(ctx, branch, None)
         if not listings:
             return 0
-        period = local(now, branch.timezone).strftime("%Y-%m-%d" if daily else "%G-W%V")
+        period = _period(local(now, branch.timezone).date(), daily=daily)
 
         def render(t: Translator) -> str:
             lines = [t("Canvassing with the {branch} branch this week:", branch=branch.name)]
             for item in listings:
-                when = describe(item.session.starts_at, branch.timezone)
+                when = format_local(
+                    item.session.starts_at, "day_time", t.locale, tz=branch.timezone
+                )
                 if item.places_left is None:
                     places = t("open to all")
                 else:
@@ -120,17 +130,17 @@ async def evening_before(db: Database, settings: Settings, now: dt.datetime, bra
             )
             if local(s.starts_at, branch.timezone).date() == tomorrow
         ]
+        tz = branch.timezone
         for item in sessions:
-            when = describe(item.starts_at, branch.timezone)
-            point = item.meeting_point
+            at, point = item.starts_at, item.meeting_point
             await notify(
                 ctx,
                 Recipients(GOING_WITH_REMINDERS, {"r_session": item.id}),
                 f"reminder:{item.id}",
-                lambda t, when=when, point=point: t(  # type: ignore[misc]
+                lambda t, at=at, point=point: t(  # type: ignore[misc]
                     "Reminder: canvassing tomorrow, {when}, meeting at {point}. "
                     "Can't make it? Send /canvass to cancel, so someone waiting gets your place.",
-                    when=when,
+                    when=format_local(at, "day_time", t.locale, tz=tz),
                     point=point,
                 ),
             )

@@ -59,8 +59,10 @@ __all__ = [
     "Word",
     "parse_when",
     "read_time_of_day",
+    "read_wall_text",
     "read_when",
     "recurrences",
+    "wall_text",
 ]
 
 MAX_YEARS_AHEAD = 2
@@ -184,6 +186,7 @@ _ISO_DATE_TIME = re.compile(r"([0-9]{4}-[0-9]{1,2}-[0-9]{1,2})t(.+)")
 _DAY_MONTH_DATE = re.compile(r"[0-9]{1,2}([-/.])[0-9]{1,2}(?:\1[0-9]{0,4})?")
 _CLOCK = re.compile(r"([0-9]{1,2})[:.]([0-9]{2})([^\W\d_]*)")
 _NUMBER = re.compile(r"([0-9]{1,4})([^\W\d_]*)")
+_WALL_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}", re.ASCII)
 
 _DateSpec = (
     tuple[Literal["date"], int | None, int, int]  # year (None: the next such day), month, day
@@ -436,6 +439,20 @@ def read_time_of_day(text: str, *, words: Mapping[str, Word] = ENGLISH) -> dt.ti
     if reader.time is None or reader.date is not None:
         raise WhenError("unreadable")
     return dt.time(*reader.time)
+
+
+def wall_text(local: dt.datetime) -> str:
+    """``2026-12-03 19:00``: a local wall time kept as text that ``read_when`` and
+    ``read_wall_text`` read back (a draft's time, the options of a poll about times).
+    People read times through ``bot.i18n.format_local``."""
+    return local.replace(tzinfo=None).isoformat(sep=" ", timespec="minutes")
+
+
+def read_wall_text(text: str) -> dt.datetime:
+    """The naive local wall time of ``wall_text``; ValueError if ``text`` is not one."""
+    if not _WALL_TEXT.fullmatch(text):
+        raise ValueError(f"not a wall time: {text[:40]!r}")
+    return dt.datetime.fromisoformat(text)
 
 
 def parse_when(

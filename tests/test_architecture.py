@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
@@ -70,3 +71,67 @@ def test_no_print_in_library_code() -> None:
                 if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "print":
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+def people_dates_by_hand(path: Path) -> list[str]:
+    """Dates formatted without ``bot.i18n.format_local``: a ``strftime`` call, a
+    ``{moment:%a}`` format spec, or ``.isoformat()`` handed to a sentence as a value."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "strftime":
+            found.append(f"{path.name}:{node.lineno} strftime")
+        elif isinstance(node, ast.FormattedValue) and isinstance(node.format_spec, ast.JoinedStr):
+            spec = "".join(
+                str(part.value)
+                for part in node.format_spec.values
+                if isinstance(part, ast.Constant)
+            )
+            if re.search("%[A-Za-z]", spec):  # not "{share:.0%}", a number
+                found.append(f"{path.name}:{node.lineno} format spec {spec}")
+        elif isinstance(node, ast.Call) and _speaks(node.func):
+            for keyword in node.keywords:
+                value = keyword.value
+                if (
+                    isinstance(value, ast.Call)
+                    and isinstance(value.func, ast.Attribute)
+                    and value.func.attr == "isoformat"
+                ):
+                    found.append(f"{path.name}:{node.lineno} isoformat() in a sentence")
+    return sorted(found, key=lambda f: int(f.split(":")[1].split(" ")[0]))
+
+
+def _speaks(func: ast.expr) -> bool:
+    """``t(...)``, ``ctx.t(...)``, ``t.plural(...)``: a sentence for a person."""
+    if isinstance(func, ast.Name):
+        return func.id in ("t", "tr")
+    return isinstance(func, ast.Attribute) and func.attr in ("t", "plural")
+
+
+def test_dates_people_read_go_through_format_local() -> None:
+    """One formatting function (Babel, the reader's language and time zone) for every
+    date and time a person reads; machine output (CSV, JSON, records) uses isoformat."""
+    offenders = []
+    for package in ("bot", "adapters"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            offenders += [f"{package}/{o}" for o in people_dates_by_hand(path)]
+    assert offenders == []
+
+
+def test_the_date_checker_sees_a_date_formatted_by_hand(tmp_path: Path) -> None:
+    sample = tmp_path / "by_hand.py"
+    sample.write_text(
+        "a = at.strftime('%a %d %b')\n"
+        "b = f'{at:%a} {at.day} {at:%b %Y}'\n"
+        "c = ctx.t('paid until {date}', date=day.isoformat())\n"
+        "d = t('closes {when}', when=at.isoformat())\n"
+        "e = f'{share:.0%}'\n"
+        "f = audit(ctx, 'dues.set', until=day.isoformat())\n"
+    )
+    assert [o.split(" ", 1)[1] for o in people_dates_by_hand(sample)] == [
+        "strftime",
+        "format spec %a",
+        "format spec %b %Y",
+        "isoformat() in a sentence",
+        "isoformat() in a sentence",
+    ]

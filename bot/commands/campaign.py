@@ -23,14 +23,13 @@ from bot.canvassing import (
     cancel_sessions,
     coming_sessions,
     covers,
-    describe,
     ensure_sessions,
     local,
     occurrence,
     parse_time,
 )
 from bot.context import Context
-from bot.i18n import N_
+from bot.i18n import N_, format_local
 from bot.messages import Reply
 from bot.outbox import Recipients
 from bot.permissions import holds_at_branch, holds_at_region, holds_nationally
@@ -173,7 +172,7 @@ async def campaign(ctx: Context) -> Reply:
             "📣 Campaign: {name}. Polling day is {day}. Every door counts: send /canvass "
             "to see the canvassing sessions until then and sign up.",
             name=name,
-            day=polling_day.isoformat(),
+            day=format_local(polling_day, "iso_date", t.locale),
         ),
     )
     audit(ctx, "campaign.started", campaign=run.id, scope=scope, scope_id=scope_id)
@@ -182,7 +181,7 @@ async def campaign(ctx: Context) -> Reply:
             "The {name} campaign is on until polling day, {day}: everyone in scope has been "
             "called out.",
             name=name,
-            day=polling_day.isoformat(),
+            day=format_local(polling_day, "iso_date", ctx.t.locale),
         )
         + " "
         + ctx.t.plural(
@@ -281,7 +280,12 @@ async def _status(ctx: Context) -> Reply:
         ctx.t(
             "Campaign: {name}, polling day {day}, started {started}.",
             name=run.name,
-            day=run.polling_day.isoformat(),
-            started=describe(run.started_at, branch.timezone if branch else "UTC"),
+            day=format_local(run.polling_day, "iso_date", ctx.t.locale),
+            started=format_local(
+                run.started_at,
+                "day_time",
+                ctx.t.locale,
+                tz=branch.timezone if branch else ctx.settings.default_timezone,
+            ),
         )
     )

@@ -21,11 +21,9 @@ from bot.canvassing import (
     CAPACITY_LIMIT,
     POINT_LIMIT,
     SIGNED_UP,
-    WEEKDAYS,
     cancel,
     cancel_sessions,
     coming_sessions,
-    describe,
     ics,
     local,
     occurrence,
@@ -37,7 +35,7 @@ from bot.canvassing import (
 )
 from bot.commands.organise import _require_staff
 from bot.context import Context, parse_id
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, format_local
 from bot.messages import Attachment, Button, Reply
 from bot.outbox import Recipients
 from bot.registry import action, command
@@ -133,7 +131,7 @@ async def canvass(ctx: Context) -> Reply:
     lines = [ctx.t("Canvassing with the {branch} branch this week:", branch=branch.name)]
     rows = []
     for n, item in enumerate(listings, 1):
-        when = describe(item.session.starts_at, branch.timezone)
+        when = format_local(item.session.starts_at, "day_time", ctx.t.locale, tz=branch.timezone)
         if item.places_left is None:
             places = ctx.t("open to all")
         else:
@@ -177,7 +175,7 @@ async def sign_up_pressed(ctx: Context, target: str) -> Reply:
     person, branch = await _home(ctx)
     session = await _session_for(ctx, target, branch)
     status = await sign_up(ctx, session, person.id)
-    when = describe(session.starts_at, branch.timezone)
+    when = format_local(session.starts_at, "day_time", ctx.t.locale, tz=branch.timezone)
     cancel_button = ((Button(ctx.t("Cancel"), "cvno", str(session.id)),),)
     if status == GOING:
         return Reply(
@@ -203,7 +201,7 @@ async def cancel_pressed(ctx: Context, target: str) -> Reply:
     person, branch = await _home(ctx)
     session = await _session_for(ctx, target, branch)
     was_on, promoted = await cancel(ctx, session, person.id)
-    when = describe(session.starts_at, branch.timezone)
+    when = format_local(session.starts_at, "day_time", ctx.t.locale, tz=branch.timezone)
     if not was_on:
         raise ctx.refuse(ctx.t("You were not signed up for {when}.", when=when))
     if promoted is not None:
@@ -267,7 +265,7 @@ async def _schedule(ctx: Context, text: str) -> Reply:
     slot = CanvassSlot(
         branch_id=branch.id,
         weekday=weekday,
-        local_time=at.strftime("%H:%M"),
+        local_time=at.isoformat(timespec="minutes"),
         meeting_point=point,
         capacity=capacity,
         created_by=person.id,
@@ -282,15 +280,17 @@ async def _schedule(ctx: Context, text: str) -> Reply:
         for d in (today + dt.timedelta(days=i) for i in range(8))
         if d.weekday() == weekday and occurrence(d, at, branch.timezone) > ctx.now
     )
-    first = describe(occurrence(next_day, at, branch.timezone), branch.timezone)
+    first = format_local(
+        occurrence(next_day, at, branch.timezone), "day_time", ctx.t.locale, tz=branch.timezone
+    )
     places = ctx.t.plural("{n} place", "{n} places", capacity) if capacity else ctx.t("no limit")
     return Reply(
         ctx.t(
             "Weekly canvassing for {branch}: every {day} at {time} ({tz} time), meeting at "
             "{point}; {places}. First session: {first}.",
             branch=branch.name,
-            day=WEEKDAYS[weekday].capitalize(),
-            time=at.strftime("%H:%M"),
+            day=format_local(weekday, "weekday", ctx.t.locale),
+            time=format_local(at, "time", ctx.t.locale),
             tz=branch.timezone,
             point=point,
             places=places,
@@ -311,6 +311,12 @@ async def _active_slots(ctx: Context, branch: Branch) -> list[CanvassSlot]:
     )
 
 
+def _weekly(ctx: Context, slot: CanvassSlot) -> str:
+    """``Saturday 10:30``: when a weekly session meets, in the branch's time."""
+    at = dt.time.fromisoformat(slot.local_time)
+    return f"{format_local(slot.weekday, 'weekday', ctx.t.locale)} {format_local(at, 'time', ctx.t.locale)}"
+
+
 async def _slots(ctx: Context) -> Reply:
     _, branch = await _home(ctx)
     await _require_staff(ctx, branch, (ORGANISER,), "canvass.slots")
@@ -325,9 +331,7 @@ async def _slots(ctx: Context) -> Reply:
         cap = (
             " · " + ctx.t.plural("{n} place", "{n} places", slot.capacity) if slot.capacity else ""
         )
-        lines.append(
-            f"{n}. {WEEKDAYS[slot.weekday].capitalize()} {slot.local_time} · {slot.meeting_point}{cap}"
-        )
+        lines.append(f"{n}. {_weekly(ctx, slot)} · {slot.meeting_point}{cap}")
         rows.append((Button(ctx.t("Remove {n}", n=n), "cvrm", str(slot.id)),))
     return Reply("\n".join(lines), buttons=tuple(rows))
 
@@ -349,8 +353,8 @@ async def remove_pressed(ctx: Context, target: str) -> Reply:
     return Reply(
         ctx.t(
             "Removed: no more canvassing {day} at {time}.",
-            day=WEEKDAYS[slot.weekday].capitalize(),
-            time=slot.local_time,
+            day=format_local(slot.weekday, "weekday", ctx.t.locale),
+            time=format_local(dt.time.fromisoformat(slot.local_time), "time", ctx.t.locale),
         ),
         edit=True,
     )
@@ -379,12 +383,11 @@ async def _edit(ctx: Context, words: list[str]) -> Reply:
         slot.meeting_point = value
         for session in coming:
             session.meeting_point = value
-            when = describe(session.starts_at, branch.timezone)
             await notify(
                 ctx,
                 Recipients(SIGNED_UP, {"r_session": session.id}),
                 f"canvass-moved:{session.id}:{ctx.now.isoformat()}",
-                _moved_notice(when, value),
+                _moved_notice(session.starts_at, branch.timezone, value),
             )
         audit(ctx, "canvass.edited", branch=branch, slot=slot.id, field="point")
         return Reply(
@@ -418,7 +421,9 @@ async def _edit(ctx: Context, words: list[str]) -> Reply:
                 over.append(
                     ctx.t(
                         "{when}: {n} signed up",
-                        when=describe(session.starts_at, branch.timezone),
+                        when=format_local(
+                            session.starts_at, "day_time", ctx.t.locale, tz=branch.timezone
+                        ),
                         n=going,
                     )
                 )
@@ -432,24 +437,26 @@ async def _edit(ctx: Context, words: list[str]) -> Reply:
     raise ctx.refuse(usage)
 
 
-def _moved_notice(when: str, point: str) -> Callable[[Translator], str]:
+def _moved_notice(at: dt.datetime, tz: str, point: str) -> Callable[[Translator], str]:
     return lambda t: t(
-        "The canvassing session {when} now meets at {point}.", when=when, point=point
+        "The canvassing session {when} now meets at {point}.",
+        when=format_local(at, "day_time", t.locale, tz=tz),
+        point=point,
     )
 
 
 async def _tell_promoted(
     ctx: Context, session: CanvassSession, branch: Branch, lucky: Person
 ) -> None:
-    when = describe(session.starts_at, branch.timezone)
+    at, tz, point = session.starts_at, branch.timezone, session.meeting_point
     await notify(
         ctx,
         only(lucky),
         f"canvass-promoted:{session.id}:{lucky.id}:{ctx.now.isoformat()}",
         lambda t: t(
             "A place opened up: you're now going canvassing {when} at {point}.",
-            when=when,
-            point=session.meeting_point,
+            when=format_local(at, "day_time", t.locale, tz=tz),
+            point=point,
         ),
     )
 
@@ -503,7 +510,7 @@ async def _log(ctx: Context, words: list[str]) -> Reply:
     audit(ctx, "canvass.logged", branch=branch, session=session.id)
     text = ctx.t(
         "Logged for {when}: {people} out, {doors} doors, {conversations} conversations.",
-        when=describe(session.starts_at, branch.timezone),
+        when=format_local(session.starts_at, "day_time", ctx.t.locale, tz=branch.timezone),
         people=people or 0,
         doors=doors,
         conversations=conversations,
@@ -537,7 +544,7 @@ async def _stats(ctx: Context) -> Reply:
         "conversations": ctx.t("conversations"),
         "people": ctx.t("people out"),
     }
-    image = await asyncio.to_thread(chart, branch.name, weeks, labels)
+    image = await asyncio.to_thread(chart, branch.name, weeks, labels, ctx.t.locale)
     totals = ctx.t(
         "Last 12 weeks: {people} people out, {doors} doors, {conversations} conversations.",
         people=sum(w.people for w in weeks),

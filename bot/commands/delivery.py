@@ -6,10 +6,9 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from bot.canvassing import describe
 from bot.commands.organise import STAFF, _own_branch, _require_staff
 from bot.context import Context
-from bot.i18n import N_
+from bot.i18n import N_, format_local
 from bot.messages import Reply
 from bot.outbox import PENDING, UNDELIVERABLE
 from bot.registry import command
@@ -63,7 +62,8 @@ async def delivery(ctx: Context) -> Reply:
         state = ctx.t("given up") if message.status == UNDELIVERABLE else ctx.t("still trying")
         lines.append(
             f"• {person.display_name} ({person.short_id}) · "
-            f"{describe(message.created_at, branch.timezone)} · {state}: {message.last_error or '-'}"
+            f"{format_local(message.created_at, 'day_time', ctx.t.locale, tz=branch.timezone)}"
+            f" · {state}: {message.last_error or '-'}"
         )
     for name, short_id, platform in blocked:
         lines.append(

@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 
 from bot.branches import audit
 from bot.context import Context
-from bot.i18n import N_, translator
+from bot.i18n import N_, format_local, translator
 from bot.linking import (
     CODE_LIFETIME,
     CODES_ALLOWED,
@@ -362,11 +362,13 @@ async def unlink(ctx: Context) -> Reply:
         older = [i for i in others if i.linked_at is None or i.linked_at < since]
         others = [i for i in others if i not in older]
         if not others:
+            branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
+            tz = branch.timezone if branch else ctx.settings.default_timezone
             raise ctx.refuse(
                 ctx.t(
                     "This account was linked less than a week ago, so it cannot unlink "
                     "your older accounts before {date}. They can unlink this one at any time.",
-                    date=(since + UNLINK_WAIT).strftime("%Y-%m-%d %H:%M UTC"),
+                    date=format_local(since + UNLINK_WAIT, "datetime_zone", ctx.t.locale, tz=tz),
                 ),
                 audit="unlink",
             )

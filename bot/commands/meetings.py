@@ -44,7 +44,7 @@ from bot.formation import (
     first_call_held,
     first_meeting_attended,
 )
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, format_local
 from bot.meetings import (
     CAPACITY_LIMIT,
     LINK,
@@ -71,8 +71,6 @@ from bot.meetings import (
     reminder_hours,
     tell,
     when_problem,
-    when_text,
-    when_zone,
     where_line,
 )
 from bot.meetings import announce as announce_meeting
@@ -80,7 +78,7 @@ from bot.messages import Attachment, Button, Reply
 from bot.people import resolve_reference
 from bot.permissions import holds_anywhere, holds_at_branch
 from bot.registry import action, command
-from bot.when import WhenError, read_when, recurrences
+from bot.when import WhenError, read_when, recurrences, wall_text
 from storage.models import (
     ADMIN,
     ASSEMBLY,
@@ -321,9 +319,9 @@ async def _guided_step(ctx: Context, branch: Branch, draft: Prompt, text: str) -
             lifetime=DRAFT_LIFETIME,
             branch=branch.id,
             meeting_kind=kind,
-            when=when.local.strftime("%Y-%m-%d %H:%M"),
+            when=wall_text(when.local),
         )
-        shown = when_zone(when.at, branch.timezone)
+        shown = format_local(when.at, "datetime_zone", ctx.t.locale, tz=branch.timezone)
         if kind == ONLINE:
             ask = ctx.t(
                 "{when}. Now the link, and a title if you like: /meeting "
@@ -373,11 +371,11 @@ async def _echo(ctx: Context, branch: Branch, draft: Draft) -> Reply:
         rule=draft.rule,
         times=[t.isoformat() for t in times],
     )
-    when = when_zone(draft.when.at, tz)
+    when = format_local(draft.when.at, "datetime_zone", ctx.t.locale, tz=tz)
     if draft.when.ambiguous:
         when += " " + ctx.t(
             "(the first time it is {time} that night, before the clocks go back)",
-            time=draft.when.local.strftime("%H:%M"),
+            time=format_local(draft.when.at, "time", ctx.t.locale, tz=tz),
         )
     lines = [
         f"{kind_label(ctx.t, draft.kind).capitalize()}: {title}",
@@ -404,8 +402,8 @@ async def _echo(ctx: Context, branch: Branch, draft: Draft) -> Reply:
 
 
 def _series_line(t: Translator, rule: str, times: Sequence[dt.datetime], tz: str) -> str:
-    end, start = times[-1].astimezone(ZoneInfo(tz)), times[0].astimezone(ZoneInfo(tz))
-    last, hour = f"{end:%a} {end.day} {end:%b %Y}", f"{start:%H:%M}"
+    last = format_local(times[-1], "date", t.locale, tz=tz)
+    hour = format_local(times[0], "time", t.locale, tz=tz)
     if rule == "monthly":
         return t(
             "Monthly, {n} times, the last on {last} (always {time} {tz} time).",
@@ -482,7 +480,7 @@ async def confirm_pressed(ctx: Context, target: str) -> Reply:
                 branch=branch.name,
                 title=title,
             ),
-            when_zone(first.starts_at, tz),
+            format_local(first.starts_at, "datetime_zone", t.locale, tz=tz),
             where_line(t, kind, place),
         ]
         if kind == ASSEMBLY:
@@ -504,7 +502,7 @@ async def confirm_pressed(ctx: Context, target: str) -> Reply:
             "show, edit, cancel, held, came and minutes.",
             branch=branch.name,
             title=title,
-            when=when_zone(first.starts_at, tz),
+            when=format_local(first.starts_at, "datetime_zone", ctx.t.locale, tz=tz),
             id=first.id,
         ),
         buttons=_rows(answer_buttons(ctx.t, first.id)),
@@ -538,7 +536,7 @@ async def _answer_pressed(ctx: Context, target: str, wanted: str) -> Reply:
             promoted_notice(meeting, branch),
             lambda t: answer_buttons(t, meeting.id),
         )
-    when = when_zone(meeting.starts_at, tz)
+    when = format_local(meeting.starts_at, "datetime_zone", ctx.t.locale, tz=tz)
     if status == RSVP_GOING:
         text = (
             ctx.t("You're going ✓ to {title}, {when}.", title=meeting.title, when=when)
@@ -699,7 +697,7 @@ async def _upcoming(
     buttons = []
     for n, (meeting, home) in enumerate(rows, 1):
         parts = [
-            f"{n}. {when_text(meeting.starts_at, home.timezone)}",
+            f"{n}. {format_local(meeting.starts_at, 'datetime', ctx.t.locale, tz=home.timezone)}",
             f"{meeting.title} ({kind_label(ctx.t, meeting.kind)})",
             meeting.place,
         ]
@@ -756,7 +754,8 @@ def _past(ctx: Context, branch: Branch, staff: bool, rows: list[Meeting]) -> lis
     buttons = []
     for n, meeting in enumerate(rows, 1):
         head = (
-            f"{n}. {when_text(meeting.starts_at, branch.timezone)} · {meeting.title} "
+            f"{n}. {format_local(meeting.starts_at, 'datetime', ctx.t.locale, tz=branch.timezone)}"
+            f" · {meeting.title} "
             f"({kind_label(ctx.t, meeting.kind)})"
         )
         if staff:
@@ -796,7 +795,7 @@ async def _show(ctx: Context, ref: str) -> Reply:
     }
     lines = [
         f"#{meeting.id} {meeting.title} ({kind_label(ctx.t, meeting.kind)})",
-        when_zone(meeting.starts_at, branch.timezone),
+        format_local(meeting.starts_at, "datetime_zone", ctx.t.locale, tz=branch.timezone),
         where_line(ctx.t, meeting.kind, meeting.place),
         ctx.t(
             "Going: {going} · Maybe: {maybe} · Waiting: {waiting} · Can't: {no}",
@@ -855,7 +854,7 @@ async def _edit(ctx: Context, text: str) -> Reply:
         reply = ctx.t(
             "{title} is now {when}; those who answered have been told.",
             title=meeting.title,
-            when=when_zone(when.at, tz),
+            when=format_local(when.at, "datetime_zone", ctx.t.locale, tz=tz),
         )
     elif what == "place":
         value = _clean(value.strip('"“”'))
@@ -898,28 +897,51 @@ def _clean(text: str) -> str:
 
 
 def _moved_notice(meeting: Meeting, branch: Branch) -> Callable[[Translator], str]:
-    title, kind, place = meeting.title, meeting.kind, meeting.place
-    when = when_zone(meeting.starts_at, branch.timezone)
+    title, kind, place, at, tz = (
+        meeting.title,
+        meeting.kind,
+        meeting.place,
+        meeting.starts_at,
+        branch.timezone,
+    )
     return lambda t: (
-        t("{title} has moved: it is now {when}.", title=title, when=when)
+        t(
+            "{title} has moved: it is now {when}.",
+            title=title,
+            when=format_local(at, "datetime_zone", t.locale, tz=tz),
+        )
         + "\n"
         + where_line(t, kind, place)
     )
 
 
 def _new_place_notice(meeting: Meeting, branch: Branch) -> Callable[[Translator], str]:
-    title, kind, place = meeting.title, meeting.kind, meeting.place
-    when = when_zone(meeting.starts_at, branch.timezone)
+    title, kind, place, at, tz = (
+        meeting.title,
+        meeting.kind,
+        meeting.place,
+        meeting.starts_at,
+        branch.timezone,
+    )
     return lambda t: (
-        t("{title}, {when}, has a new place or link.", title=title, when=when)
+        t(
+            "{title}, {when}, has a new place or link.",
+            title=title,
+            when=format_local(at, "datetime_zone", t.locale, tz=tz),
+        )
         + "\n"
         + where_line(t, kind, place)
     )
 
 
 def _renamed_notice(meeting: Meeting, branch: Branch, title: str) -> Callable[[Translator], str]:
-    old, when = meeting.title, when_zone(meeting.starts_at, branch.timezone)
-    return lambda t: t("{old}, {when}, is now called {title}.", old=old, when=when, title=title)
+    old, at, tz = meeting.title, meeting.starts_at, branch.timezone
+    return lambda t: t(
+        "{old}, {when}, is now called {title}.",
+        old=old,
+        when=format_local(at, "datetime_zone", t.locale, tz=tz),
+        title=title,
+    )
 
 
 async def _edit_capacity(ctx: Context, meeting: Meeting, branch: Branch, value: str) -> Reply:
@@ -949,12 +971,12 @@ async def _edit_capacity(ctx: Context, meeting: Meeting, branch: Branch, value: 
 
 
 def _cancelled_notice(meeting: Meeting, branch: Branch) -> Callable[[Translator], str]:
-    title, kind, when = meeting.title, meeting.kind, when_zone(meeting.starts_at, branch.timezone)
+    title, kind, at, tz = meeting.title, meeting.kind, meeting.starts_at, branch.timezone
     return lambda t: t(
         "Cancelled: {title} ({kind}), {when}, will not take place.",
         title=title,
         kind=kind_label(t, kind),
-        when=when,
+        when=format_local(at, "datetime_zone", t.locale, tz=tz),
     )
 
 
@@ -1009,12 +1031,16 @@ async def restore_pressed(ctx: Context, target: str) -> Reply:
         raise ctx.stale()
     meeting.cancelled_at = None
     _changed(meeting)
-    title, when = meeting.title, when_zone(meeting.starts_at, branch.timezone)
+    title, at, tz = meeting.title, meeting.starts_at, branch.timezone
     await tell(
         ctx,
         answered(meeting),
         f"mtback:{meeting.id}:{meeting.version}",
-        lambda t: t("Back on: {title}, {when}, takes place after all.", title=title, when=when),
+        lambda t: t(
+            "Back on: {title}, {when}, takes place after all.",
+            title=title,
+            when=format_local(at, "datetime_zone", t.locale, tz=tz),
+        ),
         lambda t: answer_buttons(t, meeting.id),
     )
     audit(ctx, "meeting.restored", branch=branch, meeting=meeting.id)
@@ -1022,7 +1048,7 @@ async def restore_pressed(ctx: Context, target: str) -> Reply:
         ctx.t(
             "Undone: {title}, {when}, is back on; those who answered have been told.",
             title=title,
-            when=when,
+            when=format_local(at, "datetime_zone", ctx.t.locale, tz=tz),
         ),
         edit=True,
     )
@@ -1047,7 +1073,7 @@ async def _mark_held(ctx: Context, meeting: Meeting, branch: Branch) -> Reply:
     """It took place. A proposed or forming branch's first online call is recorded;
     for a face-to-face meeting (or assembly) the organiser is asked who came."""
     await ctx.session.refresh(meeting, with_for_update=True)
-    when = when_zone(meeting.starts_at, branch.timezone)
+    when = format_local(meeting.starts_at, "datetime_zone", ctx.t.locale, tz=branch.timezone)
     if meeting.cancelled_at is not None:
         raise ctx.refuse(ctx.t("{title} was cancelled.", title=meeting.title))
     if meeting.starts_at > ctx.now:
@@ -1130,7 +1156,7 @@ async def _sheet(ctx: Context, meeting: Meeting, branch: Branch) -> Reply:
             "Who came to {title}, {when}? Press the name of each person who came (again to "
             "undo), count anyone else with + Guest, then Done.",
             title=meeting.title,
-            when=when_zone(meeting.starts_at, branch.timezone),
+            when=format_local(meeting.starts_at, "datetime_zone", ctx.t.locale, tz=branch.timezone),
         ),
         ctx.t("So far: {came}.", came=ctx.t.plural("{n} person came", "{n} people came", came))
         if not meeting.guests
@@ -1315,7 +1341,9 @@ async def _minutes(ctx: Context, text: str) -> Reply:
             ctx.t(
                 "{title} has not started yet: it is on {when}.",
                 title=meeting.title,
-                when=when_zone(meeting.starts_at, branch.timezone),
+                when=format_local(
+                    meeting.starts_at, "datetime_zone", ctx.t.locale, tz=branch.timezone
+                ),
             )
         )
     meeting.minutes = minutes
@@ -1325,7 +1353,7 @@ async def _minutes(ctx: Context, text: str) -> Reply:
         ctx.t(
             "Minutes recorded for {title}, {when}. Everyone can read them with /meetings past.",
             title=meeting.title,
-            when=when_text(meeting.starts_at, branch.timezone),
+            when=format_local(meeting.starts_at, "datetime", ctx.t.locale, tz=branch.timezone),
         )
     )
 

@@ -24,7 +24,7 @@ from bot.commands.privacy import ask_consent
 from bot.context import PROMPT_LIFETIME, Context, parse_id
 from bot.formation import maybe_forming
 from bot.founding import region_for
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, format_local
 from bot.messages import Button, Reply
 from bot.permissions import is_member
 from bot.registry import action, answer, command
@@ -455,15 +455,19 @@ async def me(ctx: Context) -> Reply:
                 status=status_label(ctx, branch.status),
             )
         )
-    if is_member(person, ctx.now, tz):
+    paid_until = person.dues_paid_until
+    if paid_until is not None and is_member(person, ctx.now, tz):
         lines.append(
-            ctx.t("Member: dues paid until {date}.", date=person.dues_paid_until.isoformat())  # type: ignore[union-attr]
+            ctx.t(
+                "Member: dues paid until {date}.",
+                date=format_local(paid_until, "iso_date", ctx.t.locale),
+            )
         )
-    elif person.dues_paid_until is not None:
+    elif paid_until is not None:
         lines.append(
             ctx.t(
                 "Supporter: your dues ran out on {date}; you can vote again once they are paid.",
-                date=person.dues_paid_until.isoformat(),
+                date=format_local(paid_until, "iso_date", ctx.t.locale),
             )
         )
     else:

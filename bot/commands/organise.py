@@ -9,7 +9,7 @@ member of a branch they do not look after.
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
 from sqlalchemy import delete, func, select
 
@@ -44,7 +44,7 @@ from bot.formation import (
     progress,
 )
 from bot.founding import clean_area
-from bot.i18n import N_
+from bot.i18n import N_, format_local
 from bot.linking import merge_people, secret_votes_in_common
 from bot.messages import Button, Reply
 from bot.people import resolve_reference
@@ -386,10 +386,6 @@ async def merge_cancelled(ctx: Context, target: str) -> Reply:
     return Reply(ctx.t("Cancelled: nothing was changed."), edit=True)
 
 
-def _local_date(when: dt.datetime, tz: str) -> str:
-    return when.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d")
-
-
 @command(
     "branch",
     N_("your branch: status, counts and next step"),
@@ -462,7 +458,7 @@ async def _history(ctx: Context, branch: Branch, at: Progress) -> list[str]:
     )
     events: list[tuple[dt.datetime, str]] = []
     for step, actor in steps:
-        date = _local_date(step.at, tz)
+        date = format_local(step.at, "iso_date", ctx.t.locale, tz=tz)
         text = f"{status_label(ctx, step.to_status)} {date}"
         if step.merged_from is not None and step.to_status == MERGED:
             text = ctx.t("{branch} merged in {date}", branch=step.merged_from, date=date)
@@ -477,7 +473,10 @@ async def _history(ctx: Context, branch: Branch, at: Progress) -> list[str]:
         events.append(
             (
                 branch.first_call_at,
-                ctx.t("first online call {date}", date=_local_date(branch.first_call_at, tz)),
+                ctx.t(
+                    "first online call {date}",
+                    date=format_local(branch.first_call_at, "iso_date", ctx.t.locale, tz=tz),
+                ),
             )
         )
     if branch.first_meeting_at is not None:
@@ -486,7 +485,7 @@ async def _history(ctx: Context, branch: Branch, at: Progress) -> list[str]:
                 branch.first_meeting_at,
                 ctx.t(
                     "first face-to-face meeting {date}, {came}",
-                    date=_local_date(branch.first_meeting_at, tz),
+                    date=format_local(branch.first_meeting_at, "iso_date", ctx.t.locale, tz=tz),
                     came=ctx.t.plural("{n} came", "{n} came", at.came),
                 ),
             )
@@ -520,9 +519,10 @@ async def members_pressed(ctx: Context, target: str) -> Reply:
     people = await people_in(ctx, branch)
     lines = [ctx.t("People in the {branch} branch ({n}):", branch=branch.name, n=len(people))]
     for p in people[:MEMBER_LIST_LIMIT]:
+        paid_until = p.dues_paid_until
         status = (
-            ctx.t("member until {date}", date=p.dues_paid_until.isoformat())  # type: ignore[union-attr]
-            if is_member(p, ctx.now, branch.timezone)
+            ctx.t("member until {date}", date=format_local(paid_until, "iso_date", ctx.t.locale))
+            if paid_until is not None and is_member(p, ctx.now, branch.timezone)
             else ctx.t("supporter")
         )
         lines.append(f"{p.display_name} · {p.short_id} · {status}")
@@ -783,7 +783,7 @@ async def _set_dues(
         (
             lambda t: t(
                 "Your membership dues are recorded as paid until {date}. Thank you!",
-                date=value.isoformat(),
+                date=format_local(value, "iso_date", t.locale),
             )
         )
         if value
@@ -801,7 +801,7 @@ async def _set_dues(
                 actor=actor,
                 name=person.display_name,
                 short_id=person.short_id,
-                date=value.isoformat(),
+                date=format_local(value, "iso_date", t.locale),
             )
         )
         if value
@@ -826,7 +826,7 @@ async def _set_dues(
         ctx.t(
             "Dues for {name} are now paid until {date}.",
             name=person.display_name,
-            date=value.isoformat(),
+            date=format_local(value, "iso_date", ctx.t.locale),
         )
         if value
         else ctx.t("{name} is now recorded as a supporter (no dues).", name=person.display_name)

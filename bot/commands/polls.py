@@ -25,8 +25,8 @@ from bot import ballot_box
 from bot.branches import audit, search
 from bot.commands.organise import _require_staff
 from bot.context import Context, Refusal, parse_id
-from bot.i18n import N_, Translator, translator
-from bot.meetings import when_problem, when_zone
+from bot.i18n import N_, Translator, format_local, translator
+from bot.meetings import when_problem
 from bot.messages import Attachment, Button, Reply
 from bot.outbox import Recipients, enqueue, enqueue_for
 from bot.permissions import holds_at_branch, holds_at_region, holds_nationally, is_member
@@ -58,7 +58,7 @@ from bot.polls import (
     turnout,
 )
 from bot.registry import action, command
-from bot.when import WhenError, read_when
+from bot.when import WhenError, read_wall_text, read_when, wall_text
 from storage.models import (
     ADMIN,
     MULTI,
@@ -220,11 +220,6 @@ async def _scope_of(ctx: Context, draft: _Draft) -> tuple[str, int, str, str]:
     return SCOPE_BRANCH, branch.id, branch.name, branch.timezone
 
 
-def _local(when: dt.datetime, tz: str) -> str:
-    local = when.astimezone(ZoneInfo(tz))
-    return f"{local.strftime('%a %d %b %Y %H:%M')} ({tz})"
-
-
 async def _preview(ctx: Context, text: str) -> Reply:
     draft = _parse(ctx, text)
     scope, scope_id, name, tz = await _scope_of(ctx, draft)
@@ -252,7 +247,7 @@ async def _preview(ctx: Context, text: str) -> Reply:
                         problem=when_problem(ctx.t, exc),
                     )
                 ) from None
-        options = [t.local.strftime("%Y-%m-%d %H:%M") for t in sorted(times, key=lambda w: w.at)]
+        options = [wall_text(t.local) for t in sorted(times, key=lambda w: w.at)]
         if len(set(options)) != len(options):
             raise ctx.refuse(ctx.t("Two options are the same."))
         # A poll about when to meet closes before the first of its times has passed:
@@ -262,7 +257,7 @@ async def _preview(ctx: Context, text: str) -> Reply:
             raise ctx.refuse(
                 ctx.t(
                     "--closes: the poll must close before its earliest time, {when}.",
-                    when=_local(earliest, tz),
+                    when=format_local(earliest, "day_time_year_zone", ctx.t.locale, tz=tz),
                 )
             )
         if not draft.closes:
@@ -307,7 +302,9 @@ async def _preview(ctx: Context, text: str) -> Reply:
             secrecy=ctx.t("secret ballot") if "--secret" in draft.flags else ctx.t("open ballot"),
         ),
         ctx.t("Who votes: the {n} {who} of {scope}, as of now.", n=voters, who=who, scope=name),
-        ctx.t("Closes: {when}.", when=_local(closes, tz)),
+        ctx.t(
+            "Closes: {when}.", when=format_local(closes, "day_time_year_zone", ctx.t.locale, tz=tz)
+        ),
     ]
     return Reply(
         "\n".join(lines),
@@ -337,7 +334,7 @@ _UNBRANCHED_ROLL = (
 
 def poll_text(t: Translator, poll: Poll, tz: str) -> str:
     lines = [t("Poll: {question}", question=poll.question)]
-    lines += [f"{i + 1}. {option_label(poll, i, tz)}" for i in range(len(poll.options))]
+    lines += [f"{i + 1}. {option_label(poll, i, t.locale)}" for i in range(len(poll.options))]
     how = {
         SINGLE: t("Choose one."),
         MULTI: t("Choose all you support."),
@@ -350,14 +347,19 @@ def poll_text(t: Translator, poll: Poll, tz: str) -> str:
             t("Secret ballot: nobody can see how you voted, and a vote cannot be changed.")
         )
     if poll.closes_at is not None:
-        lines.append(t("Closes {when}.", when=_local(poll.closes_at, tz)))
+        lines.append(
+            t(
+                "Closes {when}.",
+                when=format_local(poll.closes_at, "day_time_year_zone", t.locale, tz=tz),
+            )
+        )
     return "\n".join(lines)
 
 
 def poll_buttons(t: Translator, poll: Poll, tz: str) -> tuple[tuple[Button, ...], ...]:
     if poll.kind == SINGLE and not poll.secret:
         rows = [
-            (Button(option_label(poll, i, tz)[:60], "pv", f"{poll.id}.{i}"),)
+            (Button(option_label(poll, i, t.locale)[:60], "pv", f"{poll.id}.{i}"),)
             for i in range(len(poll.options))
         ]
         if poll.live:
@@ -489,7 +491,12 @@ async def _may_vote(ctx: Context, poll: Poll) -> Person:
             ctx,
             ctx.t(
                 "This poll closed on {when}.",
-                when=_local(poll.closed_at or poll.closes_at or ctx.now, tz),
+                when=format_local(
+                    poll.closed_at or poll.closes_at or ctx.now,
+                    "day_time_year_zone",
+                    ctx.t.locale,
+                    tz=tz,
+                ),
             ),
         )
     if on_roll:
@@ -497,7 +504,7 @@ async def _may_vote(ctx: Context, poll: Poll) -> Person:
     if person.joined_branch_at is not None and person.joined_branch_at > poll.opened_at:
         why = ctx.t(
             "Who may vote was fixed when the poll opened ({when}); you joined after that.",
-            when=_local(poll.opened_at, tz),
+            when=format_local(poll.opened_at, "day_time_year_zone", ctx.t.locale, tz=tz),
         )
     elif not poll.everyone and not is_member(person, ctx.now, tz):
         why = ctx.t(
@@ -508,7 +515,7 @@ async def _may_vote(ctx: Context, poll: Poll) -> Person:
         why = ctx.t(
             "Who may vote was fixed when the poll opened ({when}); your dues were not "
             "current then.",
-            when=_local(poll.opened_at, tz),
+            when=format_local(poll.opened_at, "day_time_year_zone", ctx.t.locale, tz=tz),
         )
     raise _private(ctx, why)
 
@@ -524,7 +531,7 @@ async def _cast(ctx: Context, poll: Poll, choice: list[int]) -> Reply:
     if valid is None:
         raise ctx.stale()
     tz = await scope_timezone(ctx.session, ctx.settings, poll)
-    labels = ", ".join(option_label(poll, i, tz) for i in valid)
+    labels = ", ".join(option_label(poll, i, ctx.t.locale) for i in valid)
     if poll.secret:
         if not await cast_secret(ctx.session, poll, person, valid, ctx.settings):
             raise _private(
@@ -546,7 +553,8 @@ async def _cast(ctx: Context, poll: Poll, choice: list[int]) -> Reply:
     )
     if poll.closes_at is not None:
         text += "\n" + ctx.t(
-            "You can change it until the poll closes, {when}.", when=_local(poll.closes_at, tz)
+            "You can change it until the poll closes, {when}.",
+            when=format_local(poll.closes_at, "day_time_year_zone", ctx.t.locale, tz=tz),
         )
     return Reply(text, private=True)
 
@@ -586,7 +594,9 @@ def _ballot(ctx: Context, poll: Poll, tz: str, picked: list[int], person: Person
     if poll.kind == RANKED:
         if picked:
             lines.append(ctx.t("Your ranking so far:"))
-            lines += [f"{n}. {option_label(poll, i, tz)}" for n, i in enumerate(picked, 1)]
+            lines += [
+                f"{n}. {option_label(poll, i, ctx.t.locale)}" for n, i in enumerate(picked, 1)
+            ]
             lines.append(ctx.t("Press your next choice, or cast your vote."))
         else:
             lines.append(ctx.t("Press your first choice."))
@@ -596,7 +606,7 @@ def _ballot(ctx: Context, poll: Poll, tz: str, picked: list[int], person: Person
                 rows.append(
                     (
                         Button(
-                            option_label(poll, i, tz)[:60],
+                            option_label(poll, i, ctx.t.locale)[:60],
                             "pr",
                             _data(ctx, poll, person, f"{ranking}{RANK_DIGITS[i]}"),
                         ),
@@ -615,7 +625,7 @@ def _ballot(ctx: Context, poll: Poll, tz: str, picked: list[int], person: Person
             rows.append(
                 (
                     Button(
-                        f"{mark} {option_label(poll, i, tz)}"[:60],
+                        f"{mark} {option_label(poll, i, ctx.t.locale)}"[:60],
                         "pm",
                         _data(ctx, poll, person, encode_mask(after)),
                     ),
@@ -757,8 +767,7 @@ async def schedule_from_poll(ctx: Context, target: str) -> Reply:
     await ctx.prompt(
         "mtdraft", lifetime=dt.timedelta(hours=1), branch=branch.id, meeting_kind=kind, when=when
     )
-    local = dt.datetime.strptime(when, "%Y-%m-%d %H:%M").replace(tzinfo=ZoneInfo(branch.timezone))
-    shown = when_zone(local.astimezone(dt.UTC), branch.timezone)
+    shown = format_local(read_wall_text(when), "datetime_zone", ctx.t.locale, tz=branch.timezone)
     if kind == "online":
         return Reply(
             ctx.t(
@@ -853,7 +862,7 @@ async def _manage(ctx: Context, word: str, poll: Poll) -> Reply | list[Reply]:
         if closed is None:
             raise ctx.refuse(ctx.t("That poll is already closed."))
         audit(ctx, "poll.closed", poll=poll.id)
-        png = await asyncio.to_thread(chart, poll, closed.result, tz, poll.question)
+        png = await asyncio.to_thread(chart, poll, closed.result, ctx.t.locale, poll.question)
         return Reply(
             result_text(ctx.t, poll, closed.result, tz),
             file=Attachment(f"poll-{poll.id}.png", png, "image/png"),
@@ -877,7 +886,7 @@ async def _manage(ctx: Context, word: str, poll: Poll) -> Reply | list[Reply]:
         ctx.t("Poll {id}, exported.", id=poll.id),
         file=Attachment(
             f"poll-{poll.id}.csv",
-            export_csv(poll, result, tz, (roll, voted, ballots)),
+            export_csv(poll, result, (roll, voted, ballots)),
             "text/csv",
         ),
         private=True,
@@ -902,7 +911,11 @@ async def _my_polls(ctx: Context) -> Reply:
     for n, (poll, voted) in enumerate(rows, 1):
         tz = await scope_timezone(ctx.session, ctx.settings, poll)
         state = ctx.t("you voted ✓") if voted else ctx.t("not voted yet")
-        when = _local(poll.closes_at, tz) if poll.closes_at else ""
+        when = (
+            format_local(poll.closes_at, "day_time_year_zone", ctx.t.locale, tz=tz)
+            if poll.closes_at
+            else ""
+        )
         lines.append(f"{n}. {poll.question} · {when} · {state}")
         buttons.append((Button(ctx.t("Vote {n}", n=n), "pollopen", str(poll.id)),))
     return Reply("\n".join(lines), buttons=tuple(buttons))

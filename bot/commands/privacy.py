@@ -255,7 +255,7 @@ async def forget_confirmed(ctx: Context, target: str) -> Reply:
         ErasureCount(
             branch_id=person.branch_id,
             was_member=is_member(person, ctx.now, tz),
-            month=ctx.now.strftime("%Y-%m"),
+            month=ctx.now.date().isoformat()[:7],  # "2026-11"
         )
     )
     person_id, keys = person.id, await _keys(ctx, person)

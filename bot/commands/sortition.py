@@ -14,7 +14,6 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, update
 
@@ -23,7 +22,7 @@ from bot.branches import audit, notify
 from bot.commands.organise import _require_staff
 from bot.config import parse_categories
 from bot.context import Context, Refusal, parse_id
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, format_local
 from bot.messages import Attachment, Button, Reply
 from bot.permissions import holds_at_branch, holds_at_region, holds_nationally, is_member
 from bot.registry import action, command
@@ -606,8 +605,10 @@ async def _preview_delegation(ctx: Context, plan: Plan, bodies: list[draws.Body]
                 seats=seats[index],
                 members=members[index],
                 n=len(pools[index]),
-                low=f"{float(summary['min_probability']) * 100:.1f}",
-                high=f"{float(summary['max_probability']) * 100:.1f}",
+                low=format_local(float(summary["min_probability"]) * 100, "decimal1", ctx.t.locale),
+                high=format_local(
+                    float(summary["max_probability"]) * 100, "decimal1", ctx.t.locale
+                ),
             )
             + (" " + ctx.t("Quotas relaxed: {why}", why=relaxed) if relaxed else "")
         )
@@ -631,7 +632,7 @@ def _source_text(ctx: Context, source: dict[str, Any], tz: str) -> str:
             name=source.get("name"),
             format=source.get("format"),
             date=source.get("date"),
-            when=_when(source.get("results_after"), tz),
+            when=_when(ctx, source.get("results_after"), tz),
             tz=tz,
         )
     if source.get("kind") == seeds.BEACON:
@@ -640,7 +641,7 @@ def _source_text(ctx: Context, source: dict[str, Any], tz: str) -> str:
             "signature checked when it is published",
             round=source.get("round"),
             chain=source.get("name"),
-            when=_when(source.get("round_time"), tz),
+            when=_when(ctx, source.get("round_time"), tz),
             tz=tz,
         )
     return ctx.t(
@@ -651,12 +652,15 @@ def _source_text(ctx: Context, source: dict[str, Any], tz: str) -> str:
     )
 
 
-def _when(value: object, tz: str) -> str:
+def _when(ctx: Context, value: object, tz: str) -> str:
+    """A moment kept in a draw's record (ISO 8601), in the reader's time zone."""
     try:
         moment = dt.datetime.fromisoformat(str(value))
-        return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
     except ValueError:
         return "?"
+    if moment.tzinfo is None:
+        return "?"
+    return format_local(moment, "iso_datetime", ctx.t.locale, tz=tz)
 
 
 @action("drawok")
@@ -726,7 +730,7 @@ async def draw_commit(ctx: Context, target: str) -> Reply:
         how = ctx.t(
             "Once the result is out (after {when}, {tz} time), two witnesses, members who "
             "are not both organisers, each send /draw seed {id} followed by the numbers.",
-            when=_when(source.get("results_after"), await _reader_tz(ctx)),
+            when=_when(ctx, source.get("results_after"), await _reader_tz(ctx)),
             tz=await _reader_tz(ctx),
             id=first.id,
         )
@@ -853,7 +857,7 @@ async def _enter_seed(ctx: Context, text: str) -> Reply:
                 id=draw.id,
                 name=source.get("name") or "?",
                 date=source.get("date") or "?",
-                when=_when(draw.seed_due_at.isoformat(), tz),
+                when=format_local(draw.seed_due_at, "iso_datetime", ctx.t.locale, tz=tz),
                 tz=tz,
             )
         )

@@ -22,7 +22,7 @@ A seed source is fixed in the record before anyone can know the seed. Three kind
     so wherever it shows.
 
 Messages raised here (``SeedProblem``) are catalogue sentences: the command
-translates them with their parameters.
+translates them with their parameters (a weekday in the reader's language).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.i18n import N_
+from bot.i18n import N_, format_local
 
 LOTTERY, BEACON, STRING = "lottery", "beacon", "string"
 
@@ -47,7 +47,15 @@ class SeedProblem(Exception):
         self.params = params
 
     def render(self, t: Any) -> str:
-        return str(t(self.message, **self.params))
+        params = {
+            key: format_local(value, "weekday", t.locale) if isinstance(value, Weekday) else value
+            for key, value in self.params.items()
+        }
+        return str(t(self.message, **params))
+
+
+class Weekday(int):
+    """A weekday (0 = Monday) in a ``SeedProblem``: named in the reader's language."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +123,6 @@ GENERIC = re.compile(
     r"^(?P<name>.*?[^\W\d_].*?)[\s,:(]+(?P<count>\d{1,2}) ?of ?(?P<low>\d{1,4}) ?- ?(?P<high>\d{1,4})\)?$"
 )
 GENERIC_RESULTS_AT = dt.time(21, 0)
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def game_named(name: str) -> Game | None:
@@ -181,7 +188,7 @@ def lottery_source(name: str, date: str, timezone: str, now: dt.datetime) -> dic
         raise SeedProblem(
             N_("{name} is not drawn on a {weekday}; the next draw after today is on {date}."),
             name=game.name,
-            weekday=WEEKDAYS[day.weekday()],
+            weekday=Weekday(day.weekday()),
             date=_next_draw_day(game, today).isoformat(),
         )
     zone = ZoneInfo(game.timezone or timezone)
