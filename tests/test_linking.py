@@ -229,3 +229,15 @@ async def test_forget_after_linking_removes_both_accounts(demo: Chat) -> None:
         )
     assert left == 0
     assert "/start" in text(await demo.say("Carol", "/me"))
+
+
+async def test_the_week_before_unlinking_ends_in_the_branchs_own_time(demo: Chat) -> None:
+    """In summer Frome's clocks are an hour ahead of UTC: the date a new account may
+    unlink the older one is told in the branch's time, the zone named."""
+    demo.clock.set(dt.datetime(2027, 6, 3, 11, 0, tzinfo=dt.UTC))
+    code = code_in(await demo.say("Carol", "/link"))
+    await demo.say("Carol", f"/link {code}", platform=TG)
+    await confirm_link(demo, "Carol")
+    refused = await demo.say("Carol", "/unlink", platform=TG)
+    assert refused[0].error
+    assert "before Thu 10 Jun 2027, 12:00 (Europe/London)." in refused[0].text, refused[0].text
