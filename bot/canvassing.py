@@ -19,7 +19,6 @@ from sqlalchemy import bindparam, func, select
 
 from bot.context import Context
 from bot.i18n import Translator, format_local
-from bot.when import WhenError, read_time_of_day
 from storage.models import (
     GOING,
     SCOPE_NATIONAL,
@@ -51,28 +50,15 @@ BRANCH_WITH_REMINDERS = select(Person.id).where(
     Person.branch_id == bindparam("r_branch"), Person.reminders.is_(True)
 )
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 HORIZON = dt.timedelta(days=7)
 SESSION_LENGTH = dt.timedelta(hours=2)
 POINT_LIMIT = 200
 CAPACITY_LIMIT = 500
 
 
-def parse_weekday(text: str) -> int | None:
-    """0 (Monday) to 6 from an English day name, its plural or its first three letters."""
-    word = text.lower().rstrip(".")
-    for i, day in enumerate(WEEKDAYS):
-        if word in (day, day + "s", day[:3]):
-            return i
-    return None
-
-
-def parse_time(text: str) -> dt.time | None:
-    """A time of day as /meeting reads one (``10:30``, ``7pm``, ``noon``), or None."""
-    try:
-        return read_time_of_day(text)
-    except WhenError:
-        return None
+def slot_time(slot: CanvassSlot) -> dt.time:
+    """The local time of a weekly slot (kept as ``HH:MM``, as /canvass schedule read it)."""
+    return dt.time.fromisoformat(slot.local_time)
 
 
 def occurrence(day: dt.date, at: dt.time, tz: str) -> dt.datetime:
@@ -101,8 +87,7 @@ async def ensure_sessions(ctx: Context, branch: Branch, until: dt.datetime) -> N
     days = (until - ctx.now).days + 2
     rows = []
     for slot in slots:
-        at = parse_time(slot.local_time)
-        assert at is not None
+        at = slot_time(slot)
         for offset in range(days):
             day = today + dt.timedelta(days=offset)
             if day.weekday() != slot.weekday:

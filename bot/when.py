@@ -1,8 +1,11 @@
-"""Dates and times that members type, read in their branch's time zone.
+"""Dates and times that members type, read in their branch's time zone: the one parser
+behind /meeting, /poll (its times and --closes), /canvass schedule and /campaign.
 
 ``parse_when(text, now, tz)`` returns an aware UTC datetime; ``read_when`` returns the
-same with the local reading and a flag for a wall time that happens twice. What is read
-(English words; another language adds its own words to a copy of ``ENGLISH``):
+same with the local reading and a flag for a wall time that happens twice. The same
+words and times are read by ``read_time_of_day`` (a time alone), ``read_weekly`` (a
+weekday and a time: "saturdays 10:30") and ``read_date`` (a calendar date alone). What
+is read (English words; another language adds its own words to a copy of ``ENGLISH``):
 
     2026-12-03 19:00        ISO date (also 2026/12/03, 2026.12.03, 2026-12-03T19:00)
     3 dec 19:00             day and month name, the year optional (then the next such day):
@@ -14,9 +17,9 @@ same with the local reading and a flag for a wall time that happens twice. What 
     in 3 days 18:00         also "in 2 weeks 19:00"
     19:00                   a time alone is today
 
-Times: ``19:00``, ``19.00``, ``7pm``, ``7 pm``, ``7:30pm``, ``noon``. The parts may come in
-any order; "at", "on", "of", "the" and commas are ignored; case does not matter. Digits of
-any script (Arabic-Indic, Devanagari...) are read as the digits they are.
+Times: ``19:00``, ``19.00``, ``7pm``, ``7 pm``, ``7:30pm``, ``7:30 pm``, ``noon``. The
+parts may come in any order; "at", "on", "of", "the" and commas are ignored; case does not
+matter. Digits of any script (Arabic-Indic, Devanagari...) are read as the digits they are.
 
 A numeric date with the day or month first (``3/12/2026``, ``03.12.2026``, ``3/12``) is
 refused as ambiguous, even where only one reading is possible, so members learn one form.
@@ -46,7 +49,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo
@@ -58,8 +61,11 @@ __all__ = [
     "WhenError",
     "Word",
     "parse_when",
+    "read_date",
     "read_time_of_day",
     "read_wall_text",
+    "read_weekday",
+    "read_weekly",
     "read_when",
     "recurrences",
     "wall_text",
@@ -85,6 +91,7 @@ class WhenError(ValueError):
 WordKind = Literal[
     "day",  # value: days from today
     "weekday",  # value: Monday 0 .. Sunday 6
+    "weekdays",  # "saturdays": every such weekday (read_weekday and read_weekly only)
     "next",  # "next <weekday>": strictly after today
     "in",  # "in <number> <unit>"
     "unit",  # value: days in the unit
@@ -128,6 +135,18 @@ ENGLISH: Mapping[str, Word] = {
             "saturday": 5,
             "sun": 6,
             "sunday": 6,
+        },
+    ),
+    **_words(
+        "weekdays",
+        {
+            "mondays": 0,
+            "tuesdays": 1,
+            "wednesdays": 2,
+            "thursdays": 3,
+            "fridays": 4,
+            "saturdays": 5,
+            "sundays": 6,
         },
     ),
     "next": Word("next"),
@@ -282,6 +301,10 @@ class _Reader:
             meridiem = self.suffix(suffix)
             if meridiem is not None and meridiem.kind != "meridiem":
                 raise self.unreadable()
+            after = self.word(1)
+            if meridiem is None and after is not None and after.kind == "meridiem":
+                self.set_time(int(hour), int(minute), after)  # "7:30 pm"
+                return 2
             self.set_time(int(hour), int(minute), meridiem)
             return 1
         if _DAY_MONTH_DATE.fullmatch(token.rstrip(".")):
@@ -320,7 +343,7 @@ class _Reader:
             return self.day_of_month(day, word.value)
         elif word.kind == "clock":
             self.set_time(word.value // 60, word.value % 60, None)
-        else:  # a meridiem, unit or ordinal on its own
+        else:  # a meridiem, unit, ordinal or "saturdays" on its own
             raise self.unreadable()
         return 1
 
@@ -428,17 +451,74 @@ def read_when(
     return When(at=at, local=at.astimezone(tz), ambiguous=ambiguous)
 
 
-def read_time_of_day(text: str, *, words: Mapping[str, Word] = ENGLISH) -> dt.time:
-    """A time of day alone (``19:00``, ``7pm``, ``7:30 pm``, ``noon``), read as
-    ``read_when`` reads one, so every command accepts the same times."""
+def _read(text: str, words: Mapping[str, Word]) -> _Reader:
     tokens = _normalise(text) if len(text) <= MAX_LENGTH else []
     if not tokens:
         raise WhenError("unreadable")
     reader = _Reader(tokens, words)
     reader.read()
+    return reader
+
+
+def read_time_of_day(text: str, *, words: Mapping[str, Word] = ENGLISH) -> dt.time:
+    """A time of day alone (``19:00``, ``7pm``, ``7:30 pm``, ``noon``), read as
+    ``read_when`` reads one, so every command accepts the same times."""
+    reader = _read(text, words)
     if reader.time is None or reader.date is not None:
         raise WhenError("unreadable")
     return dt.time(*reader.time)
+
+
+def read_weekday(text: str, *, words: Mapping[str, Word] = ENGLISH) -> int:
+    """A weekday named alone, 0 (Monday) to 6: ``saturday``, ``sat``, ``Sat.``, or
+    ``saturdays`` (as in "every Saturday"). Raises ``WhenError("unreadable")``."""
+    tokens = _normalise(text) if len(text) <= MAX_LENGTH else []
+    word = words.get(tokens[0]) if len(tokens) == 1 else None
+    if word is None or word.kind not in ("weekday", "weekdays"):
+        raise WhenError("unreadable", **({"word": tokens[0][:30]} if tokens else {}))
+    return word.value
+
+
+def read_weekly(
+    typed: Sequence[str], *, words: Mapping[str, Word] = ENGLISH
+) -> tuple[int, dt.time, int]:
+    """A weekday and a time of day at the start of the words ``typed``
+    (``saturday 10:30``, ``sat 7 pm``, ``saturdays noon``): the weekday (0 = Monday),
+    the time, and how many of the words they took; the rest is the caller's (a meeting
+    point). The time takes a second word only where that changes it ("7 pm"), never
+    one that changes nothing ("10:30 the"). Raises ``WhenError``."""
+    if not typed:
+        raise WhenError("unreadable")
+    weekday = read_weekday(typed[0], words=words)
+    if len(typed) < 2:
+        raise WhenError("no_time")
+    try:
+        at: dt.time | None = read_time_of_day(typed[1], words=words)
+    except WhenError:
+        at = None
+    if len(typed) > 2:
+        try:
+            longer = read_time_of_day(f"{typed[1]} {typed[2]}", words=words)
+        except WhenError:
+            pass
+        else:
+            if longer != at:
+                return weekday, longer, 3
+    if at is None:
+        raise WhenError("unreadable", word=typed[1][:30])
+    return weekday, at, 2
+
+
+def read_date(text: str, today: dt.date, *, words: Mapping[str, Word] = ENGLISH) -> dt.date:
+    """A calendar date alone (``2026-12-03``, ``2026/12/03``, ``3 dec 2026``; without a
+    year the next such day, ``today`` included), for a day fixed in advance such as a
+    polling day: never a time, nor a day counted from today ("tomorrow", "sat"), which
+    would move with the day it is read. Raises ``WhenError`` ("unreadable",
+    "ambiguous", "no_such_date")."""
+    reader = _read(text, words)
+    if reader.date is None or reader.date[0] != "date" or reader.time is not None:
+        raise WhenError("unreadable")
+    return _day(reader.date, dt.time.max, dt.datetime.combine(today, dt.time.min))
 
 
 def wall_text(local: dt.datetime) -> str:

@@ -265,6 +265,7 @@ async def test_help_shows_organisers_how_to_schedule_and_members_how_to_sign_up(
     [
         ("saturday 7pm Market Cross 8", "19:00", 8),  # as /meeting reads times
         ("saturday 7 pm Market Cross", "19:00", None),
+        ("saturdays 10:30 pm Market Cross", "22:30", None),
         ("saturday 10.30am Market Cross ١٢", "10:30", 12),  # Arabic-Indic digits
         ("saturday noon Market Cross", "12:00", None),
     ],

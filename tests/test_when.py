@@ -10,7 +10,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.when import ENGLISH, When, WhenError, Word, parse_when, read_when, recurrences
+from bot.when import (
+    ENGLISH,
+    When,
+    WhenError,
+    Word,
+    parse_when,
+    read_date,
+    read_time_of_day,
+    read_wall_text,
+    read_weekday,
+    read_weekly,
+    read_when,
+    recurrences,
+    wall_text,
+)
 
 LONDON = ZoneInfo("Europe/London")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -479,3 +493,109 @@ def test_recurrences_keep_the_wall_time(now: dt.datetime, tz: ZoneInfo, rule: st
             naive.replace(tzinfo=tz).astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive
         )
         assert in_gap or wall.time() == start.time()
+
+
+# -- the same words for a weekly time, a time alone and a calendar date -----------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("saturday 10:30 Market Cross", (5, dt.time(10, 30), 2)),
+        ("Sat. 10:30 Market Cross", (5, dt.time(10, 30), 2)),
+        ("saturdays 7pm Market Cross", (5, dt.time(19, 0), 2)),
+        ("sat 7 pm Market Cross", (5, dt.time(19, 0), 3)),  # "7 pm" is one time in two words
+        ("tues 10:30 pm Library", (1, dt.time(22, 30), 3)),
+        ("thurs noon the Cross", (3, dt.time(12, 0), 2)),  # "the" changes nothing: kept
+        ("sun 10.30am Cross", (6, dt.time(10, 30), 2)),
+        ("sunday ١٠:٣٠ Cross", (6, dt.time(10, 30), 2)),
+    ],
+)
+def test_a_weekly_time_is_read_as_every_other_time(
+    typed: str, expected: tuple[int, dt.time, int]
+) -> None:
+    assert read_weekly(typed.split()) == expected
+
+
+@pytest.mark.parametrize(
+    "typed", ["", "funday 10:30 X", "saturday", "saturday 25:00 X", "sat 7 X", "tomorrow 10:30 X"]
+)
+def test_a_weekly_time_that_is_not_one_is_refused(typed: str) -> None:
+    with pytest.raises(WhenError):
+        read_weekly(typed.split())
+
+
+def test_a_weekday_alone() -> None:
+    assert [read_weekday(w) for w in ("mon", "Tuesday", "weds", "THU", "fridays", "sat.")] == [
+        0,
+        1,
+        2,
+        3,
+        4,
+        5,
+    ]
+    for text in ("", "sat sun", "next sat", "tomorrow", "7pm", "x" * 500):
+        with pytest.raises(WhenError):
+            read_weekday(text)
+    # "saturdays" is not a day to meet on once.
+    assert refusal("saturdays 19:00").reason == "unreadable"
+
+
+def test_a_weekday_in_another_language() -> None:
+    spanish = {**ENGLISH, "sábado": Word("weekday", 5), "sábados": Word("weekdays", 5)}
+    assert read_weekly("sábados 10:30 Plaza".split(), words=spanish) == (5, dt.time(10, 30), 2)
+    with pytest.raises(WhenError):
+        read_weekday("sábado")
+
+
+def test_a_time_of_day_alone() -> None:
+    assert read_time_of_day("7:30 pm") == dt.time(19, 30)
+    for text in ("tomorrow 7pm", "", "25:00", "sat"):
+        with pytest.raises(WhenError):
+            read_time_of_day(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-12-03", dt.date(2026, 12, 3)),
+        ("2026/12/03", dt.date(2026, 12, 3)),
+        ("2027.5.6", dt.date(2027, 5, 6)),
+        ("٢٠٢٦-١٢-٠٣", dt.date(2026, 12, 3)),
+        ("3 dec 2026", dt.date(2026, 12, 3)),
+        ("1 dec", dt.date(2026, 12, 1)),  # today counts
+        ("30 nov", dt.date(2027, 11, 30)),  # this year's has passed
+        ("2020-01-01", dt.date(2020, 1, 1)),  # the caller judges whether it is too early
+    ],
+)
+def test_a_calendar_date_alone(text: str, expected: dt.date) -> None:
+    assert read_date(text, NOW.date()) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("tomorrow", "unreadable"),  # a day counted from today is no fixed date
+        ("sat", "unreadable"),
+        ("in 3 days", "unreadable"),
+        ("2026-12-03 19:00", "unreadable"),
+        ("", "unreadable"),
+        ("03/12/2026", "ambiguous"),
+        ("2026-02-30", "no_such_date"),
+        ("20261203", "unreadable"),
+    ],
+)
+def test_what_is_not_a_calendar_date(text: str, reason: str) -> None:
+    with pytest.raises(WhenError) as caught:
+        read_date(text, NOW.date())
+    assert caught.value.reason == reason
+
+
+def test_a_wall_time_kept_as_text_reads_back() -> None:
+    when = read_when("next tue 7pm", NOW, LONDON)
+    assert wall_text(when.local) == "2026-12-08 19:00"
+    assert read_wall_text(wall_text(when.local)) == dt.datetime(2026, 12, 8, 19, 0)
+    assert read_when(wall_text(when.local), NOW, LONDON) == when
+    for text in ("2026-12-08T19:00", "2026-12-08 19:00:00", "Fri 04 Dec 19:00", ""):
+        with pytest.raises(ValueError):
+            read_wall_text(text)

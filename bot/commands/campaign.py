@@ -26,7 +26,7 @@ from bot.canvassing import (
     ensure_sessions,
     local,
     occurrence,
-    parse_time,
+    slot_time,
 )
 from bot.context import Context
 from bot.i18n import N_, format_local
@@ -34,6 +34,7 @@ from bot.messages import Reply
 from bot.outbox import Recipients
 from bot.permissions import holds_at_branch, holds_at_region, holds_nationally
 from bot.registry import command
+from bot.when import WhenError, read_date
 from storage.models import (
     ADMIN,
     NATIONAL_SCOPE_ID,
@@ -114,14 +115,14 @@ async def campaign(ctx: Context) -> Reply:
     )
     if len(rest) < 2:
         raise ctx.refuse(_usage(ctx))
-    try:
-        polling_day = dt.date.fromisoformat(rest[-1])
-    except ValueError:
-        raise ctx.refuse(_usage(ctx)) from None
     name = " ".join(rest[:-1])[:120]
     scope, scope_id, home = await _scope(ctx, scope_word)
     tz = home.timezone if home else ctx.settings.default_timezone
     today = local(ctx.now, tz).date()
+    try:
+        polling_day = read_date(rest[-1], today)
+    except WhenError:
+        raise ctx.refuse(_usage(ctx)) from None
     if not today < polling_day <= today + dt.timedelta(days=MAX_DAYS):
         raise ctx.refuse(ctx.t("Polling day must be after today and within a year."))
     existing = await ctx.session.scalar(
@@ -207,9 +208,9 @@ async def _add_daily_sessions(ctx: Context, run: Campaign, branch: Branch) -> in
         .order_by(CanvassSlot.id)
         .limit(1)
     )
-    at = parse_time(slot.local_time) if slot else None
-    if slot is None or at is None:
+    if slot is None:
         return 0
+    at = slot_time(slot)
     # The weekly sessions up to polling day first, so that a day never gets two.
     last = occurrence(run.polling_day, at, branch.timezone)
     await ensure_sessions(ctx, branch, last)

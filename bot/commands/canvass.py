@@ -27,10 +27,9 @@ from bot.canvassing import (
     ics,
     local,
     occurrence,
-    parse_time,
-    parse_weekday,
     promote_waiting,
     sign_up,
+    slot_time,
     upcoming,
 )
 from bot.commands.organise import _require_staff
@@ -39,6 +38,7 @@ from bot.i18n import N_, Translator, format_local
 from bot.messages import Attachment, Button, Reply
 from bot.outbox import Recipients
 from bot.registry import action, command
+from bot.when import WhenError, read_weekly
 from storage.models import (
     GOING,
     ORGANISER,
@@ -231,19 +231,17 @@ async def _schedule(ctx: Context, text: str) -> Reply:
     person, branch = await _home(ctx)
     await _require_staff(ctx, branch, (ORGANISER,), "canvass.schedule")
     words = text.split()
-    weekday = parse_weekday(words[0]) if words else None
-    # "7 pm" is one time in two words.
-    if len(words) > 2 and words[2].lower() in ("am", "pm", "a.m.", "p.m."):
-        words[1:3] = [words[1] + words[2]]
-    at = parse_time(words[1]) if len(words) > 1 else None
-    if weekday is None or at is None or len(words) < 3:
-        raise ctx.refuse(
-            ctx.t(
-                "Please give a weekday, a time and a meeting point, for example: "
-                "/canvass schedule saturday 10:30 Market Cross 8"
-            )
-        )
-    rest = words[2:]
+    example = ctx.t(
+        "Please give a weekday, a time and a meeting point, for example: "
+        "/canvass schedule saturday 10:30 Market Cross 8"
+    )
+    try:
+        weekday, at, used = read_weekly(words)
+    except WhenError:
+        raise ctx.refuse(example) from None
+    rest = words[used:]
+    if not rest:
+        raise ctx.refuse(example)
     capacity = None
     if len(rest) > 1 and _numeric(rest[-1]):
         # A number at the end is the capacity: a whole number in range, or refused,
@@ -313,7 +311,7 @@ async def _active_slots(ctx: Context, branch: Branch) -> list[CanvassSlot]:
 
 def _weekly(ctx: Context, slot: CanvassSlot) -> str:
     """``Saturday 10:30``: when a weekly session meets, in the branch's time."""
-    at = dt.time.fromisoformat(slot.local_time)
+    at = slot_time(slot)
     return f"{format_local(slot.weekday, 'weekday', ctx.t.locale)} {format_local(at, 'time', ctx.t.locale)}"
 
 
@@ -354,7 +352,7 @@ async def remove_pressed(ctx: Context, target: str) -> Reply:
         ctx.t(
             "Removed: no more canvassing {day} at {time}.",
             day=format_local(slot.weekday, "weekday", ctx.t.locale),
-            time=format_local(dt.time.fromisoformat(slot.local_time), "time", ctx.t.locale),
+            time=format_local(slot_time(slot), "time", ctx.t.locale),
         ),
         edit=True,
     )
