@@ -311,8 +311,8 @@ async def _active_slots(ctx: Context, branch: Branch) -> list[CanvassSlot]:
 
 def _weekly(ctx: Context, slot: CanvassSlot) -> str:
     """``Saturday 10:30``: when a weekly session meets, in the branch's time."""
-    at = slot_time(slot)
-    return f"{format_local(slot.weekday, 'weekday', ctx.t.locale)} {format_local(at, 'time', ctx.t.locale)}"
+    day = format_local(slot.weekday, "weekday", ctx.t.locale)
+    return f"{day} {format_local(slot_time(slot), 'time', ctx.t.locale)}"
 
 
 async def _slots(ctx: Context) -> Reply:
