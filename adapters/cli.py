@@ -20,11 +20,10 @@ import csv
 import io
 import json
 import logging
-import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -43,29 +42,11 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.core import Core
 from bot.demo import seed_demo
 from bot.importer import ImportError_, import_members, read_rows
-from bot.outbox import Transport, run_outbox
 from storage.db import Database, alembic_config
-
-if TYPE_CHECKING:
-    from adapters.health import Timing
 
 log = logging.getLogger("organiser")
 
 MEMORY_DB = "sqlite:///:memory:"
-
-
-class Adapter(Protocol):
-    """What ``serve`` needs of a platform adapter."""
-
-    @property
-    def transport(self) -> Transport: ...
-
-    @property
-    def state(self) -> str: ...
-
-    async def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
 
 
 # Commands whose output is for the person at the terminal: only warnings are logged.
@@ -131,7 +112,8 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return await _console(
             settings, settings.database_url, demo=False, name=args.as_name, files=args.files
         )
-    from adapters.health import ListenError
+    from adapters.web import ListenError
+    from runtime.serve import serve
 
     db = await open_database(settings.database_url)
     await require_ballot_key(db, settings)
@@ -160,90 +142,6 @@ def token_refused(exc: Exception) -> str | None:
     if isinstance(exc, InvalidToken):
         return "Telegram refused telegram.token: check it with @BotFather"
     return None
-
-
-async def serve(
-    db: Database,
-    settings: Settings,
-    *,
-    stop: asyncio.Event | None = None,
-    stop_on_signals: bool = False,
-    timing: Timing | None = None,
-) -> None:
-    """Every configured adapter, the scheduler, the outbox worker, /healthz and the
-    heartbeat, in this one asyncio loop, until ``stop`` is set (or SIGTERM/SIGINT);
-    then everything stops in reverse. Several such workers may share one
-    PostgreSQL database (``timing``: how often they contend for and check the
-    leads and write their heartbeats)."""
-    from adapters.health import Health, Heartbeat, Timing, health_app, start_site
-    from adapters.scheduler import Scheduler
-
-    timing = timing or Timing()
-    stop = stop or asyncio.Event()
-    if stop_on_signals:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-    clock = SystemClock()
-    core = Core(db, settings, clock=clock)
-    adapters: list[Adapter] = []
-    scheduler = Scheduler(
-        db,
-        settings,
-        clock,
-        takeover_every=timing.takeover_every,
-        check_every=timing.check_every,
-    )
-    health = Health(db, clock, scheduler=scheduler)
-    if settings.telegram_token:
-        from adapters.telegram import TelegramAdapter
-
-        telegram = TelegramAdapter(core, settings)
-        telegram.health = health
-        adapters.append(telegram)
-    if settings.discord_token:
-        from adapters.discord import DiscordAdapter
-
-        adapters.append(
-            DiscordAdapter(
-                core,
-                settings,
-                takeover_every=timing.takeover_every,
-                check_every=timing.check_every,
-            )
-        )
-    health.adapters = {a.transport.platform: a for a in adapters}
-    heartbeat = Heartbeat(db, clock, health.local, every=timing.heartbeat_every, name=health.name)
-    started: list[Adapter] = []
-    worker: asyncio.Task[None] | None = None
-    health_site = None
-    beating = False
-    try:
-        for adapter in adapters:
-            await adapter.start()
-            started.append(adapter)
-        await scheduler.start()
-        transports = {a.transport.platform: a.transport for a in adapters}
-        worker = asyncio.create_task(run_outbox(db, transports, clock, stop))
-        if settings.health_port:
-            health_site = await start_site(
-                health_app(health), settings.health_listen, settings.health_port
-            )
-        await heartbeat.start()
-        beating = True
-        await stop.wait()
-    finally:
-        log.info("stopping")
-        stop.set()
-        if beating:
-            await heartbeat.stop()
-        if health_site is not None:
-            await health_site.cleanup()
-        if worker is not None:
-            await worker
-        await scheduler.stop()
-        for adapter in reversed(started):
-            await adapter.stop()
 
 
 async def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
@@ -291,7 +189,7 @@ async def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     """The deployment's health from the database: 0 healthy, 1 not."""
-    from adapters.health import describe_status, status_report
+    from runtime.health import describe_status, status_report
 
     db = database(args.db or settings.database_url)
     try:

@@ -16,12 +16,13 @@ messages go by DM; a refused DM (50007) marks the identity unreachable.
 Intents: guilds only. Slash commands need neither message content nor members.
 
 One gateway connection for all workers: every worker logs in over HTTP (the
-outbox needs nothing more to send), and only the holder of a PostgreSQL
-advisory lock (``GATEWAY_LOCK``) connects the gateway, receiving every
-interaction; the others stand by and try for the lock every few seconds, so
-one takes over when the holder's session ends. A holder whose lock connection
-breaks closes its gateway at once. On SQLite (one process) the lock is always
-held.
+outbox needs nothing more to send), and only the holder of the gateway's lead
+(``lead``, the runtime's advisory lock) connects the gateway, receiving every
+interaction; the others stand by and try for the lead every few seconds, so
+one takes over when the holder's session ends. A holder whose lead breaks
+closes its gateway at once. Without a ``lead`` the adapter is alone and holds
+it. The slash commands are published only when they changed since the last
+time (as ``memory``, kept by the runtime across restarts, says).
 """
 
 from __future__ import annotations
@@ -34,23 +35,19 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import discord
 from aiolimiter import AsyncLimiter
 from discord import app_commands
 from discord.ext import commands
-from sqlalchemy import select
 
-from adapters.health import upsert_meta
-from adapters.scheduler import GATEWAY_LOCK, LeaderLock
 from bot.config import Settings
 from bot.core import Core
 from bot.i18n import translator
 from bot.messages import ChatRef, Reply, Request, Sender
 from bot.outbox import Recipient, Undeliverable
 from bot.registry import COMMANDS, CommandSpec
-from storage.models import Meta
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +62,47 @@ DM_REFUSED = 50007  # "Cannot send messages to this user"
 GONE = {10003, 10013, 50001}  # unknown channel, unknown user, missing access
 # Discord's names for commands whose core name says "chat".
 DISCORD_NAMES = {"linkchat": "linkchannel", "unlinkchat": "unlinkchannel"}
+
+
+Step = Callable[[], Awaitable[None]]
+
+
+class Lead(Protocol):
+    """One worker of several holds it (see :mod:`runtime.leader`)."""
+
+    @property
+    def held(self) -> bool: ...
+
+    @property
+    def leading(self) -> bool: ...
+
+    async def start(self) -> bool: ...
+
+    async def stop(self) -> None: ...
+
+
+class Memory(Protocol):
+    """What survives a restart: what was last published."""
+
+    async def recall(self, key: str) -> str | None: ...
+
+    async def remember(self, key: str, value: str) -> None: ...
+
+
+class Alone:
+    """The lead of a worker that is the only one: held from the start."""
+
+    def __init__(self, on_gain: Step, on_lose: Step, able: Callable[[], bool]) -> None:
+        self.on_gain = on_gain
+        self.held = self.leading = False
+
+    async def start(self) -> bool:
+        self.held = self.leading = True
+        await self.on_gain()
+        return True
+
+    async def stop(self) -> None:
+        self.held = self.leading = False
 
 
 @dataclass(frozen=True)
@@ -297,8 +335,8 @@ class DiscordAdapter:
         core: Core,
         settings: Settings,
         *,
-        takeover_every: float = 5.0,
-        check_every: float | None = None,
+        lead: Callable[[Step, Step, Callable[[], bool]], Lead] = Alone,
+        memory: Memory | None = None,
         answer_within: float = ANSWER_WITHIN,
         **bot_options: Any,
     ) -> None:
@@ -309,16 +347,8 @@ class DiscordAdapter:
         self.defer_after = DEFER_AFTER * answer_within / ANSWER_WITHIN
         self.bot = OrganiserBot(self, **bot_options)
         self.transport = DiscordTransport(self.bot)
-        self.lock = LeaderLock(
-            core.db,
-            GATEWAY_LOCK,
-            "discord gateway",
-            on_gain=self._open_gateway,
-            on_lose=self._close_gateway,
-            able=self._gateway_alive,
-            retry_every=takeover_every,
-            check_every=check_every or takeover_every,
-        )
+        self.lock = lead(self._open_gateway, self._close_gateway, self._gateway_alive)
+        self.memory = memory
         self._gateway: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()  # the gateway connected here is ready
         self._logged_in = False
@@ -425,15 +455,13 @@ class DiscordAdapter:
             json.dumps(payload, sort_keys=True, default=str).encode()
         ).hexdigest()
         key = f"discord.commands:{self.bot.application_id}:{guild.id if guild else 'global'}"
-        async with self.core.db.transaction() as session:
-            known = await session.scalar(select(Meta.value).where(Meta.key == key))
-        if known == digest:
+        if self.memory is not None and await self.memory.recall(key) == digest:
             log.info("discord: slash commands unchanged; not synced")
             return
         await tree.sync(guild=guild)
         self.synced = True
-        async with self.core.db.transaction() as session:
-            await upsert_meta(session, key, digest)  # workers starting together may race
+        if self.memory is not None:
+            await self.memory.remember(key, digest)  # workers starting together may race
         log.info("discord: published %d slash commands", len(payload))
 
     # --- slash commands ----------------------------------------------------------

@@ -32,7 +32,7 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from aiolimiter import AsyncLimiter
@@ -61,16 +61,13 @@ from telegram.ext import (
     filters,
 )
 
-from adapters.health import start_site
+from adapters.web import start_site
 from bot.config import Settings
 from bot.core import Core
 from bot.i18n import DEFAULT_LOCALE, available_locales, translator
 from bot.messages import ChatRef, Reply, Request, Sender
 from bot.outbox import Recipient, Undeliverable
 from bot.registry import COMMANDS
-
-if TYPE_CHECKING:
-    from adapters.health import Health
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +252,8 @@ class TelegramAdapter:
         self.application.add_handler(CallbackQueryHandler(self.on_button))
         self.application.add_error_handler(self.on_error)
         self.transport = TelegramTransport(self.application, on_moved=core.chat_moved)
-        self.health: Health | None = None  # what GET /healthz reports (set by `serve`)
+        # What GET /healthz answers (the runtime's health of the worker, set by `serve`).
+        self.healthz: Callable[[web.Request], Awaitable[web.Response]] | None = None
         self._runner: web.AppRunner | None = None  # the webhook server
         self._in_hand: set[asyncio.Task[None]] = set()  # updates being processed
 
@@ -366,8 +364,8 @@ class TelegramAdapter:
             log.exception("telegram: could not process update %s", update.update_id)
 
     async def _on_healthz(self, request: web.Request) -> web.Response:
-        if self.health is not None:
-            return await self.health.handle(request)
+        if self.healthz is not None:
+            return await self.healthz(request)
         healthy = self.state != "down"
         return web.json_response(
             {"status": "ok" if healthy else "unhealthy", "adapters": {PLATFORM: self.state}},

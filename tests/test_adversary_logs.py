@@ -28,11 +28,12 @@ import pytest
 from sqlalchemy import text
 
 from adapters.cli import build_parser
-from adapters.health import Health, health_app, start_site
 from adapters.logs import QUIET, REDACTED, secrets_of, setup_logging
+from adapters.web import start_site
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.demo import seed_demo
+from runtime.health import Health, health_app
 from storage.db import Database
 from tests.conftest import BALLOT_KEY, NOW, TABLES
 from tests.fake_telegram import FakeTelegram, free_port

@@ -1,4 +1,5 @@
-"""The layers stay apart: adapters -> bot -> storage, never the other way."""
+"""The layers stay apart: runtime -> adapters -> bot -> storage, never the other way;
+and a platform adapter sees only the core's public face."""
 
 from __future__ import annotations
 
@@ -11,23 +12,32 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = {
-    "bot": {"telegram", "discord", "apscheduler", "adapters"},
-    "storage": {"telegram", "discord", "apscheduler", "adapters", "bot"},
+    "bot": {"telegram", "discord", "apscheduler", "adapters", "runtime"},
+    "storage": {"telegram", "discord", "apscheduler", "adapters", "runtime", "bot"},
 }
+# The platform adapters: chat in, replies out. The process (database, leads,
+# health) is the runtime's, handed to them; the database is the core's.
+PLATFORM_ADAPTERS = ("telegram.py", "discord.py", "console.py")
+NOT_FOR_PLATFORMS = {"storage", "sqlalchemy", "runtime", "alembic", "psycopg", "apscheduler"}
 
 
-def imported_modules(path: Path) -> set[str]:
+def imported_modules(path: Path, *, whole: bool = False) -> set[str]:
+    """The packages ``path`` imports anywhere (in functions too); ``whole``: the
+    full dotted names."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") == "__import__":
+            names.add(node.module)
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", "") in (
+            "__import__",
+            "import_module",
+        ):
             if node.args and isinstance(node.args[0], ast.Constant):
-                names.add(str(node.args[0].value).split(".")[0])
-    return names
+                names.add(str(node.args[0].value))
+    return names if whole else {name.split(".")[0] for name in names}
 
 
 def test_core_and_storage_never_import_an_edge() -> None:
@@ -39,10 +49,26 @@ def test_core_and_storage_never_import_an_edge() -> None:
     assert leaks == []
 
 
+def test_platform_adapters_see_neither_the_database_nor_the_runtime() -> None:
+    leaks = []
+    for name in PLATFORM_ADAPTERS:
+        path = ROOT / "adapters" / name
+        for module in sorted(imported_modules(path, whole=True)):
+            # Nor another adapter module that might (the scheduler, the command line).
+            first = module.split(".")[0]
+            if first in NOT_FOR_PLATFORMS or (first == "adapters" and module != "adapters.web"):
+                leaks.append(f"adapters/{name} imports {module}")
+    assert leaks == []
+
+
 def test_the_checker_sees_an_import_it_must_refuse(tmp_path: Path) -> None:
     sample = tmp_path / "leak.py"
-    sample.write_text("import telegram.ext\nfrom adapters.console import ConsoleChat\n")
-    assert {"telegram", "adapters"} <= imported_modules(sample)
+    sample.write_text(
+        "import telegram.ext\nfrom adapters.console import ConsoleChat\n"
+        "def later():\n    from storage.models import Meta\n    import sqlalchemy as sa\n"
+    )
+    assert {"telegram", "adapters", "storage", "sqlalchemy"} <= imported_modules(sample)
+    assert "storage.models" in imported_modules(sample, whole=True)
 
 
 def test_every_sentence_is_in_the_catalogue() -> None:

@@ -25,6 +25,7 @@ from bot.core import Core
 from bot.demo import seed_demo
 from bot.messages import Reply, Request
 from bot.outbox import deliver_pending
+from runtime.meta import Memory
 from storage.db import Database
 from storage.models import (
     Ballot,
@@ -118,7 +119,11 @@ async def start_adapter(
     db: Database, settings: Settings, answer_within: float = 3.0
 ) -> ObservedDiscord:
     adapter = ObservedDiscord(
-        Core(db, settings), settings, answer_within=answer_within, guild_ready_timeout=0.05
+        Core(db, settings),
+        settings,
+        memory=Memory(db),  # what was published, as `organiser run` keeps it
+        answer_within=answer_within,
+        guild_ready_timeout=0.05,
     )
     await adapter.start()
     return adapter

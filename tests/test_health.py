@@ -15,13 +15,15 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from adapters.cli import Stop, build_parser, cmd_run, main, serve
-from adapters.health import Health, Heartbeat, Timing, health_app, start_site
+from adapters.cli import Stop, build_parser, cmd_run, main
 from adapters.scheduler import Scheduler
+from adapters.web import start_site
 from bot.clock import FixedClock, SystemClock
 from bot.config import Settings
 from bot.demo import seed_demo
 from bot.outbox import enqueue
+from runtime.health import Health, Heartbeat, health_app
+from runtime.serve import Timing, serve
 from storage.db import Database
 from storage.models import Person
 from tests.conftest import NOW, TABLES

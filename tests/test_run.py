@@ -9,10 +9,10 @@ import signal
 import sys
 from pathlib import Path
 
-from adapters.cli import serve
 from bot.config import Settings
 from bot.demo import seed_demo
 from bot.outbox import enqueue
+from runtime.serve import serve
 from storage.db import Database
 from storage.models import Identity, Person
 from tests.fake_telegram import FakeTelegram

@@ -23,15 +23,17 @@ from apscheduler.events import EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 from sqlalchemy import select
 
-from adapters.cli import build_parser, serve
+from adapters.cli import build_parser
 from adapters.discord import DiscordAdapter
-from adapters.health import Heartbeat, Timing
-from adapters.scheduler import LEADER_LOCK, Scheduler
+from adapters.scheduler import Scheduler
 from bot.clock import FixedClock, SystemClock
 from bot.config import Settings
 from bot.core import Core
 from bot.demo import seed_demo
 from bot.outbox import deliver_pending, enqueue
+from runtime.health import Heartbeat
+from runtime.leader import LEADER_LOCK
+from runtime.serve import Timing, gateway_lead, serve
 from storage.db import Database
 from storage.models import Meta, Person
 from tests.conftest import NOW, TABLES
@@ -268,7 +270,12 @@ async def discord_pair(url: str, fake: FakeDiscord) -> AsyncIterator[list[Discor
     settings = Settings(discord_token="token")
     dbs = [Database(url), Database(url)]
     adapters = [
-        DiscordAdapter(Core(db, settings), settings, takeover_every=0.05, guild_ready_timeout=0.05)
+        DiscordAdapter(
+            Core(db, settings),
+            settings,
+            lead=gateway_lead(db, Timing(takeover_every=0.05, check_every=0.05)),
+            guild_ready_timeout=0.05,
+        )
         for db in dbs
     ]
     try:

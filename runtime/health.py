@@ -39,14 +39,14 @@ from typing import Any, Protocol
 
 from aiohttp import web
 from sqlalchemy import delete, func, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.scheduler import GATEWAY_LOCK, LEADER_LOCK
 from bot.clock import Clock
 from bot.outbox import PENDING
+from runtime.leader import GATEWAY_LOCK, LEADER_LOCK
+from runtime.meta import upsert_meta
 from storage.db import Database
 from storage.models import Meta, OutboxMessage
-from storage.writes import upsert
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +60,6 @@ UNAVAILABLE = "unavailable"  # what /healthz says of a database that does not an
 GATEWAY_STATES = ("gateway", "connecting")  # a worker's Discord adapter holding the gateway
 
 
-@dataclass(frozen=True, slots=True)
-class Timing:
-    """How often a worker contends for a lead, checks the lead it holds, and
-    writes its heartbeat (seconds). Tests make these short."""
-
-    takeover_every: float = 5.0
-    check_every: float = 5.0
-    heartbeat_every: float = 15.0
-
-
 _workers_here = itertools.count(1)
 
 
@@ -80,11 +70,6 @@ def worker_name() -> str:
     pid = str(os.getpid()) + (f".{number}" if number > 1 else "")
     room = KEY_LENGTH - len(WORKER_PREFIX) - len(pid) - 1
     return f"{socket.gethostname()[:room]}:{pid}"
-
-
-async def upsert_meta(session: AsyncSession, key: str, value: str) -> None:
-    """Write one meta row, whether or not it exists (two workers may race)."""
-    await upsert(session, Meta, {"key": key, "value": value}, key=["key"], update=["value"])
 
 
 # --- what the database says ------------------------------------------------------
@@ -415,36 +400,6 @@ def describe_status(body: Mapping[str, Any]) -> str:
     else:
         lines.append("status: healthy")
     return "\n".join(lines)
-
-
-# --- listening ---------------------------------------------------------------------------
-
-
-class ListenError(Exception):
-    """A port this worker was configured to listen on cannot be had; said in one line."""
-
-
-async def _no_server_banner(request: web.Request, response: web.StreamResponse) -> None:
-    """No ``Server: Python/3.x aiohttp/3.y`` header: versions help only an attacker."""
-    response.headers.popall("Server", None)
-
-
-async def start_site(
-    app: web.Application, host: str, port: int, *, shutdown_timeout: float = 15.0
-) -> web.AppRunner:
-    """Serve ``app`` on host:port; returns the runner (``cleanup()`` stops it, letting
-    requests in flight finish within ``shutdown_timeout`` seconds)."""
-    app.on_response_prepare.append(_no_server_banner)
-    runner = web.AppRunner(
-        app, handle_signals=False, access_log=None, shutdown_timeout=shutdown_timeout
-    )
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-    except OSError as exc:
-        await runner.cleanup()
-        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    return runner
 
 
 def health_app(health: Health) -> web.Application:
