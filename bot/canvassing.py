@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event
 from sqlalchemy import bindparam, func, select
 
 from bot.context import Context
 from bot.i18n import Translator, format_local
+from bot.ics import Event, uid
 from storage.models import (
     GOING,
     SCOPE_NATIONAL,
@@ -219,20 +219,15 @@ async def promote_waiting(ctx: Context, session: CanvassSession) -> list[int]:
     return [s.person_id for s in promoted]
 
 
-def ics(session: CanvassSession, branch: Branch, party: str, stamp: dt.datetime) -> bytes:
-    """The session as an iCalendar file, for any calendar app."""
-    calendar = Calendar()
-    calendar.add("prodid", "-//Assembly Organiser//canvassing//EN")
-    calendar.add("version", "2.0")
-    event = Event()
-    event.add("uid", f"canvass-{session.id}@assembly-organiser")
-    event.add("summary", f"{party}: canvassing with the {branch.name} branch")
-    event.add("dtstart", session.starts_at)
-    event.add("dtend", session.starts_at + SESSION_LENGTH)
-    event.add("dtstamp", stamp)
-    event.add("location", session.meeting_point)
-    calendar.add_component(event)
-    return calendar.to_ical()
+def calendar_event(session: CanvassSession, branch: Branch, party: str) -> Event:
+    """The session as a calendar app shows it (see ``bot.ics``)."""
+    return Event(
+        uid=uid("canvass", session.id),
+        summary=f"{party}: canvassing with the {branch.name} branch",
+        starts=session.starts_at,
+        ends=session.starts_at + SESSION_LENGTH,
+        location=session.meeting_point,
+    )
 
 
 def covers(campaign: Campaign, branch: Branch) -> bool:

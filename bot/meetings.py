@@ -32,12 +32,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event
 from sqlalchemy import bindparam, func, select
 
 from bot.config import Settings
 from bot.context import Context
 from bot.i18n import Translator, format_local, translator
+from bot.ics import Event, uid
 from bot.messages import Button
 from bot.outbox import Recipients, enqueue, enqueue_for
 from bot.permissions import holds_at_branch
@@ -546,27 +546,20 @@ async def announce(
 # --- calendar ----------------------------------------------------------------------
 
 
-def ics(meeting: Meeting, branch: Branch, party: str, stamp: dt.datetime) -> bytes:
-    """The meeting as an iCalendar file. Its UID stays the same through edits (the
-    SEQUENCE counts them), so a calendar app updates the event it already has."""
-    calendar = Calendar()
-    calendar.add("prodid", "-//Assembly Organiser//meetings//EN")
-    calendar.add("version", "2.0")
-    event = Event()
-    event.add("uid", f"meeting-{meeting.id}@assembly-organiser")
-    event.add("summary", meeting.title)
-    event.add("dtstart", meeting.starts_at)
-    event.add("dtend", meeting.starts_at + dt.timedelta(minutes=meeting.minutes_long or 120))
-    event.add("dtstamp", stamp)
-    event.add("sequence", max(meeting.version - 1, 0))
-    event.add("location", meeting.place)
-    if meeting.kind == ONLINE:
-        event.add("url", meeting.place)
-    event.add("description", f"{party}: {branch.name}")
-    if meeting.cancelled_at is not None:
-        event.add("status", "CANCELLED")
-    calendar.add_component(event)
-    return calendar.to_ical()
+def calendar_event(meeting: Meeting, branch: Branch, party: str) -> Event:
+    """The meeting as a calendar app shows it (see ``bot.ics``): its UID stays the
+    same through edits and its SEQUENCE counts them, so an app updates the event."""
+    return Event(
+        uid=uid("meeting", meeting.id),
+        summary=meeting.title,
+        starts=meeting.starts_at,
+        ends=meeting.starts_at + dt.timedelta(minutes=meeting.minutes_long or 120),
+        sequence=max(meeting.version - 1, 0),
+        location=meeting.place,
+        url=meeting.place if meeting.kind == ONLINE else None,
+        description=f"{party}: {branch.name}",
+        cancelled=meeting.cancelled_at is not None,
+    )
 
 
 # --- reminders ---------------------------------------------------------------------

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 
 import pytest
+from icalendar import Calendar
 from sqlalchemy import select
 
 from storage.models import CanvassSession, CanvassSignup, CanvassSlot
@@ -94,6 +95,9 @@ async def test_each_session_offers_a_calendar_file(demo: Chat) -> None:
     body = reply.file.content.decode()
     assert "DTSTART:20261128T103000Z" in body
     assert "LOCATION:Market Cross\\, BA11 1AA" in body
+    [event] = Calendar.from_ical(reply.file.content).walk("VEVENT")  # as a calendar app reads it
+    assert event.decoded("dtstart") == dt.datetime(2026, 11, 28, 10, 30, tzinfo=dt.UTC)
+    assert str(event["location"]) == "Market Cross, BA11 1AA"
 
 
 async def test_bad_schedules_are_refused_and_change_nothing(demo: Chat) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 from typing import Any
 
+from icalendar import Calendar
 from sqlalchemy import select
 
 from bot.meetings import remind
@@ -279,6 +280,8 @@ async def test_each_meeting_offers_a_calendar_file(demo: Chat) -> None:
     assert "DTEND:20261203T210000Z" in body
     assert "SUMMARY:Branch call" in body
     assert f"URL:{LINK}" in body and f"LOCATION:{LINK}" in body
+    [event] = Calendar.from_ical(reply.file.content).walk("VEVENT")  # as a calendar app reads it
+    assert str(event["summary"]) == "Branch call" and str(event["url"]) == LINK
     place = await create(demo, "Alice", 'in-person 2026-12-05 10:30 "Library, Market St"')
     body = (await demo.press("Carol", f"mtics:{place.id}"))[0].file.content.decode()  # type: ignore[union-attr]
     assert "LOCATION:Library\\, Market St" in body and "URL" not in body

@@ -21,10 +21,10 @@ from bot.canvassing import (
     CAPACITY_LIMIT,
     POINT_LIMIT,
     SIGNED_UP,
+    calendar_event,
     cancel,
     cancel_sessions,
     coming_sessions,
-    ics,
     local,
     occurrence,
     promote_waiting,
@@ -35,6 +35,7 @@ from bot.canvassing import (
 from bot.commands.organise import _require_staff
 from bot.context import Context, parse_id
 from bot.i18n import N_, Translator, format_local
+from bot.ics import ICS_TYPE, calendar_file
 from bot.messages import Attachment, Button, Reply
 from bot.outbox import Recipients
 from bot.registry import action, command
@@ -219,10 +220,11 @@ async def cancel_pressed(ctx: Context, target: str) -> Reply:
 async def calendar_pressed(ctx: Context, target: str) -> Reply:
     _, branch = await _home(ctx)
     session = await _session_for(ctx, target, branch)
-    content = ics(session, branch, ctx.settings.party_name, ctx.now)
+    event = calendar_event(session, branch, ctx.settings.party_name)
+    content = calendar_file([event], product="canvassing", stamp=ctx.now)
     return Reply(
         ctx.t("Add it to your calendar:"),
-        file=Attachment(f"canvassing-{session.id}.ics", content, "text/calendar"),
+        file=Attachment(f"canvassing-{session.id}.ics", content, ICS_TYPE),
         private=True,
     )
 

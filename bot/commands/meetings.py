@@ -45,6 +45,7 @@ from bot.formation import (
     first_meeting_attended,
 )
 from bot.i18n import N_, Translator, format_local
+from bot.ics import ICS_TYPE, calendar_file
 from bot.meetings import (
     CAPACITY_LIMIT,
     LINK,
@@ -58,8 +59,8 @@ from bot.meetings import (
     answer_buttons,
     answered,
     anyone_who_answered,
+    calendar_event,
     default_title,
-    ics,
     kind_label,
     may_answer,
     one,
@@ -581,10 +582,11 @@ async def calendar_pressed(ctx: Context, target: str) -> Reply:
     meeting, branch = await _button_meeting(ctx, target)
     if not await may_answer(ctx, meeting, branch):
         raise ctx.stale(audit="meeting.calendar")
-    content = ics(meeting, branch, ctx.settings.party_name, ctx.now)
+    event = calendar_event(meeting, branch, ctx.settings.party_name)
+    content = calendar_file([event], product="meetings", stamp=ctx.now)
     return Reply(
         ctx.t("Add it to your calendar:"),
-        file=Attachment(f"meeting-{meeting.id}.ics", content, "text/calendar"),
+        file=Attachment(f"meeting-{meeting.id}.ics", content, ICS_TYPE),
         private=True,
     )
 
