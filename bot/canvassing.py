@@ -1,14 +1,15 @@
 """Weekly canvassing: slots, their dated sessions, sign-ups and the waiting list.
 
 A slot is "Saturdays 10:30 at the Market Cross" in the branch's own time zone;
-its sessions are the dated occurrences, computed from the local date and time
-(so a Saturday 10:30 session stays 10:30 local across a clock change) and
-stored in UTC. Sessions are created as they come into view, idempotently.
+its sessions are the dated occurrences (``bot.when.weekly``: a Saturday 10:30
+session stays 10:30 local across a clock change), stored in UTC. Sessions are
+created as they come into view, idempotently.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy import bindparam, func, select
 from bot.context import Context
 from bot.i18n import Translator, format_local
 from bot.ics import Event, uid
+from bot.when import weekly
 from storage.models import (
     GOING,
     SCOPE_NATIONAL,
@@ -61,13 +63,6 @@ def slot_time(slot: CanvassSlot) -> dt.time:
     return dt.time.fromisoformat(slot.local_time)
 
 
-def occurrence(day: dt.date, at: dt.time, tz: str) -> dt.datetime:
-    """The UTC instant of local ``day`` ``at`` in ``tz``. A time that the clocks skip
-    (spring forward) lands on the same wall-clock offset as before the change; a
-    repeated time (autumn) is its first occurrence."""
-    return dt.datetime.combine(day, at, tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
-
-
 def local(when: dt.datetime, tz: str) -> dt.datetime:
     return when.astimezone(ZoneInfo(tz))
 
@@ -83,26 +78,20 @@ async def ensure_sessions(ctx: Context, branch: Branch, until: dt.datetime) -> N
     )
     if not slots:
         return
-    today = local(ctx.now, branch.timezone).date()
-    days = (until - ctx.now).days + 2
     rows = []
     for slot in slots:
         at = slot_time(slot)
-        for offset in range(days):
-            day = today + dt.timedelta(days=offset)
-            if day.weekday() != slot.weekday:
-                continue
-            starts = occurrence(day, at, branch.timezone)
-            if ctx.now < starts <= until:
-                rows.append(
-                    {
-                        "branch_id": branch.id,
-                        "slot_id": slot.id,
-                        "starts_at": starts,
-                        "meeting_point": slot.meeting_point,
-                        "capacity": slot.capacity,
-                    }
-                )
+        coming = weekly(slot.weekday, at, ZoneInfo(branch.timezone), ctx.now)
+        rows += [
+            {
+                "branch_id": branch.id,
+                "slot_id": slot.id,
+                "starts_at": starts,
+                "meeting_point": slot.meeting_point,
+                "capacity": slot.capacity,
+            }
+            for starts in itertools.takewhile(lambda starts: starts <= until, coming)
+        ]
     await upsert(ctx.session, CanvassSession, rows, key=["slot_id", "starts_at"])
 
 

@@ -38,18 +38,20 @@ Refusals raise ``WhenError(reason, **params)``; the bot words them:
 
 Clock changes. A local time that happens twice (autumn, 2026-10-25 01:30 in Europe/London)
 is read as its first occurrence (``fold=0``, still summer time) and ``When.ambiguous`` says
-so, so the bot can show which one it chose. ``recurrences`` keeps the local wall time
-(a 19:00 meeting stays at 19:00 across the change); an occurrence that falls in a gap moves
-forward by the gap (01:30 becomes 02:30 summer time), one that happens twice takes the
-first occurrence.
+so, so the bot can show which one it chose. A repeating time (``series``: a meeting series,
+``weekly``: a canvassing slot such as "Saturdays 10:30") keeps the local wall time (a 19:00
+meeting stays at 19:00 across the change); an occurrence that falls in a gap moves forward
+by the gap (01:30 becomes 02:30 summer time), one that happens twice takes the first
+occurrence (``local_moment``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo
@@ -60,6 +62,7 @@ __all__ = [
     "When",
     "WhenError",
     "Word",
+    "local_moment",
     "parse_when",
     "read_date",
     "read_time_of_day",
@@ -68,7 +71,9 @@ __all__ = [
     "read_weekly",
     "read_when",
     "recurrences",
+    "series",
     "wall_text",
+    "weekly",
 ]
 
 MAX_YEARS_AHEAD = 2
@@ -542,28 +547,30 @@ def parse_when(
     return read_when(text, now, tz, words=words).at
 
 
-def recurrences(
-    first: dt.datetime, tz: ZoneInfo, rule: Literal["weekly", "monthly"], count: int
-) -> list[dt.datetime]:
-    """``count`` occurrences, ``first`` included, at the same local wall time as ``first``.
+def local_moment(day: dt.date, at: dt.time, tz: ZoneInfo) -> dt.datetime:
+    """The moment (aware, UTC) when clocks in ``tz`` show ``at`` on ``day``. A time
+    the clocks skip (spring forward) moves forward by the gap (01:30 becomes 02:30
+    summer time); a time that happens twice (autumn) is its first occurrence."""
+    return _place(dt.datetime.combine(day, at.replace(tzinfo=None, fold=0)), tz)[0]
+
+
+def series(
+    start: dt.date, at: dt.time, tz: ZoneInfo, rule: Literal["weekly", "monthly"]
+) -> Iterator[dt.datetime]:
+    """Without end, in order: ``at`` in ``tz`` on ``start``, then on each day the rule
+    gives, always at that local wall time (``local_moment``), whatever the clocks do.
 
     Weekly: every 7 days. Monthly: the same day of the month, skipping months that have no
     such day (a series on the 31st has none in April), as iCalendar's RRULE does, so that
-    calendars exported from the bot agree. Results are aware UTC datetimes.
-    """
-    if first.tzinfo is None:
-        raise ValueError("first must be timezone-aware")
+    calendars exported from the bot agree."""
     if rule not in ("weekly", "monthly"):
         raise ValueError(f"unknown rule {rule!r}")
-    if count < 0:
-        raise ValueError("count cannot be negative")
-    local = first.astimezone(tz)
-    wall = local.time().replace(fold=0)
-    start = local.date()
-    found: list[dt.datetime] = [first.astimezone(dt.UTC)][:count]
+    return _series(start, at, tz, rule)
+
+
+def _series(start: dt.date, at: dt.time, tz: ZoneInfo, rule: str) -> Iterator[dt.datetime]:
     step = 0
-    while len(found) < count:
-        step += 1
+    while True:
         if rule == "weekly":
             day = start + dt.timedelta(weeks=step)
         else:
@@ -571,6 +578,31 @@ def recurrences(
             try:
                 day = start.replace(year=start.year + months // 12, month=months % 12 + 1)
             except ValueError:  # no such day this month
+                step += 1
                 continue
-        found.append(_place(dt.datetime.combine(day, wall), tz)[0])
-    return found
+        yield local_moment(day, at, tz)
+        step += 1
+
+
+def weekly(weekday: int, at: dt.time, tz: ZoneInfo, after: dt.datetime) -> Iterator[dt.datetime]:
+    """Without end, in order: each moment strictly after ``after`` when it is
+    ``weekday`` (0 Monday to 6 Sunday) ``at`` o'clock in ``tz`` ("Saturdays 10:30")."""
+    if after.tzinfo is None:
+        raise ValueError("after must be timezone-aware")
+    start = after.astimezone(tz).date()
+    start += dt.timedelta(days=(weekday - start.weekday()) % 7)
+    return (moment for moment in series(start, at, tz, "weekly") if moment > after)
+
+
+def recurrences(
+    first: dt.datetime, tz: ZoneInfo, rule: Literal["weekly", "monthly"], count: int
+) -> list[dt.datetime]:
+    """``count`` occurrences of ``series``, ``first`` included, at the same local wall
+    time as ``first``. Results are aware UTC datetimes."""
+    if first.tzinfo is None:
+        raise ValueError("first must be timezone-aware")
+    if count < 0:
+        raise ValueError("count cannot be negative")
+    local = first.astimezone(tz)
+    later = itertools.islice(series(local.date(), local.time(), tz, rule), 1, max(count, 1))
+    return [first.astimezone(dt.UTC), *later][:count]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +16,7 @@ from bot.when import (
     When,
     WhenError,
     Word,
+    local_moment,
     parse_when,
     read_date,
     read_time_of_day,
@@ -23,7 +25,9 @@ from bot.when import (
     read_weekly,
     read_when,
     recurrences,
+    series,
     wall_text,
+    weekly,
 )
 
 LONDON = ZoneInfo("Europe/London")
@@ -363,6 +367,80 @@ def test_recurrences_edges() -> None:
         recurrences(start, LONDON, "weekly", -1)
     with pytest.raises(ValueError):
         recurrences(start.replace(tzinfo=None), LONDON, "weekly", 2)
+
+
+def first(n: int, moments: Iterator[dt.datetime]) -> list[dt.datetime]:
+    return list(itertools.islice(moments, n))
+
+
+def test_a_weekly_slot_keeps_its_local_time_across_both_clock_changes() -> None:
+    saturday_1030 = (5, dt.time(10, 30))
+    spring = first(3, weekly(*saturday_1030, LONDON, dt.datetime(2027, 3, 18, 12, 0, tzinfo=UTC)))
+    assert walls(spring, LONDON) == [
+        "Sat 2027-03-20 10:30",
+        "Sat 2027-03-27 10:30",
+        "Sat 2027-04-03 10:30",
+    ]
+    assert spring[2] - spring[1] == dt.timedelta(weeks=1, hours=-1)
+    autumn = first(2, weekly(*saturday_1030, LONDON, dt.datetime(2026, 10, 19, 12, 0, tzinfo=UTC)))
+    assert autumn == [
+        dt.datetime(2026, 10, 24, 9, 30, tzinfo=UTC),  # 10:30 BST
+        dt.datetime(2026, 10, 31, 10, 30, tzinfo=UTC),  # 10:30 GMT
+    ]
+
+
+def test_a_weekly_slot_starts_strictly_after_the_moment_given() -> None:
+    tuesday_1900 = (1, dt.time(19, 0))  # NOW is Tuesday 1 December, noon
+    assert walls(first(1, weekly(*tuesday_1900, LONDON, NOW)), LONDON) == ["Tue 2026-12-01 19:00"]
+    at_it = dt.datetime(2026, 12, 1, 19, 0, tzinfo=UTC)
+    assert walls(first(1, weekly(*tuesday_1900, LONDON, at_it)), LONDON) == ["Tue 2026-12-08 19:00"]
+    monday = first(1, weekly(0, dt.time(9, 0), LONDON, NOW))
+    assert walls(monday, LONDON) == ["Mon 2026-12-07 09:00"]
+    with pytest.raises(ValueError):
+        weekly(0, dt.time(9, 0), LONDON, NOW.replace(tzinfo=None))
+
+
+def test_a_weekly_slot_in_the_gap_moves_forward_and_in_the_overlap_is_the_first() -> None:
+    sunday_0130 = (6, dt.time(1, 30))
+    spring = first(2, weekly(*sunday_0130, LONDON, dt.datetime(2027, 3, 22, tzinfo=UTC)))
+    assert walls(spring, LONDON) == ["Sun 2027-03-28 02:30", "Sun 2027-04-04 01:30"]
+    autumn = first(1, weekly(*sunday_0130, LONDON, dt.datetime(2026, 10, 19, tzinfo=UTC)))
+    assert autumn == [dt.datetime(2026, 10, 25, 0, 30, tzinfo=UTC)]  # the first 01:30 (BST)
+    assert local_moment(dt.date(2026, 10, 25), dt.time(1, 30), LONDON) == autumn[0]
+
+
+def test_a_series_of_either_rule_agrees_with_recurrences() -> None:
+    start = dt.datetime(2027, 1, 31, 19, 0, tzinfo=UTC)
+    for rule in ("weekly", "monthly"):
+        assert first(6, series(start.date(), dt.time(19, 0), LONDON, rule)) == recurrences(
+            start, LONDON, rule, 6
+        )
+    with pytest.raises(ValueError):
+        series(start.date(), dt.time(19, 0), LONDON, "yearly")  # type: ignore[arg-type]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    tz=st.sampled_from([LONDON, NEW_YORK, ZoneInfo("Australia/Lord_Howe"), ZoneInfo("UTC")]),
+    weekday=st.integers(0, 6),
+    hour=st.integers(0, 23),
+    minute=st.sampled_from([0, 1, 15, 30, 59]),
+    after=st.datetimes(dt.datetime(2026, 1, 1), dt.datetime(2030, 12, 31), timezones=st.just(UTC)),
+)
+def test_weekly_occurrences_are_on_the_day_at_the_time_and_a_week_apart(
+    tz: ZoneInfo, weekday: int, hour: int, minute: int, after: dt.datetime
+) -> None:
+    moments = first(5, weekly(weekday, dt.time(hour, minute), tz, after))
+    assert after < moments[0] <= after + dt.timedelta(weeks=1, hours=3)
+    for earlier, later in itertools.pairwise(moments):
+        assert abs(later - earlier - dt.timedelta(weeks=1)) <= dt.timedelta(hours=3)
+    for moment in moments:
+        assert moment.tzinfo is UTC
+        shown = moment.astimezone(tz)
+        assert shown.weekday() == weekday
+        wall = dt.datetime.combine(shown.date(), dt.time(hour, minute))
+        in_gap = wall.replace(tzinfo=tz).astimezone(UTC).astimezone(tz).replace(tzinfo=None) != wall
+        assert in_gap or shown.time() == dt.time(hour, minute)
 
 
 def test_now_must_be_aware() -> None:

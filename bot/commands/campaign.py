@@ -14,6 +14,7 @@ weekly round-up into a daily one (see ``bot.reminders``).
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
 
@@ -25,7 +26,6 @@ from bot.canvassing import (
     covers,
     ensure_sessions,
     local,
-    occurrence,
     slot_time,
 )
 from bot.context import Context
@@ -34,7 +34,7 @@ from bot.messages import Reply
 from bot.outbox import Recipients
 from bot.permissions import holds_at_branch, holds_at_region, holds_nationally
 from bot.registry import command
-from bot.when import WhenError, read_date
+from bot.when import WhenError, local_moment, read_date
 from storage.models import (
     ADMIN,
     NATIONAL_SCOPE_ID,
@@ -212,13 +212,14 @@ async def _add_daily_sessions(ctx: Context, run: Campaign, branch: Branch) -> in
         return 0
     at = slot_time(slot)
     # The weekly sessions up to polling day first, so that a day never gets two.
-    last = occurrence(run.polling_day, at, branch.timezone)
+    tz = ZoneInfo(branch.timezone)
+    last = local_moment(run.polling_day, at, tz)
     await ensure_sessions(ctx, branch, last)
     taken = {s.starts_at for s in await coming_sessions(ctx, CanvassSession.branch_id == branch.id)}
     day = local(ctx.now, branch.timezone).date()
     added = 0
     while day <= run.polling_day:
-        starts = occurrence(day, at, branch.timezone)
+        starts = local_moment(day, at, tz)
         if starts > ctx.now and starts not in taken:
             ctx.session.add(
                 CanvassSession(

@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import unicodedata
 from collections.abc import Callable
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -25,8 +26,6 @@ from bot.canvassing import (
     cancel,
     cancel_sessions,
     coming_sessions,
-    local,
-    occurrence,
     promote_waiting,
     sign_up,
     slot_time,
@@ -39,7 +38,7 @@ from bot.ics import ICS_TYPE, calendar_file
 from bot.messages import Attachment, Button, Reply
 from bot.outbox import Recipients
 from bot.registry import action, command
-from bot.when import WhenError, read_weekly
+from bot.when import WhenError, read_weekly, weekly
 from storage.models import (
     GOING,
     ORGANISER,
@@ -274,14 +273,11 @@ async def _schedule(ctx: Context, text: str) -> Reply:
     ctx.session.add(slot)
     await ctx.session.flush()
     audit(ctx, "canvass.scheduled", branch=branch, slot=slot.id)
-    today = local(ctx.now, branch.timezone).date()
-    next_day = next(
-        d
-        for d in (today + dt.timedelta(days=i) for i in range(8))
-        if d.weekday() == weekday and occurrence(d, at, branch.timezone) > ctx.now
-    )
     first = format_local(
-        occurrence(next_day, at, branch.timezone), "day_time", ctx.t.locale, tz=branch.timezone
+        next(weekly(weekday, at, ZoneInfo(branch.timezone), ctx.now)),
+        "day_time",
+        ctx.t.locale,
+        tz=branch.timezone,
     )
     places = ctx.t.plural("{n} place", "{n} places", capacity) if capacity else ctx.t("no limit")
     return Reply(
