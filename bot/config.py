@@ -10,7 +10,7 @@ import base64
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -173,128 +173,98 @@ def _ballot_key(value: Any) -> str:
     return value
 
 
-# (section, key) -> (default, validator). The single source of what is configurable.
-SCHEMA: dict[tuple[str, str], tuple[Any, Callable[[Any], Any]]] = {
-    ("party", "name"): ("Assembly Party", _nonempty),
-    ("party", "timezone"): ("Europe/London", _timezone),
-    ("party", "locale"): ("en", _nonempty),
-    ("database", "url"): ("sqlite:///organiser.db", _nonempty),
-    ("branches", "forming_threshold"): (3, _positive_int),
-    ("branches", "first_meeting_attendees"): (3, _positive_int),
-    ("branches", "members_to_affiliate"): (3, _positive_int),
-    ("privacy", "notice_version"): ("2026-11", _nonempty),
-    ("privacy", "retention_days"): (30, _positive_int),
-    ("canvassing", "roundup_day"): ("monday", _weekday),
-    ("canvassing", "roundup_time"): ("18:00", _clock_time),
-    ("canvassing", "reminder_time"): ("18:00", _clock_time),
-    ("telegram", "token"): ("", _text),
-    ("telegram", "base_url"): ("", _text),
-    ("telegram", "webhook_url"): ("", _text),
-    ("telegram", "webhook_listen"): ("127.0.0.1", _nonempty),
-    ("telegram", "webhook_port"): (8443, _port),
-    ("telegram", "secret_token"): ("", _secret_token),
-    ("discord", "token"): ("", _text),
-    ("discord", "guild_id"): ("", _snowflake),
-    ("discord", "invite_url"): ("", _https_url),
-    ("health", "listen"): ("127.0.0.1", _nonempty),
-    ("health", "port"): (0, _port_or_off),
-    ("sortition", "categories"): (
-        "gender: woman | man | non-binary; age: 18-29 | 30-44 | 45-64 | 65+",
-        _categories,
-    ),
-    ("sortition", "rotation_months"): (24, _positive_int),
-    ("sortition", "respond_days"): (7, _positive_int),
-    ("sortition", "panels"): (1000, _positive_int),
-    ("sortition", "beacon_urls"): (
-        "https://api.drand.sh https://api2.drand.sh https://api3.drand.sh "
-        "https://drand.cloudflare.com",
-        _https_urls,
-    ),
-    ("logging", "level"): ("INFO", _log_level),
-    ("polls", "ballot_key"): ("", _ballot_key),
-}
+def setting(
+    section: str, key: str, default: Any, validate: Callable[[Any], Any], *, secret: bool = False
+) -> Any:
+    """A field of ``Settings`` read from ``[section] key`` in the config file, or the
+    environment variable ``ORGANISER_<SECTION>_<KEY>``, checked by ``validate``
+    (which raises ``ValueError`` saying what the value must be). A ``secret`` is
+    never shown in the settings' repr (and so in no log or traceback)."""
+    return field(
+        default=default,
+        repr=not secret,
+        metadata={"section": section, "key": key, "validate": validate},
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    party_name: str = "Assembly Party"
-    default_timezone: str = "Europe/London"
-    default_locale: str = "en"
-    database_url: str = "sqlite:///organiser.db"
+    """Everything configurable, each declared once: its section and key, its
+    default and its check (``config.example.toml`` shows each with its default)."""
+
+    party_name: str = setting("party", "name", "Assembly Party", _nonempty)
+    default_timezone: str = setting("party", "timezone", "Europe/London", _timezone)
+    default_locale: str = setting("party", "locale", "en", _nonempty)
+    database_url: str = setting("database", "url", "sqlite:///organiser.db", _nonempty)
     # The founding path: interested people (with an organiser) to start forming,
     # people at the first face-to-face meeting to become active, members with paid
     # dues to be affiliated. An admin may override a step, with a reason.
-    forming_threshold: int = 3
-    first_meeting_attendees: int = 3
-    members_to_affiliate: int = 3
-    notice_version: str = "2026-11"
+    forming_threshold: int = setting("branches", "forming_threshold", 3, _positive_int)
+    first_meeting_attendees: int = setting("branches", "first_meeting_attendees", 3, _positive_int)
+    members_to_affiliate: int = setting("branches", "members_to_affiliate", 3, _positive_int)
+    notice_version: str = setting("privacy", "notice_version", "2026-11", _nonempty)
     # Sent messages, used buttons and failed /link tries are deleted after this many days.
-    retention_days: int = 30
-    roundup_day: str = "monday"
-    roundup_time: str = "18:00"
-    reminder_time: str = "18:00"
-    telegram_token: str = ""
-    telegram_base_url: str = ""
-    telegram_webhook_url: str = ""
-    telegram_webhook_listen: str = "127.0.0.1"
-    telegram_webhook_port: int = 8443
-    telegram_secret_token: str = ""
-    discord_token: str = ""
+    retention_days: int = setting("privacy", "retention_days", 30, _positive_int)
+    roundup_day: str = setting("canvassing", "roundup_day", "monday", _weekday)
+    roundup_time: str = setting("canvassing", "roundup_time", "18:00", _clock_time)
+    reminder_time: str = setting("canvassing", "reminder_time", "18:00", _clock_time)
+    telegram_token: str = setting("telegram", "token", "", _text)
+    telegram_base_url: str = setting("telegram", "base_url", "", _text)
+    telegram_webhook_url: str = setting("telegram", "webhook_url", "", _text)
+    telegram_webhook_listen: str = setting("telegram", "webhook_listen", "127.0.0.1", _nonempty)
+    telegram_webhook_port: int = setting("telegram", "webhook_port", 8443, _port)
+    telegram_secret_token: str = setting("telegram", "secret_token", "", _secret_token)
+    discord_token: str = setting("discord", "token", "", _text)
     # Development: publish the slash commands to this one server (at once)
     # instead of globally.
-    discord_guild_id: str = ""
+    discord_guild_id: str = setting("discord", "guild_id", "", _snowflake)
     # The party's Discord server invite, given with /signup (empty: none).
-    discord_invite_url: str = ""
+    discord_invite_url: str = setting("discord", "invite_url", "", _https_url)
     # GET /healthz on a port of its own (0: none; in webhook mode the webhook port serves it too).
-    health_listen: str = "127.0.0.1"
-    health_port: int = 0
+    health_listen: str = setting("health", "listen", "127.0.0.1", _nonempty)
+    health_port: int = setting("health", "port", 0, _port_or_off)
     # What members declare to be drawn by lot ("prefer not to say" is always offered).
-    sortition_categories: str = "gender: woman | man | non-binary; age: 18-29 | 30-44 | 45-64 | 65+"
-    sortition_rotation_months: int = 24
-    sortition_respond_days: int = 7
-    sortition_panels: int = 1000
-    # Where drand's rounds are fetched (https only; private addresses are never contacted).
-    sortition_beacon_urls: str = (
-        "https://api.drand.sh https://api2.drand.sh https://api3.drand.sh "
-        "https://drand.cloudflare.com"
+    sortition_categories: str = setting(
+        "sortition",
+        "categories",
+        "gender: woman | man | non-binary; age: 18-29 | 30-44 | 45-64 | 65+",
+        _categories,
     )
-    log_level: str = "INFO"
+    sortition_rotation_months: int = setting("sortition", "rotation_months", 24, _positive_int)
+    sortition_respond_days: int = setting("sortition", "respond_days", 7, _positive_int)
+    sortition_panels: int = setting("sortition", "panels", 1000, _positive_int)
+    # Where drand's rounds are fetched (https only; private addresses are never contacted).
+    sortition_beacon_urls: str = setting(
+        "sortition",
+        "beacon_urls",
+        "https://api.drand.sh https://api2.drand.sh https://api3.drand.sh "
+        "https://drand.cloudflare.com",
+        _https_urls,
+    )
+    log_level: str = setting("logging", "level", "INFO", _log_level)
     # Seals secret ballots; never stored in the database (see bot.ballot_box).
-    polls_ballot_key: str = field(default="", repr=False)
+    polls_ballot_key: str = setting("polls", "ballot_key", "", _ballot_key, secret=True)
 
 
-_FIELDS: dict[tuple[str, str], str] = {
-    ("party", "name"): "party_name",
-    ("party", "timezone"): "default_timezone",
-    ("party", "locale"): "default_locale",
-    ("database", "url"): "database_url",
-    ("branches", "forming_threshold"): "forming_threshold",
-    ("branches", "first_meeting_attendees"): "first_meeting_attendees",
-    ("branches", "members_to_affiliate"): "members_to_affiliate",
-    ("privacy", "notice_version"): "notice_version",
-    ("privacy", "retention_days"): "retention_days",
-    ("canvassing", "roundup_day"): "roundup_day",
-    ("canvassing", "roundup_time"): "roundup_time",
-    ("canvassing", "reminder_time"): "reminder_time",
-    ("telegram", "token"): "telegram_token",
-    ("telegram", "base_url"): "telegram_base_url",
-    ("telegram", "webhook_url"): "telegram_webhook_url",
-    ("telegram", "webhook_listen"): "telegram_webhook_listen",
-    ("telegram", "webhook_port"): "telegram_webhook_port",
-    ("telegram", "secret_token"): "telegram_secret_token",
-    ("discord", "token"): "discord_token",
-    ("discord", "guild_id"): "discord_guild_id",
-    ("discord", "invite_url"): "discord_invite_url",
-    ("health", "listen"): "health_listen",
-    ("health", "port"): "health_port",
-    ("sortition", "categories"): "sortition_categories",
-    ("sortition", "rotation_months"): "sortition_rotation_months",
-    ("sortition", "respond_days"): "sortition_respond_days",
-    ("sortition", "panels"): "sortition_panels",
-    ("sortition", "beacon_urls"): "sortition_beacon_urls",
-    ("logging", "level"): "log_level",
-    ("polls", "ballot_key"): "polls_ballot_key",
-}
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """One configurable key, as ``Settings`` declares it."""
+
+    section: str
+    key: str
+    name: str  # the field of Settings
+    default: Any
+    validate: Callable[[Any], Any]
+
+
+def declared() -> list[Declared]:
+    """Every key, in the order ``Settings`` declares them."""
+    return [
+        Declared(
+            f.metadata["section"], f.metadata["key"], f.name, f.default, f.metadata["validate"]
+        )
+        for f in fields(Settings)
+    ]
 
 
 def env_name(section: str, key: str) -> str:
@@ -315,22 +285,25 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
     elif explicit:
         raise ConfigError(f"{path}: config file not found")
 
+    keys = declared()
+    known = {(k.section, k.key) for k in keys}
     for section, table in raw.items():
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: [{section}] must be a table of keys")
         for key in table:
-            if (section, key) not in SCHEMA:
+            if (section, key) not in known:
                 raise ConfigError(f"{path}: unknown key {section}.{key}")
 
     values: dict[str, Any] = {}
-    for (section, key), (default, validate) in SCHEMA.items():
-        name = env_name(section, key)
+    for k in keys:
+        name = env_name(k.section, k.key)
         if name in env:
             value, origin = env[name], f"environment variable {name}"
         else:
-            value, origin = raw.get(section, {}).get(key, default), f"{path}: {section}.{key}"
+            value = raw.get(k.section, {}).get(k.key, k.default)
+            origin = f"{path}: {k.section}.{k.key}"
         try:
-            values[_FIELDS[(section, key)]] = validate(value)
+            values[k.name] = k.validate(value)
         except ValueError as exc:
             raise ConfigError(f"{origin} {exc}") from None
     settings = Settings(**values)
