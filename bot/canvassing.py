@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 
 from bot.context import Context
 from bot.i18n import Translator, format_local
 from bot.ics import Event, uid
+from bot.waiting_list import WaitingList, places_left
 from bot.when import weekly
 from storage.models import (
     GOING,
@@ -50,6 +51,16 @@ GOING_WITH_REMINDERS = (
 )
 BRANCH_WITH_REMINDERS = select(Person.id).where(
     Person.branch_id == bindparam("r_branch"), Person.reminders.is_(True)
+)
+
+# A session's places: first come, first served, then a waiting list (bot.waiting_list).
+SIGNUPS = WaitingList(
+    CanvassSignup,
+    CanvassSignup.session_id,
+    CanvassSignup.status,
+    CanvassSignup.created_at,
+    GOING,
+    WAITING,
 )
 
 HORIZON = dt.timedelta(days=7)
@@ -103,8 +114,7 @@ class Listing:
 
     @property
     def places_left(self) -> int | None:
-        cap = self.session.capacity
-        return None if cap is None else max(cap - self.going, 0)
+        return places_left(self.session.capacity, self.going)
 
 
 async def upcoming(ctx: Context, branch: Branch, person_id: int | None) -> list[Listing]:
@@ -123,12 +133,7 @@ async def upcoming(ctx: Context, branch: Branch, person_id: int | None) -> list[
         )
     )
     ids = [s.id for s in sessions]
-    counted = await ctx.session.execute(
-        select(CanvassSignup.session_id, func.count())
-        .where(CanvassSignup.session_id.in_(ids), CanvassSignup.status == GOING)
-        .group_by(CanvassSignup.session_id)
-    )
-    going = {session_id: n for session_id, n in counted}
+    going = await SIGNUPS.counts_going(ctx.session, ids)
     mine: dict[int, str] = {}
     if person_id is not None:
         own = await ctx.session.execute(
@@ -151,13 +156,7 @@ async def sign_up(ctx: Context, session: CanvassSession, person_id: int) -> str:
     )
     if existing is not None:
         return existing.status
-    going = await ctx.session.scalar(
-        select(func.count())
-        .select_from(CanvassSignup)
-        .where(CanvassSignup.session_id == session.id, CanvassSignup.status == GOING)
-    )
-    full = session.capacity is not None and (going or 0) >= session.capacity
-    status = WAITING if full else GOING
+    status = await SIGNUPS.place_for(ctx.session, session.id, session.capacity)
     ctx.session.add(
         CanvassSignup(session_id=session.id, person_id=person_id, status=status, created_at=ctx.now)
     )
@@ -187,25 +186,7 @@ async def cancel(ctx: Context, session: CanvassSession, person_id: int) -> tuple
 async def promote_waiting(ctx: Context, session: CanvassSession) -> list[int]:
     """Move people from the waiting list into free places, first come first served;
     the ids of those promoted. (The caller holds the session's row lock.)"""
-    going = await ctx.session.scalar(
-        select(func.count())
-        .select_from(CanvassSignup)
-        .where(CanvassSignup.session_id == session.id, CanvassSignup.status == GOING)
-    )
-    waiting = (
-        select(CanvassSignup)
-        .where(CanvassSignup.session_id == session.id, CanvassSignup.status == WAITING)
-        .order_by(CanvassSignup.created_at, CanvassSignup.id)
-    )
-    if session.capacity is not None:
-        free = session.capacity - (going or 0)
-        if free <= 0:
-            return []
-        waiting = waiting.limit(free)
-    promoted = list(await ctx.session.scalars(waiting))
-    for signup in promoted:
-        signup.status = GOING
-    return [s.person_id for s in promoted]
+    return await SIGNUPS.promote(ctx.session, session.id, session.capacity)
 
 
 def calendar_event(session: CanvassSession, branch: Branch, party: str) -> Event:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 
 from bot.config import Settings
 from bot.context import Context
@@ -42,6 +42,7 @@ from bot.messages import Button
 from bot.outbox import Recipients, enqueue, enqueue_for
 from bot.permissions import holds_at_branch
 from bot.sweeps import sweep
+from bot.waiting_list import WaitingList
 from bot.when import When, WhenError, read_when
 from storage.db import Database
 from storage.models import (
@@ -86,6 +87,16 @@ KIND_WORDS = {
 RULES = {"weekly": "weekly", "monthly": "monthly"}
 CAPACITY_WORDS = {"cap", "capacity", "max", "places"}
 ANSWERS = (RSVP_GOING, RSVP_MAYBE, RSVP_NO)
+
+# A meeting's places: Going while there is room, then a waiting list (bot.waiting_list).
+PLACES = WaitingList(
+    MeetingRsvp,
+    MeetingRsvp.meeting_id,
+    MeetingRsvp.answer,
+    MeetingRsvp.answered_at,
+    RSVP_GOING,
+    RSVP_WAITING,
+)
 
 LINK = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
 _TIMES = re.compile(r"[x×]([0-9]{1,3})|([0-9]{1,3})[x×]")
@@ -407,17 +418,6 @@ async def may_answer(ctx: Context, meeting: Meeting, branch: Branch) -> bool:
     return holds_at_branch(await ctx.grants(), ORGANISER, branch)
 
 
-async def count_going(ctx: Context, meeting_id: int) -> int:
-    return (
-        await ctx.session.scalar(
-            select(func.count())
-            .select_from(MeetingRsvp)
-            .where(MeetingRsvp.meeting_id == meeting_id, MeetingRsvp.answer == RSVP_GOING)
-        )
-        or 0
-    )
-
-
 async def answer(
     ctx: Context, meeting: Meeting, person_id: int, wanted: str
 ) -> tuple[str, list[int]]:
@@ -433,10 +433,7 @@ async def answer(
     if wanted == RSVP_GOING:
         if previous in (RSVP_GOING, RSVP_WAITING):
             return str(previous), []
-        full = meeting.capacity is not None and await count_going(ctx, meeting.id) >= (
-            meeting.capacity
-        )
-        status = RSVP_WAITING if full else RSVP_GOING
+        status = await PLACES.place_for(ctx.session, meeting.id, meeting.capacity)
     else:
         status = wanted
     if status == previous:
@@ -458,21 +455,7 @@ async def answer(
 async def promote_waiting(ctx: Context, meeting: Meeting) -> list[int]:
     """Let people in from the waiting list into free places, first come first served;
     the ids of those let in. (The caller holds the meeting's row lock.)"""
-    waiting = (
-        select(MeetingRsvp)
-        .where(MeetingRsvp.meeting_id == meeting.id, MeetingRsvp.answer == RSVP_WAITING)
-        .order_by(MeetingRsvp.answered_at, MeetingRsvp.id)
-    )
-    if meeting.capacity is not None:
-        free = meeting.capacity - await count_going(ctx, meeting.id)
-        if free <= 0:
-            return []
-        waiting = waiting.limit(free)
-    promoted = list(await ctx.session.scalars(waiting))
-    for row in promoted:
-        row.answer = RSVP_GOING
-    await ctx.session.flush()
-    return [row.person_id for row in promoted]
+    return await PLACES.promote(ctx.session, meeting.id, meeting.capacity)
 
 
 # --- telling people ----------------------------------------------------------------

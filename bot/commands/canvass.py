@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.branches import audit, notify, only
 from bot.canvass_results import MAX_COUNT, chart, parse_tags, weekly_totals
@@ -22,6 +22,7 @@ from bot.canvassing import (
     CAPACITY_LIMIT,
     POINT_LIMIT,
     SIGNED_UP,
+    SIGNUPS,
     calendar_event,
     cancel,
     cancel_sessions,
@@ -45,7 +46,6 @@ from storage.models import (
     Branch,
     CanvassResult,
     CanvassSession,
-    CanvassSignup,
     CanvassSlot,
     Person,
 )
@@ -408,12 +408,8 @@ async def _edit(ctx: Context, words: list[str]) -> Reply:
         # Nobody signed up loses their place; the organiser hears where it is now too full.
         over = []
         for session in coming:
-            going = await ctx.session.scalar(
-                select(func.count())
-                .select_from(CanvassSignup)
-                .where(CanvassSignup.session_id == session.id, CanvassSignup.status == GOING)
-            )
-            if going and going > capacity:
+            going = await SIGNUPS.count_going(ctx.session, session.id)
+            if going > capacity:
                 over.append(
                     ctx.t(
                         "{when}: {n} signed up",
@@ -487,14 +483,10 @@ async def _log(ctx: Context, words: list[str]) -> Reply:
     )
     if session is None:
         raise ctx.refuse(ctx.t("There is no session of the last two weeks left to log."))
-    people = await ctx.session.scalar(
-        select(func.count())
-        .select_from(CanvassSignup)
-        .where(CanvassSignup.session_id == session.id, CanvassSignup.status == GOING)
-    )
+    people = await SIGNUPS.count_going(ctx.session, session.id)
     result = CanvassResult(
         session_id=session.id,
-        people_out=people or 0,
+        people_out=people,
         doors=doors,
         conversations=conversations,
         tags=tags,
@@ -507,7 +499,7 @@ async def _log(ctx: Context, words: list[str]) -> Reply:
     text = ctx.t(
         "Logged for {when}: {people} out, {doors} doors, {conversations} conversations.",
         when=format_local(session.starts_at, "day_time", ctx.t.locale, tz=branch.timezone),
-        people=people or 0,
+        people=people,
         doors=doors,
         conversations=conversations,
     )

@@ -52,6 +52,7 @@ from bot.meetings import (
     LINK_LIMIT,
     MINUTES_LIMIT,
     PLACE_LIMIT,
+    PLACES,
     TITLE_LIMIT,
     Draft,
     LineError,
@@ -79,6 +80,7 @@ from bot.messages import Attachment, Button, Reply
 from bot.people import resolve_reference
 from bot.permissions import holds_anywhere, holds_at_branch
 from bot.registry import action, command
+from bot.waiting_list import is_full, places_left
 from bot.when import WhenError, read_when, recurrences, wall_text
 from storage.models import (
     ADMIN,
@@ -595,9 +597,9 @@ async def calendar_pressed(ctx: Context, target: str) -> Reply:
 
 
 def _places(t: Translator, meeting: Meeting, going: int) -> str:
-    if meeting.capacity is None:
+    left = places_left(meeting.capacity, going)
+    if left is None:
         return ""
-    left = max(meeting.capacity - going, 0)
     if left == 0:
         return t("full: waiting list")
     return t.plural("{n} place left", "{n} places left", left)
@@ -676,14 +678,7 @@ async def _upcoming(
             )
         )
     ids = [m.id for m, _ in rows]
-    going = {
-        key: value
-        for key, value in await ctx.session.execute(
-            select(MeetingRsvp.meeting_id, func.count())
-            .where(MeetingRsvp.meeting_id.in_(ids), MeetingRsvp.answer == RSVP_GOING)
-            .group_by(MeetingRsvp.meeting_id)
-        )
-    }
+    going = await PLACES.counts_going(ctx.session, ids)
     mine = {
         key: value
         for key, value in await ctx.session.execute(
@@ -710,11 +705,8 @@ async def _upcoming(
         if staff:
             parts.append(f"#{meeting.id}")
         lines.append(" · ".join(parts))
-        full = (
-            meeting.capacity is not None
-            and going.get(meeting.id, 0) >= meeting.capacity
-            and mine.get(meeting.id) not in (RSVP_GOING, RSVP_WAITING)
-        )
+        on_it = mine.get(meeting.id) in (RSVP_GOING, RSVP_WAITING)
+        full = is_full(meeting.capacity, going.get(meeting.id, 0)) and not on_it
         mid = str(meeting.id)
         buttons.append(
             (
