@@ -197,13 +197,39 @@ async def roll_entry(session: AsyncSession, poll: Poll, person: Person) -> PollV
     )
 
 
+async def roll_place(
+    session: AsyncSession, poll: Poll, person: Person
+) -> tuple[PollVoter | None, bool]:
+    """The person's entry on the poll's roll (None: not on it), and whether an open
+    ballot of theirs is in the box: one query, as a vote needs both."""
+    row = (
+        await session.execute(
+            select(PollVoter, Ballot.id)
+            .outerjoin(
+                Ballot,
+                (Ballot.poll_id == PollVoter.poll_id) & (Ballot.person_id == PollVoter.person_id),
+            )
+            .where(PollVoter.poll_id == poll.id, PollVoter.person_id == person.id)
+        )
+    ).first()
+    return (row[0], row[1] is not None) if row is not None else (None, False)
+
+
 async def cast_open(
-    session: AsyncSession, poll: Poll, person: Person, choice: list[int], now: dt.datetime
+    session: AsyncSession,
+    poll: Poll,
+    person: Person,
+    choice: list[int],
+    now: dt.datetime,
+    *,
+    place: tuple[PollVoter | None, bool] | None = None,
 ) -> bool:
-    """Record (or replace) an open ballot. Returns True if it replaced one."""
-    existing = await session.scalar(
-        select(Ballot.id).where(Ballot.poll_id == poll.id, Ballot.person_id == person.id)
-    )
+    """Record (or replace) an open ballot. Returns True if it replaced one.
+    ``place``: what :func:`roll_place` said of this voter in this transaction,
+    if the caller asked already (it saves asking again)."""
+    if place is None:
+        place = await roll_place(session, poll, person)
+    entry, existing = place
     await upsert(
         session,
         Ballot,
@@ -211,12 +237,13 @@ async def cast_open(
         key=["poll_id", "person_id"],
         update=["choice", "cast_at"],
     )
-    await session.execute(
-        update(PollVoter)
-        .where(PollVoter.poll_id == poll.id, PollVoter.person_id == person.id)
-        .values(voted=True)
-    )
-    return existing is not None
+    if entry is None or not entry.voted:  # a changed vote: marked on the roll already
+        await session.execute(
+            update(PollVoter)
+            .where(PollVoter.poll_id == poll.id, PollVoter.person_id == person.id)
+            .values(voted=True)
+        )
+    return existing
 
 
 async def cast_secret(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import shlex
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, select
@@ -52,6 +53,7 @@ from bot.polls import (
     option_label,
     result_text,
     roll_entry,
+    roll_place,
     roll_query,
     scope_branches,
     scope_timezone,
@@ -462,30 +464,48 @@ async def cancel(ctx: Context, target: str) -> Reply:
 # --- Voting -------------------------------------------------------------------------
 
 
-async def _poll_from(ctx: Context, text: str) -> Poll:
+async def _poll_from(ctx: Context, text: str, *, lock: bool = False) -> Poll:
+    """The poll a button names, or a stale-button refusal. ``lock``: for a vote
+    (:func:`_may_vote`), share-locked in the same query."""
     poll_id = parse_id(text)
-    poll = await ctx.session.get(Poll, poll_id) if poll_id is not None else None
+    poll = (
+        await ctx.session.get(Poll, poll_id, with_for_update={"read": True} if lock else None)
+        if poll_id is not None
+        else None
+    )
     if poll is None:
         raise ctx.stale()
     return poll
 
 
-async def _may_vote(ctx: Context, poll: Poll) -> Person:
+@dataclass(frozen=True, slots=True)
+class _Voter:
+    person: Person
+    tz: str  # the poll's time zone
+    place: tuple[PollVoter | None, bool]  # bot.polls.roll_place: their roll entry, a ballot?
+
+    @property
+    def voted(self) -> bool:
+        return self.place[0] is not None and self.place[0].voted
+
+
+async def _may_vote(ctx: Context, poll: Poll) -> _Voter:
     """The voter, or a private refusal saying why not.
 
-    The poll's row is share-locked for the rest of the vote: a close (which
-    updates it) waits for this vote and counts it, or has already happened and
-    is seen here.
+    The poll was loaded share-locked (``_poll_from(..., lock=True)``), so its
+    row stays locked for the rest of the vote: a close (which updates it) waits
+    for this vote and counts it, or has already happened and is seen here.
     """
     person = ctx.require_person()
-    await ctx.session.refresh(poll, with_for_update={"read": True})
     tz = await scope_timezone(ctx.session, ctx.settings, poll)
-    on_roll = await roll_entry(ctx.session, poll, person) is not None
-    branches = {b.id for b in await scope_branches(ctx.session, poll.scope, poll.scope_id)}
-    if not on_roll and person.branch_id not in branches:
-        # Another part of the party's poll: a forged button, told nothing (not
-        # even that the poll exists, or when it closed).
-        raise ctx.stale(audit="poll.forged")
+    place = await roll_place(ctx.session, poll, person)
+    on_roll = place[0] is not None
+    if not on_roll:
+        branches = {b.id for b in await scope_branches(ctx.session, poll.scope, poll.scope_id)}
+        if person.branch_id not in branches:
+            # Another part of the party's poll: a forged button, told nothing (not
+            # even that the poll exists, or when it closed).
+            raise ctx.stale(audit="poll.forged")
     if poll.closed_at is not None or (poll.closes_at is not None and poll.closes_at <= ctx.now):
         raise _private(
             ctx,
@@ -500,7 +520,7 @@ async def _may_vote(ctx: Context, poll: Poll) -> Person:
             ),
         )
     if on_roll:
-        return person
+        return _Voter(person, tz, place)
     if person.joined_branch_at is not None and person.joined_branch_at > poll.opened_at:
         why = ctx.t(
             "Who may vote was fixed when the poll opened ({when}); you joined after that.",
@@ -526,11 +546,11 @@ def _private(ctx: Context, text: str) -> Refusal:
 
 
 async def _cast(ctx: Context, poll: Poll, choice: list[int]) -> Reply:
-    person = await _may_vote(ctx, poll)
+    voter = await _may_vote(ctx, poll)
+    person, tz = voter.person, voter.tz
     valid = check_choice(poll, choice)
     if valid is None:
         raise ctx.stale()
-    tz = await scope_timezone(ctx.session, ctx.settings, poll)
     labels = ", ".join(option_label(poll, i, ctx.t.locale) for i in valid)
     if poll.secret:
         if not await cast_secret(ctx.session, poll, person, valid, ctx.settings):
@@ -545,7 +565,7 @@ async def _cast(ctx: Context, poll: Poll, choice: list[int]) -> Reply:
             private=True,
             edit=True,
         )
-    changed = await cast_open(ctx.session, poll, person, valid, ctx.now)
+    changed = await cast_open(ctx.session, poll, person, valid, ctx.now, place=voter.place)
     text = (
         ctx.t("Your vote is changed to: {choice}.", choice=labels)
         if changed
@@ -562,7 +582,7 @@ async def _cast(ctx: Context, poll: Poll, choice: list[int]) -> Reply:
 @action("pv")
 async def vote_single(ctx: Context, target: str) -> Reply:
     poll_text_id, _, option = target.partition(".")
-    poll = await _poll_from(ctx, poll_text_id)
+    poll = await _poll_from(ctx, poll_text_id, lock=True)
     if poll.kind != SINGLE or poll.secret or not (option.isascii() and option.isdigit()):
         raise ctx.stale()
     return await _cast(ctx, poll, [int(option[:3])])
@@ -640,11 +660,10 @@ def _ballot(ctx: Context, poll: Poll, tz: str, picked: list[int], person: Person
     return Reply("\n".join(lines), buttons=tuple(rows), private=True, edit=True)
 
 
-async def _already_voted(ctx: Context, poll: Poll, person: Person) -> None:
+async def _already_voted(ctx: Context, poll: Poll, voter: _Voter) -> None:
     """A secret ballot already cast: say so, privately."""
     if poll.secret:
-        entry = await roll_entry(ctx.session, poll, person)
-        if entry is not None and entry.voted:
+        if voter.voted:
             raise _private(
                 ctx,
                 ctx.t(
@@ -655,10 +674,10 @@ async def _already_voted(ctx: Context, poll: Poll, person: Person) -> None:
 
 @action("pollopen")
 async def open_ballot(ctx: Context, target: str) -> Reply:
-    poll = await _poll_from(ctx, target)
-    person = await _may_vote(ctx, poll)
-    tz = await scope_timezone(ctx.session, ctx.settings, poll)
-    await _already_voted(ctx, poll, person)
+    poll = await _poll_from(ctx, target, lock=True)
+    voter = await _may_vote(ctx, poll)
+    person, tz = voter.person, voter.tz
+    await _already_voted(ctx, poll, voter)
     current = await my_choice(ctx.session, poll, person) or []
     reply = _ballot(ctx, poll, tz, current, person)
     return Reply(reply.text, buttons=reply.buttons, private=True)
@@ -667,44 +686,41 @@ async def open_ballot(ctx: Context, target: str) -> Reply:
 @action("pm")
 async def toggle(ctx: Context, target: str) -> Reply:
     poll_text_id, _, data = target.partition(".")
-    poll = await _poll_from(ctx, poll_text_id)
+    poll = await _poll_from(ctx, poll_text_id, lock=True)
     mask = _payload(ctx, poll, data)
     picked = decode_mask(mask, len(poll.options)) if mask is not None else None
     if poll.kind == RANKED or picked is None or (poll.kind == SINGLE and len(picked) > 1):
         raise ctx.stale()
-    person = await _may_vote(ctx, poll)
-    tz = await scope_timezone(ctx.session, ctx.settings, poll)
-    return _ballot(ctx, poll, tz, picked, person)
+    voter = await _may_vote(ctx, poll)
+    return _ballot(ctx, poll, voter.tz, picked, voter.person)
 
 
 @action("pmclear")
 async def clear(ctx: Context, target: str) -> Reply:
     """The ballot with nothing ticked (it holds no choice, so needs no token)."""
-    poll = await _poll_from(ctx, target)
+    poll = await _poll_from(ctx, target, lock=True)
     if poll.kind == RANKED:
         raise ctx.stale()
-    person = await _may_vote(ctx, poll)
-    tz = await scope_timezone(ctx.session, ctx.settings, poll)
-    return _ballot(ctx, poll, tz, [], person)
+    voter = await _may_vote(ctx, poll)
+    return _ballot(ctx, poll, voter.tz, [], voter.person)
 
 
 @action("pr")
 async def rank(ctx: Context, target: str) -> Reply:
     poll_text_id, _, data = target.partition(".")
-    poll = await _poll_from(ctx, poll_text_id)
+    poll = await _poll_from(ctx, poll_text_id, lock=True)
     ranking = _payload(ctx, poll, data)
     picked = decode_ranking(ranking, len(poll.options)) if ranking is not None else None
     if poll.kind != RANKED or picked is None:
         raise ctx.stale()
-    person = await _may_vote(ctx, poll)
-    tz = await scope_timezone(ctx.session, ctx.settings, poll)
-    return _ballot(ctx, poll, tz, picked, person)
+    voter = await _may_vote(ctx, poll)
+    return _ballot(ctx, poll, voter.tz, picked, voter.person)
 
 
 @action("pc")
 async def cast(ctx: Context, target: str) -> Reply:
     poll_text_id, _, data = target.partition(".")
-    poll = await _poll_from(ctx, poll_text_id)
+    poll = await _poll_from(ctx, poll_text_id, lock=True)
     payload = _payload(ctx, poll, data)
     if payload is None:
         # Another voter's button, or a forged one: say what is true of this voter.
