@@ -147,16 +147,11 @@ async def upcoming(ctx: Context, branch: Branch, person_id: int | None) -> list[
 
 async def sign_up(ctx: Context, session: CanvassSession, person_id: int) -> str:
     """Going, or waiting if the session is full; the status. Two people taking the
-    last place at once: the session row is locked, so one gets it."""
-    await ctx.session.refresh(session, with_for_update=True)
-    existing = await ctx.session.scalar(
-        select(CanvassSignup).where(
-            CanvassSignup.session_id == session.id, CanvassSignup.person_id == person_id
-        )
-    )
+    last place at once: the caller holds the session's row lock (it loaded it
+    FOR UPDATE), so one gets it."""
+    existing, status = await SIGNUPS.ask(ctx.session, session.id, person_id, session.capacity)
     if existing is not None:
-        return existing.status
-    status = await SIGNUPS.place_for(ctx.session, session.id, session.capacity)
+        return existing
     ctx.session.add(
         CanvassSignup(session_id=session.id, person_id=person_id, status=status, created_at=ctx.now)
     )
@@ -165,8 +160,8 @@ async def sign_up(ctx: Context, session: CanvassSession, person_id: int) -> str:
 
 
 async def cancel(ctx: Context, session: CanvassSession, person_id: int) -> tuple[bool, int | None]:
-    """Take the person off; (whether they were on it, who was promoted from waiting)."""
-    await ctx.session.refresh(session, with_for_update=True)
+    """Take the person off; (whether they were on it, who was promoted from waiting).
+    The caller holds the session's row lock (it loaded it FOR UPDATE)."""
     signup = await ctx.session.scalar(
         select(CanvassSignup).where(
             CanvassSignup.session_id == session.id, CanvassSignup.person_id == person_id

@@ -9,8 +9,9 @@ and a meeting's "Going" answers keep their places by the same rules.
 - Lowering the capacity takes nobody's place away.
 
 The caller holds the row lock of what has the places (the session, the meeting:
-``session.refresh(row, with_for_update=True)``) while places are counted and
-given, so two people taking the last place at once cannot both get it.
+loaded with ``with_for_update=True``, or ``session.refresh(row, with_for_update=True)``)
+while places are counted and given, so two people taking the last place at once
+cannot both get it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -73,6 +74,23 @@ class WaitingList:
             return self.going
         full = is_full(capacity, await self.count_going(session, holder_id))
         return self.waiting if full else self.going
+
+    async def ask(
+        self, session: AsyncSession, holder_id: int, person_id: int, capacity: int | None
+    ) -> tuple[str | None, str]:
+        """(the person's status if they hold a row already, else None; the status
+        :meth:`place_for` would give them now), in one query: what a press of
+        "Sign up" needs."""
+        mine, going = (
+            await session.execute(
+                select(
+                    func.max(case((self.rows.person_id == person_id, self.status))),
+                    func.count(case((self.status == self.going, 1))),
+                ).where(self.of == holder_id)
+            )
+        ).one()
+        full = is_full(capacity, int(going or 0))
+        return (None if mine is None else str(mine)), (self.waiting if full else self.going)
 
     async def promote(
         self, session: AsyncSession, holder_id: int, capacity: int | None

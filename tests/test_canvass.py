@@ -65,6 +65,20 @@ async def test_two_people_taking_the_last_place_at_once_one_gets_it(demo: Chat) 
     assert statuses == ["going", "waiting"]
 
 
+async def test_a_second_press_of_sign_up_keeps_the_place_or_the_wait(demo: Chat) -> None:
+    await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross 1")
+    await demo.say("Carol", "/canvass")
+    await demo.say("Dan", "/canvass")
+    carol, dan = demo.button("Carol", "Sign up 1"), demo.button("Dan", "Sign up 1")
+    for _ in range(2):  # the button pressed again, from the same old message
+        assert "You're signed up ✓" in (await demo.press("Carol", carol))[0].text
+    for _ in range(2):
+        assert "waiting list" in (await demo.press("Dan", dan))[0].text
+    async with demo.core.db.transaction() as session:
+        statuses = sorted(s.status for s in await session.scalars(select(CanvassSignup)))
+    assert statuses == ["going", "waiting"]
+
+
 async def test_the_local_time_holds_across_the_clock_change(demo: Chat) -> None:
     demo.clock.set(dt.datetime(2026, 10, 19, 12, 0, tzinfo=dt.UTC))  # a Monday, in BST
     await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross")

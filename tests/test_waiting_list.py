@@ -98,6 +98,26 @@ async def test_a_place_while_there_is_room_then_the_waiting_list(db: Database, w
 
 
 @pytest.mark.parametrize("which", LISTS)
+async def test_asking_again_says_the_place_already_held(db: Database, which: str) -> None:
+    places = LISTS[which]
+    async with db.transaction() as session:
+        holder = await _setup(session, which, capacity=1, people=3)
+        a, b, c = await _ids(session)
+        assert await places.ask(session, holder.id, a, holder.capacity) == (None, places.going)
+        session.add(_place(places, holder.id, a, places.going, T0))
+        await session.flush()
+        assert await places.ask(session, holder.id, a, holder.capacity) == (
+            places.going,
+            places.waiting,  # what a newcomer would get now: the one place is taken
+        )
+        assert await places.ask(session, holder.id, b, holder.capacity) == (None, places.waiting)
+        session.add(_place(places, holder.id, b, places.waiting, T0))
+        await session.flush()
+        assert (await places.ask(session, holder.id, b, holder.capacity))[0] == places.waiting
+        assert await places.ask(session, holder.id, c, None) == (None, places.going)
+
+
+@pytest.mark.parametrize("which", LISTS)
 async def test_freed_places_go_to_the_first_waiting(db: Database, which: str) -> None:
     places = LISTS[which]
     async with db.transaction() as session:

@@ -157,9 +157,17 @@ async def canvass(ctx: Context) -> Reply:
     return Reply("\n".join(lines), buttons=tuple(rows))
 
 
-async def _session_for(ctx: Context, target: str, branch: Branch) -> CanvassSession:
+async def _session_for(
+    ctx: Context, target: str, branch: Branch, *, lock: bool = False
+) -> CanvassSession:
+    """The session a button names, or a stale-button refusal. ``lock``: to sign up or
+    cancel, locked (FOR UPDATE) in the same query, as those need."""
     session_id = parse_id(target)
-    session = await ctx.session.get(CanvassSession, session_id) if session_id else None
+    session = (
+        await ctx.session.get(CanvassSession, session_id, with_for_update=lock or None)
+        if session_id
+        else None
+    )
     if (
         session is None
         or session.branch_id != branch.id
@@ -173,7 +181,7 @@ async def _session_for(ctx: Context, target: str, branch: Branch) -> CanvassSess
 @action("cvgo")
 async def sign_up_pressed(ctx: Context, target: str) -> Reply:
     person, branch = await _home(ctx)
-    session = await _session_for(ctx, target, branch)
+    session = await _session_for(ctx, target, branch, lock=True)
     status = await sign_up(ctx, session, person.id)
     when = format_local(session.starts_at, "day_time", ctx.t.locale, tz=branch.timezone)
     cancel_button = ((Button(ctx.t("Cancel"), "cvno", str(session.id)),),)
@@ -199,7 +207,7 @@ async def sign_up_pressed(ctx: Context, target: str) -> Reply:
 @action("cvno")
 async def cancel_pressed(ctx: Context, target: str) -> Reply:
     person, branch = await _home(ctx)
-    session = await _session_for(ctx, target, branch)
+    session = await _session_for(ctx, target, branch, lock=True)
     was_on, promoted = await cancel(ctx, session, person.id)
     when = format_local(session.starts_at, "day_time", ctx.t.locale, tz=branch.timezone)
     if not was_on:
