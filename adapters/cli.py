@@ -23,26 +23,21 @@ import logging
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
-from tqdm import tqdm
-
-from adapters.console import ConsoleChat
 from adapters.founding_cli import add_parser as add_founding
-from adapters.founding_cli import founded
 from adapters.logs import secrets_of, setup_logging
 from bot import spreadsheet
-from bot.ballot_box import check_configured
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
-from bot.core import Core
-from bot.demo import seed_demo
-from bot.importer import ImportError_, import_members, read_rows
-from storage.db import Database, alembic_config
+
+# What only some commands need is imported by them, not here: `organiser --help`
+# and `organiser sortition ...` start without SQLAlchemy, Alembic, the platform
+# libraries or the core (tests/test_architecture.py holds this).
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from storage.db import Database
 
 log = logging.getLogger("organiser")
 
@@ -59,11 +54,17 @@ class Stop(Exception):
 
 
 def _current_revision(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
 def database(url: str) -> Database:
     """The database at ``url``, or one line saying what is wrong with the URL."""
+    from sqlalchemy.exc import ArgumentError
+
+    from storage.db import Database
+
     try:
         return Database(url)
     except ArgumentError:  # its text is no help, and the URL may hold a password
@@ -76,6 +77,11 @@ def database(url: str) -> Database:
 
 async def open_database(url: str) -> Database:
     """Open the database; SQLite is migrated automatically, PostgreSQL must be current."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    from storage.db import alembic_config
+
     db = database(url)
     try:
         if db.is_sqlite:
@@ -100,6 +106,8 @@ async def open_database(url: str) -> Database:
 async def require_ballot_key(db: Database, settings: Settings) -> None:
     """Stop where secret ballots could not be sealed (PostgreSQL without
     polls.ballot_key); on SQLite, make the key file now if there is none."""
+    from bot.ballot_box import check_configured
+
     problem = check_configured(settings, db.url)
     if problem is not None:
         await db.dispose()
@@ -112,6 +120,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return await _console(
             settings, settings.database_url, demo=False, name=args.as_name, files=args.files
         )
+    from adapters.founding_cli import founded
     from adapters.web import ListenError
     from runtime.serve import serve
 
@@ -150,6 +159,11 @@ async def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _console(settings: Settings, url: str, *, demo: bool, name: str, files: Path) -> int:
+    from adapters.console import ConsoleChat
+    from adapters.founding_cli import founded
+    from bot.core import Core
+    from bot.demo import seed_demo
+
     db = await open_database(url)
     await require_ballot_key(db, settings)
     clock = SystemClock()
@@ -173,6 +187,8 @@ async def _console(settings: Settings, url: str, *, demo: bool, name: str, files
 
 
 async def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
     db = database(args.db or settings.database_url)
     try:
         await db.upgrade()
@@ -210,6 +226,10 @@ async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from bot.importer import ImportError_, import_members, read_rows
+
     path = Path(args.file)
     try:
         text = await asyncio.to_thread(path.read_text, encoding="utf-8-sig")

@@ -19,24 +19,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-
-from bot.branches import slugify
 from bot.clock import SystemClock
 from bot.config import Settings
-from bot.founding import (
-    ADMIN_CODE_LIFETIME,
-    clean_area,
-    clean_region_name,
-    issue_admin_code,
-    national_admins,
-    party_name,
-    set_party_name,
-)
-from storage.db import Database
-from storage.models import AuditEntry, Region
+
+# The database side is imported by the commands that use it: `organiser --help`
+# registers these commands without loading SQLAlchemy or the models.
+if TYPE_CHECKING:
+    from storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +45,8 @@ async def _open(args: argparse.Namespace, settings: Settings) -> Database:
 
 
 def _code_lines(code: str) -> str:
+    from bot.founding import ADMIN_CODE_LIFETIME
+
     hours = int(ADMIN_CODE_LIFETIME.total_seconds() // 3600)
     return (
         f"  {code}\n"
@@ -64,6 +57,9 @@ def _code_lines(code: str) -> str:
 
 
 async def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.founding import issue_admin_code, national_admins, party_name, set_party_name
+    from storage.models import AuditEntry
+
     db = await _open(args, settings)
     now = SystemClock().now()
     try:
@@ -97,6 +93,9 @@ async def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_admin_add(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.founding import issue_admin_code
+    from storage.models import AuditEntry
+
     db = await _open(args, settings)
     now = SystemClock().now()
     try:
@@ -115,6 +114,8 @@ async def cmd_admin_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_admin_list(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.founding import national_admins
+
     db = await _open(args, settings)
     try:
         async with db.transaction() as session:
@@ -130,6 +131,12 @@ async def cmd_admin_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_region_add(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import select
+
+    from bot.branches import slugify
+    from bot.founding import clean_area, clean_region_name
+    from storage.models import AuditEntry, Region
+
     name = clean_region_name(args.name)
     if name is None or not slugify(name):
         raise _stop("a region's name is up to 80 letters, digits and spaces, e.g. 'South West'")
@@ -161,6 +168,12 @@ async def cmd_region_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_region_areas(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import func, select
+
+    from bot.branches import slugify
+    from bot.founding import clean_area
+    from storage.models import AuditEntry, Region
+
     area = clean_area(args.areas)
     if area is None:
         raise _stop("give the places and postcode prefixes it covers, separated by commas")
@@ -192,6 +205,10 @@ async def cmd_region_areas(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_region_list(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import select
+
+    from storage.models import Region
+
     db = await _open(args, settings)
     try:
         async with db.transaction() as session:
@@ -250,6 +267,8 @@ NO_ADMIN_YET = (
 async def founded(db: Database, settings: Settings) -> Settings:
     """The settings with the party's name from ``organiser init`` (unless the config
     names it), after a hint on the terminal when nobody can run the party yet."""
+    from bot.founding import national_admins, party_name
+
     async with db.transaction() as session:
         name = await party_name(session)
         admins = await national_admins(session)

@@ -23,8 +23,6 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import TextIO
 
-from sqlalchemy.engine import make_url
-
 from bot.config import Settings
 
 REDACTED = "[redacted]"
@@ -37,6 +35,9 @@ SHORTEST_SECRET = 4  # a shorter "secret" would redact ordinary words
 
 # Loggers that would write secrets or people's words at INFO or DEBUG.
 QUIET = ("httpx", "httpcore", "aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool")
+# Libraries' own start-up chatter, logged at INFO as they are imported (which the
+# commands that need them do after logging is set up).
+CHATTY_AT_IMPORT = ("alembic.runtime.plugins",)
 
 
 def secrets_of(settings: Settings) -> list[str]:
@@ -49,10 +50,14 @@ def secrets_of(settings: Settings) -> list[str]:
     ]
     if ":" in settings.telegram_token:  # the part after the bot id is the secret part
         found.append(settings.telegram_token.split(":", 1)[1])
-    try:
-        password = make_url(settings.database_url).password
-    except Exception:  # a bad URL is refused later, with its own message
-        password = None
+    password = None
+    if "@" in settings.database_url:  # else no user part, no password (and no SQLAlchemy yet)
+        from sqlalchemy.engine import make_url
+
+        try:
+            password = make_url(settings.database_url).password
+        except Exception:  # a bad URL is refused later, with its own message
+            password = None
     if password:
         found.append(str(password))
     return [s for s in found if len(s) >= SHORTEST_SECRET]
@@ -101,7 +106,7 @@ def setup_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for name in QUIET:
+    for name in (*QUIET, *CHATTY_AT_IMPORT):
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught

@@ -24,22 +24,13 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.sortition import (
-    DEFAULT_M,
-    InfeasibleQuotas,
-    Problem,
-    SortitionError,
-    beacons,
-    commit,
-    parse_seed_source,
-    read_ids,
-    read_people,
-    read_quotas,
-    seeds,
-    verify,
-)
+# The sortition library is imported by the commands that use it (``lottery``
+# loads the solver, ``verify`` only what it checks with), so that `organiser
+# --help` and `organiser sortition verify` start quickly.
+if TYPE_CHECKING:
+    from bot.sortition import Problem
 
 
 def _stop(message: str) -> Exception:
@@ -71,6 +62,8 @@ async def _read_record(path: Path) -> dict[str, Any]:
 def _build(
     args: argparse.Namespace, quotas_text: str, people_text: str, exclude_text: str
 ) -> Problem:
+    from bot.sortition import Problem, SortitionError, read_ids, read_people, read_quotas
+
     try:
         quotas = read_quotas(quotas_text)
     except SortitionError as exc:
@@ -86,10 +79,19 @@ def _build(
 
 
 async def cmd_lottery(args: argparse.Namespace, settings: object) -> int:
+    from bot.sortition import (
+        DEFAULT_M,
+        InfeasibleQuotas,
+        SortitionError,
+        commit,
+        parse_seed_source,
+    )
+
+    m = DEFAULT_M if args.m is None else args.m
     quotas_text = await _read(args.quotas)
     people_text = await _read(args.people)
     exclude_text = await _read(args.exclude) if args.exclude else ""
-    if args.m < 1:
+    if m < 1:
         raise _stop("--m must be at least 1")
     problem = _build(args, quotas_text, people_text, exclude_text)
     try:
@@ -98,7 +100,7 @@ async def cmd_lottery(args: argparse.Namespace, settings: object) -> int:
         raise _stop(str(exc)) from None
     started = time.perf_counter()
     try:
-        record, lottery = await asyncio.to_thread(commit, problem, seed_source, args.m)
+        record, lottery = await asyncio.to_thread(commit, problem, seed_source, m)
     except InfeasibleQuotas as exc:
         raise _stop(str(exc)) from None
     except SortitionError as exc:
@@ -131,6 +133,8 @@ async def cmd_lottery(args: argparse.Namespace, settings: object) -> int:
 
 
 async def cmd_draw(args: argparse.Namespace, settings: object) -> int:
+    from bot.sortition.record import verify
+
     record = await _read_record(args.record)
     seed = await _seed_of(args, record, quiet=True)
     result = await asyncio.to_thread(verify, record, seed)
@@ -148,6 +152,8 @@ async def _seed_of(args: argparse.Namespace, record: dict[str, Any], quiet: bool
     """The seed to draw with: a beacon round's randomness once its signature checks
     out offline against the chain's key; a lottery result read into the committed
     format; else ``--seed`` as given."""
+    from bot.sortition import beacons, seeds
+
     source = record.get("seed_source") if isinstance(record, dict) else None
     source = source if isinstance(source, dict) else {}
     if source.get("kind") == "beacon" and args.beacon_round:
@@ -189,6 +195,9 @@ def _english(message: str, **params: object) -> str:
 
 
 async def cmd_verify(args: argparse.Namespace, settings: object) -> int:
+    from bot.sortition import SortitionError
+    from bot.sortition.record import verify
+
     record = await _read_record(args.record)
     seed = await _seed_of(args, record)
     try:
@@ -228,7 +237,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     lottery.add_argument("--people", type=Path, required=True, help="pool CSV: id + categories")
     lottery.add_argument("--quotas", type=Path, required=True, help="quotas CSV")
     lottery.add_argument("--k", type=int, required=True, help="panel size")
-    lottery.add_argument("--m", type=int, default=DEFAULT_M, help="panels in the lottery")
+    lottery.add_argument("--m", type=int, help="panels in the lottery")
     lottery.add_argument("--exclude", type=Path, help="ids who may not be selected, one a line")
     lottery.add_argument(
         "--seed-source",

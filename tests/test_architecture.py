@@ -4,7 +4,11 @@ and a platform adapter sees only the core's public face."""
 from __future__ import annotations
 
 import ast
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
@@ -161,3 +165,66 @@ def test_the_date_checker_sees_a_date_formatted_by_hand(tmp_path: Path) -> None:
         "isoformat() in a sentence",
         "isoformat() in a sentence",
     ]
+
+
+# What `organiser --help` and `organiser sortition verify` may load: none of the
+# platform libraries, the scheduler, the database layer, the charts or the
+# solver, which the commands that need them import (start-up time; see
+# bench/startup.py).
+HEAVY = {
+    "telegram",
+    "discord",
+    "alembic",
+    "matplotlib",
+    "apscheduler",
+    "sqlalchemy",
+    "storage",
+    "runtime",
+    "highspy",
+    "py_ecc",
+    "httpx",
+}
+
+
+def modules_loaded_by(code: str, cwd: Path = ROOT) -> set[str]:
+    """The top-level packages a fresh Python holds after running ``code``."""
+    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return {name.split(".")[0] for name in json.loads(done.stdout.splitlines()[-1])}
+
+
+def test_the_command_line_starts_without_the_heavy_libraries() -> None:
+    loaded = modules_loaded_by("import adapters.cli\nadapters.cli.build_parser()")
+    assert loaded & HEAVY == set()
+    assert "numpy" not in loaded
+
+
+def test_the_checker_sees_a_heavy_library_loaded() -> None:
+    assert {"sqlalchemy", "storage"} <= modules_loaded_by("import storage.models") & HEAVY
+
+
+def test_checking_a_sortition_record_loads_no_solver(tmp_path: Path) -> None:
+    """`organiser sortition verify` on a record file loads numpy, not HiGHS, nor
+    the bot's database or platforms."""
+    from bot.sortition import Problem, commit
+    from bot.sortition.synthetic import proportional_quotas, skewed_pool
+
+    problem = Problem.build(skewed_pool(40, seed=3), proportional_quotas(6), 6)
+    record, _ = commit(problem, {"kind": "string", "description": "a test"}, 20)
+    path = tmp_path / "record.json"
+    path.write_text(json.dumps(record), encoding="utf-8")
+    argv = ["sortition", "verify", str(path), "--seed", "7", "--published-hash"]
+    code = (
+        "import contextlib, io\n"
+        "from adapters.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    assert main({[*argv, record['record_hash']]!r}) == 0\n"
+        "assert 'every check passed' in out.getvalue(), out.getvalue()"
+    )
+    loaded = modules_loaded_by(code, cwd=tmp_path)
+    assert "numpy" in loaded  # it did check the record
+    assert loaded & HEAVY == set()

@@ -9,29 +9,66 @@
 conflicting quotas and the smallest change that makes them feasible.
 See ``leximin`` (the optimisation), ``lottery`` (rounding to ``m`` panels) and
 ``record`` (hashing, the draw, verification) for the details.
+
+The names below are imported from their modules when first used, so that
+checking a record (``record``, numpy) does not load the solver (``leximin``,
+``panels``: HiGHS), and ``import bot.sortition.seeds`` loads neither.
 """
 
-from bot.sortition.files import read_ids, read_people, read_quotas
-from bot.sortition.leximin import Distribution, leximin_distribution
-from bot.sortition.lottery import DEFAULT_M, Lottery, build_lottery, leximin_probabilities
-from bot.sortition.model import Person, Problem, Quota, SortitionError, TypeTable
-from bot.sortition.panels import InfeasibleQuotas, QuotaChange, Relaxation, find_relaxation
-from bot.sortition.record import (
-    Mismatch,
-    Verification,
-    canonical,
-    code_version,
-    commit,
-    digest,
-    draw_index,
-    make_record,
-    parse_seed_source,
-    pool_hash,
-    problem_of,
-    replacement_seed,
-    selected_after,
-    verify,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.sortition.files import read_ids, read_people, read_quotas
+    from bot.sortition.leximin import Distribution, leximin_distribution
+    from bot.sortition.lottery import DEFAULT_M, Lottery, build_lottery, leximin_probabilities
+    from bot.sortition.model import Person, Problem, Quota, SortitionError, TypeTable
+    from bot.sortition.panels import InfeasibleQuotas, QuotaChange, Relaxation, find_relaxation
+    from bot.sortition.record import (
+        Mismatch,
+        Verification,
+        canonical,
+        code_version,
+        commit,
+        digest,
+        draw_index,
+        make_record,
+        parse_seed_source,
+        pool_hash,
+        problem_of,
+        replacement_seed,
+        selected_after,
+        verify,
+    )
+
+_HOME = {
+    **dict.fromkeys(("read_ids", "read_people", "read_quotas"), "files"),
+    **dict.fromkeys(("Distribution", "leximin_distribution"), "leximin"),
+    **dict.fromkeys(("DEFAULT_M", "Lottery", "build_lottery", "leximin_probabilities"), "lottery"),
+    **dict.fromkeys(("Person", "Problem", "Quota", "SortitionError", "TypeTable"), "model"),
+    **dict.fromkeys(("InfeasibleQuotas", "QuotaChange", "Relaxation", "find_relaxation"), "panels"),
+    **dict.fromkeys(
+        (
+            "Mismatch",
+            "Verification",
+            "canonical",
+            "code_version",
+            "commit",
+            "digest",
+            "draw_index",
+            "make_record",
+            "parse_seed_source",
+            "pool_hash",
+            "problem_of",
+            "replacement_seed",
+            "selected_after",
+            "verify",
+        ),
+        "record",
+    ),
+}
 
 __all__ = [
     "DEFAULT_M",
@@ -70,6 +107,19 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    """``bot.sortition.X``: imported from its module on first use (PEP 562)."""
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
 def relaxation_for(problem: Problem) -> Relaxation | None:
     """None when the quotas of ``problem`` can all be met, else the smallest relaxation."""
+    from bot.sortition.model import TypeTable
+    from bot.sortition.panels import find_relaxation
+
     return find_relaxation(TypeTable.from_problem(problem))

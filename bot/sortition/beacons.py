@@ -17,13 +17,14 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from bot.i18n import N_
 from bot.sortition.seeds import BEACON, SeedProblem
+
+if TYPE_CHECKING:  # fetching imports it; checking a round offline does not
+    import httpx
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +316,8 @@ async def fetch_round(
     """The round's proof from the first endpoint whose answer verifies; None while
     no endpoint has it yet. Only https, no redirects, no private addresses: an
     endpoint that breaks a rule is skipped (and logged), never contacted."""
+    import httpx
+
     problems = []
     for base in urls:
         parts = urlsplit(base)

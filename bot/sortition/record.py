@@ -70,7 +70,6 @@ import json
 import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any
 
 from bot.sortition.lottery import DEFAULT_M, Lottery, build_lottery, leximin_probabilities
@@ -128,6 +127,8 @@ SEED_KINDS = {"lottery": ("name", "date"), "beacon": ("url", "round"), "string":
 
 
 def code_version() -> str:
+    from importlib import metadata  # here: it takes a noticeable time to import
+
     try:
         version = metadata.version("assembly-organiser")
     except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
