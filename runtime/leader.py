@@ -30,6 +30,7 @@ LEADER_LOCK = 0x0A55E3B1  # the advisory lock key of the scheduler leader
 GATEWAY_LOCK = 0x0A55E3B2  # ... and of the one worker connected to the Discord gateway
 JOBS_TABLE_LOCK = 0x0A55E3B3  # held while a worker creates APScheduler's table
 LOCK_TIMEOUT = 5.0  # seconds for any one round trip on a lock's connection
+STOP_WITHIN = 3 * LOCK_TIMEOUT  # seconds stop() waits for the watching task to end
 
 
 class LeaderLock:
@@ -43,6 +44,13 @@ class LeaderLock:
     again. A follower tries every ``retry_every`` seconds; having won, it waits
     ``grace`` (two checks) before it acts, so that a leader whose session ended
     without its knowing has found out and stepped down first.
+
+    Round trips are bounded with ``asyncio.timeout``, never ``asyncio.wait_for``:
+    on Python 3.11, ``wait_for`` loses a cancellation that arrives as the call it
+    waits for completes (CPython gh-86296, fixed in 3.12), and a watching task
+    that lost ``stop()``'s cancellation went on contending for the lock for good
+    while ``stop()`` waited for it: a worker that never stopped, a test that
+    hung. ``stop()`` also ends the loop by a flag and waits a bounded time.
     """
 
     def __init__(
@@ -69,6 +77,7 @@ class LeaderLock:
         self.leading = False  # ... and on_gain has run: this worker acts as leader
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     @property
     def grace(self) -> float:
@@ -82,6 +91,7 @@ class LeaderLock:
     async def start(self) -> bool:
         """Try for the lead once (if ``on_gain`` raises, the lock is given back and
         the error raised), then keep watching. Whether this worker leads."""
+        self._stopping = False
         if await self._attempt():
             try:
                 await self._lead()
@@ -93,17 +103,29 @@ class LeaderLock:
         return self.leading
 
     async def stop(self) -> None:
-        """Stop watching and let go of the lock (``on_lose`` is the caller's to do)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop watching and let go of the lock (``on_lose`` is the caller's to do),
+        within ``STOP_WITHIN`` seconds whatever the watching task is doing."""
+        self._stopping = True
+        task, self._task = self._task, None
+        failed: BaseException | None = None
+        if task is not None:
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=STOP_WITHIN)
+            if not done:
+                log.error(
+                    "%s: still running %g s after it was stopped; letting go of the lock",
+                    self.name,
+                    STOP_WITHIN,
+                )
+            elif not task.cancelled():
+                failed = task.exception()
         self.held = self.leading = False
         await self._close()
+        if failed is not None:  # the watching had ended with an error: said here
+            raise failed
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             if self.held:
                 await asyncio.sleep(self.check_every)
                 problem = await self._problem()
@@ -115,7 +137,7 @@ class LeaderLock:
             if not await self._attempt():
                 continue
             await asyncio.sleep(self.grace)
-            if not await self._still_held():
+            if self._stopping or not await self._still_held():
                 await self._step_down()
                 continue
             try:
@@ -152,10 +174,9 @@ class LeaderLock:
             return True
         try:
             conn = await self._connection()
-            cursor = await asyncio.wait_for(
-                conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)), LOCK_TIMEOUT
-            )
-            row = await cursor.fetchone()
+            async with asyncio.timeout(LOCK_TIMEOUT):
+                cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,))
+                row = await cursor.fetchone()
         except (psycopg.Error, OSError, TimeoutError) as exc:
             log.warning("%s: could not ask for the lead: %s", self.name, exc)
             await self._close()
@@ -167,12 +188,10 @@ class LeaderLock:
         if self._conn is not None and not self._conn.closed:
             return self._conn
         url = self.db.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        conn: psycopg.AsyncConnection[Any] = await asyncio.wait_for(
-            psycopg.AsyncConnection.connect(
+        async with asyncio.timeout(LOCK_TIMEOUT):
+            conn: psycopg.AsyncConnection[Any] = await psycopg.AsyncConnection.connect(
                 url, autocommit=True, connect_timeout=int(LOCK_TIMEOUT)
-            ),
-            LOCK_TIMEOUT,
-        )
+            )
         self._conn = conn
         return conn
 
@@ -183,7 +202,8 @@ class LeaderLock:
         if conn is None or conn.closed:
             return False
         try:
-            await asyncio.wait_for(conn.execute("SELECT 1"), LOCK_TIMEOUT)
+            async with asyncio.timeout(LOCK_TIMEOUT):
+                await conn.execute("SELECT 1")
         except (psycopg.Error, OSError, TimeoutError):
             return False
         return True
@@ -192,4 +212,5 @@ class LeaderLock:
         conn, self._conn = self._conn, None
         if conn is not None and not conn.closed:
             with contextlib.suppress(psycopg.Error, OSError, TimeoutError):
-                await asyncio.wait_for(conn.close(), LOCK_TIMEOUT)  # the lock goes with it
+                async with asyncio.timeout(LOCK_TIMEOUT):
+                    await conn.close()  # the lock goes with it

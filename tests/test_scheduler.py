@@ -6,7 +6,9 @@ import asyncio
 import datetime as dt
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -18,6 +20,7 @@ from bot.clock import FixedClock
 from bot.config import Settings
 from bot.core import Core
 from bot.demo import seed_demo
+from runtime.leader import LeaderLock
 from storage.db import Database
 from tests.conftest import NOW
 from tests.helpers import Chat, until
@@ -167,3 +170,65 @@ async def test_round_up_and_reminder_times_come_from_the_config(sqlite_db: Datab
         30,
     )
     assert (jobs["evening:1"].hour, jobs["evening:1"].minute) == (17, 5)
+
+
+class InstantLockConnection:
+    """A lock's PostgreSQL connection that answers every statement at once (yes,
+    the lock is ours) and, when told, has something happen the moment a statement
+    completes: the instant at which, on Python 3.11, ``asyncio.wait_for`` lost
+    the cancellation of the task waiting in it."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.statements: list[str] = []
+        self.then: Callable[[], object] | None = None
+
+    async def execute(self, statement: str, params: Any = None) -> InstantLockConnection:
+        self.statements.append(statement)
+        if self.then is not None:
+            then, self.then = self.then, None
+            asyncio.get_running_loop().call_soon(then)
+        return self
+
+    async def fetchone(self) -> tuple[bool]:
+        return (True,)
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+async def test_a_lead_stopped_as_a_check_of_its_lock_completes_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hang of a whole test run: stopping a worker's lead never waits for good,
+    even when the stop lands just as the lead's connection answers."""
+    conn = InstantLockConnection()
+
+    async def connect(*args: object, **kwargs: object) -> InstantLockConnection:
+        return conn
+
+    monkeypatch.setattr(psycopg.AsyncConnection, "connect", connect)
+    db = Database("postgresql://organiser@127.0.0.1:1/organiser")  # never reached
+    events: list[str] = []
+
+    async def gained() -> None:
+        events.append("gained")
+
+    async def lost() -> None:
+        events.append("lost")
+
+    lock = LeaderLock(db, 1, "test", on_gain=gained, on_lose=lost, check_every=0.01)
+    assert await lock.start()
+    stopping: list[asyncio.Task[None]] = []
+    conn.then = lambda: stopping.append(asyncio.ensure_future(lock.stop()))
+    await until(lambda: stopping, "a check of the lock")
+    try:
+        await asyncio.wait_for(asyncio.shield(stopping[0]), 5)
+    except TimeoutError:
+        raise AssertionError("stop() still waits 5 s after it was called") from None
+    assert conn.closed and not lock.held and not lock.leading  # the lock is given back
+    checks = len(conn.statements)
+    await asyncio.sleep(0.1)
+    assert len(conn.statements) == checks  # and nothing goes on asking for it
+    assert events == ["gained"]
+    await db.dispose()
