@@ -34,10 +34,9 @@ import secrets
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import httpx
 from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,7 +48,6 @@ from bot.outbox import Recipients, enqueue, enqueue_for
 from bot.sortition import beacons
 from bot.sortition.model import Person as Entrant
 from bot.sortition.model import Problem, Quota
-from bot.sortition.panels import InfeasibleQuotas
 from bot.sortition.record import (
     commit_sealed,
     entrant_ids,
@@ -88,6 +86,11 @@ from storage.models import (
     SortitionProfile,
 )
 from storage.writes import claim
+
+# httpx is imported where a beacon round is fetched, and the solver where a draw is
+# solved: a bot that does neither holds neither in memory.
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -358,6 +361,8 @@ async def solve(
     """(record, None), or the quotas relaxed as proposed and a sentence why.
 
     Solved in a thread: the linear programs can take a moment."""
+    from bot.sortition.panels import InfeasibleQuotas
+
     try:
         record, _ = await asyncio.to_thread(commit_sealed, problem, seed_source, m)
         return record, None
@@ -988,6 +993,8 @@ async def seed_sweep(
                     await _remind_seed(session, settings, draw, now)
     if not due_beacons:
         return
+    import httpx
+
     owned = client is None
     client = client or httpx.AsyncClient(timeout=10.0, follow_redirects=False)
     urls = beacons.endpoints(settings.sortition_beacon_urls)
