@@ -102,6 +102,7 @@ PLANS: dict[str, Plan] = {
     "poll_burst": Plan((Variant("", (), ("--members", "5000", "--votes", "2000")),), 2400.0),
     # With its reference (sortition-algorithms, up to 600 s an instance) it takes long.
     "sortition": Plan((Variant("", (), ("--no-reference",)),), 4800.0),
+    "startup": Plan((Variant("", (), ("--runs", "3")),)),
     "telegram_roundtrip": Plan((Variant("", (), ("--people", "100")),)),
     "workers": Plan(
         (
