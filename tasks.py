@@ -7,7 +7,8 @@
     python3 tasks.py test [ARGS]   set up .venv with the dev tools, then ruff, mypy
                                    and the whole test suite (`pytest -n auto ARGS`:
                                    one worker per CPU)
-    python3 tasks.py i18n          extract every sentence into bot/locale/messages.pot
+    python3 tasks.py i18n          extract every sentence (bot/, adapters/) into
+                                   bot/locale/messages.pot
 
 The virtual environment is (re)installed only when pyproject.toml changes.
 """
@@ -80,6 +81,7 @@ def main(argv: list[str]) -> int:
             "-o",
             "bot/locale/messages.pot",
             "bot",
+            "adapters",  # what the platform adapters say themselves
         )
     steps = [
         [str(BIN / "ruff"), "check", "."],

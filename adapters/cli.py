@@ -177,9 +177,7 @@ async def _console(settings: Settings, url: str, *, demo: bool, name: str, files
                 "Dan, Lee, Erin (Bath organiser), Femi, Gita, Hana, Ivan, Jo (region admin), "
                 "Kai (national admin). /as Alice to play one.\n"
             )
-        chat = ConsoleChat(
-            Core(db, settings, clock=clock), clock, out=sys.stdout, name=name, files=files
-        )
+        chat = ConsoleChat(Core(db, settings, clock=clock), out=sys.stdout, name=name, files=files)
         await chat.run(sys.stdin)
     finally:
         await db.dispose()

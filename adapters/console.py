@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from bot.clock import Clock
 from bot.core import Core
-from bot.messages import Attachment, Button, ChatRef, Reply, Request, Sender
-from bot.outbox import Recipient, deliver_pending
+from bot.i18n import Translator, translator
+from bot.messages import Attachment, Button, ChatRef, Recipient, Reply, Request, Sender
 
 PLATFORM = "console"
 INLINE_FILE_LIMIT = 8000
@@ -47,7 +46,9 @@ class FileSaver:
         return path
 
 
-def render(reply: Reply, numbered: list[Button], saver: FileSaver | None = None) -> str:
+def render(
+    reply: Reply, numbered: list[Button], t: Translator, saver: FileSaver | None = None
+) -> str:
     """The reply as text; its buttons are numbered on from ``numbered`` (which grows);
     a file is saved by ``saver`` (when given) and its path shown."""
     lines = [reply.text]
@@ -58,8 +59,20 @@ def render(reply: Reply, numbered: list[Button], saver: FileSaver | None = None)
             cells.append(f"[{len(numbered)}] {button.label}")
         lines.append("   ".join(cells))
     if reply.file is not None:
-        where = f", saved as {saver.save(reply.file)}" if saver is not None else ""
-        lines.append(f"📎 {reply.file.filename} ({len(reply.file.content)} bytes{where})")
+        size, name = len(reply.file.content), reply.file.filename
+        if saver is not None:
+            path = saver.save(reply.file)
+            lines.append(
+                t.plural(
+                    "📎 {file} ({n} byte, saved as {path})",
+                    "📎 {file} ({n} bytes, saved as {path})",
+                    size,
+                    file=name,
+                    path=path,
+                )
+            )
+        else:
+            lines.append(t.plural("📎 {file} ({n} byte)", "📎 {file} ({n} bytes)", size, file=name))
         if reply.file.mime_type.startswith(("text/", "application/json")):
             body = reply.file.content.decode("utf-8", "replace")
             lines.append(body if len(body) <= INLINE_FILE_LIMIT else body[:INLINE_FILE_LIMIT] + "…")
@@ -71,16 +84,17 @@ class ConsoleTransport:
     """Delivers outbox messages by printing them; remembers their buttons per person."""
 
     out: TextIO
+    t: Translator
     buttons: dict[str, list[Button]] = field(default_factory=dict)
     platform: str = PLATFORM
     saver: FileSaver | None = None
 
     async def send(self, recipient: Recipient, reply: Reply) -> None:
         numbered: list[Button] = []
-        text = render(reply, numbered, self.saver)
+        text = render(reply, numbered, self.t, self.saver)
         if numbered:
             self.buttons[recipient.user_id] = numbered
-        self.out.write(f"→ to {recipient.display_name}: {text}\n")
+        self.out.write(self.t("→ to {name}: {text}", name=recipient.display_name, text=text) + "\n")
         self.out.flush()
 
 
@@ -88,17 +102,16 @@ class ConsoleChat:
     def __init__(
         self,
         core: Core,
-        clock: Clock,
         *,
         out: TextIO,
         name: str = "Sam",
         files: Path | None = None,
     ) -> None:
         self.core = core
-        self.clock = clock
+        self.t = translator(core.settings.default_locale)
         self.out = out
         self.saver = FileSaver(files) if files is not None else None
-        self.transport = ConsoleTransport(out, saver=self.saver)
+        self.transport = ConsoleTransport(out, self.t, saver=self.saver)
         self.name = name
 
     @property
@@ -121,19 +134,19 @@ class ConsoleChat:
         if text.split()[0].lower() == "/as":
             name = " ".join(text.split()[1:])[:40]
             if not name:
-                self.say("Usage: /as NAME (for example /as Alice)")
+                self.say(self.t("Usage: /as NAME (for example /as Alice)"))
                 return
             self.name = name
-            self.say(f"(you are now {name})")
+            self.say(self.t("(you are now {name})", name=name))
             return
         if text.isdigit():
             buttons = self.transport.buttons.get(self.user_id, [])
             index = int(text) - 1
             if not 0 <= index < len(buttons):
                 self.say(
-                    "There is no button with that number."
+                    self.t("There is no button with that number.")
                     if buttons
-                    else "There are no buttons to press."
+                    else self.t("There are no buttons to press.")
                 )
                 return
             request = Request.button_from(self.sender(), chat, buttons[index].data)
@@ -142,26 +155,24 @@ class ConsoleChat:
         replies = await self.core.handle(request)
         numbered: list[Button] = []
         for reply in replies:
-            self.say(render(reply, numbered, self.saver))
+            self.say(render(reply, numbered, self.t, self.saver))
         if numbered:  # like a chat, the newest buttons are the ones at hand
             self.transport.buttons[self.user_id] = numbered
         await self.flush_outbox()
 
     async def flush_outbox(self) -> None:
-        while True:
-            report = await deliver_pending(
-                self.core.db, {PLATFORM: self.transport}, self.clock, limit=200
-            )
-            if report.sent + report.undeliverable == 0:
-                return
+        while await self.core.deliver({PLATFORM: self.transport}):
+            pass
 
     async def run(self, stream: TextIO = sys.stdin) -> None:
         """Read lines until end of input; echo them when they come from a script."""
         interactive = stream.isatty()
         if interactive:
             self.say(
-                "Assembly Organiser console. Type /start to begin, /help for commands, "
-                "/as NAME to become someone else, a number to press a button, Ctrl-D to quit."
+                self.t(
+                    "Assembly Organiser console. Type /start to begin, /help for commands, "
+                    "/as NAME to become someone else, a number to press a button, Ctrl-D to quit."
+                )
             )
         await self.flush_outbox()
         while True:

@@ -65,14 +65,12 @@ from adapters.web import start_site
 from bot.config import Settings
 from bot.core import Core
 from bot.i18n import DEFAULT_LOCALE, available_locales, translator
-from bot.messages import ChatRef, Reply, Request, Sender
-from bot.outbox import Recipient, Undeliverable
-from bot.registry import COMMANDS
+from bot.messages import ChatRef, Recipient, Reply, Request, Sender, Undeliverable
+from bot.registry import GROUP, PRIVATE
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "telegram"
-GROUP_COMMANDS = ("help", "linkchat", "unlinkchat", "branch")
 SEND_ATTEMPTS = 4
 PER_CHAT_PER_SECOND = 1
 PER_CHAT_LIMITERS = 10_000  # chats whose pace is remembered
@@ -373,17 +371,21 @@ class TelegramAdapter:
         )
 
     async def publish_commands(self) -> None:
-        """The command menu, for private chats and for groups, in each language."""
+        """The command menu, for private chats and for groups (the commands whose
+        description offers them there), in each language."""
         bot = self.application.bot
+        specs = self.core.commands
         for language in (DEFAULT_LOCALE, *available_locales()):
             t = translator(language)
             code = None if language == DEFAULT_LOCALE else language
-            private = [BotCommand(s.name, t(s.summary)[:256]) for s in COMMANDS.values()]
-            group = [
-                BotCommand(s.name, t(s.summary)[:256])
-                for s in COMMANDS.values()
-                if s.name in GROUP_COMMANDS
-            ]
+            private, group = (
+                [
+                    BotCommand(s.name_on(PLATFORM), t(s.summary)[:256])
+                    for s in specs
+                    if kind in s.chats
+                ]
+                for kind in (PRIVATE, GROUP)
+            )
             await bot.set_my_commands(
                 private, scope=BotCommandScopeAllPrivateChats(), language_code=code
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Mapping
 from dataclasses import replace
 
 from sqlalchemy import delete, select, update
@@ -21,9 +22,10 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import Context, Refusal
 from bot.i18n import translator
-from bot.messages import Reply, Request
+from bot.messages import Reply, Request, Transport
+from bot.outbox import deliver_pending
 from bot.people import find_person
-from bot.registry import ACTIONS, ANSWERS, COMMANDS, PUBLIC_ACTIONS
+from bot.registry import ACTIONS, ANSWERS, COMMANDS, PUBLIC_ACTIONS, CommandSpec
 from bot.signup import Links
 from storage.db import Database
 from storage.models import AuditEntry, BranchChat, Prompt
@@ -76,8 +78,15 @@ class Core:
         log.error("gave up on %s after %d attempts", _describe(request), ATTEMPTS)
         return [self._apology(request)]
 
-    def _apology(self, request: Request) -> Reply:
-        t = translator(request.sender.locale or self.settings.default_locale)
+    @property
+    def commands(self) -> list[CommandSpec]:
+        """Every command, described: what a platform builds its menus and forms from."""
+        return list(COMMANDS.values())
+
+    def apology(self, locale: str | None) -> Reply:
+        """What a person is told when something failed on our side (an adapter's
+        own error, too)."""
+        t = translator(locale or self.settings.default_locale)
         return Reply(
             t(
                 "Sorry, something went wrong on our side and nothing was changed. "
@@ -85,6 +94,15 @@ class Core:
             ),
             error=True,
         )
+
+    def _apology(self, request: Request) -> Reply:
+        return self.apology(request.sender.locale)
+
+    async def deliver(self, transports: Mapping[str, Transport], *, limit: int = 200) -> int:
+        """Send what waits in the outbox through ``transports`` now (the console's
+        own round; ``organiser run`` has its outbox worker). How many were handled."""
+        report = await deliver_pending(self.db, transports, self.clock, limit=limit)
+        return report.sent + report.undeliverable
 
     async def _handle_once(self, request: Request) -> list[Reply]:
         t = translator(request.sender.locale or self.settings.default_locale)

@@ -6,7 +6,9 @@ person who pressed it is always the request's authenticated sender.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 MAX_BUTTON_DATA = 64  # Telegram's callback_data limit, in bytes
 
@@ -107,3 +109,61 @@ class Reply:
 
     def button_list(self) -> list[Button]:
         return [b for row in self.buttons for b in row]
+
+
+def split_text(text: str, size: int, length: Callable[[str], int] = len) -> list[str]:
+    """A long text in messages a platform accepts: each at most ``size`` as the
+    platform counts (``length``), cut at line ends where a line fits, never empty
+    nor blank (such a part becomes "…")."""
+
+    def head(line: str) -> str:  # the longest start of ``line`` that fits
+        low, high = 1, min(len(line), size)
+        while low < high:
+            mid = (low + high + 1) // 2
+            low, high = (mid, high) if length(line[:mid]) <= size else (low, mid - 1)
+        return line[:low]
+
+    out: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while length(line) > size:
+            if current:
+                out.append(current)
+                current = ""
+            part = head(line)
+            out.append(part)
+            line = line[len(part) :]
+        if length(current + line) > size:
+            out.append(current)
+            current = ""
+        current += line
+    if current or not out:
+        out.append(current)
+    return [part.rstrip("\n") if part.strip() else "…" for part in out]
+
+
+# --- delivery: what a platform's transport implements for the outbox --------------
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One place a message goes: a person's private chat, or a group chat
+    (``person_id`` None)."""
+
+    person_id: int | None
+    display_name: str
+    platform: str
+    user_id: str
+    chat_id: str
+
+
+class Undeliverable(Exception):
+    """The platform refused for good (blocked, never started, DMs closed)."""
+
+
+class Transport(Protocol):
+    """Carries a reply to one person on one platform."""
+
+    platform: str
+
+    async def send(self, recipient: Recipient, reply: Reply) -> None: ...

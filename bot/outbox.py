@@ -15,7 +15,7 @@ import logging
 import typing
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.i18n import DEFAULT_LOCALE, Translator, available_locales, translator
-from bot.messages import Attachment, Button, Reply
+from bot.messages import Attachment, Button, Recipient, Reply, Transport, Undeliverable
 from storage.db import Database
 from storage.models import BranchChat, Identity, OutboxMessage, Person, UTCDateTime
 from storage.writes import upsert, upsert_statement
@@ -185,30 +185,6 @@ async def enqueue_for(
     dialect = session.get_bind().dialect.name
     stmt = _insert_for(who.query, dialect, len(languages), exclude_id is not None)
     await session.execute(stmt, params)
-
-
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    """One place a message goes: a person's private chat, or a group chat
-    (``person_id`` None)."""
-
-    person_id: int | None
-    display_name: str
-    platform: str
-    user_id: str
-    chat_id: str
-
-
-class Undeliverable(Exception):
-    """The platform refused for good (blocked, never started, DMs closed)."""
-
-
-class Transport(Protocol):
-    """Carries a reply to one person on one platform."""
-
-    platform: str
-
-    async def send(self, recipient: Recipient, reply: Reply) -> None: ...
 
 
 @dataclass

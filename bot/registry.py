@@ -1,17 +1,77 @@
-"""The table of commands and button actions. Command modules register here."""
+"""The table of commands and button actions. Command modules register here.
+
+A command is described as data (:class:`CommandSpec`): its name, what it does
+(a sentence of the catalogue), who sees it in /help, the typed things it takes
+(:class:`Param`: a person, a branch, a choice from the vocabulary, a date, free
+text) and the chats whose menus offer it. Platforms build their own forms from
+that description (Discord its slash commands and their options, Telegram its
+command menus); none of them knows a command by name.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from bot.context import Context
+from bot.i18n import N_
 from bot.messages import Reply
 
 Result = Reply | list[Reply]
 CommandHandler = Callable[[Context], Awaitable[Result]]
 ActionHandler = Callable[[Context, str], Awaitable[Result]]
 AnswerHandler = Callable[[Context, str], Awaitable[Result]]  # (ctx, the text typed)
+
+# What a parameter is (a platform may offer suggestions or a list for it).
+TEXT, PERSON, BRANCH, CHOICE, DATE = "text", "person", "branch", "choice", "date"
+# The chats a command is offered in (``ChatRef.kind``).
+PRIVATE, GROUP = "private", "group"
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One thing a command takes, in the order it is typed after the command."""
+
+    name: str  # short, lower case, no spaces (a Discord option's name)
+    description: str  # marked N_, translated when shown
+    kind: str = TEXT  # PERSON and BRANCH: suggested as typed; CHOICE: one of ``choices``
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    prefix: str = ""  # typed before the value ("to " in "/affiliate Frome to West")
+
+    @classmethod
+    def text(
+        cls, name: str, description: str, *, required: bool = False, prefix: str = ""
+    ) -> Param:
+        return cls(name, description, TEXT, required, prefix=prefix)
+
+    @classmethod
+    def person(cls, description: str = N_("who"), *, name: str = "person") -> Param:
+        return cls(name, description, PERSON, required=True)
+
+    @classmethod
+    def branch(
+        cls,
+        description: str = N_("which branch (default: yours)"),
+        *,
+        name: str = "branch",
+        required: bool = False,
+    ) -> Param:
+        return cls(name, description, BRANCH, required)
+
+    @classmethod
+    def choice(
+        cls, name: str, description: str, choices: tuple[str, ...], *, required: bool = False
+    ) -> Param:
+        return cls(name, description, CHOICE, required, choices)
+
+    @classmethod
+    def date(cls, name: str, description: str, *, required: bool = False) -> Param:
+        return cls(name, description, DATE, required)
+
+
+# What a command takes unless it says: free text, as /help explains it.
+DETAILS = (Param.text("details", N_("what to do (see /help)")),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +87,25 @@ class CommandSpec:
     public: bool = False
     # Extra /help lines for staff: (usage, summary, roles that see it).
     staff: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    params: tuple[Param, ...] = DETAILS  # what it takes, typed
+    # The chats whose command menu offers it (it is answered wherever it is typed).
+    chats: tuple[str, ...] = (PRIVATE,)
+    # Its name on a platform whose word differs: (platform, name), e.g. a
+    # Telegram "chat" is a Discord "channel".
+    names: tuple[tuple[str, str], ...] = ()
+
+    def name_on(self, platform: str) -> str:
+        return dict(self.names).get(platform, self.name)
+
+    def typed(self, values: Mapping[str, object]) -> str:
+        """The command as typed, from a value for each parameter (None: not given):
+        ``/promote AB12CD organiser``."""
+        parts = [f"/{self.name}"]
+        for param in self.params:
+            value = values.get(param.name)
+            if value is not None and str(value).strip():
+                parts.append(f"{param.prefix}{str(value).strip()}")
+        return " ".join(parts)
 
 
 COMMANDS: dict[str, CommandSpec] = {}
@@ -44,12 +123,25 @@ def command(
     private: bool = False,
     staff: tuple[tuple[str, str, tuple[str, ...]], ...] = (),
     public: bool = False,
+    params: tuple[Param, ...] = DETAILS,
+    chats: tuple[str, ...] = (PRIVATE,),
+    names: tuple[tuple[str, str], ...] = (),
 ) -> Callable[[CommandHandler], CommandHandler]:
     def register(handler: CommandHandler) -> CommandHandler:
         if name in COMMANDS:
             raise ValueError(f"command /{name} registered twice")
         COMMANDS[name] = CommandSpec(
-            name, summary, usage, roles, handler, private, public=public, staff=staff
+            name,
+            summary,
+            usage,
+            roles,
+            handler,
+            private,
+            public=public,
+            staff=staff,
+            params=params,
+            chats=chats,
+            names=names,
         )
         return handler
 

@@ -18,7 +18,8 @@ import pytest
 from sqlalchemy import func, select
 
 from adapters.cli import token_refused
-from adapters.discord import DEFER_AFTER, MAX_TEXT, DiscordAdapter, chunks
+from adapters.discord import DEFER_AFTER, DiscordAdapter
+from adapters.discord_replies import MAX_TEXT, chunks
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.core import Core
@@ -200,6 +201,39 @@ async def test_personal_answers_are_ephemeral_in_a_server(rig: Rig) -> None:
     # In a DM there is nobody else to hide it from.
     (dm,) = await rig.slash(ALICE, "me", guild=False)
     assert not ephemeral(dm) and "Frome" in dm["content"]
+
+
+async def test_the_slash_commands_are_the_command_descriptions(rig: Rig) -> None:
+    """Discord's forms come from the commands' own descriptions: every command,
+    under its Discord name, with its typed options (people and branches suggested
+    as typed, roles and places from the vocabulary), described in the catalogue's
+    words."""
+    registered = {c["name"]: c for c in rig.fake.registered_commands()}
+    specs = Core(rig.db, rig.settings).commands
+    assert set(registered) == {spec.name_on("discord") for spec in specs}
+    assert "linkchannel" in registered and "linkchat" not in registered
+
+    def shape(name: str) -> list[tuple[Any, ...]]:
+        return [
+            (
+                o["name"],
+                bool(o.get("required")),
+                bool(o.get("autocomplete")),
+                [c["value"] for c in o.get("choices", [])],
+                o["description"],
+            )
+            for o in registered[name].get("options", [])
+        ]
+
+    assert shape("promote") == [
+        ("person", True, True, [], "who"),
+        ("role", True, False, ["organiser", "treasurer", "admin"], "which role"),
+        ("level", False, False, ["branch", "region", "national"], "where (default: their branch)"),
+    ]
+    assert shape("join") == [("place", True, True, [], "your town or postcode")]
+    assert shape("reminders") == [("setting", True, False, ["on", "off"], "on or off")]
+    assert shape("me") == [] and shape("unlinkchannel") == []
+    assert shape("poll") == [("details", False, False, [], "what to do (see /help)")]
 
 
 async def test_options_become_the_command_text(rig: Rig) -> None:
@@ -470,6 +504,20 @@ async def test_a_refused_token_is_said_in_one_line(tmp_path: Path, sqlite_templa
         await db.dispose()
     assert token_refused(caught.value) == (
         "Discord refused discord.token: check it in the developer portal"
+    )
+
+
+def test_option_values_are_typed_as_the_command_would_be() -> None:
+    """What the core is handed from a slash command: the text a person would type
+    on Telegram, with an option's words before its value, unset options left out."""
+    specs = {spec.name: spec for spec in Core(Database("sqlite://"), Settings()).commands}
+    affiliate, promote = specs["affiliate"], specs["promote"]
+    assert affiliate.typed({"branch": "Bath", "region": " South West "}) == (
+        "/affiliate Bath to South West"
+    )
+    assert affiliate.typed({"branch": "Bath", "region": None}) == "/affiliate Bath"
+    assert promote.typed({"person": "carol", "role": "admin", "level": "  "}) == (
+        "/promote carol admin"
     )
 
 

@@ -52,7 +52,7 @@ import telegram.ext._aioratelimiter as ptb_rate_limiter
 from sqlalchemy import func, select
 from telegram.ext import AIORateLimiter, ApplicationBuilder
 
-import adapters.discord
+import adapters.discord_replies
 import adapters.telegram
 from adapters.discord import DiscordAdapter
 from adapters.telegram import TelegramAdapter
@@ -144,7 +144,7 @@ def hurried(monkeypatch: pytest.MonkeyPatch) -> None:
         functools.partial(AIORateLimiter, overall_max_rate=10_000),
     )
     monkeypatch.setattr(adapters.telegram, "PER_CHAT_PER_SECOND", 10_000)
-    monkeypatch.setattr(adapters.discord, "GLOBAL_PER_SECOND", 10_000)
+    monkeypatch.setattr(adapters.discord_replies, "GLOBAL_PER_SECOND", 10_000)
 
 
 # --- who the members are, and what goes wrong for each ---------------------------------

@@ -38,7 +38,7 @@ from bot.i18n import N_, Translator, format_local
 from bot.ics import ICS_TYPE, calendar_file
 from bot.messages import Attachment, Button, Reply
 from bot.outbox import Recipients
-from bot.registry import action, command
+from bot.registry import Param, action, command
 from bot.when import WhenError, read_weekly, weekly
 from storage.models import (
     GOING,
@@ -553,7 +553,12 @@ async def _stats(ctx: Context) -> Reply:
     return Reply(totals, file=Attachment(f"canvassing-{branch.slug}.png", image, "image/png"))
 
 
-@command("reminders", N_("turn canvassing reminders on or off"), usage="on|off")
+@command(
+    "reminders",
+    N_("turn canvassing reminders on or off"),
+    usage="on|off",
+    params=(Param.choice("setting", N_("on or off"), ("on", "off"), required=True),),
+)
 async def reminders(ctx: Context) -> Reply:
     person = ctx.require_person()
     choice = ctx.request.args.strip().lower()

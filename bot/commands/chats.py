@@ -13,7 +13,7 @@ from bot.commands.organise import _own_branch, _require_staff
 from bot.context import Context, parse_id
 from bot.i18n import N_
 from bot.messages import Button, Reply
-from bot.registry import action, command
+from bot.registry import GROUP, PRIVATE, Param, action, command
 from storage.models import ADMIN, ORGANISER, Branch, BranchChat
 
 
@@ -30,6 +30,9 @@ def _require_group(ctx: Context) -> None:
     usage="[branch]",
     roles=(ORGANISER, ADMIN),
     public=True,
+    params=(Param.branch(),),
+    chats=(PRIVATE, GROUP),
+    names=(("discord", "linkchannel"),),  # a Discord group chat is a channel
 )
 async def linkchat(ctx: Context) -> Reply:
     _require_group(ctx)
@@ -101,6 +104,9 @@ async def _unlink(ctx: Context, link: BranchChat | None) -> Reply:
     N_("stop sending the branch's announcements to this chat"),
     roles=(ORGANISER, ADMIN),
     public=True,
+    params=(),
+    chats=(PRIVATE, GROUP),
+    names=(("discord", "unlinkchannel"),),
 )
 async def unlinkchat(ctx: Context) -> Reply:
     _require_group(ctx)

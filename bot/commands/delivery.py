@@ -11,7 +11,7 @@ from bot.context import Context
 from bot.i18n import N_, format_local
 from bot.messages import Reply
 from bot.outbox import PENDING, UNDELIVERABLE
-from bot.registry import command
+from bot.registry import Param, command
 from storage.models import Identity, OutboxMessage, Person
 
 WINDOW = dt.timedelta(days=30)
@@ -23,6 +23,7 @@ LIMIT = 30
     N_("messages that could not reach your branch's people"),
     usage="[branch]",
     roles=STAFF,
+    params=(Param.branch(),),
 )
 async def delivery(ctx: Context) -> Reply:
     branch = await _own_branch(ctx, ctx.request.args)

@@ -25,7 +25,7 @@ from bot.linking import (
 )
 from bot.messages import Button, Reply
 from bot.outbox import Recipient, enqueue
-from bot.registry import action, command
+from bot.registry import Param, action, command
 from storage.models import Branch, Identity, LinkCode, LinkFailure, Person, Prompt
 
 CONFIRM_LIFETIME = dt.timedelta(minutes=30)
@@ -43,6 +43,7 @@ def platform_name(platform: str) -> str:
     N_("use your accounts on Telegram and Discord as one"),
     usage="[code]",
     private=True,
+    params=(Param.text("code", N_("the code from your other account (empty: get a code)")),),
 )
 async def link(ctx: Context) -> Reply:
     text = ctx.request.args.strip()
@@ -337,7 +338,7 @@ async def _membership_note(ctx: Context, keep: Person, drop: Person) -> str:
     )
 
 
-@command("unlink", N_("separate an account you linked with /link"), private=True)
+@command("unlink", N_("separate an account you linked with /link"), private=True, params=())
 async def unlink(ctx: Context) -> Reply:
     person = ctx.require_person()
     sender = ctx.request.sender

@@ -27,7 +27,7 @@ from bot.founding import region_for
 from bot.i18n import N_, Translator, format_local
 from bot.messages import Button, Reply
 from bot.permissions import is_member
-from bot.registry import action, answer, command
+from bot.registry import Param, action, answer, command
 from storage.models import (
     PROPOSED,
     SCOPE_BRANCH,
@@ -214,7 +214,12 @@ async def _leave(ctx: Context, person: Person) -> tuple[Branch | None, list[str]
     return branch, sorted(ended)
 
 
-@command("join", N_("find your local branch and join it"), usage="<town or postcode>")
+@command(
+    "join",
+    N_("find your local branch and join it"),
+    usage="<town or postcode>",
+    params=(Param.branch(N_("your town or postcode"), name="place", required=True),),
+)
 async def join(ctx: Context) -> Reply:
     if ctx.person is None:
         if ctx.request.args and clean_place(ctx.request.args) is None:
@@ -362,7 +367,7 @@ async def volunteer_pressed(ctx: Context, target: str) -> Reply:
     )
 
 
-@command("leave", N_("leave your branch"))
+@command("leave", N_("leave your branch"), params=())
 async def leave(ctx: Context) -> Reply:
     person = ctx.require_person()
     branch, roles = await _leave(ctx, person)
@@ -433,7 +438,7 @@ async def rejoin_pressed(ctx: Context, target: str) -> Reply:
     return Reply(reply.text, buttons=rows, edit=True)
 
 
-@command("me", N_("your branch, membership and roles"), private=True)
+@command("me", N_("your branch, membership and roles"), private=True, params=())
 async def me(ctx: Context) -> Reply:
     person = ctx.require_person()
     branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None

@@ -55,7 +55,7 @@ from bot.permissions import (
     holds_nationally,
     is_member,
 )
-from bot.registry import action, command
+from bot.registry import GROUP, PRIVATE, Param, action, command
 from storage.models import (
     ADMIN,
     AFFILIATED,
@@ -79,6 +79,16 @@ from storage.models import (
 
 MEMBER_LIST_LIMIT = 100
 STAFF = (ORGANISER, TREASURER, ADMIN)
+# /promote and /demote: someone, a role from the vocabulary, and where.
+ROLE_PARAMS = (
+    Param.person(),
+    Param.choice("role", N_("which role"), ROLES, required=True),
+    Param.choice(
+        "level",
+        N_("where (default: their branch)"),
+        (SCOPE_BRANCH, SCOPE_REGION, SCOPE_NATIONAL),
+    ),
+)
 
 
 async def _target(ctx: Context, ref: str, role: str) -> tuple[Person, Branch | None]:
@@ -391,6 +401,8 @@ async def merge_cancelled(ctx: Context, target: str) -> Reply:
     N_("your branch: status, counts and next step"),
     usage="[branch]",
     roles=STAFF,
+    params=(Param.branch(),),
+    chats=(PRIVATE, GROUP),
     staff=(
         (
             "rename|area|timezone <branch>: <value>",
@@ -719,6 +731,7 @@ async def _change_role(
     N_("give someone a role"),
     usage="<person> <organiser|treasurer|admin> [branch|region|national]",
     roles=(ORGANISER, ADMIN),
+    params=ROLE_PARAMS,
 )
 async def promote(ctx: Context) -> Reply:
     ctx.require_person()
@@ -732,6 +745,7 @@ async def promote(ctx: Context) -> Reply:
     N_("take a role away from someone"),
     usage="<person> <organiser|treasurer|admin> [branch|region|national]",
     roles=(ORGANISER, ADMIN),
+    params=ROLE_PARAMS,
 )
 async def demote(ctx: Context) -> Reply:
     ctx.require_person()
@@ -839,6 +853,7 @@ async def _set_dues(
     N_("record that someone's dues are paid until a date"),
     usage="<person> <YYYY-MM-DD|none>",
     roles=(TREASURER,),
+    params=(Param.person(), Param.date("paid_until", N_("YYYY-MM-DD, or none"), required=True)),
 )
 async def dues(ctx: Context) -> Reply:
     ctx.require_person()
@@ -915,6 +930,10 @@ async def merge(ctx: Context) -> Reply:
     N_("sign an active branch up to the party structure"),
     usage="<branch> [to <region>]",
     roles=(ADMIN,),
+    params=(
+        Param.branch(N_("the branch"), required=True),
+        Param.text("region", N_("the region (default: its own)"), prefix="to "),
+    ),
 )
 async def affiliate(ctx: Context) -> Reply:
     ctx.require_person()

@@ -189,7 +189,7 @@ async def _keys(ctx: Context, person: Person) -> list[str]:
     return [f"{platform}:{user_id}" for platform, user_id in rows]
 
 
-@command("mydata", N_("everything held about you, as a file"), private=True)
+@command("mydata", N_("everything held about you, as a file"), private=True, params=())
 async def mydata(ctx: Context) -> Reply:
     if ctx.person is None:
         return Reply(ctx.t("Nothing is held about you: you have not agreed to the privacy notice."))
@@ -201,7 +201,7 @@ async def mydata(ctx: Context) -> Reply:
     )
 
 
-@command("forget", N_("delete everything held about you"), private=True)
+@command("forget", N_("delete everything held about you"), private=True, params=())
 async def forget(ctx: Context) -> Reply:
     if ctx.person is None:
         return Reply(ctx.t("Nothing is held about you, so there is nothing to delete."))

@@ -15,7 +15,7 @@ from bot.context import Context
 from bot.i18n import N_
 from bot.messages import Attachment, Reply
 from bot.permissions import holds_at_branch
-from bot.registry import command
+from bot.registry import Param, command
 from bot.signup import PARTY_PAYLOAD, branch_payload, qr_png
 from storage.models import (
     ADMIN,
@@ -36,6 +36,7 @@ LEADS = (ORGANISER, ADMIN)  # an admin has the organiser's powers
     usage="[branch]",
     roles=(ORGANISER,),
     private=True,
+    params=(Param.branch(N_("which branch (default: the party's or yours)")),),
 )
 async def signup(ctx: Context) -> Reply:
     ctx.require_person()

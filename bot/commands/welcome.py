@@ -14,7 +14,7 @@ from bot.linking import FAILURES_ALLOWED, recent_failures
 from bot.messages import Reply
 from bot.people import create_person
 from bot.permissions import holds_anywhere
-from bot.registry import COMMANDS, CommandSpec, action, command
+from bot.registry import COMMANDS, GROUP, PRIVATE, CommandSpec, Param, action, command
 from bot.signup import BRANCH_ID_PREFIX, BRANCH_PREFIX, PARTY_PAYLOAD
 from storage.models import (
     ADMIN,
@@ -28,7 +28,7 @@ from storage.models import (
 )
 
 
-@command("start", N_("welcome, privacy notice and consent"))
+@command("start", N_("welcome, privacy notice and consent"), params=())
 async def start(ctx: Context) -> Reply:
     """``/start`` (a deep link's payload after it: ``join``, the party's sign-up
     link; ``join-<branch slug>`` or ``join_<branch id>``, one branch's)."""
@@ -106,7 +106,7 @@ def _help_position(spec: CommandSpec) -> tuple[int, str]:
     return order, spec.name
 
 
-@command("help", N_("the commands you can use"), public=True)
+@command("help", N_("the commands you can use"), public=True, params=(), chats=(PRIVATE, GROUP))
 async def help_(ctx: Context) -> Reply:
     # In a group the list is everyone's: a person's own list would tell the
     # group which roles they hold.
@@ -126,7 +126,12 @@ async def help_(ctx: Context) -> Reply:
     return Reply("\n".join(lines))
 
 
-@command("claim", N_("claim the membership record your branch imported for you"), usage="<code>")
+@command(
+    "claim",
+    N_("claim the membership record your branch imported for you"),
+    usage="<code>",
+    params=(Param.text("code", N_("the code your organiser gave you"), required=True),),
+)
 async def claim(ctx: Context) -> Reply:
     person = ctx.require_person()
     code = ctx.request.args.strip().upper()
