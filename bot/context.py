@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.actions import Action
 from bot.config import Settings
 from bot.i18n import Translator
 from bot.messages import Button, Reply, Request
@@ -149,4 +150,4 @@ class Context:
         )
 
     def undo_button(self, prompt: Prompt) -> Button:
-        return Button(self.t("Undo"), "undo", str(prompt.id))
+        return Button(self.t("Undo"), Action.UNDO, str(prompt.id))

@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.actions import Action
 from bot.branches import organisers_of, people_of
 from bot.config import Settings, parse_categories
 from bot.i18n import Translator, format_local, translator
@@ -694,8 +695,8 @@ def invitation_text(t: Translator, body: Body, invitation: Invitation, tz: str) 
 def invitation_buttons(t: Translator, invitation: Invitation) -> tuple[tuple[Button, ...], ...]:
     return (
         (
-            Button(t("Accept"), "invyes", str(invitation.id)),
-            Button(t("Decline"), "invno", str(invitation.id)),
+            Button(t("Accept"), Action.INVITATION_ACCEPT, str(invitation.id)),
+            Button(t("Decline"), Action.INVITATION_DECLINE, str(invitation.id)),
         ),
     )
 

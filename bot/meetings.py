@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
 
+from bot.actions import Action
 from bot.config import Settings
 from bot.context import Context
 from bot.i18n import Translator, format_local, translator
@@ -351,11 +352,11 @@ def answer_buttons(t: Translator, meeting_id: int) -> list[list[Button]]:
     mid = str(meeting_id)
     return [
         [
-            Button(t("Going"), "mtgo", mid),
-            Button(t("Maybe"), "mtmaybe", mid),
-            Button(t("Can't"), "mtno", mid),
+            Button(t("Going"), Action.MEETING_GOING, mid),
+            Button(t("Maybe"), Action.MEETING_MAYBE, mid),
+            Button(t("Can't"), Action.MEETING_NO, mid),
         ],
-        [Button(t("Calendar (.ics)"), "mtics", mid)],
+        [Button(t("Calendar (.ics)"), Action.MEETING_ICS, mid)],
     ]
 
 
@@ -568,7 +569,12 @@ def reminder_notice(meeting: Meeting, branch: Branch) -> Callable[[Translator], 
 
 def _reminder_buttons(meeting_id: int) -> Callable[[Translator], list[list[Button]]]:
     mid = str(meeting_id)
-    return lambda t: [[Button(t("Can't"), "mtno", mid), Button(t("Calendar (.ics)"), "mtics", mid)]]
+    return lambda t: [
+        [
+            Button(t("Can't"), Action.MEETING_NO, mid),
+            Button(t("Calendar (.ics)"), Action.MEETING_ICS, mid),
+        ]
+    ]
 
 
 def due_reminders(meeting: Meeting, setting: str, now: dt.datetime) -> list[int]:

@@ -52,6 +52,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import ballot_box, spreadsheet
+from bot.actions import Action
 from bot.config import Settings
 from bot.i18n import N_, Translator, format_local
 from bot.messages import Attachment, Button
@@ -607,14 +608,14 @@ def meeting_buttons(
         return ()
     return (
         (
-            Button(t("Schedule an online call"), "pollmeet", f"{poll.id}.online"),
-            Button(t("Schedule a meeting"), "pollmeet", f"{poll.id}.in_person"),
+            Button(t("Schedule an online call"), Action.POLL_MEET, f"{poll.id}.online"),
+            Button(t("Schedule a meeting"), Action.POLL_MEET, f"{poll.id}.in_person"),
         ),
     )
 
 
 def _ballot_button(t: Translator, poll: Poll) -> tuple[tuple[Button, ...], ...]:
-    return ((Button(t("Vote"), "pollopen", str(poll.id)),),)
+    return ((Button(t("Vote"), Action.POLL_OPEN, str(poll.id)),),)
 
 
 @sweep("polls")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from bot.actions import Action
 from bot.context import Context
 from bot.i18n import N_
 from bot.messages import Reply
@@ -148,9 +149,9 @@ def command(
     return register
 
 
-def action(name: str, *, public: bool = False) -> Callable[[ActionHandler], ActionHandler]:
-    """A button action; ``public``: its answer may show in a group chat (else it
-    goes privately, like every reply about one person)."""
+def action(name: Action, *, public: bool = False) -> Callable[[ActionHandler], ActionHandler]:
+    """A button action, named in :mod:`bot.actions`; ``public``: its answer may
+    show in a group chat (else it goes privately, like every reply about one person)."""
 
     def register(handler: ActionHandler) -> ActionHandler:
         if name in ACTIONS:

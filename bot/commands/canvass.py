@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from bot.actions import Action
 from bot.branches import audit, notify, only
 from bot.canvass_results import MAX_COUNT, chart, parse_tags, weekly_totals
 from bot.canvassing import (
@@ -149,10 +150,10 @@ async def canvass(ctx: Context) -> Reply:
                 if item.places_left != 0
                 else ctx.t("Wait for a place {n}", n=n)
             )
-            first = Button(label, "cvgo", sid)
+            first = Button(label, Action.CANVASS_GO, sid)
         else:
-            first = Button(ctx.t("Cancel {n}", n=n), "cvno", sid)
-        rows.append((first, Button(ctx.t("Calendar {n}", n=n), "cvics", sid)))
+            first = Button(ctx.t("Cancel {n}", n=n), Action.CANVASS_NO, sid)
+        rows.append((first, Button(ctx.t("Calendar {n}", n=n), Action.CANVASS_ICS, sid)))
     lines.append(ctx.t("Times are {tz} time.", tz=branch.timezone))
     return Reply("\n".join(lines), buttons=tuple(rows))
 
@@ -178,13 +179,13 @@ async def _session_for(
     return session
 
 
-@action("cvgo")
+@action(Action.CANVASS_GO)
 async def sign_up_pressed(ctx: Context, target: str) -> Reply:
     person, branch = await _home(ctx)
     session = await _session_for(ctx, target, branch, lock=True)
     status = await sign_up(ctx, session, person.id)
     when = format_local(session.starts_at, "day_time", ctx.t.locale, tz=branch.timezone)
-    cancel_button = ((Button(ctx.t("Cancel"), "cvno", str(session.id)),),)
+    cancel_button = ((Button(ctx.t("Cancel"), Action.CANVASS_NO, str(session.id)),),)
     if status == GOING:
         return Reply(
             ctx.t(
@@ -204,7 +205,7 @@ async def sign_up_pressed(ctx: Context, target: str) -> Reply:
     )
 
 
-@action("cvno")
+@action(Action.CANVASS_NO)
 async def cancel_pressed(ctx: Context, target: str) -> Reply:
     person, branch = await _home(ctx)
     session = await _session_for(ctx, target, branch, lock=True)
@@ -218,12 +219,12 @@ async def cancel_pressed(ctx: Context, target: str) -> Reply:
             await _tell_promoted(ctx, session, branch, lucky)
     return Reply(
         ctx.t("Cancelled: you're no longer down for {when}.", when=when),
-        buttons=((Button(ctx.t("Sign up again"), "cvgo", str(session.id)),),),
+        buttons=((Button(ctx.t("Sign up again"), Action.CANVASS_GO, str(session.id)),),),
         private=True,
     )
 
 
-@action("cvics")
+@action(Action.CANVASS_ICS)
 async def calendar_pressed(ctx: Context, target: str) -> Reply:
     _, branch = await _home(ctx)
     session = await _session_for(ctx, target, branch)
@@ -300,7 +301,7 @@ async def _schedule(ctx: Context, text: str) -> Reply:
             places=places,
             first=first,
         ),
-        buttons=((Button(ctx.t("Undo"), "cvrm", str(slot.id)),),),
+        buttons=((Button(ctx.t("Undo"), Action.CANVASS_REMOVE, str(slot.id)),),),
     )
 
 
@@ -336,11 +337,11 @@ async def _slots(ctx: Context) -> Reply:
             " · " + ctx.t.plural("{n} place", "{n} places", slot.capacity) if slot.capacity else ""
         )
         lines.append(f"{n}. {_weekly(ctx, slot)} · {slot.meeting_point}{cap}")
-        rows.append((Button(ctx.t("Remove {n}", n=n), "cvrm", str(slot.id)),))
+        rows.append((Button(ctx.t("Remove {n}", n=n), Action.CANVASS_REMOVE, str(slot.id)),))
     return Reply("\n".join(lines), buttons=tuple(rows))
 
 
-@action("cvrm")
+@action(Action.CANVASS_REMOVE)
 async def remove_pressed(ctx: Context, target: str) -> Reply:
     """Remove a weekly session: its coming sessions are cancelled and those signed up told."""
     _, branch = await _home(ctx)
@@ -513,10 +514,10 @@ async def _log(ctx: Context, words: list[str]) -> Reply:
     )
     if tags:
         text += " " + ctx.t("Issues raised: {tags}.", tags=", ".join(tags))
-    return Reply(text, buttons=((Button(ctx.t("Undo"), "cvunlog", str(result.id)),),))
+    return Reply(text, buttons=((Button(ctx.t("Undo"), Action.CANVASS_UNLOG, str(result.id)),),))
 
 
-@action("cvunlog")
+@action(Action.CANVASS_UNLOG)
 async def unlog_pressed(ctx: Context, target: str) -> Reply:
     _, branch = await _home(ctx)
     result_id = parse_id(target)

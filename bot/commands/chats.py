@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.actions import Action
 from bot.branches import audit
 from bot.commands.organise import _own_branch, _require_staff
 from bot.context import Context, parse_id
@@ -79,7 +80,7 @@ async def linkchat(ctx: Context) -> Reply:
             "still go to each person privately.",
             branch=branch.name,
         ),
-        buttons=((Button(ctx.t("Undo"), "unlinkchat", str(link.id)),),),
+        buttons=((Button(ctx.t("Undo"), Action.UNLINK_CHAT, str(link.id)),),),
     )
 
 
@@ -120,7 +121,7 @@ async def unlinkchat(ctx: Context) -> Reply:
     return await _unlink(ctx, link)
 
 
-@action("unlinkchat", public=True)
+@action(Action.UNLINK_CHAT, public=True)
 async def unlink_pressed(ctx: Context, target: str) -> Reply:
     ctx.require_person()
     link_id = parse_id(target)

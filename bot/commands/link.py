@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import delete, select
 
+from bot.actions import Action
 from bot.branches import audit
 from bot.context import Context
 from bot.i18n import N_, format_local, translator
@@ -150,8 +151,8 @@ async def _enter_code(ctx: Context, text: str) -> Reply:
         person_id=target.id,
         buttons=(
             (
-                Button(t("Link it"), "linkok", str(prompt.id)),
-                Button(t("Not me"), "linkno", str(prompt.id)),
+                Button(t("Link it"), Action.LINK_CONFIRM, str(prompt.id)),
+                Button(t("Not me"), Action.LINK_REFUSE, str(prompt.id)),
             ),
         ),
         to=_recipient(owner.platform, owner.user_id, owner.chat_id, target),
@@ -207,7 +208,7 @@ async def _pending_link(ctx: Context, target: str) -> tuple[Person, dict[str, ob
     return person, dict(prompt.payload)
 
 
-@action("linkok")
+@action(Action.LINK_CONFIRM)
 async def link_confirmed(ctx: Context, target: str) -> Reply:
     """The account that asked for the code says yes: now the accounts are linked."""
     person, new = await _pending_link(ctx, target)
@@ -291,7 +292,7 @@ async def link_confirmed(ctx: Context, target: str) -> Reply:
     return Reply(f"{text}\n{note}" if note else text, edit=True, private=True)
 
 
-@action("linkno")
+@action(Action.LINK_REFUSE)
 async def link_refused(ctx: Context, target: str) -> Reply:
     """The account that asked for the code says no: nothing is linked, and the
     account that entered it is told so."""
@@ -380,7 +381,7 @@ async def unlink(ctx: Context) -> Reply:
             (
                 Button(
                     ctx.t("Unlink {platform}", platform=platform_name(identity.platform)),
-                    "unlink",
+                    Action.UNLINK,
                     str(prompt.id),
                 ),
             )
@@ -394,7 +395,7 @@ async def unlink(ctx: Context) -> Reply:
     )
 
 
-@action("unlink")
+@action(Action.UNLINK)
 async def unlink_one(ctx: Context, target: str) -> Reply:
     person = ctx.require_person()
     prompt = await ctx.take_prompt(target, "unlink", audit="unlink")

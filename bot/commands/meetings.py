@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, case, func, select
 
 from bot import meetings as _sweep_registered  # noqa: F401 - the "meetings" sweep
+from bot.actions import Action
 from bot.branches import audit, search
 from bot.commands.organise import _require_staff
 from bot.context import Context, Refusal, parse_id
@@ -265,15 +266,15 @@ async def _start(ctx: Context) -> Reply:
         + _usage(ctx, branch.timezone),
         buttons=(
             (
-                Button(ctx.t("Online call"), "mtkind", ONLINE),
-                Button(ctx.t("Face-to-face"), "mtkind", "in_person"),
-                Button(ctx.t("People's assembly"), "mtkind", ASSEMBLY),
+                Button(ctx.t("Online call"), Action.MEETING_KIND, ONLINE),
+                Button(ctx.t("Face-to-face"), Action.MEETING_KIND, "in_person"),
+                Button(ctx.t("People's assembly"), Action.MEETING_KIND, ASSEMBLY),
             ),
         ),
     )
 
 
-@action("mtkind")
+@action(Action.MEETING_KIND)
 async def kind_pressed(ctx: Context, target: str) -> Reply:
     kind = parse_kind(target)
     if kind is None:
@@ -397,8 +398,8 @@ async def _echo(ctx: Context, branch: Branch, draft: Draft) -> Reply:
         "\n".join(lines),
         buttons=(
             (
-                Button(ctx.t("Confirm"), "mtok", str(prompt.id)),
-                Button(ctx.t("Cancel"), "mtdrop", str(prompt.id)),
+                Button(ctx.t("Confirm"), Action.MEETING_CONFIRM, str(prompt.id)),
+                Button(ctx.t("Cancel"), Action.MEETING_DROP, str(prompt.id)),
             ),
         ),
     )
@@ -424,13 +425,13 @@ def _series_line(t: Translator, rule: str, times: Sequence[dt.datetime], tz: str
     )
 
 
-@action("mtdrop")
+@action(Action.MEETING_DROP)
 async def drop_pressed(ctx: Context, target: str) -> Reply:
     await ctx.take_prompt(target, "mtnew", audit="meeting.confirm")
     return Reply(ctx.t("Cancelled: nothing was posted."), edit=True)
 
 
-@action("mtok")
+@action(Action.MEETING_CONFIRM)
 async def confirm_pressed(ctx: Context, target: str) -> Reply:
     person = ctx.require_person()
     prompt = await ctx.take_prompt(target, "mtnew", audit="meeting.confirm")
@@ -563,22 +564,22 @@ async def _answer_pressed(ctx: Context, target: str, wanted: str) -> Reply:
     return Reply(text, buttons=_rows(answer_buttons(ctx.t, meeting.id)), private=True)
 
 
-@action("mtgo")
+@action(Action.MEETING_GOING)
 async def going_pressed(ctx: Context, target: str) -> Reply:
     return await _answer_pressed(ctx, target, RSVP_GOING)
 
 
-@action("mtmaybe")
+@action(Action.MEETING_MAYBE)
 async def maybe_pressed(ctx: Context, target: str) -> Reply:
     return await _answer_pressed(ctx, target, RSVP_MAYBE)
 
 
-@action("mtno")
+@action(Action.MEETING_NO)
 async def cannot_pressed(ctx: Context, target: str) -> Reply:
     return await _answer_pressed(ctx, target, RSVP_NO)
 
 
-@action("mtics")
+@action(Action.MEETING_ICS)
 async def calendar_pressed(ctx: Context, target: str) -> Reply:
     ctx.require_person()
     meeting, branch = await _button_meeting(ctx, target)
@@ -712,12 +713,12 @@ async def _upcoming(
             (
                 Button(
                     ctx.t("Wait for a place {n}", n=n) if full else ctx.t("Going {n}", n=n),
-                    "mtgo",
+                    Action.MEETING_GOING,
                     mid,
                 ),
-                Button(ctx.t("Maybe {n}", n=n), "mtmaybe", mid),
-                Button(ctx.t("Can't {n}", n=n), "mtno", mid),
-                Button(ctx.t("Calendar {n}", n=n), "mtics", mid),
+                Button(ctx.t("Maybe {n}", n=n), Action.MEETING_MAYBE, mid),
+                Button(ctx.t("Can't {n}", n=n), Action.MEETING_NO, mid),
+                Button(ctx.t("Calendar {n}", n=n), Action.MEETING_ICS, mid),
             )
         )
     zones = sorted({home.timezone for _, home in rows})
@@ -755,7 +756,7 @@ def _past(ctx: Context, branch: Branch, staff: bool, rows: list[Meeting]) -> lis
         if staff:
             head += f" · #{meeting.id}"
         if meeting.held_at is None and staff:
-            buttons.append((Button(ctx.t("Held {n}", n=n), "mtheld", str(meeting.id)),))
+            buttons.append((Button(ctx.t("Held {n}", n=n), Action.MEETING_HELD, str(meeting.id)),))
         minutes = (
             ctx.t("Minutes: {text}", text=meeting.minutes)
             if meeting.minutes
@@ -806,11 +807,11 @@ async def _show(ctx: Context, ref: str) -> Reply:
     if meeting.cancelled_at is not None:
         lines.append(ctx.t("Cancelled."))
         if meeting.starts_at > ctx.now:
-            buttons.append(Button(ctx.t("Restore"), "mtrestore", str(meeting.id)))
+            buttons.append(Button(ctx.t("Restore"), Action.MEETING_RESTORE, str(meeting.id)))
     elif meeting.held_at is not None:
         lines.append(ctx.t("Held ✓"))
     elif meeting.starts_at <= ctx.now:
-        buttons.append(Button(ctx.t("Mark as held"), "mtheld", str(meeting.id)))
+        buttons.append(Button(ctx.t("Mark as held"), Action.MEETING_HELD, str(meeting.id)))
     if meeting.minutes:
         lines.append(ctx.t("Minutes: {text}", text=meeting.minutes))
     return Reply("\n".join(lines), buttons=(tuple(buttons),) if buttons else ())
@@ -1011,10 +1012,10 @@ async def _cancel(ctx: Context, words: list[str]) -> Reply:
     )
     if len(targets) > 1:
         return Reply(text)
-    return Reply(text, buttons=((Button(ctx.t("Undo"), "mtrestore", str(meeting.id)),),))
+    return Reply(text, buttons=((Button(ctx.t("Undo"), Action.MEETING_RESTORE, str(meeting.id)),),))
 
 
-@action("mtrestore")
+@action(Action.MEETING_RESTORE)
 async def restore_pressed(ctx: Context, target: str) -> Reply:
     """Undo a cancellation while the meeting is still to come; those who answered
     are told it is back on."""
@@ -1056,7 +1057,7 @@ async def _held(ctx: Context, ref: str) -> Reply:
     return await _mark_held(ctx, meeting, branch)
 
 
-@action("mtheld")
+@action(Action.MEETING_HELD)
 async def held_pressed(ctx: Context, target: str) -> Reply:
     await _gate(ctx)
     meeting, branch = await _staff_meeting(ctx, target, "meeting.held")
@@ -1171,7 +1172,7 @@ async def _sheet(ctx: Context, meeting: Meeting, branch: Branch) -> Reply:
         tuple(
             Button(
                 ("✓ " if p.id in marked else "") + p.display_name[:40],
-                "mtcame",
+                Action.MEETING_CAME,
                 f"{meeting.id}.{p.id}",
             )
             for p in shown[i : i + SHEET_COLUMNS]
@@ -1180,9 +1181,9 @@ async def _sheet(ctx: Context, meeting: Meeting, branch: Branch) -> Reply:
     ]
     buttons.append(
         (
-            Button(ctx.t("+ Guest"), "mtguest", f"{meeting.id}.+"),
-            Button(ctx.t("− Guest"), "mtguest", f"{meeting.id}.-"),
-            Button(ctx.t("Done"), "mtdone", str(meeting.id)),
+            Button(ctx.t("+ Guest"), Action.MEETING_GUEST, f"{meeting.id}.+"),
+            Button(ctx.t("− Guest"), Action.MEETING_GUEST, f"{meeting.id}.-"),
+            Button(ctx.t("Done"), Action.MEETING_DONE, str(meeting.id)),
         )
     )
     return Reply("\n".join(lines), buttons=tuple(buttons))
@@ -1258,7 +1259,7 @@ def _two(target: str) -> tuple[str, str]:
     return first, second
 
 
-@action("mtcame")
+@action(Action.MEETING_CAME)
 async def came_pressed(ctx: Context, target: str) -> Reply:
     await _gate(ctx)
     meeting_ref, person_ref = _two(target)
@@ -1272,7 +1273,7 @@ async def came_pressed(ctx: Context, target: str) -> Reply:
     return Reply(sheet.text, buttons=sheet.buttons, edit=True)
 
 
-@action("mtguest")
+@action(Action.MEETING_GUEST)
 async def guest_pressed(ctx: Context, target: str) -> Reply:
     await _gate(ctx)
     meeting_ref, sign = _two(target)
@@ -1284,7 +1285,7 @@ async def guest_pressed(ctx: Context, target: str) -> Reply:
     return Reply(sheet.text, buttons=sheet.buttons, edit=True)
 
 
-@action("mtdone")
+@action(Action.MEETING_DONE)
 async def came_done(ctx: Context, target: str) -> Reply:
     """The sheet is finished: the count is recorded, and for a forming branch's
     first face-to-face meeting the founding step is taken when enough came."""

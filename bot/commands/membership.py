@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import delete
 
+from bot.actions import Action
 from bot.branches import (
     PLACE_LIMIT,
     admins_over,
@@ -57,7 +58,7 @@ async def join_flow(ctx: Context, query: str) -> Reply:
     if exact is not None:
         return await join_branch(ctx, person, exact)
     prompt = await ctx.prompt("propose", place=place)
-    propose = Button(ctx.t("Propose a {place} branch", place=place), "propose", str(prompt.id))
+    propose = Button(ctx.t("Propose a {place} branch", place=place), Action.PROPOSE, str(prompt.id))
     if not found:
         return Reply(
             ctx.t(
@@ -69,7 +70,8 @@ async def join_flow(ctx: Context, query: str) -> Reply:
             buttons=((propose,),),
         )
     rows = tuple(
-        (Button(f"{b.name} ({status_label(ctx, b.status)})", "join", str(b.id)),) for b in found
+        (Button(f"{b.name} ({status_label(ctx, b.status)})", Action.JOIN, str(b.id)),)
+        for b in found
     )
     return Reply(
         ctx.t("Which branch is yours? Press one:"),
@@ -118,7 +120,11 @@ async def join_branch(ctx: Context, person: Person, branch: Branch) -> Reply:
                 branch=branch.name,
             ),
             buttons=(
-                (Button(ctx.t("Move to {branch}", branch=branch.name), "move", str(branch.id)),),
+                (
+                    Button(
+                        ctx.t("Move to {branch}", branch=branch.name), Action.MOVE, str(branch.id)
+                    ),
+                ),
             ),
         )
     return await _enter(ctx, person, branch)
@@ -147,7 +153,7 @@ async def _enter(ctx: Context, person: Person, branch: Branch) -> Reply:
     )
     # The Undo names this very join (branch and time), so it needs no stored prompt:
     # /join stays as cheap as it can be.
-    undo = Button(ctx.t("Undo"), "unjoin", f"{branch.id}.{_micros(ctx.now)}")
+    undo = Button(ctx.t("Undo"), Action.UNJOIN, f"{branch.id}.{_micros(ctx.now)}")
     if branch.status == PROPOSED:
         if await maybe_forming(ctx, branch, person):
             return Reply(
@@ -171,7 +177,7 @@ async def _enter(ctx: Context, person: Person, branch: Branch) -> Reply:
                 "It starts forming at {threshold} people with an organiser. Could you organise it?",
                 threshold=ctx.settings.forming_threshold,
             ),
-            buttons=((Button(ctx.t("I can organise it"), "volunteer", str(branch.id)), undo),),
+            buttons=((Button(ctx.t("I can organise it"), Action.VOLUNTEER, str(branch.id)), undo),),
         )
     if is_member(person, ctx.now, branch.timezone):
         welcome = ctx.t(
@@ -239,13 +245,13 @@ async def join(ctx: Context) -> Reply:
     return await join_flow(ctx, ctx.request.args)
 
 
-@action("join")
+@action(Action.JOIN)
 async def join_pressed(ctx: Context, target: str) -> Reply:
     person = ctx.require_person()
     return await join_branch(ctx, person, await ctx.branch_from(target))
 
 
-@action("move")
+@action(Action.MOVE)
 async def move_pressed(ctx: Context, target: str) -> Reply:
     person = ctx.require_person()
     branch = await ctx.branch_from(target)
@@ -255,7 +261,7 @@ async def move_pressed(ctx: Context, target: str) -> Reply:
     return await _enter(ctx, person, branch)
 
 
-@action("propose")
+@action(Action.PROPOSE)
 async def propose_pressed(ctx: Context, target: str) -> Reply:
     person = ctx.require_person()
     prompt = await ctx.take_prompt(target, "propose")
@@ -274,7 +280,13 @@ async def propose_pressed(ctx: Context, target: str) -> Reply:
                 place=place,
             ),
             buttons=(
-                (Button(ctx.t("Propose {place} and move", place=place), "propose", str(again.id)),),
+                (
+                    Button(
+                        ctx.t("Propose {place} and move", place=place),
+                        Action.PROPOSE,
+                        str(again.id),
+                    ),
+                ),
             ),
         )
     branch = Branch(
@@ -326,7 +338,7 @@ async def propose_pressed(ctx: Context, target: str) -> Reply:
     return await _enter(ctx, person, branch)
 
 
-@action("volunteer")
+@action(Action.VOLUNTEER)
 async def volunteer_pressed(ctx: Context, target: str) -> Reply:
     """Someone offers to organise a proposed branch: admins above it are told."""
     person = ctx.require_person()
@@ -377,14 +389,14 @@ async def leave(ctx: Context) -> Reply:
     if roles:
         text += " " + ctx.t("Your roles there have ended.")
     undo = await ctx.prompt("rejoin", branch=branch.id, roles=roles)
-    return Reply(text, buttons=((Button(ctx.t("Undo"), "rejoin", str(undo.id)),),))
+    return Reply(text, buttons=((Button(ctx.t("Undo"), Action.REJOIN, str(undo.id)),),))
 
 
 def _micros(when: dt.datetime) -> int:
     return round(when.timestamp() * 1_000_000)
 
 
-@action("unjoin")
+@action(Action.UNJOIN)
 async def unjoin_pressed(ctx: Context, target: str) -> Reply:
     """The Undo under a join: only the person's own latest join, for two days."""
     person = ctx.require_person()
@@ -406,7 +418,7 @@ async def unjoin_pressed(ctx: Context, target: str) -> Reply:
     return Reply(text, edit=True)
 
 
-@action("rejoin")
+@action(Action.REJOIN)
 async def rejoin_pressed(ctx: Context, target: str) -> Reply:
     """The Undo under /leave: back in the branch, with the roles that ended."""
     person = ctx.require_person()

@@ -13,6 +13,7 @@ from zoneinfo import available_timezones
 
 from sqlalchemy import delete, func, select
 
+from bot.actions import Action
 from bot.branch_merge import holdings, merge_branches, pending_draws
 from bot.branches import (
     PLACE_LIMIT,
@@ -310,14 +311,14 @@ async def _merge_preview(ctx: Context, rest: str) -> Reply:
         text,
         buttons=(
             (
-                Button(ctx.t("Merge them"), "brmerge", str(prompt.id)),
-                Button(ctx.t("Cancel"), "brmerge-no", str(prompt.id)),
+                Button(ctx.t("Merge them"), Action.BRANCH_MERGE, str(prompt.id)),
+                Button(ctx.t("Cancel"), Action.BRANCH_MERGE_CANCEL, str(prompt.id)),
             ),
         ),
     )
 
 
-@action("brmerge")
+@action(Action.BRANCH_MERGE)
 async def merge_confirmed(ctx: Context, target: str) -> Reply:
     """The Confirm of /branch merge: everything checked again, then one transaction."""
     ctx.require_person()
@@ -390,7 +391,7 @@ async def merge_confirmed(ctx: Context, target: str) -> Reply:
     return Reply(text, edit=True)
 
 
-@action("brmerge-no")
+@action(Action.BRANCH_MERGE_CANCEL)
 async def merge_cancelled(ctx: Context, target: str) -> Reply:
     await ctx.take_prompt(target, "brmerge")
     return Reply(ctx.t("Cancelled: nothing was changed."), edit=True)
@@ -452,7 +453,7 @@ async def branch_status(ctx: Context) -> Reply:
         ctx.t("History: {steps}.", steps="; ".join(await _history(ctx, branch, at))),
         next_step(ctx, branch, at),
     ]
-    buttons = [Button(ctx.t("Members"), "members", str(branch.id))]
+    buttons = [Button(ctx.t("Members"), Action.MEMBERS, str(branch.id))]
     return Reply("\n".join(lines), buttons=(tuple(buttons),))
 
 
@@ -524,7 +525,7 @@ async def _override(ctx: Context, rest: str) -> Reply:
     return Reply(await override(ctx, branch, reason))
 
 
-@action("members")
+@action(Action.MEMBERS)
 async def members_pressed(ctx: Context, target: str) -> Reply:
     branch = await ctx.branch_from(target)
     await _require_staff(ctx, branch, STAFF, "members")
@@ -1015,7 +1016,7 @@ def _date(text: object) -> dt.date | None:
     return dt.date.fromisoformat(str(text)) if text else None
 
 
-@action("undo")
+@action(Action.UNDO)
 async def undo(ctx: Context, target: str) -> Reply:
     """Undo a role change or a dues entry, checking the actor's rights again."""
     ctx.require_person()

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, func, select
 
 from bot import ballot_box
+from bot.actions import Action
 from bot.branches import audit, search
 from bot.commands.organise import _require_staff
 from bot.context import Context, Refusal, parse_id
@@ -312,8 +313,8 @@ async def _preview(ctx: Context, text: str) -> Reply:
         "\n".join(lines),
         buttons=(
             (
-                Button(ctx.t("Post it"), "pollpost", str(prompt.id)),
-                Button(ctx.t("Cancel"), "pollcancel", str(prompt.id)),
+                Button(ctx.t("Post it"), Action.POLL_POST, str(prompt.id)),
+                Button(ctx.t("Cancel"), Action.POLL_CANCEL, str(prompt.id)),
             ),
         ),
         private=True,
@@ -361,16 +362,16 @@ def poll_text(t: Translator, poll: Poll, tz: str) -> str:
 def poll_buttons(t: Translator, poll: Poll, tz: str) -> tuple[tuple[Button, ...], ...]:
     if poll.kind == SINGLE and not poll.secret:
         rows = [
-            (Button(option_label(poll, i, t.locale)[:60], "pv", f"{poll.id}.{i}"),)
+            (Button(option_label(poll, i, t.locale)[:60], Action.POLL_VOTE, f"{poll.id}.{i}"),)
             for i in range(len(poll.options))
         ]
         if poll.live:
-            rows.append((Button(t("Results so far"), "pollres", str(poll.id)),))
+            rows.append((Button(t("Results so far"), Action.POLL_RESULTS, str(poll.id)),))
         return tuple(rows)
-    return ((Button(t("Vote"), "pollopen", str(poll.id)),),)
+    return ((Button(t("Vote"), Action.POLL_OPEN, str(poll.id)),),)
 
 
-@action("pollpost")
+@action(Action.POLL_POST)
 async def post(ctx: Context, target: str) -> list[Reply]:
     prompt = await ctx.take_prompt(target, "poll", audit="pollpost")
     person = ctx.require_person()
@@ -455,7 +456,7 @@ async def _publish(ctx: Context, poll: Poll, branches: list[Branch], tz: str) ->
         )
 
 
-@action("pollcancel")
+@action(Action.POLL_CANCEL)
 async def cancel(ctx: Context, target: str) -> Reply:
     await ctx.take_prompt(target, "poll")
     return Reply(ctx.t("Cancelled: the poll was not posted."), edit=True)
@@ -579,7 +580,7 @@ async def _cast(ctx: Context, poll: Poll, choice: list[int]) -> Reply:
     return Reply(text, private=True)
 
 
-@action("pv")
+@action(Action.POLL_VOTE)
 async def vote_single(ctx: Context, target: str) -> Reply:
     poll_text_id, _, option = target.partition(".")
     poll = await _poll_from(ctx, poll_text_id, lock=True)
@@ -627,13 +628,13 @@ def _ballot(ctx: Context, poll: Poll, tz: str, picked: list[int], person: Person
                     (
                         Button(
                             option_label(poll, i, ctx.t.locale)[:60],
-                            "pr",
+                            Action.POLL_RANK,
                             _data(ctx, poll, person, f"{ranking}{RANK_DIGITS[i]}"),
                         ),
                     )
                 )
         payload = ranking
-        reset = Button(ctx.t("Start again"), "pr", _data(ctx, poll, person, ""))
+        reset = Button(ctx.t("Start again"), Action.POLL_RANK, _data(ctx, poll, person, ""))
     else:
         for i in range(len(poll.options)):
             chosen = i in picked
@@ -646,7 +647,7 @@ def _ballot(ctx: Context, poll: Poll, tz: str, picked: list[int], person: Person
                 (
                     Button(
                         f"{mark} {option_label(poll, i, ctx.t.locale)}"[:60],
-                        "pm",
+                        Action.POLL_TOGGLE,
                         _data(ctx, poll, person, encode_mask(after)),
                     ),
                 )
@@ -654,9 +655,14 @@ def _ballot(ctx: Context, poll: Poll, tz: str, picked: list[int], person: Person
         payload = encode_mask(picked)
         # Not "pm" with the empty mask: with one option ticked, unticking it is that
         # same press, and Discord refuses a message whose buttons repeat their data.
-        reset = Button(ctx.t("Clear"), "pmclear", str(poll.id))
+        reset = Button(ctx.t("Clear"), Action.POLL_CLEAR, str(poll.id))
     if picked:
-        rows.append((Button(ctx.t("Cast my vote"), "pc", _data(ctx, poll, person, payload)), reset))
+        rows.append(
+            (
+                Button(ctx.t("Cast my vote"), Action.POLL_CAST, _data(ctx, poll, person, payload)),
+                reset,
+            )
+        )
     return Reply("\n".join(lines), buttons=tuple(rows), private=True, edit=True)
 
 
@@ -672,7 +678,7 @@ async def _already_voted(ctx: Context, poll: Poll, voter: _Voter) -> None:
             )
 
 
-@action("pollopen")
+@action(Action.POLL_OPEN)
 async def open_ballot(ctx: Context, target: str) -> Reply:
     poll = await _poll_from(ctx, target, lock=True)
     voter = await _may_vote(ctx, poll)
@@ -683,7 +689,7 @@ async def open_ballot(ctx: Context, target: str) -> Reply:
     return Reply(reply.text, buttons=reply.buttons, private=True)
 
 
-@action("pm")
+@action(Action.POLL_TOGGLE)
 async def toggle(ctx: Context, target: str) -> Reply:
     poll_text_id, _, data = target.partition(".")
     poll = await _poll_from(ctx, poll_text_id, lock=True)
@@ -695,7 +701,7 @@ async def toggle(ctx: Context, target: str) -> Reply:
     return _ballot(ctx, poll, voter.tz, picked, voter.person)
 
 
-@action("pmclear")
+@action(Action.POLL_CLEAR)
 async def clear(ctx: Context, target: str) -> Reply:
     """The ballot with nothing ticked (it holds no choice, so needs no token)."""
     poll = await _poll_from(ctx, target, lock=True)
@@ -705,7 +711,7 @@ async def clear(ctx: Context, target: str) -> Reply:
     return _ballot(ctx, poll, voter.tz, [], voter.person)
 
 
-@action("pr")
+@action(Action.POLL_RANK)
 async def rank(ctx: Context, target: str) -> Reply:
     poll_text_id, _, data = target.partition(".")
     poll = await _poll_from(ctx, poll_text_id, lock=True)
@@ -717,7 +723,7 @@ async def rank(ctx: Context, target: str) -> Reply:
     return _ballot(ctx, poll, voter.tz, picked, voter.person)
 
 
-@action("pc")
+@action(Action.POLL_CAST)
 async def cast(ctx: Context, target: str) -> Reply:
     poll_text_id, _, data = target.partition(".")
     poll = await _poll_from(ctx, poll_text_id, lock=True)
@@ -765,7 +771,7 @@ async def _result_of(ctx: Context, poll: Poll) -> dict[str, object]:
     return count(poll, await ballots_of(ctx.session, poll, ctx.settings))
 
 
-@action("pollmeet")
+@action(Action.POLL_MEET)
 async def schedule_from_poll(ctx: Context, target: str) -> Reply:
     """Turn a meeting-time poll's winning time into a meeting: the time is set,
     the organiser gives the place (the guided /meeting exchange)."""
@@ -801,7 +807,7 @@ async def schedule_from_poll(ctx: Context, target: str) -> Reply:
     )
 
 
-@action("pollres")
+@action(Action.POLL_RESULTS)
 async def results_pressed(ctx: Context, target: str) -> Reply:
     poll = await _poll_from(ctx, target)
     await _may_see(ctx, poll, ctx.stale())
@@ -933,5 +939,5 @@ async def _my_polls(ctx: Context) -> Reply:
             else ""
         )
         lines.append(f"{n}. {poll.question} · {when} · {state}")
-        buttons.append((Button(ctx.t("Vote {n}", n=n), "pollopen", str(poll.id)),))
+        buttons.append((Button(ctx.t("Vote {n}", n=n), Action.POLL_OPEN, str(poll.id)),))
     return Reply("\n".join(lines), buttons=tuple(buttons))

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select
 
+from bot.actions import Action
 from bot.branches import audit
 from bot.context import Context
 from bot.draws import vacate
@@ -177,7 +178,7 @@ async def ask_consent(ctx: Context, join: str = "", *, ask_where: bool = False) 
         )
         + "\n\n"
         + privacy_notice(ctx),
-        buttons=((Button(ctx.t("I agree"), "consent", str(prompt.id)),),),
+        buttons=((Button(ctx.t("I agree"), Action.CONSENT, str(prompt.id)),),),
     )
 
 
@@ -225,14 +226,14 @@ async def forget(ctx: Context) -> Reply:
         text,
         buttons=(
             (
-                Button(ctx.t("Yes, delete my data"), "forget", str(prompt.id)),
-                Button(ctx.t("Cancel"), "cancel", str(prompt.id)),
+                Button(ctx.t("Yes, delete my data"), Action.FORGET, str(prompt.id)),
+                Button(ctx.t("Cancel"), Action.FORGET_CANCEL, str(prompt.id)),
             ),
         ),
     )
 
 
-@action("forget")
+@action(Action.FORGET)
 async def forget_confirmed(ctx: Context, target: str) -> Reply:
     person = ctx.require_person()
     await ctx.take_prompt(target, "forget")
@@ -290,7 +291,7 @@ async def forget_confirmed(ctx: Context, target: str) -> Reply:
     )
 
 
-@action("cancel")
+@action(Action.FORGET_CANCEL)
 async def cancel(ctx: Context, target: str) -> Reply:
     await ctx.take_prompt(target, "forget")
     return Reply(ctx.t("Cancelled: nothing was changed."), edit=True)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from bot import draws
+from bot.actions import Action
 from bot.branches import audit, notify
 from bot.commands.organise import _require_staff
 from bot.config import parse_categories
@@ -87,15 +88,15 @@ async def profile(ctx: Context) -> Reply:
                 "and answer a few questions (each may be “prefer not to say”). Only the "
                 "draw uses your answers; /forget deletes them."
             ),
-            buttons=((Button(ctx.t("Opt in"), "pfin", "1"),),),
+            buttons=((Button(ctx.t("Opt in"), Action.PROFILE_OPT_IN, "1"),),),
             private=True,
         )
     return Reply(
         await _in_the_draw(ctx, thanks=False) + "\n" + _answers(ctx, row),
         buttons=(
             (
-                Button(ctx.t("Change my answers"), "pfin", "1"),
-                Button(ctx.t("Opt out"), "pfout", "1"),
+                Button(ctx.t("Change my answers"), Action.PROFILE_OPT_IN, "1"),
+                Button(ctx.t("Opt out"), Action.PROFILE_OPT_OUT, "1"),
             ),
         ),
         private=True,
@@ -104,8 +105,12 @@ async def profile(ctx: Context) -> Reply:
 
 def _question(ctx: Context, index: int) -> Reply:
     name, values = categories(ctx)[index]
-    buttons = [(Button(v[:60], "pf", f"{index}.{i}"),) for i, v in enumerate(values)]
-    buttons.append((Button(ctx.t("Prefer not to say"), "pf", f"{index}.{len(values)}"),))
+    buttons = [
+        (Button(v[:60], Action.PROFILE_ANSWER, f"{index}.{i}"),) for i, v in enumerate(values)
+    ]
+    buttons.append(
+        (Button(ctx.t("Prefer not to say"), Action.PROFILE_ANSWER, f"{index}.{len(values)}"),)
+    )
     return Reply(
         ctx.t("{category}?", category=name.capitalize()),
         buttons=tuple(buttons),
@@ -114,7 +119,7 @@ def _question(ctx: Context, index: int) -> Reply:
     )
 
 
-@action("pfin")
+@action(Action.PROFILE_OPT_IN)
 async def opt_in(ctx: Context, target: str) -> Reply:
     if target != "1":
         raise ctx.stale()
@@ -139,7 +144,7 @@ async def opt_in(ctx: Context, target: str) -> Reply:
     return _question(ctx, 0)
 
 
-@action("pf")
+@action(Action.PROFILE_ANSWER)
 async def answer(ctx: Context, target: str) -> Reply:
     row = await _profile(ctx)
     index_text, _, value_text = target.partition(".")
@@ -188,7 +193,7 @@ def _small(text: str) -> bool:
     return text.isascii() and text.isdigit() and len(text) <= 3
 
 
-@action("pfout")
+@action(Action.PROFILE_OPT_OUT)
 async def opt_out(ctx: Context, target: str) -> Reply:
     if target != "1":
         raise ctx.stale()
@@ -554,8 +559,8 @@ def _preview(
         "\n".join(lines),
         buttons=(
             (
-                Button(ctx.t("Commit"), "drawok", str(prompt_id)),
-                Button(ctx.t("Cancel"), "cancel", str(prompt_id)),
+                Button(ctx.t("Commit"), Action.DRAW_COMMIT, str(prompt_id)),
+                Button(ctx.t("Cancel"), Action.FORGET_CANCEL, str(prompt_id)),
             ),
         ),
         private=True,
@@ -663,7 +668,7 @@ def _when(ctx: Context, value: object, tz: str) -> str:
     return format_local(moment, "iso_datetime", ctx.t.locale, tz=tz)
 
 
-@action("drawok")
+@action(Action.DRAW_COMMIT)
 async def draw_commit(ctx: Context, target: str) -> Reply:
     prompt = await ctx.take_prompt(target, "draw", audit="draw")
     kind = str(prompt.payload["body"])
@@ -1161,7 +1166,7 @@ async def _invitation(ctx: Context, target: str) -> Invitation:
     return invitation
 
 
-@action("invyes")
+@action(Action.INVITATION_ACCEPT)
 async def accept(ctx: Context, target: str) -> Reply:
     invitation = await _invitation(ctx, target)
     draw = await ctx.session.get(Draw, invitation.draw_id)
@@ -1266,7 +1271,7 @@ async def council(ctx: Context) -> Reply:
     return Reply("\n".join(lines), private=True)
 
 
-@action("invno")
+@action(Action.INVITATION_DECLINE)
 async def decline(ctx: Context, target: str) -> Reply:
     invitation = await _invitation(ctx, target)
     invitation.status = DECLINED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
+from bot.actions import Action
 from bot.branches import audit, clean_place
 from bot.commands.membership import ask_where, join_flow
 from bot.commands.privacy import ask_consent
@@ -59,7 +60,7 @@ async def _linked_place(ctx: Context, payload: str) -> str:
     return clean_place(link.replace("-", " ")) or ""
 
 
-@action("consent")
+@action(Action.CONSENT)
 async def consent(ctx: Context, target: str) -> list[Reply]:
     prompt = await ctx.take_prompt(target, "consent")
     if ctx.person is not None:

@@ -1,0 +1,81 @@
+"""Every button action, named once.
+
+A button carries ``action:id`` (:class:`bot.messages.Button`); the action is one
+of these wire strings. They never change: buttons already sent to people's chats,
+stored prompts and outbox rows hold them. Handlers register with
+``@action(Action.X)`` (:mod:`bot.registry`) and buttons are built with
+``Button(label, Action.X, id)``, so a reader can follow a button to its handler.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum, unique
+
+
+@unique
+class Action(StrEnum):
+    # Accounts (bot/commands/link.py)
+    LINK_CONFIRM = "linkok"  # the account that asked for a link code says yes: link them
+    LINK_REFUSE = "linkno"  # that account says no: nothing is linked
+    UNLINK = "unlink"  # one linked account stops being part of the person's record
+
+    # Privacy and consent (bot/commands/privacy.py, bot/commands/welcome.py)
+    CONSENT = "consent"  # the person agrees to the privacy notice and is registered
+    FORGET = "forget"  # the person confirms deleting their data
+    FORGET_CANCEL = "cancel"  # the person keeps their data after all (a /forget prompt)
+
+    # Membership (bot/commands/membership.py)
+    JOIN = "join"  # join the branch found for a place
+    MOVE = "move"  # move from one's branch to another
+    PROPOSE = "propose"  # propose a new branch for a place with none
+    VOLUNTEER = "volunteer"  # offer to organise a proposed branch
+    UNJOIN = "unjoin"  # the Undo under a join
+    REJOIN = "rejoin"  # the Undo under /leave
+
+    # Organising (bot/commands/organise.py, bot/commands/chats.py)
+    MEMBERS = "members"  # staff: list a branch's members
+    UNDO = "undo"  # undo a role change or a dues entry
+    BRANCH_MERGE = "brmerge"  # confirm /branch merge
+    BRANCH_MERGE_CANCEL = "brmerge-no"  # cancel /branch merge
+    UNLINK_CHAT = "unlinkchat"  # the Undo under linking a group chat to a branch
+
+    # Polls (bot/commands/polls.py)
+    POLL_POST = "pollpost"  # post a drafted poll
+    POLL_CANCEL = "pollcancel"  # drop a drafted poll
+    POLL_OPEN = "pollopen"  # open one's private ballot for a poll
+    POLL_VOTE = "pv"  # vote for one option (single choice)
+    POLL_TOGGLE = "pm"  # tick or untick an option (multiple choice)
+    POLL_CLEAR = "pmclear"  # untick everything (multiple choice)
+    POLL_RANK = "pr"  # add an option to one's ranking (ranked choice)
+    POLL_CAST = "pc"  # cast the ticked or ranked ballot
+    POLL_RESULTS = "pollres"  # show a poll's results so far
+    POLL_MEET = "pollmeet"  # schedule a meeting at a time poll's winning time
+
+    # Meetings (bot/commands/meetings.py, bot/meetings.py)
+    MEETING_KIND = "mtkind"  # pick a new meeting's kind (online, face-to-face, assembly)
+    MEETING_CONFIRM = "mtok"  # confirm a drafted meeting
+    MEETING_DROP = "mtdrop"  # drop a drafted meeting
+    MEETING_GOING = "mtgo"  # answer a meeting: going
+    MEETING_MAYBE = "mtmaybe"  # answer a meeting: maybe
+    MEETING_NO = "mtno"  # answer a meeting: can't
+    MEETING_ICS = "mtics"  # a meeting's calendar file (.ics)
+    MEETING_RESTORE = "mtrestore"  # undo a meeting's cancellation
+    MEETING_HELD = "mtheld"  # open the attendance sheet: mark a meeting as held
+    MEETING_CAME = "mtcame"  # tick or untick one person on the attendance sheet
+    MEETING_GUEST = "mtguest"  # one guest more or fewer on the attendance sheet
+    MEETING_DONE = "mtdone"  # the attendance sheet is finished: record the count
+
+    # Canvassing (bot/commands/canvass.py)
+    CANVASS_GO = "cvgo"  # sign up for a canvassing session
+    CANVASS_NO = "cvno"  # cancel one's sign-up
+    CANVASS_ICS = "cvics"  # a session's calendar file (.ics)
+    CANVASS_REMOVE = "cvrm"  # remove a weekly session (or undo adding one)
+    CANVASS_UNLOG = "cvunlog"  # the Undo under logging canvassing results
+
+    # Sortition (bot/commands/sortition.py, bot/draws.py)
+    PROFILE_OPT_IN = "pfin"  # opt in to (or change) one's sortition profile
+    PROFILE_ANSWER = "pf"  # answer one profile question
+    PROFILE_OPT_OUT = "pfout"  # opt out: one's profile is deleted
+    DRAW_COMMIT = "drawok"  # commit a previewed draw
+    INVITATION_ACCEPT = "invyes"  # someone drawn accepts their invitation
+    INVITATION_DECLINE = "invno"  # someone drawn declines it
