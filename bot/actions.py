@@ -77,5 +77,6 @@ class Action(StrEnum):
     PROFILE_ANSWER = "pf"  # answer one profile question
     PROFILE_OPT_OUT = "pfout"  # opt out: one's profile is deleted
     DRAW_COMMIT = "drawok"  # commit a previewed draw
+    DRAW_CANCEL = "drawno"  # drop a previewed draw: nothing is committed
     INVITATION_ACCEPT = "invyes"  # someone drawn accepts their invitation
     INVITATION_DECLINE = "invno"  # someone drawn declines it

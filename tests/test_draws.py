@@ -430,3 +430,20 @@ async def test_a_draw_not_named_asks_which(demo: Chat) -> None:
     replies = await demo.say("Alice", "/draw record")
     assert replies[0].error and "Which draw?" in replies[0].text
     assert "There is no draw ." not in replies[0].text
+
+
+async def test_cancel_under_a_draw_preview_drops_it_and_a_new_preview_can_follow(
+    demo: Chat,
+) -> None:
+    """Cancel under /draw's preview was wired to /forget's Cancel and answered "This
+    button has expired". Now it drops the preview; nothing is committed or sent."""
+    await pool(demo)
+    await demo.say("Alice", f"/draw 5 {lotto(demo.clock)}")
+    replies = await demo.press("Alice", "Cancel")
+    assert not replies[0].error and "no draw was committed" in replies[0].text
+    async with demo.core.db.transaction() as session:
+        assert list(await session.scalars(select(Draw))) == []
+    assert await invited(demo) == []
+    again = await demo.say("Alice", f"/draw 5 {lotto(demo.clock)}")
+    assert "chance of selection" in again[0].text
+    assert (await demo.press("Alice", "Commit"))[0].text.startswith("Committed: draw")

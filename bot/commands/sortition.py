@@ -560,7 +560,7 @@ def _preview(
         buttons=(
             (
                 Button(ctx.t("Commit"), Action.DRAW_COMMIT, str(prompt_id)),
-                Button(ctx.t("Cancel"), Action.FORGET_CANCEL, str(prompt_id)),
+                Button(ctx.t("Cancel"), Action.DRAW_CANCEL, str(prompt_id)),
             ),
         ),
         private=True,
@@ -666,6 +666,17 @@ def _when(ctx: Context, value: object, tz: str) -> str:
     if moment.tzinfo is None:
         return "?"
     return format_local(moment, "iso_datetime", ctx.t.locale, tz=tz)
+
+
+@action(Action.DRAW_CANCEL)
+async def draw_cancel(ctx: Context, target: str) -> Reply:
+    """The organiser drops a preview: its staged draws go, nothing was committed."""
+    prompt = await ctx.take_prompt(target, "draw", audit="draw")
+    for draw_id in prompt.payload["draws"]:
+        draw = await ctx.session.get(Draw, int(draw_id))
+        if draw is not None and draw.status == draws.PREVIEW:
+            await ctx.session.delete(draw)
+    return Reply(ctx.t("Cancelled: no draw was committed."), edit=True)
 
 
 @action(Action.DRAW_COMMIT)
