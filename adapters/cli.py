@@ -161,7 +161,7 @@ async def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
 async def _console(settings: Settings, url: str, *, demo: bool, name: str, files: Path) -> int:
     from adapters.console import ConsoleChat
     from adapters.founding_cli import founded
-    from bot.core import Core
+    from bot.app import build_core
     from bot.demo import seed_demo
 
     db = await open_database(url)
@@ -177,7 +177,9 @@ async def _console(settings: Settings, url: str, *, demo: bool, name: str, files
                 "Dan, Lee, Erin (Bath organiser), Femi, Gita, Hana, Ivan, Jo (region admin), "
                 "Kai (national admin). /as Alice to play one.\n"
             )
-        chat = ConsoleChat(Core(db, settings, clock=clock), out=sys.stdout, name=name, files=files)
+        chat = ConsoleChat(
+            build_core(db, settings, clock=clock), out=sys.stdout, name=name, files=files
+        )
         await chat.run(sys.stdin)
     finally:
         await db.dispose()

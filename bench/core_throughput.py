@@ -59,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, select
 
 from bench.common import bulk_load, throwaway_database
+from bot.app import build_core
 from bot.config import Settings
 from bot.core import Core
 from bot.messages import ChatRef, Request, Sender
@@ -443,7 +444,7 @@ async def run(url: str, args: argparse.Namespace) -> tuple[list[dict[str, Any]],
             flush=True,
         )
 
-        core = Core(db, Settings(), rng=random.Random(args.seed))
+        core = build_core(db, Settings(), rng=random.Random(args.seed))
         placed = args.people - per_path
         members = list(range(args.branches + 1, placed + 1))  # everyone but the organisers
         joiners = list(range(placed + 1, args.people + 1))

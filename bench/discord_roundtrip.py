@@ -62,8 +62,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import select
 
 from adapters.discord import DiscordAdapter
+from bot.app import build_core
 from bot.config import Settings
-from bot.core import Core
 from bot.demo import seed_demo
 from bot.people import new_short_id
 from storage.db import Database
@@ -338,7 +338,7 @@ async def run_mode(
         for ids in rounds:
             for uid in ids:
                 fake.user(uid, f"p{uid % 100_000}")
-        adapter = DiscordAdapter(Core(db, settings), settings, guild_ready_timeout=0.05)
+        adapter = DiscordAdapter(build_core(db, settings), settings, guild_ready_timeout=0.05)
         try:
             await adapter.start()
             # One warm-up interaction, not counted: first-use costs (connections, caches).

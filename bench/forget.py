@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import func, select
 
 from bench.common import DEFAULT_PG, bulk_load, pg_unreachable, throwaway_database
+from bot.app import build_core
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.core import Core
@@ -90,7 +91,7 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
     await db.upgrade()
     try:
         await seed_demo(db, settings, now)
-        core = Core(db, settings, clock=FixedClock(now), rng=random.Random(7))
+        core = build_core(db, settings, clock=FixedClock(now), rng=random.Random(7))
         await press(core, (await say(core, "/start"))[0].button_list()[0].data)
         await say(core, "/join Frome")
         async with db.transaction() as session:

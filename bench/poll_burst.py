@@ -60,6 +60,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bench.common import bulk_load, throwaway_database
+from bot.app import build_core
 from bot.config import Settings
 from bot.core import Core
 from bot.demo import seed_demo
@@ -410,7 +411,7 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
             f"in {time.perf_counter() - started:.1f} s",
             flush=True,
         )
-        core = Core(db, settings, rng=random.Random(args.seed))
+        core = build_core(db, settings, rng=random.Random(args.seed))
         poll_id, roll, post_s = await post_poll(core)
         async with db.transaction() as session:
             queued = int(await session.scalar(select(func.count()).select_from(OutboxMessage)) or 0)

@@ -53,8 +53,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adapters.telegram import TelegramAdapter
+from bot.app import build_core
 from bot.config import Settings
-from bot.core import Core
 from bot.demo import seed_demo
 from storage.db import Database
 from tests.fake_telegram import Call, FakeTelegram, free_port
@@ -173,7 +173,7 @@ async def run_mode(
                 telegram_secret_token=SECRET,
             )
         await seed_demo(db, settings, dt.datetime.now(dt.UTC))
-        adapter = TelegramAdapter(Core(db, settings), settings, rate_limit=rate_limit)
+        adapter = TelegramAdapter(build_core(db, settings), settings, rate_limit=rate_limit)
         hook = f"http://127.0.0.1:{port}/hook"
         outcome = Outcome(mode, args.people)
         try:

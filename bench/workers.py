@@ -74,9 +74,9 @@ from sqlalchemy.engine import make_url
 
 from bench import fanout, poll_burst
 from bench.common import DEFAULT_PG, percentile, pg_unreachable, throwaway_database
+from bot.app import build_core
 from bot.clock import SystemClock
 from bot.config import Settings
-from bot.core import Core
 from bot.messages import ChatRef, Reply, Request, Sender
 from bot.outbox import Recipient, run_outbox
 from storage.db import Database
@@ -164,7 +164,7 @@ async def poll_worker(job: dict[str, Any]) -> None:
     """Warm up with one vote, then answer this worker's share of the presses."""
     db = Database(job["url"])
     try:
-        core = Core(db, Settings(), rng=random.Random(job["seed"]))
+        core = build_core(db, Settings(), rng=random.Random(job["seed"]))
         person, option = job["warmup"]
         replies = await core.handle(vote_request(job["poll_id"], person, option))
         if not replies or not replies[0].text.startswith("Your vote is"):
@@ -331,7 +331,7 @@ async def poll_run(args: argparse.Namespace, workers: int) -> PollRun:
             await db.upgrade()
             started = time.perf_counter()
             ids = await poll_burst.seed(db, settings, args.members)
-            core = Core(db, settings, rng=random.Random(args.seed))
+            core = build_core(db, settings, rng=random.Random(args.seed))
             poll_id, roll, _post_s = await poll_burst.post_poll(core)
             print(
                 f"{label}: seeded {args.members:,} members and posted poll {poll_id} "

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +18,9 @@ from bot.messages import Button, Reply, Request
 from bot.signup import Links
 from storage.models import Branch, Person, Prompt, RoleGrant
 from storage.writes import claim
+
+if TYPE_CHECKING:  # for the type checker only: bot.registry imports this module
+    from bot.registry import CommandSpec
 
 PROMPT_LIFETIME = dt.timedelta(days=2)
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database
@@ -52,6 +57,8 @@ class Context:
     person: Person | None
     # How people reach the bot on each platform (the adapters tell the core).
     links: Links = field(default_factory=Links)
+    # The commands the core answers (what /help lists).
+    commands: Mapping[str, CommandSpec] = field(default_factory=dict)
     _grants: list[RoleGrant] | None = field(default=None, repr=False)
 
     def refuse(self, text: str, *, audit: str | None = None) -> Refusal:

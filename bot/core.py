@@ -16,7 +16,6 @@ from dataclasses import replace
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from bot import commands as _commands  # noqa: F401 - registers every command
 from bot import suggest
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
@@ -25,7 +24,7 @@ from bot.i18n import translator
 from bot.messages import Reply, Request, Transport
 from bot.outbox import deliver_pending
 from bot.people import find_person
-from bot.registry import ACTIONS, ANSWERS, COMMANDS, PUBLIC_ACTIONS, CommandSpec
+from bot.registry import AnswerHandler, CommandSpec, Handlers
 from bot.signup import Links
 from storage.db import Database
 from storage.models import AuditEntry, BranchChat, Prompt
@@ -50,12 +49,15 @@ class Core:
         self,
         db: Database,
         settings: Settings,
+        handlers: Handlers,
         *,
         clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
+        # What it answers: built by the composition root (bot.app.build_core).
+        self.handlers = handlers
         self.clock = clock or SystemClock()
         self.rng = rng or random.Random()
         # How people reach the bot: each adapter tells what it learns at start-up
@@ -81,7 +83,7 @@ class Core:
     @property
     def commands(self) -> list[CommandSpec]:
         """Every command, described: what a platform builds its menus and forms from."""
-        return list(COMMANDS.values())
+        return list(self.handlers.commands.values())
 
     def apology(self, locale: str | None) -> Reply:
         """What a person is told when something failed on our side (an adapter's
@@ -113,14 +115,22 @@ class Core:
                 if person is not None:
                     t = translator(person.locale)
                 ctx = Context(
-                    session, request, self.settings, now, self.rng, t, person, links=self.links
+                    session,
+                    request,
+                    self.settings,
+                    now,
+                    self.rng,
+                    t,
+                    person,
+                    links=self.links,
+                    commands=self.handlers.commands,
                 )
                 replies = await self._dispatch(ctx)
-            return _where_asked(request, replies)
+            return _where_asked(request, replies, self.handlers)
         except Refusal as refusal:
             if refusal.audit:
                 await self._audit_refusal(request, refusal.audit)
-            return _where_asked(request, refusal.replies)
+            return _where_asked(request, refusal.replies, self.handlers)
         except IntegrityError as exc:
             raise Retry("a conflicting write") from exc
         except DBAPIError as exc:
@@ -141,13 +151,13 @@ class Core:
                 ctx.t("Your message has characters I cannot read; please type it again.")
             )
         if request.action is not None:
-            handler = ACTIONS.get(request.action)
+            handler = self.handlers.actions.get(request.action)
             if handler is None or len(request.target) > 64:
                 raise ctx.stale()
             return _as_list(await handler(ctx, request.target))
         name = request.command or ""
         if not name:
-            answered = await _typed_answer(ctx)
+            answered = await _typed_answer(ctx, self.handlers.answers)
             if answered is not None:
                 return answered
             return [
@@ -155,7 +165,7 @@ class Core:
                     ctx.t("I understand commands, such as /join or /help. Send /help to see yours.")
                 )
             ]
-        spec = COMMANDS.get(name)
+        spec = self.handlers.commands.get(name)
         if spec is None:
             raise ctx.refuse(
                 ctx.t(
@@ -237,17 +247,17 @@ class Core:
             log.exception("could not audit a refused %s", what)
 
 
-async def _typed_answer(ctx: Context) -> list[Reply] | None:
+async def _typed_answer(ctx: Context, answers: Mapping[str, AnswerHandler]) -> list[Reply] | None:
     """Plain text in a private chat answers the sender's latest open question that
     waits for one (``@answer``), if any; it is taken, so it is answered once."""
     request = ctx.request
-    if request.chat.kind != "private" or not ANSWERS:
+    if request.chat.kind != "private" or not answers:
         return None
     waiting = await ctx.session.scalar(
         select(Prompt)
         .where(
             Prompt.owner_key == request.sender.key,
-            Prompt.kind.in_(sorted(ANSWERS)),
+            Prompt.kind.in_(sorted(answers)),
             Prompt.used_at.is_(None),
             Prompt.expires_at > ctx.now,
         )
@@ -257,19 +267,19 @@ async def _typed_answer(ctx: Context) -> list[Reply] | None:
     if waiting is None:
         return None
     await ctx.take_prompt(str(waiting.id), waiting.kind)
-    return _as_list(await ANSWERS[waiting.kind](ctx, request.args))
+    return _as_list(await answers[waiting.kind](ctx, request.args))
 
 
-def _where_asked(request: Request, replies: list[Reply]) -> list[Reply]:
+def _where_asked(request: Request, replies: list[Reply], handlers: Handlers) -> list[Reply]:
     """In a group chat (a Telegram group, a Discord server channel) every reply is
     about one person and goes privately (a DM, an ephemeral answer), but for the
     few commands and buttons that are about the chat itself."""
     if request.chat.kind != "group":
         return replies
     if request.action is not None:
-        public = request.action in PUBLIC_ACTIONS
+        public = request.action in handlers.public_actions
     else:
-        spec = COMMANDS.get(request.command or "")
+        spec = handlers.commands.get(request.command or "")
         public = spec is not None and spec.public
     if public:
         return replies

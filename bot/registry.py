@@ -1,4 +1,6 @@
-"""The table of commands and button actions. Command modules register here.
+"""How commands, button actions and typed answers are declared, and the tables
+the core dispatches from (:class:`Handlers`, built by the composition root,
+:mod:`bot.app`, from the feature modules it lists).
 
 A command is described as data (:class:`CommandSpec`): its name, what it does
 (a sentence of the catalogue), who sees it in /help, the typed things it takes
@@ -10,8 +12,10 @@ command menus); none of them knows a command by name.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TypeVar
 
 from bot.actions import Action
 from bot.context import Context
@@ -109,10 +113,76 @@ class CommandSpec:
         return " ".join(parts)
 
 
-COMMANDS: dict[str, CommandSpec] = {}
-ACTIONS: dict[str, ActionHandler] = {}
-PUBLIC_ACTIONS: set[str] = set()
-ANSWERS: dict[str, AnswerHandler] = {}
+@dataclass(frozen=True, slots=True)
+class ActionSpec:
+    name: Action
+    handler: ActionHandler
+    public: bool  # its answer may show in a group chat
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerSpec:
+    kind: str  # the kind of prompt it answers
+    handler: AnswerHandler
+
+
+Declaration = CommandSpec | ActionSpec | AnswerSpec
+# Where a decorator leaves its declaration on the handler it marks.
+_DECLARED = "__declared__"
+H = TypeVar("H")
+V = TypeVar("V")
+
+
+def declarations(value: object) -> tuple[Declaration, ...]:
+    """What ``value`` (a module's function) was declared to handle: its marks."""
+    found = getattr(value, _DECLARED, ())
+    return found if isinstance(found, tuple) else ()
+
+
+def _mark(handler: H, declaration: Declaration) -> H:
+    setattr(handler, _DECLARED, (*declarations(handler), declaration))
+    return handler
+
+
+@dataclass(frozen=True)
+class Handlers:
+    """The tables the core dispatches from: commands by name, button actions by
+    name, typed answers by prompt kind. Built from an explicit list of modules
+    (:func:`Handlers.collect`); nothing is registered by importing a module."""
+
+    commands: Mapping[str, CommandSpec]
+    actions: Mapping[str, ActionHandler]
+    public_actions: frozenset[str]
+    answers: Mapping[str, AnswerHandler]
+
+    @classmethod
+    def collect(cls, modules: Iterable[ModuleType]) -> Handlers:
+        """The handlers marked in ``modules`` (those defined there, not those they
+        import), in order; a name declared twice is refused."""
+        commands: dict[str, CommandSpec] = {}
+        actions: dict[str, ActionHandler] = {}
+        public: set[str] = set()
+        answers: dict[str, AnswerHandler] = {}
+        for module in modules:
+            for value in list(vars(module).values()):
+                if getattr(value, "__module__", None) != module.__name__:
+                    continue
+                for declared in declarations(value):
+                    if isinstance(declared, CommandSpec):
+                        _add(commands, declared.name, declared, f"command /{declared.name}")
+                    elif isinstance(declared, ActionSpec):
+                        _add(actions, declared.name, declared.handler, f"action {declared.name}")
+                        if declared.public:
+                            public.add(declared.name)
+                    else:
+                        _add(answers, declared.kind, declared.handler, f"answer {declared.kind}")
+        return cls(commands, actions, frozenset(public), answers)
+
+
+def _add(table: dict[str, V], name: str, value: V, what: str) -> None:
+    if name in table and table[name] is not value:
+        raise ValueError(f"{what} declared twice")
+    table[name] = value
 
 
 def command(
@@ -128,10 +198,11 @@ def command(
     chats: tuple[str, ...] = (PRIVATE,),
     names: tuple[tuple[str, str], ...] = (),
 ) -> Callable[[CommandHandler], CommandHandler]:
-    def register(handler: CommandHandler) -> CommandHandler:
-        if name in COMMANDS:
-            raise ValueError(f"command /{name} registered twice")
-        COMMANDS[name] = CommandSpec(
+    """Mark a function as the handler of the command ``name`` (it registers
+    nothing: :meth:`Handlers.collect` finds it in its module)."""
+
+    def mark(handler: CommandHandler) -> CommandHandler:
+        spec = CommandSpec(
             name,
             summary,
             usage,
@@ -144,36 +215,29 @@ def command(
             chats=chats,
             names=names,
         )
-        return handler
+        return _mark(handler, spec)
 
-    return register
+    return mark
 
 
 def action(name: Action, *, public: bool = False) -> Callable[[ActionHandler], ActionHandler]:
-    """A button action, named in :mod:`bot.actions`; ``public``: its answer may
-    show in a group chat (else it goes privately, like every reply about one person)."""
+    """Mark a button action's handler, named in :mod:`bot.actions`; ``public``: its
+    answer may show in a group chat (else it goes privately, like every reply about
+    one person)."""
 
-    def register(handler: ActionHandler) -> ActionHandler:
-        if name in ACTIONS:
-            raise ValueError(f"action {name} registered twice")
-        ACTIONS[name] = handler
-        if public:
-            PUBLIC_ACTIONS.add(name)
-        return handler
+    def mark(handler: ActionHandler) -> ActionHandler:
+        return _mark(handler, ActionSpec(name, handler, public))
 
-    return register
+    return mark
 
 
 def answer(kind: str) -> Callable[[AnswerHandler], AnswerHandler]:
-    """A question answered by typing: plain text (no command) in a private chat goes
-    to this handler while its asker holds an open prompt of ``kind``
+    """Mark a question answered by typing: plain text (no command) in a private
+    chat goes to this handler while its asker holds an open prompt of ``kind``
     (``ctx.prompt(kind)``); the prompt is taken first, so it is answered once,
     unless the handler refuses (a refusal rolls the taking back: ask again)."""
 
-    def register(handler: AnswerHandler) -> AnswerHandler:
-        if kind in ANSWERS:
-            raise ValueError(f"answer {kind} registered twice")
-        ANSWERS[kind] = handler
-        return handler
+    def mark(handler: AnswerHandler) -> AnswerHandler:
+        return _mark(handler, AnswerSpec(kind, handler))
 
-    return register
+    return mark

@@ -16,9 +16,9 @@ from typing import Protocol
 
 from adapters.scheduler import Scheduler
 from adapters.web import start_site
+from bot.app import build_core
 from bot.clock import SystemClock
 from bot.config import Settings
-from bot.core import Core
 from bot.outbox import Transport, run_outbox
 from runtime.health import Health, Heartbeat, health_app
 from runtime.leader import GATEWAY_LOCK, LeaderLock
@@ -95,7 +95,7 @@ async def serve(
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
     clock = SystemClock()
-    core = Core(db, settings, clock=clock)
+    core = build_core(db, settings, clock=clock)
     adapters: list[Adapter] = []
     scheduler = Scheduler(
         db,

@@ -23,6 +23,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from bot.app import build_core
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.core import Core
@@ -120,7 +121,7 @@ def settings() -> Settings:
 
 @pytest.fixture
 def core(db: Database, settings: Settings, clock: FixedClock) -> Core:
-    return Core(db, settings, clock=clock, rng=random.Random(7))
+    return build_core(db, settings, clock=clock, rng=random.Random(7))
 
 
 @pytest.fixture

@@ -336,7 +336,7 @@ async def test_a_failed_request_logs_no_platform_id(
     special-category data). What the product does: a request that fails is
     logged by its command (or button action) and platform, never by who sent it
     or what they wrote; they get the apology."""
-    from bot.core import Core
+    from bot.app import build_core
     from bot.messages import ChatRef, Request, Sender
 
     db = Database(f"sqlite:///{tmp_path / 'never-migrated.db'}")  # no tables: every query fails
@@ -346,7 +346,7 @@ async def test_a_failed_request_logs_no_platform_id(
         sender, ChatRef("telegram", "private", "7301555123"), f"/join {PLACE}"
     )
     try:
-        replies = await Core(db, Settings()).handle(request)
+        replies = await build_core(db, Settings()).handle(request)
     finally:
         await db.dispose()
     assert replies[0].error

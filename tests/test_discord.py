@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from adapters.cli import token_refused
 from adapters.discord import DEFER_AFTER, DiscordAdapter
 from adapters.discord_replies import MAX_TEXT, chunks
+from bot.app import build_core, build_handlers
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.core import Core
@@ -120,7 +121,7 @@ async def start_adapter(
     db: Database, settings: Settings, answer_within: float = 3.0
 ) -> ObservedDiscord:
     adapter = ObservedDiscord(
-        Core(db, settings),
+        build_core(db, settings),
         settings,
         memory=Memory(db),  # what was published, as `organiser run` keeps it
         answer_within=answer_within,
@@ -209,7 +210,7 @@ async def test_the_slash_commands_are_the_command_descriptions(rig: Rig) -> None
     as typed, roles and places from the vocabulary), described in the catalogue's
     words."""
     registered = {c["name"]: c for c in rig.fake.registered_commands()}
-    specs = Core(rig.db, rig.settings).commands
+    specs = build_core(rig.db, rig.settings).commands
     assert set(registered) == {spec.name_on("discord") for spec in specs}
     assert "linkchannel" in registered and "linkchat" not in registered
 
@@ -363,7 +364,7 @@ async def test_a_linked_channel_receives_the_branch_announcements(rig: Rig) -> N
 
 
 async def test_one_person_on_telegram_and_discord_signs_up_once(rig: Rig) -> None:
-    telegram = Chat(Core(rig.db, rig.settings), SystemClock(), platform="telegram")
+    telegram = Chat(build_core(rig.db, rig.settings), SystemClock(), platform="telegram")
     await telegram.say("Tess", "/start")
     await telegram.press("Tess", "I agree")
     await telegram.say("Tess", "/join Frome")
@@ -440,7 +441,7 @@ async def quick_rig(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Rig]
     """Discord's 3 seconds to answer shortened to 0.6 for speed, in the fake and
     the adapter alike (its deferral scales with it); the core held by the test."""
     async for r in _rig(tmp_path, sqlite_template, answer_within=0.6):
-        r.adapter.core = HeldCore(r.db, r.settings)
+        r.adapter.core = HeldCore(r.db, r.settings, build_handlers())
         yield r
 
 
@@ -496,7 +497,7 @@ async def test_a_refused_token_is_said_in_one_line(tmp_path: Path, sqlite_templa
     settings = Settings(discord_token="not-the-token")
     try:
         async with FakeDiscord(token=TOKEN):
-            adapter = DiscordAdapter(Core(db, settings), settings, guild_ready_timeout=0.05)
+            adapter = DiscordAdapter(build_core(db, settings), settings, guild_ready_timeout=0.05)
             with pytest.raises(discord.LoginFailure) as caught:
                 await adapter.start()
             await adapter.stop()
@@ -510,7 +511,7 @@ async def test_a_refused_token_is_said_in_one_line(tmp_path: Path, sqlite_templa
 def test_option_values_are_typed_as_the_command_would_be() -> None:
     """What the core is handed from a slash command: the text a person would type
     on Telegram, with an option's words before its value, unset options left out."""
-    specs = {spec.name: spec for spec in Core(Database("sqlite://"), Settings()).commands}
+    specs = {spec.name: spec for spec in build_core(Database("sqlite://"), Settings()).commands}
     affiliate, promote = specs["affiliate"], specs["promote"]
     assert affiliate.typed({"branch": "Bath", "region": " South West "}) == (
         "/affiliate Bath to South West"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.app import build_core
 from bot.config import Settings
-from bot.core import Core
 from bot.founding import Area, issue_admin_code
 from storage.db import Database
 from storage.models import (
@@ -332,7 +332,7 @@ async def test_admin_add_makes_a_second_co_leader(db: Database, clock: object) -
     from bot.clock import FixedClock
 
     assert isinstance(clock, FixedClock)
-    chat = Chat(Core(db, Settings(), clock=clock), clock)
+    chat = Chat(build_core(db, Settings(), clock=clock), clock)
     await founder(chat, "Pat")
     await founder(chat, "Quinn")
     replies = await chat.say("Pat", "/region add Wales")

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.app import build_core
 from bot.clock import FixedClock
 from bot.config import Settings
-from bot.core import Core
 from storage.db import Database
 from storage.models import Branch, BranchTransition, MeetingAttendance, Person
 from tests.conftest import BALLOT_KEY, NOW
@@ -206,7 +206,7 @@ def small_party(db: Database) -> Chat:
         members_to_affiliate=1,
     )
     clock = FixedClock(NOW)
-    return Chat(Core(db, settings, clock=clock, rng=random.Random(7)), clock)
+    return Chat(build_core(db, settings, clock=clock, rng=random.Random(7)), clock)
 
 
 async def test_what_each_step_needs_is_configured(small_party: Chat, tmp_path: Path) -> None:

@@ -48,13 +48,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
-import bot.core  # noqa: F401 - registers every command and button action
+from bot.app import build_handlers
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.core import Core
 from bot.demo import seed_demo
 from bot.messages import Reply, Request
-from bot.registry import ACTIONS, COMMANDS
 from storage.db import Database
 from storage.models import AuditEntry, Base, Branch, Identity, Person, Prompt
 from tests.fake_discord import CHANNELS, EPHEMERAL, FakeDiscord, InteractionRecord
@@ -65,8 +64,9 @@ from tests.observed import ObservedDiscord, ObservedTelegram
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 TELEGRAM_TOKEN = "123456:FUZZ"
-COMMAND_NAMES = sorted(COMMANDS)
-ACTION_NAMES = sorted(ACTIONS)
+HANDLERS = build_handlers()
+COMMAND_NAMES = sorted(HANDLERS.commands)
+ACTION_NAMES = sorted(HANDLERS.actions)
 APOLOGY = "something went wrong on our side"
 WAIT = 5.0  # seconds an adapter may take over one update or interaction (far more than it does)
 AUDIT_COLUMNS = [c.name for c in AuditEntry.__table__.columns]
@@ -274,7 +274,7 @@ async def new_party(tmp_path: Path, sqlite_template: Path, settings: Settings) -
     shutil.copy(sqlite_template, path)
     db = Database(f"sqlite:///{path}")
     await seed_demo(db, settings, NOW)
-    return Party(db, RecordingCore(db, settings, clock=FixedClock(NOW)))
+    return Party(db, RecordingCore(db, settings, HANDLERS, clock=FixedClock(NOW)))
 
 
 @pytest.fixture

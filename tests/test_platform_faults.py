@@ -56,9 +56,9 @@ import adapters.discord_replies
 import adapters.telegram
 from adapters.discord import DiscordAdapter
 from adapters.telegram import TelegramAdapter
+from bot.app import build_core
 from bot.clock import FixedClock
 from bot.config import Settings
-from bot.core import Core
 from bot.demo import seed_demo
 from bot.outbox import PENDING, SENT, UNDELIVERABLE, deliver_pending, run_outbox
 from storage.db import Database
@@ -122,7 +122,7 @@ async def demo(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Chat]:
     clock = FixedClock(NOW)
     try:
         await seed_demo(db, settings, clock.now())
-        yield Chat(Core(db, settings, clock=clock, rng=random.Random(7)), clock)
+        yield Chat(build_core(db, settings, clock=clock, rng=random.Random(7)), clock)
     finally:
         await db.dispose()
 
@@ -263,7 +263,7 @@ async def platforms(chat: Chat) -> AsyncIterator[Platforms]:
             telegram_base_url=tg.base_url,
             discord_token=DISCORD_TOKEN,
         )
-        core = Core(chat.core.db, settings, clock=chat.clock)
+        core = build_core(chat.core.db, settings, clock=chat.clock)
         for n in range(PEOPLE):
             if on_discord(n):
                 dc.user(DC_BASE + n, f"member{n}")
@@ -431,7 +431,7 @@ async def test_an_announcement_follows_a_group_that_became_a_supergroup(
         settings = replace(
             demo.core.settings, telegram_token=TELEGRAM_TOKEN, telegram_base_url=tg.base_url
         )
-        adapter = TelegramAdapter(Core(db, settings, clock=demo.clock), settings)
+        adapter = TelegramAdapter(build_core(db, settings, clock=demo.clock), settings)
         await adapter.start()
         try:
             transports = {"telegram": adapter.transport}

@@ -32,15 +32,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
-import bot.core  # noqa: F401 - registers every command and button action
+from bot.app import build_handlers
 from bot.messages import Reply, Request
-from bot.registry import ACTIONS, COMMANDS
 from storage.db import Database
 from storage.models import AuditEntry, Base, Branch, Identity, Person, Prompt, Region
 from tests.helpers import Chat, snapshot
 
-COMMAND_NAMES = sorted(COMMANDS)
-ACTION_NAMES = sorted(ACTIONS)
+HANDLERS = build_handlers()
+COMMAND_NAMES = sorted(HANDLERS.commands)
+ACTION_NAMES = sorted(HANDLERS.actions)
 
 STRANGER = "Zed"  # has never agreed to the privacy notice: nothing is held about them
 NEWCOMER = "Nia"  # has agreed, is in no branch and holds no role

@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from adapters.founding_cli import founded
+from bot.app import build_core
 from bot.clock import FixedClock
 from bot.config import Settings
-from bot.core import Core
 from bot.outbox import deliver_pending
 from storage.db import Database
 from tests.conftest import BALLOT_KEY
@@ -63,7 +63,7 @@ class Party:
                 polls_ballot_key=BALLOT_KEY,
             ),
         )
-        core = Core(self.db, settings, clock=self.clock, rng=random.Random(7))
+        core = build_core(self.db, settings, clock=self.clock, rng=random.Random(7))
         self.telegram = ObservedTelegram(core, settings)
         await self.telegram.start()
         self.started.append(self.telegram)

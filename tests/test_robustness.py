@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -48,10 +49,10 @@ async def test_an_unexpected_error_is_an_apology_and_changes_nothing(
     async def broken(ctx: object) -> None:
         raise ZeroDivisionError("a bug")
 
-    from bot.registry import COMMANDS
-
-    spec = COMMANDS["leave"]
-    monkeypatch.setitem(COMMANDS, "leave", type(spec)(**{**_fields(spec), "handler": broken}))
+    handlers = chat.core.handlers
+    spec = handlers.commands["leave"]
+    commands = {**handlers.commands, "leave": type(spec)(**{**_fields(spec), "handler": broken})}
+    monkeypatch.setattr(chat.core, "handlers", replace(handlers, commands=commands))
     with caplog.at_level(logging.ERROR):
         replies = await chat.say("Sam", "/leave")
     assert replies[0].error and "Sorry, something went wrong" in replies[0].text

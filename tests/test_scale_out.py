@@ -26,9 +26,9 @@ from sqlalchemy import select
 from adapters.cli import build_parser
 from adapters.discord import DiscordAdapter
 from adapters.scheduler import Scheduler
+from bot.app import build_core
 from bot.clock import FixedClock, SystemClock
 from bot.config import Settings
-from bot.core import Core
 from bot.demo import seed_demo
 from bot.outbox import deliver_pending, enqueue
 from runtime.health import Heartbeat
@@ -271,7 +271,7 @@ async def discord_pair(url: str, fake: FakeDiscord) -> AsyncIterator[list[Discor
     dbs = [Database(url), Database(url)]
     adapters = [
         DiscordAdapter(
-            Core(db, settings),
+            build_core(db, settings),
             settings,
             lead=gateway_lead(db, Timing(takeover_every=0.05, check_every=0.05)),
             guild_ready_timeout=0.05,

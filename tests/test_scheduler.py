@@ -16,9 +16,9 @@ from apscheduler.events import EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
 
 from adapters.scheduler import Scheduler
+from bot.app import build_core
 from bot.clock import FixedClock
 from bot.config import Settings
-from bot.core import Core
 from bot.demo import seed_demo
 from runtime.leader import LeaderLock
 from storage.db import Database
@@ -127,7 +127,7 @@ async def test_two_workers_on_postgresql_fire_a_reminder_once(pg_url: str) -> No
     try:
         await dbs[0].upgrade()
         await seed_demo(dbs[0], Settings(), NOW)
-        chat = Chat(Core(dbs[0], Settings(), clock=FixedClock(NOW)), FixedClock(NOW))
+        chat = Chat(build_core(dbs[0], Settings(), clock=FixedClock(NOW)), FixedClock(NOW))
         await chat.say("Alice", "/canvass schedule saturday 10:30 Market Cross")
         await chat.say("Carol", "/canvass")
         await chat.press("Carol", "Sign up 1")

@@ -18,9 +18,9 @@ import zxingcpp
 from PIL import Image
 from sqlalchemy import select
 
+from bot.app import build_core
 from bot.clock import SystemClock
 from bot.config import Settings
-from bot.core import Core
 from bot.demo import seed_demo
 from bot.outbox import deliver_pending
 from storage.db import Database
@@ -89,7 +89,7 @@ async def _rig(
         config = replace(base, telegram_base_url=tg.base_url, **settings)
         await seed_demo(db, config, dt.datetime.now(dt.UTC))
         await link_demo_people(db, {"Alice": 101, "Bob": 102, "Carol": 103, "Kai": 111})
-        adapter = ObservedTelegram(Core(db, config), config)
+        adapter = ObservedTelegram(build_core(db, config), config)
         await adapter.start()
         try:
             yield Rig(tg, adapter, db)

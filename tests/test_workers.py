@@ -42,9 +42,9 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import ProgrammingError
 
 import bot.outbox
+from bot.app import build_core
 from bot.clock import FixedClock, SystemClock
 from bot.config import Settings
-from bot.core import Core
 from bot.demo import seed_demo
 from bot.messages import ChatRef, Reply, Request, Sender
 from bot.outbox import Recipient, deliver_pending, enqueue
@@ -296,7 +296,7 @@ class Rig:
         self.tg = tg
         self.db = db
         self.http = http
-        self.core = Core(db, SETTINGS, clock=SystemClock())
+        self.core = build_core(db, SETTINGS, clock=SystemClock())
         self.workers: list[Worker] = []
         self._waiting: dict[str, asyncio.Future[str]] = {}
 

@@ -1,4 +1,7 @@
-"""Every command and button action; importing this package registers them."""
+"""The feature modules' handlers. Importing them registers no command, button or
+answer (the composition root, bot.app, builds those tables from the modules it
+lists); it does register their features' sweeps (bot/sweeps.py imports this
+package for that)."""
 
 from bot.commands import (
     campaign,

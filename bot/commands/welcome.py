@@ -15,7 +15,7 @@ from bot.linking import FAILURES_ALLOWED, recent_failures
 from bot.messages import Reply
 from bot.people import create_person
 from bot.permissions import holds_anywhere
-from bot.registry import COMMANDS, GROUP, PRIVATE, CommandSpec, Param, action, command
+from bot.registry import GROUP, PRIVATE, CommandSpec, Param, action, command
 from bot.signup import BRANCH_ID_PREFIX, BRANCH_PREFIX, PARTY_PAYLOAD
 from storage.models import (
     ADMIN,
@@ -114,7 +114,7 @@ async def help_(ctx: Context) -> Reply:
     in_group = ctx.request.chat.kind == "group"
     grants = [] if in_group else await ctx.grants()
     lines = [ctx.t("Here is what you can do:")]
-    for spec in sorted(COMMANDS.values(), key=_help_position):
+    for spec in sorted(ctx.commands.values(), key=_help_position):
         if spec.roles and not any(holds_anywhere(grants, r) for r in spec.roles):
             continue
         usage = f" {spec.usage}" if spec.usage else ""

@@ -1,0 +1,96 @@
+"""The composition root: the command, button and answer tables are built from the
+feature modules it is given, and importing a module registers nothing."""
+
+from __future__ import annotations
+
+import random
+import types
+
+import pytest
+
+import bot.registry
+from bot.actions import Action
+from bot.app import FEATURES, build_core, build_handlers
+from bot.clock import FixedClock
+from bot.commands import privacy, welcome
+from bot.config import Settings
+from bot.context import Context
+from bot.messages import Reply
+from bot.registry import action, command
+from storage.db import Database
+from tests.helpers import Chat
+
+
+def test_importing_the_features_registers_nothing_global() -> None:
+    assert FEATURES  # imported: every handler module is loaded by now
+    tables = [
+        name
+        for name, value in vars(bot.registry).items()
+        if isinstance(value, dict | set | list) and not name.startswith("__")
+    ]
+    assert tables == []
+    first, second = build_handlers(), build_handlers()
+    assert first.commands == second.commands and first.actions == second.actions
+    assert first.commands is not second.commands and first.actions is not second.actions
+
+
+def _module(name: str, **members: object) -> types.ModuleType:
+    module = types.ModuleType(name)
+    for key, value in members.items():
+        value.__module__ = name  # type: ignore[attr-defined]
+        setattr(module, key, value)
+    return module
+
+
+async def _hello(ctx: Context) -> Reply:
+    return Reply("hello")
+
+
+async def _again(ctx: Context) -> Reply:
+    return Reply("again")
+
+
+def test_a_name_declared_twice_is_refused_when_the_tables_are_built() -> None:
+    one = _module("one", hello=command("hello", "says hello")(_hello))
+    two = _module("two", again=command("hello", "says hello again")(_again))
+    with pytest.raises(ValueError, match="command /hello declared twice"):
+        build_handlers([one, two])
+
+    async def pressed(ctx: Context, target: str) -> Reply:
+        return Reply(target)
+
+    first = _module("first", pressed=action(Action.MEMBERS)(pressed))
+
+    async def also(ctx: Context, target: str) -> Reply:
+        return Reply(target)
+
+    second = _module("second", also=action(Action.MEMBERS)(also))
+    with pytest.raises(ValueError, match=f"action {Action.MEMBERS} declared twice"):
+        build_handlers([first, second])
+
+
+def test_a_module_contributes_only_the_handlers_defined_in_it() -> None:
+    """A handler another module imports is that module's, counted once."""
+    borrowing = types.ModuleType("borrowing")
+    borrowing.help_ = welcome.help_  # type: ignore[attr-defined]
+    assert build_handlers([borrowing]).commands == {}
+    assert "help" in build_handlers([welcome, borrowing]).commands
+
+
+async def test_a_core_built_with_some_features_answers_only_theirs(
+    db: Database, settings: Settings, clock: FixedClock
+) -> None:
+    some = build_core(db, settings, clock=clock, rng=random.Random(7), features=[welcome, privacy])
+    every = build_core(db, settings, clock=clock, rng=random.Random(7))
+    assert {spec.name for spec in some.commands} == {"start", "help", "claim", "mydata", "forget"}
+    assert len(every.commands) > len(some.commands)
+
+    chat = Chat(some, clock)
+    await chat.signup("Sam")
+    listed = (await chat.say("Sam", "/help"))[0].text
+    assert "/mydata" in listed and "/join" not in listed
+    refused = (await chat.say("Sam", "/join Frome"))[0]
+    assert refused.error and "I don't know the command /join" in refused.text
+
+    full = Chat(every, clock)
+    assert "/join" in (await full.say("Sam", "/help"))[0].text
