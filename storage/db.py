@@ -21,6 +21,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from storage import sqlite
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -90,6 +92,7 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False}
+            kwargs["module"] = sqlite.dbapi()  # one trip to aiosqlite's thread a statement
             if _is_memory(self.url):
                 kwargs["poolclass"] = StaticPool
             # Every transaction here ends in a commit or a rollback already.
