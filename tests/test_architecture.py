@@ -9,10 +9,13 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+
+from bot.core import Core
 
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = {
@@ -30,6 +33,10 @@ NOT_FOR_PLATFORMS = {"storage", "sqlalchemy", "runtime", "alembic", "psycopg", "
 # The core's public face: requests and replies, the core, the command
 # descriptions, the catalogue, the settings.
 PUBLIC_FACE = {"bot.core", "bot.messages", "bot.registry", "bot.i18n", "bot.config"}
+# A platform adapter only translates: a module of it stays readable in one go.
+MAX_ADAPTER_LINES = 300
+# The packages whose modules speak to people (their sentences are in the catalogue).
+SPEAKING = ("bot", "adapters")
 
 
 def imported_modules(path: Path, *, whole: bool = False) -> set[str]:
@@ -92,7 +99,7 @@ def test_every_sentence_is_in_the_catalogue() -> None:
     method_map = [("**.py", "python")]
     keywords = {"t": None, "N_": None, "plural": (1, 2)}
     in_code: set[str] = set()
-    for package in ("bot", "adapters"):  # every module that speaks to people
+    for package in SPEAKING:
         for _file, _line, message, _comments, _context in extract_from_dir(
             str(ROOT / package), method_map=method_map, keywords=keywords
         ):
@@ -103,6 +110,77 @@ def test_every_sentence_is_in_the_catalogue() -> None:
             catalogue.update([entry.id] if isinstance(entry.id, str) else entry.id)
     missing = sorted(in_code - catalogue)
     assert missing == [], "run `python3 tasks.py i18n`: these are missing from the catalogue"
+
+
+def test_only_the_checked_packages_speak_to_people() -> None:
+    """A module that uses the catalogue is in a package the check above reads."""
+    with (ROOT / "pyproject.toml").open("rb") as fh:
+        packages = tomllib.load(fh)["tool"]["mypy"]["packages"]  # all the product's code
+    assert set(SPEAKING) < set(packages)
+    outside = [
+        str(path.relative_to(ROOT))
+        for package in sorted(set(packages) - set(SPEAKING))
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "bot.i18n" in imported_modules(path, whole=True)
+    ]
+    assert outside == [], "add their package to SPEAKING"
+
+
+def test_platform_adapters_are_small() -> None:
+    long = {
+        f"adapters/{name}.py": lines
+        for name in PLATFORM_ADAPTERS
+        if (lines := len((ROOT / "adapters" / f"{name}.py").read_text().splitlines()))
+        > MAX_ADAPTER_LINES
+    }
+    assert long == {}, f"split them (at most {MAX_ADAPTER_LINES} lines a module)"
+
+
+def string_literals(path: Path) -> set[str]:
+    """The strings written in ``path``, docstrings aside."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        if id(node) not in docstrings
+    }
+
+
+def command_names(core: Core) -> set[str]:
+    """Every name a command has, on any platform, from its declaration."""
+    return {name for spec in core.commands for name in (spec.name, *dict(spec.names).values())}
+
+
+def test_platform_adapters_know_no_command_by_name(core: Core) -> None:
+    """They build their menus and forms from the command declarations."""
+    names = command_names(core)
+    assert {"help", "start"} <= names
+    named = [
+        f"adapters/{module}.py: {value!r}"
+        for module in PLATFORM_ADAPTERS
+        for value in sorted(string_literals(ROOT / "adapters" / f"{module}.py"))
+        if value.strip().removeprefix("/") in names
+    ]
+    assert named == []
+
+
+def test_the_name_checker_sees_a_command_named(tmp_path: Path) -> None:
+    sample = tmp_path / "named.py"
+    sample.write_text(
+        '"""The menu: /help first."""\n'
+        'def menu(text):\n    """Not /join."""\n'
+        '    return text == "/join" or text in ("help", f"x{text}")\n'
+    )
+    assert string_literals(sample) == {"/join", "help", "x"}
 
 
 def test_no_print_in_library_code() -> None:

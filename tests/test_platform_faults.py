@@ -54,6 +54,7 @@ from telegram.ext import AIORateLimiter, ApplicationBuilder
 
 import adapters.discord_replies
 import adapters.telegram
+import adapters.telegram_replies
 from adapters.discord import DiscordAdapter
 from adapters.telegram import TelegramAdapter
 from bot.app import build_core
@@ -130,7 +131,7 @@ async def demo(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Chat]:
 @pytest.fixture
 def hurried(monkeypatch: pytest.MonkeyPatch) -> None:
     fast = hurried_asyncio()
-    for module in (adapters.telegram, ptb_rate_limiter, discord.http):
+    for module in (adapters.telegram_replies, ptb_rate_limiter, discord.http):
         monkeypatch.setattr(module, "asyncio", fast)
     monkeypatch.setattr(discord.http, "aiohttp", impatient_aiohttp())
     monkeypatch.setattr(
@@ -143,7 +144,7 @@ def hurried(monkeypatch: pytest.MonkeyPatch) -> None:
         "AIORateLimiter",
         functools.partial(AIORateLimiter, overall_max_rate=10_000),
     )
-    monkeypatch.setattr(adapters.telegram, "PER_CHAT_PER_SECOND", 10_000)
+    monkeypatch.setattr(adapters.telegram_replies, "PER_CHAT_PER_SECOND", 10_000)
     monkeypatch.setattr(adapters.discord_replies, "GLOBAL_PER_SECOND", 10_000)
 
 
