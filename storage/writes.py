@@ -14,6 +14,7 @@ nothing, so exactly one of them goes on.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -54,6 +55,14 @@ def upsert_statement(
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _prepared(dialect: str, table: Table, key: tuple[str, ...], update: tuple[str, ...]) -> Any:
+    """The upsert of rows given as parameters, built once per (table, key, update):
+    building the statement (its ``excluded`` columns above all) cost more than
+    running it."""
+    return upsert_statement(dialect, table, key=key, update=update)
+
+
 async def upsert(
     session: AsyncSession,
     target: Target,
@@ -66,13 +75,14 @@ async def upsert(
     ``key`` columns match one already there is left as it is, or, for the
     columns named in ``update``, given the new values. Two transactions racing
     to insert the same key both succeed: one inserts, the other finds it."""
-    dialect = session.get_bind().dialect.name
+    # The table, not the entity: the rows go as parameters, which an ORM insert
+    # would take for a bulk insert.
+    table = getattr(target, "__table__", target)
+    stmt = _prepared(session.get_bind().dialect.name, table, tuple(key), tuple(update))
     if isinstance(values, Mapping):
-        await session.execute(
-            upsert_statement(dialect, target, key=key, update=update, values=values)
-        )
+        await session.execute(stmt, dict(values))
     elif values:
-        await session.execute(upsert_statement(dialect, target, key=key, update=update), values)
+        await session.execute(stmt, list(values))
 
 
 async def claim(
