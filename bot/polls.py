@@ -198,22 +198,33 @@ async def roll_entry(session: AsyncSession, poll: Poll, person: Person) -> PollV
     )
 
 
-async def roll_place(
-    session: AsyncSession, poll: Poll, person: Person
-) -> tuple[PollVoter | None, bool]:
-    """The person's entry on the poll's roll (None: not on it), and whether an open
-    ballot of theirs is in the box: one query, as a vote needs both."""
-    row = (
-        await session.execute(
-            select(PollVoter, Ballot.id)
-            .outerjoin(
-                Ballot,
-                (Ballot.poll_id == PollVoter.poll_id) & (Ballot.person_id == PollVoter.person_id),
-            )
-            .where(PollVoter.poll_id == poll.id, PollVoter.person_id == person.id)
-        )
-    ).first()
-    return (row[0], row[1] is not None) if row is not None else (None, False)
+# Built once: this runs for every press of a ballot's button.
+_FOR_A_VOTE = (
+    select(Poll, Branch.timezone, PollVoter, Ballot.id)
+    .outerjoin(Branch, (Poll.scope == SCOPE_BRANCH) & (Branch.id == Poll.scope_id))
+    .outerjoin(
+        PollVoter, (PollVoter.poll_id == Poll.id) & (PollVoter.person_id == bindparam("person"))
+    )
+    .outerjoin(Ballot, (Ballot.poll_id == Poll.id) & (Ballot.person_id == bindparam("person")))
+    .where(Poll.id == bindparam("poll"))
+    .with_for_update(read=True, of=Poll)
+)
+
+Place = tuple[PollVoter | None, bool]  # a voter's roll entry (None: not on it), a ballot in?
+
+
+async def poll_for_vote(
+    session: AsyncSession, poll_id: int, person_id: int | None
+) -> tuple[Poll, str | None, Place] | None:
+    """What a vote needs, in one query (None: no such poll): the poll, share-locked,
+    so that a close (which updates it) waits for the vote and counts it; its
+    branch's time zone (a branch's poll); the person's entry on its roll and
+    whether an open ballot of theirs is in the box."""
+    row = (await session.execute(_FOR_A_VOTE, {"poll": poll_id, "person": person_id})).first()
+    if row is None:
+        return None
+    poll, timezone, entry, ballot_id = row
+    return poll, timezone, (entry, ballot_id is not None)
 
 
 async def cast_open(
@@ -222,14 +233,10 @@ async def cast_open(
     person: Person,
     choice: list[int],
     now: dt.datetime,
-    *,
-    place: tuple[PollVoter | None, bool] | None = None,
+    place: Place,
 ) -> bool:
     """Record (or replace) an open ballot. Returns True if it replaced one.
-    ``place``: what :func:`roll_place` said of this voter in this transaction,
-    if the caller asked already (it saves asking again)."""
-    if place is None:
-        place = await roll_place(session, poll, person)
+    ``place``: what :func:`poll_for_vote` said of this voter in this transaction."""
     entry, existing = place
     await upsert(
         session,

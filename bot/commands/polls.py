@@ -36,6 +36,7 @@ from bot.polls import (
     DEFAULT_OPEN_FOR,
     MAX_OPTIONS,
     RANK_DIGITS,
+    Place,
     ballots_of,
     cast_open,
     cast_secret,
@@ -52,9 +53,9 @@ from bot.polls import (
     my_choice,
     open_roll,
     option_label,
+    poll_for_vote,
     result_text,
     roll_entry,
-    roll_place,
     roll_query,
     scope_branches,
     scope_timezone,
@@ -465,41 +466,59 @@ async def cancel(ctx: Context, target: str) -> Reply:
 # --- Voting -------------------------------------------------------------------------
 
 
-async def _poll_from(ctx: Context, text: str, *, lock: bool = False) -> Poll:
-    """The poll a button names, or a stale-button refusal. ``lock``: for a vote
-    (:func:`_may_vote`), share-locked in the same query."""
+async def _poll_from(ctx: Context, text: str) -> Poll:
+    """The poll a button names, or a stale-button refusal."""
     poll_id = parse_id(text)
-    poll = (
-        await ctx.session.get(Poll, poll_id, with_for_update={"read": True} if lock else None)
-        if poll_id is not None
-        else None
-    )
+    poll = await ctx.session.get(Poll, poll_id) if poll_id is not None else None
     if poll is None:
         raise ctx.stale()
     return poll
 
 
 @dataclass(frozen=True, slots=True)
+class _Voting:
+    """What a press of a ballot's button loads (:func:`bot.polls.poll_for_vote`)."""
+
+    poll: Poll
+    tz: str  # the poll's time zone
+    place: Place  # the presser's roll entry, and whether a ballot of theirs is in
+
+
+async def _poll_to_vote(ctx: Context, text: str) -> _Voting:
+    """The poll a ballot's button names, share-locked, with what a vote needs to
+    know of the presser, in one query; or a stale-button refusal."""
+    poll_id = parse_id(text)
+    found = (
+        await poll_for_vote(ctx.session, poll_id, ctx.person.id if ctx.person else None)
+        if poll_id is not None
+        else None
+    )
+    if found is None:
+        raise ctx.stale()
+    poll, branch_tz, place = found
+    return _Voting(poll, branch_tz or ctx.settings.default_timezone, place)
+
+
+@dataclass(frozen=True, slots=True)
 class _Voter:
     person: Person
     tz: str  # the poll's time zone
-    place: tuple[PollVoter | None, bool]  # bot.polls.roll_place: their roll entry, a ballot?
+    place: Place
 
     @property
     def voted(self) -> bool:
         return self.place[0] is not None and self.place[0].voted
 
 
-async def _may_vote(ctx: Context, poll: Poll) -> _Voter:
+async def _may_vote(ctx: Context, voting: _Voting) -> _Voter:
     """The voter, or a private refusal saying why not.
 
-    The poll was loaded share-locked (``_poll_from(..., lock=True)``), so its
-    row stays locked for the rest of the vote: a close (which updates it) waits
-    for this vote and counts it, or has already happened and is seen here.
+    The poll was loaded share-locked (:func:`_poll_to_vote`), so its row stays
+    locked for the rest of the vote: a close (which updates it) waits for this
+    vote and counts it, or has already happened and is seen here.
     """
     person = ctx.require_person()
-    tz = await scope_timezone(ctx.session, ctx.settings, poll)
-    place = await roll_place(ctx.session, poll, person)
+    poll, tz, place = voting.poll, voting.tz, voting.place
     on_roll = place[0] is not None
     if not on_roll:
         branches = {b.id for b in await scope_branches(ctx.session, poll.scope, poll.scope_id)}
@@ -546,9 +565,9 @@ def _private(ctx: Context, text: str) -> Refusal:
     return Refusal(Reply(text, error=True, private=True))
 
 
-async def _cast(ctx: Context, poll: Poll, choice: list[int]) -> Reply:
-    voter = await _may_vote(ctx, poll)
-    person, tz = voter.person, voter.tz
+async def _cast(ctx: Context, voting: _Voting, choice: list[int]) -> Reply:
+    voter = await _may_vote(ctx, voting)
+    poll, person, tz = voting.poll, voter.person, voter.tz
     valid = check_choice(poll, choice)
     if valid is None:
         raise ctx.stale()
@@ -566,7 +585,7 @@ async def _cast(ctx: Context, poll: Poll, choice: list[int]) -> Reply:
             private=True,
             edit=True,
         )
-    changed = await cast_open(ctx.session, poll, person, valid, ctx.now, place=voter.place)
+    changed = await cast_open(ctx.session, poll, person, valid, ctx.now, voter.place)
     text = (
         ctx.t("Your vote is changed to: {choice}.", choice=labels)
         if changed
@@ -583,10 +602,11 @@ async def _cast(ctx: Context, poll: Poll, choice: list[int]) -> Reply:
 @action(Action.POLL_VOTE)
 async def vote_single(ctx: Context, target: str) -> Reply:
     poll_text_id, _, option = target.partition(".")
-    poll = await _poll_from(ctx, poll_text_id, lock=True)
+    voting = await _poll_to_vote(ctx, poll_text_id)
+    poll = voting.poll
     if poll.kind != SINGLE or poll.secret or not (option.isascii() and option.isdigit()):
         raise ctx.stale()
-    return await _cast(ctx, poll, [int(option[:3])])
+    return await _cast(ctx, voting, [int(option[:3])])
 
 
 def _data(ctx: Context, poll: Poll, person: Person, payload: str) -> str:
@@ -680,8 +700,9 @@ async def _already_voted(ctx: Context, poll: Poll, voter: _Voter) -> None:
 
 @action(Action.POLL_OPEN)
 async def open_ballot(ctx: Context, target: str) -> Reply:
-    poll = await _poll_from(ctx, target, lock=True)
-    voter = await _may_vote(ctx, poll)
+    voting = await _poll_to_vote(ctx, target)
+    poll = voting.poll
+    voter = await _may_vote(ctx, voting)
     person, tz = voter.person, voter.tz
     await _already_voted(ctx, poll, voter)
     current = await my_choice(ctx.session, poll, person) or []
@@ -692,45 +713,49 @@ async def open_ballot(ctx: Context, target: str) -> Reply:
 @action(Action.POLL_TOGGLE)
 async def toggle(ctx: Context, target: str) -> Reply:
     poll_text_id, _, data = target.partition(".")
-    poll = await _poll_from(ctx, poll_text_id, lock=True)
+    voting = await _poll_to_vote(ctx, poll_text_id)
+    poll = voting.poll
     mask = _payload(ctx, poll, data)
     picked = decode_mask(mask, len(poll.options)) if mask is not None else None
     if poll.kind == RANKED or picked is None or (poll.kind == SINGLE and len(picked) > 1):
         raise ctx.stale()
-    voter = await _may_vote(ctx, poll)
+    voter = await _may_vote(ctx, voting)
     return _ballot(ctx, poll, voter.tz, picked, voter.person)
 
 
 @action(Action.POLL_CLEAR)
 async def clear(ctx: Context, target: str) -> Reply:
     """The ballot with nothing ticked (it holds no choice, so needs no token)."""
-    poll = await _poll_from(ctx, target, lock=True)
+    voting = await _poll_to_vote(ctx, target)
+    poll = voting.poll
     if poll.kind == RANKED:
         raise ctx.stale()
-    voter = await _may_vote(ctx, poll)
+    voter = await _may_vote(ctx, voting)
     return _ballot(ctx, poll, voter.tz, [], voter.person)
 
 
 @action(Action.POLL_RANK)
 async def rank(ctx: Context, target: str) -> Reply:
     poll_text_id, _, data = target.partition(".")
-    poll = await _poll_from(ctx, poll_text_id, lock=True)
+    voting = await _poll_to_vote(ctx, poll_text_id)
+    poll = voting.poll
     ranking = _payload(ctx, poll, data)
     picked = decode_ranking(ranking, len(poll.options)) if ranking is not None else None
     if poll.kind != RANKED or picked is None:
         raise ctx.stale()
-    voter = await _may_vote(ctx, poll)
+    voter = await _may_vote(ctx, voting)
     return _ballot(ctx, poll, voter.tz, picked, voter.person)
 
 
 @action(Action.POLL_CAST)
 async def cast(ctx: Context, target: str) -> Reply:
     poll_text_id, _, data = target.partition(".")
-    poll = await _poll_from(ctx, poll_text_id, lock=True)
+    voting = await _poll_to_vote(ctx, poll_text_id)
+    poll = voting.poll
     payload = _payload(ctx, poll, data)
     if payload is None:
         # Another voter's button, or a forged one: say what is true of this voter.
-        await _already_voted(ctx, poll, await _may_vote(ctx, poll))
+        await _already_voted(ctx, poll, await _may_vote(ctx, voting))
         raise ctx.stale()
     if poll.kind == RANKED:
         picked = decode_ranking(payload, len(poll.options))
@@ -738,7 +763,7 @@ async def cast(ctx: Context, target: str) -> Reply:
         picked = decode_mask(payload, len(poll.options))
     if not picked:
         raise ctx.stale()
-    reply = await _cast(ctx, poll, picked)
+    reply = await _cast(ctx, voting, picked)
     return Reply(reply.text, private=True, edit=True)
 
 
