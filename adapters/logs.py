@@ -38,6 +38,9 @@ QUIET = ("httpx", "httpcore", "aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool
 # Libraries' own start-up chatter, logged at INFO as they are imported (which the
 # commands that need them do after logging is set up).
 CHATTY_AT_IMPORT = ("alembic.runtime.plugins",)
+# Every run of every scheduled job, at INFO. A failure is logged by bot.timed, a
+# run missed or skipped by APScheduler at WARNING.
+ROUTINE = ("apscheduler.executors",)
 
 
 def secrets_of(settings: Settings) -> list[str]:
@@ -106,7 +109,7 @@ def setup_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for name in (*QUIET, *CHATTY_AT_IMPORT):
+    for name in (*QUIET, *CHATTY_AT_IMPORT, *ROUTINE):
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught

@@ -1,17 +1,34 @@
-"""The scheduler: time -> core calls (APScheduler 3, shared by every platform).
+"""The scheduler: the core's timed jobs as APScheduler 3 jobs, run by the worker that leads.
 
-Jobs live in APScheduler's SQLAlchemy job store on the bot's own database, so
-they survive restarts. Job functions are module-level and take ids only; they
-find the running database and settings in ``_runtime``. Every job is re-added
-at start-up with a stable id and ``replace_existing=True``. Defaults:
-``coalesce=True`` (a backlog of missed runs fires once), ``max_instances=1``,
-and a ``misfire_grace_time`` of hours (the default of one second would silently
-drop a weekly reminder whose fire time passed while the process was down).
+The core declares its timed jobs as data (:mod:`bot.timed`) and the composition
+root hands their table here. When this worker takes the lead, and every hour
+after (new branches, changed settings), the table's plan becomes one
+APScheduler job per planned job, under its stable id, in APScheduler's
+SQLAlchemy job store on the bot's own database, so that the schedule survives
+restarts. A job whose schedule is unchanged is left alone (a run it missed
+while the process was down still fires, once), one whose schedule changed is
+replaced, one no longer planned is removed. No rule of which jobs exist or when
+lives here: :meth:`bot.timed.TimedJobs.plan` gives them.
 
-With several workers on PostgreSQL only the holder of an advisory lock runs
-jobs (:class:`runtime.leader.LeaderLock`); the others start paused and take
-over when the leader goes away. The reminders themselves are idempotent
-(outbox keys), so a second fire queues nothing twice.
+A persistent store keeps a job's function as a textual reference, and a
+module-level function could reach the running database only through
+module-global state. So a stored job names :func:`timed_job` (never called)
+with its job's name and branch as arguments, and this scheduler's own
+executor (:class:`_Runner`) runs it through the table this scheduler holds:
+two schedulers in one process (the tests' workers) each run their own.
+
+Job settings: ``coalesce=True`` (a backlog of missed runs fires once) and
+``max_instances=1`` (a job still running when it is due again skips that run).
+Each job runs in an asyncio task of its own, so a slow one (a beacon's fetch)
+delays no other, and one that fails is logged by its name while the others run
+on. How late a missed run may still start (``misfire_grace_time``) is the
+core's: however late for a sweep, 6 hours for a branch's reminder.
+
+With several workers on PostgreSQL only the holder of an advisory lock writes
+the schedule and runs it (:class:`runtime.leader.LeaderLock`); a follower
+starts nothing until it takes over, and a leader that loses the lock pauses at
+once. The jobs are idempotent (outbox keys, conditional updates), so a second
+fire does nothing twice.
 """
 
 from __future__ import annotations
@@ -21,75 +38,46 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
-from apscheduler.jobstores.base import ConflictingIdError
+from apscheduler.executors.asyncio import AsyncIOExecutor
+from apscheduler.job import Job
+from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import select
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.reminders import campaign_roundup, evening_before, weekly_roundup
-from bot.sweeps import run_sweeps
+from bot.timed import At, Every, Planned, TimedJobs
 from runtime.leader import JOBS_TABLE_LOCK, LEADER_LOCK, LeaderLock
 from storage.db import Database
-from storage.models import PROPOSED, Branch
 
 log = logging.getLogger(__name__)
 
 JOBS_TABLE = "apscheduler_jobs"
-JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 6 * 3600}
-CAMPAIGN = {"hour": 9, "minute": 0}  # the daily round-up while a campaign runs
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1}
+REFRESH = Planned("refresh", "refresh", Every(60))  # new branches get their jobs within the hour
 
 
-@dataclass
-class _Runtime:
-    db: Database
-    settings: Settings
-    clock: Clock
+async def timed_job(job: str, branch: int | None = None) -> None:
+    """The function a stored job names: never called, the scheduler that loads the
+    job runs it (see the module's docstring)."""
+    raise RuntimeError(f"timed job {job} ran outside its scheduler")
 
 
-_runtime: _Runtime | None = None
+class _Runner(AsyncIOExecutor):
+    """APScheduler's asyncio executor, running each job through ``run``: one
+    scheduler's own, holding what its jobs need."""
 
+    def __init__(self, run: Callable[..., Awaitable[None]]) -> None:
+        super().__init__()
+        self._run = run
 
-def _services() -> _Runtime:
-    if _runtime is None:
-        raise RuntimeError("the scheduler's job ran before the scheduler started")
-    return _runtime
-
-
-async def roundup_job(branch_id: int) -> None:
-    rt = _services()
-    await weekly_roundup(rt.db, rt.settings, rt.clock.now(), branch_id)
-
-
-async def campaign_job(branch_id: int) -> None:
-    rt = _services()
-    await campaign_roundup(rt.db, rt.settings, rt.clock.now(), branch_id)
-
-
-async def evening_job(branch_id: int) -> None:
-    rt = _services()
-    await evening_before(rt.db, rt.settings, rt.clock.now(), branch_id)
-
-
-async def tick_job() -> None:
-    """Once a minute: meetings' reminders, polls' closes and the like."""
-    rt = _services()
-    await run_sweeps(rt.db, rt.settings, rt.clock.now())
-
-
-async def refresh_job() -> None:
-    """New branches get their jobs within the hour."""
-    if _scheduler is not None:
-        await _scheduler.sync_jobs()
-
-
-_scheduler: Scheduler | None = None
+    def _do_submit_job(self, job: Job, run_times: list[dt.datetime]) -> None:
+        job.func = self._run  # this load of the job only: the store keeps timed_job
+        super()._do_submit_job(job, run_times)
 
 
 def sync_url(db: Database) -> str:
@@ -100,21 +88,36 @@ def sync_url(db: Database) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def trigger(when: Every | At) -> IntervalTrigger | CronTrigger:
+    """The core's description of a time as APScheduler's trigger."""
+    if isinstance(when, Every):
+        return IntervalTrigger(minutes=when.minutes, timezone=dt.UTC)
+    return CronTrigger(
+        day_of_week="*" if when.weekday is None else when.weekday,
+        hour=when.time.hour,
+        minute=when.time.minute,
+        timezone=when.zone,
+    )
+
+
 class Scheduler:
     def __init__(
         self,
         db: Database,
         settings: Settings,
         clock: Clock,
+        jobs: TimedJobs,
         *,
         takeover_every: float = 5.0,
         check_every: float | None = None,
     ) -> None:
-        """``takeover_every``: how often a follower tries for the lead;
-        ``check_every`` (by default the same): how often the leader checks it."""
+        """``jobs``: the table of timed jobs; ``takeover_every``: how often a follower
+        tries for the lead; ``check_every`` (by default the same): how often the
+        leader checks it."""
         self.db = db
         self.settings = settings
         self.clock = clock
+        self.jobs = jobs
         options: dict[str, Any] = {"hide_parameters": True}  # no bound value in an error
         if db.is_sqlite:
             options["connect_args"] = {"timeout": 10}  # wait for the bot's own writes
@@ -122,7 +125,10 @@ class Scheduler:
             url=sync_url(db), tablename=JOBS_TABLE, engine_options=options
         )
         self.aps = AsyncIOScheduler(
-            jobstores={"default": store}, job_defaults=JOB_DEFAULTS, timezone=dt.UTC
+            jobstores={"default": store},
+            executors={"default": _Runner(self._run)},
+            job_defaults=JOB_DEFAULTS,
+            timezone=dt.UTC,
         )
         self.lock = LeaderLock(
             db,
@@ -136,29 +142,24 @@ class Scheduler:
         self.leader = False  # whether this worker runs the jobs (the last it knew, once stopped)
 
     async def start(self) -> None:
-        global _runtime, _scheduler
-        _runtime = _Runtime(self.db, self.settings, self.clock)
-        _scheduler = self
-        # APScheduler creates its table at start (CREATE TABLE, checked first): two
-        # workers starting at once on a new database would both create it.
-        await asyncio.to_thread(self._create_table)
-        self.aps.start(paused=True)
-        await self.sync_jobs()
         if not await self.lock.start():
             log.info("scheduler: another worker leads; waiting to take over")
 
     async def stop(self) -> None:
-        global _scheduler
         await self.lock.stop()  # the lock goes: another worker may take over
         if self.aps.running:
             self.aps.shutdown(wait=False)
-        if _scheduler is self:
-            _scheduler = None
 
     async def _lead(self) -> None:
+        """Write the schedule, then run it."""
+        if not self.aps.running:
+            # APScheduler creates its table at start (CREATE TABLE, checked first): two
+            # workers starting at once on a new database would both create it.
+            await asyncio.to_thread(self._create_table)
+            self.aps.start(paused=True)
+        await self.sync_jobs()
         self.leader = True
-        if self.aps.running:
-            self.aps.resume()
+        self.aps.resume()
 
     async def _follow(self) -> None:
         """Stop acting as leader at once: no job starts here until the lead is back."""
@@ -172,46 +173,39 @@ class Scheduler:
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({JOBS_TABLE_LOCK})")
             self.store.jobs_t.create(conn, checkfirst=True)
 
-    async def sync_jobs(self) -> None:
-        """(Re-)add each branch's jobs under stable ids; idempotent."""
-        async with self.db.transaction() as session:
-            branches = list(await session.scalars(select(Branch).where(Branch.status != PROPOSED)))
-        roundup_hour, roundup_minute = map(int, self.settings.roundup_time.split(":"))
-        evening_hour, evening_minute = map(int, self.settings.reminder_time.split(":"))
-        roundup = {
-            "day_of_week": self.settings.roundup_day[:3],
-            "hour": roundup_hour,
-            "minute": roundup_minute,
-        }
-        evening = {"hour": evening_hour, "minute": evening_minute}
-        jobs: list[tuple[str, Callable[[int], Awaitable[None]], dict[str, Any]]] = [
-            ("roundup", roundup_job, roundup),
-            ("campaign", campaign_job, CAMPAIGN),
-            ("evening", evening_job, evening),
-        ]
-        for branch in branches:
-            for name, job, when in jobs:
-                self._keep(
-                    job,
-                    CronTrigger(timezone=branch.timezone, **when),
-                    f"{name}:{branch.id}",
-                    branch.id,
-                )
-        for job_id, func, every in (
-            ("refresh", refresh_job, IntervalTrigger(hours=1)),
-            ("tick", tick_job, IntervalTrigger(minutes=1)),
-        ):
-            if self.aps.get_job(job_id) is None:
-                with contextlib.suppress(ConflictingIdError):  # another worker added it just now
-                    self.aps.add_job(func, every, id=job_id)
+    async def _run(self, job: str, branch: int | None = None) -> None:
+        if job == REFRESH.job:
+            await self.sync_jobs()
+        else:
+            await self.jobs.run(job, self.db, self.settings, self.clock.now(), branch)
 
-    def _keep(
-        self, job: Callable[[int], Awaitable[None]], trigger: CronTrigger, job_id: str, arg: int
-    ) -> None:
+    async def sync_jobs(self) -> None:
+        """Make the stored jobs the table's plan (and the hourly refresh); idempotent."""
+        planned = [REFRESH, *await self.jobs.plan(self.db, self.settings)]
+        # All at once: APScheduler drops (and logs) a stored job it cannot load,
+        # such as one an older version of the bot stored.
+        stored = {job.id: job for job in self.aps.get_jobs()}
+        for item in planned:
+            self._keep(item, stored.pop(item.id, None))
+        for stale in stored:
+            with contextlib.suppress(JobLookupError):  # another worker removed it just now
+                self.aps.remove_job(stale)
+
+    def _keep(self, item: Planned, existing: Job | None) -> None:
         """Add the job, or replace it if its schedule changed. An unchanged job is left
         alone, so that a run it missed while the process was down (its stored
         next run time, now in the past) still fires, once."""
-        existing = self.aps.get_job(job_id)
-        if existing is not None and repr(existing.trigger) == repr(trigger):
+        late = None if item.late is None else int(item.late.total_seconds())
+        name = f"{item.id} ({item.when})"  # what APScheduler's log lines call it
+        if existing is not None and existing.name == name and existing.misfire_grace_time == late:
             return
-        self.aps.add_job(job, trigger, id=job_id, args=[arg], replace_existing=True)
+        with contextlib.suppress(ConflictingIdError):  # another worker added it just now
+            self.aps.add_job(
+                timed_job,
+                trigger(item.when),
+                id=item.id,
+                name=name,
+                kwargs={"job": item.job, "branch": item.branch},
+                misfire_grace_time=late,
+                replace_existing=existing is not None,
+            )

@@ -60,7 +60,7 @@ from bot.sortition.record import (
     standing_after,
 )
 from bot.sortition.seeds import is_trial, seed_exists_at
-from bot.sweeps import sweep
+from bot.timed import Sweep
 from storage.db import Database
 from storage.models import (
     ACCEPTED,
@@ -882,7 +882,6 @@ async def vacate(
     return len(held)
 
 
-@sweep("invitations")
 async def invitation_sweep(db: Database, settings: Settings, now: dt.datetime) -> None:
     """Remind at 48 and 24 hours before the deadline; at the deadline, silence
     is a decline and a replacement is drawn."""
@@ -957,7 +956,6 @@ def seed_due(source: dict[str, Any], timezone: str, now: dt.datetime) -> dt.date
     return seed_exists_at(source, timezone, now)
 
 
-@sweep("seeds")
 async def seed_sweep(
     db: Database,
     settings: Settings,
@@ -1026,6 +1024,12 @@ async def seed_sweep(
     finally:
         if owned:
             await client.aclose()
+
+
+TIMED = (
+    Sweep("invitations", invitation_sweep),  # once a minute: reminders, deadlines
+    Sweep("seeds", seed_sweep),  # once a minute: beacon rounds due, lottery days
+)
 
 
 async def _remind_seed(

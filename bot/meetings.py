@@ -42,7 +42,7 @@ from bot.ics import Event, uid
 from bot.messages import Button
 from bot.outbox import Recipients, enqueue, enqueue_for
 from bot.permissions import holds_at_branch
-from bot.sweeps import sweep
+from bot.timed import Sweep
 from bot.waiting_list import WaitingList
 from bot.when import When, WhenError, read_when
 from storage.db import Database
@@ -589,7 +589,6 @@ def due_reminders(meeting: Meeting, setting: str, now: dt.datetime) -> list[int]
     return due
 
 
-@sweep("meetings")
 async def remind(db: Database, settings: Settings, now: dt.datetime) -> int:
     """Queue the reminders due now to those going; returns how many were due (a
     second run at the same moment queues nothing more, though it counts the same)."""
@@ -617,3 +616,6 @@ async def remind(db: Database, settings: Settings, now: dt.datetime) -> int:
                 )
                 due += 1
         return due
+
+
+TIMED = (Sweep("meetings", remind),)  # once a minute: the reminders due now

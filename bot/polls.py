@@ -57,7 +57,7 @@ from bot.config import Settings
 from bot.i18n import N_, Translator, format_local
 from bot.messages import Attachment, Button
 from bot.outbox import Recipients, enqueue, enqueue_for
-from bot.sweeps import sweep
+from bot.timed import Sweep
 from bot.voting import count_approval, count_ranked, count_single
 from bot.when import read_wall_text
 from storage.db import Database
@@ -625,7 +625,6 @@ def _ballot_button(t: Translator, poll: Poll) -> tuple[tuple[Button, ...], ...]:
     return ((Button(t("Vote"), Action.POLL_OPEN, str(poll.id)),),)
 
 
-@sweep("polls")
 async def poll_sweep(db: Database, settings: Settings, now: dt.datetime) -> None:
     """Close polls whose deadline has passed; remind non-voters a day before."""
     async with db.transaction() as session:
@@ -665,6 +664,9 @@ async def poll_sweep(db: Database, settings: Settings, now: dt.datetime) -> None
             poll = await session.get(Poll, poll_id)
             if claimed and poll is not None:
                 await remind_non_voters(session, settings, poll, now)
+
+
+TIMED = (Sweep("polls", poll_sweep),)  # once a minute: closes and reminders due now
 
 
 async def vacuum_closed(db: Database, now: dt.datetime) -> None:

@@ -1,9 +1,11 @@
-"""Reminders the scheduler triggers: the weekly round-up and the evening before.
+"""Reminders at each branch's own time: the weekly round-up (daily in a campaign)
+and the evening before a session.
 
-Each is a plain async function of ids and a time: the scheduler (in
-``adapters/scheduler.py``) calls them, tests call them with a moved clock. What
-they send goes through the outbox with a key naming the week or the session,
-so a reminder that fires twice (a restart, a second worker) is queued once.
+Each is a plain async function of ids and a time, declared in :data:`TIMED` with
+the rule of which branches get one and when (:func:`canvassing_at`); the
+scheduler calls them, tests call them with a moved clock. What they send goes
+through the outbox with a key naming the week or the session, so a reminder
+that fires twice (a restart, a second worker) is queued once.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from bot.context import Context
 from bot.i18n import Translator, format_local, translator
 from bot.messages import ChatRef, Request, Sender
 from bot.outbox import Recipients
+from bot.timed import At, PerBranch
+from bot.when import read_weekday
 from storage.db import Database
-from storage.models import Branch, CanvassSession
+from storage.models import PROPOSED, Branch, CanvassSession
 
 SYSTEM = Sender("system", "scheduler", "Scheduler")
 
@@ -145,3 +149,36 @@ async def evening_before(db: Database, settings: Settings, now: dt.datetime, bra
                 ),
             )
         return len(sessions)
+
+
+CAMPAIGN_AT = dt.time(9, 0)  # the daily round-up while a campaign runs
+
+
+def canvassing_at(branch: Branch, at: dt.time, weekday: int | None = None) -> At | None:
+    """When a canvassing reminder goes to ``branch``: at ``at`` (on ``weekday``, or
+    daily) in the branch's own time zone; never to a proposed branch, which has
+    no sessions yet."""
+    return None if branch.status == PROPOSED else At(at, branch.timezone, weekday)
+
+
+def roundup_at(settings: Settings, branch: Branch) -> At | None:
+    """The weekly round-up: ``canvassing.roundup_day`` at ``roundup_time``."""
+    when = dt.time.fromisoformat(settings.roundup_time)
+    return canvassing_at(branch, when, read_weekday(settings.roundup_day))
+
+
+def campaign_at(settings: Settings, branch: Branch) -> At | None:
+    """The daily round-up, sent while a campaign covers the branch."""
+    return canvassing_at(branch, CAMPAIGN_AT)
+
+
+def evening_at(settings: Settings, branch: Branch) -> At | None:
+    """The evening before a session: daily at ``canvassing.reminder_time``."""
+    return canvassing_at(branch, dt.time.fromisoformat(settings.reminder_time))
+
+
+TIMED = (
+    PerBranch("roundup", weekly_roundup, roundup_at),
+    PerBranch("campaign", campaign_roundup, campaign_at),
+    PerBranch("evening", evening_before, evening_at),
+)

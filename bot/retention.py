@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.i18n import translator
 from bot.outbox import PENDING
-from bot.sweeps import sweep
+from bot.timed import Sweep
 from storage.db import Database
 from storage.models import (
     AuditEntry,
@@ -58,7 +58,6 @@ log = logging.getLogger(__name__)
 MIN_WORD = 3
 
 
-@sweep("retention")
 async def retention_sweep(db: Database, settings: Settings, now: dt.datetime) -> dict[str, int]:
     """Delete what has outlived ``settings.retention_days``; how many rows, by table."""
     cutoff = now - dt.timedelta(days=settings.retention_days)
@@ -93,6 +92,9 @@ async def retention_sweep(db: Database, settings: Settings, now: dt.datetime) ->
         async with db.transaction() as session:
             await session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
     return counts
+
+
+TIMED = (Sweep("retention", retention_sweep),)  # once a minute: what outlived its time
 
 
 def _pattern(words: Iterable[str]) -> re.Pattern[str] | None:

@@ -21,7 +21,6 @@ from sqlalchemy import JSON, LargeBinary, String, Text, func, select
 
 from bot.retention import retention_sweep
 from bot.sortition.record import verify
-from bot.sweeps import run_sweeps
 from storage.db import Database
 from storage.models import (
     Base,
@@ -41,6 +40,7 @@ from tests.helpers import (
     add_members,
     deliver,
     lotto,
+    run_sweeps,
     seed_by_lottery,
     text,
 )

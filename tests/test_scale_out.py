@@ -31,6 +31,7 @@ from bot.clock import FixedClock, SystemClock
 from bot.config import Settings
 from bot.demo import seed_demo
 from bot.outbox import deliver_pending, enqueue
+from bot.timetable import timed_jobs
 from runtime.health import Heartbeat
 from runtime.leader import LEADER_LOCK
 from runtime.serve import Timing, gateway_lead, serve
@@ -235,7 +236,9 @@ async def test_a_leader_whose_lock_connection_is_killed_hands_over(pg: str) -> N
 async def test_a_scheduler_that_lost_its_lock_runs_no_job(pg: str) -> None:
     dbs = [Database(pg), Database(pg)]
     runs: dict[int, list[str]] = {0: [], 1: []}
-    schedulers = [Scheduler(db, Settings(), FixedClock(NOW), takeover_every=0.05) for db in dbs]
+    schedulers = [
+        Scheduler(db, Settings(), FixedClock(NOW), timed_jobs(), takeover_every=0.05) for db in dbs
+    ]
     try:
         for index, scheduler in enumerate(schedulers):
 
@@ -253,11 +256,11 @@ async def test_a_scheduler_that_lost_its_lock_runs_no_job(pg: str) -> None:
         assert old.aps.state == STATE_PAUSED and new.aps.state == STATE_RUNNING
         runs[0].clear()
         runs[1].clear()
-        new.aps.modify_job("tick", next_run_time=dt.datetime.now(dt.UTC))
-        await until(lambda: "tick" in runs[schedulers.index(new)], "the tick to run")
+        new.aps.modify_job("meetings", next_run_time=dt.datetime.now(dt.UTC))
+        await until(lambda: "meetings" in runs[schedulers.index(new)], "the meetings sweep to run")
         await asyncio.sleep(0.3)  # the old leader keeps trying for the lead, and must not get it
         assert not old.leader and old.aps.state == STATE_PAUSED
-        assert runs[schedulers.index(old)] == [] and runs[schedulers.index(new)] == ["tick"]
+        assert runs[schedulers.index(old)] == [] and runs[schedulers.index(new)] == ["meetings"]
     finally:
         for scheduler in schedulers:
             await scheduler.stop()

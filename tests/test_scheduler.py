@@ -13,13 +13,15 @@ from typing import Any
 import psycopg
 import pytest
 from apscheduler.events import EVENT_JOB_EXECUTED, JobExecutionEvent
-from apscheduler.schedulers.base import STATE_PAUSED, STATE_RUNNING
+from apscheduler.schedulers.base import STATE_RUNNING, STATE_STOPPED
 
-from adapters.scheduler import Scheduler
+from adapters.scheduler import Scheduler, timed_job
 from bot.app import build_core
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.demo import seed_demo
+from bot.timed import Sweep, TimedJobs
+from bot.timetable import timed_jobs
 from runtime.leader import LeaderLock
 from storage.db import Database
 from tests.conftest import NOW
@@ -36,27 +38,37 @@ async def sqlite_db(tmp_path: Path, sqlite_template: Path) -> Database:
 
 
 async def test_jobs_are_stored_once_and_survive_a_restart(sqlite_db: Database) -> None:
-    first = Scheduler(sqlite_db, Settings(), FixedClock(NOW))
+    first = Scheduler(sqlite_db, Settings(), FixedClock(NOW), timed_jobs())
     await first.start()
-    ids = sorted(job.id for job in first.aps.get_jobs())
+    stored = {job.id: job.next_run_time for job in first.aps.get_jobs()}
+    first.aps.add_job(timed_job, "interval", minutes=1, id="tick", kwargs={"job": "tick"})
     await first.stop()
-    # Frome and Bath are active or affiliated; Wells, only proposed, has none yet.
-    assert ids == [
+    # Every timed job is a job of its own: each sweep once, and each branch's
+    # reminders for Frome and Bath (active or affiliated), none for Wells, only
+    # proposed.
+    assert sorted(stored) == [
         "campaign:1",
         "campaign:2",
         "evening:1",
         "evening:2",
+        "invitations",
+        "meetings",
+        "polls",
         "refresh",
+        "retention",
         "roundup:1",
         "roundup:2",
-        "tick",
+        "seeds",
     ]
-    second = Scheduler(sqlite_db, Settings(), FixedClock(NOW))
+    second = Scheduler(sqlite_db, Settings(), FixedClock(NOW), timed_jobs())
     await second.start()
     jobs = {job.id: job for job in second.aps.get_jobs()}
     await second.stop()
     await sqlite_db.dispose()
-    assert sorted(jobs) == ids  # re-added with the same ids: no duplicates
+    # The same jobs, kept as they were stored (not added anew: their next runs are
+    # unchanged), none twice; a job no longer in the table (an older version's
+    # "tick") is gone.
+    assert {job_id: job.next_run_time for job_id, job in jobs.items()} == stored
     monday = jobs["roundup:1"].next_run_time
     assert monday.weekday() == 0 and (monday.hour, monday.minute) == (18, 0)
     assert str(monday.tzinfo) == "Europe/London"
@@ -64,7 +76,7 @@ async def test_jobs_are_stored_once_and_survive_a_restart(sqlite_db: Database) -
 
 async def test_a_run_missed_while_down_fires_once_after_a_restart(sqlite_db: Database) -> None:
     friday_evening = dt.datetime(2026, 11, 27, 18, 0, tzinfo=dt.UTC)
-    before = Scheduler(sqlite_db, Settings(), FixedClock(friday_evening))
+    before = Scheduler(sqlite_db, Settings(), FixedClock(friday_evening), timed_jobs())
     await before.start()
     before.aps.pause()
     # The evening reminder was due an hour ago, and then the process went down.
@@ -72,7 +84,7 @@ async def test_a_run_missed_while_down_fires_once_after_a_restart(sqlite_db: Dat
     before.aps.modify_job("evening:1", next_run_time=missed)
     await before.stop()
 
-    after = Scheduler(sqlite_db, Settings(), FixedClock(friday_evening))
+    after = Scheduler(sqlite_db, Settings(), FixedClock(friday_evening), timed_jobs())
     runs: list[str] = []
     done = asyncio.Event()
 
@@ -95,13 +107,16 @@ async def test_a_run_missed_while_down_fires_once_after_a_restart(sqlite_db: Dat
 @pytest.mark.postgres
 async def test_only_one_worker_leads_and_another_takes_over(pg_url: str) -> None:
     db_a, db_b = Database(pg_url), Database(pg_url)
-    a = Scheduler(db_a, Settings(), FixedClock(NOW), takeover_every=0.05)
-    b = Scheduler(db_b, Settings(), FixedClock(NOW), takeover_every=0.05)
+    a = Scheduler(db_a, Settings(), FixedClock(NOW), timed_jobs(), takeover_every=0.05)
+    b = Scheduler(db_b, Settings(), FixedClock(NOW), timed_jobs(), takeover_every=0.05)
     await a.start()
     await b.start()
     try:
         assert a.leader and a.aps.state == STATE_RUNNING
-        assert not b.leader and b.aps.state == STATE_PAUSED
+        # Every timed job is scheduled on the leader; the follower starts nothing.
+        planned = {item.id for item in await timed_jobs().plan(db_a, Settings())}
+        assert {job.id for job in a.aps.get_jobs()} == planned | {"refresh"}
+        assert not b.leader and b.aps.state == STATE_STOPPED and b.aps.get_jobs() == []
         await a.stop()  # the leader goes away
         for _ in range(100):
             if b.leader:
@@ -133,7 +148,8 @@ async def test_two_workers_on_postgresql_fire_a_reminder_once(pg_url: str) -> No
         await chat.press("Carol", "Sign up 1")
         runs: list[str] = []
         workers = [
-            Scheduler(db, Settings(), FixedClock(friday_evening), takeover_every=0.05) for db in dbs
+            Scheduler(db, Settings(), FixedClock(friday_evening), timed_jobs(), takeover_every=0.05)
+            for db in dbs
         ]
         for worker in workers:
             worker.aps.add_listener(lambda e: runs.append(e.job_id), EVENT_JOB_EXECUTED)
@@ -159,7 +175,7 @@ async def test_two_workers_on_postgresql_fire_a_reminder_once(pg_url: str) -> No
 
 async def test_round_up_and_reminder_times_come_from_the_config(sqlite_db: Database) -> None:
     settings = Settings(roundup_day="sunday", roundup_time="19:30", reminder_time="17:05")
-    scheduler = Scheduler(sqlite_db, settings, FixedClock(NOW))
+    scheduler = Scheduler(sqlite_db, settings, FixedClock(NOW), timed_jobs())
     await scheduler.start()
     jobs = {job.id: job.next_run_time for job in scheduler.aps.get_jobs()}
     await scheduler.stop()
@@ -232,3 +248,43 @@ async def test_a_lead_stopped_as_a_check_of_its_lock_completes_stops(
     assert len(conn.statements) == checks  # and nothing goes on asking for it
     assert events == ["gained"]
     await db.dispose()
+
+
+async def test_a_job_that_fails_or_is_slow_holds_up_no_other(
+    sqlite_db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    ran: list[str] = []
+    release = asyncio.Event()
+
+    async def fails(db: Database, settings: Settings, now: dt.datetime) -> None:
+        ran.append("fails")
+        raise RuntimeError("broken")
+
+    async def slow(db: Database, settings: Settings, now: dt.datetime) -> None:
+        ran.append("slow")
+        await release.wait()  # a beacon that takes its time to answer
+        ran.append("slow done")
+
+    async def works(db: Database, settings: Settings, now: dt.datetime) -> None:
+        ran.append("works")
+
+    jobs = TimedJobs([Sweep("fails", fails), Sweep("slow", slow), Sweep("works", works)])
+    scheduler = Scheduler(sqlite_db, Settings(), FixedClock(NOW), jobs)
+    await scheduler.start()
+    try:
+        assert {job.id for job in scheduler.aps.get_jobs()} == {"fails", "slow", "works", "refresh"}
+        for name in ("slow", "fails"):
+            scheduler.aps.modify_job(name, next_run_time=dt.datetime.now(dt.UTC))
+        await until(lambda: {"slow", "fails"} <= set(ran), "the slow and the failing job to start")
+        scheduler.aps.modify_job("works", next_run_time=dt.datetime.now(dt.UTC))
+        await until(lambda: "works" in ran, "the third job to run while the slow one waits")
+        assert "slow done" not in ran
+        # The failure is logged by the job's name, and the job stays scheduled.
+        failed = [r for r in caplog.records if r.name == "bot.timed" and r.exc_info]
+        assert [r.getMessage() for r in failed] == ["timed job fails failed"]
+        assert scheduler.aps.get_job("fails").next_run_time > dt.datetime.now(dt.UTC)
+        release.set()
+        await until(lambda: "slow done" in ran, "the slow job to finish")
+    finally:
+        await scheduler.stop()
+        await sqlite_db.dispose()

@@ -38,8 +38,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import psycopg
 import pytest
-from sqlalchemy import func, insert, select, text
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy import func, insert, select
 
 import bot.outbox
 from bot.app import build_core
@@ -454,31 +453,11 @@ async def rig(db: Database, pg_url: str, tmp_path: Path) -> AsyncIterator[Rig]:
 
 
 async def start(rig: Rig, count: int) -> list[Worker]:
-    """Start ``count`` workers, at once where the database has the scheduler's job
-    store already. On a new database, workers started at the same moment race to
-    create APScheduler's table and its first jobs, and one fails to start (a bug of
-    adapters/scheduler.py, reported): there the first starts alone."""
+    """Start ``count`` workers at once (on a new database too: only the one that
+    takes the scheduler's lead creates APScheduler's table and writes the jobs)."""
     workers = rig.workers[:count]
-    rest = workers
-    if count > 1 and not await scheduler_ready(rig.db):
-        await workers[0].start()
-        await rig.until("the first worker's scheduler", lambda: scheduler_ready(rig.db))
-        rest = workers[1:]
-    await asyncio.gather(*(w.start() for w in rest))
+    await asyncio.gather(*(w.start() for w in workers))
     return workers
-
-
-async def scheduler_ready(db: Database) -> bool:
-    """Whether a worker has set up the scheduler's job store here (table and jobs)."""
-    try:
-        async with db.engine.connect() as conn:
-            # "tick" is the last job a starting worker adds.
-            jobs = await conn.scalar(
-                text("SELECT count(*) FROM apscheduler_jobs WHERE id = 'tick'")
-            )
-    except ProgrammingError:  # no such table yet
-        return False
-    return bool(jobs)
 
 
 async def frome(db: Database, *, group: bool) -> int:

@@ -34,7 +34,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, case, func, select
 
-from bot import meetings as _sweep_registered  # noqa: F401 - the "meetings" sweep
 from bot.actions import Action
 from bot.branches import audit, search
 from bot.commands.organise import _require_staff
