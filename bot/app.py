@@ -4,7 +4,8 @@ the core from them.
 A feature module marks its handlers (``@command``, ``@action``, ``@answer`` in
 :mod:`bot.registry`); nothing is registered by importing it. Here the tables
 are built from the modules listed in :data:`FEATURES`, a name declared twice
-is refused, and the core is handed them.
+is refused, and the core is handed them. Likewise the features' timed jobs
+(:func:`build_timed_jobs`), for the scheduler.
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ import random
 from collections.abc import Iterable
 from types import ModuleType
 
+import bot.draws
+import bot.meetings
+import bot.polls
+import bot.reminders
+import bot.retention
 from bot.clock import Clock
 from bot.commands import (
     campaign,
@@ -33,6 +39,7 @@ from bot.commands import (
 from bot.config import Settings
 from bot.core import Core
 from bot.registry import Handlers
+from bot.timed import TimedJobs
 from storage.db import Database
 
 # Every feature whose commands, buttons and typed answers the bot answers, in the
@@ -54,8 +61,19 @@ FEATURES: tuple[ModuleType, ...] = (
     welcome,
 )
 
-# The timed jobs (reminders, closes, deadlines, purges) are built here too, from
-# the same feature modules, once each declares its own (bot/sweeps.py today).
+
+def build_timed_jobs() -> TimedJobs:
+    """The table of the features' timed jobs (reminders, closes, deadlines, beacon
+    rounds, purges: see bot.timed), which the scheduler runs."""
+    return TimedJobs(
+        (
+            *bot.reminders.TIMED,
+            *bot.meetings.TIMED,
+            *bot.polls.TIMED,
+            *bot.draws.TIMED,
+            *bot.retention.TIMED,
+        )
+    )
 
 
 def build_handlers(features: Iterable[ModuleType] = FEATURES) -> Handlers:

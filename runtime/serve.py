@@ -16,11 +16,10 @@ from typing import Protocol
 
 from adapters.scheduler import Scheduler
 from adapters.web import start_site
-from bot.app import build_core
+from bot.app import build_core, build_timed_jobs
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.outbox import Transport, run_outbox
-from bot.timetable import timed_jobs
 from runtime.health import Health, Heartbeat, health_app
 from runtime.leader import GATEWAY_LOCK, LeaderLock
 from runtime.meta import Memory
@@ -102,7 +101,7 @@ async def serve(
         db,
         settings,
         clock,
-        timed_jobs(),
+        build_timed_jobs(),
         takeover_every=timing.takeover_every,
         check_every=timing.check_every,
     )

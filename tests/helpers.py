@@ -10,12 +10,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.app import build_timed_jobs
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.core import Core
 from bot.messages import Button, ChatRef, Reply, Request, Sender
 from bot.outbox import Recipient, deliver_pending
-from bot.timetable import timed_jobs
 from storage.db import Database
 from storage.models import Base, Identity, OutboxMessage, Person
 
@@ -263,7 +263,7 @@ async def add_members(
 
 async def run_sweeps(db: Database, settings: Settings, now: dt.datetime) -> None:
     """Every sweep once at ``now``, as the scheduler's jobs run them; each must succeed."""
-    jobs = timed_jobs()
+    jobs = build_timed_jobs()
     for planned in await jobs.plan(db, settings):
         if planned.branch is None:
             assert await jobs.run(planned.job, db, settings, now), planned.job

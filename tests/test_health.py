@@ -18,11 +18,11 @@ from sqlalchemy import select
 from adapters.cli import Stop, build_parser, cmd_run, main
 from adapters.scheduler import Scheduler
 from adapters.web import start_site
+from bot.app import build_timed_jobs
 from bot.clock import FixedClock, SystemClock
 from bot.config import Settings
 from bot.demo import seed_demo
 from bot.outbox import enqueue
-from bot.timetable import timed_jobs
 from runtime.health import Health, Heartbeat, health_app
 from runtime.serve import Timing, serve
 from storage.db import Database
@@ -107,7 +107,7 @@ async def test_healthz_is_503_while_no_worker_leads(pg_url: str) -> None:
     db = Database(pg_url)
     async with db.engine.begin() as conn:
         await conn.exec_driver_sql(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
-    scheduler = Scheduler(db, Settings(), FixedClock(NOW), timed_jobs(), takeover_every=0.05)
+    scheduler = Scheduler(db, Settings(), FixedClock(NOW), build_timed_jobs(), takeover_every=0.05)
     health = Health(db, SystemClock(), scheduler=scheduler)
     port = free_port()
     runner = await start_site(health_app(health), "127.0.0.1", port)

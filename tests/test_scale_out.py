@@ -26,12 +26,11 @@ from sqlalchemy import select
 from adapters.cli import build_parser
 from adapters.discord import DiscordAdapter
 from adapters.scheduler import Scheduler
-from bot.app import build_core
+from bot.app import build_core, build_timed_jobs
 from bot.clock import FixedClock, SystemClock
 from bot.config import Settings
 from bot.demo import seed_demo
 from bot.outbox import deliver_pending, enqueue
-from bot.timetable import timed_jobs
 from runtime.health import Heartbeat
 from runtime.leader import LEADER_LOCK
 from runtime.serve import Timing, gateway_lead, serve
@@ -237,7 +236,8 @@ async def test_a_scheduler_that_lost_its_lock_runs_no_job(pg: str) -> None:
     dbs = [Database(pg), Database(pg)]
     runs: dict[int, list[str]] = {0: [], 1: []}
     schedulers = [
-        Scheduler(db, Settings(), FixedClock(NOW), timed_jobs(), takeover_every=0.05) for db in dbs
+        Scheduler(db, Settings(), FixedClock(NOW), build_timed_jobs(), takeover_every=0.05)
+        for db in dbs
     ]
     try:
         for index, scheduler in enumerate(schedulers):

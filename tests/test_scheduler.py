@@ -16,12 +16,11 @@ from apscheduler.events import EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.schedulers.base import STATE_RUNNING, STATE_STOPPED
 
 from adapters.scheduler import Scheduler, timed_job
-from bot.app import build_core
+from bot.app import build_core, build_timed_jobs
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.demo import seed_demo
 from bot.timed import Sweep, TimedJobs
-from bot.timetable import timed_jobs
 from runtime.leader import LeaderLock
 from storage.db import Database
 from tests.conftest import NOW
@@ -38,7 +37,7 @@ async def sqlite_db(tmp_path: Path, sqlite_template: Path) -> Database:
 
 
 async def test_jobs_are_stored_once_and_survive_a_restart(sqlite_db: Database) -> None:
-    first = Scheduler(sqlite_db, Settings(), FixedClock(NOW), timed_jobs())
+    first = Scheduler(sqlite_db, Settings(), FixedClock(NOW), build_timed_jobs())
     await first.start()
     stored = {job.id: job.next_run_time for job in first.aps.get_jobs()}
     first.aps.add_job(timed_job, "interval", minutes=1, id="tick", kwargs={"job": "tick"})
@@ -60,7 +59,7 @@ async def test_jobs_are_stored_once_and_survive_a_restart(sqlite_db: Database) -
         "roundup:2",
         "seeds",
     ]
-    second = Scheduler(sqlite_db, Settings(), FixedClock(NOW), timed_jobs())
+    second = Scheduler(sqlite_db, Settings(), FixedClock(NOW), build_timed_jobs())
     await second.start()
     jobs = {job.id: job for job in second.aps.get_jobs()}
     await second.stop()
@@ -76,7 +75,7 @@ async def test_jobs_are_stored_once_and_survive_a_restart(sqlite_db: Database) -
 
 async def test_a_run_missed_while_down_fires_once_after_a_restart(sqlite_db: Database) -> None:
     friday_evening = dt.datetime(2026, 11, 27, 18, 0, tzinfo=dt.UTC)
-    before = Scheduler(sqlite_db, Settings(), FixedClock(friday_evening), timed_jobs())
+    before = Scheduler(sqlite_db, Settings(), FixedClock(friday_evening), build_timed_jobs())
     await before.start()
     before.aps.pause()
     # The evening reminder was due an hour ago, and then the process went down.
@@ -84,7 +83,7 @@ async def test_a_run_missed_while_down_fires_once_after_a_restart(sqlite_db: Dat
     before.aps.modify_job("evening:1", next_run_time=missed)
     await before.stop()
 
-    after = Scheduler(sqlite_db, Settings(), FixedClock(friday_evening), timed_jobs())
+    after = Scheduler(sqlite_db, Settings(), FixedClock(friday_evening), build_timed_jobs())
     runs: list[str] = []
     done = asyncio.Event()
 
@@ -107,14 +106,14 @@ async def test_a_run_missed_while_down_fires_once_after_a_restart(sqlite_db: Dat
 @pytest.mark.postgres
 async def test_only_one_worker_leads_and_another_takes_over(pg_url: str) -> None:
     db_a, db_b = Database(pg_url), Database(pg_url)
-    a = Scheduler(db_a, Settings(), FixedClock(NOW), timed_jobs(), takeover_every=0.05)
-    b = Scheduler(db_b, Settings(), FixedClock(NOW), timed_jobs(), takeover_every=0.05)
+    a = Scheduler(db_a, Settings(), FixedClock(NOW), build_timed_jobs(), takeover_every=0.05)
+    b = Scheduler(db_b, Settings(), FixedClock(NOW), build_timed_jobs(), takeover_every=0.05)
     await a.start()
     await b.start()
     try:
         assert a.leader and a.aps.state == STATE_RUNNING
         # Every timed job is scheduled on the leader; the follower starts nothing.
-        planned = {item.id for item in await timed_jobs().plan(db_a, Settings())}
+        planned = {item.id for item in await build_timed_jobs().plan(db_a, Settings())}
         assert {job.id for job in a.aps.get_jobs()} == planned | {"refresh"}
         assert not b.leader and b.aps.state == STATE_STOPPED and b.aps.get_jobs() == []
         await a.stop()  # the leader goes away
@@ -148,7 +147,9 @@ async def test_two_workers_on_postgresql_fire_a_reminder_once(pg_url: str) -> No
         await chat.press("Carol", "Sign up 1")
         runs: list[str] = []
         workers = [
-            Scheduler(db, Settings(), FixedClock(friday_evening), timed_jobs(), takeover_every=0.05)
+            Scheduler(
+                db, Settings(), FixedClock(friday_evening), build_timed_jobs(), takeover_every=0.05
+            )
             for db in dbs
         ]
         for worker in workers:
@@ -175,7 +176,7 @@ async def test_two_workers_on_postgresql_fire_a_reminder_once(pg_url: str) -> No
 
 async def test_round_up_and_reminder_times_come_from_the_config(sqlite_db: Database) -> None:
     settings = Settings(roundup_day="sunday", roundup_time="19:30", reminder_time="17:05")
-    scheduler = Scheduler(sqlite_db, settings, FixedClock(NOW), timed_jobs())
+    scheduler = Scheduler(sqlite_db, settings, FixedClock(NOW), build_timed_jobs())
     await scheduler.start()
     jobs = {job.id: job.next_run_time for job in scheduler.aps.get_jobs()}
     await scheduler.stop()

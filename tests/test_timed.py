@@ -8,9 +8,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
+from bot.app import build_timed_jobs
 from bot.config import Settings
 from bot.timed import At, Every, PerBranch, Planned, Sweep, TimedJobs
-from bot.timetable import timed_jobs
 from storage.models import ACTIVE, Branch
 from tests.helpers import Chat, post_poll
 
@@ -29,7 +29,7 @@ async def test_a_proposed_branch_gets_no_reminder_jobs_and_an_active_one_does(
     settings = Settings(roundup_day="sunday", roundup_time="19:30", reminder_time="17:05")
     ids = await _branch_ids(demo)
     frome, wells = ids["Frome"], ids["Wells"]
-    planned = await timed_jobs().plan(core.db, settings)
+    planned = await build_timed_jobs().plan(core.db, settings)
     sweeps = [p for p in planned if p.branch is None]
     assert sorted(p.id for p in sweeps) == [
         "invitations",
@@ -49,7 +49,7 @@ async def test_a_proposed_branch_gets_no_reminder_jobs_and_an_active_one_does(
 
     async with core.db.transaction() as session:
         await session.execute(update(Branch).where(Branch.id == wells).values(status=ACTIVE))
-    planned = await timed_jobs().plan(core.db, settings)
+    planned = await build_timed_jobs().plan(core.db, settings)
     assert [p.id for p in planned if p.branch == wells] == [
         f"roundup:{wells}",
         f"campaign:{wells}",
@@ -67,7 +67,7 @@ async def test_every_timed_job_run_twice_does_its_work_once(demo: Chat) -> None:
     await post_poll(demo, "Alice", '"Yes or no?" "Yes" "No" --closes 2026-11-28 12:00')
     before = await demo.outbox()
     friday_evening = dt.datetime(2026, 11, 27, 18, 0, tzinfo=dt.UTC)
-    core, jobs = demo.core, timed_jobs()
+    core, jobs = demo.core, build_timed_jobs()
     planned = await jobs.plan(core.db, core.settings)
     for item in planned:
         assert await jobs.run(item.job, core.db, core.settings, friday_evening, item.branch)
