@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, insert, select
 
 from bot.context import Context
 from bot.i18n import Translator, format_local
@@ -62,6 +63,9 @@ SIGNUPS = WaitingList(
     GOING,
     WAITING,
 )
+
+# The table, not the entity: no object is loaded or flushed for it (a hot path).
+_SIGN_UP = insert(typing.cast(Table, CanvassSignup.__table__))
 
 HORIZON = dt.timedelta(days=7)
 SESSION_LENGTH = dt.timedelta(hours=2)
@@ -152,10 +156,10 @@ async def sign_up(ctx: Context, session: CanvassSession, person_id: int) -> str:
     existing, status = await SIGNUPS.ask(ctx.session, session.id, person_id, session.capacity)
     if existing is not None:
         return existing
-    ctx.session.add(
-        CanvassSignup(session_id=session.id, person_id=person_id, status=status, created_at=ctx.now)
+    await ctx.session.execute(
+        _SIGN_UP,
+        {"session_id": session.id, "person_id": person_id, "status": status, "created_at": ctx.now},
     )
-    await ctx.session.flush()
     return status
 
 

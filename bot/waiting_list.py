@@ -16,11 +16,12 @@ cannot both get it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Select, bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -33,7 +34,7 @@ def is_full(capacity: int | None, going: int) -> bool:
     return capacity is not None and going >= capacity
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # not slots: the prebuilt query is a cached_property
 class WaitingList:
     """Where a feature keeps people's places: ``rows``, the mapped class of one
     person's place (it has a ``person_id``); ``of``, its column naming what has
@@ -75,19 +76,21 @@ class WaitingList:
         full = is_full(capacity, await self.count_going(session, holder_id))
         return self.waiting if full else self.going
 
+    @functools.cached_property
+    def _ask(self) -> Select[Any, int]:
+        return select(
+            func.max(case((self.rows.person_id == bindparam("person"), self.status))),
+            func.count(case((self.status == self.going, 1))),
+        ).where(self.of == bindparam("holder"))
+
     async def ask(
         self, session: AsyncSession, holder_id: int, person_id: int, capacity: int | None
     ) -> tuple[str | None, str]:
         """(the person's status if they hold a row already, else None; the status
-        :meth:`place_for` would give them now), in one query: what a press of
-        "Sign up" needs."""
+        :meth:`place_for` would give them now), in one query built once: what a
+        press of "Sign up" needs."""
         mine, going = (
-            await session.execute(
-                select(
-                    func.max(case((self.rows.person_id == person_id, self.status))),
-                    func.count(case((self.status == self.going, 1))),
-                ).where(self.of == holder_id)
-            )
+            await session.execute(self._ask, {"holder": holder_id, "person": person_id})
         ).one()
         full = is_full(capacity, int(going or 0))
         return (None if mine is None else str(mine)), (self.waiting if full else self.going)

@@ -14,7 +14,7 @@ import unicodedata
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from bot.actions import Action
 from bot.branches import audit, notify, only
@@ -34,7 +34,7 @@ from bot.canvassing import (
     upcoming,
 )
 from bot.commands.organise import _require_staff
-from bot.context import Context, parse_id
+from bot.context import Context, Refusal, parse_id
 from bot.i18n import N_, Translator, format_local
 from bot.ics import ICS_TYPE, calendar_file
 from bot.messages import Attachment, Button, Reply
@@ -74,11 +74,15 @@ def _whole(word: str) -> int | None:
     return int("".join(str(unicodedata.decimal(ch)) for ch in word))
 
 
+def _join_first(ctx: Context) -> Refusal:
+    return ctx.refuse(ctx.t("Join a branch first: send /join and your town or postcode."))
+
+
 async def _home(ctx: Context) -> tuple[Person, Branch]:
     person = ctx.require_person()
     branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
     if branch is None:
-        raise ctx.refuse(ctx.t("Join a branch first: send /join and your town or postcode."))
+        raise _join_first(ctx)
     return person, branch
 
 
@@ -158,31 +162,45 @@ async def canvass(ctx: Context) -> Reply:
     return Reply("\n".join(lines), buttons=tuple(rows))
 
 
-async def _session_for(
-    ctx: Context, target: str, branch: Branch, *, lock: bool = False
-) -> CanvassSession:
-    """The session a button names, or a stale-button refusal. ``lock``: to sign up or
-    cancel, locked (FOR UPDATE) in the same query, as those need."""
+# A session's button pressed: the session with its branch (built once: a hot path).
+_PRESSED = (
+    select(CanvassSession, Branch)
+    .join(Branch, Branch.id == CanvassSession.branch_id)
+    .where(CanvassSession.id == bindparam("session"), Branch.id == bindparam("branch"))
+)
+_PRESSED_LOCKED = _PRESSED.with_for_update(of=CanvassSession)
+
+
+async def _pressed(
+    ctx: Context, target: str, *, lock: bool = False
+) -> tuple[Person, Branch, CanvassSession]:
+    """The presser, their branch and the session a button names, in one query; a
+    refusal if they are in no branch, a stale-button refusal if the session is not
+    their branch's, or is cancelled or past. ``lock``: to sign up or cancel, the
+    session locked (FOR UPDATE), as those need."""
+    person = ctx.require_person()
+    if person.branch_id is None:
+        raise _join_first(ctx)
     session_id = parse_id(target)
-    session = (
-        await ctx.session.get(CanvassSession, session_id, with_for_update=lock or None)
+    row = (
+        (
+            await ctx.session.execute(
+                _PRESSED_LOCKED if lock else _PRESSED,
+                {"session": session_id, "branch": person.branch_id},
+            )
+        ).first()
         if session_id
         else None
     )
-    if (
-        session is None
-        or session.branch_id != branch.id
-        or session.cancelled_at is not None
-        or session.starts_at <= ctx.now
-    ):
+    if row is None or row[0].cancelled_at is not None or row[0].starts_at <= ctx.now:
         raise ctx.stale()
-    return session
+    session, branch = row
+    return person, branch, session
 
 
 @action(Action.CANVASS_GO)
 async def sign_up_pressed(ctx: Context, target: str) -> Reply:
-    person, branch = await _home(ctx)
-    session = await _session_for(ctx, target, branch, lock=True)
+    person, branch, session = await _pressed(ctx, target, lock=True)
     status = await sign_up(ctx, session, person.id)
     when = format_local(session.starts_at, "day_time", ctx.t.locale, tz=branch.timezone)
     cancel_button = ((Button(ctx.t("Cancel"), Action.CANVASS_NO, str(session.id)),),)
@@ -207,8 +225,7 @@ async def sign_up_pressed(ctx: Context, target: str) -> Reply:
 
 @action(Action.CANVASS_NO)
 async def cancel_pressed(ctx: Context, target: str) -> Reply:
-    person, branch = await _home(ctx)
-    session = await _session_for(ctx, target, branch, lock=True)
+    person, branch, session = await _pressed(ctx, target, lock=True)
     was_on, promoted = await cancel(ctx, session, person.id)
     when = format_local(session.starts_at, "day_time", ctx.t.locale, tz=branch.timezone)
     if not was_on:
@@ -226,8 +243,7 @@ async def cancel_pressed(ctx: Context, target: str) -> Reply:
 
 @action(Action.CANVASS_ICS)
 async def calendar_pressed(ctx: Context, target: str) -> Reply:
-    _, branch = await _home(ctx)
-    session = await _session_for(ctx, target, branch)
+    _, branch, session = await _pressed(ctx, target)
     event = calendar_event(session, branch, ctx.settings.party_name)
     content = calendar_file([event], product="canvassing", stamp=ctx.now)
     return Reply(
