@@ -32,6 +32,7 @@ import datetime as dt
 import io
 import logging
 import secrets
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Select,
+    Table,
     and_,
     bindparam,
     delete,
@@ -50,6 +52,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot import ballot_box, spreadsheet
 from bot.actions import Action
@@ -227,6 +230,16 @@ async def poll_for_vote(
     return poll, timezone, (entry, ballot_id is not None)
 
 
+_ROLL = typing.cast(Table, PollVoter.__table__)
+# Built once, on the table: an ORM update would also search the session for the
+# rows it changes, which cost more than the update itself.
+_MARK_VOTED = (
+    update(_ROLL)
+    .where(_ROLL.c.poll_id == bindparam("v_poll"), _ROLL.c.person_id == bindparam("v_person"))
+    .values(voted=True)
+)
+
+
 async def cast_open(
     session: AsyncSession,
     poll: Poll,
@@ -246,11 +259,9 @@ async def cast_open(
         update=["choice", "cast_at"],
     )
     if entry is None or not entry.voted:  # a changed vote: marked on the roll already
-        await session.execute(
-            update(PollVoter)
-            .where(PollVoter.poll_id == poll.id, PollVoter.person_id == person.id)
-            .values(voted=True)
-        )
+        await session.execute(_MARK_VOTED, {"v_poll": poll.id, "v_person": person.id})
+        if entry is not None:  # the entry loaded says so too, without a flush
+            set_committed_value(entry, "voted", True)
     return existing
 
 
