@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.founding_cli import add_parser as add_founding
 from adapters.logs import secrets_of, setup_logging
-from bot import spreadsheet
-from bot.clock import SystemClock
-from bot.config import ConfigError, Settings, load_settings
+from bot.kernel.clock import SystemClock
+from bot.kernel.config import ConfigError, Settings, load_settings
+from bot.lib import spreadsheet
 
 # What only some commands need is imported by them, not here: `organiser --help`
 # and `organiser sortition ...` start without SQLAlchemy, Alembic, the platform

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from bot.core import Core
-from bot.i18n import Translator, translator
-from bot.messages import Attachment, Button, ChatRef, Recipient, Reply, Request, Sender
+from bot.kernel.core import Core
+from bot.kernel.i18n import Translator, translator
+from bot.kernel.messages import Attachment, Button, ChatRef, Recipient, Reply, Request, Sender
 
 PLATFORM = "console"
 INLINE_FILE_LIMIT = 8000

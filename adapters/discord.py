@@ -1,10 +1,10 @@
 """The Discord adapter (discord.py v2): interactions in, core replies out.
 
 It only translates. Each core command is a slash command built from its
-description (:class:`~bot.registry.CommandSpec`): its typed parameters become
+description (:class:`~bot.kernel.registry.CommandSpec`): its typed parameters become
 options (a person or a branch suggested as typed, a choice from a list), and
 the values are put back together as the command would be typed on Telegram,
-then handed to the core as a neutral :class:`~bot.messages.Request`. Buttons
+then handed to the core as a neutral :class:`~bot.kernel.messages.Request`. Buttons
 are the core's ``action:id`` (:mod:`adapters.discord_replies`).
 
 A command the core takes more than two seconds to answer is deferred (Discord
@@ -33,11 +33,11 @@ from discord.ext import commands
 
 from adapters.discord_gateway import Alone, Gateway, Lead, Leads
 from adapters.discord_replies import Answers, CoreButton, DiscordTransport
-from bot.config import Settings
-from bot.core import Core
-from bot.i18n import translator
-from bot.messages import ChatRef, Reply, Request, Sender
-from bot.registry import BRANCH, PERSON, CommandSpec
+from bot.kernel.config import Settings
+from bot.kernel.core import Core
+from bot.kernel.i18n import translator
+from bot.kernel.messages import ChatRef, Reply, Request, Sender
+from bot.kernel.registry import BRANCH, PERSON, CommandSpec
 
 log = logging.getLogger(__name__)
 

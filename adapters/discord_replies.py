@@ -21,7 +21,7 @@ import discord
 from aiolimiter import AsyncLimiter
 from discord.ext import commands
 
-from bot.messages import Recipient, Reply, Undeliverable, split_text
+from bot.kernel.messages import Recipient, Reply, Undeliverable, split_text
 
 log = logging.getLogger("adapters.discord")
 

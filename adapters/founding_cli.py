@@ -21,8 +21,8 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
-from bot.clock import SystemClock
-from bot.config import Settings
+from bot.kernel.clock import SystemClock
+from bot.kernel.config import Settings
 
 # The database side is imported by the commands that use it: `organiser --help`
 # registers these commands without loading SQLAlchemy or the models.

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import TextIO
 
-from bot.config import Settings
+from bot.kernel.config import Settings
 
 REDACTED = "[redacted]"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -38,7 +38,7 @@ QUIET = ("httpx", "httpcore", "aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool
 # Libraries' own start-up chatter, logged at INFO as they are imported (which the
 # commands that need them do after logging is set up).
 CHATTY_AT_IMPORT = ("alembic.runtime.plugins",)
-# Every run of every scheduled job, at INFO. A failure is logged by bot.timed, a
+# Every run of every scheduled job, at INFO. A failure is logged by bot.kernel.timed, a
 # run missed or skipped by APScheduler at WARNING.
 ROUTINE = ("apscheduler.executors",)
 

@@ -1,6 +1,6 @@
 """The scheduler: the core's timed jobs as APScheduler 3 jobs, run by the worker that leads.
 
-The core declares its timed jobs as data (:mod:`bot.timed`) and the composition
+The core declares its timed jobs as data (:mod:`bot.kernel.timed`) and the composition
 root hands their table here. When this worker takes the lead, and every hour
 after (new branches, changed settings), the table's plan becomes one
 APScheduler job per planned job, under its stable id, in APScheduler's
@@ -8,7 +8,7 @@ SQLAlchemy job store on the bot's own database, so that the schedule survives
 restarts. A job whose schedule is unchanged is left alone (a run it missed
 while the process was down still fires, once), one whose schedule changed is
 replaced, one no longer planned is removed. No rule of which jobs exist or when
-lives here: :meth:`bot.timed.TimedJobs.plan` gives them.
+lives here: :meth:`bot.kernel.timed.TimedJobs.plan` gives them.
 
 A persistent store keeps a job's function as a textual reference, and a
 module-level function could reach the running database only through
@@ -48,9 +48,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.clock import Clock
-from bot.config import Settings
-from bot.timed import At, Every, Planned, TimedJobs
+from bot.kernel.clock import Clock
+from bot.kernel.config import Settings
+from bot.kernel.timed import At, Every, Planned, TimedJobs
 from runtime.leader import JOBS_TABLE_LOCK, LEADER_LOCK, LeaderLock
 from storage.db import Database
 

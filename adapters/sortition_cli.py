@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 # loads the solver, ``verify`` only what it checks with), so that `organiser
 # --help` and `organiser sortition verify` start quickly.
 if TYPE_CHECKING:
-    from bot.sortition import Problem
+    from bot.lib.sortition import Problem
 
 
 def _stop(message: str) -> Exception:
@@ -62,7 +62,7 @@ async def _read_record(path: Path) -> dict[str, Any]:
 def _build(
     args: argparse.Namespace, quotas_text: str, people_text: str, exclude_text: str
 ) -> Problem:
-    from bot.sortition import Problem, SortitionError, read_ids, read_people, read_quotas
+    from bot.lib.sortition import Problem, SortitionError, read_ids, read_people, read_quotas
 
     try:
         quotas = read_quotas(quotas_text)
@@ -79,7 +79,7 @@ def _build(
 
 
 async def cmd_lottery(args: argparse.Namespace, settings: object) -> int:
-    from bot.sortition import (
+    from bot.lib.sortition import (
         DEFAULT_M,
         InfeasibleQuotas,
         SortitionError,
@@ -133,7 +133,7 @@ async def cmd_lottery(args: argparse.Namespace, settings: object) -> int:
 
 
 async def cmd_draw(args: argparse.Namespace, settings: object) -> int:
-    from bot.sortition.record import verify
+    from bot.lib.sortition.record import verify
 
     record = await _read_record(args.record)
     seed = await _seed_of(args, record, quiet=True)
@@ -152,7 +152,7 @@ async def _seed_of(args: argparse.Namespace, record: dict[str, Any], quiet: bool
     """The seed to draw with: a beacon round's randomness once its signature checks
     out offline against the chain's key; a lottery result read into the committed
     format; else ``--seed`` as given."""
-    from bot.sortition import beacons, seeds
+    from bot.lib.sortition import beacons, seeds
 
     source = record.get("seed_source") if isinstance(record, dict) else None
     source = source if isinstance(source, dict) else {}
@@ -195,8 +195,8 @@ def _english(message: str, **params: object) -> str:
 
 
 async def cmd_verify(args: argparse.Namespace, settings: object) -> int:
-    from bot.sortition import SortitionError
-    from bot.sortition.record import verify
+    from bot.lib.sortition import SortitionError
+    from bot.lib.sortition.record import verify
 
     record = await _read_record(args.record)
     seed = await _seed_of(args, record)

@@ -1,6 +1,6 @@
 """The Telegram adapter (python-telegram-bot v22): updates in, core replies out.
 
-It only translates. A message becomes a neutral :class:`~bot.messages.Request`
+It only translates. A message becomes a neutral :class:`~bot.kernel.messages.Request`
 (a callback query becomes a button press whose presser is the authenticated
 Telegram user, never an id read from the data); the core's replies go out
 through :mod:`adapters.telegram_replies` (messages, edits, files, rate limits,
@@ -41,9 +41,9 @@ from telegram.ext import (
 from adapters.telegram_menus import publish_menus
 from adapters.telegram_replies import PLATFORM, Answers, TelegramTransport
 from adapters.web import start_site
-from bot.config import Settings
-from bot.core import Core
-from bot.messages import ChatRef, Request, Sender
+from bot.kernel.config import Settings
+from bot.kernel.core import Core
+from bot.kernel.messages import ChatRef, Request, Sender
 
 log = logging.getLogger(__name__)
 

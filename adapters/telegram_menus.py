@@ -1,7 +1,7 @@
 """Telegram's command menus, built from the command declarations.
 
-Each command says which chats offer it (:attr:`~bot.registry.CommandSpec.chats`),
-its name here (:meth:`~bot.registry.CommandSpec.name_on`) and its summary (a
+Each command says which chats offer it (:attr:`~bot.kernel.registry.CommandSpec.chats`),
+its name here (:meth:`~bot.kernel.registry.CommandSpec.name_on`) and its summary (a
 sentence of the catalogue). The menu of private chats and the menu of groups
 are set in the default language and in every language the catalogue has; this
 module knows no command by name.
@@ -20,8 +20,8 @@ from telegram import (
 )
 
 from adapters.telegram_replies import PLATFORM
-from bot.i18n import DEFAULT_LOCALE, available_locales, translator
-from bot.registry import GROUP, PRIVATE, CommandSpec
+from bot.kernel.i18n import DEFAULT_LOCALE, available_locales, translator
+from bot.kernel.registry import GROUP, PRIVATE, CommandSpec
 
 MAX_DESCRIPTION = 256
 # The chats a command may be offered in, and the menu that offers it there.

@@ -36,9 +36,9 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application
 
-from bot.core import Core
-from bot.i18n import translator
-from bot.messages import Recipient, Reply, Undeliverable, split_text
+from bot.kernel.core import Core
+from bot.kernel.i18n import translator
+from bot.kernel.messages import Recipient, Reply, Undeliverable, split_text
 
 log = logging.getLogger("adapters.telegram")
 
@@ -126,7 +126,7 @@ async def send_reply(application: App, chat_id: int, reply: Reply) -> Message:
 
 
 class TelegramTransport:
-    """Delivers outbox messages through the bot (see :mod:`bot.outbox`).
+    """Delivers outbox messages through the bot (see :mod:`bot.kernel.outbox`).
 
     On top of the application's ``AIORateLimiter`` (30 messages/s overall, 20 a
     minute per group), it keeps Telegram's one message a second per chat, which

@@ -4,7 +4,7 @@
 A beacon draw completes only once the round's signature verifies against the
 chain's public key, and ``/draw verify`` checks the stored round again offline;
 both run the check in a thread and cache it. This times
-``bot.sortition.beacons.verify_signature`` on the real mainnet rounds kept in
+``bot.lib.sortition.beacons.verify_signature`` on the real mainnet rounds kept in
 ``tests/data/drand/rounds.json`` (drand's default chain, chained, signature on
 G2; quicknet, unchained, signature on G1), ``--repeat`` times each, and checks
 that a round with one changed byte is refused.
@@ -23,7 +23,7 @@ import statistics
 import time
 from pathlib import Path
 
-from bot.sortition.beacons import CHAINS, verify_signature
+from bot.lib.sortition.beacons import CHAINS, verify_signature
 
 ROUNDS = Path(__file__).resolve().parent.parent / "tests" / "data" / "drand" / "rounds.json"
 

@@ -60,17 +60,12 @@ from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, sel
 
 from bench.common import bulk_load, throwaway_database
 from bot.app import build_core
-from bot.config import Settings
-from bot.core import Core
-from bot.messages import ChatRef, Request, Sender
+from bot.kernel.config import Settings
+from bot.kernel.core import Core
+from bot.kernel.messages import ChatRef, Request, Sender
 from bot.people import SHORT_ID_ALPHABET, SHORT_ID_LENGTH
 from storage.db import Database
 from storage.models import (
-    ACTIVE,
-    GOING,
-    ORGANISER,
-    SCOPE_BRANCH,
-    SINGLE,
     Ballot,
     Branch,
     CanvassSession,
@@ -84,6 +79,7 @@ from storage.models import (
     Region,
     RoleGrant,
 )
+from storage.vocabulary import ACTIVE, GOING, ORGANISER, SCOPE_BRANCH, SINGLE
 
 PLATFORM = "bench"
 REGIONS = 12

@@ -63,8 +63,8 @@ from sqlalchemy import select
 
 from adapters.discord import DiscordAdapter
 from bot.app import build_core
-from bot.config import Settings
 from bot.demo import seed_demo
+from bot.kernel.config import Settings
 from bot.people import new_short_id
 from storage.db import Database
 from storage.models import Branch, Consent, Identity, Person

@@ -7,11 +7,11 @@ A fake chat platform runs on 127.0.0.1 in this process: ``POST /send``
 window), and answered ``429 {"retry_after": seconds}`` beyond that; every
 accepted message is recorded with its time. A fresh database is seeded with
 ``--people`` (10,000) members, each with an identity on the platform "bench",
-and the weekly reminder is queued for all of them with ``bot.outbox.enqueue_for``
+and the weekly reminder is queued for all of them with ``bot.kernel.outbox.enqueue_for``
 (one outbox row each, key ``weekly:{person id}``).
 
 The delivery worker is a separate process (this file with ``--worker``): it
-runs ``bot.outbox.run_outbox`` with a transport that POSTs to the fake, paces
+runs ``bot.kernel.outbox.run_outbox`` with a transport that POSTs to the fake, paces
 itself with ``aiolimiter.AsyncLimiter(L, 1)``, and on a 429 sleeps the
 ``retry_after`` it was given and sends the same message again. It stops by
 itself once no outbox row is pending.
@@ -61,9 +61,9 @@ from aiolimiter import AsyncLimiter
 from sqlalchemy import func, insert, select
 
 from bench.common import throwaway_database
-from bot.clock import SystemClock
-from bot.messages import Reply
-from bot.outbox import PENDING, Recipient, Recipients, Undeliverable, enqueue_for, run_outbox
+from bot.kernel.clock import SystemClock
+from bot.kernel.messages import Reply
+from bot.kernel.outbox import PENDING, Recipient, Recipients, Undeliverable, enqueue_for, run_outbox
 from bot.people import SHORT_ID_ALPHABET, SHORT_ID_LENGTH
 from storage.db import Database
 from storage.models import Base, Identity, OutboxMessage, Person

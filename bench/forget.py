@@ -44,11 +44,11 @@ from sqlalchemy import func, select
 
 from bench.common import DEFAULT_PG, bulk_load, pg_unreachable, throwaway_database
 from bot.app import build_core
-from bot.clock import FixedClock
-from bot.config import Settings
-from bot.core import Core
 from bot.demo import seed_demo
-from bot.messages import ChatRef, Request, Sender
+from bot.kernel.clock import FixedClock
+from bot.kernel.config import Settings
+from bot.kernel.core import Core
+from bot.kernel.messages import ChatRef, Request, Sender
 from bot.retention import retention_sweep
 from storage.db import Database
 from storage.models import OutboxMessage, Person

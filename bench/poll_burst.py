@@ -61,10 +61,10 @@ from sqlalchemy.engine import make_url
 
 from bench.common import bulk_load, throwaway_database
 from bot.app import build_core
-from bot.config import Settings
-from bot.core import Core
 from bot.demo import seed_demo
-from bot.messages import ChatRef, Reply, Request, Sender
+from bot.kernel.config import Settings
+from bot.kernel.core import Core
+from bot.kernel.messages import ChatRef, Reply, Request, Sender
 from bot.people import SHORT_ID_ALPHABET, SHORT_ID_LENGTH
 from storage.db import Database
 from storage.models import (

@@ -3,7 +3,7 @@
 
 Instances: the two public ones of Flanigan et al. (``tests/data/sortition``:
 example_small_20, n=200, k=20; example_large_200, n=2000, k=200) and generated
-pools with 6 categories and skewed self-selection (``bot.sortition.synthetic``,
+pools with 6 categories and skewed self-selection (``bot.lib.sortition.synthetic``,
 seed 1): n = 1,000 / 10,000 / 100,000 with k = 30 / 50 / 100.
 
 For each, in a fresh child process (so that peak memory is the instance's own):
@@ -43,8 +43,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.sortition import Problem, commit, read_people, read_quotas  # noqa: E402
-from bot.sortition.synthetic import proportional_quotas, skewed_pool  # noqa: E402
+from bot.lib.sortition import Problem, commit, read_people, read_quotas  # noqa: E402
+from bot.lib.sortition.synthetic import proportional_quotas, skewed_pool  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "sortition"
 REFERENCE_VENV = Path("/tmp/sa-venv")

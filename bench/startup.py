@@ -104,8 +104,8 @@ def medians(command: list[str], cwd: Path, runs: int) -> tuple[float, float]:
 
 def make_record(folder: Path) -> tuple[Path, str]:
     """A committed lottery record of 200 people, and its hash."""
-    from bot.sortition import Problem, commit
-    from bot.sortition.synthetic import proportional_quotas, skewed_pool
+    from bot.lib.sortition import Problem, commit
+    from bot.lib.sortition.synthetic import proportional_quotas, skewed_pool
 
     problem = Problem.build(skewed_pool(200, seed=11), proportional_quotas(12), 12)
     record, _ = commit(problem, {"kind": "lottery", "name": "Lotto", "date": "2026-12-05"})

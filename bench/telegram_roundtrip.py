@@ -54,8 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adapters.telegram import TelegramAdapter
 from bot.app import build_core
-from bot.config import Settings
 from bot.demo import seed_demo
+from bot.kernel.config import Settings
 from storage.db import Database
 from tests.fake_telegram import Call, FakeTelegram, free_port
 

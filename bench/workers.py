@@ -19,8 +19,8 @@ database of its own:
   latency of a press is measured around ``Core.handle``.
 * Fan-out: ``--messages`` (5,000) members with an identity on the platform
   "bench" are seeded and one reminder is queued for each with
-  ``bot.outbox.enqueue_for`` (as ``bench/fanout.py``); then every worker
-  process runs the real delivery loop, ``bot.outbox.run_outbox`` (which claims
+  ``bot.kernel.outbox.enqueue_for`` (as ``bench/fanout.py``); then every worker
+  process runs the real delivery loop, ``bot.kernel.outbox.run_outbox`` (which claims
   rows with ``FOR UPDATE SKIP LOCKED`` and a lease), through a transport that
   only counts what it is given (``--send-ms`` of simulated network time per
   message, 0 by default) until no row is pending. Every message must have been
@@ -75,10 +75,10 @@ from sqlalchemy.engine import make_url
 from bench import fanout, poll_burst
 from bench.common import DEFAULT_PG, percentile, pg_unreachable, throwaway_database
 from bot.app import build_core
-from bot.clock import SystemClock
-from bot.config import Settings
-from bot.messages import ChatRef, Reply, Request, Sender
-from bot.outbox import Recipient, run_outbox
+from bot.kernel.clock import SystemClock
+from bot.kernel.config import Settings
+from bot.kernel.messages import ChatRef, Reply, Request, Sender
+from bot.kernel.outbox import Recipient, run_outbox
 from storage.db import Database
 from storage.models import OutboxMessage
 
@@ -183,7 +183,7 @@ async def poll_worker(job: dict[str, Any]) -> None:
 
 
 class CountingTransport:
-    """A transport (the ``bot.outbox.Transport`` protocol) that sends nothing and
+    """A transport (the ``bot.kernel.outbox.Transport`` protocol) that sends nothing and
     notes who each message was for, and when."""
 
     platform = fanout.PLATFORM

@@ -1,5 +1,5 @@
 """The core of Assembly Organiser: every rule of the product, and nothing platform-specific.
 
-Adapters call :class:`bot.core.Core` with neutral :mod:`bot.messages` requests.
+Adapters call :class:`bot.kernel.core.Core` with neutral :mod:`bot.kernel.messages` requests.
 This package never imports a platform library, the scheduler, or ``adapters``.
 """

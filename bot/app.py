@@ -2,7 +2,7 @@
 the core from them.
 
 A feature module marks its handlers (``@command``, ``@action``, ``@answer`` in
-:mod:`bot.registry`); nothing is registered by importing it. Here the tables
+:mod:`bot.kernel.registry`); nothing is registered by importing it. Here the tables
 are built from the modules listed in :data:`FEATURES`, a name declared twice
 is refused, and the core is handed them. Likewise the features' timed jobs
 (:func:`build_timed_jobs`), for the scheduler.
@@ -19,7 +19,6 @@ import bot.meetings
 import bot.polls
 import bot.reminders
 import bot.retention
-from bot.clock import Clock
 from bot.commands import (
     campaign,
     canvass,
@@ -36,10 +35,11 @@ from bot.commands import (
     sortition,
     welcome,
 )
-from bot.config import Settings
-from bot.core import Core
-from bot.registry import Handlers
-from bot.timed import TimedJobs
+from bot.kernel.clock import Clock
+from bot.kernel.config import Settings
+from bot.kernel.core import Core
+from bot.kernel.registry import Handlers
+from bot.kernel.timed import TimedJobs
 from storage.db import Database
 
 # Every feature whose commands, buttons and typed answers the bot answers, in the
@@ -64,7 +64,7 @@ FEATURES: tuple[ModuleType, ...] = (
 
 def build_timed_jobs() -> TimedJobs:
     """The table of the features' timed jobs (reminders, closes, deadlines, beacon
-    rounds, purges: see bot.timed), which the scheduler runs."""
+    rounds, purges: see bot.kernel.timed), which the scheduler runs."""
     return TimedJobs(
         (
             *bot.reminders.TIMED,

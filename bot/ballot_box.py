@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
+from bot.kernel.config import Settings
 
 KEY_FILE_SUFFIX = ".ballot-key"
 CAPACITY = 20  # options a choice may name (bot.polls.MAX_OPTIONS)

@@ -27,9 +27,6 @@ from sqlalchemy.orm import aliased
 
 from bot.founding import Area
 from storage.models import (
-    MERGED,
-    ORGANISER,
-    SCOPE_BRANCH,
     Base,
     Branch,
     BranchChat,
@@ -42,6 +39,7 @@ from storage.models import (
     Prompt,
     RoleGrant,
 )
+from storage.vocabulary import MERGED, ORGANISER, SCOPE_BRANCH
 
 
 def branch_columns() -> list[tuple[type[Any], str]]:

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
 
 from sqlalchemy import bindparam, func, or_, select
 
-from bot.context import Context
 from bot.founding import is_postcode_district
-from bot.i18n import Translator, translator
-from bot.outbox import Recipients, enqueue, enqueue_for
-from storage.models import (
+from bot.kernel.context import Context
+from bot.kernel.i18n import Translator
+from bot.kernel.outbox import Recipients
+from storage.models import Branch, BranchTransition, Person, RoleGrant
+from storage.vocabulary import (
     ACTIVE,
     ADMIN,
     AFFILIATED,
@@ -32,12 +32,6 @@ from storage.models import (
     SCOPE_NATIONAL,
     SCOPE_REGION,
     TREASURER,
-    AuditEntry,
-    Branch,
-    BranchChat,
-    BranchTransition,
-    Person,
-    RoleGrant,
 )
 
 SEARCH_LIMIT = 6
@@ -161,7 +155,6 @@ async def organisers(ctx: Context, branch: Branch) -> list[Person]:
     return list(rows)
 
 
-_PEOPLE_OF = select(Person.id).where(Person.branch_id == bindparam("r_branch"))
 _ORGANISERS_OF = select(RoleGrant.person_id).where(
     RoleGrant.scope == SCOPE_BRANCH,
     RoleGrant.scope_id == bindparam("r_branch"),
@@ -176,10 +169,6 @@ _ADMINS_OVER = select(RoleGrant.person_id).where(
     | ((RoleGrant.scope == SCOPE_REGION) & (RoleGrant.scope_id == bindparam("r_region"))),
 )
 _ONLY = select(Person.id).where(Person.id == bindparam("r_person"))
-
-
-def people_of(branch: Branch) -> Recipients:
-    return Recipients(_PEOPLE_OF, {"r_branch": branch.id})
 
 
 def organisers_of(branch: Branch) -> Recipients:
@@ -205,71 +194,6 @@ async def anyone(ctx: Context, who: Recipients) -> bool:
 
 def only(person: Person) -> Recipients:
     return Recipients(_ONLY, {"r_person": person.id})
-
-
-async def notify(
-    ctx: Context,
-    who: Recipients,
-    key: str,
-    render: Callable[[Translator], str],
-    *,
-    about: Person | None = None,
-) -> None:
-    """Queue one message for each of ``who`` but the person being answered (who
-    reads the reply instead), in their own language, in one statement.
-
-    ``key`` names the event; it is made unique per person, so that the same
-    event never reaches the same person twice. ``about``: the person the message
-    is about (their /mydata lists it; their /forget erases their name from it).
-    """
-    await enqueue_for(
-        ctx.session,
-        who,
-        key=key,
-        render=render,
-        now=ctx.now,
-        exclude_id=ctx.person.id if ctx.person is not None else None,
-        about_id=about.id if about is not None else None,
-    )
-
-
-async def announce(
-    ctx: Context, branch: Branch, key: str, render: Callable[[Translator], str]
-) -> None:
-    """A branch announcement: to the branch's linked group chats if it has any
-    (in the party's language: a group has no one language), else to each of
-    its people privately."""
-    chats = list(
-        await ctx.session.scalars(select(BranchChat.id).where(BranchChat.branch_id == branch.id))
-    )
-    if not chats:
-        await notify(ctx, people_of(branch), key, render)
-        return
-    text = render(translator(ctx.settings.default_locale))
-    for chat_id in chats:
-        await enqueue(
-            ctx.session, key=f"{key}:chat{chat_id}", text=text, now=ctx.now, branch_chat_id=chat_id
-        )
-
-
-def audit(
-    ctx: Context,
-    action: str,
-    *,
-    subject: Person | None = None,
-    branch: Branch | None = None,
-    **details: object,
-) -> None:
-    ctx.session.add(
-        AuditEntry(
-            at=ctx.now,
-            actor_id=ctx.person.id if ctx.person else None,
-            action=action,
-            subject_id=subject.id if subject else None,
-            branch_id=branch.id if branch else None,
-            details=dict(details),
-        )
-    )
 
 
 def status_label(ctx: Context, status: str) -> str:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from bot.canvassing import local
-from bot.context import Context
-from bot.i18n import format_local
+from bot.kernel.context import Context
+from bot.kernel.i18n import format_local
 from storage.models import Branch, CanvassResult, CanvassSession
 
 WEEKS = 12

@@ -1,7 +1,7 @@
 """Weekly canvassing: slots, their dated sessions, sign-ups and the waiting list.
 
 A slot is "Saturdays 10:30 at the Market Cross" in the branch's own time zone;
-its sessions are the dated occurrences (``bot.when.weekly``: a Saturday 10:30
+its sessions are the dated occurrences (``bot.lib.when.weekly``: a Saturday 10:30
 session stays 10:30 local across a clock change), stored in UTC. Sessions are
 created as they come into view, idempotently.
 """
@@ -18,26 +18,18 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, bindparam, insert, select
 
-from bot.context import Context
-from bot.i18n import Translator, format_local
-from bot.ics import Event, uid
-from bot.waiting_list import WaitingList, places_left
-from bot.when import weekly
-from storage.models import (
-    GOING,
-    SCOPE_NATIONAL,
-    SCOPE_REGION,
-    WAITING,
-    Branch,
-    Campaign,
-    CanvassSession,
-    CanvassSignup,
-    CanvassSlot,
-    Person,
-)
+from bot.kernel.context import Context
+from bot.kernel.effects import notify
+from bot.kernel.i18n import Translator, format_local
+from bot.kernel.outbox import Recipients
+from bot.kernel.waiting_list import WaitingList, places_left
+from bot.lib.ics import Event, uid
+from bot.lib.when import weekly
+from storage.models import Branch, Campaign, CanvassSession, CanvassSignup, CanvassSlot, Person
+from storage.vocabulary import GOING, SCOPE_NATIONAL, SCOPE_REGION, WAITING
 from storage.writes import upsert
 
-# Recipients (built once: see bot.outbox.Recipients).
+# Recipients (built once: see bot.kernel.outbox.Recipients).
 SIGNED_UP = select(CanvassSignup.person_id).where(
     CanvassSignup.session_id == bindparam("r_session")
 )
@@ -54,7 +46,7 @@ BRANCH_WITH_REMINDERS = select(Person.id).where(
     Person.branch_id == bindparam("r_branch"), Person.reminders.is_(True)
 )
 
-# A session's places: first come, first served, then a waiting list (bot.waiting_list).
+# A session's places: first come, first served, then a waiting list (bot.kernel.waiting_list).
 SIGNUPS = WaitingList(
     CanvassSignup,
     CanvassSignup.session_id,
@@ -189,7 +181,7 @@ async def promote_waiting(ctx: Context, session: CanvassSession) -> list[int]:
 
 
 def calendar_event(session: CanvassSession, branch: Branch, party: str) -> Event:
-    """The session as a calendar app shows it (see ``bot.ics``)."""
+    """The session as a calendar app shows it (see ``bot.lib.ics``)."""
     return Event(
         uid=uid("canvass", session.id),
         summary=f"{party}: canvassing with the {branch.name} branch",
@@ -230,9 +222,6 @@ async def coming_sessions(ctx: Context, *where: Any) -> list[CanvassSession]:
 
 async def cancel_sessions(ctx: Context, sessions: list[CanvassSession], branch: Branch) -> None:
     """Cancel these sessions and tell everyone signed up (going or waiting)."""
-    from bot.branches import notify  # bot.branches imports nothing of canvassing
-    from bot.outbox import Recipients
-
     for session in sessions:
         session.cancelled_at = ctx.now
         await notify(

@@ -12,10 +12,11 @@ import random
 
 from sqlalchemy import select
 
-from bot.config import Settings
+from bot.kernel.config import Settings
 from bot.people import new_short_id
 from storage.db import Database
-from storage.models import (
+from storage.models import Branch, BranchTransition, Consent, Identity, Person, Region, RoleGrant
+from storage.vocabulary import (
     ACTIVE,
     ADMIN,
     AFFILIATED,
@@ -27,13 +28,6 @@ from storage.models import (
     SCOPE_NATIONAL,
     SCOPE_REGION,
     TREASURER,
-    Branch,
-    BranchTransition,
-    Consent,
-    Identity,
-    Person,
-    Region,
-    RoleGrant,
 )
 
 CONSOLE = "console"

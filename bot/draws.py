@@ -7,7 +7,7 @@ the national level).
    Quotas are proportional to the pool, plus or minus one seat per value, or
    set by the organiser. The organiser sees feasibility (or the smallest
    relaxation) and the fairness summary before anything is committed.
-2. **Commit.** The record (``bot.sortition.record``) is stored and posted; the
+2. **Commit.** The record (``bot.lib.sortition.record``) is stored and posted; the
    people behind its pseudonymous ids are kept apart and never published. A
    delegation commits one record per sending branch (or region), each
    verifiable on its own, grouped under the first.
@@ -40,16 +40,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.actions import Action
-from bot.branches import organisers_of, people_of
-from bot.config import Settings, parse_categories
-from bot.i18n import Translator, format_local, translator
-from bot.messages import Attachment, Button
-from bot.outbox import Recipients, enqueue, enqueue_for
-from bot.sortition import beacons
-from bot.sortition.model import Person as Entrant
-from bot.sortition.model import Problem, Quota
-from bot.sortition.record import (
+from bot.branches import organisers_of
+from bot.kernel.actions import Action
+from bot.kernel.config import Settings, parse_categories
+from bot.kernel.effects import people_of
+from bot.kernel.i18n import Translator, format_local, translator
+from bot.kernel.messages import Attachment, Button
+from bot.kernel.outbox import Recipients, enqueue, enqueue_for
+from bot.kernel.timed import Sweep
+from bot.lib.sortition import beacons
+from bot.lib.sortition.model import Person as Entrant
+from bot.lib.sortition.model import Problem, Quota
+from bot.lib.sortition.record import (
     commit_sealed,
     entrant_ids,
     features_of,
@@ -59,21 +61,9 @@ from bot.sortition.record import (
     selected_after,
     standing_after,
 )
-from bot.sortition.seeds import is_trial, seed_exists_at
-from bot.timed import Sweep
+from bot.lib.sortition.seeds import is_trial, seed_exists_at
 from storage.db import Database
 from storage.models import (
-    ACCEPTED,
-    ADMIN,
-    AFFILIATED,
-    DECLINED,
-    EXPIRED,
-    INVITED,
-    NATIONAL_SCOPE_ID,
-    ORGANISER,
-    SCOPE_BRANCH,
-    SCOPE_NATIONAL,
-    SCOPE_REGION,
     AuditEntry,
     Branch,
     BranchChat,
@@ -85,6 +75,19 @@ from storage.models import (
     Region,
     RoleGrant,
     SortitionProfile,
+)
+from storage.vocabulary import (
+    ACCEPTED,
+    ADMIN,
+    AFFILIATED,
+    DECLINED,
+    EXPIRED,
+    INVITED,
+    NATIONAL_SCOPE_ID,
+    ORGANISER,
+    SCOPE_BRANCH,
+    SCOPE_NATIONAL,
+    SCOPE_REGION,
 )
 from storage.writes import claim
 
@@ -248,7 +251,7 @@ def apportion(members: dict[int, int], caps: dict[int, int], seats: int) -> dict
     return given
 
 
-# Who hears about a draw: module-level queries (see bot.outbox.Recipients).
+# Who hears about a draw: module-level queries (see bot.kernel.outbox.Recipients).
 _PEOPLE_IN_REGION = select(Person.id).where(
     Person.branch_id.in_(
         select(Branch.id).where(
@@ -362,7 +365,7 @@ async def solve(
     """(record, None), or the quotas relaxed as proposed and a sentence why.
 
     Solved in a thread: the linear programs can take a moment."""
-    from bot.sortition.panels import InfeasibleQuotas
+    from bot.lib.sortition.panels import InfeasibleQuotas
 
     try:
         record, _ = await asyncio.to_thread(commit_sealed, problem, seed_source, m)
@@ -532,7 +535,7 @@ async def complete(
     """Draw with ``seed``: once (a conditional UPDATE), never before the seed
     exists; invitations go out, each with as long to answer as the draw
     promised, counted from now. A trial (a seed nobody outside can check, see
-    ``bot.sortition.seeds``) is drawn and announced as one, and invites nobody."""
+    ``bot.lib.sortition.seeds``) is drawn and announced as one, and invites nobody."""
     if draw.round == 0 and now < draw.seed_due_at:
         return None
     trial = draw.round == 0 and is_trial(draw.record["seed_source"])
@@ -742,7 +745,7 @@ async def replace_place(
     declined invitation's id, or a forgotten entrant's pseudonym; who left is
     ``person_id`` or ``pseudonym``) under the rule the record committed before
     its seed: the first reserve of the seeded reserve order who keeps the quotas
-    (see ``bot.sortition.record``). No new record: the vacancy and its
+    (see ``bot.lib.sortition.record``). No new record: the vacancy and its
     replacement are an event in the draw's history, which anyone can replay.
     Returns a reason when nobody can be drawn."""
     draw = await session.get(Draw, draw_id)
@@ -952,7 +955,7 @@ async def complete_group(
 
 
 def seed_due(source: dict[str, Any], timezone: str, now: dt.datetime) -> dt.datetime:
-    """When the seed exists: see ``bot.sortition.seeds.seed_exists_at``."""
+    """When the seed exists: see ``bot.lib.sortition.seeds.seed_exists_at``."""
     return seed_exists_at(source, timezone, now)
 
 

@@ -22,29 +22,18 @@ from sqlalchemy import func, select
 
 from bot.branches import (
     admins_over,
-    announce,
-    audit,
     count_people,
     organisers,
     organisers_of,
     record_transition,
     status_label,
 )
-from bot.context import Context
-from bot.i18n import Translator
-from bot.outbox import enqueue_for
-from storage.models import (
-    ACTIVE,
-    AFFILIATED,
-    FORMING,
-    ONLINE,
-    PROPOSED,
-    Branch,
-    Meeting,
-    MeetingAttendance,
-    Person,
-    Region,
-)
+from bot.kernel.context import Context
+from bot.kernel.effects import announce, audit
+from bot.kernel.i18n import Translator
+from bot.kernel.outbox import enqueue_for
+from storage.models import Branch, Meeting, MeetingAttendance, Person, Region
+from storage.vocabulary import ACTIVE, AFFILIATED, FORMING, ONLINE, PROPOSED
 
 NEXT_STATUS = {PROPOSED: FORMING, FORMING: ACTIVE, ACTIVE: AFFILIATED}
 REASON_LIMIT = 300
@@ -94,7 +83,7 @@ async def _meeting_at(
 
 async def paid_up(ctx: Context, branch: Branch) -> int:
     """How many of the branch's people are Members now: dues paid through today in
-    the branch's time zone (the rule of ``bot.permissions.is_member``), counted in SQL."""
+    the branch's time zone (the rule of ``bot.kernel.permissions.is_member``), counted in SQL."""
     today = ctx.now.astimezone(ZoneInfo(branch.timezone)).date()
     found = await ctx.session.scalar(
         select(func.count())

@@ -24,17 +24,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import (
-    ADMIN,
-    NATIONAL_SCOPE_ID,
-    SCOPE_NATIONAL,
-    AdminCode,
-    Branch,
-    Meta,
-    Person,
-    Region,
-    RoleGrant,
-)
+from storage.models import AdminCode, Branch, Meta, Person, Region, RoleGrant
+from storage.vocabulary import ADMIN, NATIONAL_SCOPE_ID, SCOPE_NATIONAL
 
 ADMIN_CODE_PREFIX = "ADMIN"
 ADMIN_CODE_LIFETIME = dt.timedelta(hours=24)

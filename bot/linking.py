@@ -19,9 +19,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.people import SHORT_ID_ALPHABET
 from storage.models import (
-    GOING,
-    RSVP_GOING,
-    WAITING,
     Base,
     CanvassSignup,
     Identity,
@@ -33,6 +30,7 @@ from storage.models import (
     Poll,
     PollVoter,
 )
+from storage.vocabulary import GOING, RSVP_GOING, WAITING
 from storage.writes import claim
 
 CODE_LENGTH = 8  # 32**8: about 10**12 codes

@@ -1,8 +1,8 @@
 """Branch meetings: an online call, a face-to-face meeting, or a local people's assembly.
 
-Times are typed in the branch's own time zone (``bot.when``) and kept in UTC. A
+Times are typed in the branch's own time zone (``bot.lib.when``) and kept in UTC. A
 recurring series is one row per occurrence, sharing ``series_id`` (the first one's
-id), each at the same local wall time across clock changes (``bot.when.recurrences``).
+id), each at the same local wall time across clock changes (``bot.lib.when.recurrences``).
 
 Who may answer (and fetch the calendar file): for an online call or a face-to-face
 meeting, the people of the branch (members and supporters) and the organisers and
@@ -34,19 +34,20 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
 
-from bot.actions import Action
-from bot.config import Settings
-from bot.context import Context
-from bot.i18n import Translator, format_local, translator
-from bot.ics import Event, uid
-from bot.messages import Button
-from bot.outbox import Recipients, enqueue, enqueue_for
-from bot.permissions import holds_at_branch
-from bot.timed import Sweep
-from bot.waiting_list import WaitingList
-from bot.when import When, WhenError, read_when
+from bot.kernel.actions import Action
+from bot.kernel.config import Settings
+from bot.kernel.context import Context
+from bot.kernel.i18n import Translator, format_local, translator
+from bot.kernel.messages import Button
+from bot.kernel.outbox import Recipients, enqueue, enqueue_for
+from bot.kernel.permissions import holds_at_branch
+from bot.kernel.timed import Sweep
+from bot.kernel.waiting_list import WaitingList
+from bot.lib.ics import Event, uid
+from bot.lib.when import When, WhenError, read_when
 from storage.db import Database
-from storage.models import (
+from storage.models import Branch, BranchChat, Meeting, MeetingRsvp, Person
+from storage.vocabulary import (
     ASSEMBLY,
     IN_PERSON,
     ONLINE,
@@ -55,11 +56,6 @@ from storage.models import (
     RSVP_MAYBE,
     RSVP_NO,
     RSVP_WAITING,
-    Branch,
-    BranchChat,
-    Meeting,
-    MeetingRsvp,
-    Person,
 )
 
 TITLE_LIMIT = 200
@@ -89,7 +85,7 @@ RULES = {"weekly": "weekly", "monthly": "monthly"}
 CAPACITY_WORDS = {"cap", "capacity", "max", "places"}
 ANSWERS = (RSVP_GOING, RSVP_MAYBE, RSVP_NO)
 
-# A meeting's places: Going while there is room, then a waiting list (bot.waiting_list).
+# A meeting's places: Going while there is room, then a waiting list (bot.kernel.waiting_list).
 PLACES = WaitingList(
     MeetingRsvp,
     MeetingRsvp.meeting_id,
@@ -103,7 +99,7 @@ LINK = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
 _TIMES = re.compile(r"[x×]([0-9]{1,3})|([0-9]{1,3})[x×]")
 _TOKEN = re.compile(r"\"([^\"]*)\"?|“([^”]*)”?|(\S+)")
 
-# Recipients (built once: see bot.outbox.Recipients).
+# Recipients (built once: see bot.kernel.outbox.Recipients).
 GOING_TO = select(MeetingRsvp.person_id).where(
     MeetingRsvp.meeting_id == bindparam("r_meeting"), MeetingRsvp.answer == RSVP_GOING
 )
@@ -531,7 +527,7 @@ async def announce(
 
 
 def calendar_event(meeting: Meeting, branch: Branch, party: str) -> Event:
-    """The meeting as a calendar app shows it (see ``bot.ics``): its UID stays the
+    """The meeting as a calendar app shows it (see ``bot.lib.ics``): its UID stays the
     same through edits and its SEQUENCE counts them, so an app updates the event."""
     return Event(
         uid=uid("meeting", meeting.id),

@@ -8,8 +8,8 @@ import random
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import language
-from bot.messages import Request
+from bot.kernel.i18n import language
+from bot.kernel.messages import Request
 from storage.models import Consent, Identity, Person
 
 # Crockford's base32 without the letters people misread (I, L, O, U).

@@ -54,17 +54,19 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from bot import ballot_box, spreadsheet
-from bot.actions import Action
-from bot.config import Settings
-from bot.i18n import N_, Translator, format_local
-from bot.messages import Attachment, Button
-from bot.outbox import Recipients, enqueue, enqueue_for
-from bot.timed import Sweep
-from bot.voting import count_approval, count_ranked, count_single
-from bot.when import read_wall_text
+from bot import ballot_box
+from bot.kernel.actions import Action
+from bot.kernel.config import Settings
+from bot.kernel.i18n import N_, Translator, format_local
+from bot.kernel.messages import Attachment, Button
+from bot.kernel.outbox import Recipients, enqueue, enqueue_for
+from bot.kernel.timed import Sweep
+from bot.lib import spreadsheet
+from bot.lib.voting import count_approval, count_ranked, count_single
+from bot.lib.when import read_wall_text
 from storage.db import Database
-from storage.models import (
+from storage.models import Ballot, Branch, BranchChat, Person, Poll, PollVoter, SecretBallot
+from storage.vocabulary import (
     MULTI,
     RANKED,
     SCOPE_BRANCH,
@@ -72,13 +74,6 @@ from storage.models import (
     SCOPE_REGION,
     SINGLE,
     TIMES,
-    Ballot,
-    Branch,
-    BranchChat,
-    Person,
-    Poll,
-    PollVoter,
-    SecretBallot,
 )
 from storage.writes import claim, upsert
 
@@ -87,7 +82,7 @@ log = logging.getLogger(__name__)
 MAX_OPTIONS = 20
 RANK_DIGITS = "0123456789ABCDEFGHIJ"  # option i is RANK_DIGITS[i] in a ranking
 REMIND_BEFORE = dt.timedelta(hours=24)
-# Why an option left a ranked count (bot.voting.Elimination), for translators.
+# Why an option left a ranked count (bot.lib.voting.Elimination), for translators.
 REASONS = {
     "fewest votes": N_("fewest votes"),
     "tie broken by earlier round": N_("tie broken by earlier round"),
@@ -568,7 +563,7 @@ async def announce_result(
 ) -> None:
     """The result to every linked chat of the scope (text and chart); to the
     people on the roll privately where their branch has no linked chat."""
-    from bot.i18n import translator
+    from bot.kernel.i18n import translator
 
     tz = await scope_timezone(session, settings, poll)
     branches = await scope_branches(session, poll.scope, poll.scope_id)

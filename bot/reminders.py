@@ -15,7 +15,6 @@ import random
 
 from sqlalchemy import select
 
-from bot.branches import notify
 from bot.canvassing import (
     BRANCH_WITH_REMINDERS,
     GOING_WITH_REMINDERS,
@@ -25,15 +24,17 @@ from bot.canvassing import (
     local,
     upcoming,
 )
-from bot.config import Settings
-from bot.context import Context
-from bot.i18n import Translator, format_local, translator
-from bot.messages import ChatRef, Request, Sender
-from bot.outbox import Recipients
-from bot.timed import At, PerBranch
-from bot.when import read_weekday
+from bot.kernel.config import Settings
+from bot.kernel.context import Context
+from bot.kernel.effects import notify
+from bot.kernel.i18n import Translator, format_local, translator
+from bot.kernel.messages import ChatRef, Request, Sender
+from bot.kernel.outbox import Recipients
+from bot.kernel.timed import At, PerBranch
+from bot.lib.when import read_weekday
 from storage.db import Database
-from storage.models import PROPOSED, Branch, CanvassSession
+from storage.models import Branch, CanvassSession
+from storage.vocabulary import PROPOSED
 
 SYSTEM = Sender("system", "scheduler", "Scheduler")
 

@@ -34,10 +34,10 @@ from typing import Any
 from sqlalchemy import String, cast, delete, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
-from bot.i18n import translator
-from bot.outbox import PENDING
-from bot.timed import Sweep
+from bot.kernel.config import Settings
+from bot.kernel.i18n import translator
+from bot.kernel.outbox import PENDING
+from bot.kernel.timed import Sweep
 from storage.db import Database
 from storage.models import (
     AuditEntry,

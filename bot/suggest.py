@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.branches import _escape_like
-from bot.permissions import holds_at_branch, holds_nationally
-from storage.models import ADMIN, ORGANISER, TREASURER, Branch, Person, RoleGrant
+from bot.kernel.permissions import holds_at_branch, holds_nationally
+from storage.models import Branch, Person, RoleGrant
+from storage.vocabulary import ADMIN, ORGANISER, TREASURER
 
 LIMIT = 25  # Discord shows at most 25 choices
 STAFF = (ORGANISER, TREASURER, ADMIN)

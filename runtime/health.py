@@ -41,8 +41,8 @@ from aiohttp import web
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.clock import Clock
-from bot.outbox import PENDING
+from bot.kernel.clock import Clock
+from bot.kernel.outbox import PENDING
 from runtime.leader import GATEWAY_LOCK, LEADER_LOCK
 from runtime.meta import upsert_meta
 from storage.db import Database

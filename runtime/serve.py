@@ -17,9 +17,9 @@ from typing import Protocol
 from adapters.scheduler import Scheduler
 from adapters.web import start_site
 from bot.app import build_core, build_timed_jobs
-from bot.clock import SystemClock
-from bot.config import Settings
-from bot.outbox import Transport, run_outbox
+from bot.kernel.clock import SystemClock
+from bot.kernel.config import Settings
+from bot.kernel.outbox import Transport, run_outbox
 from runtime.health import Health, Heartbeat, health_app
 from runtime.leader import GATEWAY_LOCK, LeaderLock
 from runtime.meta import Memory

@@ -3,7 +3,8 @@
 Every timestamp is stored as UTC and read back timezone-aware, on SQLite as on
 PostgreSQL (see :class:`UTCDateTime`). Personal data is kept to the minimum the
 product needs: a display name, a locale, a time zone, platform ids, and what
-the party itself records (branch, dues, roles, consent).
+the party itself records (branch, dues, roles, consent). Roles, scopes,
+statuses and kinds are plain strings, named in :mod:`storage.vocabulary`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.vocabulary import INVITED
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -66,19 +69,6 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-
-
-# Branch lifecycle, in order.
-PROPOSED, FORMING, ACTIVE, AFFILIATED = "proposed", "forming", "active", "affiliated"
-BRANCH_STATUSES = (PROPOSED, FORMING, ACTIVE, AFFILIATED)
-# Not a status a branch holds: the step in a branch's history where another was merged in.
-MERGED = "merged"
-
-# Role names and scope kinds.
-ORGANISER, TREASURER, ADMIN = "organiser", "treasurer", "admin"
-ROLES = (ORGANISER, TREASURER, ADMIN)
-SCOPE_BRANCH, SCOPE_REGION, SCOPE_NATIONAL = "branch", "region", "national"
-NATIONAL_SCOPE_ID = 0  # role grants at national level use scope_id 0 (NULLs are never unique)
 
 
 class Region(Base):
@@ -330,8 +320,6 @@ class ErasureCount(Base):
 
 # --- Canvassing ---------------------------------------------------------------------
 
-GOING, WAITING = "going", "waiting"
-
 
 class CanvassSlot(Base):
     """A weekly canvassing session of a branch: a weekday and a local time."""
@@ -483,10 +471,6 @@ class Meta(Base):
 
 # --- Meetings -------------------------------------------------------------------------
 
-ONLINE, IN_PERSON, ASSEMBLY = "online", "in_person", "assembly"
-MEETING_KINDS = (ONLINE, IN_PERSON, ASSEMBLY)
-RSVP_GOING, RSVP_MAYBE, RSVP_NO, RSVP_WAITING = "going", "maybe", "no", "waiting"
-
 
 class Meeting(Base):
     """A branch meeting: an online call, a face-to-face meeting, or a local
@@ -550,9 +534,6 @@ class MeetingRsvp(Base):
 
 
 # --- Polls ----------------------------------------------------------------------------
-
-SINGLE, MULTI, RANKED, TIMES = "single", "multi", "ranked", "times"
-POLL_KINDS = (SINGLE, MULTI, RANKED, TIMES)
 
 
 class Poll(Base):
@@ -640,8 +621,6 @@ class SecretBallot(Base):
 
 # --- Sortition ------------------------------------------------------------------------
 
-INVITED, ACCEPTED, DECLINED, EXPIRED = "invited", "accepted", "declined", "expired"
-
 
 class SortitionProfile(Base):
     """A member's consent to be drawn by lot, and the features they declared
@@ -693,7 +672,7 @@ class Draw(Base):
     seed_reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     beacon_pending_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # A beacon's round as drand published it (chain, round, signature, previous
-    # signature): the seed is its randomness, checkable offline (bot.sortition.beacons).
+    # signature): the seed is its randomness, checkable offline (bot.lib.sortition.beacons).
     seed_proof: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     respond_by: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))

@@ -24,9 +24,9 @@ import psycopg
 import pytest
 
 from bot.app import build_core
-from bot.clock import FixedClock
-from bot.config import Settings
-from bot.core import Core
+from bot.kernel.clock import FixedClock
+from bot.kernel.config import Settings
+from bot.kernel.core import Core
 from storage.db import Database
 from storage.models import Base
 from tests.helpers import Chat

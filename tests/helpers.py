@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.app import build_timed_jobs
-from bot.clock import FixedClock
-from bot.config import Settings
-from bot.core import Core
-from bot.messages import Button, ChatRef, Reply, Request, Sender
-from bot.outbox import Recipient, deliver_pending
+from bot.kernel.clock import FixedClock
+from bot.kernel.config import Settings
+from bot.kernel.core import Core
+from bot.kernel.messages import Button, ChatRef, Reply, Request, Sender
+from bot.kernel.outbox import Recipient, deliver_pending
 from storage.db import Database
 from storage.models import Base, Identity, OutboxMessage, Person
 
@@ -157,7 +157,7 @@ class RecordingTransport:
         self.refuse = refuse or set()
 
     async def send(self, recipient: Recipient, reply: Reply) -> None:
-        from bot.outbox import Undeliverable
+        from bot.kernel.outbox import Undeliverable
 
         if recipient.user_id in self.refuse:
             raise Undeliverable("blocked the bot")

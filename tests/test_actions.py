@@ -1,4 +1,4 @@
-"""Every button action is named once (bot.actions) and used by name on both sides:
+"""Every button action is named once (bot.kernel.actions) and used by name on both sides:
 the handler registered under it and the buttons that carry it."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from bot.actions import Action
 from bot.app import build_handlers
 from bot.ballot_box import CAPACITY, BallotBox
-from bot.messages import MAX_BUTTON_DATA, Button
+from bot.kernel.actions import Action
+from bot.kernel.messages import MAX_BUTTON_DATA, Button
 from bot.polls import MAX_OPTIONS, RANK_DIGITS, encode_mask, encode_ranking
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from bot.config import Settings
+from bot.kernel.config import Settings
 from bot.polls import poll_sweep
 from storage.db import Database
 from storage.models import Person, Poll, PollVoter, SecretBallot

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from adapters.sortition_cli import add_parser
-from bot.sortition.record import (
+from bot.lib.sortition.record import (
     commit,
     digest,
     draw_index,
@@ -26,7 +26,7 @@ from bot.sortition.record import (
     reserve_order,
     verify,
 )
-from bot.sortition.synthetic import proportional_quotas, skewed_pool
+from bot.lib.sortition.synthetic import proportional_quotas, skewed_pool
 from storage.models import AuditEntry, Draw, DrawEntrant, Invitation, Person
 from tests.helpers import LOTTO_RESULT, Chat, add_members, lotto, seed_by_lottery
 from tests.helpers import text as joined
@@ -155,7 +155,7 @@ async def test_a_swapped_panel_with_every_hash_recomputed_fails_cli_verify(
     verify requires the hash published at commit (``--published-hash``) and
     the doctored record fails against it."""
     people = skewed_pool(60, seed=3)
-    from bot.sortition.model import Problem
+    from bot.lib.sortition.model import Problem
 
     record, _ = commit(Problem.build(people, proportional_quotas(6), 6), {"kind": "string"}, 50)
     published = record["record_hash"]
@@ -411,8 +411,8 @@ async def test_an_entrant_checks_their_own_entry_with_a_private_receipt(demo: Ch
 @pytest.fixture(scope="module")
 def sealed() -> tuple[dict[str, Any], str]:
     """A format 2 record (full, with openings), drawn, one vacancy replayed."""
-    from bot.sortition.model import Problem
-    from bot.sortition.record import commit_sealed, open_drawn
+    from bot.lib.sortition.model import Problem
+    from bot.lib.sortition.record import commit_sealed, open_drawn
 
     problem = Problem.build(skewed_pool(40, seed=5), proportional_quotas(6), 6)
     record, _ = commit_sealed(problem, {"kind": "string"}, 40)
@@ -448,7 +448,7 @@ def test_a_sealed_record_changed_anywhere_fails_verify(
     composition, a quota, the replacement rule, the opened counts, an
     organiser's opening). Now: verify against the published hash names what
     does not match; the public view verifies as well as the full record."""
-    from bot.sortition.record import public_view
+    from bot.lib.sortition.record import public_view
 
     record, seed_text = sealed
     published = record["record_hash"]

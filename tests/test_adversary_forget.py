@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from sqlalchemy import JSON, LargeBinary, String, Text, func, select
 
+from bot.lib.sortition.record import verify
 from bot.retention import retention_sweep
-from bot.sortition.record import verify
 from storage.db import Database
 from storage.models import (
     Base,

@@ -30,9 +30,9 @@ from sqlalchemy import text
 from adapters.cli import build_parser
 from adapters.logs import QUIET, REDACTED, secrets_of, setup_logging
 from adapters.web import start_site
-from bot.clock import SystemClock
-from bot.config import Settings
 from bot.demo import seed_demo
+from bot.kernel.clock import SystemClock
+from bot.kernel.config import Settings
 from runtime.health import Health, health_app
 from storage.db import Database
 from tests.conftest import BALLOT_KEY, NOW, TABLES
@@ -337,7 +337,7 @@ async def test_a_failed_request_logs_no_platform_id(
     logged by its command (or button action) and platform, never by who sent it
     or what they wrote; they get the apology."""
     from bot.app import build_core
-    from bot.messages import ChatRef, Request, Sender
+    from bot.kernel.messages import ChatRef, Request, Sender
 
     db = Database(f"sqlite:///{tmp_path / 'never-migrated.db'}")  # no tables: every query fails
     stream = logged("INFO")

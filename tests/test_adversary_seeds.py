@@ -18,11 +18,11 @@ import pytest
 from aiohttp import web
 from sqlalchemy import func, select
 
-from bot.config import ConfigError, load_settings
 from bot.draws import seed_sweep
-from bot.sortition.beacons import DEFAULT, QUICKNET, randomness, verify_signature
-from bot.sortition.record import selected_after
-from bot.sortition.seeds import SeedProblem, lottery_seed, lottery_source
+from bot.kernel.config import ConfigError, load_settings
+from bot.lib.sortition.beacons import DEFAULT, QUICKNET, randomness, verify_signature
+from bot.lib.sortition.record import selected_after
+from bot.lib.sortition.seeds import SeedProblem, lottery_seed, lottery_source
 from storage.models import Draw, Invitation, OutboxMessage
 from tests.helpers import Chat, add_members, confirm_link, lotto, seed_by_lottery, snapshot
 from tests.helpers import text as joined

@@ -8,15 +8,15 @@ import types
 
 import pytest
 
-import bot.registry
-from bot.actions import Action
+import bot.kernel.registry
 from bot.app import FEATURES, build_core, build_handlers
-from bot.clock import FixedClock
 from bot.commands import privacy, welcome
-from bot.config import Settings
-from bot.context import Context
-from bot.messages import Reply
-from bot.registry import action, command
+from bot.kernel.actions import Action
+from bot.kernel.clock import FixedClock
+from bot.kernel.config import Settings
+from bot.kernel.context import Context
+from bot.kernel.messages import Reply
+from bot.kernel.registry import action, command
 from storage.db import Database
 from tests.helpers import Chat
 
@@ -25,7 +25,7 @@ def test_importing_the_features_registers_nothing_global() -> None:
     assert FEATURES  # imported: every handler module is loaded by now
     tables = [
         name
-        for name, value in vars(bot.registry).items()
+        for name, value in vars(bot.kernel.registry).items()
         if isinstance(value, dict | set | list) and not name.startswith("__")
     ]
     assert tables == []

@@ -15,7 +15,7 @@ from pathlib import Path
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.core import Core
+from bot.kernel.core import Core
 
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = {
@@ -32,7 +32,13 @@ PLATFORM_ADAPTERS = sorted(
 NOT_FOR_PLATFORMS = {"storage", "sqlalchemy", "runtime", "alembic", "psycopg", "apscheduler"}
 # The core's public face: requests and replies, the core, the command
 # descriptions, the catalogue, the settings.
-PUBLIC_FACE = {"bot.core", "bot.messages", "bot.registry", "bot.i18n", "bot.config"}
+PUBLIC_FACE = {
+    "bot.kernel.core",
+    "bot.kernel.messages",
+    "bot.kernel.registry",
+    "bot.kernel.i18n",
+    "bot.kernel.config",
+}
 # A platform adapter only translates: a module of it stays readable in one go.
 MAX_ADAPTER_LINES = 300
 # The packages whose modules speak to people (their sentences are in the catalogue).
@@ -121,7 +127,7 @@ def test_only_the_checked_packages_speak_to_people() -> None:
         str(path.relative_to(ROOT))
         for package in sorted(set(packages) - set(SPEAKING))
         for path in sorted((ROOT / package).rglob("*.py"))
-        if "bot.i18n" in imported_modules(path, whole=True)
+        if "bot.kernel.i18n" in imported_modules(path, whole=True)
     ]
     assert outside == [], "add their package to SPEAKING"
 
@@ -195,7 +201,7 @@ def test_no_print_in_library_code() -> None:
 
 
 def people_dates_by_hand(path: Path) -> list[str]:
-    """Dates formatted without ``bot.i18n.format_local``: a ``strftime`` call, a
+    """Dates formatted without ``bot.kernel.i18n.format_local``: a ``strftime`` call, a
     ``{moment:%a}`` format spec, or ``.isoformat()`` handed to a sentence as a value."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     found = []
@@ -301,8 +307,8 @@ def test_the_checker_sees_a_heavy_library_loaded() -> None:
 def test_checking_a_sortition_record_loads_no_solver(tmp_path: Path) -> None:
     """`organiser sortition verify` on a record file loads numpy, not HiGHS, nor
     the bot's database or platforms."""
-    from bot.sortition import Problem, commit
-    from bot.sortition.synthetic import proportional_quotas, skewed_pool
+    from bot.lib.sortition import Problem, commit
+    from bot.lib.sortition.synthetic import proportional_quotas, skewed_pool
 
     problem = Problem.build(skewed_pool(40, seed=3), proportional_quotas(6), 6)
     record, _ = commit(problem, {"kind": "string", "description": "a test"}, 20)

@@ -31,7 +31,7 @@ from sqlalchemy import select, update
 
 from bot.app import build_handlers
 from bot.importer import import_members, read_rows
-from bot.messages import Reply
+from bot.kernel.messages import Reply
 from storage.db import Database
 from storage.models import AuditEntry, Base, Branch, Identity, Person
 from tests.helpers import Chat, snapshot, text

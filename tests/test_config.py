@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, Settings, declared, env_name, load_settings
+from bot.kernel.config import ConfigError, Settings, declared, env_name, load_settings
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 

@@ -21,12 +21,12 @@ from adapters.cli import token_refused
 from adapters.discord import DEFER_AFTER, DiscordAdapter
 from adapters.discord_replies import MAX_TEXT, chunks
 from bot.app import build_core, build_handlers
-from bot.clock import SystemClock
-from bot.config import Settings
-from bot.core import Core
 from bot.demo import seed_demo
-from bot.messages import Reply, Request
-from bot.outbox import deliver_pending
+from bot.kernel.clock import SystemClock
+from bot.kernel.config import Settings
+from bot.kernel.core import Core
+from bot.kernel.messages import Reply, Request
+from bot.kernel.outbox import deliver_pending
 from runtime.meta import Memory
 from storage.db import Database
 from storage.models import (

@@ -9,7 +9,7 @@ import json
 from sqlalchemy import func, select
 
 from bot.draws import apportion, invitation_sweep, seed_sweep
-from bot.sortition.record import verify
+from bot.lib.sortition.record import verify
 from storage.models import (
     Branch,
     CouncilSeat,
@@ -410,7 +410,7 @@ async def test_an_invitations_deadline_is_in_the_readers_own_time_zone(demo: Cha
 
 def test_a_draw_summary_reads_well_when_every_chance_is_equal_and_there_is_one_panel() -> None:
     from bot.draws import summary_text
-    from bot.i18n import translator
+    from bot.kernel.i18n import translator
 
     record = {
         "format": "assembly-organiser/sortition/1",

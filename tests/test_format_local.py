@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-import bot.i18n
-from bot.i18n import format_local, translator
-from bot.when import recurrences
+import bot.kernel.i18n
+from bot.kernel.i18n import format_local, translator
+from bot.lib.when import recurrences
 
 UTC = dt.UTC
 LONDON = "Europe/London"
@@ -149,10 +149,10 @@ def welsh_catalogue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         'msgid "Hello"\nmsgstr "Helo"\n',
         encoding="utf-8",
     )
-    monkeypatch.setattr(bot.i18n, "LOCALE_DIR", tmp_path)
-    bot.i18n._load.cache_clear()
+    monkeypatch.setattr(bot.kernel.i18n, "LOCALE_DIR", tmp_path)
+    bot.kernel.i18n._load.cache_clear()
     yield
-    bot.i18n._load.cache_clear()
+    bot.kernel.i18n._load.cache_clear()
 
 
 def test_dates_are_in_the_language_of_the_sentences(welsh_catalogue: None) -> None:

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import build_core
-from bot.config import Settings
 from bot.founding import Area, issue_admin_code
+from bot.kernel.config import Settings
 from storage.db import Database
 from storage.models import (
     AdminCode,
@@ -329,7 +329,7 @@ def test_init_names_the_party_and_prints_a_code_the_chat_accepts(tmp_path: Path)
 
 
 async def test_admin_add_makes_a_second_co_leader(db: Database, clock: object) -> None:
-    from bot.clock import FixedClock
+    from bot.kernel.clock import FixedClock
 
     assert isinstance(clock, FixedClock)
     chat = Chat(build_core(db, Settings(), clock=clock), clock)

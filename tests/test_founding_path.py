@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import build_core
-from bot.clock import FixedClock
-from bot.config import Settings
+from bot.kernel.clock import FixedClock
+from bot.kernel.config import Settings
 from storage.db import Database
 from storage.models import Branch, BranchTransition, MeetingAttendance, Person
 from tests.conftest import BALLOT_KEY, NOW
@@ -238,7 +238,7 @@ async def test_what_each_step_needs_is_configured(small_party: Chat, tmp_path: P
     assert "now affiliated" in text(await chat.say("Pat", "/affiliate Frome"))
 
     # The same settings, read from the configuration file, and refused when wrong.
-    from bot.config import ConfigError, load_settings
+    from bot.kernel.config import ConfigError, load_settings
 
     good = tmp_path / "good.toml"
     good.write_text("[branches]\nfirst_meeting_attendees = 5\nmembers_to_affiliate = 7\n")

@@ -49,11 +49,11 @@ from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from bot.app import build_handlers
-from bot.clock import FixedClock
-from bot.config import Settings
-from bot.core import Core
 from bot.demo import seed_demo
-from bot.messages import Reply, Request
+from bot.kernel.clock import FixedClock
+from bot.kernel.config import Settings
+from bot.kernel.core import Core
+from bot.kernel.messages import Reply, Request
 from storage.db import Database
 from storage.models import AuditEntry, Base, Branch, Identity, Person, Prompt
 from tests.fake_discord import CHANNELS, EPHEMERAL, FakeDiscord, InteractionRecord

@@ -19,10 +19,10 @@ from adapters.cli import Stop, build_parser, cmd_run, main
 from adapters.scheduler import Scheduler
 from adapters.web import start_site
 from bot.app import build_timed_jobs
-from bot.clock import FixedClock, SystemClock
-from bot.config import Settings
 from bot.demo import seed_demo
-from bot.outbox import enqueue
+from bot.kernel.clock import FixedClock, SystemClock
+from bot.kernel.config import Settings
+from bot.kernel.outbox import enqueue
 from runtime.health import Health, Heartbeat, health_app
 from runtime.serve import Timing, serve
 from storage.db import Database

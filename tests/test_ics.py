@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar
 
-from bot.ics import Event, calendar_file, uid
+from bot.lib.ics import Event, calendar_file, uid
 
 UTC = dt.UTC
 STAMP = dt.datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

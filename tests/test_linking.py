@@ -8,8 +8,8 @@ import re
 
 from sqlalchemy import func, select
 
+from bot.kernel.outbox import deliver_pending
 from bot.linking import person_columns
-from bot.outbox import deliver_pending
 from storage.models import CanvassSignup, Identity, Person, RoleGrant
 from tests.helpers import Chat, RecordingTransport, confirm_link, snapshot, text
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from bot.permissions import is_member
+from bot.kernel.permissions import is_member
 from storage.models import AuditEntry, Branch, Person, Region, RoleGrant
 from tests.helpers import Chat, text
 

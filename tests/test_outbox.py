@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from bot.outbox import enqueue
+from bot.kernel.outbox import enqueue
 from storage.models import Identity, OutboxMessage
 from tests.helpers import Chat, RecordingTransport, deliver
 

@@ -1,5 +1,5 @@
 """A fan-out through platforms that misbehave: the real outbox worker
-(``bot.outbox.run_outbox``) delivers a branch announcement to a few hundred
+(``bot.kernel.outbox.run_outbox``) delivers a branch announcement to a few hundred
 people through the real transports (python-telegram-bot against
 tests/fake_telegram.py, discord.py against tests/fake_discord.py) while the
 fake servers answer with 429 storms, 403 refusals, 500/502 errors and answers
@@ -58,10 +58,10 @@ import adapters.telegram_replies
 from adapters.discord import DiscordAdapter
 from adapters.telegram import TelegramAdapter
 from bot.app import build_core
-from bot.clock import FixedClock
-from bot.config import Settings
 from bot.demo import seed_demo
-from bot.outbox import PENDING, SENT, UNDELIVERABLE, deliver_pending, run_outbox
+from bot.kernel.clock import FixedClock
+from bot.kernel.config import Settings
+from bot.kernel.outbox import PENDING, SENT, UNDELIVERABLE, deliver_pending, run_outbox
 from storage.db import Database
 from storage.models import Branch, BranchChat, Identity, OutboxMessage, Person
 from tests.fake_discord import TOKEN as DISCORD_TOKEN

@@ -10,8 +10,8 @@ import random
 import pytest
 from sqlalchemy import func, inspect, select, text
 
-from bot.messages import Reply
-from bot.outbox import deliver_pending
+from bot.kernel.messages import Reply
+from bot.kernel.outbox import deliver_pending
 from bot.polls import poll_sweep
 from storage.models import Ballot, OutboxMessage, Person, Poll, PollVoter, SecretBallot
 from tests.helpers import Chat, RecordingTransport, add_members, confirm_link, post_poll, snapshot

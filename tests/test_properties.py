@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from bot.app import build_handlers
-from bot.messages import Reply, Request
+from bot.kernel.messages import Reply, Request
 from storage.db import Database
 from storage.models import AuditEntry, Base, Branch, Identity, Person, Prompt, Region
 from tests.helpers import Chat, snapshot
@@ -215,7 +215,7 @@ class _Swallowed(logging.Handler):
 def swallowed() -> Iterator[list[logging.LogRecord]]:
     records: list[logging.LogRecord] = []
     handler = _Swallowed(records)
-    logger = logging.getLogger("bot.core")
+    logger = logging.getLogger("bot.kernel.core")
     logger.addHandler(handler)
     yield records
     logger.removeHandler(handler)

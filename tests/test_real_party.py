@@ -21,9 +21,9 @@ import pytest
 
 from adapters.founding_cli import founded
 from bot.app import build_core
-from bot.clock import FixedClock
-from bot.config import Settings
-from bot.outbox import deliver_pending
+from bot.kernel.clock import FixedClock
+from bot.kernel.config import Settings
+from bot.kernel.outbox import deliver_pending
 from storage.db import Database
 from tests.conftest import BALLOT_KEY
 from tests.fake_discord import TOKEN as DISCORD_TOKEN

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-import bot.i18n
-from bot.messages import Request, Sender
+import bot.kernel.i18n
+from bot.kernel.messages import Request, Sender
 from storage.models import Branch, Person
 from tests.helpers import Chat, snapshot
 
@@ -95,10 +95,10 @@ def welsh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     po = tmp_path / "cy" / "LC_MESSAGES" / "messages.po"
     po.parent.mkdir(parents=True)
     po.write_text(WELSH, encoding="utf-8")
-    monkeypatch.setattr(bot.i18n, "LOCALE_DIR", tmp_path)
-    bot.i18n._load.cache_clear()
+    monkeypatch.setattr(bot.kernel.i18n, "LOCALE_DIR", tmp_path)
+    bot.kernel.i18n._load.cache_clear()
     yield
-    bot.i18n._load.cache_clear()
+    bot.kernel.i18n._load.cache_clear()
 
 
 async def test_each_person_is_told_in_their_own_language(demo: Chat, welsh: None) -> None:
@@ -121,4 +121,4 @@ async def test_a_second_language_is_a_file_not_a_code_change(demo: Chat, welsh: 
     assert reply[0].text.startswith("Dyma beth allwch chi ei wneud:")
     english = await demo.say("Carol", "/help")
     assert english[0].text.startswith("Here is what you can do:")
-    assert bot.i18n.available_locales() == ["cy"]
+    assert bot.kernel.i18n.available_locales() == ["cy"]

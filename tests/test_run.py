@@ -9,9 +9,9 @@ import signal
 import sys
 from pathlib import Path
 
-from bot.config import Settings
 from bot.demo import seed_demo
-from bot.outbox import enqueue
+from bot.kernel.config import Settings
+from bot.kernel.outbox import enqueue
 from runtime.serve import serve
 from storage.db import Database
 from storage.models import Identity, Person

@@ -27,10 +27,10 @@ from adapters.cli import build_parser
 from adapters.discord import DiscordAdapter
 from adapters.scheduler import Scheduler
 from bot.app import build_core, build_timed_jobs
-from bot.clock import FixedClock, SystemClock
-from bot.config import Settings
 from bot.demo import seed_demo
-from bot.outbox import deliver_pending, enqueue
+from bot.kernel.clock import FixedClock, SystemClock
+from bot.kernel.config import Settings
+from bot.kernel.outbox import deliver_pending, enqueue
 from runtime.health import Heartbeat
 from runtime.leader import LEADER_LOCK
 from runtime.serve import Timing, gateway_lead, serve

@@ -17,10 +17,10 @@ from apscheduler.schedulers.base import STATE_RUNNING, STATE_STOPPED
 
 from adapters.scheduler import Scheduler, timed_job
 from bot.app import build_core, build_timed_jobs
-from bot.clock import FixedClock
-from bot.config import Settings
 from bot.demo import seed_demo
-from bot.timed import Sweep, TimedJobs
+from bot.kernel.clock import FixedClock
+from bot.kernel.config import Settings
+from bot.kernel.timed import Sweep, TimedJobs
 from runtime.leader import LeaderLock
 from storage.db import Database
 from tests.conftest import NOW
@@ -281,7 +281,7 @@ async def test_a_job_that_fails_or_is_slow_holds_up_no_other(
         await until(lambda: "works" in ran, "the third job to run while the slow one waits")
         assert "slow done" not in ran
         # The failure is logged by the job's name, and the job stays scheduled.
-        failed = [r for r in caplog.records if r.name == "bot.timed" and r.exc_info]
+        failed = [r for r in caplog.records if r.name == "bot.kernel.timed" and r.exc_info]
         assert [r.getMessage() for r in failed] == ["timed job fails failed"]
         assert scheduler.aps.get_job("fails").next_run_time > dt.datetime.now(dt.UTC)
         release.set()

@@ -12,9 +12,9 @@ import zxingcpp
 from PIL import Image
 from sqlalchemy import select
 
-from bot.config import ConfigError, load_settings
-from bot.core import Core
-from bot.messages import Reply
+from bot.kernel.config import ConfigError, load_settings
+from bot.kernel.core import Core
+from bot.kernel.messages import Reply
 from bot.signup import START_PAYLOAD
 from storage.models import AuditEntry, Branch, Person
 from tests.helpers import Chat, text

@@ -11,7 +11,7 @@ import pytest
 
 from adapters.cli import Stop
 from adapters.sortition_cli import add_parser
-from bot.sortition.synthetic import CATEGORIES, proportional_quotas, skewed_pool
+from bot.lib.sortition.synthetic import CATEGORIES, proportional_quotas, skewed_pool
 
 DATA = Path(__file__).resolve().parent / "data" / "sortition"
 

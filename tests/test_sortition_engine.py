@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.sortition import (
+from bot.lib.sortition import (
     InfeasibleQuotas,
     Person,
     Problem,
@@ -37,9 +37,9 @@ from bot.sortition import (
     selected_after,
     verify,
 )
-from bot.sortition.lottery import round_to_lottery, type_deviation
-from bot.sortition.record import COMMITTED, FIELDS
-from bot.sortition.synthetic import CATEGORIES, proportional_quotas, skewed_pool
+from bot.lib.sortition.lottery import round_to_lottery, type_deviation
+from bot.lib.sortition.record import COMMITTED, FIELDS
+from bot.lib.sortition.synthetic import CATEGORIES, proportional_quotas, skewed_pool
 
 DATA = Path(__file__).resolve().parent / "data" / "sortition"
 SEED_SOURCE = {"kind": "lottery", "name": "National Lottery", "date": "2026-12-05"}

@@ -19,10 +19,10 @@ from PIL import Image
 from sqlalchemy import select
 
 from bot.app import build_core
-from bot.clock import SystemClock
-from bot.config import Settings
 from bot.demo import seed_demo
-from bot.outbox import deliver_pending
+from bot.kernel.clock import SystemClock
+from bot.kernel.config import Settings
+from bot.kernel.outbox import deliver_pending
 from storage.db import Database
 from storage.models import Identity, OutboxMessage
 from tests.fake_telegram import BOT_USERNAME, FakeTelegram, UploadedFile, free_port

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.app import build_timed_jobs
-from bot.config import Settings
-from bot.timed import At, Every, PerBranch, Planned, Sweep, TimedJobs
-from storage.models import ACTIVE, Branch
+from bot.kernel.config import Settings
+from bot.kernel.timed import At, Every, PerBranch, Planned, Sweep, TimedJobs
+from storage.models import Branch
+from storage.vocabulary import ACTIVE
 from tests.helpers import Chat, post_poll
 
 LONDON = "Europe/London"

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pyrankvote import Ballot, Candidate
 from pyrankvote.single_seat_ranking_methods import instant_runoff_voting
 
-from bot.voting import (
+from bot.lib.voting import (
     Elimination,
     RankedResult,
     count_approval,

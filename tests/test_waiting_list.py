@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.canvassing import SIGNUPS
+from bot.kernel.waiting_list import WaitingList, is_full, places_left
 from bot.meetings import PLACES
-from bot.waiting_list import WaitingList, is_full, places_left
 from storage.db import Database
 from storage.models import Branch, CanvassSession, Meeting, Person
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.when import (
+from bot.lib.when import (
     ENGLISH,
     When,
     WhenError,

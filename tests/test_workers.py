@@ -5,7 +5,7 @@ only shortens the outbox lease) in Telegram webhook mode, against one
 :class:`~tests.fake_telegram.FakeTelegram` in this process; updates are posted
 to each worker's webhook as Telegram would post them, and everything the
 workers send lands in the fake. People with a second, console identity (as
-after ``/link``) act through a :class:`~bot.core.Core` in this process: a third
+after ``/link``) act through a :class:`~bot.kernel.core.Core` in this process: a third
 writer on the same database. Faults are real: ``kill -9`` of a worker, and
 every connection to the database cut at once (what a PostgreSQL restart looks
 like to its clients).
@@ -40,15 +40,15 @@ import psycopg
 import pytest
 from sqlalchemy import func, insert, select
 
-import bot.outbox
+import bot.kernel.outbox
 from bot.app import build_core
-from bot.clock import FixedClock, SystemClock
-from bot.config import Settings
 from bot.demo import seed_demo
-from bot.messages import ChatRef, Reply, Request, Sender
-from bot.outbox import Recipient, deliver_pending, enqueue
+from bot.kernel.clock import FixedClock, SystemClock
+from bot.kernel.config import Settings
+from bot.kernel.messages import ChatRef, Reply, Request, Sender
+from bot.kernel.outbox import Recipient, deliver_pending, enqueue
+from bot.lib.sortition.record import verify
 from bot.reminders import weekly_roundup
-from bot.sortition.record import verify
 from storage.db import Database
 from storage.models import (
     Ballot,
@@ -138,7 +138,7 @@ async def test_a_batch_that_outlives_its_lease_keeps_it_while_sending(demo: Chat
     """A slow platform: sending the batch takes longer than the lease, and another
     worker looks for work twice meanwhile, once after the first lease ran out."""
     await six_messages(demo)
-    db, clock, lease = demo.core.db, demo.clock, bot.outbox.LEASE
+    db, clock, lease = demo.core.db, demo.clock, bot.kernel.outbox.LEASE
     other = Quick()
 
     async def look() -> object:
@@ -156,7 +156,7 @@ async def test_rows_claimed_by_another_worker_after_a_stall_are_left_to_it(demo:
     the whole batch. When the first wakes up it sends none of the rest again: only
     the message in flight at the stall goes twice."""
     await six_messages(demo)
-    db, clock, lease = demo.core.db, demo.clock, bot.outbox.LEASE
+    db, clock, lease = demo.core.db, demo.clock, bot.kernel.outbox.LEASE
     other = Quick()
 
     async def look() -> object:

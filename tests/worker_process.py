@@ -7,7 +7,7 @@ Settings come from the ``ORGANISER_*`` environment variables as for
 
 ``ORGANISER_TEST_LEASE``
     seconds an outbox worker holds the rows it is sending
-    (:data:`bot.outbox.LEASE`, a minute in production), so that the rows of a
+    (:data:`bot.kernel.outbox.LEASE`, a minute in production), so that the rows of a
     worker killed mid-batch are taken over within the test's patience.
 
 Nothing else differs from ``organiser run``: the same ``serve()``, adapters,
@@ -20,11 +20,11 @@ import datetime as dt
 import os
 import sys
 
-import bot.outbox
+import bot.kernel.outbox
 from adapters.cli import main
 
 if __name__ == "__main__":
     lease = os.environ.get("ORGANISER_TEST_LEASE")
     if lease:
-        bot.outbox.LEASE = dt.timedelta(seconds=float(lease))
+        bot.kernel.outbox.LEASE = dt.timedelta(seconds=float(lease))
     sys.exit(main(["run"]))

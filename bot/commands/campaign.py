@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
 
-from bot.branches import audit, notify
 from bot.canvassing import (
     active_campaign,
     cancel_sessions,
@@ -28,14 +27,16 @@ from bot.canvassing import (
     local,
     slot_time,
 )
-from bot.context import Context
-from bot.i18n import N_, format_local
-from bot.messages import Reply
-from bot.outbox import Recipients
-from bot.permissions import holds_at_branch, holds_at_region, holds_nationally
-from bot.registry import command
-from bot.when import WhenError, local_moment, read_date
-from storage.models import (
+from bot.kernel.context import Context
+from bot.kernel.effects import audit, notify
+from bot.kernel.i18n import N_, format_local
+from bot.kernel.messages import Reply
+from bot.kernel.outbox import Recipients
+from bot.kernel.permissions import holds_at_branch, holds_at_region, holds_nationally
+from bot.kernel.registry import command
+from bot.lib.when import WhenError, local_moment, read_date
+from storage.models import Branch, Campaign, CanvassSession, CanvassSlot, Person
+from storage.vocabulary import (
     ADMIN,
     NATIONAL_SCOPE_ID,
     ORGANISER,
@@ -43,16 +44,11 @@ from storage.models import (
     SCOPE_BRANCH,
     SCOPE_NATIONAL,
     SCOPE_REGION,
-    Branch,
-    Campaign,
-    CanvassSession,
-    CanvassSlot,
-    Person,
 )
 
 MAX_DAYS = 366
 
-# Recipients: everyone in a campaign's scope (built once; see bot.outbox.Recipients).
+# Recipients: everyone in a campaign's scope (built once; see bot.kernel.outbox.Recipients).
 _IN_BRANCH = select(Person.id).where(Person.branch_id == bindparam("r_branch"))
 _IN_REGION = (
     select(Person.id)

@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
 
-from bot.actions import Action
-from bot.branches import audit, notify, only
+from bot.branches import only
 from bot.canvass_results import MAX_COUNT, chart, parse_tags, weekly_totals
 from bot.canvassing import (
     CAPACITY_LIMIT,
@@ -34,22 +33,17 @@ from bot.canvassing import (
     upcoming,
 )
 from bot.commands.organise import _require_staff
-from bot.context import Context, Refusal, parse_id
-from bot.i18n import N_, Translator, format_local
-from bot.ics import ICS_TYPE, calendar_file
-from bot.messages import Attachment, Button, Reply
-from bot.outbox import Recipients
-from bot.registry import Param, action, command
-from bot.when import WhenError, read_weekly, weekly
-from storage.models import (
-    GOING,
-    ORGANISER,
-    Branch,
-    CanvassResult,
-    CanvassSession,
-    CanvassSlot,
-    Person,
-)
+from bot.kernel.actions import Action
+from bot.kernel.context import Context, Refusal, parse_id
+from bot.kernel.effects import audit, notify
+from bot.kernel.i18n import N_, Translator, format_local
+from bot.kernel.messages import Attachment, Button, Reply
+from bot.kernel.outbox import Recipients
+from bot.kernel.registry import Param, action, command
+from bot.lib.ics import ICS_TYPE, calendar_file
+from bot.lib.when import WhenError, read_weekly, weekly
+from storage.models import Branch, CanvassResult, CanvassSession, CanvassSlot, Person
+from storage.vocabulary import GOING, ORGANISER
 
 
 def _number(word: str) -> bool:

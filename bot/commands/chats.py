@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.actions import Action
-from bot.branches import audit
 from bot.commands.organise import _own_branch, _require_staff
-from bot.context import Context, parse_id
-from bot.i18n import N_
-from bot.messages import Button, Reply
-from bot.registry import GROUP, PRIVATE, Param, action, command
-from storage.models import ADMIN, ORGANISER, Branch, BranchChat
+from bot.kernel.actions import Action
+from bot.kernel.context import Context, parse_id
+from bot.kernel.effects import audit
+from bot.kernel.i18n import N_
+from bot.kernel.messages import Button, Reply
+from bot.kernel.registry import GROUP, PRIVATE, Param, action, command
+from storage.models import Branch, BranchChat
+from storage.vocabulary import ADMIN, ORGANISER
 
 
 def _require_group(ctx: Context) -> None:

@@ -7,11 +7,11 @@ import datetime as dt
 from sqlalchemy import select
 
 from bot.commands.organise import STAFF, _own_branch, _require_staff
-from bot.context import Context
-from bot.i18n import N_, format_local
-from bot.messages import Reply
-from bot.outbox import PENDING, UNDELIVERABLE
-from bot.registry import Param, command
+from bot.kernel.context import Context
+from bot.kernel.i18n import N_, format_local
+from bot.kernel.messages import Reply
+from bot.kernel.outbox import PENDING, UNDELIVERABLE
+from bot.kernel.registry import Param, command
 from storage.models import Identity, OutboxMessage, Person
 
 WINDOW = dt.timedelta(days=30)

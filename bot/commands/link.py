@@ -6,10 +6,13 @@ import datetime as dt
 
 from sqlalchemy import delete, select
 
-from bot.actions import Action
-from bot.branches import audit
-from bot.context import Context
-from bot.i18n import N_, format_local, translator
+from bot.kernel.actions import Action
+from bot.kernel.context import Context
+from bot.kernel.effects import audit
+from bot.kernel.i18n import N_, format_local, translator
+from bot.kernel.messages import Button, Reply
+from bot.kernel.outbox import Recipient, enqueue
+from bot.kernel.registry import Param, action, command
 from bot.linking import (
     CODE_LIFETIME,
     CODES_ALLOWED,
@@ -24,9 +27,6 @@ from bot.linking import (
     secret_votes_in_common,
     take_code,
 )
-from bot.messages import Button, Reply
-from bot.outbox import Recipient, enqueue
-from bot.registry import Param, action, command
 from storage.models import Branch, Identity, LinkCode, LinkFailure, Person, Prompt
 
 CONFIRM_LIFETIME = dt.timedelta(minutes=30)

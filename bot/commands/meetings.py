@@ -34,18 +34,24 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, case, func, select
 
-from bot.actions import Action
-from bot.branches import audit, search
+from bot.branches import search
 from bot.commands.organise import _require_staff
-from bot.context import Context, Refusal, parse_id
 from bot.formation import (
     attendance,
     counts_as_first_meeting,
     first_call_held,
     first_meeting_attended,
 )
-from bot.i18n import N_, Translator, format_local
-from bot.ics import ICS_TYPE, calendar_file
+from bot.kernel.actions import Action
+from bot.kernel.context import Context, Refusal, parse_id
+from bot.kernel.effects import audit
+from bot.kernel.i18n import N_, Translator, format_local
+from bot.kernel.messages import Attachment, Button, Reply
+from bot.kernel.permissions import holds_anywhere, holds_at_branch
+from bot.kernel.registry import action, command
+from bot.kernel.waiting_list import is_full, places_left
+from bot.lib.ics import ICS_TYPE, calendar_file
+from bot.lib.when import WhenError, read_when, recurrences, wall_text
 from bot.meetings import (
     CAPACITY_LIMIT,
     LINK,
@@ -76,13 +82,9 @@ from bot.meetings import (
     where_line,
 )
 from bot.meetings import announce as announce_meeting
-from bot.messages import Attachment, Button, Reply
 from bot.people import resolve_reference
-from bot.permissions import holds_anywhere, holds_at_branch
-from bot.registry import action, command
-from bot.waiting_list import is_full, places_left
-from bot.when import WhenError, read_when, recurrences, wall_text
-from storage.models import (
+from storage.models import Branch, Meeting, MeetingAttendance, MeetingRsvp, Person, Prompt
+from storage.vocabulary import (
     ADMIN,
     ASSEMBLY,
     ONLINE,
@@ -91,12 +93,6 @@ from storage.models import (
     RSVP_MAYBE,
     RSVP_NO,
     RSVP_WAITING,
-    Branch,
-    Meeting,
-    MeetingAttendance,
-    MeetingRsvp,
-    Person,
-    Prompt,
 )
 
 DRAFT_LIFETIME = dt.timedelta(hours=1)

@@ -6,15 +6,12 @@ import datetime as dt
 
 from sqlalchemy import delete
 
-from bot.actions import Action
 from bot.branches import (
     PLACE_LIMIT,
     admins_over,
     anyone,
-    audit,
     clean_place,
     count_people,
-    notify,
     organisers_of,
     role_label,
     search,
@@ -22,23 +19,17 @@ from bot.branches import (
     status_label,
 )
 from bot.commands.privacy import ask_consent
-from bot.context import PROMPT_LIFETIME, Context, parse_id
 from bot.formation import maybe_forming
 from bot.founding import region_for
-from bot.i18n import N_, Translator, format_local
-from bot.messages import Button, Reply
-from bot.permissions import is_member
-from bot.registry import Param, action, answer, command
-from storage.models import (
-    PROPOSED,
-    SCOPE_BRANCH,
-    SCOPE_REGION,
-    Branch,
-    BranchTransition,
-    Person,
-    Region,
-    RoleGrant,
-)
+from bot.kernel.actions import Action
+from bot.kernel.context import PROMPT_LIFETIME, Context, parse_id
+from bot.kernel.effects import audit, notify
+from bot.kernel.i18n import N_, Translator, format_local
+from bot.kernel.messages import Button, Reply
+from bot.kernel.permissions import is_member
+from bot.kernel.registry import Param, action, answer, command
+from storage.models import Branch, BranchTransition, Person, Region, RoleGrant
+from storage.vocabulary import PROPOSED, SCOPE_BRANCH, SCOPE_REGION
 
 
 def _not_a_place(ctx: Context) -> str:

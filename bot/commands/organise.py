@@ -13,27 +13,22 @@ from zoneinfo import available_timezones
 
 from sqlalchemy import delete, func, select
 
-from bot.actions import Action
 from bot.branch_merge import holdings, merge_branches, pending_draws
 from bot.branches import (
     PLACE_LIMIT,
     admins_over,
-    audit,
     clean_place,
     count_people,
     national_admins,
-    notify,
     only,
     organisers,
     people_in,
-    people_of,
     role_label,
     search,
     slugify,
     status_label,
 )
 from bot.commands.membership import place_name, scope_phrase
-from bot.context import Context
 from bot.formation import (
     REASON_LIMIT,
     Progress,
@@ -45,19 +40,23 @@ from bot.formation import (
     progress,
 )
 from bot.founding import clean_area
-from bot.i18n import N_, format_local
-from bot.linking import merge_people, secret_votes_in_common
-from bot.messages import Button, Reply
-from bot.people import resolve_reference
-from bot.permissions import (
+from bot.kernel.actions import Action
+from bot.kernel.context import Context
+from bot.kernel.effects import audit, notify, people_of
+from bot.kernel.i18n import N_, format_local
+from bot.kernel.messages import Button, Reply
+from bot.kernel.permissions import (
     holds_above_branch,
     holds_at_branch,
     holds_at_region,
     holds_nationally,
     is_member,
 )
-from bot.registry import GROUP, PRIVATE, Param, action, command
-from storage.models import (
+from bot.kernel.registry import GROUP, PRIVATE, Param, action, command
+from bot.linking import merge_people, secret_votes_in_common
+from bot.people import resolve_reference
+from storage.models import Branch, BranchTransition, Identity, Person, Region, RoleGrant
+from storage.vocabulary import (
     ADMIN,
     AFFILIATED,
     FORMING,
@@ -70,12 +69,6 @@ from storage.models import (
     SCOPE_NATIONAL,
     SCOPE_REGION,
     TREASURER,
-    Branch,
-    BranchTransition,
-    Identity,
-    Person,
-    Region,
-    RoleGrant,
 )
 
 MEMBER_LIST_LIMIT = 100

@@ -23,15 +23,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, func, select
 
 from bot import ballot_box
-from bot.actions import Action
-from bot.branches import audit, search
+from bot.branches import search
 from bot.commands.organise import _require_staff
-from bot.context import Context, Refusal, parse_id
-from bot.i18n import N_, Translator, format_local, translator
+from bot.kernel.actions import Action
+from bot.kernel.context import Context, Refusal, parse_id
+from bot.kernel.effects import audit
+from bot.kernel.i18n import N_, Translator, format_local, translator
+from bot.kernel.messages import Attachment, Button, Reply
+from bot.kernel.outbox import Recipients, enqueue, enqueue_for
+from bot.kernel.permissions import holds_at_branch, holds_at_region, holds_nationally, is_member
+from bot.kernel.registry import action, command
+from bot.lib.when import WhenError, read_wall_text, read_when, wall_text
 from bot.meetings import when_problem
-from bot.messages import Attachment, Button, Reply
-from bot.outbox import Recipients, enqueue, enqueue_for
-from bot.permissions import holds_at_branch, holds_at_region, holds_nationally, is_member
 from bot.polls import (
     DEFAULT_OPEN_FOR,
     MAX_OPTIONS,
@@ -61,9 +64,8 @@ from bot.polls import (
     scope_timezone,
     turnout,
 )
-from bot.registry import action, command
-from bot.when import WhenError, read_wall_text, read_when, wall_text
-from storage.models import (
+from storage.models import Branch, BranchChat, Person, Poll, PollVoter, Region
+from storage.vocabulary import (
     ADMIN,
     MULTI,
     NATIONAL_SCOPE_ID,
@@ -74,12 +76,6 @@ from storage.models import (
     SCOPE_REGION,
     SINGLE,
     TIMES,
-    Branch,
-    BranchChat,
-    Person,
-    Poll,
-    PollVoter,
-    Region,
 )
 
 MAX_QUESTION = 300

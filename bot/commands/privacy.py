@@ -8,22 +8,18 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select
 
-from bot.actions import Action
-from bot.branches import audit
-from bot.context import Context
 from bot.draws import vacate
-from bot.i18n import N_
+from bot.kernel.actions import Action
+from bot.kernel.context import Context
+from bot.kernel.effects import audit
+from bot.kernel.i18n import N_
+from bot.kernel.messages import Attachment, Button, Reply
+from bot.kernel.permissions import is_member
+from bot.kernel.registry import action, command
 from bot.linking import person_columns
-from bot.messages import Attachment, Button, Reply
-from bot.permissions import is_member
 from bot.polls import forget_voter
-from bot.registry import action, command
 from bot.retention import erase_mentions, words_naming
 from storage.models import (
-    ACCEPTED,
-    ADMIN,
-    INVITED,
-    SCOPE_NATIONAL,
     AuditEntry,
     Branch,
     Consent,
@@ -38,6 +34,7 @@ from storage.models import (
     RoleGrant,
     SortitionProfile,
 )
+from storage.vocabulary import ACCEPTED, ADMIN, INVITED, SCOPE_NATIONAL
 
 
 def _row(obj: Any, *fields: str) -> dict[str, Any]:

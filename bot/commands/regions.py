@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, select
 
-from bot.branches import audit, search, slugify
-from bot.context import Context
+from bot.branches import search, slugify
 from bot.founding import Area, clean_area, clean_region_name
-from bot.i18n import N_
-from bot.messages import Reply
-from bot.permissions import holds_nationally
-from bot.registry import command
-from storage.models import ADMIN, SCOPE_REGION, Branch, Region, RoleGrant
+from bot.kernel.context import Context
+from bot.kernel.effects import audit
+from bot.kernel.i18n import N_
+from bot.kernel.messages import Reply
+from bot.kernel.permissions import holds_nationally
+from bot.kernel.registry import command
+from storage.models import Branch, Region, RoleGrant
+from storage.vocabulary import ADMIN, SCOPE_REGION
 
 USAGE = N_(
     "Usage:\n"

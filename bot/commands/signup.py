@@ -11,21 +11,14 @@ their branch's link; anyone may name a branch they organise or are admin over
 from __future__ import annotations
 
 from bot.branches import search
-from bot.context import Context
-from bot.i18n import N_
-from bot.messages import Attachment, Reply
-from bot.permissions import holds_at_branch
-from bot.registry import Param, command
+from bot.kernel.context import Context
+from bot.kernel.i18n import N_
+from bot.kernel.messages import Attachment, Reply
+from bot.kernel.permissions import holds_at_branch
+from bot.kernel.registry import Param, command
 from bot.signup import PARTY_PAYLOAD, branch_payload, qr_png
-from storage.models import (
-    ADMIN,
-    ORGANISER,
-    SCOPE_BRANCH,
-    SCOPE_NATIONAL,
-    SCOPE_REGION,
-    Branch,
-    Region,
-)
+from storage.models import Branch, Region
+from storage.vocabulary import ADMIN, ORGANISER, SCOPE_BRANCH, SCOPE_NATIONAL, SCOPE_REGION
 
 LEADS = (ORGANISER, ADMIN)  # an admin has the organiser's powers
 

@@ -18,29 +18,19 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from bot import draws
-from bot.actions import Action
-from bot.branches import audit, notify
 from bot.commands.organise import _require_staff
-from bot.config import parse_categories
-from bot.context import Context, Refusal, parse_id
-from bot.i18n import N_, Translator, format_local
-from bot.messages import Attachment, Button, Reply
-from bot.permissions import holds_at_branch, holds_at_region, holds_nationally, is_member
-from bot.registry import action, command
-from bot.sortition import beacons, seeds
-from bot.sortition.model import Quota, SortitionError
-from bot.sortition.record import canonical, parse_seed_source, public_view, verify
+from bot.kernel.actions import Action
+from bot.kernel.config import parse_categories
+from bot.kernel.context import Context, Refusal, parse_id
+from bot.kernel.effects import audit, notify
+from bot.kernel.i18n import N_, Translator, format_local
+from bot.kernel.messages import Attachment, Button, Reply
+from bot.kernel.permissions import holds_at_branch, holds_at_region, holds_nationally, is_member
+from bot.kernel.registry import action, command
+from bot.lib.sortition import beacons, seeds
+from bot.lib.sortition.model import Quota, SortitionError
+from bot.lib.sortition.record import canonical, parse_seed_source, public_view, verify
 from storage.models import (
-    ACCEPTED,
-    ADMIN,
-    AFFILIATED,
-    DECLINED,
-    INVITED,
-    NATIONAL_SCOPE_ID,
-    ORGANISER,
-    SCOPE_BRANCH,
-    SCOPE_NATIONAL,
-    SCOPE_REGION,
     Branch,
     Consent,
     CouncilSeat,
@@ -51,6 +41,18 @@ from storage.models import (
     Region,
     RoleGrant,
     SortitionProfile,
+)
+from storage.vocabulary import (
+    ACCEPTED,
+    ADMIN,
+    AFFILIATED,
+    DECLINED,
+    INVITED,
+    NATIONAL_SCOPE_ID,
+    ORGANISER,
+    SCOPE_BRANCH,
+    SCOPE_NATIONAL,
+    SCOPE_REGION,
 )
 
 PREFER_NOT = "prefer not to say"
@@ -335,7 +337,7 @@ def _read_plan(ctx: Context, words: list[str]) -> Plan:
 
 
 def _seed_source(ctx: Context, text: str, bodies: list[draws.Body]) -> dict[str, Any]:
-    """The committed seed source these words name (see ``bot.sortition.seeds``), or
+    """The committed seed source these words name (see ``bot.lib.sortition.seeds``), or
     a refusal: a lottery's result after today, a beacon round after now; any other
     text is a trial."""
     timezone = bodies[0].timezone if bodies else ctx.settings.default_timezone

@@ -4,29 +4,22 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from bot.actions import Action
-from bot.branches import audit, clean_place
+from bot.branches import clean_place
 from bot.commands.membership import ask_where, join_flow
 from bot.commands.privacy import ask_consent
-from bot.context import Context, Refusal, parse_id
 from bot.founding import is_admin_code, make_national_admin, take_admin_code
-from bot.i18n import N_
+from bot.kernel.actions import Action
+from bot.kernel.context import Context, Refusal, parse_id
+from bot.kernel.effects import audit
+from bot.kernel.i18n import N_
+from bot.kernel.messages import Reply
+from bot.kernel.permissions import holds_anywhere
+from bot.kernel.registry import GROUP, PRIVATE, CommandSpec, Param, action, command
 from bot.linking import FAILURES_ALLOWED, recent_failures
-from bot.messages import Reply
 from bot.people import create_person
-from bot.permissions import holds_anywhere
-from bot.registry import GROUP, PRIVATE, CommandSpec, Param, action, command
 from bot.signup import BRANCH_ID_PREFIX, BRANCH_PREFIX, PARTY_PAYLOAD
-from storage.models import (
-    ADMIN,
-    SCOPE_NATIONAL,
-    Branch,
-    Consent,
-    Identity,
-    LinkFailure,
-    Person,
-    RoleGrant,
-)
+from storage.models import Branch, Consent, Identity, LinkFailure, Person, RoleGrant
+from storage.vocabulary import ADMIN, SCOPE_NATIONAL
 
 
 @command("start", N_("welcome, privacy notice and consent"), params=())

@@ -72,8 +72,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.sortition.lottery import DEFAULT_M, Lottery, build_lottery, leximin_probabilities
-from bot.sortition.model import Person, Problem, Quota, SortitionError
+from bot.lib.sortition.lottery import DEFAULT_M, Lottery, build_lottery, leximin_probabilities
+from bot.lib.sortition.model import Person, Problem, Quota, SortitionError
 
 FORMAT = "assembly-organiser/sortition-record/1"
 SEALED = "assembly-organiser/sortition-record/2"

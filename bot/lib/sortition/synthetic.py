@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 
-from bot.sortition.model import Person, Quota
+from bot.lib.sortition.model import Person, Quota
 
 #: category -> [(value, population share, relative propensity to answer)]
 CATEGORIES: dict[str, list[tuple[str, float, float]]] = {

@@ -71,7 +71,7 @@ class Request:
 @dataclass(frozen=True, slots=True)
 class Button:
     label: str
-    action: str  # a bot.actions.Action: the handler is the @action registered under it
+    action: str  # a bot.kernel.actions.Action: the handler is the @action registered under it
     id: str = ""
 
     @property

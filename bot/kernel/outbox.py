@@ -33,9 +33,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import Clock
-from bot.i18n import DEFAULT_LOCALE, Translator, available_locales, translator
-from bot.messages import Attachment, Button, Recipient, Reply, Transport, Undeliverable
+from bot.kernel.clock import Clock
+from bot.kernel.i18n import DEFAULT_LOCALE, Translator, available_locales, translator
+from bot.kernel.messages import Attachment, Button, Recipient, Reply, Transport, Undeliverable
 from storage.db import Database
 from storage.models import BranchChat, Identity, OutboxMessage, Person, UTCDateTime
 from storage.writes import upsert, upsert_statement

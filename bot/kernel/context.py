@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.actions import Action
-from bot.config import Settings
-from bot.i18n import Translator
-from bot.messages import Button, Reply, Request
+from bot.kernel.actions import Action
+from bot.kernel.config import Settings
+from bot.kernel.i18n import Translator
+from bot.kernel.messages import Button, Reply, Request
 from bot.signup import Links
 from storage.models import Branch, Person, Prompt, RoleGrant
 from storage.writes import claim
 
-if TYPE_CHECKING:  # for the type checker only: bot.registry imports this module
-    from bot.registry import CommandSpec
+if TYPE_CHECKING:  # for the type checker only: bot.kernel.registry imports this module
+    from bot.kernel.registry import CommandSpec
 
 PROMPT_LIFETIME = dt.timedelta(days=2)
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 
-from bot.sortition.model import Person, Quota, SortitionError
+from bot.lib.sortition.model import Person, Quota, SortitionError
 
 QUOTA_HEADERS = {
     ("category", "feature"): ("category", "feature"),

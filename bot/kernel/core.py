@@ -17,14 +17,14 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot import suggest
-from bot.clock import Clock, SystemClock
-from bot.config import Settings
-from bot.context import Context, Refusal
-from bot.i18n import translator
-from bot.messages import Reply, Request, Transport
-from bot.outbox import deliver_pending
+from bot.kernel.clock import Clock, SystemClock
+from bot.kernel.config import Settings
+from bot.kernel.context import Context, Refusal
+from bot.kernel.i18n import translator
+from bot.kernel.messages import Reply, Request, Transport
+from bot.kernel.outbox import deliver_pending
+from bot.kernel.registry import AnswerHandler, CommandSpec, Handlers
 from bot.people import find_person
-from bot.registry import AnswerHandler, CommandSpec, Handlers
 from bot.signup import Links
 from storage.db import Database
 from storage.models import AuditEntry, BranchChat, Prompt

@@ -20,8 +20,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from bot.i18n import N_
-from bot.sortition.seeds import BEACON, SeedProblem
+from bot.kernel.i18n import N_
+from bot.lib.sortition.seeds import BEACON, SeedProblem
 
 if TYPE_CHECKING:  # fetching imports it; checking a round offline does not
     import httpx

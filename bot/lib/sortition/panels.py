@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from bot.sortition._highs import INF, INFEASIBLE, INTEGER, OPTIMAL, flt, idx, new_highs
-from bot.sortition.model import FloatArray, IntArray, Quota, SortitionError, TypeTable
+from bot.lib.sortition._highs import INF, INFEASIBLE, INTEGER, OPTIMAL, flt, idx, new_highs
+from bot.lib.sortition.model import FloatArray, IntArray, Quota, SortitionError, TypeTable
 
 
 class PanelModel:

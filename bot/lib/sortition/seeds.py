@@ -14,7 +14,7 @@ A seed source is fixed in the record before anyone can know the seed. Three kind
     groups in the committed order, each group's numbers ascending, no zero
     padding, groups joined by " + "), and that text is the seed.
 ``beacon``
-    A round of a known drand chain (see ``bot.sortition.beacons``) whose time,
+    A round of a known drand chain (see ``bot.lib.sortition.beacons``) whose time,
     from the chain's genesis and period, is after the commitment.
 ``string``
     Anything else: a TRIAL. It may be useful to rehearse, but whoever types the
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.i18n import N_, format_local
+from bot.kernel.i18n import N_, format_local
 
 LOTTERY, BEACON, STRING = "lottery", "beacon", "string"
 
@@ -290,7 +290,7 @@ def seed_exists_at(source: dict[str, Any], timezone: str, committed: dt.datetime
         zone = ZoneInfo((game.timezone if game else None) or timezone)
         return dt.datetime.combine(day, results_at, zone).astimezone(dt.UTC)
     if source.get("kind") == BEACON:
-        from bot.sortition.beacons import round_time
+        from bot.lib.sortition.beacons import round_time
 
         out = round_time(source)
         return out if out is not None else committed

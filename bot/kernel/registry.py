@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TypeVar
 
-from bot.actions import Action
-from bot.context import Context
-from bot.i18n import N_
-from bot.messages import Reply
+from bot.kernel.actions import Action
+from bot.kernel.context import Context
+from bot.kernel.i18n import N_
+from bot.kernel.messages import Reply
 
 Result = Reply | list[Reply]
 CommandHandler = Callable[[Context], Awaitable[Result]]
@@ -221,7 +221,7 @@ def command(
 
 
 def action(name: Action, *, public: bool = False) -> Callable[[ActionHandler], ActionHandler]:
-    """Mark a button action's handler, named in :mod:`bot.actions`; ``public``: its
+    """Mark a button action's handler, named in :mod:`bot.kernel.actions`; ``public``: its
     answer may show in a group chat (else it goes privately, like every reply about
     one person)."""
 

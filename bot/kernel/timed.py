@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from bot.config import Settings
+from bot.kernel.config import Settings
 from storage.db import Database
 from storage.models import Branch
 

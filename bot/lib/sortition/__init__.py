@@ -12,7 +12,7 @@ See ``leximin`` (the optimisation), ``lottery`` (rounding to ``m`` panels) and
 
 The names below are imported from their modules when first used, so that
 checking a record (``record``, numpy) does not load the solver (``leximin``,
-``panels``: HiGHS), and ``import bot.sortition.seeds`` loads neither.
+``panels``: HiGHS), and ``import bot.lib.sortition.seeds`` loads neither.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.sortition.files import read_ids, read_people, read_quotas
-    from bot.sortition.leximin import Distribution, leximin_distribution
-    from bot.sortition.lottery import DEFAULT_M, Lottery, build_lottery, leximin_probabilities
-    from bot.sortition.model import Person, Problem, Quota, SortitionError, TypeTable
-    from bot.sortition.panels import InfeasibleQuotas, QuotaChange, Relaxation, find_relaxation
-    from bot.sortition.record import (
+    from bot.lib.sortition.files import read_ids, read_people, read_quotas
+    from bot.lib.sortition.leximin import Distribution, leximin_distribution
+    from bot.lib.sortition.lottery import DEFAULT_M, Lottery, build_lottery, leximin_probabilities
+    from bot.lib.sortition.model import Person, Problem, Quota, SortitionError, TypeTable
+    from bot.lib.sortition.panels import InfeasibleQuotas, QuotaChange, Relaxation, find_relaxation
+    from bot.lib.sortition.record import (
         Mismatch,
         Verification,
         canonical,
@@ -108,7 +108,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``bot.sortition.X``: imported from its module on first use (PEP 562)."""
+    """``bot.lib.sortition.X``: imported from its module on first use (PEP 562)."""
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -119,7 +119,7 @@ def __getattr__(name: str) -> Any:
 
 def relaxation_for(problem: Problem) -> Relaxation | None:
     """None when the quotas of ``problem`` can all be met, else the smallest relaxation."""
-    from bot.sortition.model import TypeTable
-    from bot.sortition.panels import find_relaxation
+    from bot.lib.sortition.model import TypeTable
+    from bot.lib.sortition.panels import find_relaxation
 
     return find_relaxation(TypeTable.from_problem(problem))

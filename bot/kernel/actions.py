@@ -1,9 +1,9 @@
 """Every button action, named once.
 
-A button carries ``action:id`` (:class:`bot.messages.Button`); the action is one
+A button carries ``action:id`` (:class:`bot.kernel.messages.Button`); the action is one
 of these wire strings. They never change: buttons already sent to people's chats,
 stored prompts and outbox rows hold them. Handlers register with
-``@action(Action.X)`` (:mod:`bot.registry`) and buttons are built with
+``@action(Action.X)`` (:mod:`bot.kernel.registry`) and buttons are built with
 ``Button(label, Action.X, id)``, so a reader can follow a button to its handler.
 """
 

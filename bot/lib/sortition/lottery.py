@@ -32,10 +32,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.sortition.model import FloatArray, IntArray, Problem, TypeTable
+from bot.lib.sortition.model import FloatArray, IntArray, Problem, TypeTable
 
 if TYPE_CHECKING:  # the solver is loaded by what solves: checking a record does not
-    from bot.sortition.leximin import Distribution
+    from bot.lib.sortition.leximin import Distribution
 
 DEFAULT_M = 1000
 
@@ -81,7 +81,7 @@ def build_lottery(
         raise ValueError("m must be at least 1")
     started = time.perf_counter()
     types = TypeTable.from_problem(problem)
-    from bot.sortition.leximin import leximin_distribution
+    from bot.lib.sortition.leximin import leximin_distribution
 
     distribution = leximin_distribution(types, method=method)
     copies = round_to_lottery(distribution, m)
@@ -106,7 +106,7 @@ def build_lottery(
 
 def leximin_probabilities(problem: Problem) -> dict[str, float]:
     """Each eligible person's LEXIMIN selection probability."""
-    from bot.sortition.leximin import leximin_distribution
+    from bot.lib.sortition.leximin import leximin_distribution
 
     types = TypeTable.from_problem(problem)
     return _per_person(types, leximin_distribution(types))

@@ -529,7 +529,7 @@ def read_date(text: str, today: dt.date, *, words: Mapping[str, Word] = ENGLISH)
 def wall_text(local: dt.datetime) -> str:
     """``2026-12-03 19:00``: a local wall time kept as text that ``read_when`` and
     ``read_wall_text`` read back (a draft's time, the options of a poll about times).
-    People read times through ``bot.i18n.format_local``."""
+    People read times through ``bot.kernel.i18n.format_local``."""
     return local.replace(tzinfo=None).isoformat(sep=" ", timespec="minutes")
 
 

@@ -12,16 +12,8 @@ import datetime as dt
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
-from storage.models import (
-    ADMIN,
-    NATIONAL_SCOPE_ID,
-    SCOPE_BRANCH,
-    SCOPE_NATIONAL,
-    SCOPE_REGION,
-    Branch,
-    Person,
-    RoleGrant,
-)
+from storage.models import Branch, Person, RoleGrant
+from storage.vocabulary import ADMIN, NATIONAL_SCOPE_ID, SCOPE_BRANCH, SCOPE_NATIONAL, SCOPE_REGION
 
 
 def is_member(person: Person, at: dt.datetime, branch_timezone: str) -> bool:

@@ -50,9 +50,18 @@ from functools import cached_property
 import highspy
 import numpy as np
 
-from bot.sortition._highs import FEASIBLE, INF, INFEASIBLE, INTEGER, OPTIMAL, flt, idx, new_highs
-from bot.sortition.model import FloatArray, IntArray, SortitionError, TypeTable
-from bot.sortition.panels import InfeasibleQuotas, PanelModel, find_relaxation
+from bot.lib.sortition._highs import (
+    FEASIBLE,
+    INF,
+    INFEASIBLE,
+    INTEGER,
+    OPTIMAL,
+    flt,
+    idx,
+    new_highs,
+)
+from bot.lib.sortition.model import FloatArray, IntArray, SortitionError, TypeTable
+from bot.lib.sortition.panels import InfeasibleQuotas, PanelModel, find_relaxation
 
 #: Column generation stops when no panel improves a stage by more than this (relative units).
 GAP = 1e-9

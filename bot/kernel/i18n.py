@@ -31,7 +31,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
-LOCALE_DIR = Path(__file__).parent / "locale"
+LOCALE_DIR = Path(__file__).parent.parent / "locale"  # bot/locale: the whole bot's catalogue
 DOMAIN = "messages"
 DEFAULT_LOCALE = "en"
 
