@@ -25,8 +25,10 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adapters.cli_base import Stop, current_revision, database, open_database
 from adapters.founding_cli import add_parser as add_founding
 from adapters.logs import secrets_of, setup_logging
+from adapters.sortition_cli import add_parser as add_sortition
 from bot.kernel.clock import SystemClock
 from bot.kernel.config import ConfigError, Settings, load_settings
 from bot.lib import spreadsheet
@@ -35,8 +37,6 @@ from bot.lib import spreadsheet
 # and `organiser sortition ...` start without SQLAlchemy, Alembic, the platform
 # libraries or the core (tests/test_architecture.py holds this).
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
-
     from storage.db import Database
 
 log = logging.getLogger("organiser")
@@ -47,60 +47,6 @@ MEMORY_DB = "sqlite:///:memory:"
 # Commands whose output is for the person at the terminal: only warnings are logged.
 TERMINAL_COMMANDS = ("console", "status", "init", "admin", "region")
 FILES_DIR = "organiser-files"  # the console saves the files the bot sends here
-
-
-class Stop(Exception):
-    """Stop with one line for the person at the terminal."""
-
-
-def _current_revision(connection: Connection) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    return MigrationContext.configure(connection).get_current_revision()
-
-
-def database(url: str) -> Database:
-    """The database at ``url``, or one line saying what is wrong with the URL."""
-    from sqlalchemy.exc import ArgumentError
-
-    from storage.db import Database
-
-    try:
-        return Database(url)
-    except ArgumentError:  # its text is no help, and the URL may hold a password
-        raise Stop(
-            "database.url: not a database URL (e.g. postgresql://user:password@host/name)"
-        ) from None
-    except ValueError as exc:
-        raise Stop(f"database.url: {exc}") from None
-
-
-async def open_database(url: str) -> Database:
-    """Open the database; SQLite is migrated automatically, PostgreSQL must be current."""
-    from alembic.script import ScriptDirectory
-    from sqlalchemy.exc import DBAPIError, OperationalError
-
-    from storage.db import alembic_config
-
-    db = database(url)
-    try:
-        if db.is_sqlite:
-            await db.upgrade()
-        else:
-            async with db.engine.connect() as conn:
-                current = await conn.run_sync(_current_revision)
-            head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-            if current != head:
-                raise Stop(
-                    f"the database schema is at {current or 'nothing'}, the code needs {head}: "
-                    "run `organiser db upgrade`"
-                )
-    except (OperationalError, DBAPIError, OSError) as exc:
-        await db.dispose()
-        where = db.url.render_as_string(hide_password=True)
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise Stop(f"cannot open the database at {where}: {reason}") from None
-    return db
 
 
 async def require_ballot_key(db: Database, settings: Settings) -> None:
@@ -193,7 +139,7 @@ async def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     try:
         await db.upgrade()
         async with db.engine.connect() as conn:
-            revision = await conn.run_sync(_current_revision)
+            revision = await conn.run_sync(current_revision)
     except (OperationalError, DBAPIError, OSError) as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         raise Stop(f"cannot upgrade the database: {reason}") from None
@@ -319,8 +265,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("--dry-run", action="store_true", help="check the file, write nothing")
     imp.set_defaults(func=cmd_import)
-
-    from adapters.sortition_cli import add_parser as add_sortition
 
     add_sortition(sub)
     add_founding(sub)

@@ -21,6 +21,7 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
+from adapters.cli_base import Stop, open_database
 from bot.kernel.clock import SystemClock
 from bot.kernel.config import Settings
 
@@ -32,15 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _stop(message: str) -> Exception:
-    from adapters.cli import Stop  # here, not at the top: adapters.cli imports this module
-
-    return Stop(message)
-
-
 async def _open(args: argparse.Namespace, settings: Settings) -> Database:
-    from adapters.cli import open_database
-
     return await open_database(args.db or settings.database_url)
 
 
@@ -68,7 +61,7 @@ async def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
             if args.party:
                 cleaned = " ".join(args.party.split())[:120]
                 if not cleaned:
-                    raise _stop("--party: give the party's name")
+                    raise Stop("--party: give the party's name")
                 await set_party_name(session, cleaned)
                 name = cleaned
             admins = await national_admins(session)
@@ -139,18 +132,18 @@ async def cmd_region_add(args: argparse.Namespace, settings: Settings) -> int:
 
     name = clean_region_name(args.name)
     if name is None or not slugify(name):
-        raise _stop("a region's name is up to 80 letters, digits and spaces, e.g. 'South West'")
+        raise Stop("a region's name is up to 80 letters, digits and spaces, e.g. 'South West'")
     area = ""
     if args.areas:
         area = clean_area(args.areas) or ""
         if not area:
-            raise _stop("--areas: places and postcode prefixes separated by commas")
+            raise Stop("--areas: places and postcode prefixes separated by commas")
     db = await _open(args, settings)
     now = SystemClock().now()
     try:
         async with db.transaction() as session:
             if await session.scalar(select(Region).where(Region.slug == slugify(name))):
-                raise _stop(f"there is already a region called {name}")
+                raise Stop(f"there is already a region called {name}")
             region = Region(name=name, slug=slugify(name), area=area, created_at=now)
             session.add(region)
             await session.flush()
@@ -176,7 +169,7 @@ async def cmd_region_areas(args: argparse.Namespace, settings: Settings) -> int:
 
     area = clean_area(args.areas)
     if area is None:
-        raise _stop("give the places and postcode prefixes it covers, separated by commas")
+        raise Stop("give the places and postcode prefixes it covers, separated by commas")
     db = await _open(args, settings)
     now = SystemClock().now()
     try:
@@ -188,7 +181,7 @@ async def cmd_region_areas(args: argparse.Namespace, settings: Settings) -> int:
                 )
             )
             if region is None:
-                raise _stop(f"there is no region called {args.name}")
+                raise Stop(f"there is no region called {args.name}")
             session.add(
                 AuditEntry(
                     at=now,

@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adapters.cli_base import Stop
+
 # The sortition library is imported by the commands that use it (``lottery``
 # loads the solver, ``verify`` only what it checks with), so that `organiser
 # --help` and `organiser sortition verify` start quickly.
@@ -33,19 +35,13 @@ if TYPE_CHECKING:
     from bot.lib.sortition import Problem
 
 
-def _stop(message: str) -> Exception:
-    from adapters.cli import Stop  # here, not at the top: adapters.cli imports this module
-
-    return Stop(message)
-
-
 async def _read(path: Path) -> str:
     try:
         return await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
     except OSError as exc:
-        raise _stop(f"cannot read {path}: {exc.strerror}") from None
+        raise Stop(f"cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
-        raise _stop(f"{path}: not UTF-8 text") from None
+        raise Stop(f"{path}: not UTF-8 text") from None
 
 
 async def _read_record(path: Path) -> dict[str, Any]:
@@ -53,9 +49,9 @@ async def _read_record(path: Path) -> dict[str, Any]:
     try:
         record = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _stop(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        raise Stop(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
     if not isinstance(record, dict):
-        raise _stop(f"{path}: not a sortition record (expected a JSON object)")
+        raise Stop(f"{path}: not a sortition record (expected a JSON object)")
     return record
 
 
@@ -67,15 +63,15 @@ def _build(
     try:
         quotas = read_quotas(quotas_text)
     except SortitionError as exc:
-        raise _stop(f"{args.quotas}: {exc}") from None
+        raise Stop(f"{args.quotas}: {exc}") from None
     try:
         people = read_people(people_text, {q.category for q in quotas})
     except SortitionError as exc:
-        raise _stop(f"{args.people}: {exc}") from None
+        raise Stop(f"{args.people}: {exc}") from None
     try:
         return Problem.build(people, quotas, args.k, read_ids(exclude_text))
     except SortitionError as exc:
-        raise _stop(str(exc)) from None
+        raise Stop(str(exc)) from None
 
 
 async def cmd_lottery(args: argparse.Namespace, settings: object) -> int:
@@ -92,25 +88,25 @@ async def cmd_lottery(args: argparse.Namespace, settings: object) -> int:
     people_text = await _read(args.people)
     exclude_text = await _read(args.exclude) if args.exclude else ""
     if m < 1:
-        raise _stop("--m must be at least 1")
+        raise Stop("--m must be at least 1")
     problem = _build(args, quotas_text, people_text, exclude_text)
     try:
         seed_source = parse_seed_source(args.seed_source)
     except SortitionError as exc:
-        raise _stop(str(exc)) from None
+        raise Stop(str(exc)) from None
     started = time.perf_counter()
     try:
         record, lottery = await asyncio.to_thread(commit, problem, seed_source, m)
     except InfeasibleQuotas as exc:
-        raise _stop(str(exc)) from None
+        raise Stop(str(exc)) from None
     except SortitionError as exc:
-        raise _stop(f"cannot build the lottery: {exc}") from None
+        raise Stop(f"cannot build the lottery: {exc}") from None
     seconds = time.perf_counter() - started
     text = json.dumps(record, ensure_ascii=False, sort_keys=True)
     try:
         await asyncio.to_thread(args.out.write_text, text + "\n", encoding="utf-8")
     except OSError as exc:
-        raise _stop(f"cannot write {args.out}: {exc.strerror}") from None
+        raise Stop(f"cannot write {args.out}: {exc.strerror}") from None
     eligible = len(problem.people) - len(problem.exclude)
     type_panels = int((lottery.distribution.weights > 0).sum())
     print(
@@ -139,7 +135,7 @@ async def cmd_draw(args: argparse.Namespace, settings: object) -> int:
     seed = await _seed_of(args, record, quiet=True)
     result = await asyncio.to_thread(verify, record, seed)
     if not result.ok:
-        raise _stop(
+        raise Stop(
             f"{args.record} does not match itself ({', '.join(result.fields)}): "
             "run `organiser sortition verify` for details"
         )
@@ -163,25 +159,25 @@ async def _seed_of(args: argparse.Namespace, record: dict[str, Any], quiet: bool
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
-            raise _stop("--beacon-round: not a JSON object") from None
+            raise Stop("--beacon-round: not a JSON object") from None
         if isinstance(value, dict):
             value = {"chain": source.get("chain"), **value}
         proof = beacons.Proof.from_json(value)
         problem = await asyncio.to_thread(beacons.proof_problem, source, proof, None)
         if problem or proof is None:
-            raise _stop(f"--beacon-round: {problem}")
+            raise Stop(f"--beacon-round: {problem}")
         if args.seed is not None and args.seed != proof.randomness:
-            raise _stop("--seed is not the round's randomness")
+            raise Stop("--seed is not the round's randomness")
         if not quiet:
             print(f"beacon: round {proof.round} of {source.get('name')}: signature checks out")
         return proof.randomness
     if args.seed is None:
-        raise _stop("give --seed (or, for a beacon, --beacon-round with the round drand published)")
+        raise Stop("give --seed (or, for a beacon, --beacon-round with the round drand published)")
     if source.get("kind") == "lottery" and seeds.game_of(source) is not None:
         try:
             canonical = seeds.lottery_seed(source, args.seed)
         except seeds.SeedProblem as exc:
-            raise _stop(f"--seed: {exc.render(_english)}") from None
+            raise Stop(f"--seed: {exc.render(_english)}") from None
         if not quiet:
             print(f"lottery result read as: {canonical}")
         return canonical
@@ -210,7 +206,7 @@ async def cmd_verify(args: argparse.Namespace, settings: object) -> int:
             tolerance=args.tolerance,
         )
     except (SortitionError, KeyError, TypeError, ValueError) as exc:
-        raise _stop(f"{args.record}: cannot solve the problem again: {exc}") from None
+        raise Stop(f"{args.record}: cannot solve the problem again: {exc}") from None
     if not result.ok:
         for mismatch in result.mismatches:
             print(f"mismatch: {mismatch}")

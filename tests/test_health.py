@@ -15,7 +15,8 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from adapters.cli import Stop, build_parser, cmd_run, main
+from adapters.cli import build_parser, cmd_run, main
+from adapters.cli_base import Stop
 from adapters.scheduler import Scheduler
 from adapters.web import start_site
 from bot.app import build_timed_jobs

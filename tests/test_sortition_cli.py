@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.cli import Stop
+from adapters.cli_base import Stop
 from adapters.sortition_cli import add_parser
 from bot.lib.sortition.synthetic import CATEGORIES, proportional_quotas, skewed_pool
 
