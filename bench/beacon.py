@@ -23,7 +23,8 @@ import statistics
 import time
 from pathlib import Path
 
-from bot.lib.sortition.beacons import CHAINS, verify_signature
+from bot.lib.sortition.beacons import verify_signature
+from bot.lib.sortition.chains import CHAINS
 
 ROUNDS = Path(__file__).resolve().parent.parent / "tests" / "data" / "drand" / "rounds.json"
 

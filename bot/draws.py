@@ -48,7 +48,7 @@ from bot.kernel.i18n import Translator, format_local, translator
 from bot.kernel.messages import Attachment, Button
 from bot.kernel.outbox import Recipients, enqueue, enqueue_for
 from bot.kernel.timed import Sweep
-from bot.lib.sortition import beacons
+from bot.lib.sortition import beacons, chains
 from bot.lib.sortition.model import Person as Entrant
 from bot.lib.sortition.model import Problem, Quota
 from bot.lib.sortition.record import (
@@ -1002,7 +1002,7 @@ async def seed_sweep(
     urls = beacons.endpoints(settings.sortition_beacon_urls)
     try:
         for draw_id, source in due_beacons:
-            chain = beacons.chain_of(source)
+            chain = chains.chain_of(source)
             round_ = source.get("round")
             if chain is None or not isinstance(round_, int):
                 continue

@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 
 from bot.draws import seed_sweep
 from bot.kernel.config import ConfigError, load_settings
-from bot.lib.sortition.beacons import DEFAULT, QUICKNET, randomness, verify_signature
+from bot.lib.sortition.beacons import randomness, verify_signature
+from bot.lib.sortition.chains import DEFAULT, QUICKNET
 from bot.lib.sortition.record import selected_after
 from bot.lib.sortition.seeds import SeedProblem, lottery_seed, lottery_source
 from storage.models import Draw, Invitation, OutboxMessage

@@ -34,6 +34,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.kernel.i18n import N_, format_local
+from bot.lib.sortition.chains import round_time
 
 LOTTERY, BEACON, STRING = "lottery", "beacon", "string"
 
@@ -290,8 +291,6 @@ def seed_exists_at(source: dict[str, Any], timezone: str, committed: dt.datetime
         zone = ZoneInfo((game.timezone if game else None) or timezone)
         return dt.datetime.combine(day, results_at, zone).astimezone(dt.UTC)
     if source.get("kind") == BEACON:
-        from bot.lib.sortition.beacons import round_time
-
         out = round_time(source)
         return out if out is not None else committed
     return committed
