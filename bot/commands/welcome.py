@@ -9,12 +9,12 @@ from bot.commands.membership import ask_where, join_flow
 from bot.commands.privacy import ask_consent
 from bot.founding import is_admin_code, make_national_admin, take_admin_code
 from bot.kernel.actions import Action
-from bot.kernel.context import Context, Refusal, parse_id
+from bot.kernel.context import Context, Listed, Refusal, parse_id
 from bot.kernel.effects import audit
 from bot.kernel.i18n import N_
 from bot.kernel.messages import Reply
 from bot.kernel.permissions import holds_anywhere
-from bot.kernel.registry import GROUP, PRIVATE, CommandSpec, Param, action, command
+from bot.kernel.registry import GROUP, PRIVATE, Param, action, command
 from bot.linking import FAILURES_ALLOWED, recent_failures
 from bot.people import create_person
 from bot.signup import BRANCH_ID_PREFIX, BRANCH_PREFIX, PARTY_PAYLOAD
@@ -95,7 +95,7 @@ async def consent(ctx: Context, target: str) -> list[Reply]:
 HELP_ORDER = ("start", "help", "join", "me", "leave", "claim", "link", "unlink", "mydata", "forget")
 
 
-def _help_position(spec: CommandSpec) -> tuple[int, str]:
+def _help_position(spec: Listed) -> tuple[int, str]:
     order = HELP_ORDER.index(spec.name) if spec.name in HELP_ORDER else len(HELP_ORDER)
     return order, spec.name
 

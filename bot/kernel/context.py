@@ -6,7 +6,7 @@ import datetime as dt
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,9 +19,6 @@ from bot.signup import Links
 from storage.models import Branch, Person, Prompt, RoleGrant
 from storage.writes import claim
 
-if TYPE_CHECKING:  # for the type checker only: bot.kernel.registry imports this module
-    from bot.kernel.registry import CommandSpec
-
 PROMPT_LIFETIME = dt.timedelta(days=2)
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on every database
 
@@ -32,6 +29,22 @@ def parse_id(text: str) -> int | None:
         return None
     value = int(text)
     return value if 0 < value <= MAX_ID else None
+
+
+class Listed(Protocol):
+    """What /help reads of a command (a :class:`bot.kernel.registry.CommandSpec`, which
+    imports this module)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def usage(self) -> str: ...
+    @property
+    def roles(self) -> tuple[str, ...]: ...
+    @property
+    def staff(self) -> tuple[tuple[str, str, tuple[str, ...]], ...]: ...
 
 
 class Refusal(Exception):
@@ -58,7 +71,7 @@ class Context:
     # How people reach the bot on each platform (the adapters tell the core).
     links: Links = field(default_factory=Links)
     # The commands the core answers (what /help lists).
-    commands: Mapping[str, CommandSpec] = field(default_factory=dict)
+    commands: Mapping[str, Listed] = field(default_factory=dict)
     _grants: list[RoleGrant] | None = field(default=None, repr=False)
 
     def refuse(self, text: str, *, audit: str | None = None) -> Refusal:
