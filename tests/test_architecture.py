@@ -100,6 +100,90 @@ def test_the_checker_sees_an_import_it_must_refuse(tmp_path: Path) -> None:
     assert "storage.models" in imported_modules(sample, whole=True)
 
 
+# The packages whose modules may never import one another in a circle.
+LAYERS = ("bot", "adapters", "runtime", "storage")
+
+
+def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """Each module of ``LAYERS`` under ``root`` and the modules of theirs it
+    imports anywhere: at the top, in a function, or for the type checker only."""
+    modules: dict[str, Path] = {}
+    for package in LAYERS:
+        for path in sorted((root / package).rglob("*.py")):
+            parts = list(path.relative_to(root).with_suffix("").parts)
+            modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in modules.items():
+        here = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        named: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, ast.Import):
+                named.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: from the package, up level - 1
+                    up = here.split(".")[: len(here.split(".")) - node.level + 1]
+                    base = ".".join([*up, base] if base else up)
+                for alias in node.names:  # a module of the package, else a name in it
+                    full = f"{base}.{alias.name}"
+                    named.add(full if full in modules else base)
+        graph[name] = set()
+        for module in named:
+            while module and module not in modules:  # a name in a module: the module
+                module = module.rpartition(".")[0]
+            if module and module != name:
+                graph[name].add(module)
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Circles of imports (a -> b -> ... -> a): the shortest back to each module in
+    turn, but for modules already on one reported."""
+    found = []
+    seen: set[str] = set()
+    for start in sorted(graph):
+        if start in seen:
+            continue
+        paths = {start: [start]}
+        queue = [start]
+        while queue:  # breadth first: the shortest way back to ``start``
+            node = queue.pop(0)
+            for nxt in sorted(graph[node]):
+                if nxt == start:
+                    found.append([*paths[node], start])
+                    seen.update(paths[node])
+                    queue = []
+                    break
+                if nxt not in paths:
+                    paths[nxt] = [*paths[node], nxt]
+                    queue.append(nxt)
+    return found
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    found = [" -> ".join(circle) for circle in circles(import_graph())]
+    assert found == [], "import circles:\n" + "\n".join(found)
+
+
+def test_the_circle_checker_sees_a_circle_through_a_function(tmp_path: Path) -> None:
+    for package in LAYERS:
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / "adapters" / "one.py").write_text("from adapters.two import run\n")
+    (tmp_path / "adapters" / "two.py").write_text(
+        "def run():\n    from . import three\n    three.go()\n"
+    )
+    (tmp_path / "adapters" / "three.py").write_text("import adapters.one as one\n")
+    (tmp_path / "storage" / "__init__.py").write_text("from storage.db import Database\n")
+    (tmp_path / "storage" / "db.py").write_text("from storage import sqlite\n")
+    (tmp_path / "storage" / "sqlite.py").write_text("import json\n")
+    (tmp_path / "bot" / "clean.py").write_text("from storage import Database\n")
+    graph = import_graph(tmp_path)
+    assert graph["bot.clean"] == {"storage"}
+    assert graph["storage.db"] == {"storage.sqlite"}  # not the package's __init__
+    assert circles(graph) == [["adapters.one", "adapters.two", "adapters.three", "adapters.one"]]
+
+
 def test_every_sentence_is_in_the_catalogue() -> None:
     """`python3 tasks.py i18n` has been run since the last sentence was written."""
     method_map = [("**.py", "python")]
