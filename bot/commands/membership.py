@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import typing
 
-from sqlalchemy import delete
+from sqlalchemy import Table, bindparam, delete, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.branches import (
     PLACE_LIMIT,
@@ -121,14 +123,21 @@ async def join_branch(ctx: Context, person: Person, branch: Branch) -> Reply:
     return await _enter(ctx, person, branch)
 
 
+_PERSONS = typing.cast(Table, Person.__table__)
+_ENTER = update(_PERSONS).where(_PERSONS.c.id == bindparam("person"))
+
+
 async def _enter(ctx: Context, person: Person, branch: Branch) -> Reply:
     if branch.status == PROPOSED:
         # Lock the branch before anything else, so that joins that may make it
         # form queue up here rather than deadlock later (PostgreSQL).
         await ctx.session.refresh(branch, with_for_update=True)
-    person.branch_id = branch.id
-    person.joined_branch_at = ctx.now
-    await ctx.session.flush()
+    await ctx.session.execute(
+        _ENTER, {"person": person.id, "branch_id": branch.id, "joined_branch_at": ctx.now}
+    )
+    # The person loaded says so too, without an ORM flush of it (a hot path).
+    set_committed_value(person, "branch_id", branch.id)
+    set_committed_value(person, "joined_branch_at", ctx.now)
     stamp = ctx.now.isoformat()
     await notify(
         ctx,
