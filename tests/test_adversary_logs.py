@@ -110,6 +110,7 @@ async def _empty(url: str) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow  # the bot in a process of its own
 @pytest.mark.parametrize("level", ["INFO", "DEBUG"])
 async def test_the_running_bot_logs_no_secret_and_at_info_no_message_text(
     pg_with_password: str, level: str

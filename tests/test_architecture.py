@@ -12,6 +12,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
@@ -378,16 +379,19 @@ def modules_loaded_by(code: str, cwd: Path = ROOT) -> set[str]:
     return {name.split(".")[0] for name in json.loads(done.stdout.splitlines()[-1])}
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_the_command_line_starts_without_the_heavy_libraries() -> None:
     loaded = modules_loaded_by("import adapters.cli\nadapters.cli.build_parser()")
     assert loaded & HEAVY == set()
     assert "numpy" not in loaded
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_the_checker_sees_a_heavy_library_loaded() -> None:
     assert {"sqlalchemy", "storage"} <= modules_loaded_by("import storage.models") & HEAVY
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_checking_a_sortition_record_loads_no_solver(tmp_path: Path) -> None:
     """`organiser sortition verify` on a record file loads numpy, not HiGHS, nor
     the bot's database or platforms."""

@@ -11,6 +11,8 @@ import pytest
 
 from tests.conftest import BALLOT_KEY
 
+pytestmark = pytest.mark.slow  # each test runs `organiser` in a process
+
 ORGANISER = str(Path(sys.executable).parent / "organiser")
 
 

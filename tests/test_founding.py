@@ -299,6 +299,7 @@ def test_areas_match_place_names_and_postcode_prefixes() -> None:
 # --- From the terminal ----------------------------------------------------------------
 
 
+@pytest.mark.slow  # `organiser` in a process, several times
 def test_init_names_the_party_and_prints_a_code_the_chat_accepts(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'party.db'}"
     first = organiser("init", "--party", "The Levellers", "--db", url, cwd=tmp_path)

@@ -297,6 +297,7 @@ async def storms(p: Platforms) -> None:
     p.dc.fail_next("/channels/*/messages", 429, method="POST", retry_after=0.5, times=12)
 
 
+@pytest.mark.slow  # hundreds of messages through failing platforms
 async def test_a_fanout_through_failing_platforms_reaches_everyone_once(
     demo: Chat, hurried: None, caplog: pytest.LogCaptureFixture
 ) -> None:

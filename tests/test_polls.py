@@ -342,6 +342,7 @@ async def test_export_is_for_organisers_and_has_totals_only(demo: Chat) -> None:
     assert "No,1" in csv_text and "Carol" not in csv_text
 
 
+@pytest.mark.slow  # hundreds of voters at once
 async def test_hundreds_of_simultaneous_votes_tally_to_the_truth(demo: Chat) -> None:
     """On PostgreSQL truly concurrent; on SQLite, serialised by the database lock."""
     await add_members(demo, 300, "Voter")

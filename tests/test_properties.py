@@ -38,6 +38,8 @@ from storage.db import Database
 from storage.models import AuditEntry, Base, Branch, Identity, Person, Prompt, Region
 from tests.helpers import Chat, snapshot
 
+pytestmark = pytest.mark.slow  # every command and button, fuzzed, on each database
+
 HANDLERS = build_handlers()
 COMMAND_NAMES = sorted(HANDLERS.commands)
 ACTION_NAMES = sorted(HANDLERS.actions)

@@ -33,6 +33,8 @@ from tests.helpers import LOTTO_RESULT, lotto
 from tests.observed import ObservedDiscord, ObservedTelegram
 from tests.test_cli import organiser
 
+pytestmark = pytest.mark.slow  # a whole party, through the command line and both platforms
+
 TELEGRAM_TOKEN = "123456:TEST-TOKEN"
 LONDON = ZoneInfo("Europe/London")  # the party's (and so each branch's) time zone by default
 PAT, ANN = 701, 702  # Telegram user ids

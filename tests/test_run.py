@@ -9,6 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.demo import seed_demo
 from bot.kernel.config import Settings
 from bot.kernel.outbox import enqueue
@@ -17,6 +19,8 @@ from storage.db import Database
 from storage.models import Identity, Person
 from tests.fake_telegram import FakeTelegram
 from tests.helpers import link_demo_people
+
+pytestmark = pytest.mark.slow  # the bot in a process of its own
 
 ORGANISER = str(Path(sys.executable).parent / "organiser")
 

@@ -41,7 +41,7 @@ from tests.fake_discord import FakeDiscord
 from tests.fake_telegram import FakeTelegram, free_port
 from tests.helpers import link_demo_people, until
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # several workers each
 
 FAST = Timing(takeover_every=0.05, check_every=0.05, heartbeat_every=0.1)
 SECRET = "s3cret-Token"

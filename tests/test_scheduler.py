@@ -130,6 +130,7 @@ async def test_only_one_worker_leads_and_another_takes_over(pg_url: str) -> None
 
 
 @pytest.mark.postgres
+@pytest.mark.slow  # two schedulers waiting for a reminder to fall due
 async def test_two_workers_on_postgresql_fire_a_reminder_once(pg_url: str) -> None:
     admin_url = pg_url.rsplit("/", 1)[0] + "/postgres"
     name = f"organiser_sched_{secrets.token_hex(4)}"

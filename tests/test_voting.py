@@ -317,6 +317,7 @@ def contested_polls(draw: st.DrawFn) -> tuple[int, list[list[int]]]:
     return options, ballots
 
 
+@pytest.mark.slow  # 800 examples
 @settings(max_examples=800, deadline=None)
 @given(contested_polls())
 def test_same_winner_as_pyrankvote_when_no_tie_is_broken(

@@ -508,6 +508,7 @@ texts = st.one_of(
 )
 
 
+@pytest.mark.slow  # 1,500 examples
 @settings(max_examples=1500, deadline=None)
 @given(texts, nows, st.sampled_from(ZONES))
 def test_any_text_is_read_or_refused_with_a_reason(

@@ -69,6 +69,8 @@ from tests.conftest import BALLOT_KEY
 from tests.fake_telegram import BOT_USER, FakeTelegram, free_port
 from tests.helpers import Chat, add_members, until
 
+pytestmark = pytest.mark.slow  # worker processes
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "tests" / "worker_process.py"
 SECRET = "workers-Secret_token"
