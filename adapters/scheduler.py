@@ -16,6 +16,10 @@ module-global state. So a stored job names :func:`timed_job` (never called)
 with its job's name and branch as arguments, and this scheduler's own
 executor (:class:`_Runner`) runs it through the table this scheduler holds:
 two schedulers in one process (the tests' workers) each run their own.
+A stored job that names anything else was stored by an older version (its
+functions are gone, so APScheduler could not load it): each sync removes such
+jobs first, quietly, and a run of one that fell due while the process was down
+(the upgrade) is kept by the job that replaces it under the same id.
 
 Job settings: ``coalesce=True`` (a backlog of missed runs fires once) and
 ``max_instances=1`` (a job still running when it is due again skips that run).
@@ -37,6 +41,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import pickle
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -47,6 +52,8 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from apscheduler.util import obj_to_ref, utc_timestamp_to_datetime
+from sqlalchemy import select
 
 from bot.kernel.clock import Clock
 from bot.kernel.config import Settings
@@ -65,6 +72,9 @@ async def timed_job(job: str, branch: int | None = None) -> None:
     """The function a stored job names: never called, the scheduler that loads the
     job runs it (see the module's docstring)."""
     raise RuntimeError(f"timed job {job} ran outside its scheduler")
+
+
+OWN = obj_to_ref(timed_job)  # what every job this version stores names
 
 
 class _Runner(AsyncIOExecutor):
@@ -179,26 +189,52 @@ class Scheduler:
         else:
             await self.jobs.run(job, self.db, self.settings, self.clock.now(), branch)
 
+    def _remove_older(self) -> dict[str, dt.datetime]:
+        """Delete the jobs an older version stored, before APScheduler loads them (it
+        would log a traceback for each); return the runs they missed (their next
+        run time passed, the upgrade's downtime), by id."""
+        table = self.store.jobs_t
+        older: dict[str, float | None] = {}
+        with self.store.engine.begin() as conn:
+            for row in conn.execute(select(table.c.id, table.c.next_run_time, table.c.job_state)):
+                try:
+                    own = pickle.loads(row.job_state).get("func") == OWN
+                except Exception:  # a class the state names is gone too
+                    own = False
+                if not own:
+                    older[row.id] = row.next_run_time
+            if older:
+                conn.execute(table.delete().where(table.c.id.in_(older)))
+        if older:
+            log.info("scheduler: removed %d jobs an older version stored", len(older))
+        now = dt.datetime.now(dt.UTC).timestamp()  # APScheduler's clock
+        return {
+            job_id: utc_timestamp_to_datetime(due)
+            for job_id, due in older.items()
+            if due is not None and due <= now
+        }
+
     async def sync_jobs(self) -> None:
         """Make the stored jobs the table's plan (and the hourly refresh); idempotent."""
         planned = [REFRESH, *await self.jobs.plan(self.db, self.settings)]
-        # All at once: APScheduler drops (and logs) a stored job it cannot load,
-        # such as one an older version of the bot stored.
+        missed = await asyncio.to_thread(self._remove_older)
         stored = {job.id: job for job in self.aps.get_jobs()}
         for item in planned:
-            self._keep(item, stored.pop(item.id, None))
+            self._keep(item, stored.pop(item.id, None), missed.get(item.id))
         for stale in stored:
             with contextlib.suppress(JobLookupError):  # another worker removed it just now
                 self.aps.remove_job(stale)
 
-    def _keep(self, item: Planned, existing: Job | None) -> None:
+    def _keep(self, item: Planned, existing: Job | None, missed: dt.datetime | None) -> None:
         """Add the job, or replace it if its schedule changed. An unchanged job is left
         alone, so that a run it missed while the process was down (its stored
-        next run time, now in the past) still fires, once."""
+        next run time, now in the past) still fires, once; so does ``missed``, the
+        run an older version's job of the same id missed."""
         late = None if item.late is None else int(item.late.total_seconds())
         name = f"{item.id} ({item.when})"  # what APScheduler's log lines call it
         if existing is not None and existing.name == name and existing.misfire_grace_time == late:
             return
+        first = {} if missed is None else {"next_run_time": missed}  # None would pause it
         with contextlib.suppress(ConflictingIdError):  # another worker added it just now
             self.aps.add_job(
                 timed_job,
@@ -208,4 +244,5 @@ class Scheduler:
                 kwargs={"job": item.job, "branch": item.branch},
                 misfire_grace_time=late,
                 replace_existing=existing is not None,
+                **first,
             )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
+import pickle
 import secrets
 import shutil
 from collections.abc import Callable
@@ -13,7 +15,11 @@ from typing import Any
 import psycopg
 import pytest
 from apscheduler.events import EVENT_JOB_EXECUTED, JobExecutionEvent
+from apscheduler.job import Job
 from apscheduler.schedulers.base import STATE_RUNNING, STATE_STOPPED
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from apscheduler.util import datetime_to_utc_timestamp
 
 from adapters.scheduler import Scheduler, timed_job
 from bot.app import build_core, build_timed_jobs
@@ -101,6 +107,89 @@ async def test_a_run_missed_while_down_fires_once_after_a_restart(sqlite_db: Dat
     await sqlite_db.dispose()
     assert runs.count("evening:1") == 1
     assert next_run > dt.datetime.now(dt.UTC)  # and it is scheduled on as before
+
+
+async def stand_in(*args: int) -> None:
+    """What a row names until it is rewritten as the previous version's function."""
+
+
+def store_as_the_previous_version(
+    scheduler: Scheduler, job_id: str, func: str, trigger: Any, args: list[int], due: dt.datetime
+) -> None:
+    """A row as the version before one job per timed job (3171fa3) stored it: the
+    pickled state of an APScheduler job naming one of its functions, which no
+    longer exist, with its defaults (6 hours' grace)."""
+    job = Job(
+        scheduler.aps,
+        id=job_id,
+        func=stand_in,
+        trigger=trigger,
+        executor="default",
+        args=args,
+        kwargs={},
+        name=func.rsplit(":", 1)[1],
+        misfire_grace_time=6 * 3600,
+        coalesce=True,
+        max_instances=1,
+        next_run_time=due,
+    )
+    state = job.__getstate__() | {"func": func}
+    with scheduler.store.engine.begin() as conn:
+        conn.execute(
+            scheduler.store.jobs_t.insert().values(
+                id=job_id,
+                next_run_time=datetime_to_utc_timestamp(due),
+                job_state=pickle.dumps(state, scheduler.store.pickle_protocol),
+            )
+        )
+
+
+async def test_the_first_start_after_an_upgrade_replaces_the_old_jobs_quietly(
+    sqlite_db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    friday_evening = dt.datetime(2026, 11, 27, 18, 0, tzinfo=dt.UTC)
+    scheduler = Scheduler(sqlite_db, Settings(), FixedClock(friday_evening), build_timed_jobs())
+    await asyncio.to_thread(scheduler._create_table)
+    now = dt.datetime.now(dt.UTC)
+    # The evening reminder fell due an hour ago, while the upgrade was under way.
+    due = {"evening": now - dt.timedelta(hours=1), "roundup": now + dt.timedelta(days=2)}
+    due["campaign"] = now + dt.timedelta(hours=3)
+    for name, when in (("tick", IntervalTrigger(minutes=1)), ("refresh", IntervalTrigger(hours=1))):
+        store_as_the_previous_version(
+            scheduler, name, f"adapters.scheduler:{name}_job", when, [], now
+        )
+    for branch in (1, 2):
+        for name in ("roundup", "campaign", "evening"):
+            store_as_the_previous_version(
+                scheduler,
+                f"{name}:{branch}",
+                f"adapters.scheduler:{name}_job",
+                CronTrigger(hour=18, timezone="Europe/London"),
+                [branch],
+                due[name],
+            )
+    runs: list[str] = []
+    scheduler.aps.add_listener(lambda e: runs.append(e.job_id), EVENT_JOB_EXECUTED)
+    caplog.set_level(logging.DEBUG)
+    await scheduler.start()
+    try:
+        await until(lambda: "evening:1" in runs, "the reminder missed during the upgrade")
+        await asyncio.sleep(0.3)  # room for a (wrong) second run to show itself
+        jobs = [job.id for job in scheduler.aps.get_jobs()]
+        with scheduler.store.engine.begin() as conn:
+            rows = conn.execute(scheduler.store.jobs_t.select()).all()
+    finally:
+        await scheduler.stop()
+        await sqlite_db.dispose()
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info] == []
+    assert "Traceback" not in caplog.text
+    upgrade = [r.getMessage() for r in caplog.records if "older version" in r.getMessage()]
+    assert upgrade == ["scheduler: removed 8 jobs an older version stored"]
+    planned = {item.id for item in await build_timed_jobs().plan(sqlite_db, Settings())}
+    assert sorted(jobs) == sorted(planned | {"refresh"})  # each once, "tick" gone
+    assert {pickle.loads(row.job_state)["func"] for row in rows} == {"adapters.scheduler:timed_job"}
+    assert runs.count("evening:1") == 1 and runs.count("evening:2") == 1
+    assert not {"roundup:1", "campaign:1"} & set(runs)  # not yet due: not run
 
 
 @pytest.mark.postgres
