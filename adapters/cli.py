@@ -52,7 +52,7 @@ FILES_DIR = "organiser-files"  # the console saves the files the bot sends here
 async def require_ballot_key(db: Database, settings: Settings) -> None:
     """Stop where secret ballots could not be sealed (PostgreSQL without
     polls.ballot_key); on SQLite, make the key file now if there is none."""
-    from bot.ballot_box import check_configured
+    from bot.polls.ballot_box import check_configured
 
     problem = check_configured(settings, db.url)
     if problem is not None:
@@ -108,7 +108,7 @@ async def _console(settings: Settings, url: str, *, demo: bool, name: str, files
     from adapters.console import ConsoleChat
     from adapters.founding_cli import founded
     from bot.app import build_core
-    from bot.demo import seed_demo
+    from bot.demo.party import seed_demo
 
     db = await open_database(url)
     await require_ballot_key(db, settings)
@@ -174,7 +174,7 @@ async def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from bot.importer import ImportError_, import_members, read_rows
+    from bot.membership.importer import ImportError_, import_members, read_rows
 
     path = Path(args.file)
     try:

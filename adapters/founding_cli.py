@@ -38,7 +38,7 @@ async def _open(args: argparse.Namespace, settings: Settings) -> Database:
 
 
 def _code_lines(code: str) -> str:
-    from bot.founding import ADMIN_CODE_LIFETIME
+    from bot.branches.founding import ADMIN_CODE_LIFETIME
 
     hours = int(ADMIN_CODE_LIFETIME.total_seconds() // 3600)
     return (
@@ -50,7 +50,7 @@ def _code_lines(code: str) -> str:
 
 
 async def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.founding import issue_admin_code, national_admins, party_name, set_party_name
+    from bot.branches.founding import issue_admin_code, national_admins, party_name, set_party_name
     from storage.models import AuditEntry
 
     db = await _open(args, settings)
@@ -86,7 +86,7 @@ async def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_admin_add(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.founding import issue_admin_code
+    from bot.branches.founding import issue_admin_code
     from storage.models import AuditEntry
 
     db = await _open(args, settings)
@@ -107,7 +107,7 @@ async def cmd_admin_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_admin_list(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.founding import national_admins
+    from bot.branches.founding import national_admins
 
     db = await _open(args, settings)
     try:
@@ -126,8 +126,8 @@ async def cmd_admin_list(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_region_add(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import select
 
-    from bot.branches import slugify
-    from bot.founding import clean_area, clean_region_name
+    from bot.branches.founding import clean_area, clean_region_name
+    from bot.branches.service import slugify
     from storage.models import AuditEntry, Region
 
     name = clean_region_name(args.name)
@@ -163,8 +163,8 @@ async def cmd_region_add(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_region_areas(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import func, select
 
-    from bot.branches import slugify
-    from bot.founding import clean_area
+    from bot.branches.founding import clean_area
+    from bot.branches.service import slugify
     from storage.models import AuditEntry, Region
 
     area = clean_area(args.areas)
@@ -260,7 +260,7 @@ NO_ADMIN_YET = (
 async def founded(db: Database, settings: Settings) -> Settings:
     """The settings with the party's name from ``organiser init`` (unless the config
     names it), after a hint on the terminal when nobody can run the party yet."""
-    from bot.founding import national_admins, party_name
+    from bot.branches.founding import national_admins, party_name
 
     async with db.transaction() as session:
         name = await party_name(session)

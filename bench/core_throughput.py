@@ -63,7 +63,7 @@ from bot.app import build_core
 from bot.kernel.config import Settings
 from bot.kernel.core import Core
 from bot.kernel.messages import ChatRef, Request, Sender
-from bot.people import SHORT_ID_ALPHABET, SHORT_ID_LENGTH
+from bot.kernel.people import SHORT_ID_ALPHABET, SHORT_ID_LENGTH
 from storage.db import Database
 from storage.models import (
     Ballot,

@@ -63,9 +63,9 @@ from sqlalchemy import select
 
 from adapters.discord import DiscordAdapter
 from bot.app import build_core
-from bot.demo import seed_demo
+from bot.demo.party import seed_demo
 from bot.kernel.config import Settings
-from bot.people import new_short_id
+from bot.kernel.people import new_short_id
 from storage.db import Database
 from storage.models import Branch, Consent, Identity, Person
 from tests.fake_discord import (

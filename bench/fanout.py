@@ -64,7 +64,7 @@ from bench.common import throwaway_database
 from bot.kernel.clock import SystemClock
 from bot.kernel.messages import Reply
 from bot.kernel.outbox import PENDING, Recipient, Recipients, Undeliverable, enqueue_for, run_outbox
-from bot.people import SHORT_ID_ALPHABET, SHORT_ID_LENGTH
+from bot.kernel.people import SHORT_ID_ALPHABET, SHORT_ID_LENGTH
 from storage.db import Database
 from storage.models import Base, Identity, OutboxMessage, Person
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """/forget and the retention sweep on a busy outbox.
 
-A fresh database is seeded with the demo party (``bot.demo.seed_demo``); Zed
+A fresh database is seeded with the demo party (``bot.demo.party.seed_demo``); Zed
 agrees, joins Frome and so is announced to its organisers, all through
 ``Core.handle``. Then ``--messages`` (100,000) sent outbox rows are
 bulk-inserted, addressed to the demo's people, sent at times spread evenly over
@@ -44,12 +44,12 @@ from sqlalchemy import func, select
 
 from bench.common import DEFAULT_PG, bulk_load, pg_unreachable, throwaway_database
 from bot.app import build_core
-from bot.demo import seed_demo
+from bot.demo.party import seed_demo
 from bot.kernel.clock import FixedClock
 from bot.kernel.config import Settings
 from bot.kernel.core import Core
 from bot.kernel.messages import ChatRef, Request, Sender
-from bot.retention import retention_sweep
+from bot.privacy.retention import retention_sweep
 from storage.db import Database
 from storage.models import OutboxMessage, Person
 

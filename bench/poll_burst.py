@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A burst of votes on one poll with a large electoral roll, through the core.
 
-A fresh database is seeded with the demo party (``bot.demo.seed_demo``) and then
+A fresh database is seeded with the demo party (``bot.demo.party.seed_demo``) and then
 ``--members`` (50,000) more members of its Frome branch, bulk-inserted: dues
 paid until 2030, joined 30 days ago, consented, each with a console identity.
 Alice (Frome's organiser) then previews ``/poll "Q?" "A" "B" "C"`` and presses
@@ -61,11 +61,11 @@ from sqlalchemy.engine import make_url
 
 from bench.common import bulk_load, throwaway_database
 from bot.app import build_core
-from bot.demo import seed_demo
+from bot.demo.party import seed_demo
 from bot.kernel.config import Settings
 from bot.kernel.core import Core
 from bot.kernel.messages import ChatRef, Reply, Request, Sender
-from bot.people import SHORT_ID_ALPHABET, SHORT_ID_LENGTH
+from bot.kernel.people import SHORT_ID_ALPHABET, SHORT_ID_LENGTH
 from storage.db import Database
 from storage.models import (
     Ballot,

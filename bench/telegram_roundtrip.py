@@ -54,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from adapters.telegram import TelegramAdapter
 from bot.app import build_core
-from bot.demo import seed_demo
+from bot.demo.party import seed_demo
 from bot.kernel.config import Settings
 from storage.db import Database
 from tests.fake_telegram import Call, FakeTelegram, free_port

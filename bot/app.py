@@ -14,32 +14,30 @@ import random
 from collections.abc import Iterable
 from types import ModuleType
 
-import bot.draws
-import bot.meetings
-import bot.polls
-import bot.reminders
-import bot.retention
-from bot.commands import (
-    campaign,
-    canvass,
-    chats,
-    delivery,
-    link,
-    meetings,
-    membership,
-    organise,
-    polls,
-    privacy,
-    regions,
-    signup,
-    sortition,
-    welcome,
-)
+import bot.canvassing.reminders
+import bot.draws.service
+import bot.meetings.service
+import bot.polls.service
+import bot.privacy.retention
+from bot.branches import chat_handlers as chats
+from bot.branches import delivery_handlers as delivery
+from bot.branches import handlers as organise
+from bot.branches import region_handlers as regions
+from bot.canvassing import campaign_handlers as campaign
+from bot.canvassing import handlers as canvass
+from bot.draws import handlers as sortition
 from bot.kernel.clock import Clock
 from bot.kernel.config import Settings
 from bot.kernel.core import Core
 from bot.kernel.registry import Handlers
 from bot.kernel.timed import TimedJobs
+from bot.linking import handlers as link
+from bot.meetings import handlers as meetings
+from bot.membership import handlers as membership
+from bot.membership import signup_handlers as signup
+from bot.membership import welcome_handlers as welcome
+from bot.polls import handlers as polls
+from bot.privacy import handlers as privacy
 from storage.db import Database
 
 # Every feature whose commands, buttons and typed answers the bot answers, in the
@@ -67,11 +65,11 @@ def build_timed_jobs() -> TimedJobs:
     rounds, purges: see bot.kernel.timed), which the scheduler runs."""
     return TimedJobs(
         (
-            *bot.reminders.TIMED,
-            *bot.meetings.TIMED,
-            *bot.polls.TIMED,
-            *bot.draws.TIMED,
-            *bot.retention.TIMED,
+            *bot.canvassing.reminders.TIMED,
+            *bot.meetings.service.TIMED,
+            *bot.polls.service.TIMED,
+            *bot.draws.service.TIMED,
+            *bot.privacy.retention.TIMED,
         )
     )
 

@@ -77,7 +77,7 @@ class Region(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
     slug: Mapped[str] = mapped_column(String(80), unique=True)
-    # The places and postcode prefixes it covers, comma separated (bot.founding.Area).
+    # The places and postcode prefixes it covers, comma separated (bot.branches.founding.Area).
     area: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
@@ -603,10 +603,10 @@ class Ballot(Base):
 
 
 class SecretBallot(Base):
-    """A secret ballot: the choice alone, sealed (:mod:`bot.ballot_box`) under a
+    """A secret ballot: the choice alone, sealed (:mod:`bot.polls.ballot_box`) under a
     key the database does not hold. Its key is random (not a sequence) and it has
     no time, so neither order nor time can tie it to a voter; the close writes
-    every ballot anew (:func:`bot.polls.reshuffle`)."""
+    every ballot anew (:func:`bot.polls.service.reshuffle`)."""
 
     __tablename__ = "secret_ballots"
     # SQLite: no hidden rowid, whose order would be the order of voting.

@@ -34,7 +34,7 @@ from tests.helpers import Chat
 PG_ADMIN_URL = os.environ.get("ORGANISER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
-# Seals secret ballots in tests (PostgreSQL has no default key: bot.ballot_box).
+# Seals secret ballots in tests (PostgreSQL has no default key: bot.polls.ballot_box).
 BALLOT_KEY = "dGVzdHMgc2VhbCBzZWNyZXQgYmFsbG90cywgaz0zMiE="
 
 
@@ -132,7 +132,7 @@ def chat(core: Core, clock: FixedClock) -> Chat:
 @pytest.fixture
 async def demo(chat: Chat) -> Chat:
     """The demo party (Frome affiliated, Bath active, Wells proposed; Alice..Kai)."""
-    from bot.demo import seed_demo
+    from bot.demo.party import seed_demo
 
     await seed_demo(chat.core.db, chat.core.settings, chat.clock.now())
     return chat

@@ -9,10 +9,10 @@ import os
 from pathlib import Path
 
 from bot.app import build_handlers
-from bot.ballot_box import CAPACITY, BallotBox
 from bot.kernel.actions import Action
 from bot.kernel.messages import MAX_BUTTON_DATA, Button
-from bot.polls import MAX_OPTIONS, RANK_DIGITS, encode_mask, encode_ranking
+from bot.polls.ballot_box import CAPACITY, BallotBox
+from bot.polls.service import MAX_OPTIONS, RANK_DIGITS, encode_mask, encode_ranking
 
 ROOT = Path(__file__).resolve().parent.parent
 TELEGRAM_CALLBACK_DATA = 64  # bytes

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.people import SHORT_ID_ALPHABET
+from bot.kernel.people import SHORT_ID_ALPHABET
 from storage.db import Database
 from storage.models import AuditEntry, Branch, BranchChat, Identity, OutboxMessage
 from tests.fake_discord import CHANNELS

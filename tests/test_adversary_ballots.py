@@ -24,7 +24,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from bot.kernel.config import Settings
-from bot.polls import poll_sweep
+from bot.polls.service import poll_sweep
 from storage.db import Database
 from storage.models import Person, Poll, PollVoter, SecretBallot
 from tests.conftest import IN_CI
@@ -385,7 +385,7 @@ def test_the_key_is_never_in_the_database_and_postgresql_needs_one(tmp_path: Pat
     configured key one is made beside the file, readable by its owner only (a
     backup of ``organiser.db`` does not carry it); PostgreSQL has no default, so a
     worker without ``polls.ballot_key`` does not start (see tests/test_cli.py)."""
-    from bot.ballot_box import check_configured, key_file
+    from bot.polls.ballot_box import check_configured, key_file
 
     sqlite = make_url(f"sqlite:///{tmp_path / 'organiser.db'}")
     assert check_configured(Settings(), sqlite) is None
@@ -438,7 +438,7 @@ async def test_the_sealing_migration_keeps_counts_and_refuses_while_a_secret_pol
     async with db.engine.begin() as conn:
         await conn.exec_driver_sql(f"UPDATE polls SET closed_at = {at} WHERE id = 2")
     await db.upgrade()
-    from bot.polls import turnout
+    from bot.polls.service import turnout
 
     async with db.transaction() as s:
         plain = await s.scalar(

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import JSON, LargeBinary, String, Text, func, select
 
 from bot.lib.sortition.record import verify
-from bot.retention import retention_sweep
+from bot.privacy.retention import retention_sweep
 from storage.db import Database
 from storage.models import (
     Base,

@@ -30,7 +30,7 @@ from sqlalchemy import text
 from adapters.cli import build_parser
 from adapters.logs import QUIET, REDACTED, secrets_of, setup_logging
 from adapters.web import start_site
-from bot.demo import seed_demo
+from bot.demo.party import seed_demo
 from bot.kernel.clock import SystemClock
 from bot.kernel.config import Settings
 from runtime.health import Health, health_app

@@ -10,13 +10,14 @@ import pytest
 
 import bot.kernel.registry
 from bot.app import FEATURES, build_core, build_handlers
-from bot.commands import privacy, welcome
 from bot.kernel.actions import Action
 from bot.kernel.clock import FixedClock
 from bot.kernel.config import Settings
 from bot.kernel.context import Context
 from bot.kernel.messages import Reply
 from bot.kernel.registry import action, command
+from bot.membership import welcome_handlers as welcome
+from bot.privacy import handlers as privacy
 from storage.db import Database
 from tests.helpers import Chat
 

@@ -30,8 +30,8 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.app import build_handlers
-from bot.importer import import_members, read_rows
 from bot.kernel.messages import Reply
+from bot.membership.importer import import_members, read_rows
 from storage.db import Database
 from storage.models import AuditEntry, Base, Branch, Identity, Person
 from tests.helpers import Chat, snapshot, text

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from bot.reminders import campaign_roundup
+from bot.canvassing.reminders import campaign_roundup
 from storage.models import CanvassSession
 from tests.helpers import Chat, text
 
@@ -99,7 +99,7 @@ async def test_a_campaign_session_follows_its_weekly_session(demo: Chat) -> None
 
 
 async def test_in_a_campaign_the_weekly_round_up_gives_way_to_the_daily_one(demo: Chat) -> None:
-    from bot.reminders import weekly_roundup
+    from bot.canvassing.reminders import weekly_roundup
 
     await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross")
     await demo.say("Alice", "/campaign start By-election 2026-12-10")

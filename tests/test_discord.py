@@ -21,7 +21,7 @@ from adapters.cli import token_refused
 from adapters.discord import DEFER_AFTER, DiscordAdapter
 from adapters.discord_replies import MAX_TEXT, chunks
 from bot.app import build_core, build_handlers
-from bot.demo import seed_demo
+from bot.demo.party import seed_demo
 from bot.kernel.clock import SystemClock
 from bot.kernel.config import Settings
 from bot.kernel.core import Core

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import build_core
-from bot.founding import Area, issue_admin_code
+from bot.branches.founding import Area, issue_admin_code
 from bot.kernel.config import Settings
 from storage.db import Database
 from storage.models import (

@@ -49,7 +49,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from bot.app import build_handlers
-from bot.demo import seed_demo
+from bot.demo.party import seed_demo
 from bot.kernel.clock import FixedClock
 from bot.kernel.config import Settings
 from bot.kernel.core import Core

@@ -20,7 +20,7 @@ from adapters.cli_base import Stop
 from adapters.scheduler import Scheduler
 from adapters.web import start_site
 from bot.app import build_timed_jobs
-from bot.demo import seed_demo
+from bot.demo.party import seed_demo
 from bot.kernel.clock import FixedClock, SystemClock
 from bot.kernel.config import Settings
 from bot.kernel.outbox import enqueue

@@ -9,7 +9,7 @@ import re
 from sqlalchemy import func, select
 
 from bot.kernel.outbox import deliver_pending
-from bot.linking import person_columns
+from bot.linking.service import person_columns
 from storage.models import CanvassSignup, Identity, Person, RoleGrant
 from tests.helpers import Chat, RecordingTransport, confirm_link, snapshot, text
 

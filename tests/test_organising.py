@@ -211,7 +211,7 @@ async def test_an_organiser_merges_an_imported_record_with_its_chat_record(demo:
     her to ask for a merge, and her organiser can now do it, nothing doubled."""
     import io
 
-    from bot.importer import import_members, read_rows
+    from bot.membership.importer import import_members, read_rows
     from storage.models import Identity
 
     rows = read_rows(io.StringIO("name,branch,dues_paid_until\nDee,Frome,2027-06-30\n"))

@@ -58,7 +58,7 @@ import adapters.telegram_replies
 from adapters.discord import DiscordAdapter
 from adapters.telegram import TelegramAdapter
 from bot.app import build_core
-from bot.demo import seed_demo
+from bot.demo.party import seed_demo
 from bot.kernel.clock import FixedClock
 from bot.kernel.config import Settings
 from bot.kernel.outbox import PENDING, SENT, UNDELIVERABLE, deliver_pending, run_outbox

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.reminders import evening_before, weekly_roundup
+from bot.canvassing.reminders import evening_before, weekly_roundup
 from tests.helpers import Chat
 
 

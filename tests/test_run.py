@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo import seed_demo
+from bot.demo.party import seed_demo
 from bot.kernel.config import Settings
 from bot.kernel.outbox import enqueue
 from runtime.serve import serve

@@ -27,7 +27,7 @@ from adapters.cli import build_parser
 from adapters.discord import DiscordAdapter
 from adapters.scheduler import Scheduler
 from bot.app import build_core, build_timed_jobs
-from bot.demo import seed_demo
+from bot.demo.party import seed_demo
 from bot.kernel.clock import FixedClock, SystemClock
 from bot.kernel.config import Settings
 from bot.kernel.outbox import deliver_pending, enqueue

@@ -23,7 +23,7 @@ from apscheduler.util import datetime_to_utc_timestamp
 
 from adapters.scheduler import Scheduler, timed_job
 from bot.app import build_core, build_timed_jobs
-from bot.demo import seed_demo
+from bot.demo.party import seed_demo
 from bot.kernel.clock import FixedClock
 from bot.kernel.config import Settings
 from bot.kernel.timed import Sweep, TimedJobs

@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from bot.kernel.config import ConfigError, load_settings
 from bot.kernel.core import Core
+from bot.kernel.links import START_PAYLOAD
 from bot.kernel.messages import Reply
-from bot.signup import START_PAYLOAD
 from storage.models import AuditEntry, Branch, Person
 from tests.helpers import Chat, text
 from tests.test_founding import founder

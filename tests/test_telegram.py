@@ -19,7 +19,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from bot.app import build_core
-from bot.demo import seed_demo
+from bot.demo.party import seed_demo
 from bot.kernel.clock import SystemClock
 from bot.kernel.config import Settings
 from bot.kernel.outbox import deliver_pending

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.canvassing import SIGNUPS
+from bot.canvassing.service import SIGNUPS
 from bot.kernel.waiting_list import WaitingList, is_full, places_left
-from bot.meetings import PLACES
+from bot.meetings.service import PLACES
 from storage.db import Database
 from storage.models import Branch, CanvassSession, Meeting, Person
 

@@ -42,13 +42,13 @@ from sqlalchemy import func, insert, select
 
 import bot.kernel.outbox
 from bot.app import build_core
-from bot.demo import seed_demo
+from bot.canvassing.reminders import weekly_roundup
+from bot.demo.party import seed_demo
 from bot.kernel.clock import FixedClock, SystemClock
 from bot.kernel.config import Settings
 from bot.kernel.messages import ChatRef, Reply, Request, Sender
 from bot.kernel.outbox import Recipient, deliver_pending, enqueue
 from bot.lib.sortition.record import verify
-from bot.reminders import weekly_roundup
 from storage.db import Database
 from storage.models import (
     Ballot,

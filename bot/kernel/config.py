@@ -242,7 +242,7 @@ class Settings:
         _https_urls,
     )
     log_level: str = setting("logging", "level", "INFO", _log_level)
-    # Seals secret ballots; never stored in the database (see bot.ballot_box).
+    # Seals secret ballots; never stored in the database (see bot.polls.ballot_box).
     polls_ballot_key: str = setting("polls", "ballot_key", "", _ballot_key, secret=True)
 
 

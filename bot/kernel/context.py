@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.kernel.actions import Action
 from bot.kernel.config import Settings
 from bot.kernel.i18n import Translator
+from bot.kernel.links import Links
 from bot.kernel.messages import Button, Reply, Request
-from bot.signup import Links
 from storage.models import Branch, Person, Prompt, RoleGrant
 from storage.writes import claim
 

@@ -16,16 +16,16 @@ from dataclasses import replace
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from bot import suggest
+from bot.kernel import suggest
 from bot.kernel.clock import Clock, SystemClock
 from bot.kernel.config import Settings
 from bot.kernel.context import Context, Refusal
 from bot.kernel.i18n import translator
+from bot.kernel.links import Links
 from bot.kernel.messages import Reply, Request, Transport
 from bot.kernel.outbox import deliver_pending
+from bot.kernel.people import find_person
 from bot.kernel.registry import AnswerHandler, CommandSpec, Handlers
-from bot.people import find_person
-from bot.signup import Links
 from storage.db import Database
 from storage.models import AuditEntry, BranchChat, Prompt
 

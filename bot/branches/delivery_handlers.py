@@ -1,0 +1,79 @@
+"""/delivery: what could not be delivered to the people of a branch, and why."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from bot.branches.handlers import STAFF, _own_branch, _require_staff
+from bot.kernel.context import Context
+from bot.kernel.i18n import N_, format_local
+from bot.kernel.messages import Reply
+from bot.kernel.outbox import PENDING, UNDELIVERABLE
+from bot.kernel.registry import Param, command
+from storage.models import Identity, OutboxMessage, Person
+
+WINDOW = dt.timedelta(days=30)
+LIMIT = 30
+
+
+@command(
+    "delivery",
+    N_("messages that could not reach your branch's people"),
+    usage="[branch]",
+    roles=STAFF,
+    params=(Param.branch(),),
+)
+async def delivery(ctx: Context) -> Reply:
+    branch = await _own_branch(ctx, ctx.request.args)
+    await _require_staff(ctx, branch, STAFF, "delivery")
+    rows = (
+        await ctx.session.execute(
+            select(OutboxMessage, Person)
+            .join(Person, Person.id == OutboxMessage.person_id)
+            .where(
+                Person.branch_id == branch.id,
+                OutboxMessage.created_at > ctx.now - WINDOW,
+                (OutboxMessage.status == UNDELIVERABLE)
+                | ((OutboxMessage.status == PENDING) & (OutboxMessage.attempts > 0)),
+            )
+            .order_by(OutboxMessage.created_at.desc())
+            .limit(LIMIT)
+        )
+    ).all()
+    blocked = list(
+        await ctx.session.execute(
+            select(Person.display_name, Person.short_id, Identity.platform)
+            .join(Identity, Identity.person_id == Person.id)
+            .where(Person.branch_id == branch.id, Identity.unreachable.is_(True))
+            .order_by(Person.display_name)
+        )
+    )
+    if not rows and not blocked:
+        return Reply(
+            ctx.t(
+                "Every message to the {branch} branch's people in the last 30 days got through.",
+                branch=branch.name,
+            ),
+            private=True,
+        )
+    lines = [ctx.t("Delivery problems for the {branch} branch (last 30 days):", branch=branch.name)]
+    for message, person in rows:
+        state = ctx.t("given up") if message.status == UNDELIVERABLE else ctx.t("still trying")
+        lines.append(
+            f"• {person.display_name} ({person.short_id}) · "
+            f"{format_local(message.created_at, 'day_time', ctx.t.locale, tz=branch.timezone)}"
+            f" · {state}: {message.last_error or '-'}"
+        )
+    for name, short_id, platform in blocked:
+        lines.append(
+            ctx.t(
+                "• {name} ({short_id}) cannot be reached on {platform}: ask them to open the "
+                "bot again.",
+                name=name,
+                short_id=short_id,
+                platform=platform,
+            )
+        )
+    return Reply("\n".join(lines), private=True)

@@ -1,0 +1,224 @@
+"""Two branches proposed for one place become one: everything of the one merged
+away moves to the one kept, and the merged branch's history stays in the kept
+one's.
+
+The merged branch's row is deleted, not kept as a "merged" branch: every row
+that named it (people, roles, chats, meetings, canvassing, polls, draws, audit
+entries, its history) moves, so nothing is lost, and no list or search of
+branches has to learn to skip a branch that is no longer one. (People merged
+by /link and /merge go the same way: bot.linking.service.)
+
+Of the two rows, the one with the higher id carries on, under the kept
+branch's name and settings. SQLite gives a new row the highest id plus one, so
+the lower id deleted here is never given to a branch proposed later: messages
+keyed by a branch's id (the admins' "a branch was proposed") and old buttons
+naming it can never be mistaken for another branch's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.branches.founding import Area
+from storage.models import (
+    Base,
+    Branch,
+    BranchChat,
+    BranchTransition,
+    CanvassSlot,
+    Draw,
+    Meeting,
+    Person,
+    Poll,
+    Prompt,
+    RoleGrant,
+)
+from storage.vocabulary import MERGED, ORGANISER, SCOPE_BRANCH
+
+
+def branch_columns() -> list[tuple[type[Any], str]]:
+    """Every (model, attribute) that holds a branch's id as a foreign key."""
+    branches = Branch.__table__
+    found: list[tuple[type[Any], str]] = []
+    for mapper in Base.registry.mappers:
+        table = mapper.local_table
+        for fk in table.foreign_keys:
+            if fk.column.table is branches and fk.parent.table is table:
+                found.append((mapper.class_, mapper.get_property_by_column(fk.parent).key))
+    return sorted(found, key=lambda pair: (pair[0].__name__, pair[1]))
+
+
+def scoped_models() -> list[type[Any]]:
+    """Every model that names a branch by scope ("branch") and scope_id: roles,
+    polls, draws, council seats, campaigns."""
+    found = []
+    for mapper in Base.registry.mappers:
+        names = {c.key for c in mapper.column_attrs}
+        if {"scope", "scope_id"} <= names:
+            found.append(mapper.class_)
+    return sorted(found, key=lambda cls: cls.__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Holdings:
+    """What a branch has that a merge moves, for the preview."""
+
+    people: int
+    organisers: int
+    meetings: int
+    canvass_slots: int
+    polls: int
+    chats: int
+
+
+async def holdings(session: AsyncSession, branch: Branch) -> Holdings:
+    async def count(stmt: Any) -> int:
+        return int(await session.scalar(stmt) or 0)
+
+    return Holdings(
+        people=await count(
+            select(func.count()).select_from(Person).where(Person.branch_id == branch.id)
+        ),
+        organisers=await count(
+            select(func.count(func.distinct(RoleGrant.person_id))).where(
+                RoleGrant.scope == SCOPE_BRANCH,
+                RoleGrant.scope_id == branch.id,
+                RoleGrant.role == ORGANISER,
+            )
+        ),
+        meetings=await count(
+            select(func.count())
+            .select_from(Meeting)
+            .where(Meeting.branch_id == branch.id, Meeting.cancelled_at.is_(None))
+        ),
+        canvass_slots=await count(
+            select(func.count())
+            .select_from(CanvassSlot)
+            .where(CanvassSlot.branch_id == branch.id, CanvassSlot.removed_at.is_(None))
+        ),
+        polls=await count(
+            select(func.count())
+            .select_from(Poll)
+            .where(Poll.scope == SCOPE_BRANCH, Poll.scope_id == branch.id)
+        ),
+        chats=await count(
+            select(func.count()).select_from(BranchChat).where(BranchChat.branch_id == branch.id)
+        ),
+    )
+
+
+async def pending_draws(session: AsyncSession, branch: Branch) -> int:
+    """Draws of the branch committed and still waiting for their seed: their pool
+    was fixed from this branch's members, so a merge waits for them."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Draw)
+            .where(
+                Draw.scope == SCOPE_BRANCH,
+                Draw.scope_id == branch.id,
+                Draw.status == "committed",
+            )
+        )
+        or 0
+    )
+
+
+def merged_area(source: Branch, into: Branch) -> str:
+    """The kept branch's area, with the merged branch's name and area added, so
+    that a search for the old place finds the kept branch."""
+    return Area.parse(", ".join((into.area, source.name, source.area))).text()
+
+
+async def merge_branches(
+    session: AsyncSession,
+    source: Branch,
+    into: Branch,
+    *,
+    now: dt.datetime,
+    actor_id: int | None,
+) -> Branch:
+    """Merge ``source`` into ``into``, in the caller's transaction; the kept branch
+    (``into``'s name, status and settings, on the row with the higher id).
+
+    The caller has checked who may do this and that ``source`` may be merged
+    away (a proposal, or forming; no draw waiting for its seed).
+    """
+    source_name, source_status = source.name, source.status
+    # The merged branch's own steps stay, named as its own, in the kept history.
+    await session.execute(
+        update(BranchTransition)
+        .where(BranchTransition.branch_id == source.id, BranchTransition.merged_from.is_(None))
+        .values(merged_from=source_name)
+    )
+    settings = {
+        prop.key: getattr(into, prop.key)
+        for prop in Branch.__mapper__.column_attrs
+        if prop.key != "id"
+    }
+    settings["area"] = merged_area(source, into)
+    settings["region_id"] = into.region_id if into.region_id is not None else source.region_id
+    for step in ("first_call_at", "first_meeting_at"):
+        held = [t for t in (getattr(source, step), getattr(into, step)) if t is not None]
+        settings[step] = min(held) if held else None
+    keep, gone = (source, into) if source.id > into.id else (into, source)
+    if keep is not into:
+        gone.slug = f"~merged-{gone.id}"  # frees the name for the row that carries on
+        await session.flush()
+    for key, value in settings.items():
+        setattr(keep, key, value)
+    await session.flush()
+    await _move(session, gone.id, keep.id)
+    session.add(
+        BranchTransition(
+            branch_id=keep.id,
+            from_status=source_status,
+            to_status=MERGED,
+            actor_id=actor_id,
+            at=now,
+            merged_from=source_name,
+        )
+    )
+    await session.delete(gone)
+    await session.flush()
+    return keep
+
+
+async def _move(session: AsyncSession, gone: int, keep: int) -> None:
+    """Every row naming branch ``gone`` names ``keep`` instead."""
+    for model in scoped_models():
+        here = and_(model.scope == SCOPE_BRANCH, model.scope_id == gone)
+        # A row that may exist once per branch (a person's role there) and that
+        # the kept branch has already: the kept one stays.
+        for others in _unique_sets(model, "scope_id"):
+            twin = aliased(model)
+            same = [twin.scope_id == keep, *[getattr(twin, o) == getattr(model, o) for o in others]]
+            await session.execute(delete(model).where(here, exists().where(*same)))
+        await session.execute(update(model).where(here).values(scope_id=keep))
+    for model, attribute in branch_columns():
+        column = getattr(model, attribute)
+        assert not _unique_sets(model, attribute), f"{model.__name__}.{attribute} is unique"
+        await session.execute(update(model).where(column == gone).values({attribute: keep}))
+    # Buttons whose state names the branch (an undo of leaving it, a meeting draft).
+    for prompt in await session.scalars(select(Prompt).where(Prompt.used_at.is_(None))):
+        if prompt.payload.get("branch") == gone:
+            prompt.payload = {**prompt.payload, "branch": keep}
+
+
+def _unique_sets(model: type[Any], attribute: str) -> list[list[str]]:
+    """The other columns of each unique constraint that includes ``attribute``
+    (partial unique indexes, such as one pending draw per body, are the
+    caller's to rule out)."""
+    table = model.__table__
+    sets: list[list[str]] = []
+    for constraint in table.constraints:
+        names = [c.name for c in getattr(constraint, "columns", [])]
+        if constraint.__class__.__name__ == "UniqueConstraint" and attribute in names:
+            sets.append([n for n in names if n != attribute])
+    return sets

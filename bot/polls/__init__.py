@@ -1,0 +1,2 @@
+"""Polls: open and secret ballots (single, approval, ranked, times), closing and
+counting them, and the results."""

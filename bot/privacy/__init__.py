@@ -1,0 +1,1 @@
+"""Privacy: /mydata and /forget, and how long what was said and done is kept."""
