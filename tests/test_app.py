@@ -4,30 +4,51 @@ feature modules it is given, and importing a module registers nothing."""
 from __future__ import annotations
 
 import random
+import sys
 import types
 
 import pytest
 
-import bot.kernel.registry
 from bot.app import FEATURES, build_core, build_handlers
 from bot.kernel.actions import Action
 from bot.kernel.clock import FixedClock
 from bot.kernel.config import Settings
 from bot.kernel.context import Context
 from bot.kernel.messages import Reply
-from bot.kernel.registry import action, command
+from bot.kernel.registry import (
+    ActionSpec,
+    AnswerSpec,
+    CommandSpec,
+    action,
+    command,
+    declarations,
+)
 from bot.membership import welcome_handlers as welcome
 from bot.privacy import handlers as privacy
 from storage.db import Database
 from tests.helpers import Chat
 
 
+def _handlers_in(value: object) -> bool:
+    """``value`` is a collection holding a marked handler (or its declaration)."""
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if not isinstance(value, list | set | tuple | frozenset):
+        return False
+    return any(
+        declarations(item) or isinstance(item, CommandSpec | ActionSpec | AnswerSpec)
+        for item in value
+    )
+
+
 def test_importing_the_features_registers_nothing_global() -> None:
     assert FEATURES  # imported: every handler module is loaded by now
     tables = [
-        name
-        for name, value in vars(bot.kernel.registry).items()
-        if isinstance(value, dict | set | list) and not name.startswith("__")
+        f"{module_name}.{name}"
+        for module_name, module in sorted(sys.modules.items())
+        if module_name.split(".")[0] in {"bot", "adapters", "runtime", "storage"}
+        for name, value in vars(module).items()
+        if name != "FEATURES" and _handlers_in(value)
     ]
     assert tables == []
     first, second = build_handlers(), build_handlers()
