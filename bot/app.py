@@ -15,7 +15,8 @@ from collections.abc import Iterable
 from types import ModuleType
 
 import bot.canvassing.reminders
-import bot.draws.service
+import bot.draws.invitations
+import bot.draws.seeding
 import bot.meetings.service
 import bot.polls.service
 import bot.privacy.retention
@@ -68,7 +69,8 @@ def build_timed_jobs() -> TimedJobs:
             *bot.canvassing.reminders.TIMED,
             *bot.meetings.service.TIMED,
             *bot.polls.service.TIMED,
-            *bot.draws.service.TIMED,
+            *bot.draws.invitations.TIMED,
+            *bot.draws.seeding.TIMED,
             *bot.privacy.retention.TIMED,
         )
     )

@@ -249,7 +249,7 @@ async def test_a_supporter_in_the_branch_learns_no_pseudonym_from_announcements(
 async def test_a_seat_vacated_is_told_to_the_organisers_and_filled(demo: Chat) -> None:
     """A seat freed (e.g. by /forget) is a vacancy: the organisers are told and
     the next person is invited under the draw's rules."""
-    from bot.draws import service as draws
+    from bot.draws import invitations as draws
 
     await pool(demo)
     draw_id = await commit_draw(demo)

@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import func, select
 
-from bot.draws.service import seed_sweep
+from bot.draws.seeding import seed_sweep
 from bot.kernel.config import ConfigError, load_settings
 from bot.lib.sortition.beacons import randomness, verify_signature
 from bot.lib.sortition.chains import DEFAULT, QUICKNET

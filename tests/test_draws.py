@@ -8,7 +8,9 @@ import json
 
 from sqlalchemy import func, select
 
-from bot.draws.service import apportion, invitation_sweep, seed_sweep
+from bot.draws.invitations import invitation_sweep
+from bot.draws.seeding import seed_sweep
+from bot.draws.service import apportion
 from bot.lib.sortition.record import verify
 from storage.models import (
     Branch,
@@ -409,7 +411,7 @@ async def test_an_invitations_deadline_is_in_the_readers_own_time_zone(demo: Cha
 
 
 def test_a_draw_summary_reads_well_when_every_chance_is_equal_and_there_is_one_panel() -> None:
-    from bot.draws.service import summary_text
+    from bot.draws.preview import summary_text
     from bot.kernel.i18n import translator
 
     record = {

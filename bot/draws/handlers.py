@@ -19,6 +19,9 @@ from sqlalchemy import delete, func, select, update
 
 from bot.branches.handlers import _require_staff
 from bot.draws import service as draws
+from bot.draws.completion import cancel, complete_group
+from bot.draws.invitations import replace
+from bot.draws.preview import build, proportional_quotas, solve, stage, summary_text
 from bot.kernel.actions import Action
 from bot.kernel.config import parse_categories
 from bot.kernel.context import Context, Refusal, parse_id
@@ -516,11 +519,11 @@ async def draw_command(ctx: Context) -> Reply:
             )
         )
     quotas = _custom(
-        draws.proportional_quotas([f for _, f in people], ctx.settings, plan.seats), plan.quotas
+        proportional_quotas([f for _, f in people], ctx.settings, plan.seats), plan.quotas
     )
-    problem, behind = draws.build(people, quotas, plan.seats)
-    record, relaxed = await draws.solve(problem, plan.source, ctx.settings.sortition_panels)
-    staged = await draws.stage(ctx.session, plan.kind, body, plan.seats, record, behind, ctx.now)
+    problem, behind = build(people, quotas, plan.seats)
+    record, relaxed = await solve(problem, plan.source, ctx.settings.sortition_panels)
+    staged = await stage(ctx.session, plan.kind, body, plan.seats, record, behind, ctx.now)
     prompt = await ctx.prompt("draw", body=plan.kind, days=plan.days, draws=[staged.id])
     lines = [ctx.t("A draw of {seats} for {body}:", seats=plan.seats, body=body.describe(ctx.t))]
     if plan.quotas:
@@ -532,7 +535,7 @@ async def draw_command(ctx: Context) -> Reply:
         )
     if relaxed:
         lines.append(ctx.t("The quotas could not all be met; relaxed: {why}", why=relaxed))
-    lines.append(draws.summary_text(ctx.t, record))
+    lines.append(summary_text(ctx.t, record))
     return _preview(ctx, plan, record["seed_source"], lines, prompt.id, await _reader_tz(ctx))
 
 
@@ -597,12 +600,10 @@ async def _preview_delegation(ctx: Context, plan: Plan, bodies: list[draws.Body]
         if index not in seats:
             lines.append(ctx.t("• {unit}: nobody can be drawn, so no delegate.", unit=body.name))
             continue
-        quotas = draws.proportional_quotas([f for _, f in pools[index]], ctx.settings, seats[index])
-        problem, behind = draws.build(pools[index], quotas, seats[index])
-        record, relaxed = await draws.solve(problem, plan.source, ctx.settings.sortition_panels)
-        staged = await draws.stage(
-            ctx.session, plan.kind, body, seats[index], record, behind, ctx.now
-        )
+        quotas = proportional_quotas([f for _, f in pools[index]], ctx.settings, seats[index])
+        problem, behind = build(pools[index], quotas, seats[index])
+        record, relaxed = await solve(problem, plan.source, ctx.settings.sortition_panels)
+        staged = await stage(ctx.session, plan.kind, body, seats[index], record, behind, ctx.now)
         planned.append(staged.id)
         summary = record["summary"]
         lines.append(
@@ -908,7 +909,7 @@ async def _enter_seed(ctx: Context, text: str) -> Reply:
                 ),
                 private=True,
             )
-    invitations = await draws.complete_group(ctx.session, ctx.settings, draw, seed, ctx.now)
+    invitations = await complete_group(ctx.session, ctx.settings, draw, seed, ctx.now)
     if invitations is None:
         raise ctx.refuse(ctx.t("Draw {id} is already done.", id=draw.id))
     audit(ctx, "draw.drawn", draw=draw.id, index=draw.chosen_index)
@@ -1053,7 +1054,7 @@ async def _cancel(ctx: Context, text: str) -> Reply:
             ),
             audit="draw.cancel",
         )
-    done = await draws.cancel(ctx.session, ctx.settings, draw, reason, ctx.now)
+    done = await cancel(ctx.session, ctx.settings, draw, reason, ctx.now)
     for cancelled in done:
         audit(ctx, "draw.cancelled", draw=cancelled.id, reason=reason)
     return Reply(
@@ -1290,7 +1291,7 @@ async def decline(ctx: Context, target: str) -> Reply:
     invitation.status = DECLINED
     invitation.answered_at = ctx.now
     await ctx.session.flush()
-    await draws.replace(ctx.session, ctx.settings, invitation, ctx.now)
+    await replace(ctx.session, ctx.settings, invitation, ctx.now)
     return Reply(
         ctx.t("Thank you for answering: someone else will be drawn in your place."),
         edit=True,

@@ -22,81 +22,53 @@ the national level).
    decline draws a replacement from those not yet invited, with quotas reduced
    by those still in, itself a committed record with a seed derived from the
    original one.
+
+This module: who a draw is for (:class:`Body`), who can be drawn (the pool,
+members, apportioning delegation seats), who hears of it (:func:`publish`,
+:func:`staff_of`), and the queries over committed draws. The other jobs:
+``bot.draws.preview`` (solving and staging a preview), ``bot.draws.completion``
+(cancelling and completing with a seed), ``bot.draws.invitations`` (invitations,
+replacements, vacancies) and ``bot.draws.seeding`` (fetching beacon rounds,
+lottery reminders).
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import logging
 import math
-import secrets
-from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.branches.service import organisers_of
-from bot.kernel.actions import Action
 from bot.kernel.config import Settings, parse_categories
 from bot.kernel.effects import people_of
-from bot.kernel.i18n import Translator, format_local, translator
-from bot.kernel.messages import Attachment, Button
+from bot.kernel.i18n import Translator, translator
+from bot.kernel.messages import Attachment
 from bot.kernel.outbox import Recipients, enqueue, enqueue_for
-from bot.kernel.timed import Sweep
-from bot.lib.sortition import beacons, chains
-from bot.lib.sortition.model import Person as Entrant
-from bot.lib.sortition.model import Problem, Quota
-from bot.lib.sortition.record import (
-    commit_sealed,
-    entrant_ids,
-    features_of,
-    next_replacement,
-    open_drawn,
-    reserve_order,
-    selected_after,
-    standing_after,
-)
-from bot.lib.sortition.seeds import is_trial, seed_exists_at
-from storage.db import Database
 from storage.models import (
     AuditEntry,
     Branch,
     BranchChat,
     CouncilSeat,
     Draw,
-    DrawEntrant,
-    Invitation,
     Person,
     Region,
     RoleGrant,
     SortitionProfile,
 )
 from storage.vocabulary import (
-    ACCEPTED,
     ADMIN,
     AFFILIATED,
-    DECLINED,
-    EXPIRED,
-    INVITED,
     NATIONAL_SCOPE_ID,
     ORGANISER,
     SCOPE_BRANCH,
     SCOPE_NATIONAL,
     SCOPE_REGION,
 )
-from storage.writes import claim
-
-# httpx is imported where a beacon round is fetched, and the solver where a draw is
-# solved: a bot that does neither holds neither in memory.
-if TYPE_CHECKING:
-    import httpx
-
-log = logging.getLogger(__name__)
 
 COUNCIL = "branch-council"
 REGION_COUNCIL = "region-council"
@@ -113,10 +85,6 @@ CANCELLED = "cancelled"
 VACATED = "vacated"  # an invitation or seat given up otherwise than by answering
 PREVIEW_LIFETIME = dt.timedelta(days=2)  # as long as the preview's Commit button
 RECORD_FILE_LIMIT = 8_000_000  # bytes: larger records are fetched with /draw record
-
-
-def pseudonym(index: int) -> str:
-    return f"P{index + 1:04d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,122 +299,6 @@ async def publish(
         )
 
 
-def proportional_quotas(
-    features: list[dict[str, str]], settings: Settings, seats: int
-) -> list[Quota]:
-    """Each value's share of the pool in seats, plus or minus one."""
-    quotas = []
-    for name, values in parse_categories(settings.sortition_categories):
-        counts = Counter(f[name] for f in features)
-        for value in [*values, PREFER_NOT]:
-            share = seats * counts.get(value, 0) / max(len(features), 1)
-            low = max(0, math.floor(share) - 1)
-            high = min(seats, math.ceil(share) + 1) if counts.get(value) else 0
-            quotas.append(Quota(name, value, low, high))
-    return quotas
-
-
-def build(
-    people: list[tuple[Person, dict[str, str]]], quotas: list[Quota], seats: int
-) -> tuple[Problem, dict[str, int]]:
-    """The problem over pseudonymous ids, and who is behind each."""
-    # Pseudonyms in a secret random order: numbered in joining order, they would
-    # let anyone who knows who joined when read the published features.
-    order = list(range(len(people)))
-    secrets.SystemRandom().shuffle(order)
-    entrants = [Entrant(pseudonym(order[i]), features) for i, (_, features) in enumerate(people)]
-    behind = {pseudonym(order[i]): person.id for i, (person, _) in enumerate(people)}
-    return Problem.build(entrants, quotas, seats), behind
-
-
-async def solve(
-    problem: Problem, seed_source: dict[str, Any], m: int
-) -> tuple[dict[str, Any], str | None]:
-    """(record, None), or the quotas relaxed as proposed and a sentence why.
-
-    Solved in a thread: the linear programs can take a moment."""
-    from bot.lib.sortition.panels import InfeasibleQuotas
-
-    try:
-        record, _ = await asyncio.to_thread(commit_sealed, problem, seed_source, m)
-        return record, None
-    except InfeasibleQuotas as exc:
-        relaxed = Problem.build(problem.people, exc.relaxation.relaxed, problem.k, problem.exclude)
-        record, _ = await asyncio.to_thread(commit_sealed, relaxed, seed_source, m)
-        return record, exc.relaxation.describe()
-
-
-def summary_text(t: Translator, record: dict[str, Any]) -> str:
-    summary = record["summary"]
-    low = format_local(float(summary["min_probability"]) * 100, "decimal1", t.locale)
-    high = format_local(float(summary["max_probability"]) * 100, "decimal1", t.locale)
-    chance = (
-        t("Each person's chance of selection is {p}%.", p=low)
-        if low == high
-        else t(
-            "Each person's chance of selection lies between {low}% and {high}%.", low=low, high=high
-        )
-    )
-    return " ".join(
-        (
-            t.plural("Pool: {n} person;", "Pool: {n} people;", n_pool(record))
-            + " "
-            + t.plural("{n} seat.", "{n} seats.", record["k"]),
-            chance,
-            t.plural(
-                "The lottery has {n} distinct panel.",
-                "The lottery has {n} distinct panels.",
-                summary["distinct_panels"],
-            ),
-            t("Record hash: {hash}.", hash=record["record_hash"][:16]),
-        )
-    )
-
-
-def n_pool(record: dict[str, Any]) -> int:
-    return len(entrant_ids(record)) - len(record["excluded"])
-
-
-async def stage(
-    session: AsyncSession,
-    kind: str,
-    body: Body,
-    seats: int,
-    record: dict[str, Any],
-    behind: dict[str, int],
-    now: dt.datetime,
-) -> Draw:
-    """Keep a preview as a draw in status ``preview``: who is behind each
-    pseudonym stays in ``draw_entrants``, never in the organiser's prompt (which
-    ``/mydata`` hands out). Previews older than a Commit button are deleted."""
-    stale = select(Draw.id).where(Draw.status == PREVIEW, Draw.created_at < now - PREVIEW_LIFETIME)
-    await session.execute(
-        DrawEntrant.__table__.delete().where(DrawEntrant.draw_id.in_(stale))  # type: ignore[attr-defined]
-    )
-    await session.execute(Draw.__table__.delete().where(Draw.id.in_(stale)))  # type: ignore[attr-defined]
-    draw = Draw(
-        body=kind,
-        scope=body.scope,
-        scope_id=body.scope_id,
-        seats=seats,
-        status=PREVIEW,
-        record=record,
-        record_hash=record["record_hash"],
-        seed_due_at=now,
-        witnesses=[],
-        round=0,
-        respond_by=now,
-        created_at=now,
-    )
-    session.add(draw)
-    await session.flush()
-    session.add_all(
-        DrawEntrant(draw_id=draw.id, pseudonym=name, person_id=pid) for name, pid in behind.items()
-    )
-    await session.flush()
-    return draw
-
-
 async def pending_draw(session: AsyncSession, body: Body) -> Draw | None:
     """The body's draw committed and waiting for its seed, if any (at most one:
     ``uq_draws_one_pending``)."""
@@ -485,223 +337,9 @@ def seed_may_be_known(draw: Draw, now: dt.datetime) -> bool:
     return source.get("kind") in ("lottery", "beacon") and draw.seed_due_at <= now
 
 
-def _with_event(record: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
+def with_event(record: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
     """``record`` with ``event`` added to its history (kept outside the hashed fields)."""
     return {**record, "history": [*record.get("history", []), event]}
-
-
-async def cancel(
-    session: AsyncSession, settings: Settings, draw: Draw, reason: str, now: dt.datetime
-) -> list[Draw]:
-    """Cancel ``draw`` (and the rest of its delegation) before its seed: its
-    history keeps the reason, and everyone in the body is told."""
-    done = []
-    for member in await group_of(session, draw):
-        if not await claim(
-            session,
-            Draw,
-            Draw.id == member.id,
-            Draw.status == COMMITTED,
-            status=CANCELLED,
-            record=_with_event(
-                member.record, {"event": "cancelled", "at": now.isoformat(), "reason": reason}
-            ),
-        ):
-            continue
-        await session.refresh(member)
-        done.append(member)
-        body = await draw_body(session, settings, member)
-        if body is None:
-            continue
-
-        def told(t: Translator, member: Draw = member, body: Body = body) -> str:
-            return t(
-                "Draw {id} for {body} was cancelled by its organisers before its seed was "
-                "known. Their reason: {reason}",
-                id=member.id,
-                body=body.describe(t),
-                reason=reason,
-            )
-
-        await publish(
-            session, settings, body, key=f"draw-cancelled:{member.id}", render=told, now=now
-        )
-    return done
-
-
-async def complete(
-    session: AsyncSession, settings: Settings, draw: Draw, seed: str, now: dt.datetime
-) -> list[Invitation] | None:
-    """Draw with ``seed``: once (a conditional UPDATE), never before the seed
-    exists; invitations go out, each with as long to answer as the draw
-    promised, counted from now. A trial (a seed nobody outside can check, see
-    ``bot.lib.sortition.seeds``) is drawn and announced as one, and invites nobody."""
-    if draw.round == 0 and now < draw.seed_due_at:
-        return None
-    trial = draw.round == 0 and is_trial(draw.record["seed_source"])
-    index, selected = selected_after(draw.record, seed)
-    opened = open_drawn(draw.record, index)  # the drawn panel's counts: its quotas checkable
-    record = draw.record if opened is None else {**draw.record, "opened": opened}
-    if not await claim(
-        session,
-        Draw,
-        Draw.id == draw.id,
-        Draw.status == "committed",
-        status=TRIAL if trial else "drawn",
-        seed=seed,
-        chosen_index=index,
-        drawn_at=now,
-        record=record,
-    ):
-        return None
-    await session.refresh(draw)
-    if trial:
-        trial_body = await draw_body(session, settings, draw)
-        if trial_body is not None:
-            await publish(
-                session,
-                settings,
-                trial_body,
-                key=f"drawn:{draw.id}",
-                render=lambda t: t(
-                    "TRIAL draw {id} for {body}: seed {seed}, panel {index} of {m}. The seed "
-                    "was typed, not public, so nobody is invited and nobody takes a seat.",
-                    id=draw.id,
-                    body=trial_body.describe(t),
-                    seed=seed[:80],
-                    index=index,
-                    m=draw.record["m"],
-                ),
-                now=now,
-            )
-        return []
-    behind = dict(
-        (
-            await session.execute(
-                select(DrawEntrant.pseudonym, DrawEntrant.person_id).where(
-                    DrawEntrant.draw_id == draw.id
-                )
-            )
-        ).all()
-    )
-    respond_by = now + max(draw.respond_by - draw.created_at, dt.timedelta(days=1))
-    invitations = []
-    # Someone forgotten (/forget) since the commitment has no entrant left: their
-    # place is a vacancy, filled below.
-    forgotten = [name for name in selected if name not in behind]
-    for name in selected:
-        if name in forgotten:
-            continue
-        invitation = Invitation(
-            draw_id=draw.id,
-            person_id=behind[name],
-            status=INVITED,
-            respond_by=respond_by,
-            reminders_sent=0,
-        )
-        session.add(invitation)
-        invitations.append(invitation)
-    await session.flush()
-    body = await draw_body(session, settings, draw)
-    if body is None:
-        return invitations
-    for invitation in invitations:
-        await _send_invitation(session, settings, body, invitation, now)
-
-    def public(t: Translator) -> str:
-        # No pseudonym: who was drawn is for the people drawn and the organisers.
-        return t(
-            "Draw {id} for {body} is done: seed {seed}, panel {index} of {m}; the {n} people "
-            "selected have been invited. Anyone can check it against the record hash "
-            "published at commit (/draw record {id}).",
-            id=draw.id,
-            body=body.describe(t),
-            seed=seed[:80],
-            index=index,
-            m=draw.record["m"],
-            n=len(selected),
-        )
-
-    await publish(session, settings, body, key=f"drawn:{draw.id}", render=public, now=now)
-    names = []
-    for name in selected:
-        if name in forgotten:
-            continue
-        person = await session.get(Person, behind[name])
-        names.append(f"{name} = {person.display_name if person else '?'}")
-    await enqueue_for(
-        session,
-        staff_of(body),
-        key=f"drawn-names:{draw.id}",
-        render=lambda t: t(
-            "Who was drawn for {body} (for organisers only): {names}.",
-            body=body.describe(t),
-            names="; ".join(names),
-        ),
-        now=now,
-    )
-    root = await root_of(session, draw)
-    for name in forgotten:
-        await enqueue_for(
-            session,
-            staff_of(body),
-            key=f"draw-vacancy:{draw.id}:{name}",
-            render=_vacancy_text(body, root.id),
-            now=now,
-        )
-        await replace_place(session, settings, draw.id, f"{draw.id}:{name}", now, pseudonym=name)
-    return invitations
-
-
-async def _send_invitation(
-    session: AsyncSession, settings: Settings, body: Body, invitation: Invitation, now: dt.datetime
-) -> Person | None:
-    """Queue the invitation (Accept / Decline) to its person, in their language."""
-    person = await session.get(Person, invitation.person_id)
-    t = translator(person.locale if person else settings.default_locale)
-    await enqueue(
-        session,
-        key=f"invite:{invitation.id}",
-        text=invitation_text(t, body, invitation, await reader_timezone(session, person, body)),
-        buttons=invitation_buttons(t, invitation),
-        now=now,
-        person_id=invitation.person_id,
-    )
-    return person
-
-
-async def reader_timezone(session: AsyncSession, person: Person | None, body: Body) -> str:
-    """The time zone a person reads times in: their branch's, else the body's."""
-    branch = await session.get(Branch, person.branch_id) if person and person.branch_id else None
-    return branch.timezone if branch else body.timezone
-
-
-def invitation_text(t: Translator, body: Body, invitation: Invitation, tz: str) -> str:
-    if body.kind in DELEGATIONS:
-        ask = t("You have been drawn by lot for {body}. Will you go?", body=body.describe(t))
-    else:
-        ask = t("You have been drawn by lot for {body}. Will you serve?", body=body.describe(t))
-    return (
-        ask
-        + " "
-        + t(
-            "Please answer by {when} ({tz} time); no answer counts as a no, and someone "
-            "else is then drawn. If you accept, the members of {unit} see your name on its "
-            "roster (/council).",
-            when=format_local(invitation.respond_by, "day_time", t.locale, tz=tz),
-            tz=tz,
-            unit=body.name,
-        )
-    )
-
-
-def invitation_buttons(t: Translator, invitation: Invitation) -> tuple[tuple[Button, ...], ...]:
-    return (
-        (
-            Button(t("Accept"), Action.INVITATION_ACCEPT, str(invitation.id)),
-            Button(t("Decline"), Action.INVITATION_DECLINE, str(invitation.id)),
-        ),
-    )
 
 
 async def root_of(session: AsyncSession, draw: Draw) -> Draw:
@@ -713,225 +351,6 @@ async def root_of(session: AsyncSession, draw: Draw) -> Draw:
     return draw
 
 
-async def replace(
-    session: AsyncSession, settings: Settings, declined: Invitation, now: dt.datetime
-) -> str | None:
-    """Fill the place of a declined, expired or vacated invitation (see
-    ``replace_place``). Returns a reason when nobody can be drawn."""
-    event = {EXPIRED: "expired", VACATED: "vacated"}.get(declined.status, "declined")
-    return await replace_place(
-        session,
-        settings,
-        declined.draw_id,
-        str(declined.id),
-        now,
-        person_id=declined.person_id,
-        event=event,
-    )
-
-
-async def replace_place(
-    session: AsyncSession,
-    settings: Settings,
-    draw_id: int,
-    place: str,
-    now: dt.datetime,
-    *,
-    person_id: int | None = None,
-    pseudonym: str | None = None,
-    event: str = "vacated",
-) -> str | None:
-    """Fill a place of ``draw_id`` left empty (``place`` names it, once: a
-    declined invitation's id, or a forgotten entrant's pseudonym; who left is
-    ``person_id`` or ``pseudonym``) under the rule the record committed before
-    its seed: the first reserve of the seeded reserve order who keeps the quotas
-    (see ``bot.lib.sortition.record``). No new record: the vacancy and its
-    replacement are an event in the draw's history, which anyone can replay.
-    Returns a reason when nobody can be drawn."""
-    draw = await session.get(Draw, draw_id)
-    if draw is None:
-        return "gone"
-    root = await root_of(session, draw)
-    root = await session.get(Draw, root.id, with_for_update=True) or root
-    await session.refresh(root)
-    body = await draw_body(session, settings, root)
-    if body is None or root.seed is None:
-        return "gone"
-    family = [root.id, *await session.scalars(select(Draw.id).where(Draw.parent_id == root.id))]
-    invitations = list(
-        await session.scalars(select(Invitation).where(Invitation.draw_id.in_(family)))
-    )
-    behind = dict(
-        (
-            await session.execute(
-                select(DrawEntrant.pseudonym, DrawEntrant.person_id).where(
-                    DrawEntrant.draw_id == root.id
-                )
-            )
-        ).all()
-    )
-    of = {pid: name for name, pid in behind.items()}
-    left = pseudonym if pseudonym is not None else of.get(person_id or 0)
-    # Who holds a place: as the history replays (also a drawn entrant forgotten
-    # before any invitation), and anyone invited (records older than the history).
-    standing, invited = standing_after(root.record, root.seed)
-    standing |= {
-        of[i.person_id]
-        for i in invitations
-        if i.status in (INVITED, ACCEPTED) and i.person_id in of
-    }
-    standing.discard(left or "")
-    invited |= {of[i.person_id] for i in invitations if i.person_id in of}
-    still = {p.id for p, _ in await eligible(session, settings, body, now)}
-    features = features_of(root.record) or {}
-    order = reserve_order(root.record, root.seed)
-    gone = {name for name in order if behind.get(name) not in still}
-    chosen = next_replacement(root.record, root.seed, standing, invited, gone, features)
-    passed = order[: order.index(chosen)] if chosen is not None else order
-    happened = {
-        "event": event,
-        "at": now.isoformat(),
-        "id": left,
-        "replacement": chosen,
-        "skipped": [name for name in passed if name in gone and name not in invited],
-    }
-    root.record = _with_event(root.record, happened)
-    if chosen is None:
-        # Nobody is left to ask: the organisers must hear it, not find out later.
-        await enqueue_for(
-            session,
-            staff_of(body),
-            key=f"draw-empty:{place}",
-            render=lambda t: t(
-                "Draw {id} for {body}: a place was given up, and nobody is left in the pool "
-                "to draw in their place.",
-                id=root.id,
-                body=body.describe(t),
-            ),
-            now=now,
-        )
-        return "empty"
-    invitation = Invitation(
-        draw_id=root.id,
-        person_id=behind[chosen],
-        status=INVITED,
-        respond_by=now + max(root.respond_by - root.created_at, dt.timedelta(days=1)),
-        reminders_sent=0,
-    )
-    session.add(invitation)
-    await session.flush()
-    person = await _send_invitation(session, settings, body, invitation, now)
-    shown = person.display_name if person else "?"
-    await enqueue_for(
-        session,
-        staff_of(body),
-        key=f"draw-replacement:{invitation.id}",
-        render=lambda t: t(
-            "Draw {id} for {body}: a place was given up; {name} is invited in it, the next "
-            "in the reserve order the record committed (for organisers only).",
-            id=root.id,
-            body=body.describe(t),
-            name=shown,
-        ),
-        now=now,
-    )
-    return None
-
-
-def _vacancy_text(body: Body, draw_id: int) -> Callable[[Translator], str]:
-    return lambda t: t(
-        "A place on {body} (draw {id}) is vacant: its holder left. The next person is "
-        "drawn under the draw's rules.",
-        body=body.describe(t),
-        id=draw_id,
-    )
-
-
-async def vacate(
-    session: AsyncSession, settings: Settings, person_id: int, now: dt.datetime
-) -> int:
-    """``person_id`` gives up every place they hold or are invited to (e.g. on
-    /forget): each is a vacancy, the organisers are told, and a replacement is
-    drawn under the draw's rules. Returns how many places were vacated. Call it
-    before the person's rows are deleted."""
-    held = list(
-        await session.scalars(
-            select(Invitation).where(
-                Invitation.person_id == person_id, Invitation.status.in_((INVITED, ACCEPTED))
-            )
-        )
-    )
-    for invitation in held:
-        invitation.status = VACATED
-        invitation.answered_at = now
-        await session.execute(
-            CouncilSeat.__table__.delete().where(  # type: ignore[attr-defined]
-                CouncilSeat.person_id == person_id, CouncilSeat.draw_id == invitation.draw_id
-            )
-        )
-        await session.flush()
-        draw = await session.get(Draw, invitation.draw_id)
-        root = await root_of(session, draw) if draw is not None else None
-        body = await draw_body(session, settings, root) if root is not None else None
-        if root is not None and body is not None:
-            await enqueue_for(
-                session,
-                staff_of(body),
-                key=f"draw-vacancy:{invitation.id}",
-                render=_vacancy_text(body, root.id),
-                now=now,
-            )
-        await replace(session, settings, invitation, now)
-    return len(held)
-
-
-async def invitation_sweep(db: Database, settings: Settings, now: dt.datetime) -> None:
-    """Remind at 48 and 24 hours before the deadline; at the deadline, silence
-    is a decline and a replacement is drawn."""
-    async with db.transaction() as session:
-        due = list(
-            await session.scalars(
-                select(Invitation.id).where(
-                    Invitation.status == INVITED,
-                    Invitation.respond_by <= now + REMIND_AT[0],
-                )
-            )
-        )
-    for invitation_id in due:
-        async with db.transaction() as session:
-            invitation = await session.get(Invitation, invitation_id, with_for_update=True)
-            if invitation is None or invitation.status != INVITED:
-                continue
-            if invitation.respond_by <= now:
-                invitation.status = EXPIRED
-                invitation.answered_at = now
-                await replace(session, settings, invitation, now)
-                continue
-            for number, before in enumerate(REMIND_AT, start=1):
-                if invitation.reminders_sent < number and invitation.respond_by - before <= now:
-                    invitation.reminders_sent = number
-                    person = await session.get(Person, invitation.person_id)
-                    t = translator(person.locale if person else settings.default_locale)
-                    draw = await session.get(Draw, invitation.draw_id)
-                    body = await draw_body(session, settings, draw) if draw else None
-                    await enqueue(
-                        session,
-                        key=f"invite-remind:{invitation.id}:{number}",
-                        text=t("A reminder, please answer:")
-                        + "\n"
-                        + (
-                            invitation_text(
-                                t, body, invitation, await reader_timezone(session, person, body)
-                            )
-                            if body
-                            else ""
-                        ),
-                        buttons=invitation_buttons(t, invitation),
-                        now=now,
-                        person_id=invitation.person_id,
-                    )
-
-
 async def group_of(session: AsyncSession, draw: Draw) -> list[Draw]:
     """The draws committed and seeded together with ``draw``: its delegation, or itself."""
     if draw.group_id is None:
@@ -939,139 +358,3 @@ async def group_of(session: AsyncSession, draw: Draw) -> list[Draw]:
     return list(
         await session.scalars(select(Draw).where(Draw.group_id == draw.group_id).order_by(Draw.id))
     )
-
-
-async def complete_group(
-    session: AsyncSession, settings: Settings, draw: Draw, seed: str, now: dt.datetime
-) -> list[Invitation] | None:
-    """Complete ``draw`` and the rest of its delegation with one seed; None if it
-    was already done."""
-    done: list[Invitation] | None = None
-    for member in await group_of(session, draw):
-        invitations = await complete(session, settings, member, seed, now)
-        if invitations is not None:
-            done = [*(done or []), *invitations]
-    return done
-
-
-def seed_due(source: dict[str, Any], timezone: str, now: dt.datetime) -> dt.datetime:
-    """When the seed exists: see ``bot.lib.sortition.seeds.seed_exists_at``."""
-    return seed_exists_at(source, timezone, now)
-
-
-async def seed_sweep(
-    db: Database,
-    settings: Settings,
-    now: dt.datetime,
-    client: httpx.AsyncClient | None = None,
-    resolver: beacons.Resolver = beacons.resolve,
-) -> None:
-    """Draws waiting for their seed: once a beacon's round is due, fetch it, check
-    its signature against the chain's key, store it and complete the draw; on a
-    lottery's day, remind the organisers to have the result entered."""
-    async with db.transaction() as session:
-        # Only the seed sources, not the records (a national pool's is megabytes).
-        waiting = (
-            await session.execute(
-                select(Draw.id, Draw.record["seed_source"], Draw.seed_due_at)
-                .where(
-                    Draw.status == "committed",
-                    Draw.round == 0,
-                    Draw.seed_reminded_at.is_(None),
-                    (Draw.group_id.is_(None)) | (Draw.group_id == Draw.id),
-                )
-                .order_by(Draw.id)
-            )
-        ).all()
-        due_beacons = [
-            (i, dict(source))
-            for i, source, due in waiting
-            if source.get("kind") == "beacon" and due <= now
-        ]
-        for draw_id, source, due in waiting:
-            if source.get("kind") == "lottery" and due <= now:
-                draw = await session.get(Draw, draw_id)
-                if draw is not None:
-                    await _remind_seed(session, settings, draw, now)
-    if not due_beacons:
-        return
-    import httpx
-
-    owned = client is None
-    client = client or httpx.AsyncClient(timeout=10.0, follow_redirects=False)
-    urls = beacons.endpoints(settings.sortition_beacon_urls)
-    try:
-        for draw_id, source in due_beacons:
-            chain = chains.chain_of(source)
-            round_ = source.get("round")
-            if chain is None or not isinstance(round_, int):
-                continue
-            try:
-                proof = await beacons.fetch_round(chain, round_, urls, client, resolver)
-            except beacons.BeaconError as exc:
-                log.warning("draw %s: %s round %s: %s", draw_id, chain.name, round_, exc)
-                continue
-            if proof is None:
-                continue
-            async with db.transaction() as session:
-                row = await session.get(Draw, draw_id, with_for_update=True)
-                if row is None or row.status != "committed":
-                    continue
-                await session.execute(
-                    update(Draw)
-                    .where((Draw.id == row.id) | (Draw.group_id == row.id))
-                    .values(seed_proof=proof.as_json())
-                    .execution_options(synchronize_session=False)
-                )
-                await complete_group(session, settings, row, proof.randomness, now)
-    finally:
-        if owned:
-            await client.aclose()
-
-
-TIMED = (
-    Sweep("invitations", invitation_sweep),  # once a minute: reminders, deadlines
-    Sweep("seeds", seed_sweep),  # once a minute: beacon rounds due, lottery days
-)
-
-
-async def _remind_seed(
-    session: AsyncSession, settings: Settings, draw: Draw, now: dt.datetime
-) -> None:
-    if draw.seed_reminded_at is not None or draw.seed_due_at > now:
-        return
-    body = await draw_body(session, settings, draw)
-    if body is None:
-        return
-    draw.seed_reminded_at = now
-    source = draw.record["seed_source"]
-    await enqueue_for(
-        session,
-        staff_of(body),
-        key=f"draw-seed-due:{draw.id}",
-        render=lambda t: t(
-            "Draw {id} for {body} waits for the numbers of {name} drawn on {date}. Two "
-            "witnesses, members who are not both organisers, each enter them: /draw seed {id} "
-            "followed by the numbers.",
-            id=draw.id,
-            body=body.describe(t),
-            name=source.get("name"),
-            date=source.get("date"),
-        ),
-        now=now,
-    )
-
-
-__all__ = [
-    "ACCEPTED",
-    "DECLINED",
-    "EXPIRED",
-    "cancel",
-    "complete",
-    "eligible",
-    "pending_draw",
-    "published_hash",
-    "replace",
-    "stage",
-    "vacate",
-]

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select
 
-from bot.draws.service import vacate
+from bot.draws.invitations import vacate
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
 from bot.kernel.effects import audit

@@ -1,0 +1,209 @@
+"""A committed draw's end: cancelled before its seed, or completed with it (the
+panel drawn, the invitations sent, the result published), alone or with the rest
+of its delegation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.draws.invitations import replace_place, send_invitation, vacancy_text
+from bot.draws.service import (
+    CANCELLED,
+    COMMITTED,
+    TRIAL,
+    Body,
+    draw_body,
+    group_of,
+    publish,
+    root_of,
+    staff_of,
+    with_event,
+)
+from bot.kernel.config import Settings
+from bot.kernel.i18n import Translator
+from bot.kernel.outbox import enqueue_for
+from bot.lib.sortition.record import open_drawn, selected_after
+from bot.lib.sortition.seeds import is_trial
+from storage.models import Draw, DrawEntrant, Invitation, Person
+from storage.vocabulary import INVITED
+from storage.writes import claim
+
+
+async def cancel(
+    session: AsyncSession, settings: Settings, draw: Draw, reason: str, now: dt.datetime
+) -> list[Draw]:
+    """Cancel ``draw`` (and the rest of its delegation) before its seed: its
+    history keeps the reason, and everyone in the body is told."""
+    done = []
+    for member in await group_of(session, draw):
+        if not await claim(
+            session,
+            Draw,
+            Draw.id == member.id,
+            Draw.status == COMMITTED,
+            status=CANCELLED,
+            record=with_event(
+                member.record, {"event": "cancelled", "at": now.isoformat(), "reason": reason}
+            ),
+        ):
+            continue
+        await session.refresh(member)
+        done.append(member)
+        body = await draw_body(session, settings, member)
+        if body is None:
+            continue
+
+        def told(t: Translator, member: Draw = member, body: Body = body) -> str:
+            return t(
+                "Draw {id} for {body} was cancelled by its organisers before its seed was "
+                "known. Their reason: {reason}",
+                id=member.id,
+                body=body.describe(t),
+                reason=reason,
+            )
+
+        await publish(
+            session, settings, body, key=f"draw-cancelled:{member.id}", render=told, now=now
+        )
+    return done
+
+
+async def complete(
+    session: AsyncSession, settings: Settings, draw: Draw, seed: str, now: dt.datetime
+) -> list[Invitation] | None:
+    """Draw with ``seed``: once (a conditional UPDATE), never before the seed
+    exists; invitations go out, each with as long to answer as the draw
+    promised, counted from now. A trial (a seed nobody outside can check, see
+    ``bot.lib.sortition.seeds``) is drawn and announced as one, and invites nobody."""
+    if draw.round == 0 and now < draw.seed_due_at:
+        return None
+    trial = draw.round == 0 and is_trial(draw.record["seed_source"])
+    index, selected = selected_after(draw.record, seed)
+    opened = open_drawn(draw.record, index)  # the drawn panel's counts: its quotas checkable
+    record = draw.record if opened is None else {**draw.record, "opened": opened}
+    if not await claim(
+        session,
+        Draw,
+        Draw.id == draw.id,
+        Draw.status == "committed",
+        status=TRIAL if trial else "drawn",
+        seed=seed,
+        chosen_index=index,
+        drawn_at=now,
+        record=record,
+    ):
+        return None
+    await session.refresh(draw)
+    if trial:
+        trial_body = await draw_body(session, settings, draw)
+        if trial_body is not None:
+            await publish(
+                session,
+                settings,
+                trial_body,
+                key=f"drawn:{draw.id}",
+                render=lambda t: t(
+                    "TRIAL draw {id} for {body}: seed {seed}, panel {index} of {m}. The seed "
+                    "was typed, not public, so nobody is invited and nobody takes a seat.",
+                    id=draw.id,
+                    body=trial_body.describe(t),
+                    seed=seed[:80],
+                    index=index,
+                    m=draw.record["m"],
+                ),
+                now=now,
+            )
+        return []
+    behind = dict(
+        (
+            await session.execute(
+                select(DrawEntrant.pseudonym, DrawEntrant.person_id).where(
+                    DrawEntrant.draw_id == draw.id
+                )
+            )
+        ).all()
+    )
+    respond_by = now + max(draw.respond_by - draw.created_at, dt.timedelta(days=1))
+    invitations = []
+    # Someone forgotten (/forget) since the commitment has no entrant left: their
+    # place is a vacancy, filled below.
+    forgotten = [name for name in selected if name not in behind]
+    for name in selected:
+        if name in forgotten:
+            continue
+        invitation = Invitation(
+            draw_id=draw.id,
+            person_id=behind[name],
+            status=INVITED,
+            respond_by=respond_by,
+            reminders_sent=0,
+        )
+        session.add(invitation)
+        invitations.append(invitation)
+    await session.flush()
+    body = await draw_body(session, settings, draw)
+    if body is None:
+        return invitations
+    for invitation in invitations:
+        await send_invitation(session, settings, body, invitation, now)
+
+    def public(t: Translator) -> str:
+        # No pseudonym: who was drawn is for the people drawn and the organisers.
+        return t(
+            "Draw {id} for {body} is done: seed {seed}, panel {index} of {m}; the {n} people "
+            "selected have been invited. Anyone can check it against the record hash "
+            "published at commit (/draw record {id}).",
+            id=draw.id,
+            body=body.describe(t),
+            seed=seed[:80],
+            index=index,
+            m=draw.record["m"],
+            n=len(selected),
+        )
+
+    await publish(session, settings, body, key=f"drawn:{draw.id}", render=public, now=now)
+    names = []
+    for name in selected:
+        if name in forgotten:
+            continue
+        person = await session.get(Person, behind[name])
+        names.append(f"{name} = {person.display_name if person else '?'}")
+    await enqueue_for(
+        session,
+        staff_of(body),
+        key=f"drawn-names:{draw.id}",
+        render=lambda t: t(
+            "Who was drawn for {body} (for organisers only): {names}.",
+            body=body.describe(t),
+            names="; ".join(names),
+        ),
+        now=now,
+    )
+    root = await root_of(session, draw)
+    for name in forgotten:
+        await enqueue_for(
+            session,
+            staff_of(body),
+            key=f"draw-vacancy:{draw.id}:{name}",
+            render=vacancy_text(body, root.id),
+            now=now,
+        )
+        await replace_place(session, settings, draw.id, f"{draw.id}:{name}", now, pseudonym=name)
+    return invitations
+
+
+async def complete_group(
+    session: AsyncSession, settings: Settings, draw: Draw, seed: str, now: dt.datetime
+) -> list[Invitation] | None:
+    """Complete ``draw`` and the rest of its delegation with one seed; None if it
+    was already done."""
+    done: list[Invitation] | None = None
+    for member in await group_of(session, draw):
+        invitations = await complete(session, settings, member, seed, now)
+        if invitations is not None:
+            done = [*(done or []), *invitations]
+    return done
