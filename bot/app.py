@@ -33,7 +33,11 @@ from bot.kernel.core import Core
 from bot.kernel.registry import Handlers
 from bot.kernel.timed import TimedJobs
 from bot.linking import handlers as link
+from bot.meetings import answer_handlers as meeting_answers
+from bot.meetings import attendance_handlers as meeting_attendance
+from bot.meetings import edit_handlers as meeting_edits
 from bot.meetings import handlers as meetings
+from bot.meetings import schedule_handlers as meeting_schedule
 from bot.membership import handlers as membership
 from bot.membership import signup_handlers as signup
 from bot.membership import welcome_handlers as welcome
@@ -53,6 +57,10 @@ FEATURES: tuple[ModuleType, ...] = (
     delivery,
     link,
     meetings,
+    meeting_answers,
+    meeting_schedule,
+    meeting_edits,
+    meeting_attendance,
     polls,
     regions,
     signup,
