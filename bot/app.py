@@ -20,10 +20,15 @@ import bot.draws.seeding
 import bot.meetings.service
 import bot.polls.service
 import bot.privacy.retention
+from bot.branches import affiliation_handlers as affiliation
+from bot.branches import branch_handlers as branch
 from bot.branches import chat_handlers as chats
 from bot.branches import delivery_handlers as delivery
-from bot.branches import handlers as organise
+from bot.branches import dues_handlers as dues
+from bot.branches import merge_handlers as merging
 from bot.branches import region_handlers as regions
+from bot.branches import role_handlers as roles
+from bot.branches import undo_handlers as undo
 from bot.canvassing import campaign_handlers as campaign
 from bot.canvassing import handlers as canvass
 from bot.draws import handlers as sortition
@@ -51,7 +56,12 @@ FEATURES: tuple[ModuleType, ...] = (
     campaign,
     privacy,
     membership,
-    organise,
+    branch,
+    roles,
+    dues,
+    merging,
+    affiliation,
+    undo,
     canvass,
     chats,
     delivery,
