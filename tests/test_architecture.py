@@ -1,5 +1,6 @@
 """The layers stay apart: runtime -> adapters -> bot -> storage, never the other way;
-and a platform adapter sees only the core's public face."""
+a platform adapter sees only the core's public face; and bot/ is the tree
+ARCHITECTURE.md draws: the kernel, the pure libraries, one package a feature."""
 
 from __future__ import annotations
 
@@ -184,6 +185,57 @@ def test_the_circle_checker_sees_a_circle_through_a_function(tmp_path: Path) -> 
     assert graph["bot.clean"] == {"storage"}
     assert graph["storage.db"] == {"storage.sqlite"}  # not the package's __init__
     assert circles(graph) == [["adapters.one", "adapters.two", "adapters.three", "adapters.one"]]
+
+
+# The tree inside bot/ (ARCHITECTURE.md): the request kernel, the pure libraries,
+# one package a feature, and the composition root, the one module listing them.
+BOT = ROOT / "bot"
+KERNEL, LIB, COMPOSITION_ROOT = "bot.kernel", "bot.lib", "bot.app"
+FEATURES = sorted(
+    f"bot.{p.name}"
+    for p in BOT.iterdir()
+    if (p / "__init__.py").exists() and f"bot.{p.name}" not in (KERNEL, LIB)
+)
+# What a pure library may use of the rest of the bot: the catalogue.
+LIB_MAY_USE = {"bot.kernel.i18n"}
+DATABASE = {"storage", "sqlalchemy", "alembic", "psycopg", "aiosqlite"}
+
+
+def within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def test_bot_holds_packages_and_the_composition_root_only() -> None:
+    loose = sorted(p.name for p in BOT.glob("*.py") if p.name not in ("__init__.py", "app.py"))
+    assert loose == []
+    assert {"bot.branches", "bot.meetings", "bot.polls"} <= set(FEATURES)
+
+
+def test_pure_libraries_know_neither_the_database_nor_a_request() -> None:
+    graph = import_graph()
+    leaks = []
+    for name in sorted(n for n in graph if within(n, LIB)):
+        path = ROOT / (name.replace(".", "/") + ".py")
+        path = path if path.exists() else ROOT / name.replace(".", "/") / "__init__.py"
+        used = graph[name] | (imported_modules(path) & DATABASE)
+        for module in sorted(used):
+            if module.split(".")[0] in DATABASE or (
+                within(module, "bot") and not within(module, LIB) and module not in LIB_MAY_USE
+            ):
+                leaks.append(f"{name} imports {module}")
+    assert leaks == []
+
+
+def test_the_kernel_imports_no_feature_and_no_feature_the_composition_root() -> None:
+    graph = import_graph()
+    leaks = [
+        f"{name} imports {module}"
+        for name in sorted(graph)
+        for module in sorted(graph[name])
+        if (within(name, KERNEL) and any(within(module, f) for f in [*FEATURES, COMPOSITION_ROOT]))
+        or (any(within(name, f) for f in FEATURES) and module == COMPOSITION_ROOT)
+    ]
+    assert leaks == []
 
 
 def test_every_sentence_is_in_the_catalogue() -> None:

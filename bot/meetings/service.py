@@ -503,7 +503,7 @@ async def announce(
     render: Callable[[Translator], str],
     buttons: Callable[[Translator], Sequence[Sequence[Button]]],
 ) -> None:
-    """Like ``bot.branches.service.announce``, with buttons: to the branch's linked group chats
+    """Like ``bot.kernel.effects.announce``, with buttons: to the branch's linked group chats
     if it has any (in the party's language), else to each of its people privately."""
     chats = list(
         await ctx.session.scalars(select(BranchChat.id).where(BranchChat.branch_id == branch.id))
