@@ -98,10 +98,10 @@ async def _find_grant(
     )
 
 
-async def _change_role(
+async def _check_may_change(
     ctx: Context, person: Person, role: str, scope: str, scope_id: int, grant: bool
-) -> Reply:
-    branch = await ctx.session.get(Branch, scope_id) if scope == SCOPE_BRANCH else None
+) -> None:
+    """Refuse unless the actor may give (or take) this role here: never to themselves."""
     if grant and ctx.person is not None and person.id == ctx.person.id:
         raise ctx.refuse(
             ctx.t("You cannot give yourself a role: ask another organiser or an admin."),
@@ -114,60 +114,73 @@ async def _change_role(
             else ctx.t("You do not have the role needed to change that."),
             audit="promote" if grant else "demote",
         )
-    existing = await _find_grant(ctx, person, role, scope, scope_id)
-    place = await place_name(ctx, scope, scope_id)
-    where = scope_phrase(ctx.t, scope, place)
-    label = role_label(ctx.t, role)
-    if grant:
-        if existing is not None:
-            raise ctx.refuse(
-                ctx.t(
-                    "{name} is already {role} of {where}.",
-                    name=person.display_name,
-                    role=label,
-                    where=where,
-                )
-            )
-        ctx.session.add(
-            RoleGrant(
-                person_id=person.id,
-                role=role,
-                scope=scope,
-                scope_id=scope_id,
-                granted_by=ctx.person.id if ctx.person else None,
-                granted_at=ctx.now,
+
+
+async def _add_grant(
+    ctx: Context,
+    person: Person,
+    role: str,
+    scope: str,
+    scope_id: int,
+    existing: RoleGrant | None,
+    label: str,
+    where: str,
+) -> None:
+    if existing is not None:
+        raise ctx.refuse(
+            ctx.t(
+                "{name} is already {role} of {where}.",
+                name=person.display_name,
+                role=label,
+                where=where,
             )
         )
-        await ctx.session.flush()
-    else:
-        if existing is None:
-            raise ctx.refuse(
-                ctx.t(
-                    "{name} is not {role} of {where}.",
-                    name=person.display_name,
-                    role=label,
-                    where=where,
-                )
-            )
-        if role == ADMIN and scope == SCOPE_NATIONAL:
-            admins = await ctx.session.scalar(
-                select(func.count())
-                .select_from(RoleGrant)
-                .where(RoleGrant.role == ADMIN, RoleGrant.scope == SCOPE_NATIONAL)
-            )
-            if (admins or 0) <= 1:
-                raise ctx.refuse(ctx.t("The party must keep at least one national admin."))
-        await ctx.session.execute(delete(RoleGrant).where(RoleGrant.id == existing.id))
-    ctx.forget_grants()
-    audit(
-        ctx,
-        "role.granted" if grant else "role.revoked",
-        subject=person,
-        branch=branch if scope == SCOPE_BRANCH else None,
-        role=role,
-        scope=scope,
-        scope_id=scope_id,
+    ctx.session.add(
+        RoleGrant(
+            person_id=person.id,
+            role=role,
+            scope=scope,
+            scope_id=scope_id,
+            granted_by=ctx.person.id if ctx.person else None,
+            granted_at=ctx.now,
+        )
     )
+    await ctx.session.flush()
+
+
+async def _remove_grant(
+    ctx: Context,
+    person: Person,
+    role: str,
+    scope: str,
+    existing: RoleGrant | None,
+    label: str,
+    where: str,
+) -> None:
+    """Take the role away; the party keeps at least one national admin."""
+    if existing is None:
+        raise ctx.refuse(
+            ctx.t(
+                "{name} is not {role} of {where}.",
+                name=person.display_name,
+                role=label,
+                where=where,
+            )
+        )
+    if role == ADMIN and scope == SCOPE_NATIONAL:
+        admins = await ctx.session.scalar(
+            select(func.count())
+            .select_from(RoleGrant)
+            .where(RoleGrant.role == ADMIN, RoleGrant.scope == SCOPE_NATIONAL)
+        )
+        if (admins or 0) <= 1:
+            raise ctx.refuse(ctx.t("The party must keep at least one national admin."))
+    await ctx.session.execute(delete(RoleGrant).where(RoleGrant.id == existing.id))
+
+
+async def _tell_role_change(
+    ctx: Context, person: Person, role: str, scope: str, scope_id: int, place: str, grant: bool
+) -> None:
     key = f"role:{'+' if grant else '-'}:{role}:{scope}:{scope_id}:{ctx.now.isoformat()}"
     await notify(
         ctx,
@@ -190,6 +203,32 @@ async def _change_role(
             )
         ),
     )
+
+
+async def _change_role(
+    ctx: Context, person: Person, role: str, scope: str, scope_id: int, grant: bool
+) -> Reply:
+    branch = await ctx.session.get(Branch, scope_id) if scope == SCOPE_BRANCH else None
+    await _check_may_change(ctx, person, role, scope, scope_id, grant)
+    existing = await _find_grant(ctx, person, role, scope, scope_id)
+    place = await place_name(ctx, scope, scope_id)
+    where = scope_phrase(ctx.t, scope, place)
+    label = role_label(ctx.t, role)
+    if grant:
+        await _add_grant(ctx, person, role, scope, scope_id, existing, label, where)
+    else:
+        await _remove_grant(ctx, person, role, scope, existing, label, where)
+    ctx.forget_grants()
+    audit(
+        ctx,
+        "role.granted" if grant else "role.revoked",
+        subject=person,
+        branch=branch if scope == SCOPE_BRANCH else None,
+        role=role,
+        scope=scope,
+        scope_id=scope_id,
+    )
+    await _tell_role_change(ctx, person, role, scope, scope_id, place, grant)
     if grant and role == ORGANISER and scope == SCOPE_BRANCH and branch is not None:
         await maybe_forming(ctx, branch, ctx.person)
     undo = await ctx.prompt(
