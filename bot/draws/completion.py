@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.draws.invitations import replace_place, send_invitation, vacancy_text
@@ -17,6 +16,7 @@ from bot.draws.service import (
     TRIAL,
     Body,
     draw_body,
+    entrants_of,
     group_of,
     publish,
     root_of,
@@ -28,7 +28,7 @@ from bot.kernel.i18n import Translator
 from bot.kernel.outbox import enqueue_for
 from bot.lib.sortition.record import open_drawn, selected_after
 from bot.lib.sortition.seeds import is_trial
-from storage.models import Draw, DrawEntrant, Invitation, Person
+from storage.models import Draw, Invitation, Person
 from storage.vocabulary import INVITED
 from storage.writes import claim
 
@@ -99,34 +99,9 @@ async def complete(
         return None
     await session.refresh(draw)
     if trial:
-        trial_body = await draw_body(session, settings, draw)
-        if trial_body is not None:
-            await publish(
-                session,
-                settings,
-                trial_body,
-                key=f"drawn:{draw.id}",
-                render=lambda t: t(
-                    "TRIAL draw {id} for {body}: seed {seed}, panel {index} of {m}. The seed "
-                    "was typed, not public, so nobody is invited and nobody takes a seat.",
-                    id=draw.id,
-                    body=trial_body.describe(t),
-                    seed=seed[:80],
-                    index=index,
-                    m=draw.record["m"],
-                ),
-                now=now,
-            )
+        await _announce_trial(session, settings, draw, seed, index, now)
         return []
-    behind = dict(
-        (
-            await session.execute(
-                select(DrawEntrant.pseudonym, DrawEntrant.person_id).where(
-                    DrawEntrant.draw_id == draw.id
-                )
-            )
-        ).all()
-    )
+    behind = await entrants_of(session, draw.id)
     respond_by = now + max(draw.respond_by - draw.created_at, dt.timedelta(days=1))
     invitations = []
     # Someone forgotten (/forget) since the commitment has no entrant left: their
@@ -150,6 +125,57 @@ async def complete(
         return invitations
     for invitation in invitations:
         await send_invitation(session, settings, body, invitation, now)
+    await _announce_drawn(session, settings, body, draw, seed, index, selected, behind, now)
+    root = await root_of(session, draw)
+    for name in forgotten:
+        await enqueue_for(
+            session,
+            staff_of(body),
+            key=f"draw-vacancy:{draw.id}:{name}",
+            render=vacancy_text(body, root.id),
+            now=now,
+        )
+        await replace_place(session, settings, draw.id, f"{draw.id}:{name}", now, pseudonym=name)
+    return invitations
+
+
+async def _announce_trial(
+    session: AsyncSession, settings: Settings, draw: Draw, seed: str, index: int, now: dt.datetime
+) -> None:
+    """Tell the body a trial was drawn: which panel, and that it invites nobody."""
+    trial_body = await draw_body(session, settings, draw)
+    if trial_body is not None:
+        await publish(
+            session,
+            settings,
+            trial_body,
+            key=f"drawn:{draw.id}",
+            render=lambda t: t(
+                "TRIAL draw {id} for {body}: seed {seed}, panel {index} of {m}. The seed "
+                "was typed, not public, so nobody is invited and nobody takes a seat.",
+                id=draw.id,
+                body=trial_body.describe(t),
+                seed=seed[:80],
+                index=index,
+                m=draw.record["m"],
+            ),
+            now=now,
+        )
+
+
+async def _announce_drawn(
+    session: AsyncSession,
+    settings: Settings,
+    body: Body,
+    draw: Draw,
+    seed: str,
+    index: int,
+    selected: tuple[str, ...],
+    behind: dict[str, int],
+    now: dt.datetime,
+) -> None:
+    """Publish that ``draw`` is done (no names), and tell the organisers who was
+    drawn (those forgotten since, who have no entrant left, are not named)."""
 
     def public(t: Translator) -> str:
         # No pseudonym: who was drawn is for the people drawn and the organisers.
@@ -168,7 +194,7 @@ async def complete(
     await publish(session, settings, body, key=f"drawn:{draw.id}", render=public, now=now)
     names = []
     for name in selected:
-        if name in forgotten:
+        if name not in behind:
             continue
         person = await session.get(Person, behind[name])
         names.append(f"{name} = {person.display_name if person else '?'}")
@@ -183,17 +209,6 @@ async def complete(
         ),
         now=now,
     )
-    root = await root_of(session, draw)
-    for name in forgotten:
-        await enqueue_for(
-            session,
-            staff_of(body),
-            key=f"draw-vacancy:{draw.id}:{name}",
-            render=vacancy_text(body, root.id),
-            now=now,
-        )
-        await replace_place(session, settings, draw.id, f"{draw.id}:{name}", now, pseudonym=name)
-    return invitations
 
 
 async def complete_group(

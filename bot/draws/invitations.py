@@ -18,6 +18,7 @@ from bot.draws.service import (
     Body,
     draw_body,
     eligible,
+    entrants_of,
     root_of,
     staff_of,
     with_event,
@@ -30,7 +31,7 @@ from bot.kernel.outbox import enqueue, enqueue_for
 from bot.kernel.timed import Sweep
 from bot.lib.sortition.record import features_of, next_replacement, reserve_order, standing_after
 from storage.db import Database
-from storage.models import Branch, CouncilSeat, Draw, DrawEntrant, Invitation, Person
+from storage.models import Branch, CouncilSeat, Draw, Invitation, Person
 from storage.vocabulary import ACCEPTED, EXPIRED, INVITED
 
 
@@ -129,43 +130,18 @@ async def replace_place(
     body = await draw_body(session, settings, root)
     if body is None or root.seed is None:
         return "gone"
-    family = [root.id, *await session.scalars(select(Draw.id).where(Draw.parent_id == root.id))]
-    invitations = list(
-        await session.scalars(select(Invitation).where(Invitation.draw_id.in_(family)))
-    )
-    behind = dict(
-        (
-            await session.execute(
-                select(DrawEntrant.pseudonym, DrawEntrant.person_id).where(
-                    DrawEntrant.draw_id == root.id
-                )
-            )
-        ).all()
-    )
+    behind = await entrants_of(session, root.id)
     of = {pid: name for name, pid in behind.items()}
     left = pseudonym if pseudonym is not None else of.get(person_id or 0)
-    # Who holds a place: as the history replays (also a drawn entrant forgotten
-    # before any invitation), and anyone invited (records older than the history).
-    standing, invited = standing_after(root.record, root.seed)
-    standing |= {
-        of[i.person_id]
-        for i in invitations
-        if i.status in (INVITED, ACCEPTED) and i.person_id in of
-    }
-    standing.discard(left or "")
-    invited |= {of[i.person_id] for i in invitations if i.person_id in of}
-    still = {p.id for p, _ in await eligible(session, settings, body, now)}
-    features = features_of(root.record) or {}
-    order = reserve_order(root.record, root.seed)
-    gone = {name for name in order if behind.get(name) not in still}
-    chosen = next_replacement(root.record, root.seed, standing, invited, gone, features)
-    passed = order[: order.index(chosen)] if chosen is not None else order
+    chosen, skipped = await _next_reserve(
+        session, settings, root, root.seed, body, behind, left, now
+    )
     happened = {
         "event": event,
         "at": now.isoformat(),
         "id": left,
         "replacement": chosen,
-        "skipped": [name for name in passed if name in gone and name not in invited],
+        "skipped": skipped,
     }
     root.record = with_event(root.record, happened)
     if chosen is None:
@@ -208,6 +184,42 @@ async def replace_place(
         now=now,
     )
     return None
+
+
+async def _next_reserve(
+    session: AsyncSession,
+    settings: Settings,
+    root: Draw,
+    seed: str,
+    body: Body,
+    behind: dict[str, int],
+    left: str | None,
+    now: dt.datetime,
+) -> tuple[str | None, list[str]]:
+    """Who of ``root``'s reserve order takes the place ``left`` gave up (None if
+    nobody can), and the reserves passed over because they can no longer be drawn."""
+    family = [root.id, *await session.scalars(select(Draw.id).where(Draw.parent_id == root.id))]
+    invitations = list(
+        await session.scalars(select(Invitation).where(Invitation.draw_id.in_(family)))
+    )
+    of = {pid: name for name, pid in behind.items()}
+    # Who holds a place: as the history replays (also a drawn entrant forgotten
+    # before any invitation), and anyone invited (records older than the history).
+    standing, invited = standing_after(root.record, seed)
+    standing |= {
+        of[i.person_id]
+        for i in invitations
+        if i.status in (INVITED, ACCEPTED) and i.person_id in of
+    }
+    standing.discard(left or "")
+    invited |= {of[i.person_id] for i in invitations if i.person_id in of}
+    still = {p.id for p, _ in await eligible(session, settings, body, now)}
+    features = features_of(root.record) or {}
+    order = reserve_order(root.record, seed)
+    gone = {name for name in order if behind.get(name) not in still}
+    chosen = next_replacement(root.record, seed, standing, invited, gone, features)
+    passed = order[: order.index(chosen)] if chosen is not None else order
+    return chosen, [name for name in passed if name in gone and name not in invited]
 
 
 def vacancy_text(body: Body, draw_id: int) -> Callable[[Translator], str]:

@@ -55,6 +55,7 @@ from storage.models import (
     BranchChat,
     CouncilSeat,
     Draw,
+    DrawEntrant,
     Person,
     Region,
     RoleGrant,
@@ -340,6 +341,15 @@ def seed_may_be_known(draw: Draw, now: dt.datetime) -> bool:
 def with_event(record: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
     """``record`` with ``event`` added to its history (kept outside the hashed fields)."""
     return {**record, "history": [*record.get("history", []), event]}
+
+
+async def entrants_of(session: AsyncSession, draw_id: int) -> dict[str, int]:
+    """Who is behind each pseudonym of ``draw_id``'s pool (kept apart from its
+    record): a person forgotten since has no entry."""
+    rows = await session.execute(
+        select(DrawEntrant.pseudonym, DrawEntrant.person_id).where(DrawEntrant.draw_id == draw_id)
+    )
+    return dict(rows.all())
 
 
 async def root_of(session: AsyncSession, draw: Draw) -> Draw:
