@@ -32,6 +32,8 @@ from bot.branches import undo_handlers as undo
 from bot.canvassing import campaign_handlers as campaign
 from bot.canvassing import handlers as canvass
 from bot.draws import handlers as sortition
+from bot.draws import invitation_handlers as councils
+from bot.draws import profile_handlers as sortition_profile
 from bot.kernel.clock import Clock
 from bot.kernel.config import Settings
 from bot.kernel.core import Core
@@ -74,7 +76,9 @@ FEATURES: tuple[ModuleType, ...] = (
     polls,
     regions,
     signup,
+    sortition_profile,
     sortition,
+    councils,
     welcome,
 )
 

@@ -1,0 +1,218 @@
+"""A committed draw's record: who may read it, /draw verify, /draw record (public
+or full) and an entrant's /draw receipt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from sqlalchemy import select
+
+from bot.draws import service as draws
+from bot.kernel.context import Context, parse_id
+from bot.kernel.effects import audit
+from bot.kernel.messages import Attachment, Reply
+from bot.kernel.permissions import holds_at_branch, holds_at_region, holds_nationally
+from bot.lib.sortition import beacons, seeds
+from bot.lib.sortition.record import canonical, public_view, verify
+from storage.models import Branch, Draw, DrawEntrant
+from storage.vocabulary import ORGANISER, SCOPE_BRANCH, SCOPE_REGION
+
+
+def _record_file(draw: Draw, *, full: bool = False) -> Attachment:
+    """The public record (no entrant's features), or the organisers' full one."""
+    record = draw.record if full else public_view(draw.record)
+    return Attachment(
+        f"draw-{draw.id}-record{'-full' if full else ''}.json",
+        json.dumps(record, sort_keys=True, indent=1).encode(),
+        "application/json",
+    )
+
+
+async def _may_draw(ctx: Context, body: draws.Body) -> bool:
+    """Does the person hold the organiser's role over the body's unit?"""
+    grants = await ctx.grants()
+    if body.scope == SCOPE_BRANCH:
+        branch = await ctx.session.get(Branch, body.scope_id)
+        return branch is not None and holds_at_branch(grants, ORGANISER, branch)
+    if body.scope == SCOPE_REGION:
+        return holds_at_region(grants, ORGANISER, body.scope_id)
+    return holds_nationally(grants, ORGANISER)
+
+
+def _no_draw(ctx: Context, ident: str) -> str:
+    """The refusal for a draw that is not there (or not theirs), or not named at all."""
+    if not ident.strip():
+        return ctx.t("Which draw? Give its number, for example: /draw record 1")
+    return ctx.t("There is no draw {id}.", id=ident.strip()[:12])
+
+
+async def _draw_of(ctx: Context, text: str) -> Draw:
+    draw_id = parse_id(text.strip().lstrip("#"))
+    draw = await ctx.session.get(Draw, draw_id) if draw_id is not None else None
+    if draw is not None and draw.status == draws.PREVIEW:
+        draw = None
+    body = await draws.draw_body(ctx.session, ctx.settings, draw) if draw is not None else None
+    if draw is None or body is None:
+        raise ctx.refuse(_no_draw(ctx, text))
+    if not await _may_draw(ctx, body):
+        raise ctx.refuse(_no_draw(ctx, text), audit="draw")
+    return draw
+
+
+async def _verify(ctx: Context, text: str) -> Reply:
+    draw = await _draw_of(ctx, text)
+    if draw.seed is None:
+        return Reply(ctx.t("Draw {id} waits for its seed.", id=draw.id))
+    published = await draws.published_hash(ctx.session, draw)
+    if published is None:
+        return Reply(
+            ctx.t("Draw {id} does not check out: no record hash was published for it.", id=draw.id),
+            error=True,
+        )
+    result = await asyncio.to_thread(verify, draw.record, draw.seed, published_hash=published)
+    seed_problem = await asyncio.to_thread(_seed_problem, draw)
+    if result.ok and seed_problem:
+        return Reply(
+            ctx.t("Draw {id} does not check out: {fields}.", id=draw.id, fields=seed_problem),
+            error=True,
+        )
+    if result.ok and draw.status == draws.TRIAL:
+        return Reply(
+            ctx.t(
+                "TRIAL draw {id}: panel {index}, selected {ids}; the record checks out, but the "
+                "seed was typed by an organiser, so it proves nothing and nobody was invited.",
+                id=draw.id,
+                index=result.index,
+                ids=", ".join(result.selected),
+            )
+        )
+    if result.ok:
+        source = draw.record["seed_source"]
+        proved = (
+            " "
+            + ctx.t(
+                "Its seed is the randomness of round {round} of {chain}, whose signature "
+                "checks out against the chain's public key.",
+                round=source.get("round"),
+                chain=source.get("name"),
+            )
+            if source.get("kind") == seeds.BEACON and draw.round == 0
+            else ""
+        )
+        return Reply(
+            ctx.t(
+                "Draw {id} checks out: panel {index}, selected {ids}.",
+                id=draw.id,
+                index=result.index,
+                ids=", ".join(result.selected),
+            )
+            + proved
+        )
+    return Reply(
+        ctx.t(
+            "Draw {id} does not check out against the record hash published at commit "
+            "({hash}): {fields}.",
+            id=draw.id,
+            hash=published[:16],
+            fields=", ".join(result.fields),
+        ),
+        error=True,
+    )
+
+
+def _seed_problem(draw: Draw) -> str | None:
+    """Is the seed the one its committed source gives? A beacon's: the stored
+    round's signature verifies against the chain's key and the seed is its
+    randomness. A lottery's: the seed is a result in the committed format."""
+    source = dict(draw.record.get("seed_source") or {})
+    if draw.round != 0 or draw.seed is None:
+        return None
+    if source.get("kind") == seeds.BEACON:
+        proof = beacons.Proof.from_json(draw.seed_proof)
+        return beacons.proof_problem(source, proof, draw.seed)
+    if source.get("kind") == seeds.LOTTERY:
+        try:
+            canonical = seeds.lottery_seed(source, draw.seed)
+        except seeds.SeedProblem:
+            canonical = None
+        if canonical != draw.seed:
+            return "the seed is not a result in the committed lottery's format"
+    return None
+
+
+async def _visible(ctx: Context, ident: str) -> tuple[Draw, draws.Body]:
+    """A committed draw the person may read: its body's own people and its staff."""
+    person = ctx.require_person()
+    draw_id = parse_id(ident.strip().lstrip("#"))
+    draw = await ctx.session.get(Draw, draw_id) if draw_id is not None else None
+    if draw is not None and draw.status == draws.PREVIEW:
+        draw = None
+    body = await draws.draw_body(ctx.session, ctx.settings, draw) if draw is not None else None
+    inside = False
+    if draw is not None and body is not None and person.branch_id is not None:
+        inside = bool(
+            await ctx.session.scalar(
+                draws.branches_in(body.scope, body.scope_id).where(Branch.id == person.branch_id)
+            )
+        )
+    if draw is None or body is None or not (inside or await _may_draw(ctx, body)):
+        raise ctx.refuse(_no_draw(ctx, ident))
+    return draw, body
+
+
+async def _record(ctx: Context, text: str) -> Reply:
+    """The published record, for the body's own people and its staff; with
+    ``full``, the organisers' record that opens every entrant's features."""
+    ident, _, rest = text.strip().partition(" ")
+    draw, body = await _visible(ctx, ident)
+    full = rest.strip().lower() == "full"
+    if full and not await _may_draw(ctx, body):
+        raise ctx.refuse(
+            ctx.t(
+                "Only the organisers of {body} may see the full record, with each "
+                "entrant's features; /draw record {id} is the public one.",
+                body=body.describe(ctx.t),
+                id=draw.id,
+            ),
+            audit="draw.record-full",
+        )
+    if full:
+        audit(ctx, "draw.record-full", draw=draw.id)
+    return Reply(
+        (ctx.t("TRIAL:") + " " if seeds.is_trial(draw.record["seed_source"]) else "")
+        + ctx.t("The record of draw {id} (hash {hash}).", id=draw.id, hash=draw.record_hash),
+        file=_record_file(draw, full=full),
+        private=True,
+    )
+
+
+async def _receipt(ctx: Context, text: str) -> Reply:
+    """An entrant's own receipt: their pseudonym and salt, to find and check
+    their entry in the public record; only ever to themselves."""
+    draw, _body = await _visible(ctx, text.strip().split(" ")[0] if text.strip() else "")
+    person = ctx.require_person()
+    pseudonym = await ctx.session.scalar(
+        select(DrawEntrant.pseudonym).where(
+            DrawEntrant.draw_id == draw.id, DrawEntrant.person_id == person.id
+        )
+    )
+    opening = (draw.record.get("openings") or {}).get(pseudonym) if pseudonym else None
+    if pseudonym is None or not isinstance(opening, dict):
+        raise ctx.refuse(ctx.t("You are not in the pool of draw {id}.", id=draw.id))
+    features = opening["features"]
+    return Reply(
+        ctx.t(
+            "Your receipt for draw {id}, for you alone: you are {pseudonym}, with the salt "
+            "{salt}, and your answers went in as {answers}. In the public record "
+            "(/draw record {id}), the commitment of {pseudonym} is the SHA-256 of {text}: "
+            "recompute it to check your entry.",
+            id=draw.id,
+            pseudonym=pseudonym,
+            salt=opening["salt"],
+            answers=", ".join(f"{k}: {v}" for k, v in sorted(features.items())),
+            text=canonical({"features": features, "salt": opening["salt"]}).decode(),
+        ),
+        private=True,
+    )
