@@ -4,8 +4,8 @@ the echo with Confirm and Cancel, and posting it (and its series)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -35,7 +35,7 @@ from bot.meetings.service import (
     where_line,
 )
 from bot.meetings.service import announce as announce_meeting
-from storage.models import Branch, Meeting, Prompt
+from storage.models import Branch, Meeting, Person, Prompt
 from storage.vocabulary import (
     ASSEMBLY,
     ONLINE,
@@ -271,9 +271,39 @@ async def drop_pressed(ctx: Context, target: str) -> Reply:
 
 @action(Action.MEETING_CONFIRM)
 async def confirm_pressed(ctx: Context, target: str) -> Reply:
+    """Post the confirmed draft: its meetings are created, the branch is told, and the
+    organiser gets the first one's id and the answer buttons."""
     person = ctx.require_person()
     prompt = await ctx.take_prompt(target, "mtnew", audit="meeting.confirm")
     data = prompt.payload
+    branch, times = await _confirmed(ctx, data)
+    created = await _create(ctx, person, branch, data, times)
+    first = created[0]
+    audit(ctx, "meeting.created", branch=branch, meeting=first.id, count=len(created))
+    await announce_meeting(
+        ctx,
+        branch,
+        f"mtnew:{first.id}",
+        _announcement(first, branch, str(data.get("rule")), times),
+        lambda t: answer_buttons(t, first.id),
+    )
+    return Reply(
+        ctx.t(
+            "Posted to the {branch} branch: {title}, {when}. Its id is {id}, for /meeting "
+            "show, edit, cancel, held, came and minutes.",
+            branch=branch.name,
+            title=first.title,
+            when=format_local(first.starts_at, "datetime_zone", ctx.t.locale, tz=branch.timezone),
+            id=first.id,
+        ),
+        buttons=button_rows(answer_buttons(ctx.t, first.id)),
+        edit=True,
+    )
+
+
+async def _confirmed(ctx: Context, data: dict[str, Any]) -> tuple[Branch, list[dt.datetime]]:
+    """The draft's branch, if the organiser still organises it, and its times, if the
+    first is still to come."""
     branch_id = data.get("branch")
     branch = await ctx.session.get(Branch, branch_id) if isinstance(branch_id, int) else None
     if branch is None:
@@ -286,16 +316,22 @@ async def confirm_pressed(ctx: Context, target: str) -> Reply:
         raise ctx.refuse(
             ctx.t("That time has passed in the meantime; nothing was posted. Send /meeting again.")
         )
-    kind, title, place = str(data["meeting_kind"]), str(data["title"]), str(data["place"])
+    return branch, times
+
+
+async def _create(
+    ctx: Context, person: Person, branch: Branch, data: dict[str, Any], times: list[dt.datetime]
+) -> list[Meeting]:
+    """One meeting at each time; those of a series carry the first one's id."""
     capacity = data.get("capacity")
     rule = data.get("rule")
     created = [
         Meeting(
             branch_id=branch.id,
-            kind=kind,
-            title=title,
+            kind=str(data["meeting_kind"]),
+            title=str(data["title"]),
             starts_at=at,
-            place=place,
+            place=str(data["place"]),
             capacity=capacity if isinstance(capacity, int) else None,
             recurrence=str(rule) if rule else None,
             created_by=person.id,
@@ -306,47 +342,44 @@ async def confirm_pressed(ctx: Context, target: str) -> Reply:
     ]
     ctx.session.add_all(created)
     await ctx.session.flush()
-    first = created[0]
     if len(created) > 1:
         for row in created:
-            row.series_id = first.id
-    audit(ctx, "meeting.created", branch=branch, meeting=first.id, count=len(created))
-    tz = branch.timezone
-    series = _series_line if len(times) > 1 else None
+            row.series_id = created[0].id
+    return created
+
+
+def _announcement(
+    first: Meeting, branch: Branch, rule: str, times: list[dt.datetime]
+) -> Callable[[Translator], str]:
+    """The branch's message about a new meeting (or series), in each reader's language."""
+    kind, title, place, at, capacity = (
+        first.kind,
+        first.title,
+        first.place,
+        first.starts_at,
+        first.capacity,
+    )
+    name, tz = branch.name, branch.timezone
 
     def render(t: Translator) -> str:
         lines = [
             t(
                 "New {kind} of the {branch} branch: {title}",
                 kind=kind_label(t, kind),
-                branch=branch.name,
+                branch=name,
                 title=title,
             ),
-            format_local(first.starts_at, "datetime_zone", t.locale, tz=tz),
+            format_local(at, "datetime_zone", t.locale, tz=tz),
             where_line(t, kind, place),
         ]
         if kind == ASSEMBLY:
             lines.append(t("Open to everyone living in the area: bring your neighbours!"))
-        if first.capacity:
-            lines.append(t.plural("{n} place", "{n} places", first.capacity))
-        if series is not None:
-            lines.append(series(t, str(rule), times, tz))
+        if capacity:
+            lines.append(t.plural("{n} place", "{n} places", capacity))
+        if len(times) > 1:
+            lines.append(_series_line(t, rule, times, tz))
             lines.append(t("Answer for each date under /meetings."))
         lines.append(t("Will you come?"))
         return "\n".join(lines)
 
-    await announce_meeting(
-        ctx, branch, f"mtnew:{first.id}", render, lambda t: answer_buttons(t, first.id)
-    )
-    return Reply(
-        ctx.t(
-            "Posted to the {branch} branch: {title}, {when}. Its id is {id}, for /meeting "
-            "show, edit, cancel, held, came and minutes.",
-            branch=branch.name,
-            title=title,
-            when=format_local(first.starts_at, "datetime_zone", ctx.t.locale, tz=tz),
-            id=first.id,
-        ),
-        buttons=button_rows(answer_buttons(ctx.t, first.id)),
-        edit=True,
-    )
+    return render
