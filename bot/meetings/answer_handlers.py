@@ -209,20 +209,14 @@ async def _upcoming(
         )
     ids = [m.id for m, _ in rows]
     going = await PLACES.counts_going(ctx.session, ids)
-    mine = {
-        key: value
-        for key, value in await ctx.session.execute(
-            select(MeetingRsvp.meeting_id, MeetingRsvp.answer).where(
-                MeetingRsvp.meeting_id.in_(ids), MeetingRsvp.person_id == person.id
-            )
-        )
-    }
+    mine = await _my_answers(ctx, person, ids)
     if branch is not None:
         lines = [ctx.t("Coming meetings of the {branch} branch:", branch=branch.name)]
     else:
         lines = [ctx.t("Coming people's assemblies, open to everyone:")]
     buttons = []
     for n, (meeting, home) in enumerate(rows, 1):
+        going_n, my_answer = going.get(meeting.id, 0), mine.get(meeting.id)
         parts = [
             f"{n}. {format_local(meeting.starts_at, 'datetime', ctx.t.locale, tz=home.timezone)}",
             f"{meeting.title} ({kind_label(ctx.t, meeting.kind)})",
@@ -230,26 +224,12 @@ async def _upcoming(
         ]
         if branch is None:
             parts.append(home.name)
-        places = _places(ctx.t, meeting, going.get(meeting.id, 0))
-        parts += [p for p in (places, _mine(ctx.t, mine.get(meeting.id))) if p]
+        places = _places(ctx.t, meeting, going_n)
+        parts += [p for p in (places, _mine(ctx.t, my_answer)) if p]
         if staff:
             parts.append(f"#{meeting.id}")
         lines.append(" · ".join(parts))
-        on_it = mine.get(meeting.id) in (RSVP_GOING, RSVP_WAITING)
-        full = is_full(meeting.capacity, going.get(meeting.id, 0)) and not on_it
-        mid = str(meeting.id)
-        buttons.append(
-            (
-                Button(
-                    ctx.t("Wait for a place {n}", n=n) if full else ctx.t("Going {n}", n=n),
-                    Action.MEETING_GOING,
-                    mid,
-                ),
-                Button(ctx.t("Maybe {n}", n=n), Action.MEETING_MAYBE, mid),
-                Button(ctx.t("Can't {n}", n=n), Action.MEETING_NO, mid),
-                Button(ctx.t("Calendar {n}", n=n), Action.MEETING_ICS, mid),
-            )
-        )
+        buttons.append(_answer_row(ctx.t, n, meeting, going_n, my_answer))
     zones = sorted({home.timezone for _, home in rows})
     lines.append(
         ctx.t(
@@ -258,6 +238,38 @@ async def _upcoming(
         )
     )
     return Reply("\n".join(lines), buttons=tuple(buttons))
+
+
+async def _my_answers(ctx: Context, person: Person, ids: list[int]) -> dict[int, str]:
+    """The person's answer to each of the meetings ``ids`` they answered."""
+    return {
+        key: value
+        for key, value in await ctx.session.execute(
+            select(MeetingRsvp.meeting_id, MeetingRsvp.answer).where(
+                MeetingRsvp.meeting_id.in_(ids), MeetingRsvp.person_id == person.id
+            )
+        )
+    }
+
+
+def _answer_row(
+    t: Translator, n: int, meeting: Meeting, going: int, my_answer: str | None
+) -> tuple[Button, ...]:
+    """The buttons of the list's meeting ``n``; Going reads "Wait for a place" when it is
+    full and the person holds no place on it or its waiting list."""
+    on_it = my_answer in (RSVP_GOING, RSVP_WAITING)
+    full = is_full(meeting.capacity, going) and not on_it
+    mid = str(meeting.id)
+    return (
+        Button(
+            t("Wait for a place {n}", n=n) if full else t("Going {n}", n=n),
+            Action.MEETING_GOING,
+            mid,
+        ),
+        Button(t("Maybe {n}", n=n), Action.MEETING_MAYBE, mid),
+        Button(t("Can't {n}", n=n), Action.MEETING_NO, mid),
+        Button(t("Calendar {n}", n=n), Action.MEETING_ICS, mid),
+    )
 
 
 async def _past_meetings(ctx: Context, where: list[ColumnElement[bool]]) -> list[Meeting]:
