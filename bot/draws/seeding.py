@@ -18,7 +18,6 @@ from bot.kernel.config import Settings
 from bot.kernel.outbox import enqueue_for
 from bot.kernel.timed import Sweep
 from bot.lib.sortition import beacons, chains
-from bot.lib.sortition.seeds import seed_exists_at
 from storage.db import Database
 from storage.models import Draw
 
@@ -28,11 +27,6 @@ if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger(__name__)
-
-
-def seed_due(source: dict[str, Any], timezone: str, now: dt.datetime) -> dt.datetime:
-    """When the seed exists: see ``bot.lib.sortition.seeds.seed_exists_at``."""
-    return seed_exists_at(source, timezone, now)
 
 
 async def seed_sweep(
@@ -45,6 +39,38 @@ async def seed_sweep(
     """Draws waiting for their seed: once a beacon's round is due, fetch it, check
     its signature against the chain's key, store it and complete the draw; on a
     lottery's day, remind the organisers to have the result entered."""
+    due_beacons = await _due_beacons(db, settings, now)
+    if not due_beacons:
+        return
+    import httpx
+
+    owned = client is None
+    client = client or httpx.AsyncClient(timeout=10.0, follow_redirects=False)
+    urls = beacons.endpoints(settings.sortition_beacon_urls)
+    try:
+        for draw_id, source in due_beacons:
+            chain = chains.chain_of(source)
+            round_ = source.get("round")
+            if chain is None or not isinstance(round_, int):
+                continue
+            try:
+                proof = await beacons.fetch_round(chain, round_, urls, client, resolver)
+            except beacons.BeaconError as exc:
+                log.warning("draw %s: %s round %s: %s", draw_id, chain.name, round_, exc)
+                continue
+            if proof is None:
+                continue
+            await _complete_with(db, settings, draw_id, proof, now)
+    finally:
+        if owned:
+            await client.aclose()
+
+
+async def _due_beacons(
+    db: Database, settings: Settings, now: dt.datetime
+) -> list[tuple[int, dict[str, Any]]]:
+    """The draws whose beacon round is due, with their seed sources; on the way,
+    the organisers of a lottery whose day it is are reminded."""
     async with db.transaction() as session:
         # Only the seed sources, not the records (a national pool's is megabytes).
         waiting = (
@@ -69,40 +95,25 @@ async def seed_sweep(
                 draw = await session.get(Draw, draw_id)
                 if draw is not None:
                     await _remind_seed(session, settings, draw, now)
-    if not due_beacons:
-        return
-    import httpx
+    return due_beacons
 
-    owned = client is None
-    client = client or httpx.AsyncClient(timeout=10.0, follow_redirects=False)
-    urls = beacons.endpoints(settings.sortition_beacon_urls)
-    try:
-        for draw_id, source in due_beacons:
-            chain = chains.chain_of(source)
-            round_ = source.get("round")
-            if chain is None or not isinstance(round_, int):
-                continue
-            try:
-                proof = await beacons.fetch_round(chain, round_, urls, client, resolver)
-            except beacons.BeaconError as exc:
-                log.warning("draw %s: %s round %s: %s", draw_id, chain.name, round_, exc)
-                continue
-            if proof is None:
-                continue
-            async with db.transaction() as session:
-                row = await session.get(Draw, draw_id, with_for_update=True)
-                if row is None or row.status != "committed":
-                    continue
-                await session.execute(
-                    update(Draw)
-                    .where((Draw.id == row.id) | (Draw.group_id == row.id))
-                    .values(seed_proof=proof.as_json())
-                    .execution_options(synchronize_session=False)
-                )
-                await complete_group(session, settings, row, proof.randomness, now)
-    finally:
-        if owned:
-            await client.aclose()
+
+async def _complete_with(
+    db: Database, settings: Settings, draw_id: int, proof: beacons.Proof, now: dt.datetime
+) -> None:
+    """Store the beacon's ``proof`` on ``draw_id`` and its delegation, and complete
+    them with its randomness (unless cancelled or completed meanwhile)."""
+    async with db.transaction() as session:
+        row = await session.get(Draw, draw_id, with_for_update=True)
+        if row is None or row.status != "committed":
+            return
+        await session.execute(
+            update(Draw)
+            .where((Draw.id == row.id) | (Draw.group_id == row.id))
+            .values(seed_proof=proof.as_json())
+            .execution_options(synchronize_session=False)
+        )
+        await complete_group(session, settings, row, proof.randomness, now)
 
 
 TIMED = (Sweep("seeds", seed_sweep),)  # once a minute: beacon rounds due, lottery days
