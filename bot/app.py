@@ -17,7 +17,7 @@ from types import ModuleType
 import bot.canvassing.reminders
 import bot.draws.invitations
 import bot.draws.seeding
-import bot.meetings.service
+import bot.meetings.reminders
 import bot.polls.service
 import bot.privacy.retention
 from bot.branches import affiliation_handlers as affiliation
@@ -89,7 +89,7 @@ def build_timed_jobs() -> TimedJobs:
     return TimedJobs(
         (
             *bot.canvassing.reminders.TIMED,
-            *bot.meetings.service.TIMED,
+            *bot.meetings.reminders.TIMED,
             *bot.polls.service.TIMED,
             *bot.draws.invitations.TIMED,
             *bot.draws.seeding.TIMED,

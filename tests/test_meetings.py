@@ -13,7 +13,7 @@ from typing import Any
 from icalendar import Calendar
 from sqlalchemy import select
 
-from bot.meetings.service import remind
+from bot.meetings.reminders import remind
 from storage.models import Branch, BranchTransition, Meeting, MeetingRsvp, OutboxMessage
 from tests.helpers import Chat, snapshot, text
 
