@@ -62,28 +62,7 @@ async def draw_command(ctx: Context) -> Reply:
     if first == "cancel":
         return await _cancel(ctx, ctx.request.args.strip()[6:])
     if not words:
-        branch = await _staff_branch(ctx, "draw")
-        body = await draws.body_of(
-            ctx.session, ctx.settings, draws.COUNCIL, SCOPE_BRANCH, branch.id
-        )
-        people = await draws.eligible(ctx.session, ctx.settings, body, ctx.now) if body else []
-        return Reply(
-            ctx.t(
-                "{n} members of {branch} can be drawn (current dues, opted in with /profile, "
-                "not on the council lately). Send /draw followed by the number of seats, "
-                "and where the seed will come from, e.g. /draw 5 {example}",
-                n=len(people),
-                branch=branch.name,
-                example=seeds.example_source(ctx.now),
-            )
-            + "\n"
-            + ctx.t(
-                "Also: /draw region 9, /draw national 12 (councils), /draw delegates 10 "
-                "(from each branch of your region), /draw delegates national 20 (from each "
-                "region); days=N for the time to answer; quotas such as gender=woman:2-3."
-            ),
-            private=True,
-        )
+        return await _how_to_draw(ctx)
     plan = _read_plan(ctx, words)
     bodies = await _bodies(ctx, plan)
     if plan.seats:
@@ -100,6 +79,35 @@ async def draw_command(ctx: Context) -> Reply:
         return Reply("\n".join(counts) or ctx.t("There is nobody to draw from there yet."))
     if plan.kind in draws.DELEGATIONS:
         return await _preview_delegation(ctx, plan, bodies)
+    return await _preview_council(ctx, plan, bodies)
+
+
+async def _how_to_draw(ctx: Context) -> Reply:
+    """/draw alone: how many of the branch can be drawn, and how to ask."""
+    branch = await _staff_branch(ctx, "draw")
+    body = await draws.body_of(ctx.session, ctx.settings, draws.COUNCIL, SCOPE_BRANCH, branch.id)
+    people = await draws.eligible(ctx.session, ctx.settings, body, ctx.now) if body else []
+    return Reply(
+        ctx.t(
+            "{n} members of {branch} can be drawn (current dues, opted in with /profile, "
+            "not on the council lately). Send /draw followed by the number of seats, "
+            "and where the seed will come from, e.g. /draw 5 {example}",
+            n=len(people),
+            branch=branch.name,
+            example=seeds.example_source(ctx.now),
+        )
+        + "\n"
+        + ctx.t(
+            "Also: /draw region 9, /draw national 12 (councils), /draw delegates 10 "
+            "(from each branch of your region), /draw delegates national 20 (from each "
+            "region); days=N for the time to answer; quotas such as gender=woman:2-3."
+        ),
+        private=True,
+    )
+
+
+async def _preview_council(ctx: Context, plan: Plan, bodies: list[draws.Body]) -> Reply:
+    """One draw for a council, quotas in proportion to its pool unless set."""
     if not bodies:
         raise ctx.refuse(ctx.t("There is nobody to draw from there yet."))
     body = bodies[0]
@@ -339,22 +347,7 @@ async def draw_commit(ctx: Context, target: str) -> Reply:
         )
     first = created[0]
     ids = ", ".join(str(d.id) for d in created)
-    source = first.record["seed_source"]
-    if source.get("kind") == seeds.BEACON:
-        how = ctx.t("The scheduler fetches the beacon's round when it is published.")
-    elif source.get("kind") == seeds.LOTTERY:
-        how = ctx.t(
-            "Once the result is out (after {when}, {tz} time), two witnesses, members who "
-            "are not both organisers, each send /draw seed {id} followed by the numbers.",
-            when=_when(ctx, source.get("results_after"), await _reader_tz(ctx)),
-            tz=await _reader_tz(ctx),
-            id=first.id,
-        )
-    else:
-        how = ctx.t(
-            "This is a TRIAL: /draw seed {id} <seed> draws it, and nobody is invited.",
-            id=first.id,
-        )
+    how = await _how_seeded(ctx, first)
     return Reply(
         ctx.t(
             "Committed: draw {ids}, record hash {hash}.",
@@ -365,4 +358,23 @@ async def draw_commit(ctx: Context, target: str) -> Reply:
         + how,
         file=_record_file(first) if len(created) == 1 else None,
         edit=True,
+    )
+
+
+async def _how_seeded(ctx: Context, draw: Draw) -> str:
+    """How a committed draw gets its seed, and who does what next."""
+    source = draw.record["seed_source"]
+    if source.get("kind") == seeds.BEACON:
+        return ctx.t("The scheduler fetches the beacon's round when it is published.")
+    if source.get("kind") == seeds.LOTTERY:
+        return ctx.t(
+            "Once the result is out (after {when}, {tz} time), two witnesses, members who "
+            "are not both organisers, each send /draw seed {id} followed by the numbers.",
+            when=_when(ctx, source.get("results_after"), await _reader_tz(ctx)),
+            tz=await _reader_tz(ctx),
+            id=draw.id,
+        )
+    return ctx.t(
+        "This is a TRIAL: /draw seed {id} <seed> draws it, and nobody is invited.",
+        id=draw.id,
     )
