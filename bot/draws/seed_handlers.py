@@ -97,16 +97,7 @@ async def _enter_seed(ctx: Context, text: str) -> Reply:
         refused = await _witness_problem(ctx, draw, body, person, seed)
         if refused:
             raise ctx.refuse(refused, audit="draw.witness")
-        # A witness may correct their own entry; only another person's can agree.
-        witnesses = [w for w in draw.witnesses or [] if w["person"] != person.id]
-        agree = any(w["seed"] == seed for w in witnesses)
-        witnesses = [*witnesses, {"person": person.id, "seed": seed}]
-        await ctx.session.execute(
-            update(Draw)
-            .where(Draw.id.in_([d.id for d in group]))
-            .values(witnesses=witnesses)
-            .execution_options(synchronize_session=False)
-        )
+        agree = await _add_witness(ctx, draw, group, person, seed)
         if not agree:
             return Reply(
                 ctx.t(
@@ -121,6 +112,29 @@ async def _enter_seed(ctx: Context, text: str) -> Reply:
     if invitations is None:
         raise ctx.refuse(ctx.t("Draw {id} is already done.", id=draw.id))
     audit(ctx, "draw.drawn", draw=draw.id, index=draw.chosen_index)
+    return _drawn(ctx, draw, group, len(invitations))
+
+
+async def _add_witness(
+    ctx: Context, draw: Draw, group: list[Draw], person: Person, seed: str
+) -> bool:
+    """Record ``person``'s reading of the result on ``draw`` and the rest of its group;
+    true when another witness entered the same."""
+    # A witness may correct their own entry; only another person's can agree.
+    witnesses = [w for w in draw.witnesses or [] if w["person"] != person.id]
+    agree = any(w["seed"] == seed for w in witnesses)
+    witnesses = [*witnesses, {"person": person.id, "seed": seed}]
+    await ctx.session.execute(
+        update(Draw)
+        .where(Draw.id.in_([d.id for d in group]))
+        .values(witnesses=witnesses)
+        .execution_options(synchronize_session=False)
+    )
+    return agree
+
+
+def _drawn(ctx: Context, draw: Draw, group: list[Draw], invited: int) -> Reply:
+    """What the person who completed the draw is told."""
     if draw.status == draws.TRIAL:
         return Reply(
             ctx.t(
@@ -136,14 +150,14 @@ async def _enter_seed(ctx: Context, text: str) -> Reply:
                 "Drawn: the {draws} draws of this delegation. The {n} people selected have "
                 "been invited.",
                 draws=len(group),
-                n=len(invitations),
+                n=invited,
             )
         )
     return Reply(
         ctx.t(
             "Drawn: panel {index}. The {n} people selected have been invited.",
             index=draw.chosen_index,
-            n=len(invitations),
+            n=invited,
         )
     )
 
