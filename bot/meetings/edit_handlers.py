@@ -19,12 +19,8 @@ from bot.meetings.access import (
     gate,
     staff_meeting,
 )
+from bot.meetings.parsing import CAPACITY_LIMIT, LINK, LINK_LIMIT, PLACE_LIMIT, TITLE_LIMIT
 from bot.meetings.service import (
-    CAPACITY_LIMIT,
-    LINK,
-    LINK_LIMIT,
-    PLACE_LIMIT,
-    TITLE_LIMIT,
     answer_buttons,
     answered,
     anyone_who_answered,

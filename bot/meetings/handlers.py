@@ -40,12 +40,8 @@ from bot.meetings.access import (
 )
 from bot.meetings.attendance_handlers import came, held, minutes
 from bot.meetings.edit_handlers import cancel, edit, show
+from bot.meetings.parsing import parse_kind, parse_reminder_hours, reminder_hours
 from bot.meetings.schedule_handlers import from_line, guided_step, pending_draft, start, usage
-from bot.meetings.service import (
-    parse_kind,
-    parse_reminder_hours,
-    reminder_hours,
-)
 from storage.models import Branch
 from storage.vocabulary import (
     ADMIN,

@@ -21,13 +21,8 @@ from bot.kernel.i18n import Translator, format_local
 from bot.kernel.messages import Button
 from bot.kernel.outbox import enqueue_for
 from bot.kernel.timed import Sweep
-from bot.meetings.service import (
-    MAX_REMINDER_HOURS,
-    going_to,
-    kind_label,
-    reminder_hours,
-    where_line,
-)
+from bot.meetings.parsing import MAX_REMINDER_HOURS, reminder_hours
+from bot.meetings.service import going_to, kind_label, where_line
 from storage.db import Database
 from storage.models import Branch, Meeting
 
