@@ -4,7 +4,8 @@ A button carries ``action:id`` (:class:`bot.kernel.messages.Button`); the action
 of these wire strings. They never change: buttons already sent to people's chats,
 stored prompts and outbox rows hold them. Handlers register with
 ``@action(Action.X)`` (:mod:`bot.kernel.registry`) and buttons are built with
-``Button(label, Action.X, id)``, so a reader can follow a button to its handler.
+``Button(label, Action.X, id)``, so a reader can follow a button to its handler: ``grep -rn '@action(Action.X'``
+finds it in its feature's package (named beside each group below).
 """
 
 from __future__ import annotations
@@ -14,17 +15,17 @@ from enum import StrEnum, unique
 
 @unique
 class Action(StrEnum):
-    # Accounts (bot/linking/handlers.py)
+    # Accounts (bot/linking/)
     LINK_CONFIRM = "linkok"  # the account that asked for a link code says yes: link them
     LINK_REFUSE = "linkno"  # that account says no: nothing is linked
     UNLINK = "unlink"  # one linked account stops being part of the person's record
 
-    # Privacy and consent (bot/privacy/handlers.py, bot/membership/welcome_handlers.py)
+    # Privacy and consent (bot/privacy/, bot/membership/)
     CONSENT = "consent"  # the person agrees to the privacy notice and is registered
     FORGET = "forget"  # the person confirms deleting their data
     FORGET_CANCEL = "cancel"  # the person keeps their data after all (a /forget prompt)
 
-    # Membership (bot/membership/handlers.py)
+    # Membership (bot/membership/)
     JOIN = "join"  # join the branch found for a place
     MOVE = "move"  # move from one's branch to another
     PROPOSE = "propose"  # propose a new branch for a place with none
@@ -32,14 +33,14 @@ class Action(StrEnum):
     UNJOIN = "unjoin"  # the Undo under a join
     REJOIN = "rejoin"  # the Undo under /leave
 
-    # Organising (bot/branches/handlers.py, bot/branches/chat_handlers.py)
+    # Organising (bot/branches/)
     MEMBERS = "members"  # staff: list a branch's members
     UNDO = "undo"  # undo a role change or a dues entry
     BRANCH_MERGE = "brmerge"  # confirm /branch merge
     BRANCH_MERGE_CANCEL = "brmerge-no"  # cancel /branch merge
     UNLINK_CHAT = "unlinkchat"  # the Undo under linking a group chat to a branch
 
-    # Polls (bot/polls/handlers.py)
+    # Polls (bot/polls/)
     POLL_POST = "pollpost"  # post a drafted poll
     POLL_CANCEL = "pollcancel"  # drop a drafted poll
     POLL_OPEN = "pollopen"  # open one's private ballot for a poll
@@ -51,7 +52,7 @@ class Action(StrEnum):
     POLL_RESULTS = "pollres"  # show a poll's results so far
     POLL_MEET = "pollmeet"  # schedule a meeting at a time poll's winning time
 
-    # Meetings (bot/meetings/handlers.py, bot/meetings/service.py)
+    # Meetings (bot/meetings/)
     MEETING_KIND = "mtkind"  # pick a new meeting's kind (online, face-to-face, assembly)
     MEETING_CONFIRM = "mtok"  # confirm a drafted meeting
     MEETING_DROP = "mtdrop"  # drop a drafted meeting
@@ -65,14 +66,14 @@ class Action(StrEnum):
     MEETING_GUEST = "mtguest"  # one guest more or fewer on the attendance sheet
     MEETING_DONE = "mtdone"  # the attendance sheet is finished: record the count
 
-    # Canvassing (bot/canvassing/handlers.py)
+    # Canvassing (bot/canvassing/)
     CANVASS_GO = "cvgo"  # sign up for a canvassing session
     CANVASS_NO = "cvno"  # cancel one's sign-up
     CANVASS_ICS = "cvics"  # a session's calendar file (.ics)
     CANVASS_REMOVE = "cvrm"  # remove a weekly session (or undo adding one)
     CANVASS_UNLOG = "cvunlog"  # the Undo under logging canvassing results
 
-    # Sortition (bot/draws/handlers.py, bot/draws/service.py)
+    # Sortition (bot/draws/)
     PROFILE_OPT_IN = "pfin"  # opt in to (or change) one's sortition profile
     PROFILE_ANSWER = "pf"  # answer one profile question
     PROFILE_OPT_OUT = "pfout"  # opt out: one's profile is deleted
