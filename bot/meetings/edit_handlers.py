@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
 from bot.kernel.effects import audit
-from bot.kernel.i18n import Translator, format_local
+from bot.kernel.i18n import N_, Translator, format_local
 from bot.kernel.messages import Button, Reply
 from bot.kernel.registry import action
 from bot.lib.when import WhenError, read_when
@@ -25,6 +25,7 @@ from bot.meetings.service import (
     answered,
     anyone_who_answered,
     kind_label,
+    meeting_notice,
     one,
     promote_waiting,
     promoted_notice,
@@ -158,41 +159,11 @@ def _clean(text: str) -> str:
 
 
 def _moved_notice(meeting: Meeting, branch: Branch) -> Callable[[Translator], str]:
-    title, kind, place, at, tz = (
-        meeting.title,
-        meeting.kind,
-        meeting.place,
-        meeting.starts_at,
-        branch.timezone,
-    )
-    return lambda t: (
-        t(
-            "{title} has moved: it is now {when}.",
-            title=title,
-            when=format_local(at, "datetime_zone", t.locale, tz=tz),
-        )
-        + "\n"
-        + where_line(t, kind, place)
-    )
+    return meeting_notice(meeting, branch, N_("{title} has moved: it is now {when}."))
 
 
 def _new_place_notice(meeting: Meeting, branch: Branch) -> Callable[[Translator], str]:
-    title, kind, place, at, tz = (
-        meeting.title,
-        meeting.kind,
-        meeting.place,
-        meeting.starts_at,
-        branch.timezone,
-    )
-    return lambda t: (
-        t(
-            "{title}, {when}, has a new place or link.",
-            title=title,
-            when=format_local(at, "datetime_zone", t.locale, tz=tz),
-        )
-        + "\n"
-        + where_line(t, kind, place)
-    )
+    return meeting_notice(meeting, branch, N_("{title}, {when}, has a new place or link."))
 
 
 def _renamed_notice(meeting: Meeting, branch: Branch, title: str) -> Callable[[Translator], str]:

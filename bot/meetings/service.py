@@ -26,7 +26,7 @@ from sqlalchemy import bindparam, select
 
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
-from bot.kernel.i18n import Translator, format_local, translator
+from bot.kernel.i18n import N_, Translator, format_local, translator
 from bot.kernel.messages import Button
 from bot.kernel.outbox import Recipients, enqueue, enqueue_for
 from bot.kernel.permissions import holds_at_branch
@@ -228,22 +228,27 @@ async def promote_waiting(ctx: Context, meeting: Meeting) -> list[int]:
 # --- telling people ----------------------------------------------------------------
 
 
-def promoted_notice(meeting: Meeting, branch: Branch) -> Callable[[Translator], str]:
-    at, tz, kind, place, title = (
-        meeting.starts_at,
-        branch.timezone,
+def meeting_notice(meeting: Meeting, branch: Branch, sentence: str) -> Callable[[Translator], str]:
+    """A notice about a meeting in each reader's language: ``sentence`` (marked with
+    ``N_``, naming ``{title}`` and ``{when}``), then where it is. The meeting's
+    fields are read now, so the notice renders after the session has moved on."""
+    title, kind, place, at, tz = (
+        meeting.title,
         meeting.kind,
         meeting.place,
-        meeting.title,
+        meeting.starts_at,
+        branch.timezone,
     )
     return lambda t: (
-        t(
-            "A place opened up: you're now going to {title}, {when}.",
-            title=title,
-            when=format_local(at, "datetime_zone", t.locale, tz=tz),
-        )
+        t(sentence, title=title, when=format_local(at, "datetime_zone", t.locale, tz=tz))
         + "\n"
         + where_line(t, kind, place)
+    )
+
+
+def promoted_notice(meeting: Meeting, branch: Branch) -> Callable[[Translator], str]:
+    return meeting_notice(
+        meeting, branch, N_("A place opened up: you're now going to {title}, {when}.")
     )
 
 
