@@ -19,7 +19,7 @@ from bot.branches.formation import (
     progress,
 )
 from bot.branches.founding import clean_area
-from bot.branches.handlers import STAFF, _own_branch, _require_staff
+from bot.branches.handlers import STAFF, _own_branch, require_staff
 from bot.branches.merge_handlers import _merge_preview
 from bot.branches.service import (
     PLACE_LIMIT,
@@ -49,7 +49,7 @@ async def _edit_branch(ctx: Context, verb: str, rest: str) -> Reply:
     """/branch rename|area|timezone <branch>: <value>, by the admins over the branch."""
     name, _, value = rest.partition(":")
     branch = await _own_branch(ctx, name.strip())
-    await _require_staff(ctx, branch, (ADMIN,), "branch.edit")
+    await require_staff(ctx, branch, (ADMIN,), "branch.edit")
     value = " ".join(value.split())
     before: str
     if verb == "rename":
@@ -119,7 +119,7 @@ async def branch_status(ctx: Context) -> Reply:
     if verb.lower() == "override":
         return await _override(ctx, rest)
     branch = await _own_branch(ctx, ctx.request.args)
-    await _require_staff(ctx, branch, STAFF, "branch")
+    await require_staff(ctx, branch, STAFF, "branch")
     await maybe_forming(ctx, branch, None)  # e.g. after an import brought the interest
     tz = branch.timezone
     at = await progress(ctx, branch)
@@ -214,14 +214,14 @@ async def _override(ctx: Context, rest: str) -> Reply:
     if len(reason) > REASON_LIMIT:
         raise ctx.refuse(ctx.t("Please keep the reason under {n} characters.", n=REASON_LIMIT))
     branch = await _own_branch(ctx, name.strip())
-    await _require_staff(ctx, branch, (ADMIN,), "branch.override")
+    await require_staff(ctx, branch, (ADMIN,), "branch.override")
     return Reply(await override(ctx, branch, reason))
 
 
 @action(Action.MEMBERS)
 async def members_pressed(ctx: Context, target: str) -> Reply:
     branch = await ctx.branch_from(target)
-    await _require_staff(ctx, branch, STAFF, "members")
+    await require_staff(ctx, branch, STAFF, "members")
     people = await people_in(ctx, branch)
     lines = [ctx.t("People in the {branch} branch ({n}):", branch=branch.name, n=len(people))]
     for p in people[:MEMBER_LIST_LIMIT]:

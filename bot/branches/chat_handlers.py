@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.branches.handlers import _own_branch, _require_staff
+from bot.branches.handlers import _own_branch, require_staff
 from bot.kernel.actions import Action
 from bot.kernel.context import Context, parse_id
 from bot.kernel.effects import audit
@@ -39,7 +39,7 @@ def _require_group(ctx: Context) -> None:
 async def linkchat(ctx: Context) -> Reply:
     _require_group(ctx)
     branch = await _own_branch(ctx, ctx.request.args)
-    await _require_staff(ctx, branch, (ORGANISER,), "linkchat")
+    await require_staff(ctx, branch, (ORGANISER,), "linkchat")
     chat = ctx.request.chat
     existing = await ctx.session.scalar(
         select(BranchChat).where(
@@ -91,7 +91,7 @@ async def _unlink(ctx: Context, link: BranchChat | None) -> Reply:
     branch = await ctx.session.get(Branch, link.branch_id)
     if branch is None:
         raise ctx.stale()
-    await _require_staff(ctx, branch, (ORGANISER,), "unlinkchat")
+    await require_staff(ctx, branch, (ORGANISER,), "unlinkchat")
     await ctx.session.delete(link)
     audit(ctx, "chat.unlinked", branch=branch, platform=link.platform)
     return Reply(

@@ -73,7 +73,9 @@ async def _own_branch(ctx: Context, name: str) -> Branch:
     return branch
 
 
-async def _require_staff(ctx: Context, branch: Branch, roles: tuple[str, ...], what: str) -> None:
+async def require_staff(ctx: Context, branch: Branch, roles: tuple[str, ...], what: str) -> None:
+    """Refuse (audited as ``what``) unless the sender holds one of ``roles`` at
+    ``branch`` or above it: the check every feature's staff command makes."""
     grants = await ctx.grants()
     if not any(holds_at_branch(grants, r, branch) for r in roles):
         raise ctx.refuse(

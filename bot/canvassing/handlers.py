@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
 
-from bot.branches.handlers import _require_staff
+from bot.branches.handlers import require_staff
 from bot.branches.service import only
 from bot.canvassing.results import MAX_COUNT, chart, parse_tags, weekly_totals
 from bot.canvassing.service import (
@@ -249,7 +249,7 @@ async def calendar_pressed(ctx: Context, target: str) -> Reply:
 
 async def _schedule(ctx: Context, text: str) -> Reply:
     person, branch = await _home(ctx)
-    await _require_staff(ctx, branch, (ORGANISER,), "canvass.schedule")
+    await require_staff(ctx, branch, (ORGANISER,), "canvass.schedule")
     words = text.split()
     example = ctx.t(
         "Please give a weekday, a time and a meeting point, for example: "
@@ -334,7 +334,7 @@ def _weekly(ctx: Context, slot: CanvassSlot) -> str:
 
 async def _slots(ctx: Context) -> Reply:
     _, branch = await _home(ctx)
-    await _require_staff(ctx, branch, (ORGANISER,), "canvass.slots")
+    await require_staff(ctx, branch, (ORGANISER,), "canvass.slots")
     slots = await _active_slots(ctx, branch)
     if not slots:
         return Reply(
@@ -359,7 +359,7 @@ async def remove_pressed(ctx: Context, target: str) -> Reply:
     slot = await ctx.session.get(CanvassSlot, slot_id) if slot_id else None
     if slot is None or slot.branch_id != branch.id or slot.removed_at is not None:
         raise ctx.stale()
-    await _require_staff(ctx, branch, (ORGANISER,), "canvass.remove")
+    await require_staff(ctx, branch, (ORGANISER,), "canvass.remove")
     slot.removed_at = ctx.now
     await cancel_sessions(
         ctx, await coming_sessions(ctx, CanvassSession.slot_id == slot.id), branch
@@ -380,7 +380,7 @@ async def _edit(ctx: Context, words: list[str]) -> Reply:
     numbered by /canvass slots) and its coming sessions; those signed up are told
     of a new meeting point, and a larger capacity lets people in from the waiting list."""
     _, branch = await _home(ctx)
-    await _require_staff(ctx, branch, (ORGANISER,), "canvass.edit")
+    await require_staff(ctx, branch, (ORGANISER,), "canvass.edit")
     usage = ctx.t(
         "Usage: /canvass edit <number> point <meeting point> or /canvass edit <number> "
         "capacity <places|none>. To change the day or time, remove it and schedule anew."
@@ -475,7 +475,7 @@ async def _tell_promoted(
 async def _log(ctx: Context, words: list[str]) -> Reply:
     """/canvass log <doors> <conversations> [issue tags]: for the latest session."""
     person, branch = await _home(ctx)
-    await _require_staff(ctx, branch, (ORGANISER,), "canvass.log")
+    await require_staff(ctx, branch, (ORGANISER,), "canvass.log")
     counts = [w for w in words[:2] if _number(w)]
     tags = parse_tags(words[2:])
     if len(counts) != 2 or tags is None or any(int(c) > MAX_COUNT for c in counts):
@@ -535,7 +535,7 @@ async def unlog_pressed(ctx: Context, target: str) -> Reply:
     session = await ctx.session.get(CanvassSession, result.session_id) if result else None
     if result is None or session is None or session.branch_id != branch.id:
         raise ctx.stale()
-    await _require_staff(ctx, branch, (ORGANISER,), "canvass.unlog")
+    await require_staff(ctx, branch, (ORGANISER,), "canvass.unlog")
     await ctx.session.delete(result)
     audit(ctx, "canvass.unlogged", branch=branch, session=session.id)
     return Reply(ctx.t("Undone: that session's results are no longer recorded."), edit=True)
@@ -543,7 +543,7 @@ async def unlog_pressed(ctx: Context, target: str) -> Reply:
 
 async def _stats(ctx: Context) -> Reply:
     _, branch = await _home(ctx)
-    await _require_staff(ctx, branch, (ORGANISER,), "canvass.stats")
+    await require_staff(ctx, branch, (ORGANISER,), "canvass.stats")
     weeks, issues = await weekly_totals(ctx, branch)
     labels = {
         "title": ctx.t("Canvassing with the {branch} branch, last 12 weeks"),

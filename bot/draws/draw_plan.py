@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.branches.handlers import _require_staff
+from bot.branches.handlers import require_staff
 from bot.draws import service as draws
 from bot.draws.profile_handlers import PREFER_NOT, categories
 from bot.kernel.context import Context
@@ -58,7 +58,7 @@ async def _staff_branch(ctx: Context, what: str) -> Branch:
         raise ctx.refuse(
             ctx.t("You are in no branch, so there is no council to draw for."), audit=what
         )
-    await _require_staff(ctx, branch, (ORGANISER,), what)
+    await require_staff(ctx, branch, (ORGANISER,), what)
     return branch
 
 

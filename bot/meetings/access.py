@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.branches.handlers import _require_staff
+from bot.branches.handlers import require_staff
 from bot.kernel.context import Context, Refusal, parse_id
 from bot.kernel.messages import Button, Reply
 from bot.kernel.permissions import holds_anywhere, holds_at_branch
@@ -33,7 +33,7 @@ async def gate(ctx: Context) -> Person:
         return person
     branch = await own_branch(ctx)
     if branch is not None:
-        await _require_staff(ctx, branch, (ORGANISER,), "meeting")
+        await require_staff(ctx, branch, (ORGANISER,), "meeting")
     raise ctx.refuse(
         ctx.t("Only a branch's organisers (or admins above it) can arrange meetings."),
         audit="meeting",
@@ -47,7 +47,7 @@ async def organised_branch(ctx: Context) -> Branch:
         raise ctx.refuse(
             ctx.t("Meetings are arranged for your own branch, and you are not in one.")
         )
-    await _require_staff(ctx, branch, (ORGANISER,), "meeting")
+    await require_staff(ctx, branch, (ORGANISER,), "meeting")
     return branch
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.branches.handlers import _require_staff
+from bot.branches.handlers import require_staff
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
 from bot.kernel.effects import audit
@@ -299,7 +299,7 @@ async def _confirmed(ctx: Context, data: dict[str, Any]) -> tuple[Branch, list[d
     branch = await ctx.session.get(Branch, branch_id) if isinstance(branch_id, int) else None
     if branch is None:
         raise ctx.stale()
-    await _require_staff(ctx, branch, (ORGANISER,), "meeting")
+    await require_staff(ctx, branch, (ORGANISER,), "meeting")
     times = [dt.datetime.fromisoformat(str(t)) for t in data.get("times") or []]
     if not times:
         raise ctx.stale()

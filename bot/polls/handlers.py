@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, select
 
-from bot.branches.handlers import _require_staff
+from bot.branches.handlers import require_staff
 from bot.branches.service import search
 from bot.kernel.actions import Action
 from bot.kernel.context import Context, Refusal, parse_id
@@ -216,7 +216,7 @@ async def _scope_of(ctx: Context, draft: _Draft) -> tuple[str, int, str, str]:
                 audit="poll",
             )
         return SCOPE_REGION, region.id, region.name, ctx.settings.default_timezone
-    await _require_staff(ctx, branch, (ORGANISER,), "poll")
+    await require_staff(ctx, branch, (ORGANISER,), "poll")
     return SCOPE_BRANCH, branch.id, branch.name, branch.timezone
 
 
