@@ -42,7 +42,7 @@ import contextlib
 import datetime as dt
 import logging
 import pickle
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from apscheduler.executors.asyncio import AsyncIOExecutor
@@ -167,7 +167,7 @@ class Scheduler:
             # workers starting at once on a new database would both create it.
             await asyncio.to_thread(self._create_table)
             self.aps.start(paused=True)
-        await self.sync_jobs()
+        await self.sync_jobs(await asyncio.to_thread(self._remove_older))
         self.leader = True
         self.aps.resume()
 
@@ -191,7 +191,7 @@ class Scheduler:
 
     def _remove_older(self) -> dict[str, dt.datetime]:
         """Delete the jobs an older version stored, before APScheduler loads them (it
-        would log a traceback for each); return the runs they missed (their next
+        would log a traceback for each), once on taking the lead; return the runs they missed (their next
         run time passed, the upgrade's downtime), by id."""
         table = self.store.jobs_t
         older: dict[str, float | None] = {}
@@ -214,10 +214,11 @@ class Scheduler:
             if due is not None and due <= now
         }
 
-    async def sync_jobs(self) -> None:
-        """Make the stored jobs the table's plan (and the hourly refresh); idempotent."""
+    async def sync_jobs(self, missed: Mapping[str, dt.datetime] | None = None) -> None:
+        """Make the stored jobs the table's plan (and the hourly refresh); idempotent.
+        ``missed``: the runs an older version's jobs missed, by id (on taking the lead)."""
+        missed = missed or {}
         planned = [REFRESH, *await self.jobs.plan(self.db, self.settings)]
-        missed = await asyncio.to_thread(self._remove_older)
         stored = {job.id: job for job in self.aps.get_jobs()}
         for item in planned:
             self._keep(item, stored.pop(item.id, None), missed.get(item.id))
