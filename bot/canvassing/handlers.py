@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, select
 
 from bot.branches.handlers import require_staff
-from bot.branches.service import only
 from bot.canvassing.results import MAX_COUNT, chart, parse_tags, weekly_totals
 from bot.canvassing.service import (
     CAPACITY_LIMIT,
@@ -28,7 +27,7 @@ from bot.canvassing.service import (
     cancel,
     cancel_sessions,
     coming_sessions,
-    promote_waiting,
+    let_in,
     sign_up,
     slot_time,
     upcoming,
@@ -220,14 +219,10 @@ async def sign_up_pressed(ctx: Context, target: str) -> Reply:
 @action(Action.CANVASS_NO)
 async def cancel_pressed(ctx: Context, target: str) -> Reply:
     person, branch, session = await _pressed(ctx, target, lock=True)
-    was_on, promoted = await cancel(ctx, session, person.id)
+    was_on = await cancel(ctx, session, branch, person.id)
     when = format_local(session.starts_at, "day_time", ctx.t.locale, tz=branch.timezone)
     if not was_on:
         raise ctx.refuse(ctx.t("You were not signed up for {when}.", when=when))
-    if promoted is not None:
-        lucky = await ctx.session.get(Person, promoted)
-        if lucky is not None:
-            await _tell_promoted(ctx, session, branch, lucky)
     return Reply(
         ctx.t("Cancelled: you're no longer down for {when}.", when=when),
         buttons=((Button(ctx.t("Sign up again"), Action.CANVASS_GO, str(session.id)),),),
@@ -416,10 +411,7 @@ async def _edit(ctx: Context, words: list[str]) -> Reply:
         for session in coming:
             await ctx.session.refresh(session, with_for_update=True)
             session.capacity = capacity
-            for person_id in await promote_waiting(ctx, session):
-                lucky = await ctx.session.get(Person, person_id)
-                if lucky is not None:
-                    await _tell_promoted(ctx, session, branch, lucky)
+            await let_in(ctx, session, branch)
         audit(ctx, "canvass.edited", branch=branch, slot=slot.id, field="capacity")
         if not capacity:
             return Reply(ctx.t("The sessions now have no limit on places."))
@@ -453,22 +445,6 @@ def _moved_notice(at: dt.datetime, tz: str, point: str) -> Callable[[Translator]
         "The canvassing session {when} now meets at {point}.",
         when=format_local(at, "day_time", t.locale, tz=tz),
         point=point,
-    )
-
-
-async def _tell_promoted(
-    ctx: Context, session: CanvassSession, branch: Branch, lucky: Person
-) -> None:
-    at, tz, point = session.starts_at, branch.timezone, session.meeting_point
-    await notify(
-        ctx,
-        only(lucky),
-        f"canvass-promoted:{session.id}:{lucky.id}:{ctx.now.isoformat()}",
-        lambda t: t(
-            "A place opened up: you're now going canvassing {when} at {point}.",
-            when=format_local(at, "day_time", t.locale, tz=tz),
-            point=point,
-        ),
     )
 
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, bindparam, insert, select
 
+from bot.branches.service import only
 from bot.kernel.context import Context
 from bot.kernel.effects import notify
 from bot.kernel.i18n import Translator, format_local
@@ -155,29 +156,50 @@ async def sign_up(ctx: Context, session: CanvassSession, person_id: int) -> str:
     return status
 
 
-async def cancel(ctx: Context, session: CanvassSession, person_id: int) -> tuple[bool, int | None]:
-    """Take the person off; (whether they were on it, who was promoted from waiting).
-    The caller holds the session's row lock (it loaded it FOR UPDATE)."""
+async def cancel(ctx: Context, session: CanvassSession, branch: Branch, person_id: int) -> bool:
+    """Take the person off; whether they were on it. A place they leave lets the
+    first waiting in (and tells them). The caller holds the session's row lock (it
+    loaded it FOR UPDATE)."""
     signup = await ctx.session.scalar(
         select(CanvassSignup).where(
             CanvassSignup.session_id == session.id, CanvassSignup.person_id == person_id
         )
     )
     if signup is None:
-        return False, None
+        return False
     was_going = signup.status == GOING
     await ctx.session.delete(signup)
     await ctx.session.flush()
-    if not was_going:
-        return True, None
-    promoted = await promote_waiting(ctx, session)
-    return True, promoted[0] if promoted else None
+    if was_going:
+        await let_in(ctx, session, branch)
+    return True
 
 
-async def promote_waiting(ctx: Context, session: CanvassSession) -> list[int]:
-    """Move people from the waiting list into free places, first come first served;
-    the ids of those promoted. (The caller holds the session's row lock.)"""
-    return await SIGNUPS.promote(ctx.session, session.id, session.capacity)
+async def let_in(ctx: Context, session: CanvassSession, branch: Branch) -> list[int]:
+    """Move people from the waiting list into free places, first come first served,
+    and tell each; the ids of those promoted. (The caller holds the session's row lock.)"""
+    promoted = await SIGNUPS.promote(ctx.session, session.id, session.capacity)
+    for person_id in promoted:
+        lucky = await ctx.session.get(Person, person_id)
+        if lucky is not None:
+            await _tell_promoted(ctx, session, branch, lucky)
+    return promoted
+
+
+async def _tell_promoted(
+    ctx: Context, session: CanvassSession, branch: Branch, lucky: Person
+) -> None:
+    at, tz, point = session.starts_at, branch.timezone, session.meeting_point
+    await notify(
+        ctx,
+        only(lucky),
+        f"canvass-promoted:{session.id}:{lucky.id}:{ctx.now.isoformat()}",
+        lambda t: t(
+            "A place opened up: you're now going canvassing {when} at {point}.",
+            when=format_local(at, "day_time", t.locale, tz=tz),
+            point=point,
+        ),
+    )
 
 
 def calendar_event(session: CanvassSession, branch: Branch, party: str) -> Event:

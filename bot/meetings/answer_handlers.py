@@ -27,9 +27,6 @@ from bot.meetings.service import (
     calendar_event,
     kind_label,
     may_answer,
-    one,
-    promoted_notice,
-    tell,
     where_line,
 )
 from storage.models import Branch, Meeting, MeetingRsvp, Person
@@ -60,15 +57,7 @@ async def _answer_pressed(ctx: Context, target: str, wanted: str) -> Reply:
         raise private_refusal(ctx.t("{title} was cancelled.", title=meeting.title))
     if meeting.starts_at <= ctx.now:
         raise private_refusal(ctx.t("{title} has already started.", title=meeting.title))
-    status, promoted = await answer(ctx, meeting, person.id, wanted)
-    for person_id in promoted:
-        await tell(
-            ctx,
-            one(person_id),
-            f"mtup:{meeting.id}:{person_id}:{ctx.now.isoformat()}",
-            promoted_notice(meeting, branch),
-            lambda t: answer_buttons(t, meeting.id),
-        )
+    status = await answer(ctx, meeting, branch, person.id, wanted)
     when = format_local(meeting.starts_at, "datetime_zone", ctx.t.locale, tz=tz)
     if status == RSVP_GOING:
         text = (

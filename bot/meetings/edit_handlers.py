@@ -25,10 +25,8 @@ from bot.meetings.service import (
     answered,
     anyone_who_answered,
     kind_label,
+    let_in,
     meeting_notice,
-    one,
-    promote_waiting,
-    promoted_notice,
     tell,
     when_problem,
     where_line,
@@ -189,14 +187,7 @@ async def _edit_capacity(ctx: Context, meeting: Meeting, branch: Branch, value: 
         raise ctx.refuse(ctx.t("The capacity must be from 1 to {n}.", n=CAPACITY_LIMIT))
     meeting.capacity = capacity
     _changed(meeting)
-    for person_id in await promote_waiting(ctx, meeting):
-        await tell(
-            ctx,
-            one(person_id),
-            f"mtup:{meeting.id}:{person_id}:{ctx.now.isoformat()}",
-            promoted_notice(meeting, branch),
-            lambda t: answer_buttons(t, meeting.id),
-        )
+    await let_in(ctx, meeting, branch)
     audit(ctx, "meeting.edited", branch=branch, meeting=meeting.id, field="capacity")
     places = ctx.t.plural("{n} place", "{n} places", capacity) if capacity else ctx.t("no limit")
     return Reply(ctx.t("Capacity is now {places}.", places=places))

@@ -186,10 +186,10 @@ async def may_answer(ctx: Context, meeting: Meeting, branch: Branch) -> bool:
 
 
 async def answer(
-    ctx: Context, meeting: Meeting, person_id: int, wanted: str
-) -> tuple[str, list[int]]:
-    """Record the person's answer: (their answer now, the ids let in from the waiting
-    list). Going to a full meeting is waiting; leaving a place lets the first waiting in."""
+    ctx: Context, meeting: Meeting, branch: Branch, person_id: int, wanted: str
+) -> str:
+    """Record the person's answer; their answer now. Going to a full meeting is
+    waiting; leaving a place lets the first waiting in (and tells them)."""
     await ctx.session.refresh(meeting, with_for_update=True)
     row = await ctx.session.scalar(
         select(MeetingRsvp).where(
@@ -199,12 +199,12 @@ async def answer(
     previous = row.answer if row is not None else None
     if wanted == RSVP_GOING:
         if previous in (RSVP_GOING, RSVP_WAITING):
-            return str(previous), []
+            return str(previous)
         status = await PLACES.place_for(ctx.session, meeting.id, meeting.capacity)
     else:
         status = wanted
     if status == previous:
-        return status, []
+        return status
     if row is None:
         ctx.session.add(
             MeetingRsvp(
@@ -215,14 +215,25 @@ async def answer(
         row.answer = status
         row.answered_at = ctx.now
     await ctx.session.flush()
-    promoted = await promote_waiting(ctx, meeting) if previous == RSVP_GOING else []
-    return status, promoted
+    if previous == RSVP_GOING:
+        await let_in(ctx, meeting, branch)
+    return status
 
 
-async def promote_waiting(ctx: Context, meeting: Meeting) -> list[int]:
-    """Let people in from the waiting list into free places, first come first served;
-    the ids of those let in. (The caller holds the meeting's row lock.)"""
-    return await PLACES.promote(ctx.session, meeting.id, meeting.capacity)
+async def let_in(ctx: Context, meeting: Meeting, branch: Branch) -> list[int]:
+    """Let people in from the waiting list into free places, first come first served,
+    and tell each (with the answer buttons); the ids of those let in. (The caller
+    holds the meeting's row lock.)"""
+    promoted = await PLACES.promote(ctx.session, meeting.id, meeting.capacity)
+    for person_id in promoted:
+        await tell(
+            ctx,
+            one(person_id),
+            f"mtup:{meeting.id}:{person_id}:{ctx.now.isoformat()}",
+            promoted_notice(meeting, branch),
+            lambda t: answer_buttons(t, meeting.id),
+        )
+    return promoted
 
 
 # --- telling people ----------------------------------------------------------------
