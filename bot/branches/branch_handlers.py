@@ -19,8 +19,8 @@ from bot.branches.formation import (
     progress,
 )
 from bot.branches.founding import clean_area
-from bot.branches.handlers import STAFF, _own_branch, require_staff
-from bot.branches.merge_handlers import _merge_preview
+from bot.branches.handlers import STAFF, branch_named_or_own, require_staff
+from bot.branches.merge_handlers import merge_preview
 from bot.branches.service import (
     PLACE_LIMIT,
     clean_place,
@@ -48,7 +48,7 @@ BRANCH_EDITS = ("rename", "area", "timezone")
 async def _edit_branch(ctx: Context, verb: str, rest: str) -> Reply:
     """/branch rename|area|timezone <branch>: <value>, by the admins over the branch."""
     name, _, value = rest.partition(":")
-    branch = await _own_branch(ctx, name.strip())
+    branch = await branch_named_or_own(ctx, name.strip())
     await require_staff(ctx, branch, (ADMIN,), "branch.edit")
     value = " ".join(value.split())
     before: str
@@ -115,10 +115,10 @@ async def branch_status(ctx: Context) -> Reply:
     if verb.lower() in BRANCH_EDITS and ":" in rest:
         return await _edit_branch(ctx, verb.lower(), rest)
     if verb.lower() == "merge":
-        return await _merge_preview(ctx, rest)
+        return await merge_preview(ctx, rest)
     if verb.lower() == "override":
         return await _override(ctx, rest)
-    branch = await _own_branch(ctx, ctx.request.args)
+    branch = await branch_named_or_own(ctx, ctx.request.args)
     await require_staff(ctx, branch, STAFF, "branch")
     await maybe_forming(ctx, branch, None)  # e.g. after an import brought the interest
     tz = branch.timezone
@@ -213,7 +213,7 @@ async def _override(ctx: Context, rest: str) -> Reply:
         )
     if len(reason) > REASON_LIMIT:
         raise ctx.refuse(ctx.t("Please keep the reason under {n} characters.", n=REASON_LIMIT))
-    branch = await _own_branch(ctx, name.strip())
+    branch = await branch_named_or_own(ctx, name.strip())
     await require_staff(ctx, branch, (ADMIN,), "branch.override")
     return Reply(await override(ctx, branch, reason))
 

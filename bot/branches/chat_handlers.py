@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.branches.handlers import _own_branch, require_staff
+from bot.branches.handlers import branch_named_or_own, require_staff
 from bot.kernel.actions import Action
 from bot.kernel.context import Context, parse_id
 from bot.kernel.effects import audit
@@ -38,7 +38,7 @@ def _require_group(ctx: Context) -> None:
 )
 async def linkchat(ctx: Context) -> Reply:
     _require_group(ctx)
-    branch = await _own_branch(ctx, ctx.request.args)
+    branch = await branch_named_or_own(ctx, ctx.request.args)
     await require_staff(ctx, branch, (ORGANISER,), "linkchat")
     chat = ctx.request.chat
     existing = await ctx.session.scalar(

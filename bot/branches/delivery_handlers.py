@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from bot.branches.handlers import STAFF, _own_branch, require_staff
+from bot.branches.handlers import STAFF, branch_named_or_own, require_staff
 from bot.kernel.context import Context
 from bot.kernel.i18n import N_, format_local
 from bot.kernel.messages import Reply
@@ -26,7 +26,7 @@ LIMIT = 30
     params=(Param.branch(),),
 )
 async def delivery(ctx: Context) -> Reply:
-    branch = await _own_branch(ctx, ctx.request.args)
+    branch = await branch_named_or_own(ctx, ctx.request.args)
     await require_staff(ctx, branch, STAFF, "delivery")
     rows = (
         await ctx.session.execute(

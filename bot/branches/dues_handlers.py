@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.branches.handlers import _target
+from bot.branches.handlers import target_person
 from bot.branches.service import admins_over, national_admins, only
 from bot.kernel.context import Context
 from bot.kernel.effects import audit, notify
@@ -33,9 +33,11 @@ def _parse_dues(ctx: Context, text: str) -> dt.date | None:
     return value
 
 
-async def _set_dues(
+async def set_dues(
     ctx: Context, person: Person, branch: Branch | None, value: dt.date | None
 ) -> Reply:
+    """Record (or clear, with None) the date ``person``'s dues are paid until, and
+    offer Undo; /dues and its Undo button both come here."""
     previous = person.dues_paid_until
     if ctx.person is not None and person.id == ctx.person.id:
         raise ctx.refuse(
@@ -125,5 +127,5 @@ async def dues(ctx: Context) -> Reply:
     if len(words) != 2:
         raise ctx.refuse(ctx.t("Usage: /dues <person> <YYYY-MM-DD|none>"))
     value = _parse_dues(ctx, words[1])
-    person, branch = await _target(ctx, words[0], TREASURER)
-    return await _set_dues(ctx, person, branch, value)
+    person, branch = await target_person(ctx, words[0], TREASURER)
+    return await set_dues(ctx, person, branch, value)

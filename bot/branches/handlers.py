@@ -20,7 +20,7 @@ from storage.vocabulary import ADMIN, ORGANISER, TREASURER
 STAFF = (ORGANISER, TREASURER, ADMIN)
 
 
-async def _target(ctx: Context, ref: str, role: str) -> tuple[Person, Branch | None]:
+async def target_person(ctx: Context, ref: str, role: str) -> tuple[Person, Branch | None]:
     """The person an organiser means, if they look after that person's branch."""
     grants = await ctx.grants()
     matches: list[tuple[Person, Branch | None]] = []
@@ -58,7 +58,7 @@ async def _target(ctx: Context, ref: str, role: str) -> tuple[Person, Branch | N
     return matches[0]
 
 
-async def _own_branch(ctx: Context, name: str) -> Branch:
+async def branch_named_or_own(ctx: Context, name: str) -> Branch:
     """The branch an organiser asks about: named, or their own."""
     person = ctx.require_person()
     if name:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot.branches.formation import maybe_forming
-from bot.branches.handlers import _own_branch, _target
+from bot.branches.handlers import branch_named_or_own, target_person
 from bot.branches.merge import holdings, merge_branches, pending_draws
 from bot.branches.service import count_people, only, status_label
 from bot.kernel.actions import Action
@@ -36,7 +36,7 @@ async def _merge_pair(ctx: Context, rest: str) -> tuple[Branch, Branch]:
                 "/branch merge Frome Town: Frome (Frome Town's people join Frome)."
             )
         )
-    return await _own_branch(ctx, name), await _own_branch(ctx, into_name)
+    return await branch_named_or_own(ctx, name), await branch_named_or_own(ctx, into_name)
 
 
 async def _check_merge(ctx: Context, source: Branch, into: Branch) -> None:
@@ -78,7 +78,7 @@ async def _check_merge(ctx: Context, source: Branch, into: Branch) -> None:
         )
 
 
-async def _merge_preview(ctx: Context, rest: str) -> Reply:
+async def merge_preview(ctx: Context, rest: str) -> Reply:
     """/branch merge <branch>: <into branch>: what would move, and a Confirm button.
     Nothing changes until it is pressed."""
     ctx.require_person()
@@ -228,7 +228,7 @@ async def merge(ctx: Context) -> Reply:
     words = ctx.request.args.split()
     if len(words) != 2:
         raise ctx.refuse(ctx.t("Usage: /merge <imported person> <person who joined from chat>"))
-    (a, _), (b, _) = [await _target(ctx, w, ORGANISER) for w in words]
+    (a, _), (b, _) = [await target_person(ctx, w, ORGANISER) for w in words]
     if a.id == b.id:
         raise ctx.refuse(ctx.t("Those are the same record."))
     has = {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select
 
 from bot.branches.formation import maybe_forming
-from bot.branches.handlers import _target
+from bot.branches.handlers import target_person
 from bot.branches.service import only, role_label
 from bot.kernel.context import Context
 from bot.kernel.effects import audit, notify
@@ -205,9 +205,11 @@ async def _tell_role_change(
     )
 
 
-async def _change_role(
+async def change_role(
     ctx: Context, person: Person, role: str, scope: str, scope_id: int, grant: bool
 ) -> Reply:
+    """Give (``grant``) or take away ``role`` at that scope, tell the person, and
+    offer Undo; /promote, /demote and their Undo button all come here."""
     branch = await ctx.session.get(Branch, scope_id) if scope == SCOPE_BRANCH else None
     await _check_may_change(ctx, person, role, scope, scope_id, grant)
     existing = await _find_grant(ctx, person, role, scope, scope_id)
@@ -263,8 +265,8 @@ async def _change_role(
 async def promote(ctx: Context) -> Reply:
     ctx.require_person()
     ref, role, scope = _parse_role_args(ctx, "/promote <person> <role> [where]")
-    person, branch = await _target(ctx, ref, ORGANISER)
-    return await _change_role(ctx, person, role, scope, _scope_id(ctx, scope, branch), grant=True)
+    person, branch = await target_person(ctx, ref, ORGANISER)
+    return await change_role(ctx, person, role, scope, _scope_id(ctx, scope, branch), grant=True)
 
 
 @command(
@@ -277,5 +279,5 @@ async def promote(ctx: Context) -> Reply:
 async def demote(ctx: Context) -> Reply:
     ctx.require_person()
     ref, role, scope = _parse_role_args(ctx, "/demote <person> <role> [where]")
-    person, branch = await _target(ctx, ref, ORGANISER)
-    return await _change_role(ctx, person, role, scope, _scope_id(ctx, scope, branch), grant=False)
+    person, branch = await target_person(ctx, ref, ORGANISER)
+    return await change_role(ctx, person, role, scope, _scope_id(ctx, scope, branch), grant=False)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.branches.dues_handlers import _set_dues
-from bot.branches.role_handlers import _change_role
+from bot.branches.dues_handlers import set_dues
+from bot.branches.role_handlers import change_role
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
 from bot.kernel.messages import Reply
@@ -50,9 +50,9 @@ async def undo(ctx: Context, target: str) -> Reply:
                 )
             )
         branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
-        reply = await _set_dues(ctx, person, branch, _date(data["value"]))
+        reply = await set_dues(ctx, person, branch, _date(data["value"]))
     else:
-        reply = await _change_role(
+        reply = await change_role(
             ctx,
             person,
             str(data["role"]),
