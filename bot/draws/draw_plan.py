@@ -51,7 +51,7 @@ class Plan:
     source_text: str = ""
 
 
-async def _staff_branch(ctx: Context, what: str) -> Branch:
+async def staff_branch(ctx: Context, what: str) -> Branch:
     person = ctx.require_person()
     branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
     if branch is None:
@@ -97,7 +97,7 @@ async def _national(ctx: Context) -> None:
         )
 
 
-def _read_plan(ctx: Context, words: list[str]) -> Plan:
+def read_plan(ctx: Context, words: list[str]) -> Plan:
     """The body, seats, options and seed source, or a refusal that says what is wrong."""
     kind, place = draws.COUNCIL, ""
     head, _, place = words[0].lower().partition("=") if words else ("", "", "")
@@ -148,7 +148,7 @@ def _read_plan(ctx: Context, words: list[str]) -> Plan:
     return plan
 
 
-def _seed_source(ctx: Context, text: str, bodies: list[draws.Body]) -> dict[str, Any]:
+def read_seed_source(ctx: Context, text: str, bodies: list[draws.Body]) -> dict[str, Any]:
     """The committed seed source these words name (see ``bot.lib.sortition.seeds``), or
     a refusal: a lottery's result after today, a beacon round after now; any other
     text is a trial."""
@@ -204,12 +204,12 @@ def _bounds(ctx: Context, quota: re.Match[str], seats: int) -> tuple[int, int]:
     return low, high
 
 
-async def _bodies(ctx: Context, plan: Plan) -> list[draws.Body]:
+async def plan_bodies(ctx: Context, plan: Plan) -> list[draws.Body]:
     """The body to draw for (a council), or one per sending unit (a delegation),
     after checking the person may."""
     settings, session = ctx.settings, ctx.session
     if plan.kind == draws.COUNCIL:
-        branch = await _staff_branch(ctx, "draw")
+        branch = await staff_branch(ctx, "draw")
         body = await draws.body_of(session, settings, plan.kind, SCOPE_BRANCH, branch.id)
         return [body] if body else []
     if plan.kind in (draws.REGION_COUNCIL, draws.TO_REGION):
@@ -235,7 +235,9 @@ async def _bodies(ctx: Context, plan: Plan) -> list[draws.Body]:
     return [b for b in found if b is not None]
 
 
-def _custom(quotas: list[Quota], custom: dict[tuple[str, str], tuple[int, int]]) -> list[Quota]:
+def custom_quotas(
+    quotas: list[Quota], custom: dict[tuple[str, str], tuple[int, int]]
+) -> list[Quota]:
     return [
         Quota(q.category, q.value, *custom[(q.category, q.value)])
         if (q.category, q.value) in custom

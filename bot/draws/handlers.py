@@ -8,19 +8,20 @@ import datetime as dt
 from typing import Any
 
 from bot.draws import service as draws
+from bot.draws.access import may_draw
 from bot.draws.draw_plan import (
     DRAW_USAGE,
     Plan,
-    _bodies,
-    _custom,
-    _read_plan,
-    _seed_source,
-    _staff_branch,
+    custom_quotas,
+    plan_bodies,
+    read_plan,
+    read_seed_source,
+    staff_branch,
 )
 from bot.draws.preview import build, proportional_quotas, solve, stage, summary_text
-from bot.draws.profile_handlers import _reader_tz
-from bot.draws.record_handlers import _may_draw, _receipt, _record, _record_file, _verify
-from bot.draws.seed_handlers import _cancel, _enter_seed
+from bot.draws.profile_handlers import reader_tz
+from bot.draws.record_handlers import draw_receipt, draw_record, draw_verify, record_file
+from bot.draws.seed_handlers import cancel_committed, enter_seed
 from bot.kernel.actions import Action
 from bot.kernel.context import Context, Refusal
 from bot.kernel.effects import audit
@@ -52,21 +53,21 @@ async def draw_command(ctx: Context) -> Reply:
     words = ctx.request.args.split()
     first = words[0].lower() if words else ""
     if first == "seed":
-        return await _enter_seed(ctx, ctx.request.args.strip()[4:])
+        return await enter_seed(ctx, ctx.request.args.strip()[4:])
     if first == "verify":
-        return await _verify(ctx, " ".join(words[1:]))
+        return await draw_verify(ctx, " ".join(words[1:]))
     if first == "record":
-        return await _record(ctx, " ".join(words[1:]))
+        return await draw_record(ctx, " ".join(words[1:]))
     if first == "receipt":
-        return await _receipt(ctx, " ".join(words[1:]))
+        return await draw_receipt(ctx, " ".join(words[1:]))
     if first == "cancel":
-        return await _cancel(ctx, ctx.request.args.strip()[6:])
+        return await cancel_committed(ctx, ctx.request.args.strip()[6:])
     if not words:
         return await _how_to_draw(ctx)
-    plan = _read_plan(ctx, words)
-    bodies = await _bodies(ctx, plan)
+    plan = read_plan(ctx, words)
+    bodies = await plan_bodies(ctx, plan)
     if plan.seats:
-        plan.source = _seed_source(ctx, plan.source_text, bodies)
+        plan.source = read_seed_source(ctx, plan.source_text, bodies)
     if not plan.seats:
         counts = [
             ctx.t(
@@ -84,7 +85,7 @@ async def draw_command(ctx: Context) -> Reply:
 
 async def _how_to_draw(ctx: Context) -> Reply:
     """/draw alone: how many of the branch can be drawn, and how to ask."""
-    branch = await _staff_branch(ctx, "draw")
+    branch = await staff_branch(ctx, "draw")
     body = await draws.body_of(ctx.session, ctx.settings, draws.COUNCIL, SCOPE_BRANCH, branch.id)
     people = await draws.eligible(ctx.session, ctx.settings, body, ctx.now) if body else []
     return Reply(
@@ -123,7 +124,7 @@ async def _preview_council(ctx: Context, plan: Plan, bodies: list[draws.Body]) -
                 seats=plan.seats,
             )
         )
-    quotas = _custom(
+    quotas = custom_quotas(
         proportional_quotas([f for _, f in people], ctx.settings, plan.seats), plan.quotas
     )
     problem, behind = build(people, quotas, plan.seats)
@@ -141,7 +142,7 @@ async def _preview_council(ctx: Context, plan: Plan, bodies: list[draws.Body]) -
     if relaxed:
         lines.append(ctx.t("The quotas could not all be met; relaxed: {why}", why=relaxed))
     lines.append(summary_text(ctx.t, record))
-    return _preview(ctx, plan, record["seed_source"], lines, prompt.id, await _reader_tz(ctx))
+    return _preview(ctx, plan, record["seed_source"], lines, prompt.id, await reader_tz(ctx))
 
 
 async def _refuse_pending(ctx: Context, body: draws.Body) -> None:
@@ -234,7 +235,7 @@ async def _preview_delegation(ctx: Context, plan: Plan, bodies: list[draws.Body]
             )
         )
     prompt = await ctx.prompt("draw", body=plan.kind, days=plan.days, draws=planned)
-    return _preview(ctx, plan, plan.source, lines, prompt.id, await _reader_tz(ctx))
+    return _preview(ctx, plan, plan.source, lines, prompt.id, await reader_tz(ctx))
 
 
 def _source_text(ctx: Context, source: dict[str, Any], tz: str) -> str:
@@ -301,7 +302,7 @@ async def draw_commit(ctx: Context, target: str) -> Reply:
     bodies = []
     for draw in staged:
         body = await draws.draw_body(ctx.session, ctx.settings, draw)
-        if body is None or not await _may_draw(ctx, body):
+        if body is None or not await may_draw(ctx, body):
             raise Refusal(*ctx.stale().replies, audit="draw")
         await _refuse_pending(ctx, body)
         bodies.append(body)
@@ -320,7 +321,7 @@ async def draw_commit(ctx: Context, target: str) -> Reply:
         await ctx.session.flush()
         created.append(draw)
         audit(ctx, "draw.committed", draw=draw.id, body=kind, record_hash=draw.record_hash)
-        file = _record_file(draw)
+        file = record_file(draw)
 
         def committed(t: Translator, draw: Draw = draw, body: draws.Body = body) -> str:
             text = t(
@@ -356,7 +357,7 @@ async def draw_commit(ctx: Context, target: str) -> Reply:
         )
         + " "
         + how,
-        file=_record_file(first) if len(created) == 1 else None,
+        file=record_file(first) if len(created) == 1 else None,
         edit=True,
     )
 
@@ -370,8 +371,8 @@ async def _how_seeded(ctx: Context, draw: Draw) -> str:
         return ctx.t(
             "Once the result is out (after {when}, {tz} time), two witnesses, members who "
             "are not both organisers, each send /draw seed {id} followed by the numbers.",
-            when=_when(ctx, source.get("results_after"), await _reader_tz(ctx)),
-            tz=await _reader_tz(ctx),
+            when=_when(ctx, source.get("results_after"), await reader_tz(ctx)),
+            tz=await reader_tz(ctx),
             id=draw.id,
         )
     return ctx.t(

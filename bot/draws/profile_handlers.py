@@ -134,7 +134,7 @@ async def answer(ctx: Context, target: str) -> Reply:
     )
 
 
-async def _reader_tz(ctx: Context) -> str:
+async def reader_tz(ctx: Context) -> str:
     """The time zone the person answered reads times in: their branch's."""
     person = ctx.person
     branch = (
@@ -146,7 +146,7 @@ async def _reader_tz(ctx: Context) -> str:
 async def _in_the_draw(ctx: Context, *, thanks: bool) -> str:
     """Whether an opted-in person is drawable now: only Members (dues paid) are."""
     person = ctx.require_person()
-    if is_member(person, ctx.now, await _reader_tz(ctx)):
+    if is_member(person, ctx.now, await reader_tz(ctx)):
         if thanks:
             return ctx.t("Thank you: you are in the draw. Your answers:")
         return ctx.t("You are in the draw for councils and delegations. Your answers:")

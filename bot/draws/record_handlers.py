@@ -10,17 +10,16 @@ import json
 from sqlalchemy import select
 
 from bot.draws import service as draws
+from bot.draws.access import draw_named, may_draw, no_such_draw
 from bot.kernel.context import Context, parse_id
 from bot.kernel.effects import audit
 from bot.kernel.messages import Attachment, Reply
-from bot.kernel.permissions import holds_at_branch, holds_at_region, holds_nationally
 from bot.lib.sortition import beacons, seeds
 from bot.lib.sortition.record import canonical, public_view, verify
 from storage.models import Branch, Draw, DrawEntrant
-from storage.vocabulary import ORGANISER, SCOPE_BRANCH, SCOPE_REGION
 
 
-def _record_file(draw: Draw, *, full: bool = False) -> Attachment:
+def record_file(draw: Draw, *, full: bool = False) -> Attachment:
     """The public record (no entrant's features), or the organisers' full one."""
     record = draw.record if full else public_view(draw.record)
     return Attachment(
@@ -30,39 +29,8 @@ def _record_file(draw: Draw, *, full: bool = False) -> Attachment:
     )
 
 
-async def _may_draw(ctx: Context, body: draws.Body) -> bool:
-    """Does the person hold the organiser's role over the body's unit?"""
-    grants = await ctx.grants()
-    if body.scope == SCOPE_BRANCH:
-        branch = await ctx.session.get(Branch, body.scope_id)
-        return branch is not None and holds_at_branch(grants, ORGANISER, branch)
-    if body.scope == SCOPE_REGION:
-        return holds_at_region(grants, ORGANISER, body.scope_id)
-    return holds_nationally(grants, ORGANISER)
-
-
-def _no_draw(ctx: Context, ident: str) -> str:
-    """The refusal for a draw that is not there (or not theirs), or not named at all."""
-    if not ident.strip():
-        return ctx.t("Which draw? Give its number, for example: /draw record 1")
-    return ctx.t("There is no draw {id}.", id=ident.strip()[:12])
-
-
-async def _draw_of(ctx: Context, text: str) -> Draw:
-    draw_id = parse_id(text.strip().lstrip("#"))
-    draw = await ctx.session.get(Draw, draw_id) if draw_id is not None else None
-    if draw is not None and draw.status == draws.PREVIEW:
-        draw = None
-    body = await draws.draw_body(ctx.session, ctx.settings, draw) if draw is not None else None
-    if draw is None or body is None:
-        raise ctx.refuse(_no_draw(ctx, text))
-    if not await _may_draw(ctx, body):
-        raise ctx.refuse(_no_draw(ctx, text), audit="draw")
-    return draw
-
-
-async def _verify(ctx: Context, text: str) -> Reply:
-    draw = await _draw_of(ctx, text)
+async def draw_verify(ctx: Context, text: str) -> Reply:
+    draw = await draw_named(ctx, text)
     if draw.seed is None:
         return Reply(ctx.t("Draw {id} waits for its seed.", id=draw.id))
     published = await draws.published_hash(ctx.session, draw)
@@ -157,18 +125,18 @@ async def _visible(ctx: Context, ident: str) -> tuple[Draw, draws.Body]:
                 draws.branches_in(body.scope, body.scope_id).where(Branch.id == person.branch_id)
             )
         )
-    if draw is None or body is None or not (inside or await _may_draw(ctx, body)):
-        raise ctx.refuse(_no_draw(ctx, ident))
+    if draw is None or body is None or not (inside or await may_draw(ctx, body)):
+        raise ctx.refuse(no_such_draw(ctx, ident))
     return draw, body
 
 
-async def _record(ctx: Context, text: str) -> Reply:
+async def draw_record(ctx: Context, text: str) -> Reply:
     """The published record, for the body's own people and its staff; with
     ``full``, the organisers' record that opens every entrant's features."""
     ident, _, rest = text.strip().partition(" ")
     draw, body = await _visible(ctx, ident)
     full = rest.strip().lower() == "full"
-    if full and not await _may_draw(ctx, body):
+    if full and not await may_draw(ctx, body):
         raise ctx.refuse(
             ctx.t(
                 "Only the organisers of {body} may see the full record, with each "
@@ -183,12 +151,12 @@ async def _record(ctx: Context, text: str) -> Reply:
     return Reply(
         (ctx.t("TRIAL:") + " " if seeds.is_trial(draw.record["seed_source"]) else "")
         + ctx.t("The record of draw {id} (hash {hash}).", id=draw.id, hash=draw.record_hash),
-        file=_record_file(draw, full=full),
+        file=record_file(draw, full=full),
         private=True,
     )
 
 
-async def _receipt(ctx: Context, text: str) -> Reply:
+async def draw_receipt(ctx: Context, text: str) -> Reply:
     """An entrant's own receipt: their pseudonym and salt, to find and check
     their entry in the public record; only ever to themselves."""
     draw, _body = await _visible(ctx, text.strip().split(" ")[0] if text.strip() else "")

@@ -7,9 +7,9 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from bot.draws import service as draws
+from bot.draws.access import draw_named, may_draw, no_such_draw
 from bot.draws.completion import cancel, complete_group
-from bot.draws.profile_handlers import _reader_tz
-from bot.draws.record_handlers import _draw_of, _may_draw, _no_draw
+from bot.draws.profile_handlers import reader_tz
 from bot.kernel.context import Context, parse_id
 from bot.kernel.effects import audit
 from bot.kernel.i18n import format_local
@@ -44,7 +44,7 @@ async def _is_staff(ctx: Context, body: draws.Body, person_id: int) -> bool:
     return any(holds_nationally(grants, role) for role in (ORGANISER, ADMIN))
 
 
-async def _enter_seed(ctx: Context, text: str) -> Reply:
+async def enter_seed(ctx: Context, text: str) -> Reply:
     """A witness enters a lottery's result (read into its canonical text), or an
     organiser a trial's seed. A beacon's round is fetched, never typed."""
     ident, _, seed = text.strip().partition(" ")
@@ -55,9 +55,9 @@ async def _enter_seed(ctx: Context, text: str) -> Reply:
     source = dict(draw.record["seed_source"]) if draw is not None else {}
     lottery = source.get("kind") == seeds.LOTTERY
     if draw is None or body is None:
-        raise ctx.refuse(_no_draw(ctx, ident))
-    if not await _may_draw(ctx, body) and not (lottery and await _in_unit(ctx, body, person)):
-        raise ctx.refuse(_no_draw(ctx, ident), audit="draw")
+        raise ctx.refuse(no_such_draw(ctx, ident))
+    if not await may_draw(ctx, body) and not (lottery and await _in_unit(ctx, body, person)):
+        raise ctx.refuse(no_such_draw(ctx, ident), audit="draw")
     seed = " ".join(seed.split())
     if not seed or len(seed) > 500:
         raise ctx.refuse(ctx.t("Send /draw seed {id} followed by the seed.", id=draw.id))
@@ -76,7 +76,7 @@ async def _enter_seed(ctx: Context, text: str) -> Reply:
             )
         )
     if ctx.now < draw.seed_due_at:
-        tz = await _reader_tz(ctx)
+        tz = await reader_tz(ctx)
         raise ctx.refuse(
             ctx.t(
                 "The seed of draw {id} does not exist yet: {name} is drawn on {date}, and its "
@@ -191,11 +191,11 @@ async def _witness_problem(
     return None
 
 
-async def _cancel(ctx: Context, text: str) -> Reply:
+async def cancel_committed(ctx: Context, text: str) -> Reply:
     """``/draw cancel ID reason``: only before the seed can be known, announced
     to everyone in the body with its reason, and kept in the record's history."""
     ident, _, reason = text.strip().partition(" ")
-    draw = await _draw_of(ctx, ident)
+    draw = await draw_named(ctx, ident)
     reason = " ".join(reason.split())[:300]
     if draw.status != "committed":
         raise ctx.refuse(ctx.t("Draw {id} is not waiting for its seed.", id=draw.id))

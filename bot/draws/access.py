@@ -1,0 +1,43 @@
+"""Who may act on a committed draw, and the one refusal for a draw that is not
+there or not theirs: shared by /draw, /draw seed and the record's commands.
+"""
+
+from __future__ import annotations
+
+from bot.draws import service as draws
+from bot.kernel.context import Context, parse_id
+from bot.kernel.permissions import holds_at_branch, holds_at_region, holds_nationally
+from storage.models import Branch, Draw
+from storage.vocabulary import ORGANISER, SCOPE_BRANCH, SCOPE_REGION
+
+
+async def may_draw(ctx: Context, body: draws.Body) -> bool:
+    """Does the person hold the organiser's role over the body's unit?"""
+    grants = await ctx.grants()
+    if body.scope == SCOPE_BRANCH:
+        branch = await ctx.session.get(Branch, body.scope_id)
+        return branch is not None and holds_at_branch(grants, ORGANISER, branch)
+    if body.scope == SCOPE_REGION:
+        return holds_at_region(grants, ORGANISER, body.scope_id)
+    return holds_nationally(grants, ORGANISER)
+
+
+def no_such_draw(ctx: Context, ident: str) -> str:
+    """The refusal for a draw that is not there (or not theirs), or not named at all."""
+    if not ident.strip():
+        return ctx.t("Which draw? Give its number, for example: /draw record 1")
+    return ctx.t("There is no draw {id}.", id=ident.strip()[:12])
+
+
+async def draw_named(ctx: Context, text: str) -> Draw:
+    """The committed draw ``text`` names, if the person organises its body; else the refusal."""
+    draw_id = parse_id(text.strip().lstrip("#"))
+    draw = await ctx.session.get(Draw, draw_id) if draw_id is not None else None
+    if draw is not None and draw.status == draws.PREVIEW:
+        draw = None
+    body = await draws.draw_body(ctx.session, ctx.settings, draw) if draw is not None else None
+    if draw is None or body is None:
+        raise ctx.refuse(no_such_draw(ctx, text))
+    if not await may_draw(ctx, body):
+        raise ctx.refuse(no_such_draw(ctx, text), audit="draw")
+    return draw
