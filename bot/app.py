@@ -18,7 +18,7 @@ import bot.canvassing.reminders
 import bot.draws.invitations
 import bot.draws.seeding
 import bot.meetings.reminders
-import bot.polls.service
+import bot.polls.sweeps
 import bot.privacy.retention
 from bot.branches import affiliation_handlers as affiliation
 from bot.branches import branch_handlers as branch
@@ -90,7 +90,7 @@ def build_timed_jobs() -> TimedJobs:
         (
             *bot.canvassing.reminders.TIMED,
             *bot.meetings.reminders.TIMED,
-            *bot.polls.service.TIMED,
+            *bot.polls.sweeps.TIMED,
             *bot.draws.invitations.TIMED,
             *bot.draws.seeding.TIMED,
             *bot.privacy.retention.TIMED,

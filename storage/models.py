@@ -606,7 +606,7 @@ class SecretBallot(Base):
     """A secret ballot: the choice alone, sealed (:mod:`bot.polls.ballot_box`) under a
     key the database does not hold. Its key is random (not a sequence) and it has
     no time, so neither order nor time can tie it to a voter; the close writes
-    every ballot anew (:func:`bot.polls.service.reshuffle`)."""
+    every ballot anew (:func:`bot.polls.closing.reshuffle`)."""
 
     __tablename__ = "secret_ballots"
     # SQLite: no hidden rowid, whose order would be the order of voting.

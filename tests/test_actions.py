@@ -12,7 +12,7 @@ from bot.app import build_handlers
 from bot.kernel.actions import Action
 from bot.kernel.messages import MAX_BUTTON_DATA, Button
 from bot.polls.ballot_box import CAPACITY, BallotBox
-from bot.polls.service import MAX_OPTIONS, RANK_DIGITS, encode_mask, encode_ranking
+from bot.polls.rules import MAX_OPTIONS, RANK_DIGITS, encode_mask, encode_ranking
 
 ROOT = Path(__file__).resolve().parent.parent
 TELEGRAM_CALLBACK_DATA = 64  # bytes

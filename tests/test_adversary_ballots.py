@@ -24,7 +24,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from bot.kernel.config import Settings
-from bot.polls.service import poll_sweep
+from bot.polls.sweeps import poll_sweep
 from storage.db import Database
 from storage.models import Person, Poll, PollVoter, SecretBallot
 from tests.conftest import IN_CI
@@ -438,7 +438,7 @@ async def test_the_sealing_migration_keeps_counts_and_refuses_while_a_secret_pol
     async with db.engine.begin() as conn:
         await conn.exec_driver_sql(f"UPDATE polls SET closed_at = {at} WHERE id = 2")
     await db.upgrade()
-    from bot.polls.service import turnout
+    from bot.polls.queries import turnout
 
     async with db.transaction() as s:
         plain = await s.scalar(

@@ -10,7 +10,8 @@ import re
 import pytest
 from sqlalchemy import func, select, text, update
 
-from bot.polls.service import cast_secret, close
+from bot.polls.casting import cast_secret
+from bot.polls.closing import close
 from storage.models import (
     Identity,
     MeetingRsvp,
@@ -135,7 +136,7 @@ async def test_pg_a_vote_racing_the_close_is_counted(demo: Chat):
     a = db.sessions()
     async with a.begin():
         poll_a = await a.get(Poll, poll_id)
-        # As a vote does (bot.polls.service.poll_for_vote): share-lock the poll.
+        # As a vote does (bot.polls.queries.poll_for_vote): share-lock the poll.
         await a.refresh(poll_a, with_for_update={"read": True})
         assert poll_a.closed_at is None
         assert await cast_secret(a, poll_a, carol, [1], settings)

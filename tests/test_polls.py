@@ -12,7 +12,7 @@ from sqlalchemy import func, inspect, select, text
 
 from bot.kernel.messages import Reply
 from bot.kernel.outbox import deliver_pending
-from bot.polls.service import poll_sweep
+from bot.polls.sweeps import poll_sweep
 from storage.models import Ballot, OutboxMessage, Person, Poll, PollVoter, SecretBallot
 from tests.helpers import Chat, RecordingTransport, add_members, confirm_link, post_poll, snapshot
 from tests.helpers import text as joined
@@ -94,7 +94,7 @@ async def test_approval_and_ranked_ballots_are_built_privately(demo: Chat) -> No
 
 async def test_a_ranked_polls_chart_shows_the_rounds_that_decided_it(demo: Chat) -> None:
     """Not first preferences only, where Blue and Red look level with Green."""
-    from bot.polls.service import chart_series
+    from bot.polls.rules import chart_series
 
     ranked = await post(demo, "Alice", '"Branch name?" "Red" "Green" "Blue" --ranked')
     ballots = {"Alice": "Red Blue", "Bob": "Green Blue", "Carol": "Blue Green", "Jo": "Blue Red"}

@@ -1,2 +1,34 @@
 """Polls: open and secret ballots (single, approval, ranked, times), closing and
-counting them, and the results."""
+counting them, and the results.
+
+Rules that hold whatever the platform:
+
+* **The roll is fixed when the poll opens.** Members with current dues in the
+  poll's scope (with ``everyone``, supporters too) are written to
+  ``poll_voters``; joining later adds no vote, and dues that lapse during the
+  poll take none away.
+* **One person, one vote.** An open ballot is one row per (poll, person),
+  written by an upsert, so presses from two linked accounts at the same instant
+  leave one ballot, the last. A secret ballot is cast by a conditional UPDATE
+  of the roll (``voted`` false → true) in the same transaction as the ballot's
+  INSERT: of two simultaneous presses, one casts and one is told it already has.
+* **Secret means unlinkable.** A secret ballot holds the poll and the choice
+  sealed under a key the database does not hold (:mod:`bot.polls.ballot_box`), under
+  a random key, with no person, no time and (on SQLite, ``WITHOUT ROWID``) no
+  insertion order; the roll holds who voted, with no time. The close writes
+  ballots and roll anew (:func:`bot.polls.closing.reshuffle`) and a sweep
+  vacuums the old rows away. So a secret ballot cannot be changed once cast: changing it would need
+  exactly the link that must not exist. Results stay hidden until the poll
+  closes.
+* **Forgetting a voter changes no count.** Their places on rolls and their
+  open ballots stay, naming nobody (:func:`bot.polls.queries.forget_voter`).
+* **Closing happens once**, by a conditional UPDATE of ``closed_at``, whether
+  the deadline's sweep or an organiser gets there first.
+
+Where each job is: ``rules.py`` (valid choices, a choice in a button, the
+count), ``queries.py`` (the scope, the roll, the ballots, the turnout),
+``texts.py`` (an option as read, results as text, chart and CSV), ``casting.py``,
+``closing.py`` (close, reshuffle, announce) and ``sweeps.py`` (the timed close,
+vacuum and reminder); ``ballot_box.py`` seals secret ballots; the handlers
+parse, call those and reply.
+"""

@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.kernel.config import Settings
 
 KEY_FILE_SUFFIX = ".ballot-key"
-CAPACITY = 20  # options a choice may name (bot.polls.service.MAX_OPTIONS)
+CAPACITY = 20  # options a choice may name (bot.polls.rules.MAX_OPTIONS)
 PLAIN = 1 + CAPACITY  # a length byte, then one byte an option, zero-padded
 NONCE = 12
 SEALED = NONCE + PLAIN + 16  # every sealed ballot is this long

@@ -9,7 +9,7 @@
 An organiser's poll is shown as a preview (with who may vote and when it
 closes) before it is posted. Posting writes the electoral roll and sends the
 poll to the scope's linked chats, or to each voter privately where a branch has
-none. See :mod:`bot.polls.service` for the rules that keep one vote per person.
+none. See :mod:`bot.polls` for the rules that keep one vote per person.
 """
 
 from __future__ import annotations
@@ -35,35 +35,32 @@ from bot.kernel.registry import action, command
 from bot.lib.when import WhenError, read_wall_text, read_when, wall_text
 from bot.meetings.service import when_problem
 from bot.polls import ballot_box
-from bot.polls.service import (
-    DEFAULT_OPEN_FOR,
-    MAX_OPTIONS,
-    RANK_DIGITS,
+from bot.polls.casting import cast_open, cast_secret
+from bot.polls.closing import close
+from bot.polls.queries import (
     Place,
     ballots_of,
-    cast_open,
-    cast_secret,
-    chart,
-    check_choice,
-    close,
-    count,
-    decode_mask,
-    decode_ranking,
-    encode_mask,
-    encode_ranking,
-    export_csv,
-    meeting_buttons,
     my_choice,
     open_roll,
-    option_label,
     poll_for_vote,
-    result_text,
     roll_entry,
     roll_query,
     scope_branches,
     scope_timezone,
     turnout,
 )
+from bot.polls.rules import (
+    DEFAULT_OPEN_FOR,
+    MAX_OPTIONS,
+    RANK_DIGITS,
+    check_choice,
+    count,
+    decode_mask,
+    decode_ranking,
+    encode_mask,
+    encode_ranking,
+)
+from bot.polls.texts import chart, export_csv, meeting_buttons, option_label, result_text
 from storage.models import Branch, BranchChat, Person, Poll, PollVoter, Region
 from storage.vocabulary import (
     ADMIN,
@@ -473,7 +470,7 @@ async def _poll_from(ctx: Context, text: str) -> Poll:
 
 @dataclass(frozen=True, slots=True)
 class _Voting:
-    """What a press of a ballot's button loads (:func:`bot.polls.service.poll_for_vote`)."""
+    """What a press of a ballot's button loads (:func:`bot.polls.queries.poll_for_vote`)."""
 
     poll: Poll
     tz: str  # the poll's time zone

@@ -1,0 +1,136 @@
+"""Polls' texts: an option as people read it, the result (text, chart, CSV),
+the buttons that go with them."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from bot.kernel.actions import Action
+from bot.kernel.i18n import N_, Translator, format_local
+from bot.kernel.messages import Button
+from bot.lib import spreadsheet
+from bot.lib.when import read_wall_text
+from bot.polls.rules import chart_series
+from storage.models import Poll
+from storage.vocabulary import RANKED, SCOPE_BRANCH, SCOPE_NATIONAL, TIMES
+
+# Why an option left a ranked count (bot.lib.voting.Elimination), for translators.
+REASONS = {
+    "fewest votes": N_("fewest votes"),
+    "tie broken by earlier round": N_("tie broken by earlier round"),
+    "tie broken by option order": N_("tie broken by option order"),
+}
+
+
+def option_label(poll: Poll, index: int, locale: str) -> str:
+    """Option ``index`` as a person reading ``locale`` reads it: the time of a poll
+    about times in words ("Fri 04 Dec 19:00"), any other option as written."""
+    text = poll.options[index]
+    if poll.kind == TIMES:
+        try:
+            local = read_wall_text(text)
+        except ValueError:
+            return text
+        return format_local(local, "day_time", locale)
+    return text
+
+
+def result_text(t: Translator, poll: Poll, result: dict[str, Any], tz: str) -> str:
+    counts: list[int] = result["counts"]
+    lines = [t("Results: {question}", question=poll.question)]
+    if poll.kind == RANKED:
+        lines.append(t("First preferences:"))
+    for i, n in enumerate(counts):
+        lines.append(f"• {option_label(poll, i, t.locale)}: {n}")
+    winners = [option_label(poll, i, t.locale) for i in result["winners"]]
+    if poll.kind == RANKED and result.get("rounds"):
+        for number, r in enumerate(result["rounds"], start=1):
+            if r["eliminated"] is not None:
+                lines.append(
+                    t(
+                        "Round {n}: {option} eliminated ({reason}).",
+                        n=number,
+                        option=option_label(poll, int(r["eliminated"]), t.locale),
+                        reason=t(REASONS.get(r["reason"] or "", N_("fewest votes"))),
+                    )
+                )
+    if not winners:
+        lines.append(t("No votes were cast."))
+    elif len(winners) == 1:
+        lines.append(t("Decided: {option}.", option=winners[0]))
+    else:
+        lines.append(t("A tie between: {options}.", options=", ".join(winners)))
+    lines.append(t("Ballots: {n}.", n=result["ballots"]))
+    return "\n".join(lines)
+
+
+def chart(poll: Poll, result: dict[str, Any], locale: str, title: str) -> bytes:
+    """A bar chart (PNG) of the counts; for a ranked poll, one bar per round."""
+    from matplotlib.figure import Figure
+
+    labels = [option_label(poll, i, locale)[:40] for i in range(len(poll.options))]
+    series = chart_series(poll, result)
+    figure = Figure(figsize=(7, 1.2 + 0.45 * len(labels) * max(1, len(series) * 0.6)))
+    axes = figure.subplots()
+    height = 0.8 / len(series)
+    positions = range(len(labels))[::-1]
+    highest = 1
+    for k, (number, counts) in enumerate(series):
+        offsets = [p + 0.4 - height * (k + 0.5) for p in positions]
+        bars = axes.barh(
+            offsets, counts, height=height, label=f"{number}" if len(series) > 1 else None
+        )
+        axes.bar_label(bars, padding=3)
+        highest = max(highest, *counts)
+    axes.set_yticks(list(positions), labels)
+    if len(series) > 1:
+        axes.legend(title="round", loc="lower right")
+    axes.set_title(title[:80])
+    axes.set_xlim(0, highest * 1.15)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def export_csv(poll: Poll, result: dict[str, Any], turnout_: tuple[int, int, int]) -> bytes:
+    """Totals (and, for a ranked poll, every round) as CSV; no names, no formulas.
+    The options as written: a poll's times as ``2026-12-04 19:00``, which sorts."""
+    out = io.StringIO()
+    writer = spreadsheet.writer(out)
+    writer.writerow(["poll", poll.id, poll.question])
+    writer.writerow(["on the roll", turnout_[0], "voted", turnout_[1], "ballots", turnout_[2]])
+    writer.writerow(["option", "votes"])
+    for i, n in enumerate(result["counts"]):
+        writer.writerow([poll.options[i], n])
+    for number, r in enumerate(result.get("rounds") or [], start=1):
+        writer.writerow([])
+        writer.writerow([f"round {number}", "votes", "exhausted", r["exhausted"]])
+        for k, v in r["votes"].items():
+            writer.writerow([poll.options[int(k)], v])
+    return out.getvalue().encode("utf-8")
+
+
+def meeting_buttons(
+    t: Translator, poll: Poll, result: dict[str, Any]
+) -> tuple[tuple[Button, ...], ...]:
+    """For a branch's meeting-time poll with a winner: schedule the meeting."""
+    if poll.kind != TIMES or poll.scope != SCOPE_BRANCH or not result.get("winners"):
+        return ()
+    return (
+        (
+            Button(t("Schedule an online call"), Action.POLL_MEET, f"{poll.id}.online"),
+            Button(t("Schedule a meeting"), Action.POLL_MEET, f"{poll.id}.in_person"),
+        ),
+    )
+
+
+def ballot_button(t: Translator, poll: Poll) -> tuple[tuple[Button, ...], ...]:
+    return ((Button(t("Vote"), Action.POLL_OPEN, str(poll.id)),),)
+
+
+def scope_label(t: Translator, poll_scope: str, name: str) -> str:
+    if poll_scope == SCOPE_NATIONAL:
+        return t("the whole party")
+    return name
