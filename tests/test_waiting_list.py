@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.canvassing.service import SIGNUPS
 from bot.kernel.waiting_list import WaitingList, is_full, places_left
-from bot.meetings.service import PLACES
+from bot.meetings.queries import PLACES
 from storage.db import Database
 from storage.models import Branch, CanvassSession, Meeting, Person
 

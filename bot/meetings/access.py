@@ -1,7 +1,8 @@
-"""Who may arrange meetings, and which meeting an id or a button names.
+"""Who may arrange meetings, who may answer one, and which meeting an id or a button names.
 
 Shared by the meeting handlers: the organiser's gate and own branch, the meeting an
-organiser names (one out of reach reads like one that does not exist), a button's meeting."""
+organiser names (one out of reach reads like one that does not exist), a button's
+meeting, and whether the person may answer it (``bot.meetings.rules``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from bot.branches.handlers import require_staff
 from bot.kernel.context import Context, Refusal, parse_id
 from bot.kernel.messages import Button, Reply
 from bot.kernel.permissions import holds_anywhere, holds_at_branch
+from bot.meetings.rules import answers_by_right
 from storage.models import Branch, Meeting, Person
 from storage.vocabulary import (
     ORGANISER,
@@ -70,6 +72,17 @@ async def staff_meeting(ctx: Context, ref: str, what: str) -> tuple[Meeting, Bra
             audit=what if meeting is not None else None,
         )
     return meeting, branch
+
+
+async def may_answer(ctx: Context, meeting: Meeting, branch: Branch) -> bool:
+    """People of the branch and its organisers (and admins above); anyone who agreed
+    to the privacy notice for an assembly."""
+    person = ctx.person
+    if person is None:
+        return False
+    if answers_by_right(person, meeting, branch):
+        return True
+    return holds_at_branch(await ctx.grants(), ORGANISER, branch)
 
 
 async def button_meeting(ctx: Context, target: str) -> tuple[Meeting, Branch]:

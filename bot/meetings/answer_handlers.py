@@ -17,18 +17,13 @@ from bot.lib.ics import ICS_TYPE, calendar_file
 from bot.meetings.access import (
     button_meeting,
     button_rows,
+    may_answer,
     own_branch,
     private_refusal,
 )
-from bot.meetings.service import (
-    PLACES,
-    answer,
-    answer_buttons,
-    calendar_event,
-    kind_label,
-    may_answer,
-    where_line,
-)
+from bot.meetings.answers import answer
+from bot.meetings.queries import PLACES
+from bot.meetings.texts import answer_buttons, calendar_event, kind_label, where_line
 from storage.models import Branch, Meeting, MeetingRsvp, Person
 from storage.vocabulary import (
     ASSEMBLY,

@@ -22,7 +22,7 @@ from bot.meetings.access import (
     gate,
     staff_meeting,
 )
-from bot.meetings.service import MINUTES_LIMIT
+from bot.meetings.rules import MINUTES_LIMIT
 from storage.models import Branch, Meeting, MeetingAttendance, MeetingRsvp, Person
 from storage.vocabulary import (
     ONLINE,

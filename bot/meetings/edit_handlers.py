@@ -19,18 +19,11 @@ from bot.meetings.access import (
     gate,
     staff_meeting,
 )
+from bot.meetings.answers import let_in
+from bot.meetings.notices import tell
 from bot.meetings.parsing import CAPACITY_LIMIT, LINK, LINK_LIMIT, PLACE_LIMIT, TITLE_LIMIT
-from bot.meetings.service import (
-    answer_buttons,
-    answered,
-    anyone_who_answered,
-    kind_label,
-    let_in,
-    meeting_notice,
-    tell,
-    when_problem,
-    where_line,
-)
+from bot.meetings.queries import answered, anyone_who_answered
+from bot.meetings.texts import answer_buttons, kind_label, meeting_notice, when_problem, where_line
 from storage.models import Branch, Meeting, MeetingRsvp
 from storage.vocabulary import (
     ONLINE,

@@ -22,7 +22,8 @@ from bot.kernel.messages import Button
 from bot.kernel.outbox import enqueue_for
 from bot.kernel.timed import Sweep
 from bot.meetings.parsing import MAX_REMINDER_HOURS, reminder_hours
-from bot.meetings.service import going_to, kind_label, where_line
+from bot.meetings.queries import going_to
+from bot.meetings.texts import kind_label, where_line
 from storage.db import Database
 from storage.models import Branch, Meeting
 

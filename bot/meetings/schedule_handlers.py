@@ -23,9 +23,9 @@ from bot.meetings.access import (
     gate,
     organised_branch,
 )
+from bot.meetings.notices import announce as announce_meeting
 from bot.meetings.parsing import Draft, LineError, parse_kind, parse_line
-from bot.meetings.service import announce as announce_meeting
-from bot.meetings.service import answer_buttons, default_title, kind_label, when_problem, where_line
+from bot.meetings.texts import answer_buttons, default_title, kind_label, when_problem, where_line
 from storage.models import Branch, Meeting, Person, Prompt
 from storage.vocabulary import (
     ASSEMBLY,

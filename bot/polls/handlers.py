@@ -33,7 +33,7 @@ from bot.kernel.outbox import Recipients, enqueue, enqueue_for
 from bot.kernel.permissions import holds_at_branch, holds_at_region, holds_nationally, is_member
 from bot.kernel.registry import action, command
 from bot.lib.when import WhenError, read_wall_text, read_when, wall_text
-from bot.meetings.service import when_problem
+from bot.meetings.texts import when_problem
 from bot.polls import ballot_box
 from bot.polls.casting import cast_open, cast_secret
 from bot.polls.closing import close

@@ -1,0 +1,142 @@
+"""Meetings' words: the kinds, default titles, where a meeting is, its answer
+buttons, a friendly sentence for a date that could not be read, the notices about
+a meeting, and the meeting as a calendar app shows it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from bot.kernel.actions import Action
+from bot.kernel.i18n import N_, Translator, format_local
+from bot.kernel.messages import Button
+from bot.lib.ics import Event, uid
+from bot.lib.when import WhenError
+from storage.models import Branch, Meeting
+from storage.vocabulary import ASSEMBLY, IN_PERSON, ONLINE
+
+
+def kind_label(t: Translator, kind: str) -> str:
+    labels = {
+        ONLINE: t("online call"),
+        IN_PERSON: t("face-to-face meeting"),
+        ASSEMBLY: t("people's assembly"),
+    }
+    return labels.get(kind, kind)
+
+
+def default_title(t: Translator, kind: str, branch: Branch) -> str:
+    if kind == ONLINE:
+        return t("{branch} branch call", branch=branch.name)
+    if kind == ASSEMBLY:
+        return t("{branch} people's assembly", branch=branch.name)
+    return t("{branch} branch meeting", branch=branch.name)
+
+
+def where_line(t: Translator, kind: str, place: str) -> str:
+    if kind == ONLINE:
+        return t("Link: {link}", link=place)
+    return t("Place: {place}", place=place)
+
+
+def answer_buttons(t: Translator, meeting_id: int) -> list[list[Button]]:
+    mid = str(meeting_id)
+    return [
+        [
+            Button(t("Going"), Action.MEETING_GOING, mid),
+            Button(t("Maybe"), Action.MEETING_MAYBE, mid),
+            Button(t("Can't"), Action.MEETING_NO, mid),
+        ],
+        [Button(t("Calendar (.ics)"), Action.MEETING_ICS, mid)],
+    ]
+
+
+def when_problem(t: Translator, error: WhenError) -> str:
+    """A friendly sentence for a date or time that ``read_when`` refused."""
+    p = error.params
+    examples = "2026-12-03 19:00, tomorrow 19:00, next tue 19:00"
+    if error.reason == "unreadable" and p.get("word"):
+        return t(
+            "I could not read “{word}” as part of a date or time. Try, for example: {examples}.",
+            word=p["word"],
+            examples=examples,
+        )
+    if error.reason == "no_time":
+        return t("Please add the time of day, for example 19:00 or 7pm.")
+    if error.reason == "ambiguous":
+        return t(
+            "“{text}” could be read two ways; please write the date as 2026-12-03 or 3 Dec.",
+            text=p.get("text", ""),
+        )
+    if error.reason == "no_such_date":
+        year = p.get("year")
+        date = f"{p.get('day')}/{p.get('month')}" + (f"/{year}" if year else "")
+        return t("There is no such day as {date}.", date=date)
+    if error.reason == "no_such_time":
+        return t(
+            "There is no such time as {time}.", time=f"{p.get('hour')}:{p.get('minute', 0):02}"
+        )
+    moment = p.get("local")
+    shown = format_local(moment, "datetime", t.locale) if isinstance(moment, dt.datetime) else ""
+    if error.reason == "past":
+        return t("{when} has already passed; please give a time still to come.", when=shown)
+    if error.reason == "too_far":
+        return t(
+            "{when} is more than {years} years ahead; please choose a nearer date.",
+            when=shown,
+            years=p.get("years", 2),
+        )
+    if error.reason == "gap":
+        return t(
+            "{when} does not exist in {tz}: the clocks go forward then. Please choose "
+            "another time.",
+            when=shown,
+            tz=p.get("tz", ""),
+        )
+    return t("Please give a date and time, for example: {examples}.", examples=examples)
+
+
+# --- notices -----------------------------------------------------------------------
+
+
+def meeting_notice(meeting: Meeting, branch: Branch, sentence: str) -> Callable[[Translator], str]:
+    """A notice about a meeting in each reader's language: ``sentence`` (marked with
+    ``N_``, naming ``{title}`` and ``{when}``), then where it is. The meeting's
+    fields are read now, so the notice renders after the session has moved on."""
+    title, kind, place, at, tz = (
+        meeting.title,
+        meeting.kind,
+        meeting.place,
+        meeting.starts_at,
+        branch.timezone,
+    )
+    return lambda t: (
+        t(sentence, title=title, when=format_local(at, "datetime_zone", t.locale, tz=tz))
+        + "\n"
+        + where_line(t, kind, place)
+    )
+
+
+def promoted_notice(meeting: Meeting, branch: Branch) -> Callable[[Translator], str]:
+    return meeting_notice(
+        meeting, branch, N_("A place opened up: you're now going to {title}, {when}.")
+    )
+
+
+# --- calendar ----------------------------------------------------------------------
+
+
+def calendar_event(meeting: Meeting, branch: Branch, party: str) -> Event:
+    """The meeting as a calendar app shows it (see ``bot.lib.ics``): its UID stays the
+    same through edits and its SEQUENCE counts them, so an app updates the event."""
+    return Event(
+        uid=uid("meeting", meeting.id),
+        summary=meeting.title,
+        starts=meeting.starts_at,
+        ends=meeting.starts_at + dt.timedelta(minutes=meeting.minutes_long or 120),
+        sequence=max(meeting.version - 1, 0),
+        location=meeting.place,
+        url=meeting.place if meeting.kind == ONLINE else None,
+        description=f"{party}: {branch.name}",
+        cancelled=meeting.cancelled_at is not None,
+    )
