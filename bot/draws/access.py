@@ -7,7 +7,7 @@ from __future__ import annotations
 from bot.draws import service as draws
 from bot.kernel.context import Context, parse_id
 from bot.kernel.permissions import holds_at_branch, holds_at_region, holds_nationally
-from storage.models import Branch, Draw
+from storage.models import Branch, Draw, Person
 from storage.vocabulary import ORGANISER, SCOPE_BRANCH, SCOPE_REGION
 
 
@@ -29,13 +29,31 @@ def no_such_draw(ctx: Context, ident: str) -> str:
     return ctx.t("There is no draw {id}.", id=ident.strip()[:12])
 
 
-async def draw_named(ctx: Context, text: str) -> Draw:
-    """The committed draw ``text`` names, if the person organises its body; else the refusal."""
-    draw_id = parse_id(text.strip().lstrip("#"))
+async def in_body(ctx: Context, body: draws.Body, person: Person) -> bool:
+    """Is ``person``'s branch one of the body's own (its branch, region or the party)?"""
+    if person.branch_id is None:
+        return False
+    return bool(
+        await ctx.session.scalar(
+            draws.branches_in(body.scope, body.scope_id).where(Branch.id == person.branch_id)
+        )
+    )
+
+
+async def committed_draw(ctx: Context, ident: str) -> tuple[Draw | None, draws.Body | None]:
+    """The draw ``ident`` names and its body, or None for a preview (nobody's draw
+    yet), a draw that is not there, or one whose body is gone."""
+    draw_id = parse_id(ident.strip().lstrip("#"))
     draw = await ctx.session.get(Draw, draw_id) if draw_id is not None else None
     if draw is not None and draw.status == draws.PREVIEW:
         draw = None
     body = await draws.draw_body(ctx.session, ctx.settings, draw) if draw is not None else None
+    return draw, body
+
+
+async def draw_named(ctx: Context, text: str) -> Draw:
+    """The committed draw ``text`` names, if the person organises its body; else the refusal."""
+    draw, body = await committed_draw(ctx, text)
     if draw is None or body is None:
         raise ctx.refuse(no_such_draw(ctx, text))
     if not await may_draw(ctx, body):

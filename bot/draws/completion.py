@@ -9,12 +9,13 @@ import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.draws.invitations import replace_place, send_invitation, vacancy_text
+from bot.draws.invitations import replace_place, send_invitation, tell_vacancy
 from bot.draws.service import (
     CANCELLED,
     COMMITTED,
     TRIAL,
     Body,
+    answer_by,
     draw_body,
     entrants_of,
     group_of,
@@ -102,7 +103,7 @@ async def complete(
         await _announce_trial(session, settings, draw, seed, index, now)
         return []
     behind = await entrants_of(session, draw.id)
-    respond_by = now + max(draw.respond_by - draw.created_at, dt.timedelta(days=1))
+    respond_by = answer_by(draw, now)
     invitations = []
     # Someone forgotten (/forget) since the commitment has no entrant left: their
     # place is a vacancy, filled below.
@@ -128,13 +129,7 @@ async def complete(
     await _announce_drawn(session, settings, body, draw, seed, index, selected, behind, now)
     root = await root_of(session, draw)
     for name in forgotten:
-        await enqueue_for(
-            session,
-            staff_of(body),
-            key=f"draw-vacancy:{draw.id}:{name}",
-            render=vacancy_text(body, root.id),
-            now=now,
-        )
+        await tell_vacancy(session, body, root.id, f"{draw.id}:{name}", now)
         await replace_place(session, settings, draw.id, f"{draw.id}:{name}", now, pseudonym=name)
     return invitations
 

@@ -16,6 +16,7 @@ from bot.draws.service import (
     REMIND_AT,
     VACATED,
     Body,
+    answer_by,
     draw_body,
     eligible,
     entrants_of,
@@ -163,7 +164,7 @@ async def replace_place(
         draw_id=root.id,
         person_id=behind[chosen],
         status=INVITED,
-        respond_by=now + max(root.respond_by - root.created_at, dt.timedelta(days=1)),
+        respond_by=answer_by(root, now),
         reminders_sent=0,
     )
     session.add(invitation)
@@ -222,7 +223,21 @@ async def _next_reserve(
     return chosen, [name for name in passed if name in gone and name not in invited]
 
 
-def vacancy_text(body: Body, draw_id: int) -> Callable[[Translator], str]:
+async def tell_vacancy(
+    session: AsyncSession, body: Body, draw_id: int, place: str, now: dt.datetime
+) -> None:
+    """Tell the body's staff that ``place`` on draw ``draw_id`` is vacant (its
+    holder left, or was forgotten before the seed): the next person is drawn."""
+    await enqueue_for(
+        session,
+        staff_of(body),
+        key=f"draw-vacancy:{place}",
+        render=_vacancy_text(body, draw_id),
+        now=now,
+    )
+
+
+def _vacancy_text(body: Body, draw_id: int) -> Callable[[Translator], str]:
     return lambda t: t(
         "A place on {body} (draw {id}) is vacant: its holder left. The next person is "
         "drawn under the draw's rules.",
@@ -258,13 +273,7 @@ async def vacate(
         root = await root_of(session, draw) if draw is not None else None
         body = await draw_body(session, settings, root) if root is not None else None
         if root is not None and body is not None:
-            await enqueue_for(
-                session,
-                staff_of(body),
-                key=f"draw-vacancy:{invitation.id}",
-                render=vacancy_text(body, root.id),
-                now=now,
-            )
+            await tell_vacancy(session, body, root.id, str(invitation.id), now)
         await replace(session, settings, invitation, now)
     return len(held)
 

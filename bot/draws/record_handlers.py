@@ -10,13 +10,13 @@ import json
 from sqlalchemy import select
 
 from bot.draws import service as draws
-from bot.draws.access import draw_named, may_draw, no_such_draw
-from bot.kernel.context import Context, parse_id
+from bot.draws.access import committed_draw, draw_named, in_body, may_draw, no_such_draw
+from bot.kernel.context import Context
 from bot.kernel.effects import audit
 from bot.kernel.messages import Attachment, Reply
 from bot.lib.sortition import beacons, seeds
 from bot.lib.sortition.record import canonical, public_view, verify
-from storage.models import Branch, Draw, DrawEntrant
+from storage.models import Draw, DrawEntrant
 
 
 def record_file(draw: Draw, *, full: bool = False) -> Attachment:
@@ -113,18 +113,8 @@ def _seed_problem(draw: Draw) -> str | None:
 async def _visible(ctx: Context, ident: str) -> tuple[Draw, draws.Body]:
     """A committed draw the person may read: its body's own people and its staff."""
     person = ctx.require_person()
-    draw_id = parse_id(ident.strip().lstrip("#"))
-    draw = await ctx.session.get(Draw, draw_id) if draw_id is not None else None
-    if draw is not None and draw.status == draws.PREVIEW:
-        draw = None
-    body = await draws.draw_body(ctx.session, ctx.settings, draw) if draw is not None else None
-    inside = False
-    if draw is not None and body is not None and person.branch_id is not None:
-        inside = bool(
-            await ctx.session.scalar(
-                draws.branches_in(body.scope, body.scope_id).where(Branch.id == person.branch_id)
-            )
-        )
+    draw, body = await committed_draw(ctx, ident)
+    inside = draw is not None and body is not None and await in_body(ctx, body, person)
     if draw is None or body is None or not (inside or await may_draw(ctx, body)):
         raise ctx.refuse(no_such_draw(ctx, ident))
     return draw, body

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from bot.draws import service as draws
-from bot.draws.access import draw_named, may_draw, no_such_draw
+from bot.draws.access import draw_named, in_body, may_draw, no_such_draw
 from bot.draws.completion import cancel, complete_group
 from bot.draws.profile_handlers import reader_tz
 from bot.kernel.context import Context, parse_id
@@ -18,16 +18,6 @@ from bot.kernel.permissions import holds_at_branch, holds_at_region, holds_natio
 from bot.lib.sortition import seeds
 from storage.models import Branch, Draw, Person, RoleGrant
 from storage.vocabulary import ADMIN, ORGANISER, SCOPE_BRANCH, SCOPE_REGION
-
-
-async def _in_unit(ctx: Context, body: draws.Body, person: Person) -> bool:
-    if person.branch_id is None:
-        return False
-    return bool(
-        await ctx.session.scalar(
-            draws.branches_in(body.scope, body.scope_id).where(Branch.id == person.branch_id)
-        )
-    )
 
 
 async def _is_staff(ctx: Context, body: draws.Body, person_id: int) -> bool:
@@ -56,7 +46,7 @@ async def enter_seed(ctx: Context, text: str) -> Reply:
     lottery = source.get("kind") == seeds.LOTTERY
     if draw is None or body is None:
         raise ctx.refuse(no_such_draw(ctx, ident))
-    if not await may_draw(ctx, body) and not (lottery and await _in_unit(ctx, body, person)):
+    if not await may_draw(ctx, body) and not (lottery and await in_body(ctx, body, person)):
         raise ctx.refuse(no_such_draw(ctx, ident), audit="draw")
     seed = " ".join(seed.split())
     if not seed or len(seed) > 500:
@@ -167,7 +157,7 @@ async def _witness_problem(
 ) -> str | None:
     """Why ``person`` may not witness ``draw`` now: each witness a member of the
     unit drawn; two different people (linked accounts are one); not both staff."""
-    if not await _in_unit(ctx, body, person):
+    if not await in_body(ctx, body, person):
         return ctx.t(
             "Witnesses of draw {id} are members of {unit}; you are not one.",
             id=draw.id,

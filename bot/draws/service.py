@@ -338,6 +338,12 @@ def seed_may_be_known(draw: Draw, now: dt.datetime) -> bool:
     return source.get("kind") in ("lottery", "beacon") and draw.seed_due_at <= now
 
 
+def answer_by(draw: Draw, now: dt.datetime) -> dt.datetime:
+    """The deadline of an invitation sent ``now`` for ``draw``: as long as the
+    draw gave at its commit, and never under a day."""
+    return now + max(draw.respond_by - draw.created_at, dt.timedelta(days=1))
+
+
 def with_event(record: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
     """``record`` with ``event`` added to its history (kept outside the hashed fields)."""
     return {**record, "history": [*record.get("history", []), event]}
