@@ -238,6 +238,60 @@ def test_the_kernel_imports_no_feature_and_no_feature_the_composition_root() -> 
     assert leaks == []
 
 
+# A feature's rules.py holds decisions over plain data: no session, no request, no waiting.
+RULES_MAY_NOT_IMPORT = (
+    "sqlalchemy",
+    "storage.db",
+    "storage.sqlite",
+    "storage.writes",
+    "bot.kernel.context",
+)
+
+
+def rules_leaks(path: Path) -> list[str]:
+    """What makes ``path`` (a feature's rules.py) more than pure decisions: an
+    import of SQLAlchemy, the database's session machinery or the request's
+    Context, or anything asynchronous."""
+    leaks = [
+        f"imports {module}"
+        for module in sorted(imported_modules(path, whole=True))
+        if any(within(module, banned) for banned in RULES_MAY_NOT_IMPORT)
+    ]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.AsyncFunctionDef | ast.Await | ast.AsyncFor | ast.AsyncWith):
+            leaks.append(f"line {node.lineno}: {type(node).__name__}")
+    return leaks
+
+
+def test_a_features_rules_are_pure_decisions() -> None:
+    found = sorted(BOT.glob("*/rules.py"))
+    assert BOT / "polls" / "rules.py" in found
+    leaks = [f"{p.relative_to(ROOT)} {leak}" for p in found for leak in rules_leaks(p)]
+    assert leaks == []
+
+
+def test_the_rules_checker_sees_a_query_and_a_wait(tmp_path: Path) -> None:
+    sample = tmp_path / "rules.py"
+    sample.write_text(
+        "from sqlalchemy import select\nimport storage.db\n"
+        "from storage.models import Poll\nfrom storage.vocabulary import SINGLE\n"
+        "async def allowed(ctx):\n    from bot.kernel.context import Context\n"
+        "    return await ctx.session.scalar(select(Poll))\n"
+    )
+    assert rules_leaks(sample) == [
+        "imports bot.kernel.context",
+        "imports sqlalchemy",
+        "imports storage.db",
+        "line 5: AsyncFunctionDef",
+        "line 7: Await",
+    ]
+    sample.write_text(
+        "from storage.models import Poll\ndef allowed(poll: Poll) -> bool:\n"
+        "    return not poll.secret\n"
+    )
+    assert rules_leaks(sample) == []
+
+
 def test_every_sentence_is_in_the_catalogue() -> None:
     """`python3 tasks.py i18n` has been run since the last sentence was written."""
     method_map = [("**.py", "python")]
