@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.canvassing.service import SIGNUPS
+from bot.canvassing.queries import SIGNUPS
 from bot.kernel.waiting_list import WaitingList, is_full, places_left
 from bot.meetings.queries import PLACES
 from storage.db import Database

@@ -18,15 +18,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
 
-from bot.canvassing.service import (
-    active_campaign,
-    cancel_sessions,
-    coming_sessions,
-    covers,
-    ensure_sessions,
-    local,
-    slot_time,
-)
+from bot.canvassing.queries import active_campaign, coming_sessions
+from bot.canvassing.rules import covers, local, slot_time
+from bot.canvassing.sessions import cancel_sessions, ensure_sessions
 from bot.kernel.context import Context
 from bot.kernel.effects import audit, notify
 from bot.kernel.i18n import N_, format_local

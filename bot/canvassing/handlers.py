@@ -17,21 +17,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, select
 
 from bot.branches.handlers import require_staff
+from bot.canvassing.queries import SIGNED_UP, SIGNUPS, coming_sessions
 from bot.canvassing.results import MAX_COUNT, chart, parse_tags, weekly_totals
-from bot.canvassing.service import (
-    CAPACITY_LIMIT,
-    POINT_LIMIT,
-    SIGNED_UP,
-    SIGNUPS,
-    calendar_event,
-    cancel,
-    cancel_sessions,
-    coming_sessions,
-    let_in,
-    sign_up,
-    slot_time,
-    upcoming,
-)
+from bot.canvassing.rules import CAPACITY_LIMIT, POINT_LIMIT, slot_time
+from bot.canvassing.sessions import cancel, cancel_sessions, let_in, sign_up, upcoming
+from bot.canvassing.texts import calendar_event
 from bot.kernel.actions import Action
 from bot.kernel.context import Context, Refusal, parse_id
 from bot.kernel.effects import audit, notify

@@ -15,15 +15,9 @@ import random
 
 from sqlalchemy import select
 
-from bot.canvassing.service import (
-    BRANCH_WITH_REMINDERS,
-    GOING_WITH_REMINDERS,
-    HORIZON,
-    active_campaign,
-    ensure_sessions,
-    local,
-    upcoming,
-)
+from bot.canvassing.queries import BRANCH_WITH_REMINDERS, GOING_WITH_REMINDERS, active_campaign
+from bot.canvassing.rules import HORIZON, local
+from bot.canvassing.sessions import ensure_sessions, upcoming
 from bot.kernel.config import Settings
 from bot.kernel.context import Context
 from bot.kernel.effects import notify

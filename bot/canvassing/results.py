@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from bot.canvassing.service import local
+from bot.canvassing.rules import local
 from bot.kernel.context import Context
 from bot.kernel.i18n import format_local
 from storage.models import Branch, CanvassResult, CanvassSession

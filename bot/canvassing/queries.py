@@ -1,0 +1,105 @@
+"""Canvassing's queries: who hears of a session, a session's places, the coming
+week's sessions with their sign-ups, the running campaign."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, select
+
+from bot.canvassing.rules import covers, local
+from bot.kernel.context import Context
+from bot.kernel.waiting_list import WaitingList, places_left
+from storage.models import Branch, Campaign, CanvassSession, CanvassSignup, Person
+from storage.vocabulary import GOING, WAITING
+
+# Recipients (built once: see bot.kernel.outbox.Recipients).
+SIGNED_UP = select(CanvassSignup.person_id).where(
+    CanvassSignup.session_id == bindparam("r_session")
+)
+GOING_WITH_REMINDERS = (
+    select(CanvassSignup.person_id)
+    .join(Person, Person.id == CanvassSignup.person_id)
+    .where(
+        CanvassSignup.session_id == bindparam("r_session"),
+        CanvassSignup.status == GOING,
+        Person.reminders.is_(True),
+    )
+)
+BRANCH_WITH_REMINDERS = select(Person.id).where(
+    Person.branch_id == bindparam("r_branch"), Person.reminders.is_(True)
+)
+
+# A session's places: first come, first served, then a waiting list (bot.kernel.waiting_list).
+SIGNUPS = WaitingList(
+    CanvassSignup,
+    CanvassSignup.session_id,
+    CanvassSignup.status,
+    CanvassSignup.created_at,
+    GOING,
+    WAITING,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    session: CanvassSession
+    going: int
+    mine: str | None  # the person's own status at it, if any
+
+    @property
+    def places_left(self) -> int | None:
+        return places_left(self.session.capacity, self.going)
+
+
+async def listings(
+    ctx: Context, branch: Branch, person_id: int | None, until: dt.datetime
+) -> list[Listing]:
+    """The branch's sessions from now until ``until`` (not cancelled), each with how
+    many are going and the person's own status at it."""
+    sessions = list(
+        await ctx.session.scalars(
+            select(CanvassSession)
+            .where(
+                CanvassSession.branch_id == branch.id,
+                CanvassSession.cancelled_at.is_(None),
+                CanvassSession.starts_at > ctx.now,
+                CanvassSession.starts_at <= until,
+            )
+            .order_by(CanvassSession.starts_at, CanvassSession.id)
+        )
+    )
+    ids = [s.id for s in sessions]
+    going = await SIGNUPS.counts_going(ctx.session, ids)
+    mine: dict[int, str] = {}
+    if person_id is not None:
+        own = await ctx.session.execute(
+            select(CanvassSignup.session_id, CanvassSignup.status).where(
+                CanvassSignup.session_id.in_(ids), CanvassSignup.person_id == person_id
+            )
+        )
+        mine = {session_id: status for session_id, status in own}
+    return [Listing(s, going.get(s.id, 0), mine.get(s.id)) for s in sessions]
+
+
+async def active_campaign(ctx: Context, branch: Branch) -> Campaign | None:
+    """The running campaign that covers this branch, if any."""
+    running = await ctx.session.scalars(
+        select(Campaign).where(
+            Campaign.stopped_at.is_(None),
+            Campaign.polling_day >= local(ctx.now, branch.timezone).date(),
+        )
+    )
+    return next((c for c in running if covers(c, branch)), None)
+
+
+async def coming_sessions(ctx: Context, *where: Any) -> list[CanvassSession]:
+    """Sessions still to come (not cancelled) that match ``where``."""
+    rows = await ctx.session.scalars(
+        select(CanvassSession).where(
+            CanvassSession.starts_at > ctx.now, CanvassSession.cancelled_at.is_(None), *where
+        )
+    )
+    return list(rows)

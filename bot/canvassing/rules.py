@@ -1,0 +1,41 @@
+"""Canvassing's rules on plain facts: when a weekly slot meets, a moment in the
+branch's time, which campaign covers a branch, and the limits of what organisers
+write.
+
+A slot is "Saturdays 10:30 at the Market Cross" in the branch's own time zone;
+its sessions are the dated occurrences (``bot.lib.when.weekly``: a Saturday 10:30
+session stays 10:30 local across a clock change), stored in UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from storage.models import Branch, Campaign, CanvassSlot
+from storage.vocabulary import SCOPE_NATIONAL, SCOPE_REGION
+
+HORIZON = dt.timedelta(days=7)
+
+SESSION_LENGTH = dt.timedelta(hours=2)
+
+POINT_LIMIT = 200
+
+CAPACITY_LIMIT = 500
+
+
+def slot_time(slot: CanvassSlot) -> dt.time:
+    """The local time of a weekly slot (kept as ``HH:MM``, as /canvass schedule read it)."""
+    return dt.time.fromisoformat(slot.local_time)
+
+
+def local(when: dt.datetime, tz: str) -> dt.datetime:
+    return when.astimezone(ZoneInfo(tz))
+
+
+def covers(campaign: Campaign, branch: Branch) -> bool:
+    if campaign.scope == SCOPE_NATIONAL:
+        return True
+    if campaign.scope == SCOPE_REGION:
+        return branch.region_id == campaign.scope_id
+    return branch.id == campaign.scope_id

@@ -1,0 +1,131 @@
+"""Canvassing sessions and their sign-ups: sessions created as they come into
+view (idempotently), signing up and cancelling with the waiting list, and
+cancelling sessions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import typing
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Table, insert, select
+
+from bot.branches.service import only
+from bot.canvassing.queries import SIGNED_UP, SIGNUPS, Listing, listings
+from bot.canvassing.rules import HORIZON, slot_time
+from bot.canvassing.texts import cancelled_notice, promoted_notice
+from bot.kernel.context import Context
+from bot.kernel.effects import notify
+from bot.kernel.outbox import Recipients
+from bot.lib.when import weekly
+from storage.models import Branch, CanvassSession, CanvassSignup, CanvassSlot, Person
+from storage.vocabulary import GOING
+from storage.writes import upsert
+
+# The table, not the entity: no object is loaded or flushed for it (a hot path).
+_SIGN_UP = insert(typing.cast(Table, CanvassSignup.__table__))
+
+
+async def ensure_sessions(ctx: Context, branch: Branch, until: dt.datetime) -> None:
+    """Create the sessions of the branch's slots from now until ``until`` (idempotent)."""
+    slots = list(
+        await ctx.session.scalars(
+            select(CanvassSlot).where(
+                CanvassSlot.branch_id == branch.id, CanvassSlot.removed_at.is_(None)
+            )
+        )
+    )
+    if not slots:
+        return
+    rows = []
+    for slot in slots:
+        at = slot_time(slot)
+        coming = weekly(slot.weekday, at, ZoneInfo(branch.timezone), ctx.now)
+        rows += [
+            {
+                "branch_id": branch.id,
+                "slot_id": slot.id,
+                "starts_at": starts,
+                "meeting_point": slot.meeting_point,
+                "capacity": slot.capacity,
+            }
+            for starts in itertools.takewhile(lambda starts: starts <= until, coming)
+        ]
+    await upsert(ctx.session, CanvassSession, rows, key=["slot_id", "starts_at"])
+
+
+async def upcoming(ctx: Context, branch: Branch, person_id: int | None) -> list[Listing]:
+    """The coming week's sessions (created first if they are not yet), with their
+    places and the person's own status."""
+    until = ctx.now + HORIZON
+    await ensure_sessions(ctx, branch, until)
+    return await listings(ctx, branch, person_id, until)
+
+
+async def sign_up(ctx: Context, session: CanvassSession, person_id: int) -> str:
+    """Going, or waiting if the session is full; the status. Two people taking the
+    last place at once: the caller holds the session's row lock (it loaded it
+    FOR UPDATE), so one gets it."""
+    existing, status = await SIGNUPS.ask(ctx.session, session.id, person_id, session.capacity)
+    if existing is not None:
+        return existing
+    await ctx.session.execute(
+        _SIGN_UP,
+        {"session_id": session.id, "person_id": person_id, "status": status, "created_at": ctx.now},
+    )
+    return status
+
+
+async def cancel(ctx: Context, session: CanvassSession, branch: Branch, person_id: int) -> bool:
+    """Take the person off; whether they were on it. A place they leave lets the
+    first waiting in (and tells them). The caller holds the session's row lock (it
+    loaded it FOR UPDATE)."""
+    signup = await ctx.session.scalar(
+        select(CanvassSignup).where(
+            CanvassSignup.session_id == session.id, CanvassSignup.person_id == person_id
+        )
+    )
+    if signup is None:
+        return False
+    was_going = signup.status == GOING
+    await ctx.session.delete(signup)
+    await ctx.session.flush()
+    if was_going:
+        await let_in(ctx, session, branch)
+    return True
+
+
+async def let_in(ctx: Context, session: CanvassSession, branch: Branch) -> list[int]:
+    """Move people from the waiting list into free places, first come first served,
+    and tell each; the ids of those promoted. (The caller holds the session's row lock.)"""
+    promoted = await SIGNUPS.promote(ctx.session, session.id, session.capacity)
+    for person_id in promoted:
+        lucky = await ctx.session.get(Person, person_id)
+        if lucky is not None:
+            await _tell_promoted(ctx, session, branch, lucky)
+    return promoted
+
+
+async def _tell_promoted(
+    ctx: Context, session: CanvassSession, branch: Branch, lucky: Person
+) -> None:
+    await notify(
+        ctx,
+        only(lucky),
+        f"canvass-promoted:{session.id}:{lucky.id}:{ctx.now.isoformat()}",
+        promoted_notice(session, branch),
+    )
+
+
+async def cancel_sessions(ctx: Context, sessions: list[CanvassSession], branch: Branch) -> None:
+    """Cancel these sessions and tell everyone signed up (going or waiting)."""
+    for session in sessions:
+        session.cancelled_at = ctx.now
+        await notify(
+            ctx,
+            Recipients(SIGNED_UP, {"r_session": session.id}),
+            f"canvass-cancelled:{session.id}",
+            cancelled_notice(session.starts_at, branch.timezone),
+        )
