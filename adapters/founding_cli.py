@@ -126,8 +126,7 @@ async def cmd_admin_list(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_region_add(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import select
 
-    from bot.branches.founding import clean_area, clean_region_name
-    from bot.branches.service import slugify
+    from bot.branches.rules import clean_area, clean_region_name, slugify
     from storage.models import AuditEntry, Region
 
     name = clean_region_name(args.name)
@@ -163,8 +162,7 @@ async def cmd_region_add(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_region_areas(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy import func, select
 
-    from bot.branches.founding import clean_area
-    from bot.branches.service import slugify
+    from bot.branches.rules import clean_area, slugify
     from storage.models import AuditEntry, Region
 
     area = clean_area(args.areas)

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import build_core
-from bot.branches.founding import Area, issue_admin_code
+from bot.branches.founding import issue_admin_code
+from bot.branches.rules import Area
 from bot.kernel.config import Settings
 from storage.db import Database
 from storage.models import (

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from bot.branches.formation import affiliated, affiliation_missing, progress
-from bot.branches.service import search
+from bot.branches.formation import affiliated
+from bot.branches.queries import progress, search
+from bot.branches.texts import affiliation_missing
 from bot.kernel.context import Context
 from bot.kernel.i18n import N_
 from bot.kernel.messages import Reply
@@ -62,7 +63,7 @@ async def affiliate(ctx: Context) -> Reply:
     await ctx.session.refresh(branch, with_for_update=True)  # one step, however many asks
     if branch.status == AFFILIATED:
         raise ctx.refuse(ctx.t("The {branch} branch is already affiliated.", branch=branch.name))
-    missing = affiliation_missing(ctx, branch, await progress(ctx, branch))
+    missing = affiliation_missing(ctx.t, ctx.settings, branch, await progress(ctx, branch))
     if missing:
         raise ctx.refuse(missing)
     await affiliated(ctx, branch, region)

@@ -10,25 +10,12 @@ from zoneinfo import available_timezones
 
 from sqlalchemy import select
 
-from bot.branches.formation import (
-    REASON_LIMIT,
-    Progress,
-    maybe_forming,
-    next_step,
-    override,
-    progress,
-)
-from bot.branches.founding import clean_area
+from bot.branches.formation import REASON_LIMIT, maybe_forming, override
 from bot.branches.handlers import STAFF, branch_named_or_own, require_staff
 from bot.branches.merge_handlers import merge_preview
-from bot.branches.service import (
-    PLACE_LIMIT,
-    clean_place,
-    organisers,
-    people_in,
-    slugify,
-    status_label,
-)
+from bot.branches.queries import organisers, people_in, progress
+from bot.branches.rules import PLACE_LIMIT, Progress, clean_area, clean_place, slugify
+from bot.branches.texts import next_step, status_label
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
 from bot.kernel.effects import audit
@@ -127,7 +114,9 @@ async def branch_status(ctx: Context) -> Reply:
     orgs = await organisers(ctx, branch)
     lines = [
         ctx.t(
-            "{branch} branch: {status}", branch=branch.name, status=status_label(ctx, branch.status)
+            "{branch} branch: {status}",
+            branch=branch.name,
+            status=status_label(ctx.t, branch.status),
         )
         + (f" ({ctx.t('{region} region', region=region.name)})" if region else ""),
         ctx.t("Area: {area}. Time zone: {tz}.", area=branch.area or "-", tz=tz),
@@ -144,7 +133,7 @@ async def branch_status(ctx: Context) -> Reply:
             names=", ".join(f"{o.display_name} ({o.short_id})" for o in orgs) or ctx.t("none yet"),
         ),
         ctx.t("History: {steps}.", steps="; ".join(await _history(ctx, branch, at))),
-        next_step(ctx, branch, at),
+        next_step(ctx.t, ctx.settings, branch, at),
     ]
     buttons = [Button(ctx.t("Members"), Action.MEMBERS, str(branch.id))]
     return Reply("\n".join(lines), buttons=(tuple(buttons),))
@@ -165,7 +154,7 @@ async def _history(ctx: Context, branch: Branch, at: Progress) -> list[str]:
     events: list[tuple[dt.datetime, str]] = []
     for step, actor in steps:
         date = format_local(step.at, "iso_date", ctx.t.locale, tz=tz)
-        text = f"{status_label(ctx, step.to_status)} {date}"
+        text = f"{status_label(ctx.t, step.to_status)} {date}"
         if step.merged_from is not None and step.to_status == MERGED:
             text = ctx.t("{branch} merged in {date}", branch=step.merged_from, date=date)
         elif step.merged_from is not None:  # a step of a branch since merged into this one

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.branches.handlers import target_person
-from bot.branches.service import admins_over, national_admins, only
+from bot.branches.recipients import admins_over, national_admins, only
 from bot.kernel.context import Context
 from bot.kernel.effects import audit, notify
 from bot.kernel.i18n import N_, format_local

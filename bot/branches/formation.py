@@ -13,165 +13,17 @@ shown in the branch's history. The organisers get a short guide at each step.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
-from zoneinfo import ZoneInfo
-
-from sqlalchemy import func, select
-
-from bot.branches.service import (
-    admins_over,
-    count_people,
-    organisers,
-    organisers_of,
-    record_transition,
-    status_label,
-)
+from bot.branches.queries import attendance, count_people, organisers, progress, record_transition
+from bot.branches.recipients import admins_over, organisers_of
+from bot.branches.rules import NEXT_STATUS
+from bot.branches.texts import GUIDES, status_label
 from bot.kernel.context import Context
 from bot.kernel.effects import announce, audit
-from bot.kernel.i18n import Translator
 from bot.kernel.outbox import enqueue_for
-from storage.models import Branch, Meeting, MeetingAttendance, Person, Region
-from storage.vocabulary import ACTIVE, AFFILIATED, FORMING, ONLINE, PROPOSED
+from storage.models import Branch, Meeting, Person, Region
+from storage.vocabulary import ACTIVE, AFFILIATED, FORMING, PROPOSED
 
-NEXT_STATUS = {PROPOSED: FORMING, FORMING: ACTIVE, ACTIVE: AFFILIATED}
 REASON_LIMIT = 300
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """Where a branch stands on its founding path, counted now."""
-
-    status: str
-    interested: int
-    organisers: int
-    first_call: Meeting | None
-    first_meeting: Meeting | None
-    came: int  # to the first face-to-face meeting
-    paid: int  # people with current dues
-
-
-async def attendance(ctx: Context, meeting: Meeting) -> int:
-    """How many came: those marked at the door and the guests counted."""
-    marked = await ctx.session.scalar(
-        select(func.count())
-        .select_from(MeetingAttendance)
-        .where(MeetingAttendance.meeting_id == meeting.id)
-    )
-    return (marked or 0) + meeting.guests
-
-
-async def _meeting_at(
-    ctx: Context, branch: Branch, at: dt.datetime | None, online: bool
-) -> Meeting | None:
-    if at is None:
-        return None
-    kind = Meeting.kind == ONLINE if online else Meeting.kind != ONLINE
-    return await ctx.session.scalar(
-        select(Meeting)
-        .where(
-            Meeting.branch_id == branch.id,
-            Meeting.starts_at == at,
-            kind,
-            Meeting.held_at.is_not(None),
-        )
-        .order_by(Meeting.id)
-        .limit(1)
-    )
-
-
-async def paid_up(ctx: Context, branch: Branch) -> int:
-    """How many of the branch's people are Members now: dues paid through today in
-    the branch's time zone (the rule of ``bot.kernel.permissions.is_member``), counted in SQL."""
-    today = ctx.now.astimezone(ZoneInfo(branch.timezone)).date()
-    found = await ctx.session.scalar(
-        select(func.count())
-        .select_from(Person)
-        .where(Person.branch_id == branch.id, Person.dues_paid_until >= today)
-    )
-    return found or 0
-
-
-async def progress(ctx: Context, branch: Branch) -> Progress:
-    first_meeting = await _meeting_at(ctx, branch, branch.first_meeting_at, online=False)
-    return Progress(
-        status=branch.status,
-        interested=await count_people(ctx, branch),
-        organisers=len(await organisers(ctx, branch)),
-        first_call=await _meeting_at(ctx, branch, branch.first_call_at, online=True),
-        first_meeting=first_meeting,
-        came=await attendance(ctx, first_meeting) if first_meeting else 0,
-        paid=await paid_up(ctx, branch),
-    )
-
-
-def next_step(ctx: Context, branch: Branch, at: Progress) -> str:
-    """What the organisers do next, and what is missing for it, in plain words."""
-    t, settings = ctx.t, ctx.settings
-    if at.status == PROPOSED:
-        needs = []
-        if at.interested < settings.forming_threshold:
-            needs.append(
-                t.plural(
-                    "{n} more interested person",
-                    "{n} more interested people",
-                    settings.forming_threshold - at.interested,
-                )
-            )
-        if not at.organisers:
-            needs.append(t("an organiser"))
-        return t("Next step: it starts forming with {needs}.", needs=t(" and ").join(needs))
-    if at.status == FORMING and branch.first_call_at is None:
-        return t(
-            "Next step: a first online call. Arrange it with /meeting online <when> <link>; "
-            "once it has taken place, record it with /meeting held <id>."
-        )
-    if at.status == FORMING:
-        return t.plural(
-            "Next step: a first face-to-face meeting that at least {n} person comes to. "
-            'Arrange it with /meeting in-person <when> "<place>"; afterwards record it '
-            "with /meeting held <id> and mark who came.",
-            "Next step: a first face-to-face meeting that at least {n} people come to. "
-            'Arrange it with /meeting in-person <when> "<place>"; afterwards record it '
-            "with /meeting held <id> and mark who came.",
-            settings.first_meeting_attendees,
-        )
-    if at.status == ACTIVE and at.paid < settings.members_to_affiliate:
-        return t.plural(
-            "Next step: affiliation. {n} more member with paid dues before you can "
-            "affiliate (the treasurer records dues with /dues).",
-            "Next step: affiliation. {n} more members with paid dues before you can "
-            "affiliate (the treasurer records dues with /dues).",
-            settings.members_to_affiliate - at.paid,
-        )
-    if at.status == ACTIVE:
-        return t(
-            "Next step: a region or national admin affiliates it: /affiliate {branch}",
-            branch=branch.name,
-        )
-    return t("It is affiliated to the party: nothing more to do.")
-
-
-def affiliation_missing(ctx: Context, branch: Branch, at: Progress) -> str | None:
-    """Why the branch cannot be affiliated yet, or None."""
-    if at.status != ACTIVE:
-        return ctx.t(
-            "The {branch} branch is {status}: it can be affiliated once its first "
-            "face-to-face meeting has been held.",
-            branch=branch.name,
-            status=status_label(ctx, at.status),
-        )
-    need = ctx.settings.members_to_affiliate
-    if at.paid < need:
-        return ctx.t(
-            "The {branch} branch has {paid}; it needs {need} to be affiliated. An admin "
-            "who has a good reason can override this: /branch override {branch}: <reason>",
-            branch=branch.name,
-            paid=ctx.t.plural("{n} member with paid dues", "{n} members with paid dues", at.paid),
-            need=ctx.t.plural("{n} member with paid dues", "{n} members with paid dues", need),
-        )
-    return None
 
 
 # --- the steps --------------------------------------------------------------------
@@ -216,15 +68,6 @@ async def first_call_held(ctx: Context, branch: Branch, meeting: Meeting) -> str
     return ctx.t(
         "That was the {branch} branch's first online call. Next: its first face-to-face meeting.",
         branch=branch.name,
-    )
-
-
-def counts_as_first_meeting(branch: Branch, meeting: Meeting) -> bool:
-    return (
-        branch.status == FORMING
-        and branch.first_meeting_at is None
-        and meeting.kind != ONLINE
-        and meeting.held_at is not None
     )
 
 
@@ -301,60 +144,6 @@ async def become_active(ctx: Context, branch: Branch, reason: str | None = None)
     await guide(ctx, branch, "active")
 
 
-# --- guides -----------------------------------------------------------------------
-
-GUIDES: dict[str, Callable[[Translator, Branch, Context], str]] = {
-    "forming": lambda t, b, ctx: t(
-        "Guide for the {branch} branch's organisers: your first online call.\n"
-        "• Pick a time most can make: /poll --times offers a few.\n"
-        "• Arrange it with /meeting online <when> <link>; everyone in the branch is told.\n"
-        "• On the call: introductions, why each of you came, what the area needs, and who "
-        "can find a room for a first face-to-face meeting. Keep it to an hour.\n"
-        "• Afterwards record it with /meeting held <id>.",
-        branch=b.name,
-    ),
-    "call": lambda t, b, ctx: t.plural(
-        "Guide for the {branch} branch's organisers: your first face-to-face meeting.\n"
-        "• Book a free, accessible room and arrange it with /meeting in-person <when> "
-        '"<place>".\n'
-        "• Decide together: who organises and who keeps the money (treasurer), a weekly "
-        "canvassing slot (/canvass schedule), and how members pay their dues.\n"
-        "• At the door, note who came: afterwards /meeting held <id> and press their names. "
-        "The branch becomes active once {n} person has come.",
-        "Guide for the {branch} branch's organisers: your first face-to-face meeting.\n"
-        "• Book a free, accessible room and arrange it with /meeting in-person <when> "
-        '"<place>".\n'
-        "• Decide together: who organises and who keeps the money (treasurer), a weekly "
-        "canvassing slot (/canvass schedule), and how members pay their dues.\n"
-        "• At the door, note who came: afterwards /meeting held <id> and press their names. "
-        "The branch becomes active once {n} people have come.",
-        ctx.settings.first_meeting_attendees,
-        branch=b.name,
-    ),
-    "active": lambda t, b, ctx: t.plural(
-        "Guide for the {branch} branch's organisers: affiliation.\n"
-        "• Only members with paid dues vote and sit on councils; the treasurer records dues "
-        "with /dues.\n"
-        "• Once {n} member has paid, a region or national admin affiliates the branch: "
-        "/branch shows what is still missing.",
-        "Guide for the {branch} branch's organisers: affiliation.\n"
-        "• Only members with paid dues vote and sit on councils; the treasurer records dues "
-        "with /dues.\n"
-        "• Once {n} members have paid, a region or national admin affiliates the branch: "
-        "/branch shows what is still missing.",
-        ctx.settings.members_to_affiliate,
-        branch=b.name,
-    ),
-    "affiliated": lambda t, b, ctx: t(
-        "Guide for the {branch} branch's organisers: you are part of the party now.\n"
-        "• Canvass every week: /canvass schedule sets the weekly session, and members sign "
-        "up with /canvass.\n"
-        "• Decide together with /poll; councils and delegations are drawn by lot (/draw).",
-        branch=b.name,
-    ),
-}
-
-
 async def guide(ctx: Context, branch: Branch, step: str) -> None:
     """The organisers' short guide for the step the branch has reached, once each."""
     write = GUIDES[step]
@@ -362,7 +151,7 @@ async def guide(ctx: Context, branch: Branch, step: str) -> None:
         ctx.session,
         organisers_of(branch),
         key=f"guide:{step}:{branch.id}",
-        render=lambda t: write(t, branch, ctx),
+        render=lambda t: write(t, branch, ctx.settings),
         now=ctx.now,
     )
 
@@ -404,7 +193,7 @@ async def override(ctx: Context, branch: Branch, reason: str) -> str:
     return ctx.t(
         "Overridden: the {branch} branch is now {status}. Your reason is kept in its history.",
         branch=branch.name,
-        status=status_label(ctx, to),
+        status=status_label(ctx.t, to),
     )
 
 

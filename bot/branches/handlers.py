@@ -10,7 +10,8 @@ look after.
 
 from __future__ import annotations
 
-from bot.branches.service import role_label, search
+from bot.branches.queries import search
+from bot.branches.texts import role_label
 from bot.kernel.context import Context
 from bot.kernel.people import resolve_reference
 from bot.kernel.permissions import holds_at_branch, holds_nationally

@@ -18,28 +18,20 @@ naming it can never be mistaken for another branch's.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import and_, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.branches.founding import Area
+from bot.branches.rules import merged_area
 from storage.models import (
     Base,
     Branch,
-    BranchChat,
     BranchTransition,
-    CanvassSlot,
-    Draw,
-    Meeting,
-    Person,
-    Poll,
     Prompt,
-    RoleGrant,
 )
-from storage.vocabulary import MERGED, ORGANISER, SCOPE_BRANCH
+from storage.vocabulary import MERGED, SCOPE_BRANCH
 
 
 def branch_columns() -> list[tuple[type[Any], str]]:
@@ -63,77 +55,6 @@ def scoped_models() -> list[type[Any]]:
         if {"scope", "scope_id"} <= names:
             found.append(mapper.class_)
     return sorted(found, key=lambda cls: cls.__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Holdings:
-    """What a branch has that a merge moves, for the preview."""
-
-    people: int
-    organisers: int
-    meetings: int
-    canvass_slots: int
-    polls: int
-    chats: int
-
-
-async def holdings(session: AsyncSession, branch: Branch) -> Holdings:
-    async def count(stmt: Any) -> int:
-        return int(await session.scalar(stmt) or 0)
-
-    return Holdings(
-        people=await count(
-            select(func.count()).select_from(Person).where(Person.branch_id == branch.id)
-        ),
-        organisers=await count(
-            select(func.count(func.distinct(RoleGrant.person_id))).where(
-                RoleGrant.scope == SCOPE_BRANCH,
-                RoleGrant.scope_id == branch.id,
-                RoleGrant.role == ORGANISER,
-            )
-        ),
-        meetings=await count(
-            select(func.count())
-            .select_from(Meeting)
-            .where(Meeting.branch_id == branch.id, Meeting.cancelled_at.is_(None))
-        ),
-        canvass_slots=await count(
-            select(func.count())
-            .select_from(CanvassSlot)
-            .where(CanvassSlot.branch_id == branch.id, CanvassSlot.removed_at.is_(None))
-        ),
-        polls=await count(
-            select(func.count())
-            .select_from(Poll)
-            .where(Poll.scope == SCOPE_BRANCH, Poll.scope_id == branch.id)
-        ),
-        chats=await count(
-            select(func.count()).select_from(BranchChat).where(BranchChat.branch_id == branch.id)
-        ),
-    )
-
-
-async def pending_draws(session: AsyncSession, branch: Branch) -> int:
-    """Draws of the branch committed and still waiting for their seed: their pool
-    was fixed from this branch's members, so a merge waits for them."""
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(Draw)
-            .where(
-                Draw.scope == SCOPE_BRANCH,
-                Draw.scope_id == branch.id,
-                Draw.status == "committed",
-            )
-        )
-        or 0
-    )
-
-
-def merged_area(source: Branch, into: Branch) -> str:
-    """The kept branch's area, with the merged branch's name and area added, so
-    that a search for the old place finds the kept branch."""
-    return Area.parse(", ".join((into.area, source.name, source.area))).text()
 
 
 async def merge_branches(

@@ -9,8 +9,10 @@ from sqlalchemy import func, select
 
 from bot.branches.formation import maybe_forming
 from bot.branches.handlers import branch_named_or_own, target_person
-from bot.branches.merge import holdings, merge_branches, pending_draws
-from bot.branches.service import count_people, only, status_label
+from bot.branches.merge import merge_branches
+from bot.branches.queries import count_people, holdings, pending_draws
+from bot.branches.recipients import only
+from bot.branches.texts import status_label
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
 from bot.kernel.effects import audit, notify, people_of
@@ -59,7 +61,7 @@ async def _check_merge(ctx: Context, source: Branch, into: Branch) -> None:
             "so it is not merged away. Only a proposed or forming branch is merged into "
             "another.",
             branch=source.name,
-            status=status_label(ctx, source.status),
+            status=status_label(ctx.t, source.status),
         )
         if into.status in MERGEABLE:
             reason += " " + ctx.t(
@@ -104,9 +106,9 @@ async def merge_preview(ctx: Context, rest: str) -> Reply:
             ctx.t(
                 "Merge the {branch} branch ({status}) into the {into} branch ({into_status})?",
                 branch=source.name,
-                status=status_label(ctx, source.status),
+                status=status_label(ctx.t, source.status),
                 into=into.name,
-                into_status=status_label(ctx, into.status),
+                into_status=status_label(ctx.t, into.status),
             ),
             ctx.t("{branch} has {counts}.", branch=source.name, counts=counts),
             ctx.t(

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, select
 
-from bot.branches.founding import Area, clean_area, clean_region_name
-from bot.branches.service import search, slugify
+from bot.branches.queries import search
+from bot.branches.rules import Area, clean_area, clean_region_name, slugify
 from bot.kernel.context import Context
 from bot.kernel.effects import audit
 from bot.kernel.i18n import N_

@@ -8,7 +8,8 @@ from sqlalchemy import delete, func, select
 
 from bot.branches.formation import maybe_forming
 from bot.branches.handlers import target_person
-from bot.branches.service import only, role_label
+from bot.branches.recipients import only
+from bot.branches.texts import role_label
 from bot.kernel.context import Context
 from bot.kernel.effects import audit, notify
 from bot.kernel.i18n import N_

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, insert, select
 
-from bot.branches.service import only
+from bot.branches.recipients import only
 from bot.canvassing.queries import SIGNED_UP, SIGNUPS, Listing, listings
 from bot.canvassing.rules import HORIZON, slot_time
 from bot.canvassing.texts import cancelled_notice, promoted_notice

@@ -43,7 +43,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.branches.service import organisers_of
+from bot.branches.recipients import organisers_of
 from bot.kernel.config import Settings, parse_categories
 from bot.kernel.effects import people_of
 from bot.kernel.i18n import Translator, translator

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, select
 
-from bot.branches.service import search
+from bot.branches.queries import search
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
 from bot.kernel.i18n import N_, Translator, format_local

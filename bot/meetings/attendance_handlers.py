@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, case, func, select
 
-from bot.branches.formation import (
-    attendance,
-    counts_as_first_meeting,
-    first_call_held,
-    first_meeting_attended,
-)
+from bot.branches.formation import first_call_held, first_meeting_attended
+from bot.branches.queries import attendance
+from bot.branches.rules import counts_as_first_meeting
 from bot.kernel.actions import Action
 from bot.kernel.context import Context, parse_id
 from bot.kernel.effects import audit

@@ -9,19 +9,10 @@ from sqlalchemy import Table, bindparam, delete, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.branches.formation import maybe_forming
-from bot.branches.founding import region_for
-from bot.branches.service import (
-    PLACE_LIMIT,
-    admins_over,
-    anyone,
-    clean_place,
-    count_people,
-    organisers_of,
-    role_label,
-    search,
-    slugify,
-    status_label,
-)
+from bot.branches.queries import anyone, count_people, region_for, search
+from bot.branches.recipients import admins_over, organisers_of
+from bot.branches.rules import PLACE_LIMIT, clean_place, slugify
+from bot.branches.texts import role_label, status_label
 from bot.kernel.actions import Action
 from bot.kernel.context import PROMPT_LIFETIME, Context, parse_id
 from bot.kernel.effects import audit, notify
@@ -63,7 +54,7 @@ async def join_flow(ctx: Context, query: str) -> Reply:
             buttons=((propose,),),
         )
     rows = tuple(
-        (Button(f"{b.name} ({status_label(ctx, b.status)})", Action.JOIN, str(b.id)),)
+        (Button(f"{b.name} ({status_label(ctx.t, b.status)})", Action.JOIN, str(b.id)),)
         for b in found
     )
     return Reply(
@@ -469,7 +460,7 @@ async def me(ctx: Context) -> Reply:
             ctx.t(
                 "Branch: {branch} ({status}).",
                 branch=branch.name,
-                status=status_label(ctx, branch.status),
+                status=status_label(ctx.t, branch.status),
             )
         )
     paid_until = person.dues_paid_until

@@ -10,7 +10,7 @@ their branch's link; anyone may name a branch they organise or are admin over
 
 from __future__ import annotations
 
-from bot.branches.service import search
+from bot.branches.queries import search
 from bot.kernel.context import Context
 from bot.kernel.i18n import N_
 from bot.kernel.links import PARTY_PAYLOAD, branch_payload, qr_png

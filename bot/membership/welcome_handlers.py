@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from bot.branches.founding import is_admin_code, make_national_admin, take_admin_code
-from bot.branches.service import clean_place
+from bot.branches.rules import clean_place
 from bot.kernel.actions import Action
 from bot.kernel.context import Context, Listed, Refusal, parse_id
 from bot.kernel.effects import audit

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, func, select
 
 from bot.branches.handlers import require_staff
-from bot.branches.service import search
+from bot.branches.queries import search
 from bot.kernel.actions import Action
 from bot.kernel.context import Context, Refusal, parse_id
 from bot.kernel.effects import audit

@@ -1,0 +1,250 @@
+"""Branches' queries: finding a branch by name or place, their people and
+organisers, where a branch stands on its founding path, what a merge would
+move, the region that covers a place, and the record of each step of a branch's
+life. SQL only: what it means and how it reads is decided elsewhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.branches.recipients import organisers_of
+from bot.branches.rules import Area, Progress, rank_matches, search_words, slugify
+from bot.kernel.context import Context
+from bot.kernel.outbox import Recipients
+from bot.kernel.suggest import escape_like
+from storage.models import (
+    Branch,
+    BranchChat,
+    BranchTransition,
+    CanvassSlot,
+    Draw,
+    Meeting,
+    MeetingAttendance,
+    Person,
+    Poll,
+    Region,
+    RoleGrant,
+)
+from storage.vocabulary import ONLINE, ORGANISER, SCOPE_BRANCH
+
+_BY_SLUG = select(Branch).where(Branch.slug == bindparam("slug"))
+
+
+async def search(ctx: Context, query: str) -> tuple[Branch | None, list[Branch]]:
+    """(the exact match, if one; every match, best first) for a place or branch name.
+
+    The exact match is the one branch of that name, or else the one branch whose
+    area names the place.
+
+    A branch matches by slug, by name prefix, or by a word of its area (place
+    names, postcode prefixes: ``BA11 4AB`` finds the branch whose area says BA11).
+    """
+    slug = slugify(query)
+    # The common case, a branch's own name or slug, is one unique-index lookup.
+    by_slug = await ctx.session.scalar(_BY_SLUG, {"slug": slug})
+    if by_slug is not None:
+        return by_slug, [by_slug]
+    words = search_words(query)
+    like = [
+        func.lower(Branch.area).like(f"%{escape_like(w)}%", escape="\\")
+        for w in words[:1] + words[1:2]
+    ]
+    stmt = (
+        select(Branch)
+        .where(
+            or_(
+                func.lower(Branch.name).like(f"{escape_like(query.lower())}%", escape="\\"),
+                *like,
+            )
+        )
+        .limit(50)
+    )
+    found = list(await ctx.session.scalars(stmt))
+    return rank_matches(query, words, found)
+
+
+async def record_transition(
+    ctx: Context, branch: Branch, to_status: str, actor: Person | None, reason: str | None = None
+) -> None:
+    """One step of the branch's life, with who made it and when; ``reason`` when an
+    admin made it without what it needs (an override)."""
+    ctx.session.add(
+        BranchTransition(
+            branch_id=branch.id,
+            from_status=branch.status,
+            to_status=to_status,
+            actor_id=actor.id if actor else None,
+            at=ctx.now,
+            reason=reason,
+        )
+    )
+    branch.status = to_status
+
+
+async def people_in(ctx: Context, branch: Branch) -> list[Person]:
+    return list(
+        await ctx.session.scalars(
+            select(Person).where(Person.branch_id == branch.id).order_by(Person.id)
+        )
+    )
+
+
+async def count_people(ctx: Context, branch: Branch) -> int:
+    return (
+        await ctx.session.scalar(
+            select(func.count()).select_from(Person).where(Person.branch_id == branch.id)
+        )
+        or 0
+    )
+
+
+async def organisers(ctx: Context, branch: Branch) -> list[Person]:
+    who = organisers_of(branch)
+    rows = await ctx.session.scalars(
+        select(Person).where(Person.id.in_(who.query)).order_by(Person.id), who.params
+    )
+    return list(rows)
+
+
+async def anyone(ctx: Context, who: Recipients) -> bool:
+    """Does ``who`` select anybody at all (so that a message to them reaches someone)?"""
+    return (await ctx.session.execute(who.query.limit(1), who.params)).first() is not None
+
+
+# --- The founding path ------------------------------------------------------------
+
+
+async def attendance(ctx: Context, meeting: Meeting) -> int:
+    """How many came: those marked at the door and the guests counted."""
+    marked = await ctx.session.scalar(
+        select(func.count())
+        .select_from(MeetingAttendance)
+        .where(MeetingAttendance.meeting_id == meeting.id)
+    )
+    return (marked or 0) + meeting.guests
+
+
+async def _meeting_at(
+    ctx: Context, branch: Branch, at: dt.datetime | None, online: bool
+) -> Meeting | None:
+    if at is None:
+        return None
+    kind = Meeting.kind == ONLINE if online else Meeting.kind != ONLINE
+    return await ctx.session.scalar(
+        select(Meeting)
+        .where(
+            Meeting.branch_id == branch.id,
+            Meeting.starts_at == at,
+            kind,
+            Meeting.held_at.is_not(None),
+        )
+        .order_by(Meeting.id)
+        .limit(1)
+    )
+
+
+async def paid_up(ctx: Context, branch: Branch) -> int:
+    """How many of the branch's people are Members now: dues paid through today in
+    the branch's time zone (the rule of ``bot.kernel.permissions.is_member``), counted in SQL."""
+    today = ctx.now.astimezone(ZoneInfo(branch.timezone)).date()
+    found = await ctx.session.scalar(
+        select(func.count())
+        .select_from(Person)
+        .where(Person.branch_id == branch.id, Person.dues_paid_until >= today)
+    )
+    return found or 0
+
+
+async def progress(ctx: Context, branch: Branch) -> Progress:
+    first_meeting = await _meeting_at(ctx, branch, branch.first_meeting_at, online=False)
+    return Progress(
+        status=branch.status,
+        interested=await count_people(ctx, branch),
+        organisers=len(await organisers(ctx, branch)),
+        first_call=await _meeting_at(ctx, branch, branch.first_call_at, online=True),
+        first_meeting=first_meeting,
+        came=await attendance(ctx, first_meeting) if first_meeting else 0,
+        paid=await paid_up(ctx, branch),
+    )
+
+
+async def region_for(session: AsyncSession, place: str) -> Region | None:
+    """The one region whose area covers ``place``; None when none or several do."""
+    regions = await session.scalars(select(Region).where(Region.area != ""))
+    matches = [r for r in regions if Area.parse(r.area).covers(place)]
+    return matches[0] if len(matches) == 1 else None
+
+
+# --- What a merge moves -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Holdings:
+    """What a branch has that a merge moves, for the preview."""
+
+    people: int
+    organisers: int
+    meetings: int
+    canvass_slots: int
+    polls: int
+    chats: int
+
+
+async def holdings(session: AsyncSession, branch: Branch) -> Holdings:
+    async def count(stmt: Any) -> int:
+        return int(await session.scalar(stmt) or 0)
+
+    return Holdings(
+        people=await count(
+            select(func.count()).select_from(Person).where(Person.branch_id == branch.id)
+        ),
+        organisers=await count(
+            select(func.count(func.distinct(RoleGrant.person_id))).where(
+                RoleGrant.scope == SCOPE_BRANCH,
+                RoleGrant.scope_id == branch.id,
+                RoleGrant.role == ORGANISER,
+            )
+        ),
+        meetings=await count(
+            select(func.count())
+            .select_from(Meeting)
+            .where(Meeting.branch_id == branch.id, Meeting.cancelled_at.is_(None))
+        ),
+        canvass_slots=await count(
+            select(func.count())
+            .select_from(CanvassSlot)
+            .where(CanvassSlot.branch_id == branch.id, CanvassSlot.removed_at.is_(None))
+        ),
+        polls=await count(
+            select(func.count())
+            .select_from(Poll)
+            .where(Poll.scope == SCOPE_BRANCH, Poll.scope_id == branch.id)
+        ),
+        chats=await count(
+            select(func.count()).select_from(BranchChat).where(BranchChat.branch_id == branch.id)
+        ),
+    )
+
+
+async def pending_draws(session: AsyncSession, branch: Branch) -> int:
+    """Draws of the branch committed and still waiting for their seed: their pool
+    was fixed from this branch's members, so a merge waits for them."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Draw)
+            .where(
+                Draw.scope == SCOPE_BRANCH,
+                Draw.scope_id == branch.id,
+                Draw.status == "committed",
+            )
+        )
+        or 0
+    )
