@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import sqlite3
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, select, text
 
-from storage.db import FOREIGN_TABLES, Database, is_ours, normalise_url
+from storage.db import (
+    BACKSTOP_PAGES,
+    CHECKPOINT_EVERY,
+    FOREIGN_TABLES,
+    Database,
+    is_ours,
+    normalise_url,
+)
 from storage.models import Base, Meta, Person, Region
 from storage.writes import claim, upsert
 
@@ -85,6 +95,34 @@ async def test_sqlite_runs_in_wal_mode(tmp_path: object) -> None:
         assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
         assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
     await db.dispose()
+
+
+async def test_sqlite_checkpoints_its_log_beside_the_requests(tmp_path: Path) -> None:
+    """What is committed reaches the database file itself, not only the log, although
+    no commit runs the automatic checkpoint any more (its backstop is far off)."""
+    path = tmp_path / "x.db"
+    db = Database(f"sqlite:///{path}")
+    await db.upgrade()
+    try:
+        async with db.engine.connect() as conn:
+            backstop = (await conn.execute(text("PRAGMA wal_autocheckpoint"))).scalar()
+        assert backstop == BACKSTOP_PAGES
+        now = dt.datetime.now(dt.UTC)
+        for n in range(2 * CHECKPOINT_EVERY):
+            async with db.transaction() as session:
+                session.add(Region(name=f"Region {n}", slug=f"region-{n}", created_at=now))
+
+        def in_the_file() -> int:  # the file alone, ignoring the log
+            with closing(sqlite3.connect(f"file:{path}?immutable=1", uri=True)) as conn:
+                return int(conn.execute("SELECT count(*) FROM regions").fetchone()[0])
+
+        for _ in range(3000):  # the checkpoint runs in a thread: up to 30 s
+            if await asyncio.to_thread(in_the_file) >= CHECKPOINT_EVERY:
+                break
+            await asyncio.sleep(0.01)
+        assert await asyncio.to_thread(in_the_file) >= CHECKPOINT_EVERY
+    finally:
+        await db.dispose()
 
 
 async def test_nested_transactions_on_sqlite_fail_fast_instead_of_hanging(tmp_path: object) -> None:
