@@ -31,6 +31,9 @@ from bot.branches import role_handlers as roles
 from bot.branches import undo_handlers as undo
 from bot.canvassing import campaign_handlers as campaign
 from bot.canvassing import handlers as canvass
+from bot.canvassing import results_handlers as canvass_results
+from bot.canvassing import schedule_handlers as canvass_schedule
+from bot.canvassing import signup_handlers as canvass_signup
 from bot.draws import handlers as sortition
 from bot.draws import invitation_handlers as councils
 from bot.draws import profile_handlers as sortition_profile
@@ -65,6 +68,9 @@ FEATURES: tuple[ModuleType, ...] = (
     affiliation,
     undo,
     canvass,
+    canvass_signup,
+    canvass_schedule,
+    canvass_results,
     chats,
     delivery,
     link,

@@ -1,6 +1,6 @@
 """Canvassing's rules on plain facts: when a weekly slot meets, a moment in the
-branch's time, which campaign covers a branch, and the limits of what organisers
-write.
+branch's time, which campaign covers a branch, the limits of what organisers
+write and how their numbers are read.
 
 A slot is "Saturdays 10:30 at the Market Cross" in the branch's own time zone;
 its sessions are the dated occurrences (``bot.lib.when.weekly``: a Saturday 10:30
@@ -10,6 +10,7 @@ session stays 10:30 local across a clock change), stored in UTC.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from zoneinfo import ZoneInfo
 
 from storage.models import Branch, Campaign, CanvassSlot
@@ -39,3 +40,25 @@ def covers(campaign: Campaign, branch: Branch) -> bool:
     if campaign.scope == SCOPE_REGION:
         return branch.region_id == campaign.scope_id
     return branch.id == campaign.scope_id
+
+
+def plain_number(word: str) -> bool:
+    """Plain digits only ("²" is a digit to Python, not to int())."""
+    return word.isascii() and word.isdigit() and len(word) <= 9
+
+
+def looks_numeric(word: str) -> bool:
+    """Does ``word`` look like a number someone meant (-5, 3.5, ١٢, +8)?"""
+    body = word.lstrip("+-−")
+    return (
+        bool(body)
+        and any(ch.isdecimal() for ch in body)
+        and all(ch.isdecimal() or ch in ".," for ch in body)
+    )
+
+
+def whole_number(word: str) -> int | None:
+    """A whole number in any script's digits (١٢ is 12), or None (-5, 3.5)."""
+    if not (word.isdecimal() and len(word) <= 9):
+        return None
+    return int("".join(str(unicodedata.decimal(ch)) for ch in word))

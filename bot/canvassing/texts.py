@@ -37,3 +37,11 @@ def promoted_notice(session: CanvassSession, branch: Branch) -> Callable[[Transl
         when=format_local(at, "day_time", t.locale, tz=tz),
         point=point,
     )
+
+
+def moved_notice(at: dt.datetime, tz: str, point: str) -> Callable[[Translator], str]:
+    return lambda t: t(
+        "The canvassing session {when} now meets at {point}.",
+        when=format_local(at, "day_time", t.locale, tz=tz),
+        point=point,
+    )
