@@ -52,6 +52,9 @@ from bot.membership import handlers as membership
 from bot.membership import signup_handlers as signup
 from bot.membership import welcome_handlers as welcome
 from bot.polls import handlers as polls
+from bot.polls import post_handlers as poll_posting
+from bot.polls import result_handlers as poll_results
+from bot.polls import vote_handlers as poll_votes
 from bot.privacy import handlers as privacy
 from storage.db import Database
 
@@ -80,6 +83,9 @@ FEATURES: tuple[ModuleType, ...] = (
     meeting_edits,
     meeting_attendance,
     polls,
+    poll_posting,
+    poll_votes,
+    poll_results,
     regions,
     signup,
     sortition_profile,

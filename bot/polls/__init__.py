@@ -29,6 +29,9 @@ Where each job is: ``rules.py`` (valid choices, a choice in a button, the
 count), ``queries.py`` (the scope, the roll, the ballots, the turnout),
 ``texts.py`` (an option as read, results as text, chart and CSV), ``casting.py``,
 ``closing.py`` (close, reshuffle, announce) and ``sweeps.py`` (the timed close,
-vacuum and reminder); ``ballot_box.py`` seals secret ballots; the handlers
-parse, call those and reply.
+vacuum and reminder); ``ballot_box.py`` seals secret ballots. The handlers
+parse, call those and reply: ``handlers.py`` routes /poll and lists a person's
+open polls, ``draft.py`` reads /poll's words, ``post_handlers.py`` previews and
+posts, ``vote_handlers.py`` holds the ballot's buttons, ``result_handlers.py``
+results, close, audit and export; ``access.py`` the gates they share.
 """

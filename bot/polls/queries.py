@@ -168,3 +168,17 @@ async def forget_voter(session: AsyncSession, person_id: int) -> None:
             .values(person_id=None)
             .execution_options(synchronize_session=False)
         )
+
+
+BRANCH_ROLL = (
+    select(PollVoter.person_id)
+    .join(Person, Person.id == PollVoter.person_id)
+    .where(PollVoter.poll_id == bindparam("r_poll"), Person.branch_id == bindparam("r_branch"))
+)
+
+
+UNBRANCHED_ROLL = (
+    select(PollVoter.person_id)
+    .join(Person, Person.id == PollVoter.person_id)
+    .where(PollVoter.poll_id == bindparam("r_poll"), Person.branch_id.is_(None))
+)

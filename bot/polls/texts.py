@@ -13,7 +13,7 @@ from bot.lib import spreadsheet
 from bot.lib.when import read_wall_text
 from bot.polls.rules import chart_series
 from storage.models import Poll
-from storage.vocabulary import RANKED, SCOPE_BRANCH, SCOPE_NATIONAL, TIMES
+from storage.vocabulary import MULTI, RANKED, SCOPE_BRANCH, SCOPE_NATIONAL, SINGLE, TIMES
 
 # Why an option left a ranked count (bot.lib.voting.Elimination), for translators.
 REASONS = {
@@ -134,3 +134,39 @@ def scope_label(t: Translator, poll_scope: str, name: str) -> str:
     if poll_scope == SCOPE_NATIONAL:
         return t("the whole party")
     return name
+
+
+def poll_text(t: Translator, poll: Poll, tz: str) -> str:
+    lines = [t("Poll: {question}", question=poll.question)]
+    lines += [f"{i + 1}. {option_label(poll, i, t.locale)}" for i in range(len(poll.options))]
+    how = {
+        SINGLE: t("Choose one."),
+        MULTI: t("Choose all you support."),
+        RANKED: t("Rank the options in order of preference."),
+        TIMES: t("Choose every time you can make."),
+    }[poll.kind]
+    lines.append(how)
+    if poll.secret:
+        lines.append(
+            t("Secret ballot: nobody can see how you voted, and a vote cannot be changed.")
+        )
+    if poll.closes_at is not None:
+        lines.append(
+            t(
+                "Closes {when}.",
+                when=format_local(poll.closes_at, "day_time_year_zone", t.locale, tz=tz),
+            )
+        )
+    return "\n".join(lines)
+
+
+def poll_buttons(t: Translator, poll: Poll, tz: str) -> tuple[tuple[Button, ...], ...]:
+    if poll.kind == SINGLE and not poll.secret:
+        rows = [
+            (Button(option_label(poll, i, t.locale)[:60], Action.POLL_VOTE, f"{poll.id}.{i}"),)
+            for i in range(len(poll.options))
+        ]
+        if poll.live:
+            rows.append((Button(t("Results so far"), Action.POLL_RESULTS, str(poll.id)),))
+        return tuple(rows)
+    return ((Button(t("Vote"), Action.POLL_OPEN, str(poll.id)),),)
