@@ -9,8 +9,8 @@ import json
 from sqlalchemy import func, select
 
 from bot.draws.invitations import invitation_sweep
+from bot.draws.rules import apportion
 from bot.draws.seeding import seed_sweep
-from bot.draws.service import apportion
 from bot.lib.sortition.record import verify
 from storage.models import (
     Branch,

@@ -4,14 +4,15 @@ there or not theirs: shared by /draw, /draw seed and the record's commands.
 
 from __future__ import annotations
 
-from bot.draws import service as draws
+from bot.draws import queries, rules
+from bot.draws.bodies import Body
 from bot.kernel.context import Context, parse_id
 from bot.kernel.permissions import holds_at_branch, holds_at_region, holds_nationally
 from storage.models import Branch, Draw, Person
 from storage.vocabulary import ORGANISER, SCOPE_BRANCH, SCOPE_REGION
 
 
-async def may_draw(ctx: Context, body: draws.Body) -> bool:
+async def may_draw(ctx: Context, body: Body) -> bool:
     """Does the person hold the organiser's role over the body's unit?"""
     grants = await ctx.grants()
     if body.scope == SCOPE_BRANCH:
@@ -29,25 +30,25 @@ def no_such_draw(ctx: Context, ident: str) -> str:
     return ctx.t("There is no draw {id}.", id=ident.strip()[:12])
 
 
-async def in_body(ctx: Context, body: draws.Body, person: Person) -> bool:
+async def in_body(ctx: Context, body: Body, person: Person) -> bool:
     """Is ``person``'s branch one of the body's own (its branch, region or the party)?"""
     if person.branch_id is None:
         return False
     return bool(
         await ctx.session.scalar(
-            draws.branches_in(body.scope, body.scope_id).where(Branch.id == person.branch_id)
+            queries.branches_in(body.scope, body.scope_id).where(Branch.id == person.branch_id)
         )
     )
 
 
-async def committed_draw(ctx: Context, ident: str) -> tuple[Draw | None, draws.Body | None]:
+async def committed_draw(ctx: Context, ident: str) -> tuple[Draw | None, Body | None]:
     """The draw ``ident`` names and its body, or None for a preview (nobody's draw
     yet), a draw that is not there, or one whose body is gone."""
     draw_id = parse_id(ident.strip().lstrip("#"))
     draw = await ctx.session.get(Draw, draw_id) if draw_id is not None else None
-    if draw is not None and draw.status == draws.PREVIEW:
+    if draw is not None and draw.status == rules.PREVIEW:
         draw = None
-    body = await draws.draw_body(ctx.session, ctx.settings, draw) if draw is not None else None
+    body = await queries.draw_body(ctx.session, ctx.settings, draw) if draw is not None else None
     return draw, body
 
 

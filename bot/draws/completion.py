@@ -9,21 +9,11 @@ import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.draws.announce import publish
+from bot.draws.bodies import Body
 from bot.draws.invitations import replace_place, send_invitation, tell_vacancy
-from bot.draws.service import (
-    CANCELLED,
-    COMMITTED,
-    TRIAL,
-    Body,
-    answer_by,
-    draw_body,
-    entrants_of,
-    group_of,
-    publish,
-    root_of,
-    staff_of,
-    with_event,
-)
+from bot.draws.queries import draw_body, entrants_of, group_of, root_of, staff_of
+from bot.draws.rules import CANCELLED, COMMITTED, TRIAL, answer_by, with_event
 from bot.kernel.config import Settings
 from bot.kernel.i18n import Translator
 from bot.kernel.outbox import enqueue_for

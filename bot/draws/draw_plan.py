@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.branches.handlers import require_staff
-from bot.draws import service as draws
+from bot.draws import queries, rules
+from bot.draws.bodies import Body
 from bot.draws.profile_handlers import PREFER_NOT, categories
 from bot.kernel.context import Context
 from bot.kernel.permissions import holds_at_region, holds_nationally
@@ -99,21 +100,21 @@ async def _national(ctx: Context) -> None:
 
 def read_plan(ctx: Context, words: list[str]) -> Plan:
     """The body, seats, options and seed source, or a refusal that says what is wrong."""
-    kind, place = draws.COUNCIL, ""
+    kind, place = rules.COUNCIL, ""
     head, _, place = words[0].lower().partition("=") if words else ("", "", "")
     if head in ("council", "region", "national", "delegates"):
         kind = {
-            "council": draws.COUNCIL,
-            "region": draws.REGION_COUNCIL,
-            "national": draws.NATIONAL_COUNCIL,
-            "delegates": draws.TO_REGION,
+            "council": rules.COUNCIL,
+            "region": rules.REGION_COUNCIL,
+            "national": rules.NATIONAL_COUNCIL,
+            "delegates": rules.TO_REGION,
         }[head]
         words = words[1:]
-        if kind == draws.TO_REGION and words and words[0].lower() == "national":
-            kind, words = draws.TO_NATIONAL, words[1:]
+        if kind == rules.TO_REGION and words and words[0].lower() == "national":
+            kind, words = rules.TO_NATIONAL, words[1:]
     else:
         place = ""
-    if kind != draws.COUNCIL and not words:
+    if kind != rules.COUNCIL and not words:
         return Plan(kind, 0, ctx.settings.sortition_respond_days, place=place)  # who can be drawn
     if not words or not (words[0].isascii() and words[0].isdigit()) or not 1 <= int(words[0]) <= 99:
         raise ctx.refuse(
@@ -137,7 +138,7 @@ def read_plan(ctx: Context, words: list[str]) -> Plan:
             )
         else:
             rest.append(word)
-    if plan.quotas and kind in draws.DELEGATIONS:
+    if plan.quotas and kind in rules.DELEGATIONS:
         raise ctx.refuse(
             ctx.t(
                 "A delegation's quotas follow each branch's own pool; set quotas only for a "
@@ -148,7 +149,7 @@ def read_plan(ctx: Context, words: list[str]) -> Plan:
     return plan
 
 
-def read_seed_source(ctx: Context, text: str, bodies: list[draws.Body]) -> dict[str, Any]:
+def read_seed_source(ctx: Context, text: str, bodies: list[Body]) -> dict[str, Any]:
     """The committed seed source these words name (see ``bot.lib.sortition.seeds``), or
     a refusal: a lottery's result after today, a beacon round after now; any other
     text is a trial."""
@@ -204,34 +205,38 @@ def _bounds(ctx: Context, quota: re.Match[str], seats: int) -> tuple[int, int]:
     return low, high
 
 
-async def plan_bodies(ctx: Context, plan: Plan) -> list[draws.Body]:
+async def plan_bodies(ctx: Context, plan: Plan) -> list[Body]:
     """The body to draw for (a council), or one per sending unit (a delegation),
     after checking the person may."""
     settings, session = ctx.settings, ctx.session
-    if plan.kind == draws.COUNCIL:
+    if plan.kind == rules.COUNCIL:
         branch = await staff_branch(ctx, "draw")
-        body = await draws.body_of(session, settings, plan.kind, SCOPE_BRANCH, branch.id)
+        body = await queries.body_of(session, settings, plan.kind, SCOPE_BRANCH, branch.id)
         return [body] if body else []
-    if plan.kind in (draws.REGION_COUNCIL, draws.TO_REGION):
+    if plan.kind in (rules.REGION_COUNCIL, rules.TO_REGION):
         region = await _region(ctx, plan.place)
-        if plan.kind == draws.REGION_COUNCIL:
-            body = await draws.body_of(session, settings, plan.kind, SCOPE_REGION, region.id)
+        if plan.kind == rules.REGION_COUNCIL:
+            body = await queries.body_of(session, settings, plan.kind, SCOPE_REGION, region.id)
             return [body] if body else []
         units = await session.scalars(
-            draws.branches_in(SCOPE_REGION, region.id).order_by(Branch.id)
+            queries.branches_in(SCOPE_REGION, region.id).order_by(Branch.id)
         )
-        found = [await draws.body_of(session, settings, plan.kind, SCOPE_BRANCH, u) for u in units]
+        found = [
+            await queries.body_of(session, settings, plan.kind, SCOPE_BRANCH, u) for u in units
+        ]
         return [b for b in found if b is not None]
     await _national(ctx)
-    if plan.kind == draws.NATIONAL_COUNCIL:
-        body = await draws.body_of(session, settings, plan.kind, SCOPE_NATIONAL, NATIONAL_SCOPE_ID)
+    if plan.kind == rules.NATIONAL_COUNCIL:
+        body = await queries.body_of(
+            session, settings, plan.kind, SCOPE_NATIONAL, NATIONAL_SCOPE_ID
+        )
         return [body] if body else []
     regions = await session.scalars(
         select(Region.id)
         .where(Region.id.in_(select(Branch.region_id).where(Branch.status == AFFILIATED)))
         .order_by(Region.id)
     )
-    found = [await draws.body_of(session, settings, plan.kind, SCOPE_REGION, r) for r in regions]
+    found = [await queries.body_of(session, settings, plan.kind, SCOPE_REGION, r) for r in regions]
     return [b for b in found if b is not None]
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bot.draws import service as draws
+from bot.draws import queries, rules
 from bot.draws.access import may_draw
+from bot.draws.announce import publish
+from bot.draws.bodies import Body
 from bot.draws.draw_plan import (
     DRAW_USAGE,
     Plan,
@@ -72,13 +74,13 @@ async def draw_command(ctx: Context) -> Reply:
         counts = [
             ctx.t(
                 "{n} members of {unit} can be drawn.",
-                n=len(await draws.eligible(ctx.session, ctx.settings, body, ctx.now)),
+                n=len(await queries.eligible(ctx.session, ctx.settings, body, ctx.now)),
                 unit=body.name,
             )
             for body in bodies
         ]
         return Reply("\n".join(counts) or ctx.t("There is nobody to draw from there yet."))
-    if plan.kind in draws.DELEGATIONS:
+    if plan.kind in rules.DELEGATIONS:
         return await _preview_delegation(ctx, plan, bodies)
     return await _preview_council(ctx, plan, bodies)
 
@@ -86,8 +88,8 @@ async def draw_command(ctx: Context) -> Reply:
 async def _how_to_draw(ctx: Context) -> Reply:
     """/draw alone: how many of the branch can be drawn, and how to ask."""
     branch = await staff_branch(ctx, "draw")
-    body = await draws.body_of(ctx.session, ctx.settings, draws.COUNCIL, SCOPE_BRANCH, branch.id)
-    people = await draws.eligible(ctx.session, ctx.settings, body, ctx.now) if body else []
+    body = await queries.body_of(ctx.session, ctx.settings, rules.COUNCIL, SCOPE_BRANCH, branch.id)
+    people = await queries.eligible(ctx.session, ctx.settings, body, ctx.now) if body else []
     return Reply(
         ctx.t(
             "{n} members of {branch} can be drawn (current dues, opted in with /profile, "
@@ -107,13 +109,13 @@ async def _how_to_draw(ctx: Context) -> Reply:
     )
 
 
-async def _preview_council(ctx: Context, plan: Plan, bodies: list[draws.Body]) -> Reply:
+async def _preview_council(ctx: Context, plan: Plan, bodies: list[Body]) -> Reply:
     """One draw for a council, quotas in proportion to its pool unless set."""
     if not bodies:
         raise ctx.refuse(ctx.t("There is nobody to draw from there yet."))
     body = bodies[0]
     await _refuse_pending(ctx, body)
-    people = await draws.eligible(ctx.session, ctx.settings, body, ctx.now)
+    people = await queries.eligible(ctx.session, ctx.settings, body, ctx.now)
     if len(people) < plan.seats:
         raise ctx.refuse(
             ctx.t(
@@ -145,9 +147,9 @@ async def _preview_council(ctx: Context, plan: Plan, bodies: list[draws.Body]) -
     return _preview(ctx, plan, record["seed_source"], lines, prompt.id, await reader_tz(ctx))
 
 
-async def _refuse_pending(ctx: Context, body: draws.Body) -> None:
+async def _refuse_pending(ctx: Context, body: Body) -> None:
     """Draw shopping: one draw waiting for its seed per body, no second."""
-    pending = await draws.pending_draw(ctx.session, body)
+    pending = await queries.pending_draw(ctx.session, body)
     if pending is not None:
         raise ctx.refuse(
             ctx.t(
@@ -178,14 +180,14 @@ def _preview(
     )
 
 
-async def _preview_delegation(ctx: Context, plan: Plan, bodies: list[draws.Body]) -> Reply:
+async def _preview_delegation(ctx: Context, plan: Plan, bodies: list[Body]) -> Reply:
     """One draw per sending unit, seats in proportion to its members (at least one)."""
     pools = {}
     members = {}
     for index, body in enumerate(bodies):
-        pools[index] = await draws.eligible(ctx.session, ctx.settings, body, ctx.now)
-        members[index] = await draws.member_count(ctx.session, body, ctx.now)
-    seats = draws.apportion(members, {i: len(p) for i, p in pools.items()}, plan.seats)
+        pools[index] = await queries.eligible(ctx.session, ctx.settings, body, ctx.now)
+        members[index] = await queries.member_count(ctx.session, body, ctx.now)
+    seats = rules.apportion(members, {i: len(p) for i, p in pools.items()}, plan.seats)
     if len(seats) > plan.seats or not seats:
         raise ctx.refuse(
             ctx.t(
@@ -200,7 +202,7 @@ async def _preview_delegation(ctx: Context, plan: Plan, bodies: list[draws.Body]
         await _refuse_pending(ctx, body)
     planned: list[int] = []
     lines = []
-    name = bodies[0].destination if plan.kind == draws.TO_REGION else ctx.settings.party_name
+    name = bodies[0].destination if plan.kind == rules.TO_REGION else ctx.settings.party_name
     lines.append(ctx.t("Delegates to {to}, {seats} seats in all:", to=name, seats=plan.seats))
     for index, body in enumerate(bodies):
         if index not in seats:
@@ -283,7 +285,7 @@ async def draw_cancel(ctx: Context, target: str) -> Reply:
     prompt = await ctx.take_prompt(target, "draw", audit="draw")
     for draw_id in prompt.payload["draws"]:
         draw = await ctx.session.get(Draw, int(draw_id))
-        if draw is not None and draw.status == draws.PREVIEW:
+        if draw is not None and draw.status == rules.PREVIEW:
             await ctx.session.delete(draw)
     return Reply(ctx.t("Cancelled: no draw was committed."), edit=True)
 
@@ -295,13 +297,13 @@ async def draw_commit(ctx: Context, target: str) -> Reply:
     staged = []
     for draw_id in prompt.payload["draws"]:
         draw = await ctx.session.get(Draw, int(draw_id))
-        if draw is None or draw.status != draws.PREVIEW or draw.body != kind:
+        if draw is None or draw.status != rules.PREVIEW or draw.body != kind:
             raise ctx.stale()
         staged.append(draw)
     # Still theirs to draw? Rights can change between preview and press.
     bodies = []
     for draw in staged:
-        body = await draws.draw_body(ctx.session, ctx.settings, draw)
+        body = await queries.draw_body(ctx.session, ctx.settings, draw)
         if body is None or not await may_draw(ctx, body):
             raise Refusal(*ctx.stale().replies, audit="draw")
         await _refuse_pending(ctx, body)
@@ -313,7 +315,7 @@ async def draw_commit(ctx: Context, target: str) -> Reply:
         draw.status = "committed"
         draw.seed_due_at = seeds.seed_exists_at(draw.record["seed_source"], body.timezone, ctx.now)
         draw.group_id = created[0].id if created else draw.id
-        if kind not in draws.DELEGATIONS:
+        if kind not in rules.DELEGATIONS:
             draw.group_id = None
         draw.respond_by = ctx.now + dt.timedelta(days=int(prompt.payload["days"]))
         draw.created_by = ctx.person.id if ctx.person else None
@@ -323,7 +325,7 @@ async def draw_commit(ctx: Context, target: str) -> Reply:
         audit(ctx, "draw.committed", draw=draw.id, body=kind, record_hash=draw.record_hash)
         file = record_file(draw)
 
-        def committed(t: Translator, draw: Draw = draw, body: draws.Body = body) -> str:
+        def committed(t: Translator, draw: Draw = draw, body: Body = body) -> str:
             text = t(
                 "Draw {id} for {body} is committed, before its seed is known. Record hash "
                 "{hash}; the record is attached (or: /draw record {id}). If you are in its "
@@ -337,7 +339,7 @@ async def draw_commit(ctx: Context, target: str) -> Reply:
                 text = t("TRIAL (its seed will be typed, so it invites nobody):") + " " + text
             return text
 
-        await draws.publish(
+        await publish(
             ctx.session,
             ctx.settings,
             body,

@@ -8,7 +8,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
-from bot.draws import service as draws
+from bot.draws import queries, rules
 from bot.draws.invitations import replace
 from bot.kernel.actions import Action
 from bot.kernel.context import Context, Refusal, parse_id
@@ -67,10 +67,10 @@ async def accept(ctx: Context, target: str) -> Reply:
         )
     )
     audit(ctx, "invitation.accepted", draw=draw.id)
-    body = await draws.draw_body(ctx.session, ctx.settings, draw)
+    body = await queries.draw_body(ctx.session, ctx.settings, draw)
     if body is None:
         raise ctx.stale()
-    root = await draws.root_of(ctx.session, draw)
+    root = await queries.root_of(ctx.session, draw)
     family = select(Draw.id).where((Draw.id == root.id) | (Draw.parent_id == root.id))
     await ctx.session.flush()
     seated = await ctx.session.scalar(
@@ -82,7 +82,7 @@ async def accept(ctx: Context, target: str) -> Reply:
     name = person.display_name
     await notify(
         ctx,
-        draws.staff_of(body),
+        queries.staff_of(body),
         f"accepted:{invitation.id}",
         lambda t: t(
             "{name} accepted a place on {body} (draw {id}): {seated} of {seats} places taken.",
@@ -94,7 +94,7 @@ async def accept(ctx: Context, target: str) -> Reply:
         ),
         about=person,
     )
-    if body.kind in draws.DELEGATIONS:
+    if body.kind in rules.DELEGATIONS:
         done = ctx.t("Thank you: you are a delegate.")
     else:
         done = ctx.t("Thank you: you are on the council.")
@@ -119,19 +119,19 @@ async def council(ctx: Context) -> Reply:
         return Reply(ctx.t("You are in no branch yet: /join one first."), private=True)
     since = ctx.now - dt.timedelta(days=30 * ctx.settings.sortition_rotation_months)
     bodies = [
-        (draws.COUNCIL, SCOPE_BRANCH, branch.id),
-        (draws.TO_REGION, SCOPE_BRANCH, branch.id),
+        (rules.COUNCIL, SCOPE_BRANCH, branch.id),
+        (rules.TO_REGION, SCOPE_BRANCH, branch.id),
     ]
     if branch.region_id is not None and branch.status == AFFILIATED:
         bodies += [
-            (draws.REGION_COUNCIL, SCOPE_REGION, branch.region_id),
-            (draws.TO_NATIONAL, SCOPE_REGION, branch.region_id),
+            (rules.REGION_COUNCIL, SCOPE_REGION, branch.region_id),
+            (rules.TO_NATIONAL, SCOPE_REGION, branch.region_id),
         ]
     if branch.status == AFFILIATED:
-        bodies.append((draws.NATIONAL_COUNCIL, SCOPE_NATIONAL, NATIONAL_SCOPE_ID))
+        bodies.append((rules.NATIONAL_COUNCIL, SCOPE_NATIONAL, NATIONAL_SCOPE_ID))
     lines = []
     for kind, scope, scope_id in bodies:
-        body = await draws.body_of(ctx.session, ctx.settings, kind, scope, scope_id)
+        body = await queries.body_of(ctx.session, ctx.settings, kind, scope, scope_id)
         names = list(
             await ctx.session.scalars(
                 select(Person.display_name)

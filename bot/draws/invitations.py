@@ -11,19 +11,9 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.draws.service import (
-    DELEGATIONS,
-    REMIND_AT,
-    VACATED,
-    Body,
-    answer_by,
-    draw_body,
-    eligible,
-    entrants_of,
-    root_of,
-    staff_of,
-    with_event,
-)
+from bot.draws.bodies import Body
+from bot.draws.queries import draw_body, eligible, entrants_of, root_of, staff_of
+from bot.draws.rules import DELEGATIONS, REMIND_AT, VACATED, answer_by, with_event
 from bot.kernel.actions import Action
 from bot.kernel.config import Settings
 from bot.kernel.i18n import Translator, format_local, translator

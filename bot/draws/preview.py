@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.draws.service import PREFER_NOT, PREVIEW, PREVIEW_LIFETIME, Body
+from bot.draws.bodies import Body
+from bot.draws.rules import PREFER_NOT, PREVIEW, PREVIEW_LIFETIME
 from bot.kernel.config import Settings, parse_categories
 from bot.kernel.i18n import Translator, format_local
 from bot.lib.sortition.model import Person as Entrant

@@ -9,8 +9,9 @@ import json
 
 from sqlalchemy import select
 
-from bot.draws import service as draws
+from bot.draws import queries, rules
 from bot.draws.access import committed_draw, draw_named, in_body, may_draw, no_such_draw
+from bot.draws.bodies import Body
 from bot.kernel.context import Context
 from bot.kernel.effects import audit
 from bot.kernel.messages import Attachment, Reply
@@ -33,7 +34,7 @@ async def draw_verify(ctx: Context, text: str) -> Reply:
     draw = await draw_named(ctx, text)
     if draw.seed is None:
         return Reply(ctx.t("Draw {id} waits for its seed.", id=draw.id))
-    published = await draws.published_hash(ctx.session, draw)
+    published = await queries.published_hash(ctx.session, draw)
     if published is None:
         return Reply(
             ctx.t("Draw {id} does not check out: no record hash was published for it.", id=draw.id),
@@ -46,7 +47,7 @@ async def draw_verify(ctx: Context, text: str) -> Reply:
             ctx.t("Draw {id} does not check out: {fields}.", id=draw.id, fields=seed_problem),
             error=True,
         )
-    if result.ok and draw.status == draws.TRIAL:
+    if result.ok and draw.status == rules.TRIAL:
         return Reply(
             ctx.t(
                 "TRIAL draw {id}: panel {index}, selected {ids}; the record checks out, but the "
@@ -110,7 +111,7 @@ def _seed_problem(draw: Draw) -> str | None:
     return None
 
 
-async def _visible(ctx: Context, ident: str) -> tuple[Draw, draws.Body]:
+async def _visible(ctx: Context, ident: str) -> tuple[Draw, Body]:
     """A committed draw the person may read: its body's own people and its staff."""
     person = ctx.require_person()
     draw, body = await committed_draw(ctx, ident)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from bot.draws import service as draws
+from bot.draws import queries, rules
 from bot.draws.access import draw_named, in_body, may_draw, no_such_draw
+from bot.draws.bodies import Body
 from bot.draws.completion import cancel, complete_group
 from bot.draws.profile_handlers import reader_tz
 from bot.kernel.context import Context, parse_id
@@ -20,7 +21,7 @@ from storage.models import Branch, Draw, Person, RoleGrant
 from storage.vocabulary import ADMIN, ORGANISER, SCOPE_BRANCH, SCOPE_REGION
 
 
-async def _is_staff(ctx: Context, body: draws.Body, person_id: int) -> bool:
+async def _is_staff(ctx: Context, body: Body, person_id: int) -> bool:
     grants = list(
         await ctx.session.scalars(select(RoleGrant).where(RoleGrant.person_id == person_id))
     )
@@ -41,7 +42,7 @@ async def enter_seed(ctx: Context, text: str) -> Reply:
     person = ctx.require_person()
     draw_id = parse_id(ident.strip().lstrip("#"))
     draw = await ctx.session.get(Draw, draw_id) if draw_id is not None else None
-    body = await draws.draw_body(ctx.session, ctx.settings, draw) if draw is not None else None
+    body = await queries.draw_body(ctx.session, ctx.settings, draw) if draw is not None else None
     source = dict(draw.record["seed_source"]) if draw is not None else {}
     lottery = source.get("kind") == seeds.LOTTERY
     if draw is None or body is None:
@@ -51,7 +52,7 @@ async def enter_seed(ctx: Context, text: str) -> Reply:
     seed = " ".join(seed.split())
     if not seed or len(seed) > 500:
         raise ctx.refuse(ctx.t("Send /draw seed {id} followed by the seed.", id=draw.id))
-    if draw.status == draws.CANCELLED:
+    if draw.status == rules.CANCELLED:
         raise ctx.refuse(ctx.t("Draw {id} was cancelled.", id=draw.id))
     if draw.status != "committed":
         raise ctx.refuse(ctx.t("Draw {id} is already done.", id=draw.id))
@@ -78,7 +79,7 @@ async def enter_seed(ctx: Context, text: str) -> Reply:
                 tz=tz,
             )
         )
-    group = await draws.group_of(ctx.session, draw)
+    group = await queries.group_of(ctx.session, draw)
     if lottery:
         try:
             seed = seeds.lottery_seed(source, seed)
@@ -125,7 +126,7 @@ async def _add_witness(
 
 def _drawn(ctx: Context, draw: Draw, group: list[Draw], invited: int) -> Reply:
     """What the person who completed the draw is told."""
-    if draw.status == draws.TRIAL:
+    if draw.status == rules.TRIAL:
         return Reply(
             ctx.t(
                 "TRIAL draw {id} made: panel {index}. Its seed was typed, not public, so "
@@ -153,7 +154,7 @@ def _drawn(ctx: Context, draw: Draw, group: list[Draw], invited: int) -> Reply:
 
 
 async def _witness_problem(
-    ctx: Context, draw: Draw, body: draws.Body, person: Person, seed: str
+    ctx: Context, draw: Draw, body: Body, person: Person, seed: str
 ) -> str | None:
     """Why ``person`` may not witness ``draw`` now: each witness a member of the
     unit drawn; two different people (linked accounts are one); not both staff."""
@@ -196,7 +197,7 @@ async def cancel_committed(ctx: Context, text: str) -> Reply:
                 id=draw.id,
             )
         )
-    if draws.seed_may_be_known(draw, ctx.now):
+    if rules.seed_may_be_known(draw, ctx.now):
         raise ctx.refuse(
             ctx.t(
                 "Draw {id} can no longer be cancelled: its seed is due or being entered, "

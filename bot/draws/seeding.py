@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.draws.completion import complete_group
-from bot.draws.service import draw_body, staff_of
+from bot.draws.queries import draw_body, staff_of
 from bot.kernel.config import Settings
 from bot.kernel.outbox import enqueue_for
 from bot.kernel.timed import Sweep

@@ -1,42 +1,10 @@
-"""Draws by lot in chat: councils (of a branch, a region or the national
-party) and delegations (from each branch to its region, from each region to
-the national level).
-
-1. **Preview.** The pool is the body's members with current dues who opted in
-   (``/profile``) and have not sat on the same body within the rotation period.
-   Quotas are proportional to the pool, plus or minus one seat per value, or
-   set by the organiser. The organiser sees feasibility (or the smallest
-   relaxation) and the fairness summary before anything is committed.
-2. **Commit.** The record (``bot.lib.sortition.record``) is stored and posted; the
-   people behind its pseudonymous ids are kept apart and never published. A
-   delegation commits one record per sending branch (or region), each
-   verifiable on its own, grouped under the first.
-3. **Seed.** A beacon's round is fetched by the scheduler once it is published
-   (and only if the bot saw it unpublished after the commitment); a lottery's
-   numbers are entered with ``/draw seed`` by two witnesses (staff over the
-   body) who must agree, and the scheduler reminds them on the lottery's day; a
-   plain string needs one. The draw then completes: the index, the panel,
-   invitations.
-4. **Invitations.** Accept or Decline by the invited person only; reminders 48
-   and 24 hours before the deadline; silence at the deadline is a decline. Each
-   decline draws a replacement from those not yet invited, with quotas reduced
-   by those still in, itself a committed record with a seed derived from the
-   original one.
-
-This module: who a draw is for (:class:`Body`), who can be drawn (the pool,
-members, apportioning delegation seats), who hears of it (:func:`publish`,
-:func:`staff_of`), and the queries over committed draws. The other jobs:
-``bot.draws.preview`` (solving and staging a preview), ``bot.draws.completion``
-(cancelling and completing with a seed), ``bot.draws.invitations`` (invitations,
-replacements, vacancies) and ``bot.draws.seeding`` (fetching beacon rounds,
-lottery reminders).
-"""
+"""The draws' queries: a draw's body, who can be drawn (the pool, members with
+current dues), who hears of a draw (its people, its staff), and the lookups
+over committed draws (pending, published hash, entrants, root and group)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import math
-from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,15 +12,14 @@ from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.branches.recipients import organisers_of
+from bot.draws.bodies import Body
+from bot.draws.rules import COMMITTED, PREFER_NOT, TO_REGION
 from bot.kernel.config import Settings, parse_categories
 from bot.kernel.effects import people_of
-from bot.kernel.i18n import Translator, translator
-from bot.kernel.messages import Attachment
-from bot.kernel.outbox import Recipients, enqueue, enqueue_for
+from bot.kernel.outbox import Recipients
 from storage.models import (
     AuditEntry,
     Branch,
-    BranchChat,
     CouncilSeat,
     Draw,
     DrawEntrant,
@@ -70,47 +37,6 @@ from storage.vocabulary import (
     SCOPE_NATIONAL,
     SCOPE_REGION,
 )
-
-COUNCIL = "branch-council"
-REGION_COUNCIL = "region-council"
-NATIONAL_COUNCIL = "national-council"
-TO_REGION = "delegation-region"  # delegates of a branch to its region
-TO_NATIONAL = "delegation-national"  # delegates of a region to the national level
-DELEGATIONS = (TO_REGION, TO_NATIONAL)
-PREFER_NOT = "prefer not to say"
-REMIND_AT = (dt.timedelta(hours=48), dt.timedelta(hours=24))
-TRIAL = "trial"  # a completed draw whose seed was typed: it invites nobody
-PREVIEW = "preview"  # solved and shown to the organiser, not committed: nobody's draw yet
-COMMITTED = "committed"
-CANCELLED = "cancelled"
-VACATED = "vacated"  # an invitation or seat given up otherwise than by answering
-PREVIEW_LIFETIME = dt.timedelta(days=2)  # as long as the preview's Commit button
-RECORD_FILE_LIMIT = 8_000_000  # bytes: larger records are fetched with /draw record
-
-
-@dataclass(frozen=True, slots=True)
-class Body:
-    """Who a draw is for: a council, or one unit's delegation. ``scope`` and
-    ``scope_id`` name the unit whose members form the pool (a branch, a region,
-    or the national party with id 0)."""
-
-    kind: str
-    scope: str
-    scope_id: int
-    name: str
-    timezone: str
-    destination: str = ""  # a delegation's: the region's name, or the party's
-
-    def describe(self, t: Translator) -> str:
-        if self.kind == TO_REGION:
-            return t("the delegation of {unit} to {to}", unit=self.name, to=self.destination)
-        if self.kind == TO_NATIONAL:
-            return t("the delegation of {unit} to the national level", unit=self.name)
-        if self.kind == REGION_COUNCIL:
-            return t("the {unit} regional council", unit=self.name)
-        if self.kind == NATIONAL_COUNCIL:
-            return t("the national council")
-        return t("the {unit} council", unit=self.name)
 
 
 async def body_of(
@@ -198,28 +124,6 @@ async def member_count(session: AsyncSession, body: Body, now: dt.datetime) -> i
     )
 
 
-def apportion(members: dict[int, int], caps: dict[int, int], seats: int) -> dict[int, int]:
-    """Seats per unit in proportion to its members, at least one each, never
-    more than its ``caps`` (who can be drawn there), summing to ``seats`` where
-    the caps allow: the largest remainder method, deterministic (ties to the
-    lower id). Units with nobody to draw get nothing."""
-    units = sorted(u for u in members if caps.get(u, 0) > 0)
-    total = sum(members[u] for u in units) or 1
-    share = {u: seats * members[u] / total for u in units}
-    given = {u: min(caps[u], max(1, math.floor(share[u]))) for u in units}
-    while sum(given.values()) > seats:
-        over = [u for u in units if given[u] > 1]
-        if not over:
-            break
-        given[min(over, key=lambda u: (share[u] - given[u], -u))] -= 1
-    while sum(given.values()) < seats:
-        room = [u for u in units if given[u] < caps[u]]
-        if not room:
-            break
-        given[max(room, key=lambda u: (share[u] - given[u], -u))] += 1
-    return given
-
-
 # Who hears about a draw: module-level queries (see bot.kernel.outbox.Recipients).
 _PEOPLE_IN_REGION = select(Person.id).where(
     Person.branch_id.in_(
@@ -263,43 +167,6 @@ def _branch_ref(branch_id: int) -> Branch:
     return Branch(id=branch_id)
 
 
-async def publish(
-    session: AsyncSession,
-    settings: Settings,
-    body: Body,
-    *,
-    key: str,
-    render: Any,
-    now: dt.datetime,
-    file: Attachment | None = None,
-) -> None:
-    """To the body's chats (the linked chats of its branches) if it has any, in
-    the party's language, with ``file``; else to each of its people privately
-    (without the file: a pool's record can be large)."""
-    chats = list(
-        await session.scalars(
-            select(BranchChat.id).where(
-                BranchChat.branch_id.in_(branches_in(body.scope, body.scope_id))
-            )
-        )
-    )
-    if not chats:
-        await enqueue_for(session, people_in(body), key=key, render=render, now=now)
-        return
-    text = render(translator(settings.default_locale))
-    if file is not None and len(file.content) > RECORD_FILE_LIMIT:
-        file = None
-    for chat_id in chats:
-        await enqueue(
-            session,
-            key=f"{key}:chat{chat_id}",
-            text=text,
-            now=now,
-            branch_chat_id=chat_id,
-            file=file,
-        )
-
-
 async def pending_draw(session: AsyncSession, body: Body) -> Draw | None:
     """The body's draw committed and waiting for its seed, if any (at most one:
     ``uq_draws_one_pending``)."""
@@ -327,26 +194,6 @@ async def published_hash(session: AsyncSession, draw: Draw) -> str | None:
             value = details.get("record_hash")
             return str(value) if value else None
     return None
-
-
-def seed_may_be_known(draw: Draw, now: dt.datetime) -> bool:
-    """Once a public seed is due, or witnesses have begun to enter it, a cancel
-    could be a choice between panels."""
-    source = draw.record.get("seed_source") or {}
-    if draw.witnesses:
-        return True
-    return source.get("kind") in ("lottery", "beacon") and draw.seed_due_at <= now
-
-
-def answer_by(draw: Draw, now: dt.datetime) -> dt.datetime:
-    """The deadline of an invitation sent ``now`` for ``draw``: as long as the
-    draw gave at its commit, and never under a day."""
-    return now + max(draw.respond_by - draw.created_at, dt.timedelta(days=1))
-
-
-def with_event(record: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
-    """``record`` with ``event`` added to its history (kept outside the hashed fields)."""
-    return {**record, "history": [*record.get("history", []), event]}
 
 
 async def entrants_of(session: AsyncSession, draw_id: int) -> dict[str, int]:

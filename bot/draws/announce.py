@@ -1,0 +1,57 @@
+"""Telling a body about its draw: to its branches' linked chats, else to each of
+its people privately."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.draws.bodies import Body
+from bot.draws.queries import branches_in, people_in
+from bot.kernel.config import Settings
+from bot.kernel.i18n import translator
+from bot.kernel.messages import Attachment
+from bot.kernel.outbox import enqueue, enqueue_for
+from storage.models import BranchChat
+
+RECORD_FILE_LIMIT = 8_000_000  # bytes: larger records are fetched with /draw record
+
+
+async def publish(
+    session: AsyncSession,
+    settings: Settings,
+    body: Body,
+    *,
+    key: str,
+    render: Any,
+    now: dt.datetime,
+    file: Attachment | None = None,
+) -> None:
+    """To the body's chats (the linked chats of its branches) if it has any, in
+    the party's language, with ``file``; else to each of its people privately
+    (without the file: a pool's record can be large)."""
+    chats = list(
+        await session.scalars(
+            select(BranchChat.id).where(
+                BranchChat.branch_id.in_(branches_in(body.scope, body.scope_id))
+            )
+        )
+    )
+    if not chats:
+        await enqueue_for(session, people_in(body), key=key, render=render, now=now)
+        return
+    text = render(translator(settings.default_locale))
+    if file is not None and len(file.content) > RECORD_FILE_LIMIT:
+        file = None
+    for chat_id in chats:
+        await enqueue(
+            session,
+            key=f"{key}:chat{chat_id}",
+            text=text,
+            now=now,
+            branch_chat_id=chat_id,
+            file=file,
+        )
