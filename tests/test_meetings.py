@@ -106,6 +106,25 @@ async def test_one_line_is_echoed_in_local_time_and_posted_only_on_confirm(demo:
     assert again[0].error  # a stale or used button posts nothing more
 
 
+async def test_a_linked_group_chat_gets_the_meeting_with_its_buttons(demo: Chat) -> None:
+    await demo.say("Alice", "/linkchat", group="-100frome")
+    await demo.say("Alice", f'/meeting online 2026-12-03 19:00 {LINK} "Branch call"')
+    await demo.press("Alice", "Confirm")
+    [meeting] = await all_meetings(demo)
+    async with demo.core.db.transaction() as session:
+        rows = list(
+            await session.scalars(select(OutboxMessage).where(OutboxMessage.key.like("mtnew:%")))
+        )
+    [to_chat] = rows  # the group hears it, not each person
+    assert to_chat.branch_chat_id is not None and to_chat.person_id is None
+    assert to_chat.text.startswith("New online call")
+    assert [[b[0] for b in row] for row in to_chat.buttons] == [
+        ["Going", "Maybe", "Can't"],
+        ["Calendar (.ics)"],
+    ]
+    assert to_chat.buttons[0][0][1:] == ["mtgo", str(meeting.id)]
+
+
 async def test_cancel_on_the_echo_posts_nothing(demo: Chat) -> None:
     await demo.say("Alice", f"/meeting online tomorrow 19:00 {LINK}")
     replies = await demo.press("Alice", "Cancel")

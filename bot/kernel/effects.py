@@ -7,12 +7,13 @@ so a refused or failed request leaves neither an audit entry nor a message.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import bindparam, select
 
 from bot.kernel.context import Context
 from bot.kernel.i18n import Translator, translator
+from bot.kernel.messages import Button
 from bot.kernel.outbox import Recipients, enqueue, enqueue_for
 from storage.models import AuditEntry, Branch, BranchChat, Person
 
@@ -30,6 +31,7 @@ async def notify(
     render: Callable[[Translator], str],
     *,
     about: Person | None = None,
+    buttons: Callable[[Translator], Sequence[Sequence[Button]]] | None = None,
 ) -> None:
     """Queue one message for each of ``who`` but the person being answered (who
     reads the reply instead), in their own language, in one statement.
@@ -37,6 +39,7 @@ async def notify(
     ``key`` names the event; it is made unique per person, so that the same
     event never reaches the same person twice. ``about``: the person the message
     is about (their /mydata lists it; their /forget erases their name from it).
+    ``buttons``: its buttons, their labels in the reader's language.
     """
     await enqueue_for(
         ctx.session,
@@ -46,25 +49,37 @@ async def notify(
         now=ctx.now,
         exclude_id=ctx.person.id if ctx.person is not None else None,
         about_id=about.id if about is not None else None,
+        buttons=buttons,
     )
 
 
 async def announce(
-    ctx: Context, branch: Branch, key: str, render: Callable[[Translator], str]
+    ctx: Context,
+    branch: Branch,
+    key: str,
+    render: Callable[[Translator], str],
+    *,
+    buttons: Callable[[Translator], Sequence[Sequence[Button]]] | None = None,
 ) -> None:
     """A branch announcement: to the branch's linked group chats if it has any
     (in the party's language: a group has no one language), else to each of
-    its people privately."""
+    its people privately; ``buttons`` as for :func:`notify`."""
     chats = list(
         await ctx.session.scalars(select(BranchChat.id).where(BranchChat.branch_id == branch.id))
     )
     if not chats:
-        await notify(ctx, people_of(branch), key, render)
+        await notify(ctx, people_of(branch), key, render, buttons=buttons)
         return
-    text = render(translator(ctx.settings.default_locale))
+    t = translator(ctx.settings.default_locale)
+    text = render(t)
     for chat_id in chats:
         await enqueue(
-            ctx.session, key=f"{key}:chat{chat_id}", text=text, now=ctx.now, branch_chat_id=chat_id
+            ctx.session,
+            key=f"{key}:chat{chat_id}",
+            text=text,
+            now=ctx.now,
+            branch_chat_id=chat_id,
+            buttons=buttons(t) if buttons is not None else (),
         )
 
 

@@ -9,7 +9,7 @@ taking the last place at once cannot both get it.
 from __future__ import annotations
 
 from bot.kernel.context import Context
-from bot.meetings.notices import tell
+from bot.kernel.effects import notify
 from bot.meetings.queries import PLACES, answer_of, one
 from bot.meetings.texts import answer_buttons, promoted_notice
 from storage.models import Branch, Meeting, MeetingRsvp
@@ -53,11 +53,11 @@ async def let_in(ctx: Context, meeting: Meeting, branch: Branch) -> list[int]:
     holds the meeting's row lock.)"""
     promoted = await PLACES.promote(ctx.session, meeting.id, meeting.capacity)
     for person_id in promoted:
-        await tell(
+        await notify(
             ctx,
             one(person_id),
             f"mtup:{meeting.id}:{person_id}:{ctx.now.isoformat()}",
             promoted_notice(meeting, branch),
-            lambda t: answer_buttons(t, meeting.id),
+            buttons=lambda t: answer_buttons(t, meeting.id),
         )
     return promoted

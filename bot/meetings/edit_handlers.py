@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
-from bot.kernel.effects import audit
+from bot.kernel.effects import audit, notify
 from bot.kernel.i18n import N_, Translator, format_local
 from bot.kernel.messages import Button, Reply
 from bot.kernel.registry import action
@@ -20,7 +20,6 @@ from bot.meetings.access import (
     staff_meeting,
 )
 from bot.meetings.answers import let_in
-from bot.meetings.notices import tell
 from bot.meetings.parsing import CAPACITY_LIMIT, LINK, LINK_LIMIT, PLACE_LIMIT, TITLE_LIMIT
 from bot.meetings.queries import answered, anyone_who_answered
 from bot.meetings.texts import answer_buttons, kind_label, meeting_notice, when_problem, where_line
@@ -135,12 +134,12 @@ async def edit(ctx: Context, text: str) -> Reply:
         raise ctx.refuse(usage)
     _changed(meeting)
     audit(ctx, "meeting.edited", branch=branch, meeting=meeting.id, field=what)
-    await tell(
+    await notify(
         ctx,
         anyone_who_answered(meeting) if what == "time" else answered(meeting),
         f"mtedit:{meeting.id}:{meeting.version}",
         render,
-        lambda t: answer_buttons(t, meeting.id),
+        buttons=lambda t: answer_buttons(t, meeting.id),
     )
     return Reply(reply)
 
@@ -222,7 +221,7 @@ async def cancel(ctx: Context, words: list[str]) -> Reply:
     for row in targets:
         row.cancelled_at = ctx.now
         _changed(row)
-        await tell(
+        await notify(
             ctx, answered(row), f"mtcancel:{row.id}:{row.version}", _cancelled_notice(row, branch)
         )
     audit(ctx, "meeting.cancelled", branch=branch, meetings=[m.id for m in targets])
@@ -248,7 +247,7 @@ async def restore_pressed(ctx: Context, target: str) -> Reply:
     meeting.cancelled_at = None
     _changed(meeting)
     title, at, tz = meeting.title, meeting.starts_at, branch.timezone
-    await tell(
+    await notify(
         ctx,
         answered(meeting),
         f"mtback:{meeting.id}:{meeting.version}",
@@ -257,7 +256,7 @@ async def restore_pressed(ctx: Context, target: str) -> Reply:
             title=title,
             when=format_local(at, "datetime_zone", t.locale, tz=tz),
         ),
-        lambda t: answer_buttons(t, meeting.id),
+        buttons=lambda t: answer_buttons(t, meeting.id),
     )
     audit(ctx, "meeting.restored", branch=branch, meeting=meeting.id)
     return Reply(

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.branches.handlers import require_staff
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
-from bot.kernel.effects import audit
+from bot.kernel.effects import announce, audit
 from bot.kernel.i18n import Translator, format_local
 from bot.kernel.messages import Button, Reply
 from bot.kernel.registry import action
@@ -23,7 +23,6 @@ from bot.meetings.access import (
     gate,
     organised_branch,
 )
-from bot.meetings.notices import announce as announce_meeting
 from bot.meetings.parsing import Draft, LineError, parse_kind, parse_line
 from bot.meetings.texts import answer_buttons, default_title, kind_label, when_problem, where_line
 from storage.models import Branch, Meeting, Person, Prompt
@@ -271,12 +270,12 @@ async def confirm_pressed(ctx: Context, target: str) -> Reply:
     created = await _create(ctx, person, branch, data, times)
     first = created[0]
     audit(ctx, "meeting.created", branch=branch, meeting=first.id, count=len(created))
-    await announce_meeting(
+    await announce(
         ctx,
         branch,
         f"mtnew:{first.id}",
         _announcement(first, branch, str(data.get("rule")), times),
-        lambda t: answer_buttons(t, first.id),
+        buttons=lambda t: answer_buttons(t, first.id),
     )
     return Reply(
         ctx.t(
