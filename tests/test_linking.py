@@ -9,7 +9,8 @@ import re
 from sqlalchemy import func, select
 
 from bot.kernel.outbox import deliver_pending
-from bot.linking.service import person_columns
+from bot.linking.merging import person_columns
+from bot.linking.rules import merged_dues_and_consent
 from storage.models import CanvassSignup, Identity, Person, RoleGrant
 from tests.helpers import Chat, RecordingTransport, confirm_link, snapshot, text
 
@@ -241,3 +242,14 @@ async def test_the_week_before_unlinking_ends_in_the_branchs_own_time(demo: Chat
     refused = await demo.say("Carol", "/unlink", platform=TG)
     assert refused[0].error
     assert "before Thu 10 Jun 2027, 12:00 (Europe/London)." in refused[0].text, refused[0].text
+
+
+def test_the_merged_record_keeps_the_longer_dues_and_the_earlier_consent() -> None:
+    early, late = dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    keep = Person(dues_paid_until=dt.date(2027, 1, 1), consented_at=late)
+    drop = Person(dues_paid_until=dt.date(2027, 6, 1), consented_at=early)
+    assert merged_dues_and_consent(keep, drop) == (dt.date(2027, 6, 1), early)
+    assert merged_dues_and_consent(drop, keep) == (dt.date(2027, 6, 1), early)
+    # Neither side's missing value wipes the other's out.
+    assert merged_dues_and_consent(keep, Person()) == (dt.date(2027, 1, 1), late)
+    assert merged_dues_and_consent(Person(), drop) == (dt.date(2027, 6, 1), early)

@@ -6,7 +6,7 @@ The merged branch's row is deleted, not kept as a "merged" branch: every row
 that named it (people, roles, chats, meetings, canvassing, polls, draws, audit
 entries, its history) moves, so nothing is lost, and no list or search of
 branches has to learn to skip a branch that is no longer one. (People merged
-by /link and /merge go the same way: bot.linking.service.)
+by /link and /merge go the same way: bot.linking.merging.)
 
 Of the two rows, the one with the higher id carries on, under the kept
 branch's name and settings. SQLite gives a new row the highest id plus one, so

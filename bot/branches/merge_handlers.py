@@ -20,7 +20,8 @@ from bot.kernel.i18n import N_
 from bot.kernel.messages import Button, Reply
 from bot.kernel.permissions import holds_above_branch
 from bot.kernel.registry import action, command
-from bot.linking.service import merge_people, secret_votes_in_common
+from bot.linking.merging import merge_people
+from bot.linking.queries import secret_votes_in_common
 from storage.models import Branch, Identity
 from storage.vocabulary import ADMIN, FORMING, ORGANISER, PROPOSED
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, select
-
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
 from bot.kernel.effects import audit
@@ -13,30 +11,32 @@ from bot.kernel.i18n import N_, format_local, translator
 from bot.kernel.messages import Button, Reply
 from bot.kernel.outbox import Recipient, enqueue
 from bot.kernel.registry import Param, action, command
-from bot.linking.service import (
-    CODE_LIFETIME,
-    CODES_ALLOWED,
-    FAILURES_ALLOWED,
+from bot.linking.merging import merge_people
+from bot.linking.queries import (
+    account_on,
     codes_issued,
+    drop_codes,
+    identities_of,
+    identity_of,
     issue_code,
-    merge_people,
-    normalise_code,
-    older_membership,
     platforms_of,
     recent_failures,
     secret_votes_in_common,
     take_code,
 )
-from storage.models import Branch, Identity, LinkCode, LinkFailure, Person, Prompt
+from bot.linking.rules import (
+    CODE_LIFETIME,
+    CODES_ALLOWED,
+    FAILURES_ALLOWED,
+    UNLINK_WAIT,
+    may_unlink,
+    normalise_code,
+    older_membership,
+)
+from bot.linking.texts import platform_name
+from storage.models import Branch, Identity, LinkFailure, Person, Prompt
 
 CONFIRM_LIFETIME = dt.timedelta(minutes=30)
-UNLINK_WAIT = dt.timedelta(days=7)  # before a newly linked account may unlink older ones
-
-PLATFORM_NAMES = {"telegram": "Telegram", "discord": "Discord", "console": "console"}
-
-
-def platform_name(platform: str) -> str:
-    return PLATFORM_NAMES.get(platform, platform)
 
 
 @command(
@@ -113,9 +113,7 @@ async def _enter_code(ctx: Context, text: str) -> Reply:
             )
         )
     await _check_linkable(ctx, target, ctx.person, sender.platform)
-    owner = await ctx.session.scalar(
-        select(Identity).where(Identity.person_id == target.id, Identity.platform == row.platform)
-    )
+    owner = await account_on(ctx.session, target.id, row.platform)
     if owner is None:  # the account that asked for the code was unlinked since
         raise ctx.stale()
     chat = ctx.request.chat
@@ -214,16 +212,10 @@ async def link_confirmed(ctx: Context, target: str) -> Reply:
     person, new = await _pending_link(ctx, target)
     platform, user_id = str(new["platform"]), str(new["user_id"])
     chat_id, handle = str(new["chat_id"]), new.get("handle")
-    existing = await ctx.session.scalar(
-        select(Identity).where(Identity.platform == platform, Identity.user_id == user_id)
-    )
+    existing = await identity_of(ctx.session, platform, user_id)
     me = await ctx.session.get(Person, existing.person_id) if existing is not None else None
     await _check_linkable(ctx, person, me, platform)
-    others = list(
-        await ctx.session.scalars(
-            select(Identity).where(Identity.person_id == person.id).order_by(Identity.id)
-        )
-    )
+    others = await identities_of(ctx.session, person.id)
     if me is None:
         ctx.session.add(
             Identity(
@@ -345,35 +337,25 @@ async def unlink(ctx: Context) -> Reply:
     sender = ctx.request.sender
     others = [
         i
-        for i in await ctx.session.scalars(
-            select(Identity).where(Identity.person_id == person.id).order_by(Identity.id)
-        )
+        for i in await identities_of(ctx.session, person.id)
         if (i.platform, i.user_id) != (sender.platform, sender.user_id)
     ]
     if not others:
         return Reply(ctx.t("This account is not linked to any other."))
-    mine = await ctx.session.scalar(
-        select(Identity).where(
-            Identity.platform == sender.platform, Identity.user_id == sender.user_id
-        )
-    )
+    mine = await identity_of(ctx.session, sender.platform, sender.user_id)
     since = mine.linked_at if mine is not None else None
-    if since is not None and ctx.now < since + UNLINK_WAIT:
-        # A link made with a stolen code must not lock the owner out: for a week
-        # the new account cannot unlink the older ones (they can unlink it).
-        older = [i for i in others if i.linked_at is None or i.linked_at < since]
-        others = [i for i in others if i not in older]
-        if not others:
-            branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
-            tz = branch.timezone if branch else ctx.settings.default_timezone
-            raise ctx.refuse(
-                ctx.t(
-                    "This account was linked less than a week ago, so it cannot unlink "
-                    "your older accounts before {date}. They can unlink this one at any time.",
-                    date=format_local(since + UNLINK_WAIT, "datetime_zone", ctx.t.locale, tz=tz),
-                ),
-                audit="unlink",
-            )
+    others = [i for i in others if may_unlink(i, since, ctx.now)]
+    if since is not None and not others:
+        branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
+        tz = branch.timezone if branch else ctx.settings.default_timezone
+        raise ctx.refuse(
+            ctx.t(
+                "This account was linked less than a week ago, so it cannot unlink "
+                "your older accounts before {date}. They can unlink this one at any time.",
+                date=format_local(since + UNLINK_WAIT, "datetime_zone", ctx.t.locale, tz=tz),
+            ),
+            audit="unlink",
+        )
     rows = []
     for identity in others:
         prompt = await ctx.prompt("unlink", identity=identity.id)
@@ -406,20 +388,12 @@ async def unlink_one(ctx: Context, target: str) -> Reply:
     if identity is None or identity.person_id != person.id:
         raise ctx.stale()
     sender = ctx.request.sender
-    mine = await ctx.session.scalar(
-        select(Identity).where(
-            Identity.platform == sender.platform, Identity.user_id == sender.user_id
-        )
-    )
+    mine = await identity_of(ctx.session, sender.platform, sender.user_id)
     since = mine.linked_at if mine is not None else None
-    if (
-        since is not None
-        and ctx.now < since + UNLINK_WAIT
-        and (identity.linked_at is None or identity.linked_at < since)
-    ):
+    if not may_unlink(identity, since, ctx.now):
         raise ctx.stale()
     await ctx.session.delete(identity)
-    await ctx.session.execute(delete(LinkCode).where(LinkCode.person_id == person.id))
+    await drop_codes(ctx.session, person.id)
     audit(ctx, "person.unlinked", subject=person, platform=identity.platform)
     # Every account the record had is told, on its own platform (the one that
     # pressed reads the reply).
@@ -438,9 +412,9 @@ async def unlink_one(ctx: Context, target: str) -> Reply:
         person_id=person.id,
         to=_recipient(identity.platform, identity.user_id, identity.chat_id, person),
     )
-    for other in await ctx.session.scalars(
-        select(Identity).where(Identity.person_id == person.id, Identity.id != identity.id)
-    ):
+    for other in await identities_of(ctx.session, person.id):
+        if other.id == identity.id:
+            continue
         if (other.platform, other.user_id) == (sender.platform, sender.user_id):
             continue
         await enqueue(

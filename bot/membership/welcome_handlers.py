@@ -15,7 +15,8 @@ from bot.kernel.messages import Reply
 from bot.kernel.people import create_person
 from bot.kernel.permissions import holds_anywhere
 from bot.kernel.registry import GROUP, PRIVATE, Param, action, command
-from bot.linking.service import FAILURES_ALLOWED, recent_failures
+from bot.linking.queries import recent_failures
+from bot.linking.rules import FAILURES_ALLOWED
 from bot.membership.handlers import ask_where, join_flow
 from bot.privacy.handlers import ask_consent
 from storage.models import Branch, Consent, Identity, LinkFailure, Person, RoleGrant

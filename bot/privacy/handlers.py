@@ -16,7 +16,7 @@ from bot.kernel.i18n import N_
 from bot.kernel.messages import Attachment, Button, Reply
 from bot.kernel.permissions import is_member
 from bot.kernel.registry import action, command
-from bot.linking.service import person_columns
+from bot.linking.merging import person_columns
 from bot.polls.queries import forget_voter
 from bot.privacy.retention import erase_mentions, words_naming
 from storage.models import (
