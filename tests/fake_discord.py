@@ -116,6 +116,10 @@ DISCORD_EPOCH_MS = 1_420_070_400_000
 
 # Seconds Discord gives a bot to send an interaction's first response.
 ANSWER_WITHIN = 3.0
+# Seconds a wait of this fake (a client ready, a request, a response) allows by
+# default before it fails the test: a guard against a hang, never a measure of
+# speed, so generous enough for a machine busy with other work.
+PATIENCE = 30.0
 
 # Interaction types and callback types.
 APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 2, 3, 4, 5
@@ -618,7 +622,7 @@ class FakeDiscord:
         client: discord.Client,
         token: str = TOKEN,
         *,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = PATIENCE,  # noqa: ASYNC109
     ) -> AsyncIterator[discord.Client]:
         """Run ``client.start(token)`` until on_ready, yield, then close it and await its task.
 
@@ -941,7 +945,7 @@ class FakeDiscord:
     async def wait_until(
         self,
         predicate: Callable[[], Any],
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = PATIENCE,  # noqa: ASYNC109
         what: str = "a condition",
     ) -> Any:
         """Wait until ``predicate()`` is truthy (re-checked on every request and gateway
@@ -960,7 +964,7 @@ class FakeDiscord:
     async def wait_response(
         self,
         interaction: InteractionRecord | int,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = PATIENCE,  # noqa: ASYNC109
     ) -> dict[str, Any]:
         """The interaction callback the bot posted: ``{"type": 4, "data": {...}}``.
 
@@ -991,7 +995,7 @@ class FakeDiscord:
         self,
         interaction: InteractionRecord | int,
         count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = PATIENCE,  # noqa: ASYNC109
     ) -> list[dict[str, Any]]:
         """Wait for ``count`` follow-up messages; returns them all (current state)."""
         record = self.interaction(interaction)
@@ -1007,7 +1011,7 @@ class FakeDiscord:
         pattern: str,
         method: str | None = None,
         count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = PATIENCE,  # noqa: ASYNC109
     ) -> list[RecordedRequest]:
         """Wait until ``count`` answered requests match (see :meth:`requests_to`)."""
 
@@ -1023,7 +1027,7 @@ class FakeDiscord:
         channel_id: int | None = None,
         user_id: int | None = None,
         count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = PATIENCE,  # noqa: ASYNC109
     ) -> list[dict[str, Any]]:
         """Wait for ``count`` messages in a channel, or the bot's DMs to a user."""
         if (channel_id is None) == (user_id is None):
@@ -1038,7 +1042,7 @@ class FakeDiscord:
 
         return await self.wait_until(found, timeout, f"{count} message(s)")
 
-    async def wait_connected(self, timeout: float = 5.0) -> GatewayConnection:  # noqa: ASYNC109
+    async def wait_connected(self, timeout: float = PATIENCE) -> GatewayConnection:  # noqa: ASYNC109
         return await self.wait_until(self._live, timeout, "a live gateway session")
 
     # ------------------------------------------------------------------ faults
@@ -1149,7 +1153,7 @@ class FakeDiscord:
         self,
         event: str,
         data: dict[str, Any],
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = PATIENCE,  # noqa: ASYNC109
     ) -> int:
         """Send a DISPATCH event (waiting for a live session first); returns its sequence number."""
         conn = await self.wait_connected(timeout)

@@ -60,6 +60,9 @@ from aiohttp import web
 from tests.local_server import serve_locally
 
 BOT_ID = 999
+# Seconds wait_for allows by default before it fails the test: a guard against a
+# hang, never a measure of speed, so generous enough for a machine busy with other work.
+PATIENCE = 30.0
 BOT_USERNAME = "organiser_test_bot"
 BOT_FIRST_NAME = "Organiser"
 
@@ -434,7 +437,12 @@ class FakeTelegram:
         """Updates queued for getUpdates and not yet confirmed by an offset."""
         return list(self._pending)
 
-    async def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:  # noqa: ASYNC109
+    async def wait_for(
+        self,
+        method: str,
+        count: int = 1,
+        timeout: float = PATIENCE,  # noqa: ASYNC109
+    ) -> list[Call]:
         """Wait until ``count`` calls to ``method`` have arrived (since the last clear())."""
         try:
             async with asyncio.timeout(timeout):

@@ -26,8 +26,8 @@ from bot.kernel.config import Settings
 from bot.kernel.outbox import deliver_pending
 from storage.db import Database
 from tests.conftest import BALLOT_KEY
+from tests.fake_discord import PATIENCE, FakeDiscord
 from tests.fake_discord import TOKEN as DISCORD_TOKEN
-from tests.fake_discord import FakeDiscord
 from tests.fake_telegram import FakeTelegram
 from tests.helpers import LOTTO_RESULT, lotto
 from tests.observed import ObservedDiscord, ObservedTelegram
@@ -41,6 +41,11 @@ PAT, ANN = 701, 702  # Telegram user ids
 BEA, CAI = 801, 802  # Discord user ids
 TELEGRAM_SAYS = ("sendMessage", "sendDocument", "sendPhoto", "editMessageText")
 APOLOGY = "something went wrong on our side"
+# Seconds the fake Discord gives an interaction's first response, and the adapter
+# knows it: Discord's three are tested in tests/test_discord.py; here a request
+# slowed by a busy machine (the draw's work, say) must not turn a party's story
+# into "This interaction failed".
+ANSWER_WITHIN = PATIENCE
 
 
 class Party:
@@ -69,7 +74,9 @@ class Party:
         self.telegram = ObservedTelegram(core, settings)
         await self.telegram.start()
         self.started.append(self.telegram)
-        self.discord = ObservedDiscord(core, settings, guild_ready_timeout=0.05)
+        self.discord = ObservedDiscord(
+            core, settings, answer_within=ANSWER_WITHIN, guild_ready_timeout=0.05
+        )
         await self.discord.start()
         self.started.append(self.discord)
 
@@ -146,7 +153,7 @@ class Party:
 
 async def _next(handled: asyncio.Queue[int]) -> int:
     """The id of the next update or interaction an adapter has finished with."""
-    return await asyncio.wait_for(handled.get(), 15)
+    return await asyncio.wait_for(handled.get(), PATIENCE)
 
 
 def _answered(said: list[str]) -> str:
@@ -166,7 +173,7 @@ def discord_texts(party: Party, user: int) -> list[str]:
 
 @pytest.fixture
 async def party(db: Database) -> AsyncIterator[Party]:
-    async with FakeTelegram() as tg, FakeDiscord() as dc:
+    async with FakeTelegram() as tg, FakeDiscord(answer_within=ANSWER_WITHIN) as dc:
         dc.user(BEA, "bea", global_name="Bea")
         dc.user(CAI, "cai", global_name="Cai")
         party = Party(tg, dc, db)

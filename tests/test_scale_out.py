@@ -44,6 +44,9 @@ from tests.helpers import link_demo_people, until
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # several workers each
 
 FAST = Timing(takeover_every=0.05, check_every=0.05, heartbeat_every=0.1)
+# Seconds a test waits for workers to be ready, a lead to pass on, a job to run:
+# a guard against a hang, not what is tested (workers start slowly on a busy machine).
+PATIENCE = 60.0
 SECRET = "s3cret-Token"
 HOOK_URL = "https://organiser.example.org/telegram"
 ALICE_TG, SAM_TG, ANN_TG = 101, 201, 202
@@ -115,7 +118,7 @@ async def telegram_workers(url: str, tg: FakeTelegram, count: int) -> AsyncItera
                     return (await healthz(port))[0] == 200
                 return False
 
-            await until(healthy, f"worker on {worker.port} healthy")
+            await until(healthy, f"worker on {worker.port} healthy", PATIENCE)
         yield workers
     finally:
         for worker in workers:
@@ -174,6 +177,7 @@ async def test_every_worker_takes_webhook_posts_and_one_leads(
         await until(
             lambda: any("joined the Frome branch" in t for t in tg.sent_texts(ALICE_TG)),
             "Alice told",
+            PATIENCE,
         )
         assert sum("joined the Frome branch" in t for t in tg.sent_texts(ALICE_TG)) == 1
 
@@ -191,7 +195,7 @@ async def test_every_worker_takes_webhook_posts_and_one_leads(
             code, out = await status(pg, capsys)
             return out if code == 0 and "workers seen in the last minute: 2" in out else None
 
-        out = await until(both_reported, "two workers in `organiser status`")
+        out = await until(both_reported, "two workers in `organiser status`", PATIENCE)
         assert out.count("telegram=webhook") == 2 and out.count(" leader ") == 1
         assert out.rstrip().endswith("status: healthy")
 
@@ -226,7 +230,7 @@ async def test_a_leader_whose_lock_connection_is_killed_hands_over(pg: str) -> N
             old = (await healthz(leader.port))[1]["scheduler"]["leader_here"]
             return new and not old
 
-        await until(handed_over, "the follower to lead and the old leader to step down")
+        await until(handed_over, "the follower to lead and the old leader to step down", PATIENCE)
         for worker in workers:
             code, report = await healthz(worker.port)
             assert code == 200 and report["scheduler"]["leader_anywhere"]
@@ -252,12 +256,14 @@ async def test_a_scheduler_that_lost_its_lock_runs_no_job(pg: str) -> None:
         pid = old.lock.backend_pid
         assert pid is not None
         await kill_backend(pg, pid)
-        await until(lambda: new.leader and not old.leader, "a new leader")
+        await until(lambda: new.leader and not old.leader, "a new leader", PATIENCE)
         assert old.aps.state == STATE_PAUSED and new.aps.state == STATE_RUNNING
         runs[0].clear()
         runs[1].clear()
         new.aps.modify_job("meetings", next_run_time=dt.datetime.now(dt.UTC))
-        await until(lambda: "meetings" in runs[schedulers.index(new)], "the meetings sweep to run")
+        await until(
+            lambda: "meetings" in runs[schedulers.index(new)], "the meetings sweep to run", PATIENCE
+        )
         await asyncio.sleep(0.3)  # the old leader keeps trying for the lead, and must not get it
         assert not old.leader and old.aps.state == STATE_PAUSED
         assert runs[schedulers.index(old)] == [] and runs[schedulers.index(new)] == ["meetings"]
@@ -320,7 +326,7 @@ async def test_one_discord_gateway_for_two_workers_and_the_standby_takes_over(pg
 
             # The holder goes; the standby connects and answers the next command.
             await holder.stop()
-            await until(lambda: standby.state == "gateway", "the standby to take over")
+            await until(lambda: standby.state == "gateway", "the standby to take over", PATIENCE)
             assert live(fake) == 1 and fake.identify_count == 2
             record = await fake.slash(ALICE_DC, "me", guild=False)
             response = await fake.wait_response(record)
@@ -344,7 +350,7 @@ async def test_a_gateway_holder_whose_lock_connection_is_killed_leaves_the_gatew
             most = max(most, live(fake))
             return standby.state == "gateway" and holder.state == "standby"
 
-        await until(taken_over, "the gateway to move to the other worker")
+        await until(taken_over, "the gateway to move to the other worker", PATIENCE)
         assert most == 1  # never two gateway sessions at once
         assert live(fake) == 1 and fake.identify_count == 2
         live_conn = next(c for c in fake.connections if c.live and not c.ws.closed)
@@ -372,7 +378,7 @@ async def test_a_worker_lists_itself_until_it_stops(
             code, out = await status(pg, capsys, "--json")
             return out if code == 0 else None
 
-        body = json.loads(await until(listed, "the worker to report"))
+        body = json.loads(await until(listed, "the worker to report", PATIENCE))
         (only,) = body["workers"].values()  # not the one that died
         assert only["adapters"] == {} and only["leader"] is True
         assert body["scheduler_leader"] is True and body["problems"] == []
