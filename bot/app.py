@@ -49,6 +49,9 @@ from bot.meetings import edit_handlers as meeting_edits
 from bot.meetings import handlers as meetings
 from bot.meetings import schedule_handlers as meeting_schedule
 from bot.membership import handlers as membership
+from bot.membership import leave_handlers as leaving
+from bot.membership import me_handlers as me
+from bot.membership import propose_handlers as proposing
 from bot.membership import signup_handlers as signup
 from bot.membership import welcome_handlers as welcome
 from bot.polls import handlers as polls
@@ -64,6 +67,9 @@ FEATURES: tuple[ModuleType, ...] = (
     campaign,
     privacy,
     membership,
+    proposing,
+    leaving,
+    me,
     branch,
     roles,
     dues,

@@ -16,7 +16,8 @@ from bot.kernel.i18n import N_
 from bot.kernel.messages import Reply
 from bot.kernel.permissions import holds_at_branch, holds_at_region, holds_nationally
 from bot.kernel.registry import Param, command
-from bot.membership.handlers import place_name, scope_phrase
+from bot.membership.queries import place_name
+from bot.membership.texts import scope_phrase
 from storage.models import Branch, Person, RoleGrant
 from storage.vocabulary import (
     ADMIN,

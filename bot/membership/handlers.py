@@ -1,28 +1,31 @@
-"""/join, /leave and /me: a person and their branch."""
+"""/join: finding a person's branch and joining it (or moving to it), and the
+Undo under a join. Proposing a branch is in ``propose_handlers``, /leave in
+``leave_handlers``, /me in ``me_handlers``."""
 
 from __future__ import annotations
 
 import datetime as dt
 import typing
 
-from sqlalchemy import Table, bindparam, delete, update
+from sqlalchemy import Table, bindparam, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.branches.formation import maybe_forming
-from bot.branches.queries import anyone, count_people, region_for, search
-from bot.branches.recipients import admins_over, organisers_of
-from bot.branches.rules import PLACE_LIMIT, clean_place, slugify
-from bot.branches.texts import role_label, status_label
+from bot.branches.queries import count_people, search
+from bot.branches.recipients import organisers_of
+from bot.branches.rules import PLACE_LIMIT, clean_place
+from bot.branches.texts import status_label
 from bot.kernel.actions import Action
 from bot.kernel.context import PROMPT_LIFETIME, Context, parse_id
-from bot.kernel.effects import audit, notify
-from bot.kernel.i18n import N_, Translator, format_local
+from bot.kernel.effects import notify
+from bot.kernel.i18n import N_
 from bot.kernel.messages import Button, Reply
 from bot.kernel.permissions import is_member
 from bot.kernel.registry import Param, action, answer, command
+from bot.membership.leaving import leave_branch
 from bot.privacy.handlers import ask_consent
-from storage.models import Branch, BranchTransition, Person, Region, RoleGrant
-from storage.vocabulary import PROPOSED, SCOPE_BRANCH, SCOPE_REGION
+from storage.models import Branch, Person
+from storage.vocabulary import PROPOSED
 
 
 def _not_a_place(ctx: Context) -> str:
@@ -111,14 +114,14 @@ async def join_branch(ctx: Context, person: Person, branch: Branch) -> Reply:
                 ),
             ),
         )
-    return await _enter(ctx, person, branch)
+    return await enter_branch(ctx, person, branch)
 
 
 _PERSONS = typing.cast(Table, Person.__table__)
 _ENTER = update(_PERSONS).where(_PERSONS.c.id == bindparam("person"))
 
 
-async def _enter(ctx: Context, person: Person, branch: Branch) -> Reply:
+async def enter_branch(ctx: Context, person: Person, branch: Branch) -> Reply:
     if branch.status == PROPOSED:
         # Lock the branch before anything else, so that joins that may make it
         # form queue up here rather than deadlock later (PostgreSQL).
@@ -186,31 +189,6 @@ async def _enter(ctx: Context, person: Person, branch: Branch) -> Reply:
     return Reply(welcome, buttons=((undo,),))
 
 
-async def _leave(ctx: Context, person: Person) -> tuple[Branch | None, list[str]]:
-    """Take the person out of their branch; their roles in it end.
-    (the branch, the roles that ended)"""
-    branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
-    if branch is None:
-        return None, []
-    ended = list(
-        await ctx.session.scalars(
-            delete(RoleGrant)
-            .where(
-                RoleGrant.person_id == person.id,
-                RoleGrant.scope == SCOPE_BRANCH,
-                RoleGrant.scope_id == branch.id,
-            )
-            .returning(RoleGrant.role)
-        )
-    )
-    if ended:
-        audit(ctx, "role.ended_on_leave", subject=person, branch=branch, roles=sorted(ended))
-        ctx.forget_grants()
-    person.branch_id = None
-    person.joined_branch_at = None
-    return branch, sorted(ended)
-
-
 @command(
     "join",
     N_("find your local branch and join it"),
@@ -248,139 +226,8 @@ async def move_pressed(ctx: Context, target: str) -> Reply:
     branch = await ctx.branch_from(target)
     if person.branch_id == branch.id:
         return Reply(ctx.t("You are already in the {branch} branch.", branch=branch.name))
-    await _leave(ctx, person)
-    return await _enter(ctx, person, branch)
-
-
-@action(Action.PROPOSE)
-async def propose_pressed(ctx: Context, target: str) -> Reply:
-    person = ctx.require_person()
-    prompt = await ctx.take_prompt(target, "propose")
-    place = str(prompt.payload["place"])
-    exact, _ = await search(ctx, place)
-    if exact is not None:  # someone proposed it meanwhile: join that one
-        return await join_branch(ctx, person, exact)
-    if person.branch_id is not None and not prompt.payload.get("move"):
-        current = await ctx.session.get(Branch, person.branch_id)
-        again = await ctx.prompt("propose", place=place, move=True)
-        return Reply(
-            ctx.t(
-                "You are in the {current} branch. Proposing a {place} branch moves you there, "
-                "and any role you hold in {current} would end.",
-                current=current.name if current else "?",
-                place=place,
-            ),
-            buttons=(
-                (
-                    Button(
-                        ctx.t("Propose {place} and move", place=place),
-                        Action.PROPOSE,
-                        str(again.id),
-                    ),
-                ),
-            ),
-        )
-    branch = Branch(
-        name=place,
-        slug=slugify(place),  # free: search() above looked it up
-        area=place,
-        timezone=ctx.settings.default_timezone,
-        status=PROPOSED,
-        # In the region whose area covers the place; else it waits for a national admin.
-        region_id=getattr(await region_for(ctx.session, place), "id", None),
-        created_at=ctx.now,
-    )
-    ctx.session.add(branch)
-    await ctx.session.flush()
-    ctx.session.add(
-        BranchTransition(
-            branch_id=branch.id,
-            from_status=None,
-            to_status=PROPOSED,
-            actor_id=person.id,
-            at=ctx.now,
-        )
-    )
-    audit(ctx, "branch.proposed", branch=branch)
-    await notify(
-        ctx,
-        admins_over(branch),
-        f"proposed:{branch.id}",
-        (
-            (
-                lambda t: t(
-                    "A {branch} branch was proposed, in your region. You will hear when "
-                    "someone offers to organise it.",
-                    branch=branch.name,
-                )
-            )
-            if branch.region_id is not None
-            else (
-                lambda t: t(
-                    "A {branch} branch was proposed; no region covers it yet. "
-                    "Place it with /region assign {branch}: <region>.",
-                    branch=branch.name,
-                )
-            )
-        ),
-    )
-    if person.branch_id is not None:
-        await _leave(ctx, person)
-    return await _enter(ctx, person, branch)
-
-
-@action(Action.VOLUNTEER)
-async def volunteer_pressed(ctx: Context, target: str) -> Reply:
-    """Someone offers to organise a proposed branch: admins above it are told."""
-    person = ctx.require_person()
-    branch = await ctx.branch_from(target)
-    if person.branch_id != branch.id:
-        raise ctx.refuse(ctx.t("Join the {branch} branch first.", branch=branch.name))
-    await notify(
-        ctx,
-        admins_over(branch),
-        f"volunteer:{person.id}:{branch.id}",
-        lambda t: t(
-            "{name} ({short_id}) offers to organise the proposed {branch} branch. "
-            "To accept: /promote {short_id} organiser",
-            name=person.display_name,
-            short_id=person.short_id,
-            branch=branch.name,
-        ),
-        about=person,
-    )
-    audit(ctx, "branch.volunteered", subject=person, branch=branch)
-    if not await anyone(ctx, admins_over(branch)):
-        # Nobody to tell yet (a party with no admin): say so rather than pretend.
-        return Reply(
-            ctx.t(
-                "Thank you! The party has no admin yet who could make you the organiser of "
-                "{branch}; your offer is recorded and its admins will see it.",
-                branch=branch.name,
-            ),
-            edit=True,
-        )
-    return Reply(
-        ctx.t(
-            "Thank you! The party's admins have been told, and will be in touch to make you "
-            "the organiser of {branch}.",
-            branch=branch.name,
-        ),
-        edit=True,
-    )
-
-
-@command("leave", N_("leave your branch"), params=())
-async def leave(ctx: Context) -> Reply:
-    person = ctx.require_person()
-    branch, roles = await _leave(ctx, person)
-    if branch is None:
-        raise ctx.refuse(ctx.t("You are not in a branch. Send /join to find one."))
-    text = ctx.t("You have left the {branch} branch.", branch=branch.name)
-    if roles:
-        text += " " + ctx.t("Your roles there have ended.")
-    undo = await ctx.prompt("rejoin", branch=branch.id, roles=roles)
-    return Reply(text, buttons=((Button(ctx.t("Undo"), Action.REJOIN, str(undo.id)),),))
+    await leave_branch(ctx, person)
+    return await enter_branch(ctx, person, branch)
 
 
 def _micros(when: dt.datetime) -> int:
@@ -402,115 +249,8 @@ async def unjoin_pressed(ctx: Context, target: str) -> Reply:
     ):
         raise ctx.stale()
     branch = await ctx.branch_from(branch_text)
-    _, roles = await _leave(ctx, person)
+    _, roles = await leave_branch(ctx, person)
     text = ctx.t("Undone: you are no longer in the {branch} branch.", branch=branch.name)
     if roles:
         text += " " + ctx.t("Your roles there have ended.")
     return Reply(text, edit=True)
-
-
-@action(Action.REJOIN)
-async def rejoin_pressed(ctx: Context, target: str) -> Reply:
-    """The Undo under /leave: back in the branch, with the roles that ended."""
-    person = ctx.require_person()
-    prompt = await ctx.take_prompt(target, "rejoin")
-    branch = await ctx.session.get(Branch, int(prompt.payload["branch"]))
-    if branch is None:
-        raise ctx.stale()
-    if person.branch_id is not None:
-        raise ctx.refuse(ctx.t("You have joined another branch since; send /join to move back."))
-    reply = await _enter(ctx, person, branch)
-    for role in prompt.payload.get("roles") or []:
-        ctx.session.add(
-            RoleGrant(
-                person_id=person.id,
-                role=str(role),
-                scope=SCOPE_BRANCH,
-                scope_id=branch.id,
-                granted_at=ctx.now,
-            )
-        )
-    if prompt.payload.get("roles"):
-        audit(ctx, "role.restored_on_undo", subject=person, branch=branch)
-        ctx.forget_grants()
-    # The welcome's own buttons stay (e.g. "I can organise it", which its text asks
-    # about); its Undo does not: this reply is already an undo.
-    rows = tuple(
-        kept for row in reply.buttons if (kept := tuple(b for b in row if b.action != "unjoin"))
-    )
-    return Reply(reply.text, buttons=rows, edit=True)
-
-
-@command("me", N_("your branch, membership and roles"), private=True, params=())
-async def me(ctx: Context) -> Reply:
-    person = ctx.require_person()
-    branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
-    tz = branch.timezone if branch else ctx.settings.default_timezone
-    lines = [
-        ctx.t(
-            "{name}, your short id is {short_id}.",
-            name=person.display_name,
-            short_id=person.short_id,
-        )
-    ]
-    if branch is None:
-        lines.append(ctx.t("Branch: none yet (send /join)."))
-    else:
-        lines.append(
-            ctx.t(
-                "Branch: {branch} ({status}).",
-                branch=branch.name,
-                status=status_label(ctx.t, branch.status),
-            )
-        )
-    paid_until = person.dues_paid_until
-    if paid_until is not None and is_member(person, ctx.now, tz):
-        lines.append(
-            ctx.t(
-                "Member: dues paid until {date}.",
-                date=format_local(paid_until, "iso_date", ctx.t.locale),
-            )
-        )
-    elif paid_until is not None:
-        lines.append(
-            ctx.t(
-                "Supporter: your dues ran out on {date}; you can vote again once they are paid.",
-                date=format_local(paid_until, "iso_date", ctx.t.locale),
-            )
-        )
-    else:
-        lines.append(ctx.t("Supporter: you can canvass and come to meetings."))
-    grants = await ctx.grants()
-    for g in grants:
-        lines.append(
-            ctx.t(
-                "Role: {role} of {scope}.",
-                role=role_label(ctx.t, g.role),
-                scope=await scope_name(ctx, g),
-            )
-        )
-    return Reply("\n".join(lines))
-
-
-async def scope_name(ctx: Context, grant: RoleGrant) -> str:
-    return scope_phrase(ctx.t, grant.scope, await place_name(ctx, grant.scope, grant.scope_id))
-
-
-async def place_name(ctx: Context, scope: str, scope_id: int) -> str:
-    """The name of the branch or region a scope names ("" for the national party)."""
-    if scope == SCOPE_BRANCH:
-        branch = await ctx.session.get(Branch, scope_id)
-        return branch.name if branch else "?"
-    if scope == SCOPE_REGION:
-        region = await ctx.session.get(Region, scope_id)
-        return region.name if region else "?"
-    return ""
-
-
-def scope_phrase(t: Translator, scope: str, name: str) -> str:
-    """ "the Frome branch", "the South West region", "the national party", in ``t``'s language."""
-    if scope == SCOPE_BRANCH:
-        return t("the {branch} branch", branch=name)
-    if scope == SCOPE_REGION:
-        return t("the {region} region", region=name)
-    return t("the national party")
