@@ -129,7 +129,7 @@ async def cmd_lottery(args: argparse.Namespace, settings: object) -> int:
 
 
 async def cmd_draw(args: argparse.Namespace, settings: object) -> int:
-    from bot.lib.sortition.record import verify
+    from bot.lib.sortition.verification import verify
 
     record = await _read_record(args.record)
     seed = await _seed_of(args, record, quiet=True)
@@ -192,7 +192,7 @@ def _english(message: str, **params: object) -> str:
 
 async def cmd_verify(args: argparse.Namespace, settings: object) -> int:
     from bot.lib.sortition import SortitionError
-    from bot.lib.sortition.record import verify
+    from bot.lib.sortition.verification import verify
 
     record = await _read_record(args.record)
     seed = await _seed_of(args, record)

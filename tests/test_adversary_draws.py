@@ -16,17 +16,11 @@ import pytest
 from sqlalchemy import func, select, update
 
 from adapters.sortition_cli import add_parser
-from bot.lib.sortition.record import (
-    commit,
-    digest,
-    draw_index,
-    entry_commitment,
-    features_of,
-    next_replacement,
-    reserve_order,
-    verify,
-)
+from bot.lib.sortition.building import commit
+from bot.lib.sortition.drawing import draw_index, features_of, next_replacement, reserve_order
+from bot.lib.sortition.encoding import digest, entry_commitment
 from bot.lib.sortition.synthetic import proportional_quotas, skewed_pool
+from bot.lib.sortition.verification import verify
 from storage.models import AuditEntry, Draw, DrawEntrant, Invitation, Person
 from tests.helpers import LOTTO_RESULT, Chat, add_members, lotto, seed_by_lottery
 from tests.helpers import text as joined
@@ -411,8 +405,9 @@ async def test_an_entrant_checks_their_own_entry_with_a_private_receipt(demo: Ch
 @pytest.fixture(scope="module")
 def sealed() -> tuple[dict[str, Any], str]:
     """A format 2 record (full, with openings), drawn, one vacancy replayed."""
+    from bot.lib.sortition.building import commit_sealed
+    from bot.lib.sortition.drawing import open_drawn
     from bot.lib.sortition.model import Problem
-    from bot.lib.sortition.record import commit_sealed, open_drawn
 
     problem = Problem.build(skewed_pool(40, seed=5), proportional_quotas(6), 6)
     record, _ = commit_sealed(problem, {"kind": "string"}, 40)
@@ -448,7 +443,7 @@ def test_a_sealed_record_changed_anywhere_fails_verify(
     composition, a quota, the replacement rule, the opened counts, an
     organiser's opening). Now: verify against the published hash names what
     does not match; the public view verifies as well as the full record."""
-    from bot.lib.sortition.record import public_view
+    from bot.lib.sortition.drawing import public_view
 
     record, seed_text = sealed
     published = record["record_hash"]

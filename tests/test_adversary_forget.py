@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import JSON, LargeBinary, String, Text, func, select
 
-from bot.lib.sortition.record import verify
+from bot.lib.sortition.verification import verify
 from bot.privacy.retention import retention_sweep
 from storage.db import Database
 from storage.models import (

@@ -22,7 +22,7 @@ from bot.draws.seeding import seed_sweep
 from bot.kernel.config import ConfigError, load_settings
 from bot.lib.sortition.beacons import randomness, verify_signature
 from bot.lib.sortition.chains import DEFAULT, QUICKNET
-from bot.lib.sortition.record import selected_after
+from bot.lib.sortition.drawing import selected_after
 from bot.lib.sortition.seeds import SeedProblem, lottery_seed, lottery_source
 from storage.models import Draw, Invitation, OutboxMessage
 from tests.helpers import Chat, add_members, confirm_link, lotto, seed_by_lottery, snapshot

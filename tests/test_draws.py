@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot.draws.invitations import invitation_sweep
 from bot.draws.rules import apportion
 from bot.draws.seeding import seed_sweep
-from bot.lib.sortition.record import verify
+from bot.lib.sortition.verification import verify
 from storage.models import (
     Branch,
     CouncilSeat,

@@ -37,8 +37,8 @@ from bot.lib.sortition import (
     selected_after,
     verify,
 )
+from bot.lib.sortition.encoding import COMMITTED, FIELDS
 from bot.lib.sortition.lottery import round_to_lottery, type_deviation
-from bot.lib.sortition.record import COMMITTED, FIELDS
 from bot.lib.sortition.synthetic import CATEGORIES, proportional_quotas, skewed_pool
 
 DATA = Path(__file__).resolve().parent / "data" / "sortition"

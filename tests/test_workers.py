@@ -48,7 +48,7 @@ from bot.kernel.clock import FixedClock, SystemClock
 from bot.kernel.config import Settings
 from bot.kernel.messages import ChatRef, Reply, Request, Sender
 from bot.kernel.outbox import Recipient, deliver_pending, enqueue
-from bot.lib.sortition.record import verify
+from bot.lib.sortition.verification import verify
 from storage.db import Database
 from storage.models import (
     Ballot,

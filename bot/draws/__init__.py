@@ -7,7 +7,7 @@ its region, from each region to the national level).
    Quotas are proportional to the pool, plus or minus one seat per value, or
    set by the organiser. The organiser sees feasibility (or the smallest
    relaxation) and the fairness summary before anything is committed.
-2. **Commit.** The record (``bot.lib.sortition.record``) is stored and posted; the
+2. **Commit.** The record (``bot.lib.sortition.encoding``) is stored and posted; the
    people behind its pseudonymous ids are kept apart and never published. A
    delegation commits one record per sending branch (or region), each
    verifiable on its own, grouped under the first.

@@ -17,7 +17,7 @@ from bot.draws.rules import CANCELLED, COMMITTED, TRIAL, answer_by, with_event
 from bot.kernel.config import Settings
 from bot.kernel.i18n import Translator
 from bot.kernel.outbox import enqueue_for
-from bot.lib.sortition.record import open_drawn, selected_after
+from bot.lib.sortition.drawing import open_drawn, selected_after
 from bot.lib.sortition.seeds import is_trial
 from storage.models import Draw, Invitation, Person
 from storage.vocabulary import INVITED

@@ -17,8 +17,8 @@ from bot.draws.profile_handlers import PREFER_NOT, categories
 from bot.kernel.context import Context
 from bot.kernel.permissions import holds_at_region, holds_nationally
 from bot.lib.sortition import beacons, seeds
+from bot.lib.sortition.encoding import parse_seed_source
 from bot.lib.sortition.model import Quota, SortitionError
-from bot.lib.sortition.record import parse_seed_source
 from storage.models import Branch, Region
 from storage.vocabulary import (
     AFFILIATED,

@@ -20,7 +20,7 @@ from bot.kernel.i18n import Translator, format_local, translator
 from bot.kernel.messages import Button
 from bot.kernel.outbox import enqueue, enqueue_for
 from bot.kernel.timed import Sweep
-from bot.lib.sortition.record import features_of, next_replacement, reserve_order, standing_after
+from bot.lib.sortition.drawing import features_of, next_replacement, reserve_order, standing_after
 from storage.db import Database
 from storage.models import Branch, CouncilSeat, Draw, Invitation, Person
 from storage.vocabulary import ACCEPTED, EXPIRED, INVITED
@@ -109,7 +109,7 @@ async def replace_place(
     declined invitation's id, or a forgotten entrant's pseudonym; who left is
     ``person_id`` or ``pseudonym``) under the rule the record committed before
     its seed: the first reserve of the seeded reserve order who keeps the quotas
-    (see ``bot.lib.sortition.record``). No new record: the vacancy and its
+    (see ``bot.lib.sortition.drawing``). No new record: the vacancy and its
     replacement are an event in the draw's history, which anyone can replay.
     Returns a reason when nobody can be drawn."""
     draw = await session.get(Draw, draw_id)

@@ -21,9 +21,10 @@ from bot.draws.bodies import Body
 from bot.draws.rules import PREFER_NOT, PREVIEW, PREVIEW_LIFETIME
 from bot.kernel.config import Settings, parse_categories
 from bot.kernel.i18n import Translator, format_local
+from bot.lib.sortition.building import commit_sealed
+from bot.lib.sortition.drawing import entrant_ids
 from bot.lib.sortition.model import Person as Entrant
 from bot.lib.sortition.model import Problem, Quota
-from bot.lib.sortition.record import commit_sealed, entrant_ids
 from storage.models import Draw, DrawEntrant, Person
 
 

@@ -16,7 +16,9 @@ from bot.kernel.context import Context
 from bot.kernel.effects import audit
 from bot.kernel.messages import Attachment, Reply
 from bot.lib.sortition import beacons, seeds
-from bot.lib.sortition.record import canonical, public_view, verify
+from bot.lib.sortition.drawing import public_view
+from bot.lib.sortition.encoding import canonical
+from bot.lib.sortition.verification import verify
 from storage.models import Draw, DrawEntrant
 
 

@@ -8,10 +8,12 @@
 ``InfeasibleQuotas`` (raised by ``commit``) carries ``relaxation``: the
 conflicting quotas and the smallest change that makes them feasible.
 See ``leximin`` (the optimisation), ``lottery`` (rounding to ``m`` panels) and
-``record`` (hashing, the draw, verification) for the details.
+the record: ``encoding`` (its format, canonical JSON and hashing), ``building``,
+``drawing`` (the draw, reserves and replacements), ``verification`` and
+``checks`` for the details.
 
 The names below are imported from their modules when first used, so that
-checking a record (``record``, numpy) does not load the solver (``leximin``,
+checking a record (``verification``, numpy) does not load the solver (``leximin``,
 ``panels``: HiGHS), and ``import bot.lib.sortition.seeds`` loads neither.
 """
 
@@ -21,27 +23,22 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bot.lib.sortition.building import commit, make_record
+    from bot.lib.sortition.checks import Mismatch
+    from bot.lib.sortition.drawing import draw_index, replacement_seed, selected_after
+    from bot.lib.sortition.encoding import (
+        canonical,
+        code_version,
+        digest,
+        parse_seed_source,
+        pool_hash,
+    )
     from bot.lib.sortition.files import read_ids, read_people, read_quotas
     from bot.lib.sortition.leximin import Distribution, leximin_distribution
     from bot.lib.sortition.lottery import DEFAULT_M, Lottery, build_lottery, leximin_probabilities
     from bot.lib.sortition.model import Person, Problem, Quota, SortitionError, TypeTable
     from bot.lib.sortition.panels import InfeasibleQuotas, QuotaChange, Relaxation, find_relaxation
-    from bot.lib.sortition.record import (
-        Mismatch,
-        Verification,
-        canonical,
-        code_version,
-        commit,
-        digest,
-        draw_index,
-        make_record,
-        parse_seed_source,
-        pool_hash,
-        problem_of,
-        replacement_seed,
-        selected_after,
-        verify,
-    )
+    from bot.lib.sortition.verification import Verification, problem_of, verify
 
 _HOME = {
     **dict.fromkeys(("read_ids", "read_people", "read_quotas"), "files"),
@@ -49,25 +46,13 @@ _HOME = {
     **dict.fromkeys(("DEFAULT_M", "Lottery", "build_lottery", "leximin_probabilities"), "lottery"),
     **dict.fromkeys(("Person", "Problem", "Quota", "SortitionError", "TypeTable"), "model"),
     **dict.fromkeys(("InfeasibleQuotas", "QuotaChange", "Relaxation", "find_relaxation"), "panels"),
+    **dict.fromkeys(("commit", "make_record"), "building"),
+    **dict.fromkeys(("Mismatch",), "checks"),
+    **dict.fromkeys(("draw_index", "replacement_seed", "selected_after"), "drawing"),
     **dict.fromkeys(
-        (
-            "Mismatch",
-            "Verification",
-            "canonical",
-            "code_version",
-            "commit",
-            "digest",
-            "draw_index",
-            "make_record",
-            "parse_seed_source",
-            "pool_hash",
-            "problem_of",
-            "replacement_seed",
-            "selected_after",
-            "verify",
-        ),
-        "record",
+        ("canonical", "code_version", "digest", "parse_seed_source", "pool_hash"), "encoding"
     ),
+    **dict.fromkeys(("Verification", "problem_of", "verify"), "verification"),
 }
 
 __all__ = [
