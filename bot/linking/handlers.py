@@ -169,6 +169,25 @@ def _recipient(platform: str, user_id: str, chat_id: str, person: Person) -> Rec
     return Recipient(person.id, person.display_name, platform, user_id, chat_id)
 
 
+async def _tell_other_accounts(
+    ctx: Context, person: Person, accounts: list[Identity], key: str, text: str
+) -> None:
+    """Tell each of the record's ``accounts``, on its own platform, what was done;
+    not the account that did it (it reads the reply)."""
+    sender = ctx.request.sender
+    for other in accounts:
+        if (other.platform, other.user_id) == (sender.platform, sender.user_id):
+            continue
+        await enqueue(
+            ctx.session,
+            key=f"{key}:{other.id}",
+            text=text,
+            now=ctx.now,
+            person_id=person.id,
+            to=_recipient(other.platform, other.user_id, other.chat_id, person),
+        )
+
+
 async def _check_linkable(ctx: Context, target: Person, me: Person | None, platform: str) -> None:
     """Refuse a link that would give one record two accounts on one platform, or
     two secret ballots in one poll."""
@@ -258,22 +277,17 @@ async def link_confirmed(ctx: Context, target: str) -> Reply:
         person_id=keep.id,
         to=_recipient(platform, user_id, chat_id, keep),
     )
-    presser = ctx.request.sender
-    for other in others:
-        if (other.platform, other.user_id) == (presser.platform, presser.user_id):
-            continue
-        await enqueue(
-            ctx.session,
-            key=f"linked:{target}:{other.id}",
-            text=t(
-                "A {platform} account was linked to your record. If that was not you, "
-                "send /unlink here and remove it.",
-                platform=there,
-            ),
-            now=ctx.now,
-            person_id=keep.id,
-            to=_recipient(other.platform, other.user_id, other.chat_id, keep),
-        )
+    await _tell_other_accounts(
+        ctx,
+        keep,
+        others,
+        f"linked:{target}",
+        t(
+            "A {platform} account was linked to your record. If that was not you, "
+            "send /unlink here and remove it.",
+            platform=there,
+        ),
+    )
     text = ctx.t(
         "Linked: your {platform} account is now part of your record ({name}, {short_id}). "
         "/unlink undoes it.",
@@ -412,23 +426,17 @@ async def unlink_one(ctx: Context, target: str) -> Reply:
         person_id=person.id,
         to=_recipient(identity.platform, identity.user_id, identity.chat_id, person),
     )
-    for other in await identities_of(ctx.session, person.id):
-        if other.id == identity.id:
-            continue
-        if (other.platform, other.user_id) == (sender.platform, sender.user_id):
-            continue
-        await enqueue(
-            ctx.session,
-            key=f"unlinked:{target}:{other.id}",
-            text=t(
-                "Your {platform} account was unlinked from your record. If that was not "
-                "you, tell your organiser.",
-                platform=gone,
-            ),
-            now=ctx.now,
-            person_id=person.id,
-            to=_recipient(other.platform, other.user_id, other.chat_id, person),
-        )
+    await _tell_other_accounts(
+        ctx,
+        person,
+        [o for o in await identities_of(ctx.session, person.id) if o.id != identity.id],
+        f"unlinked:{target}",
+        t(
+            "Your {platform} account was unlinked from your record. If that was not "
+            "you, tell your organiser.",
+            platform=gone,
+        ),
+    )
     return Reply(
         ctx.t(
             "Done: your {platform} account is no longer part of your record. To link it "
