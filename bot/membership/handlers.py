@@ -23,7 +23,7 @@ from bot.kernel.messages import Button, Reply
 from bot.kernel.permissions import is_member
 from bot.kernel.registry import Param, action, answer, command
 from bot.membership.leaving import leave_branch
-from bot.privacy.handlers import ask_consent
+from bot.privacy.consent import ask_consent
 from storage.models import Branch, Person
 from storage.vocabulary import PROPOSED
 

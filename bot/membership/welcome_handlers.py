@@ -18,7 +18,7 @@ from bot.kernel.registry import GROUP, PRIVATE, Param, action, command
 from bot.linking.queries import recent_failures
 from bot.linking.rules import FAILURES_ALLOWED
 from bot.membership.handlers import ask_where, join_flow
-from bot.privacy.handlers import ask_consent
+from bot.privacy.consent import ask_consent
 from storage.models import Branch, Consent, Identity, LinkFailure, Person, RoleGrant
 from storage.vocabulary import ADMIN, SCOPE_NATIONAL
 
