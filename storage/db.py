@@ -86,12 +86,14 @@ def alembic_config() -> Config:
 
 def _checkpoint_file(path: str) -> None:
     """In a thread: copy what the log holds into the database file, as far as no
-    reader still needs it; a PASSIVE checkpoint waits for no lock and blocks nobody."""
-    connection = sqlite3.connect(path, timeout=0)
-    try:
-        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-    finally:
-        connection.close()
+    reader still needs it; a PASSIVE checkpoint waits for no database lock and blocks
+    nobody (it waits only for a checkpoint this process runs: sqlite.CHECKPOINTS)."""
+    with sqlite.CHECKPOINTS:
+        connection = sqlite3.connect(path, timeout=0)
+        try:
+            connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            connection.close()
 
 
 def _migrate(connection: Connection, revision: str, down: bool) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
@@ -29,9 +30,23 @@ from sqlalchemy.util.concurrency import await_
 # What one trip brings back: description, rowcount, lastrowid, rows.
 _Outcome = tuple[Any, int, int | None, list[Any]]
 
+# One checkpoint at a time in this process: SQLite answers a checkpoint asked for
+# while another runs with "busy" at once, without waiting, so a sweep's
+# ``PRAGMA wal_checkpoint(TRUNCATE)`` (emptying the log of what was erased) that met
+# the background checkpoint (storage.db) would leave the log as it was. Held by
+# that checkpoint, and by a statement that checkpoints; nothing else waits for it.
+CHECKPOINTS = threading.Lock()
+
 
 def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
     """In aiosqlite's thread: run the statement, read it out, close the cursor."""
+    if "wal_checkpoint" in operation:
+        with CHECKPOINTS:
+            return _run_here(conn, operation, parameters, many)
+    return _run_here(conn, operation, parameters, many)
+
+
+def _run_here(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
     cursor = conn.cursor()
     try:
         if many:

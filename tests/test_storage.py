@@ -7,12 +7,14 @@ import datetime as dt
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, select, text
 
+from storage import sqlite
 from storage.db import (
     BACKSTOP_PAGES,
     CHECKPOINT_EVERY,
@@ -121,6 +123,32 @@ async def test_sqlite_checkpoints_its_log_beside_the_requests(tmp_path: Path) ->
                 break
             await asyncio.sleep(0.01)
         assert await asyncio.to_thread(in_the_file) >= CHECKPOINT_EVERY
+    finally:
+        await db.dispose()
+
+
+async def test_a_checkpoint_asked_for_waits_for_the_one_running_beside(tmp_path: Path) -> None:
+    """A sweep that empties the log (of what was erased) while the background
+    checkpoint runs is not answered "busy": it waits its turn, and empties it."""
+    path = tmp_path / "x.db"
+    db = Database(f"sqlite:///{path}")
+    await db.upgrade()
+    try:
+        async with db.transaction() as session:
+            session.add(Region(name="Wessex", slug="wessex", created_at=dt.datetime.now(dt.UTC)))
+        log_file = Path(f"{path}-wal")
+        assert (await asyncio.to_thread(log_file.stat)).st_size > 0
+
+        async def empty_the_log() -> Any:
+            async with db.transaction() as session:
+                return (await session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))).first()
+
+        with sqlite.CHECKPOINTS:  # as the background checkpoint holds it while it runs
+            sweep = asyncio.create_task(empty_the_log())
+            await asyncio.sleep(0.2)
+            assert not sweep.done()
+        busy, _, _ = await sweep
+        assert busy == 0 and (await asyncio.to_thread(log_file.stat)).st_size == 0
     finally:
         await db.dispose()
 
