@@ -12,7 +12,15 @@ from sqlalchemy import bindparam, select
 from bot.canvassing.rules import covers, local
 from bot.kernel.context import Context
 from bot.kernel.waiting_list import WaitingList, places_left
-from storage.models import Branch, Campaign, CanvassSession, CanvassSignup, Person
+from storage.models import (
+    Branch,
+    Campaign,
+    CanvassResult,
+    CanvassSession,
+    CanvassSignup,
+    CanvassSlot,
+    Person,
+)
 from storage.vocabulary import GOING, WAITING
 
 # Recipients (built once: see bot.kernel.outbox.Recipients).
@@ -103,3 +111,31 @@ async def coming_sessions(ctx: Context, *where: Any) -> list[CanvassSession]:
         )
     )
     return list(rows)
+
+
+async def active_slots(ctx: Context, branch: Branch) -> list[CanvassSlot]:
+    """The branch's weekly sessions, in the order /canvass slots numbers them."""
+    return list(
+        await ctx.session.scalars(
+            select(CanvassSlot)
+            .where(CanvassSlot.branch_id == branch.id, CanvassSlot.removed_at.is_(None))
+            .order_by(CanvassSlot.weekday, CanvassSlot.local_time, CanvassSlot.id)
+        )
+    )
+
+
+async def session_to_log(ctx: Context, branch: Branch) -> CanvassSession | None:
+    """The branch's latest session of the last two weeks, past and not cancelled,
+    whose results are not yet logged."""
+    return await ctx.session.scalar(
+        select(CanvassSession)
+        .where(
+            CanvassSession.branch_id == branch.id,
+            CanvassSession.cancelled_at.is_(None),
+            CanvassSession.starts_at <= ctx.now,
+            CanvassSession.starts_at > ctx.now - dt.timedelta(days=14),
+            ~select(CanvassResult.id).where(CanvassResult.session_id == CanvassSession.id).exists(),
+        )
+        .order_by(CanvassSession.starts_at.desc())
+        .limit(1)
+    )

@@ -4,13 +4,10 @@ results, with Undo) and /canvass stats (a chart of the last 12 weeks)."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-
-from sqlalchemy import select
 
 from bot.branches.handlers import require_staff
 from bot.canvassing.access import home
-from bot.canvassing.queries import SIGNUPS
+from bot.canvassing.queries import SIGNUPS, session_to_log
 from bot.canvassing.results import MAX_COUNT, chart, parse_tags, weekly_totals
 from bot.canvassing.rules import plain_number
 from bot.kernel.actions import Action
@@ -39,18 +36,7 @@ async def log(ctx: Context, words: list[str]) -> Reply:
     doors, conversations = int(counts[0]), int(counts[1])
     if conversations > doors:
         raise ctx.refuse(ctx.t("There cannot be more conversations than doors knocked."))
-    session = await ctx.session.scalar(
-        select(CanvassSession)
-        .where(
-            CanvassSession.branch_id == branch.id,
-            CanvassSession.cancelled_at.is_(None),
-            CanvassSession.starts_at <= ctx.now,
-            CanvassSession.starts_at > ctx.now - dt.timedelta(days=14),
-            ~select(CanvassResult.id).where(CanvassResult.session_id == CanvassSession.id).exists(),
-        )
-        .order_by(CanvassSession.starts_at.desc())
-        .limit(1)
-    )
+    session = await session_to_log(ctx, branch)
     if session is None:
         raise ctx.refuse(ctx.t("There is no session of the last two weeks left to log."))
     people = await SIGNUPS.count_going(ctx.session, session.id)

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from bot.branches.handlers import require_staff
 from bot.canvassing.access import home
-from bot.canvassing.queries import SIGNED_UP, SIGNUPS, coming_sessions
+from bot.canvassing.queries import SIGNED_UP, SIGNUPS, active_slots, coming_sessions
 from bot.canvassing.rules import (
     CAPACITY_LIMIT,
     POINT_LIMIT,
@@ -30,7 +28,7 @@ from bot.kernel.messages import Button, Reply
 from bot.kernel.outbox import Recipients
 from bot.kernel.registry import action
 from bot.lib.when import WhenError, read_weekly, weekly
-from storage.models import Branch, CanvassSession, CanvassSlot
+from storage.models import CanvassSession, CanvassSlot
 from storage.vocabulary import ORGANISER
 
 
@@ -102,17 +100,6 @@ async def schedule(ctx: Context, text: str) -> Reply:
     )
 
 
-async def _active_slots(ctx: Context, branch: Branch) -> list[CanvassSlot]:
-    """The branch's weekly sessions, in the order /canvass slots numbers them."""
-    return list(
-        await ctx.session.scalars(
-            select(CanvassSlot)
-            .where(CanvassSlot.branch_id == branch.id, CanvassSlot.removed_at.is_(None))
-            .order_by(CanvassSlot.weekday, CanvassSlot.local_time, CanvassSlot.id)
-        )
-    )
-
-
 def _weekly(ctx: Context, slot: CanvassSlot) -> str:
     """``Saturday 10:30``: when a weekly session meets, in the branch's time."""
     day = format_local(slot.weekday, "weekday", ctx.t.locale)
@@ -122,7 +109,7 @@ def _weekly(ctx: Context, slot: CanvassSlot) -> str:
 async def slots(ctx: Context) -> Reply:
     _, branch = await home(ctx)
     await require_staff(ctx, branch, (ORGANISER,), "canvass.slots")
-    slots = await _active_slots(ctx, branch)
+    slots = await active_slots(ctx, branch)
     if not slots:
         return Reply(
             ctx.t("No weekly canvassing yet: /canvass schedule saturday 10:30 Market Cross 8")
@@ -172,7 +159,7 @@ async def edit(ctx: Context, words: list[str]) -> Reply:
         "Usage: /canvass edit <number> point <meeting point> or /canvass edit <number> "
         "capacity <places|none>. To change the day or time, remove it and schedule anew."
     )
-    slots = await _active_slots(ctx, branch)
+    slots = await active_slots(ctx, branch)
     if len(words) < 3 or not plain_number(words[0]) or not 1 <= int(words[0]) <= len(slots):
         raise ctx.refuse(usage)
     slot, what, value = slots[int(words[0]) - 1], words[1].lower(), " ".join(words[2:])

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement
 
 from bot.branches.queries import search
 from bot.kernel.actions import Action
@@ -22,9 +22,9 @@ from bot.meetings.access import (
     private_refusal,
 )
 from bot.meetings.answers import answer
-from bot.meetings.queries import PLACES
+from bot.meetings.queries import PLACES, coming_meetings, my_answers, past_meetings
 from bot.meetings.texts import answer_buttons, calendar_event, kind_label, where_line
-from storage.models import Branch, Meeting, MeetingRsvp, Person
+from storage.models import Branch, Meeting, Person
 from storage.vocabulary import (
     ASSEMBLY,
     ORGANISER,
@@ -35,7 +35,6 @@ from storage.vocabulary import (
 )
 
 LIST_LIMIT = 5  # four buttons each: Discord shows 25 at most
-PAST_LIMIT = 10
 CHUNK = 1900  # a reply's text stays under Discord's 2000 characters
 
 
@@ -156,7 +155,7 @@ async def meetings_command(ctx: Context) -> list[Reply]:
         where.append(Meeting.kind == ASSEMBLY)
     if past:
         assert branch is not None
-        return _past(ctx, branch, staff, await _past_meetings(ctx, where))
+        return _past(ctx, branch, staff, await past_meetings(ctx, where))
     return [await _upcoming(ctx, branch, person, staff, where)]
 
 
@@ -167,15 +166,7 @@ async def _upcoming(
     staff: bool,
     where: list[ColumnElement[bool]],
 ) -> Reply:
-    rows = list(
-        await ctx.session.execute(
-            select(Meeting, Branch)
-            .join(Branch, Branch.id == Meeting.branch_id)
-            .where(Meeting.starts_at > ctx.now, *where)
-            .order_by(Meeting.starts_at, Meeting.id)
-            .limit(LIST_LIMIT)
-        )
-    )
+    rows = await coming_meetings(ctx, where, LIST_LIMIT)
     if not rows:
         if branch is None:
             return Reply(
@@ -193,7 +184,7 @@ async def _upcoming(
         )
     ids = [m.id for m, _ in rows]
     going = await PLACES.counts_going(ctx.session, ids)
-    mine = await _my_answers(ctx, person, ids)
+    mine = await my_answers(ctx, person, ids)
     if branch is not None:
         lines = [ctx.t("Coming meetings of the {branch} branch:", branch=branch.name)]
     else:
@@ -224,18 +215,6 @@ async def _upcoming(
     return Reply("\n".join(lines), buttons=tuple(buttons))
 
 
-async def _my_answers(ctx: Context, person: Person, ids: list[int]) -> dict[int, str]:
-    """The person's answer to each of the meetings ``ids`` they answered."""
-    return {
-        key: value
-        for key, value in await ctx.session.execute(
-            select(MeetingRsvp.meeting_id, MeetingRsvp.answer).where(
-                MeetingRsvp.meeting_id.in_(ids), MeetingRsvp.person_id == person.id
-            )
-        )
-    }
-
-
 def _answer_row(
     t: Translator, n: int, meeting: Meeting, going: int, my_answer: str | None
 ) -> tuple[Button, ...]:
@@ -253,17 +232,6 @@ def _answer_row(
         Button(t("Maybe {n}", n=n), Action.MEETING_MAYBE, mid),
         Button(t("Can't {n}", n=n), Action.MEETING_NO, mid),
         Button(t("Calendar {n}", n=n), Action.MEETING_ICS, mid),
-    )
-
-
-async def _past_meetings(ctx: Context, where: list[ColumnElement[bool]]) -> list[Meeting]:
-    return list(
-        await ctx.session.scalars(
-            select(Meeting)
-            .where(Meeting.starts_at <= ctx.now, *where)
-            .order_by(Meeting.starts_at.desc(), Meeting.id.desc())
-            .limit(PAST_LIMIT)
-        )
     )
 
 

@@ -3,8 +3,6 @@ name, guest and Done buttons; a forming branch's founding steps) and the minutes
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, case, func, select
-
 from bot.branches.formation import first_call_held, first_meeting_attended
 from bot.branches.queries import attendance
 from bot.branches.rules import counts_as_first_meeting
@@ -19,13 +17,11 @@ from bot.meetings.access import (
     gate,
     staff_meeting,
 )
+from bot.meetings.queries import door_list, marked_ids, may_mark, toggle_attendance
 from bot.meetings.rules import MINUTES_LIMIT
-from storage.models import Branch, Meeting, MeetingAttendance, MeetingRsvp, Person
+from storage.models import Branch, Meeting, Person
 from storage.vocabulary import (
     ONLINE,
-    RSVP_GOING,
-    RSVP_MAYBE,
-    RSVP_WAITING,
 )
 
 # --- after the meeting -------------------------------------------------------------
@@ -78,52 +74,9 @@ SHEET_ROWS, SHEET_COLUMNS = 4, 4  # with the last row, 5 rows: Discord's limit
 GUESTS_LIMIT = 2000
 
 
-async def _marked(ctx: Context, meeting: Meeting) -> set[int]:
-    return set(
-        await ctx.session.scalars(
-            select(MeetingAttendance.person_id).where(MeetingAttendance.meeting_id == meeting.id)
-        )
-    )
-
-
-def _on_list(meeting: Meeting) -> ColumnElement[bool]:
-    """Who may be marked as there: the branch's people, anyone who answered (an
-    assembly is open to residents) and anyone already marked."""
-    answered_any = select(MeetingRsvp.person_id).where(MeetingRsvp.meeting_id == meeting.id)
-    marked = select(MeetingAttendance.person_id).where(MeetingAttendance.meeting_id == meeting.id)
-    return (
-        (Person.branch_id == meeting.branch_id)
-        | Person.id.in_(answered_any)
-        | Person.id.in_(marked)
-    )
-
-
-async def _listed(ctx: Context, meeting: Meeting, limit: int) -> tuple[list[Person], int]:
-    """The door list: those marked or who answered Going or Maybe first, then the
-    rest of the branch, each by name; at most ``limit`` of them, and how many in all."""
-    expected = select(MeetingRsvp.person_id).where(
-        MeetingRsvp.meeting_id == meeting.id,
-        MeetingRsvp.answer.in_((RSVP_GOING, RSVP_MAYBE, RSVP_WAITING)),
-    )
-    marked = select(MeetingAttendance.person_id).where(MeetingAttendance.meeting_id == meeting.id)
-    first = case((Person.id.in_(marked) | Person.id.in_(expected), 0), else_=1)
-    people = list(
-        await ctx.session.scalars(
-            select(Person)
-            .where(_on_list(meeting))
-            .order_by(first, Person.display_name, Person.id)
-            .limit(limit)
-        )
-    )
-    total = await ctx.session.scalar(
-        select(func.count()).select_from(Person).where(_on_list(meeting))
-    )
-    return people, total or 0
-
-
 async def _sheet(ctx: Context, meeting: Meeting, branch: Branch) -> Reply:
-    marked = await _marked(ctx, meeting)
-    shown, listed = await _listed(ctx, meeting, SHEET_ROWS * SHEET_COLUMNS)
+    marked = await marked_ids(ctx, meeting)
+    shown, listed = await door_list(ctx, meeting, SHEET_ROWS * SHEET_COLUMNS)
     came = await attendance(ctx, meeting)
     lines = [
         ctx.t(
@@ -182,33 +135,6 @@ async def _held_meeting(ctx: Context, ref: str) -> tuple[Meeting, Branch]:
     return meeting, branch
 
 
-async def _may_mark(ctx: Context, meeting: Meeting, person: Person) -> bool:
-    found = await ctx.session.scalar(
-        select(Person.id).where(Person.id == person.id, _on_list(meeting))
-    )
-    return found is not None
-
-
-async def _toggle(ctx: Context, meeting: Meeting, person: Person) -> None:
-    row = await ctx.session.scalar(
-        select(MeetingAttendance).where(
-            MeetingAttendance.meeting_id == meeting.id, MeetingAttendance.person_id == person.id
-        )
-    )
-    if row is not None:
-        await ctx.session.delete(row)
-    else:
-        ctx.session.add(
-            MeetingAttendance(
-                meeting_id=meeting.id,
-                person_id=person.id,
-                marked_by=ctx.person.id if ctx.person else None,
-                at=ctx.now,
-            )
-        )
-    await ctx.session.flush()
-
-
 async def came(ctx: Context, words: list[str]) -> Reply:
     """/meeting came <id> shows the door sheet; /meeting came <id> <who> marks (or
     unmarks) one person of the branch or on the meeting's list."""
@@ -218,7 +144,7 @@ async def came(ctx: Context, words: list[str]) -> Reply:
     if len(words) > 1:
         ref = " ".join(words[1:])
         found = [
-            p for p in await resolve_reference(ctx.session, ref) if await _may_mark(ctx, meeting, p)
+            p for p in await resolve_reference(ctx.session, ref) if await may_mark(ctx, meeting, p)
         ]
         if len(found) != 1:
             raise ctx.refuse(
@@ -229,7 +155,7 @@ async def came(ctx: Context, words: list[str]) -> Reply:
                     branch=branch.name,
                 )
             )
-        await _toggle(ctx, meeting, found[0])
+        await toggle_attendance(ctx, meeting, found[0])
     return await _sheet(ctx, meeting, branch)
 
 
@@ -245,9 +171,9 @@ async def came_pressed(ctx: Context, target: str) -> Reply:
     meeting, branch = await _held_meeting(ctx, meeting_ref)
     person_id = parse_id(person_ref)
     person = await ctx.session.get(Person, person_id) if person_id else None
-    if person is None or not await _may_mark(ctx, meeting, person):
+    if person is None or not await may_mark(ctx, meeting, person):
         raise ctx.stale()
-    await _toggle(ctx, meeting, person)
+    await toggle_attendance(ctx, meeting, person)
     sheet = await _sheet(ctx, meeting, branch)
     return Reply(sheet.text, buttons=sheet.buttons, edit=True)
 

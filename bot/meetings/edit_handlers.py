@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
 from bot.kernel.effects import audit, notify
@@ -21,9 +19,9 @@ from bot.meetings.access import (
 )
 from bot.meetings.answers import let_in
 from bot.meetings.parsing import CAPACITY_LIMIT, LINK, LINK_LIMIT, PLACE_LIMIT, TITLE_LIMIT
-from bot.meetings.queries import answered, anyone_who_answered
+from bot.meetings.queries import answer_counts, answered, anyone_who_answered, later_in_series
 from bot.meetings.texts import answer_buttons, kind_label, meeting_notice, when_problem, where_line
-from storage.models import Branch, Meeting, MeetingRsvp
+from storage.models import Branch, Meeting
 from storage.vocabulary import (
     ONLINE,
     RSVP_GOING,
@@ -37,14 +35,7 @@ from storage.vocabulary import (
 
 async def show(ctx: Context, ref: str) -> Reply:
     meeting, branch = await staff_meeting(ctx, ref, "meeting.show")
-    counts = {
-        key: value
-        for key, value in await ctx.session.execute(
-            select(MeetingRsvp.answer, func.count())
-            .where(MeetingRsvp.meeting_id == meeting.id)
-            .group_by(MeetingRsvp.answer)
-        )
-    }
+    counts = await answer_counts(ctx, meeting)
     lines = [
         f"#{meeting.id} {meeting.title} ({kind_label(ctx.t, meeting.kind)})",
         format_local(meeting.starts_at, "datetime_zone", ctx.t.locale, tz=branch.timezone),
@@ -206,18 +197,7 @@ async def cancel(ctx: Context, words: list[str]) -> Reply:
         raise ctx.refuse(ctx.t("{title} has already started.", title=meeting.title))
     targets = [meeting]
     if len(words) == 2 and meeting.series_id is not None:
-        targets += list(
-            await ctx.session.scalars(
-                select(Meeting)
-                .where(
-                    Meeting.series_id == meeting.series_id,
-                    Meeting.id != meeting.id,
-                    Meeting.starts_at > meeting.starts_at,
-                    Meeting.cancelled_at.is_(None),
-                )
-                .order_by(Meeting.starts_at)
-            )
-        )
+        targets += await later_in_series(ctx, meeting)
     for row in targets:
         row.cancelled_at = ctx.now
         _changed(row)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, Row, bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.kernel.context import Context
 from bot.kernel.outbox import Recipients
 from bot.kernel.waiting_list import WaitingList
-from storage.models import Meeting, MeetingRsvp, Person
-from storage.vocabulary import RSVP_GOING, RSVP_NO, RSVP_WAITING
+from storage.models import Branch, Meeting, MeetingAttendance, MeetingRsvp, Person
+from storage.vocabulary import RSVP_GOING, RSVP_MAYBE, RSVP_NO, RSVP_WAITING
 
 # A meeting's places: Going while there is room, then a waiting list (bot.kernel.waiting_list).
 PLACES = WaitingList(
@@ -56,3 +57,148 @@ async def answer_of(session: AsyncSession, meeting: Meeting, person_id: int) -> 
             MeetingRsvp.meeting_id == meeting.id, MeetingRsvp.person_id == person_id
         )
     )
+
+
+async def answer_counts(ctx: Context, meeting: Meeting) -> dict[str, int]:
+    """How many gave each answer to the meeting (absent: none)."""
+    return {
+        key: value
+        for key, value in await ctx.session.execute(
+            select(MeetingRsvp.answer, func.count())
+            .where(MeetingRsvp.meeting_id == meeting.id)
+            .group_by(MeetingRsvp.answer)
+        )
+    }
+
+
+async def later_in_series(ctx: Context, meeting: Meeting) -> list[Meeting]:
+    """The meetings of its series after this one, not cancelled, soonest first."""
+    return list(
+        await ctx.session.scalars(
+            select(Meeting)
+            .where(
+                Meeting.series_id == meeting.series_id,
+                Meeting.id != meeting.id,
+                Meeting.starts_at > meeting.starts_at,
+                Meeting.cancelled_at.is_(None),
+            )
+            .order_by(Meeting.starts_at)
+        )
+    )
+
+
+# --- /meetings ---------------------------------------------------------------------
+
+PAST_LIMIT = 10  # the past meetings /meetings past shows
+
+
+async def coming_meetings(
+    ctx: Context, where: list[ColumnElement[bool]], limit: int
+) -> list[Row[Meeting, Branch]]:
+    """The meetings still to come that match ``where``, each with its branch, soonest
+    first, at most ``limit``."""
+    return list(
+        await ctx.session.execute(
+            select(Meeting, Branch)
+            .join(Branch, Branch.id == Meeting.branch_id)
+            .where(Meeting.starts_at > ctx.now, *where)
+            .order_by(Meeting.starts_at, Meeting.id)
+            .limit(limit)
+        )
+    )
+
+
+async def my_answers(ctx: Context, person: Person, ids: list[int]) -> dict[int, str]:
+    """The person's answer to each of the meetings ``ids`` they answered."""
+    return {
+        key: value
+        for key, value in await ctx.session.execute(
+            select(MeetingRsvp.meeting_id, MeetingRsvp.answer).where(
+                MeetingRsvp.meeting_id.in_(ids), MeetingRsvp.person_id == person.id
+            )
+        )
+    }
+
+
+async def past_meetings(ctx: Context, where: list[ColumnElement[bool]]) -> list[Meeting]:
+    return list(
+        await ctx.session.scalars(
+            select(Meeting)
+            .where(Meeting.starts_at <= ctx.now, *where)
+            .order_by(Meeting.starts_at.desc(), Meeting.id.desc())
+            .limit(PAST_LIMIT)
+        )
+    )
+
+
+# --- who came ------------------------------------------------------------------------
+
+
+async def marked_ids(ctx: Context, meeting: Meeting) -> set[int]:
+    return set(
+        await ctx.session.scalars(
+            select(MeetingAttendance.person_id).where(MeetingAttendance.meeting_id == meeting.id)
+        )
+    )
+
+
+def on_list(meeting: Meeting) -> ColumnElement[bool]:
+    """Who may be marked as there: the branch's people, anyone who answered (an
+    assembly is open to residents) and anyone already marked."""
+    answered_any = select(MeetingRsvp.person_id).where(MeetingRsvp.meeting_id == meeting.id)
+    marked = select(MeetingAttendance.person_id).where(MeetingAttendance.meeting_id == meeting.id)
+    return (
+        (Person.branch_id == meeting.branch_id)
+        | Person.id.in_(answered_any)
+        | Person.id.in_(marked)
+    )
+
+
+async def door_list(ctx: Context, meeting: Meeting, limit: int) -> tuple[list[Person], int]:
+    """The door list: those marked or who answered Going or Maybe first, then the
+    rest of the branch, each by name; at most ``limit`` of them, and how many in all."""
+    expected = select(MeetingRsvp.person_id).where(
+        MeetingRsvp.meeting_id == meeting.id,
+        MeetingRsvp.answer.in_((RSVP_GOING, RSVP_MAYBE, RSVP_WAITING)),
+    )
+    marked = select(MeetingAttendance.person_id).where(MeetingAttendance.meeting_id == meeting.id)
+    first = case((Person.id.in_(marked) | Person.id.in_(expected), 0), else_=1)
+    people = list(
+        await ctx.session.scalars(
+            select(Person)
+            .where(on_list(meeting))
+            .order_by(first, Person.display_name, Person.id)
+            .limit(limit)
+        )
+    )
+    total = await ctx.session.scalar(
+        select(func.count()).select_from(Person).where(on_list(meeting))
+    )
+    return people, total or 0
+
+
+async def may_mark(ctx: Context, meeting: Meeting, person: Person) -> bool:
+    found = await ctx.session.scalar(
+        select(Person.id).where(Person.id == person.id, on_list(meeting))
+    )
+    return found is not None
+
+
+async def toggle_attendance(ctx: Context, meeting: Meeting, person: Person) -> None:
+    row = await ctx.session.scalar(
+        select(MeetingAttendance).where(
+            MeetingAttendance.meeting_id == meeting.id, MeetingAttendance.person_id == person.id
+        )
+    )
+    if row is not None:
+        await ctx.session.delete(row)
+    else:
+        ctx.session.add(
+            MeetingAttendance(
+                meeting_id=meeting.id,
+                person_id=person.id,
+                marked_by=ctx.person.id if ctx.person else None,
+                at=ctx.now,
+            )
+        )
+    await ctx.session.flush()
