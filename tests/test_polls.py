@@ -69,6 +69,23 @@ async def test_a_single_choice_poll_from_preview_to_result(demo: Chat) -> None:
         assert await session.scalar(select(func.count()).select_from(Ballot)) == 2
 
 
+async def test_poll_alone_lists_ones_open_polls_soonest_first(demo: Chat) -> None:
+    later = await post(demo, "Alice", '"Meet on Tuesdays?" "Yes" "No" --closes 2026-12-20 20:00')
+    sooner = await post(demo, "Alice", '"Leaflet Saturday?" "Yes" "No" --closes 2026-12-10 20:00')
+    await vote(demo, "Carol", later, 0)
+    lines = joined(await demo.say("Carol", "/poll")).splitlines()
+    assert lines[0] == "Open polls:"
+    assert lines[1].startswith("1. Leaflet Saturday? · Thu 10 Dec 2026 20:00")
+    assert lines[1].endswith("not voted yet")
+    assert lines[2].startswith("2. Meet on Tuesdays? · Sun 20 Dec 2026 20:00")
+    assert lines[2].endswith("you voted ✓")
+    await demo.say("Alice", f"/poll close {sooner}")
+    lines = joined(await demo.say("Carol", "/poll")).splitlines()
+    assert lines[1:] == [lines[1]] and lines[1].startswith("1. Meet on Tuesdays?")
+    await demo.say("Alice", f"/poll close {later}")
+    assert "There are no open polls for you right now." in joined(await demo.say("Carol", "/poll"))
+
+
 async def test_approval_and_ranked_ballots_are_built_privately(demo: Chat) -> None:
     multi = await post(demo, "Alice", '"Which nights?" "Mon" "Tue" "Wed" --multi')
     replies = await demo.press("Carol", f"pollopen:{multi}")

@@ -17,10 +17,10 @@ from bot.kernel.config import Settings
 from bot.kernel.messages import Attachment
 from bot.kernel.outbox import Recipients, enqueue, enqueue_for
 from bot.polls import ballot_box
-from bot.polls.queries import ballots_of, scope_branches, scope_timezone
+from bot.polls.queries import ballots_of, linked_chats, scope_branches, scope_timezone
 from bot.polls.rules import count
 from bot.polls.texts import chart, meeting_buttons, result_text
-from storage.models import BranchChat, Person, Poll, PollVoter, SecretBallot
+from storage.models import Person, Poll, PollVoter, SecretBallot
 from storage.writes import claim
 
 
@@ -109,11 +109,7 @@ async def announce_result(
 
     tz = await scope_timezone(session, settings, poll)
     branches = await scope_branches(session, poll.scope, poll.scope_id)
-    chats = list(
-        await session.scalars(
-            select(BranchChat).where(BranchChat.branch_id.in_([b.id for b in branches]))
-        )
-    )
+    chats = await linked_chats(session, branches)
     t = translator(settings.default_locale)
     if chats:
         # Drawn off the event loop: matplotlib takes a noticeable fraction of a second.

@@ -18,8 +18,6 @@ person's open polls. The ballot's buttons are in vote_handlers.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from bot.kernel.actions import Action
 from bot.kernel.context import Context, parse_id
 from bot.kernel.i18n import N_, format_local
@@ -27,9 +25,9 @@ from bot.kernel.messages import Button, Reply
 from bot.kernel.registry import command
 from bot.polls.access import no_such_poll
 from bot.polls.post_handlers import POLL_USAGE, preview
-from bot.polls.queries import scope_timezone
+from bot.polls.queries import open_polls_of, scope_timezone
 from bot.polls.result_handlers import manage
-from storage.models import Poll, PollVoter
+from storage.models import Poll
 from storage.vocabulary import ADMIN, ORGANISER
 
 
@@ -74,15 +72,7 @@ async def _poll_from_arg(ctx: Context, text: str) -> Poll:
 
 async def _my_polls(ctx: Context) -> Reply:
     person = ctx.require_person()
-    rows = list(
-        await ctx.session.execute(
-            select(Poll, PollVoter.voted)
-            .join(PollVoter, PollVoter.poll_id == Poll.id)
-            .where(PollVoter.person_id == person.id, Poll.closed_at.is_(None))
-            .order_by(Poll.closes_at, Poll.id)
-            .limit(10)
-        )
-    )
+    rows = await open_polls_of(ctx.session, person.id)
     if not rows:
         return Reply(ctx.t("There are no open polls for you right now."))
     lines = [ctx.t("Open polls:")]

@@ -7,8 +7,6 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-
 from bot.branches.handlers import require_staff
 from bot.branches.queries import search
 from bot.kernel.actions import Action
@@ -26,14 +24,15 @@ from bot.polls.draft import Draft, parse_draft
 from bot.polls.queries import (
     BRANCH_ROLL,
     UNBRANCHED_ROLL,
+    linked_chats,
     open_roll,
-    roll_query,
+    roll_size,
     scope_branches,
     scope_timezone,
 )
 from bot.polls.rules import DEFAULT_OPEN_FOR
 from bot.polls.texts import poll_buttons, poll_text
-from storage.models import Branch, BranchChat, Poll, Region
+from storage.models import Branch, Poll, Region
 from storage.vocabulary import (
     MULTI,
     NATIONAL_SCOPE_ID,
@@ -145,10 +144,9 @@ async def preview(ctx: Context, text: str) -> Reply:
             closes = min(closes, before)
     branches = await scope_branches(ctx.session, scope, scope_id)
     national = ctx.settings.default_timezone if scope == SCOPE_NATIONAL else None
-    roll = roll_query(
-        branches, ctx.now, "--everyone" in draft.flags, national_timezone=national
-    ).subquery()
-    voters = int(await ctx.session.scalar(select(func.count()).select_from(roll)) or 0)
+    voters = await roll_size(
+        ctx.session, branches, ctx.now, "--everyone" in draft.flags, national_timezone=national
+    )
     prompt = await ctx.prompt(
         "poll",
         scope=scope,
@@ -246,11 +244,7 @@ async def post(ctx: Context, target: str) -> list[Reply]:
 
 async def _publish(ctx: Context, poll: Poll, branches: list[Branch], tz: str) -> None:
     """To each linked chat of the scope; privately to the voters of branches without one."""
-    chats = list(
-        await ctx.session.scalars(
-            select(BranchChat).where(BranchChat.branch_id.in_([b.id for b in branches]))
-        )
-    )
+    chats = await linked_chats(ctx.session, branches)
     party_t = translator(ctx.settings.default_locale)
     for chat in chats:
         await enqueue(

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.kernel.config import Settings
 from bot.polls import ballot_box
-from storage.models import Ballot, Branch, Person, Poll, PollVoter, SecretBallot
+from storage.models import Ballot, Branch, BranchChat, Person, Poll, PollVoter, SecretBallot
 from storage.vocabulary import SCOPE_BRANCH, SCOPE_NATIONAL, SCOPE_REGION
 
 
@@ -53,6 +53,19 @@ def roll_query(
         today = now.astimezone(ZoneInfo(national_timezone)).date()
         clauses.append(and_(Person.branch_id.is_(None), Person.dues_paid_until >= today))
     return select(Person.id).where(or_(*clauses) if clauses else literal(False))
+
+
+async def roll_size(
+    session: AsyncSession,
+    branches: Sequence[Branch],
+    now: dt.datetime,
+    everyone: bool,
+    *,
+    national_timezone: str | None = None,
+) -> int:
+    """How many people :func:`roll_query` finds now (a preview's "who votes")."""
+    roll = roll_query(branches, now, everyone, national_timezone=national_timezone).subquery()
+    return int(await session.scalar(select(func.count()).select_from(roll)) or 0)
 
 
 async def open_roll(
@@ -182,3 +195,25 @@ UNBRANCHED_ROLL = (
     .join(Person, Person.id == PollVoter.person_id)
     .where(PollVoter.poll_id == bindparam("r_poll"), Person.branch_id.is_(None))
 )
+
+
+async def linked_chats(session: AsyncSession, branches: Sequence[Branch]) -> list[BranchChat]:
+    """The group chats linked to these branches (where a poll and its result go)."""
+    return list(
+        await session.scalars(
+            select(BranchChat).where(BranchChat.branch_id.in_([b.id for b in branches]))
+        )
+    )
+
+
+async def open_polls_of(session: AsyncSession, person_id: int) -> list[tuple[Poll, bool]]:
+    """The first ten open polls with this person on the roll, soonest to close
+    first, each with whether they have voted."""
+    rows = await session.execute(
+        select(Poll, PollVoter.voted)
+        .join(PollVoter, PollVoter.poll_id == Poll.id)
+        .where(PollVoter.person_id == person_id, Poll.closed_at.is_(None))
+        .order_by(Poll.closes_at, Poll.id)
+        .limit(10)
+    )
+    return [(poll, voted) for poll, voted in rows]
