@@ -20,6 +20,7 @@ import bot.draws.seeding
 import bot.meetings.reminders
 import bot.polls.sweeps
 import bot.privacy.retention
+from bot.announcements import handlers as announcements
 from bot.branches import affiliation_handlers as affiliation
 from bot.branches import branch_handlers as branch
 from bot.branches import chat_handlers as chats
@@ -82,6 +83,7 @@ FEATURES: tuple[ModuleType, ...] = (
     canvass_results,
     chats,
     delivery,
+    announcements,
     link,
     meetings,
     meeting_answers,

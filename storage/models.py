@@ -321,6 +321,47 @@ class ErasureCount(Base):
 # --- Canvassing ---------------------------------------------------------------------
 
 
+class Announcement(Base):
+    """An organiser's message to the people of a branch, a region or the nation:
+    a draft until its author presses Send (``sent_at``); Cancel deletes it, and so
+    does the next /announce once it is two days old."""
+
+    __tablename__ = "announcements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # SCOPE_BRANCH (scope_id: the branch), SCOPE_REGION (the region) or
+    # SCOPE_NATIONAL (NATIONAL_SCOPE_ID).
+    scope: Mapped[str] = mapped_column(String(16))
+    scope_id: Mapped[int] = mapped_column(Integer)
+    # Who it is for: everyone, members, supporters, canvassers (bot.announcements.rules).
+    audience: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # How many people (privately) and group chats it was queued for when sent.
+    people: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    chats: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+Index("ix_announcements_scope", Announcement.scope, Announcement.scope_id)
+
+
+class AnnouncementOptOut(Base):
+    """A person who does not want announcements from one level (branch, region,
+    nation). Only the turning off is stored: no row, announcements on."""
+
+    __tablename__ = "announcement_opt_outs"
+    __table_args__ = (UniqueConstraint("person_id", "level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    level: Mapped[str] = mapped_column(String(16))  # SCOPE_BRANCH, SCOPE_REGION, SCOPE_NATIONAL
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
 class CanvassSlot(Base):
     """A weekly canvassing session of a branch: a weekday and a local time."""
 

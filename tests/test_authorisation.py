@@ -69,6 +69,28 @@ class Attempt:
 
 ATTEMPTS = [
     Attempt(
+        "announce-branch",
+        "/announce branch Frome members: Bring leaflets",
+        refused=(*EVERYONE_ELSE, "Bob", "Lee"),  # Bob is Frome's treasurer, no organiser
+        rightful=("Alice", "Jo", "Kai"),
+        done="Preview of your announcement",
+        branch="Frome",
+    ),
+    Attempt(
+        "announce-region",
+        "/announce region South West: Regional assembly",
+        refused=(*EVERYONE_ELSE, "Alice", "Bob"),  # a branch's organiser is not the region's
+        rightful=("Jo", "Kai"),
+        done="Preview of your announcement",
+    ),
+    Attempt(
+        "announce-national",
+        "/announce national: Conference",
+        refused=(*EVERYONE_ELSE, "Alice", "Jo"),  # a region's admin is not the party's
+        rightful=("Kai",),
+        done="Preview of your announcement",
+    ),
+    Attempt(
         "signup-branch",
         "/signup Frome",
         refused=(*EVERYONE_ELSE, "Bob", "Lee"),  # Bob is Frome's treasurer, no organiser

@@ -6,13 +6,15 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from bot.announcements import queries as announcements
+from bot.announcements import texts as announcement_texts
 from bot.branches.handlers import STAFF, branch_named_or_own, require_staff
 from bot.kernel.context import Context
 from bot.kernel.i18n import N_, format_local
 from bot.kernel.messages import Reply
-from bot.kernel.outbox import PENDING, UNDELIVERABLE
+from bot.kernel.outbox import PENDING, SENT, UNDELIVERABLE
 from bot.kernel.registry import Param, command
-from storage.models import Identity, OutboxMessage, Person
+from storage.models import Branch, Identity, OutboxMessage, Person
 
 WINDOW = dt.timedelta(days=30)
 LIMIT = 30
@@ -50,12 +52,14 @@ async def delivery(ctx: Context) -> Reply:
             .order_by(Person.display_name)
         )
     )
+    sent = await _announcements(ctx, branch)
     if not rows and not blocked:
         return Reply(
             ctx.t(
                 "Every message to the {branch} branch's people in the last 30 days got through.",
                 branch=branch.name,
-            ),
+            )
+            + sent,
             private=True,
         )
     lines = [ctx.t("Delivery problems for the {branch} branch (last 30 days):", branch=branch.name)]
@@ -76,4 +80,26 @@ async def delivery(ctx: Context) -> Reply:
                 platform=platform,
             )
         )
-    return Reply("\n".join(lines), private=True)
+    return Reply("\n".join(lines) + sent, private=True)
+
+
+async def _announcements(ctx: Context, branch: Branch) -> str:
+    """How the announcements that reached the branch in the last 30 days fared
+    (their copies to everyone they went to), below the problems; empty if none."""
+    found = await announcements.recent_for(ctx.session, branch, ctx.now - WINDOW, 10)
+    if not found:
+        return ""
+    lines = ["", "", announcement_texts.delivery_heading(ctx.t)]
+    for announcement in found:
+        counts = await announcements.delivery_counts(ctx.session, announcement.id)
+        lines.append(
+            announcement_texts.delivery_line(
+                ctx.t,
+                announcement,
+                counts,
+                timezone=branch.timezone,
+                sent_status=SENT,
+                undeliverable_status=UNDELIVERABLE,
+            )
+        )
+    return "\n".join(lines)

@@ -40,6 +40,10 @@ class Action(StrEnum):
     BRANCH_MERGE_CANCEL = "brmerge-no"  # cancel /branch merge
     UNLINK_CHAT = "unlinkchat"  # the Undo under linking a group chat to a branch
 
+    # Announcements (bot/announcements/)
+    ANNOUNCE_SEND = "annsend"  # send a previewed announcement
+    ANNOUNCE_CANCEL = "anncancel"  # drop a previewed announcement: nothing is sent
+
     # Polls (bot/polls/)
     POLL_POST = "pollpost"  # post a drafted poll
     POLL_CANCEL = "pollcancel"  # drop a drafted poll

@@ -31,7 +31,6 @@ from storage.models import AuditEntry, BranchChat, Prompt
 
 log = logging.getLogger(__name__)
 
-MAX_ARGS = 1000
 ATTEMPTS = 3
 RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
 
@@ -173,7 +172,7 @@ class Core:
                     name=name[:32],
                 )
             )
-        if len(request.args) > MAX_ARGS:
+        if len(request.args) > spec.longest:
             raise ctx.refuse(ctx.t("That message is too long for me; please shorten it."))
         replies = _as_list(await spec.handler(ctx))
         if spec.private:

@@ -98,6 +98,8 @@ class CommandSpec:
     # Its name on a platform whose word differs: (platform, name), e.g. a
     # Telegram "chat" is a Discord "channel".
     names: tuple[tuple[str, str], ...] = ()
+    # The most characters it takes after its name; longer is refused before it runs.
+    longest: int = 1000
 
     def name_on(self, platform: str) -> str:
         return dict(self.names).get(platform, self.name)
@@ -197,6 +199,7 @@ def command(
     params: tuple[Param, ...] = DETAILS,
     chats: tuple[str, ...] = (PRIVATE,),
     names: tuple[tuple[str, str], ...] = (),
+    longest: int = 1000,
 ) -> Callable[[CommandHandler], CommandHandler]:
     """Mark a function as the handler of the command ``name`` (it registers
     nothing: :meth:`Handlers.collect` finds it in its module)."""
@@ -214,6 +217,7 @@ def command(
             params=params,
             chats=chats,
             names=names,
+            longest=longest,
         )
         return _mark(handler, spec)
 

@@ -1,0 +1,79 @@
+"""Where an announcement goes and queuing it there: for each branch in its scope,
+the linked group chats or the people its audience selects (bot.announcements.rules
+decides which), counted for the preview and queued in the outbox on Send, every
+copy keyed by the announcement so that it is queued once whatever happens."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.announcements import queries
+from bot.announcements.rules import local_day, this_month, to_chats
+from bot.kernel.i18n import Translator, translator
+from bot.kernel.outbox import Recipients, enqueue, enqueue_for
+from storage.models import Announcement, Branch
+
+
+@dataclass
+class Reach:
+    """Who an announcement reaches: group chats (ids) and, where it goes
+    privately, each branch's recipients; with how many of each."""
+
+    chats: list[int] = field(default_factory=list)
+    private: list[tuple[Branch, Recipients]] = field(default_factory=list)
+    people: int = 0
+
+
+async def reach(
+    session: AsyncSession,
+    *,
+    scope: str,
+    scope_id: int,
+    audience: str,
+    author_id: int,
+    now: dt.datetime,
+) -> Reach:
+    branches = await queries.branches_in(session, scope, scope_id)
+    chats = await queries.linked_chats(session, [b.id for b in branches])
+    found = Reach()
+    for branch in branches:
+        linked = chats.get(branch.id, [])
+        if to_chats(audience, len(linked)):
+            found.chats.extend(linked)
+            continue
+        who = queries.audience_of(
+            audience,
+            branch,
+            level=scope,
+            author_id=author_id,
+            day=local_day(now, branch.timezone),
+            month=this_month(now, branch.timezone),
+        )
+        found.private.append((branch, who))
+        found.people += await queries.count(session, audience, who)
+    return found
+
+
+async def queue(
+    session: AsyncSession,
+    announcement: Announcement,
+    found: Reach,
+    render: Callable[[Translator], str],
+    *,
+    default_locale: str,
+    now: dt.datetime,
+) -> None:
+    """Queue the announcement's copies: one a group chat (in the party's language:
+    a group has no one language), one a person (in theirs)."""
+    key = queries.key_of(announcement.id)
+    text = render(translator(default_locale))
+    for chat_id in found.chats:
+        await enqueue(
+            session, key=f"{key}:chat{chat_id}", text=text, now=now, branch_chat_id=chat_id
+        )
+    for _branch, who in found.private:
+        await enqueue_for(session, who, key=key, render=render, now=now)

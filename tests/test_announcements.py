@@ -1,0 +1,189 @@
+"""/announce: an organiser's message to their branch, a region's or the party's,
+to an audience, previewed with its reach, sent once, delivered through the outbox.
+
+The demo party: Frome (Alice organises; Bob, Carol, Jo members; Dan a supporter;
+Lee's dues lapsed), Bath (Erin organises; Femi, Gita members; linked to no chat
+unless a test links it), Wells (Hana, Ivan supporters); Jo is the South West
+region's admin, Kai the national admin.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from storage.models import Announcement, AuditEntry, OutboxMessage
+from tests.helpers import Chat, RecordingTransport, deliver, text
+
+
+async def announcement_rows(chat: Chat) -> list[Announcement]:
+    async with chat.core.db.transaction() as session:
+        return list(await session.scalars(select(Announcement).order_by(Announcement.id)))
+
+
+async def outbox_count(chat: Chat) -> int:
+    async with chat.core.db.transaction() as session:
+        return int(await session.scalar(select(func.count(OutboxMessage.id))) or 0)
+
+
+async def delivered(chat: Chat) -> RecordingTransport:
+    transport = RecordingTransport()
+    await deliver(chat, transport)
+    return transport
+
+
+def got(transport: RecordingTransport, words: str) -> set[str]:
+    """Who received a message containing ``words``."""
+    return {name for name, sent in transport.sent if words in sent}
+
+
+async def test_an_organiser_announces_to_members_only(demo: Chat) -> None:
+    replies = await demo.say("Alice", "/announce members: Dues-paying AGM on Friday")
+    preview = text(replies)
+    assert not replies[0].error, preview
+    assert "Preview" in preview and "Dues-paying AGM on Friday" in preview
+    # Bob, Carol and Jo have paid; Alice wrote it; Dan and Lee are supporters.
+    assert "It reaches 3 people privately · 0 group chats." in preview
+    assert await outbox_count(demo) == 0  # nothing is queued before Send
+    sent = await demo.press("Alice", "Send")
+    assert "queued for 3 people" in text(sent)
+    transport = await delivered(demo)
+    assert got(transport, "Dues-paying AGM") == {"Bob", "Carol", "Jo"}
+    assert "📣 From the Frome branch:" in transport.sent[0][1]
+    [row] = await announcement_rows(demo)
+    assert row.sent_at is not None and row.people == 3 and row.audience == "members"
+    async with demo.core.db.transaction() as session:
+        audited = await session.scalar(select(AuditEntry).where(AuditEntry.action == "announce"))
+    assert audited is not None and audited.details["people"] == 3
+
+
+async def test_supporters_only_reach_supporters(demo: Chat) -> None:
+    await demo.say("Alice", "/announce supporters: Become a member this month")
+    await demo.press("Alice", "Send")
+    transport = await delivered(demo)
+    assert got(transport, "Become a member") == {"Dan", "Lee"}
+
+
+async def test_a_member_who_turned_branch_announcements_off_does_not_get_it(demo: Chat) -> None:
+    from storage.models import AnnouncementOptOut
+
+    carol = await demo.person("Carol")
+    assert carol is not None
+    async with demo.core.db.transaction() as session:
+        session.add(AnnouncementOptOut(person_id=carol.id, level="branch", at=demo.clock.now()))
+    replies = await demo.say("Alice", "/announce members: Leafleting on Sunday")
+    assert "It reaches 2 people privately" in text(replies)
+    await demo.press("Alice", "Send")
+    transport = await delivered(demo)
+    assert got(transport, "Leafleting on Sunday") == {"Bob", "Jo"}
+
+
+async def test_a_branch_with_a_linked_chat_gets_it_there_and_one_without_privately(
+    demo: Chat,
+) -> None:
+    await demo.say("Erin", "/linkchat", group="-100bath")
+    replies = await demo.say("Jo", "/announce region: Regional assembly in Taunton")
+    preview = text(replies)
+    # Bath's chat; Frome's five and Wells's two privately (Jo wrote it).
+    assert "It reaches 7 people privately · 1 group chat." in preview, preview
+    await demo.press("Jo", "Send")
+    transport = await delivered(demo)
+    receivers = got(transport, "Regional assembly in Taunton")
+    assert receivers == {"", "Alice", "Bob", "Carol", "Dan", "Lee", "Hana", "Ivan"}
+    assert "📣 From the South West region:" in transport.sent[0][1]
+
+
+async def test_an_announcement_for_some_goes_privately_even_where_there_is_a_chat(
+    demo: Chat,
+) -> None:
+    await demo.say("Erin", "/linkchat", group="-100bath")
+    replies = await demo.say("Erin", "/announce members: Members' meeting")
+    assert "goes to each privately" in text(replies)
+    await demo.press("Erin", "Send")
+    transport = await delivered(demo)
+    assert got(transport, "Members' meeting") == {"Femi", "Gita"}
+
+
+async def test_pressing_send_twice_sends_once(demo: Chat) -> None:
+    await demo.say("Alice", "/announce Canvassing at 10 on Saturday")
+    send = demo.button("Alice", "Send")
+    first = await demo.press("Alice", send)
+    assert "queued for 5 people" in text(first)
+    again = await demo.press("Alice", send)
+    assert "already sent" in text(again)
+    transport = await delivered(demo)
+    assert sorted(got(transport, "Canvassing at 10")) == ["Bob", "Carol", "Dan", "Jo", "Lee"]
+    assert len(transport.sent) == 5
+
+
+async def test_a_member_cannot_announce(demo: Chat) -> None:
+    replies = await demo.say("Carol", "/announce Free pizza")
+    assert replies[0].error and "Only the organisers" in replies[0].text
+    assert await outbox_count(demo) == 0
+    # nor to the region or the party
+    assert (await demo.say("Carol", "/announce region: x"))[0].error
+    assert (await demo.say("Alice", "/announce national: x"))[0].error
+    assert await announcement_rows(demo) == []
+
+
+async def test_a_regional_admin_announces_to_the_region_and_a_national_admin_to_all(
+    demo: Chat,
+) -> None:
+    await demo.say("Jo", "/announce region members: Regional ballot opens")
+    await demo.press("Jo", "Send")
+    await demo.say("Kai", "/announce national: Conference in March")
+    sent = await demo.press("Kai", "Send")
+    assert "queued for 11 people" in text(sent), text(sent)
+    transport = await delivered(demo)
+    assert got(transport, "Regional ballot opens") == {
+        "Bob",
+        "Carol",
+        "Erin",
+        "Femi",
+        "Gita",
+        "Alice",
+    }
+    assert "Jo" in got(transport, "Conference in March")
+    assert "📣 From Test Party:" in next(s for _, s in transport.sent if "Conference" in s)
+
+
+async def test_an_empty_or_overlong_text_is_refused_and_nothing_queued(demo: Chat) -> None:
+    empty = await demo.say("Alice", "/announce")
+    assert empty[0].error and "/announce <text>" in empty[0].text
+    only_audience = await demo.say("Alice", "/announce members:   ")
+    assert only_audience[0].error
+    long = await demo.say("Alice", "/announce " + "x" * 1801)
+    assert long[0].error and "1801 characters" in long[0].text and "1800" in long[0].text
+    assert await announcement_rows(demo) == []
+    assert await outbox_count(demo) == 0
+
+
+async def test_cancel_before_send_sends_nothing(demo: Chat) -> None:
+    await demo.say("Alice", "/announce Never mind")
+    send = demo.button("Alice", "Send")
+    dropped = await demo.press("Alice", "Cancel")
+    assert "nothing was sent" in text(dropped)
+    late = await demo.press("Alice", send)
+    assert late[0].error
+    assert await announcement_rows(demo) == []
+    assert await outbox_count(demo) == 0
+
+
+async def test_someone_else_cannot_press_send(demo: Chat) -> None:
+    await demo.say("Alice", "/announce Mine")
+    send = demo.button("Alice", "Send")
+    forged = await demo.press("Bob", send)
+    assert forged[0].error
+    assert await outbox_count(demo) == 0
+
+
+async def test_delivery_shows_how_an_announcement_fared(demo: Chat) -> None:
+    await demo.say("Alice", "/announce Street stall on Saturday")
+    await demo.press("Alice", "Send")
+    transport = RecordingTransport(refuse={"dan"})
+    await deliver(demo, transport)
+    replies = await demo.say("Alice", "/delivery")
+    shown = text(replies)
+    assert "Announcements (last 30 days):" in shown
+    assert "“Street stall on Saturday”: 4 delivered, 1 could not be reached, 0 still waiting" in (
+        shown
+    )
