@@ -60,6 +60,7 @@ from bot.polls import post_handlers as poll_posting
 from bot.polls import result_handlers as poll_results
 from bot.polls import vote_handlers as poll_votes
 from bot.privacy import handlers as privacy
+from bot.settings import handlers as settings
 from storage.db import Database
 
 # Every feature whose commands, buttons and typed answers the bot answers, in the
@@ -78,6 +79,7 @@ FEATURES: tuple[ModuleType, ...] = (
     affiliation,
     undo,
     canvass,
+    settings,
     canvass_signup,
     canvass_schedule,
     canvass_results,

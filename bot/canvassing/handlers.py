@@ -1,9 +1,8 @@
-"""/canvass: the branch's weekly door-knocking, and /reminders.
+"""/canvass: the branch's weekly door-knocking.
 
 /canvass                         the next week's sessions, with Sign up / Cancel
 /canvass schedule <weekday> <HH:MM> <meeting point> [capacity]   (organisers)
 /canvass slots                   the weekly sessions, with Remove (organisers)
-/reminders on|off
 
 /canvass's subcommands are answered by their modules: signup_handlers (the week's
 sessions and their buttons), schedule_handlers (schedule, slots, edit),
@@ -18,7 +17,7 @@ from bot.canvassing.signup_handlers import listing
 from bot.kernel.context import Context
 from bot.kernel.i18n import N_
 from bot.kernel.messages import Reply
-from bot.kernel.registry import Param, command
+from bot.kernel.registry import command
 from storage.vocabulary import ORGANISER
 
 
@@ -60,27 +59,3 @@ async def canvass(ctx: Context) -> Reply:
     if sub:
         raise ctx.refuse(_usage(ctx))
     return await listing(ctx)
-
-
-@command(
-    "reminders",
-    N_("turn canvassing reminders on or off"),
-    usage="on|off",
-    params=(Param.choice("setting", N_("on or off"), ("on", "off"), required=True),),
-)
-async def reminders(ctx: Context) -> Reply:
-    person = ctx.require_person()
-    choice = ctx.request.args.strip().lower()
-    if choice not in ("on", "off"):
-        state = ctx.t("on") if person.reminders else ctx.t("off")
-        return Reply(
-            ctx.t("Your reminders are {state}. Send /reminders on or /reminders off.", state=state)
-        )
-    person.reminders = choice == "on"
-    if person.reminders:
-        return Reply(
-            ctx.t(
-                "Reminders are on: you'll get the weekly round-up and a reminder the evening before."
-            )
-        )
-    return Reply(ctx.t("Reminders are off. Send /reminders on to have them again."))
