@@ -64,17 +64,55 @@ async def test_supporters_only_reach_supporters(demo: Chat) -> None:
 
 
 async def test_a_member_who_turned_branch_announcements_off_does_not_get_it(demo: Chat) -> None:
-    from storage.models import AnnouncementOptOut
-
-    carol = await demo.person("Carol")
-    assert carol is not None
-    async with demo.core.db.transaction() as session:
-        session.add(AnnouncementOptOut(person_id=carol.id, level="branch", at=demo.clock.now()))
+    screen = await demo.say("Carol", "/reminders")
+    assert "Announcements from your branch: on · your region: on · the party: on." in text(screen)
+    turned = await demo.press("Carol", "Branch announcements off")
+    assert "Announcements from your branch: off · your region: on" in text(turned)
     replies = await demo.say("Alice", "/announce members: Leafleting on Sunday")
     assert "It reaches 2 people privately" in text(replies)
     await demo.press("Alice", "Send")
+    await demo.say("Jo", "/announce region members: Regional ballot opens")
+    await demo.press("Jo", "Send")
     transport = await delivered(demo)
     assert got(transport, "Leafleting on Sunday") == {"Bob", "Jo"}
+    assert "Carol" in got(transport, "Regional ballot opens")  # only the branch's are off
+
+
+async def test_the_settings_screen_turns_each_setting_and_a_second_press_changes_nothing(
+    demo: Chat,
+) -> None:
+    await demo.say("Dan", "/reminders")
+    off = demo.button("Dan", "Party announcements off")
+    await demo.press("Dan", off)
+    again = await demo.press("Dan", off)  # the same button again: still off
+    assert "the party: off." in text(again)
+    turned = await demo.press("Dan", "Turn canvassing reminders off")
+    assert "Your reminders are off." in text(turned)
+    dan = await demo.person("Dan")
+    assert dan is not None and dan.reminders is False
+    await demo.press("Dan", "Party announcements on")
+    await demo.press("Dan", "Turn canvassing reminders on")
+    back = await demo.say("Dan", "/reminders")
+    assert "Your reminders are on." in text(back) and "the party: on." in text(back)
+    forged = await demo.press("Dan", "set:everything-off")
+    assert forged[0].error
+
+
+async def test_mydata_shows_what_is_turned_off_and_forget_removes_it(demo: Chat) -> None:
+    import json
+
+    from storage.models import AnnouncementOptOut
+
+    await demo.say("Carol", "/reminders")
+    await demo.press("Carol", "Region announcements off")
+    [exported] = await demo.say("Carol", "/mydata")
+    assert exported.file is not None
+    document = json.loads(exported.file.content)
+    assert [row["level"] for row in document["announcement_opt_outs"]] == ["region"]
+    await demo.say("Carol", "/forget")
+    await demo.press("Carol", "Yes, delete my data")
+    async with demo.core.db.transaction() as session:
+        assert list(await session.scalars(select(AnnouncementOptOut))) == []
 
 
 async def test_a_branch_with_a_linked_chat_gets_it_there_and_one_without_privately(

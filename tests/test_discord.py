@@ -232,7 +232,7 @@ async def test_the_slash_commands_are_the_command_descriptions(rig: Rig) -> None
         ("level", False, False, ["branch", "region", "national"], "where (default: their branch)"),
     ]
     assert shape("join") == [("place", True, True, [], "your town or postcode")]
-    assert shape("reminders") == [("setting", True, False, ["on", "off"], "on or off")]
+    assert shape("reminders") == [("setting", False, False, ["on", "off"], "on or off")]
     assert shape("me") == [] and shape("unlinkchannel") == []
     assert shape("poll") == [("details", False, False, [], "what to do (see /help)")]
 

@@ -44,6 +44,9 @@ class Action(StrEnum):
     ANNOUNCE_SEND = "annsend"  # send a previewed announcement
     ANNOUNCE_CANCEL = "anncancel"  # drop a previewed announcement: nothing is sent
 
+    # Settings (bot/settings/)
+    SETTING = "set"  # turn one of one's reminders or announcements on or off (/reminders)
+
     # Polls (bot/polls/)
     POLL_POST = "pollpost"  # post a drafted poll
     POLL_CANCEL = "pollcancel"  # drop a drafted poll
