@@ -528,3 +528,18 @@ def test_long_texts_are_split_at_line_ends() -> None:
     assert all(len(p) <= MAX_TEXT for p in parts)
     assert "\n".join(parts) == text
     assert chunks("y" * (MAX_TEXT * 2 + 5)) == ["y" * MAX_TEXT, "y" * MAX_TEXT, "y" * 5]
+
+
+async def test_an_announcement_over_discord_previews_sends_once_and_reaches_members(
+    rig: Rig,
+) -> None:
+    (preview,) = await rig.slash(ALICE, "announce", guild=False, details="members: AGM on the 14th")
+    assert "Preview of your announcement" in preview["content"]
+    send = custom_ids(preview)["Send"]
+    assert "Sent: queued for" in contents(await rig.click(ALICE, send))
+    assert "already sent" in contents(await rig.click(ALICE, send))
+    await rig.deliver()
+    for member in (BOB, CAROL):
+        got = [m for m in rig.fake.messages_to(member) if "AGM on the 14th" in m["content"]]
+        assert len(got) == 1
+    assert not any("AGM on the 14th" in m["content"] for m in rig.fake.messages_to(DAN))

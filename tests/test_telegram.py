@@ -341,3 +341,27 @@ async def test_canvassing_over_telegram_with_its_calendar_and_chart(rig: Rig) ->
     assert photos and photos[0].params["photo"].content.startswith(b"\x89PNG")
     assert "got through" in (await rig.say(alice, "/delivery"))[0]
     assert "campaign is on" in (await rig.say(alice, "/campaign start By-election 2027-01-14"))[0]
+
+
+async def test_an_announcement_over_telegram_reaches_members_who_have_not_turned_it_off(
+    rig: Rig,
+) -> None:
+    tg = rig.tg
+    alice, carol = tg.user(101, "Alice", "alice"), tg.user(103, "Carol", "carol")
+    await rig.say(carol, "/reminders")
+    await rig.press(carol, "Region announcements off")
+    assert "your region: off" in tg.last_message(103)["text"]  # the screen, edited
+    preview = await rig.say(alice, "/announce members: AGM on the 14th")
+    assert "Preview of your announcement" in preview[0] and "AGM on the 14th" in preview[0]
+    await rig.press(alice, "Send")
+    assert "Sent: queued for" in tg.last_message(101)["text"]
+    await rig.deliver()
+    for member in (102, 103):  # Bob and Carol (Carol turned off only the region's)
+        assert any("AGM on the 14th" in t for t in tg.sent_texts(member))
+    await rig.say(carol, "/reminders")
+    await rig.press(carol, "Branch announcements off")
+    await rig.say(alice, "/announce members: Second notice")
+    await rig.press(alice, "Send")
+    await rig.deliver()
+    assert any("Second notice" in t for t in tg.sent_texts(102))
+    assert not any("Second notice" in t for t in tg.sent_texts(103))
