@@ -225,3 +225,20 @@ async def test_delivery_shows_how_an_announcement_fared(demo: Chat) -> None:
     assert "“Street stall on Saturday”: 4 delivered, 1 could not be reached, 0 still waiting" in (
         shown
     )
+
+
+async def test_ballots_reach_someone_who_turned_every_announcement_off(demo: Chat) -> None:
+    await demo.say("Carol", "/reminders")
+    for label in (
+        "Branch announcements off",
+        "Region announcements off",
+        "Party announcements off",
+    ):
+        await demo.press("Carol", label)
+    assert "your branch: off · your region: off · the party: off" in text(demo.last["Carol"])
+    await demo.say("Alice", '/poll "Meet on Tuesdays?" "Yes" "No"')
+    await demo.press("Alice", "Post it")
+    told = {
+        name for name, sent in await demo.outbox() if sent.startswith("Poll: Meet on Tuesdays?")
+    }
+    assert "Carol" in told
