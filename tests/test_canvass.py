@@ -9,7 +9,8 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from storage.models import CanvassSession, CanvassSignup, CanvassSlot
+from bot.canvassing.rules import WEEKS, by_week
+from storage.models import CanvassResult, CanvassSession, CanvassSignup, CanvassSlot
 from tests.helpers import Chat, snapshot, text
 
 
@@ -203,6 +204,28 @@ async def test_stats_are_a_chart_of_the_last_twelve_weeks(demo: Chat) -> None:
     )
     assert reply.file is not None and reply.file.mime_type == "image/png"
     assert reply.file.content.startswith(b"\x89PNG\r\n\x1a\n") and len(reply.file.content) > 5000
+
+
+def test_results_count_in_the_branchs_local_week_and_old_ones_drop_out() -> None:
+    def result(doors: int, tags: list[str]) -> CanvassResult:
+        return CanvassResult(people_out=2, doors=doors, conversations=1, tags=tags)
+
+    today = dt.date(2026, 12, 2)  # a Wednesday
+    utc = dt.UTC
+    results = [
+        # Sunday 23:30 in UTC is Monday 00:30 in Berlin: this week's, not last week's.
+        (dt.datetime(2026, 11, 29, 23, 30, tzinfo=utc), result(10, ["housing"])),
+        (dt.datetime(2026, 11, 25, 10, 0, tzinfo=utc), result(20, ["buses", "housing"])),
+        (dt.datetime(2026, 9, 1, 10, 0, tzinfo=utc), result(99, ["old"])),  # 13 weeks back
+    ]
+    weeks, issues = by_week(results, "Europe/Berlin", today)
+    assert len(weeks) == WEEKS and weeks[-1].start == dt.date(2026, 11, 30)
+    assert [(w.start, w.doors) for w in weeks if w.doors] == [
+        (dt.date(2026, 11, 23), 20),
+        (dt.date(2026, 11, 30), 10),
+    ]
+    assert sum(w.people for w in weeks) == 4
+    assert issues == {"housing": 2, "buses": 1}
 
 
 async def test_editing_the_meeting_point_tells_those_signed_up(demo: Chat) -> None:

@@ -139,3 +139,13 @@ async def session_to_log(ctx: Context, branch: Branch) -> CanvassSession | None:
         .order_by(CanvassSession.starts_at.desc())
         .limit(1)
     )
+
+
+async def branch_results(ctx: Context, branch: Branch) -> list[tuple[dt.datetime, CanvassResult]]:
+    """Each logged session of the branch: when it started, and its result."""
+    rows = await ctx.session.execute(
+        select(CanvassSession.starts_at, CanvassResult)
+        .join(CanvassResult, CanvassResult.session_id == CanvassSession.id)
+        .where(CanvassSession.branch_id == branch.id)
+    )
+    return [(starts_at, result) for starts_at, result in rows]

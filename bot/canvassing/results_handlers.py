@@ -7,9 +7,9 @@ import asyncio
 
 from bot.branches.handlers import require_staff
 from bot.canvassing.access import home
-from bot.canvassing.queries import SIGNUPS, session_to_log
-from bot.canvassing.results import MAX_COUNT, chart, parse_tags, weekly_totals
-from bot.canvassing.rules import plain_number
+from bot.canvassing.queries import SIGNUPS, branch_results, session_to_log
+from bot.canvassing.rules import MAX_COUNT, by_week, local, parse_tags, plain_number
+from bot.canvassing.texts import chart
 from bot.kernel.actions import Action
 from bot.kernel.context import Context, parse_id
 from bot.kernel.effects import audit
@@ -81,7 +81,8 @@ async def unlog_pressed(ctx: Context, target: str) -> Reply:
 async def stats(ctx: Context) -> Reply:
     _, branch = await home(ctx)
     await require_staff(ctx, branch, (ORGANISER,), "canvass.stats")
-    weeks, issues = await weekly_totals(ctx, branch)
+    today = local(ctx.now, branch.timezone).date()
+    weeks, issues = by_week(await branch_results(ctx, branch), branch.timezone, today)
     labels = {
         "title": ctx.t("Canvassing with the {branch} branch, last 12 weeks"),
         "doors": ctx.t("doors knocked"),

@@ -1,6 +1,6 @@
 """Canvassing's rules on plain facts: when a weekly slot meets, a moment in the
 branch's time, which campaign covers a branch, the limits of what organisers
-write and how their numbers are read.
+write and how their numbers are read, and results totalled by week.
 
 A slot is "Saturdays 10:30 at the Market Cross" in the branch's own time zone;
 its sessions are the dated occurrences (``bot.lib.when.weekly``: a Saturday 10:30
@@ -10,10 +10,14 @@ session stays 10:30 local across a clock change), stored in UTC.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from storage.models import Branch, Campaign, CanvassSlot
+from storage.models import Branch, Campaign, CanvassResult, CanvassSlot
 from storage.vocabulary import SCOPE_NATIONAL, SCOPE_REGION
 
 HORIZON = dt.timedelta(days=7)
@@ -62,3 +66,51 @@ def whole_number(word: str) -> int | None:
     if not (word.isdecimal() and len(word) <= 9):
         return None
     return int("".join(str(unicodedata.decimal(ch)) for ch in word))
+
+
+# --- results -------------------------------------------------------------------------
+# Only totals and the issues voters raised (as tags) are stored: never a voter's
+# identity or opinion.
+
+WEEKS = 12
+TAG = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
+MAX_TAGS = 10
+MAX_COUNT = 100_000
+
+
+def parse_tags(words: list[str]) -> list[str] | None:
+    """Lower-case tags such as ``housing`` or ``bus-routes``; None if any is not one."""
+    tags = [w.lower().strip(",#") for w in words]
+    if len(tags) > MAX_TAGS or not all(TAG.match(t) for t in tags):
+        return None
+    return list(dict.fromkeys(tags))
+
+
+@dataclass(frozen=True, slots=True)
+class Week:
+    start: dt.date
+    people: int
+    doors: int
+    conversations: int
+
+
+def by_week(
+    results: Iterable[tuple[dt.datetime, CanvassResult]], tz: str, today: dt.date
+) -> tuple[list[Week], Counter[str]]:
+    """The ``WEEKS`` weeks up to ``today``'s (oldest first, empty weeks included), each
+    with the results of sessions that started in it (``results``: each session's start
+    and its result), and the issues raised in them."""
+    this_monday = today - dt.timedelta(days=today.weekday())
+    first = this_monday - dt.timedelta(weeks=WEEKS - 1)
+    weeks = {first + dt.timedelta(weeks=i): [0, 0, 0] for i in range(WEEKS)}
+    issues: Counter[str] = Counter()
+    for starts_at, result in results:
+        day = local(starts_at, tz).date()
+        monday = day - dt.timedelta(days=day.weekday())
+        if monday in weeks:
+            totals = weeks[monday]
+            totals[0] += result.people_out
+            totals[1] += result.doors
+            totals[2] += result.conversations
+            issues.update(result.tags or [])
+    return [Week(m, *t) for m, t in sorted(weeks.items())], issues

@@ -1,12 +1,13 @@
-"""Canvassing's words: a session as a calendar app shows it, and the notices of a
-session cancelled or a place opened up."""
+"""Canvassing's words: a session as a calendar app shows it, the notices of a
+session cancelled, moved or a place opened up, and the chart of the last weeks."""
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Callable
 
-from bot.canvassing.rules import SESSION_LENGTH
+from bot.canvassing.rules import SESSION_LENGTH, Week
 from bot.kernel.i18n import Translator, format_local
 from bot.lib.ics import Event, uid
 from storage.models import Branch, CanvassSession
@@ -45,3 +46,30 @@ def moved_notice(at: dt.datetime, tz: str, point: str) -> Callable[[Translator],
         when=format_local(at, "day_time", t.locale, tz=tz),
         point=point,
     )
+
+
+def chart(branch_name: str, weeks: list[Week], labels: dict[str, str], locale: str) -> bytes:
+    """A PNG of people out, doors and conversations per week, dated in ``locale``."""
+    # The object-oriented API, not pyplot: no global state, so it may run in a thread.
+    from matplotlib.figure import Figure
+
+    x = [format_local(w.start, "day_month", locale) for w in weeks]
+    figure = Figure(figsize=(8, 5))
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    top.bar(x, [w.doors for w in weeks], color="#6a9fb5", label=labels["doors"])
+    top.plot(
+        x,
+        [w.conversations for w in weeks],
+        color="#d4843e",
+        marker="o",
+        label=labels["conversations"],
+    )
+    top.legend(loc="upper left")
+    top.set_title(labels["title"].format(branch=branch_name))
+    bottom.bar(x, [w.people for w in weeks], color="#8fb56a", label=labels["people"])
+    bottom.legend(loc="upper left")
+    bottom.tick_params(axis="x", rotation=45)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
