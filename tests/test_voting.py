@@ -14,6 +14,7 @@ from pyrankvote.single_seat_ranking_methods import instant_runoff_voting
 from bot.lib.voting import (
     Elimination,
     RankedResult,
+    Round,
     count_approval,
     count_ranked,
     count_single,
@@ -303,6 +304,37 @@ def pyrankvote_count(options: int, ballots: list[list[int]]) -> tuple[list[str],
     return [str(c) for c in outcome.get_winners()], [first[str(i)] for i in range(options)]
 
 
+def trailing_group_ties_the_next(round_: Round) -> bool:
+    """Whether the trailing candidates of a round, two or more, hold together exactly the
+    votes of the candidate above them: pyrankvote's batch elimination then rejects only
+    part of the group (on the poll in the test below it rejects 0 with 7 votes and keeps
+    1 with 5), so it is no longer counting the same rules."""
+    votes = sorted(round_.votes.values())
+    return any(sum(votes[:k]) == votes[k] for k in range(2, len(votes)))
+
+
+# pyrankvote 2.0.6 elects 1 here: round 1 is 4: 18, 2: 16, 0: 7, 1: 5, 3: 4, and it
+# rejects 0 and 3 but keeps 1; counted by hand, 3 then 1 then 0 go (0 holds 11 after 3's
+# ballots move to it), and 4 beats 2 by 22 to 16.
+TIED_TRAILING_GROUP = (
+    [[1]] * 5
+    + [[4, 2, 0, 1]] * 9
+    + [[3, 0, 1, 4, 2]] * 4
+    + [[0, 3, 1]] * 7
+    + [[2, 1, 4, 0, 3]] * 12
+    + [[4]] * 9
+    + [[2, 1, 3, 0, 4]] * 4
+)
+
+
+def test_a_trailing_group_level_with_the_next_goes_one_by_one() -> None:
+    ours = count_ranked(5, TIED_TRAILING_GROUP)
+    assert [r.eliminated for r in ours.rounds] == [3, 1, 0, None]
+    assert ours.rounds[-1].votes == {2: 16, 4: 22}
+    assert ours.winner == 4
+    assert trailing_group_ties_the_next(ours.rounds[0])
+
+
 @st.composite
 def contested_polls(draw: st.DrawFn) -> tuple[int, list[list[int]]]:
     """3 to 6 options and several kinds of ballot in uneven numbers, so that most counts
@@ -327,6 +359,7 @@ def test_same_winner_as_pyrankvote_when_no_tie_is_broken(
     ours = count_ranked(options, ballots)
     assume(ours.winner is not None and len(ours.rounds) > 1)
     assume(all(r.reason in (None, Elimination.FEWEST_VOTES) for r in ours.rounds))
+    assume(not any(map(trailing_group_ties_the_next, ours.rounds)))
     event(f"compared a count of {min(len(ours.rounds), 4)}{'+' * (len(ours.rounds) > 3)} rounds")
     winners, first_round = pyrankvote_count(options, ballots)
     assert winners == [str(ours.winner)]
