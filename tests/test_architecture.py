@@ -520,3 +520,44 @@ def test_checking_a_sortition_record_loads_no_solver(tmp_path: Path) -> None:
     loaded = modules_loaded_by(code, cwd=tmp_path)
     assert "numpy" in loaded  # it did check the record
     assert loaded & HEAVY == set()
+
+
+def private_names_borrowed(path: Path) -> list[str]:
+    """The names with a leading underscore that ``path`` imports from another
+    module of ours: what one module shares with another is public, so that a
+    reader sees what a module offers from its names alone."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [
+        f"{path.name}:{node.lineno} takes {alias.name} from {'.' * node.level}{node.module}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        and node.module
+        and (node.level > 0 or node.module.split(".")[0] in LAYERS)
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
+
+
+def test_no_module_borrows_another_modules_private_name() -> None:
+    borrowed = [
+        f"{path.relative_to(ROOT).parent}/{found}"
+        for layer in LAYERS
+        for path in sorted((ROOT / layer).rglob("*.py"))
+        if "migrations" not in path.parts
+        for found in private_names_borrowed(path)
+    ]
+    assert borrowed == []
+
+
+def test_the_borrowing_checker_sees_a_private_name_taken(tmp_path: Path) -> None:
+    sample = tmp_path / "borrower.py"
+    sample.write_text(
+        "from bot.draws.record_handlers import record, _may_draw\n"
+        "from os.path import _get_sep\n"
+        "def later():\n    from .handlers import _own_branch\n"
+    )
+    found = private_names_borrowed(sample)
+    assert [f.split(" takes ")[1] for f in found] == [
+        "_may_draw from bot.draws.record_handlers",
+        "_own_branch from .handlers",
+    ]
