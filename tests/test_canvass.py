@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from bot.canvassing.rules import WEEKS, by_week
+from bot.canvassing.rules import WEEKS, by_week, daily_starts
 from storage.models import CanvassResult, CanvassSession, CanvassSignup, CanvassSlot
 from tests.helpers import Chat, snapshot, text
 
@@ -226,6 +227,21 @@ def test_results_count_in_the_branchs_local_week_and_old_ones_drop_out() -> None
     ]
     assert sum(w.people for w in weeks) == 4
     assert issues == {"housing": 2, "buses": 1}
+
+
+def test_campaign_days_keep_local_time_and_skip_the_taken_and_the_past() -> None:
+    london = ZoneInfo("Europe/London")
+    now = dt.datetime(2026, 10, 23, 12, 0, tzinfo=dt.UTC)  # Friday, after 10:30 local
+    weekly_saturday = dt.datetime(2026, 10, 24, 9, 30, tzinfo=dt.UTC)  # 10:30 summer time
+    starts = daily_starts(dt.date(2026, 10, 26), dt.time(10, 30), london, now, {weekly_saturday})
+    # Not Friday's (past) nor Saturday's (taken); 10:30 local on both sides of the
+    # clocks going back on Sunday 25 October.
+    assert [s.astimezone(london).strftime("%a %H:%M") for s in starts] == [
+        "Sun 10:30",
+        "Mon 10:30",
+    ]
+    assert starts[0] == dt.datetime(2026, 10, 25, 10, 30, tzinfo=dt.UTC)
+    assert daily_starts(dt.date(2026, 10, 22), dt.time(10, 30), london, now, set()) == []
 
 
 async def test_editing_the_meeting_point_tells_those_signed_up(demo: Chat) -> None:

@@ -14,22 +14,25 @@ weekly round-up into a daily one (see ``bot.canvassing.reminders``).
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
-
-from bot.canvassing.queries import active_campaign, coming_sessions
-from bot.canvassing.rules import covers, local, slot_time
-from bot.canvassing.sessions import cancel_sessions, ensure_sessions
+from bot.canvassing.queries import (
+    active_campaign,
+    branches_where,
+    campaign_running,
+    coming_sessions,
+    in_scope,
+    unstopped_campaign,
+)
+from bot.canvassing.rules import covers, local
+from bot.canvassing.sessions import add_daily_sessions, cancel_sessions
 from bot.kernel.context import Context
 from bot.kernel.effects import audit, notify
 from bot.kernel.i18n import N_, format_local
 from bot.kernel.messages import Reply
-from bot.kernel.outbox import Recipients
 from bot.kernel.permissions import holds_at_branch, holds_at_region, holds_nationally
 from bot.kernel.registry import command
-from bot.lib.when import WhenError, local_moment, read_date
-from storage.models import Branch, Campaign, CanvassSession, CanvassSlot, Person
+from bot.lib.when import WhenError, read_date
+from storage.models import Branch, Campaign, CanvassSession
 from storage.vocabulary import (
     ADMIN,
     NATIONAL_SCOPE_ID,
@@ -41,15 +44,6 @@ from storage.vocabulary import (
 )
 
 MAX_DAYS = 366
-
-# Recipients: everyone in a campaign's scope (built once; see bot.kernel.outbox.Recipients).
-_IN_BRANCH = select(Person.id).where(Person.branch_id == bindparam("r_branch"))
-_IN_REGION = (
-    select(Person.id)
-    .join(Branch, Branch.id == Person.branch_id)
-    .where(Branch.region_id == bindparam("r_region"))
-)
-_IN_PARTY = select(Person.id).where(Person.branch_id.is_not(None))
 
 
 async def _scope(ctx: Context, word: str) -> tuple[str, int, Branch | None]:
@@ -115,11 +109,7 @@ async def campaign(ctx: Context) -> Reply:
         raise ctx.refuse(_usage(ctx)) from None
     if not today < polling_day <= today + dt.timedelta(days=MAX_DAYS):
         raise ctx.refuse(ctx.t("Polling day must be after today and within a year."))
-    existing = await ctx.session.scalar(
-        select(Campaign).where(
-            Campaign.scope == scope, Campaign.scope_id == scope_id, Campaign.stopped_at.is_(None)
-        )
-    )
+    existing = await unstopped_campaign(ctx, scope, scope_id)
     if existing is not None and existing.polling_day >= today:
         raise ctx.refuse(
             ctx.t(
@@ -137,27 +127,17 @@ async def campaign(ctx: Context) -> Reply:
     )
     ctx.session.add(run)
     await ctx.session.flush()
-    branches = [
-        b
-        for b in await ctx.session.scalars(select(Branch).where(Branch.status != PROPOSED))
-        if covers(run, b)
-    ]
+    branches = [b for b in await branches_where(ctx, Branch.status != PROPOSED) if covers(run, b)]
     added = 0
     without: list[str] = []  # branches with no weekly session to copy
     for branch in branches:
-        n = await _add_daily_sessions(ctx, run, branch)
+        n = await add_daily_sessions(ctx, run, branch)
         added += n
         if not n:
             without.append(branch.name)
-    if scope == SCOPE_NATIONAL:
-        who = Recipients(_IN_PARTY, {})
-    elif scope == SCOPE_REGION:
-        who = Recipients(_IN_REGION, {"r_region": scope_id})
-    else:
-        who = Recipients(_IN_BRANCH, {"r_branch": scope_id})
     await notify(
         ctx,
-        who,
+        in_scope(scope, scope_id),
         f"campaign:{run.id}",
         lambda t: t(
             "📣 Campaign: {name}. Polling day is {day}. Every door counts: send /canvass "
@@ -190,61 +170,15 @@ async def campaign(ctx: Context) -> Reply:
     return Reply(text)
 
 
-async def _add_daily_sessions(ctx: Context, run: Campaign, branch: Branch) -> int:
-    """A session every day until polling day, at the branch's first weekly time and place."""
-    slot = await ctx.session.scalar(
-        select(CanvassSlot)
-        .where(CanvassSlot.branch_id == branch.id, CanvassSlot.removed_at.is_(None))
-        .order_by(CanvassSlot.id)
-        .limit(1)
-    )
-    if slot is None:
-        return 0
-    at = slot_time(slot)
-    # The weekly sessions up to polling day first, so that a day never gets two.
-    tz = ZoneInfo(branch.timezone)
-    last = local_moment(run.polling_day, at, tz)
-    await ensure_sessions(ctx, branch, last)
-    taken = {s.starts_at for s in await coming_sessions(ctx, CanvassSession.branch_id == branch.id)}
-    day = local(ctx.now, branch.timezone).date()
-    added = 0
-    while day <= run.polling_day:
-        starts = local_moment(day, at, tz)
-        if starts > ctx.now and starts not in taken:
-            ctx.session.add(
-                CanvassSession(
-                    branch_id=branch.id,
-                    slot_id=slot.id,  # so that editing or removing the slot reaches it
-                    starts_at=starts,
-                    meeting_point=slot.meeting_point,
-                    capacity=slot.capacity,
-                    campaign_id=run.id,
-                )
-            )
-            added += 1
-        day += dt.timedelta(days=1)
-    return added
-
-
 async def _stop(ctx: Context, scope_word: str) -> Reply:
     scope, scope_id, home = await _scope(ctx, scope_word)
     today = local(ctx.now, home.timezone if home else ctx.settings.default_timezone).date()
-    run = await ctx.session.scalar(
-        select(Campaign)
-        .where(
-            Campaign.scope == scope,
-            Campaign.scope_id == scope_id,
-            Campaign.stopped_at.is_(None),
-            Campaign.polling_day >= today,
-        )
-        .order_by(Campaign.started_at.desc())
-        .limit(1)
-    )
+    run = await campaign_running(ctx, scope, scope_id, today)
     if run is None:
         raise ctx.refuse(ctx.t("No campaign is running here."))
     run.stopped_at = ctx.now
     cancelled = 0
-    for branch in await ctx.session.scalars(select(Branch)):
+    for branch in await branches_where(ctx):
         if not covers(run, branch):
             continue
         added = await coming_sessions(

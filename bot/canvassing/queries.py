@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, select
 
 from bot.canvassing.rules import covers, local
 from bot.kernel.context import Context
+from bot.kernel.outbox import Recipients
 from bot.kernel.waiting_list import WaitingList, places_left
 from storage.models import (
     Branch,
@@ -21,7 +22,7 @@ from storage.models import (
     CanvassSlot,
     Person,
 )
-from storage.vocabulary import GOING, WAITING
+from storage.vocabulary import GOING, SCOPE_NATIONAL, SCOPE_REGION, WAITING
 
 # Recipients (built once: see bot.kernel.outbox.Recipients).
 SIGNED_UP = select(CanvassSignup.person_id).where(
@@ -149,3 +150,63 @@ async def branch_results(ctx: Context, branch: Branch) -> list[tuple[dt.datetime
         .where(CanvassSession.branch_id == branch.id)
     )
     return [(starts_at, result) for starts_at, result in rows]
+
+
+# Everyone in a campaign's scope (built once; see bot.kernel.outbox.Recipients).
+_IN_BRANCH = select(Person.id).where(Person.branch_id == bindparam("r_branch"))
+_IN_REGION = (
+    select(Person.id)
+    .join(Branch, Branch.id == Person.branch_id)
+    .where(Branch.region_id == bindparam("r_region"))
+)
+_IN_PARTY = select(Person.id).where(Person.branch_id.is_not(None))
+
+
+def in_scope(scope: str, scope_id: int) -> Recipients:
+    """Everyone in a campaign's scope: the branch's people, the region's, or the party's."""
+    if scope == SCOPE_NATIONAL:
+        return Recipients(_IN_PARTY, {})
+    if scope == SCOPE_REGION:
+        return Recipients(_IN_REGION, {"r_region": scope_id})
+    return Recipients(_IN_BRANCH, {"r_branch": scope_id})
+
+
+async def unstopped_campaign(ctx: Context, scope: str, scope_id: int) -> Campaign | None:
+    """A campaign of this scope not stopped (its polling day may have passed)."""
+    return await ctx.session.scalar(
+        select(Campaign).where(
+            Campaign.scope == scope, Campaign.scope_id == scope_id, Campaign.stopped_at.is_(None)
+        )
+    )
+
+
+async def campaign_running(
+    ctx: Context, scope: str, scope_id: int, today: dt.date
+) -> Campaign | None:
+    """The latest campaign of this scope still running (not stopped, polling day to come)."""
+    return await ctx.session.scalar(
+        select(Campaign)
+        .where(
+            Campaign.scope == scope,
+            Campaign.scope_id == scope_id,
+            Campaign.stopped_at.is_(None),
+            Campaign.polling_day >= today,
+        )
+        .order_by(Campaign.started_at.desc())
+        .limit(1)
+    )
+
+
+async def branches_where(ctx: Context, *where: Any) -> list[Branch]:
+    """The branches that match ``where`` (all of them without)."""
+    return list(await ctx.session.scalars(select(Branch).where(*where)))
+
+
+async def first_slot(ctx: Context, branch: Branch) -> CanvassSlot | None:
+    """The branch's first weekly session still on, the one a campaign copies."""
+    return await ctx.session.scalar(
+        select(CanvassSlot)
+        .where(CanvassSlot.branch_id == branch.id, CanvassSlot.removed_at.is_(None))
+        .order_by(CanvassSlot.id)
+        .limit(1)
+    )

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from bot.lib.when import local_moment
 from storage.models import Branch, Campaign, CanvassResult, CanvassSlot
 from storage.vocabulary import SCOPE_NATIONAL, SCOPE_REGION
 
@@ -66,6 +67,21 @@ def whole_number(word: str) -> int | None:
     if not (word.isdecimal() and len(word) <= 9):
         return None
     return int("".join(str(unicodedata.decimal(ch)) for ch in word))
+
+
+def daily_starts(
+    polling_day: dt.date, at: dt.time, tz: ZoneInfo, now: dt.datetime, taken: set[dt.datetime]
+) -> list[dt.datetime]:
+    """A campaign's daily sessions: ``at`` (local time in ``tz``) every day from today
+    until polling day, but for the moments past or ``taken`` (a session is there)."""
+    day = now.astimezone(tz).date()
+    starts_at = []
+    while day <= polling_day:
+        starts = local_moment(day, at, tz)
+        if starts > now and starts not in taken:
+            starts_at.append(starts)
+        day += dt.timedelta(days=1)
+    return starts_at
 
 
 # --- results -------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Canvassing sessions and their sign-ups: sessions created as they come into
-view (idempotently), signing up and cancelling with the waiting list, and
-cancelling sessions.
+view (idempotently), signing up and cancelling with the waiting list,
+cancelling sessions, and a campaign's daily sessions.
 """
 
 from __future__ import annotations
@@ -13,14 +13,21 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, insert, select
 
 from bot.branches.recipients import only
-from bot.canvassing.queries import SIGNED_UP, SIGNUPS, Listing, listings
-from bot.canvassing.rules import HORIZON, slot_time
+from bot.canvassing.queries import (
+    SIGNED_UP,
+    SIGNUPS,
+    Listing,
+    coming_sessions,
+    first_slot,
+    listings,
+)
+from bot.canvassing.rules import HORIZON, daily_starts, slot_time
 from bot.canvassing.texts import cancelled_notice, promoted_notice
 from bot.kernel.context import Context
 from bot.kernel.effects import notify
 from bot.kernel.outbox import Recipients
-from bot.lib.when import weekly
-from storage.models import Branch, CanvassSession, CanvassSignup, CanvassSlot, Person
+from bot.lib.when import local_moment, weekly
+from storage.models import Branch, Campaign, CanvassSession, CanvassSignup, CanvassSlot, Person
 from storage.vocabulary import GOING
 from storage.writes import upsert
 
@@ -129,3 +136,29 @@ async def cancel_sessions(ctx: Context, sessions: list[CanvassSession], branch: 
             f"canvass-cancelled:{session.id}",
             cancelled_notice(session.starts_at, branch.timezone),
         )
+
+
+async def add_daily_sessions(ctx: Context, run: Campaign, branch: Branch) -> int:
+    """A session every day until polling day, at the branch's first weekly time and place."""
+    slot = await first_slot(ctx, branch)
+    if slot is None:
+        return 0
+    at = slot_time(slot)
+    # The weekly sessions up to polling day first, so that a day never gets two.
+    tz = ZoneInfo(branch.timezone)
+    last = local_moment(run.polling_day, at, tz)
+    await ensure_sessions(ctx, branch, last)
+    taken = {s.starts_at for s in await coming_sessions(ctx, CanvassSession.branch_id == branch.id)}
+    starts_at = daily_starts(run.polling_day, at, tz, ctx.now, taken)
+    for starts in starts_at:
+        ctx.session.add(
+            CanvassSession(
+                branch_id=branch.id,
+                slot_id=slot.id,  # so that editing or removing the slot reaches it
+                starts_at=starts,
+                meeting_point=slot.meeting_point,
+                capacity=slot.capacity,
+                campaign_id=run.id,
+            )
+        )
+    return len(starts_at)
