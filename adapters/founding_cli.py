@@ -124,8 +124,7 @@ async def cmd_admin_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_region_add(args: argparse.Namespace, settings: Settings) -> int:
-    from sqlalchemy import select
-
+    from bot.branches.queries import region_with_slug
     from bot.branches.rules import clean_area, clean_region_name, slugify
     from storage.models import AuditEntry, Region
 
@@ -141,7 +140,7 @@ async def cmd_region_add(args: argparse.Namespace, settings: Settings) -> int:
     now = SystemClock().now()
     try:
         async with db.transaction() as session:
-            if await session.scalar(select(Region).where(Region.slug == slugify(name))):
+            if await region_with_slug(session, slugify(name)):
                 raise Stop(f"there is already a region called {name}")
             region = Region(name=name, slug=slugify(name), area=area, created_at=now)
             session.add(region)
@@ -160,10 +159,9 @@ async def cmd_region_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_region_areas(args: argparse.Namespace, settings: Settings) -> int:
-    from sqlalchemy import func, select
-
-    from bot.branches.rules import clean_area, slugify
-    from storage.models import AuditEntry, Region
+    from bot.branches.queries import region_named
+    from bot.branches.rules import clean_area
+    from storage.models import AuditEntry
 
     area = clean_area(args.areas)
     if area is None:
@@ -172,12 +170,7 @@ async def cmd_region_areas(args: argparse.Namespace, settings: Settings) -> int:
     now = SystemClock().now()
     try:
         async with db.transaction() as session:
-            region = await session.scalar(
-                select(Region).where(
-                    (func.lower(Region.name) == args.name.lower())
-                    | (Region.slug == slugify(args.name))
-                )
-            )
+            region = await region_named(session, args.name)
             if region is None:
                 raise Stop(f"there is no region called {args.name}")
             session.add(
@@ -196,14 +189,12 @@ async def cmd_region_areas(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_region_list(args: argparse.Namespace, settings: Settings) -> int:
-    from sqlalchemy import select
-
-    from storage.models import Region
+    from bot.branches.queries import regions_by_name
 
     db = await _open(args, settings)
     try:
         async with db.transaction() as session:
-            regions = list(await session.scalars(select(Region).order_by(Region.name)))
+            regions = await regions_by_name(session)
             rows = [(r.name, r.area) for r in regions]
     finally:
         await db.dispose()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.branches.recipients import organisers_of
@@ -32,7 +32,7 @@ from storage.models import (
     Region,
     RoleGrant,
 )
-from storage.vocabulary import ONLINE, ORGANISER, SCOPE_BRANCH
+from storage.vocabulary import ONLINE, ORGANISER, SCOPE_BRANCH, SCOPE_REGION
 
 _BY_SLUG = select(Branch).where(Branch.slug == bindparam("slug"))
 
@@ -172,6 +172,52 @@ async def progress(ctx: Context, branch: Branch) -> Progress:
         first_meeting=first_meeting,
         came=await attendance(ctx, first_meeting) if first_meeting else 0,
         paid=await paid_up(ctx, branch),
+    )
+
+
+# --- Regions ----------------------------------------------------------------------
+
+
+async def region_named(session: AsyncSession, name: str) -> Region | None:
+    """The region called ``name`` (in any case), or whose key it is."""
+    return await session.scalar(
+        select(Region).where(
+            (func.lower(Region.name) == name.lower()) | (Region.slug == slugify(name))
+        )
+    )
+
+
+async def region_with_slug(session: AsyncSession, slug: str) -> Region | None:
+    return await session.scalar(select(Region).where(Region.slug == slug))
+
+
+async def regions_by_name(session: AsyncSession) -> list[Region]:
+    return list(await session.scalars(select(Region).order_by(Region.name)))
+
+
+async def branches_by_region(session: AsyncSession) -> dict[int | None, int]:
+    """How many branches each region has (None: those waiting for one)."""
+    rows = await session.execute(select(Branch.region_id, func.count()).group_by(Branch.region_id))
+    return {region_id: count for region_id, count in rows.all()}
+
+
+async def branches_in(session: AsyncSession, region: Region) -> int:
+    found = await session.scalar(
+        select(func.count()).select_from(Branch).where(Branch.region_id == region.id)
+    )
+    return int(found or 0)
+
+
+async def branches_waiting(session: AsyncSession, limit: int | None = None) -> list[Branch]:
+    """The branches in no region yet, by name."""
+    stmt = select(Branch).where(Branch.region_id.is_(None)).order_by(Branch.name)
+    return list(await session.scalars(stmt.limit(limit) if limit is not None else stmt))
+
+
+async def end_region_roles(session: AsyncSession, region: Region) -> None:
+    """Every role held over the region ends (the region is removed)."""
+    await session.execute(
+        delete(RoleGrant).where(RoleGrant.scope == SCOPE_REGION, RoleGrant.scope_id == region.id)
     )
 
 

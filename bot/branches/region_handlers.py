@@ -3,9 +3,16 @@ covers, and place proposed branches that no region's area matched."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
-
-from bot.branches.queries import search
+from bot.branches.queries import (
+    branches_by_region,
+    branches_in,
+    branches_waiting,
+    end_region_roles,
+    region_named,
+    region_with_slug,
+    regions_by_name,
+    search,
+)
 from bot.branches.rules import Area, clean_area, clean_region_name, slugify
 from bot.kernel.context import Context
 from bot.kernel.effects import audit
@@ -13,8 +20,8 @@ from bot.kernel.i18n import N_
 from bot.kernel.messages import Reply
 from bot.kernel.permissions import holds_nationally
 from bot.kernel.registry import command
-from storage.models import Branch, Region, RoleGrant
-from storage.vocabulary import ADMIN, SCOPE_REGION
+from storage.models import Region
+from storage.vocabulary import ADMIN
 
 USAGE = N_(
     "Usage:\n"
@@ -58,11 +65,7 @@ async def region(ctx: Context) -> Reply:
 
 
 async def _find(ctx: Context, name: str) -> Region:
-    found = await ctx.session.scalar(
-        select(Region).where(
-            (func.lower(Region.name) == name.lower()) | (Region.slug == slugify(name))
-        )
-    )
+    found = await region_named(ctx.session, name)
     if found is None:
         raise ctx.refuse(
             ctx.t("There is no region called {name}. Send /region to see them.", name=name[:40])
@@ -80,20 +83,14 @@ def _clean_name(ctx: Context, text: str) -> str:
 
 
 async def _name_free(ctx: Context, name: str, but: Region | None = None) -> None:
-    taken = await ctx.session.scalar(select(Region).where(Region.slug == slugify(name)))
+    taken = await region_with_slug(ctx.session, slugify(name))
     if taken is not None and taken is not but:
         raise ctx.refuse(ctx.t("There is already a region called {name}.", name=taken.name))
 
 
 async def _list(ctx: Context) -> Reply:
-    regions = list(await ctx.session.scalars(select(Region).order_by(Region.name)))
-    counts = dict(
-        (
-            await ctx.session.execute(
-                select(Branch.region_id, func.count()).group_by(Branch.region_id)
-            )
-        ).all()
-    )
+    regions = await regions_by_name(ctx.session)
+    counts = await branches_by_region(ctx.session)
     lines = [ctx.t("Regions:")] if regions else [ctx.t("There are no regions yet.")]
     for r in regions:
         lines.append(
@@ -104,11 +101,7 @@ async def _list(ctx: Context) -> Reply:
                 count=counts.get(r.id, 0),
             )
         )
-    waiting = list(
-        await ctx.session.scalars(
-            select(Branch).where(Branch.region_id.is_(None)).order_by(Branch.name).limit(30)
-        )
-    )
+    waiting = await branches_waiting(ctx.session, limit=30)
     if waiting:
         lines.append(
             ctx.t(
@@ -159,7 +152,7 @@ async def _areas(ctx: Context, target: Region, text: str) -> Reply:
     target.area = area
     audit(ctx, "region.areas", region=target.id, before=before, after=area)
     # Branches waiting for a region that this area now covers move into it.
-    waiting = await ctx.session.scalars(select(Branch).where(Branch.region_id.is_(None)))
+    waiting = await branches_waiting(ctx.session)
     covered = Area.parse(area)
     placed = [b for b in waiting if covered.covers_branch(b)]
     for b in placed:
@@ -196,10 +189,7 @@ async def _assign(ctx: Context, branch_name: str, target: Region) -> Reply:
 
 
 async def _remove(ctx: Context, target: Region) -> Reply:
-    held = await ctx.session.scalar(
-        select(func.count()).select_from(Branch).where(Branch.region_id == target.id)
-    )
-    if held:
+    if await branches_in(ctx.session, target):
         raise ctx.refuse(
             ctx.t(
                 "The {name} region still has branches; assign them to another region first.",
@@ -207,9 +197,7 @@ async def _remove(ctx: Context, target: Region) -> Reply:
             )
         )
     # Roles held over the region end with it.
-    await ctx.session.execute(
-        delete(RoleGrant).where(RoleGrant.scope == SCOPE_REGION, RoleGrant.scope_id == target.id)
-    )
+    await end_region_roles(ctx.session, target)
     ctx.forget_grants()
     await ctx.session.delete(target)
     audit(ctx, "region.removed", region=target.id, name=target.name)
