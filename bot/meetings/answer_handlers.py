@@ -8,11 +8,10 @@ from sqlalchemy import ColumnElement
 from bot.branches.queries import search
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
-from bot.kernel.i18n import N_, Translator, format_local
+from bot.kernel.i18n import N_, format_local
 from bot.kernel.messages import Attachment, Button, Reply
 from bot.kernel.permissions import holds_at_branch
 from bot.kernel.registry import action, command
-from bot.kernel.waiting_list import is_full, places_left
 from bot.lib.ics import ICS_TYPE, calendar_file
 from bot.meetings.access import (
     button_meeting,
@@ -23,7 +22,15 @@ from bot.meetings.access import (
 )
 from bot.meetings.answers import answer
 from bot.meetings.queries import PLACES, coming_meetings, my_answers, past_meetings
-from bot.meetings.texts import answer_buttons, calendar_event, kind_label, where_line
+from bot.meetings.texts import (
+    answer_buttons,
+    answer_row,
+    calendar_event,
+    kind_label,
+    my_answer_note,
+    places_note,
+    where_line,
+)
 from storage.models import Branch, Meeting, Person
 from storage.vocabulary import (
     ASSEMBLY,
@@ -109,25 +116,6 @@ async def calendar_pressed(ctx: Context, target: str) -> Reply:
 # --- /meetings ---------------------------------------------------------------------
 
 
-def _places(t: Translator, meeting: Meeting, going: int) -> str:
-    left = places_left(meeting.capacity, going)
-    if left is None:
-        return ""
-    if left == 0:
-        return t("full: waiting list")
-    return t.plural("{n} place left", "{n} places left", left)
-
-
-def _mine(t: Translator, answer_: str | None) -> str:
-    labels = {
-        RSVP_GOING: t("you're going ✓"),
-        RSVP_MAYBE: t("you said maybe"),
-        RSVP_NO: t("you said you can't come"),
-        RSVP_WAITING: t("you're on the waiting list"),
-    }
-    return labels.get(answer_ or "", "")
-
-
 @command("meetings", N_("your branch's meetings"))
 async def meetings_command(ctx: Context) -> list[Reply]:
     person = ctx.require_person()
@@ -199,12 +187,12 @@ async def _upcoming(
         ]
         if branch is None:
             parts.append(home.name)
-        places = _places(ctx.t, meeting, going_n)
-        parts += [p for p in (places, _mine(ctx.t, my_answer)) if p]
+        places = places_note(ctx.t, meeting, going_n)
+        parts += [p for p in (places, my_answer_note(ctx.t, my_answer)) if p]
         if staff:
             parts.append(f"#{meeting.id}")
         lines.append(" · ".join(parts))
-        buttons.append(_answer_row(ctx.t, n, meeting, going_n, my_answer))
+        buttons.append(answer_row(ctx.t, n, meeting, going_n, my_answer))
     zones = sorted({home.timezone for _, home in rows})
     lines.append(
         ctx.t(
@@ -213,26 +201,6 @@ async def _upcoming(
         )
     )
     return Reply("\n".join(lines), buttons=tuple(buttons))
-
-
-def _answer_row(
-    t: Translator, n: int, meeting: Meeting, going: int, my_answer: str | None
-) -> tuple[Button, ...]:
-    """The buttons of the list's meeting ``n``; Going reads "Wait for a place" when it is
-    full and the person holds no place on it or its waiting list."""
-    on_it = my_answer in (RSVP_GOING, RSVP_WAITING)
-    full = is_full(meeting.capacity, going) and not on_it
-    mid = str(meeting.id)
-    return (
-        Button(
-            t("Wait for a place {n}", n=n) if full else t("Going {n}", n=n),
-            Action.MEETING_GOING,
-            mid,
-        ),
-        Button(t("Maybe {n}", n=n), Action.MEETING_MAYBE, mid),
-        Button(t("Can't {n}", n=n), Action.MEETING_NO, mid),
-        Button(t("Calendar {n}", n=n), Action.MEETING_ICS, mid),
-    )
 
 
 def _past(ctx: Context, branch: Branch, staff: bool, rows: list[Meeting]) -> list[Reply]:

@@ -3,13 +3,12 @@ and Undo (restore); those who answered are told."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
 from bot.kernel.effects import audit, notify
-from bot.kernel.i18n import N_, Translator, format_local
+from bot.kernel.i18n import format_local
 from bot.kernel.messages import Button, Reply
 from bot.kernel.registry import action
 from bot.lib.when import WhenError, read_when
@@ -20,7 +19,16 @@ from bot.meetings.access import (
 from bot.meetings.answers import let_in
 from bot.meetings.parsing import CAPACITY_LIMIT, LINK, LINK_LIMIT, PLACE_LIMIT, TITLE_LIMIT
 from bot.meetings.queries import answer_counts, answered, anyone_who_answered, later_in_series
-from bot.meetings.texts import answer_buttons, kind_label, meeting_notice, when_problem, where_line
+from bot.meetings.texts import (
+    answer_buttons,
+    cancelled_notice,
+    kind_label,
+    moved_notice,
+    new_place_notice,
+    renamed_notice,
+    when_problem,
+    where_line,
+)
 from storage.models import Branch, Meeting
 from storage.vocabulary import (
     ONLINE,
@@ -93,7 +101,7 @@ async def edit(ctx: Context, text: str) -> Reply:
         if when.at == meeting.starts_at:
             raise ctx.refuse(ctx.t("Nothing to change: that is already recorded."))
         meeting.starts_at = when.at
-        render = _moved_notice(meeting, branch)
+        render = moved_notice(meeting, branch)
         reply = ctx.t(
             "{title} is now {when}; those who answered have been told.",
             title=meeting.title,
@@ -110,13 +118,13 @@ async def edit(ctx: Context, text: str) -> Reply:
         if not value or len(value) > limit:
             raise ctx.refuse(ctx.t("Please keep the place under {n} characters.", n=limit))
         meeting.place = value
-        render = _new_place_notice(meeting, branch)
+        render = new_place_notice(meeting, branch)
         reply = ctx.t("Changed; those who answered have been told.")
     elif what == "title":
         value = _clean(value.strip('"“”'))
         if not value or len(value) > TITLE_LIMIT:
             raise ctx.refuse(ctx.t("Please keep the title under {n} characters.", n=TITLE_LIMIT))
-        render = _renamed_notice(meeting, branch, value)
+        render = renamed_notice(meeting, branch, value)
         meeting.title = value
         reply = ctx.t("Changed; those who answered have been told.")
     elif what == "capacity":
@@ -139,24 +147,6 @@ def _clean(text: str) -> str:
     return " ".join("".join(ch for ch in text if ch.isprintable()).split())
 
 
-def _moved_notice(meeting: Meeting, branch: Branch) -> Callable[[Translator], str]:
-    return meeting_notice(meeting, branch, N_("{title} has moved: it is now {when}."))
-
-
-def _new_place_notice(meeting: Meeting, branch: Branch) -> Callable[[Translator], str]:
-    return meeting_notice(meeting, branch, N_("{title}, {when}, has a new place or link."))
-
-
-def _renamed_notice(meeting: Meeting, branch: Branch, title: str) -> Callable[[Translator], str]:
-    old, at, tz = meeting.title, meeting.starts_at, branch.timezone
-    return lambda t: t(
-        "{old}, {when}, is now called {title}.",
-        old=old,
-        when=format_local(at, "datetime_zone", t.locale, tz=tz),
-        title=title,
-    )
-
-
 async def _edit_capacity(ctx: Context, meeting: Meeting, branch: Branch, value: str) -> Reply:
     """More places let people in from the waiting list (and they are told); fewer
     places take nobody's place away."""
@@ -176,16 +166,6 @@ async def _edit_capacity(ctx: Context, meeting: Meeting, branch: Branch, value: 
     return Reply(ctx.t("Capacity is now {places}.", places=places))
 
 
-def _cancelled_notice(meeting: Meeting, branch: Branch) -> Callable[[Translator], str]:
-    title, kind, at, tz = meeting.title, meeting.kind, meeting.starts_at, branch.timezone
-    return lambda t: t(
-        "Cancelled: {title} ({kind}), {when}, will not take place.",
-        title=title,
-        kind=kind_label(t, kind),
-        when=format_local(at, "datetime_zone", t.locale, tz=tz),
-    )
-
-
 async def cancel(ctx: Context, words: list[str]) -> Reply:
     if not words or len(words) > 2 or (len(words) == 2 and words[1].lower() != "all"):
         raise ctx.refuse(ctx.t("Usage: /meeting cancel <id> [all]"))
@@ -202,7 +182,7 @@ async def cancel(ctx: Context, words: list[str]) -> Reply:
         row.cancelled_at = ctx.now
         _changed(row)
         await notify(
-            ctx, answered(row), f"mtcancel:{row.id}:{row.version}", _cancelled_notice(row, branch)
+            ctx, answered(row), f"mtcancel:{row.id}:{row.version}", cancelled_notice(row, branch)
         )
     audit(ctx, "meeting.cancelled", branch=branch, meetings=[m.id for m in targets])
     text = ctx.t.plural(

@@ -4,7 +4,6 @@ the echo with Confirm and Cancel, and posting it (and its series)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -14,7 +13,7 @@ from bot.branches.handlers import require_staff
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
 from bot.kernel.effects import announce, audit
-from bot.kernel.i18n import Translator, format_local
+from bot.kernel.i18n import format_local
 from bot.kernel.messages import Button, Reply
 from bot.kernel.registry import action
 from bot.lib.when import WhenError, read_when, recurrences, wall_text
@@ -24,7 +23,15 @@ from bot.meetings.access import (
     organised_branch,
 )
 from bot.meetings.parsing import Draft, LineError, parse_kind, parse_line
-from bot.meetings.texts import answer_buttons, default_title, kind_label, when_problem, where_line
+from bot.meetings.texts import (
+    announcement,
+    answer_buttons,
+    default_title,
+    kind_label,
+    series_line,
+    when_problem,
+    where_line,
+)
 from storage.models import Branch, Meeting, Person, Prompt
 from storage.vocabulary import (
     ASSEMBLY,
@@ -220,7 +227,7 @@ async def _echo(ctx: Context, branch: Branch, draft: Draft) -> Reply:
     if draft.kind == ASSEMBLY:
         lines.append(ctx.t("Open to everyone living in the area, in the branch or not."))
     if len(times) > 1:
-        lines.append(_series_line(ctx.t, draft.rule or "", times, tz))
+        lines.append(series_line(ctx.t, draft.rule or "", times, tz))
     lines.append(ctx.t("Post it to the {branch} branch?", branch=branch.name))
     return Reply(
         "\n".join(lines),
@@ -230,26 +237,6 @@ async def _echo(ctx: Context, branch: Branch, draft: Draft) -> Reply:
                 Button(ctx.t("Cancel"), Action.MEETING_DROP, str(prompt.id)),
             ),
         ),
-    )
-
-
-def _series_line(t: Translator, rule: str, times: Sequence[dt.datetime], tz: str) -> str:
-    last = format_local(times[-1], "date", t.locale, tz=tz)
-    hour = format_local(times[0], "time", t.locale, tz=tz)
-    if rule == "monthly":
-        return t(
-            "Monthly, {n} times, the last on {last} (always {time} {tz} time).",
-            n=len(times),
-            last=last,
-            time=hour,
-            tz=tz,
-        )
-    return t(
-        "Weekly, {n} times, the last on {last} (always {time} {tz} time).",
-        n=len(times),
-        last=last,
-        time=hour,
-        tz=tz,
     )
 
 
@@ -274,7 +261,7 @@ async def confirm_pressed(ctx: Context, target: str) -> Reply:
         ctx,
         branch,
         f"mtnew:{first.id}",
-        _announcement(first, branch, str(data.get("rule")), times),
+        announcement(first, branch, str(data.get("rule")), times),
         buttons=lambda t: answer_buttons(t, first.id),
     )
     return Reply(
@@ -336,40 +323,3 @@ async def _create(
         for row in created:
             row.series_id = created[0].id
     return created
-
-
-def _announcement(
-    first: Meeting, branch: Branch, rule: str, times: list[dt.datetime]
-) -> Callable[[Translator], str]:
-    """The branch's message about a new meeting (or series), in each reader's language."""
-    kind, title, place, at, capacity = (
-        first.kind,
-        first.title,
-        first.place,
-        first.starts_at,
-        first.capacity,
-    )
-    name, tz = branch.name, branch.timezone
-
-    def render(t: Translator) -> str:
-        lines = [
-            t(
-                "New {kind} of the {branch} branch: {title}",
-                kind=kind_label(t, kind),
-                branch=name,
-                title=title,
-            ),
-            format_local(at, "datetime_zone", t.locale, tz=tz),
-            where_line(t, kind, place),
-        ]
-        if kind == ASSEMBLY:
-            lines.append(t("Open to everyone living in the area: bring your neighbours!"))
-        if capacity:
-            lines.append(t.plural("{n} place", "{n} places", capacity))
-        if len(times) > 1:
-            lines.append(_series_line(t, rule, times, tz))
-            lines.append(t("Answer for each date under /meetings."))
-        lines.append(t("Will you come?"))
-        return "\n".join(lines)
-
-    return render

@@ -1,19 +1,29 @@
 """Meetings' words: the kinds, default titles, where a meeting is, its answer
 buttons, a friendly sentence for a date that could not be read, the notices about
-a meeting, and the meeting as a calendar app shows it."""
+a meeting (new, moved, renamed, cancelled, a place opened up), the rows of
+/meetings, and the meeting as a calendar app shows it."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from bot.kernel.actions import Action
 from bot.kernel.i18n import N_, Translator, format_local
 from bot.kernel.messages import Button
+from bot.kernel.waiting_list import is_full, places_left
 from bot.lib.ics import Event, uid
 from bot.lib.when import WhenError
 from storage.models import Branch, Meeting
-from storage.vocabulary import ASSEMBLY, IN_PERSON, ONLINE
+from storage.vocabulary import (
+    ASSEMBLY,
+    IN_PERSON,
+    ONLINE,
+    RSVP_GOING,
+    RSVP_MAYBE,
+    RSVP_NO,
+    RSVP_WAITING,
+)
 
 
 def kind_label(t: Translator, kind: str) -> str:
@@ -120,6 +130,133 @@ def meeting_notice(meeting: Meeting, branch: Branch, sentence: str) -> Callable[
 def promoted_notice(meeting: Meeting, branch: Branch) -> Callable[[Translator], str]:
     return meeting_notice(
         meeting, branch, N_("A place opened up: you're now going to {title}, {when}.")
+    )
+
+
+def moved_notice(meeting: Meeting, branch: Branch) -> Callable[[Translator], str]:
+    return meeting_notice(meeting, branch, N_("{title} has moved: it is now {when}."))
+
+
+def new_place_notice(meeting: Meeting, branch: Branch) -> Callable[[Translator], str]:
+    return meeting_notice(meeting, branch, N_("{title}, {when}, has a new place or link."))
+
+
+def renamed_notice(meeting: Meeting, branch: Branch, title: str) -> Callable[[Translator], str]:
+    old, at, tz = meeting.title, meeting.starts_at, branch.timezone
+    return lambda t: t(
+        "{old}, {when}, is now called {title}.",
+        old=old,
+        when=format_local(at, "datetime_zone", t.locale, tz=tz),
+        title=title,
+    )
+
+
+def cancelled_notice(meeting: Meeting, branch: Branch) -> Callable[[Translator], str]:
+    title, kind, at, tz = meeting.title, meeting.kind, meeting.starts_at, branch.timezone
+    return lambda t: t(
+        "Cancelled: {title} ({kind}), {when}, will not take place.",
+        title=title,
+        kind=kind_label(t, kind),
+        when=format_local(at, "datetime_zone", t.locale, tz=tz),
+    )
+
+
+def series_line(t: Translator, rule: str, times: Sequence[dt.datetime], tz: str) -> str:
+    last = format_local(times[-1], "date", t.locale, tz=tz)
+    hour = format_local(times[0], "time", t.locale, tz=tz)
+    if rule == "monthly":
+        return t(
+            "Monthly, {n} times, the last on {last} (always {time} {tz} time).",
+            n=len(times),
+            last=last,
+            time=hour,
+            tz=tz,
+        )
+    return t(
+        "Weekly, {n} times, the last on {last} (always {time} {tz} time).",
+        n=len(times),
+        last=last,
+        time=hour,
+        tz=tz,
+    )
+
+
+def announcement(
+    first: Meeting, branch: Branch, rule: str, times: list[dt.datetime]
+) -> Callable[[Translator], str]:
+    """The branch's message about a new meeting (or series), in each reader's language."""
+    kind, title, place, at, capacity = (
+        first.kind,
+        first.title,
+        first.place,
+        first.starts_at,
+        first.capacity,
+    )
+    name, tz = branch.name, branch.timezone
+
+    def render(t: Translator) -> str:
+        lines = [
+            t(
+                "New {kind} of the {branch} branch: {title}",
+                kind=kind_label(t, kind),
+                branch=name,
+                title=title,
+            ),
+            format_local(at, "datetime_zone", t.locale, tz=tz),
+            where_line(t, kind, place),
+        ]
+        if kind == ASSEMBLY:
+            lines.append(t("Open to everyone living in the area: bring your neighbours!"))
+        if capacity:
+            lines.append(t.plural("{n} place", "{n} places", capacity))
+        if len(times) > 1:
+            lines.append(series_line(t, rule, times, tz))
+            lines.append(t("Answer for each date under /meetings."))
+        lines.append(t("Will you come?"))
+        return "\n".join(lines)
+
+    return render
+
+
+# --- /meetings ---------------------------------------------------------------------
+
+
+def places_note(t: Translator, meeting: Meeting, going: int) -> str:
+    left = places_left(meeting.capacity, going)
+    if left is None:
+        return ""
+    if left == 0:
+        return t("full: waiting list")
+    return t.plural("{n} place left", "{n} places left", left)
+
+
+def my_answer_note(t: Translator, answer_: str | None) -> str:
+    labels = {
+        RSVP_GOING: t("you're going ✓"),
+        RSVP_MAYBE: t("you said maybe"),
+        RSVP_NO: t("you said you can't come"),
+        RSVP_WAITING: t("you're on the waiting list"),
+    }
+    return labels.get(answer_ or "", "")
+
+
+def answer_row(
+    t: Translator, n: int, meeting: Meeting, going: int, my_answer: str | None
+) -> tuple[Button, ...]:
+    """The buttons of the list's meeting ``n``; Going reads "Wait for a place" when it is
+    full and the person holds no place on it or its waiting list."""
+    on_it = my_answer in (RSVP_GOING, RSVP_WAITING)
+    full = is_full(meeting.capacity, going) and not on_it
+    mid = str(meeting.id)
+    return (
+        Button(
+            t("Wait for a place {n}", n=n) if full else t("Going {n}", n=n),
+            Action.MEETING_GOING,
+            mid,
+        ),
+        Button(t("Maybe {n}", n=n), Action.MEETING_MAYBE, mid),
+        Button(t("Can't {n}", n=n), Action.MEETING_NO, mid),
+        Button(t("Calendar {n}", n=n), Action.MEETING_ICS, mid),
     )
 
 
