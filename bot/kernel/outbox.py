@@ -224,7 +224,45 @@ async def deliver_pending(
     and neither platform takes an idempotency key for a message.
     """
     report = DeliveryReport()
-    platforms = list(transports)
+    rows, candidates, claimed_at = await _claim(db, list(transports), clock, limit)
+    held = {row.id for row in rows}
+    renew_at = claimed_at + LEASE / 2
+    lease = claimed_at + LEASE
+    for i, row in enumerate(rows):
+        if clock.now() >= renew_at:
+            # A long batch (a slow platform, 429s) would outlive its lease and be
+            # claimed again by another worker while still being sent here: renew
+            # the lease of the rows still to send, and leave any another worker
+            # has claimed meanwhile to that worker.
+            held, lease = await _reconnecting(
+                _renew_lease, db, [r.id for r in rows[i:]], lease, clock
+            )
+            renew_at = clock.now() + LEASE / 2
+        if row.id not in held:
+            continue
+        outcome, error, unreachable = await _send(
+            transports, row, candidates.get(row.id, []), clock
+        )
+        # Marked on a new connection if the database connection was lost meanwhile
+        # (a restart): else the message, sent, would be sent again once the lease ends.
+        marked = await _reconnecting(_mark, db, clock, row.id, outcome, error, unreachable)
+        if not marked:  # the person was forgotten meanwhile
+            continue
+        if outcome == SENT:
+            report.sent += 1
+        elif outcome == PENDING:
+            report.retry += 1
+        else:
+            report.undeliverable += 1
+    return report
+
+
+async def _claim(
+    db: Database, platforms: list[str], clock: Clock, limit: int
+) -> tuple[list[OutboxMessage], dict[int, list[tuple[Recipient, int | None]]], dt.datetime]:
+    """Claim up to ``limit`` pending rows this process can deliver, oldest first, with
+    a lease, and find where each can go; returns the rows, their candidates and the
+    moment of the claim."""
     reachable = select(Identity.id).where(
         Identity.person_id == OutboxMessage.person_id, Identity.unreachable.is_(False)
     )
@@ -257,56 +295,40 @@ async def deliver_pending(
         # The claim: a lease, so that no other worker takes these rows while they
         # are being sent; a worker that dies leaves them to be retried when it ends.
         claimed_at = clock.now()
-        lease = claimed_at + LEASE
         for row in rows:
-            row.next_attempt_at = lease
+            row.next_attempt_at = claimed_at + LEASE
         candidates = await _candidates(session, rows, platforms)
+    return rows, candidates, claimed_at
 
-    held = {row.id for row in rows}
-    renew_at = claimed_at + LEASE / 2
-    for i, row in enumerate(rows):
-        if clock.now() >= renew_at:
-            # A long batch (a slow platform, 429s) would outlive its lease and be
-            # claimed again by another worker while still being sent here: renew
-            # the lease of the rows still to send, and leave any another worker
-            # has claimed meanwhile to that worker.
-            held, lease = await _reconnecting(
-                _renew_lease, db, [r.id for r in rows[i:]], lease, clock
-            )
-            renew_at = clock.now() + LEASE / 2
-        if row.id not in held:
+
+async def _send(
+    transports: Mapping[str, Transport],
+    row: OutboxMessage,
+    candidates: list[tuple[Recipient, int | None]],
+    clock: Clock,
+) -> tuple[str, str | None, list[int]]:
+    """Try the row's candidates in turn: the outcome (sent, pending for a retry,
+    undeliverable), the error to keep, and the identities found unreachable."""
+    outcome: str = UNDELIVERABLE
+    error: str | None = "no reachable identity"
+    unreachable: list[int] = []
+    for recipient, identity_id in candidates:
+        try:
+            await transports[recipient.platform].send(recipient, to_reply(row))
+        except Undeliverable as exc:
+            if identity_id is not None:
+                unreachable.append(identity_id)
+            error = f"{recipient.platform}: {exc}"
             continue
-        outcome: str = UNDELIVERABLE
-        error: str | None = "no reachable identity"
-        unreachable: list[int] = []
-        for recipient, identity_id in candidates.get(row.id, []):
-            try:
-                await transports[recipient.platform].send(recipient, to_reply(row))
-            except Undeliverable as exc:
-                if identity_id is not None:
-                    unreachable.append(identity_id)
-                error = f"{recipient.platform}: {exc}"
-                continue
-            except Exception as exc:  # a network error: try again next round
-                log.warning("outbox %s: temporary failure: %s", row.id, exc)
-                outcome, error = PENDING, f"{type(exc).__name__}: {exc}"
-                if clock.now() - row.created_at > GIVE_UP_AFTER:
-                    outcome, error = UNDELIVERABLE, f"gave up after 24 hours: {error}"
-                break
-            outcome, error = SENT, None
+        except Exception as exc:  # a network error: try again next round
+            log.warning("outbox %s: temporary failure: %s", row.id, exc)
+            outcome, error = PENDING, f"{type(exc).__name__}: {exc}"
+            if clock.now() - row.created_at > GIVE_UP_AFTER:
+                outcome, error = UNDELIVERABLE, f"gave up after 24 hours: {error}"
             break
-        # Marked on a new connection if the database connection was lost meanwhile
-        # (a restart): else the message, sent, would be sent again once the lease ends.
-        marked = await _reconnecting(_mark, db, clock, row.id, outcome, error, unreachable)
-        if not marked:  # the person was forgotten meanwhile
-            continue
-        if outcome == SENT:
-            report.sent += 1
-        elif outcome == PENDING:
-            report.retry += 1
-        else:
-            report.undeliverable += 1
-    return report
+        outcome, error = SENT, None
+        break
+    return outcome, error, unreachable
 
 
 async def _mark(
