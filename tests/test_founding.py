@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.app import build_core
 from bot.branches.founding import issue_admin_code
-from bot.branches.rules import Area
+from bot.branches.rules import Area, merged_settings
 from bot.kernel.config import Settings
 from storage.db import Database
 from storage.models import (
@@ -645,3 +645,33 @@ async def test_meetings_chats_canvassing_and_polls_move_with_the_merge(chat: Cha
             assert list(await session.scalars(select(model.branch_id))) == [kept.id], model
         for scoped in (Poll, Draw):
             assert list(await session.scalars(select(scoped.scope_id))) == [kept.id], scoped
+
+
+def test_the_kept_branch_has_both_areas_a_region_and_the_earlier_steps() -> None:
+    call, meeting = dt.datetime(2026, 11, 2, tzinfo=dt.UTC), dt.datetime(2026, 11, 9, tzinfo=dt.UTC)
+    source = Branch(
+        id=1,
+        name="Frome Town",
+        slug="frome-town",
+        area="Frome Town",
+        status="forming",
+        region_id=7,
+        first_call_at=call,
+        first_meeting_at=None,
+    )
+    into = Branch(
+        id=2,
+        name="Frome",
+        slug="frome",
+        area="BA11",
+        status="proposed",
+        region_id=None,
+        first_call_at=call + dt.timedelta(days=1),
+        first_meeting_at=meeting,
+    )
+    kept = merged_settings(source, into)
+    assert (kept["name"], kept["slug"], kept["status"]) == ("Frome", "frome", "proposed")
+    assert Area.parse(kept["area"]).covers("Frome Town") and Area.parse(kept["area"]).covers("BA11")
+    assert kept["region_id"] == 7
+    assert (kept["first_call_at"], kept["first_meeting_at"]) == (call, meeting)
+    assert "id" not in kept

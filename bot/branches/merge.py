@@ -24,7 +24,7 @@ from sqlalchemy import and_, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.branches.rules import merged_area
+from bot.branches.rules import merged_settings
 from storage.models import (
     Base,
     Branch,
@@ -78,16 +78,7 @@ async def merge_branches(
         .where(BranchTransition.branch_id == source.id, BranchTransition.merged_from.is_(None))
         .values(merged_from=source_name)
     )
-    settings = {
-        prop.key: getattr(into, prop.key)
-        for prop in Branch.__mapper__.column_attrs
-        if prop.key != "id"
-    }
-    settings["area"] = merged_area(source, into)
-    settings["region_id"] = into.region_id if into.region_id is not None else source.region_id
-    for step in ("first_call_at", "first_meeting_at"):
-        held = [t for t in (getattr(source, step), getattr(into, step)) if t is not None]
-        settings[step] = min(held) if held else None
+    settings = merged_settings(source, into)
     keep, gone = (source, into) if source.id > into.id else (into, source)
     if keep is not into:
         gone.slug = f"~merged-{gone.id}"  # frees the name for the row that carries on

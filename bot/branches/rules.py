@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from storage.models import Branch
 from storage.vocabulary import ACTIVE, AFFILIATED, FORMING, ONLINE, PROPOSED
 
 if TYPE_CHECKING:
-    from storage.models import Branch, Meeting
+    from storage.models import Meeting
 
 SEARCH_LIMIT = 6
 PLACE_LIMIT = 80
@@ -197,3 +198,20 @@ def merged_area(source: Branch, into: Branch) -> str:
     """The kept branch's area, with the merged branch's name and area added, so
     that a search for the old place finds the kept branch."""
     return Area.parse(", ".join((into.area, source.name, source.area))).text()
+
+
+def merged_settings(source: Branch, into: Branch) -> dict[str, Any]:
+    """What the branch that carries on holds after ``source`` is merged into
+    ``into``: ``into``'s name, status and settings; both areas; ``into``'s region,
+    else ``source``'s; and the earlier of each founding step either has held."""
+    settings = {
+        prop.key: getattr(into, prop.key)
+        for prop in Branch.__mapper__.column_attrs
+        if prop.key != "id"
+    }
+    settings["area"] = merged_area(source, into)
+    settings["region_id"] = into.region_id if into.region_id is not None else source.region_id
+    for step in ("first_call_at", "first_meeting_at"):
+        held = [t for t in (getattr(source, step), getattr(into, step)) if t is not None]
+        settings[step] = min(held) if held else None
+    return settings
