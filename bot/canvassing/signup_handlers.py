@@ -7,7 +7,7 @@ from sqlalchemy import bindparam, select
 
 from bot.canvassing.access import home, join_first
 from bot.canvassing.sessions import cancel, sign_up, upcoming
-from bot.canvassing.texts import calendar_event
+from bot.canvassing.texts import calendar_event, week_listing
 from bot.kernel.actions import Action
 from bot.kernel.context import Context, parse_id
 from bot.kernel.i18n import format_local
@@ -31,33 +31,8 @@ async def listing(ctx: Context) -> Reply:
                 branch=branch.name,
             )
         )
-    lines = [ctx.t("Canvassing with the {branch} branch this week:", branch=branch.name)]
-    rows = []
-    for n, item in enumerate(listings, 1):
-        when = format_local(item.session.starts_at, "day_time", ctx.t.locale, tz=branch.timezone)
-        if item.places_left is None:
-            places = ctx.t("open to all")
-        else:
-            places = ctx.t.plural("{n} place left", "{n} places left", item.places_left)
-        mine = ""
-        if item.mine == GOING:
-            mine = " · " + ctx.t("you're going ✓")
-        elif item.mine is not None:
-            mine = " · " + ctx.t("you're on the waiting list")
-        lines.append(f"{n}. {when} · {item.session.meeting_point} · {places}{mine}")
-        sid = str(item.session.id)
-        if item.mine is None:
-            label = (
-                ctx.t("Sign up {n}", n=n)
-                if item.places_left != 0
-                else ctx.t("Wait for a place {n}", n=n)
-            )
-            first = Button(label, Action.CANVASS_GO, sid)
-        else:
-            first = Button(ctx.t("Cancel {n}", n=n), Action.CANVASS_NO, sid)
-        rows.append((first, Button(ctx.t("Calendar {n}", n=n), Action.CANVASS_ICS, sid)))
-    lines.append(ctx.t("Times are {tz} time.", tz=branch.timezone))
-    return Reply("\n".join(lines), buttons=tuple(rows))
+    text, rows = week_listing(ctx.t, branch, listings)
+    return Reply(text, buttons=rows)
 
 
 # A session's button pressed: the session with its branch (built once: a hot path).

@@ -1,16 +1,21 @@
 """Canvassing's words: a session as a calendar app shows it, the notices of a
-session cancelled, moved or a place opened up, and the chart of the last weeks."""
+session cancelled, moved or a place opened up, the week's list with its buttons,
+and the chart of the last weeks."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from bot.canvassing.queries import Listing
 from bot.canvassing.rules import SESSION_LENGTH, Week
+from bot.kernel.actions import Action
 from bot.kernel.i18n import Translator, format_local
+from bot.kernel.messages import Button
 from bot.lib.ics import Event, uid
 from storage.models import Branch, CanvassSession
+from storage.vocabulary import GOING
 
 
 def calendar_event(session: CanvassSession, branch: Branch, party: str) -> Event:
@@ -29,6 +34,39 @@ def cancelled_notice(at: dt.datetime, tz: str) -> Callable[[Translator], str]:
         "The canvassing session {when} is cancelled.",
         when=format_local(at, "day_time", t.locale, tz=tz),
     )
+
+
+def week_listing(
+    t: Translator, branch: Branch, listings: Sequence[Listing]
+) -> tuple[str, tuple[tuple[Button, Button], ...]]:
+    """/canvass's list of the coming week's sessions (places left, the person's own
+    status) and a row of buttons each: Sign up (or Wait for a place) or Cancel, and
+    Calendar."""
+    lines = [t("Canvassing with the {branch} branch this week:", branch=branch.name)]
+    rows = []
+    for n, item in enumerate(listings, 1):
+        when = format_local(item.session.starts_at, "day_time", t.locale, tz=branch.timezone)
+        if item.places_left is None:
+            places = t("open to all")
+        else:
+            places = t.plural("{n} place left", "{n} places left", item.places_left)
+        mine = ""
+        if item.mine == GOING:
+            mine = " · " + t("you're going ✓")
+        elif item.mine is not None:
+            mine = " · " + t("you're on the waiting list")
+        lines.append(f"{n}. {when} · {item.session.meeting_point} · {places}{mine}")
+        sid = str(item.session.id)
+        if item.mine is None:
+            label = (
+                t("Sign up {n}", n=n) if item.places_left != 0 else t("Wait for a place {n}", n=n)
+            )
+            first = Button(label, Action.CANVASS_GO, sid)
+        else:
+            first = Button(t("Cancel {n}", n=n), Action.CANVASS_NO, sid)
+        rows.append((first, Button(t("Calendar {n}", n=n), Action.CANVASS_ICS, sid)))
+    lines.append(t("Times are {tz} time.", tz=branch.timezone))
+    return "\n".join(lines), tuple(rows)
 
 
 def promoted_notice(session: CanvassSession, branch: Branch) -> Callable[[Translator], str]:
