@@ -6,9 +6,8 @@ dues, an invitation) always goes to their private chat.
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from bot.branches.handlers import branch_named_or_own, require_staff
+from bot.branches.queries import chat_link
 from bot.kernel.actions import Action
 from bot.kernel.context import Context, parse_id
 from bot.kernel.effects import audit
@@ -41,11 +40,7 @@ async def linkchat(ctx: Context) -> Reply:
     branch = await branch_named_or_own(ctx, ctx.request.args)
     await require_staff(ctx, branch, (ORGANISER,), "linkchat")
     chat = ctx.request.chat
-    existing = await ctx.session.scalar(
-        select(BranchChat).where(
-            BranchChat.platform == chat.platform, BranchChat.chat_id == chat.chat_id
-        )
-    )
+    existing = await chat_link(ctx.session, chat.platform, chat.chat_id)
     if existing is not None and existing.branch_id == branch.id:
         return Reply(
             ctx.t(
@@ -114,11 +109,7 @@ async def unlinkchat(ctx: Context) -> Reply:
     _require_group(ctx)
     ctx.require_person()
     chat = ctx.request.chat
-    link = await ctx.session.scalar(
-        select(BranchChat).where(
-            BranchChat.platform == chat.platform, BranchChat.chat_id == chat.chat_id
-        )
-    )
+    link = await chat_link(ctx.session, chat.platform, chat.chat_id)
     return await _unlink(ctx, link)
 
 

@@ -32,7 +32,7 @@ from storage.models import (
     Region,
     RoleGrant,
 )
-from storage.vocabulary import ONLINE, ORGANISER, SCOPE_BRANCH, SCOPE_REGION
+from storage.vocabulary import ADMIN, ONLINE, ORGANISER, SCOPE_BRANCH, SCOPE_NATIONAL, SCOPE_REGION
 
 _BY_SLUG = select(Branch).where(Branch.slug == bindparam("slug"))
 
@@ -172,6 +172,43 @@ async def progress(ctx: Context, branch: Branch) -> Progress:
         first_meeting=first_meeting,
         came=await attendance(ctx, first_meeting) if first_meeting else 0,
         paid=await paid_up(ctx, branch),
+    )
+
+
+# --- Roles ------------------------------------------------------------------------
+
+
+async def grant_of(
+    session: AsyncSession, person_id: int, role: str, scope: str, scope_id: int
+) -> RoleGrant | None:
+    """The person's grant of ``role`` at that scope, if they hold it."""
+    return await session.scalar(
+        select(RoleGrant).where(
+            RoleGrant.person_id == person_id,
+            RoleGrant.role == role,
+            RoleGrant.scope == scope,
+            RoleGrant.scope_id == scope_id,
+        )
+    )
+
+
+async def national_admin_count(session: AsyncSession) -> int:
+    """How many national admins the party has."""
+    found = await session.scalar(
+        select(func.count())
+        .select_from(RoleGrant)
+        .where(RoleGrant.role == ADMIN, RoleGrant.scope == SCOPE_NATIONAL)
+    )
+    return int(found or 0)
+
+
+# --- Group chats --------------------------------------------------------------------
+
+
+async def chat_link(session: AsyncSession, platform: str, chat_id: str) -> BranchChat | None:
+    """The branch link of a group chat, if it has one."""
+    return await session.scalar(
+        select(BranchChat).where(BranchChat.platform == platform, BranchChat.chat_id == chat_id)
     )
 
 

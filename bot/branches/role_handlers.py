@@ -4,10 +4,11 @@ or nationally; the change, audited, told to the person, with an Undo button.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete
 
 from bot.branches.formation import maybe_forming
 from bot.branches.handlers import target_person
+from bot.branches.queries import grant_of, national_admin_count
 from bot.branches.recipients import only
 from bot.branches.texts import role_label
 from bot.kernel.context import Context
@@ -87,19 +88,6 @@ async def _may_grant(ctx: Context, role: str, scope: str, scope_id: int, grant: 
     return holds_nationally(grants, ADMIN)
 
 
-async def _find_grant(
-    ctx: Context, person: Person, role: str, scope: str, scope_id: int
-) -> RoleGrant | None:
-    return await ctx.session.scalar(
-        select(RoleGrant).where(
-            RoleGrant.person_id == person.id,
-            RoleGrant.role == role,
-            RoleGrant.scope == scope,
-            RoleGrant.scope_id == scope_id,
-        )
-    )
-
-
 async def _check_may_change(
     ctx: Context, person: Person, role: str, scope: str, scope_id: int, grant: bool
 ) -> None:
@@ -170,12 +158,7 @@ async def _remove_grant(
             )
         )
     if role == ADMIN and scope == SCOPE_NATIONAL:
-        admins = await ctx.session.scalar(
-            select(func.count())
-            .select_from(RoleGrant)
-            .where(RoleGrant.role == ADMIN, RoleGrant.scope == SCOPE_NATIONAL)
-        )
-        if (admins or 0) <= 1:
+        if await national_admin_count(ctx.session) <= 1:
             raise ctx.refuse(ctx.t("The party must keep at least one national admin."))
     await ctx.session.execute(delete(RoleGrant).where(RoleGrant.id == existing.id))
 
@@ -214,7 +197,7 @@ async def change_role(
     offer Undo; /promote, /demote and their Undo button all come here."""
     branch = await ctx.session.get(Branch, scope_id) if scope == SCOPE_BRANCH else None
     await _check_may_change(ctx, person, role, scope, scope_id, grant)
-    existing = await _find_grant(ctx, person, role, scope, scope_id)
+    existing = await grant_of(ctx.session, person.id, role, scope, scope_id)
     place = await place_name(ctx, scope, scope_id)
     where = scope_phrase(ctx.t, scope, place)
     label = role_label(ctx.t, role)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from bot.branches.queries import national_admin_count
 from bot.draws.invitations import vacate
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
@@ -17,7 +18,6 @@ from bot.privacy.export import export
 from bot.privacy.queries import (
     delete_person,
     keys_of,
-    national_admin_count,
     places_held,
     words_naming,
 )

@@ -22,7 +22,7 @@ from storage.models import (
     RoleGrant,
     SortitionProfile,
 )
-from storage.vocabulary import ACCEPTED, ADMIN, INVITED, SCOPE_NATIONAL
+from storage.vocabulary import ACCEPTED, INVITED
 
 
 async def words_naming(session: AsyncSession, person: Person) -> list[str]:
@@ -55,15 +55,6 @@ async def places_held(session: AsyncSession, person_id: int) -> int:
         select(func.count(Invitation.id)).where(
             Invitation.person_id == person_id, Invitation.status.in_((INVITED, ACCEPTED))
         )
-    )
-    return int(found or 0)
-
-
-async def national_admin_count(session: AsyncSession) -> int:
-    found = await session.scalar(
-        select(func.count())
-        .select_from(RoleGrant)
-        .where(RoleGrant.role == ADMIN, RoleGrant.scope == SCOPE_NATIONAL)
     )
     return int(found or 0)
 
