@@ -8,12 +8,10 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import available_timezones
 
-from sqlalchemy import select
-
 from bot.branches.formation import REASON_LIMIT, maybe_forming, override
 from bot.branches.handlers import STAFF, branch_named_or_own, require_staff
 from bot.branches.merge_handlers import merge_preview
-from bot.branches.queries import organisers, people_in, progress
+from bot.branches.queries import branch_with_slug, history, organisers, people_in, progress
 from bot.branches.rules import PLACE_LIMIT, Progress, clean_area, clean_place, slugify
 from bot.branches.texts import next_step, status_label
 from bot.kernel.actions import Action
@@ -23,7 +21,7 @@ from bot.kernel.i18n import N_, format_local
 from bot.kernel.messages import Button, Reply
 from bot.kernel.permissions import is_member
 from bot.kernel.registry import GROUP, PRIVATE, Param, action, command
-from storage.models import Branch, BranchTransition, Person, Region
+from storage.models import Branch, Region
 from storage.vocabulary import ADMIN, MERGED
 
 MEMBER_LIST_LIMIT = 100
@@ -45,7 +43,7 @@ async def _edit_branch(ctx: Context, verb: str, rest: str) -> Reply:
             raise ctx.refuse(
                 ctx.t("A branch's name is a place name of up to {n} letters.", n=PLACE_LIMIT)
             )
-        taken = await ctx.session.scalar(select(Branch).where(Branch.slug == slugify(new)))
+        taken = await branch_with_slug(ctx.session, slugify(new))
         if taken is not None and taken.id != branch.id:
             raise ctx.refuse(ctx.t("There is already a {name} branch.", name=taken.name))
         before, branch.name, branch.slug = branch.name, new, slugify(new)
@@ -143,14 +141,7 @@ async def _history(ctx: Context, branch: Branch, at: Progress) -> list[str]:
     """The branch's steps and founding meetings, with dates, in order; an
     overridden step says who overrode it and why."""
     tz = branch.timezone
-    steps = list(
-        await ctx.session.execute(
-            select(BranchTransition, Person.display_name)
-            .outerjoin(Person, Person.id == BranchTransition.actor_id)
-            .where(BranchTransition.branch_id == branch.id)
-            .order_by(BranchTransition.at, BranchTransition.id)
-        )
-    )
+    steps = await history(ctx.session, branch)
     events: list[tuple[dt.datetime, str]] = []
     for step, actor in steps:
         date = format_local(step.at, "iso_date", ctx.t.locale, tz=tz)

@@ -70,6 +70,24 @@ async def search(ctx: Context, query: str) -> tuple[Branch | None, list[Branch]]
     return rank_matches(query, words, found)
 
 
+async def branch_with_slug(session: AsyncSession, slug: str) -> Branch | None:
+    return await session.scalar(_BY_SLUG, {"slug": slug})
+
+
+async def history(
+    session: AsyncSession, branch: Branch
+) -> list[tuple[BranchTransition, str | None]]:
+    """Each recorded step of the branch's life, in order, with the name of who
+    made it (None when nobody did, or they are forgotten)."""
+    rows = await session.execute(
+        select(BranchTransition, Person.display_name)
+        .outerjoin(Person, Person.id == BranchTransition.actor_id)
+        .where(BranchTransition.branch_id == branch.id)
+        .order_by(BranchTransition.at, BranchTransition.id)
+    )
+    return [(step, name) for step, name in rows]
+
+
 async def record_transition(
     ctx: Context, branch: Branch, to_status: str, actor: Person | None, reason: str | None = None
 ) -> None:
