@@ -88,8 +88,10 @@ def _checkpoint_file(path: str) -> None:
     """In a thread: copy what the log holds into the database file, as far as no
     reader still needs it; a PASSIVE checkpoint waits for no database lock and blocks
     nobody (it waits only for a checkpoint this process runs: sqlite.CHECKPOINTS)."""
-    with sqlite.CHECKPOINTS:
-        connection = sqlite3.connect(path, timeout=0)
+    with sqlite.CHECKPOINTS:  # mode=rw: a file gone (a test's, say) is not made anew
+        connection = sqlite3.connect(
+            f"{Path(path).absolute().as_uri()}?mode=rw", uri=True, timeout=0
+        )
         try:
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         finally:
