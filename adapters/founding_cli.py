@@ -6,7 +6,8 @@ on an empty database, from the server's terminal.
                                            a co-leader)
     organiser admin list                   the national admins
     organiser region add NAME [--areas A]  create a region (areas: places and postcode prefixes)
-    organiser region areas NAME AREAS      say which places a region covers
+    organiser region areas NAME AREAS      say which places a region covers (and place
+                                           the branches waiting there)
     organiser region list                  the regions and what they cover
 
 A code is shown once, lasts a day and works once: send it from Telegram or
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +30,10 @@ from bot.kernel.config import Settings
 # The database side is imported by the commands that use it: `organiser --help`
 # registers these commands without loading SQLAlchemy or the models.
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from storage.db import Database
+    from storage.models import Region
 
 log = logging.getLogger(__name__)
 
@@ -152,9 +157,12 @@ async def cmd_region_add(args: argparse.Namespace, settings: Settings) -> int:
                     details={"region": region.id, "name": name, "by": "cli"},
                 )
             )
+            placed = await _place_waiting(session, region, now) if area else []
     finally:
         await db.dispose()
     print(f"region {name} created" + (f", covering {area}" if area else ""))
+    if placed:
+        print(f"placed in it: {', '.join(placed)}")
     return 0
 
 
@@ -182,10 +190,33 @@ async def cmd_region_areas(args: argparse.Namespace, settings: Settings) -> int:
             )
             region.area = area
             name = region.name
+            placed = await _place_waiting(session, region, now)
     finally:
         await db.dispose()
     print(f"region {name} covers {area}")
+    if placed:
+        print(f"placed in it: {', '.join(placed)}")
     return 0
+
+
+async def _place_waiting(session: AsyncSession, region: Region, now: dt.datetime) -> list[str]:
+    """The branches waiting for a region that ``region`` now covers move into it, as
+    `/region areas` in chat moves them; their names, sorted."""
+    from bot.branches.regions import place_waiting_branches
+    from storage.models import AuditEntry
+
+    await session.flush()
+    placed = await place_waiting_branches(session, region)
+    for b in placed:
+        session.add(
+            AuditEntry(
+                at=now,
+                action="branch.placed",
+                branch_id=b.id,
+                details={"region": region.id, "by": "cli"},
+            )
+        )
+    return sorted(b.name for b in placed)
 
 
 async def cmd_region_list(args: argparse.Namespace, settings: Settings) -> int:

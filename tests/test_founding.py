@@ -3,6 +3,7 @@ proposed branch lands. Every test starts from nothing (no demo)."""
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import re
 from pathlib import Path
@@ -278,6 +279,33 @@ async def test_a_branch_waiting_for_a_region_is_placed_by_a_national_admin(chat:
     region = (await _regions(chat))[0]
     assert (await branch(chat, "Glastonbury")).region_id == region.id
     assert (await branch(chat, "Frome")).region_id == region.id
+
+
+async def test_the_command_line_places_waiting_branches_as_the_chat_does(
+    chat: Chat, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from adapters.founding_cli import cmd_region_add, cmd_region_areas
+
+    await founder(chat)
+    await propose(chat, "Ann", "Frome")
+    await propose(chat, "Bea", "Glastonbury")
+    await propose(chat, "Cai", "Cardiff")
+    url = chat.core.db.url.render_as_string(hide_password=False)
+    args = argparse.Namespace(db=url, name="South West", areas="Frome, BA")
+    assert await cmd_region_add(args, Settings()) == 0
+    assert "placed in it: Frome" in capsys.readouterr().out
+    args = argparse.Namespace(db=url, name="South West", areas="Frome, Glastonbury")
+    assert await cmd_region_areas(args, Settings()) == 0
+    assert "placed in it: Glastonbury" in capsys.readouterr().out
+    region = (await _regions(chat))[0]
+    frome, glastonbury = await branch(chat, "Frome"), await branch(chat, "Glastonbury")
+    assert frome.region_id == glastonbury.region_id == region.id
+    assert (await branch(chat, "Cardiff")).region_id is None
+    async with chat.core.db.transaction() as session:
+        placed = await session.scalars(
+            select(AuditEntry.branch_id).where(AuditEntry.action == "branch.placed")
+        )
+        assert sorted(placed) == sorted([frome.id, glastonbury.id])
 
 
 async def test_a_volunteer_is_told_the_truth_when_the_party_has_no_admin(chat: Chat) -> None:

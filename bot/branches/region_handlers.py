@@ -13,7 +13,8 @@ from bot.branches.queries import (
     regions_by_name,
     search,
 )
-from bot.branches.rules import Area, clean_area, clean_region_name, slugify
+from bot.branches.regions import place_waiting_branches
+from bot.branches.rules import clean_area, clean_region_name, slugify
 from bot.kernel.context import Context
 from bot.kernel.effects import audit
 from bot.kernel.i18n import N_
@@ -151,12 +152,8 @@ async def _areas(ctx: Context, target: Region, text: str) -> Reply:
     before = target.area
     target.area = area
     audit(ctx, "region.areas", region=target.id, before=before, after=area)
-    # Branches waiting for a region that this area now covers move into it.
-    waiting = await branches_waiting(ctx.session)
-    covered = Area.parse(area)
-    placed = [b for b in waiting if covered.covers_branch(b)]
+    placed = await place_waiting_branches(ctx.session, target)
     for b in placed:
-        b.region_id = target.id
         audit(ctx, "branch.placed", branch=b, region=target.id)
     text_ = ctx.t("The {name} region covers: {area}.", name=target.name, area=area)
     if placed:
