@@ -351,14 +351,16 @@ Index("ix_announcements_scope", Announcement.scope, Announcement.scope_id)
 
 class AnnouncementOptOut(Base):
     """A person who does not want announcements from one level (branch, region,
-    nation). Only the turning off is stored: no row, announcements on."""
+    nation), or meeting reminders (level MEETING_REMINDERS). Only the turning off
+    is stored: no row, announcements (and reminders) on."""
 
     __tablename__ = "announcement_opt_outs"
     __table_args__ = (UniqueConstraint("person_id", "level"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
-    level: Mapped[str] = mapped_column(String(16))  # SCOPE_BRANCH, SCOPE_REGION, SCOPE_NATIONAL
+    # SCOPE_BRANCH, SCOPE_REGION, SCOPE_NATIONAL, or MEETING_REMINDERS
+    level: Mapped[str] = mapped_column(String(16))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 

@@ -26,6 +26,9 @@ GOING, WAITING = "going", "waiting"
 ONLINE, IN_PERSON, ASSEMBLY = "online", "in_person", "assembly"
 MEETING_KINDS = (ONLINE, IN_PERSON, ASSEMBLY)
 RSVP_GOING, RSVP_MAYBE, RSVP_NO, RSVP_WAITING = "going", "maybe", "no", "waiting"
+# The setting a person turns off to get no reminder before the meetings they go to:
+# stored, when off, as an announcement opt-out of this "level" (storage.models).
+MEETING_REMINDERS = "meetings"
 
 # Polls.
 SINGLE, MULTI, RANKED, TIMES = "single", "multi", "ranked", "times"

@@ -242,3 +242,43 @@ async def test_ballots_reach_someone_who_turned_every_announcement_off(demo: Cha
         name for name, sent in await demo.outbox() if sent.startswith("Poll: Meet on Tuesdays?")
     }
     assert "Carol" in told
+
+
+async def test_meeting_reminders_can_be_turned_off_on_the_settings_screen(demo: Chat) -> None:
+    import datetime as dt
+    import json
+
+    from bot.meetings.reminders import remind
+    from storage.models import Meeting
+
+    await demo.say("Alice", "/meeting online 2026-12-03 19:00 https://meet.example/abc")
+    await demo.press("Alice", "Confirm")
+    async with demo.core.db.transaction() as session:
+        [meeting] = list(await session.scalars(select(Meeting)))
+    for name in ("Carol", "Bob"):
+        await demo.press(name, f"mtgo:{meeting.id}")
+    screen = await demo.say("Carol", "/reminders")
+    assert "Reminders before the meetings you are going to: on." in text(screen)
+    turned = await demo.press("Carol", "Meeting reminders off")
+    assert "Reminders before the meetings you are going to: off." in text(turned)
+    again = await demo.say("Carol", "/reminders")  # kept, and the others unchanged
+    assert "going to: off." in text(again) and "Your reminders are on." in text(again)
+    assert "the party: on." in text(again)
+    # The 24-hour reminder goes to Bob, who is going, and not to Carol.
+    at = dt.datetime(2026, 12, 2, 19, 0, tzinfo=dt.UTC)
+    await remind(demo.core.db, demo.core.settings, at)
+    reminded = {n for n, t in await demo.outbox() if t.startswith("Reminder:")}
+    assert reminded == {"Bob"}
+    [exported] = await demo.say("Carol", "/mydata")
+    assert exported.file is not None
+    document = json.loads(exported.file.content)
+    assert [row["level"] for row in document["announcement_opt_outs"]] == ["meetings"]
+    # Turned on again: the one-hour reminder reaches her; nothing is stored.
+    await demo.say("Carol", "/reminders")
+    await demo.press("Carol", "Meeting reminders on")
+    await remind(demo.core.db, demo.core.settings, at + dt.timedelta(hours=23))
+    reminded = [n for n, t in await demo.outbox() if t.startswith("Reminder:")]
+    assert sorted(reminded) == ["Bob", "Bob", "Carol"]
+    [exported] = await demo.say("Carol", "/mydata")
+    assert exported.file is not None
+    assert not json.loads(exported.file.content).get("announcement_opt_outs")

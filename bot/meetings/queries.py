@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Row, bindparam, case, func, select
+from sqlalchemy import ColumnElement, Row, bindparam, case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.kernel.context import Context
 from bot.kernel.outbox import Recipients
 from bot.kernel.waiting_list import WaitingList
-from storage.models import Branch, Meeting, MeetingAttendance, MeetingRsvp, Person
-from storage.vocabulary import RSVP_GOING, RSVP_MAYBE, RSVP_NO, RSVP_WAITING
+from storage.models import (
+    AnnouncementOptOut,
+    Branch,
+    Meeting,
+    MeetingAttendance,
+    MeetingRsvp,
+    Person,
+)
+from storage.vocabulary import (
+    MEETING_REMINDERS,
+    RSVP_GOING,
+    RSVP_MAYBE,
+    RSVP_NO,
+    RSVP_WAITING,
+)
 
 # A meeting's places: Going while there is room, then a waiting list (bot.kernel.waiting_list).
 PLACES = WaitingList(
@@ -25,6 +38,13 @@ PLACES = WaitingList(
 GOING_TO = select(MeetingRsvp.person_id).where(
     MeetingRsvp.meeting_id == bindparam("r_meeting"), MeetingRsvp.answer == RSVP_GOING
 )
+# Those going who have not turned meeting reminders off (/reminders).
+_TO_REMIND = GOING_TO.where(
+    ~exists().where(
+        AnnouncementOptOut.person_id == MeetingRsvp.person_id,
+        AnnouncementOptOut.level == MEETING_REMINDERS,
+    )
+)
 # Everyone who answered but Can't: going, maybe, waiting.
 ANSWERED = select(MeetingRsvp.person_id).where(
     MeetingRsvp.meeting_id == bindparam("r_meeting"), MeetingRsvp.answer != RSVP_NO
@@ -35,6 +55,11 @@ _ONE = select(Person.id).where(Person.id == bindparam("r_person"))
 
 def going_to(meeting: Meeting) -> Recipients:
     return Recipients(GOING_TO, {"r_meeting": meeting.id})
+
+
+def to_remind(meeting: Meeting) -> Recipients:
+    """Those going to the meeting who want its reminders."""
+    return Recipients(_TO_REMIND, {"r_meeting": meeting.id})
 
 
 def answered(meeting: Meeting) -> Recipients:

@@ -1,5 +1,6 @@
 """Meeting reminders. The branch's ``meeting_reminders`` ("24,1": hours before the start) go to
-those Going, by the ``meetings`` sweep, which runs once a minute. A reminder ``h`` hours
+those Going (but not to one who turned meeting reminders off on /reminders), by the
+``meetings`` sweep, which runs once a minute. A reminder ``h`` hours
 ahead is due while ``start - h <= now < start - h + 1 hour`` (and the start is still
 ahead): a sweep that was down for less than an hour catches up, while one whose moment
 is long past (a meeting created 30 minutes before it starts gets no 24-hour reminder)
@@ -22,7 +23,7 @@ from bot.kernel.messages import Button
 from bot.kernel.outbox import enqueue_for
 from bot.kernel.timed import Sweep
 from bot.meetings.parsing import MAX_REMINDER_HOURS, reminder_hours
-from bot.meetings.queries import going_to
+from bot.meetings.queries import to_remind
 from bot.meetings.texts import kind_label, where_line
 from storage.db import Database
 from storage.models import Branch, Meeting
@@ -89,7 +90,7 @@ async def remind(db: Database, settings: Settings, now: dt.datetime) -> int:
             for hours in due_reminders(meeting, branch.meeting_reminders, now):
                 await enqueue_for(
                     session,
-                    going_to(meeting),
+                    to_remind(meeting),
                     key=f"mtrem:{meeting.id}:{meeting.version}:{hours}",
                     render=reminder_notice(meeting, branch),
                     now=now,

@@ -1,5 +1,6 @@
 """/reminders: one screen of a person's settings, with a button for each: the
-canvassing round-ups and reminders, and the announcements from their branch,
+canvassing round-ups and reminders, the reminders before a meeting one is going
+to, and the announcements from their branch,
 their region and the party. Invitations to a council and ballots are no setting:
 they always reach people.
 
@@ -17,7 +18,7 @@ from bot.kernel.i18n import N_
 from bot.kernel.messages import Reply
 from bot.kernel.registry import Param, action, command
 from bot.settings import texts
-from bot.settings.rules import CANVASSING, read_button
+from bot.settings.rules import CANVASSING, MEETINGS, read_button
 from storage.models import Person
 
 
@@ -61,5 +62,6 @@ async def setting_pressed(ctx: Context, target: str) -> Reply:
 
 async def _screen(ctx: Context, person: Person) -> Reply:
     off = await queries.opted_out(ctx.session, person.id)
-    on = {CANVASSING: person.reminders} | {level: level not in off for level in LEVELS}
+    on = {CANVASSING: person.reminders, MEETINGS: MEETINGS not in off}
+    on |= {level: level not in off for level in LEVELS}
     return Reply(texts.screen(ctx.t, on), buttons=texts.buttons(ctx.t, on))

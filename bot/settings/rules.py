@@ -4,9 +4,13 @@ turns it to, so that pressing one twice leaves it as the first press did."""
 from __future__ import annotations
 
 from bot.announcements.rules import LEVELS
+from storage.vocabulary import MEETING_REMINDERS
 
 CANVASSING = "canvass"  # the weekly round-up and the evening-before reminder
-SETTINGS = (CANVASSING, *LEVELS)  # the announcements from a branch, a region, the party
+MEETINGS = MEETING_REMINDERS  # the reminders before a meeting one is going to
+# The canvassing and meeting reminders, then the announcements from a branch, a
+# region, the party. All but CANVASSING are stored as an opt-out row when off.
+SETTINGS = (CANVASSING, MEETINGS, *LEVELS)
 
 
 def button_id(setting: str, on: bool) -> str:

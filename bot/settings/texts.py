@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.kernel.actions import Action
 from bot.kernel.i18n import Translator
 from bot.kernel.messages import Button
-from bot.settings.rules import CANVASSING, button_id
+from bot.settings.rules import CANVASSING, MEETINGS, button_id
 from storage.vocabulary import SCOPE_BRANCH, SCOPE_NATIONAL, SCOPE_REGION
 
 
@@ -19,6 +19,10 @@ def screen(t: Translator, on: dict[str, bool]) -> str:
             t(
                 "Your reminders are {state}. Send /reminders on or /reminders off.",
                 state=_state(t, on[CANVASSING]),
+            ),
+            t(
+                "Reminders before the meetings you are going to: {state}.",
+                state=_state(t, on[MEETINGS]),
             ),
             t(
                 "Announcements from your branch: {branch} · your region: {region} · the "
@@ -36,6 +40,8 @@ def _label(t: Translator, setting: str, on: bool) -> str:
     """The button that turns ``setting`` to ``not on``."""
     if setting == CANVASSING:
         return t("Turn canvassing reminders off") if on else t("Turn canvassing reminders on")
+    if setting == MEETINGS:
+        return t("Meeting reminders off") if on else t("Meeting reminders on")
     if setting == SCOPE_BRANCH:
         return t("Branch announcements off") if on else t("Branch announcements on")
     if setting == SCOPE_REGION:
@@ -48,4 +54,4 @@ def buttons(t: Translator, on: dict[str, bool]) -> tuple[tuple[Button, ...], ...
         Button(_label(t, setting, on[setting]), Action.SETTING, button_id(setting, not on[setting]))
         for setting in on
     )
-    return row[:1], row[1:]
+    return row[:2], row[2:]  # the reminders, then the announcements
