@@ -244,6 +244,42 @@ async def test_ballots_reach_someone_who_turned_every_announcement_off(demo: Cha
     assert "Carol" in told
 
 
+async def test_a_party_announcement_reaches_those_in_no_branch(demo: Chat) -> None:
+    import datetime as dt
+
+    from storage.models import Person
+
+    await demo.signup("Zoe")  # a supporter in no branch
+    await demo.signup("Yan")
+    async with demo.core.db.transaction() as session:  # a member in no branch
+        yan = await session.scalar(select(Person).where(Person.display_name == "Yan"))
+        assert yan is not None and yan.branch_id is None
+        yan.dues_paid_until = dt.date(2027, 6, 30)
+    replies = await demo.say("Kai", "/announce national: Conference in March")
+    assert "It reaches 13 people privately" in text(replies), text(replies)  # 11 and Zoe, Yan
+    await demo.press("Kai", "Send")
+    await demo.say("Kai", "/announce national members: Members' conference")
+    await demo.press("Kai", "Send")
+    await demo.say("Kai", "/announce national supporters: Join us")
+    await demo.press("Kai", "Send")
+    transport = await delivered(demo)
+    assert {"Zoe", "Yan"} <= got(transport, "Conference in March")
+    assert "Yan" in got(transport, "Members' conference")
+    assert "Zoe" not in got(transport, "Members' conference")
+    assert "Zoe" in got(transport, "Join us") and "Yan" not in got(transport, "Join us")
+    # A region's or a branch's announcement is for its branches' people only.
+    await demo.say("Jo", "/announce region: Regional assembly")
+    await demo.press("Jo", "Send")
+    assert not {"Zoe", "Yan"} & got(await delivered(demo), "Regional assembly")
+    # One in no branch who turned the party's announcements off gets none.
+    await demo.say("Zoe", "/reminders")
+    await demo.press("Zoe", "Party announcements off")
+    replies = await demo.say("Kai", "/announce national: Second call")
+    assert "It reaches 12 people privately" in text(replies), text(replies)
+    await demo.press("Kai", "Send")
+    assert "Zoe" not in got(await delivered(demo), "Second call")
+
+
 async def test_meeting_reminders_can_be_turned_off_on_the_settings_screen(demo: Chat) -> None:
     import datetime as dt
     import json

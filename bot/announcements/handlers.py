@@ -67,6 +67,7 @@ async def announce_command(ctx: Context) -> Reply:
         audience=asked.audience,
         author_id=person.id,
         now=ctx.now,
+        timezone=ctx.settings.default_timezone,
     )
     if not found.people and not found.chats:
         raise ctx.refuse(texts.nobody(ctx.t, scope, name, asked.audience))
@@ -81,7 +82,7 @@ async def announce_command(ctx: Context) -> Reply:
     ctx.session.add(draft)
     await ctx.session.flush()
     kept = asked.audience != EVERYONE and bool(
-        await queries.linked_chats(ctx.session, [b.id for b, _ in found.private])
+        await queries.linked_chats(ctx.session, [b.id for b, _ in found.private if b])
     )
     return Reply(
         texts.preview(
@@ -105,6 +106,7 @@ async def send_pressed(ctx: Context, target: str) -> Reply:
         audience=draft.audience,
         author_id=draft.author_id or 0,
         now=ctx.now,
+        timezone=ctx.settings.default_timezone,
     )
     if not await queries.take(
         ctx.session, draft, sent_at=ctx.now, people=found.people, chats=len(found.chats)

@@ -26,15 +26,19 @@ from storage.models import (
 from storage.vocabulary import GOING, SCOPE_BRANCH, SCOPE_NATIONAL, SCOPE_REGION
 from storage.writes import claim
 
+_WANTS_IT = ~exists().where(
+    AnnouncementOptOut.person_id == Person.id,
+    AnnouncementOptOut.level == bindparam("r_level"),
+)
 _IN_BRANCH = (
     Person.branch_id == bindparam("r_branch"),
     Person.id != bindparam("r_author"),
-    ~exists().where(
-        AnnouncementOptOut.person_id == Person.id,
-        AnnouncementOptOut.level == bindparam("r_level"),
-    ),
+    _WANTS_IT,
 )
+# The party's people who are in no branch: a national announcement reaches them too.
+_IN_NO_BRANCH = (Person.branch_id.is_(None), Person.id != bindparam("r_author"), _WANTS_IT)
 _PAID_THROUGH = Person.dues_paid_until >= bindparam("r_day")
+_UNPAID = Person.dues_paid_until.is_(None) | ~_PAID_THROUGH
 _CANVASSING = (
     select(CanvassSignup.person_id)
     .join(CanvassSession, CanvassSession.id == CanvassSignup.session_id)
@@ -50,14 +54,19 @@ _CANVASSING = (
 _AUDIENCE: dict[str, Select[Any]] = {
     EVERYONE: select(Person.id).where(*_IN_BRANCH),
     MEMBERS: select(Person.id).where(*_IN_BRANCH, _PAID_THROUGH),
-    SUPPORTERS: select(Person.id).where(
-        *_IN_BRANCH, Person.dues_paid_until.is_(None) | ~_PAID_THROUGH
-    ),
+    SUPPORTERS: select(Person.id).where(*_IN_BRANCH, _UNPAID),
     CANVASSERS: select(Person.id).where(*_IN_BRANCH, Person.id.in_(_CANVASSING)),
 }
+# Who of those in no branch each audience selects; none canvass (a session is a branch's).
+_NO_BRANCH_AUDIENCE: dict[str, Select[Any]] = {
+    EVERYONE: select(Person.id).where(*_IN_NO_BRANCH),
+    MEMBERS: select(Person.id).where(*_IN_NO_BRANCH, _PAID_THROUGH),
+    SUPPORTERS: select(Person.id).where(*_IN_NO_BRANCH, _UNPAID),
+}
+# How many each selects, by the identity of the query (built once as well).
 _COUNTS = {
-    audience: select(func.count()).select_from(query.subquery())
-    for audience, query in _AUDIENCE.items()
+    id(query): select(func.count()).select_from(query.subquery())
+    for query in (*_AUDIENCE.values(), *_NO_BRANCH_AUDIENCE.values())
 }
 
 
@@ -81,8 +90,21 @@ def audience_of(
     return Recipients(_AUDIENCE[audience], params)
 
 
-async def count(session: AsyncSession, audience: str, who: Recipients) -> int:
-    return int(await session.scalar(_COUNTS[audience], who.params) or 0)
+def audience_without_branch(audience: str, *, author_id: int, day: dt.date) -> Recipients | None:
+    """The people in no branch in ``audience`` who have not turned off the party's
+    announcements, the author aside; None for canvassers (none are, outside a
+    branch). ``day``: the party's local day (dues paid through it make a Member)."""
+    query = _NO_BRANCH_AUDIENCE.get(audience)
+    if query is None:
+        return None
+    params: dict[str, Any] = {"r_author": author_id, "r_level": SCOPE_NATIONAL}
+    if audience in (MEMBERS, SUPPORTERS):
+        params["r_day"] = day
+    return Recipients(query, params)
+
+
+async def count(session: AsyncSession, who: Recipients) -> int:
+    return int(await session.scalar(_COUNTS[id(who.query)], who.params) or 0)
 
 
 async def branches_in(session: AsyncSession, scope: str, scope_id: int) -> list[Branch]:

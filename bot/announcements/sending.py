@@ -1,6 +1,6 @@
 """Where an announcement goes and queuing it there: for each branch in its scope,
 the linked group chats or the people its audience selects (bot.announcements.rules
-decides which), counted for the preview and queued in the outbox on Send, every
+decides which), and for the party's, those in no branch too, counted for the preview and queued in the outbox on Send, every
 copy keyed by the announcement so that it is queued once whatever happens."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from bot.announcements.rules import local_day, this_month, to_chats
 from bot.kernel.i18n import Translator, translator
 from bot.kernel.outbox import Recipients, enqueue, enqueue_for
 from storage.models import Announcement, Branch
+from storage.vocabulary import SCOPE_NATIONAL
 
 
 @dataclass
@@ -24,7 +25,8 @@ class Reach:
     privately, each branch's recipients; with how many of each."""
 
     chats: list[int] = field(default_factory=list)
-    private: list[tuple[Branch, Recipients]] = field(default_factory=list)
+    # (the branch, or None for those in no branch; its recipients)
+    private: list[tuple[Branch | None, Recipients]] = field(default_factory=list)
     people: int = 0
 
 
@@ -36,7 +38,10 @@ async def reach(
     audience: str,
     author_id: int,
     now: dt.datetime,
+    timezone: str,
 ) -> Reach:
+    """Who an announcement reaches; ``timezone``: the party's, whose day counts
+    the dues of those in no branch."""
     branches = await queries.branches_in(session, scope, scope_id)
     chats = await queries.linked_chats(session, [b.id for b in branches])
     found = Reach()
@@ -54,7 +59,14 @@ async def reach(
             month=this_month(now, branch.timezone),
         )
         found.private.append((branch, who))
-        found.people += await queries.count(session, audience, who)
+        found.people += await queries.count(session, who)
+    if scope == SCOPE_NATIONAL:
+        unbranched = queries.audience_without_branch(
+            audience, author_id=author_id, day=local_day(now, timezone)
+        )
+        if unbranched is not None:
+            found.private.append((None, unbranched))
+            found.people += await queries.count(session, unbranched)
     return found
 
 
