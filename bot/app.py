@@ -49,6 +49,7 @@ from bot.meetings import attendance_handlers as meeting_attendance
 from bot.meetings import edit_handlers as meeting_edits
 from bot.meetings import handlers as meetings
 from bot.meetings import schedule_handlers as meeting_schedule
+from bot.members import handlers as members
 from bot.membership import handlers as membership
 from bot.membership import leave_handlers as leaving
 from bot.membership import me_handlers as me
@@ -75,6 +76,7 @@ FEATURES: tuple[ModuleType, ...] = (
     branch,
     roles,
     dues,
+    members,
     merging,
     affiliation,
     undo,

@@ -145,6 +145,8 @@ class Person(Base):
     # Dues paid through the end of this day (in the branch's time zone): a Member.
     # None: a Supporter.
     dues_paid_until: Mapped[dt.date | None] = mapped_column(Date)
+    # The dues (their last day) this person was reminded to renew: once per date.
+    dues_reminded_for: Mapped[dt.date | None] = mapped_column(Date)
     consented_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # One-time code given to someone imported from a membership list, to claim
     # their record from a chat.

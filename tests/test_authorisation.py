@@ -214,6 +214,21 @@ ATTEMPTS = [
         changes=False,
     ),
     Attempt(
+        "members-list",
+        "/members lapsed",
+        refused=("Carol", "Dan", "Femi", NEWCOMER, STRANGER, "Lee"),  # Erin sees Bath's
+        rightful=("Alice", "Bob", "Erin", "Jo", "Kai"),
+        done="People (lapsed)",
+        changes=False,
+    ),
+    Attempt(
+        "members-export",
+        "/members export",
+        refused=("Carol", "Dan", "Femi", NEWCOMER, STRANGER, "Lee"),
+        rightful=("Alice", "Bob", "Erin", "Jo", "Kai"),
+        done="as a spreadsheet",
+    ),
+    Attempt(
         "override",
         "/branch override Wells: they met for months before the party existed",
         # Organisers cannot wave their own branch through a step: only admins over it.

@@ -52,7 +52,7 @@ ACTORS = (STRANGER, NEWCOMER, "Carol", "Alice", "Bob", "Kai")
 # Requests that only read: whoever sends them with whatever text, nothing changes
 # (but for the "refused" audit row of a forbidden attempt).
 READ_ONLY_COMMANDS = {"help", "me", "mydata", "branch"}
-READ_ONLY_ACTIONS = {"members"}
+READ_ONLY_ACTIONS = {"members", "mempage"}
 # A wrong /link or /claim code is remembered, even though it changes nothing else: that
 # is what limits guessing.
 REMEMBERED_FAILURES = {"link": {"link_failures"}, "claim": {"link_failures"}}

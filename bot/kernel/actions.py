@@ -40,6 +40,9 @@ class Action(StrEnum):
     BRANCH_MERGE_CANCEL = "brmerge-no"  # cancel /branch merge
     UNLINK_CHAT = "unlinkchat"  # the Undo under linking a group chat to a branch
 
+    # Member lists (bot/members/)
+    MEMBERS_PAGE = "mempage"  # another page of a /members list (its filter and search kept)
+
     # Announcements (bot/announcements/)
     ANNOUNCE_SEND = "annsend"  # send a previewed announcement
     ANNOUNCE_CANCEL = "anncancel"  # drop a previewed announcement: nothing is sent

@@ -1,0 +1,143 @@
+"""/members: the people an organiser, treasurer or admin may see, searched,
+filtered and paged; the export, scoped and audited; the dues renewals.
+
+The demo party (NOW is 2026-11-26): Frome (Alice organises, Bob its treasurer;
+Carol, Jo members; Dan a supporter; Lee's dues lapsed 2026-09-26), Bath (Erin
+organises and keeps the dues; Femi, Gita members), Wells (Hana, Ivan
+supporters); Jo is the South West region's admin, Kai the national admin.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from storage.models import AuditEntry, Branch, Identity, Person, Region
+from tests.helpers import Chat, text
+
+
+async def set_dues(chat: Chat, name: str, until: dt.date | None) -> None:
+    async with chat.core.db.transaction() as session:
+        person = await session.scalar(select(Person).where(Person.display_name == name))
+        assert person is not None
+        person.dues_paid_until = until
+
+
+def names(listing: str) -> set[str]:
+    return {line.split(" · ")[0] for line in listing.splitlines()[1:] if " · " in line}
+
+
+async def test_an_organiser_lists_and_filters_their_branch(demo: Chat) -> None:
+    await set_dues(demo, "Carol", dt.date(2026, 12, 10))  # within 30 days
+    listing = text(await demo.say("Alice", "/members"))
+    assert "People (everyone): 6." in listing
+    assert names(listing) == {"Alice", "Bob", "Carol", "Dan", "Jo", "Lee"}
+    assert "Carol · " in listing and "member · dues until 2026-12-10" in listing
+    assert "Lee" in listing and "lapsed · dues until 2026-09-26" in listing
+    assert "telegram" not in listing and "console" not in listing  # no platform ids
+    assert names(text(await demo.say("Alice", "/members members"))) == {
+        "Alice",
+        "Bob",
+        "Carol",
+        "Jo",
+    }
+    assert names(text(await demo.say("Alice", "/members supporters"))) == {"Dan", "Lee"}
+    assert names(text(await demo.say("Alice", "/members lapsing"))) == {"Carol"}
+    assert names(text(await demo.say("Alice", "/members lapsed"))) == {"Lee"}
+    assert names(text(await demo.say("Alice", "/members all ca"))) == {"Carol"}
+    # A treasurer sees the same branch.
+    assert names(text(await demo.say("Bob", "/members lapsed"))) == {"Lee"}
+
+
+async def test_not_reachable_are_those_the_bot_cannot_write_to(demo: Chat) -> None:
+    async with demo.core.db.transaction() as session:
+        dan = await session.scalar(select(Person).where(Person.display_name == "Dan"))
+        assert dan is not None
+        for identity in await session.scalars(select(Identity).where(Identity.person_id == dan.id)):
+            identity.unreachable = True  # he blocked the bot
+    listing = text(await demo.say("Alice", "/members unreachable"))
+    assert names(listing) == {"Dan"} and "not reachable" in listing
+
+
+async def test_a_member_gets_a_friendly_refusal_and_sees_no_one(demo: Chat) -> None:
+    replies = await demo.say("Carol", "/members")
+    assert replies[0].error
+    assert "Only organisers, treasurers and the admins over them" in text(replies)
+    assert "Dan" not in text(replies)
+    replies = await demo.say("Carol", "/members export")
+    assert replies[0].error and replies[0].file is None
+
+
+async def test_a_regional_admin_sees_only_their_region(demo: Chat) -> None:
+    async with demo.core.db.transaction() as session:
+        north = Region(name="North", slug="north", created_at=demo.clock.now())
+        session.add(north)
+        await session.flush()
+        wells = await session.scalar(select(Branch).where(Branch.slug == "wells"))
+        assert wells is not None
+        wells.region_id = north.id
+    listing = text(await demo.say("Jo", "/members"))
+    assert names(listing) == {"Alice", "Bob", "Carol", "Dan", "Jo", "Lee", "Erin", "Femi", "Gita"}
+    assert "Frome" in listing and "Bath" in listing  # the branch is shown above one branch
+    # The national admin sees everyone, Wells and Kai (in no branch) too.
+    everyone = text(await demo.say("Kai", "/members"))
+    assert {"Hana", "Ivan", "Kai"} <= names(everyone) and "People (everyone): 12." in everyone
+    # Bath's organiser sees Bath only.
+    assert names(text(await demo.say("Erin", "/members"))) == {"Erin", "Femi", "Gita"}
+
+
+async def test_pages_with_previous_and_next(demo: Chat) -> None:
+    async with demo.core.db.transaction() as session:
+        frome = await session.scalar(select(Branch).where(Branch.slug == "frome"))
+        assert frome is not None
+        for i in range(30):
+            session.add(
+                Person(
+                    short_id=f"ZZ{i:04}",
+                    display_name=f"Zed {i:02}",
+                    branch_id=frome.id,
+                    created_at=demo.clock.now(),
+                )
+            )
+    first = text(await demo.say("Alice", "/members"))
+    assert "People (everyone): 36. Page 1 of 2." in first
+    assert len(names(first)) == 20
+    second = await demo.press("Alice", "Next")
+    assert "Page 2 of 2." in text(second) and len(names(text(second))) == 16
+    assert names(first).isdisjoint(names(text(second)))
+    back = await demo.press("Alice", "◀ Previous")
+    assert names(text(back)) == names(first)
+    # Someone else cannot use Alice's buttons.
+    pressed = await demo.press("Bob", demo.button("Alice", "Next"))
+    assert pressed[0].error and "expired" in text(pressed)
+    typed = text(await demo.say("Alice", "/members all zed page 2"))
+    assert "Page 2 of 2." in typed and names(typed) == {f"Zed {i:02}" for i in range(20, 30)}
+
+
+async def test_bad_input_gets_a_clear_reply(demo: Chat) -> None:
+    replies = await demo.say("Alice", "/members lapsng")
+    assert replies[0].error and "There is no filter called lapsng" in text(replies)
+    replies = await demo.say("Alice", "/members lapsed page 9")
+    assert replies[0].error and "There is no page 9: the list has 1 page." in text(replies)
+    replies = await demo.say("Alice", "/members page two")
+    assert replies[0].error and "Give the page as a number" in text(replies)
+    replies = await demo.press("Alice", "mempage:999999.2")
+    assert replies[0].error and "expired" in text(replies)
+
+
+async def test_export_is_scoped_and_audited_with_the_count(demo: Chat) -> None:
+    replies = await demo.say("Erin", "/members export")
+    [reply] = replies
+    assert reply.file is not None and reply.file.filename.endswith(".csv")
+    content = reply.file.content.decode()
+    lines = content.strip().splitlines()
+    assert lines[0] == "name,short_id,branch,status,dues_paid_until,reachable"
+    assert {line.split(",")[0] for line in lines[1:]} == {"Erin", "Femi", "Gita"}
+    assert "Alice" not in content
+    async with demo.core.db.transaction() as session:
+        entry = await session.scalar(
+            select(AuditEntry).where(AuditEntry.action == "members.export")
+        )
+    assert entry is not None and entry.details == {"people": 3, "filter": "all"}
+    assert "Femi" not in str(entry.details)
