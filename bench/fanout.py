@@ -25,14 +25,23 @@ itself once no outbox row is pending.
   accepted is still in flight: sent, not yet marked sent, the worst moment),
   then a new worker is started on the same database and finishes the job.
 
-    python bench/fanout.py [--db URL] [--people 10000] [--limit 200]
+With ``--announce`` the queue is made as an organiser makes it, through the
+Core: the fresh database holds one branch of ``--people`` people (supporters,
+each with a "bench" identity) and its organiser; the organiser sends
+``/announce <text>`` privately (the preview, with its reach), then presses
+Send, and the announcement's copies are queued by that request (keys
+``ann<id>:<person id>``), instead of ``enqueue_for`` called directly. The
+worker, the platform, the kill and the figures are the same; the issue's
+figure is the announcement's fan-out to 50,000 people:
+
+    python bench/fanout.py [--db URL] [--people 10000] [--limit 200] [--announce]
 
 Without ``--db`` each run's database is a fresh SQLite file in a temporary
 directory. A ``postgresql://`` URL names a server, never a database to use: a
 fresh ``organiser_bench_<random>`` database is created there for each run and
 dropped at the end. The last line printed is one JSON object:
 ``{"limit_per_s", "ratio", "lost", "duplicated", "killed_lost",
-"killed_duplicated", ...}``.
+"killed_duplicated", ...}`` (with ``"mode"``: ``"reminder"`` or ``"announce"``).
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ import datetime as dt
 import json
 import logging
 import os
+import random
 import signal
 import sys
 import time
@@ -60,17 +70,21 @@ from aiohttp import web
 from aiolimiter import AsyncLimiter
 from sqlalchemy import func, insert, select
 
-from bench.common import throwaway_database
+from bench.common import bulk_load, throwaway_database
+from bot.app import build_core
 from bot.kernel.clock import SystemClock
-from bot.kernel.messages import Reply
+from bot.kernel.config import Settings
+from bot.kernel.messages import ChatRef, Reply, Request, Sender
 from bot.kernel.outbox import PENDING, Recipient, Recipients, Undeliverable, enqueue_for, run_outbox
 from bot.kernel.people import SHORT_ID_ALPHABET, SHORT_ID_LENGTH
 from storage.db import Database
-from storage.models import Base, Identity, OutboxMessage, Person
+from storage.models import Base, Branch, Consent, Identity, OutboxMessage, Person, RoleGrant
+from storage.vocabulary import ACTIVE, ORGANISER, SCOPE_BRANCH
 
 PLATFORM = "bench"
 KEY = "weekly"
 TEXT = "Canvassing this week…"
+ANNOUNCEMENT = "Conference in March: book your place by Friday."
 CHUNK = 5000
 TARGET_RATIO = 0.95
 WINDOW_S = 1.0  # the fake platform's window: at most L accepted in any WINDOW_S
@@ -100,6 +114,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=float,
         default=0.5,
         help="share of the messages accepted when the worker is killed in run 2 (0.5)",
+    )
+    parser.add_argument(
+        "--announce",
+        action="store_true",
+        help="queue an announcement by /announce and Send through the Core (an organiser "
+        "of a branch of --people people), instead of the weekly reminder by enqueue_for",
     )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -315,6 +335,107 @@ async def seed(db: Database, people: int) -> float:
     return time.perf_counter() - started
 
 
+async def seed_branch(db: Database, people: int) -> None:
+    """One active branch: people 1..people in it (supporters), each with a "bench"
+    identity (user and chat id ``str(n)``), and its organiser, person people + 1,
+    who has consented and speaks from the same platform."""
+    now = dt.datetime.now(dt.UTC)
+    earlier = now - dt.timedelta(days=30)
+    organiser = people + 1
+    branch = {
+        "id": 1,
+        "name": "Benchtown",
+        "slug": "benchtown",
+        "area": "Benchtown",
+        "timezone": "Europe/London",
+        "status": ACTIVE,
+        "region_id": None,
+        "created_at": earlier,
+    }
+    person_rows = [
+        {
+            "id": n,
+            "short_id": short_id(n),
+            "display_name": f"Member {n}" if n <= people else "Organiser",
+            "locale": "en",
+            "timezone": None,
+            "branch_id": 1,
+            "joined_branch_at": earlier,
+            "dues_paid_until": None,
+            "consented_at": earlier,
+            "claim_code": None,
+            "reminders": True,
+            "created_at": earlier,
+        }
+        for n in range(1, organiser + 1)
+    ]
+    identity_rows = [
+        {
+            "id": n,
+            "person_id": n,
+            "platform": PLATFORM,
+            "user_id": str(n),
+            "chat_id": str(n),
+            "handle": None,
+            "unreachable": False,
+            "last_seen_at": now,
+        }
+        for n in range(1, organiser + 1)
+    ]
+    consent = {
+        "id": 1,
+        "person_id": organiser,
+        "purpose": "membership-data",
+        "notice_version": Settings().notice_version,
+        "given_at": earlier,
+    }
+    grant = {
+        "id": 1,
+        "person_id": organiser,
+        "role": ORGANISER,
+        "scope": SCOPE_BRANCH,
+        "scope_id": 1,
+        "granted_by": None,
+        "granted_at": earlier,
+    }
+    await bulk_load(
+        db,
+        [
+            (Branch, [branch]),
+            (Person, person_rows),
+            (Identity, identity_rows),
+            (Consent, [consent]),
+            (RoleGrant, [grant]),
+        ],
+    )
+
+
+async def announce(db: Database, people: int) -> tuple[float, float]:
+    """The organiser (person people + 1) sends /announce and presses Send, through
+    the Core as a chat platform's update would; returns the seconds each took."""
+    core = build_core(db, Settings(), rng=random.Random(1))
+    user = str(people + 1)
+    sender, chat = Sender(PLATFORM, user, "Organiser"), ChatRef(PLATFORM, "private", user)
+    started = time.perf_counter()
+    preview = await core.handle(Request.command_from(sender, chat, f"/announce {ANNOUNCEMENT}"))
+    preview_s = time.perf_counter() - started
+    send = next((b for r in preview for b in r.button_list() if b.label == "Send"), None)
+    if send is None or any(r.error for r in preview):
+        raise SystemExit(f"/announce gave no preview to send: {[r.text for r in preview]}")
+    reach = next(line for r in preview for line in r.text.splitlines() if "reaches" in line)
+    started = time.perf_counter()
+    sent = await core.handle(Request.button_from(sender, chat, send.data))
+    send_s = time.perf_counter() - started
+    if any(r.error for r in sent):
+        raise SystemExit(f"Send was refused: {[r.text for r in sent]}")
+    print(
+        f"announce: the preview ({preview_s * 1000:.0f} ms) says: {reach.strip()}; "
+        f"Send ({send_s * 1000:.0f} ms) answers: {sent[0].text.splitlines()[0]}",
+        flush=True,
+    )
+    return preview_s, send_s
+
+
 # --- One run ------------------------------------------------------------------------
 
 
@@ -329,6 +450,8 @@ class Outcome:
     rate: float
     statuses: dict[str, int]
     restarts: int
+    preview_s: float = 0.0
+    send_s: float = 0.0
 
 
 async def spawn_worker(url: str, port: int, limit: int) -> asyncio.subprocess.Process:
@@ -359,18 +482,31 @@ async def wait_worker(proc: asyncio.subprocess.Process, within_s: float) -> int:
 async def one_run(url: str, args: argparse.Namespace, *, kill: bool) -> Outcome:
     label = "killed" if kill else "clean"
     db = Database(url)
+    preview_s = send_s = 0.0
     try:
         await db.upgrade()
         started = time.perf_counter()
-        enqueue_s = await seed(db, args.people)
-        queued = await pending_count(db)
-        print(
-            f"{label}: seeded {args.people:,} members in {time.perf_counter() - started:.1f} s; "
-            f"enqueue_for queued {queued:,} reminders in one statement in {enqueue_s * 1000:.0f} ms",
-            flush=True,
-        )
+        if args.announce:
+            await seed_branch(db, args.people)
+            seeded_s = time.perf_counter() - started
+            preview_s, send_s = await announce(db, args.people)
+            queued = await pending_count(db)
+            print(
+                f"{label}: seeded a branch of {args.people:,} people and its organiser in "
+                f"{seeded_s:.1f} s; /announce and Send queued {queued:,} copies",
+                flush=True,
+            )
+        else:
+            enqueue_s = await seed(db, args.people)
+            queued = await pending_count(db)
+            print(
+                f"{label}: seeded {args.people:,} members in "
+                f"{time.perf_counter() - started:.1f} s; enqueue_for queued {queued:,} "
+                f"reminders in one statement in {enqueue_s * 1000:.0f} ms",
+                flush=True,
+            )
         if queued != args.people:
-            raise SystemExit(f"expected {args.people} queued reminders, found {queued}")
+            raise SystemExit(f"expected {args.people} queued messages, found {queued}")
     finally:
         await db.dispose()
 
@@ -433,6 +569,8 @@ async def one_run(url: str, args: argparse.Namespace, *, kill: bool) -> Outcome:
         rate=rate,
         statuses=statuses,
         restarts=restarts,
+        preview_s=preview_s,
+        send_s=send_s,
     )
 
 
@@ -447,8 +585,13 @@ def describe(label: str, out: Outcome, limit: int) -> None:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     wall = time.perf_counter()
+    what = (
+        f"one announcement (/announce and Send through the Core) to {args.people:,} people"
+        if args.announce
+        else f"one weekly reminder to {args.people:,} members"
+    )
     print(
-        f"fan-out of one weekly reminder to {args.people:,} members through a platform "
+        f"fan-out of {what} through a platform "
         f"accepting at most L = {args.limit} msgs/s (429 with retry_after beyond), "
         f"one delivery worker process (outbox.run_outbox, aiolimiter at L/s)",
         flush=True,
@@ -474,8 +617,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         flush=True,
     )
     wall_s = time.perf_counter() - wall
-    print(f"total wall time {wall_s:.1f} s")
+    load = os.getloadavg()
+    print(
+        f"total wall time {wall_s:.1f} s; load average {', '.join(f'{x:.2f}' for x in load)} "
+        f"on {os.cpu_count()} CPUs"
+    )
     return {
+        "mode": "announce" if args.announce else "reminder",
         "limit_per_s": args.limit,
         "ratio": round(ratio, 4),
         "lost": clean.lost,
@@ -490,7 +638,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "killed_throttled_429": killed.throttled,
         "worker_restarts": killed.restarts,
         "wall_s": round(wall_s, 1),
-    }
+        "load_1m": round(load[0], 2),
+    } | (
+        {"preview_ms": round(clean.preview_s * 1000), "send_ms": round(clean.send_s * 1000)}
+        if args.announce
+        else {}
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

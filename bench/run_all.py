@@ -16,11 +16,12 @@ never dropped; a run that needs a PostgreSQL server none answers is reported as
 skipped.
 
 Some scripts run more than once: ``core_throughput`` and ``fanout`` on SQLite
-and on PostgreSQL (``poll_burst`` runs on both by itself; ``workers`` is
-PostgreSQL only). With ``--quick`` each script that has smaller sizes or a slow
-part to leave out gets them (``sortition`` without its reference comparison,
-smaller pools and bursts elsewhere); a script this file does not know runs as
-it is, in both modes.
+and on PostgreSQL, and ``fanout`` a third time as an announcement to 50,000
+people (/announce and Send through the Core); ``poll_burst`` runs on both by
+itself; ``workers`` is PostgreSQL only. With ``--quick`` each script that has
+smaller sizes or a slow part to leave out gets them (``sortition`` without its
+reference comparison, smaller pools and bursts elsewhere); a script this file
+does not know runs as it is, in both modes.
 
     python bench/run_all.py [--quick] [--only NAME ...] [--skip NAME ...]
                             [--timeout SECONDS] [--out PATH]
@@ -83,6 +84,7 @@ class Plan:
 PG = ("--db", DEFAULT_PG)
 CORE_QUICK = ("--people", "10000", "--ops", "1000", "--raw", "1000")
 FANOUT_QUICK = ("--people", "2000")
+ANNOUNCE = ("--announce", "--people", "50000")
 
 # What this file knows of each script (its docstring says what its options do).
 PLANS: dict[str, Plan] = {
@@ -97,7 +99,10 @@ PLANS: dict[str, Plan] = {
         (
             Variant("sqlite", (), FANOUT_QUICK),
             Variant("postgresql", PG, PG + FANOUT_QUICK, needs_pg=True),
-        )
+            # issue 16: an announcement's fan-out to 50,000 people (250 s a run at L = 200)
+            Variant("announce", ANNOUNCE, ("--announce", *FANOUT_QUICK)),
+        ),
+        1800.0,
     ),
     "poll_burst": Plan((Variant("", (), ("--members", "5000", "--votes", "2000")),), 2400.0),
     # With its reference (sortition-algorithms, up to 600 s an instance) it takes long.
