@@ -14,6 +14,7 @@ import random
 from collections.abc import Iterable
 from types import ModuleType
 
+import bot.canvassing.core_summary
 import bot.canvassing.reminders
 import bot.draws.invitations
 import bot.draws.seeding
@@ -30,6 +31,7 @@ from bot.branches import merge_handlers as merging
 from bot.branches import region_handlers as regions
 from bot.branches import role_handlers as roles
 from bot.branches import undo_handlers as undo
+from bot.canvassing import attendance_handlers as canvass_attendance
 from bot.canvassing import campaign_handlers as campaign
 from bot.canvassing import handlers as canvass
 from bot.canvassing import results_handlers as canvass_results
@@ -85,6 +87,7 @@ FEATURES: tuple[ModuleType, ...] = (
     canvass_signup,
     canvass_schedule,
     canvass_results,
+    canvass_attendance,
     chats,
     delivery,
     announcements,
@@ -113,6 +116,7 @@ def build_timed_jobs() -> TimedJobs:
     return TimedJobs(
         (
             *bot.canvassing.reminders.TIMED,
+            *bot.canvassing.core_summary.TIMED,
             *bot.meetings.reminders.TIMED,
             *bot.polls.sweeps.TIMED,
             *bot.draws.invitations.TIMED,

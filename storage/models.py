@@ -420,6 +420,22 @@ class CanvassSignup(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+class CanvassAttendance(Base):
+    """Someone who came to a canvassing session: checked in themselves ("I'm here")
+    while it ran, or marked present by an organiser (``marked_by``)."""
+
+    __tablename__ = "canvass_attendance"
+    __table_args__ = (UniqueConstraint("session_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("canvass_sessions.id", ondelete="CASCADE"), index=True
+    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    marked_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
 class CanvassResult(Base):
     """What a session achieved: totals and the issues voters raised, as tags.
     Never a voter's identity or opinion."""

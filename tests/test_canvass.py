@@ -200,8 +200,8 @@ async def test_stats_are_a_chart_of_the_last_twelve_weeks(demo: Chat) -> None:
     await demo.say("Alice", "/canvass log 120 35 housing buses")
     reply = (await demo.say("Alice", "/canvass stats"))[0]
     assert reply.text == (
-        "Last 12 weeks: 1 people out, 120 doors, 35 conversations. "
-        "Top issues: housing (1), buses (1)."
+        "Last 12 weeks: Frome: 1 session held, 0 people came, 120 doors, 35 conversations; "
+        "core now 0. Top issues: housing (1), buses (1)."
     )
     assert reply.file is not None and reply.file.mime_type == "image/png"
     assert reply.file.content.startswith(b"\x89PNG\r\n\x1a\n") and len(reply.file.content) > 5000

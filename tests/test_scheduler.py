@@ -54,6 +54,7 @@ async def test_jobs_are_stored_once_and_survive_a_restart(sqlite_db: Database) -
     assert sorted(stored) == [
         "campaign:1",
         "campaign:2",
+        "canvass-core",
         "evening:1",
         "evening:2",
         "invitations",

@@ -33,13 +33,17 @@ async def test_a_proposed_branch_gets_no_reminder_jobs_and_an_active_one_does(
     planned = await build_timed_jobs().plan(core.db, settings)
     sweeps = [p for p in planned if p.branch is None]
     assert sorted(p.id for p in sweeps) == [
+        "canvass-core",
         "invitations",
         "meetings",
         "polls",
         "retention",
         "seeds",
     ]
-    assert all(p.when == Every(1) and p.late is None for p in sweeps)
+    assert all(
+        p.when == (Every(60) if p.id == "canvass-core" else Every(1)) and p.late is None
+        for p in sweeps
+    )
     late = dt.timedelta(hours=6)
     assert [p for p in planned if p.branch == frome] == [
         Planned(f"roundup:{frome}", "roundup", At(dt.time(19, 30), LONDON, 6), frome, late),

@@ -11,6 +11,7 @@ results_handlers (log, stats).
 
 from __future__ import annotations
 
+from bot.canvassing.attendance_handlers import came
 from bot.canvassing.results_handlers import log, stats
 from bot.canvassing.schedule_handlers import edit, schedule, slots
 from bot.canvassing.signup_handlers import listing
@@ -25,7 +26,7 @@ def _usage(ctx: Context) -> str:
     return ctx.t(
         "Usage: /canvass, or for organisers /canvass schedule <weekday> <HH:MM> "
         "<meeting point> [capacity], /canvass slots, /canvass log <doors> <conversations> "
-        "[issues] and /canvass stats"
+        "[issues], /canvass came [who] and /canvass stats"
     )
 
 
@@ -41,7 +42,8 @@ def _usage(ctx: Context) -> str:
         ("slots", N_("the weekly sessions, to remove one"), (ORGANISER,)),
         ("edit <n> point <text>|capacity <n>", N_("change a weekly session"), (ORGANISER,)),
         ("log <doors> <conversations> [issues]", N_("the latest session's results"), (ORGANISER,)),
-        ("stats", N_("a chart of the last 12 weeks"), (ORGANISER,)),
+        ("came [who]", N_("mark who came to the latest session"), (ORGANISER,)),
+        ("stats", N_("a chart of the last 12 weeks: who came, the core"), (ORGANISER,)),
     ),
 )
 async def canvass(ctx: Context) -> Reply:
@@ -55,7 +57,9 @@ async def canvass(ctx: Context) -> Reply:
     if sub.lower() == "log":
         return await log(ctx, rest.split())
     if sub.lower() == "stats":
-        return await stats(ctx)
+        return await stats(ctx, rest.split())
+    if sub.lower() == "came":
+        return await came(ctx, rest.split())
     if sub:
         raise ctx.refuse(_usage(ctx))
     return await listing(ctx)

@@ -9,20 +9,23 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
-from bot.canvassing.rules import covers, local
+from bot.canvassing.rules import SESSION_LENGTH, covers, local
 from bot.kernel.context import Context
 from bot.kernel.outbox import Recipients
 from bot.kernel.waiting_list import WaitingList, places_left
 from storage.models import (
     Branch,
     Campaign,
+    CanvassAttendance,
     CanvassResult,
     CanvassSession,
     CanvassSignup,
     CanvassSlot,
     Person,
+    Region,
+    RoleGrant,
 )
-from storage.vocabulary import GOING, SCOPE_NATIONAL, SCOPE_REGION, WAITING
+from storage.vocabulary import ADMIN, GOING, SCOPE_NATIONAL, SCOPE_REGION, WAITING
 
 # Recipients (built once: see bot.kernel.outbox.Recipients).
 SIGNED_UP = select(CanvassSignup.person_id).where(
@@ -210,3 +213,193 @@ async def first_slot(ctx: Context, branch: Branch) -> CanvassSlot | None:
         .order_by(CanvassSlot.id)
         .limit(1)
     )
+
+
+# --- attendance ----------------------------------------------------------------------
+
+
+async def running_sessions(ctx: Context, branch: Branch, person_id: int) -> list[CanvassSession]:
+    """The branch's sessions under way now (not cancelled) that the person is going to."""
+    return list(
+        await ctx.session.scalars(
+            select(CanvassSession)
+            .join(CanvassSignup, CanvassSignup.session_id == CanvassSession.id)
+            .where(
+                CanvassSession.branch_id == branch.id,
+                CanvassSession.cancelled_at.is_(None),
+                CanvassSession.starts_at <= ctx.now,
+                CanvassSession.starts_at > ctx.now - SESSION_LENGTH,
+                CanvassSignup.person_id == person_id,
+                CanvassSignup.status == GOING,
+            )
+            .order_by(CanvassSession.starts_at, CanvassSession.id)
+        )
+    )
+
+
+async def is_going(ctx: Context, session: CanvassSession, person_id: int) -> bool:
+    status = await ctx.session.scalar(
+        select(CanvassSignup.status).where(
+            CanvassSignup.session_id == session.id, CanvassSignup.person_id == person_id
+        )
+    )
+    return status == GOING
+
+
+async def came_ids(ctx: Context, session: CanvassSession) -> set[int]:
+    """Who came to the session (checked in, or marked)."""
+    return set(
+        await ctx.session.scalars(
+            select(CanvassAttendance.person_id).where(CanvassAttendance.session_id == session.id)
+        )
+    )
+
+
+async def check_in(
+    ctx: Context, session: CanvassSession, person_id: int, marked_by: int | None
+) -> bool:
+    """Record that the person came; False if they were already recorded (once only)."""
+    if person_id in await came_ids(ctx, session):
+        return False
+    ctx.session.add(
+        CanvassAttendance(
+            session_id=session.id, person_id=person_id, marked_by=marked_by, at=ctx.now
+        )
+    )
+    await ctx.session.flush()
+    return True
+
+
+async def toggle_came(
+    ctx: Context, session: CanvassSession, person_id: int, marked_by: int | None
+) -> bool:
+    """Mark the person present, or unmark them if they were; whether they now are."""
+    row = await ctx.session.scalar(
+        select(CanvassAttendance).where(
+            CanvassAttendance.session_id == session.id, CanvassAttendance.person_id == person_id
+        )
+    )
+    if row is not None:
+        await ctx.session.delete(row)
+        await ctx.session.flush()
+        return False
+    return await check_in(ctx, session, person_id, marked_by)
+
+
+async def sheet_list(ctx: Context, session: CanvassSession, limit: int) -> tuple[list[Person], int]:
+    """Those going to the session or recorded as having come, by name (at most
+    ``limit``), and how many there are in all."""
+    on_list = (
+        select(CanvassSignup.person_id)
+        .where(CanvassSignup.session_id == session.id, CanvassSignup.status == GOING)
+        .union(
+            select(CanvassAttendance.person_id).where(CanvassAttendance.session_id == session.id)
+        )
+    )
+    ids = set(await ctx.session.scalars(on_list))
+    people = list(
+        await ctx.session.scalars(
+            select(Person)
+            .where(Person.id.in_(ids))
+            .order_by(Person.display_name, Person.id)
+            .limit(limit)
+        )
+    )
+    return people, len(ids)
+
+
+async def session_for_sheet(ctx: Context, branch: Branch) -> CanvassSession | None:
+    """The branch's latest session already started, of the last two weeks, not cancelled."""
+    return await ctx.session.scalar(
+        select(CanvassSession)
+        .where(
+            CanvassSession.branch_id == branch.id,
+            CanvassSession.cancelled_at.is_(None),
+            CanvassSession.starts_at <= ctx.now,
+            CanvassSession.starts_at > ctx.now - dt.timedelta(days=14),
+        )
+        .order_by(CanvassSession.starts_at.desc())
+        .limit(1)
+    )
+
+
+async def attendance_count(ctx: Context, session: CanvassSession) -> int:
+    return len(await came_ids(ctx, session))
+
+
+# --- stats: what the weeks are made of, for one branch or many -------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A set of branches' canvassing since a day: the starts of the sessions held
+    (someone came, or results were logged), who came when, and the results."""
+
+    held: dict[int, list[dt.datetime]]
+    came: dict[int, list[tuple[dt.datetime, int]]]
+    results: dict[int, list[tuple[dt.datetime, CanvassResult]]]
+
+
+async def record(ctx: Context, branch_ids: list[int], since: dt.datetime) -> Record:
+    """What the branches ``branch_ids`` did from ``since`` until now."""
+    in_range = (
+        CanvassSession.branch_id.in_(branch_ids),
+        CanvassSession.cancelled_at.is_(None),
+        CanvassSession.starts_at >= since,
+        CanvassSession.starts_at <= ctx.now,
+    )
+    came: dict[int, list[tuple[dt.datetime, int]]] = {b: [] for b in branch_ids}
+    rows = await ctx.session.execute(
+        select(CanvassSession.branch_id, CanvassSession.starts_at, CanvassAttendance.person_id)
+        .join(CanvassAttendance, CanvassAttendance.session_id == CanvassSession.id)
+        .where(*in_range)
+    )
+    for branch_id, starts_at, person_id in rows:
+        came[branch_id].append((starts_at, person_id))
+    results: dict[int, list[tuple[dt.datetime, CanvassResult]]] = {b: [] for b in branch_ids}
+    result_rows = await ctx.session.execute(
+        select(CanvassSession.branch_id, CanvassSession.starts_at, CanvassResult)
+        .join(CanvassResult, CanvassResult.session_id == CanvassSession.id)
+        .where(*in_range)
+    )
+    for branch_id, starts_at, result in result_rows:
+        results[branch_id].append((starts_at, result))
+    held: dict[int, list[dt.datetime]] = {b: [] for b in branch_ids}
+    held_rows = await ctx.session.execute(
+        select(CanvassSession.branch_id, CanvassSession.starts_at).where(
+            *in_range,
+            select(CanvassAttendance.id)
+            .where(CanvassAttendance.session_id == CanvassSession.id)
+            .exists()
+            | select(CanvassResult.id)
+            .where(CanvassResult.session_id == CanvassSession.id)
+            .exists(),
+        )
+    )
+    for branch_id, starts_at in held_rows:
+        held[branch_id].append(starts_at)
+    return Record(held, came, results)
+
+
+async def all_regions(ctx: Context) -> list[Region]:
+    return list(await ctx.session.scalars(select(Region).order_by(Region.name, Region.id)))
+
+
+async def region_branches(ctx: Context, region_id: int) -> list[Branch]:
+    return list(
+        await ctx.session.scalars(
+            select(Branch).where(Branch.region_id == region_id).order_by(Branch.name, Branch.id)
+        )
+    )
+
+
+_REGION_ADMINS = select(RoleGrant.person_id).where(
+    RoleGrant.role == ADMIN,
+    RoleGrant.scope == SCOPE_REGION,
+    RoleGrant.scope_id == bindparam("r_region"),
+)
+
+
+def region_admins(region_id: int) -> Recipients:
+    """The admins of the region itself (not the national ones)."""
+    return Recipients(_REGION_ADMINS, {"r_region": region_id})

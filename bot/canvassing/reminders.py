@@ -33,7 +33,7 @@ from storage.vocabulary import PROPOSED
 SYSTEM = Sender("system", "scheduler", "Scheduler")
 
 
-def _job_context(session: object, settings: Settings, now: dt.datetime) -> Context:
+def job_context(session: object, settings: Settings, now: dt.datetime) -> Context:
     request = Request(SYSTEM, ChatRef("system", "private", "scheduler"), command="")
     return Context(
         session,  # type: ignore[arg-type]
@@ -72,7 +72,7 @@ async def _roundup(
     db: Database, settings: Settings, now: dt.datetime, branch_id: int, *, daily: bool
 ) -> int:
     async with db.transaction() as session:
-        ctx = _job_context(session, settings, now)
+        ctx = job_context(session, settings, now)
         branch = await session.get(Branch, branch_id)
         if branch is None:
             return 0
@@ -111,7 +111,7 @@ async def evening_before(db: Database, settings: Settings, now: dt.datetime, bra
     """A reminder to everyone going to a session tomorrow (branch-local). Returns how
     many sessions it reminded about."""
     async with db.transaction() as session:
-        ctx = _job_context(session, settings, now)
+        ctx = job_context(session, settings, now)
         branch = await session.get(Branch, branch_id)
         if branch is None:
             return 0

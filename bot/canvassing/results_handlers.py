@@ -7,17 +7,37 @@ import asyncio
 
 from bot.branches.handlers import require_staff
 from bot.canvassing.access import home
-from bot.canvassing.queries import SIGNUPS, branch_results, session_to_log
-from bot.canvassing.rules import MAX_COUNT, by_week, local, parse_tags, plain_number
-from bot.canvassing.texts import chart
+from bot.canvassing.queries import (
+    SIGNUPS,
+    all_regions,
+    attendance_count,
+    record,
+    region_branches,
+    session_to_log,
+)
+from bot.canvassing.rules import (
+    MAX_COUNT,
+    WeekStats,
+    by_week,
+    first_counted,
+    local,
+    parse_tags,
+    people_shown,
+    plain_number,
+    summed,
+    week_stats,
+)
+from bot.canvassing.texts import chart, side_by_side, stats_labels, stats_line
+from bot.canvassing.weeks import branch_weeks, start_of
 from bot.kernel.actions import Action
 from bot.kernel.context import Context, parse_id
 from bot.kernel.effects import audit
 from bot.kernel.i18n import format_local
 from bot.kernel.messages import Attachment, Button, Reply
+from bot.kernel.permissions import holds_at_region, holds_nationally
 from bot.kernel.registry import action
-from storage.models import CanvassResult, CanvassSession
-from storage.vocabulary import ORGANISER
+from storage.models import CanvassResult, CanvassSession, Region
+from storage.vocabulary import ADMIN, ORGANISER
 
 
 async def log(ctx: Context, words: list[str]) -> Reply:
@@ -39,7 +59,10 @@ async def log(ctx: Context, words: list[str]) -> Reply:
     session = await session_to_log(ctx, branch)
     if session is None:
         raise ctx.refuse(ctx.t("There is no session of the last two weeks left to log."))
-    people = await SIGNUPS.count_going(ctx.session, session.id)
+    # Those who came, once anyone is recorded as having come; until then, those going.
+    people = await attendance_count(ctx, session) or await SIGNUPS.count_going(
+        ctx.session, session.id
+    )
     result = CanvassResult(
         session_id=session.id,
         people_out=people,
@@ -78,25 +101,70 @@ async def unlog_pressed(ctx: Context, target: str) -> Reply:
     return Reply(ctx.t("Undone: that session's results are no longer recorded."), edit=True)
 
 
-async def stats(ctx: Context) -> Reply:
+async def stats(ctx: Context, words: list[str]) -> Reply:
+    """/canvass stats: the branch's last weeks for its organisers; a region's admins
+    see every branch of the region side by side, the nation's every region
+    (``/canvass stats branch``: their own branch's, all the same)."""
+    grants = await ctx.grants()
+    wide = [w.lower() for w in words[:1]] != ["branch"]
+    if wide and holds_nationally(grants, ADMIN):
+        return await _nation(ctx)
     _, branch = await home(ctx)
+    if wide and branch.region_id is not None and holds_at_region(grants, ADMIN, branch.region_id):
+        region = await ctx.session.get(Region, branch.region_id)
+        if region is not None:
+            return await _region(ctx, region)
     await require_staff(ctx, branch, (ORGANISER,), "canvass.stats")
     today = local(ctx.now, branch.timezone).date()
-    weeks, issues = by_week(await branch_results(ctx, branch), branch.timezone, today)
-    labels = {
-        "title": ctx.t("Canvassing with the {branch} branch, last 12 weeks"),
-        "doors": ctx.t("doors knocked"),
-        "conversations": ctx.t("conversations"),
-        "people": ctx.t("people out"),
-    }
-    image = await asyncio.to_thread(chart, branch.name, weeks, labels, ctx.t.locale)
-    totals = ctx.t(
-        "Last 12 weeks: {people} people out, {doors} doors, {conversations} conversations.",
-        people=sum(w.people for w in weeks),
-        doors=sum(w.doors for w in weeks),
-        conversations=sum(w.conversations for w in weeks),
+    since = first_counted(today)
+    done = await record(ctx, [branch.id], start_of(since, branch.timezone))
+    weeks = week_stats(
+        done.held[branch.id], done.came[branch.id], done.results[branch.id], branch.timezone, today
+    )
+    _, issues = by_week(done.results[branch.id], branch.timezone, today)
+    title = ctx.t("Canvassing with the {branch} branch, last 12 weeks", branch=branch.name)
+    image = await asyncio.to_thread(chart, title, weeks, stats_labels(ctx.t), ctx.t.locale)
+    totals = (
+        ctx.t("Last 12 weeks:")
+        + " "
+        + stats_line(
+            ctx.t, branch.name, weeks, people_shown(done.came[branch.id], branch.timezone, today)
+        )
     )
     top = ", ".join(f"{tag} ({n})" for tag, n in issues.most_common(5))
     if top:
         totals += " " + ctx.t("Top issues: {top}.", top=top)
     return Reply(totals, file=Attachment(f"canvassing-{branch.slug}.png", image, "image/png"))
+
+
+async def _compare(
+    ctx: Context, title: str, series: dict[str, tuple[list[WeekStats], int]], slug: str
+) -> Reply:
+    if not series:
+        raise ctx.refuse(ctx.t("There are no branches here to compare yet."))
+    lines = [title] + [stats_line(ctx.t, name, w, n) for name, (w, n) in series.items()]
+    image = await asyncio.to_thread(
+        side_by_side, title, {k: v[0] for k, v in series.items()}, stats_labels(ctx.t), ctx.t.locale
+    )
+    return Reply("\n".join(lines), file=Attachment(f"canvassing-{slug}.png", image, "image/png"))
+
+
+async def _region(ctx: Context, region: Region) -> Reply:
+    branches = await region_branches(ctx, region.id)
+    weeks = await branch_weeks(ctx, branches)
+    title = ctx.t("Canvassing in the {region} region, last 12 weeks", region=region.name)
+    return await _compare(ctx, title, {b.name: weeks[b.id] for b in branches}, region.slug)
+
+
+async def _nation(ctx: Context) -> Reply:
+    regions = await all_regions(ctx)
+    series = {}
+    for region in regions:
+        weeks = await branch_weeks(ctx, await region_branches(ctx, region.id))
+        if weeks:
+            series[region.name] = (
+                summed(w for w, _ in weeks.values()),
+                sum(n for _, n in weeks.values()),
+            )
+    title = ctx.t("Canvassing in every region, last 12 weeks")
+    return await _compare(ctx, title, series, "regions")

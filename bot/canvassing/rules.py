@@ -130,3 +130,110 @@ def by_week(
             totals[2] += result.conversations
             issues.update(result.tags or [])
     return [Week(m, *t) for m, t in sorted(weeks.items())], issues
+
+
+# --- attendance and the core ---------------------------------------------------------
+# Who came (checked in, or marked by an organiser) feeds the stats, never who signed up.
+
+CORE_WEEKS, CORE_TIMES = 4, 3  # the core: people who came at least 3 of the last 4 weeks
+
+
+def running(starts_at: dt.datetime, now: dt.datetime) -> bool:
+    """Is a session under way: from its start until it ends?"""
+    return starts_at <= now < starts_at + SESSION_LENGTH
+
+
+def monday_of(when: dt.datetime, tz: str) -> dt.date:
+    day = local(when, tz).date()
+    return day - dt.timedelta(days=day.weekday())
+
+
+@dataclass(frozen=True, slots=True)
+class WeekStats:
+    start: dt.date
+    sessions: int  # held: someone came, or results were logged
+    people: int  # different people who came
+    doors: int
+    conversations: int
+    core: int  # people who came at least CORE_TIMES of the CORE_WEEKS up to this one
+
+
+def first_counted(today: dt.date) -> dt.date:
+    """The first Monday whose attendance the stats read: the core of the oldest week
+    shown looks back ``CORE_WEEKS`` weeks."""
+    this_monday = today - dt.timedelta(days=today.weekday())
+    return this_monday - dt.timedelta(weeks=WEEKS - 1 + CORE_WEEKS - 1)
+
+
+def week_stats(
+    held: Iterable[dt.datetime],
+    came: Iterable[tuple[dt.datetime, int]],
+    results: Iterable[tuple[dt.datetime, CanvassResult]],
+    tz: str,
+    today: dt.date,
+) -> list[WeekStats]:
+    """The ``WEEKS`` weeks up to ``today``'s (oldest first), in the branch's time zone
+    ``tz``: the sessions held (``held``: each one's start), the people who came
+    (``came``: a session's start and who), the doors and conversations logged, and
+    the size of the core at each week."""
+    weeks, _ = by_week(results, tz, today)
+    sessions: Counter[dt.date] = Counter(monday_of(s, tz) for s in held)
+    people: dict[dt.date, set[int]] = {}
+    for starts_at, person_id in came:
+        people.setdefault(monday_of(starts_at, tz), set()).add(person_id)
+
+    def core(monday: dt.date) -> int:
+        times: Counter[int] = Counter()
+        for back in range(CORE_WEEKS):
+            times.update(people.get(monday - dt.timedelta(weeks=back), set()))
+        return sum(1 for n in times.values() if n >= CORE_TIMES)
+
+    return [
+        WeekStats(
+            w.start,
+            sessions[w.start],
+            len(people.get(w.start, ())),
+            w.doors,
+            w.conversations,
+            core(w.start),
+        )
+        for w in weeks
+    ]
+
+
+def flags(weeks: list[WeekStats], core_minimum: int) -> tuple[bool, bool]:
+    """What to tell the region's admins of a branch, on its weeks (oldest first, the
+    last one the week under way): no session held in the two whole weeks before
+    this one, and the core of the last whole week below ``core_minimum``."""
+    whole = weeks[:-1]
+    idle = len(whole) >= 2 and all(w.sessions == 0 for w in whole[-2:])
+    small = bool(whole) and whole[-1].core < core_minimum
+    return idle, small
+
+
+def people_shown(came: Iterable[tuple[dt.datetime, int]], tz: str, today: dt.date) -> int:
+    """How many different people came in the ``WEEKS`` weeks up to ``today``'s."""
+    this_monday = today - dt.timedelta(days=today.weekday())
+    first = this_monday - dt.timedelta(weeks=WEEKS - 1)
+    return len({person for starts_at, person in came if monday_of(starts_at, tz) >= first})
+
+
+def summed(many: Iterable[list[WeekStats]]) -> list[WeekStats]:
+    """Several branches' weeks added up, week by week (a region's: its branches')."""
+    total: list[WeekStats] = []
+    for weeks in many:
+        if not total:
+            total = list(weeks)
+            continue
+        total = [
+            WeekStats(
+                a.start,
+                a.sessions + b.sessions,
+                a.people + b.people,
+                a.doors + b.doors,
+                a.conversations + b.conversations,
+                a.core + b.core,
+            )
+            for a, b in zip(total, weeks, strict=True)
+        ]
+    return total

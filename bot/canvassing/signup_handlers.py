@@ -6,8 +6,9 @@ from __future__ import annotations
 from sqlalchemy import bindparam, select
 
 from bot.canvassing.access import home, join_first
+from bot.canvassing.queries import running_sessions
 from bot.canvassing.sessions import cancel, sign_up, upcoming
-from bot.canvassing.texts import calendar_event, week_listing
+from bot.canvassing.texts import calendar_event, here_listing, week_listing
 from bot.kernel.actions import Action
 from bot.kernel.context import Context, parse_id
 from bot.kernel.i18n import format_local
@@ -23,16 +24,18 @@ async def listing(ctx: Context) -> Reply:
     Wait for a place) or Cancel, and Calendar."""
     person, branch = await home(ctx)
     listings = await upcoming(ctx, branch, person.id)
+    lines, here = here_listing(ctx.t, branch, await running_sessions(ctx, branch, person.id))
     if not listings:
-        return Reply(
+        lines.append(
             ctx.t(
                 "No canvassing with the {branch} branch in the coming week yet. "
                 "Organisers add a weekly session with /canvass schedule.",
                 branch=branch.name,
             )
         )
+        return Reply("\n".join(lines), buttons=tuple(here))
     text, rows = week_listing(ctx.t, branch, listings)
-    return Reply(text, buttons=rows)
+    return Reply("\n".join([*lines, text]), buttons=(*here, *rows))
 
 
 # A session's button pressed: the session with its branch (built once: a hot path).

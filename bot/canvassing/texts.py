@@ -9,12 +9,12 @@ import io
 from collections.abc import Callable, Sequence
 
 from bot.canvassing.queries import Listing
-from bot.canvassing.rules import SESSION_LENGTH, Week
+from bot.canvassing.rules import SESSION_LENGTH, WeekStats
 from bot.kernel.actions import Action
 from bot.kernel.i18n import Translator, format_local
 from bot.kernel.messages import Button
 from bot.lib.ics import Event, uid
-from storage.models import Branch, CanvassSession
+from storage.models import Branch, CanvassSession, Person
 from storage.vocabulary import GOING
 
 
@@ -86,8 +86,89 @@ def moved_notice(at: dt.datetime, tz: str, point: str) -> Callable[[Translator],
     )
 
 
-def chart(branch_name: str, weeks: list[Week], labels: dict[str, str], locale: str) -> bytes:
-    """A PNG of people out, doors and conversations per week, dated in ``locale``."""
+def here_listing(
+    t: Translator, branch: Branch, sessions: Sequence[CanvassSession]
+) -> tuple[list[str], list[tuple[Button, ...]]]:
+    """The sessions under way that the person is going to, each with "I'm here"."""
+    lines: list[str] = []
+    rows: list[tuple[Button, ...]] = []
+    for session in sessions:
+        when = format_local(session.starts_at, "day_time", t.locale, tz=branch.timezone)
+        lines.append(
+            t(
+                "Under way now: {when} at {point}. Check in when you're there:",
+                when=when,
+                point=session.meeting_point,
+            )
+        )
+        rows.append((Button(t("I'm here"), Action.CANVASS_HERE, str(session.id)),))
+    return lines, rows
+
+
+SHEET_COLUMNS = 4
+
+
+def came_sheet(
+    t: Translator,
+    session: CanvassSession,
+    branch: Branch,
+    people: Sequence[Person],
+    came: set[int],
+    listed: int,
+) -> tuple[str, tuple[tuple[Button, ...], ...]]:
+    """/canvass came: the session's sign-up list as buttons, a tick on those who came
+    (pressing a name marks them, again undoes it), and how many came."""
+    lines = [
+        t(
+            "Who came canvassing {when}? Press the name of each person who came (again to undo).",
+            when=format_local(session.starts_at, "day_time", t.locale, tz=branch.timezone),
+        ),
+        t("So far: {came}.", came=t.plural("{n} person came", "{n} people came", len(came))),
+    ]
+    if listed > len(people):
+        lines.append(t("Mark the others by short id or @handle: /canvass came <who>"))
+    rows = tuple(
+        tuple(
+            Button(
+                ("✓ " if p.id in came else "") + p.display_name[:40],
+                Action.CANVASS_CAME,
+                f"{session.id}.{p.id}",
+            )
+            for p in people[i : i + SHEET_COLUMNS]
+        )
+        for i in range(0, len(people), SHEET_COLUMNS)
+    )
+    return "\n".join(lines), rows
+
+
+def stats_line(t: Translator, name: str, weeks: Sequence[WeekStats], people: int) -> str:
+    """One branch's (or region's) last weeks in a line: sessions held, people who came,
+    doors, conversations and the core now."""
+    return t(
+        "{name}: {sessions}, {people}, {doors} doors, {conversations} conversations; "
+        "core now {core}.",
+        name=name,
+        sessions=t.plural("{n} session held", "{n} sessions held", sum(w.sessions for w in weeks)),
+        people=t.plural("{n} person came", "{n} people came", people),
+        doors=sum(w.doors for w in weeks),
+        conversations=sum(w.conversations for w in weeks),
+        core=weeks[-1].core if weeks else 0,
+    )
+
+
+def stats_labels(t: Translator) -> dict[str, str]:
+    return {
+        "doors": t("doors knocked"),
+        "conversations": t("conversations"),
+        "people": t("people who came"),
+        "sessions": t("sessions held"),
+        "core": t("the core (3 of the last 4 weeks)"),
+    }
+
+
+def chart(title: str, weeks: list[WeekStats], labels: dict[str, str], locale: str) -> bytes:
+    """A PNG of a branch's weeks: doors and conversations above; people who came,
+    sessions held and the core below, dated in ``locale``."""
     # The object-oriented API, not pyplot: no global state, so it may run in a thread.
     from matplotlib.figure import Figure
 
@@ -103,11 +184,72 @@ def chart(branch_name: str, weeks: list[Week], labels: dict[str, str], locale: s
         label=labels["conversations"],
     )
     top.legend(loc="upper left")
-    top.set_title(labels["title"].format(branch=branch_name))
+    top.set_title(title)
     bottom.bar(x, [w.people for w in weeks], color="#8fb56a", label=labels["people"])
+    bottom.plot(x, [w.core for w in weeks], color="#7a4f9a", marker="o", label=labels["core"])
+    bottom.plot(
+        x, [w.sessions for w in weeks], color="#555555", linestyle="--", label=labels["sessions"]
+    )
     bottom.legend(loc="upper left")
     bottom.tick_params(axis="x", rotation=45)
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     return buffer.getvalue()
+
+
+def side_by_side(
+    title: str, series: dict[str, list[WeekStats]], labels: dict[str, str], locale: str
+) -> bytes:
+    """A PNG of several branches (or regions) side by side: a line each for the people
+    who came every week above, and for the core below."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(9, 5.5))
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    for name, weeks in series.items():
+        x = [format_local(w.start, "day_month", locale) for w in weeks]
+        top.plot(x, [w.people for w in weeks], marker="o", label=name[:30])
+        bottom.plot(x, [w.core for w in weeks], marker="o", label=name[:30])
+    top.set_title(title)
+    top.set_ylabel(labels["people"])
+    bottom.set_ylabel(labels["core"])
+    if series:
+        top.legend(loc="upper left", fontsize="small")
+    bottom.tick_params(axis="x", rotation=45)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def summary(
+    region: str, flagged: Sequence[tuple[str, bool, bool, int]], minimum: int
+) -> Callable[[Translator], str]:
+    """The weekly summary to a region's admins: each flagged branch (its name, no
+    session for two weeks, core below ``minimum``, the core's size)."""
+
+    def render(t: Translator) -> str:
+        lines = [
+            t("Canvassing in the {region} region: branches to look at this week", region=region)
+        ]
+        for name, idle, small, core in flagged:
+            if idle:
+                lines.append(
+                    "• " + t("{branch}: no session held in the last two weeks.", branch=name)
+                )
+            if small:
+                lines.append(
+                    "• "
+                    + t(
+                        "{branch}: its core is {core}, below {minimum} (people who came at "
+                        "least 3 of the last 4 weeks).",
+                        branch=name,
+                        core=core,
+                        minimum=minimum,
+                    )
+                )
+        lines.append(t("/canvass stats shows the region's branches side by side."))
+        return "\n".join(lines)
+
+    return render

@@ -82,6 +82,8 @@ class Action(StrEnum):
     CANVASS_ICS = "cvics"  # a session's calendar file (.ics)
     CANVASS_REMOVE = "cvrm"  # remove a weekly session (or undo adding one)
     CANVASS_UNLOG = "cvunlog"  # the Undo under logging canvassing results
+    CANVASS_HERE = "cvhere"  # "I'm here": check in to a running canvassing session
+    CANVASS_CAME = "cvcame"  # an organiser ticks or unticks one person who came canvassing
 
     # Sortition (bot/draws/)
     PROFILE_OPT_IN = "pfin"  # opt in to (or change) one's sortition profile

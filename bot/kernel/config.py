@@ -208,6 +208,9 @@ class Settings:
     roundup_day: str = setting("canvassing", "roundup_day", "monday", _weekday)
     roundup_time: str = setting("canvassing", "roundup_time", "18:00", _clock_time)
     reminder_time: str = setting("canvassing", "reminder_time", "18:00", _clock_time)
+    # A branch whose core (people who came at least 3 of the last 4 weeks) is smaller
+    # is flagged to its region's admins in their weekly summary.
+    core_minimum: int = setting("canvassing", "core_minimum", 3, _positive_int)
     telegram_token: str = setting("telegram", "token", "", _text)
     telegram_base_url: str = setting("telegram", "base_url", "", _text)
     telegram_webhook_url: str = setting("telegram", "webhook_url", "", _text)
