@@ -19,6 +19,7 @@ import bot.canvassing.reminders
 import bot.draws.invitations
 import bot.draws.seeding
 import bot.meetings.reminders
+import bot.members.renewals
 import bot.polls.sweeps
 import bot.privacy.retention
 from bot.announcements import handlers as announcements
@@ -122,6 +123,7 @@ def build_timed_jobs() -> TimedJobs:
             *bot.draws.invitations.TIMED,
             *bot.draws.seeding.TIMED,
             *bot.privacy.retention.TIMED,
+            *bot.members.renewals.TIMED,
         )
     )
 

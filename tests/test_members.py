@@ -9,7 +9,9 @@ supporters); Jo is the South West region's admin, Kai the national admin.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from dataclasses import replace
 
 from sqlalchemy import select
 
@@ -141,3 +143,65 @@ async def test_export_is_scoped_and_audited_with_the_count(demo: Chat) -> None:
         )
     assert entry is not None and entry.details == {"people": 3, "filter": "all"}
     assert "Femi" not in str(entry.details)
+
+
+# --- dues renewals ------------------------------------------------------------
+
+
+async def test_a_renewal_reminder_is_sent_once_even_if_the_job_runs_twice(demo: Chat) -> None:
+    from bot.members.renewals import remind_renewals
+
+    await set_dues(demo, "Carol", dt.date(2026, 12, 5))  # within 14 days
+    await set_dues(demo, "Femi", dt.date(2026, 12, 20))  # 24 days away: not yet
+    db, now = demo.core.db, demo.clock.now()
+    settings = replace(demo.core.settings, dues_renewal="https://party.example/renew")
+    assert await remind_renewals(db, settings, now) == 1
+    assert await remind_renewals(db, settings, now) == 0  # again (a restart, a second worker)
+    assert await remind_renewals(db, settings, now + dt.timedelta(days=2)) == 0
+    sent = [(name, words) for name, words in await demo.outbox() if "dues" in words]
+    assert len(sent) == 1
+    [(name, words)] = sent
+    assert name == "Carol"
+    assert "paid until 2026-12-05" in words and "To renew: https://party.example/renew" in words
+    # Femi's turn comes when his dues are 14 days away; renewed dues are reminded anew.
+    assert await remind_renewals(db, settings, now + dt.timedelta(days=10)) == 1
+    await set_dues(demo, "Carol", dt.date(2027, 1, 5))
+    later = dt.datetime(2026, 12, 25, 12, 0, tzinfo=dt.UTC)
+    assert await remind_renewals(db, settings, later) == 1
+    reminded = {name for name, words in await demo.outbox() if "membership dues are paid" in words}
+    assert reminded == {"Carol", "Femi"}
+
+
+async def test_two_workers_at_once_remind_once(demo: Chat) -> None:
+    from bot.members.renewals import remind_renewals
+
+    await set_dues(demo, "Carol", dt.date(2026, 12, 5))
+    db, settings, now = demo.core.db, demo.core.settings, demo.clock.now()
+    runs = await asyncio.gather(
+        remind_renewals(db, settings, now), remind_renewals(db, settings, now)
+    )
+    assert sorted(runs) == [0, 1]
+    sent = [words for name, words in await demo.outbox() if "membership dues" in words]
+    assert len(sent) == 1 and "Your branch's treasurer can tell you how to renew." in sent[0]
+
+
+async def test_treasurers_get_a_weekly_list_per_branch(demo: Chat) -> None:
+    from bot.members.renewals import weekly_dues
+
+    await set_dues(demo, "Carol", dt.date(2026, 12, 10))  # renews within 30 days
+    await set_dues(demo, "Dan", dt.date(2026, 11, 22))  # lapsed this week
+    db, settings, now = demo.core.db, demo.core.settings, demo.clock.now()
+    async with db.transaction() as session:
+        frome = await session.scalar(select(Branch).where(Branch.slug == "frome"))
+        bath = await session.scalar(select(Branch).where(Branch.slug == "bath"))
+        assert frome is not None and bath is not None
+        frome_id, bath_id = frome.id, bath.id
+    assert await weekly_dues(db, settings, now, frome_id) == 2
+    assert await weekly_dues(db, settings, now, frome_id) == 2  # queued once all the same
+    assert await weekly_dues(db, settings, now, bath_id) == 0  # nothing to say for Bath
+    lists = [(name, words) for name, words in await demo.outbox() if "Dues in the" in words]
+    assert [name for name, _ in lists] == ["Bob"]  # Frome's treasurer, once
+    [(_, words)] = lists
+    assert "Lapsed in the last week (1):\n• Dan" in words and "2026-11-22" in words
+    assert "Renewing within 30 days (1):\n• Carol" in words
+    assert "Lee" not in words  # lapsed long ago: not this week's news

@@ -34,6 +34,7 @@ async def test_a_proposed_branch_gets_no_reminder_jobs_and_an_active_one_does(
     sweeps = [p for p in planned if p.branch is None]
     assert sorted(p.id for p in sweeps) == [
         "canvass-core",
+        "dues-renewals",
         "invitations",
         "meetings",
         "polls",
@@ -41,7 +42,8 @@ async def test_a_proposed_branch_gets_no_reminder_jobs_and_an_active_one_does(
         "seeds",
     ]
     assert all(
-        p.when == (Every(60) if p.id == "canvass-core" else Every(1)) and p.late is None
+        p.when == (Every(60) if p.id in ("canvass-core", "dues-renewals") else Every(1))
+        and p.late is None
         for p in sweeps
     )
     late = dt.timedelta(hours=6)
@@ -49,6 +51,7 @@ async def test_a_proposed_branch_gets_no_reminder_jobs_and_an_active_one_does(
         Planned(f"roundup:{frome}", "roundup", At(dt.time(19, 30), LONDON, 6), frome, late),
         Planned(f"campaign:{frome}", "campaign", At(dt.time(9, 0), LONDON), frome, late),
         Planned(f"evening:{frome}", "evening", At(dt.time(17, 5), LONDON), frome, late),
+        Planned(f"dues-weekly:{frome}", "dues-weekly", At(dt.time(9, 0), LONDON, 0), frome, late),
     ]
     assert {p.branch for p in planned} == {None, frome, ids["Bath"]}  # Wells: proposed
 
@@ -59,6 +62,7 @@ async def test_a_proposed_branch_gets_no_reminder_jobs_and_an_active_one_does(
         f"roundup:{wells}",
         f"campaign:{wells}",
         f"evening:{wells}",
+        f"dues-weekly:{wells}",
     ]
 
 

@@ -211,6 +211,12 @@ class Settings:
     # A branch whose core (people who came at least 3 of the last 4 weeks) is smaller
     # is flagged to its region's admins in their weekly summary.
     core_minimum: int = setting("canvassing", "core_minimum", 3, _positive_int)
+    # How a member renews their dues (a sentence or a link), told in the reminder
+    # before their dues end; empty: ask the branch's treasurer. The treasurers'
+    # weekly list of lapsed and renewing members goes out on this day and time.
+    dues_renewal: str = setting("dues", "renewal", "", _text)
+    dues_list_day: str = setting("dues", "list_day", "monday", _weekday)
+    dues_list_time: str = setting("dues", "list_time", "09:00", _clock_time)
     telegram_token: str = setting("telegram", "token", "", _text)
     telegram_base_url: str = setting("telegram", "base_url", "", _text)
     telegram_webhook_url: str = setting("telegram", "webhook_url", "", _text)

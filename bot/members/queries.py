@@ -191,3 +191,10 @@ _TREASURERS_OF = select(RoleGrant.person_id).where(
 def treasurers_of(branch: Branch) -> Recipients:
     """The treasurers of the branch itself."""
     return Recipients(_TREASURERS_OF, {"r_branch": branch.id})
+
+
+_ONLY = select(Person.id).where(Person.id == bindparam("r_person"))
+
+
+def only(person_id: int) -> Recipients:
+    return Recipients(_ONLY, {"r_person": person_id})

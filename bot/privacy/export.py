@@ -51,6 +51,7 @@ async def export(ctx: Context, person: Person) -> dict[str, Any]:
             "timezone",
             "joined_branch_at",
             "dues_paid_until",
+            "dues_reminded_for",
             "consented_at",
             "created_at",
         )
