@@ -17,6 +17,7 @@ from storage.models import (
     CanvassResult,
     CanvassSession,
     CanvassSignup,
+    Meeting,
     Person,
 )
 from storage.vocabulary import GOING
@@ -200,3 +201,36 @@ def test_flags_read_the_whole_weeks_before_this_one() -> None:
     idle = [week(0, 1, 3), week(1, 0, 3), week(2, 0, 2), week(3, 1, 2)]
     assert flags(idle, 3) == (True, True)
     assert flags(idle, 2) == (True, False)
+
+
+async def test_checking_in_to_a_meeting_and_the_door_sheet_undoing_it(demo: Chat) -> None:
+    await demo.say("Alice", '/meeting in-person 2026-12-03 19:00 "Library" Branch meeting')
+    await demo.press("Alice", "Confirm")
+    async with demo.core.db.transaction() as session:
+        meeting = await session.scalar(select(Meeting))
+    assert meeting is not None
+    await demo.press("Carol", f"{Action.MEETING_GOING.value}:{meeting.id}")
+    here = f"{Action.MEETING_HERE.value}:{meeting.id}"
+    early = await demo.press("Carol", here)
+    assert early[0].error and "open from its start until it ends" in early[0].text
+
+    demo.clock.set(dt.datetime(2026, 12, 3, 19, 10, tzinfo=dt.UTC))
+    listing = await demo.say("Carol", "/meetings")
+    assert listing[0].text == "Under way now: Branch meeting. Check in when you're there:"
+    assert (await demo.press("Carol", "I'm here"))[
+        0
+    ].text == "Checked in to Branch meeting ✓ Welcome!"
+    again = (await demo.press("Carol", here))[0]
+    assert not again.error and "already checked in" in again.text
+    refused = await demo.press("Dan", here)  # Dan did not say he was going
+    assert refused[0].error and "not down as going" in refused[0].text
+
+    # The organiser's door sheet shows her ticked, and a press undoes it.
+    sheet = (await demo.say("Alice", f"/meeting held {meeting.id}"))[0]
+    assert "So far: 1 person came." in sheet.text
+    undone = (await demo.press("Alice", "✓ Carol"))[0]
+    assert "So far: 0 people came." in undone.text
+
+    demo.clock.set(dt.datetime(2026, 12, 3, 23, 0, tzinfo=dt.UTC))  # two hours long: over
+    late = await demo.press("Carol", here)
+    assert late[0].error and "open from its start until it ends" in late[0].text

@@ -75,6 +75,7 @@ class Action(StrEnum):
     MEETING_CAME = "mtcame"  # tick or untick one person on the attendance sheet
     MEETING_GUEST = "mtguest"  # one guest more or fewer on the attendance sheet
     MEETING_DONE = "mtdone"  # the attendance sheet is finished: record the count
+    MEETING_HERE = "mthere"  # "I'm here": check in to a meeting under way
 
     # Canvassing (bot/canvassing/)
     CANVASS_GO = "cvgo"  # sign up for a canvassing session

@@ -21,11 +21,13 @@ from bot.meetings.access import (
     private_refusal,
 )
 from bot.meetings.answers import answer
-from bot.meetings.queries import PLACES, coming_meetings, my_answers, past_meetings
+from bot.meetings.queries import PLACES, coming_meetings, going_now, my_answers, past_meetings
+from bot.meetings.rules import running
 from bot.meetings.texts import (
     answer_buttons,
     answer_row,
     calendar_event,
+    here_reply,
     kind_label,
     my_answer_note,
     places_note,
@@ -144,6 +146,10 @@ async def meetings_command(ctx: Context) -> list[Reply]:
     if past:
         assert branch is not None
         return _past(ctx, branch, staff, await past_meetings(ctx, where))
+    now = [m for m in await going_now(ctx, person) if running(m, ctx.now)]
+    if now:
+        text, rows = here_reply(ctx.t, now)
+        return [Reply(text, buttons=rows), await _upcoming(ctx, branch, person, staff, where)]
     return [await _upcoming(ctx, branch, person, staff, where)]
 
 

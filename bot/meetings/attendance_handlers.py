@@ -17,11 +17,19 @@ from bot.meetings.access import (
     gate,
     staff_meeting,
 )
-from bot.meetings.queries import door_list, marked_ids, may_mark, toggle_attendance
-from bot.meetings.rules import MINUTES_LIMIT
+from bot.meetings.queries import (
+    answer_of,
+    check_in,
+    door_list,
+    marked_ids,
+    may_mark,
+    toggle_attendance,
+)
+from bot.meetings.rules import MINUTES_LIMIT, running
 from storage.models import Branch, Meeting, Person
 from storage.vocabulary import (
     ONLINE,
+    RSVP_GOING,
 )
 
 # --- after the meeting -------------------------------------------------------------
@@ -119,6 +127,37 @@ async def _sheet(ctx: Context, meeting: Meeting, branch: Branch) -> Reply:
         )
     )
     return Reply("\n".join(lines), buttons=tuple(buttons))
+
+
+@action(Action.MEETING_HERE)
+async def here_pressed(ctx: Context, target: str) -> Reply:
+    """I'm here: from the meeting's start until it ends, for those going to it. An
+    organiser's door sheet shows them ticked (and can untick a mistake)."""
+    person = ctx.require_person()
+    meeting_id = parse_id(target)
+    meeting = await ctx.session.get(Meeting, meeting_id) if meeting_id else None
+    if meeting is None or meeting.cancelled_at is not None:
+        raise ctx.stale()
+    if not running(meeting, ctx.now):
+        raise ctx.refuse(
+            ctx.t(
+                "Checking in to {title} is open from its start until it ends.",
+                title=meeting.title,
+            )
+        )
+    rsvp = await answer_of(ctx.session, meeting, person.id)
+    if rsvp is None or rsvp.answer != RSVP_GOING:
+        raise ctx.refuse(
+            ctx.t(
+                "You're not down as going to {title}: an organiser can mark you at the door.",
+                title=meeting.title,
+            )
+        )
+    if not await check_in(ctx, meeting, person):
+        return Reply(
+            ctx.t("You're already checked in to {title} ✓", title=meeting.title), private=True
+        )
+    return Reply(ctx.t("Checked in to {title} ✓ Welcome!", title=meeting.title), private=True)
 
 
 async def _held_meeting(ctx: Context, ref: str) -> tuple[Meeting, Branch]:

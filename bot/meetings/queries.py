@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import ColumnElement, Row, bindparam, case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -227,3 +229,33 @@ async def toggle_attendance(ctx: Context, meeting: Meeting, person: Person) -> N
             )
         )
     await ctx.session.flush()
+
+
+async def going_now(ctx: Context, person: Person) -> list[Meeting]:
+    """Meetings begun in the last day, not cancelled, that the person answered Going
+    (``rules.running`` says which are still under way)."""
+    return list(
+        await ctx.session.scalars(
+            select(Meeting)
+            .join(MeetingRsvp, MeetingRsvp.meeting_id == Meeting.id)
+            .where(
+                MeetingRsvp.person_id == person.id,
+                MeetingRsvp.answer == RSVP_GOING,
+                Meeting.cancelled_at.is_(None),
+                Meeting.starts_at <= ctx.now,
+                Meeting.starts_at > ctx.now - dt.timedelta(days=1),
+            )
+            .order_by(Meeting.starts_at, Meeting.id)
+        )
+    )
+
+
+async def check_in(ctx: Context, meeting: Meeting, person: Person) -> bool:
+    """Record that the person came (by themselves); False if they already were."""
+    if person.id in await marked_ids(ctx, meeting):
+        return False
+    ctx.session.add(
+        MeetingAttendance(meeting_id=meeting.id, person_id=person.id, marked_by=None, at=ctx.now)
+    )
+    await ctx.session.flush()
+    return True

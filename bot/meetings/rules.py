@@ -9,6 +9,8 @@ agreed to the privacy notice ("guests"), in a branch or not.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from storage.models import Branch, Meeting, Person
 from storage.vocabulary import ASSEMBLY
 
@@ -20,3 +22,9 @@ def answers_by_right(person: Person, meeting: Meeting, branch: Branch) -> bool:
     whether the branch's organisers (and admins above) may is a question of their
     roles (``bot.meetings.access.may_answer``)."""
     return meeting.kind == ASSEMBLY or person.branch_id == branch.id
+
+
+def running(meeting: Meeting, now: dt.datetime) -> bool:
+    """Is the meeting under way: from its start until it ends (not cancelled)?"""
+    ends = meeting.starts_at + dt.timedelta(minutes=meeting.minutes_long)
+    return meeting.cancelled_at is None and meeting.starts_at <= now < ends

@@ -277,3 +277,14 @@ def calendar_event(meeting: Meeting, branch: Branch, party: str) -> Event:
         description=f"{party}: {branch.name}",
         cancelled=meeting.cancelled_at is not None,
     )
+
+
+def here_reply(
+    t: Translator, meetings: Sequence[Meeting]
+) -> tuple[str, tuple[tuple[Button, ...], ...]]:
+    """The meetings under way that the person is going to, each with "I'm here"."""
+    lines = [
+        t("Under way now: {title}. Check in when you're there:", title=m.title) for m in meetings
+    ]
+    rows = tuple((Button(t("I'm here"), Action.MEETING_HERE, str(m.id)),) for m in meetings)
+    return "\n".join(lines), rows
