@@ -543,3 +543,31 @@ async def test_an_announcement_over_discord_previews_sends_once_and_reaches_memb
         got = [m for m in rig.fake.messages_to(member) if "AGM on the 14th" in m["content"]]
         assert len(got) == 1
     assert not any("AGM on the 14th" in m["content"] for m in rig.fake.messages_to(DAN))
+
+
+async def test_checking_in_to_canvassing_on_discord_and_an_organisers_undo(rig: Rig) -> None:
+    from storage.models import Branch, CanvassAttendance, CanvassSession, CanvassSignup, Person
+
+    now = dt.datetime.now(dt.UTC)
+    async with rig.db.transaction() as session:  # a session under way, Carol going
+        frome = await session.scalar(select(Branch).where(Branch.slug == "frome"))
+        person = await session.scalar(select(Person).where(Person.display_name == "Carol"))
+        assert frome is not None and person is not None
+        item = CanvassSession(
+            branch_id=frome.id, starts_at=now - dt.timedelta(minutes=10), meeting_point="Cross"
+        )
+        session.add(item)
+        await session.flush()
+        session.add(
+            CanvassSignup(session_id=item.id, person_id=person.id, status="going", created_at=now)
+        )
+    (listing,) = await rig.slash(CAROL, "canvass", guild=False)
+    here = custom_ids(listing)["I'm here"]
+    for _ in range(2):  # pressed twice: counted once
+        assert "checked in" in contents(await rig.click(CAROL, here)).lower()
+    async with rig.db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(CanvassAttendance)) == 1
+    (sheet,) = await rig.slash(ALICE, "canvass", guild=False, details="came")
+    assert "So far: 1 person came." in sheet["content"]
+    answers = await rig.click(ALICE, custom_ids(sheet)["✓ Carol"])
+    assert "So far: 0 people came." in contents(answers)

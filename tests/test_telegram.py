@@ -365,3 +365,30 @@ async def test_an_announcement_over_telegram_reaches_members_who_have_not_turned
     await rig.deliver()
     assert any("Second notice" in t for t in tg.sent_texts(102))
     assert not any("Second notice" in t for t in tg.sent_texts(103))
+
+
+async def test_checking_in_to_canvassing_over_telegram_and_an_organisers_undo(rig: Rig) -> None:
+    from storage.models import Branch, CanvassSession, CanvassSignup, Person
+
+    tg = rig.tg
+    alice, carol = tg.user(101, "Alice", "alice"), tg.user(103, "Carol", "carol")
+    now = dt.datetime.now(dt.UTC)
+    async with rig.db.transaction() as session:  # a session under way, Carol going
+        frome = await session.scalar(select(Branch).where(Branch.slug == "frome"))
+        person = await session.scalar(select(Person).where(Person.display_name == "Carol"))
+        assert frome is not None and person is not None
+        item = CanvassSession(
+            branch_id=frome.id, starts_at=now - dt.timedelta(minutes=10), meeting_point="Cross"
+        )
+        session.add(item)
+        await session.flush()
+        session.add(
+            CanvassSignup(session_id=item.id, person_id=person.id, status="going", created_at=now)
+        )
+    assert "Under way now" in (await rig.say(carol, "/canvass"))[0]
+    replies = await rig.press(carol, "I'm here")
+    assert replies[0].startswith("Checked in for")
+    await rig.say(alice, "/canvass came")
+    assert "So far: 1 person came." in tg.last_message(101)["text"]
+    await rig.press(alice, "✓ Carol")
+    assert "So far: 0 people came." in tg.last_message(101)["text"]  # the sheet, edited
