@@ -210,11 +210,16 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             f"imported {len(report.imported)} people, rejected {len(report.rejected)}; "
             f"claim codes (send each person theirs, for /claim) are in {codes}"
         )
-    elif args.dry_run:
+    if report.written and report.updated:
         print(
-            f"dry run: {len(report.imported)} rows would be imported, {len(report.rejected)} rejected"
+            f"updated the dues of {len(report.updated)} people already known (no one added twice)"
         )
-    else:
+    if args.dry_run:
+        print(
+            f"dry run: {len(report.imported)} rows would be imported, "
+            f"{len(report.updated)} would update dues, {len(report.rejected)} rejected"
+        )
+    elif not (report.written and (report.imported or report.updated)):
         print(
             f"nothing imported: {len(report.rejected)} rows rejected"
             + (" (--strict imports nothing unless every row is valid)" if args.strict else "")

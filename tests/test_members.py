@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 from dataclasses import replace
 
 from sqlalchemy import select
 
+from bot.membership.importer import ImportReport, import_members, read_rows
 from storage.models import AuditEntry, Branch, Identity, Person, Region
 from tests.helpers import Chat, text
 
@@ -205,3 +207,74 @@ async def test_treasurers_get_a_weekly_list_per_branch(demo: Chat) -> None:
     assert "Lapsed in the last week (1):\n• Dan" in words and "2026-11-22" in words
     assert "Renewing within 30 days (1):\n• Carol" in words
     assert "Lee" not in words  # lapsed long ago: not this week's news
+
+
+# --- organiser import updates dues ----------------------------------------------
+
+
+async def _import(chat: Chat, csv_text: str) -> ImportReport:
+    rows = read_rows(io.StringIO(csv_text))
+    return await import_members(chat.core.db, rows, now=chat.clock.now())
+
+
+async def _people(chat: Chat) -> dict[str, dt.date | None]:
+    async with chat.core.db.transaction() as session:
+        return {p.display_name: p.dues_paid_until for p in await session.scalars(select(Person))}
+
+
+async def test_import_updates_dues_by_claim_code_without_a_duplicate(demo: Chat) -> None:
+    first = await _import(demo, "name,branch,dues_paid_until\nMo Patel,Frome,2026-12-31\n")
+    [added] = first.imported
+    before = await _people(demo)
+    again = await _import(
+        demo,
+        "name,branch,dues_paid_until,claim_code\n"
+        f"Mo Patel,Frome,2027-12-31,{added.claim_code.lower()}\n",
+    )
+    assert again.rejected == [] and again.imported == []
+    [updated] = again.updated
+    assert (updated.name, updated.previous, updated.dues) == (
+        "Mo Patel",
+        dt.date(2026, 12, 31),
+        dt.date(2027, 12, 31),
+    )
+    after = await _people(demo)
+    assert len(after) == len(before)  # no one added
+    assert after["Mo Patel"] == dt.date(2027, 12, 31)
+    # The organiser sees it in the list.
+    listing = text(await demo.say("Alice", "/members all mo"))
+    assert "Mo Patel" in listing and "dues until 2027-12-31" in listing
+
+
+async def test_import_updates_dues_by_platform_account(demo: Chat) -> None:
+    before = await _people(demo)
+    report = await _import(
+        demo,
+        "name,branch,dues_paid_until,platform,user_id\nCarol,Frome,2028-01-31,console,carol\n",
+    )
+    assert report.rejected == [] and report.imported == [] and len(report.updated) == 1
+    after = await _people(demo)
+    assert len(after) == len(before) and after["Carol"] == dt.date(2028, 1, 31)
+
+
+async def test_import_rejects_unknown_codes_and_the_same_person_twice(demo: Chat) -> None:
+    before = await _people(demo)
+    report = await _import(
+        demo,
+        "name,branch,dues_paid_until,platform,user_id,claim_code\n"
+        "Carol,Frome,2028-01-31,console,carol,\n"
+        "Carol,Frome,2029-01-31,console,carol,\n"
+        "Nobody,Frome,2028-01-31,,,NOSUCHCODE\n"
+        "Ghost,Frome,2028-01-31,telegram,424242,\n"
+        "Half,Frome,2028-01-31,telegram,,\n"
+        "Dan,Frome,2028-01-31,,,\n",
+    )
+    reasons = [r.reason for r in report.rejected]
+    assert reasons[0] == "the same person appears earlier"
+    assert "no one has the claim code 'NOSUCHCODE'" in reasons[1]
+    assert "no one has the telegram account '424242'" in reasons[2]
+    assert reasons[3] == "platform and user_id go together"
+    assert reasons[4].startswith("Dan is already in Frome (to update their dues")
+    assert len(report.updated) == 1
+    after = await _people(demo)
+    assert len(after) == len(before) and after["Carol"] == dt.date(2028, 1, 31)

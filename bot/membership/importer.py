@@ -7,6 +7,11 @@ claim code: the organiser hands the code to the person, who sends
 ``/claim CODE`` from their chat app to link it. Valid rows are written in one
 transaction, so an import is never half done; rejected rows are reported with
 their line number and the reason.
+
+A row naming someone already known updates their dues instead of adding a
+person: by ``claim_code`` (someone imported before, not yet claimed) or by
+``platform`` and ``user_id`` (an account the bot knows). Such a row that
+matches no one is rejected, as is a second row for the same person.
 """
 
 from __future__ import annotations
@@ -17,15 +22,16 @@ import random
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, or_, select
 
 from bot.kernel.people import SHORT_ID_ALPHABET, clean_name, new_short_id
 from storage.db import Database
-from storage.models import Branch, Person
+from storage.models import Branch, Identity, Person
 
 REQUIRED = ("name", "branch")
-KNOWN = (*REQUIRED, "dues_paid_until", "locale")
+KNOWN = (*REQUIRED, "dues_paid_until", "locale", "claim_code", "platform", "user_id")
 CODE_LENGTH = 10
 
 
@@ -49,9 +55,21 @@ class Imported:
     claim_code: str
 
 
+@dataclass(frozen=True, slots=True)
+class Updated:
+    """A known person whose dues the row set."""
+
+    line: int
+    name: str
+    short_id: str
+    previous: dt.date | None
+    dues: dt.date | None
+
+
 @dataclass
 class ImportReport:
     imported: list[Imported] = field(default_factory=list)
+    updated: list[Updated] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     written: bool = False
 
@@ -123,6 +141,7 @@ async def _import(
     keep: Callable[[], bool],
 ) -> None:
     seen: set[tuple[str, int]] = set()
+    updated: set[int] = set()
     async with db.transaction() as session:
         branches: dict[str, Branch | None] = {}
         for line, row in rows:
@@ -148,6 +167,20 @@ async def _import(
                     Rejected(line, f"dues_paid_until {dues_text!r} is not a YYYY-MM-DD date", row)
                 )
                 continue
+            known = await _known(session, row)
+            if isinstance(known, str):
+                report.rejected.append(Rejected(line, known, row))
+                continue
+            if known is not None:
+                if known.id in updated:
+                    report.rejected.append(Rejected(line, "the same person appears earlier", row))
+                    continue
+                updated.add(known.id)
+                report.updated.append(
+                    Updated(line, known.display_name, known.short_id, known.dues_paid_until, dues)
+                )
+                known.dues_paid_until = dues
+                continue
             if (name.casefold(), branch.id) in seen:
                 report.rejected.append(
                     Rejected(line, "the same name and branch appear earlier", row)
@@ -159,7 +192,14 @@ async def _import(
                 )
             )
             if already is not None:
-                report.rejected.append(Rejected(line, f"{name} is already in {branch.name}", row))
+                report.rejected.append(
+                    Rejected(
+                        line,
+                        f"{name} is already in {branch.name} (to update their dues, give "
+                        "their claim_code, or their platform and user_id)",
+                        row,
+                    )
+                )
                 continue
             seen.add((name.casefold(), branch.id))
             person = Person(
@@ -179,3 +219,24 @@ async def _import(
             )
         if not keep():
             raise _Discard
+
+
+async def _known(session: Any, row: dict[str, str]) -> Person | str | None:
+    """The person a row names by claim code or by platform account; None if it
+    names no one that way (a new person); a reason to reject it if it names
+    someone who is not there."""
+    code = row.get("claim_code", "").upper()
+    platform, user_id = row.get("platform", "").lower(), row.get("user_id", "")
+    if code:
+        person = await session.scalar(select(Person).where(Person.claim_code == code))
+        return person if person is not None else f"no one has the claim code {code!r}"
+    if platform or user_id:
+        if not (platform and user_id):
+            return "platform and user_id go together"
+        person = await session.scalar(
+            select(Person)
+            .join(Identity, Identity.person_id == Person.id)
+            .where(Identity.platform == platform, Identity.user_id == user_id)
+        )
+        return person if person is not None else f"no one has the {platform} account {user_id!r}"
+    return None
