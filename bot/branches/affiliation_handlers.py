@@ -4,10 +4,8 @@ structure, in a region.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
 from bot.branches.formation import affiliated
-from bot.branches.queries import progress, search
+from bot.branches.queries import first_regions, progress, region_called, search
 from bot.branches.texts import affiliation_missing
 from bot.kernel.context import Context
 from bot.kernel.i18n import N_
@@ -78,11 +76,7 @@ async def affiliate(ctx: Context) -> Reply:
 
 async def _pick_region(ctx: Context, branch: Branch, name: str) -> Region:
     if name:
-        region = await ctx.session.scalar(
-            select(Region).where(
-                (func.lower(Region.name) == name.lower()) | (Region.slug == name.lower())
-            )
-        )
+        region = await region_called(ctx.session, name)
         if region is None:
             raise ctx.refuse(ctx.t("There is no region called {name}.", name=name[:40]))
         return region
@@ -96,7 +90,7 @@ async def _pick_region(ctx: Context, branch: Branch, name: str) -> Region:
         region = await ctx.session.get(Region, mine[0])
         if region is not None:
             return region
-    regions = list(await ctx.session.scalars(select(Region).order_by(Region.id).limit(2)))
+    regions = await first_regions(ctx.session, 2)
     if len(regions) == 1:
         return regions[0]
     raise ctx.refuse(

@@ -7,7 +7,7 @@ dues, an invitation) always goes to their private chat.
 from __future__ import annotations
 
 from bot.branches.handlers import branch_named_or_own, require_staff
-from bot.branches.queries import chat_link
+from bot.branches.queries import chat_link, remove_chat_link
 from bot.kernel.actions import Action
 from bot.kernel.context import Context, parse_id
 from bot.kernel.effects import audit
@@ -87,7 +87,7 @@ async def _unlink(ctx: Context, link: BranchChat | None) -> Reply:
     if branch is None:
         raise ctx.stale()
     await require_staff(ctx, branch, (ORGANISER,), "unlinkchat")
-    await ctx.session.delete(link)
+    await remove_chat_link(ctx.session, link)
     audit(ctx, "chat.unlinked", branch=branch, platform=link.platform)
     return Reply(
         ctx.t(

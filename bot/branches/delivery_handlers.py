@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
-
 from bot.announcements import queries as announcements
 from bot.announcements import texts as announcement_texts
 from bot.branches.handlers import STAFF, branch_named_or_own, require_staff
+from bot.branches.queries import undelivered, unreachable
 from bot.kernel.context import Context
 from bot.kernel.i18n import N_, format_local
 from bot.kernel.messages import Reply
-from bot.kernel.outbox import PENDING, SENT, UNDELIVERABLE
+from bot.kernel.outbox import SENT, UNDELIVERABLE
 from bot.kernel.registry import Param, command
-from storage.models import Branch, Identity, OutboxMessage, Person
+from storage.models import Branch
 
 WINDOW = dt.timedelta(days=30)
 LIMIT = 30
@@ -30,28 +29,8 @@ LIMIT = 30
 async def delivery(ctx: Context) -> Reply:
     branch = await branch_named_or_own(ctx, ctx.request.args)
     await require_staff(ctx, branch, STAFF, "delivery")
-    rows = (
-        await ctx.session.execute(
-            select(OutboxMessage, Person)
-            .join(Person, Person.id == OutboxMessage.person_id)
-            .where(
-                Person.branch_id == branch.id,
-                OutboxMessage.created_at > ctx.now - WINDOW,
-                (OutboxMessage.status == UNDELIVERABLE)
-                | ((OutboxMessage.status == PENDING) & (OutboxMessage.attempts > 0)),
-            )
-            .order_by(OutboxMessage.created_at.desc())
-            .limit(LIMIT)
-        )
-    ).all()
-    blocked = list(
-        await ctx.session.execute(
-            select(Person.display_name, Person.short_id, Identity.platform)
-            .join(Identity, Identity.person_id == Person.id)
-            .where(Person.branch_id == branch.id, Identity.unreachable.is_(True))
-            .order_by(Person.display_name)
-        )
-    )
+    rows = await undelivered(ctx.session, branch, ctx.now - WINDOW, LIMIT)
+    blocked = await unreachable(ctx.session, branch)
     sent = await _announcements(ctx, branch)
     if not rows and not blocked:
         return Reply(

@@ -5,12 +5,10 @@ imported one and one made from a chat (/merge). Every change is audited.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
 from bot.branches.formation import maybe_forming
 from bot.branches.handlers import branch_named_or_own, target_person
 from bot.branches.merge import merge_branches
-from bot.branches.queries import count_people, holdings, pending_draws
+from bot.branches.queries import count_people, holdings, identity_count, pending_draws
 from bot.branches.recipients import only
 from bot.branches.texts import status_label
 from bot.kernel.actions import Action
@@ -22,7 +20,7 @@ from bot.kernel.permissions import holds_above_branch
 from bot.kernel.registry import action, command
 from bot.linking.merging import merge_people
 from bot.linking.queries import secret_votes_in_common
-from storage.models import Branch, Identity
+from storage.models import Branch
 from storage.vocabulary import ADMIN, FORMING, ORGANISER, PROPOSED
 
 MERGEABLE = (PROPOSED, FORMING)
@@ -236,11 +234,7 @@ async def merge(ctx: Context) -> Reply:
         raise ctx.refuse(ctx.t("Those are the same record."))
     has = {}
     for p in (a, b):
-        has[p.id] = bool(
-            await ctx.session.scalar(
-                select(func.count()).select_from(Identity).where(Identity.person_id == p.id)
-            )
-        )
+        has[p.id] = bool(await identity_count(ctx.session, p))
     if has[a.id] == has[b.id]:
         # Two chat accounts are joined by their owner (/link), never by an organiser.
         raise ctx.refuse(

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.branches.recipients import organisers_of
 from bot.branches.rules import Area, Progress, rank_matches, search_words, slugify
 from bot.kernel.context import Context
-from bot.kernel.outbox import Recipients
+from bot.kernel.outbox import PENDING, UNDELIVERABLE, Recipients
 from bot.kernel.suggest import escape_like
 from storage.models import (
     Branch,
@@ -25,8 +25,10 @@ from storage.models import (
     BranchTransition,
     CanvassSlot,
     Draw,
+    Identity,
     Meeting,
     MeetingAttendance,
+    OutboxMessage,
     Person,
     Poll,
     Region,
@@ -220,6 +222,11 @@ async def national_admin_count(session: AsyncSession) -> int:
     return int(found or 0)
 
 
+async def end_grant(session: AsyncSession, grant: RoleGrant) -> None:
+    """The role ends."""
+    await session.execute(delete(RoleGrant).where(RoleGrant.id == grant.id))
+
+
 # --- Group chats --------------------------------------------------------------------
 
 
@@ -228,6 +235,10 @@ async def chat_link(session: AsyncSession, platform: str, chat_id: str) -> Branc
     return await session.scalar(
         select(BranchChat).where(BranchChat.platform == platform, BranchChat.chat_id == chat_id)
     )
+
+
+async def remove_chat_link(session: AsyncSession, link: BranchChat) -> None:
+    await session.delete(link)
 
 
 # --- Regions ----------------------------------------------------------------------
@@ -240,6 +251,20 @@ async def region_named(session: AsyncSession, name: str) -> Region | None:
             (func.lower(Region.name) == name.lower()) | (Region.slug == slugify(name))
         )
     )
+
+
+async def region_called(session: AsyncSession, name: str) -> Region | None:
+    """The region called ``name`` (in any case), or whose key it is as typed."""
+    return await session.scalar(
+        select(Region).where(
+            (func.lower(Region.name) == name.lower()) | (Region.slug == name.lower())
+        )
+    )
+
+
+async def first_regions(session: AsyncSession, limit: int) -> list[Region]:
+    """The first ``limit`` regions made."""
+    return list(await session.scalars(select(Region).order_by(Region.id).limit(limit)))
 
 
 async def region_with_slug(session: AsyncSession, slug: str) -> Region | None:
@@ -274,6 +299,10 @@ async def end_region_roles(session: AsyncSession, region: Region) -> None:
     await session.execute(
         delete(RoleGrant).where(RoleGrant.scope == SCOPE_REGION, RoleGrant.scope_id == region.id)
     )
+
+
+async def remove_region(session: AsyncSession, region: Region) -> None:
+    await session.delete(region)
 
 
 async def region_for(session: AsyncSession, place: str) -> Region | None:
@@ -348,4 +377,52 @@ async def pending_draws(session: AsyncSession, branch: Branch) -> int:
             )
         )
         or 0
+    )
+
+
+# --- Delivery -----------------------------------------------------------------------
+
+
+async def undelivered(
+    session: AsyncSession, branch: Branch, since: dt.datetime, limit: int
+) -> list[Any]:
+    """(message, person) for each message to the branch's people since ``since`` that
+    was given up or is still being retried, newest first."""
+    return list(
+        (
+            await session.execute(
+                select(OutboxMessage, Person)
+                .join(Person, Person.id == OutboxMessage.person_id)
+                .where(
+                    Person.branch_id == branch.id,
+                    OutboxMessage.created_at > since,
+                    (OutboxMessage.status == UNDELIVERABLE)
+                    | ((OutboxMessage.status == PENDING) & (OutboxMessage.attempts > 0)),
+                )
+                .order_by(OutboxMessage.created_at.desc())
+                .limit(limit)
+            )
+        ).all()
+    )
+
+
+async def unreachable(session: AsyncSession, branch: Branch) -> list[Any]:
+    """(name, short id, platform) of each of the branch's people a platform cannot reach."""
+    return list(
+        await session.execute(
+            select(Person.display_name, Person.short_id, Identity.platform)
+            .join(Identity, Identity.person_id == Person.id)
+            .where(Person.branch_id == branch.id, Identity.unreachable.is_(True))
+            .order_by(Person.display_name)
+        )
+    )
+
+
+# --- People -------------------------------------------------------------------------
+
+
+async def identity_count(session: AsyncSession, person: Person) -> int | None:
+    """How many chat accounts the person has."""
+    return await session.scalar(
+        select(func.count()).select_from(Identity).where(Identity.person_id == person.id)
     )

@@ -11,6 +11,7 @@ from bot.branches.queries import (
     region_named,
     region_with_slug,
     regions_by_name,
+    remove_region,
     search,
 )
 from bot.branches.regions import place_waiting_branches
@@ -196,6 +197,6 @@ async def _remove(ctx: Context, target: Region) -> Reply:
     # Roles held over the region end with it.
     await end_region_roles(ctx.session, target)
     ctx.forget_grants()
-    await ctx.session.delete(target)
+    await remove_region(ctx.session, target)
     audit(ctx, "region.removed", region=target.id, name=target.name)
     return Reply(ctx.t("The {name} region is removed.", name=target.name))

@@ -4,11 +4,9 @@ or nationally; the change, audited, told to the person, with an Undo button.
 
 from __future__ import annotations
 
-from sqlalchemy import delete
-
 from bot.branches.formation import maybe_forming
 from bot.branches.handlers import target_person
-from bot.branches.queries import grant_of, national_admin_count
+from bot.branches.queries import end_grant, grant_of, national_admin_count
 from bot.branches.recipients import only
 from bot.branches.texts import role_label
 from bot.kernel.context import Context
@@ -160,7 +158,7 @@ async def _remove_grant(
     if role == ADMIN and scope == SCOPE_NATIONAL:
         if await national_admin_count(ctx.session) <= 1:
             raise ctx.refuse(ctx.t("The party must keep at least one national admin."))
-    await ctx.session.execute(delete(RoleGrant).where(RoleGrant.id == existing.id))
+    await end_grant(ctx.session, existing)
 
 
 async def _tell_role_change(
