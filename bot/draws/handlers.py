@@ -286,7 +286,7 @@ async def draw_cancel(ctx: Context, target: str) -> Reply:
     for draw_id in prompt.payload["draws"]:
         draw = await ctx.session.get(Draw, int(draw_id))
         if draw is not None and draw.status == rules.PREVIEW:
-            await ctx.session.delete(draw)
+            await queries.drop_preview(ctx.session, draw)
     return Reply(ctx.t("Cancelled: no draw was committed."), edit=True)
 
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
-
 from bot.draws import queries, rules
 from bot.draws.invitations import replace
 from bot.kernel.actions import Action
@@ -16,7 +14,7 @@ from bot.kernel.effects import audit, notify
 from bot.kernel.i18n import N_
 from bot.kernel.messages import Reply
 from bot.kernel.registry import action, command
-from storage.models import Branch, CouncilSeat, Draw, Invitation, Person
+from storage.models import Branch, CouncilSeat, Draw, Invitation
 from storage.vocabulary import (
     ACCEPTED,
     AFFILIATED,
@@ -71,13 +69,8 @@ async def accept(ctx: Context, target: str) -> Reply:
     if body is None:
         raise ctx.stale()
     root = await queries.root_of(ctx.session, draw)
-    family = select(Draw.id).where((Draw.id == root.id) | (Draw.parent_id == root.id))
     await ctx.session.flush()
-    seated = await ctx.session.scalar(
-        select(func.count(Invitation.id)).where(
-            Invitation.draw_id.in_(family), Invitation.status == ACCEPTED
-        )
-    )
+    seated = await queries.seated(ctx.session, root)
     person = ctx.require_person()
     name = person.display_name
     await notify(
@@ -132,19 +125,7 @@ async def council(ctx: Context) -> Reply:
     lines = []
     for kind, scope, scope_id in bodies:
         body = await queries.body_of(ctx.session, ctx.settings, kind, scope, scope_id)
-        names = list(
-            await ctx.session.scalars(
-                select(Person.display_name)
-                .join(CouncilSeat, CouncilSeat.person_id == Person.id)
-                .where(
-                    CouncilSeat.body == kind,
-                    CouncilSeat.scope == scope,
-                    CouncilSeat.scope_id == scope_id,
-                    CouncilSeat.since > since,
-                )
-                .order_by(Person.display_name)
-            )
-        )
+        names = await queries.seated_since(ctx.session, kind, scope, scope_id, since)
         if body is not None and names:
             described = body.describe(ctx.t)
             lines.append(f"{described[:1].upper()}{described[1:]}: {', '.join(names)}")

@@ -8,8 +8,7 @@ its own (purpose ``sortition``); opting out deletes the answers.
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
-
+from bot.draws.queries import forget_profile, profile_of
 from bot.kernel.actions import Action
 from bot.kernel.config import parse_categories
 from bot.kernel.context import Context
@@ -30,9 +29,7 @@ def categories(ctx: Context) -> list[tuple[str, list[str]]]:
 
 async def _profile(ctx: Context) -> SortitionProfile | None:
     person = ctx.require_person()
-    return await ctx.session.scalar(
-        select(SortitionProfile).where(SortitionProfile.person_id == person.id)
-    )
+    return await profile_of(ctx.session, person.id)
 
 
 def _answers(ctx: Context, profile: SortitionProfile) -> str:
@@ -165,12 +162,7 @@ async def opt_out(ctx: Context, target: str) -> Reply:
     if target != "1":
         raise ctx.stale()
     person = ctx.require_person()
-    await ctx.session.execute(
-        delete(SortitionProfile).where(SortitionProfile.person_id == person.id)
-    )
-    await ctx.session.execute(
-        delete(Consent).where(Consent.person_id == person.id, Consent.purpose == PURPOSE)
-    )
+    await forget_profile(ctx.session, person.id, PURPOSE)
     audit(ctx, "sortition.opted-out", subject=person)
     return Reply(
         ctx.t("Done: you are out of the draw, and your answers are deleted."),

@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.branches.recipients import organisers_of
@@ -20,15 +20,18 @@ from bot.kernel.outbox import Recipients
 from storage.models import (
     AuditEntry,
     Branch,
+    Consent,
     CouncilSeat,
     Draw,
     DrawEntrant,
+    Invitation,
     Person,
     Region,
     RoleGrant,
     SortitionProfile,
 )
 from storage.vocabulary import (
+    ACCEPTED,
     ADMIN,
     AFFILIATED,
     NATIONAL_SCOPE_ID,
@@ -220,4 +223,83 @@ async def group_of(session: AsyncSession, draw: Draw) -> list[Draw]:
         return [draw]
     return list(
         await session.scalars(select(Draw).where(Draw.group_id == draw.group_id).order_by(Draw.id))
+    )
+
+
+async def drop_preview(session: AsyncSession, draw: Draw) -> None:
+    """A previewed draw, never committed, goes."""
+    await session.delete(draw)
+
+
+async def record_witnesses(
+    session: AsyncSession, group: list[Draw], witnesses: list[dict[str, Any]]
+) -> None:
+    """Each draw of the group keeps ``witnesses``' readings of its result."""
+    await session.execute(
+        update(Draw)
+        .where(Draw.id.in_([d.id for d in group]))
+        .values(witnesses=witnesses)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def pseudonym_of(session: AsyncSession, draw: Draw, person: Person) -> str | None:
+    """The person's pseudonym in the draw's pool, if they were in it."""
+    return await session.scalar(
+        select(DrawEntrant.pseudonym).where(
+            DrawEntrant.draw_id == draw.id, DrawEntrant.person_id == person.id
+        )
+    )
+
+
+async def grants_of(session: AsyncSession, person_id: int) -> list[RoleGrant]:
+    return list(await session.scalars(select(RoleGrant).where(RoleGrant.person_id == person_id)))
+
+
+# --- Seats ------------------------------------------------------------------------
+
+
+async def seated(session: AsyncSession, root: Draw) -> int | None:
+    """How many places the draw (and the replacements drawn under it) filled."""
+    family = select(Draw.id).where((Draw.id == root.id) | (Draw.parent_id == root.id))
+    return await session.scalar(
+        select(func.count(Invitation.id)).where(
+            Invitation.draw_id.in_(family), Invitation.status == ACCEPTED
+        )
+    )
+
+
+async def seated_since(
+    session: AsyncSession, kind: str, scope: str, scope_id: int, since: dt.datetime
+) -> list[str]:
+    """The names of who took a seat on that body after ``since``, by name."""
+    return list(
+        await session.scalars(
+            select(Person.display_name)
+            .join(CouncilSeat, CouncilSeat.person_id == Person.id)
+            .where(
+                CouncilSeat.body == kind,
+                CouncilSeat.scope == scope,
+                CouncilSeat.scope_id == scope_id,
+                CouncilSeat.since > since,
+            )
+            .order_by(Person.display_name)
+        )
+    )
+
+
+# --- Profiles -----------------------------------------------------------------------
+
+
+async def profile_of(session: AsyncSession, person_id: int) -> SortitionProfile | None:
+    return await session.scalar(
+        select(SortitionProfile).where(SortitionProfile.person_id == person_id)
+    )
+
+
+async def forget_profile(session: AsyncSession, person_id: int, purpose: str) -> None:
+    """The person's answers go, and their consent to be drawn."""
+    await session.execute(delete(SortitionProfile).where(SortitionProfile.person_id == person_id))
+    await session.execute(
+        delete(Consent).where(Consent.person_id == person_id, Consent.purpose == purpose)
     )

@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-from sqlalchemy import select
-
 from bot.draws import queries, rules
 from bot.draws.access import committed_draw, draw_named, in_body, may_draw, no_such_draw
 from bot.draws.bodies import Body
@@ -19,7 +17,7 @@ from bot.lib.sortition import beacons, seeds
 from bot.lib.sortition.drawing import public_view
 from bot.lib.sortition.encoding import canonical
 from bot.lib.sortition.verification import verify
-from storage.models import Draw, DrawEntrant
+from storage.models import Draw
 
 
 def record_file(draw: Draw, *, full: bool = False) -> Attachment:
@@ -154,11 +152,7 @@ async def draw_receipt(ctx: Context, text: str) -> Reply:
     their entry in the public record; only ever to themselves."""
     draw, _body = await _visible(ctx, text.strip().split(" ")[0] if text.strip() else "")
     person = ctx.require_person()
-    pseudonym = await ctx.session.scalar(
-        select(DrawEntrant.pseudonym).where(
-            DrawEntrant.draw_id == draw.id, DrawEntrant.person_id == person.id
-        )
-    )
+    pseudonym = await queries.pseudonym_of(ctx.session, draw, person)
     opening = (draw.record.get("openings") or {}).get(pseudonym) if pseudonym else None
     if pseudonym is None or not isinstance(opening, dict):
         raise ctx.refuse(ctx.t("You are not in the pool of draw {id}.", id=draw.id))

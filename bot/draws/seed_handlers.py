@@ -4,8 +4,6 @@ by two witnesses, a trial's seed typed by an organiser) and /draw cancel.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
-
 from bot.draws import queries, rules
 from bot.draws.access import draw_named, in_body, may_draw, no_such_draw
 from bot.draws.bodies import Body
@@ -17,14 +15,12 @@ from bot.kernel.i18n import format_local
 from bot.kernel.messages import Reply
 from bot.kernel.permissions import holds_at_branch, holds_at_region, holds_nationally
 from bot.lib.sortition import seeds
-from storage.models import Branch, Draw, Person, RoleGrant
+from storage.models import Branch, Draw, Person
 from storage.vocabulary import ADMIN, ORGANISER, SCOPE_BRANCH, SCOPE_REGION
 
 
 async def _is_staff(ctx: Context, body: Body, person_id: int) -> bool:
-    grants = list(
-        await ctx.session.scalars(select(RoleGrant).where(RoleGrant.person_id == person_id))
-    )
+    grants = await queries.grants_of(ctx.session, person_id)
     if body.scope == SCOPE_BRANCH:
         branch = await ctx.session.get(Branch, body.scope_id)
         return branch is not None and any(
@@ -115,12 +111,7 @@ async def _add_witness(
     witnesses = [w for w in draw.witnesses or [] if w["person"] != person.id]
     agree = any(w["seed"] == seed for w in witnesses)
     witnesses = [*witnesses, {"person": person.id, "seed": seed}]
-    await ctx.session.execute(
-        update(Draw)
-        .where(Draw.id.in_([d.id for d in group]))
-        .values(witnesses=witnesses)
-        .execution_options(synchronize_session=False)
-    )
+    await queries.record_witnesses(ctx.session, group, witnesses)
     return agree
 
 

@@ -23,6 +23,7 @@ from bot.linking.queries import (
     recent_failures,
     secret_votes_in_common,
     take_code,
+    unlink_account,
 )
 from bot.linking.rules import (
     CODE_LIFETIME,
@@ -406,7 +407,7 @@ async def unlink_one(ctx: Context, target: str) -> Reply:
     since = mine.linked_at if mine is not None else None
     if not may_unlink(identity, since, ctx.now):
         raise ctx.stale()
-    await ctx.session.delete(identity)
+    await unlink_account(ctx.session, identity)
     await drop_codes(ctx.session, person.id)
     audit(ctx, "person.unlinked", subject=person, platform=identity.platform)
     # Every account the record had is told, on its own platform (the one that

@@ -132,6 +132,11 @@ async def account_on(session: AsyncSession, person_id: int, platform: str) -> Id
     )
 
 
+async def unlink_account(session: AsyncSession, identity: Identity) -> None:
+    """The account no longer belongs to its record."""
+    await session.delete(identity)
+
+
 async def drop_codes(session: AsyncSession, person_id: int) -> None:
     """Every link code the person asked for stops working (and is forgotten)."""
     await session.execute(delete(LinkCode).where(LinkCode.person_id == person_id))

@@ -5,9 +5,7 @@ Undo under a join. Proposing a branch is in ``propose_handlers``, /leave in
 from __future__ import annotations
 
 import datetime as dt
-import typing
 
-from sqlalchemy import Table, bindparam, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.branches.formation import maybe_forming
@@ -23,6 +21,7 @@ from bot.kernel.messages import Button, Reply
 from bot.kernel.permissions import is_member
 from bot.kernel.registry import Param, action, answer, command
 from bot.membership.leaving import leave_branch
+from bot.membership.queries import enter
 from bot.privacy.consent import ask_consent
 from storage.models import Branch, Person
 from storage.vocabulary import PROPOSED
@@ -117,18 +116,12 @@ async def join_branch(ctx: Context, person: Person, branch: Branch) -> Reply:
     return await enter_branch(ctx, person, branch)
 
 
-_PERSONS = typing.cast(Table, Person.__table__)
-_ENTER = update(_PERSONS).where(_PERSONS.c.id == bindparam("person"))
-
-
 async def enter_branch(ctx: Context, person: Person, branch: Branch) -> Reply:
     if branch.status == PROPOSED:
         # Lock the branch before anything else, so that joins that may make it
         # form queue up here rather than deadlock later (PostgreSQL).
         await ctx.session.refresh(branch, with_for_update=True)
-    await ctx.session.execute(
-        _ENTER, {"person": person.id, "branch_id": branch.id, "joined_branch_at": ctx.now}
-    )
+    await enter(ctx.session, person, branch, ctx.now)
     # The person loaded says so too, without an ORM flush of it (a hot path).
     set_committed_value(person, "branch_id", branch.id)
     set_committed_value(person, "joined_branch_at", ctx.now)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
-
 from bot.branches.founding import is_admin_code, make_national_admin, take_admin_code
 from bot.branches.rules import clean_place
 from bot.kernel.actions import Action
@@ -18,8 +16,9 @@ from bot.kernel.registry import GROUP, PRIVATE, Param, action, command
 from bot.linking.queries import recent_failures
 from bot.linking.rules import FAILURES_ALLOWED
 from bot.membership.handlers import ask_where, join_flow
+from bot.membership.queries import drop_person, hand_over, person_with_claim_code
 from bot.privacy.consent import ask_consent
-from storage.models import Branch, Consent, Identity, LinkFailure, Person, RoleGrant
+from storage.models import Branch, LinkFailure, Person
 from storage.vocabulary import ADMIN, SCOPE_NATIONAL
 
 
@@ -141,7 +140,7 @@ async def claim(ctx: Context) -> Reply:
         )
     if is_admin_code(code):
         return await _claim_admin(ctx, person, code, owner)
-    record = await ctx.session.scalar(select(Person).where(Person.claim_code == code))
+    record = await person_with_claim_code(ctx.session, code)
     if record is None or record.id == person.id:
         return _wrong_code(ctx, owner)
     roles = await ctx.grants()
@@ -154,19 +153,11 @@ async def claim(ctx: Context) -> Reply:
         )
     # Move this chat's identities and consent onto the imported record, then drop
     # the empty record created at consent.
-    await ctx.session.execute(
-        update(Identity).where(Identity.person_id == person.id).values(person_id=record.id)
-    )
-    await ctx.session.execute(
-        update(Consent).where(Consent.person_id == person.id).values(person_id=record.id)
-    )
-    await ctx.session.execute(
-        update(RoleGrant).where(RoleGrant.person_id == person.id).values(person_id=record.id)
-    )
+    await hand_over(ctx.session, person, record)
     record.claim_code = None
     record.consented_at = person.consented_at
     record.locale = person.locale
-    await ctx.session.delete(person)
+    await drop_person(ctx.session, person)
     ctx.person = record
     audit(ctx, "person.claimed", subject=record)
     return Reply(
