@@ -561,3 +561,87 @@ def test_the_borrowing_checker_sees_a_private_name_taken(tmp_path: Path) -> None
         "_may_draw from bot.draws.record_handlers",
         "_own_branch from .handlers",
     ]
+
+
+# A handler parses, calls the queries and rules, and renders: its SQL is in the
+# package's queries.py (issue 15). These packages still write some in their
+# handlers; a package leaves the list when its last statement moves.
+SQL_IN_HANDLERS_ALLOWED = {"canvassing", "meetings"}
+SQL_BUILDERS = {"select", "update", "delete", "insert"}
+SESSION_SQL = {"execute", "scalar", "scalars", "delete"}
+
+
+def _sql_method(func: ast.Attribute) -> bool:
+    """``sqlalchemy.select(...)``, or ``session.execute(...)`` (``ctx.session`` too)."""
+    owner = func.value
+    name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", "")
+    if name in {"sqlalchemy", "sa"}:
+        return func.attr in SQL_BUILDERS
+    return name == "session" and func.attr in SESSION_SQL
+
+
+def sql_in_handler(path: Path) -> list[str]:
+    """Where ``path`` (a handlers module) writes SQL itself: a statement built with
+    select, update, delete or insert (or those imported from SQLAlchemy), or one
+    run or a row deleted through the session."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sqlalchemy":
+            found += [
+                f"line {node.lineno}: imports {alias.name}"
+                for alias in node.names
+                if alias.name in SQL_BUILDERS
+            ]
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name) and func.id in SQL_BUILDERS:
+                found.append(f"line {node.lineno}: {func.id}(")
+            elif isinstance(func, ast.Attribute) and _sql_method(func):
+                found.append(f"line {node.lineno}: {ast.unparse(func)}(")
+    return sorted(found, key=lambda leak: int(leak.split(":")[0].removeprefix("line ")))
+
+
+def test_handlers_leave_their_sql_to_the_queries() -> None:
+    found = {path: sql_in_handler(path) for path in sorted(BOT.glob("*/*handlers*.py"))}
+    assert BOT / "draws" / "profile_handlers.py" in found
+    leaks = [
+        f"{path.relative_to(ROOT)} {leak}"
+        for path, leaks in found.items()
+        if path.parent.name not in SQL_IN_HANDLERS_ALLOWED
+        for leak in leaks
+    ]
+    assert leaks == []
+    # The list stays honest: a package whose handlers are clean leaves it.
+    still = {path.parent.name for path, leaks in found.items() if leaks}
+    assert still == SQL_IN_HANDLERS_ALLOWED
+
+
+def test_the_handler_sql_checker_sees_a_statement(tmp_path: Path) -> None:
+    sample = tmp_path / "handlers.py"
+    sample.write_text(
+        "from sqlalchemy import func, select\n"
+        "from sqlalchemy.sql import expression as ex\n"
+        "import sqlalchemy\n"
+        "async def show(ctx, thing, names):\n"
+        "    rows = await ctx.session.scalars(select(thing))\n"
+        "    await ctx.session.delete(thing)\n"
+        "    await session.execute(sqlalchemy.insert(thing))\n"
+        "    names.update({'a': 1})\n"
+        "    await ctx.session.get(thing, 1)\n"
+        "    return await queries.delete_thing(ctx.session, thing)\n"
+    )
+    assert sql_in_handler(sample) == [
+        "line 1: imports select",
+        "line 5: ctx.session.scalars(",
+        "line 5: select(",
+        "line 6: ctx.session.delete(",
+        "line 7: session.execute(",
+        "line 7: sqlalchemy.insert(",
+    ]
+    sample.write_text(
+        "from bot.draws import queries\n"
+        "async def show(ctx, thing):\n"
+        "    return await queries.delete_thing(ctx.session, thing)\n"
+    )
+    assert sql_in_handler(sample) == []
