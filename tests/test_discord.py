@@ -571,3 +571,12 @@ async def test_checking_in_to_canvassing_on_discord_and_an_organisers_undo(rig: 
     assert "So far: 1 person came." in sheet["content"]
     answers = await rig.click(ALICE, custom_ids(sheet)["✓ Carol"])
     assert "So far: 0 people came." in contents(answers)
+
+
+async def test_members_export_as_a_slash_command_is_a_csv_of_the_branch(rig: Rig) -> None:
+    [answer] = await rig.slash(ALICE, "members", show="export", filter="members")
+    assert "as a spreadsheet" in answer["content"]
+    [attachment] = answer["attachments"]
+    assert attachment["filename"].startswith("members-") and attachment["filename"].endswith(".csv")
+    [refused] = await rig.slash(CAROL, "members")
+    assert "Only organisers, treasurers" in refused["content"]

@@ -392,3 +392,32 @@ async def test_checking_in_to_canvassing_over_telegram_and_an_organisers_undo(ri
     assert "So far: 1 person came." in tg.last_message(101)["text"]
     await rig.press(alice, "✓ Carol")
     assert "So far: 0 people came." in tg.last_message(101)["text"]  # the sheet, edited
+
+
+async def test_members_over_telegram_pages_with_its_buttons_and_refuses_a_member(
+    rig: Rig,
+) -> None:
+    from storage.models import Branch, Person
+
+    tg = rig.tg
+    alice, carol = tg.user(101, "Alice", "alice"), tg.user(103, "Carol", "carol")
+    async with rig.db.transaction() as session:
+        frome = await session.scalar(select(Branch).where(Branch.slug == "frome"))
+        assert frome is not None
+        for i in range(25):
+            session.add(
+                Person(
+                    short_id=f"TG{i:04}",
+                    display_name=f"Yan {i:02}",
+                    branch_id=frome.id,
+                    created_at=dt.datetime.now(dt.UTC),
+                )
+            )
+    first = await rig.say(alice, "/members all yan")
+    assert "People (everyone) whose name contains “yan”: 25. Page 1 of 2." in first[0]
+    await rig.press(alice, "Next")
+    page = tg.last_message(101)["text"]
+    assert "Page 2 of 2." in page and "Yan 24" in page and "Yan 00" not in page
+    refused = await rig.say(carol, "/members")
+    assert "Only organisers, treasurers and the admins over them" in refused[0]
+    assert "Yan" not in refused[0]

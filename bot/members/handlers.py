@@ -15,7 +15,9 @@ from bot.kernel.messages import Attachment, Reply
 from bot.kernel.registry import Param, action, command
 from bot.members import queries, texts
 from bot.members.rules import (
+    EXPORT,
     FILTERS,
+    LIST,
     PAGE_SIZE,
     BadFilter,
     BadPage,
@@ -51,6 +53,7 @@ async def _scope(ctx: Context) -> Scope:
     roles=STAFF,
     private=True,
     params=(
+        Param.choice("show", N_("a list, or a spreadsheet to download"), (LIST, EXPORT)),
         Param.choice("filter", N_("which people"), FILTERS),
         Param.text("name", N_("part of a name to search for")),
     ),

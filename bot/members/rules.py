@@ -23,7 +23,7 @@ ALL, MEMBERS, SUPPORTERS, LAPSING, LAPSED, UNREACHABLE = (
     "unreachable",
 )
 FILTERS = (ALL, MEMBERS, SUPPORTERS, LAPSING, LAPSED, UNREACHABLE)
-EXPORT, PAGE = "export", "page"
+LIST, EXPORT, PAGE = "list", "export", "page"
 
 PAGE_SIZE = 20
 LAPSING_DAYS = 30  # "lapsing": dues end within this many days
@@ -92,6 +92,8 @@ def read_members(args: str) -> Asked:
     """``[export] [filter] [name...] [page N]``: the filter is one of
     :data:`FILTERS` (all by default); what follows it is a name to search for."""
     words = args.split()
+    if words and words[0].lower() == LIST:  # as a slash command's first choice types it
+        words = words[1:]
     export = bool(words) and words[0].lower() == EXPORT
     if export:
         words = words[1:]
