@@ -411,7 +411,7 @@ async def test_an_invitations_deadline_is_in_the_readers_own_time_zone(demo: Cha
 
 
 def test_a_draw_summary_reads_well_when_every_chance_is_equal_and_there_is_one_panel() -> None:
-    from bot.draws.preview import summary_text
+    from bot.draws.texts import summary_text
     from bot.kernel.i18n import translator
 
     record = {

@@ -26,7 +26,8 @@ its region, from each region to the national level).
 The modules, by job: ``rules`` (the kinds and states, apportioning, when a
 seed may be known), ``bodies`` (:class:`Body`, who a draw is for), ``queries``
 (a draw's body, the pool, its audiences, the lookups over committed draws),
-``announce`` (:func:`publish`), ``preview`` (solving and staging a preview),
+``texts`` (what people read: a body's name, invitations, the notices,
+a preview's summary), ``announce`` (:func:`publish`), ``preview`` (solving and staging a preview),
 ``completion`` (cancelling and completing with a seed), ``invitations``
 (invitations, replacements, vacancies), ``seeding`` (beacon rounds, lottery
 reminders); ``access`` holds the handlers' shared gates, ``draw_plan`` reads

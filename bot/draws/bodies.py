@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.draws.rules import NATIONAL_COUNCIL, REGION_COUNCIL, TO_NATIONAL, TO_REGION
-from bot.kernel.i18n import Translator
-
 
 @dataclass(frozen=True, slots=True)
 class Body:
@@ -20,14 +17,3 @@ class Body:
     name: str
     timezone: str
     destination: str = ""  # a delegation's: the region's name, or the party's
-
-    def describe(self, t: Translator) -> str:
-        if self.kind == TO_REGION:
-            return t("the delegation of {unit} to {to}", unit=self.name, to=self.destination)
-        if self.kind == TO_NATIONAL:
-            return t("the delegation of {unit} to the national level", unit=self.name)
-        if self.kind == REGION_COUNCIL:
-            return t("the {unit} regional council", unit=self.name)
-        if self.kind == NATIONAL_COUNCIL:
-            return t("the national council")
-        return t("the {unit} council", unit=self.name)

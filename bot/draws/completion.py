@@ -6,6 +6,7 @@ of its delegation.
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,8 +15,13 @@ from bot.draws.bodies import Body
 from bot.draws.invitations import replace_place, send_invitation, tell_vacancy
 from bot.draws.queries import draw_body, entrants_of, group_of, root_of, staff_of
 from bot.draws.rules import CANCELLED, COMMITTED, TRIAL, answer_by, with_event
+from bot.draws.texts import (
+    cancelled_notice,
+    drawn_names_notice,
+    drawn_notice,
+    trial_notice,
+)
 from bot.kernel.config import Settings
-from bot.kernel.i18n import Translator
 from bot.kernel.outbox import enqueue_for
 from bot.lib.sortition.drawing import open_drawn, selected_after
 from bot.lib.sortition.seeds import is_trial
@@ -47,16 +53,7 @@ async def cancel(
         body = await draw_body(session, settings, member)
         if body is None:
             continue
-
-        def told(t: Translator, member: Draw = member, body: Body = body) -> str:
-            return t(
-                "Draw {id} for {body} was cancelled by its organisers before its seed was "
-                "known. Their reason: {reason}",
-                id=member.id,
-                body=body.describe(t),
-                reason=reason,
-            )
-
+        told = partial(cancelled_notice, member=member, body=body, reason=reason)
         await publish(
             session, settings, body, key=f"draw-cancelled:{member.id}", render=told, now=now
         )
@@ -135,15 +132,7 @@ async def _announce_trial(
             settings,
             trial_body,
             key=f"drawn:{draw.id}",
-            render=lambda t: t(
-                "TRIAL draw {id} for {body}: seed {seed}, panel {index} of {m}. The seed "
-                "was typed, not public, so nobody is invited and nobody takes a seat.",
-                id=draw.id,
-                body=trial_body.describe(t),
-                seed=seed[:80],
-                index=index,
-                m=draw.record["m"],
-            ),
+            render=lambda t: trial_notice(t, draw, trial_body, seed, index),
             now=now,
         )
 
@@ -161,21 +150,7 @@ async def _announce_drawn(
 ) -> None:
     """Publish that ``draw`` is done (no names), and tell the organisers who was
     drawn (those forgotten since, who have no entrant left, are not named)."""
-
-    def public(t: Translator) -> str:
-        # No pseudonym: who was drawn is for the people drawn and the organisers.
-        return t(
-            "Draw {id} for {body} is done: seed {seed}, panel {index} of {m}; the {n} people "
-            "selected have been invited. Anyone can check it against the record hash "
-            "published at commit (/draw record {id}).",
-            id=draw.id,
-            body=body.describe(t),
-            seed=seed[:80],
-            index=index,
-            m=draw.record["m"],
-            n=len(selected),
-        )
-
+    public = partial(drawn_notice, draw=draw, body=body, seed=seed, index=index, selected=selected)
     await publish(session, settings, body, key=f"drawn:{draw.id}", render=public, now=now)
     names = []
     for name in selected:
@@ -187,11 +162,7 @@ async def _announce_drawn(
         session,
         staff_of(body),
         key=f"drawn-names:{draw.id}",
-        render=lambda t: t(
-            "Who was drawn for {body} (for organisers only): {names}.",
-            body=body.describe(t),
-            names="; ".join(names),
-        ),
+        render=lambda t: drawn_names_notice(t, body, names),
         now=now,
     )
 

@@ -5,6 +5,7 @@ its subcommands for a committed draw live in seed_handlers and record_handlers.
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Any
 
 from bot.draws import queries, rules
@@ -20,14 +21,15 @@ from bot.draws.draw_plan import (
     read_seed_source,
     staff_branch,
 )
-from bot.draws.preview import build, proportional_quotas, solve, stage, summary_text
+from bot.draws.preview import build, proportional_quotas, solve, stage
 from bot.draws.profile_handlers import reader_tz
 from bot.draws.record_handlers import draw_receipt, draw_record, draw_verify, record_file
 from bot.draws.seed_handlers import cancel_committed, enter_seed
+from bot.draws.texts import committed_notice, describe, summary_text
 from bot.kernel.actions import Action
 from bot.kernel.context import Context, Refusal
 from bot.kernel.effects import audit
-from bot.kernel.i18n import N_, Translator, format_local
+from bot.kernel.i18n import N_, format_local
 from bot.kernel.messages import Button, Reply
 from bot.kernel.registry import action, command
 from bot.lib.sortition import seeds
@@ -133,7 +135,7 @@ async def _preview_council(ctx: Context, plan: Plan, bodies: list[Body]) -> Repl
     record, relaxed = await solve(problem, plan.source, ctx.settings.sortition_panels)
     staged = await stage(ctx.session, plan.kind, body, plan.seats, record, behind, ctx.now)
     prompt = await ctx.prompt("draw", body=plan.kind, days=plan.days, draws=[staged.id])
-    lines = [ctx.t("A draw of {seats} for {body}:", seats=plan.seats, body=body.describe(ctx.t))]
+    lines = [ctx.t("A draw of {seats} for {body}:", seats=plan.seats, body=describe(ctx.t, body))]
     if plan.quotas:
         lines.append(
             ctx.t(
@@ -157,7 +159,7 @@ async def _refuse_pending(ctx: Context, body: Body) -> None:
                 "at a time. To start again, /draw cancel {id} followed by the reason: "
                 "everyone in it is told.",
                 id=pending.id,
-                body=body.describe(ctx.t),
+                body=describe(ctx.t, body),
             ),
             audit="draw",
         )
@@ -324,21 +326,7 @@ async def draw_commit(ctx: Context, target: str) -> Reply:
         created.append(draw)
         audit(ctx, "draw.committed", draw=draw.id, body=kind, record_hash=draw.record_hash)
         file = record_file(draw)
-
-        def committed(t: Translator, draw: Draw = draw, body: Body = body) -> str:
-            text = t(
-                "Draw {id} for {body} is committed, before its seed is known. Record hash "
-                "{hash}; the record is attached (or: /draw record {id}). If you are in its "
-                "pool, /draw receipt {id} gives you, privately, what you need to check your "
-                "own entry.",
-                id=draw.id,
-                body=body.describe(t),
-                hash=draw.record_hash,
-            )
-            if seeds.is_trial(draw.record["seed_source"]):
-                text = t("TRIAL (its seed will be typed, so it invites nobody):") + " " + text
-            return text
-
+        committed = partial(committed_notice, draw=draw, body=body)
         await publish(
             ctx.session,
             ctx.settings,

@@ -8,6 +8,7 @@ import datetime as dt
 
 from bot.draws import queries, rules
 from bot.draws.invitations import replace
+from bot.draws.texts import accepted_notice, describe
 from bot.kernel.actions import Action
 from bot.kernel.context import Context, Refusal, parse_id
 from bot.kernel.effects import audit, notify
@@ -77,14 +78,7 @@ async def accept(ctx: Context, target: str) -> Reply:
         ctx,
         queries.staff_of(body),
         f"accepted:{invitation.id}",
-        lambda t: t(
-            "{name} accepted a place on {body} (draw {id}): {seated} of {seats} places taken.",
-            name=name,
-            body=body.describe(t),
-            id=root.id,
-            seated=seated,
-            seats=root.seats,
-        ),
+        lambda t: accepted_notice(t, name, body, root, seated),
         about=person,
     )
     if body.kind in rules.DELEGATIONS:
@@ -127,7 +121,7 @@ async def council(ctx: Context) -> Reply:
         body = await queries.body_of(ctx.session, ctx.settings, kind, scope, scope_id)
         names = await queries.seated_since(ctx.session, kind, scope, scope_id, since)
         if body is not None and names:
-            described = body.describe(ctx.t)
+            described = describe(ctx.t, body)
             lines.append(f"{described[:1].upper()}{described[1:]}: {', '.join(names)}")
     if not lines:
         return Reply(ctx.t("Nobody has been drawn for your councils yet."), private=True)

@@ -1,4 +1,4 @@
-"""Invitations to the people drawn: their text and buttons, reminders and
+"""Invitations to the people drawn: sending them, reminders and
 deadlines (the ``invitations`` sweep), and the replacement drawn for a place
 declined, expired or vacated (e.g. on /forget).
 """
@@ -6,18 +6,24 @@ declined, expired or vacated (e.g. on /forget).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.draws.bodies import Body
 from bot.draws.queries import draw_body, eligible, entrants_of, root_of, staff_of
-from bot.draws.rules import DELEGATIONS, REMIND_AT, VACATED, answer_by, with_event
-from bot.kernel.actions import Action
+from bot.draws.rules import REMIND_AT, VACATED, answer_by, with_event
+from bot.draws.texts import (
+    invitation_buttons,
+    invitation_text,
+    nobody_left_notice,
+    reminder_heading,
+    replacement_notice,
+    vacancy_notice,
+)
 from bot.kernel.config import Settings
-from bot.kernel.i18n import Translator, format_local, translator
-from bot.kernel.messages import Button
+from bot.kernel.i18n import translator
 from bot.kernel.outbox import enqueue, enqueue_for
 from bot.kernel.timed import Sweep
 from bot.lib.sortition.drawing import features_of, next_replacement, reserve_order, standing_after
@@ -47,34 +53,6 @@ async def reader_timezone(session: AsyncSession, person: Person | None, body: Bo
     """The time zone a person reads times in: their branch's, else the body's."""
     branch = await session.get(Branch, person.branch_id) if person and person.branch_id else None
     return branch.timezone if branch else body.timezone
-
-
-def invitation_text(t: Translator, body: Body, invitation: Invitation, tz: str) -> str:
-    if body.kind in DELEGATIONS:
-        ask = t("You have been drawn by lot for {body}. Will you go?", body=body.describe(t))
-    else:
-        ask = t("You have been drawn by lot for {body}. Will you serve?", body=body.describe(t))
-    return (
-        ask
-        + " "
-        + t(
-            "Please answer by {when} ({tz} time); no answer counts as a no, and someone "
-            "else is then drawn. If you accept, the members of {unit} see your name on its "
-            "roster (/council).",
-            when=format_local(invitation.respond_by, "day_time", t.locale, tz=tz),
-            tz=tz,
-            unit=body.name,
-        )
-    )
-
-
-def invitation_buttons(t: Translator, invitation: Invitation) -> tuple[tuple[Button, ...], ...]:
-    return (
-        (
-            Button(t("Accept"), Action.INVITATION_ACCEPT, str(invitation.id)),
-            Button(t("Decline"), Action.INVITATION_DECLINE, str(invitation.id)),
-        ),
-    )
 
 
 async def replace(
@@ -141,12 +119,7 @@ async def replace_place(
             session,
             staff_of(body),
             key=f"draw-empty:{place}",
-            render=lambda t: t(
-                "Draw {id} for {body}: a place was given up, and nobody is left in the pool "
-                "to draw in their place.",
-                id=root.id,
-                body=body.describe(t),
-            ),
+            render=lambda t: nobody_left_notice(t, root, body),
             now=now,
         )
         return "empty"
@@ -165,13 +138,7 @@ async def replace_place(
         session,
         staff_of(body),
         key=f"draw-replacement:{invitation.id}",
-        render=lambda t: t(
-            "Draw {id} for {body}: a place was given up; {name} is invited in it, the next "
-            "in the reserve order the record committed (for organisers only).",
-            id=root.id,
-            body=body.describe(t),
-            name=shown,
-        ),
+        render=lambda t: replacement_notice(t, root, body, shown),
         now=now,
     )
     return None
@@ -222,17 +189,8 @@ async def tell_vacancy(
         session,
         staff_of(body),
         key=f"draw-vacancy:{place}",
-        render=_vacancy_text(body, draw_id),
+        render=partial(vacancy_notice, body=body, draw_id=draw_id),
         now=now,
-    )
-
-
-def _vacancy_text(body: Body, draw_id: int) -> Callable[[Translator], str]:
-    return lambda t: t(
-        "A place on {body} (draw {id}) is vacant: its holder left. The next person is "
-        "drawn under the draw's rules.",
-        body=body.describe(t),
-        id=draw_id,
     )
 
 
@@ -300,7 +258,7 @@ async def invitation_sweep(db: Database, settings: Settings, now: dt.datetime) -
                     await enqueue(
                         session,
                         key=f"invite-remind:{invitation.id}:{number}",
-                        text=t("A reminder, please answer:")
+                        text=reminder_heading(t)
                         + "\n"
                         + (
                             invitation_text(

@@ -1,8 +1,7 @@
 """Solving a draw's preview: quotas in proportion to the pool, the problem over
-pseudonymous ids, the solver's record (or the smallest relaxation), its summary
-for the organiser, and the preview kept as a draw until it is committed. The
-solver is imported where a draw is solved: a bot that never solves one does not
-hold it in memory.
+pseudonymous ids, the solver's record (or the smallest relaxation), and the
+preview kept as a draw until it is committed. The solver is imported where a
+draw is solved: a bot that never solves one does not hold it in memory.
 """
 
 from __future__ import annotations
@@ -20,9 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.draws.bodies import Body
 from bot.draws.rules import PREFER_NOT, PREVIEW, PREVIEW_LIFETIME
 from bot.kernel.config import Settings, parse_categories
-from bot.kernel.i18n import Translator, format_local
 from bot.lib.sortition.building import commit_sealed
-from bot.lib.sortition.drawing import entrant_ids
 from bot.lib.sortition.model import Person as Entrant
 from bot.lib.sortition.model import Problem, Quota
 from storage.models import Draw, DrawEntrant, Person
@@ -75,37 +72,6 @@ async def solve(
         relaxed = Problem.build(problem.people, exc.relaxation.relaxed, problem.k, problem.exclude)
         record, _ = await asyncio.to_thread(commit_sealed, relaxed, seed_source, m)
         return record, exc.relaxation.describe()
-
-
-def summary_text(t: Translator, record: dict[str, Any]) -> str:
-    summary = record["summary"]
-    low = format_local(float(summary["min_probability"]) * 100, "decimal1", t.locale)
-    high = format_local(float(summary["max_probability"]) * 100, "decimal1", t.locale)
-    chance = (
-        t("Each person's chance of selection is {p}%.", p=low)
-        if low == high
-        else t(
-            "Each person's chance of selection lies between {low}% and {high}%.", low=low, high=high
-        )
-    )
-    return " ".join(
-        (
-            t.plural("Pool: {n} person;", "Pool: {n} people;", n_pool(record))
-            + " "
-            + t.plural("{n} seat.", "{n} seats.", record["k"]),
-            chance,
-            t.plural(
-                "The lottery has {n} distinct panel.",
-                "The lottery has {n} distinct panels.",
-                summary["distinct_panels"],
-            ),
-            t("Record hash: {hash}.", hash=record["record_hash"][:16]),
-        )
-    )
-
-
-def n_pool(record: dict[str, Any]) -> int:
-    return len(entrant_ids(record)) - len(record["excluded"])
 
 
 async def stage(

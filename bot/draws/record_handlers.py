@@ -10,6 +10,7 @@ import json
 from bot.draws import queries, rules
 from bot.draws.access import committed_draw, draw_named, in_body, may_draw, no_such_draw
 from bot.draws.bodies import Body
+from bot.draws.texts import describe
 from bot.kernel.context import Context
 from bot.kernel.effects import audit
 from bot.kernel.messages import Attachment, Reply
@@ -132,7 +133,7 @@ async def draw_record(ctx: Context, text: str) -> Reply:
             ctx.t(
                 "Only the organisers of {body} may see the full record, with each "
                 "entrant's features; /draw record {id} is the public one.",
-                body=body.describe(ctx.t),
+                body=describe(ctx.t, body),
                 id=draw.id,
             ),
             audit="draw.record-full",

@@ -9,6 +9,8 @@ import datetime as dt
 import math
 from typing import TYPE_CHECKING, Any
 
+from bot.lib.sortition.drawing import entrant_ids
+
 if TYPE_CHECKING:
     from storage.models import Draw
 
@@ -69,3 +71,7 @@ def answer_by(draw: Draw, now: dt.datetime) -> dt.datetime:
 def with_event(record: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
     """``record`` with ``event`` added to its history (kept outside the hashed fields)."""
     return {**record, "history": [*record.get("history", []), event]}
+
+
+def n_pool(record: dict[str, Any]) -> int:
+    return len(entrant_ids(record)) - len(record["excluded"])

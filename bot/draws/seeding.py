@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.draws.completion import complete_group
 from bot.draws.queries import draw_body, staff_of
+from bot.draws.texts import seed_due_notice
 from bot.kernel.config import Settings
 from bot.kernel.outbox import enqueue_for
 from bot.kernel.timed import Sweep
@@ -133,14 +134,6 @@ async def _remind_seed(
         session,
         staff_of(body),
         key=f"draw-seed-due:{draw.id}",
-        render=lambda t: t(
-            "Draw {id} for {body} waits for the numbers of {name} drawn on {date}. Two "
-            "witnesses, members who are not both organisers, each enter them: /draw seed {id} "
-            "followed by the numbers.",
-            id=draw.id,
-            body=body.describe(t),
-            name=source.get("name"),
-            date=source.get("date"),
-        ),
+        render=lambda t: seed_due_notice(t, draw, body, source),
         now=now,
     )
