@@ -25,7 +25,7 @@ from bot.draws.preview import build, proportional_quotas, solve, stage
 from bot.draws.profile_handlers import reader_tz
 from bot.draws.record_handlers import draw_receipt, draw_record, draw_verify, record_file
 from bot.draws.seed_handlers import cancel_committed, enter_seed
-from bot.draws.texts import committed_notice, describe, summary_text
+from bot.draws.texts import committed_notice, describe, how_seeded, source_text, summary_text
 from bot.kernel.actions import Action
 from bot.kernel.context import Context, Refusal
 from bot.kernel.effects import audit
@@ -168,7 +168,7 @@ async def _refuse_pending(ctx: Context, body: Body) -> None:
 def _preview(
     ctx: Context, plan: Plan, source: dict[str, Any], lines: list[str], prompt_id: int, tz: str
 ) -> Reply:
-    lines.append(ctx.t("Seed: {source}.", source=_source_text(ctx, source, tz)))
+    lines.append(ctx.t("Seed: {source}.", source=source_text(ctx.t, source, tz)))
     lines.append(ctx.t("Each person drawn has {days} days to answer.", days=plan.days))
     return Reply(
         "\n".join(lines),
@@ -242,45 +242,6 @@ async def _preview_delegation(ctx: Context, plan: Plan, bodies: list[Body]) -> R
     return _preview(ctx, plan, plan.source, lines, prompt.id, await reader_tz(ctx))
 
 
-def _source_text(ctx: Context, source: dict[str, Any], tz: str) -> str:
-    if source.get("kind") == seeds.LOTTERY:
-        return ctx.t(
-            "the numbers of {name} ({format}) drawn on {date}, entered by two witnesses once "
-            "the result is out (after {when}, {tz} time)",
-            name=source.get("name"),
-            format=source.get("format"),
-            date=source.get("date"),
-            when=_when(ctx, source.get("results_after"), tz),
-            tz=tz,
-        )
-    if source.get("kind") == seeds.BEACON:
-        return ctx.t(
-            "round {round} of {chain} (out at {when}, {tz} time), fetched and its "
-            "signature checked when it is published",
-            round=source.get("round"),
-            chain=source.get("name"),
-            when=_when(ctx, source.get("round_time"), tz),
-            tz=tz,
-        )
-    return ctx.t(
-        "TRIAL: “{description}”. A seed typed by an organiser can be chosen to pick a "
-        "panel, so a trial draw invites nobody. For a real draw, name a public source: "
-        "lottery:NAME:DATE or beacon:drand:ROUND.",
-        description=str(source.get("description") or "")[:80],
-    )
-
-
-def _when(ctx: Context, value: object, tz: str) -> str:
-    """A moment kept in a draw's record (ISO 8601), in the reader's time zone."""
-    try:
-        moment = dt.datetime.fromisoformat(str(value))
-    except ValueError:
-        return "?"
-    if moment.tzinfo is None:
-        return "?"
-    return format_local(moment, "iso_datetime", ctx.t.locale, tz=tz)
-
-
 @action(Action.DRAW_CANCEL)
 async def draw_cancel(ctx: Context, target: str) -> Reply:
     """The organiser drops a preview: its staged draws go, nothing was committed."""
@@ -338,7 +299,7 @@ async def draw_commit(ctx: Context, target: str) -> Reply:
         )
     first = created[0]
     ids = ", ".join(str(d.id) for d in created)
-    how = await _how_seeded(ctx, first)
+    how = how_seeded(ctx.t, first, await reader_tz(ctx))
     return Reply(
         ctx.t(
             "Committed: draw {ids}, record hash {hash}.",
@@ -349,23 +310,4 @@ async def draw_commit(ctx: Context, target: str) -> Reply:
         + how,
         file=record_file(first) if len(created) == 1 else None,
         edit=True,
-    )
-
-
-async def _how_seeded(ctx: Context, draw: Draw) -> str:
-    """How a committed draw gets its seed, and who does what next."""
-    source = draw.record["seed_source"]
-    if source.get("kind") == seeds.BEACON:
-        return ctx.t("The scheduler fetches the beacon's round when it is published.")
-    if source.get("kind") == seeds.LOTTERY:
-        return ctx.t(
-            "Once the result is out (after {when}, {tz} time), two witnesses, members who "
-            "are not both organisers, each send /draw seed {id} followed by the numbers.",
-            when=_when(ctx, source.get("results_after"), await reader_tz(ctx)),
-            tz=await reader_tz(ctx),
-            id=draw.id,
-        )
-    return ctx.t(
-        "This is a TRIAL: /draw seed {id} <seed> draws it, and nobody is invited.",
-        id=draw.id,
     )

@@ -8,7 +8,7 @@ import datetime as dt
 
 from bot.draws import queries, rules
 from bot.draws.invitations import replace
-from bot.draws.texts import accepted_notice, describe
+from bot.draws.texts import accepted_notice, roster_line
 from bot.kernel.actions import Action
 from bot.kernel.context import Context, Refusal, parse_id
 from bot.kernel.effects import audit, notify
@@ -121,8 +121,7 @@ async def council(ctx: Context) -> Reply:
         body = await queries.body_of(ctx.session, ctx.settings, kind, scope, scope_id)
         names = await queries.seated_since(ctx.session, kind, scope, scope_id, since)
         if body is not None and names:
-            described = describe(ctx.t, body)
-            lines.append(f"{described[:1].upper()}{described[1:]}: {', '.join(names)}")
+            lines.append(roster_line(ctx.t, body, names))
     if not lines:
         return Reply(ctx.t("Nobody has been drawn for your councils yet."), private=True)
     return Reply("\n".join(lines), private=True)

@@ -10,13 +10,12 @@ import json
 from bot.draws import queries, rules
 from bot.draws.access import committed_draw, draw_named, in_body, may_draw, no_such_draw
 from bot.draws.bodies import Body
-from bot.draws.texts import describe
+from bot.draws.texts import describe, receipt_text
 from bot.kernel.context import Context
 from bot.kernel.effects import audit
 from bot.kernel.messages import Attachment, Reply
 from bot.lib.sortition import beacons, seeds
 from bot.lib.sortition.drawing import public_view
-from bot.lib.sortition.encoding import canonical
 from bot.lib.sortition.verification import verify
 from storage.models import Draw
 
@@ -157,18 +156,4 @@ async def draw_receipt(ctx: Context, text: str) -> Reply:
     opening = (draw.record.get("openings") or {}).get(pseudonym) if pseudonym else None
     if pseudonym is None or not isinstance(opening, dict):
         raise ctx.refuse(ctx.t("You are not in the pool of draw {id}.", id=draw.id))
-    features = opening["features"]
-    return Reply(
-        ctx.t(
-            "Your receipt for draw {id}, for you alone: you are {pseudonym}, with the salt "
-            "{salt}, and your answers went in as {answers}. In the public record "
-            "(/draw record {id}), the commitment of {pseudonym} is the SHA-256 of {text}: "
-            "recompute it to check your entry.",
-            id=draw.id,
-            pseudonym=pseudonym,
-            salt=opening["salt"],
-            answers=", ".join(f"{k}: {v}" for k, v in sorted(features.items())),
-            text=canonical({"features": features, "salt": opening["salt"]}).decode(),
-        ),
-        private=True,
-    )
+    return Reply(receipt_text(ctx.t, draw, pseudonym, opening), private=True)

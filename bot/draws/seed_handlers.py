@@ -9,6 +9,7 @@ from bot.draws.access import draw_named, in_body, may_draw, no_such_draw
 from bot.draws.bodies import Body
 from bot.draws.completion import cancel, complete_group
 from bot.draws.profile_handlers import reader_tz
+from bot.draws.texts import drawn_text
 from bot.kernel.context import Context, parse_id
 from bot.kernel.effects import audit
 from bot.kernel.i18n import format_local
@@ -99,7 +100,7 @@ async def enter_seed(ctx: Context, text: str) -> Reply:
     if invitations is None:
         raise ctx.refuse(ctx.t("Draw {id} is already done.", id=draw.id))
     audit(ctx, "draw.drawn", draw=draw.id, index=draw.chosen_index)
-    return _drawn(ctx, draw, group, len(invitations))
+    return Reply(drawn_text(ctx.t, draw, group, len(invitations)))
 
 
 async def _add_witness(
@@ -113,35 +114,6 @@ async def _add_witness(
     witnesses = [*witnesses, {"person": person.id, "seed": seed}]
     await queries.record_witnesses(ctx.session, group, witnesses)
     return agree
-
-
-def _drawn(ctx: Context, draw: Draw, group: list[Draw], invited: int) -> Reply:
-    """What the person who completed the draw is told."""
-    if draw.status == rules.TRIAL:
-        return Reply(
-            ctx.t(
-                "TRIAL draw {id} made: panel {index}. Its seed was typed, not public, so "
-                "nobody is invited.",
-                id=draw.id,
-                index=draw.chosen_index,
-            )
-        )
-    if len(group) > 1:
-        return Reply(
-            ctx.t(
-                "Drawn: the {draws} draws of this delegation. The {n} people selected have "
-                "been invited.",
-                draws=len(group),
-                n=invited,
-            )
-        )
-    return Reply(
-        ctx.t(
-            "Drawn: panel {index}. The {n} people selected have been invited.",
-            index=draw.chosen_index,
-            n=invited,
-        )
-    )
 
 
 async def _witness_problem(

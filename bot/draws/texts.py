@@ -1,9 +1,11 @@
-"""What the draws' people read: a body's name, an invitation and its buttons, and
-the notices of a draw cancelled, seeded, drawn, or a place given up or vacant.
+"""What the draws' people read: a body's name, an invitation and its buttons, the
+notices of a draw committed, cancelled, due its seed, drawn, or a place taken,
+given up or vacant; a preview's summary and seed, a roster line, a receipt.
 Each takes a Translator and plain data; nothing here reads the database."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from bot.draws.bodies import Body
@@ -13,12 +15,14 @@ from bot.draws.rules import (
     REGION_COUNCIL,
     TO_NATIONAL,
     TO_REGION,
+    TRIAL,
     n_pool,
 )
 from bot.kernel.actions import Action
 from bot.kernel.i18n import Translator, format_local
 from bot.kernel.messages import Button
 from bot.lib.sortition import seeds
+from bot.lib.sortition.encoding import canonical
 from storage.models import Draw, Invitation
 
 
@@ -209,4 +213,107 @@ def summary_text(t: Translator, record: dict[str, Any]) -> str:
             ),
             t("Record hash: {hash}.", hash=record["record_hash"][:16]),
         )
+    )
+
+
+def roster_line(t: Translator, body: Body, names: list[str]) -> str:
+    """A body and who sits on it (/council)."""
+    described = describe(t, body)
+    return f"{described[:1].upper()}{described[1:]}: {', '.join(names)}"
+
+
+def receipt_text(t: Translator, draw: Draw, pseudonym: str, opening: dict[str, Any]) -> str:
+    """An entrant's receipt: how to find and check their entry in the public record."""
+    features = opening["features"]
+    return t(
+        "Your receipt for draw {id}, for you alone: you are {pseudonym}, with the salt "
+        "{salt}, and your answers went in as {answers}. In the public record "
+        "(/draw record {id}), the commitment of {pseudonym} is the SHA-256 of {text}: "
+        "recompute it to check your entry.",
+        id=draw.id,
+        pseudonym=pseudonym,
+        salt=opening["salt"],
+        answers=", ".join(f"{k}: {v}" for k, v in sorted(features.items())),
+        text=canonical({"features": features, "salt": opening["salt"]}).decode(),
+    )
+
+
+def drawn_text(t: Translator, draw: Draw, group: list[Draw], invited: int) -> str:
+    """What the person who completed the draw is told."""
+    if draw.status == TRIAL:
+        return t(
+            "TRIAL draw {id} made: panel {index}. Its seed was typed, not public, so "
+            "nobody is invited.",
+            id=draw.id,
+            index=draw.chosen_index,
+        )
+    if len(group) > 1:
+        return t(
+            "Drawn: the {draws} draws of this delegation. The {n} people selected have "
+            "been invited.",
+            draws=len(group),
+            n=invited,
+        )
+    return t(
+        "Drawn: panel {index}. The {n} people selected have been invited.",
+        index=draw.chosen_index,
+        n=invited,
+    )
+
+
+def source_text(t: Translator, source: dict[str, Any], tz: str) -> str:
+    if source.get("kind") == seeds.LOTTERY:
+        return t(
+            "the numbers of {name} ({format}) drawn on {date}, entered by two witnesses once "
+            "the result is out (after {when}, {tz} time)",
+            name=source.get("name"),
+            format=source.get("format"),
+            date=source.get("date"),
+            when=moment_text(t, source.get("results_after"), tz),
+            tz=tz,
+        )
+    if source.get("kind") == seeds.BEACON:
+        return t(
+            "round {round} of {chain} (out at {when}, {tz} time), fetched and its "
+            "signature checked when it is published",
+            round=source.get("round"),
+            chain=source.get("name"),
+            when=moment_text(t, source.get("round_time"), tz),
+            tz=tz,
+        )
+    return t(
+        "TRIAL: “{description}”. A seed typed by an organiser can be chosen to pick a "
+        "panel, so a trial draw invites nobody. For a real draw, name a public source: "
+        "lottery:NAME:DATE or beacon:drand:ROUND.",
+        description=str(source.get("description") or "")[:80],
+    )
+
+
+def moment_text(t: Translator, value: object, tz: str) -> str:
+    """A moment kept in a draw's record (ISO 8601), in the reader's time zone."""
+    try:
+        moment = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return "?"
+    if moment.tzinfo is None:
+        return "?"
+    return format_local(moment, "iso_datetime", t.locale, tz=tz)
+
+
+def how_seeded(t: Translator, draw: Draw, tz: str) -> str:
+    """How a committed draw gets its seed, and who does what next."""
+    source = draw.record["seed_source"]
+    if source.get("kind") == seeds.BEACON:
+        return t("The scheduler fetches the beacon's round when it is published.")
+    if source.get("kind") == seeds.LOTTERY:
+        return t(
+            "Once the result is out (after {when}, {tz} time), two witnesses, members who "
+            "are not both organisers, each send /draw seed {id} followed by the numbers.",
+            when=moment_text(t, source.get("results_after"), tz),
+            tz=tz,
+            id=draw.id,
+        )
+    return t(
+        "This is a TRIAL: /draw seed {id} <seed> draws it, and nobody is invited.",
+        id=draw.id,
     )
