@@ -61,6 +61,7 @@ from bot.membership import signup_handlers as signup
 from bot.membership import welcome_handlers as welcome
 from bot.polls import handlers as polls
 from bot.polls import post_handlers as poll_posting
+from bot.polls import reason_handlers as poll_reasons
 from bot.polls import result_handlers as poll_results
 from bot.polls import vote_handlers as poll_votes
 from bot.privacy import handlers as privacy
@@ -101,6 +102,7 @@ FEATURES: tuple[ModuleType, ...] = (
     polls,
     poll_posting,
     poll_votes,
+    poll_reasons,
     poll_results,
     regions,
     signup,

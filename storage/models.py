@@ -625,6 +625,12 @@ class Poll(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # A meeting-time poll: the meeting made from it.
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"))
+    # Decision rules (bot.lib.voting.decide): the share of the roll that must vote
+    # ("1/2"), the share of the counted votes the motion needs ("majority", "2/3"),
+    # and whether the last option is an abstention (a proposal's Abstain is fixed).
+    quorum: Mapped[str | None] = mapped_column(String(16))
+    threshold: Mapped[str | None] = mapped_column(String(16))
+    abstain: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
 
 class PollVoter(Base):
@@ -661,6 +667,9 @@ class Ballot(Base):
     # Option indices: one (single), any (multi), in order of preference (ranked).
     choice: Mapped[list[int]] = mapped_column(JSON)
     cast_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # A proposal's one-line reason, given after the vote (open ballots only: a
+    # secret ballot is never asked for one).
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class SecretBallot(Base):

@@ -32,7 +32,9 @@ MEETING_REMINDERS = "meetings"
 
 # Polls.
 SINGLE, MULTI, RANKED, TIMES = "single", "multi", "ranked", "times"
-POLL_KINDS = (SINGLE, MULTI, RANKED, TIMES)
+# A proposal in the manner of Loomio: Agree, Abstain, Disagree, Block (options 0..3).
+PROPOSAL = "proposal"
+POLL_KINDS = (SINGLE, MULTI, RANKED, TIMES, PROPOSAL)
 
 # A draw's invitations.
 INVITED, ACCEPTED, DECLINED, EXPIRED = "invited", "accepted", "declined", "expired"

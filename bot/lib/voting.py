@@ -33,6 +33,22 @@ Instant-runoff voting (``count_ranked``)
     (for example two left with equal votes), so a count always ends with a
     single winner once any ballot ranks anything. Every round is kept, so the
     bot can show members how the count went.
+
+Decision rules (``decide``)
+    A one-choice poll (or a proposal) may carry a *quorum* and a *threshold*.
+
+    * The quorum is a share of the roll that must cast a ballot: with a roll of
+      ``r`` and a quorum ``q``, at least ``ceil(q * r)`` ballots. Every ballot
+      counts toward it, abstentions included.
+    * The threshold is the share of the votes counted that the motion needs:
+      *majority* is more than half; any other share (two thirds, 60%) is at
+      least that share. Abstentions are not counted: they neither support nor
+      oppose.
+    * The motion is the option with the most votes counted (a proposal's motion
+      is always its Agree). A tie for the most votes carries nothing.
+
+    The outcome is *carried*, *quorum not met* (checked first) or *threshold
+    missed*; a decision keeps the numbers that say why.
 """
 
 from __future__ import annotations
@@ -41,15 +57,25 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from fractions import Fraction
 
 __all__ = [
+    "MAJORITY",
+    "Decision",
     "Elimination",
+    "Outcome",
     "RankedResult",
     "Round",
     "Tally",
+    "Threshold",
     "count_approval",
     "count_ranked",
     "count_single",
+    "decide",
+    "quorum_needed",
+    "read_share",
+    "read_threshold",
+    "share_text",
 ]
 
 
@@ -210,3 +236,147 @@ def count_ranked(options: int, ballots: Iterable[Sequence[int]]) -> RankedResult
             Round(this.number, votes, counting, exhausted, option, reason, tied, decided_by)
         )
         continuing.remove(option)
+
+
+# --- Decision rules ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """The share of the counted votes a motion needs: more than ``share`` when
+    ``strict`` (a simple majority), else at least ``share``."""
+
+    share: Fraction
+    strict: bool = False
+
+    def needed(self, counted: int) -> int:
+        """The fewest votes that meet the threshold out of ``counted``."""
+        exact = self.share * counted
+        floor = exact.numerator // exact.denominator
+        if self.strict:
+            return floor + 1
+        return floor if floor == exact else floor + 1
+
+    def met(self, support: int, counted: int) -> bool:
+        return counted > 0 and support >= self.needed(counted)
+
+    @property
+    def text(self) -> str:
+        """As stored: ``majority`` or the share (``2/3``)."""
+        return "majority" if self == MAJORITY else share_text(self.share)
+
+
+MAJORITY = Threshold(Fraction(1, 2), strict=True)
+
+
+def share_text(share: Fraction) -> str:
+    return f"{share.numerator}/{share.denominator}"
+
+
+def read_share(text: str) -> Fraction | None:
+    """A share people type: ``50%``, ``33.3%``, ``2/3``; above nothing and at most
+    all (None for anything else)."""
+    word = text.strip().replace(" ", "")
+    try:
+        if word.endswith("%"):
+            number = word[:-1]
+            if not number or len(number) > 6 or not all(c.isdigit() or c == "." for c in number):
+                return None
+            share = Fraction(number) / 100
+        elif "/" in word:
+            top, _, bottom = word.partition("/")
+            if not (top.isascii() and top.isdigit() and bottom.isascii() and bottom.isdigit()):
+                return None
+            if len(top) > 3 or len(bottom) > 3:
+                return None
+            share = Fraction(int(top), int(bottom))
+        else:
+            return None
+    except (ValueError, ZeroDivisionError):
+        return None
+    return share if 0 < share <= 1 else None
+
+
+def read_threshold(text: str) -> Threshold | None:
+    """``majority`` (more than half), or a share of at least a half (``2/3``,
+    ``60%``): below half, two options could both carry."""
+    word = text.strip().lower()
+    if word in ("majority", "simple", "half"):
+        return MAJORITY
+    share = read_share(word)
+    if share is None or share < Fraction(1, 2):
+        return None
+    return Threshold(share)
+
+
+def quorum_needed(quorum: Fraction | None, roll: int) -> int:
+    """Ballots the quorum asks of a roll of ``roll``: ``ceil(quorum * roll)``."""
+    if quorum is None:
+        return 0
+    exact = quorum * roll
+    return -(-exact.numerator // exact.denominator)
+
+
+class Outcome(StrEnum):
+    CARRIED = "carried"
+    NO_QUORUM = "quorum not met"
+    THRESHOLD_MISSED = "threshold missed"
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: Outcome
+    motion: int | None
+    """The option put to the threshold (the leader; a proposal's Agree); None on a tie."""
+    ballots: int
+    """Every ballot, abstentions included: what counts toward the quorum."""
+    quorum_needed: int
+    counted: int
+    """The ballots counted for the threshold: all but the abstentions."""
+    support: int
+    """Votes for the motion."""
+    needed: int
+    """Votes the motion needed to meet the threshold out of those counted."""
+
+    @property
+    def carried(self) -> bool:
+        return self.outcome == Outcome.CARRIED
+
+
+def decide(
+    counts: Sequence[int],
+    *,
+    roll: int,
+    quorum: Fraction | None = None,
+    threshold: Threshold = MAJORITY,
+    abstain: int | None = None,
+    motion: int | None = None,
+) -> Decision:
+    """Whether a one-choice poll's motion carried (the module docstring's rules).
+
+    ``counts``: votes per option, one ballot one vote; ``abstain``: the index of the
+    abstain option, if any; ``motion``: the option that must carry (a proposal's
+    Agree), else the option with the most votes."""
+    if roll < 0 or any(n < 0 for n in counts):
+        raise ValueError("counts and the roll are not negative")
+    if abstain is not None:
+        _check_index(len(counts), abstain)
+    ballots = sum(counts)
+    counted = ballots - (counts[abstain] if abstain is not None else 0)
+    if motion is None:
+        voting = {i: n for i, n in enumerate(counts) if i != abstain}
+        top = max(voting.values(), default=0)
+        leaders = [i for i, n in voting.items() if n == top]
+        motion = leaders[0] if len(leaders) == 1 and top > 0 else None
+    else:
+        _check_index(len(counts), motion)
+    support = counts[motion] if motion is not None else 0
+    need_ballots = quorum_needed(quorum, roll)
+    need_votes = threshold.needed(counted)
+    if ballots < need_ballots:
+        outcome = Outcome.NO_QUORUM
+    elif motion is not None and threshold.met(support, counted):
+        outcome = Outcome.CARRIED
+    else:
+        outcome = Outcome.THRESHOLD_MISSED
+    return Decision(outcome, motion, ballots, need_ballots, counted, support, need_votes)

@@ -24,14 +24,22 @@ Rules that hold whatever the platform:
   open ballots stay, naming nobody (:func:`bot.polls.queries.forget_voter`).
 * **Closing happens once**, by a conditional UPDATE of ``closed_at``, whether
   the deadline's sweep or an organiser gets there first.
+* **Decision rules.** A one-choice poll or a proposal may carry a quorum and a
+  threshold, and an abstain choice that counts toward the quorum only
+  (:func:`bot.lib.voting.decide`); its result says whether the motion carried.
+  An open proposal asks each voter's reason and reports a Block to the
+  organisers at once; a secret one does neither (either would tie a voter to
+  their choice).
 
 Where each job is: ``rules.py`` (valid choices, a choice in a button, the
 count), ``queries.py`` (the scope, the roll, the ballots, the turnout),
 ``texts.py`` (an option as read, results as text, chart and CSV), ``casting.py``,
-``closing.py`` (close, reshuffle, announce) and ``sweeps.py`` (the timed close,
+``closing.py`` (close, reshuffle, announce), ``proposals.py`` (a reason asked,
+a Block reported) and ``sweeps.py`` (the timed close,
 vacuum and reminder); ``ballot_box.py`` seals secret ballots. The handlers
 parse, call those and reply: ``handlers.py`` routes /poll and lists a person's
 open polls, ``draft.py`` reads /poll's words, ``post_handlers.py`` previews and
-posts, ``vote_handlers.py`` holds the ballot's buttons, ``result_handlers.py``
+posts, ``vote_handlers.py`` holds the ballot's buttons, ``reason_handlers.py``
+a proposal vote's reason, ``result_handlers.py``
 results, close, audit and export; ``access.py`` the gates they share.
 """

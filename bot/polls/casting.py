@@ -44,9 +44,16 @@ async def cast_open(
     await upsert(
         session,
         Ballot,
-        {"poll_id": poll.id, "person_id": person.id, "choice": choice, "cast_at": now},
+        # A reason went with the choice it explained: a new vote asks anew.
+        {
+            "poll_id": poll.id,
+            "person_id": person.id,
+            "choice": choice,
+            "cast_at": now,
+            "reason": None,
+        },
         key=["poll_id", "person_id"],
-        update=["choice", "cast_at"],
+        update=["choice", "cast_at", "reason"],
     )
     if entry is None or not entry.voted:  # a changed vote: marked on the roll already
         await session.execute(_MARK_VOTED, {"v_poll": poll.id, "v_person": person.id})

@@ -17,7 +17,14 @@ from bot.kernel.config import Settings
 from bot.kernel.messages import Attachment
 from bot.kernel.outbox import Recipients, enqueue, enqueue_for
 from bot.polls import ballot_box
-from bot.polls.queries import ballots_of, linked_chats, scope_branches, scope_timezone
+from bot.polls.queries import (
+    ballots_of,
+    linked_chats,
+    reasons_of,
+    roll_count,
+    scope_branches,
+    scope_timezone,
+)
 from bot.polls.rules import count
 from bot.polls.texts import chart, meeting_buttons, result_text
 from storage.models import Person, Poll, PollVoter, SecretBallot
@@ -39,7 +46,12 @@ async def close(
     await session.refresh(poll)
     if poll.secret:
         await reshuffle(session, poll, settings)
-    result = count(poll, await ballots_of(session, poll, settings))
+    result = count(
+        poll,
+        await ballots_of(session, poll, settings),
+        roll=await roll_count(session, poll),
+        reasons=await reasons_of(session, poll),
+    )
     poll.result = result
     await announce_result(session, settings, poll, result, now)
     return Closed(poll, result)

@@ -1,15 +1,17 @@
 """Reading /poll's words: the question, the options and the switches
-(--multi, --ranked, --times, --secret, --live, --everyone, --closes, --scope,
---branch) into a draft, refusing with a friendly reply what cannot be a poll."""
+(--multi, --ranked, --times, --proposal, --secret, --live, --everyone, --abstain,
+--closes, --quorum, --threshold, --scope, --branch) into a draft, refusing with a friendly reply what cannot be a poll."""
 
 from __future__ import annotations
 
 import shlex
 
 from bot.kernel.context import Context
-from bot.polls.rules import MAX_OPTIONS
+from bot.lib.voting import read_share, read_threshold, share_text
+from bot.polls.rules import ABSTAIN_OPTION, MAX_OPTIONS, ONE_CHOICE
 from storage.vocabulary import (
     MULTI,
+    PROPOSAL,
     RANKED,
     SCOPE_BRANCH,
     SCOPE_NATIONAL,
@@ -20,9 +22,9 @@ from storage.vocabulary import (
 
 MAX_QUESTION = 300
 MAX_OPTION = 100
-KINDS = {"--multi": MULTI, "--ranked": RANKED, "--times": TIMES}
-SWITCHES = {"--secret", "--live", "--everyone"}
-VALUED = {"--closes", "--scope", "--branch"}
+KINDS = {"--multi": MULTI, "--ranked": RANKED, "--times": TIMES, "--proposal": PROPOSAL}
+SWITCHES = {"--secret", "--live", "--everyone", "--abstain"}
+VALUED = {"--closes", "--scope", "--branch", "--quorum", "--threshold"}
 
 
 class Draft:
@@ -34,6 +36,8 @@ class Draft:
         self.closes = ""
         self.scope = SCOPE_BRANCH
         self.branch = ""
+        self.quorum: str | None = None  # a share as stored ("1/2")
+        self.threshold: str | None = None  # "majority" or a share ("2/3")
 
 
 def parse_draft(ctx: Context, text: str) -> Draft:
@@ -53,7 +57,9 @@ def parse_draft(ctx: Context, text: str) -> Draft:
             flag = word.lower()
             if flag in KINDS:
                 if draft.kind != SINGLE:
-                    raise ctx.refuse(ctx.t("Choose one of --multi, --ranked and --times."))
+                    raise ctx.refuse(
+                        ctx.t("Choose one of --multi, --ranked, --times and --proposal.")
+                    )
                 draft.kind = KINDS[flag]
             elif flag in SWITCHES:
                 draft.flags.add(flag)
@@ -68,6 +74,10 @@ def parse_draft(ctx: Context, text: str) -> Draft:
                     draft.closes = " ".join(values)
                 elif flag == "--scope":
                     draft.scope = values[0].lower()
+                elif flag == "--quorum":
+                    draft.quorum = _quorum(ctx, " ".join(values))
+                elif flag == "--threshold":
+                    draft.threshold = _threshold(ctx, " ".join(values))
                 else:
                     draft.branch = " ".join(values)
             else:
@@ -82,14 +92,23 @@ def parse_draft(ctx: Context, text: str) -> Draft:
         i += 1
     if draft.scope not in (SCOPE_BRANCH, SCOPE_REGION, SCOPE_NATIONAL):
         raise ctx.refuse(ctx.t("--scope is one of branch, region and national."))
-    if len(plain) < 3 or not all(plain):
+    if draft.kind == PROPOSAL:
+        if len(plain) != 1 or not plain[0]:
+            raise ctx.refuse(
+                ctx.t(
+                    "A proposal has its own choices (Agree, Abstain, Disagree, Block): "
+                    'give only the proposal, in quotes: /poll "We hire the hall" --proposal'
+                )
+            )
+        plain.append("")  # checked below as a question with options (set in preview)
+    elif len(plain) < 3 or not all(plain):
         raise ctx.refuse(
             ctx.t(
                 "A poll needs a question and at least two options, each in quotes: "
                 '/poll "Question?" "Option A" "Option B"'
             )
         )
-    draft.question, draft.options = plain[0], plain[1:]
+    draft.question, draft.options = plain[0], [o for o in plain[1:] if o]
     if len(draft.question) > MAX_QUESTION:
         raise ctx.refuse(
             ctx.t("The question is too long (at most {n} characters).", n=MAX_QUESTION)
@@ -100,8 +119,43 @@ def parse_draft(ctx: Context, text: str) -> Draft:
         raise ctx.refuse(ctx.t("Each option can be at most {n} characters.", n=MAX_OPTION))
     if len({o.casefold() for o in draft.options}) != len(draft.options):
         raise ctx.refuse(ctx.t("Two options are the same."))
+    if (draft.quorum or draft.threshold) and draft.kind not in ONE_CHOICE:
+        raise ctx.refuse(ctx.t("--quorum and --threshold apply to one-choice polls and proposals."))
+    if "--abstain" in draft.flags:
+        if draft.kind != SINGLE:
+            raise ctx.refuse(
+                ctx.t("--abstain adds an Abstain choice to a one-choice poll (a proposal has one).")
+            )
+        if ABSTAIN_OPTION.casefold() in {o.casefold() for o in draft.options}:
+            raise ctx.refuse(ctx.t("Two options are the same."))
+        if len(draft.options) + 1 > MAX_OPTIONS:
+            raise ctx.refuse(ctx.t("At most {n} options, please.", n=MAX_OPTIONS))
     if "--secret" in draft.flags and "--live" in draft.flags:
         raise ctx.refuse(
             ctx.t("A secret ballot's results stay hidden until it closes, so it cannot be --live.")
         )
     return draft
+
+
+def _quorum(ctx: Context, value: str) -> str:
+    share = read_share(value)
+    if share is None:
+        raise ctx.refuse(
+            ctx.t(
+                "--quorum is the share of the roll that must vote, such as 50% or 1/3 "
+                "(more than 0, at most 100%)."
+            )
+        )
+    return share_text(share)
+
+
+def _threshold(ctx: Context, value: str) -> str:
+    threshold = read_threshold(value)
+    if threshold is None:
+        raise ctx.refuse(
+            ctx.t(
+                "--threshold is majority (more than half), 2/3, or a share of at least "
+                "half such as 60%."
+            )
+        )
+    return threshold.text

@@ -30,13 +30,14 @@ from bot.polls.queries import (
     scope_branches,
     scope_timezone,
 )
-from bot.polls.rules import DEFAULT_OPEN_FOR
-from bot.polls.texts import poll_buttons, poll_text
+from bot.polls.rules import ABSTAIN_OPTION, DEFAULT_OPEN_FOR, PROPOSAL_OPTIONS
+from bot.polls.texts import choice_label, poll_buttons, poll_text, rules_text
 from storage.models import Branch, Poll, Region
 from storage.vocabulary import (
     MULTI,
     NATIONAL_SCOPE_ID,
     ORGANISER,
+    PROPOSAL,
     RANKED,
     SCOPE_BRANCH,
     SCOPE_NATIONAL,
@@ -47,8 +48,9 @@ from storage.vocabulary import (
 
 TIMES_CLOSE_BEFORE = dt.timedelta(days=1)  # a --times poll closes this long before its first time
 POLL_USAGE = (
-    '"Question?" "Option A" "Option B" [--multi|--ranked|--times] [--secret] [--live] '
-    "[--closes <date time>] [--everyone] [--scope branch|region|national]"
+    '"Question?" "Option A" "Option B" [--multi|--ranked|--times|--proposal] [--secret] '
+    "[--live] [--closes <date time>] [--everyone] [--scope branch|region|national] "
+    "[--quorum 50%] [--threshold majority|2/3|60%] [--abstain]"
 )
 
 
@@ -142,6 +144,11 @@ async def preview(ctx: Context, text: str) -> Reply:
             if before <= ctx.now + TIMES_CLOSE_BEFORE / 24:
                 before = ctx.now + (earliest - ctx.now) / 2  # too soon for a day's notice
             closes = min(closes, before)
+    abstain = "--abstain" in draft.flags
+    if draft.kind == PROPOSAL:
+        options = list(PROPOSAL_OPTIONS)
+    elif abstain:
+        options = [*options, ABSTAIN_OPTION]
     branches = await scope_branches(ctx.session, scope, scope_id)
     national = ctx.settings.default_timezone if scope == SCOPE_NATIONAL else None
     voters = await roll_size(
@@ -156,6 +163,8 @@ async def preview(ctx: Context, text: str) -> Reply:
         poll_kind=draft.kind,
         flags=sorted(draft.flags),
         closes=closes.isoformat(),
+        quorum=draft.quorum,
+        threshold=draft.threshold,
     )
     who = (
         ctx.t("members with current dues")
@@ -167,11 +176,16 @@ async def preview(ctx: Context, text: str) -> Reply:
         MULTI: ctx.t("any number of choices"),
         RANKED: ctx.t("ranked choices, counted by instant runoff"),
         TIMES: ctx.t("the times people can make"),
+        PROPOSAL: ctx.t("a proposal: agree, abstain, disagree or block"),
     }[draft.kind]
+    rules = rules_text(ctx.t, draft.kind, draft.quorum, draft.threshold)
     lines = [
         ctx.t("Preview of your poll:"),
         draft.question,
-        *(f"{i + 1}. {o}" for i, o in enumerate(options)),
+        *(
+            f"{i + 1}. {choice_label(ctx.t, draft.kind, abstain, options, i)}"
+            for i in range(len(options))
+        ),
         ctx.t(
             "Voting: {kind}; {secrecy}.",
             kind=kind,
@@ -181,6 +195,7 @@ async def preview(ctx: Context, text: str) -> Reply:
         ctx.t(
             "Closes: {when}.", when=format_local(closes, "day_time_year_zone", ctx.t.locale, tz=tz)
         ),
+        *([rules] if rules else []),
     ]
     return Reply(
         "\n".join(lines),
@@ -222,6 +237,9 @@ async def post(ctx: Context, target: str) -> list[Reply]:
         opened_at=ctx.now,
         closes_at=closes_at,
         created_by=person.id,
+        quorum=data.get("quorum"),
+        threshold=data.get("threshold"),
+        abstain="--abstain" in flags,
     )
     ctx.session.add(poll)
     await ctx.session.flush()

@@ -13,8 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.kernel.config import Settings
 from bot.polls import ballot_box
-from storage.models import Ballot, Branch, BranchChat, Person, Poll, PollVoter, SecretBallot
-from storage.vocabulary import SCOPE_BRANCH, SCOPE_NATIONAL, SCOPE_REGION
+from bot.polls.rules import REASON_QUESTION as REASON
+from storage.models import (
+    Ballot,
+    Branch,
+    BranchChat,
+    Person,
+    Poll,
+    PollVoter,
+    Prompt,
+    RoleGrant,
+    SecretBallot,
+)
+from storage.vocabulary import ORGANISER, SCOPE_BRANCH, SCOPE_NATIONAL, SCOPE_REGION
 
 
 async def scope_branches(session: AsyncSession, poll_scope: str, scope_id: int) -> list[Branch]:
@@ -173,7 +184,14 @@ async def scope_timezone(session: AsyncSession, settings: Settings, poll: Poll) 
 async def forget_voter(session: AsyncSession, person_id: int) -> None:
     """Before a person is deleted (/forget): their places on rolls and their open
     ballots stay, with nobody's name on them. A closed result, the turnout and the
-    count of an open poll stay as they were; nothing left names the person."""
+    count of an open poll stay as they were; nothing left names the person, and
+    the reasons they gave in open polls still running go."""
+    await session.execute(
+        update(Ballot)
+        .where(Ballot.person_id == person_id)
+        .values(reason=None)
+        .execution_options(synchronize_session=False)
+    )
     for model in (PollVoter, Ballot):
         await session.execute(
             update(model)
@@ -217,3 +235,69 @@ async def open_polls_of(session: AsyncSession, person_id: int) -> list[tuple[Pol
         .limit(10)
     )
     return [(poll, voted) for poll, voted in rows]
+
+
+_SCOPE_ORGANISERS = select(RoleGrant.person_id).where(
+    RoleGrant.role == ORGANISER,
+    RoleGrant.scope == bindparam("r_scope"),
+    RoleGrant.scope_id == bindparam("r_scope_id"),
+)
+POLL_ORGANISERS = select(Person.id).where(
+    or_(Person.id.in_(_SCOPE_ORGANISERS), Person.id == bindparam("r_creator"))
+)
+"""The organisers of a poll's branch, region or party, and whoever posted it
+(``r_scope``, ``r_scope_id``, ``r_creator``)."""
+
+
+async def close_reason_questions(session: AsyncSession, owner_key: str, now: dt.datetime) -> None:
+    """An earlier proposal's reason question of this person is no longer open: a
+    reply answers the vote just cast."""
+    await session.execute(
+        update(Prompt)
+        .where(Prompt.owner_key == owner_key, Prompt.kind == REASON, Prompt.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def reason_question(session: AsyncSession, owner_key: str, now: dt.datetime) -> int | None:
+    """The poll of the reason question this request has just taken, if any."""
+    row = await session.scalar(
+        select(Prompt)
+        .where(Prompt.owner_key == owner_key, Prompt.kind == REASON, Prompt.used_at == now)
+        .order_by(Prompt.id.desc())
+        .limit(1)
+    )
+    return int(row.payload["poll"]) if row is not None else None
+
+
+async def set_reason(session: AsyncSession, poll: Poll, person_id: int, reason: str) -> bool:
+    """Keep an open ballot's reason; False if the person has no ballot in it."""
+    done = await session.execute(
+        update(Ballot)
+        .where(Ballot.poll_id == poll.id, Ballot.person_id == person_id)
+        .values(reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(done, "rowcount", 0))
+
+
+async def reasons_of(session: AsyncSession, poll: Poll) -> list[tuple[int, str]]:
+    """An open poll's reasons, (option, reason), with no name."""
+    if poll.secret:
+        return []
+    rows = await session.execute(
+        select(Ballot.choice, Ballot.reason).where(
+            Ballot.poll_id == poll.id, Ballot.reason.is_not(None)
+        )
+    )
+    return [(int(choice[0]), str(reason)) for choice, reason in rows if choice]
+
+
+async def roll_count(session: AsyncSession, poll: Poll) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(PollVoter).where(PollVoter.poll_id == poll.id)
+        )
+        or 0
+    )

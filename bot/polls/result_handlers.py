@@ -15,7 +15,14 @@ from bot.kernel.registry import action
 from bot.lib.when import read_wall_text
 from bot.polls.access import no_such_poll, organises
 from bot.polls.closing import close
-from bot.polls.queries import ballots_of, roll_entry, scope_timezone, turnout
+from bot.polls.queries import (
+    ballots_of,
+    reasons_of,
+    roll_count,
+    roll_entry,
+    scope_timezone,
+    turnout,
+)
 from bot.polls.rules import count
 from bot.polls.texts import chart, export_csv, meeting_buttons, result_text
 from storage.models import Branch, Poll
@@ -43,7 +50,12 @@ async def _result_of(ctx: Context, poll: Poll) -> dict[str, object]:
         return poll.result
     if poll.secret or not poll.live:
         raise ctx.refuse(ctx.t("The results are shown when the poll closes."))
-    return count(poll, await ballots_of(ctx.session, poll, ctx.settings))
+    return count(
+        poll,
+        await ballots_of(ctx.session, poll, ctx.settings),
+        roll=await roll_count(ctx.session, poll),
+        reasons=await reasons_of(ctx.session, poll),
+    )
 
 
 @action(Action.POLL_MEET)

@@ -1,21 +1,70 @@
 """Polls' rules, as plain functions over plain data: the limits, which choices a
 poll's kind accepts, how a choice travels in a button (a mask, a ranking), and
-the count (the result as plain data, stored at close)."""
+the count (the result as plain data, stored at close), and the decision rules a
+one-choice poll or a proposal may carry (quorum, threshold, abstain)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
-from bot.lib.voting import count_approval, count_ranked, count_single
+from bot.lib.voting import (
+    MAJORITY,
+    Threshold,
+    count_approval,
+    count_ranked,
+    count_single,
+    decide,
+    read_share,
+    read_threshold,
+)
 from storage.models import Poll
-from storage.vocabulary import MULTI, RANKED, SINGLE, TIMES
+from storage.vocabulary import MULTI, PROPOSAL, RANKED, SINGLE, TIMES
 
 MAX_OPTIONS = 20
 RANK_DIGITS = "0123456789ABCDEFGHIJ"  # option i is RANK_DIGITS[i] in a ranking
 REMIND_BEFORE = dt.timedelta(hours=24)
 DEFAULT_OPEN_FOR = dt.timedelta(days=7)
+MAX_REASON = 200  # a proposal vote's reason: one line
+REASON_QUESTION = "pollreason"  # the prompt that waits for a proposal vote's reason
+
+# A proposal's options, stored as written (texts.py words them for the reader).
+PROPOSAL_OPTIONS = ("Agree", "Abstain", "Disagree", "Block")
+AGREE, PROPOSAL_ABSTAIN, DISAGREE, BLOCK = range(4)
+ABSTAIN_OPTION = "Abstain"  # the option --abstain adds, last
+# Kinds where a ballot names one option (and so the decision rules apply).
+ONE_CHOICE = (SINGLE, PROPOSAL)
+
+
+def abstain_index(poll: Poll) -> int | None:
+    """The option that abstains: a proposal's Abstain, a --abstain poll's last."""
+    if poll.kind == PROPOSAL:
+        return PROPOSAL_ABSTAIN
+    if poll.abstain:
+        return len(poll.options) - 1
+    return None
+
+
+def has_rules(poll: Poll) -> bool:
+    """Does the result say whether the motion carried? (A proposal always does.)"""
+    return poll.kind == PROPOSAL or bool(poll.quorum or poll.threshold)
+
+
+def threshold_of(poll: Poll) -> Threshold:
+    found = read_threshold(poll.threshold) if poll.threshold else None
+    return found or MAJORITY
+
+
+def quorum_of(poll: Poll) -> Fraction | None:
+    return read_share(poll.quorum) if poll.quorum else None
+
+
+def clean_reason(text: str) -> str | None:
+    """A reason as kept: one line, spaces tidied; None if empty or too long."""
+    line = " ".join(text.split())
+    return line if 0 < len(line) <= MAX_REASON else None
 
 
 def check_choice(poll: Poll, choice: Sequence[int]) -> list[int] | None:
@@ -24,7 +73,7 @@ def check_choice(poll: Poll, choice: Sequence[int]) -> list[int] | None:
     picked = list(choice)
     if any(not 0 <= i < n for i in picked) or len(set(picked)) != len(picked):
         return None
-    if poll.kind == SINGLE:
+    if poll.kind in ONE_CHOICE:
         return picked if len(picked) == 1 else None
     if poll.kind in (MULTI, TIMES):
         return sorted(picked) if picked else None
@@ -57,12 +106,29 @@ def encode_ranking(ranking: Sequence[int]) -> str:
     return "".join(RANK_DIGITS[i] for i in ranking)
 
 
-def count(poll: Poll, ballots: list[list[int]]) -> dict[str, Any]:
-    """The result as plain data (stored at close)."""
+def count(
+    poll: Poll,
+    ballots: list[list[int]],
+    *,
+    roll: int = 0,
+    reasons: Sequence[tuple[int, str]] = (),
+) -> dict[str, Any]:
+    """The result as plain data (stored at close). ``roll``: the number on the
+    roll (for a quorum); ``reasons``: an open proposal's (option, reason), kept
+    with the result without a name (a secret one has none)."""
     n = len(poll.options)
-    if poll.kind == SINGLE:
+    if poll.kind in ONE_CHOICE:
         tally = count_single(n, [b[0] for b in ballots])
-        return {"counts": tally.counts, "ballots": tally.total_ballots, "winners": tally.winners}
+        plain: dict[str, Any] = {
+            "counts": tally.counts,
+            "ballots": tally.total_ballots,
+            "winners": tally.winners,
+        }
+        if has_rules(poll):
+            plain["decision"] = decision(poll, tally.counts, roll)
+        if poll.kind == PROPOSAL and not poll.secret:
+            plain["reasons"] = [[int(i), str(r)] for i, r in sorted(reasons)]
+        return plain
     if poll.kind in (MULTI, TIMES):
         tally = count_approval(n, ballots)
         return {"counts": tally.counts, "ballots": tally.total_ballots, "winners": tally.winners}
@@ -86,6 +152,41 @@ def count(poll: Poll, ballots: list[list[int]]) -> dict[str, Any]:
         "winners": [result.winner] if result.winner is not None else [],
         "rounds": rounds,
     }
+
+
+def decision(poll: Poll, counts: Sequence[int], roll: int) -> dict[str, Any]:
+    """Whether the motion carried (:func:`bot.lib.voting.decide`), as plain data."""
+    quorum = quorum_of(poll)
+    threshold = threshold_of(poll)
+    found = decide(
+        counts,
+        roll=roll,
+        quorum=quorum,
+        threshold=threshold,
+        abstain=abstain_index(poll),
+        motion=AGREE if poll.kind == PROPOSAL else None,
+    )
+    return {
+        "outcome": str(found.outcome),
+        "motion": found.motion,
+        "roll": roll,
+        "ballots": found.ballots,
+        "quorum": poll.quorum,
+        "quorum_needed": found.quorum_needed,
+        "threshold": threshold.text,
+        "counted": found.counted,
+        "support": found.support,
+        "needed": found.needed,
+    }
+
+
+def threshold_line(result: dict[str, Any]) -> int | None:
+    """Where a chart draws the threshold: the votes the motion needed (None
+    without decision rules, or with nothing counted)."""
+    found = result.get("decision")
+    if not found or not found.get("counted"):
+        return None
+    return int(found["needed"])
 
 
 def chart_series(poll: Poll, result: dict[str, Any]) -> list[tuple[int, list[int]]]:

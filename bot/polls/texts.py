@@ -4,16 +4,26 @@ the buttons that go with them."""
 from __future__ import annotations
 
 import io
+from fractions import Fraction
 from typing import Any
 
 from bot.kernel.actions import Action
-from bot.kernel.i18n import N_, Translator, format_local
+from bot.kernel.i18n import N_, Translator, format_local, translator
 from bot.kernel.messages import Button
 from bot.lib import spreadsheet
+from bot.lib.voting import Outcome, read_share
 from bot.lib.when import read_wall_text
-from bot.polls.rules import chart_series
+from bot.polls.rules import BLOCK, ONE_CHOICE, abstain_index, chart_series, threshold_line
 from storage.models import Poll
-from storage.vocabulary import MULTI, RANKED, SCOPE_BRANCH, SCOPE_NATIONAL, SINGLE, TIMES
+from storage.vocabulary import (
+    MULTI,
+    PROPOSAL,
+    RANKED,
+    SCOPE_BRANCH,
+    SCOPE_NATIONAL,
+    SINGLE,
+    TIMES,
+)
 
 # Why an option left a ranked count (bot.lib.voting.Elimination), for translators.
 REASONS = {
@@ -23,9 +33,25 @@ REASONS = {
 }
 
 
+# A proposal's choices (bot.polls.rules.PROPOSAL_OPTIONS), and --abstain's.
+PROPOSAL_LABELS = (N_("Agree"), N_("Abstain"), N_("Disagree"), N_("Block"))
+ABSTAIN_LABEL = N_("Abstain")
+
+
+def choice_label(t: Translator, kind: str, abstain: bool, options: list[str], index: int) -> str:
+    """A proposal's choice or the abstain option in the reader's words; any
+    other option as written."""
+    if kind == PROPOSAL and index < len(PROPOSAL_LABELS):
+        return t(PROPOSAL_LABELS[index])
+    if abstain and index == len(options) - 1:
+        return t(ABSTAIN_LABEL)
+    return options[index]
+
+
 def option_label(poll: Poll, index: int, locale: str) -> str:
     """Option ``index`` as a person reading ``locale`` reads it: the time of a poll
-    about times in words ("Fri 04 Dec 19:00"), any other option as written."""
+    about times in words ("Fri 04 Dec 19:00"), a proposal's choice or an
+    abstention in their language, any other option as written."""
     text = poll.options[index]
     if poll.kind == TIMES:
         try:
@@ -33,7 +59,112 @@ def option_label(poll: Poll, index: int, locale: str) -> str:
         except ValueError:
             return text
         return format_local(local, "day_time", locale)
+    if poll.kind == PROPOSAL or poll.abstain:
+        return choice_label(translator(locale), poll.kind, poll.abstain, poll.options, index)
     return text
+
+
+def share_words(t: Translator, stored: str) -> str:
+    """A quorum's or threshold's share as people read it: two thirds, 60%."""
+    if stored == "majority":
+        return t("a simple majority (more than half)")
+    share = read_share(stored)
+    if share is None:
+        return stored
+    if share == Fraction(2, 3):
+        return t("two thirds")
+    if share == Fraction(3, 4):
+        return t("three quarters")
+    percent = share * 100
+    if percent.denominator == 1:
+        return f"{percent.numerator}%"
+    return f"{share.numerator}/{share.denominator}"
+
+
+def rules_text(t: Translator, kind: str, quorum: str | None, threshold: str | None) -> str:
+    """What a one-choice poll or proposal needs to carry ("" without rules)."""
+    if kind != PROPOSAL and not quorum and not threshold:
+        return ""
+    if threshold in (None, "majority"):
+        text = t("To carry: more than half of the votes cast, abstentions aside.")
+    else:
+        text = t(
+            "To carry: at least {share} of the votes cast, abstentions aside.",
+            share=share_words(t, threshold),
+        )
+    if quorum:
+        text += " " + t("Quorum: {share} of the roll must vote.", share=share_words(t, quorum))
+    return text
+
+
+def decision_lines(t: Translator, poll: Poll, result: dict[str, Any]) -> list[str]:
+    """Whether the motion carried and why not, the abstentions and blocks, and
+    (an open proposal's) the reasons given."""
+    found = result["decision"]
+    counts: list[int] = result["counts"]
+    motion = found["motion"]
+    option = option_label(poll, int(motion), t.locale) if motion is not None else ""
+    numbers = {
+        "support": found["support"],
+        "counted": found["counted"],
+        "needed": found["needed"],
+        "threshold": share_words(t, found["threshold"]),
+    }
+    if found["outcome"] == Outcome.CARRIED:
+        line = (
+            t(
+                "The proposal carried: {support} of the {counted} votes cast agree "
+                "({needed} needed: {threshold}).",
+                **numbers,
+            )
+            if poll.kind == PROPOSAL
+            else t(
+                "Carried: {option}, with {support} of the {counted} votes cast "
+                "({needed} needed: {threshold}).",
+                option=option,
+                **numbers,
+            )
+        )
+    elif found["outcome"] == Outcome.NO_QUORUM:
+        line = t(
+            "Not carried: the quorum was not met ({ballots} of {roll} on the roll voted; "
+            "{needed} needed).",
+            ballots=found["ballots"],
+            roll=found["roll"],
+            needed=found["quorum_needed"],
+        )
+    elif motion is None:
+        line = t("Not carried: no option led (a tie, or no votes).")
+    elif poll.kind == PROPOSAL:
+        line = t(
+            "Not carried: the threshold was missed ({support} of the {counted} votes cast "
+            "agree; {needed} needed: {threshold}).",
+            **numbers,
+        )
+    else:
+        line = t(
+            "Not carried: the threshold was missed ({option} has {support} of the {counted} "
+            "votes cast; {needed} needed: {threshold}).",
+            option=option,
+            **numbers,
+        )
+    lines = [line]
+    abstain = abstain_index(poll)
+    if abstain is not None and counts[abstain]:
+        lines.append(
+            t.plural(
+                "{n} abstention counts toward the quorum, not the threshold.",
+                "{n} abstentions count toward the quorum, not the threshold.",
+                counts[abstain],
+            )
+        )
+    if poll.kind == PROPOSAL and counts[BLOCK]:
+        lines.append(t.plural("{n} member blocks it.", "{n} members block it.", counts[BLOCK]))
+    reasons = [] if poll.secret else result.get("reasons") or []
+    if reasons:
+        lines.append(t("Reasons given:"))
+        lines += [f"• {option_label(poll, int(i), t.locale)}: {r}" for i, r in reasons]
+    return lines
 
 
 def result_text(t: Translator, poll: Poll, result: dict[str, Any], tz: str) -> str:
@@ -55,7 +186,11 @@ def result_text(t: Translator, poll: Poll, result: dict[str, Any], tz: str) -> s
                         reason=t(REASONS.get(r["reason"] or "", N_("fewest votes"))),
                     )
                 )
-    if not winners:
+    if result.get("decision"):
+        if not result["ballots"]:
+            lines.append(t("No votes were cast."))
+        lines += decision_lines(t, poll, result)
+    elif not winners:
         lines.append(t("No votes were cast."))
     elif len(winners) == 1:
         lines.append(t("Decided: {option}.", option=winners[0]))
@@ -83,6 +218,13 @@ def chart(poll: Poll, result: dict[str, Any], locale: str, title: str) -> bytes:
         )
         axes.bar_label(bars, padding=3)
         highest = max(highest, *counts)
+    line = threshold_line(result)
+    if line is not None:
+        axes.axvline(
+            line, color="black", linestyle="--", label=translator(locale)("needed to carry")
+        )
+        highest = max(highest, line)
+        axes.legend(loc="lower right")
     axes.set_yticks(list(positions), labels)
     if len(series) > 1:
         axes.legend(title="round", loc="lower right")
@@ -104,6 +246,12 @@ def export_csv(poll: Poll, result: dict[str, Any], turnout_: tuple[int, int, int
     writer.writerow(["option", "votes"])
     for i, n in enumerate(result["counts"]):
         writer.writerow([poll.options[i], n])
+    found = result.get("decision")
+    if found:
+        writer.writerow([])
+        writer.writerow(["outcome", found["outcome"], "threshold", found["threshold"]])
+        writer.writerow(["quorum", found["quorum"] or "", "needed", found["quorum_needed"]])
+        writer.writerow(["counted", found["counted"], "support", found["support"]])
     for number, r in enumerate(result.get("rounds") or [], start=1):
         writer.writerow([])
         writer.writerow([f"round {number}", "votes", "exhausted", r["exhausted"]])
@@ -144,8 +292,14 @@ def poll_text(t: Translator, poll: Poll, tz: str) -> str:
         MULTI: t("Choose all you support."),
         RANKED: t("Rank the options in order of preference."),
         TIMES: t("Choose every time you can make."),
+        PROPOSAL: t("Agree, abstain, disagree or block."),
     }[poll.kind]
     lines.append(how)
+    rules = rules_text(t, poll.kind, poll.quorum, poll.threshold)
+    if rules:
+        lines.append(rules)
+    if poll.kind == PROPOSAL and not poll.secret:
+        lines.append(t("After voting you may give a one-line reason, shown with the result."))
     if poll.secret:
         lines.append(
             t("Secret ballot: nobody can see how you voted, and a vote cannot be changed.")
@@ -161,7 +315,7 @@ def poll_text(t: Translator, poll: Poll, tz: str) -> str:
 
 
 def poll_buttons(t: Translator, poll: Poll, tz: str) -> tuple[tuple[Button, ...], ...]:
-    if poll.kind == SINGLE and not poll.secret:
+    if poll.kind in ONE_CHOICE and not poll.secret:
         rows = [
             (Button(option_label(poll, i, t.locale)[:60], Action.POLL_VOTE, f"{poll.id}.{i}"),)
             for i in range(len(poll.options))

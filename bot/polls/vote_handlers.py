@@ -13,8 +13,11 @@ from bot.kernel.permissions import is_member
 from bot.kernel.registry import action
 from bot.polls import ballot_box
 from bot.polls.casting import cast_open, cast_secret
+from bot.polls.proposals import ask_reason, report_block
 from bot.polls.queries import Place, my_choice, poll_for_vote, scope_branches
 from bot.polls.rules import (
+    BLOCK,
+    ONE_CHOICE,
     RANK_DIGITS,
     check_choice,
     decode_mask,
@@ -24,7 +27,7 @@ from bot.polls.rules import (
 )
 from bot.polls.texts import option_label, poll_text
 from storage.models import Person, Poll
-from storage.vocabulary import RANKED, SINGLE
+from storage.vocabulary import PROPOSAL, RANKED
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +151,12 @@ async def _cast(ctx: Context, voting: _Voting, choice: list[int]) -> Reply:
             "You can change it until the poll closes, {when}.",
             when=format_local(poll.closes_at, "day_time_year_zone", ctx.t.locale, tz=tz),
         )
+    if poll.kind == PROPOSAL:
+        # Open proposals only: a secret ballot is never asked why (a reason kept
+        # with the voter would undo the secret), nor reported as a Block before close.
+        if valid == [BLOCK]:
+            await report_block(ctx, poll, person, tz)
+        text += "\n" + await ask_reason(ctx, poll)
     return Reply(text, private=True)
 
 
@@ -156,7 +165,7 @@ async def vote_single(ctx: Context, target: str) -> Reply:
     poll_text_id, _, option = target.partition(".")
     voting = await _poll_to_vote(ctx, poll_text_id)
     poll = voting.poll
-    if poll.kind != SINGLE or poll.secret or not (option.isascii() and option.isdigit()):
+    if poll.kind not in ONE_CHOICE or poll.secret or not (option.isascii() and option.isdigit()):
         raise ctx.stale()
     return await _cast(ctx, voting, [int(option[:3])])
 
@@ -210,7 +219,7 @@ def _ballot(ctx: Context, poll: Poll, tz: str, picked: list[int], person: Person
     else:
         for i in range(len(poll.options)):
             chosen = i in picked
-            if poll.kind == SINGLE:
+            if poll.kind in ONE_CHOICE:
                 after = [] if chosen else [i]
             else:
                 after = [j for j in picked if j != i] if chosen else [*picked, i]
@@ -269,7 +278,7 @@ async def toggle(ctx: Context, target: str) -> Reply:
     poll = voting.poll
     mask = _payload(ctx, poll, data)
     picked = decode_mask(mask, len(poll.options)) if mask is not None else None
-    if poll.kind == RANKED or picked is None or (poll.kind == SINGLE and len(picked) > 1):
+    if poll.kind == RANKED or picked is None or (poll.kind in ONE_CHOICE and len(picked) > 1):
         raise ctx.stale()
     voter = await _may_vote(ctx, voting)
     return _ballot(ctx, poll, voter.tz, picked, voter.person)
