@@ -580,3 +580,21 @@ async def test_members_export_as_a_slash_command_is_a_csv_of_the_branch(rig: Rig
     assert attachment["filename"].startswith("members-") and attachment["filename"].endswith(".csv")
     [refused] = await rig.slash(CAROL, "members")
     assert "Only organisers, treasurers" in refused["content"]
+
+
+async def test_a_proposal_on_discord_with_a_reason_by_command_and_the_decision(rig: Rig) -> None:
+    poll = await _posted_poll(rig, '"We hire the hall" --proposal --threshold 2/3')
+    await rig.deliver()
+    cast = await rig.click(CAROL, f"pv:{poll}.0", guild=False)
+    assert "Your vote is recorded: Agree." in contents(cast) and f"/poll why {poll}" in contents(
+        cast
+    )
+    why = await rig.slash(CAROL, "poll", guild=False, details=f"why {poll} Central and cheap")
+    assert "without your name" in contents(why)
+    await rig.click(BOB, f"pv:{poll}.2", guild=False)
+    (closed,) = await rig.slash(ALICE, "poll", guild=False, details=f"close {poll}")
+    assert (
+        "Not carried: the threshold was missed (1 of the 2 votes cast agree; 2 needed: two thirds)."
+        in closed["content"]
+    )
+    assert "• Agree: Central and cheap" in closed["content"]

@@ -195,3 +195,15 @@ async def test_bad_quorum_and_threshold_values_get_a_clear_answer(demo: Chat) ->
     assert {k: v for k, v in after.items() if k != "audit_log"} == {
         k: v for k, v in before.items() if k != "audit_log"
     }
+
+
+async def test_a_reason_by_command_and_who_may_give_one(demo: Chat) -> None:
+    """/poll why works wherever plain replies do not reach the bot (Discord)."""
+    poll = await post_poll(demo, "Alice", '"We hire the hall" --proposal')
+    assert "Vote first" in joined(await demo.say("Carol", f"/poll why {poll} Too dear"))
+    await vote(demo, "Carol", poll, 2)
+    assert "without your name" in joined(await demo.say("Carol", f"/poll why {poll} Too dear"))
+    secret = await post_poll(demo, "Alice", '"We buy a van" --proposal --secret')
+    refused = await demo.say("Carol", f"/poll why {secret} Too dear")
+    assert refused[0].error and "Only an open proposal takes reasons." in refused[0].text
+    assert "• Disagree: Too dear" in (await close(demo, poll)).text

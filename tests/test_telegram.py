@@ -421,3 +421,25 @@ async def test_members_over_telegram_pages_with_its_buttons_and_refuses_a_member
     refused = await rig.say(carol, "/members")
     assert "Only organisers, treasurers and the admins over them" in refused[0]
     assert "Yan" not in refused[0]
+
+
+async def test_a_proposal_over_telegram_with_a_reason_a_block_and_the_decision(rig: Rig) -> None:
+    tg = rig.tg
+    alice, bob, carol = (
+        tg.user(101, "Alice", "alice"),
+        tg.user(102, "Bob", "bob"),
+        tg.user(103, "Carol", "carol"),
+    )
+    preview = await rig.say(alice, '/poll "We hire the hall" --proposal --quorum 50%')
+    assert "Quorum: 50% of the roll must vote." in preview[0]
+    await rig.press(alice, "Post it")
+    await rig.deliver()
+    assert "Why?" in (await rig.press(carol, "Block"))[0]
+    assert "without your name" in (await rig.say(carol, "Too far from the station"))[0]
+    await rig.press(bob, "Agree")
+    await rig.deliver()
+    told = [t for t in tg.sent_texts(101) if "blocks the proposal" in t]
+    assert len(told) == 1 and told[0].startswith("Carol blocks the proposal")
+    result = "\n".join(await rig.say(alice, "/poll close 1"))
+    assert "Not carried: the threshold was missed (1 of the 2 votes cast agree" in result
+    assert "• Block: Too far from the station" in result

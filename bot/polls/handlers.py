@@ -5,6 +5,7 @@
           [--live] [--closes <date and time>] [--everyone]
           [--scope branch|region|national] [--branch <name>]
     /poll close|results|audit|export <id>
+    /poll why <id> <reason>                your reason for a vote in an open proposal
 
 An organiser's poll is shown as a preview (with who may vote and when it
 closes) before it is posted. Posting writes the electoral roll and sends the
@@ -26,6 +27,7 @@ from bot.kernel.registry import command
 from bot.polls.access import no_such_poll
 from bot.polls.post_handlers import POLL_USAGE, preview
 from bot.polls.queries import open_polls_of, scope_timezone
+from bot.polls.reason_handlers import keep_reason
 from bot.polls.result_handlers import manage
 from storage.models import Poll
 from storage.vocabulary import ADMIN, ORGANISER
@@ -53,6 +55,9 @@ async def poll_command(ctx: Context) -> Reply | list[Reply]:
     if word in ("close", "results", "audit", "export"):
         poll = await _poll_from_arg(ctx, rest)
         return await manage(ctx, word, poll)
+    if word == "why":
+        number, _, reason = rest.strip().partition(" ")
+        return await keep_reason(ctx, await _poll_from_arg(ctx, number), reason)
     if word:
         raise ctx.refuse(
             ctx.t(

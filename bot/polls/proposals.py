@@ -25,9 +25,10 @@ async def ask_reason(ctx: Context, poll: Poll) -> str:
         lifetime = min(lifetime, poll.closes_at - ctx.now)
     await ctx.prompt(REASON_QUESTION, lifetime=lifetime, poll=poll.id)
     return ctx.t(
-        "Why? Reply with one line (up to {n} characters) and it is shown with the result; "
-        "or leave it.",
+        "Why? Reply with one line (up to {n} characters), or send /poll why {id} and your "
+        "reason: it is shown with the result, without your name. Or leave it.",
         n=MAX_REASON,
+        id=poll.id,
     )
 
 
