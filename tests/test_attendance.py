@@ -234,3 +234,40 @@ async def test_checking_in_to_a_meeting_and_the_door_sheet_undoing_it(demo: Chat
     demo.clock.set(dt.datetime(2026, 12, 3, 23, 0, tzinfo=dt.UTC))  # two hours long: over
     late = await demo.press("Carol", here)
     assert late[0].error and "open from its start until it ends" in late[0].text
+
+
+async def test_an_admin_of_another_region_sees_that_region(demo: Chat) -> None:
+    from storage.models import Region, RoleGrant
+    from storage.vocabulary import ADMIN, SCOPE_REGION
+
+    async with demo.core.db.transaction() as session:
+        north = Region(name="North", slug="north", created_at=demo.clock.now())
+        session.add(north)
+        await session.flush()
+        session.add(
+            Branch(
+                name="Leeds",
+                slug="leeds",
+                area="Leeds",
+                timezone="Europe/London",
+                status="active",
+                region_id=north.id,
+                created_at=demo.clock.now(),
+            )
+        )
+        dan = await session.scalar(select(Person).where(Person.display_name == "Dan"))
+        assert dan is not None
+        session.add(
+            RoleGrant(
+                person_id=dan.id,
+                role=ADMIN,
+                scope=SCOPE_REGION,
+                scope_id=north.id,
+                granted_at=demo.clock.now(),
+            )
+        )
+    reply = (await demo.say("Dan", "/canvass stats"))[0]
+    assert reply.text.splitlines()[0] == "Canvassing in the North region, last 12 weeks"
+    assert reply.text.splitlines()[1].startswith("Leeds: 0 sessions held")
+    own = (await demo.say("Dan", "/canvass stats branch"))[0]
+    assert own.error  # Frome's stats are for Frome's organisers

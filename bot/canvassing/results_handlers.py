@@ -18,6 +18,7 @@ from bot.canvassing.queries import (
 from bot.canvassing.rules import (
     MAX_COUNT,
     WeekStats,
+    admin_region,
     by_week,
     first_counted,
     local,
@@ -34,9 +35,9 @@ from bot.kernel.context import Context, parse_id
 from bot.kernel.effects import audit
 from bot.kernel.i18n import format_local
 from bot.kernel.messages import Attachment, Button, Reply
-from bot.kernel.permissions import holds_at_region, holds_nationally
+from bot.kernel.permissions import holds_nationally
 from bot.kernel.registry import action
-from storage.models import CanvassResult, CanvassSession, Region
+from storage.models import Branch, CanvassResult, CanvassSession, Region
 from storage.vocabulary import ADMIN, ORGANISER
 
 
@@ -109,11 +110,13 @@ async def stats(ctx: Context, words: list[str]) -> Reply:
     wide = [w.lower() for w in words[:1]] != ["branch"]
     if wide and holds_nationally(grants, ADMIN):
         return await _nation(ctx)
+    own = ctx.require_person().branch_id
+    own_branch = await ctx.session.get(Branch, own) if own is not None else None
+    region_id = admin_region(grants, own_branch.region_id if own_branch else None)
+    region = await ctx.session.get(Region, region_id) if wide and region_id is not None else None
+    if region is not None:
+        return await _region(ctx, region)
     _, branch = await home(ctx)
-    if wide and branch.region_id is not None and holds_at_region(grants, ADMIN, branch.region_id):
-        region = await ctx.session.get(Region, branch.region_id)
-        if region is not None:
-            return await _region(ctx, region)
     await require_staff(ctx, branch, (ORGANISER,), "canvass.stats")
     today = local(ctx.now, branch.timezone).date()
     since = first_counted(today)

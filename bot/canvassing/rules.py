@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from bot.lib.when import local_moment
-from storage.models import Branch, Campaign, CanvassResult, CanvassSlot
-from storage.vocabulary import SCOPE_NATIONAL, SCOPE_REGION
+from storage.models import Branch, Campaign, CanvassResult, CanvassSlot, RoleGrant
+from storage.vocabulary import ADMIN, SCOPE_NATIONAL, SCOPE_REGION
 
 HORIZON = dt.timedelta(days=7)
 
@@ -237,3 +237,12 @@ def summed(many: Iterable[list[WeekStats]]) -> list[WeekStats]:
             for a, b in zip(total, weeks, strict=True)
         ]
     return total
+
+
+def admin_region(grants: Iterable[RoleGrant], own_region: int | None) -> int | None:
+    """The region whose branches an admin of regions sees side by side: their own
+    branch's if they are its admin, else the first region they are an admin of."""
+    regions = sorted(g.scope_id for g in grants if g.role == ADMIN and g.scope == SCOPE_REGION)
+    if own_region is not None and own_region in regions:
+        return own_region
+    return regions[0] if regions else None
