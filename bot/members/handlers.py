@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.kernel.actions import Action
-from bot.kernel.context import Context
+from bot.kernel.context import Context, parse_id
 from bot.kernel.effects import audit
 from bot.kernel.i18n import N_
 from bot.kernel.messages import Attachment, Reply
@@ -83,19 +83,20 @@ async def members_command(ctx: Context) -> Reply:
 @action(Action.MEMBERS_PAGE)
 async def page_pressed(ctx: Context, target: str) -> Reply:
     scope = await _scope(ctx)  # asked again: the role may have ended since
-    prompt_id, _, page = target.partition(".")
-    saved = await ctx.session.get(Prompt, int(prompt_id)) if prompt_id.isdigit() else None
+    prompt_id, _, page_text = target.partition(".")
+    found, page = parse_id(prompt_id), parse_id(page_text)
+    saved = await ctx.session.get(Prompt, found) if found is not None else None
     if (
         saved is None
         or saved.kind != LIST_KIND
         or saved.owner_key != ctx.request.sender.key
         or saved.expires_at <= ctx.now
-        or not page.isdigit()
+        or page is None
     ):
         raise ctx.stale(audit="members")
     today = today_in(ctx.now, ctx.settings.default_timezone)
     chosen, search = str(saved.payload["filter"]), str(saved.payload["search"])
-    reply = await _page(ctx, scope, chosen, search, int(page), saved, today)
+    reply = await _page(ctx, scope, chosen, search, page, saved, today)
     return Reply(reply.text, buttons=reply.buttons, edit=True, private=True)
 
 
