@@ -128,6 +128,11 @@ async def test_bad_input_gets_a_clear_reply(demo: Chat) -> None:
     assert replies[0].error and "Give the page as a number" in text(replies)
     replies = await demo.press("Alice", "mempage:999999.2")
     assert replies[0].error and "expired" in text(replies)
+    for data in ("mempage:99999999999999999999.1", "mempage:1.²", "mempage:²"):
+        replies = await demo.press("Alice", data)
+        assert replies[0].error and "expired" in text(replies)
+    replies = await demo.say("Alice", "/members page ²")
+    assert replies[0].error and "Give the page as a number" in text(replies)
 
 
 async def test_export_is_scoped_and_audited_with_the_count(demo: Chat) -> None:

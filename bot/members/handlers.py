@@ -84,16 +84,14 @@ async def members_command(ctx: Context) -> Reply:
 async def page_pressed(ctx: Context, target: str) -> Reply:
     scope = await _scope(ctx)  # asked again: the role may have ended since
     prompt_id, _, page_text = target.partition(".")
-    found, page = parse_id(prompt_id), parse_id(page_text)
-    saved = await ctx.session.get(Prompt, found) if found is not None else None
-    if (
-        saved is None
-        or saved.kind != LIST_KIND
-        or saved.owner_key != ctx.request.sender.key
-        or saved.expires_at <= ctx.now
-        or page is None
-    ):
-        raise ctx.stale(audit="members")
+    row_id, page = parse_id(prompt_id), parse_id(page_text)
+    saved = await queries.prompt(ctx.session, row_id) if row_id is not None else None
+    if saved is None or saved.kind != LIST_KIND or page is None:
+        raise ctx.stale()
+    if saved.owner_key != ctx.request.sender.key:
+        raise ctx.stale(audit="members")  # someone else's list: a forged press
+    if saved.expires_at <= ctx.now:
+        raise ctx.stale()
     today = today_in(ctx.now, ctx.settings.default_timezone)
     chosen, search = str(saved.payload["filter"]), str(saved.payload["search"])
     reply = await _page(ctx, scope, chosen, search, page, saved, today)

@@ -23,7 +23,7 @@ from bot.members.rules import (
     lapsing_until,
     renewal_until,
 )
-from storage.models import Branch, Identity, Person, RoleGrant
+from storage.models import Branch, Identity, Person, Prompt, RoleGrant
 from storage.vocabulary import SCOPE_BRANCH, TREASURER
 from storage.writes import claim
 
@@ -198,3 +198,8 @@ _ONLY = select(Person.id).where(Person.id == bindparam("r_person"))
 
 def only(person_id: int) -> Recipients:
     return Recipients(_ONLY, {"r_person": person_id})
+
+
+async def prompt(session: AsyncSession, prompt_id: int) -> Prompt | None:
+    """The stored list (its filter and search) a page button names."""
+    return await session.get(Prompt, prompt_id)

@@ -99,7 +99,7 @@ def read_members(args: str) -> Asked:
         words = words[1:]
     page = 1
     if len(words) >= 2 and words[-2].lower() == PAGE:
-        if not words[-1].isdigit():
+        if not (words[-1].isascii() and words[-1].isdigit() and len(words[-1]) <= 6):
             raise BadPage(words[-1])
         page, words = int(words[-1]), words[:-2]
     elif words and words[-1].lower() == PAGE:
