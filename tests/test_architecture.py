@@ -564,9 +564,7 @@ def test_the_borrowing_checker_sees_a_private_name_taken(tmp_path: Path) -> None
 
 
 # A handler parses, calls the queries and rules, and renders: its SQL is in the
-# package's queries.py (issue 15). These packages still write some in their
-# handlers; a package leaves the list when its last statement moves.
-SQL_IN_HANDLERS_ALLOWED = {"canvassing", "meetings"}
+# package's queries.py (issue 15).
 SQL_BUILDERS = {"select", "update", "delete", "insert"}
 SESSION_SQL = {"execute", "scalar", "scalars", "delete"}
 
@@ -605,16 +603,8 @@ def sql_in_handler(path: Path) -> list[str]:
 def test_handlers_leave_their_sql_to_the_queries() -> None:
     found = {path: sql_in_handler(path) for path in sorted(BOT.glob("*/*handlers*.py"))}
     assert BOT / "draws" / "profile_handlers.py" in found
-    leaks = [
-        f"{path.relative_to(ROOT)} {leak}"
-        for path, leaks in found.items()
-        if path.parent.name not in SQL_IN_HANDLERS_ALLOWED
-        for leak in leaks
-    ]
+    leaks = [f"{path.relative_to(ROOT)} {leak}" for path, leaks in found.items() for leak in leaks]
     assert leaks == []
-    # The list stays honest: a package whose handlers are clean leaves it.
-    still = {path.parent.name for path, leaks in found.items() if leaks}
-    assert still == SQL_IN_HANDLERS_ALLOWED
 
 
 def test_the_handler_sql_checker_sees_a_statement(tmp_path: Path) -> None:

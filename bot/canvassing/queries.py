@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.canvassing.rules import SESSION_LENGTH, covers, local
 from bot.kernel.context import Context
@@ -403,3 +404,29 @@ _REGION_ADMINS = select(RoleGrant.person_id).where(
 def region_admins(region_id: int) -> Recipients:
     """The admins of the region itself (not the national ones)."""
     return Recipients(_REGION_ADMINS, {"r_region": region_id})
+
+
+# A session's button pressed: the session with its branch (built once: a hot path).
+_PRESSED = (
+    select(CanvassSession, Branch)
+    .join(Branch, Branch.id == CanvassSession.branch_id)
+    .where(CanvassSession.id == bindparam("session"), Branch.id == bindparam("branch"))
+)
+_PRESSED_LOCKED = _PRESSED.with_for_update(of=CanvassSession)
+
+
+async def session_with_branch(
+    session: AsyncSession, session_id: int, branch_id: int, *, lock: bool = False
+) -> tuple[CanvassSession, Branch] | None:
+    """The canvassing session ``session_id`` with its branch, if it is ``branch_id``'s,
+    in one statement; ``lock``: the session row locked (FOR UPDATE), to sign up or cancel."""
+    result = await session.execute(
+        _PRESSED_LOCKED if lock else _PRESSED, {"session": session_id, "branch": branch_id}
+    )
+    row = result.first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def forget_result(session: AsyncSession, result: CanvassResult) -> None:
+    """A session's logged results are deleted (an organiser's Undo)."""
+    await session.delete(result)

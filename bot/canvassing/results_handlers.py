@@ -11,6 +11,7 @@ from bot.canvassing.queries import (
     SIGNUPS,
     all_regions,
     attendance_count,
+    forget_result,
     record,
     region_branches,
     session_to_log,
@@ -97,7 +98,7 @@ async def unlog_pressed(ctx: Context, target: str) -> Reply:
     if result is None or session is None or session.branch_id != branch.id:
         raise ctx.stale()
     await require_staff(ctx, branch, (ORGANISER,), "canvass.unlog")
-    await ctx.session.delete(result)
+    await forget_result(ctx.session, result)
     audit(ctx, "canvass.unlogged", branch=branch, session=session.id)
     return Reply(ctx.t("Undone: that session's results are no longer recorded."), edit=True)
 

@@ -3,10 +3,8 @@ for a place), Cancel, Calendar."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
-
 from bot.canvassing.access import home, join_first
-from bot.canvassing.queries import running_sessions
+from bot.canvassing.queries import running_sessions, session_with_branch
 from bot.canvassing.sessions import cancel, sign_up, upcoming
 from bot.canvassing.texts import calendar_event, here_listing, week_listing
 from bot.kernel.actions import Action
@@ -38,15 +36,6 @@ async def listing(ctx: Context) -> Reply:
     return Reply("\n".join([*lines, text]), buttons=(*here, *rows))
 
 
-# A session's button pressed: the session with its branch (built once: a hot path).
-_PRESSED = (
-    select(CanvassSession, Branch)
-    .join(Branch, Branch.id == CanvassSession.branch_id)
-    .where(CanvassSession.id == bindparam("session"), Branch.id == bindparam("branch"))
-)
-_PRESSED_LOCKED = _PRESSED.with_for_update(of=CanvassSession)
-
-
 async def _pressed(
     ctx: Context, target: str, *, lock: bool = False
 ) -> tuple[Person, Branch, CanvassSession]:
@@ -59,12 +48,7 @@ async def _pressed(
         raise join_first(ctx)
     session_id = parse_id(target)
     row = (
-        (
-            await ctx.session.execute(
-                _PRESSED_LOCKED if lock else _PRESSED,
-                {"session": session_id, "branch": person.branch_id},
-            )
-        ).first()
+        await session_with_branch(ctx.session, session_id, person.branch_id, lock=lock)
         if session_id
         else None
     )

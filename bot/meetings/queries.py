@@ -17,6 +17,7 @@ from storage.models import (
     MeetingAttendance,
     MeetingRsvp,
     Person,
+    Prompt,
 )
 from storage.vocabulary import (
     MEETING_REMINDERS,
@@ -259,3 +260,18 @@ async def check_in(ctx: Context, meeting: Meeting, person: Person) -> bool:
     )
     await ctx.session.flush()
     return True
+
+
+async def draft_of(session: AsyncSession, owner_key: str, now: dt.datetime) -> Prompt | None:
+    """The meeting someone is arranging step by step (their newest open draft)."""
+    return await session.scalar(
+        select(Prompt)
+        .where(
+            Prompt.owner_key == owner_key,
+            Prompt.kind == "mtdraft",
+            Prompt.used_at.is_(None),
+            Prompt.expires_at > now,
+        )
+        .order_by(Prompt.id.desc())
+        .limit(1)
+    )

@@ -7,8 +7,6 @@ import datetime as dt
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from bot.branches.handlers import require_staff
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
@@ -23,6 +21,7 @@ from bot.meetings.access import (
     organised_branch,
 )
 from bot.meetings.parsing import Draft, LineError, parse_kind, parse_line
+from bot.meetings.queries import draft_of
 from bot.meetings.texts import (
     announcement,
     answer_buttons,
@@ -129,17 +128,7 @@ async def kind_pressed(ctx: Context, target: str) -> Reply:
 
 
 async def pending_draft(ctx: Context) -> Prompt | None:
-    return await ctx.session.scalar(
-        select(Prompt)
-        .where(
-            Prompt.owner_key == ctx.request.sender.key,
-            Prompt.kind == "mtdraft",
-            Prompt.used_at.is_(None),
-            Prompt.expires_at > ctx.now,
-        )
-        .order_by(Prompt.id.desc())
-        .limit(1)
-    )
+    return await draft_of(ctx.session, ctx.request.sender.key, ctx.now)
 
 
 async def guided_step(ctx: Context, branch: Branch, draft: Prompt, text: str) -> Reply:
