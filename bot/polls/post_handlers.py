@@ -31,18 +31,15 @@ from bot.polls.queries import (
     scope_timezone,
 )
 from bot.polls.rules import ABSTAIN_OPTION, DEFAULT_OPEN_FOR, PROPOSAL_OPTIONS
-from bot.polls.texts import choice_label, poll_buttons, poll_text, rules_text
+from bot.polls.texts import poll_buttons, poll_text, preview_text
 from storage.models import Branch, Poll, Region
 from storage.vocabulary import (
-    MULTI,
     NATIONAL_SCOPE_ID,
     ORGANISER,
     PROPOSAL,
-    RANKED,
     SCOPE_BRANCH,
     SCOPE_NATIONAL,
     SCOPE_REGION,
-    SINGLE,
     TIMES,
 )
 
@@ -102,7 +99,46 @@ async def _scope_of(ctx: Context, draft: Draft) -> tuple[str, int, str, str]:
 async def preview(ctx: Context, text: str) -> Reply:
     draft = parse_draft(ctx, text)
     scope, scope_id, name, tz = await _scope_of(ctx, draft)
-    zone = ZoneInfo(tz)
+    options, closes = _options_and_close(ctx, draft, ZoneInfo(tz), tz)
+    abstain = "--abstain" in draft.flags
+    if draft.kind == PROPOSAL:
+        options = list(PROPOSAL_OPTIONS)
+    elif abstain:
+        options = [*options, ABSTAIN_OPTION]
+    branches = await scope_branches(ctx.session, scope, scope_id)
+    national = ctx.settings.default_timezone if scope == SCOPE_NATIONAL else None
+    voters = await roll_size(
+        ctx.session, branches, ctx.now, "--everyone" in draft.flags, national_timezone=national
+    )
+    prompt = await ctx.prompt(
+        "poll",
+        scope=scope,
+        scope_id=scope_id,
+        question=draft.question,
+        options=options,
+        poll_kind=draft.kind,
+        flags=sorted(draft.flags),
+        closes=closes.isoformat(),
+        quorum=draft.quorum,
+        threshold=draft.threshold,
+    )
+    return Reply(
+        preview_text(ctx.t, draft, options, voters=voters, scope=name, closes=closes, tz=tz),
+        buttons=(
+            (
+                Button(ctx.t("Post it"), Action.POLL_POST, str(prompt.id)),
+                Button(ctx.t("Cancel"), Action.POLL_CANCEL, str(prompt.id)),
+            ),
+        ),
+        private=True,
+    )
+
+
+def _options_and_close(
+    ctx: Context, draft: Draft, zone: ZoneInfo, tz: str
+) -> tuple[list[str], dt.datetime]:
+    """The options as they will be shown (times read and sorted) and when the poll
+    closes; a refusal for a date that cannot be read or a close that comes too late."""
     if draft.closes:
         try:
             closes = read_when(draft.closes, ctx.now, zone).at
@@ -144,69 +180,7 @@ async def preview(ctx: Context, text: str) -> Reply:
             if before <= ctx.now + TIMES_CLOSE_BEFORE / 24:
                 before = ctx.now + (earliest - ctx.now) / 2  # too soon for a day's notice
             closes = min(closes, before)
-    abstain = "--abstain" in draft.flags
-    if draft.kind == PROPOSAL:
-        options = list(PROPOSAL_OPTIONS)
-    elif abstain:
-        options = [*options, ABSTAIN_OPTION]
-    branches = await scope_branches(ctx.session, scope, scope_id)
-    national = ctx.settings.default_timezone if scope == SCOPE_NATIONAL else None
-    voters = await roll_size(
-        ctx.session, branches, ctx.now, "--everyone" in draft.flags, national_timezone=national
-    )
-    prompt = await ctx.prompt(
-        "poll",
-        scope=scope,
-        scope_id=scope_id,
-        question=draft.question,
-        options=options,
-        poll_kind=draft.kind,
-        flags=sorted(draft.flags),
-        closes=closes.isoformat(),
-        quorum=draft.quorum,
-        threshold=draft.threshold,
-    )
-    who = (
-        ctx.t("members with current dues")
-        if "--everyone" not in draft.flags
-        else ctx.t("members and supporters")
-    )
-    kind = {
-        SINGLE: ctx.t("one choice"),
-        MULTI: ctx.t("any number of choices"),
-        RANKED: ctx.t("ranked choices, counted by instant runoff"),
-        TIMES: ctx.t("the times people can make"),
-        PROPOSAL: ctx.t("a proposal: agree, abstain, disagree or block"),
-    }[draft.kind]
-    rules = rules_text(ctx.t, draft.kind, draft.quorum, draft.threshold)
-    lines = [
-        ctx.t("Preview of your poll:"),
-        draft.question,
-        *(
-            f"{i + 1}. {choice_label(ctx.t, draft.kind, abstain, options, i)}"
-            for i in range(len(options))
-        ),
-        ctx.t(
-            "Voting: {kind}; {secrecy}.",
-            kind=kind,
-            secrecy=ctx.t("secret ballot") if "--secret" in draft.flags else ctx.t("open ballot"),
-        ),
-        ctx.t("Who votes: the {n} {who} of {scope}, as of now.", n=voters, who=who, scope=name),
-        ctx.t(
-            "Closes: {when}.", when=format_local(closes, "day_time_year_zone", ctx.t.locale, tz=tz)
-        ),
-        *([rules] if rules else []),
-    ]
-    return Reply(
-        "\n".join(lines),
-        buttons=(
-            (
-                Button(ctx.t("Post it"), Action.POLL_POST, str(prompt.id)),
-                Button(ctx.t("Cancel"), Action.POLL_CANCEL, str(prompt.id)),
-            ),
-        ),
-        private=True,
-    )
+    return options, closes
 
 
 @action(Action.POLL_POST)

@@ -3,6 +3,7 @@ the buttons that go with them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from fractions import Fraction
 from typing import Any
@@ -13,6 +14,7 @@ from bot.kernel.messages import Button
 from bot.lib import spreadsheet
 from bot.lib.voting import Outcome, read_share
 from bot.lib.when import read_wall_text
+from bot.polls.draft import Draft
 from bot.polls.rules import BLOCK, ONE_CHOICE, abstain_index, chart_series, threshold_line
 from storage.models import Poll
 from storage.vocabulary import (
@@ -46,6 +48,51 @@ def choice_label(t: Translator, kind: str, abstain: bool, options: list[str], in
     if abstain and index == len(options) - 1:
         return t(ABSTAIN_LABEL)
     return options[index]
+
+
+def preview_text(
+    t: Translator,
+    draft: Draft,
+    options: list[str],
+    *,
+    voters: int,
+    scope: str,
+    closes: dt.datetime,
+    tz: str,
+) -> str:
+    """What an organiser reads before posting a poll: the question, the options, how
+    it is voted, who votes and when it closes, and its decision rules."""
+    abstain = "--abstain" in draft.flags
+    who = (
+        t("members with current dues")
+        if "--everyone" not in draft.flags
+        else t("members and supporters")
+    )
+    kind = {
+        SINGLE: t("one choice"),
+        MULTI: t("any number of choices"),
+        RANKED: t("ranked choices, counted by instant runoff"),
+        TIMES: t("the times people can make"),
+        PROPOSAL: t("a proposal: agree, abstain, disagree or block"),
+    }[draft.kind]
+    rules = rules_text(t, draft.kind, draft.quorum, draft.threshold)
+    lines = [
+        t("Preview of your poll:"),
+        draft.question,
+        *(
+            f"{i + 1}. {choice_label(t, draft.kind, abstain, options, i)}"
+            for i in range(len(options))
+        ),
+        t(
+            "Voting: {kind}; {secrecy}.",
+            kind=kind,
+            secrecy=t("secret ballot") if "--secret" in draft.flags else t("open ballot"),
+        ),
+        t("Who votes: the {n} {who} of {scope}, as of now.", n=voters, who=who, scope=scope),
+        t("Closes: {when}.", when=format_local(closes, "day_time_year_zone", t.locale, tz=tz)),
+        *([rules] if rules else []),
+    ]
+    return "\n".join(lines)
 
 
 def option_label(poll: Poll, index: int, locale: str) -> str:
