@@ -598,3 +598,25 @@ async def test_a_proposal_on_discord_with_a_reason_by_command_and_the_decision(r
         in closed["content"]
     )
     assert "• Agree: Central and cheap" in closed["content"]
+
+
+async def test_a_dues_renewal_reminder_reaches_the_member_privately_on_discord(rig: Rig) -> None:
+    from bot.members.renewals import remind_renewals
+    from storage.models import Person
+
+    now = dt.datetime.now(dt.UTC)
+    async with rig.db.transaction() as session:  # Carol's dues end in five days
+        carol = await session.scalar(select(Person).where(Person.display_name == "Carol"))
+        assert carol is not None
+        carol.dues_paid_until = now.date() + dt.timedelta(days=5)
+    settings = Settings(dues_renewal="https://party.example/renew")
+    assert await remind_renewals(rig.db, settings, now) == 1
+    assert await remind_renewals(rig.db, settings, now) == 0  # the job again: once only
+    await rig.deliver()
+    got = [
+        m["content"]
+        for m in rig.fake.messages_to(CAROL)
+        if "Your membership dues are paid until" in m["content"]
+    ]
+    assert len(got) == 1 and "To renew: https://party.example/renew" in got[0]
+    assert not any("membership dues are paid" in m["content"] for m in rig.fake.messages_to(BOB))

@@ -443,3 +443,23 @@ async def test_a_proposal_over_telegram_with_a_reason_a_block_and_the_decision(r
     result = "\n".join(await rig.say(alice, "/poll close 1"))
     assert "Not carried: the threshold was missed (1 of the 2 votes cast agree" in result
     assert "• Block: Too far from the station" in result
+
+
+async def test_a_dues_renewal_reminder_reaches_the_member_privately_over_telegram(
+    rig: Rig,
+) -> None:
+    from bot.members.renewals import remind_renewals
+    from storage.models import Person
+
+    now = dt.datetime.now(dt.UTC)
+    async with rig.db.transaction() as session:  # Carol's dues end in five days
+        carol = await session.scalar(select(Person).where(Person.display_name == "Carol"))
+        assert carol is not None
+        carol.dues_paid_until = now.date() + dt.timedelta(days=5)
+    settings = Settings(dues_renewal="https://party.example/renew")
+    assert await remind_renewals(rig.db, settings, now) == 1
+    assert await remind_renewals(rig.db, settings, now) == 0  # the job again: once only
+    await rig.deliver()
+    got = [t for t in rig.tg.sent_texts(103) if "Your membership dues are paid until" in t]
+    assert len(got) == 1 and "To renew: https://party.example/renew" in got[0]
+    assert not any("membership dues are paid" in t for t in rig.tg.sent_texts(102))
