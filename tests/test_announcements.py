@@ -163,6 +163,15 @@ async def test_a_member_cannot_announce(demo: Chat) -> None:
     assert await announcement_rows(demo) == []
 
 
+async def test_someone_in_no_branch_is_told_announcing_is_for_organisers(chat: Chat) -> None:
+    await chat.signup("Sam")
+    for line in ("/announce members: hello", "/announce region: hello"):
+        replies = await chat.say("Sam", line)
+        assert replies[0].error
+        assert replies[0].text == "Only organisers and admins can send announcements."
+    assert await announcement_rows(chat) == []
+
+
 async def test_a_regional_admin_announces_to_the_region_and_a_national_admin_to_all(
     demo: Chat,
 ) -> None:

@@ -216,8 +216,18 @@ async def _region(ctx: Context, name: str) -> Region:
     region_id = next(iter(held)) if len(held) == 1 else home.region_id if home else None
     region = await ctx.session.get(Region, region_id) if region_id is not None else None
     if region is None:
+        await _announcer(ctx)
         raise ctx.refuse(ctx.t("Name the region: /announce region South West: <text>"))
     return region
+
+
+async def _announcer(ctx: Context) -> None:
+    """Refuse (audited) someone who announces nowhere, before asking them to name a
+    place: they would only be refused there."""
+    if not any(g.role in ANNOUNCERS for g in await ctx.grants()):
+        raise ctx.refuse(
+            ctx.t("Only organisers and admins can send announcements."), audit="announce"
+        )
 
 
 async def _branch(ctx: Context, name: str, own: int | None) -> Branch:
@@ -226,5 +236,6 @@ async def _branch(ctx: Context, name: str, own: int | None) -> Branch:
         return await branch_named_or_own(ctx, name)
     branch = await ctx.session.get(Branch, own) if own is not None else None
     if branch is None:
+        await _announcer(ctx)
         raise ctx.refuse(ctx.t("You are not in a branch; name one: /announce branch Frome: <text>"))
     return branch
