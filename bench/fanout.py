@@ -68,7 +68,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 from aiohttp import web
 from aiolimiter import AsyncLimiter
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from bench.common import bulk_load, throwaway_database
 from bot.app import build_core
@@ -78,14 +78,13 @@ from bot.kernel.messages import ChatRef, Reply, Request, Sender
 from bot.kernel.outbox import PENDING, Recipient, Recipients, Undeliverable, enqueue_for, run_outbox
 from bot.kernel.people import SHORT_ID_ALPHABET, SHORT_ID_LENGTH
 from storage.db import Database
-from storage.models import Base, Branch, Consent, Identity, OutboxMessage, Person, RoleGrant
+from storage.models import Branch, Consent, Identity, OutboxMessage, Person, RoleGrant
 from storage.vocabulary import ACTIVE, ORGANISER, SCOPE_BRANCH
 
 PLATFORM = "bench"
 KEY = "weekly"
 TEXT = "Canvassing this week…"
 ANNOUNCEMENT = "Conference in March: book your place by Friday."
-CHUNK = 5000
 TARGET_RATIO = 0.95
 WINDOW_S = 1.0  # the fake platform's window: at most L accepted in any WINDOW_S
 STOP_POLL_S = 0.25  # how often the worker asks whether anything is still pending
@@ -279,30 +278,30 @@ def short_id(n: int) -> str:
     return "".join(reversed(digits))
 
 
-async def seed(db: Database, people: int) -> float:
-    """Members 1..people, each with a "bench" identity (user and chat id ``str(n)``),
-    then the weekly reminder queued for all of them. Returns the seconds the
-    queueing took."""
-    now = dt.datetime.now(dt.UTC)
+def people_rows(
+    count: int, *, branch_id: int | None, joined: dt.datetime | None, now: dt.datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """People 1..count ("Member n", consented a month ago) in ``branch_id``, and for
+    each a "bench" identity (user and chat id ``str(n)``)."""
     earlier = now - dt.timedelta(days=30)
-    person_rows = [
+    persons = [
         {
             "id": n,
             "short_id": short_id(n),
             "display_name": f"Member {n}",
             "locale": "en",
             "timezone": None,
-            "branch_id": None,
-            "joined_branch_at": None,
+            "branch_id": branch_id,
+            "joined_branch_at": joined,
             "dues_paid_until": None,
             "consented_at": earlier,
             "claim_code": None,
             "reminders": True,
             "created_at": earlier,
         }
-        for n in range(1, people + 1)
+        for n in range(1, count + 1)
     ]
-    identity_rows = [
+    identities = [
         {
             "id": n,
             "person_id": n,
@@ -313,22 +312,18 @@ async def seed(db: Database, people: int) -> float:
             "unreachable": False,
             "last_seen_at": now,
         }
-        for n in range(1, people + 1)
+        for n in range(1, count + 1)
     ]
-    async with db.transaction() as session:
-        for model, rows in ((Person, person_rows), (Identity, identity_rows)):
-            table = Base.metadata.tables[model.__tablename__]
-            for start in range(0, len(rows), CHUNK):
-                await session.execute(insert(table), rows[start : start + CHUNK])
-    async with db.engine.connect() as conn:
-        if not db.is_sqlite:
-            for name in ("persons", "identities"):
-                await conn.exec_driver_sql(
-                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
-                    f"(SELECT max(id) FROM {name}))"
-                )
-        await conn.exec_driver_sql("ANALYZE")
-        await conn.commit()
+    return persons, identities
+
+
+async def seed(db: Database, people: int) -> float:
+    """Members 1..people, each with a "bench" identity (user and chat id ``str(n)``),
+    then the weekly reminder queued for all of them. Returns the seconds the
+    queueing took."""
+    now = dt.datetime.now(dt.UTC)
+    persons, identities = people_rows(people, branch_id=None, joined=None, now=now)
+    await bulk_load(db, [(Person, persons), (Identity, identities)])
     started = time.perf_counter()
     async with db.transaction() as session:
         await enqueue_for(session, Recipients(MEMBERS, {}), key=KEY, render=lambda t: TEXT, now=now)
@@ -352,36 +347,8 @@ async def seed_branch(db: Database, people: int) -> None:
         "region_id": None,
         "created_at": earlier,
     }
-    person_rows = [
-        {
-            "id": n,
-            "short_id": short_id(n),
-            "display_name": f"Member {n}" if n <= people else "Organiser",
-            "locale": "en",
-            "timezone": None,
-            "branch_id": 1,
-            "joined_branch_at": earlier,
-            "dues_paid_until": None,
-            "consented_at": earlier,
-            "claim_code": None,
-            "reminders": True,
-            "created_at": earlier,
-        }
-        for n in range(1, organiser + 1)
-    ]
-    identity_rows = [
-        {
-            "id": n,
-            "person_id": n,
-            "platform": PLATFORM,
-            "user_id": str(n),
-            "chat_id": str(n),
-            "handle": None,
-            "unreachable": False,
-            "last_seen_at": now,
-        }
-        for n in range(1, organiser + 1)
-    ]
+    persons, identities = people_rows(organiser, branch_id=1, joined=earlier, now=now)
+    persons[-1]["display_name"] = "Organiser"
     consent = {
         "id": 1,
         "person_id": organiser,
@@ -402,8 +369,8 @@ async def seed_branch(db: Database, people: int) -> None:
         db,
         [
             (Branch, [branch]),
-            (Person, person_rows),
-            (Identity, identity_rows),
+            (Person, persons),
+            (Identity, identities),
             (Consent, [consent]),
             (RoleGrant, [grant]),
         ],
