@@ -37,6 +37,9 @@ from bot.lib import spreadsheet
 # and `organiser sortition ...` start without SQLAlchemy, Alembic, the platform
 # libraries or the core (tests/test_architecture.py holds this).
 if TYPE_CHECKING:
+    from aiohttp.web import AppRunner
+
+    from bot.kernel.core import Core
     from storage.db import Database
 
 log = logging.getLogger("organiser")
@@ -123,13 +126,30 @@ async def _console(settings: Settings, url: str, *, demo: bool, name: str, files
                 "Dan, Lee, Erin (Bath organiser), Femi, Gita, Hana, Ivan, Jo (region admin), "
                 "Kai (national admin). /as Alice to play one.\n"
             )
-        chat = ConsoleChat(
-            build_core(db, settings, clock=clock), out=sys.stdout, name=name, files=files
-        )
-        await chat.run(sys.stdin)
+        core = build_core(db, settings, clock=clock)
+        chat = ConsoleChat(core, out=sys.stdout, name=name, files=files)
+        pages = await _pages(core, settings) if settings.web_port else None
+        try:
+            await chat.run(sys.stdin)
+        finally:
+            if pages is not None:
+                await pages.cleanup()
     finally:
         await db.dispose()
     return 0
+
+
+async def _pages(core: Core, settings: Settings) -> AppRunner:
+    """The public pages beside the console chat (``[web] port``)."""
+    from adapters.web import ListenError, start_pages
+    from bot.public.pages import Site
+
+    try:
+        return await start_pages(
+            Site(core.db, settings, core.clock, core.links), settings.web_listen, settings.web_port
+        )
+    except ListenError as exc:
+        raise Stop(str(exc)) from None
 
 
 async def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:

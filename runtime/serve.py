@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from adapters.scheduler import Scheduler
-from adapters.web import start_site
+from adapters.web import start_pages, start_site
 from bot.app import build_core, build_timed_jobs
 from bot.kernel.clock import SystemClock
 from bot.kernel.config import Settings
 from bot.kernel.outbox import Transport, run_outbox
+from bot.public.pages import Site
 from runtime.health import Health, Heartbeat, health_app
 from runtime.leader import GATEWAY_LOCK, LeaderLock
 from runtime.meta import Memory
@@ -123,6 +124,7 @@ async def serve(
     started: list[Adapter] = []
     worker: asyncio.Task[None] | None = None
     health_site = None
+    pages_site = None
     beating = False
     try:
         for adapter in adapters:
@@ -135,6 +137,10 @@ async def serve(
             health_site = await start_site(
                 health_app(health), settings.health_listen, settings.health_port
             )
+        if settings.web_port:
+            pages_site = await start_pages(
+                Site(db, settings, clock, core.links), settings.web_listen, settings.web_port
+            )
         await heartbeat.start()
         beating = True
         await stop.wait()
@@ -145,6 +151,8 @@ async def serve(
             await heartbeat.stop()
         if health_site is not None:
             await health_site.cleanup()
+        if pages_site is not None:
+            await pages_site.cleanup()
         if worker is not None:
             await worker
         await scheduler.stop()

@@ -97,6 +97,14 @@ def _port_or_off(value: Any) -> int:
         raise ValueError("must be a port number from 1 to 65535, or 0 for none") from None
 
 
+def _base_url(value: Any) -> str:
+    value = _text(value).strip().rstrip("/")
+    parts = urlsplit(value)
+    if value and not (parts.scheme in ("http", "https") and parts.netloc and not parts.query):
+        raise ValueError("must be an http(s) address, e.g. https://organiser.example.org, or empty")
+    return value
+
+
 def _secret_token(value: Any) -> str:
     value = _text(value)
     if value and not (
@@ -232,6 +240,11 @@ class Settings:
     # GET /healthz on a port of its own (0: none; in webhook mode the webhook port serves it too).
     health_listen: str = setting("health", "listen", "127.0.0.1", _nonempty)
     health_port: int = setting("health", "port", 0, _port_or_off)
+    # The public pages (a draw's check, the branch directory, calendar feeds) on a
+    # port of their own (0: none), and the address people reach them at (for links).
+    web_listen: str = setting("web", "listen", "127.0.0.1", _nonempty)
+    web_port: int = setting("web", "port", 0, _port_or_off)
+    web_base_url: str = setting("web", "base_url", "", _base_url)
     # What members declare to be drawn by lot ("prefer not to say" is always offered).
     sortition_categories: str = setting(
         "sortition",

@@ -1,0 +1,159 @@
+"""A public page from the database: what the web adapter serves (``Site``).
+
+Each page is read in one short transaction and rendered in the visitor's
+language; a page that does not exist is a friendly 404 in that language, never
+a stack. The draw's record is the public view (no openings, no salts of
+anyone's answers): the same file the page's script checks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+
+from bot.draws.queries import draw_body, published_hash
+from bot.draws.texts import describe
+from bot.kernel.clock import Clock
+from bot.kernel.config import Settings
+from bot.kernel.i18n import DEFAULT_LOCALE, Translator, available_locales, translator
+from bot.kernel.links import Links
+from bot.lib.sortition.drawing import public_view
+from bot.public import queries, rules, texts
+from storage.db import Database
+
+HTML = "text/html; charset=utf-8"
+STATIC_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """An answer: its status, body and type, and any headers of its own."""
+
+    status: int
+    body: bytes
+    content_type: str = HTML
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def shipped() -> list[str]:
+    return [DEFAULT_LOCALE, *(lang for lang in available_locales() if lang != DEFAULT_LOCALE)]
+
+
+def static_file(name: str) -> Page | None:
+    """One of the pages' own files (``bot/public/static``), or None."""
+    suffix = name[name.rfind(".") :] if "." in name else ""
+    if "/" in name or "\\" in name or name.startswith(".") or suffix not in STATIC_TYPES:
+        return None
+    resource = resources.files("bot.public") / "static" / name
+    if not resource.is_file():
+        return None
+    return Page(
+        200,
+        resource.read_bytes(),
+        STATIC_TYPES[suffix],
+        {"Cache-Control": "public, max-age=3600"},
+    )
+
+
+class Site:
+    """The public pages of one worker, over its database."""
+
+    def __init__(
+        self, db: Database, settings: Settings, clock: Clock, links: Links | None = None
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.links = links or Links()  # the Telegram bot's name, once its adapter learns it
+
+    def translator(self, chosen: str | None, accept_language: str | None) -> Translator:
+        lang = rules.pick_language(chosen, accept_language, shipped(), self.settings.default_locale)
+        return translator(lang)
+
+    def _html(
+        self,
+        t: Translator,
+        status: int,
+        title: str,
+        main: str,
+        path: str,
+        scripts: tuple[str, ...] = (),
+    ) -> Page:
+        body = texts.page(
+            t,
+            party=self.settings.party_name,
+            title=title,
+            main=main,
+            shipped=shipped(),
+            path=path,
+            scripts=scripts,
+        )
+        return Page(status, body.encode("utf-8"), HTML, {"Content-Language": t.locale})
+
+    def not_found(self, t: Translator, path: str) -> Page:
+        return self._html(t, 404, t("Not found"), texts.not_found(t), path)
+
+    async def draw_page(self, ident: str, t: Translator) -> Page:
+        path = f"/draws/{ident}"
+        draw_id = _number(ident)
+        async with self.db.transaction() as session:
+            draw = await queries.public_draw(session, draw_id) if draw_id else None
+            body = await draw_body(session, self.settings, draw) if draw else None
+            published = await published_hash(session, draw) if draw else None
+        if draw is None or body is None:
+            return self.not_found(t, path)
+        record = public_view(draw.record)
+        view = texts.DrawView(
+            id=draw.id,
+            body=body,
+            status=draw.status,
+            committed_at=draw.created_at,
+            published_hash=published,
+            record_hash=draw.record_hash,
+            record=record,
+            seed=draw.seed,
+            seed_due_at=draw.seed_due_at,
+            drawn_at=draw.drawn_at,
+            index=draw.chosen_index,
+            panel=rules.drawn_panel(record, draw.chosen_index),
+            witnesses=[str(w.get("seed", "")) for w in draw.witnesses or [] if isinstance(w, dict)],
+            proof=draw.seed_proof if isinstance(draw.seed_proof, dict) else None,
+            quotas=rules.quota_rows(record),
+            vacancies=rules.vacancies(record),
+            pool=rules.pool_size(record),
+        )
+        main = texts.draw_main(t, view, f"/draws/{draw.id}/record.json")
+        title = t("Draw {id}: {body}", id=draw.id, body=describe(t, body))
+        return self._html(t, 200, title, main, path, ("draw.js",))
+
+    async def draw_record(self, ident: str) -> Page | None:
+        """The draw's public record (JSON), or None."""
+        draw_id = _number(ident)
+        async with self.db.transaction() as session:
+            draw = await queries.public_draw(session, draw_id) if draw_id else None
+        if draw is None:
+            return None
+        content = json.dumps(public_view(draw.record), sort_keys=True, indent=1, ensure_ascii=False)
+        return Page(
+            200,
+            content.encode("utf-8"),
+            "application/json; charset=utf-8",
+            {
+                "Content-Disposition": f'attachment; filename="draw-{draw.id}-record.json"',
+                "Cache-Control": "no-cache",
+            },
+        )
+
+
+def _number(text: str) -> int | None:
+    """A row id from a URL: ASCII digits that fit a row, else None."""
+    if text.isascii() and text.isdigit() and len(text) < 10:
+        value = int(text)
+        return value if value > 0 else None
+    return None

@@ -1,0 +1,254 @@
+// A draw's checks, in the visitor's browser: the record is downloaded and every
+// hash recomputed with Web Crypto's SHA-256, exactly as bot/lib/sortition does
+// (encoding.py: canonical JSON; checks.py and drawing.py: the draw and reserves).
+// No framework, nothing from elsewhere; the sentences come from the page.
+"use strict";
+
+(function () {
+  const SEALED = "assembly-organiser/sortition-record/2";
+  const COMMITTED = [
+    "format", "code_version", "categories", "entrants_hash", "excluded", "quotas", "k", "m",
+    "panels_hash", "compositions_hash", "seed_source", "replacement", "summary",
+  ];
+  const VACANCIES = ["declined", "expired", "vacated"];
+  const encoder = new TextEncoder();
+
+  // Python's sort_keys orders by code point; JavaScript's sort by UTF-16 unit.
+  function byCodePoint(a, b) {
+    const x = Array.from(a);
+    const y = Array.from(b);
+    for (let i = 0; i < Math.min(x.length, y.length); i++) {
+      const d = x[i].codePointAt(0) - y[i].codePointAt(0);
+      if (d !== 0) return d;
+    }
+    return x.length - y.length;
+  }
+
+  // json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+  function canonical(value) {
+    if (value === null) return "null";
+    if (Array.isArray(value)) return "[" + value.map(canonical).join(",") + "]";
+    switch (typeof value) {
+      case "object":
+        return "{" + Object.keys(value).sort(byCodePoint)
+          .map((k) => JSON.stringify(k) + ":" + canonical(value[k])).join(",") + "}";
+      case "number":
+        if (!Number.isSafeInteger(value)) throw new Error("not a whole number: " + value);
+        return String(value);
+      case "string":
+      case "boolean":
+        return JSON.stringify(value);
+      default:
+        throw new Error("not JSON");
+    }
+  }
+
+  function hex(buffer) {
+    return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function bytesOfHex(text) {
+    if (!/^([0-9a-f]{2})*$/i.test(text)) throw new Error("not hex");
+    const out = new Uint8Array(text.length / 2);
+    for (let i = 0; i < out.length; i++) out[i] = parseInt(text.substr(i * 2, 2), 16);
+    return out;
+  }
+
+  function join(...parts) {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) { out.set(p, at); at += p.length; }
+    return out;
+  }
+
+  async function sha256(bytes) {
+    return hex(await crypto.subtle.digest("SHA-256", bytes));
+  }
+
+  async function H(value) {
+    try {
+      return await sha256(encoder.encode(canonical(value)));
+    } catch (error) {
+      return "";
+    }
+  }
+
+  // drawing.draw_index: int.from_bytes(SHA-256(seed ‖ record hash), "big") % m
+  async function drawIndex(recordHash, seed, m) {
+    const digest = await sha256(join(encoder.encode(seed), bytesOfHex(recordHash)));
+    return Number(BigInt("0x" + digest) % BigInt(m));
+  }
+
+  // drawing.reserve_order: the pool outside the drawn panel, not excluded, by
+  // SHA-256(seed ‖ record hash ‖ "reserve" ‖ id)
+  async function reserveOrder(record, seed, drawn) {
+    const prefix = join(encoder.encode(seed), bytesOfHex(record.record_hash), encoder.encode("reserve"));
+    const barred = new Set(record.excluded);
+    const keyed = [];
+    for (const entrant of record.entrants) {
+      if (drawn.has(entrant.id) || barred.has(entrant.id)) continue;
+      keyed.push([await sha256(join(prefix, encoder.encode(entrant.id))), entrant.id]);
+    }
+    keyed.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return keyed.map((pair) => pair[1]);
+  }
+
+  function say(template, values) {
+    return template.replace(/\{(\w+)\}/g, (all, key) => (key in values ? String(values[key]) : all));
+  }
+
+  async function run(section) {
+    const data = section.dataset;
+    const results = {};
+    const details = {};
+    const mark = (name, ok, detail) => {
+      results[name] = ok;
+      if (detail) details[name] = detail;
+    };
+    let record;
+    const response = await fetch(data.recordUrl, { cache: "no-store", credentials: "omit" });
+    if (!response.ok) throw new Error("record: " + response.status);
+    record = await response.json();
+    if (!record || record.format !== SEALED) throw new Error("unknown record format");
+
+    // published: the record's hash is the one announced at commit
+    const claimed = String(record.record_hash);
+    mark("published", data.published !== "" && claimed === data.published);
+    // fields: each committed field, and field_hashes to the record hash
+    const committed = record.field_hashes || {};
+    const sameNames = Object.keys(committed).sort().join() === COMMITTED.slice().sort().join();
+    let fieldsOk = sameNames && (await H(committed)) === claimed;
+    for (const name of COMMITTED) {
+      if ((await H(record[name])) !== committed[name]) fieldsOk = false;
+    }
+    const computedHash = await H(committed);
+    mark("fields", fieldsOk, say(data.computedHash, { hash: computedHash }));
+    section.dataset.computedRecordHash = computedHash;
+    // lists: entrants, panels, compositions against their hashes
+    let listsOk = true;
+    for (const name of ["entrants", "panels", "compositions"]) {
+      if ((await H(record[name])) !== record[name + "_hash"]) listsOk = false;
+    }
+    mark("lists", listsOk);
+    // panels: m panels of k different entrants, none excluded
+    const ids = new Set((record.entrants || []).map((e) => e.id));
+    const barred = new Set(record.excluded || []);
+    const k = record.k;
+    const m = record.m;
+    let panelsOk = Number.isSafeInteger(k) && k > 0 && Number.isSafeInteger(m) && m > 0
+      && Array.isArray(record.panels) && record.panels.length === m
+      && Array.isArray(record.compositions) && record.compositions.length === m;
+    if (panelsOk) {
+      for (const panel of record.panels) {
+        if (!Array.isArray(panel) || panel.length !== k || new Set(panel).size !== k
+            || panel.some((id) => !ids.has(id) || barred.has(id))) {
+          panelsOk = false;
+          break;
+        }
+      }
+    }
+    mark("panels", panelsOk);
+
+    if (data.seeded !== "yes") {
+      for (const name of ["seed", "index", "quotas", "replacements"]) mark(name, null);
+      return { results, details };
+    }
+    const seed = data.seed;
+    // seed: the beacon's randomness, or what both witnesses entered
+    if (data.kind === "beacon") {
+      let ok = false;
+      try { ok = (await sha256(bytesOfHex(data.signature))) === seed && data.signature !== ""; }
+      catch (error) { ok = false; }
+      mark("seed", ok);
+    } else if (data.kind === "lottery") {
+      const witnesses = JSON.parse(data.witnesses);
+      mark("seed", witnesses.length >= 2 && witnesses.every((w) => w === seed));
+    } else {
+      mark("seed", false);
+    }
+    // index: the seed picks the panel this page shows
+    const index = await drawIndex(claimed, seed, m);
+    const shown = JSON.parse(data.panel);
+    const picked = record.panels[index] || [];
+    mark("index", canonical(picked) === canonical(shown),
+      say(data.computedIndex, { index: index }));
+    section.dataset.computedIndex = String(index);
+    // quotas: the opened composition of the drawn panel, against every quota
+    const opened = record.opened;
+    let quotasOk = false;
+    if (opened && opened.index === index && Array.isArray(opened.counts)) {
+      const commitment = await H({ counts: opened.counts, salt: String(opened.salt) });
+      const keys = record.quotas.map((q) => canonical([q.category, q.value]));
+      quotasOk = commitment === record.compositions[index]
+        && canonical(opened.counts.map((c) => c.slice(0, 2))) === "[" + keys.join(",") + "]"
+        && record.quotas.every((q, i) => q.min <= opened.counts[i][2] && opened.counts[i][2] <= q.max);
+    }
+    mark("quotas", quotasOk);
+    // replacements: each from the reserve order, never invited before
+    const history = Array.isArray(record.history) ? record.history : [];
+    const events = history.filter((e) => e && VACANCIES.includes(e.event));
+    if (events.length === 0) {
+      mark("replacements", null);
+      section.dataset.reserves = "";
+    } else {
+      const reserves = await reserveOrder(record, seed, new Set(picked));
+      section.dataset.reserves = reserves.join(" ");
+      const standing = new Set(picked);
+      const invited = new Set(picked);
+      let ok = true;
+      const where = [];
+      for (const event of events) {
+        if (!standing.has(event.id)) { ok = false; break; }
+        standing.delete(event.id);
+        const chosen = event.replacement;
+        if (chosen === null || chosen === undefined) continue;
+        if (!reserves.includes(chosen) || invited.has(chosen)) { ok = false; break; }
+        where.push(say(data.reserveAt, { id: chosen, n: reserves.indexOf(chosen) + 1 }));
+        standing.add(chosen);
+        invited.add(chosen);
+      }
+      mark("replacements", ok, where.join("; "));
+    }
+    return { results, details };
+  }
+
+  function show(section, outcome) {
+    const data = section.dataset;
+    let failed = 0;
+    for (const item of section.querySelectorAll("[data-check]")) {
+      const name = item.dataset.check;
+      const ok = outcome.results[name];
+      const state = ok === true ? "pass" : ok === false ? "fail" : "none";
+      if (state === "fail") failed += 1;
+      item.dataset.state = state;
+      const waiting = data.seeded !== "yes" && ["seed", "index", "quotas", "replacements"].includes(name);
+      item.querySelector(".verdict").textContent =
+        state === "pass" ? data.pass : state === "fail" ? data.fail : waiting ? data.waiting : data.none;
+      item.querySelector(".detail").textContent = outcome.details[name] ? " (" + outcome.details[name] + ")" : "";
+    }
+    section.dataset.outcome = failed ? "fail" : "pass";
+    section.querySelector(".summary").textContent = failed ? data.someFail : data.allPass;
+  }
+
+  function broken(section, sentence) {
+    for (const item of section.querySelectorAll("[data-check]")) {
+      item.dataset.state = "fail";
+      item.querySelector(".verdict").textContent = section.dataset.fail;
+    }
+    section.dataset.outcome = "fail";
+    section.querySelector(".summary").textContent = sentence;
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const section = document.getElementById("check");
+    if (!section) return;
+    if (!window.crypto || !crypto.subtle) {
+      broken(section, section.dataset.noCrypto);
+      return;
+    }
+    run(section).then(
+      (outcome) => show(section, outcome),
+      () => broken(section, section.dataset.unreadable),
+    );
+  });
+})();

@@ -1,0 +1,358 @@
+"""The public pages as HTML, given a ``Translator``: every sentence from the
+catalogue, every value escaped (``html.escape``), dates by ``format_local``.
+The pages carry no inline script or style (the Content-Security-Policy
+allows only ``/static/``); what a script needs it reads from ``data-``
+attributes, and the sentences it shows are rendered here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from html import escape
+from string import Template
+from typing import Any
+
+from bot.draws.bodies import Body
+from bot.draws.texts import describe, source_text
+from bot.kernel.i18n import Translator, format_local
+from bot.lib.sortition import seeds
+from bot.public.rules import QuotaRow, Vacancy
+
+LANGUAGE_NAMES = {"en": "English", "cy": "Cymraeg", "es": "Español"}
+
+PAGE = Template(
+    """<!doctype html>
+<html lang="$lang">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>$title</title>
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/static/site.css">
+$scripts</head>
+<body>
+<a class="skip" href="#main">$skip</a>
+<header class="top">
+<p class="party">$party</p>
+<nav aria-label="$nav_label"><a href="/branches$query">$branches</a></nav>
+</header>
+<main id="main">
+$main
+</main>
+<footer>
+<nav aria-label="$languages_label"><ul class="languages">$languages</ul></nav>
+<p>$promise</p>
+</footer>
+</body>
+</html>
+"""
+)
+
+
+def e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def page(
+    t: Translator,
+    *,
+    party: str,
+    title: str,
+    main: str,
+    shipped: Sequence[str],
+    path: str,
+    scripts: Iterable[str] = (),
+) -> str:
+    """A whole page around ``main``: the party's name, the pages' menu, the
+    language switcher (links to this ``path`` in each shipped language)."""
+    languages = "".join(
+        f'<li><a href="{e(path)}?lang={e(lang)}" hreflang="{e(lang)}" lang="{e(lang)}"'
+        + (' aria-current="true"' if lang == t.locale else "")
+        + f">{e(LANGUAGE_NAMES.get(lang, lang))}</a></li>"
+        for lang in shipped
+    )
+    return PAGE.substitute(
+        lang=e(t.locale),
+        title=e(title),
+        scripts="".join(f'<script src="/static/{e(s)}" defer></script>\n' for s in scripts),
+        skip=e(t("Skip to the content")),
+        party=e(party),
+        nav_label=e(t("Pages")),
+        query=f"?lang={e(t.locale)}" if len(shipped) > 1 else "",
+        branches=e(t("Branches")),
+        main=main,
+        languages_label=e(t("Language")),
+        languages=languages,
+        promise=e(
+            t(
+                "This page sets no cookie, loads nothing from anywhere else and needs no "
+                "login; its own script runs in your browser."
+            )
+        ),
+    )
+
+
+def not_found(t: Translator) -> str:
+    return (
+        f"<h1>{e(t('Not found'))}</h1>"
+        f"<p>{e(t('There is no such page here. Check the address you were given.'))}</p>"
+    )
+
+
+# --- a draw's page ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DrawView:
+    """What a draw's page shows: the draw, its body, the hash published at its
+    commit, and the parts of its public record."""
+
+    id: int
+    body: Body
+    status: str
+    committed_at: dt.datetime
+    published_hash: str | None
+    record_hash: str
+    record: dict[str, Any]
+    seed: str | None
+    seed_due_at: dt.datetime
+    drawn_at: dt.datetime | None
+    index: int | None
+    panel: list[str]
+    witnesses: list[str]  # the numbers each witness entered, in order (never who)
+    proof: dict[str, Any] | None
+    quotas: list[QuotaRow]
+    vacancies: list[Vacancy]
+    pool: int
+
+
+CHECKS = (
+    "published",
+    "fields",
+    "lists",
+    "panels",
+    "seed",
+    "index",
+    "quotas",
+    "replacements",
+)
+
+
+def check_sentences(t: Translator, kind: str) -> dict[str, str]:
+    """What each in-browser check checks, in the visitor's language."""
+    seed = {
+        seeds.BEACON: t(
+            "The seed is the randomness of the beacon's round: the SHA-256 of its signature."
+        ),
+        seeds.LOTTERY: t("The seed is the result both witnesses entered, the same text."),
+    }.get(kind, t("The seed was typed by an organiser: this is a trial, it proves nothing."))
+    return {
+        "published": t("The record's hash is the one published when the draw was committed."),
+        "fields": t(
+            "Every committed field hashes to its committed hash, and those hashes to the "
+            "record's hash."
+        ),
+        "lists": t("The entrants, the panels and their compositions hash to what was committed."),
+        "panels": t(
+            "Every panel has the right number of different entrants, none of them excluded."
+        ),
+        "seed": seed,
+        "index": t("SHA-256 of the seed and the record hash picks the panel shown on this page."),
+        "quotas": t(
+            "The drawn panel's composition, opened after the draw, is the committed one and "
+            "meets every quota."
+        ),
+        "replacements": t(
+            "Each replacement is the next reserve in the committed order, never invited before."
+        ),
+    }
+
+
+def _row(term: str, value: str) -> str:
+    return f"<dt>{e(term)}</dt><dd>{value}</dd>"
+
+
+def _when(t: Translator, moment: dt.datetime | None, tz: str) -> str:
+    if moment is None:
+        return "?"
+    text = format_local(moment, "datetime_zone", t.locale, tz=tz)
+    return f'<time datetime="{e(moment.astimezone(dt.UTC).isoformat())}">{e(text)}</time>'
+
+
+def status_text(t: Translator, view: DrawView) -> str:
+    if view.status == "cancelled":
+        return t("This draw was cancelled before it was drawn.")
+    if view.status == "trial":
+        return t(
+            "TRIAL: its seed was typed by an organiser, so it proves nothing and nobody "
+            "was invited."
+        )
+    if view.seed is None:
+        return t("Committed, waiting for its seed.")
+    return t("Drawn.")
+
+
+def draw_main(t: Translator, view: DrawView, record_url: str) -> str:
+    tz = view.body.timezone
+    source = view.record.get("seed_source") or {}
+    kind = str(source.get("kind") or "")
+    sentences = check_sentences(t, kind)
+    checks = "".join(
+        f'<li data-check="{name}" data-state="wait">'
+        f'<span class="verdict">{e(t("Checking…"))}</span> '
+        f'<span class="what">{e(sentences[name])}</span>'
+        f'<span class="detail"></span></li>'
+        for name in CHECKS
+    )
+    data = {
+        "record-url": record_url,
+        "published": view.published_hash or "",
+        "seed": view.seed if view.seed is not None else "",
+        "seeded": "yes" if view.seed is not None else "",
+        "kind": kind,
+        "signature": (view.proof or {}).get("signature", ""),
+        "witnesses": json.dumps(view.witnesses, ensure_ascii=False),
+        "panel": json.dumps(view.panel, ensure_ascii=False),
+        "pass": t("Passed"),
+        "fail": t("Failed"),
+        "waiting": t("Not yet: the seed is not known"),
+        "none": t("Nothing to check"),
+        "all-pass": t("Every check passed in your browser."),
+        "some-fail": t(
+            "A check failed: this record is not what was committed, or not drawn as it says."
+        ),
+        "unreadable": t("The record could not be downloaded or read."),
+        "no-crypto": t("This browser cannot compute SHA-256 here (Web Crypto needs HTTPS)."),
+        "computed-index": t("your browser picks panel {index}"),
+        "computed-hash": t("your browser computes {hash}"),
+        "reserve-at": t("{id} is reserve number {n}"),
+    }
+    attributes = " ".join(f'data-{k}="{e(v)}"' for k, v in data.items())
+    body = describe(t, view.body)
+    facts = "".join(
+        [
+            _row(t("For"), e(body)),
+            _row(
+                t("Committed"),
+                _when(t, view.committed_at, tz) + " " + e(t("by an organiser of the body")),
+            ),
+            _row(
+                t("Record hash published at commit"),
+                f'<code class="hash">{e(view.published_hash or t("none was published"))}</code>',
+            ),
+            _row(t("Entrants"), e(view.pool)),
+            _row(t("Seats"), e(view.record.get("k", "?"))),
+            _row(t("Panels in the lottery"), e(view.record.get("m", "?"))),
+        ]
+    )
+    seed_rows = [
+        _row(t("Seed source"), e(source_text(t, source, tz))),
+        _row(t("The seed came to exist"), _when(t, view.seed_due_at, tz)),
+        _row(
+            t("Seed"),
+            f"<code>{e(view.seed)}</code>" if view.seed is not None else e(t("not yet known")),
+        ),
+    ]
+    if view.proof:
+        seed_rows.append(
+            _row(
+                t("Proof: the beacon's signed round"),
+                e(t("round {round}", round=view.proof.get("round")))
+                + f' <code class="hash">{e(view.proof.get("signature", ""))}</code>',
+            )
+        )
+    if view.witnesses:
+        items = "".join(f"<li><code>{e(w)}</code></li>" for w in view.witnesses)
+        seed_rows.append(_row(t("Proof: the numbers each witness entered"), f"<ol>{items}</ol>"))
+    panel = (
+        '<ol class="panel">'
+        + "".join(f"<li><code>{e(p)}</code></li>" for p in view.panel)
+        + "</ol>"
+        if view.panel
+        else f"<p>{e(t('Nobody has been drawn yet.'))}</p>"
+    )
+    quota_rows = "".join(
+        "<tr>"
+        f"<td>{e(q.category)}</td><td>{e(q.value)}</td><td>{q.low}–{q.high}</td>"
+        f"<td>{'–' if q.drawn is None else q.drawn}</td>"
+        f"<td>{e('' if q.met is None else (t('yes') if q.met else t('no')))}</td>"
+        "</tr>"
+        for q in view.quotas
+    )
+    quotas = (
+        f'<div class="scroll"><table><caption>{e(t("Seats each value must have, and the drawn panel"))}</caption>'
+        f'<thead><tr><th scope="col">{e(t("Category"))}</th><th scope="col">{e(t("Value"))}</th>'
+        f'<th scope="col">{e(t("Seats allowed"))}</th><th scope="col">{e(t("Drawn panel"))}</th>'
+        f'<th scope="col">{e(t("Within"))}</th></tr></thead><tbody>{quota_rows}</tbody></table></div>'
+    )
+    events = {
+        "declined": t("declined"),
+        "expired": t("did not answer in time"),
+        "vacated": t("gave up the place"),
+    }
+    replacements = (
+        "<ol>"
+        + "".join(
+            "<li>"
+            + e(
+                t(
+                    "{gone} {what}; {replacement} was invited.",
+                    gone=v.gone,
+                    what=events.get(v.event, v.event),
+                    replacement=v.replacement,
+                )
+                if v.replacement is not None
+                else t(
+                    "{gone} {what}; nobody was left to invite.",
+                    gone=v.gone,
+                    what=events.get(v.event, v.event),
+                )
+            )
+            + "</li>"
+            for v in view.vacancies
+        )
+        + "</ol>"
+        if view.vacancies
+        else f"<p>{e(t('None so far.'))}</p>"
+    )
+    command = (
+        f'organiser sortition verify draw-{view.id}-record.json --seed "{view.seed or "SEED"}" '
+        f"--published-hash {view.published_hash or 'HASH'} --deep"
+    )
+    title = t("Draw {id}: {body}", id=view.id, body=body)
+    return f"""<h1>{e(title)}</h1>
+<p class="status">{e(status_text(t, view))}</p>
+<section id="check" aria-labelledby="h-check" {attributes}>
+<h2 id="h-check">{e(t("Check it in your browser"))}</h2>
+<p>{e(t("Your browser downloads the record and recomputes it with its own SHA-256: you trust your browser, not this server. Nothing is sent back."))}</p>
+<ol class="checks">{checks}</ol>
+<p class="summary" role="status" aria-live="polite"></p>
+<noscript><p>{e(t("These checks need JavaScript. Without it, download the record and run the command below."))}</p></noscript>
+<p>{e(t("What your browser cannot check: the command below also solves the selection problem again (each person's chance of selection), checks the beacon's signature against the chain's public key and that a lottery result is in the committed format, and, given the organisers' full record, every entrant's commitment. Only the organisers hold the full record; each entrant can check their own entry with the receipt the bot gave them."))}</p>
+<pre><code>{e(command)}</code></pre>
+</section>
+<section aria-labelledby="h-commit">
+<h2 id="h-commit">{e(t("The commitment"))}</h2>
+<dl>{facts}</dl>
+<p><a class="button" href="{e(record_url)}" download="draw-{view.id}-record.json">{e(t("Download the record (JSON)"))}</a></p>
+</section>
+<section aria-labelledby="h-seed">
+<h2 id="h-seed">{e(t("The seed"))}</h2>
+<dl>{"".join(seed_rows)}</dl>
+</section>
+<section aria-labelledby="h-panel">
+<h2 id="h-panel">{e(t("The panel, by pseudonym"))}</h2>
+<p>{e(t("Entrants appear only as pseudonyms; no name or declared feature is published."))}</p>
+{panel}
+</section>
+<section aria-labelledby="h-quotas">
+<h2 id="h-quotas">{e(t("The quotas"))}</h2>
+{quotas}
+</section>
+<section aria-labelledby="h-replacements">
+<h2 id="h-replacements">{e(t("Replacements, in committed order"))}</h2>
+{replacements}
+</section>"""

@@ -1,0 +1,273 @@
+"""The public pages (issue 18): a draw's page whose checks run in the
+visitor's browser, driven in a real headless Chromium (tests/browser.py), and
+what any page promises (no personal data, a strict CSP, a friendly 404)."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from adapters.web import start_pages
+from bot.lib.sortition.drawing import reserve_order
+from bot.lib.sortition.encoding import digest
+from bot.lib.sortition.verification import verify
+from bot.public.pages import Site
+from bot.public.rules import pick_language
+from storage.models import Draw, Invitation, Person
+from tests.browser import (
+    DESKTOP,
+    PHONE,
+    chromium,
+    console_errors,
+    full_page,
+    screenshot_dir,
+)
+from tests.fake_telegram import free_port
+from tests.helpers import Chat, add_members, lotto, seed_by_lottery
+
+GENDERS = ["woman", "man", "non-binary", "prefer not to say"]
+AGES = ["18-29", "30-44", "45-64", "65+"]
+
+
+async def drawn(demo: Chat, *, declines: int = 0) -> None:
+    """Draw 1: the Frome council, 5 of 16, seeded by a lottery; ``declines`` of
+    those invited decline (each replaced from the reserves)."""
+    await add_members(demo, 16, features=lambda i: {"gender": GENDERS[i % 3], "age": AGES[i % 4]})
+    await demo.say("Alice", f"/draw 5 {lotto(demo.clock)}")
+    await demo.press("Alice", "Commit")
+    await seed_by_lottery(demo)
+    for _ in range(declines):
+        async with demo.core.db.transaction() as session:
+            name, invitation = (
+                await session.execute(
+                    select(Person.display_name, Invitation.id)
+                    .join(Person, Person.id == Invitation.person_id)
+                    .where(Invitation.status == "invited")
+                    .order_by(Invitation.id)
+                )
+            ).first()  # type: ignore[misc]
+        await demo.press(name, f"invno:{invitation}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from chromium()
+
+
+@pytest.fixture
+async def site(demo: Chat) -> AsyncIterator[str]:
+    """The public pages of the demo party, served on 127.0.0.1: their base URL."""
+    port = free_port()
+    runner = await start_pages(
+        Site(demo.core.db, demo.core.settings, demo.clock, demo.core.links), "127.0.0.1", port
+    )
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def stored(demo: Chat, draw_id: int = 1) -> Draw:
+    async with demo.core.db.transaction() as session:
+        draw = await session.get(Draw, draw_id)
+        assert draw is not None
+        return draw
+
+
+async def tamper(demo: Chat, change: Any, draw_id: int = 1) -> None:
+    """Rewrite the stored record, as someone with the database could."""
+    async with demo.core.db.transaction() as session:
+        draw = await session.get(Draw, draw_id)
+        assert draw is not None
+        record = copy.deepcopy(draw.record)
+        change(record)
+        draw.record = record
+        draw.record_hash = record["record_hash"]
+
+
+async def checked(driver: Any, url: str) -> dict[str, Any]:
+    """Open ``url`` and wait for the in-browser checks: each check's state, the
+    summary, and what the browser computed."""
+
+    def run() -> dict[str, Any]:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        driver.get(url)
+        section = driver.find_element(By.ID, "check")
+        WebDriverWait(driver, 20).until(lambda d: section.get_attribute("data-outcome"))
+        return {
+            "outcome": section.get_attribute("data-outcome"),
+            "checks": {
+                item.get_attribute("data-check"): item.get_attribute("data-state")
+                for item in section.find_elements(By.CSS_SELECTOR, "[data-check]")
+            },
+            "summary": section.find_element(By.CLASS_NAME, "summary").text,
+            "hash": section.get_attribute("data-computed-record-hash"),
+            "index": section.get_attribute("data-computed-index"),
+            "reserves": section.get_attribute("data-reserves"),
+            "text": driver.find_element(By.TAG_NAME, "main").text,
+            "errors": console_errors(driver),
+        }
+
+    return await asyncio.to_thread(run)
+
+
+# --- in a real browser ----------------------------------------------------------------
+
+
+async def test_the_browser_checks_a_draw_exactly_as_python_does(
+    demo: Chat, site: str, browser: Any, tmp_path: Path
+) -> None:
+    await drawn(demo, declines=2)
+    draw = await stored(demo)
+    assert draw.seed is not None
+    python = verify(draw.record, draw.seed, published_hash=draw.record_hash)
+    assert python.ok
+    seen = await checked(browser, f"{site}/draws/1")
+    assert seen["errors"] == []
+    assert seen["outcome"] == "pass", seen
+    assert set(seen["checks"].values()) == {"pass"}, seen["checks"]
+    assert "Every check passed in your browser." in seen["summary"]
+    # The browser's own figures are Python's.
+    assert seen["hash"] == digest(draw.record["field_hashes"]) == draw.record_hash
+    assert int(seen["index"]) == python.index == draw.chosen_index
+    assert seen["reserves"].split() == reserve_order(draw.record, draw.seed)
+    # The page shows the panel by pseudonym, the replacements and the proof.
+    for pseudonym in python.selected:
+        assert pseudonym in seen["text"]
+    assert seen["text"].count("declined;") == 2
+    assert "4 11 23 35 42 58 + 7" in seen["text"]
+    out = screenshot_dir(tmp_path)
+    for name, (width, _) in (("phone", PHONE), ("desktop", DESKTOP)):
+        await asyncio.to_thread(full_page, browser, out / f"draw-{name}.png", width)
+        assert (out / f"draw-{name}.png").stat().st_size > 10_000
+
+
+def swap_in_drawn_panel(record: dict[str, Any]) -> None:
+    """Put an entrant who was not drawn into the drawn panel (its hash kept)."""
+    index = record["opened"]["index"]
+    panel = record["panels"][index]
+    outsider = next(e["id"] for e in record["entrants"] if e["id"] not in panel)
+    record["panels"][index] = sorted([*panel[1:], outsider])
+
+
+def rehash_everything(record: dict[str, Any]) -> None:
+    """A forger who recomputes every hash after the swap: only the hash
+    published at commit still tells."""
+    swap_in_drawn_panel(record)
+    record["panels_hash"] = digest(record["panels"])
+    record["field_hashes"]["panels_hash"] = digest(record["panels_hash"])
+    record["record_hash"] = digest(record["field_hashes"])
+
+
+def forge_replacement(record: dict[str, Any]) -> None:
+    """Say a vacancy went to someone of the drawn panel, not the next reserve."""
+    index = record["opened"]["index"]
+    record["history"][0]["replacement"] = record["panels"][index][-1]
+
+
+@pytest.mark.parametrize(
+    ("change", "failing"),
+    [
+        (swap_in_drawn_panel, {"lists"}),
+        (rehash_everything, {"published"}),
+        (forge_replacement, {"replacements"}),
+        (lambda r: r["quotas"][0].update(max=0), {"fields", "quotas"}),
+    ],
+    ids=["panel-swapped", "all-hashes-recomputed", "replacement-forged", "quota-changed"],
+)
+async def test_a_record_tampered_on_the_server_fails_the_check_it_breaks(
+    demo: Chat, site: str, browser: Any, change: Any, failing: set[str]
+) -> None:
+    await drawn(demo, declines=1)
+    await tamper(demo, change)
+    seen = await checked(browser, f"{site}/draws/1")
+    assert seen["outcome"] == "fail"
+    failed = {name for name, state in seen["checks"].items() if state == "fail"}
+    assert failing <= failed and "seed" not in failed, seen["checks"]
+    assert "A check failed" in seen["summary"]
+    draw = await stored(demo)  # and Python agrees it does not check out
+    assert not verify(draw.record, draw.seed or "", published_hash=await published_of(demo)).ok
+
+
+async def published_of(demo: Chat) -> str | None:
+    from bot.draws.queries import published_hash
+
+    async with demo.core.db.transaction() as session:
+        draw = await session.get(Draw, 1)
+        assert draw is not None
+        return await published_hash(session, draw)
+
+
+async def test_a_draw_waiting_for_its_seed_checks_its_commitment_only(
+    demo: Chat, site: str, browser: Any
+) -> None:
+    await add_members(demo, 16, features=lambda i: {"gender": GENDERS[i % 3], "age": AGES[i % 4]})
+    await demo.say("Alice", f"/draw 5 {lotto(demo.clock)}")
+    await demo.press("Alice", "Commit")
+    seen = await checked(browser, f"{site}/draws/1")
+    assert seen["outcome"] == "pass"
+    assert [seen["checks"][n] for n in ("published", "fields", "lists", "panels")] == ["pass"] * 4
+    assert {seen["checks"][n] for n in ("seed", "index", "quotas", "replacements")} == {"none"}
+    assert "Not yet: the seed is not known" in seen["text"]
+
+
+# --- what every page promises -----------------------------------------------------------
+
+
+async def test_a_draw_page_names_nobody_and_runs_no_inline_script(demo: Chat, site: str) -> None:
+    await drawn(demo, declines=1)
+    async with httpx.AsyncClient(base_url=site) as client:
+        page = await client.get("/draws/1")
+        record = await client.get("/draws/1/record.json")
+    assert page.status_code == 200 and record.status_code == 200
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp and "unsafe" not in csp
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Server" not in page.headers
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page.text, re.S)
+    assert scripts and all('src="/static/' in attrs and not body for attrs, body in scripts)
+    assert not re.search(r"\son[a-z]+=", page.text)  # no inline event handlers
+    assert "style=" not in page.text
+    async with demo.core.db.transaction() as session:
+        names = list(await session.scalars(select(Person.display_name)))
+    for name in names:
+        assert name not in page.text and name not in record.text
+    assert "openings" not in record.json() and "composition_salts" not in record.json()
+    assert 'attachment; filename="draw-1-record.json"' in record.headers["Content-Disposition"]
+
+
+async def test_a_preview_or_an_unknown_draw_is_a_friendly_404(demo: Chat, site: str) -> None:
+    await add_members(demo, 16, features=lambda i: {"gender": GENDERS[i % 3], "age": AGES[i % 4]})
+    await demo.say("Alice", f"/draw 5 {lotto(demo.clock)}")  # a preview, not committed
+    async with httpx.AsyncClient(base_url=site) as client:
+        for path in (
+            "/draws/1",
+            "/draws/99",
+            "/draws/x",
+            "/draws/%C2%B2",
+            "/draws/1/record.json",
+            "/static/../pages.py",
+            "/static/nothing.js",
+            "/nowhere",
+        ):
+            answer = await client.get(path)
+            assert answer.status_code == 404, path
+            assert "There is no such page here." in answer.text, path
+            assert "Traceback" not in answer.text
+
+
+def test_the_language_is_the_switchers_then_the_browsers_then_the_partys() -> None:
+    shipped = ["en", "cy", "es"]
+    assert pick_language("es", "cy", shipped, "en") == "es"
+    assert pick_language(None, "fr-FR,cy;q=0.8,es;q=0.9", shipped, "en") == "es"
+    assert pick_language(None, "cy-GB, en;q=0.5", shipped, "en") == "cy"
+    assert pick_language("xx", "de, fr;q=0.2", shipped, "cy") == "cy"
+    assert pick_language(None, "es;q=0, garbage;;q=x", shipped, "en") == "en"
