@@ -621,7 +621,7 @@ def test_a_weekday_alone() -> None:
 
 
 def test_a_weekday_in_another_language() -> None:
-    spanish = {**ENGLISH, "sábado": Word("weekday", 5), "sábados": Word("weekdays", 5)}
+    spanish = {**ENGLISH, "sabado": Word("weekday", 5), "sabados": Word("weekdays", 5)}
     assert read_weekly("sábados 10:30 Plaza".split(), words=spanish) == (5, dt.time(10, 30), 2)
     with pytest.raises(WhenError):
         read_weekday("sábado")

@@ -32,6 +32,7 @@ from bot.kernel.messages import Reply
 from bot.kernel.permissions import holds_at_branch, holds_at_region, holds_nationally
 from bot.kernel.registry import command
 from bot.lib.when import WhenError, read_date
+from bot.lib.when_words import words_of
 from storage.models import Branch, Campaign, CanvassSession
 from storage.vocabulary import (
     ADMIN,
@@ -104,7 +105,7 @@ async def campaign(ctx: Context) -> Reply:
     tz = home.timezone if home else ctx.settings.default_timezone
     today = local(ctx.now, tz).date()
     try:
-        polling_day = read_date(rest[-1], today)
+        polling_day = read_date(rest[-1], today, words=words_of(ctx.t))
     except WhenError:
         raise ctx.refuse(_usage(ctx)) from None
     if not today < polling_day <= today + dt.timedelta(days=MAX_DAYS):

@@ -28,6 +28,7 @@ from bot.kernel.messages import Button, Reply
 from bot.kernel.outbox import Recipients
 from bot.kernel.registry import action
 from bot.lib.when import WhenError, read_weekly, weekly
+from bot.lib.when_words import words_of
 from storage.models import CanvassSession, CanvassSlot
 from storage.vocabulary import ORGANISER
 
@@ -41,7 +42,7 @@ async def schedule(ctx: Context, text: str) -> Reply:
         "/canvass schedule saturday 10:30 Market Cross 8"
     )
     try:
-        weekday, at, used = read_weekly(words)
+        weekday, at, used = read_weekly(words, words=words_of(ctx.t))
     except WhenError:
         raise ctx.refuse(example) from None
     rest = words[used:]

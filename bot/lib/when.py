@@ -5,7 +5,8 @@ behind /meeting, /poll (its times and --closes), /canvass schedule and /campaign
 same with the local reading and a flag for a wall time that happens twice. The same
 words and times are read by ``read_time_of_day`` (a time alone), ``read_weekly`` (a
 weekday and a time: "saturdays 10:30") and ``read_date`` (a calendar date alone). What
-is read (English words; another language adds its own words to a copy of ``ENGLISH``):
+is read (English words; another language adds its own, from CLDR, with
+``bot.lib.when_words.words_for``):
 
     2026-12-03 19:00        ISO date (also 2026/12/03, 2026.12.03, 2026-12-03T19:00)
     3 dec 19:00             day and month name, the year optional (then the next such day):
@@ -18,8 +19,14 @@ is read (English words; another language adds its own words to a copy of ``ENGLI
     19:00                   a time alone is today
 
 Times: ``19:00``, ``19.00``, ``7pm``, ``7 pm``, ``7:30pm``, ``7:30 pm``, ``noon``. The
-parts may come in any order; "at", "on", "of", "the" and commas are ignored; case does not
-matter. Digits of any script (Arabic-Indic, Devanagari...) are read as the digits they are.
+parts may come in any order; "at", "on", "of", "the" and commas are ignored; case and
+accents do not matter ("miercoles" is "miércoles"). Digits of any script (Arabic-Indic,
+Devanagari...) are read as the digits they are.
+
+A word of the table may be a phrase ("dydd mawrth", "el próximo martes"): the longest
+phrase is read first. A word may mean two things (``Word.also``), told apart by its
+neighbours: a weekday or a month (Spanish "mar": "mar 19:00" is Tuesday, "3 mar 19:00"
+March), a word to ignore or a meridiem (Welsh "am 19:00" is "at 19:00", "7 am" is 7:00).
 
 A numeric date with the day or month first (``3/12/2026``, ``03.12.2026``, ``3/12``) is
 refused as ambiguous, even where only one reading is possible, so members learn one form.
@@ -98,6 +105,7 @@ WordKind = Literal[
     "weekday",  # value: Monday 0 .. Sunday 6
     "weekdays",  # "saturdays": every such weekday (read_weekday and read_weekly only)
     "next",  # "next <weekday>": strictly after today
+    "weekday_after",  # value: a weekday strictly after today (a phrase: "el próximo martes")
     "in",  # "in <number> <unit>"
     "unit",  # value: days in the unit
     "month",  # value: 1 .. 12
@@ -111,6 +119,19 @@ WordKind = Literal[
 class Word(NamedTuple):
     kind: WordKind
     value: int = 0
+    also: tuple[WordKind, int] | None = None
+    """A second meaning, taken where the neighbours call for it: a month next to a day
+    number (where ``kind`` is a weekday), a meridiem after an hour (where it is a filler),
+    and the other way round."""
+
+
+def fold(text: str) -> str:
+    """A word as the table keeps it: casefolded, without accents ("Miércoles" is
+    "miercoles"). Digits are left as they are."""
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    return unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
+    )
 
 
 def _words(kind: WordKind, table: Mapping[str, int]) -> dict[str, Word]:
@@ -191,7 +212,12 @@ ENGLISH: Mapping[str, Word] = {
     **_words("clock", {"noon": 12 * 60, "midday": 12 * 60}),
     **_words("filler", {"at": 0, "on": 0, "of": 0, "the": 0}),
 }
-"""Words (casefolded) and what they mean. A translation adds its own: ``{**ENGLISH, ...}``."""
+"""Words (folded: ``fold``) and what they mean. A language adds its own
+(``bot.lib.when_words.words_for``)."""
+_PAIRS = ({"weekday", "month"}, {"filler", "meridiem"})
+"""The two meanings one word may have, told apart by its neighbours."""
+MAX_PHRASE = 4
+"""The most words a phrase of the table has."""
 
 
 @dataclass(frozen=True)
@@ -222,15 +248,78 @@ _DateSpec = (
 def _normalise(text: str) -> list[str]:
     """Casefolded tokens, every digit made ASCII, commas and a closing "!", "?" or "."
     dropped (not a dot after a digit: "3.12." is a date)."""
-    digits = "".join(
-        str(unicodedata.decimal(ch, ch)) if ch.isdecimal() else ch for ch in text
-    ).casefold()
+    digits = fold(
+        "".join(str(unicodedata.decimal(ch, ch)) if ch.isdecimal() else ch for ch in text)
+    )
     digits = re.sub(r"(?<![0-9])\.$", "", digits.rstrip().rstrip("!?"))
     tokens: list[str] = []
     for token in re.sub(r"[,;]", " ", digits).split():
         iso = _ISO_DATE_TIME.fullmatch(token)
-        tokens.extend(iso.groups() if iso else [token])
-    return tokens
+        # "sáb." and "dic." are abbreviations: their dot is no part of the word.
+        tokens.extend(iso.groups() if iso else [re.sub(r"(?<=[^\W\d_])\.$", "", token)])
+    return [token for token in tokens if token]
+
+
+def _phrases(tokens: list[str], words: Mapping[str, Word]) -> list[str]:
+    """``tokens`` with each run that is a phrase of ``words`` joined into one, longest
+    first ("dydd mawrth nesaf" before "dydd mawrth")."""
+    joined: list[str] = []
+    at = 0
+    while at < len(tokens):
+        for n in range(min(MAX_PHRASE, len(tokens) - at), 1, -1):
+            phrase = " ".join(tokens[at : at + n])
+            if phrase in words:
+                joined.append(phrase)
+                at += n
+                break
+        else:
+            joined.append(tokens[at])
+            at += 1
+    return joined
+
+
+def _as(word: Word | None, *kinds: WordKind) -> Word | None:
+    """``word`` in the meaning of one of ``kinds`` (its first or its second), if it has one."""
+    if word is None:
+        return None
+    if word.kind in kinds:
+        return word
+    if word.also is not None and word.also[0] in kinds:
+        return Word(*word.also)
+    return None
+
+
+_HOUR = re.compile(r"[0-9]{1,2}(?:[:.][0-9]{2})?")
+_DAY_NUMBER = re.compile(r"[0-9]{1,2}([^\W\d_]*)")
+
+
+def _meanings(tokens: list[str], words: Mapping[str, Word]) -> list[tuple[str, Word | None]]:
+    """Each token with the meaning it has here, the words to ignore left out: a word
+    with two meanings is a meridiem right after an hour ("7 am"), a month next to a day
+    number ("3 mar", "mar 3"; not "mar 7 pm"), otherwise its other meaning."""
+
+    def day_number(index: int) -> bool:
+        if not 0 <= index < len(tokens) or not (number := _DAY_NUMBER.fullmatch(tokens[index])):
+            return False
+        if number.group(1):
+            return _as(words.get(number.group(1)), "ordinal") is not None
+        after = words.get(tokens[index + 1]) if index + 1 < len(tokens) else None
+        return _as(after, "meridiem") is None
+
+    kept: list[tuple[str, Word | None]] = []
+    for index, token in enumerate(tokens):
+        word = words.get(token)
+        if word is not None and word.also is not None:
+            kinds = {word.kind, word.also[0]}
+            if kinds == {"filler", "meridiem"}:
+                after_hour = index > 0 and _HOUR.fullmatch(tokens[index - 1]) is not None
+                word = _as(word, "meridiem" if after_hour else "filler")
+            elif kinds == {"weekday", "month"}:
+                by_day = day_number(index - 1) or day_number(index + 1)
+                word = _as(word, "month" if by_day else "weekday")
+        if word is None or word.kind != "filler":
+            kept.append((token, word))
+    return kept
 
 
 class _Reader:
@@ -238,14 +327,16 @@ class _Reader:
 
     def __init__(self, tokens: list[str], words: Mapping[str, Word]) -> None:
         self.words = words
-        self.tokens = [t for t in tokens if (w := words.get(t)) is None or w.kind != "filler"]
+        kept = _meanings(_phrases(tokens, words), words)
+        self.tokens = [token for token, _ in kept]
+        self.meanings = [word for _, word in kept]
         self.at = 0
         self.date: _DateSpec | None = None
         self.time: tuple[int, int] | None = None
 
     def word(self, offset: int = 0) -> Word | None:
         index = self.at + offset
-        return self.words.get(self.tokens[index]) if index < len(self.tokens) else None
+        return self.meanings[index] if index < len(self.meanings) else None
 
     def number(self, offset: int = 0, *, digits: int = 4) -> int | None:
         """A plain number (no suffix) at ``offset``, of at most ``digits`` digits."""
@@ -277,8 +368,8 @@ class _Reader:
         """The meaning of letters glued to a number; unreadable if they mean nothing here."""
         if not text:
             return None
-        word = self.words.get(text)
-        if word is None or word.kind not in ("meridiem", "ordinal"):
+        word = _as(self.words.get(text), "meridiem", "ordinal")
+        if word is None:
             raise self.unreadable()
         return word
 
@@ -316,13 +407,15 @@ class _Reader:
             raise WhenError("ambiguous", text=token[:30])
         if number := _NUMBER.fullmatch(token):
             return self.number_first(int(number.group(1)), self.suffix(number.group(2)))
-        word = self.words.get(token)
+        word = self.word()
         if word is None:
             raise self.unreadable()
         if word.kind == "day":
             self.set_date(("days", word.value))
         elif word.kind == "weekday":
             self.set_date(("weekday", word.value, False))
+        elif word.kind == "weekday_after":
+            self.set_date(("weekday", word.value, True))
         elif word.kind == "next":
             after = self.word(1)
             if after is None or after.kind != "weekday":
@@ -340,8 +433,7 @@ class _Reader:
             if day is None and self.at + 1 < len(self.tokens):
                 ordinal = _NUMBER.fullmatch(self.tokens[self.at + 1])
                 if ordinal and len(ordinal.group(1)) <= 2:
-                    suffix = self.words.get(ordinal.group(2))
-                    if suffix is not None and suffix.kind == "ordinal":
+                    if _as(self.words.get(ordinal.group(2)), "ordinal") is not None:
                         day = int(ordinal.group(1))
             if day is None:
                 raise self.unreadable()
@@ -478,8 +570,9 @@ def read_weekday(text: str, *, words: Mapping[str, Word] = ENGLISH) -> int:
     """A weekday named alone, 0 (Monday) to 6: ``saturday``, ``sat``, ``Sat.``, or
     ``saturdays`` (as in "every Saturday"). Raises ``WhenError("unreadable")``."""
     tokens = _normalise(text) if len(text) <= MAX_LENGTH else []
-    word = words.get(tokens[0]) if len(tokens) == 1 else None
-    if word is None or word.kind not in ("weekday", "weekdays"):
+    kept = _meanings(_phrases(tokens, words), words)
+    word = _as(kept[0][1], "weekday", "weekdays") if len(kept) == 1 else None
+    if word is None:
         raise WhenError("unreadable", **({"word": tokens[0][:30]} if tokens else {}))
     return word.value
 
@@ -490,11 +583,28 @@ def read_weekly(
     """A weekday and a time of day at the start of the words ``typed``
     (``saturday 10:30``, ``sat 7 pm``, ``saturdays noon``): the weekday (0 = Monday),
     the time, and how many of the words they took; the rest is the caller's (a meeting
-    point). The time takes a second word only where that changes it ("7 pm"), never
-    one that changes nothing ("10:30 the"). Raises ``WhenError``."""
+    point). The weekday may be a phrase ("dydd Sadwrn 10:30", "los sábados 10:30"). The
+    time takes a second word only where that changes it ("7 pm"), never one that
+    changes nothing ("10:30 the"). Raises ``WhenError``."""
     if not typed:
         raise WhenError("unreadable")
-    weekday = read_weekday(typed[0], words=words)
+    for n in range(min(MAX_PHRASE, len(typed)), 0, -1):
+        try:
+            weekday = read_weekday(" ".join(typed[:n]), words=words)
+        except WhenError:
+            if n == 1:
+                raise
+            continue
+        used = n - 1
+        break
+    weekday, at, took = _weekly_time(weekday, typed[used:], words)
+    return weekday, at, took + used
+
+
+def _weekly_time(
+    weekday: int, typed: Sequence[str], words: Mapping[str, Word]
+) -> tuple[int, dt.time, int]:
+    """``read_weekly`` once the weekday was read: ``typed[0]`` its last word."""
     if len(typed) < 2:
         raise WhenError("no_time")
     try:

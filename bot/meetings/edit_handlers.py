@@ -12,6 +12,7 @@ from bot.kernel.i18n import format_local
 from bot.kernel.messages import Button, Reply
 from bot.kernel.registry import action
 from bot.lib.when import WhenError, read_when
+from bot.lib.when_words import words_of
 from bot.meetings.access import (
     gate,
     staff_meeting,
@@ -95,7 +96,7 @@ async def edit(ctx: Context, text: str) -> Reply:
     tz = branch.timezone
     if what == "time":
         try:
-            when = read_when(value, ctx.now, ZoneInfo(tz))
+            when = read_when(value, ctx.now, ZoneInfo(tz), words=words_of(ctx.t))
         except WhenError as exc:
             raise ctx.refuse(when_problem(ctx.t, exc)) from None
         if when.at == meeting.starts_at:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from bot.lib.when import When, WhenError, read_when
+from bot.lib.when import ENGLISH, When, WhenError, Word, read_when
 from storage.vocabulary import (
     ASSEMBLY,
     IN_PERSON,
@@ -131,7 +132,9 @@ def _options(tokens: list[Token]) -> tuple[list[Token], int | None, str | None, 
     return tokens, capacity, rule, count
 
 
-def _read_date(tokens: list[Token], now: dt.datetime, tz: ZoneInfo) -> tuple[When, int]:
+def _read_date(
+    tokens: list[Token], now: dt.datetime, tz: ZoneInfo, words: Mapping[str, Word]
+) -> tuple[When, int]:
     """The date and time at the start of ``tokens``, and how many tokens it took:
     the longest run of words that reads as one (so "next tue 19:00" is not cut short),
     without trailing words that change nothing ("at", "the")."""
@@ -142,7 +145,7 @@ def _read_date(tokens: list[Token], now: dt.datetime, tz: ZoneInfo) -> tuple[Whe
         if any(t.quoted for t in prefix):
             continue
         try:
-            when = read_when(" ".join(t.text for t in prefix), now, tz)
+            when = read_when(" ".join(t.text for t in prefix), now, tz, words=words)
         except WhenError as exc:
             last = exc
             if specific is None and exc.reason != "unreadable":
@@ -150,7 +153,7 @@ def _read_date(tokens: list[Token], now: dt.datetime, tz: ZoneInfo) -> tuple[Whe
             continue
         while n > 1:
             try:
-                shorter = read_when(" ".join(t.text for t in tokens[: n - 1]), now, tz)
+                shorter = read_when(" ".join(t.text for t in tokens[: n - 1]), now, tz, words=words)
             except WhenError:
                 break
             if shorter.at != when.at:
@@ -188,12 +191,15 @@ def _place_and_title(kind: str, tokens: list[Token]) -> tuple[str, str | None]:
     return place, title or None
 
 
-def parse_line(text: str, now: dt.datetime, tz: ZoneInfo) -> Draft:
+def parse_line(
+    text: str, now: dt.datetime, tz: ZoneInfo, *, words: Mapping[str, Word] = ENGLISH
+) -> Draft:
     """``<kind> <date and time> <link or place> [title] [cap N] [weekly|monthly [xN]]``.
 
     The place of a face-to-face meeting or an assembly is the rest of the line, or a
     "quoted phrase" followed by the title; an online call's link is any word that is a
-    link, the other words its title. Raises ``LineError``."""
+    link, the other words its title. The date is read in ``words`` (the person's language's:
+    ``bot.lib.when_words.words_of``). Raises ``LineError``."""
     if len(text) > LINE_LIMIT:
         raise LineError("too_long")
     tokens = tokenize(text)
@@ -201,7 +207,7 @@ def parse_line(text: str, now: dt.datetime, tz: ZoneInfo) -> Draft:
     if kind is None:
         raise LineError("kind")
     rest, capacity, rule, count = _options(tokens[1:])
-    when, used = _read_date(rest, now, tz)
+    when, used = _read_date(rest, now, tz, words)
     place, title = _place_and_title(kind, rest[used:])
     return Draft(kind, when, place, title, capacity, rule, count or 1)
 

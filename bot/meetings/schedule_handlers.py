@@ -15,6 +15,7 @@ from bot.kernel.i18n import format_local
 from bot.kernel.messages import Button, Reply
 from bot.kernel.registry import action
 from bot.lib.when import WhenError, read_when, recurrences, wall_text
+from bot.lib.when_words import words_of
 from bot.meetings.access import (
     button_rows,
     gate,
@@ -138,7 +139,7 @@ async def guided_step(ctx: Context, branch: Branch, draft: Prompt, text: str) ->
     when_typed = draft.payload.get("when")
     if not when_typed:
         try:
-            when = read_when(text, ctx.now, ZoneInfo(branch.timezone))
+            when = read_when(text, ctx.now, ZoneInfo(branch.timezone), words=words_of(ctx.t))
         except WhenError as exc:
             raise ctx.refuse(when_problem(ctx.t, exc)) from None
         await ctx.take_prompt(str(draft.id), "mtdraft")
@@ -164,7 +165,12 @@ async def guided_step(ctx: Context, branch: Branch, draft: Prompt, text: str) ->
             )
         return Reply(ask)
     try:
-        parsed = parse_line(f"{kind} {when_typed} {text}", ctx.now, ZoneInfo(branch.timezone))
+        parsed = parse_line(
+            f"{kind} {when_typed} {text}",
+            ctx.now,
+            ZoneInfo(branch.timezone),
+            words=words_of(ctx.t),
+        )
     except LineError as exc:
         raise ctx.refuse(_line_problem(ctx, exc, branch.timezone)) from None
     await ctx.take_prompt(str(draft.id), "mtdraft")
@@ -173,7 +179,7 @@ async def guided_step(ctx: Context, branch: Branch, draft: Prompt, text: str) ->
 
 async def from_line(ctx: Context, branch: Branch, text: str) -> Reply:
     try:
-        parsed = parse_line(text, ctx.now, ZoneInfo(branch.timezone))
+        parsed = parse_line(text, ctx.now, ZoneInfo(branch.timezone), words=words_of(ctx.t))
     except LineError as exc:
         raise ctx.refuse(_line_problem(ctx, exc, branch.timezone)) from None
     return await _echo(ctx, branch, parsed)

@@ -18,6 +18,7 @@ from bot.kernel.outbox import Recipients, enqueue, enqueue_for
 from bot.kernel.permissions import holds_at_region, holds_nationally
 from bot.kernel.registry import action
 from bot.lib.when import WhenError, read_when, wall_text
+from bot.lib.when_words import words_of
 from bot.meetings.texts import when_problem
 from bot.polls.access import organises
 from bot.polls.draft import Draft, parse_draft
@@ -141,7 +142,7 @@ def _options_and_close(
     closes; a refusal for a date that cannot be read or a close that comes too late."""
     if draft.closes:
         try:
-            closes = read_when(draft.closes, ctx.now, zone).at
+            closes = read_when(draft.closes, ctx.now, zone, words=words_of(ctx.t)).at
         except WhenError as exc:
             raise ctx.refuse(
                 ctx.t("--closes: {problem}", problem=when_problem(ctx.t, exc))
@@ -153,7 +154,7 @@ def _options_and_close(
         times = []
         for option in options:
             try:
-                times.append(read_when(option, ctx.now, zone))
+                times.append(read_when(option, ctx.now, zone, words=words_of(ctx.t)))
             except WhenError as exc:
                 raise ctx.refuse(
                     ctx.t(
