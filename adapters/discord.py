@@ -5,7 +5,8 @@ description (:class:`~bot.kernel.registry.CommandSpec`): its typed parameters be
 options (a person or a branch suggested as typed, a choice from a list), and
 the values are put back together as the command would be typed on Telegram,
 then handed to the core as a neutral :class:`~bot.kernel.messages.Request`. Buttons
-are the core's ``action:id`` (:mod:`adapters.discord_replies`).
+are the core's ``action:id`` (:mod:`adapters.discord_replies`). The descriptions are
+in every language the catalogue has (:mod:`adapters.discord_commands`).
 
 A command the core takes more than two seconds to answer is deferred (Discord
 allows three) and followed up. Intents: guilds only. Slash commands need
@@ -31,6 +32,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from adapters.discord_commands import CatalogueTranslator, described
 from adapters.discord_gateway import Alone, Gateway, Lead, Leads
 from adapters.discord_replies import Answers, CoreButton, DiscordTransport
 from bot.kernel.config import Settings
@@ -89,6 +91,7 @@ class OrganiserBot(commands.Bot):
     async def setup_hook(self) -> None:
         self.add_dynamic_items(CoreButton)
         self.tree.error(self.adapter.on_app_command_error)
+        await self.tree.set_translator(CatalogueTranslator(self.adapter.settings.default_locale))
         await self.adapter.publish_commands()
 
 
@@ -149,7 +152,11 @@ class DiscordAdapter:
         )
         if guild is not None:
             tree.copy_global_to(guild=guild)
-        payload = [c.to_dict(tree) for c in tree.get_commands(guild=guild)]
+        translated = tree.translator
+        payload = [  # with every language's descriptions: a new translation is synced too
+            await c.get_translated_payload(tree, translated) if translated else c.to_dict(tree)
+            for c in tree.get_commands(guild=guild)
+        ]
         digest = hashlib.sha256(
             json.dumps(payload, sort_keys=True, default=str).encode()
         ).hexdigest()
@@ -186,7 +193,7 @@ class DiscordAdapter:
         )
         t = translator(self.settings.default_locale)
         if params:
-            app_commands.describe(**{p.name: t(p.description)[:100] for p in params})(callback)
+            app_commands.describe(**{p.name: described(t, p.description) for p in params})(callback)
         choices = {
             p.name: [app_commands.Choice(name=c, value=c) for c in p.choices]
             for p in params
@@ -198,7 +205,7 @@ class DiscordAdapter:
         if suggests:
             app_commands.autocomplete(**suggests)(callback)
         return app_commands.Command(
-            name=spec.name_on(PLATFORM), description=t(spec.summary)[:100], callback=callback
+            name=spec.name_on(PLATFORM), description=described(t, spec.summary), callback=callback
         )
 
     def _suggester(

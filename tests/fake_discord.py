@@ -141,6 +141,11 @@ SUB_COMMAND, SUB_COMMAND_GROUP, STRING, INTEGER, BOOLEAN = 1, 2, 3, 4, 5
 USER, CHANNEL, ROLE, MENTIONABLE, NUMBER, ATTACHMENT = 6, 7, 8, 9, 10, 11
 
 _COMMAND_NAME = re.compile(r"[-_\w]{1,32}")
+# The locales Discord localises commands into (its API reference, "Locales").
+DISCORD_LOCALES = frozenset(
+    "id da de en-GB en-US es-ES es-419 fr hr it lt hu nl no pl pt-BR ro fi sv-SE vi tr "
+    "cs el bg ru uk hi th zh-CN ja zh-TW ko".split()
+)
 _FILE_FIELD = re.compile(r"files\[(\d+)\]")
 
 UserLike = int | Mapping[str, Any]
@@ -2495,6 +2500,7 @@ class FakeDiscord:
                 "BASE_TYPE_BAD_LENGTH",
                 "Must be between 1 and 100 in length.",
             )
+        self._check_localizations(command, path)
         options = command.get("options") or []
         if len(options) > 25:
             raise form_error(
@@ -2517,6 +2523,21 @@ class FakeDiscord:
                     "Required options must be placed before non-required options",
                 )
             optional_seen = optional_seen or not option.get("required")
+
+    @staticmethod
+    def _check_localizations(command: Mapping[str, Any], path: list[str | int]) -> None:
+        """A name's or description's localizations: Discord's locales only, each
+        as long as the default may be."""
+        for field_name, fits in (
+            ("name_localizations", lambda text: bool(_COMMAND_NAME.fullmatch(text))),
+            ("description_localizations", lambda text: 1 <= len(text) <= 100),
+        ):
+            for locale, text in (command.get(field_name) or {}).items():
+                where: list[str | int] = [*path, field_name, locale]
+                if locale not in DISCORD_LOCALES:
+                    raise form_error(where, "LOCALE_INVALID", f"Invalid locale: {locale!r}")
+                if not isinstance(text, str) or not fits(text):
+                    raise form_error(where, "BASE_TYPE_BAD_LENGTH", "Invalid value.")
 
     # -- guild
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import write_po
 from sqlalchemy import func, select
 
+import bot.kernel.i18n
 from bot.app import build_timed_jobs
 from bot.kernel.clock import FixedClock
 from bot.kernel.config import Settings
@@ -318,3 +324,25 @@ async def seed_by_lottery(
     first = await chat.say(witnesses[0], f"/draw seed {draw_id} {result}")
     assert "Result noted" in first[0].text, text(first)
     return await chat.say(witnesses[1], f"/draw seed {draw_id} {result}")
+
+
+@contextmanager
+def catalogues(directory: Path, sentences: Mapping[str, Mapping[str, str]]) -> Iterator[None]:
+    """The bot's catalogue is, while inside, only ``sentences`` (language -> msgid ->
+    translation), written as .po files under ``directory``: a test of what happens
+    per language that does not depend on the shipped translations."""
+    for lang, translated in sentences.items():
+        catalog = Catalog(locale=lang)
+        for msgid, msgstr in translated.items():
+            catalog.add(msgid, msgstr)
+        po = directory / lang / "LC_MESSAGES" / "messages.po"
+        po.parent.mkdir(parents=True)
+        with po.open("wb") as fh:
+            write_po(fh, catalog)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bot.kernel.i18n, "LOCALE_DIR", directory)
+        bot.kernel.i18n._load.cache_clear()
+        try:
+            yield
+        finally:
+            bot.kernel.i18n._load.cache_clear()

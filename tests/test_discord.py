@@ -38,7 +38,7 @@ from storage.models import (
     SecretBallot,
 )
 from tests.fake_discord import CHANNELS, EPHEMERAL, GUILD_ID, TOKEN, FakeDiscord, InteractionRecord
-from tests.helpers import Chat, confirm_link, link_demo_people, snapshot
+from tests.helpers import Chat, catalogues, confirm_link, link_demo_people, snapshot
 from tests.observed import ObservedDiscord
 
 ALICE, BOB, CAROL, DAN, KAI = 401, 402, 403, 404, 411
@@ -620,3 +620,55 @@ async def test_a_dues_renewal_reminder_reaches_the_member_privately_on_discord(r
     ]
     assert len(got) == 1 and "To renew: https://party.example/renew" in got[0]
     assert not any("membership dues are paid" in m["content"] for m in rig.fake.messages_to(BOB))
+
+
+# Two languages of a catalogue made for the test (not the shipped translations).
+JOIN, PLACE = "find your local branch and join it", "your town or postcode"
+MENU_CATALOGUES = {
+    "cy": {JOIN: "dewch o hyd i'ch cangen leol ac ymunwch"},
+    "es": {JOIN: "encuentra tu grupo local y únete", PLACE: "tu ciudad o código postal"},
+}
+
+
+async def _localized_commands(
+    tmp_path: Path, sqlite_template: Path, **settings: Any
+) -> dict[str, dict[str, Any]]:
+    with catalogues(tmp_path / "locale", MENU_CATALOGUES):
+        rigs = _rig(tmp_path, sqlite_template, **settings)
+        try:
+            rig = await anext(rigs)
+            return {c["name"]: c for c in rig.fake.registered_commands()}
+        finally:
+            await rigs.aclose()
+
+
+async def test_the_slash_commands_are_described_in_each_language(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    registered = await _localized_commands(tmp_path, sqlite_template)
+    join = registered["join"]
+    assert join["description"] == JOIN
+    # Spanish in both of Discord's Spanish locales; Discord has no Welsh one (the fake
+    # refuses a locale Discord does not know, as Discord does).
+    spanish = "encuentra tu grupo local y únete"
+    assert join["description_localizations"] == {"es-ES": spanish, "es-419": spanish}
+    (place,) = join["options"]
+    assert place["description"] == PLACE
+    assert place["description_localizations"] == {
+        "es-ES": "tu ciudad o código postal",
+        "es-419": "tu ciudad o código postal",
+    }
+    # Names are typed the same in every language; an untranslated sentence is left
+    # to the default.
+    assert not join.get("name_localizations")
+    assert not registered["mydata"].get("description_localizations")
+
+
+async def test_a_spanish_party_describes_its_commands_in_english_to_english_clients(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    registered = await _localized_commands(tmp_path, sqlite_template, default_locale="es")
+    join = registered["join"]
+    assert join["description"] == "encuentra tu grupo local y únete"
+    assert join["description_localizations"] == {"en-US": JOIN, "en-GB": JOIN}
+    assert join["options"][0]["description"] == "tu ciudad o código postal"

@@ -26,7 +26,7 @@ from bot.kernel.outbox import deliver_pending
 from storage.db import Database
 from storage.models import Identity, OutboxMessage
 from tests.fake_telegram import BOT_USERNAME, FakeTelegram, UploadedFile, free_port
-from tests.helpers import link_demo_people
+from tests.helpers import catalogues, link_demo_people
 from tests.observed import ObservedTelegram
 
 TOKEN = "123456:TEST-TOKEN"
@@ -463,3 +463,37 @@ async def test_a_dues_renewal_reminder_reaches_the_member_privately_over_telegra
     got = [t for t in rig.tg.sent_texts(103) if "Your membership dues are paid until" in t]
     assert len(got) == 1 and "To renew: https://party.example/renew" in got[0]
     assert not any("membership dues are paid" in t for t in rig.tg.sent_texts(102))
+
+
+# Two languages of a catalogue made for the test (not the shipped translations).
+MENU_CATALOGUES = {
+    "cy": {"find your local branch and join it": "dewch o hyd i'ch cangen leol ac ymunwch"},
+    "es": {"find your local branch and join it": "encuentra tu grupo local y únete"},
+}
+
+
+@pytest.fixture
+async def menus_rig(tmp_path: Path, sqlite_template: Path) -> AsyncIterator[Rig]:
+    with catalogues(tmp_path / "locale", MENU_CATALOGUES):
+        async for r in _rig(tmp_path, sqlite_template):
+            yield r
+
+
+async def test_the_command_menus_are_published_in_each_language(menus_rig: Rig) -> None:
+    menus = {
+        (json.loads(scope)["type"], language): {c["command"]: c["description"] for c in menu}
+        for (scope, language), menu in menus_rig.tg.commands.items()
+    }
+    # The default menu (no language code) and one per catalogue, for each kind of chat.
+    assert set(menus) == {
+        (chats, language)
+        for chats in ("all_private_chats", "all_group_chats")
+        for language in ("", "cy", "es")
+    }
+    assert menus["all_private_chats", ""]["join"] == "find your local branch and join it"
+    assert menus["all_private_chats", "cy"]["join"] == "dewch o hyd i'ch cangen leol ac ymunwch"
+    assert menus["all_private_chats", "es"]["join"] == "encuentra tu grupo local y únete"
+    # Each language's menu offers the same commands; what is not translated reads English.
+    assert menus["all_private_chats", "es"].keys() == menus["all_private_chats", ""].keys()
+    assert menus["all_private_chats", "es"]["mydata"] == menus["all_private_chats", ""]["mydata"]
+    assert "linkchat" in menus["all_group_chats", "cy"]
