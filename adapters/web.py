@@ -99,6 +99,13 @@ def pages_app(site: Site) -> web.Application:
         page = static_file(request.match_info["name"])
         return _answer(page) if page is not None else await missing(request)
 
+    async def branches(request: web.Request) -> web.Response:
+        return _answer(await site.directory(reader(request), request.query.get("q", "")))
+
+    async def qr(request: web.Request) -> web.Response:
+        page = await site.join_qr(request.match_info["slug"])
+        return _answer(page) if page is not None else await missing(request)
+
     async def home(request: web.Request) -> web.Response:
         raise web.HTTPFound("/branches")
 
@@ -106,6 +113,8 @@ def pages_app(site: Site) -> web.Application:
     app.router.add_get("/", home)
     app.router.add_get("/draws/{ident}", draw)
     app.router.add_get("/draws/{ident}/record.json", record)
+    app.router.add_get("/branches", branches)
+    app.router.add_get("/branches/{slug}/qr.png", qr)
     app.router.add_get("/static/{name}", static)
     app.router.add_get("/{tail:.*}", missing)
     return app

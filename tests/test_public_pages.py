@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime as dt
+import io
 import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -13,6 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
+import zxingcpp
+from PIL import Image
 from sqlalchemy import select
 
 from adapters.web import start_pages
@@ -20,8 +24,8 @@ from bot.lib.sortition.drawing import reserve_order
 from bot.lib.sortition.encoding import digest
 from bot.lib.sortition.verification import verify
 from bot.public.pages import Site
-from bot.public.rules import pick_language
-from storage.models import Draw, Invitation, Person
+from bot.public.rules import matches, pick_language, search_terms
+from storage.models import Draw, Invitation, Meeting, Person
 from tests.browser import (
     DESKTOP,
     PHONE,
@@ -271,3 +275,86 @@ def test_the_language_is_the_switchers_then_the_browsers_then_the_partys() -> No
     assert pick_language(None, "cy-GB, en;q=0.5", shipped, "en") == "cy"
     assert pick_language("xx", "de, fr;q=0.2", shipped, "cy") == "cy"
     assert pick_language(None, "es;q=0, garbage;;q=x", shipped, "en") == "en"
+
+
+# --- the branch directory --------------------------------------------------------------
+
+
+async def assembly(demo: Chat, branch_id: int, title: str, days: int, place: str) -> None:
+    """A people's assembly of the branch, ``days`` from now (a public meeting)."""
+    now = demo.clock.now()
+    async with demo.core.db.transaction() as session:
+        session.add(
+            Meeting(
+                branch_id=branch_id,
+                kind="assembly",
+                title=title,
+                starts_at=now + dt.timedelta(days=days),
+                minutes_long=90,
+                place=place,
+                created_at=now,
+            )
+        )
+
+
+async def listed(driver: Any, url: str, query: str | None) -> dict[str, Any]:
+    """Open the directory, type ``query`` in its search box: the branches shown."""
+
+    def run() -> dict[str, Any]:
+        from selenium.webdriver.common.by import By
+
+        driver.get(url)
+        if query is not None:
+            box = driver.find_element(By.ID, "q")
+            box.clear()
+            box.send_keys(query)
+        items = driver.find_elements(By.CSS_SELECTOR, "ul.branches > li")
+        return {
+            "shown": [i.find_element(By.TAG_NAME, "h2").text for i in items if i.is_displayed()],
+            "found": driver.find_element(By.CLASS_NAME, "found").text,
+            "errors": console_errors(driver),
+        }
+
+    return await asyncio.to_thread(run)
+
+
+async def test_the_directory_lists_branches_and_filters_them_in_the_page(
+    demo: Chat, site: str, browser: Any, tmp_path: Path
+) -> None:
+    demo.core.links.learn_telegram("organiser_bot")
+    await assembly(demo, 1, "Frome people's assembly: the high street", 9, "Frome Library")
+    await assembly(demo, 1, "A later one", 30, "The Cheese and Grain")
+    await assembly(demo, 2, "Bath people's assembly", -2, "Guildhall")  # past: not shown
+    everything = await listed(browser, f"{site}/branches", None)
+    assert everything["shown"] == ["Bath", "Frome"]  # Wells is only proposed
+    assert everything["errors"] == []
+    assert (await listed(browser, f"{site}/branches", "BA11 4AB"))["shown"] == ["Frome"]
+    assert (await listed(browser, f"{site}/branches", "nun"))["shown"] == ["Frome"]  # Nunney
+    assert (await listed(browser, f"{site}/branches", "ba"))["shown"] == ["Bath", "Frome"]
+    nowhere = await listed(browser, f"{site}/branches", "Glasgow")
+    assert nowhere["shown"] == [] and "No branch covers that yet" in nowhere["found"]
+    one = await listed(browser, f"{site}/branches", "bath")
+    assert one["shown"] == ["Bath"] and one["found"] == "1 branch matches."
+    async with httpx.AsyncClient(base_url=site) as client:
+        page = (await client.get("/branches")).text
+        qr = await client.get("/branches/frome/qr.png")
+        without_script = (await client.get("/branches", params={"q": "BA1"})).text
+    assert "Frome people&#x27;s assembly: the high street" in page and "Frome Library" in page
+    assert "A later one" not in page and "Guildhall" not in page
+    assert "https://t.me/organiser_bot?start=join-frome" in page
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(qr.content)))
+    assert [f.text for f in found] == ["https://t.me/organiser_bot?start=join-frome"]
+    # Without a script the form asks the server, which filters the same way.
+    assert re.findall(r"<li [^>]*hidden>.*?<h2[^>]*>(\w+)", without_script) == ["Frome"]
+    out = screenshot_dir(tmp_path)
+    await listed(browser, f"{site}/branches", None)
+    for name, (width, _) in (("phone", PHONE), ("desktop", DESKTOP)):
+        await asyncio.to_thread(full_page, browser, out / f"branches-{name}.png", width)
+
+
+def test_a_search_finds_a_place_its_first_letters_or_a_postcode() -> None:
+    places, postcodes = search_terms("Frome", "Frome, BA11, Beckington, Nunney", "South West")
+    for query in ("frome", "Fro", "nunney", "south", "BA11", "ba11 4ab", "BA", "B", " "):
+        assert matches(query, places, postcodes), query
+    for query in ("Bath", "BA1 1AA", "BA2", "Glasgow", "G1", "11"):
+        assert not matches(query, places, postcodes), query

@@ -18,12 +18,14 @@ from bot.draws.texts import describe
 from bot.kernel.clock import Clock
 from bot.kernel.config import Settings
 from bot.kernel.i18n import DEFAULT_LOCALE, Translator, available_locales, translator
-from bot.kernel.links import Links
+from bot.kernel.links import Links, branch_payload, qr_png
 from bot.lib.sortition.drawing import public_view
 from bot.public import queries, rules, texts
 from storage.db import Database
+from storage.models import Branch
 
 HTML = "text/html; charset=utf-8"
+MAX_QUERY = 100  # characters of a directory search
 STATIC_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -149,6 +151,54 @@ class Site:
                 "Cache-Control": "no-cache",
             },
         )
+
+    def join_link(self, branch: Branch) -> str | None:
+        """The link that joins ``branch``: its Telegram deep link where the bot's
+        name is known, else the party's Discord invite, else None."""
+        return (
+            self.links.telegram(branch_payload(branch)) or self.settings.discord_invite_url or None
+        )
+
+    async def directory(self, t: Translator, query: str = "") -> Page:
+        """``/branches``: every branch people can join, with its next people's
+        assembly and its join links; those not matching ``query`` hidden."""
+        query = query[:MAX_QUERY]
+        async with self.db.transaction() as session:
+            listed = await queries.directory(session, self.clock.now())
+        views = []
+        for item in listed:
+            branch, meeting = item.branch, item.next_meeting
+            places, postcodes = rules.search_terms(branch.name, branch.area, item.region)
+            views.append(
+                texts.BranchView(
+                    name=branch.name,
+                    slug=branch.slug,
+                    status=branch.status,
+                    region=item.region,
+                    area=branch.area,
+                    timezone=branch.timezone,
+                    places="|".join(places),
+                    postcodes=" ".join(postcodes),
+                    meeting_title=meeting.title if meeting else None,
+                    meeting_at=meeting.starts_at if meeting else None,
+                    meeting_place=meeting.place if meeting else None,
+                    telegram=self.links.telegram(branch_payload(branch)),
+                    discord=self.settings.discord_invite_url or None,
+                    qr=self.join_link(branch) is not None,
+                    shown=rules.matches(query, places, postcodes),
+                )
+            )
+        main = texts.directory_main(t, views, query)
+        return self._html(t, 200, t("Find your branch"), main, "/branches", ("branches.js",))
+
+    async def join_qr(self, slug: str) -> Page | None:
+        """A QR code of the link that joins the branch ``slug``, for leaflets."""
+        async with self.db.transaction() as session:
+            branch = await queries.listed_branch(session, slug)
+        link = self.join_link(branch) if branch is not None else None
+        if link is None:
+            return None
+        return Page(200, qr_png(link), "image/png", {"Cache-Control": "public, max-age=3600"})
 
 
 def _number(text: str) -> int | None:

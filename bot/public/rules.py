@@ -4,10 +4,12 @@ replacements in committed order). No database, no request."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bot.branches.rules import Area
 from bot.kernel.i18n import language
 from bot.lib.sortition.encoding import VACANCIES
 
@@ -111,3 +113,35 @@ def drawn_panel(record: Mapping[str, Any], index: int | None) -> list[str]:
 def pool_size(record: Mapping[str, Any]) -> int:
     entrants = record.get("entrants", record.get("pool"))
     return len(entrants) if isinstance(entrants, list) else 0
+
+
+def search_terms(name: str, area: str, region: str | None) -> tuple[list[str], list[str]]:
+    """What the directory's search matches for a branch: (place names,
+    casefolded: its name, region and the places its area names; its postcode
+    prefixes, upper-cased)."""
+    parsed = Area.parse(area)
+    places = sorted({name.casefold(), *parsed.places, *([region.casefold()] if region else [])})
+    return places, sorted(parsed.postcodes)
+
+
+def matches(query: str, places: Iterable[str], postcodes: Iterable[str]) -> bool:
+    """Does a search (a place, its first letters, a postcode or its prefix) find
+    a branch? The page's script (static/branches.js) decides the same way."""
+    text = query.strip().casefold()
+    if not text:
+        return True
+    if any(text in place for place in places):
+        return True
+    outward = query.strip().upper().split()[0]
+    if not re.match(r"[A-Z]{1,2}[0-9]?", outward):
+        return False
+    return any(
+        outward == prefix
+        or (outward.isalpha() and prefix.startswith(outward))  # still typing: "B", "BA"
+        or (
+            prefix.isalpha()
+            and outward.startswith(prefix)
+            and outward[len(prefix) : len(prefix) + 1].isdigit()
+        )
+        for prefix in postcodes
+    )

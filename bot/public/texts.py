@@ -356,3 +356,97 @@ def draw_main(t: Translator, view: DrawView, record_url: str) -> str:
 <h2 id="h-replacements">{e(t("Replacements, in committed order"))}</h2>
 {replacements}
 </section>"""
+
+
+# --- the branch directory --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BranchView:
+    """A branch as the directory shows it."""
+
+    name: str
+    slug: str
+    status: str
+    region: str | None
+    area: str
+    timezone: str
+    places: str  # what the search matches: names, casefolded, separated by "|"
+    postcodes: str  # postcode prefixes, upper-cased, separated by " "
+    meeting_title: str | None
+    meeting_at: dt.datetime | None
+    meeting_place: str | None
+    telegram: str | None  # the deep link that joins the branch
+    discord: str | None  # the party's Discord invite
+    qr: bool  # a QR code of the first link is served
+    shown: bool = True  # matches the search the page was asked with
+
+
+def directory_main(t: Translator, branches: Sequence[BranchView], query: str) -> str:
+    """The directory: every branch (those not matching ``query`` hidden) and the
+    search box that filters them in the page."""
+    items = []
+    for b in branches:
+        if b.meeting_at is not None:
+            meeting = (
+                f"<p><strong>{e(t('Next people’s assembly:'))}</strong> "
+                f"{e(b.meeting_title or '')}, {_when(t, b.meeting_at, b.timezone)}"
+                + (f", {e(b.meeting_place)}" if b.meeting_place else "")
+                + "</p>"
+            )
+        else:
+            meeting = f'<p class="meta">{e(t("No public meeting is planned yet."))}</p>'
+        joins = []
+        if b.telegram:
+            joins.append(f'<a class="button" href="{e(b.telegram)}">{e(t("Join on Telegram"))}</a>')
+        if b.discord:
+            joins.append(f'<a class="button" href="{e(b.discord)}">{e(t("Join on Discord"))}</a>')
+        qr = (
+            f'<figure><img src="/branches/{e(b.slug)}/qr.png" width="132" height="132" '
+            f'alt="{e(t("QR code of the link to join {branch}", branch=b.name))}">'
+            f"<figcaption>{e(t('For leaflets'))}</figcaption></figure>"
+            if b.qr
+            else ""
+        )
+        where = status_label_public(t, b.status) + (f" · {b.region}" if b.region else "")
+        items.append(
+            f'<li data-places="{e(b.places)}" data-postcodes="{e(b.postcodes)}"'
+            + ("" if b.shown else " hidden")
+            + ">"
+            f'<div><h2 id="b-{e(b.slug)}">{e(b.name)}</h2>'
+            f'<p class="meta">{e(where)}</p>'
+            f"<p>{e(t('Covers: {area}', area=b.area or b.name))}</p>"
+            f"{meeting}"
+            + (f'<p class="joins">{" ".join(joins)}</p>' if joins else "")
+            + f"</div>{qr}</li>"
+        )
+    listing = (
+        f'<ul class="branches">{"".join(items)}</ul>'
+        if branches
+        else f"<p>{e(t('No branch has started yet.'))}</p>"
+    )
+    counts = {
+        str(n): t.plural("{n} branch matches.", "{n} branches match.", n)
+        for n in range(1, len(branches) + 1)
+    }
+    none = t("No branch covers that yet: join the party and propose one.")
+    shown = sum(1 for b in branches if b.shown)
+    found = counts.get(str(shown), none) if query.strip() else ""
+    return f"""<h1>{e(t("Find your branch"))}</h1>
+<p>{e(t("Each branch meets in its area. Join one from your phone, or come to its next people's assembly: everyone living there is welcome."))}</p>
+<form class="search" role="search" action="/branches" method="get" data-counts="{e(json.dumps(counts, ensure_ascii=False))}" data-none="{e(none)}">
+<label for="q">{e(t("Your town, village or postcode"))}</label>
+<input type="search" id="q" name="q" value="{e(query)}" autocomplete="postal-code" enterkeyhint="search">
+<input type="hidden" name="lang" value="{e(t.locale)}">
+<button type="submit">{e(t("Search"))}</button>
+</form>
+<p class="found" role="status" aria-live="polite">{e(found)}</p>
+{listing}"""
+
+
+def status_label_public(t: Translator, status: str) -> str:
+    return {
+        "forming": t("Forming branch"),
+        "active": t("Active branch"),
+        "affiliated": t("Affiliated branch"),
+    }.get(status, status)
