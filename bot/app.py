@@ -66,6 +66,7 @@ from bot.polls import result_handlers as poll_results
 from bot.polls import vote_handlers as poll_votes
 from bot.privacy import handlers as privacy
 from bot.settings import handlers as settings
+from bot.settings import language_handlers as languages
 from storage.db import Database
 
 # Every feature whose commands, buttons and typed answers the bot answers, in the
@@ -86,6 +87,7 @@ FEATURES: tuple[ModuleType, ...] = (
     undo,
     canvass,
     settings,
+    languages,
     canvass_signup,
     canvass_schedule,
     canvass_results,

@@ -91,6 +91,9 @@ class Branch(Base):
     # Free text people search by: place names and postcode prefixes.
     area: Mapped[str] = mapped_column(Text, default="")
     timezone: Mapped[str] = mapped_column(String(64))
+    # The language its people read unless they or their platform say otherwise
+    # (None: the party's); set by its organisers with /branch language.
+    language: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), index=True)
     region_id: Mapped[int | None] = mapped_column(
         ForeignKey("regions.id", ondelete="SET NULL"), index=True
@@ -136,7 +139,14 @@ class Person(Base):
     # The short id the bot shows, by which organisers refer to people.
     short_id: Mapped[str] = mapped_column(String(8), unique=True)
     display_name: Mapped[str] = mapped_column(String(120))
-    locale: Mapped[str] = mapped_column(String(16), default="en")
+    # The language their platform tells us (Telegram's language_code, Discord's
+    # locale), refreshed as they write; "" when it tells none. The language they
+    # read is the first the bot speaks of: ``language``, this, their branch's, the
+    # party's (bot.kernel.people.reader_language).
+    locale: Mapped[str] = mapped_column(String(16), default="")
+    # The language they chose with /language (None: none chosen).
+    language: Mapped[str | None] = mapped_column(String(16))
+    # Their own time zone, set with /timezone (None: their branch's).
     timezone: Mapped[str | None] = mapped_column(String(64))
     branch_id: Mapped[int | None] = mapped_column(
         ForeignKey("branches.id", ondelete="SET NULL"), index=True

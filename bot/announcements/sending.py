@@ -88,4 +88,6 @@ async def queue(
             session, key=f"{key}:chat{chat_id}", text=text, now=now, branch_chat_id=chat_id
         )
     for _branch, who in found.private:
-        await enqueue_for(session, who, key=key, render=render, now=now)
+        await enqueue_for(
+            session, who, key=key, render=render, now=now, default_locale=default_locale
+        )

@@ -17,26 +17,29 @@ from bot.branches.texts import next_step, status_label
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
 from bot.kernel.effects import audit
-from bot.kernel.i18n import N_, format_local
+from bot.kernel.i18n import N_, find_language, format_local, language_name
 from bot.kernel.messages import Button, Reply
 from bot.kernel.permissions import is_member
 from bot.kernel.registry import GROUP, PRIVATE, Param, action, command
+from bot.settings.texts import language_unknown
 from storage.models import Branch, Region
-from storage.vocabulary import ADMIN, MERGED
+from storage.vocabulary import ADMIN, MERGED, ORGANISER
 
 MEMBER_LIST_LIMIT = 100
 
 
-BRANCH_EDITS = ("rename", "area", "timezone")
+BRANCH_EDITS = ("rename", "area", "timezone", "language")
 
 
 async def _edit_branch(ctx: Context, verb: str, rest: str) -> Reply:
-    """/branch rename|area|timezone <branch>: <value>, by the admins over the branch."""
+    """/branch rename|area|timezone <branch>: <value>, by the admins over the branch;
+    /branch language <branch>: <language>, by its organisers too."""
     name, _, value = rest.partition(":")
     branch = await branch_named_or_own(ctx, name.strip())
-    await require_staff(ctx, branch, (ADMIN,), "branch.edit")
+    roles = (ORGANISER, ADMIN) if verb == "language" else (ADMIN,)
+    await require_staff(ctx, branch, roles, "branch.edit")
     value = " ".join(value.split())
-    before: str
+    before: str | None
     if verb == "rename":
         new = clean_place(value)
         if new is None:
@@ -60,6 +63,18 @@ async def _edit_branch(ctx: Context, verb: str, rest: str) -> Reply:
             )
         before, branch.area = branch.area, area
         text = ctx.t("The {branch} branch covers: {area}.", branch=branch.name, area=area)
+    elif verb == "language":
+        lang = find_language(value)
+        if lang is None:
+            raise ctx.refuse(language_unknown(ctx.t, value or "?"))
+        before, branch.language = branch.language, lang
+        text = ctx.t(
+            "The {branch} branch's language is now {language}: its people read it unless "
+            "they chose another or their app speaks one I know.",
+            branch=branch.name,
+            language=language_name(lang),
+        )
+        value = lang
     else:
         if value not in available_timezones():
             raise ctx.refuse(
@@ -87,6 +102,11 @@ async def _edit_branch(ctx: Context, verb: str, rest: str) -> Reply:
             "rename|area|timezone <branch>: <value>",
             N_("rename a branch, set the places it covers or its time zone"),
             (ADMIN,),
+        ),
+        (
+            "language <branch>: <language>",
+            N_("the language the branch's people read unless they choose another"),
+            (ORGANISER, ADMIN),
         ),
         (
             "merge <branch>: <into branch>",

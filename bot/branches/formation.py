@@ -131,6 +131,7 @@ async def become_active(ctx: Context, branch: Branch, reason: str | None = None)
         ),
         now=ctx.now,
         exclude_id=ctx.person.id if ctx.person else None,
+        default_locale=ctx.settings.default_locale,
     )
     await announce(
         ctx,
@@ -153,6 +154,7 @@ async def guide(ctx: Context, branch: Branch, step: str) -> None:
         key=f"guide:{step}:{branch.id}",
         render=lambda t: write(t, branch, ctx.settings),
         now=ctx.now,
+        default_locale=ctx.settings.default_locale,
     )
 
 

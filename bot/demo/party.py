@@ -117,7 +117,6 @@ async def seed_demo(db: Database, settings: Settings, now: dt.datetime) -> bool:
             person = Person(
                 short_id=await new_short_id(session, rng),
                 display_name=name,
-                locale=settings.default_locale,
                 branch_id=branches[home].id if home else None,
                 joined_branch_at=now - dt.timedelta(days=90) if home else None,
                 dues_paid_until=_months(now.date(), months) if months is not None else None,

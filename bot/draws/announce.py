@@ -41,7 +41,14 @@ async def publish(
         )
     )
     if not chats:
-        await enqueue_for(session, people_in(body), key=key, render=render, now=now)
+        await enqueue_for(
+            session,
+            people_in(body),
+            key=key,
+            render=render,
+            now=now,
+            default_locale=settings.default_locale,
+        )
         return
     text = render(translator(settings.default_locale))
     if file is not None and len(file.content) > RECORD_FILE_LIMIT:

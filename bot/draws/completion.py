@@ -164,6 +164,7 @@ async def _announce_drawn(
         key=f"drawn-names:{draw.id}",
         render=lambda t: drawn_names_notice(t, body, names),
         now=now,
+        default_locale=settings.default_locale,
     )
 
 

@@ -23,8 +23,9 @@ from bot.draws.texts import (
     vacancy_notice,
 )
 from bot.kernel.config import Settings
-from bot.kernel.i18n import translator
+from bot.kernel.i18n import pick_language, translator
 from bot.kernel.outbox import enqueue, enqueue_for
+from bot.kernel.people import reader_language
 from bot.kernel.timed import Sweep
 from bot.lib.sortition.drawing import features_of, next_replacement, reserve_order, standing_after
 from storage.db import Database
@@ -37,7 +38,11 @@ async def send_invitation(
 ) -> Person | None:
     """Queue the invitation (Accept / Decline) to its person, in their language."""
     person = await session.get(Person, invitation.person_id)
-    t = translator(person.locale if person else settings.default_locale)
+    t = translator(
+        await reader_language(session, person, settings.default_locale)
+        if person
+        else pick_language(settings.default_locale)
+    )
     await enqueue(
         session,
         key=f"invite:{invitation.id}",
@@ -121,6 +126,7 @@ async def replace_place(
             key=f"draw-empty:{place}",
             render=lambda t: nobody_left_notice(t, root, body),
             now=now,
+            default_locale=settings.default_locale,
         )
         return "empty"
     invitation = Invitation(
@@ -140,6 +146,7 @@ async def replace_place(
         key=f"draw-replacement:{invitation.id}",
         render=lambda t: replacement_notice(t, root, body, shown),
         now=now,
+        default_locale=settings.default_locale,
     )
     return None
 
@@ -252,7 +259,11 @@ async def invitation_sweep(db: Database, settings: Settings, now: dt.datetime) -
                 if invitation.reminders_sent < number and invitation.respond_by - before <= now:
                     invitation.reminders_sent = number
                     person = await session.get(Person, invitation.person_id)
-                    t = translator(person.locale if person else settings.default_locale)
+                    t = translator(
+                        await reader_language(session, person, settings.default_locale)
+                        if person
+                        else pick_language(settings.default_locale)
+                    )
                     draw = await session.get(Draw, invitation.draw_id)
                     body = await draw_body(session, settings, draw) if draw else None
                     await enqueue(

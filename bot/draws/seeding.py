@@ -136,4 +136,5 @@ async def _remind_seed(
         key=f"draw-seed-due:{draw.id}",
         render=lambda t: seed_due_notice(t, draw, body, source),
         now=now,
+        default_locale=settings.default_locale,
     )

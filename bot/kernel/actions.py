@@ -49,6 +49,7 @@ class Action(StrEnum):
 
     # Settings (bot/settings/)
     SETTING = "set"  # turn one of one's reminders or announcements on or off (/reminders)
+    LANGUAGE = "lang"  # read the bot in this language, or "auto": the platform's (/language)
 
     # Polls (bot/polls/)
     POLL_POST = "pollpost"  # post a drafted poll

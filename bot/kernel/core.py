@@ -20,11 +20,11 @@ from bot.kernel import suggest
 from bot.kernel.clock import Clock, SystemClock
 from bot.kernel.config import Settings
 from bot.kernel.context import Context, Refusal
-from bot.kernel.i18n import translator
+from bot.kernel.i18n import pick_language, translator
 from bot.kernel.links import Links
 from bot.kernel.messages import Reply, Request, Transport
 from bot.kernel.outbox import deliver_pending
-from bot.kernel.people import find_person
+from bot.kernel.people import choose_language, find_person, find_reader
 from bot.kernel.registry import AnswerHandler, CommandSpec, Handlers
 from storage.db import Database
 from storage.models import AuditEntry, BranchChat, Prompt
@@ -87,7 +87,7 @@ class Core:
     def apology(self, locale: str | None) -> Reply:
         """What a person is told when something failed on our side (an adapter's
         own error, too)."""
-        t = translator(locale or self.settings.default_locale)
+        t = translator(pick_language(locale, self.settings.default_locale))
         return Reply(
             t(
                 "Sorry, something went wrong on our side and nothing was changed. "
@@ -106,13 +106,14 @@ class Core:
         return report.sent + report.undeliverable
 
     async def _handle_once(self, request: Request) -> list[Reply]:
-        t = translator(request.sender.locale or self.settings.default_locale)
+        t = translator(pick_language(request.sender.locale, self.settings.default_locale))
         try:
             async with self.db.transaction() as session:
                 now = self.clock.now()
-                person = await find_person(session, request, now)
+                person, branch_language = await find_reader(session, request, now)
                 if person is not None:
-                    t = translator(person.locale)
+                    lang, _ = choose_language(person, branch_language, self.settings.default_locale)
+                    t = translator(lang)
                 ctx = Context(
                     session,
                     request,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import bindparam, select
 
 from bot.kernel.context import Context
-from bot.kernel.i18n import Translator, translator
+from bot.kernel.i18n import Translator, pick_language, translator
 from bot.kernel.messages import Button
 from bot.kernel.outbox import Recipients, enqueue, enqueue_for
 from storage.models import AuditEntry, Branch, BranchChat, Person
@@ -50,6 +50,7 @@ async def notify(
         exclude_id=ctx.person.id if ctx.person is not None else None,
         about_id=about.id if about is not None else None,
         buttons=buttons,
+        default_locale=ctx.settings.default_locale,
     )
 
 
@@ -62,15 +63,15 @@ async def announce(
     buttons: Callable[[Translator], Sequence[Sequence[Button]]] | None = None,
 ) -> None:
     """A branch announcement: to the branch's linked group chats if it has any
-    (in the party's language: a group has no one language), else to each of
-    its people privately; ``buttons`` as for :func:`notify`."""
+    (in the branch's language, else the party's: a group has no one reader), else
+    to each of its people privately; ``buttons`` as for :func:`notify`."""
     chats = list(
         await ctx.session.scalars(select(BranchChat.id).where(BranchChat.branch_id == branch.id))
     )
     if not chats:
         await notify(ctx, people_of(branch), key, render, buttons=buttons)
         return
-    t = translator(ctx.settings.default_locale)
+    t = translator(pick_language(branch.language, ctx.settings.default_locale))
     text = render(t)
     for chat_id in chats:
         await enqueue(

@@ -62,6 +62,48 @@ def available_locales() -> list[str]:
     return _available(LOCALE_DIR)
 
 
+def shipped_languages() -> list[str]:
+    """Every language the bot speaks: English first, then each catalogue's."""
+    return [DEFAULT_LOCALE, *(lang for lang in available_locales() if lang != DEFAULT_LOCALE)]
+
+
+def is_shipped(locale: str | None) -> bool:
+    """Whether ``locale`` (``es``, ``es-ES``) is a language the bot speaks."""
+    return bool(locale) and language(locale) in shipped_languages()
+
+
+def pick_language(*candidates: str | None) -> str:
+    """The first of ``candidates`` (most wanted first: what the person chose, their
+    platform's language, their branch's, the party's) that the bot speaks, as a
+    language code; English if none is."""
+    for candidate in candidates:
+        if is_shipped(candidate):
+            return language(candidate)
+    return DEFAULT_LOCALE
+
+
+def find_language(text: str) -> str | None:
+    """The shipped language ``text`` names: its code (``cy``, ``es-ES``), its name
+    in itself ("Cymraeg") or in English ("Welsh"), any case; None if none."""
+    wanted = " ".join(text.split()).casefold()
+    if not wanted:
+        return None
+    for lang in shipped_languages():
+        where = _locale(lang)
+        names = {lang, (where.get_display_name() or "").casefold()}
+        names.add((where.get_display_name("en") or "").casefold())
+        if wanted in names or language(wanted) == lang:
+            return lang
+    return None
+
+
+def language_name(lang: str, *, title: bool = False) -> str:
+    """A language's name in itself, as a sentence of it writes it ("Cymraeg",
+    "español"); ``title``: capitalised, as a button offers it ("Español")."""
+    name = _locale(language(lang)).get_display_name() or lang
+    return name[:1].upper() + name[1:] if title else name
+
+
 @lru_cache(maxsize=4)
 def _available(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if (p / "LC_MESSAGES").is_dir())

@@ -27,6 +27,7 @@ from sqlalchemy import (
     case,
     cast,
     literal,
+    outerjoin,
     select,
     update,
 )
@@ -34,10 +35,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.kernel.clock import Clock
-from bot.kernel.i18n import DEFAULT_LOCALE, Translator, available_locales, translator
+from bot.kernel.i18n import Translator, pick_language, shipped_languages, translator
 from bot.kernel.messages import Attachment, Button, Recipient, Reply, Transport, Undeliverable
 from storage.db import Database
-from storage.models import BranchChat, Identity, OutboxMessage, Person, UTCDateTime
+from storage.models import Branch, BranchChat, Identity, OutboxMessage, Person, UTCDateTime
 from storage.writes import upsert, upsert_statement
 
 log = logging.getLogger(__name__)
@@ -117,31 +118,47 @@ def _insert_for(query: Select[Any], dialect: str, languages: int, exclude: bool)
         raise RuntimeError("Recipients queries must be built once (module level), not per call")
     text: Any = bindparam("o_text0")
     buttons: Any = bindparam("o_buttons0", type_=JSON)
+    joined: Any = Person
     if languages > 1:
+        # The reader's language, as bot.kernel.people.reader_language picks it: the
+        # first the bot speaks (o_lang0.. : English, then each catalogue's) of what
+        # they chose, their platform's, their branch's; else the party's.
+        shipped: list[Any] = [bindparam(f"o_lang{i}") for i in range(languages)]
+        lang = case(
+            (Person.language.in_(shipped), Person.language),
+            (Person.locale.in_(shipped), Person.locale),
+            (Branch.language.in_(shipped), Branch.language),
+            else_=bindparam("o_default", type_=String),
+        )
+        joined = outerjoin(Person, Branch, Branch.id == Person.branch_id)
         text = case(
             *(
-                (Person.locale == bindparam(f"o_lang{i}"), bindparam(f"o_text{i}"))
+                (lang == bindparam(f"o_lang{i}"), bindparam(f"o_text{i}"))
                 for i in range(1, languages)
             ),
             else_=text,
         )
         buttons = case(
             *(
-                (Person.locale == bindparam(f"o_lang{i}"), bindparam(f"o_buttons{i}", type_=JSON))
+                (lang == bindparam(f"o_lang{i}"), bindparam(f"o_buttons{i}", type_=JSON))
                 for i in range(1, languages)
             ),
             else_=buttons,
         )
-    rows = select(
-        (bindparam("o_key", type_=String) + cast(Person.id, String)).label("key"),
-        Person.id,
-        bindparam("o_about", type_=Integer),
-        text,
-        buttons,
-        literal(PENDING),
-        literal(0),
-        bindparam("o_now", type_=UTCDateTime()),
-    ).where(Person.id.in_(query))
+    rows = (
+        select(
+            (bindparam("o_key", type_=String) + cast(Person.id, String)).label("key"),
+            Person.id,
+            bindparam("o_about", type_=Integer),
+            text,
+            buttons,
+            literal(PENDING),
+            literal(0),
+            bindparam("o_now", type_=UTCDateTime()),
+        )
+        .select_from(joined)
+        .where(Person.id.in_(query))
+    )
     if exclude:
         rows = rows.where(Person.id != bindparam("o_exclude"))
     # The table, not the entity: with parameters, an ORM insert would read
@@ -163,12 +180,15 @@ async def enqueue_for(
     exclude_id: int | None = None,
     buttons: Callable[[Translator], Sequence[Sequence[Button]]] | None = None,
     about_id: int | None = None,
+    default_locale: str | None = None,
 ) -> None:
     """Queue one message for each person ``who`` selects (but ``exclude_id``) in
-    one ``INSERT ... SELECT``: the text (and button labels) in each person's
-    language, the key ``{key}:{person id}`` (a repeat does nothing).
-    ``about_id``: the person the message is about, as for ``enqueue``."""
-    languages = [DEFAULT_LOCALE, *(lang for lang in available_locales() if lang != DEFAULT_LOCALE)]
+    one ``INSERT ... SELECT``: the text (and button labels) rendered once per
+    language, each person given theirs (what they chose, their platform's, their
+    branch's, else the party's ``default_locale``), the key ``{key}:{person id}``
+    (a repeat does nothing). ``about_id``: the person the message is about, as
+    for ``enqueue``."""
+    languages = shipped_languages()
     params: dict[str, Any] = {
         **who.params,
         "o_key": f"{key[:140]}:",
@@ -177,8 +197,10 @@ async def enqueue_for(
     }
     if exclude_id is not None:
         params["o_exclude"] = exclude_id
+    if len(languages) > 1:
+        params["o_default"] = pick_language(default_locale)
     for i, lang in enumerate(languages):
-        if i:
+        if len(languages) > 1:
             params[f"o_lang{i}"] = lang
         params[f"o_text{i}"] = render(translator(lang))
         params[f"o_buttons{i}"] = _button_rows(buttons(translator(lang)) if buttons else ())

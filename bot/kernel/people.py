@@ -8,9 +8,9 @@ import random
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.kernel.i18n import language
+from bot.kernel.i18n import is_shipped, language, pick_language
 from bot.kernel.messages import Request
-from storage.models import Consent, Identity, Person
+from storage.models import Branch, Consent, Identity, Person
 
 # Crockford's base32 without the letters people misread (I, L, O, U).
 SHORT_ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -33,16 +33,26 @@ async def new_short_id(session: AsyncSession, rng: random.Random) -> str:
             return candidate
 
 
-# Built once: this runs for every request.
+# Built once: this runs for every request. The branch's language comes with it:
+# the person's language may be their branch's.
 _BY_IDENTITY = (
-    select(Identity, Person)
+    select(Identity, Person, Branch.language)
     .join(Person, Person.id == Identity.person_id)
+    .outerjoin(Branch, Branch.id == Person.branch_id)
     .where(Identity.platform == bindparam("platform"), Identity.user_id == bindparam("user_id"))
 )
 
 
 async def find_person(session: AsyncSession, request: Request, now: dt.datetime) -> Person | None:
     """The Person behind a request's sender, refreshing what the platform tells us."""
+    return (await find_reader(session, request, now))[0]
+
+
+async def find_reader(
+    session: AsyncSession, request: Request, now: dt.datetime
+) -> tuple[Person | None, str | None]:
+    """The Person behind a request's sender (see :func:`find_person`) and their
+    branch's language (None: none set, or no branch), in one statement."""
     sender = request.sender
     row = (
         await session.execute(
@@ -50,16 +60,18 @@ async def find_person(session: AsyncSession, request: Request, now: dt.datetime)
         )
     ).first()
     if row is None:
-        return None
-    identity, person = row
+        return None, None
+    identity, person, branch_language = row
     if sender.handle != identity.handle:
         identity.handle = sender.handle
+    if sender.locale and language(sender.locale) != person.locale:
+        person.locale = language(sender.locale)  # their app's language changed
     if request.chat.kind == "private" and identity.chat_id != request.chat.chat_id:
         identity.chat_id = request.chat.chat_id
     if identity.unreachable or now - identity.last_seen_at > SEEN_REFRESH:
         identity.unreachable = False  # they wrote to us, so we can write back
         identity.last_seen_at = now
-    return person
+    return person, branch_language
 
 
 async def create_person(
@@ -69,14 +81,13 @@ async def create_person(
     now: dt.datetime,
     rng: random.Random,
     notice_version: str,
-    default_locale: str,
 ) -> Person:
     """Create the Person (with their identity and consent) once they have agreed."""
     sender = request.sender
     person = Person(
         short_id=await new_short_id(session, rng),
         display_name=clean_name(sender.display_name),
-        locale=language(sender.locale or default_locale),
+        locale=language(sender.locale) if sender.locale else "",
         consented_at=now,
         created_at=now,
     )
@@ -103,6 +114,43 @@ async def create_person(
         ]
     )
     return person
+
+
+# Where a person's language comes from, most wanted first.
+CHOSEN, PLATFORM, BRANCH, PARTY = "chosen", "platform", "branch", "party"
+
+
+def choose_language(
+    person: Person, branch_language: str | None, default_locale: str
+) -> tuple[str, str]:
+    """The language ``person`` reads and where it comes from: the first the bot
+    speaks of what they chose (/language, CHOSEN), their platform's (PLATFORM),
+    their branch's ``branch_language`` (BRANCH), else the party's ``default_locale``
+    (PARTY). The outbox picks the same for many people at once (bot.kernel.outbox)."""
+    for wanted, source in (
+        (person.language, CHOSEN),
+        (person.locale, PLATFORM),
+        (branch_language, BRANCH),
+    ):
+        if is_shipped(wanted):
+            return language(wanted), source
+    return pick_language(default_locale), PARTY
+
+
+async def language_of(
+    session: AsyncSession, person: Person, default_locale: str
+) -> tuple[str, str]:
+    """:func:`choose_language`, their branch read from the database if it counts."""
+    branch_language = None
+    if not (is_shipped(person.language) or is_shipped(person.locale)) and person.branch_id:
+        branch = await session.get(Branch, person.branch_id)
+        branch_language = branch.language if branch else None
+    return choose_language(person, branch_language, default_locale)
+
+
+async def reader_language(session: AsyncSession, person: Person, default_locale: str) -> str:
+    """The language ``person`` reads (see :func:`language_of`)."""
+    return (await language_of(session, person, default_locale))[0]
 
 
 async def resolve_reference(session: AsyncSession, ref: str) -> list[Person]:

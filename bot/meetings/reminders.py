@@ -95,6 +95,7 @@ async def remind(db: Database, settings: Settings, now: dt.datetime) -> int:
                     render=reminder_notice(meeting, branch),
                     now=now,
                     buttons=_reminder_buttons(meeting.id),
+                    default_locale=settings.default_locale,
                 )
                 due += 1
         return due

@@ -46,6 +46,7 @@ async def remind_renewals(db: Database, settings: Settings, now: dt.datetime) ->
                 render=render,
                 now=now,
                 about_id=person.id,
+                default_locale=settings.default_locale,
             )
             reminded += 1
     return reminded
@@ -69,6 +70,7 @@ async def weekly_dues(db: Database, settings: Settings, now: dt.datetime, branch
             key=f"dues-week:{branch.id}:{week_of(today)}",
             render=lambda t: texts.weekly_dues(t, name, lapsed, lapsing),
             now=now,
+            default_locale=settings.default_locale,
         )
         return len(lapsed) + len(lapsing)
 

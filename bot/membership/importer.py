@@ -1,7 +1,8 @@
 """Bulk import of an existing membership list (CSV).
 
 Columns: ``name`` and ``branch`` (its name or slug) are required;
-``dues_paid_until`` (YYYY-MM-DD, empty for a supporter) and ``locale`` are
+``dues_paid_until`` (YYYY-MM-DD, empty for a supporter) and ``locale`` (the language
+they read, as if they had chosen it with /language) are
 optional. Each accepted row becomes a Person in that branch with a one-time
 claim code: the organiser hands the code to the person, who sends
 ``/claim CODE`` from their chat app to link it. Valid rows are written in one
@@ -26,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
+from bot.kernel.i18n import language
 from bot.kernel.people import SHORT_ID_ALPHABET, clean_name, new_short_id
 from storage.db import Database
 from storage.models import Branch, Identity, Person
@@ -205,7 +207,8 @@ async def _import(
             person = Person(
                 short_id=await new_short_id(session, rng),
                 display_name=name,
-                locale=(row.get("locale") or "en")[:16],
+                # The language the party knows them to read: as if they chose it.
+                language=language(row["locale"]) if row.get("locale") else None,
                 branch_id=branch.id,
                 joined_branch_at=now,
                 dues_paid_until=dues,

@@ -64,7 +64,6 @@ async def consent(ctx: Context, target: str) -> list[Reply]:
         now=ctx.now,
         rng=ctx.rng,
         notice_version=ctx.settings.notice_version,
-        default_locale=ctx.settings.default_locale,
     )
     replies = [
         Reply(

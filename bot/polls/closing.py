@@ -150,6 +150,7 @@ async def announce_result(
             key=f"pollresult:{poll.id}",
             render=lambda tr: result_text(tr, poll, result, tz),
             now=now,
+            default_locale=settings.default_locale,
         )
     if poll.created_by is not None:
         creator_t = translator(settings.default_locale)

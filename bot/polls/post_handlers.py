@@ -265,6 +265,7 @@ async def _publish(ctx: Context, poll: Poll, branches: list[Branch], tz: str) ->
             buttons=lambda tr: poll_buttons(tr, poll, tz),
             now=ctx.now,
             exclude_id=ctx.person.id if ctx.person else None,
+            default_locale=ctx.settings.default_locale,
         )
 
 

@@ -61,4 +61,5 @@ async def report_block(ctx: Context, poll: Poll, person: Person, tz: str) -> Non
         now=ctx.now,
         exclude_id=person.id,
         about_id=person.id,
+        default_locale=ctx.settings.default_locale,
     )

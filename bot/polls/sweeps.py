@@ -124,4 +124,5 @@ async def remind_non_voters(
         ),
         buttons=lambda t: ballot_button(t, poll),
         now=now,
+        default_locale=settings.default_locale,
     )

@@ -48,6 +48,7 @@ async def export(ctx: Context, person: Person) -> dict[str, Any]:
             "short_id",
             "display_name",
             "locale",
+            "language",
             "timezone",
             "joined_branch_at",
             "dues_paid_until",

@@ -11,6 +11,8 @@ MEETINGS = MEETING_REMINDERS  # the reminders before a meeting one is going to
 # The canvassing and meeting reminders, then the announcements from a branch, a
 # region, the party. All but CANVASSING are stored as an opt-out row when off.
 SETTINGS = (CANVASSING, MEETINGS, *LEVELS)
+# /language's word (and button) for "no choice of mine: my app's language".
+AUTO = "auto"
 
 
 def button_id(setting: str, on: bool) -> str:

@@ -1,11 +1,13 @@
-"""The settings screen: each setting's state, and a button to turn it the other way."""
+"""The settings screen: each setting's state, and a button to turn it the other way;
+/language's screen and answers."""
 
 from __future__ import annotations
 
 from bot.kernel.actions import Action
-from bot.kernel.i18n import Translator
+from bot.kernel.i18n import Translator, language_name, shipped_languages
 from bot.kernel.messages import Button
-from bot.settings.rules import CANVASSING, MEETINGS, button_id
+from bot.kernel.people import BRANCH, CHOSEN, PARTY, PLATFORM
+from bot.settings.rules import AUTO, CANVASSING, MEETINGS, button_id
 from storage.vocabulary import SCOPE_BRANCH, SCOPE_NATIONAL, SCOPE_REGION
 
 
@@ -55,3 +57,48 @@ def buttons(t: Translator, on: dict[str, bool]) -> tuple[tuple[Button, ...], ...
         for setting in on
     )
     return row[:2], row[2:]  # the reminders, then the announcements
+
+
+def language_screen(t: Translator, name: str, source: str, chosen: bool) -> str:
+    """What /language says: the language the person reads, why, and how to change it."""
+    why = {
+        CHOSEN: t("You chose it."),
+        PLATFORM: t("It is your app's language."),
+        BRANCH: t("It is your branch's language."),
+        PARTY: t("It is the party's language."),
+    }[source]
+    lines = [t("I write to you in {language}. {why}", language=name, why=why)]
+    lines.append(t("Choose another, or send /language followed by its name."))
+    if chosen:
+        lines.append(t("Send /language auto to follow your app's language again."))
+    return "\n".join(lines)
+
+
+def language_buttons(t: Translator, chosen: bool) -> tuple[tuple[Button, ...], ...]:
+    """A button for each language the bot speaks, in that language's own name."""
+    rows = [
+        tuple(
+            Button(language_name(lang, title=True), Action.LANGUAGE, lang)
+            for lang in shipped_languages()
+        )
+    ]
+    if chosen:
+        rows.append((Button(t("Follow my app's language"), Action.LANGUAGE, AUTO),))
+    return tuple(rows)
+
+
+def language_set(t: Translator, name: str) -> str:
+    """Told in the language just chosen."""
+    return t("From now on I'll write to you in {language}.", language=name)
+
+
+def language_auto(t: Translator, name: str) -> str:
+    return t("I'll follow your app's language again: for now that is {language}.", language=name)
+
+
+def language_unknown(t: Translator, typed: str) -> str:
+    return t(
+        "I don't speak {typed}. I speak: {languages}.",
+        typed=typed[:40],
+        languages=", ".join(language_name(lang) for lang in shipped_languages()),
+    )
