@@ -6,12 +6,14 @@ The record's format is described in ``bot.lib.sortition.encoding``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.lib.sortition.encoding import (
     COMMITTED,
     FORMAT,
+    HOUSEHOLD_RULE,
     REPLACEMENT_RULE,
     SEALED,
     SEALED_COMMITTED,
@@ -98,9 +100,13 @@ def make_sealed_record(
     *,
     version: str | None = None,
     salt: Callable[[], str] = new_salt,
+    households: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The format 2 record of ``lottery``, with the organisers' openings (see the
-    module doc; ``public_view`` is what anyone else gets)."""
+    module doc; ``public_view`` is what anyone else gets). ``households`` (id ->
+    household key): drawn one person a household, each opening holds a token of
+    its household (the same within this record only) and the record commits the
+    household rule."""
     problem_text = seed_source_problem(dict(seed_source))
     if problem_text:
         raise SortitionError(f"seed source: {problem_text}")
@@ -109,8 +115,15 @@ def make_sealed_record(
     openings: dict[str, dict[str, Any]] = {
         pid: {"salt": salt(), "features": features[pid]} for pid in sorted(features)
     }
+    if households is not None:
+        tokens = household_tokens({p: households.get(p, p) for p in openings}, salt())
+        for pid, opening in openings.items():
+            opening["household"] = tokens[pid]
     entrants = [
-        {"id": pid, "commitment": entry_commitment(o["salt"], o["features"])}
+        {
+            "id": pid,
+            "commitment": entry_commitment(o["salt"], o["features"], o.get("household")),
+        }
         for pid, o in openings.items()
     ]
     quotas = quota_entries(problem.quotas)
@@ -135,7 +148,7 @@ def make_sealed_record(
         "compositions": compositions,
         "compositions_hash": digest(compositions),
         "seed_source": dict(seed_source),
-        "replacement": REPLACEMENT_RULE,
+        "replacement": REPLACEMENT_RULE if households is None else HOUSEHOLD_RULE,
         "summary": _summary(lottery),
     }
     record["field_hashes"] = {name: digest(record[name]) for name in SEALED_COMMITTED}
@@ -151,8 +164,21 @@ def commit_sealed(
     m: int = DEFAULT_M,
     *,
     method: str = "auto",
+    households: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], Lottery]:
-    """Like ``commit``, in format 2: features only as salted commitments."""
+    """Like ``commit``, in format 2: features only as salted commitments.
+    ``households`` (id -> household key): at most one person a household on any
+    panel, and in any replacement."""
     order = digest([*sorted(p.id for p in problem.people), new_salt()])
-    lottery = build_lottery(problem, m, pool_hash=order, method=method)
-    return make_sealed_record(problem, lottery, seed_source), lottery
+    lottery = build_lottery(problem, m, pool_hash=order, method=method, households=households)
+    record = make_sealed_record(problem, lottery, seed_source, households=households)
+    return record, lottery
+
+
+def household_tokens(households: Mapping[str, str], salt: str) -> dict[str, str]:
+    """Each id's household as a short token of this record only (a salted hash of
+    its key), so the full record links no two records and shows no key."""
+    return {
+        pid: hashlib.sha256(f"{salt}\x00{key}".encode()).hexdigest()[:16]
+        for pid, key in households.items()
+    }

@@ -16,7 +16,8 @@ from bot.lib.sortition.drawing import (
 from bot.lib.sortition.encoding import (
     COMMITTED,
     FORMAT,
-    REPLACEMENT_RULE,
+    HOUSEHOLD_RULE,
+    RULES,
     SEALED_COMMITTED,
     VACANCIES,
     composition,
@@ -62,7 +63,7 @@ def sealed_contents(record: dict[str, Any]) -> list[Mismatch]:
     problem = seed_source_problem(record["seed_source"])
     if problem:
         found.append(Mismatch("seed_source", problem))
-    if record["replacement"] != REPLACEMENT_RULE:
+    if record["replacement"] not in RULES:
         found.append(Mismatch("replacement", "is not a rule this software knows"))
     k, m = record["k"], record["m"]
     for name, value in (("k", k), ("m", m)):
@@ -97,11 +98,19 @@ def sealed_contents(record: dict[str, Any]) -> list[Mismatch]:
     if features is None:
         return found
     openings = record["openings"]
+    by_household = record["replacement"] == HOUSEHOLD_RULE
     for pid in ids:
+        if by_household and "household" not in (openings.get(pid) or {}):
+            found.append(Mismatch("openings", f"{pid!r} has no household"))
+            return found
         opening = openings.get(pid)
         if (
             not isinstance(opening, dict)
-            or entry_commitment(str(opening.get("salt")), opening.get("features") or {})
+            or entry_commitment(
+                str(opening.get("salt")),
+                opening.get("features") or {},
+                str(opening["household"]) if by_household else None,
+            )
             != commitments[pid]
         ):
             found.append(Mismatch("openings", f"{pid!r} does not open its commitment"))
@@ -112,6 +121,10 @@ def sealed_contents(record: dict[str, Any]) -> list[Mismatch]:
         counts = composition(panel, features, record["quotas"])
         if bad is None and composition_commitment(salts[number], counts) != compositions[number]:
             bad = "does not open its composition"
+        if bad is None and by_household:
+            homes = [openings[i]["household"] for i in panel]
+            if len(set(homes)) != len(homes):
+                bad = "holds two people of one household"
         if bad:
             found.append(Mismatch("panels", f"panel {number} {bad}"))
             if len(found) >= 10:

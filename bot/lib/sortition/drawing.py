@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.lib.sortition.encoding import (
+    HOUSEHOLD_RULE,
     PRIVATE,
     SEALED,
     VACANCIES,
@@ -42,6 +43,15 @@ def features_of(record: Mapping[str, Any]) -> dict[str, dict[str, str]] | None:
             return None
         return {pid: dict(o["features"]) for pid, o in openings.items()}
     return {e["id"]: dict(e["features"]) for e in record.get("pool", [])}
+
+
+def households_of(record: Mapping[str, Any]) -> dict[str, str] | None:
+    """Each entrant's household token, from a full record drawn one person a
+    household (None: not such a record, or no openings)."""
+    openings = record.get("openings")
+    if record.get("replacement") != HOUSEHOLD_RULE or not isinstance(openings, dict):
+        return None
+    return {pid: str(o.get("household")) for pid, o in openings.items()}
 
 
 def entrant_ids(record: Mapping[str, Any]) -> list[str]:
@@ -92,12 +102,17 @@ def next_replacement(
 ) -> str | None:
     """Who fills a vacancy under the committed rule: ``standing`` still hold or
     are invited to a place, ``invited`` ever were, ``skipped`` are no longer
-    eligible."""
+    eligible. A record drawn one person a household passes over anyone whose
+    household already holds a place (its openings name the households)."""
     quotas = [
         Quota(q["category"], q["value"], int(q["min"]), int(q["max"])) for q in record["quotas"]
     ]
     k = int(record["k"])
     candidates = [r for r in reserve_order(record, seed) if r not in invited and r not in skipped]
+    households = households_of(record)
+    if households is not None:
+        homes = {households.get(i, i) for i in standing}
+        candidates = [r for r in candidates if households.get(r, r) not in homes]
 
     def counts(people: set[str]) -> dict[tuple[str, str], int]:
         return {q.key: sum(1 for i in people if features[i][q.category] == q.value) for q in quotas}

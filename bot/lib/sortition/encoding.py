@@ -46,7 +46,10 @@ without the full record learns who declared which features.
     ``compositions``  per panel ``H({"counts": counts, "salt": salt})``, one salt per
                       panel; ``counts`` is ``[[category, value, n], ...]`` in quota order;
                       ``compositions_hash`` ``H(compositions)``
-    ``replacement``   the committed rule for every vacancy (``REPLACEMENT_RULE``):
+    ``replacement``   the committed rule for every vacancy (``REPLACEMENT_RULE``, or
+                      ``HOUSEHOLD_RULE`` for a draw of one person a household, whose
+                      openings and commitments also hold a per-record household token:
+                      ``H({"features", "household", "salt"})``):
                       the reserve order is the pool outside the drawn panel, not excluded,
                       sorted by ``SHA-256(seed_utf8 + bytes.fromhex(record_hash) +
                       b"reserve" + id_utf8)``; a vacancy goes to the first reserve never
@@ -126,6 +129,12 @@ REPLACEMENT_RULE = (
     "never invited and still eligible with whom no quota maximum is exceeded and every "
     "minimum can still be met; failing that, the first who exceeds no maximum"
 )
+# The rule of a record drawn with one person a household (a citizens' assembly).
+HOUSEHOLD_RULE = REPLACEMENT_RULE + (
+    "; one person a household: nobody whose household (in their opening) already holds "
+    "or is invited to a place"
+)
+RULES = (REPLACEMENT_RULE, HOUSEHOLD_RULE)
 SEED_KINDS = {"lottery": ("name", "date"), "beacon": ("url", "round"), "string": ()}
 
 
@@ -209,9 +218,12 @@ def new_salt() -> str:
     return secrets.token_hex(16)
 
 
-def entry_commitment(salt: str, features: Mapping[str, str]) -> str:
-    """What the record shows for an entrant: their answers, hidden by their salt."""
-    return digest({"features": dict(features), "salt": salt})
+def entry_commitment(salt: str, features: Mapping[str, str], household: str | None = None) -> str:
+    """What the record shows for an entrant: their answers (and, drawn one a
+    household, their household's token), hidden by their salt."""
+    if household is None:
+        return digest({"features": dict(features), "salt": salt})
+    return digest({"features": dict(features), "household": household, "salt": salt})
 
 
 def composition(

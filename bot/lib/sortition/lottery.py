@@ -14,7 +14,9 @@ the final draw is one number in ``0..m-1``. What is used here:
 2. **People.** Within a type, seats are handed out by rotating through its
    members (in the order of SHA-256 of the pool hash and the id, so that no one
    is favoured by their id) across the ``m`` panels in order: each member
-   appears ``floor`` or ``ceil`` of ``seats / size`` times.
+   appears ``floor`` or ``ceil`` of ``seats / size`` times. With households (a
+   citizens' assembly: one person a household), a member whose household already
+   sits on the panel is passed over and keeps their place at the front of the line.
 
 The difference between a person's lottery probability (appearances / ``m``) and
 their LEXIMIN probability is reported as ``max_deviation``; it is at most the
@@ -27,12 +29,14 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.lib.sortition.model import FloatArray, IntArray, Problem, TypeTable
+from bot.lib.sortition.model import FloatArray, IntArray, Problem, SortitionError, TypeTable
 
 if TYPE_CHECKING:  # the solver is loaded by what solves: checking a record does not
     from bot.lib.sortition.leximin import Distribution
@@ -71,12 +75,18 @@ class Lottery:
 
 
 def build_lottery(
-    problem: Problem, m: int = DEFAULT_M, *, pool_hash: str = "", method: str = "auto"
+    problem: Problem,
+    m: int = DEFAULT_M,
+    *,
+    pool_hash: str = "",
+    method: str = "auto",
+    households: Mapping[str, str] | None = None,
 ) -> Lottery:
     """The transparent lottery for ``problem``: LEXIMIN, then rounded to ``m`` panels.
 
-    ``pool_hash`` (hex) seeds the order of people within a type. Raises
-    InfeasibleQuotas when the quotas cannot all be met."""
+    ``pool_hash`` (hex) seeds the order of people within a type. ``households``
+    (id -> household token): no panel holds two people of one household (see
+    ``assign_people``). Raises InfeasibleQuotas when the quotas cannot all be met."""
     if m < 1:
         raise ValueError("m must be at least 1")
     started = time.perf_counter()
@@ -87,7 +97,7 @@ def build_lottery(
     copies = round_to_lottery(distribution, m)
     order = np.repeat(np.arange(len(copies)), copies)
     type_panels = distribution.panels[order]
-    panels = assign_people(types, type_panels, pool_hash)
+    panels = assign_people(types, type_panels, pool_hash, households)
     probability = _per_person(types, distribution)
     appearances = dict.fromkeys(probability, 0)
     for panel in panels:
@@ -166,9 +176,48 @@ def member_order(members: tuple[str, ...], pool_hash: str) -> list[str]:
 
 
 def assign_people(
-    types: TypeTable, type_panels: IntArray, pool_hash: str
+    types: TypeTable,
+    type_panels: IntArray,
+    pool_hash: str,
+    households: Mapping[str, str] | None = None,
 ) -> tuple[tuple[str, ...], ...]:
-    """Turn panels of seats per type into panels of people, rotating within each type."""
+    """Turn panels of seats per type into panels of people, rotating within each type.
+
+    With ``households`` (id -> household token), a member whose household already
+    has someone on the panel is passed over and stays first in line for the next
+    panel, so that seats still go round evenly; a type that cannot fill its seats
+    without a second person of one household is refused (SortitionError)."""
+    if not households:
+        return _rotate(types, type_panels, pool_hash)
+    lines = [deque(member_order(members, pool_hash)) for members in types.members]
+    panels = []
+    for seats in type_panels:
+        chosen: list[str] = []
+        taken: set[str] = set()
+        for t in np.nonzero(seats)[0]:
+            line = lines[t]
+            picked: list[str] = []
+            for person in list(line):
+                if len(picked) == int(seats[t]):
+                    break
+                home = households.get(person, person)
+                if home not in taken:
+                    picked.append(person)
+                    taken.add(home)
+            if len(picked) < int(seats[t]):
+                raise SortitionError(
+                    "one person a household: a panel cannot be filled without two people "
+                    "of one household"
+                )
+            for person in picked:  # to the back of the line, in the order taken
+                line.remove(person)
+                line.append(person)
+            chosen.extend(picked)
+        panels.append(tuple(sorted(chosen)))
+    return tuple(panels)
+
+
+def _rotate(types: TypeTable, type_panels: IntArray, pool_hash: str) -> tuple[tuple[str, ...], ...]:
     orders = [member_order(members, pool_hash) for members in types.members]
     pointer = np.zeros(len(orders), dtype=np.int64)
     panels = []
