@@ -14,6 +14,8 @@ import random
 from collections.abc import Iterable
 from types import ModuleType
 
+import bot.assemblies.invitations
+import bot.assemblies.retention
 import bot.canvassing.core_summary
 import bot.canvassing.reminders
 import bot.draws.invitations
@@ -23,6 +25,9 @@ import bot.members.renewals
 import bot.polls.sweeps
 import bot.privacy.retention
 from bot.announcements import handlers as announcements
+from bot.assemblies import assembly_handlers as assemblies
+from bot.assemblies import invitation_handlers as assembly_invitations
+from bot.assemblies import registration_handlers as assembly_registration
 from bot.branches import affiliation_handlers as affiliation
 from bot.branches import branch_handlers as branch
 from bot.branches import chat_handlers as chats
@@ -111,6 +116,9 @@ FEATURES: tuple[ModuleType, ...] = (
     sortition_profile,
     sortition,
     councils,
+    assemblies,
+    assembly_registration,
+    assembly_invitations,
     welcome,
 )
 
@@ -128,6 +136,8 @@ def build_timed_jobs() -> TimedJobs:
             *bot.draws.seeding.TIMED,
             *bot.privacy.retention.TIMED,
             *bot.members.renewals.TIMED,
+            *bot.assemblies.invitations.TIMED,
+            *bot.assemblies.retention.TIMED,
         )
     )
 

@@ -250,6 +250,12 @@ class BranchChat(Base):
     linked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+ONE_RECIPIENT = (
+    "(person_id IS NULL) <> (branch_chat_id IS NULL) OR (person_id IS NULL AND "
+    "branch_chat_id IS NULL AND to_platform IS NOT NULL AND to_chat_id IS NOT NULL)"
+)
+
+
 class OutboxMessage(Base):
     """A message to someone other than the person being answered, or to a
     branch's group chat.
@@ -260,7 +266,9 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        CheckConstraint("(person_id IS NULL) <> (branch_chat_id IS NULL)", name="one_recipient"),
+        # A person, a branch's chat, or (neither) an account that is no person: a
+        # resident registered for a citizens' assembly (bot.assemblies).
+        CheckConstraint(ONE_RECIPIENT, name="one_recipient"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -812,3 +820,136 @@ class CouncilSeat(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
     draw_id: Mapped[int | None] = mapped_column(ForeignKey("draws.id", ondelete="SET NULL"))
     since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+# --- Citizens' assemblies of residents -------------------------------------------------
+
+
+class Assembly(Base):
+    """A citizens' assembly: a panel of *residents* of an area (not members)
+    drawn to mirror its population. ``code`` is the public registration link's;
+    ``categories`` what residents declare ([{"name", "values"}]), ``targets`` the
+    census shares per category value ({category: {value: share}}), ``details``
+    what those selected are told (place, expenses, childcare)."""
+
+    __tablename__ = "assemblies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    scope: Mapped[str] = mapped_column(String(16))  # who organises it: branch, region, national
+    scope_id: Mapped[int] = mapped_column(Integer)
+    area: Mapped[str] = mapped_column(Text)  # postcode prefixes and places (branches.rules.Area)
+    seats: Mapped[int] = mapped_column(Integer)
+    sits_from: Mapped[dt.date] = mapped_column(Date)
+    sits_until: Mapped[dt.date] = mapped_column(Date)
+    register_by: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    timezone: Mapped[str] = mapped_column(String(64))
+    categories: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    targets: Mapped[dict[str, dict[str, float]]] = mapped_column(JSON, default=dict)
+    tolerance: Mapped[int] = mapped_column(Integer, default=1)
+    details: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    retention_days: Mapped[int] = mapped_column(Integer, default=90)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # When the registrants' personal data was deleted (the retention period after it sat).
+    purged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class AssemblyRegistrant(Base):
+    """A resident registered for one assembly. Keyed to the platform account
+    that registered (the least needed to reach them): no Person, no name, no
+    postcode kept; ``household`` is a keyed hash of the address (one a household
+    may be drawn), never shown."""
+
+    __tablename__ = "assembly_registrants"
+    __table_args__ = (UniqueConstraint("assembly_id", "platform", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assembly_id: Mapped[int] = mapped_column(
+        ForeignKey("assemblies.id", ondelete="CASCADE"), index=True
+    )
+    platform: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    answers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    household: Mapped[str] = mapped_column(String(64))
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    notice_version: Mapped[str] = mapped_column(String(16))
+    consented_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+Index("ix_assembly_registrants_account", AssemblyRegistrant.platform, AssemblyRegistrant.user_id)
+
+
+class AssemblyDraw(Base):
+    """An assembly's panel drawn by lot: previewed, committed (its record
+    published), drawn with the public seed. Same record and rules as a council's
+    draw (bot.lib.sortition), with census quotas and one person a household."""
+
+    __tablename__ = "assembly_draws"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assembly_id: Mapped[int] = mapped_column(
+        ForeignKey("assemblies.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    record_hash: Mapped[str] = mapped_column(String(64))
+    seed_due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    seed: Mapped[str | None] = mapped_column(Text)
+    witnesses: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    chosen_index: Mapped[int | None] = mapped_column(Integer)
+    answer_within_hours: Mapped[int] = mapped_column(Integer, default=168)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    drawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+# An assembly has one draw committed or drawn (a trial or a cancelled one aside).
+LIVE_ASSEMBLY_DRAW = "status IN ('committed', 'drawn')"
+Index(
+    "uq_assembly_draws_one_live",
+    AssemblyDraw.assembly_id,
+    unique=True,
+    sqlite_where=text(LIVE_ASSEMBLY_DRAW),
+    postgresql_where=text(LIVE_ASSEMBLY_DRAW),
+)
+
+
+class AssemblyEntrant(Base):
+    """Who is behind each pseudonym of an assembly draw's record (never published)."""
+
+    __tablename__ = "assembly_entrants"
+    __table_args__ = (UniqueConstraint("draw_id", "pseudonym"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draw_id: Mapped[int] = mapped_column(
+        ForeignKey("assembly_draws.id", ondelete="CASCADE"), index=True
+    )
+    pseudonym: Mapped[str] = mapped_column(String(16))
+    registrant_id: Mapped[int] = mapped_column(
+        ForeignKey("assembly_registrants.id", ondelete="CASCADE"), index=True
+    )
+
+
+class AssemblyInvitation(Base):
+    """An invitation to sit on an assembly's panel: Accept or Decline by the
+    resident invited, reminders, silence at the deadline a decline."""
+
+    __tablename__ = "assembly_invitations"
+    __table_args__ = (UniqueConstraint("draw_id", "registrant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draw_id: Mapped[int] = mapped_column(
+        ForeignKey("assembly_draws.id", ondelete="CASCADE"), index=True
+    )
+    registrant_id: Mapped[int] = mapped_column(
+        ForeignKey("assembly_registrants.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default=INVITED)
+    respond_by: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

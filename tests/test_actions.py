@@ -36,6 +36,7 @@ LONGEST_ID: dict[Action, str] = {
     Action.MEETING_CAME: f"{ID}.{ID}",  # meeting . person
     Action.MEETING_GUEST: f"{ID}.+",
     Action.UNJOIN: f"{ID}.{_FAR}",  # branch . the join's time in microseconds
+    Action.ASSEMBLY_ANSWER: f"{ID}.{99}.{99}",  # registrant . question . value
 }
 
 

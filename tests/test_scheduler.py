@@ -52,6 +52,8 @@ async def test_jobs_are_stored_once_and_survive_a_restart(sqlite_db: Database) -
     # reminders for Frome and Bath (active or affiliated), none for Wells, only
     # proposed.
     assert sorted(stored) == [
+        "assembly-invitations",
+        "assembly-retention",
         "campaign:1",
         "campaign:2",
         "canvass-core",

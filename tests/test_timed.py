@@ -33,6 +33,8 @@ async def test_a_proposed_branch_gets_no_reminder_jobs_and_an_active_one_does(
     planned = await build_timed_jobs().plan(core.db, settings)
     sweeps = [p for p in planned if p.branch is None]
     assert sorted(p.id for p in sweeps) == [
+        "assembly-invitations",
+        "assembly-retention",
         "canvass-core",
         "dues-renewals",
         "invitations",
@@ -42,7 +44,12 @@ async def test_a_proposed_branch_gets_no_reminder_jobs_and_an_active_one_does(
         "seeds",
     ]
     assert all(
-        p.when == (Every(60) if p.id in ("canvass-core", "dues-renewals") else Every(1))
+        p.when
+        == (
+            Every(60)
+            if p.id in ("canvass-core", "dues-renewals", "assembly-retention")
+            else Every(1)
+        )
         and p.late is None
         for p in sweeps
     )

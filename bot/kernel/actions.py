@@ -95,3 +95,14 @@ class Action(StrEnum):
     DRAW_CANCEL = "drawno"  # drop a previewed draw: nothing is committed
     INVITATION_ACCEPT = "invyes"  # someone drawn accepts their invitation
     INVITATION_DECLINE = "invno"  # someone drawn declines it
+
+    # Citizens' assemblies of residents (bot/assemblies/)
+    ASSEMBLY_CONSENT = "asmok"  # a resident agrees to this assembly's notice: registered
+    ASSEMBLY_ANSWER = "asmans"  # a resident answers one question (registrant.question.value)
+    ASSEMBLY_CHANGE = "asmchg"  # a resident answers the questions again
+    ASSEMBLY_WITHDRAW = "asmwd"  # a resident asks to withdraw their registration
+    ASSEMBLY_WITHDRAW_CONFIRM = "asmwdok"  # ... and confirms: it is deleted
+    ASSEMBLY_COMMIT = "asmcommit"  # an organiser commits a previewed assembly draw
+    ASSEMBLY_DROP = "asmdrop"  # ... or drops it: nothing is committed
+    ASSEMBLY_ACCEPT = "asmyes"  # a resident drawn accepts their place
+    ASSEMBLY_DECLINE = "asmno"  # ... or declines it: the next is drawn

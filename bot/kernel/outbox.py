@@ -64,8 +64,9 @@ async def enqueue(
     about_id: int | None = None,
     to: Recipient | None = None,
 ) -> None:
-    """Queue one message for a person or a branch chat; a second call with the
-    same key does nothing. ``about_id``: the person the message is about (their
+    """Queue one message for a person or a branch chat (or, with neither, for the
+    account ``to``: someone who is no person, a resident registered for an
+    assembly); a second call with the same key does nothing. ``about_id``: the person the message is about (their
     /mydata shows it; their /forget erases their name from it). ``to``: one
     account of the person, rather than the one they last used."""
     values = {
@@ -300,10 +301,16 @@ async def _claim(
         for_chats = OutboxMessage.branch_chat_id.in_(
             select(BranchChat.id).where(BranchChat.platform.in_(platforms))
         )
+        # An account that is no person (a resident registered for an assembly).
+        for_accounts = (
+            OutboxMessage.person_id.is_(None)
+            & OutboxMessage.branch_chat_id.is_(None)
+            & OutboxMessage.to_platform.in_(platforms)
+        )
         rows = list(
             await session.scalars(
                 select(OutboxMessage)
-                .where(OutboxMessage.status == PENDING, for_people | for_chats)
+                .where(OutboxMessage.status == PENDING, for_people | for_chats | for_accounts)
                 .where(
                     OutboxMessage.next_attempt_at.is_(None)
                     | (OutboxMessage.next_attempt_at <= clock.now())
@@ -505,4 +512,8 @@ async def _candidates(
         elif row.branch_chat_id in chats:
             chat = chats[row.branch_chat_id]
             out[row.id] = [(Recipient(None, "", chat.platform, "", chat.chat_id), None)]
+        elif row.to_platform is not None and row.to_chat_id is not None:
+            out[row.id] = [
+                (Recipient(None, "", row.to_platform, row.to_user_id or "", row.to_chat_id), None)
+            ]
     return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.assemblies.registration_handlers import begin as register_resident
+from bot.assemblies.rules import PAYLOAD_PREFIX as ASSEMBLY_PAYLOAD
 from bot.branches.founding import is_admin_code, make_national_admin, take_admin_code
 from bot.branches.rules import clean_place
 from bot.kernel.actions import Action
@@ -25,8 +27,12 @@ from storage.vocabulary import ADMIN, SCOPE_NATIONAL
 @command("start", N_("welcome, privacy notice and consent"), params=())
 async def start(ctx: Context) -> Reply:
     """``/start`` (a deep link's payload after it: ``join``, the party's sign-up
-    link; ``join-<branch slug>`` or ``join_<branch id>``, one branch's)."""
+    link; ``join-<branch slug>`` or ``join_<branch id>``, one branch's;
+    ``asm-<code>``, a citizens' assembly's registration)."""
     payload = ctx.request.args.strip()
+    if payload.lower().startswith(ASSEMBLY_PAYLOAD):
+        # A citizens' assembly's link: residents register without becoming members.
+        return await register_resident(ctx, payload)
     whole_party = payload == PARTY_PAYLOAD
     place = await _linked_place(ctx, payload)  # a broken link is just a welcome
     if ctx.person is not None:

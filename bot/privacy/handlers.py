@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+from bot.assemblies.queries import registrations_of
+from bot.assemblies.registration import withdraw
+from bot.assemblies.texts import mydata_rows
 from bot.branches.queries import national_admin_count
 from bot.draws.invitations import vacate
 from bot.kernel.actions import Action
@@ -27,21 +30,45 @@ from storage.models import Branch, ErasureCount
 
 @command("mydata", N_("everything held about you, as a file"), private=True, params=())
 async def mydata(ctx: Context) -> Reply:
-    if ctx.person is None:
+    sender = ctx.request.sender
+    # A citizens' assembly's registrations are held by account, person or not.
+    registrations = mydata_rows(
+        ctx.t, await registrations_of(ctx.session, sender.platform, sender.user_id)
+    )
+    if ctx.person is None and not registrations:
         return Reply(ctx.t("Nothing is held about you: you have not agreed to the privacy notice."))
-    document = await export(ctx, ctx.person)
+    document = await export(ctx, ctx.person) if ctx.person is not None else {}
+    if registrations:
+        document["assembly_registrations"] = registrations
     content = json.dumps(document, indent=2, ensure_ascii=False, default=str).encode()
+    name = ctx.person.short_id if ctx.person is not None else "registrations"
     return Reply(
         ctx.t("Here is everything held about you."),
-        file=Attachment(f"mydata-{ctx.person.short_id}.json", content, "application/json"),
+        file=Attachment(f"mydata-{name}.json", content, "application/json"),
     )
 
 
 @command("forget", N_("delete everything held about you"), private=True, params=())
 async def forget(ctx: Context) -> Reply:
-    if ctx.person is None:
+    sender = ctx.request.sender
+    registered = await registrations_of(ctx.session, sender.platform, sender.user_id)
+    if ctx.person is None and not registered:
         return Reply(ctx.t("Nothing is held about you, so there is nothing to delete."))
     prompt = await ctx.prompt("forget")
+    if ctx.person is None:
+        return Reply(
+            ctx.t(
+                "This deletes your registration for a citizens' assembly (your answers and "
+                "the key of your address); if you were drawn, your place goes to someone "
+                "else. It cannot be undone. Are you sure?"
+            ),
+            buttons=(
+                (
+                    Button(ctx.t("Yes, delete my data"), Action.FORGET, str(prompt.id)),
+                    Button(ctx.t("Cancel"), Action.FORGET_CANCEL, str(prompt.id)),
+                ),
+            ),
+        )
     text = ctx.t(
         "This deletes everything held about you: your record, branch, membership and "
         "dues dates, roles, consent and pending messages, and your name in messages about "
@@ -66,6 +93,12 @@ async def forget(ctx: Context) -> Reply:
 
 @action(Action.FORGET)
 async def forget_confirmed(ctx: Context, target: str) -> Reply:
+    sender = ctx.request.sender
+    if ctx.person is None:
+        await ctx.take_prompt(target, "forget")
+        for registrant, _ in await registrations_of(ctx.session, sender.platform, sender.user_id):
+            await withdraw(ctx.session, ctx.settings, registrant, ctx.now)
+        return Reply(ctx.t("Done: everything held about you has been deleted."), edit=True)
     person = ctx.require_person()
     await ctx.take_prompt(target, "forget")
     if is_last_national_admin(await national_admin_count(ctx.session), await ctx.grants()):
@@ -88,6 +121,9 @@ async def forget_confirmed(ctx: Context, target: str) -> Reply:
     # A council seat or an invitation they hold is a vacancy: the organisers are
     # told and the next person is drawn under the draw's rules.
     await vacate(ctx.session, ctx.settings, person_id, ctx.now)
+    # So are the citizens' assembly registrations of the account asking.
+    for registrant, _ in await registrations_of(ctx.session, sender.platform, sender.user_id):
+        await withdraw(ctx.session, ctx.settings, registrant, ctx.now)
     # Their name, short id, handles and platform ids, out of what was said about them.
     await erase_mentions(ctx.session, ctx.settings, person, await words_naming(ctx.session, person))
     ctx.person = None  # the audit entry must not point at them

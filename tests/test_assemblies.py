@@ -1,0 +1,201 @@
+"""A citizens' assembly in chat: opened by an organiser, residents registering
+through its link (no Person made), census targets shown with coverage, a panel
+drawn with a public seed, invitations with declines and replacements, the
+record verifying offline, and the retention purge."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+from sqlalchemy import func, select
+
+from bot.assemblies.retention import purge_sweep
+from bot.lib.sortition.verification import verify
+from storage.models import (
+    Assembly,
+    AssemblyDraw,
+    AssemblyInvitation,
+    AssemblyRegistrant,
+    OutboxMessage,
+    Person,
+)
+from tests.helpers import LOTTO_RESULT, Chat, lotto, snapshot
+from tests.helpers import text as joined
+
+OPEN = "/assembly open Frome climate assembly | BA11 | 4 | 2027-03-06 to 2027-03-07 | 2027-02-01"
+TARGETS = (
+    "/assembly targets 1\n"
+    "gender,woman,50%\ngender,man,48%\ngender,non-binary,2%\n"
+    "age,18-29,20\nage,30-44,25\nage,45-64,30\nage,65+,25\n"
+    "tenure,owner,60%\ntenure,renter,40%"
+)
+# What any request touches (the audit of a refusal, a question's prompt, when an account was seen).
+IGNORED = ("audit_log", "prompts", "identities")
+GENDERS = ["woman", "man", "non-binary"]
+AGES = ["18-29", "30-44", "45-64", "65+"]
+
+
+async def opened(demo: Chat) -> str:
+    replies = await demo.say("Alice", OPEN)
+    code = re.search(r"code ([A-Z0-9]{8})", joined(replies))
+    assert code, joined(replies)
+    await demo.say("Alice", "/assembly categories 1 tenure: owner | renter")
+    return code.group(1)
+
+
+async def resident(
+    demo: Chat, name: str, code: str, i: int, house: str | None = None, gender: str | None = None
+) -> None:
+    replies = await demo.say(name, f"/register {code} BA11 1AB {house or i}")
+    assert "I agree" in [b.label for r in replies for b in r.button_list()], joined(replies)
+    await demo.press(name, "I agree")
+    for choice in (gender or GENDERS[i % 3], AGES[i % 4], ["owner", "renter"][i % 2]):
+        replies = await demo.press(name, choice)
+    assert "you are registered" in joined(replies), joined(replies)
+
+
+async def test_a_resident_registers_without_becoming_a_member(demo: Chat) -> None:
+    code = await opened(demo)
+    people = await _count(demo, Person)
+    await resident(demo, "Rita", code, 1)
+    assert await _count(demo, Person) == people  # neither member nor supporter
+    async with demo.core.db.transaction() as session:
+        row = await session.scalar(select(AssemblyRegistrant))
+        assert row is not None and row.complete
+        assert row.answers == {"gender": "man", "age": "30-44", "tenure": "renter"}, row.answers
+        assert "BA11" not in json.dumps(row.answers) and "1AB" not in row.household
+    # See, change, withdraw.
+    shown = joined(await demo.say("Rita", f"/register {code}"))
+    assert "You are registered" in shown and "tenure: renter" in shown
+    await demo.press("Rita", "Change my answers")
+    for choice in ("woman", "65+", "owner"):
+        await demo.press("Rita", choice)
+    assert "tenure: owner" in joined(await demo.say("Rita", f"/register {code}"))
+    mydata = (await demo.say("Rita", "/mydata"))[0]
+    assert mydata.file is not None and b"assembly_registrations" in mydata.file.content
+    await demo.say("Rita", f"/register {code}")
+    await demo.press("Rita", "Withdraw")
+    await demo.press("Rita", "Yes, withdraw")
+    assert await _count(demo, AssemblyRegistrant) == 0
+
+
+async def test_bad_input_changes_nothing(demo: Chat) -> None:
+    code = await opened(demo)
+    before = await snapshot(demo.core.db)
+    outside = joined(await demo.say("Rita", f"/register {code} BS1 4DJ 3"))
+    assert "is not in it" in outside and "Nothing was kept" in outside
+    assert "no assembly" in joined(await demo.say("Rita", "/register NOPE1234 BA11 1AB 2"))
+    assert "house number" in joined(await demo.say("Rita", f"/register {code} BA11 1AB"))
+    refused = joined(await demo.say("Carol", "/assembly show 1"))  # a member, not an organiser
+    assert "no assembly 1" in refused
+    bad = joined(await demo.say("Alice", "/assembly targets 1\nage,teen,40%"))
+    assert "not one of age's values" in bad
+    after = await snapshot(demo.core.db)
+    assert {k: v for k, v in after.items() if k not in IGNORED} == {
+        k: v for k, v in before.items() if k not in IGNORED
+    }
+
+
+async def test_a_deep_link_starts_the_registration(demo: Chat) -> None:
+    code = await opened(demo)
+    asked = joined(await demo.say("Rita", f"/start asm-{code}"))
+    assert "Frome climate assembly" in asked and "postcode" in asked
+    replies = await demo.say("Rita", "BA11 1AB 7")  # typed, answering the question
+    assert "I agree" in [b.label for r in replies for b in r.button_list()]
+
+
+async def test_targets_show_quotas_coverage_and_relaxation(demo: Chat) -> None:
+    code = await opened(demo)
+    for i in range(6):
+        await resident(demo, f"Res{i}", code, i, gender="man")
+    shown = joined(await demo.say("Alice", TARGETS))
+    assert "gender woman: 1-3 seats, 0 registered" in shown, shown
+    assert "only 0 registrants for 1 seats" in shown
+    assert "cannot all be met" in shown
+
+
+async def test_a_panel_is_drawn_invited_and_replaced(demo: Chat) -> None:
+    code = await opened(demo)
+    for i in range(24):
+        await resident(demo, f"Res{i}", code, i, house=str(i // 2 if i < 6 else i))
+    await demo.say("Alice", TARGETS)
+    preview = joined(await demo.say("Alice", f"/assembly draw 1 {lotto(demo.clock)}"))
+    assert "one person per household" in preview, preview
+    committed = await demo.press("Alice", "Commit")
+    assert committed[0].file is not None and "Record hash" in committed[0].text
+    async with demo.core.db.transaction() as session:
+        draw = await session.get(AssemblyDraw, 1)
+        assert draw is not None
+        demo.clock.set(draw.seed_due_at + dt.timedelta(minutes=5))
+    assert "Result noted" in joined(await demo.say("Alice", f"/assembly seed 1 {LOTTO_RESULT}"))
+    # Carol, a Frome member who organises nothing, is the second witness.
+    drawn = joined(await demo.say("Carol", f"/assembly seed 1 {LOTTO_RESULT}"))
+    assert "4 residents selected" in drawn, drawn
+    invited = await _invitations(demo)
+    assert len(invited) == 4
+    # Two decline: each place goes to the next under the committed rule.
+    for name, invitation_id in invited[:2]:
+        replies = await demo.press(name, f"asmno:{invitation_id}")
+        assert "someone else will be drawn" in joined(replies)
+    await demo.press(invited[2][0], f"asmyes:{invited[2][1]}")
+    forged = (
+        await demo.press("Res0", f"asmyes:{invited[3][1]}") if invited[3][0] != "Res0" else None
+    )
+    assert forged is None or forged[0].error
+    everyone = await _invitations(demo, every=True)
+    assert len(everyone) == 6
+    async with demo.core.db.transaction() as session:
+        draw = await session.get(AssemblyDraw, 1)
+        assert draw is not None and draw.seed is not None
+        record = json.loads(json.dumps(draw.record))
+        homes = {r.id: r.household for r in await session.scalars(select(AssemblyRegistrant))}
+        standing = list(
+            await session.scalars(
+                select(AssemblyInvitation.registrant_id).where(
+                    AssemblyInvitation.status.in_(("invited", "accepted"))
+                )
+            )
+        )
+        to_residents = await session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.person_id.is_(None), OutboxMessage.to_chat_id.is_not(None))
+        )
+    assert [e["event"] for e in record["history"]] == ["declined", "declined"]
+    assert len({homes[r] for r in standing}) == len(standing) == 4
+    assert verify(record, draw.seed).ok
+    assert to_residents == 6
+
+
+async def _invitations(demo: Chat, every: bool = False) -> list[tuple[str, int]]:
+    async with demo.core.db.transaction() as session:
+        rows = await session.execute(
+            select(AssemblyRegistrant.user_id, AssemblyInvitation.id, AssemblyInvitation.status)
+            .join(AssemblyRegistrant, AssemblyRegistrant.id == AssemblyInvitation.registrant_id)
+            .order_by(AssemblyInvitation.id)
+        )
+        return [
+            (user.capitalize() if not user.startswith("res") else "Res" + user[3:], i)
+            for user, i, status in rows
+            if every or status == "invited"
+        ]
+
+
+async def test_the_retention_purge_deletes_registrants_after_the_period(demo: Chat) -> None:
+    code = await opened(demo)
+    await resident(demo, "Rita", code, 1)
+    async with demo.core.db.transaction() as session:
+        assembly = await session.get(Assembly, 1)
+        assert assembly is not None
+        end = dt.datetime(2027, 3, 8, tzinfo=dt.UTC)
+    assert await purge_sweep(demo.core.db, demo.core.settings, end + dt.timedelta(days=89)) == 0
+    assert await purge_sweep(demo.core.db, demo.core.settings, end + dt.timedelta(days=91)) == 1
+    assert await _count(demo, AssemblyRegistrant) == 0
+    assert await purge_sweep(demo.core.db, demo.core.settings, end + dt.timedelta(days=92)) == 0
+
+
+async def _count(demo: Chat, model: type) -> int:
+    async with demo.core.db.transaction() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
