@@ -141,7 +141,7 @@ async def test_export_is_scoped_and_audited_with_the_count(demo: Chat) -> None:
     assert reply.file is not None and reply.file.filename.endswith(".csv")
     content = reply.file.content.decode()
     lines = content.strip().splitlines()
-    assert lines[0] == "name,short_id,branch,status,dues_paid_until,reachable"
+    assert lines[0] == "name,ID,branch,status,dues paid until,reachable"
     assert {line.split(",")[0] for line in lines[1:]} == {"Erin", "Femi", "Gita"}
     assert "Alice" not in content
     async with demo.core.db.transaction() as session:

@@ -100,7 +100,7 @@ async def cancel_pressed(ctx: Context, target: str) -> Reply:
 @action(Action.CANVASS_ICS)
 async def calendar_pressed(ctx: Context, target: str) -> Reply:
     _, branch, session = await _pressed(ctx, target)
-    event = calendar_event(session, branch, ctx.settings.party_name)
+    event = calendar_event(ctx.t, session, branch, ctx.settings.party_name)
     content = calendar_file([event], product="canvassing", stamp=ctx.now)
     return Reply(
         ctx.t("Add it to your calendar:"),

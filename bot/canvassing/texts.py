@@ -18,11 +18,12 @@ from storage.models import Branch, CanvassSession, Person
 from storage.vocabulary import GOING
 
 
-def calendar_event(session: CanvassSession, branch: Branch, party: str) -> Event:
-    """The session as a calendar app shows it (see ``bot.lib.ics``)."""
+def calendar_event(t: Translator, session: CanvassSession, branch: Branch, party: str) -> Event:
+    """The session as a calendar app shows it (see ``bot.lib.ics``), in the language
+    of the person who asked for it."""
     return Event(
         uid=uid("canvass", session.id),
-        summary=f"{party}: canvassing with the {branch.name} branch",
+        summary=t("{party}: canvassing with the {branch} branch", party=party, branch=branch.name),
         starts=session.starts_at,
         ends=session.starts_at + SESSION_LENGTH,
         location=session.meeting_point,

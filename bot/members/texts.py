@@ -135,19 +135,22 @@ def page_buttons(
 
 
 def export_csv(t: Translator, rows: Sequence[Listed], today: dt.date) -> bytes:
-    """The list as a spreadsheet opens it (no cell runs as a formula)."""
+    """The list as a spreadsheet opens it (no cell runs as a formula), its headings
+    and words in the reader's language, its dates ISO 8601."""
     out = io.StringIO()
     writer = spreadsheet.writer(out)
-    writer.writerow(["name", "short_id", "branch", "status", "dues_paid_until", "reachable"])
+    writer.writerow(
+        [t("name"), t("ID"), t("branch"), t("status"), t("dues paid until"), t("reachable")]
+    )
     for row in rows:
         writer.writerow(
             [
                 row.name,
                 row.short_id,
                 row.branch or "",
-                dues_status(row.paid_until, today),
+                status_label(t, dues_status(row.paid_until, today)),
                 row.paid_until.isoformat() if row.paid_until else "",
-                "yes" if row.reachable else "no",
+                t("yes") if row.reachable else t("no"),
             ]
         )
     return out.getvalue().encode("utf-8")

@@ -150,7 +150,7 @@ async def manage(ctx: Context, word: str, poll: Poll) -> Reply | list[Reply]:
         ctx.t("Poll {id}, exported.", id=poll.id),
         file=Attachment(
             f"poll-{poll.id}.csv",
-            export_csv(poll, result, (roll, voted, ballots)),
+            export_csv(ctx.t, poll, result, (roll, voted, ballots)),
             "text/csv",
         ),
         private=True,

@@ -274,7 +274,7 @@ def chart(poll: Poll, result: dict[str, Any], locale: str, title: str) -> bytes:
         axes.legend(loc="lower right")
     axes.set_yticks(list(positions), labels)
     if len(series) > 1:
-        axes.legend(title="round", loc="lower right")
+        axes.legend(title=translator(locale)("round"), loc="lower right")
     axes.set_title(title[:80])
     axes.set_xlim(0, highest * 1.15)
     figure.tight_layout()
@@ -283,25 +283,36 @@ def chart(poll: Poll, result: dict[str, Any], locale: str, title: str) -> bytes:
     return buffer.getvalue()
 
 
-def export_csv(poll: Poll, result: dict[str, Any], turnout_: tuple[int, int, int]) -> bytes:
+def export_csv(
+    t: Translator, poll: Poll, result: dict[str, Any], turnout_: tuple[int, int, int]
+) -> bytes:
     """Totals (and, for a ranked poll, every round) as CSV; no names, no formulas.
-    The options as written: a poll's times as ``2026-12-04 19:00``, which sorts."""
+    The labels in the reader's language; the options as written: a poll's times as
+    ``2026-12-04 19:00``, which sorts."""
     out = io.StringIO()
     writer = spreadsheet.writer(out)
-    writer.writerow(["poll", poll.id, poll.question])
-    writer.writerow(["on the roll", turnout_[0], "voted", turnout_[1], "ballots", turnout_[2]])
-    writer.writerow(["option", "votes"])
+    writer.writerow([t("poll"), poll.id, poll.question])
+    writer.writerow(
+        [t("on the roll"), turnout_[0], t("voted"), turnout_[1], t("ballots"), turnout_[2]]
+    )
+    writer.writerow([t("option"), t("votes")])
     for i, n in enumerate(result["counts"]):
         writer.writerow([poll.options[i], n])
     found = result.get("decision")
     if found:
+        outcome = {
+            Outcome.CARRIED: t("carried"),
+            Outcome.NO_QUORUM: t("quorum not met"),
+            Outcome.THRESHOLD_MISSED: t("threshold missed"),
+        }.get(found["outcome"], found["outcome"])
         writer.writerow([])
-        writer.writerow(["outcome", found["outcome"], "threshold", found["threshold"]])
-        writer.writerow(["quorum", found["quorum"] or "", "needed", found["quorum_needed"]])
-        writer.writerow(["counted", found["counted"], "support", found["support"]])
+        threshold = share_words(t, found["threshold"])
+        writer.writerow([t("outcome"), outcome, t("threshold"), threshold])
+        writer.writerow([t("quorum"), found["quorum"] or "", t("needed"), found["quorum_needed"]])
+        writer.writerow([t("counted"), found["counted"], t("support"), found["support"]])
     for number, r in enumerate(result.get("rounds") or [], start=1):
         writer.writerow([])
-        writer.writerow([f"round {number}", "votes", "exhausted", r["exhausted"]])
+        writer.writerow([t("round {n}", n=number), t("votes"), t("exhausted"), r["exhausted"]])
         for k, v in r["votes"].items():
             writer.writerow([poll.options[int(k)], v])
     return out.getvalue().encode("utf-8")
