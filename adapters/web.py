@@ -106,6 +106,14 @@ def pages_app(site: Site) -> web.Application:
         page = await site.join_qr(request.match_info["slug"])
         return _answer(page) if page is not None else await missing(request)
 
+    async def person_feed(request: web.Request) -> web.Response:
+        page = await site.person_feed(request.match_info["token"])
+        return _answer(page) if page is not None else await missing(request)
+
+    async def branch_feed(request: web.Request) -> web.Response:
+        page = await site.branch_feed(request.match_info["slug"])
+        return _answer(page) if page is not None else await missing(request)
+
     async def home(request: web.Request) -> web.Response:
         raise web.HTTPFound("/branches")
 
@@ -115,6 +123,8 @@ def pages_app(site: Site) -> web.Application:
     app.router.add_get("/draws/{ident}/record.json", record)
     app.router.add_get("/branches", branches)
     app.router.add_get("/branches/{slug}/qr.png", qr)
+    app.router.add_get("/branches/{slug}.ics", branch_feed)
+    app.router.add_get("/calendar/{token}.ics", person_feed)
     app.router.add_get("/static/{name}", static)
     app.router.add_get("/{tail:.*}", missing)
     return app

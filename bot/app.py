@@ -70,6 +70,7 @@ from bot.polls import reason_handlers as poll_reasons
 from bot.polls import result_handlers as poll_results
 from bot.polls import vote_handlers as poll_votes
 from bot.privacy import handlers as privacy
+from bot.public import handlers as public_calendar
 from bot.settings import handlers as settings
 from bot.settings import language_handlers as languages
 from storage.db import Database
@@ -93,6 +94,7 @@ FEATURES: tuple[ModuleType, ...] = (
     canvass,
     settings,
     languages,
+    public_calendar,
     canvass_signup,
     canvass_schedule,
     canvass_results,

@@ -490,6 +490,24 @@ class Campaign(Base):
 # --- One person across platforms --------------------------------------------------------
 
 
+class CalendarFeed(Base):
+    """A person's private calendar feed (/calendar): the meetings and canvassing
+    sessions they are going to, at a URL holding an unguessable token.
+
+    Only a hash of the token is kept: the URL exists in the person's chat (and
+    their calendar app); /calendar new replaces it, /calendar stop revokes it.
+    """
+
+    __tablename__ = "calendar_feeds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE"), unique=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
 class LinkCode(Base):
     """A one-time code that joins a second platform account to a Person (/link).
 

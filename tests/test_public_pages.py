@@ -10,14 +10,17 @@ import datetime as dt
 import io
 import re
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 import zxingcpp
+from icalendar import Calendar
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from adapters.web import start_pages
 from bot.lib.sortition.drawing import reserve_order
@@ -25,7 +28,17 @@ from bot.lib.sortition.encoding import digest
 from bot.lib.sortition.verification import verify
 from bot.public.pages import Site
 from bot.public.rules import matches, pick_language, search_terms
-from storage.models import Draw, Invitation, Meeting, Person
+from storage.models import (
+    CalendarFeed,
+    CanvassSession,
+    CanvassSignup,
+    CanvassSlot,
+    Draw,
+    Invitation,
+    Meeting,
+    MeetingRsvp,
+    Person,
+)
 from tests.browser import (
     DESKTOP,
     PHONE,
@@ -358,3 +371,176 @@ def test_a_search_finds_a_place_its_first_letters_or_a_postcode() -> None:
         assert matches(query, places, postcodes), query
     for query in ("Bath", "BA1 1AA", "BA2", "Glasgow", "G1", "11"):
         assert not matches(query, places, postcodes), query
+
+
+# --- calendar feeds ----------------------------------------------------------------------
+
+
+async def person_id(demo: Chat, name: str) -> int:
+    async with demo.core.db.transaction() as session:
+        found = await session.scalar(select(Person.id).where(Person.display_name == name))
+        assert found is not None
+        return found
+
+
+async def alices_diary(demo: Chat) -> None:
+    """Alice goes to a members' meeting, and to canvassing on Saturdays at 10:00
+    in Frome for three of the next four weeks (across the clock change of 25
+    October); she said no to an assembly; Bath holds an assembly."""
+    alice = await person_id(demo, "Alice")
+    now = demo.clock.now()
+    async with demo.core.db.transaction() as session:
+        meeting = Meeting(
+            branch_id=1,
+            kind="in_person",
+            title="Frome branch meeting",
+            starts_at=dt.datetime(2026, 10, 20, 18, 30, tzinfo=dt.UTC),
+            place="3 Elm Street",
+            created_at=now,
+        )
+        declined = Meeting(
+            branch_id=1,
+            kind="assembly",
+            title="Frome people's assembly",
+            starts_at=dt.datetime(2026, 10, 22, 18, 0, tzinfo=dt.UTC),
+            place="Frome Library",
+            created_at=now,
+        )
+        bath = Meeting(
+            branch_id=2,
+            kind="assembly",
+            title="Bath people's assembly",
+            starts_at=dt.datetime(2026, 10, 23, 18, 0, tzinfo=dt.UTC),
+            place="Guildhall",
+            created_at=now,
+        )
+        slot = CanvassSlot(
+            branch_id=1, weekday=5, local_time="10:00", meeting_point="Market Cross", created_at=now
+        )
+        session.add_all([meeting, declined, bath, slot])
+        await session.flush()
+        session.add_all(
+            [
+                MeetingRsvp(
+                    meeting_id=meeting.id, person_id=alice, answer="going", answered_at=now
+                ),
+                MeetingRsvp(meeting_id=declined.id, person_id=alice, answer="no", answered_at=now),
+            ]
+        )
+        # 10:00 in London: BST (09:00 UTC) until 25 October, GMT (10:00 UTC) after.
+        starts = [
+            dt.datetime(2026, 10, 17, 9, tzinfo=dt.UTC),
+            dt.datetime(2026, 10, 24, 9, tzinfo=dt.UTC),
+            dt.datetime(2026, 10, 31, 10, tzinfo=dt.UTC),
+            dt.datetime(2026, 11, 7, 10, tzinfo=dt.UTC),
+        ]
+        sessions = [
+            CanvassSession(branch_id=1, slot_id=slot.id, starts_at=at, meeting_point="Market Cross")
+            for at in starts
+        ]
+        session.add_all(sessions)
+        await session.flush()
+        for going in (sessions[0], sessions[2], sessions[3]):  # not the 24th
+            session.add(
+                CanvassSignup(session_id=going.id, person_id=alice, status="going", created_at=now)
+            )
+
+
+def feed_url(replies: list[Any]) -> str:
+    found = re.search(r"(http://\S+/calendar/\S+\.ics)", replies[0].text)
+    assert found, replies[0].text
+    return found.group(1)
+
+
+async def test_a_private_feed_holds_what_they_go_to_weekly_in_the_branchs_zone(
+    demo: Chat, site: str
+) -> None:
+    demo.clock.set(dt.datetime(2026, 10, 10, 12, tzinfo=dt.UTC))
+    demo.core.settings = replace(demo.core.settings, web_base_url=site)
+    await alices_diary(demo)
+    url = feed_url(await demo.say("Alice", "/calendar"))
+    async with httpx.AsyncClient() as client:
+        first = await client.get(url)
+        again = await client.get(url)
+    assert first.status_code == 200 and first.headers["Content-Type"].startswith("text/calendar")
+    calendar = Calendar.from_ical(first.content)
+    events = {str(e["uid"]): e for e in calendar.walk("VEVENT")}
+    assert sorted(str(e["summary"]) for e in events.values()) == [
+        "Frome branch meeting",
+        "Test Party: canvassing with the Frome branch",
+    ]
+    # Canvassing: one weekly event in Europe/London, without the week she skips,
+    # keeping 10:00 across the clock change; a reminder before each.
+    (weekly,) = [e for e in events.values() if "canvassing" in str(e["summary"])]
+    assert weekly["dtstart"].params["TZID"] == "Europe/London"
+    assert weekly.decoded("dtstart") == dt.datetime(
+        2026, 10, 17, 10, tzinfo=ZoneInfo("Europe/London")
+    )
+    rule = weekly["rrule"]
+    assert rule["FREQ"] == ["WEEKLY"]
+    assert rule["UNTIL"][0] == dt.datetime(2026, 11, 7, 10, tzinfo=dt.UTC)
+    assert [d.dt.replace(tzinfo=None) for d in weekly["exdate"].dts] == [
+        dt.datetime(2026, 10, 24, 10, 0)
+    ]
+    assert weekly.walk("VALARM")[0].decoded("trigger") == -dt.timedelta(hours=1)
+    assert [str(z["tzid"]) for z in calendar.walk("VTIMEZONE")] == ["Europe/London"]
+    # The UIDs stay, so a calendar app updates rather than duplicates.
+    assert {str(e["uid"]) for e in Calendar.from_ical(again.content).walk("VEVENT")} == set(events)
+    assert "Frome people's assembly" not in first.text  # she said no
+    # A new link: the old one stops working; stop: no link works.
+    fresh = feed_url(await demo.say("Alice", "/calendar new"))
+    async with httpx.AsyncClient() as client:
+        assert (await client.get(url)).status_code == 404
+        assert (await client.get(fresh)).status_code == 200
+        assert "/calendar new" in (await demo.say("Alice", "/calendar"))[0].text
+        assert "stopped" in (await demo.say("Alice", "/calendar stop"))[0].text
+        assert (await client.get(fresh)).status_code == 404
+
+
+async def test_a_branch_feed_has_its_public_meetings_only(demo: Chat, site: str) -> None:
+    demo.clock.set(dt.datetime(2026, 10, 10, 12, tzinfo=dt.UTC))
+    await alices_diary(demo)
+    async with httpx.AsyncClient(base_url=site) as client:
+        frome = await client.get("/branches/frome.ics")
+        wells = await client.get("/branches/wells.ics")  # proposed: no page, no feed
+    assert wells.status_code == 404
+    calendar = Calendar.from_ical(frome.content)
+    assert [str(e["summary"]) for e in calendar.walk("VEVENT")] == ["Frome people's assembly"]
+    assert "3 Elm Street" not in frome.text and "Market Cross" not in frome.text
+    assert str(calendar["x-wr-calname"]) == "Test Party: Frome's public meetings"
+
+
+async def test_a_feed_cannot_be_had_without_pages_or_with_a_guess(demo: Chat, site: str) -> None:
+    replies = await demo.say("Carol", "/calendar")
+    assert replies[0].error and "web pages are not set up" in replies[0].text
+    demo.core.settings = replace(demo.core.settings, web_base_url=site)
+    assert (await demo.say("Carol", "/calendar please"))[0].error
+    assert "You have no calendar feed" in (await demo.say("Carol", "/calendar stop"))[0].text
+    url = feed_url(await demo.say("Carol", "/calendar"))
+    async with httpx.AsyncClient(base_url=site) as client:
+        for guess in ("x" * 32, "short", "..%2F..%2Fetc%2Fpasswd", "A" * 200):
+            assert (await client.get(f"/calendar/{guess}.ics")).status_code == 404
+        assert (await client.get(url)).status_code == 200
+        # Forgotten: the feed goes with everything else of theirs.
+        await demo.say("Carol", "/forget")
+        assert "deleted" in (await demo.press("Carol", "Yes, delete my data"))[0].text
+        assert (await client.get(url)).status_code == 404
+    async with demo.core.db.transaction() as session:
+        assert await session.scalar(select(func.count()).select_from(CalendarFeed)) == 0
+
+
+async def test_the_browser_fetches_a_feed_it_can_parse(demo: Chat, site: str, browser: Any) -> None:
+    demo.clock.set(dt.datetime(2026, 10, 10, 12, tzinfo=dt.UTC))
+    await alices_diary(demo)
+
+    def fetch() -> str:
+        browser.get(f"{site}/branches")
+        return browser.execute_async_script(
+            "const done = arguments[0];"
+            "fetch('/branches/frome.ics').then((r) => r.text()).then(done, (e) => done(String(e)));"
+        )
+
+    text = await asyncio.to_thread(fetch)
+    assert [str(e["summary"]) for e in Calendar.from_ical(text).walk("VEVENT")] == [
+        "Frome people's assembly"
+    ]

@@ -3,8 +3,11 @@ for every feature that offers one (a meeting, a canvassing session).
 
 An event's UID names what it is (``meeting-12@assembly-organiser``) and stays
 the same through edits, so an app that already has the event updates it; its
-SEQUENCE counts the edits. Times are written in UTC; the app shows them in its
-own zone. The text is escaped and folded by the ``icalendar`` package.
+SEQUENCE counts the edits. Times are written in UTC (the app shows them in its
+own zone), or, for an event given a ``zone``, as wall times in that zone with its
+VTIMEZONE in the file, so that a weekly event (``weekly_until``, an RRULE) keeps
+its hour across a clock change. ``alarm_before`` adds a reminder (VALARM). The
+text is escaped and folded by the ``icalendar`` package.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
-from icalendar import Calendar
+from icalendar import Alarm, Calendar
 from icalendar import Event as VEvent
 
 ICS_TYPE = "text/calendar"
@@ -38,16 +42,29 @@ class Event:
     description: str | None = None
     sequence: int | None = None  # how many times it was changed (None: not said)
     cancelled: bool = False
+    zone: str | None = None  # an IANA zone: times written in it, with its VTIMEZONE
+    weekly_until: dt.datetime | None = None  # every week from ``starts`` until then (RRULE)
+    skipped: tuple[dt.datetime, ...] = ()  # weeks of the series left out (EXDATE)
+    alarm_before: dt.timedelta | None = None  # a reminder this long before (VALARM)
 
 
-def calendar_file(events: Iterable[Event], *, product: str, stamp: dt.datetime) -> bytes:
+def calendar_file(
+    events: Iterable[Event], *, product: str, stamp: dt.datetime, name: str | None = None
+) -> bytes:
     """The events as one ``.ics`` file. ``product`` names what made it
-    (``meetings``), ``stamp`` is when (each event's DTSTAMP)."""
+    (``meetings``), ``stamp`` is when (each event's DTSTAMP); ``name`` is what a
+    calendar app calls a subscribed feed."""
     calendar = Calendar()
     calendar.add("prodid", f"-//Assembly Organiser//{product}//EN")
     calendar.add("version", "2.0")
+    if name is not None:
+        calendar.add("x-wr-calname", name)
+    zoned = False
     for event in events:
         calendar.add_component(_vevent(event, stamp))
+        zoned = zoned or event.zone is not None
+    if zoned:
+        calendar.add_missing_timezones()
     return calendar.to_ical()
 
 
@@ -57,8 +74,13 @@ def _vevent(event: Event, stamp: dt.datetime) -> VEvent:
     out = VEvent()
     out.add("uid", event.uid)
     out.add("summary", event.summary)
-    out.add("dtstart", event.starts.astimezone(dt.UTC))
-    out.add("dtend", event.ends.astimezone(dt.UTC))
+    where = ZoneInfo(event.zone) if event.zone else dt.UTC
+    out.add("dtstart", event.starts.astimezone(where))
+    out.add("dtend", event.ends.astimezone(where))
+    if event.weekly_until is not None:
+        out.add("rrule", {"freq": "weekly", "until": event.weekly_until.astimezone(dt.UTC)})
+    for skipped in event.skipped:
+        out.add("exdate", skipped.astimezone(where))
     out.add("dtstamp", stamp.astimezone(dt.UTC))
     if event.sequence is not None:
         out.add("sequence", event.sequence)
@@ -70,4 +92,10 @@ def _vevent(event: Event, stamp: dt.datetime) -> VEvent:
         out.add("description", event.description)
     if event.cancelled:
         out.add("status", "CANCELLED")
+    if event.alarm_before is not None:
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", event.summary)
+        alarm.add("trigger", -event.alarm_before)
+        out.add_component(alarm)
     return out

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.kernel.context import Context
 from bot.polls.queries import forget_voter
 from storage.models import (
+    CalendarFeed,
     Consent,
     Identity,
     Invitation,
@@ -65,7 +66,16 @@ async def delete_person(session: AsyncSession, person: Person, keys: list[str]) 
     person_id = person.id
     # Explicit deletes (not only ON DELETE CASCADE) so that nothing depends on
     # the database enforcing foreign keys.
-    for model in (Identity, Consent, RoleGrant, OutboxMessage, Prompt, LinkCode, SortitionProfile):
+    for model in (
+        Identity,
+        Consent,
+        RoleGrant,
+        OutboxMessage,
+        Prompt,
+        LinkCode,
+        SortitionProfile,
+        CalendarFeed,
+    ):
         await session.execute(delete(model).where(model.person_id == person_id))
     # Their places on polls' rolls and their ballots stay, naming nobody, so
     # that no count or result changes.

@@ -19,10 +19,11 @@ from bot.kernel.clock import Clock
 from bot.kernel.config import Settings
 from bot.kernel.i18n import DEFAULT_LOCALE, Translator, available_locales, translator
 from bot.kernel.links import Links, branch_payload, qr_png
+from bot.lib.ics import ICS_TYPE, calendar_file
 from bot.lib.sortition.drawing import public_view
 from bot.public import queries, rules, texts
 from storage.db import Database
-from storage.models import Branch
+from storage.models import Branch, Person
 
 HTML = "text/html; charset=utf-8"
 MAX_QUERY = 100  # characters of a directory search
@@ -199,6 +200,52 @@ class Site:
         if link is None:
             return None
         return Page(200, qr_png(link), "image/png", {"Cache-Control": "public, max-age=3600"})
+
+    async def person_feed(self, token: str) -> Page | None:
+        """A person's private feed: the meetings and canvassing sessions they are
+        going to, in their language; None for a token that is no feed's."""
+        if not rules.FEED_TOKEN.fullmatch(token):
+            return None
+        now = self.clock.now()
+        since = now - rules.FEED_SINCE
+        async with self.db.transaction() as session:
+            owner = await queries.feed_owner(session, rules.token_hash(token))
+            person = await session.get(Person, owner) if owner is not None else None
+            if person is None:
+                return None
+            meetings = await queries.meetings_going(session, person.id, since)
+            sessions = await queries.sessions_going(session, person.id, since)
+        party = self.settings.party_name
+        t = translator(person.locale or self.settings.default_locale)
+        events = [texts.meeting_event(m, b, party) for m, b in meetings]
+        events += texts.canvass_events(sessions, party)
+        name = texts.person_feed_name(t, party)
+        return _feed(
+            calendar_file(events, product="my calendar", stamp=now, name=name), private=True
+        )
+
+    async def branch_feed(self, slug: str) -> Page | None:
+        """A branch's public feed: its people's assemblies."""
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            branch = await queries.listed_branch(session, slug)
+            if branch is None:
+                return None
+            meetings = await queries.public_meetings(session, branch.id, now - rules.FEED_SINCE)
+        party = self.settings.party_name
+        t = translator(self.settings.default_locale)
+        events = [texts.meeting_event(m, branch, party) for m in meetings]
+        name = texts.branch_feed_name(t, party, branch.name)
+        return _feed(calendar_file(events, product="public meetings", stamp=now, name=name))
+
+
+def _feed(content: bytes, *, private: bool = False) -> Page:
+    return Page(
+        200,
+        content,
+        f"{ICS_TYPE}; charset=utf-8",
+        {"Cache-Control": "private, no-cache" if private else "public, max-age=300"},
+    )
 
 
 def _number(text: str) -> int | None:

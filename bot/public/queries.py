@@ -5,12 +5,21 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.draws.rules import PREVIEW
-from storage.models import Branch, Draw, Meeting, Region
-from storage.vocabulary import ACTIVE, AFFILIATED, ASSEMBLY, FORMING
+from storage.models import (
+    Branch,
+    CalendarFeed,
+    CanvassSession,
+    CanvassSignup,
+    Draw,
+    Meeting,
+    MeetingRsvp,
+    Region,
+)
+from storage.vocabulary import ACTIVE, AFFILIATED, ASSEMBLY, FORMING, GOING, RSVP_GOING
 
 LISTED = (FORMING, ACTIVE, AFFILIATED)  # a proposed branch is not one yet
 
@@ -61,3 +70,85 @@ async def listed_branch(session: AsyncSession, slug: str) -> Branch | None:
     return await session.scalar(
         select(Branch).where(Branch.slug == slug, Branch.status.in_(LISTED))
     )
+
+
+# --- calendar feeds ------------------------------------------------------------------
+
+
+async def feed_owner(session: AsyncSession, token_hash: str) -> int | None:
+    """The person whose private feed has this token's hash, or None."""
+    return await session.scalar(
+        select(CalendarFeed.person_id).where(CalendarFeed.token_hash == token_hash)
+    )
+
+
+async def feed_of(session: AsyncSession, person_id: int) -> CalendarFeed | None:
+    return await session.scalar(select(CalendarFeed).where(CalendarFeed.person_id == person_id))
+
+
+async def set_feed(
+    session: AsyncSession, person_id: int, token_hash: str, now: dt.datetime
+) -> None:
+    """The person's feed token is now this one (any earlier one stops working)."""
+    await session.execute(delete(CalendarFeed).where(CalendarFeed.person_id == person_id))
+    session.add(CalendarFeed(person_id=person_id, token_hash=token_hash, created_at=now))
+
+
+async def drop_feed(session: AsyncSession, person_id: int) -> bool:
+    """Revoke the person's feed; whether they had one."""
+    result = await session.execute(delete(CalendarFeed).where(CalendarFeed.person_id == person_id))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def meetings_going(
+    session: AsyncSession, person_id: int, since: dt.datetime
+) -> list[tuple[Meeting, Branch]]:
+    """The meetings since ``since`` the person said they are going to (cancelled
+    ones too: a calendar app then marks them cancelled)."""
+    rows = await session.execute(
+        select(Meeting, Branch)
+        .join(MeetingRsvp, MeetingRsvp.meeting_id == Meeting.id)
+        .join(Branch, Branch.id == Meeting.branch_id)
+        .where(
+            MeetingRsvp.person_id == person_id,
+            MeetingRsvp.answer == RSVP_GOING,
+            Meeting.starts_at >= since,
+        )
+        .order_by(Meeting.starts_at, Meeting.id)
+    )
+    return [(meeting, branch) for meeting, branch in rows.all()]
+
+
+async def sessions_going(
+    session: AsyncSession, person_id: int, since: dt.datetime
+) -> list[tuple[CanvassSession, Branch]]:
+    """The canvassing sessions since ``since`` the person is going to, not cancelled."""
+    rows = await session.execute(
+        select(CanvassSession, Branch)
+        .join(CanvassSignup, CanvassSignup.session_id == CanvassSession.id)
+        .join(Branch, Branch.id == CanvassSession.branch_id)
+        .where(
+            CanvassSignup.person_id == person_id,
+            CanvassSignup.status == GOING,
+            CanvassSession.cancelled_at.is_(None),
+            CanvassSession.starts_at >= since,
+        )
+        .order_by(CanvassSession.starts_at, CanvassSession.id)
+    )
+    return [(row, branch) for row, branch in rows.all()]
+
+
+async def public_meetings(
+    session: AsyncSession, branch_id: int, since: dt.datetime
+) -> list[Meeting]:
+    """A branch's people's assemblies since ``since`` (cancelled ones too)."""
+    found = await session.scalars(
+        select(Meeting)
+        .where(
+            Meeting.branch_id == branch_id,
+            Meeting.kind == ASSEMBLY,
+            Meeting.starts_at >= since,
+        )
+        .order_by(Meeting.starts_at, Meeting.id)
+    )
+    return list(found)

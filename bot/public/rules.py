@@ -4,10 +4,13 @@ replacements in committed order). No database, no request."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.branches.rules import Area
 from bot.kernel.i18n import language
@@ -145,3 +148,60 @@ def matches(query: str, places: Iterable[str], postcodes: Iterable[str]) -> bool
         )
         for prefix in postcodes
     )
+
+
+# --- calendar feeds --------------------------------------------------------------------
+
+FEED_TOKEN = re.compile(r"[A-Za-z0-9_-]{32,64}")  # secrets.token_urlsafe(24) gives 32
+FEED_SINCE = dt.timedelta(days=30)  # a feed shows what is coming and the last month
+ALARM_BEFORE = dt.timedelta(hours=1)  # each event's reminder
+
+
+def token_hash(token: str) -> str:
+    """What is kept of a feed's token: its SHA-256."""
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """The sessions of one weekly slot a person goes to, as one weekly event:
+    from ``first`` to ``last`` (wall times in the branch's zone), without the
+    weeks ``skipped``."""
+
+    slot_id: int
+    first_id: int  # the first session's id
+    first: dt.datetime
+    last: dt.datetime
+    skipped: tuple[dt.datetime, ...]
+
+
+def weekly_series(sessions: Iterable[tuple[int, int, dt.datetime]], zone: str) -> list[Series]:
+    """The sessions ``(slot id, session id, start)`` a person goes to, grouped
+    into weekly series: one per slot and local weekday and time (a slot whose
+    time was changed starts a new series), each week between the first and the
+    last that they do not go to skipped. Weeks are counted in wall time, so a
+    series keeps its hour across a clock change."""
+    where = ZoneInfo(zone)
+    groups: dict[tuple[int, int, dt.time], list[tuple[dt.datetime, int]]] = {}
+    for slot_id, session_id, starts in sessions:
+        local = starts.astimezone(where)
+        groups.setdefault((slot_id, local.weekday(), local.time()), []).append((local, session_id))
+    out = []
+    for (slot_id, _, _), found in sorted(groups.items(), key=lambda g: min(g[1])):
+        found.sort()
+        first, last = found[0][0], found[-1][0]
+        going = {local.date() for local, _ in found}
+        skipped = []
+        week = first
+        while week < last:
+            week = _plus_a_week(week, where)
+            if week.date() not in going:
+                skipped.append(week)
+        out.append(Series(slot_id, found[0][1], first, last, tuple(skipped)))
+    return out
+
+
+def _plus_a_week(moment: dt.datetime, where: ZoneInfo) -> dt.datetime:
+    """The same wall time a week later (an hour may have been gained or lost)."""
+    wall = moment.replace(tzinfo=None) + dt.timedelta(weeks=1)
+    return wall.replace(tzinfo=where)

@@ -9,16 +9,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import escape
 from string import Template
 from typing import Any
 
+from bot.canvassing.texts import calendar_event as canvass_calendar_event
 from bot.draws.bodies import Body
 from bot.draws.texts import describe, source_text
 from bot.kernel.i18n import Translator, format_local
+from bot.lib.ics import DOMAIN, Event
 from bot.lib.sortition import seeds
-from bot.public.rules import QuotaRow, Vacancy
+from bot.meetings.texts import calendar_event as meeting_calendar_event
+from bot.public.rules import ALARM_BEFORE, QuotaRow, Vacancy, weekly_series
+from storage.models import Branch, CanvassSession, Meeting
 
 LANGUAGE_NAMES = {"en": "English", "cy": "Cymraeg", "es": "Español"}
 
@@ -418,6 +422,7 @@ def directory_main(t: Translator, branches: Sequence[BranchView], query: str) ->
             f"<p>{e(t('Covers: {area}', area=b.area or b.name))}</p>"
             f"{meeting}"
             + (f'<p class="joins">{" ".join(joins)}</p>' if joins else "")
+            + f'<p><a href="/branches/{e(b.slug)}.ics">{e(t("Calendar of its public meetings"))}</a></p>'
             + f"</div>{qr}</li>"
         )
     listing = (
@@ -450,3 +455,66 @@ def status_label_public(t: Translator, status: str) -> str:
         "active": t("Active branch"),
         "affiliated": t("Affiliated branch"),
     }.get(status, status)
+
+
+# --- calendar feeds ------------------------------------------------------------------
+
+
+def meeting_event(meeting: Meeting, branch: Branch, party: str) -> Event:
+    """A meeting in a feed: in its branch's zone, with a reminder."""
+    return replace(
+        meeting_calendar_event(meeting, branch, party),
+        zone=branch.timezone,
+        alarm_before=ALARM_BEFORE,
+    )
+
+
+def canvass_events(sessions: Sequence[tuple[CanvassSession, Branch]], party: str) -> list[Event]:
+    """The canvassing sessions a person goes to: a weekly slot's as one weekly
+    event (RRULE, the weeks they skip as EXDATE, its UID the slot's), a
+    campaign's day as an event of its own; in the branch's zone, with a reminder."""
+    events = []
+    by_slot: dict[tuple[int, int], list[tuple[int, int, dt.datetime]]] = {}
+    first: dict[int, tuple[CanvassSession, Branch]] = {}
+    for session, branch in sessions:
+        first[session.id] = (session, branch)
+        if session.slot_id is None:
+            events.append(
+                replace(
+                    canvass_calendar_event(session, branch, party),
+                    zone=branch.timezone,
+                    alarm_before=ALARM_BEFORE,
+                )
+            )
+        else:
+            by_slot.setdefault((branch.id, session.slot_id), []).append(
+                (session.slot_id, session.id, session.starts_at)
+            )
+    for found in by_slot.values():
+        branch = first[found[0][1]][1]
+        for series in weekly_series(found, branch.timezone):
+            session, _ = first[series.first_id]
+            local = series.first
+            event = canvass_calendar_event(session, branch, party)
+            events.append(
+                replace(
+                    event,
+                    uid=f"canvass-slot-{series.slot_id}-{local.weekday()}-"
+                    f"{local.hour:02d}{local.minute:02d}@{DOMAIN}",
+                    starts=series.first,
+                    ends=series.first + (event.ends - event.starts),
+                    zone=branch.timezone,
+                    weekly_until=series.last,
+                    skipped=series.skipped,
+                    alarm_before=ALARM_BEFORE,
+                )
+            )
+    return sorted(events, key=lambda e: (e.starts, e.uid))
+
+
+def person_feed_name(t: Translator, party: str) -> str:
+    return t("{party}: my meetings and canvassing", party=party)
+
+
+def branch_feed_name(t: Translator, party: str, branch: str) -> str:
+    return t("{party}: {branch}'s public meetings", party=party, branch=branch)
