@@ -218,7 +218,7 @@ class Site:
         party = self.settings.party_name
         t = translator(person.locale or self.settings.default_locale)
         events = [texts.meeting_event(m, b, party) for m, b in meetings]
-        events += texts.canvass_events(sessions, party)
+        events += texts.canvass_events(t, sessions, party)
         name = texts.person_feed_name(t, party)
         return _feed(
             calendar_file(events, product="my calendar", stamp=now, name=name), private=True

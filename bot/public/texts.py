@@ -469,7 +469,9 @@ def meeting_event(meeting: Meeting, branch: Branch, party: str) -> Event:
     )
 
 
-def canvass_events(sessions: Sequence[tuple[CanvassSession, Branch]], party: str) -> list[Event]:
+def canvass_events(
+    t: Translator, sessions: Sequence[tuple[CanvassSession, Branch]], party: str
+) -> list[Event]:
     """The canvassing sessions a person goes to: a weekly slot's as one weekly
     event (RRULE, the weeks they skip as EXDATE, its UID the slot's), a
     campaign's day as an event of its own; in the branch's zone, with a reminder."""
@@ -481,7 +483,7 @@ def canvass_events(sessions: Sequence[tuple[CanvassSession, Branch]], party: str
         if session.slot_id is None:
             events.append(
                 replace(
-                    canvass_calendar_event(session, branch, party),
+                    canvass_calendar_event(t, session, branch, party),
                     zone=branch.timezone,
                     alarm_before=ALARM_BEFORE,
                 )
@@ -495,7 +497,7 @@ def canvass_events(sessions: Sequence[tuple[CanvassSession, Branch]], party: str
         for series in weekly_series(found, branch.timezone):
             session, _ = first[series.first_id]
             local = series.first
-            event = canvass_calendar_event(session, branch, party)
+            event = canvass_calendar_event(t, session, branch, party)
             events.append(
                 replace(
                     event,
