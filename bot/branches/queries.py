@@ -11,13 +11,22 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, delete, func, or_, select
+from sqlalchemy import Select, bindparam, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.branches.recipients import organisers_of
-from bot.branches.rules import Area, Progress, rank_matches, search_words, slugify
+from bot.branches.rules import (
+    Area,
+    Progress,
+    clean_place,
+    rank_matches,
+    search_words,
+    slugify,
+)
 from bot.kernel.context import Context
+from bot.kernel.messages import Request
 from bot.kernel.outbox import PENDING, UNDELIVERABLE, Recipients
+from bot.kernel.people import by_sender
 from bot.kernel.suggest import escape_like
 from storage.models import (
     Branch,
@@ -37,9 +46,21 @@ from storage.models import (
 from storage.vocabulary import ADMIN, ONLINE, ORGANISER, SCOPE_BRANCH, SCOPE_NATIONAL, SCOPE_REGION
 
 _BY_SLUG = select(Branch).where(Branch.slug == bindparam("slug"))
+# The same, with the sender's person, in one statement (/join, a hot path).
+_SLUG_AHEAD = by_sender(Branch).outerjoin(Branch, Branch.slug == bindparam("slug"))
 
 
-async def search(ctx: Context, query: str) -> tuple[Branch | None, list[Branch]]:
+def place_ahead(request: Request) -> tuple[Select[Any], dict[str, Any]] | None:
+    """The prefetch of a command whose words name a place (/join): the branch whose
+    slug it is (or none), read with the person (bot.kernel.registry.Prefetch); hand
+    the row to :func:`search` as ``ahead``."""
+    place = clean_place(request.args)
+    return (_SLUG_AHEAD, {"slug": slugify(place)}) if place else None
+
+
+async def search(
+    ctx: Context, query: str, *, ahead: tuple[Any, ...] | None = None
+) -> tuple[Branch | None, list[Branch]]:
     """(the exact match, if one; every match, best first) for a place or branch name.
 
     The exact match is the one branch of that name, or else the one branch whose
@@ -47,10 +68,14 @@ async def search(ctx: Context, query: str) -> tuple[Branch | None, list[Branch]]
 
     A branch matches by slug, by name prefix, or by a word of its area (place
     names, postcode prefixes: ``BA11 4AB`` finds the branch whose area says BA11).
+    ``ahead``: what :func:`place_ahead` read of this very query's slug.
     """
     slug = slugify(query)
     # The common case, a branch's own name or slug, is one unique-index lookup.
-    by_slug = await ctx.session.scalar(_BY_SLUG, {"slug": slug})
+    if ahead is not None:
+        by_slug = ahead[0]
+    else:
+        by_slug = await ctx.session.scalar(_BY_SLUG, {"slug": slug})
     if by_slug is not None:
         return by_slug, [by_slug]
     words = search_words(query)

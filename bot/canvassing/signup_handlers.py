@@ -4,7 +4,7 @@ for a place), Cancel, Calendar."""
 from __future__ import annotations
 
 from bot.canvassing.access import home, join_first
-from bot.canvassing.queries import running_sessions, session_with_branch
+from bot.canvassing.queries import running_sessions, session_with_branch, sign_up_ahead
 from bot.canvassing.sessions import cancel, sign_up, upcoming
 from bot.canvassing.texts import calendar_event, here_listing, week_listing
 from bot.kernel.actions import Action
@@ -47,18 +47,19 @@ async def _pressed(
     if person.branch_id is None:
         raise join_first(ctx)
     session_id = parse_id(target)
-    row = (
-        await session_with_branch(ctx.session, session_id, person.branch_id, lock=lock)
-        if session_id
-        else None
-    )
+    if ctx.prefetched is not None:  # read with the person, locked (sign_up_ahead)
+        row: tuple[CanvassSession, Branch] | None = (ctx.prefetched[0], ctx.prefetched[1])
+    elif session_id:
+        row = await session_with_branch(ctx.session, session_id, person.branch_id, lock=lock)
+    else:
+        row = None
     if row is None or row[0].cancelled_at is not None or row[0].starts_at <= ctx.now:
         raise ctx.stale()
     session, branch = row
     return person, branch, session
 
 
-@action(Action.CANVASS_GO)
+@action(Action.CANVASS_GO, prefetch=sign_up_ahead)
 async def sign_up_pressed(ctx: Context, target: str) -> Reply:
     person, branch, session = await _pressed(ctx, target, lock=True)
     status = await sign_up(ctx, session, person.id)

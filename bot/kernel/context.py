@@ -6,7 +6,7 @@ import datetime as dt
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,6 +72,9 @@ class Context:
     links: Links = field(default_factory=Links)
     # The commands the core answers (what /help lists).
     commands: Mapping[str, Listed] = field(default_factory=dict)
+    # What the handler's prefetch read with the person (bot.kernel.registry.Prefetch):
+    # the row's columns after the Identity and Person; None if it had none or found none.
+    prefetched: tuple[Any, ...] | None = None
     _grants: list[RoleGrant] | None = field(default=None, repr=False)
 
     def refuse(self, text: str, *, audit: str | None = None) -> Refusal:

@@ -8,13 +8,16 @@ with its traceback and the person gets a short apology, never the traceback.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import random
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.kernel import suggest
 from bot.kernel.clock import Clock, SystemClock
@@ -24,10 +27,10 @@ from bot.kernel.i18n import pick_language, translator
 from bot.kernel.links import Links
 from bot.kernel.messages import Reply, Request, Transport
 from bot.kernel.outbox import deliver_pending
-from bot.kernel.people import choose_language, find_person, find_reader
-from bot.kernel.registry import AnswerHandler, CommandSpec, Handlers
+from bot.kernel.people import choose_language, find_person, find_reader, refresh, sender_params
+from bot.kernel.registry import AnswerHandler, CommandSpec, Handlers, Prefetch
 from storage.db import Database
-from storage.models import AuditEntry, BranchChat, Prompt
+from storage.models import AuditEntry, BranchChat, Person, Prompt
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +113,7 @@ class Core:
         try:
             async with self.db.transaction() as session:
                 now = self.clock.now()
-                person, branch_language = await find_reader(session, request, now)
+                person, branch_language, prefetched = await self._find(session, request, now)
                 if person is not None:
                     lang, _ = choose_language(person, branch_language, self.settings.default_locale)
                     t = translator(lang)
@@ -124,6 +127,7 @@ class Core:
                     person,
                     links=self.links,
                     commands=self.handlers.commands,
+                    prefetched=prefetched,
                 )
                 replies = await self._dispatch(ctx)
             return _where_asked(request, replies, self.handlers)
@@ -143,6 +147,31 @@ class Core:
         except Exception:
             log.exception("failed to handle %s", _describe(request))
             return [self._apology(request)]
+
+    def _prefetch(self, request: Request) -> Prefetch | None:
+        if not _readable(request.args) or not _readable(request.target):
+            return None  # refused before any handler runs (_dispatch)
+        if request.action is not None:
+            return self.handlers.prefetches.get(request.action)
+        spec = self.handlers.commands.get(request.command or "")
+        return spec.prefetch if spec is not None else None
+
+    async def _find(
+        self, session: AsyncSession, request: Request, now: dt.datetime
+    ) -> tuple[Person | None, str | None, tuple[Any, ...] | None]:
+        """The person behind the request and their branch's language (find_reader)
+        and, for a handler with a prefetch, its first read, in one statement
+        (bot.kernel.registry.Prefetch); else the person alone."""
+        prefetch = self._prefetch(request)
+        ask = prefetch(request) if prefetch is not None else None
+        if ask is not None:
+            stmt, params = ask
+            row = (await session.execute(stmt, {**sender_params(request), **params})).first()
+            if row is not None:
+                identity, person, branch_language, *rest = row
+                return refresh(identity, person, request, now), branch_language, tuple(rest)
+        person, branch_language = await find_reader(session, request, now)
+        return person, branch_language, None
 
     async def _dispatch(self, ctx: Context) -> list[Reply]:
         request = ctx.request

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.kernel.i18n import is_shipped, language, pick_language
 from bot.kernel.messages import Request
@@ -33,14 +35,47 @@ async def new_short_id(session: AsyncSession, rng: random.Random) -> str:
             return candidate
 
 
-# Built once: this runs for every request. The branch's language comes with it:
-# the person's language may be their branch's.
-_BY_IDENTITY = (
-    select(Identity, Person, Branch.language)
-    .join(Person, Person.id == Identity.person_id)
-    .outerjoin(Branch, Branch.id == Person.branch_id)
-    .where(Identity.platform == bindparam("platform"), Identity.user_id == bindparam("user_id"))
-)
+# The branch a person is in, beside a handler's own tables (which may be branches).
+_HOME = aliased(Branch, name="home_branch")
+
+
+def by_sender(*entities: Any) -> Select[Any]:
+    """A statement whose first three columns are the sender's Identity and Person
+    (bound as ``platform`` and ``user_id``) and their branch's language (the
+    person's language may be their branch's), followed by ``entities``: a handler's
+    first read, joined to the person so that both come in one statement (see
+    :data:`bot.kernel.registry.Prefetch`)."""
+    return (
+        select(Identity, Person, _HOME.language, *entities)
+        .join(Person, Person.id == Identity.person_id)
+        .outerjoin(_HOME, _HOME.id == Person.branch_id)
+        .where(Identity.platform == bindparam("platform"), Identity.user_id == bindparam("user_id"))
+    )
+
+
+# Built once: this runs for every request.
+_BY_IDENTITY = by_sender()
+
+
+def sender_params(request: Request) -> dict[str, str]:
+    """The parameters :func:`by_sender` binds."""
+    return {"platform": request.sender.platform, "user_id": request.sender.user_id}
+
+
+def refresh(identity: Identity, person: Person, request: Request, now: dt.datetime) -> Person:
+    """The person found for a request, refreshed with what the platform tells us
+    (written when the transaction commits)."""
+    sender = request.sender
+    if sender.handle != identity.handle:
+        identity.handle = sender.handle
+    if sender.locale and language(sender.locale) != person.locale:
+        person.locale = language(sender.locale)  # their app's language changed
+    if request.chat.kind == "private" and identity.chat_id != request.chat.chat_id:
+        identity.chat_id = request.chat.chat_id
+    if identity.unreachable or now - identity.last_seen_at > SEEN_REFRESH:
+        identity.unreachable = False  # they wrote to us, so we can write back
+        identity.last_seen_at = now
+    return person
 
 
 async def find_person(session: AsyncSession, request: Request, now: dt.datetime) -> Person | None:
@@ -53,25 +88,11 @@ async def find_reader(
 ) -> tuple[Person | None, str | None]:
     """The Person behind a request's sender (see :func:`find_person`) and their
     branch's language (None: none set, or no branch), in one statement."""
-    sender = request.sender
-    row = (
-        await session.execute(
-            _BY_IDENTITY, {"platform": sender.platform, "user_id": sender.user_id}
-        )
-    ).first()
+    row = (await session.execute(_BY_IDENTITY, sender_params(request))).first()
     if row is None:
         return None, None
     identity, person, branch_language = row
-    if sender.handle != identity.handle:
-        identity.handle = sender.handle
-    if sender.locale and language(sender.locale) != person.locale:
-        person.locale = language(sender.locale)  # their app's language changed
-    if request.chat.kind == "private" and identity.chat_id != request.chat.chat_id:
-        identity.chat_id = request.chat.chat_id
-    if identity.unreachable or now - identity.last_seen_at > SEEN_REFRESH:
-        identity.unreachable = False  # they wrote to us, so we can write back
-        identity.last_seen_at = now
-    return person, branch_language
+    return refresh(identity, person, request, now), branch_language
 
 
 async def create_person(

@@ -13,19 +13,29 @@ command menus); none of them knows a command by name.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from sqlalchemy.sql import Executable
 
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
 from bot.kernel.i18n import N_
-from bot.kernel.messages import Reply
+from bot.kernel.messages import Reply, Request
 
 Result = Reply | list[Reply]
 CommandHandler = Callable[[Context], Awaitable[Result]]
 ActionHandler = Callable[[Context, str], Awaitable[Result]]
 AnswerHandler = Callable[[Context, str], Awaitable[Result]]  # (ctx, the text typed)
+# A hot path's first read, done together with finding the person: given the request,
+# a statement made with bot.kernel.people.by_sender (its first columns the sender's
+# Identity and Person, then the handler's) and its own parameters; None when there is
+# nothing to read (a target that names no row). The core runs it in place of its own
+# person lookup and hands the handler the rest of the row as ``ctx.prefetched``; if
+# it finds no row, the core looks the person up alone and ``ctx.prefetched`` is None,
+# so the handler reads as it would have (and says why not).
+Prefetch = Callable[[Request], tuple[Executable, dict[str, Any]] | None]
 
 # What a parameter is (a platform may offer suggestions or a list for it).
 TEXT, PERSON, BRANCH, CHOICE, DATE = "text", "person", "branch", "choice", "date"
@@ -100,6 +110,7 @@ class CommandSpec:
     names: tuple[tuple[str, str], ...] = ()
     # The most characters it takes after its name; longer is refused before it runs.
     longest: int = 1000
+    prefetch: Prefetch | None = None  # its first read, with the person's (a hot path)
 
     def name_on(self, platform: str) -> str:
         return dict(self.names).get(platform, self.name)
@@ -120,6 +131,7 @@ class ActionSpec:
     name: Action
     handler: ActionHandler
     public: bool  # its answer may show in a group chat
+    prefetch: Prefetch | None = None  # its first read, with the person's (a hot path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +168,8 @@ class Handlers:
     actions: Mapping[str, ActionHandler]
     public_actions: frozenset[str]
     answers: Mapping[str, AnswerHandler]
+    # The actions whose first read comes with the person's (``prefetch``).
+    prefetches: Mapping[str, Prefetch] = field(default_factory=dict)
 
     @classmethod
     def collect(cls, modules: Iterable[ModuleType]) -> Handlers:
@@ -165,6 +179,7 @@ class Handlers:
         actions: dict[str, ActionHandler] = {}
         public: set[str] = set()
         answers: dict[str, AnswerHandler] = {}
+        prefetches: dict[str, Prefetch] = {}
         for module in modules:
             for value in list(vars(module).values()):
                 if getattr(value, "__module__", None) != module.__name__:
@@ -176,9 +191,11 @@ class Handlers:
                         _add(actions, declared.name, declared.handler, f"action {declared.name}")
                         if declared.public:
                             public.add(declared.name)
+                        if declared.prefetch is not None:
+                            prefetches[declared.name] = declared.prefetch
                     else:
                         _add(answers, declared.kind, declared.handler, f"answer {declared.kind}")
-        return cls(commands, actions, frozenset(public), answers)
+        return cls(commands, actions, frozenset(public), answers, prefetches)
 
 
 def _add(table: dict[str, V], name: str, value: V, what: str) -> None:
@@ -200,6 +217,7 @@ def command(
     chats: tuple[str, ...] = (PRIVATE,),
     names: tuple[tuple[str, str], ...] = (),
     longest: int = 1000,
+    prefetch: Prefetch | None = None,
 ) -> Callable[[CommandHandler], CommandHandler]:
     """Mark a function as the handler of the command ``name`` (it registers
     nothing: :meth:`Handlers.collect` finds it in its module)."""
@@ -218,19 +236,22 @@ def command(
             chats=chats,
             names=names,
             longest=longest,
+            prefetch=prefetch,
         )
         return _mark(handler, spec)
 
     return mark
 
 
-def action(name: Action, *, public: bool = False) -> Callable[[ActionHandler], ActionHandler]:
+def action(
+    name: Action, *, public: bool = False, prefetch: Prefetch | None = None
+) -> Callable[[ActionHandler], ActionHandler]:
     """Mark a button action's handler, named in :mod:`bot.kernel.actions`; ``public``: its
     answer may show in a group chat (else it goes privately, like every reply about
-    one person)."""
+    one person); ``prefetch``: its first read, done with the person's (:data:`Prefetch`)."""
 
     def mark(handler: ActionHandler) -> ActionHandler:
-        return _mark(handler, ActionSpec(name, handler, public))
+        return _mark(handler, ActionSpec(name, handler, public, prefetch))
 
     return mark
 

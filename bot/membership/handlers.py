@@ -9,7 +9,7 @@ import datetime as dt
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.branches.formation import maybe_forming
-from bot.branches.queries import count_people, search
+from bot.branches.queries import count_people, place_ahead, search
 from bot.branches.recipients import organisers_of
 from bot.branches.rules import PLACE_LIMIT, clean_place
 from bot.branches.texts import status_label
@@ -40,7 +40,7 @@ async def join_flow(ctx: Context, query: str) -> Reply:
     place = clean_place(query)
     if place is None:
         raise ctx.refuse(_not_a_place(ctx))
-    exact, found = await search(ctx, place)
+    exact, found = await search(ctx, place, ahead=ctx.prefetched)  # /join's place_ahead
     if exact is not None:
         return await join_branch(ctx, person, exact)
     prompt = await ctx.prompt("propose", place=place)
@@ -187,6 +187,7 @@ async def enter_branch(ctx: Context, person: Person, branch: Branch) -> Reply:
     N_("find your local branch and join it"),
     usage="<town or postcode>",
     params=(Param.branch(N_("your town or postcode"), name="place", required=True),),
+    prefetch=place_ahead,
 )
 async def join(ctx: Context) -> Reply:
     if ctx.person is None:

@@ -12,6 +12,9 @@ from sqlalchemy import Select, and_, bindparam, func, insert, literal, or_, sele
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.kernel.config import Settings
+from bot.kernel.context import parse_id
+from bot.kernel.messages import Request
+from bot.kernel.people import by_sender
 from bot.polls import ballot_box
 from bot.polls.rules import REASON_QUESTION as REASON
 from storage.models import (
@@ -115,6 +118,30 @@ _FOR_A_VOTE = (
 
 
 Place = tuple[PollVoter | None, bool]  # a voter's roll entry (None: not on it), a ballot in?
+
+# The same, with the presser's person, in one statement: a vote's button is pressed
+# far more often than anything else.
+_VOTE_AHEAD = (
+    by_sender(Poll, Branch.timezone, PollVoter, Ballot.id)
+    .join(Poll, Poll.id == bindparam("poll"))
+    .outerjoin(Branch, (Poll.scope == SCOPE_BRANCH) & (Branch.id == Poll.scope_id))
+    .outerjoin(PollVoter, (PollVoter.poll_id == Poll.id) & (PollVoter.person_id == Person.id))
+    .outerjoin(Ballot, (Ballot.poll_id == Poll.id) & (Ballot.person_id == Person.id))
+    .with_for_update(read=True, of=Poll)
+)
+
+
+def vote_ahead(request: Request) -> tuple[Select[Any], dict[str, Any]] | None:
+    """The prefetch of a press of a ballot's button (``poll.option``): what
+    :func:`poll_for_vote` reads, read with the person (bot.kernel.registry.Prefetch)."""
+    poll_id = parse_id(request.target.partition(".")[0])
+    return (_VOTE_AHEAD, {"poll": poll_id}) if poll_id is not None else None
+
+
+def vote_read_ahead(row: tuple[Any, ...]) -> tuple[Poll, str | None, Place]:
+    """What :func:`poll_for_vote` returns, from :func:`vote_ahead`'s row."""
+    poll, timezone, entry, ballot_id = row
+    return poll, timezone, (entry, ballot_id is not None)
 
 
 async def poll_for_vote(

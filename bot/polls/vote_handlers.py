@@ -14,7 +14,14 @@ from bot.kernel.registry import action
 from bot.polls import ballot_box
 from bot.polls.casting import cast_open, cast_secret
 from bot.polls.proposals import ask_reason, report_block
-from bot.polls.queries import Place, my_choice, poll_for_vote, scope_branches
+from bot.polls.queries import (
+    Place,
+    my_choice,
+    poll_for_vote,
+    scope_branches,
+    vote_ahead,
+    vote_read_ahead,
+)
 from bot.polls.rules import (
     BLOCK,
     ONE_CHOICE,
@@ -43,11 +50,12 @@ async def _poll_to_vote(ctx: Context, text: str) -> _Voting:
     """The poll a ballot's button names, share-locked, with what a vote needs to
     know of the presser, in one query; or a stale-button refusal."""
     poll_id = parse_id(text)
-    found = (
-        await poll_for_vote(ctx.session, poll_id, ctx.person.id if ctx.person else None)
-        if poll_id is not None
-        else None
-    )
+    if ctx.prefetched is not None:  # read with the person (vote_ahead: this same poll)
+        found: tuple[Poll, str | None, Place] | None = vote_read_ahead(ctx.prefetched)
+    elif poll_id is not None:
+        found = await poll_for_vote(ctx.session, poll_id, ctx.person.id if ctx.person else None)
+    else:
+        found = None
     if found is None:
         raise ctx.stale()
     poll, branch_tz, place = found
@@ -160,7 +168,7 @@ async def _cast(ctx: Context, voting: _Voting, choice: list[int]) -> Reply:
     return Reply(text, private=True)
 
 
-@action(Action.POLL_VOTE)
+@action(Action.POLL_VOTE, prefetch=vote_ahead)
 async def vote_single(ctx: Context, target: str) -> Reply:
     poll_text_id, _, option = target.partition(".")
     voting = await _poll_to_vote(ctx, poll_text_id)
