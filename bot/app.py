@@ -73,6 +73,7 @@ from bot.privacy import handlers as privacy
 from bot.public import handlers as public_calendar
 from bot.settings import handlers as settings
 from bot.settings import language_handlers as languages
+from bot.settings import timezone_handlers as timezones
 from storage.db import Database
 
 # Every feature whose commands, buttons and typed answers the bot answers, in the
@@ -95,6 +96,7 @@ FEATURES: tuple[ModuleType, ...] = (
     settings,
     languages,
     public_calendar,
+    timezones,
     canvass_signup,
     canvass_schedule,
     canvass_results,

@@ -150,9 +150,7 @@ def delivery_line(
     text = " ".join(announcement.text.split())
     if len(text) > PREVIEW_CUT:
         text = text[: PREVIEW_CUT - 1] + "…"
-    when = format_local(
-        announcement.sent_at or announcement.created_at, "day_time", t.locale, tz=timezone
-    )
+    when = format_local(announcement.sent_at or announcement.created_at, "day_time", t, tz=timezone)
     waiting = sum(
         n for status, n in counts.items() if status not in (sent_status, undeliverable_status)
     )

@@ -164,7 +164,7 @@ async def _history(ctx: Context, branch: Branch, at: Progress) -> list[str]:
     steps = await history(ctx.session, branch)
     events: list[tuple[dt.datetime, str]] = []
     for step, actor in steps:
-        date = format_local(step.at, "iso_date", ctx.t.locale, tz=tz)
+        date = format_local(step.at, "iso_date", ctx.t, tz=tz)
         text = f"{status_label(ctx.t, step.to_status)} {date}"
         if step.merged_from is not None and step.to_status == MERGED:
             text = ctx.t("{branch} merged in {date}", branch=step.merged_from, date=date)
@@ -181,7 +181,7 @@ async def _history(ctx: Context, branch: Branch, at: Progress) -> list[str]:
                 branch.first_call_at,
                 ctx.t(
                     "first online call {date}",
-                    date=format_local(branch.first_call_at, "iso_date", ctx.t.locale, tz=tz),
+                    date=format_local(branch.first_call_at, "iso_date", ctx.t, tz=tz),
                 ),
             )
         )
@@ -191,7 +191,7 @@ async def _history(ctx: Context, branch: Branch, at: Progress) -> list[str]:
                 branch.first_meeting_at,
                 ctx.t(
                     "first face-to-face meeting {date}, {came}",
-                    date=format_local(branch.first_meeting_at, "iso_date", ctx.t.locale, tz=tz),
+                    date=format_local(branch.first_meeting_at, "iso_date", ctx.t, tz=tz),
                     came=ctx.t.plural("{n} came", "{n} came", at.came),
                 ),
             )

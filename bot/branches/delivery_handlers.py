@@ -46,7 +46,7 @@ async def delivery(ctx: Context) -> Reply:
         state = ctx.t("given up") if message.status == UNDELIVERABLE else ctx.t("still trying")
         lines.append(
             f"• {person.display_name} ({person.short_id}) · "
-            f"{format_local(message.created_at, 'day_time', ctx.t.locale, tz=branch.timezone)}"
+            f"{format_local(message.created_at, 'day_time', ctx.t, tz=branch.timezone)}"
             f" · {state}: {message.last_error or '-'}"
         )
     for name, short_id, platform in blocked:

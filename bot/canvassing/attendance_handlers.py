@@ -43,7 +43,7 @@ async def here_pressed(ctx: Context, target: str) -> Reply:
     """I'm here: from the session's start until it ends, for those going to it."""
     person, branch = await home(ctx)
     session = await _own_session(ctx, branch, target)
-    when = format_local(session.starts_at, "day_time", ctx.t.locale, tz=branch.timezone)
+    when = format_local(session.starts_at, "day_time", ctx.t, tz=branch.timezone)
     if not running(session.starts_at, ctx.now):
         raise ctx.refuse(
             ctx.t(
@@ -51,7 +51,7 @@ async def here_pressed(ctx: Context, target: str) -> Reply:
                 "session runs.",
                 when=when,
                 end=format_local(
-                    session.starts_at + SESSION_LENGTH, "time", ctx.t.locale, tz=branch.timezone
+                    session.starts_at + SESSION_LENGTH, "time", ctx.t, tz=branch.timezone
                 ),
             )
         )

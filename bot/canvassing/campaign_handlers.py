@@ -211,7 +211,7 @@ async def _status(ctx: Context) -> Reply:
             started=format_local(
                 run.started_at,
                 "day_time",
-                ctx.t.locale,
+                ctx.t,
                 tz=branch.timezone if branch else ctx.settings.default_timezone,
             ),
         )

@@ -87,9 +87,7 @@ async def _roundup(
         def render(t: Translator) -> str:
             lines = [t("Canvassing with the {branch} branch this week:", branch=branch.name)]
             for item in listings:
-                when = format_local(
-                    item.session.starts_at, "day_time", t.locale, tz=branch.timezone
-                )
+                when = format_local(item.session.starts_at, "day_time", t, tz=branch.timezone)
                 if item.places_left is None:
                     places = t("open to all")
                 else:
@@ -139,7 +137,7 @@ async def evening_before(db: Database, settings: Settings, now: dt.datetime, bra
                 lambda t, at=at, point=point: t(  # type: ignore[misc]
                     "Reminder: canvassing tomorrow, {when}, meeting at {point}. "
                     "Can't make it? Send /canvass to cancel, so someone waiting gets your place.",
-                    when=format_local(at, "day_time", t.locale, tz=tz),
+                    when=format_local(at, "day_time", t, tz=tz),
                     point=point,
                 ),
             )

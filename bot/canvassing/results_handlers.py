@@ -79,7 +79,7 @@ async def log(ctx: Context, words: list[str]) -> Reply:
     audit(ctx, "canvass.logged", branch=branch, session=session.id)
     text = ctx.t(
         "Logged for {when}: {people} out, {doors} doors, {conversations} conversations.",
-        when=format_local(session.starts_at, "day_time", ctx.t.locale, tz=branch.timezone),
+        when=format_local(session.starts_at, "day_time", ctx.t, tz=branch.timezone),
         people=people,
         doors=doors,
         conversations=conversations,

@@ -81,7 +81,7 @@ async def schedule(ctx: Context, text: str) -> Reply:
     first = format_local(
         next(weekly(weekday, at, ZoneInfo(branch.timezone), ctx.now)),
         "day_time",
-        ctx.t.locale,
+        ctx.t,
         tz=branch.timezone,
     )
     places = ctx.t.plural("{n} place", "{n} places", capacity) if capacity else ctx.t("no limit")
@@ -204,9 +204,7 @@ async def edit(ctx: Context, words: list[str]) -> Reply:
                 over.append(
                     ctx.t(
                         "{when}: {n} signed up",
-                        when=format_local(
-                            session.starts_at, "day_time", ctx.t.locale, tz=branch.timezone
-                        ),
+                        when=format_local(session.starts_at, "day_time", ctx.t, tz=branch.timezone),
                         n=going,
                     )
                 )

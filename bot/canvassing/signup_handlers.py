@@ -63,7 +63,7 @@ async def _pressed(
 async def sign_up_pressed(ctx: Context, target: str) -> Reply:
     person, branch, session = await _pressed(ctx, target, lock=True)
     status = await sign_up(ctx, session, person.id)
-    when = format_local(session.starts_at, "day_time", ctx.t.locale, tz=branch.timezone)
+    when = format_local(session.starts_at, "day_time", ctx.t, tz=branch.timezone)
     cancel_button = ((Button(ctx.t("Cancel"), Action.CANVASS_NO, str(session.id)),),)
     if status == GOING:
         return Reply(
@@ -88,7 +88,7 @@ async def sign_up_pressed(ctx: Context, target: str) -> Reply:
 async def cancel_pressed(ctx: Context, target: str) -> Reply:
     person, branch, session = await _pressed(ctx, target, lock=True)
     was_on = await cancel(ctx, session, branch, person.id)
-    when = format_local(session.starts_at, "day_time", ctx.t.locale, tz=branch.timezone)
+    when = format_local(session.starts_at, "day_time", ctx.t, tz=branch.timezone)
     if not was_on:
         raise ctx.refuse(ctx.t("You were not signed up for {when}.", when=when))
     return Reply(

@@ -33,7 +33,7 @@ def calendar_event(t: Translator, session: CanvassSession, branch: Branch, party
 def cancelled_notice(at: dt.datetime, tz: str) -> Callable[[Translator], str]:
     return lambda t: t(
         "The canvassing session {when} is cancelled.",
-        when=format_local(at, "day_time", t.locale, tz=tz),
+        when=format_local(at, "day_time", t, tz=tz),
     )
 
 
@@ -46,7 +46,7 @@ def week_listing(
     lines = [t("Canvassing with the {branch} branch this week:", branch=branch.name)]
     rows = []
     for n, item in enumerate(listings, 1):
-        when = format_local(item.session.starts_at, "day_time", t.locale, tz=branch.timezone)
+        when = format_local(item.session.starts_at, "day_time", t, tz=branch.timezone)
         if item.places_left is None:
             places = t("open to all")
         else:
@@ -74,7 +74,7 @@ def promoted_notice(session: CanvassSession, branch: Branch) -> Callable[[Transl
     at, tz, point = session.starts_at, branch.timezone, session.meeting_point
     return lambda t: t(
         "A place opened up: you're now going canvassing {when} at {point}.",
-        when=format_local(at, "day_time", t.locale, tz=tz),
+        when=format_local(at, "day_time", t, tz=tz),
         point=point,
     )
 
@@ -82,7 +82,7 @@ def promoted_notice(session: CanvassSession, branch: Branch) -> Callable[[Transl
 def moved_notice(at: dt.datetime, tz: str, point: str) -> Callable[[Translator], str]:
     return lambda t: t(
         "The canvassing session {when} now meets at {point}.",
-        when=format_local(at, "day_time", t.locale, tz=tz),
+        when=format_local(at, "day_time", t, tz=tz),
         point=point,
     )
 
@@ -94,7 +94,7 @@ def here_listing(
     lines: list[str] = []
     rows: list[tuple[Button, ...]] = []
     for session in sessions:
-        when = format_local(session.starts_at, "day_time", t.locale, tz=branch.timezone)
+        when = format_local(session.starts_at, "day_time", t, tz=branch.timezone)
         lines.append(
             t(
                 "Under way now: {when} at {point}. Check in when you're there:",
@@ -122,7 +122,7 @@ def came_sheet(
     lines = [
         t(
             "Who came canvassing {when}? Press the name of each person who came (again to undo).",
-            when=format_local(session.starts_at, "day_time", t.locale, tz=branch.timezone),
+            when=format_local(session.starts_at, "day_time", t, tz=branch.timezone),
         ),
         t("So far: {came}.", came=t.plural("{n} person came", "{n} people came", len(came))),
     ]

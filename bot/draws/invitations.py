@@ -23,9 +23,8 @@ from bot.draws.texts import (
     vacancy_notice,
 )
 from bot.kernel.config import Settings
-from bot.kernel.i18n import pick_language, translator
 from bot.kernel.outbox import enqueue, enqueue_for
-from bot.kernel.people import reader_language
+from bot.kernel.people import reader
 from bot.kernel.timed import Sweep
 from bot.lib.sortition.drawing import features_of, next_replacement, reserve_order, standing_after
 from storage.db import Database
@@ -38,11 +37,7 @@ async def send_invitation(
 ) -> Person | None:
     """Queue the invitation (Accept / Decline) to its person, in their language."""
     person = await session.get(Person, invitation.person_id)
-    t = translator(
-        await reader_language(session, person, settings.default_locale)
-        if person
-        else pick_language(settings.default_locale)
-    )
+    t = await reader(session, person, settings.default_locale)
     await enqueue(
         session,
         key=f"invite:{invitation.id}",
@@ -259,11 +254,7 @@ async def invitation_sweep(db: Database, settings: Settings, now: dt.datetime) -
                 if invitation.reminders_sent < number and invitation.respond_by - before <= now:
                     invitation.reminders_sent = number
                     person = await session.get(Person, invitation.person_id)
-                    t = translator(
-                        await reader_language(session, person, settings.default_locale)
-                        if person
-                        else pick_language(settings.default_locale)
-                    )
+                    t = await reader(session, person, settings.default_locale)
                     draw = await session.get(Draw, invitation.draw_id)
                     body = await draw_body(session, settings, draw) if draw else None
                     await enqueue(

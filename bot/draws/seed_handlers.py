@@ -72,7 +72,7 @@ async def enter_seed(ctx: Context, text: str) -> Reply:
                 id=draw.id,
                 name=source.get("name") or "?",
                 date=source.get("date") or "?",
-                when=format_local(draw.seed_due_at, "iso_datetime", ctx.t.locale, tz=tz),
+                when=format_local(draw.seed_due_at, "iso_datetime", ctx.t, tz=tz),
                 tz=tz,
             )
         )

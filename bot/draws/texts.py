@@ -53,7 +53,7 @@ def invitation_text(t: Translator, body: Body, invitation: Invitation, tz: str) 
             "Please answer by {when} ({tz} time); no answer counts as a no, and someone "
             "else is then drawn. If you accept, the members of {unit} see your name on its "
             "roster (/council).",
-            when=format_local(invitation.respond_by, "day_time", t.locale, tz=tz),
+            when=format_local(invitation.respond_by, "day_time", t, tz=tz),
             tz=tz,
             unit=body.name,
         )
@@ -297,7 +297,7 @@ def moment_text(t: Translator, value: object, tz: str) -> str:
         return "?"
     if moment.tzinfo is None:
         return "?"
-    return format_local(moment, "iso_datetime", t.locale, tz=tz)
+    return format_local(moment, "iso_datetime", t, tz=tz)
 
 
 def how_seeded(t: Translator, draw: Draw, tz: str) -> str:

@@ -50,6 +50,7 @@ class Action(StrEnum):
     # Settings (bot/settings/)
     SETTING = "set"  # turn one of one's reminders or announcements on or off (/reminders)
     LANGUAGE = "lang"  # read the bot in this language, or "auto": the platform's (/language)
+    TIMEZONE = "tz"  # keep this time zone (a suggestion of /timezone), or "reset": the branch's
 
     # Polls (bot/polls/)
     POLL_POST = "pollpost"  # post a drafted poll

@@ -116,7 +116,7 @@ class Core:
                 person, branch_language, prefetched = await self._find(session, request, now)
                 if person is not None:
                     lang, _ = choose_language(person, branch_language, self.settings.default_locale)
-                    t = translator(lang)
+                    t = translator(lang, person.timezone)
                 ctx = Context(
                     session,
                     request,

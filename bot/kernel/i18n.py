@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 from babel import Locale
 from babel.dates import format_datetime, format_skeleton, get_datetime_format, get_day_names
@@ -42,10 +42,14 @@ def N_(message: str) -> str:
 
 
 class Translator:
-    """Translates and formats sentences for one locale."""
+    """Translates and formats sentences for one locale; ``zone``: the reader's own
+    time zone (None: they read times in the zone each caller gives, their branch's)."""
 
-    def __init__(self, locale: str, translations: gettext.NullTranslations) -> None:
+    def __init__(
+        self, locale: str, translations: gettext.NullTranslations, zone: str | None = None
+    ) -> None:
         self.locale = locale
+        self.zone = zone
         self._translations = translations
 
     def __call__(self, message: str, /, **params: object) -> str:
@@ -130,14 +134,21 @@ def _load(language: str) -> gettext.GNUTranslations | None:
     return gettext.GNUTranslations(buffer)
 
 
-def translator(locale: str | None) -> Translator:
+def translator(locale: str | None, zone: str | None = None) -> Translator:
     """The translator for a person's locale (English where no catalogue exists: its
-    ``locale`` is then ``en``, so dates are in the language of the sentences)."""
+    ``locale`` is then ``en``, so dates are in the language of the sentences) and
+    their own time zone ``zone`` (None, or a zone no longer known: none)."""
     lang = language(locale)
     catalogue = _load(lang) if lang != DEFAULT_LOCALE else None
+    own = zone if zone and zone in _zones() else None
     if catalogue is None:
-        return Translator(DEFAULT_LOCALE, gettext.NullTranslations())
-    return Translator(lang, catalogue)
+        return Translator(DEFAULT_LOCALE, gettext.NullTranslations(), own)
+    return Translator(lang, catalogue, own)
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 # --- dates, times and numbers ------------------------------------------------------
@@ -201,15 +212,21 @@ def _locale(lang: str) -> Locale:
 def format_local(
     value: dt.datetime | dt.date | dt.time | float,
     style: Style,
-    locale: str,
+    locale: str | Translator,
     *,
     tz: str | None = None,
 ) -> str:
-    """``value`` as a person reading ``locale`` (a translator's ``t.locale``) reads it.
+    """``value`` as a person reading ``locale`` (a translator, or its ``t.locale``) reads it.
 
     An aware datetime is shown in the time zone ``tz`` (a branch's, by name), which
     the ``*_zone`` styles name; a naive one is taken as a wall time already in ``tz``.
+    Given a translator whose reader keeps another time zone (``t.zone``, set with
+    /timezone), a moment with its time of day is shown in theirs, always named.
     ``weekday`` takes 0 (Monday) to 6, or a date; ``decimal1`` a number."""
+    if isinstance(locale, Translator):
+        own, locale = locale.zone, locale.locale
+    else:
+        own = None
     lang = language(locale)
     where = _locale(lang)
     if style == "decimal1":
@@ -223,6 +240,19 @@ def format_local(
             raise ValueError("weekday formats 0 (Monday) to 6 (Sunday), or a date")
         return str(get_day_names("wide", locale=where)[value])
     form = _FORMS[style]
+    named = form.zone
+    if (
+        own is not None
+        and tz is not None
+        and own != tz
+        and isinstance(value, dt.datetime)
+        and form.time is not None
+        and not form.same_everywhere
+    ):
+        # The reader's own zone: the moment moves to it, and the zone is named.
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=ZoneInfo(tz))
+        tz, named = own, True
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             if tz is None:
@@ -239,7 +269,7 @@ def format_local(
             text = glue.replace("{1}", parts[0]).replace("{0}", parts[1])
         else:
             text = parts[0]
-    if form.zone:
+    if named:
         if tz is None:
             raise ValueError(f"{style} names the time zone: give tz")
         text += f" ({tz})"

@@ -10,7 +10,7 @@ from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.kernel.i18n import is_shipped, language, pick_language
+from bot.kernel.i18n import Translator, is_shipped, language, pick_language, translator
 from bot.kernel.messages import Request
 from storage.models import Branch, Consent, Identity, Person
 
@@ -169,9 +169,13 @@ async def language_of(
     return choose_language(person, branch_language, default_locale)
 
 
-async def reader_language(session: AsyncSession, person: Person, default_locale: str) -> str:
-    """The language ``person`` reads (see :func:`language_of`)."""
-    return (await language_of(session, person, default_locale))[0]
+async def reader(session: AsyncSession, person: Person | None, default_locale: str) -> Translator:
+    """What ``person`` reads in: their language (see :func:`language_of`) and their
+    own time zone; the party's language for no one (a person since forgotten)."""
+    if person is None:
+        return translator(pick_language(default_locale))
+    lang, _ = await language_of(session, person, default_locale)
+    return translator(lang, person.timezone)
 
 
 async def resolve_reference(session: AsyncSession, ref: str) -> list[Person]:

@@ -10,7 +10,7 @@ from bot.kernel.effects import audit
 from bot.kernel.i18n import N_, format_local, translator
 from bot.kernel.messages import Button, Reply
 from bot.kernel.outbox import Recipient, enqueue
-from bot.kernel.people import reader_language
+from bot.kernel.people import reader
 from bot.kernel.registry import Param, action, command
 from bot.linking.merging import merge_people
 from bot.linking.queries import (
@@ -135,7 +135,7 @@ async def _enter_code(ctx: Context, text: str) -> Reply:
     )
     ctx.session.add(prompt)
     await ctx.session.flush()
-    t = translator(await reader_language(ctx.session, target, ctx.settings.default_locale))
+    t = await reader(ctx.session, target, ctx.settings.default_locale)
     await enqueue(
         ctx.session,
         key=f"link-confirm:{prompt.id}",
@@ -262,7 +262,7 @@ async def link_confirmed(ctx: Context, target: str) -> Reply:
     ctx.forget_grants()
     audit(ctx, "person.linked", subject=keep, platform=platform)
     there = platform_name(platform)
-    t = translator(await reader_language(ctx.session, keep, ctx.settings.default_locale))
+    t = await reader(ctx.session, keep, ctx.settings.default_locale)
     linked = t(
         "Linked: this {platform} account now belongs to your record ({name}, {short_id}). "
         "Your membership, votes and sign-ups count once, whichever account you use. "
@@ -368,7 +368,7 @@ async def unlink(ctx: Context) -> Reply:
             ctx.t(
                 "This account was linked less than a week ago, so it cannot unlink "
                 "your older accounts before {date}. They can unlink this one at any time.",
-                date=format_local(since + UNLINK_WAIT, "datetime_zone", ctx.t.locale, tz=tz),
+                date=format_local(since + UNLINK_WAIT, "datetime_zone", ctx.t, tz=tz),
             ),
             audit="unlink",
         )
@@ -413,7 +413,7 @@ async def unlink_one(ctx: Context, target: str) -> Reply:
     audit(ctx, "person.unlinked", subject=person, platform=identity.platform)
     # Every account the record had is told, on its own platform (the one that
     # pressed reads the reply).
-    t = translator(await reader_language(ctx.session, person, ctx.settings.default_locale))
+    t = await reader(ctx.session, person, ctx.settings.default_locale)
     gone = platform_name(identity.platform)
     await enqueue(
         ctx.session,

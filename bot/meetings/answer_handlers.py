@@ -61,7 +61,7 @@ async def _answer_pressed(ctx: Context, target: str, wanted: str) -> Reply:
     if meeting.starts_at <= ctx.now:
         raise private_refusal(ctx.t("{title} has already started.", title=meeting.title))
     status = await answer(ctx, meeting, branch, person.id, wanted)
-    when = format_local(meeting.starts_at, "datetime_zone", ctx.t.locale, tz=tz)
+    when = format_local(meeting.starts_at, "datetime_zone", ctx.t, tz=tz)
     if status == RSVP_GOING:
         text = (
             ctx.t("You're going ✓ to {title}, {when}.", title=meeting.title, when=when)
@@ -187,7 +187,7 @@ async def _upcoming(
     for n, (meeting, home) in enumerate(rows, 1):
         going_n, my_answer = going.get(meeting.id, 0), mine.get(meeting.id)
         parts = [
-            f"{n}. {format_local(meeting.starts_at, 'datetime', ctx.t.locale, tz=home.timezone)}",
+            f"{n}. {format_local(meeting.starts_at, 'datetime', ctx.t, tz=home.timezone)}",
             f"{meeting.title} ({kind_label(ctx.t, meeting.kind)})",
             meeting.place,
         ]
@@ -216,7 +216,7 @@ def _past(ctx: Context, branch: Branch, staff: bool, rows: list[Meeting]) -> lis
     buttons = []
     for n, meeting in enumerate(rows, 1):
         head = (
-            f"{n}. {format_local(meeting.starts_at, 'datetime', ctx.t.locale, tz=branch.timezone)}"
+            f"{n}. {format_local(meeting.starts_at, 'datetime', ctx.t, tz=branch.timezone)}"
             f" · {meeting.title} "
             f"({kind_label(ctx.t, meeting.kind)})"
         )

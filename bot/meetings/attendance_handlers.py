@@ -51,7 +51,7 @@ async def _mark_held(ctx: Context, meeting: Meeting, branch: Branch) -> Reply:
     """It took place. A proposed or forming branch's first online call is recorded;
     for a face-to-face meeting (or assembly) the organiser is asked who came."""
     await ctx.session.refresh(meeting, with_for_update=True)
-    when = format_local(meeting.starts_at, "datetime_zone", ctx.t.locale, tz=branch.timezone)
+    when = format_local(meeting.starts_at, "datetime_zone", ctx.t, tz=branch.timezone)
     if meeting.cancelled_at is not None:
         raise ctx.refuse(ctx.t("{title} was cancelled.", title=meeting.title))
     if meeting.starts_at > ctx.now:
@@ -91,7 +91,7 @@ async def _sheet(ctx: Context, meeting: Meeting, branch: Branch) -> Reply:
             "Who came to {title}, {when}? Press the name of each person who came (again to "
             "undo), count anyone else with + Guest, then Done.",
             title=meeting.title,
-            when=format_local(meeting.starts_at, "datetime_zone", ctx.t.locale, tz=branch.timezone),
+            when=format_local(meeting.starts_at, "datetime_zone", ctx.t, tz=branch.timezone),
         ),
         ctx.t("So far: {came}.", came=ctx.t.plural("{n} person came", "{n} people came", came))
         if not meeting.guests
@@ -280,9 +280,7 @@ async def minutes(ctx: Context, text: str) -> Reply:
             ctx.t(
                 "{title} has not started yet: it is on {when}.",
                 title=meeting.title,
-                when=format_local(
-                    meeting.starts_at, "datetime_zone", ctx.t.locale, tz=branch.timezone
-                ),
+                when=format_local(meeting.starts_at, "datetime_zone", ctx.t, tz=branch.timezone),
             )
         )
     meeting.minutes = minutes
@@ -292,6 +290,6 @@ async def minutes(ctx: Context, text: str) -> Reply:
         ctx.t(
             "Minutes recorded for {title}, {when}. Everyone can read them with /meetings past.",
             title=meeting.title,
-            when=format_local(meeting.starts_at, "datetime", ctx.t.locale, tz=branch.timezone),
+            when=format_local(meeting.starts_at, "datetime", ctx.t, tz=branch.timezone),
         )
     )

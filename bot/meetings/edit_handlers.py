@@ -47,7 +47,7 @@ async def show(ctx: Context, ref: str) -> Reply:
     counts = await answer_counts(ctx, meeting)
     lines = [
         f"#{meeting.id} {meeting.title} ({kind_label(ctx.t, meeting.kind)})",
-        format_local(meeting.starts_at, "datetime_zone", ctx.t.locale, tz=branch.timezone),
+        format_local(meeting.starts_at, "datetime_zone", ctx.t, tz=branch.timezone),
         where_line(ctx.t, meeting.kind, meeting.place),
         ctx.t(
             "Going: {going} · Maybe: {maybe} · Waiting: {waiting} · Can't: {no}",
@@ -106,7 +106,7 @@ async def edit(ctx: Context, text: str) -> Reply:
         reply = ctx.t(
             "{title} is now {when}; those who answered have been told.",
             title=meeting.title,
-            when=format_local(when.at, "datetime_zone", ctx.t.locale, tz=tz),
+            when=format_local(when.at, "datetime_zone", ctx.t, tz=tz),
         )
     elif what == "place":
         value = _clean(value.strip('"“”'))
@@ -215,7 +215,7 @@ async def restore_pressed(ctx: Context, target: str) -> Reply:
         lambda t: t(
             "Back on: {title}, {when}, takes place after all.",
             title=title,
-            when=format_local(at, "datetime_zone", t.locale, tz=tz),
+            when=format_local(at, "datetime_zone", t, tz=tz),
         ),
         buttons=lambda t: answer_buttons(t, meeting.id),
     )
@@ -224,7 +224,7 @@ async def restore_pressed(ctx: Context, target: str) -> Reply:
         ctx.t(
             "Undone: {title}, {when}, is back on; those who answered have been told.",
             title=title,
-            when=format_local(at, "datetime_zone", ctx.t.locale, tz=tz),
+            when=format_local(at, "datetime_zone", ctx.t, tz=tz),
         ),
         edit=True,
     )

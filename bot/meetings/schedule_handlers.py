@@ -150,7 +150,7 @@ async def guided_step(ctx: Context, branch: Branch, draft: Prompt, text: str) ->
             meeting_kind=kind,
             when=wall_text(when.local),
         )
-        shown = format_local(when.at, "datetime_zone", ctx.t.locale, tz=branch.timezone)
+        shown = format_local(when.at, "datetime_zone", ctx.t, tz=branch.timezone)
         if kind == ONLINE:
             ask = ctx.t(
                 "{when}. Now the link, and a title if you like: /meeting "
@@ -205,11 +205,11 @@ async def _echo(ctx: Context, branch: Branch, draft: Draft) -> Reply:
         rule=draft.rule,
         times=[t.isoformat() for t in times],
     )
-    when = format_local(draft.when.at, "datetime_zone", ctx.t.locale, tz=tz)
+    when = format_local(draft.when.at, "datetime_zone", ctx.t, tz=tz)
     if draft.when.ambiguous:
         when += " " + ctx.t(
             "(the first time it is {time} that night, before the clocks go back)",
-            time=format_local(draft.when.at, "time", ctx.t.locale, tz=tz),
+            time=format_local(draft.when.at, "time", ctx.t, tz=tz),
         )
     lines = [
         f"{kind_label(ctx.t, draft.kind).capitalize()}: {title}",
@@ -265,7 +265,7 @@ async def confirm_pressed(ctx: Context, target: str) -> Reply:
             "show, edit, cancel, held, came and minutes.",
             branch=branch.name,
             title=first.title,
-            when=format_local(first.starts_at, "datetime_zone", ctx.t.locale, tz=branch.timezone),
+            when=format_local(first.starts_at, "datetime_zone", ctx.t, tz=branch.timezone),
             id=first.id,
         ),
         buttons=button_rows(answer_buttons(ctx.t, first.id)),

@@ -121,7 +121,7 @@ def meeting_notice(meeting: Meeting, branch: Branch, sentence: str) -> Callable[
         branch.timezone,
     )
     return lambda t: (
-        t(sentence, title=title, when=format_local(at, "datetime_zone", t.locale, tz=tz))
+        t(sentence, title=title, when=format_local(at, "datetime_zone", t, tz=tz))
         + "\n"
         + where_line(t, kind, place)
     )
@@ -146,7 +146,7 @@ def renamed_notice(meeting: Meeting, branch: Branch, title: str) -> Callable[[Tr
     return lambda t: t(
         "{old}, {when}, is now called {title}.",
         old=old,
-        when=format_local(at, "datetime_zone", t.locale, tz=tz),
+        when=format_local(at, "datetime_zone", t, tz=tz),
         title=title,
     )
 
@@ -157,13 +157,13 @@ def cancelled_notice(meeting: Meeting, branch: Branch) -> Callable[[Translator],
         "Cancelled: {title} ({kind}), {when}, will not take place.",
         title=title,
         kind=kind_label(t, kind),
-        when=format_local(at, "datetime_zone", t.locale, tz=tz),
+        when=format_local(at, "datetime_zone", t, tz=tz),
     )
 
 
 def series_line(t: Translator, rule: str, times: Sequence[dt.datetime], tz: str) -> str:
-    last = format_local(times[-1], "date", t.locale, tz=tz)
-    hour = format_local(times[0], "time", t.locale, tz=tz)
+    last = format_local(times[-1], "date", t, tz=tz)
+    hour = format_local(times[0], "time", t, tz=tz)
     if rule == "monthly":
         return t(
             "Monthly, {n} times, the last on {last} (always {time} {tz} time).",
@@ -202,7 +202,7 @@ def announcement(
                 branch=name,
                 title=title,
             ),
-            format_local(at, "datetime_zone", t.locale, tz=tz),
+            format_local(at, "datetime_zone", t, tz=tz),
             where_line(t, kind, place),
         ]
         if kind == ASSEMBLY:

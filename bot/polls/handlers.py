@@ -86,7 +86,7 @@ async def _my_polls(ctx: Context) -> Reply:
         tz = await scope_timezone(ctx.session, ctx.settings, poll)
         state = ctx.t("you voted ✓") if voted else ctx.t("not voted yet")
         when = (
-            format_local(poll.closes_at, "day_time_year_zone", ctx.t.locale, tz=tz)
+            format_local(poll.closes_at, "day_time_year_zone", ctx.t, tz=tz)
             if poll.closes_at
             else ""
         )

@@ -173,7 +173,7 @@ def _options_and_close(
             raise ctx.refuse(
                 ctx.t(
                     "--closes: the poll must close before its earliest time, {when}.",
-                    when=format_local(earliest, "day_time_year_zone", ctx.t.locale, tz=tz),
+                    when=format_local(earliest, "day_time_year_zone", ctx.t, tz=tz),
                 )
             )
         if not draft.closes:

@@ -46,7 +46,7 @@ async def report_block(ctx: Context, poll: Poll, person: Person, tz: str) -> Non
         if poll.closes_at is not None:
             text += " " + t(
                 "It closes {when}.",
-                when=format_local(poll.closes_at, "day_time_year_zone", t.locale, tz=tz),
+                when=format_local(poll.closes_at, "day_time_year_zone", t, tz=tz),
             )
         return text
 

@@ -76,7 +76,7 @@ async def schedule_from_poll(ctx: Context, target: str) -> Reply:
     await ctx.prompt(
         "mtdraft", lifetime=dt.timedelta(hours=1), branch=branch.id, meeting_kind=kind, when=when
     )
-    shown = format_local(read_wall_text(when), "datetime_zone", ctx.t.locale, tz=branch.timezone)
+    shown = format_local(read_wall_text(when), "datetime_zone", ctx.t, tz=branch.timezone)
     if kind == "online":
         return Reply(
             ctx.t(

@@ -120,7 +120,7 @@ async def remind_non_voters(
         render=lambda t: t(
             "A reminder: the poll “{question}” closes {when}, and you have not voted yet.",
             question=poll.question,
-            when=format_local(closes, "day_time", t.locale, tz=tz) if closes else "",
+            when=format_local(closes, "day_time", t, tz=tz) if closes else "",
         ),
         buttons=lambda t: ballot_button(t, poll),
         now=now,

@@ -89,7 +89,7 @@ def preview_text(
             secrecy=t("secret ballot") if "--secret" in draft.flags else t("open ballot"),
         ),
         t("Who votes: the {n} {who} of {scope}, as of now.", n=voters, who=who, scope=scope),
-        t("Closes: {when}.", when=format_local(closes, "day_time_year_zone", t.locale, tz=tz)),
+        t("Closes: {when}.", when=format_local(closes, "day_time_year_zone", t, tz=tz)),
         *([rules] if rules else []),
     ]
     return "\n".join(lines)
@@ -366,7 +366,7 @@ def poll_text(t: Translator, poll: Poll, tz: str) -> str:
         lines.append(
             t(
                 "Closes {when}.",
-                when=format_local(poll.closes_at, "day_time_year_zone", t.locale, tz=tz),
+                when=format_local(poll.closes_at, "day_time_year_zone", t, tz=tz),
             )
         )
     return "\n".join(lines)

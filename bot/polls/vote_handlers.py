@@ -97,7 +97,7 @@ async def _may_vote(ctx: Context, voting: _Voting) -> _Voter:
                 when=format_local(
                     poll.closed_at or poll.closes_at or ctx.now,
                     "day_time_year_zone",
-                    ctx.t.locale,
+                    ctx.t,
                     tz=tz,
                 ),
             ),
@@ -107,7 +107,7 @@ async def _may_vote(ctx: Context, voting: _Voting) -> _Voter:
     if person.joined_branch_at is not None and person.joined_branch_at > poll.opened_at:
         why = ctx.t(
             "Who may vote was fixed when the poll opened ({when}); you joined after that.",
-            when=format_local(poll.opened_at, "day_time_year_zone", ctx.t.locale, tz=tz),
+            when=format_local(poll.opened_at, "day_time_year_zone", ctx.t, tz=tz),
         )
     elif not poll.everyone and not is_member(person, ctx.now, tz):
         why = ctx.t(
@@ -118,7 +118,7 @@ async def _may_vote(ctx: Context, voting: _Voting) -> _Voter:
         why = ctx.t(
             "Who may vote was fixed when the poll opened ({when}); your dues were not "
             "current then.",
-            when=format_local(poll.opened_at, "day_time_year_zone", ctx.t.locale, tz=tz),
+            when=format_local(poll.opened_at, "day_time_year_zone", ctx.t, tz=tz),
         )
     raise _private(ctx, why)
 
@@ -157,7 +157,7 @@ async def _cast(ctx: Context, voting: _Voting, choice: list[int]) -> Reply:
     if poll.closes_at is not None:
         text += "\n" + ctx.t(
             "You can change it until the poll closes, {when}.",
-            when=format_local(poll.closes_at, "day_time_year_zone", ctx.t.locale, tz=tz),
+            when=format_local(poll.closes_at, "day_time_year_zone", ctx.t, tz=tz),
         )
     if poll.kind == PROPOSAL:
         # Open proposals only: a secret ballot is never asked why (a reason kept

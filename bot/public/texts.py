@@ -182,7 +182,7 @@ def _row(term: str, value: str) -> str:
 def _when(t: Translator, moment: dt.datetime | None, tz: str) -> str:
     if moment is None:
         return "?"
-    text = format_local(moment, "datetime_zone", t.locale, tz=tz)
+    text = format_local(moment, "datetime_zone", t, tz=tz)
     return f'<time datetime="{e(moment.astimezone(dt.UTC).isoformat())}">{e(text)}</time>'
 
 

@@ -1,12 +1,15 @@
 """The settings screen: each setting's state, and a button to turn it the other way;
-/language's screen and answers."""
+/language's and /timezone's screens and answers."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from bot.kernel.actions import Action
-from bot.kernel.i18n import Translator, language_name, shipped_languages
+from bot.kernel.i18n import Translator, format_local, language_name, shipped_languages
 from bot.kernel.messages import Button
 from bot.kernel.people import BRANCH, CHOSEN, PARTY, PLATFORM
+from bot.lib.zones import city
 from bot.settings.rules import AUTO, CANVASSING, MEETINGS, button_id
 from storage.vocabulary import SCOPE_BRANCH, SCOPE_NATIONAL, SCOPE_REGION
 
@@ -101,4 +104,53 @@ def language_unknown(t: Translator, typed: str) -> str:
         "I don't speak {typed}. I speak: {languages}.",
         typed=typed[:40],
         languages=", ".join(language_name(lang) for lang in shipped_languages()),
+    )
+
+
+def zone_screen(t: Translator, own: str | None, branch_zone: str, now: dt.datetime) -> str:
+    """What /timezone says: the zone the person reads times in, and how to change it."""
+    if own is None:
+        return t(
+            "You read times in your branch's time zone, {zone}. Send /timezone and a city "
+            "(for example /timezone Madrid) to read them in your own.",
+            zone=branch_zone,
+        )
+    return "\n".join(
+        (
+            zone_set(t, own, now),
+            t(
+                "Send /timezone and a city to change it, or /timezone reset to read times "
+                "in your branch's ({zone}) again.",
+                zone=branch_zone,
+            ),
+        )
+    )
+
+
+def zone_set(t: Translator, zone: str, now: dt.datetime) -> str:
+    return t(
+        "Your time zone is {zone}: it is {time} there now.",
+        zone=zone,
+        time=format_local(now, "time", t.locale, tz=zone),
+    )
+
+
+def zone_reset(t: Translator, branch_zone: str) -> str:
+    return t("You read times in your branch's time zone again: {zone}.", zone=branch_zone)
+
+
+def zone_unknown(t: Translator, typed: str, suggestions: bool) -> str:
+    if suggestions:
+        return t("Which one do you mean by {typed}?", typed=typed[:40])
+    return t(
+        "I don't know a place called {typed}. Try the nearest large city, or a zone's "
+        "name such as Europe/Madrid.",
+        typed=typed[:40],
+    )
+
+
+def zone_buttons(t: Translator, zones: tuple[str, ...]) -> tuple[tuple[Button, ...], ...]:
+    """A button for each zone suggested, its city in the reader's language."""
+    return tuple(
+        (Button(f"{city(zone, t.locale)} ({zone})", Action.TIMEZONE, zone),) for zone in zones
     )
