@@ -3,7 +3,9 @@ differs from their branch's; across clock changes that differ between the two.""
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+from pathlib import Path
 
 from bot.kernel.i18n import format_local, translator
 from bot.lib.zones import find_zone
@@ -94,3 +96,27 @@ def test_cities_are_found_in_the_readers_language_and_in_english() -> None:
     assert find_zone("Europe/Kyiv", "en").zone == "Europe/Kyiv"
     assert "Europe/Kyiv" in find_zone("Kyyiv", "en").suggestions
     assert find_zone("Belfast", "en").zone is None  # an old alias: London's
+
+
+def test_every_moment_shown_in_a_zone_is_given_the_readers_translator() -> None:
+    """A format_local call given a zone (tz=...) takes the reader's translator, not
+    just its language (t.locale): else a reader with a zone of their own would read
+    that moment in their branch's. /timezone's own answer ("it is 13:00 there now")
+    shows the zone just chosen, deliberately."""
+    root = Path(__file__).resolve().parent.parent
+    allowed = {root / "bot" / "settings" / "texts.py"}
+    found = []
+    for path in sorted([*(root / "bot").rglob("*.py"), *(root / "adapters").rglob("*.py")]):
+        if path in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", None)) == "format_local"
+                and len(node.args) >= 3
+                and isinstance(node.args[2], ast.Attribute)
+                and node.args[2].attr == "locale"
+                and any(k.arg == "tz" for k in node.keywords)
+            ):
+                found.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert found == []

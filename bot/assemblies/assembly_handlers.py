@@ -345,9 +345,7 @@ async def _seed(ctx: Context, assembly: Assembly, text: str) -> Reply:
         raise ctx.refuse(
             ctx.t(
                 "The seed does not exist yet: it can be entered after {when}. Nothing was recorded.",
-                when=format_local(
-                    draw.seed_due_at, "datetime_zone", ctx.t.locale, tz=assembly.timezone
-                ),
+                when=format_local(draw.seed_due_at, "datetime_zone", ctx.t, tz=assembly.timezone),
             )
         )
     if source.get("kind") != seeds.LOTTERY and not await may_draw(ctx, body_of(assembly)):

@@ -39,7 +39,7 @@ def dates_text(t: Translator, assembly: Assembly) -> str:
 
 
 def deadline_text(t: Translator, assembly: Assembly) -> str:
-    return format_local(assembly.register_by, "datetime_zone", t.locale, tz=assembly.timezone)
+    return format_local(assembly.register_by, "datetime_zone", t, tz=assembly.timezone)
 
 
 def intro(t: Translator, assembly: Assembly) -> str:
@@ -92,7 +92,7 @@ def consent_text(t: Translator, assembly: Assembly, party: str) -> str:
             purge=format_local(
                 purge_at(assembly.sits_until, assembly.timezone, assembly.retention_days),
                 "date",
-                t.locale,
+                t,
                 tz=assembly.timezone,
             ),
         )
@@ -317,9 +317,7 @@ def invitation_text(t: Translator, assembly: Assembly, invitation: AssemblyInvit
         t(
             "Please answer by {deadline}; if you cannot take part, decline and someone else is "
             "drawn.",
-            deadline=format_local(
-                invitation.respond_by, "datetime_zone", t.locale, tz=assembly.timezone
-            ),
+            deadline=format_local(invitation.respond_by, "datetime_zone", t, tz=assembly.timezone),
         )
     )
     return "\n".join(lines)
@@ -360,5 +358,5 @@ def purge_notice(t: Translator, assembly: Assembly, n: int, when: dt.datetime) -
         "deleted on {when}. The committed record keeps only pseudonyms.",
         title=assembly.title,
         n=n,
-        when=format_local(when, "date", t.locale, tz=assembly.timezone),
+        when=format_local(when, "date", t, tz=assembly.timezone),
     )

@@ -7,9 +7,11 @@ by ``python3 tasks.py i18n``, and translated in
 code change. Catalogues are compiled in memory when first used.
 
 Dates, times, weekdays, months and decimals that people read go through
-``format_local(value, style, t.locale, tz=...)`` (Babel, CLDR data), never
-``strftime``: the same named style reads "Thu 3 Dec 2026, 19:00" in English and
-"jue, 3 dic 2026, 19:00" in Spanish. A translator whose language has no catalogue
+``format_local(value, style, t, tz=...)`` (Babel, CLDR data), never ``strftime``;
+given the reader's translator ``t`` (not only ``t.locale``), a moment is shown in
+their own time zone (/timezone), named, where it differs from ``tz``. The same
+named style reads "Thu 3 Dec 2026, 19:00" in English and "jue, 3 dic 2026, 19:00"
+in Spanish. A translator whose language has no catalogue
 is English, so a sentence and its dates are always in one language. Dates in
 machine output (CSV, JSON, records, the audit log) stay ISO 8601.
 """
