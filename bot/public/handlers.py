@@ -67,7 +67,7 @@ async def calendar(ctx: Context) -> Reply:
                 when=format_local(
                     existing.created_at,
                     "date",
-                    ctx.t.locale,
+                    ctx.t,
                     tz=person.timezone or ctx.settings.default_timezone,
                 ),
             )
