@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
+from collections.abc import Mapping
 from zoneinfo import ZoneInfo
 
 import pytest
 from babel.dates import get_day_names, get_month_names
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.kernel.i18n import translator
-from bot.lib.when import ENGLISH, WhenError, parse_when, read_date, read_weekday, read_weekly
+from bot.lib.when import ENGLISH, WhenError, Word, parse_when, read_date, read_weekday, read_weekly
 from bot.lib.when_words import FILLERS, words_for, words_of
 
 LONDON = ZoneInfo("Europe/London")
@@ -48,6 +49,7 @@ def local(text: str, words: object) -> str:
         ("mar 19:00", "2026-12-01 19:00"),
         ("3 mar 19:00", "2027-03-03 19:00"),
         ("mar 3 19:00", "2027-03-03 19:00"),
+        ("3 de mar a las 19:00", "2027-03-03 19:00"),  # a word to skip between
         ("mar 7 pm", "2026-12-01 19:00"),
         # English is always understood.
         ("tomorrow 7pm", "2026-12-02 19:00"),
@@ -75,6 +77,7 @@ def test_spanish(text: str, expected: str) -> None:
         ("3 Mawrth 19:00", "2027-03-03 19:00"),  # Mawrth alone is March
         ("Maw 19:00", "2026-12-01 19:00"),  # Tuesday, abbreviated ...
         ("3 Maw am 19:00", "2027-03-03 19:00"),  # ... and March
+        ("Maw am 7 pm", "2026-12-01 19:00"),  # Tuesday: "am" is skipped, 7 is an hour
         ("5 Rhagfyr am 19:00", "2026-12-05 19:00"),
         # "am" is Welsh "at", and English's "a.m." after an hour.
         ("yfory am 7 am", "2026-12-02 07:00"),
@@ -173,3 +176,34 @@ def test_every_month_name_with_a_day_is_that_date(
     typed = f"{day} {name} 2027 19:00" if day_first else f"{name} {day} 2027 19:00"
     at = parse_when(typed, NOW, LONDON, words=words_for(locale))
     assert at.astimezone(LONDON).date() == dt.date(2027, month, day)
+
+
+_REASONS = {
+    "unreadable",
+    "no_time",
+    "ambiguous",
+    "no_such_date",
+    "no_such_time",
+    "past",
+    "too_far",
+    "gap",
+}
+_PIECES = sorted({*SPANISH, *WELSH, "19:00", "7", "pm", "3", "31", "2027", "3rd", "7am", ""})
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    words=st.sampled_from([SPANISH, WELSH]),
+    typed=st.lists(st.sampled_from(_PIECES), max_size=7).map(" ".join),
+)
+def test_any_words_of_another_language_are_read_or_refused_with_a_reason(
+    words: Mapping[str, Word], typed: str
+) -> None:
+    """Phrases, words with two meanings and words to skip, in any order: a moment
+    ahead, or a refusal with its reason, never anything else."""
+    try:
+        at = parse_when(typed, NOW, LONDON, words=words)
+    except WhenError as error:
+        assert error.reason in _REASONS
+        return
+    assert NOW < at <= NOW + dt.timedelta(days=731)

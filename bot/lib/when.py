@@ -65,10 +65,13 @@ from zoneinfo import ZoneInfo
 
 __all__ = [
     "ENGLISH",
+    "MAX_PHRASE",
     "MAX_YEARS_AHEAD",
+    "PAIRS",
     "When",
     "WhenError",
     "Word",
+    "fold",
     "local_moment",
     "parse_when",
     "read_date",
@@ -214,7 +217,7 @@ ENGLISH: Mapping[str, Word] = {
 }
 """Words (folded: ``fold``) and what they mean. A language adds its own
 (``bot.lib.when_words.words_for``)."""
-_PAIRS = ({"weekday", "month"}, {"filler", "meridiem"})
+PAIRS = ({"weekday", "month"}, {"filler", "meridiem"})
 """The two meanings one word may have, told apart by its neighbours."""
 MAX_PHRASE = 4
 """The most words a phrase of the table has."""
@@ -293,32 +296,36 @@ _HOUR = re.compile(r"[0-9]{1,2}(?:[:.][0-9]{2})?")
 _DAY_NUMBER = re.compile(r"[0-9]{1,2}([^\W\d_]*)")
 
 
+def _both(word: Word | None, *kinds: WordKind) -> bool:
+    """``word`` has two meanings, and they are ``kinds``."""
+    return word is not None and word.also is not None and {word.kind, word.also[0]} == {*kinds}
+
+
 def _meanings(tokens: list[str], words: Mapping[str, Word]) -> list[tuple[str, Word | None]]:
     """Each token with the meaning it has here, the words to ignore left out: a word
     with two meanings is a meridiem right after an hour ("7 am"), a month next to a day
-    number ("3 mar", "mar 3"; not "mar 7 pm"), otherwise its other meaning."""
-
-    def day_number(index: int) -> bool:
-        if not 0 <= index < len(tokens) or not (number := _DAY_NUMBER.fullmatch(tokens[index])):
-            return False
-        if number.group(1):
-            return _as(words.get(number.group(1)), "ordinal") is not None
-        after = words.get(tokens[index + 1]) if index + 1 < len(tokens) else None
-        return _as(after, "meridiem") is None
-
+    number, words to ignore aside ("3 mar", "3 de mar", "mar 3"; not "mar 7 pm"),
+    otherwise its other meaning."""
     kept: list[tuple[str, Word | None]] = []
     for index, token in enumerate(tokens):
         word = words.get(token)
-        if word is not None and word.also is not None:
-            kinds = {word.kind, word.also[0]}
-            if kinds == {"filler", "meridiem"}:
-                after_hour = index > 0 and _HOUR.fullmatch(tokens[index - 1]) is not None
-                word = _as(word, "meridiem" if after_hour else "filler")
-            elif kinds == {"weekday", "month"}:
-                by_day = day_number(index - 1) or day_number(index + 1)
-                word = _as(word, "month" if by_day else "weekday")
+        if _both(word, "filler", "meridiem"):
+            after_hour = index > 0 and _HOUR.fullmatch(tokens[index - 1]) is not None
+            word = _as(word, "meridiem" if after_hour else "filler")
         if word is None or word.kind != "filler":
             kept.append((token, word))
+
+    def day_number(index: int) -> bool:
+        if not 0 <= index < len(kept) or not (number := _DAY_NUMBER.fullmatch(kept[index][0])):
+            return False
+        if number.group(1):
+            return _as(words.get(number.group(1)), "ordinal") is not None
+        return index + 1 >= len(kept) or _as(kept[index + 1][1], "meridiem") is None
+
+    for index, (token, word) in enumerate(kept):
+        if _both(word, "weekday", "month"):
+            by_day = day_number(index - 1) or day_number(index + 1)
+            kept[index] = (token, _as(word, "month" if by_day else "weekday"))
     return kept
 
 

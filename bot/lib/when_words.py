@@ -29,7 +29,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import get_day_names, get_month_names
 
 from bot.kernel.i18n import N_, Translator
-from bot.lib.when import ENGLISH, MAX_PHRASE, Word, fold
+from bot.lib.when import ENGLISH, MAX_PHRASE, PAIRS, Word, fold
 
 __all__ = ["FILLERS", "words_for", "words_of"]
 
@@ -49,7 +49,7 @@ def _table_of(word: Word, other: Word) -> Word:
     them apart, otherwise the first."""
     if word[:2] == other[:2] or word.also is not None:
         return word
-    if {word.kind, other.kind} in ({"weekday", "month"}, {"filler", "meridiem"}):
+    if {word.kind, other.kind} in PAIRS:
         return Word(word.kind, word.value, (other.kind, other.value))
     return word
 
