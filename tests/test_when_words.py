@@ -70,6 +70,8 @@ def test_spanish(text: str, expected: str) -> None:
         ("heddiw am 19:30", "2026-12-01 19:30"),
         ("drennydd am 18:00", "2026-12-03 18:00"),
         ("dydd Mawrth nesaf am 19:00", "2026-12-08 19:00"),
+        ("ar ddydd Iau am 19:00", "2026-12-03 19:00"),  # "dydd" mutated after "ar"
+        ("ddydd Mawrth nesaf am 19:00", "2026-12-08 19:00"),
         ("dydd Sadwrn yma am 10:30", "2026-12-05 10:30"),
         ("ymhen 3 diwrnod am 19:00", "2026-12-04 19:00"),
         ("ymhen deuddydd am 19:00", "2026-12-03 19:00"),

@@ -3,7 +3,8 @@
 ``words_for(locale)`` is English (always understood) and the language's own words:
 
 - weekdays and months, wide and abbreviated, as written and standing alone
-  ("martes", "mar", "dydd Mawrth", "Maw", "diciembre", "dic");
+  ("martes", "mar", "dydd Mawrth", "Maw", "diciembre", "dic"), and a Welsh
+  weekday's "dydd" as mutated after "ar" ("ar ddydd Mawrth");
 - the days named relative to today ("hoy", "mañana", "pasado mañana", "heddiw",
   "yfory"), "this" and "next" weekday ("este martes", "el próximo martes",
   "dydd Mawrth nesaf"), and "next" alone before a weekday ("el próximo", "próximo");
@@ -72,11 +73,32 @@ def _fields(locale: Locale) -> Mapping[str, Mapping[str, Mapping[object, str]]]:
     return fields
 
 
+# Welsh soft mutation of a word's first letters, which CLDR does not give: "ar
+# ddydd Mawrth" (on Tuesday) is written with "dydd" mutated. Longest first.
+_SOFT_MUTATION = (
+    ("ll", "l"), ("rh", "r"), ("c", "g"), ("p", "b"), ("t", "d"),
+    ("g", ""), ("b", "f"), ("d", "dd"), ("m", "f"),
+)  # fmt: skip
+
+
+def _mutated(language: str, phrase: str) -> str | None:
+    """``phrase`` with its first word soft-mutated, in a language that mutates."""
+    if language != "cy":
+        return None
+    folded = fold(phrase)
+    for plain, soft in _SOFT_MUTATION:
+        if folded.startswith(plain) and " " in folded:
+            return soft + folded[len(plain) :]
+    return None
+
+
 def _names(table: _Table, locale: Locale) -> None:
     for width in ("wide", "abbreviated"):
         for context in ("format", "stand-alone"):
             for weekday, name in get_day_names(width, context, locale).items():
                 table.add(str(name), Word("weekday", int(weekday)))
+                if mutated := _mutated(locale.language, str(name)):
+                    table.add(mutated, Word("weekday", int(weekday)))
             for month, name in get_month_names(width, context, locale).items():
                 table.add(str(name), Word("month", int(month)))
 
@@ -89,6 +111,8 @@ def _relative(table: _Table, locale: Locale) -> None:
         relative = fields[field]["relative"]
         table.add(relative[0], Word("weekday", weekday))
         table.add(relative[1], Word("weekday_after", weekday))
+        if mutated := _mutated(locale.language, relative[1]):
+            table.add(mutated, Word("weekday_after", weekday))
         name = fold(str(get_day_names("wide", locale=locale)[weekday]))
         before, found, _after = fold(relative[1]).partition(name)
         if found and before.strip():  # "next Tuesday", "el próximo martes"
