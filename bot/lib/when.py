@@ -68,6 +68,7 @@ __all__ = [
     "MAX_PHRASE",
     "MAX_YEARS_AHEAD",
     "PAIRS",
+    "REASONS",
     "When",
     "WhenError",
     "Word",
@@ -89,6 +90,12 @@ __all__ = [
 MAX_YEARS_AHEAD = 2
 MAX_LENGTH = 200
 """Longer text is refused unread."""
+
+
+REASONS = frozenset(
+    ("unreadable", "no_time", "ambiguous", "no_such_date", "no_such_time", "past", "too_far", "gap")
+)
+"""Every ``WhenError.reason`` (see the module docstring)."""
 
 
 class WhenError(ValueError):
