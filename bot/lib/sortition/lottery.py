@@ -183,38 +183,59 @@ def assign_people(
 ) -> tuple[tuple[str, ...], ...]:
     """Turn panels of seats per type into panels of people, rotating within each type.
 
-    With ``households`` (id -> household token), a member whose household already
-    has someone on the panel is passed over and stays first in line for the next
-    panel, so that seats still go round evenly; a type that cannot fill its seats
-    without a second person of one household is refused (SortitionError)."""
+    With ``households`` (id -> household token), the smallest types choose first;
+    a member whose household already has someone on the panel is passed over and
+    stays first in line for the next panel, so that seats still go round evenly.
+    A panel that cannot be filled without two of one household (two types of one
+    member each, living together) is replaced by the lottery's most frequent
+    other panel that can; if none can, SortitionError."""
     if not households:
         return _rotate(types, type_panels, pool_hash)
     lines = [deque(member_order(members, pool_hash)) for members in types.members]
+    rows = [tuple(int(x) for x in seats) for seats in type_panels]
+    frequency: dict[tuple[int, ...], int] = {}
+    for row in rows:
+        frequency[row] = frequency.get(row, 0) + 1
+    alternatives = sorted(frequency, key=lambda row: -frequency[row])
     panels = []
-    for seats in type_panels:
-        chosen: list[str] = []
-        taken: set[str] = set()
-        for t in np.nonzero(seats)[0]:
-            line = lines[t]
-            picked: list[str] = []
-            for person in list(line):
-                if len(picked) == int(seats[t]):
-                    break
-                home = households.get(person, person)
-                if home not in taken:
-                    picked.append(person)
-                    taken.add(home)
-            if len(picked) < int(seats[t]):
-                raise SortitionError(
-                    "one person a household: a panel cannot be filled without two people "
-                    "of one household"
-                )
+    for row in rows:
+        chosen = _fill(row, lines, households)
+        for other in alternatives:
+            if chosen is not None:
+                break
+            chosen = _fill(other, lines, households) if other != row else None
+        if chosen is None:
+            raise SortitionError(
+                "one person a household: no panel can be filled without two people of one household"
+            )
+        for t, picked in chosen.items():
             for person in picked:  # to the back of the line, in the order taken
-                line.remove(person)
-                line.append(person)
-            chosen.extend(picked)
-        panels.append(tuple(sorted(chosen)))
+                lines[t].remove(person)
+                lines[t].append(person)
+        panels.append(tuple(sorted(p for picked in chosen.values() for p in picked)))
     return tuple(panels)
+
+
+def _fill(
+    row: tuple[int, ...], lines: list[deque[str]], households: Mapping[str, str]
+) -> dict[int, list[str]] | None:
+    """Who of each type's line takes its seats in ``row`` (smallest types first),
+    one a household; None if the seats cannot all be filled so."""
+    taken: set[str] = set()
+    chosen: dict[int, list[str]] = {}
+    for t in sorted((t for t, n in enumerate(row) if n), key=lambda t: (len(lines[t]), t)):
+        picked: list[str] = []
+        for person in lines[t]:
+            if len(picked) == row[t]:
+                break
+            home = households.get(person, person)
+            if home not in taken:
+                picked.append(person)
+                taken.add(home)
+        if len(picked) < row[t]:
+            return None
+        chosen[t] = picked
+    return chosen
 
 
 def _rotate(types: TypeTable, type_panels: IntArray, pool_hash: str) -> tuple[tuple[str, ...], ...]:
