@@ -7,6 +7,7 @@
     organiser db upgrade
     organiser import members.csv [--strict] [--dry-run]
     organiser sortition lottery|draw|verify ...   draws by lot from files, and checking them
+    organiser assembly list|show|targets ...      a citizens' assembly's census targets
 
 Problems a person can fix (a bad config key, an unreachable database) are
 said in one line, with exit status 2, never as a traceback.
@@ -25,6 +26,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adapters.assembly_cli import add_parser as add_assembly
 from adapters.cli_base import Stop, current_revision, database, open_database
 from adapters.founding_cli import add_parser as add_founding
 from adapters.logs import secrets_of, setup_logging
@@ -293,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sortition(sub)
     add_founding(sub)
+    add_assembly(sub)
     return parser
 
 

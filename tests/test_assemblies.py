@@ -5,12 +5,17 @@ record verifying offline, and the retention purge."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+import io
 import json
 import re
+from pathlib import Path
 
 from sqlalchemy import func, select
 
+from adapters.cli import main as organiser
 from bot.assemblies.retention import purge_sweep
 from bot.lib.sortition.verification import verify
 from storage.models import (
@@ -199,3 +204,31 @@ async def test_the_retention_purge_deletes_registrants_after_the_period(demo: Ch
 async def _count(demo: Chat, model: type) -> int:
     async with demo.core.db.transaction() as session:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_census_targets_from_the_command_line(demo: Chat, tmp_path: Path) -> None:
+    code = await opened(demo)
+    await resident(demo, "Rita", code, 1)
+    targets = tmp_path / "census.csv"
+    targets.write_text("category,value,share\n" + TARGETS.split("\n", 1)[1] + "\n")
+    url = demo.core.db.url.render_as_string(hide_password=False)
+    shown = await _cli(["assembly", "targets", "1", str(targets), "--db", url])
+    assert shown[0] == 0 and "gender woman: 1-3 seats, 0 registered" in shown[1]
+    assert "only 0 registrants for 1 seats" in shown[1]
+    targets.write_text("gender,woman,50%\n")
+    refused = await _cli(["assembly", "targets", "1", str(targets), "--db", url])
+    assert refused[0] == 2 and "needs a share for every value" in refused[2]
+    async with demo.core.db.transaction() as session:
+        assembly = await session.get(Assembly, 1)
+        assert assembly is not None and assembly.targets["gender"]["woman"] == 0.5
+
+
+async def _cli(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+
+    def run() -> int:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            return organiser(argv)
+
+    status = await asyncio.to_thread(run)
+    return status, out.getvalue(), err.getvalue()

@@ -6,14 +6,14 @@ the seed entered by two witnesses, and the record."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from zoneinfo import ZoneInfo
 
 from bot.assemblies import queries
 from bot.assemblies.access import assembly_named, organised_branch, witness_problem
-from bot.assemblies.drawing import commit, complete, preview, quotas_of
+from bot.assemblies.census import overview_text, set_targets
+from bot.assemblies.drawing import commit, complete, preview
 from bot.assemblies.invitations import body_of
 from bot.assemblies.rules import (
     COMMITTED,
@@ -25,18 +25,15 @@ from bot.assemblies.rules import (
     TITLE_LIMIT,
     Category,
     Problem,
-    categories_of,
-    coverage,
     merged_categories,
     new_code,
     payload,
     read_categories,
     read_date,
     read_details,
-    read_targets,
     read_whole,
 )
-from bot.assemblies.texts import committed_text, drawn_text, overview, preview_text
+from bot.assemblies.texts import committed_text, drawn_text, preview_text
 from bot.branches.rules import Area, clean_area
 from bot.draws.access import may_draw
 from bot.draws.draw_plan import read_seed_source
@@ -186,9 +183,7 @@ async def _categories(ctx: Context, assembly: Assembly, text: str) -> Reply:
 
 
 async def _targets(ctx: Context, assembly: Assembly, text: str) -> Reply:
-    if await queries.live_draw(ctx.session, assembly.id) is not None:
-        raise ctx.refuse(ctx.t("The draw is committed: its targets can no longer change."))
-    assembly.targets = read_targets(text, categories_of(assembly.categories))
+    await set_targets(ctx.session, assembly, text)
     audit(ctx, "assembly.targets", assembly=assembly.id)
     return await _show(ctx, assembly, "")
 
@@ -222,39 +217,7 @@ async def _retention(ctx: Context, assembly: Assembly, text: str) -> Reply:
 
 
 async def _show(ctx: Context, assembly: Assembly, _: str) -> Reply:
-    pool = await queries.pool(ctx.session, assembly.id)
-    quotas = quotas_of(assembly)
-    relaxation = None
-    if quotas and len(pool) >= assembly.seats:
-        relaxation = await asyncio.to_thread(_relaxation, assembly, [dict(r.answers) for r in pool])
-    return Reply(
-        overview(
-            ctx.t,
-            assembly,
-            len(pool),
-            quotas,
-            coverage(quotas, [r.answers for r in pool]),
-            relaxation,
-        )
-    )
-
-
-def _relaxation(assembly: Assembly, answers: list[dict[str, str]]) -> str | None:
-    from bot.lib.sortition import relaxation_for
-    from bot.lib.sortition.model import Person as Entrant
-    from bot.lib.sortition.model import Problem as Selection
-    from bot.lib.sortition.model import SortitionError
-
-    try:
-        problem = Selection.build(
-            [Entrant(f"r{i}", a) for i, a in enumerate(answers)],
-            quotas_of(assembly),
-            assembly.seats,
-        )
-    except SortitionError as exc:
-        return str(exc)
-    found = relaxation_for(problem)
-    return found.describe() if found is not None else None
+    return Reply(await overview_text(ctx.session, assembly, ctx.t))
 
 
 async def _link(ctx: Context, assembly: Assembly, _: str) -> Reply:

@@ -89,7 +89,7 @@ async def begin(ctx: Context, text: str) -> Reply:
     )
     if mine is not None:
         return await _show(ctx, assembly, mine)
-    if not registration_open(assembly.register_by, assembly.purged_at is not None, ctx.now):
+    if not await _may_change(ctx, assembly):
         raise ctx.refuse(ctx.t("Registration for {title} has closed.", title=assembly.title))
     rest = text.strip()[len(text.strip().split(" ")[0]) :].strip()
     if not rest:
@@ -166,9 +166,7 @@ async def register_command(ctx: Context) -> Reply:
 async def consented(ctx: Context, target: str) -> list[Reply]:
     prompt = await ctx.take_prompt(target, "assembly-consent", audit="assembly.consent")
     assembly = await ctx.session.get(Assembly, int(prompt.payload.get("assembly", 0)))
-    if assembly is None or not registration_open(
-        assembly.register_by, assembly.purged_at is not None, ctx.now
-    ):
+    if assembly is None or not await _may_change(ctx, assembly):
         raise ctx.stale()
     sender = ctx.request.sender
     if await queries.registrant(ctx.session, assembly.id, sender.platform, sender.user_id):
@@ -204,7 +202,8 @@ async def _mine(ctx: Context, target: str) -> tuple[AssemblyRegistrant, Assembly
 
 
 async def _may_change(ctx: Context, assembly: Assembly) -> bool:
-    """Answers may change until the panel's draw is committed (it was drawn from them)."""
+    """Registrations are taken, and answers may change, while registration is open
+    and until the panel's draw is committed (it is drawn from them)."""
     open_ = registration_open(assembly.register_by, assembly.purged_at is not None, ctx.now)
     return open_ and await queries.live_draw(ctx.session, assembly.id) is None
 
