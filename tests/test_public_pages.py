@@ -139,6 +139,7 @@ async def checked(driver: Any, url: str) -> dict[str, Any]:
 # --- in a real browser ----------------------------------------------------------------
 
 
+@pytest.mark.slow  # a real browser, or a whole worker
 async def test_the_browser_checks_a_draw_exactly_as_python_does(
     demo: Chat, site: str, browser: Any, tmp_path: Path
 ) -> None:
@@ -190,6 +191,7 @@ def forge_replacement(record: dict[str, Any]) -> None:
     record["history"][0]["replacement"] = record["panels"][index][-1]
 
 
+@pytest.mark.slow  # a real browser, or a whole worker
 @pytest.mark.parametrize(
     ("change", "failing"),
     [
@@ -223,6 +225,7 @@ async def published_of(demo: Chat) -> str | None:
         return await published_hash(session, draw)
 
 
+@pytest.mark.slow  # a real browser, or a whole worker
 async def test_a_draw_waiting_for_its_seed_checks_its_commitment_only(
     demo: Chat, site: str, browser: Any
 ) -> None:
@@ -331,6 +334,7 @@ async def listed(driver: Any, url: str, query: str | None) -> dict[str, Any]:
     return await asyncio.to_thread(run)
 
 
+@pytest.mark.slow  # a real browser, or a whole worker
 async def test_the_directory_lists_branches_and_filters_them_in_the_page(
     demo: Chat, site: str, browser: Any, tmp_path: Path
 ) -> None:
@@ -529,6 +533,7 @@ async def test_a_feed_cannot_be_had_without_pages_or_with_a_guess(demo: Chat, si
         assert await session.scalar(select(func.count()).select_from(CalendarFeed)) == 0
 
 
+@pytest.mark.slow  # a real browser, or a whole worker
 async def test_the_browser_fetches_a_feed_it_can_parse(demo: Chat, site: str, browser: Any) -> None:
     demo.clock.set(dt.datetime(2026, 10, 10, 12, tzinfo=dt.UTC))
     await alices_diary(demo)
@@ -544,3 +549,104 @@ async def test_the_browser_fetches_a_feed_it_can_parse(demo: Chat, site: str, br
     assert [str(e["summary"]) for e in Calendar.from_ical(text).walk("VEVENT")] == [
         "Frome people's assembly"
     ]
+
+
+# --- served by the worker ----------------------------------------------------------------
+
+
+@pytest.mark.slow  # a real browser, or a whole worker
+async def test_the_worker_serves_the_pages_on_the_web_port(demo: Chat) -> None:
+    """`organiser run` (``serve``) serves the pages on ``[web] port``, beside
+    Telegram: the directory's join links name the bot the adapter learnt."""
+    from runtime.serve import Timing, serve
+    from tests.fake_telegram import BOT_USERNAME, FakeTelegram
+
+    port = free_port()
+    async with FakeTelegram() as tg:
+        settings = replace(
+            demo.core.settings, telegram_token="1:T", telegram_base_url=tg.base_url, web_port=port
+        )
+        stop = asyncio.Event()
+        fast = Timing(takeover_every=0.05, check_every=0.05, heartbeat_every=0.1)
+        worker = asyncio.create_task(serve(demo.core.db, settings, stop=stop, timing=fast))
+        try:
+            await tg.wait_for("getUpdates")
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                for _ in range(200):  # the port opens once everything has started
+                    try:
+                        page = await client.get("/branches")
+                        break
+                    except httpx.ConnectError:
+                        await asyncio.sleep(0.02)
+                home = await client.get("/", follow_redirects=False)
+        finally:
+            stop.set()
+            await asyncio.wait_for(worker, 20)
+    assert page.status_code == 200 and "Frome" in page.text
+    assert f"https://t.me/{BOT_USERNAME}?start=join-frome" in page.text
+    assert home.status_code == 302 and home.headers["Location"] == "/branches"
+
+
+# --- accessible --------------------------------------------------------------------------
+
+
+def contrast(one: str, two: str) -> float:
+    """WCAG's contrast ratio of two #rrggbb colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(one), luminance(two)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_every_text_colour_meets_wcag_aa_in_light_and_dark() -> None:
+    css = (Path(__file__).parent.parent / "bot/public/static/site.css").read_text()
+    light, dark = re.findall(r":root \{(.*?)\}", css, re.S)[:2]
+    for block in (light, dark):
+        colour = dict(re.findall(r"--(\w+): (#[0-9a-f]{6});", block))
+        for text, ground in (
+            ("ink", "paper"),
+            ("ink", "soft"),
+            ("muted", "paper"),
+            ("muted", "soft"),
+            ("accent", "paper"),
+            ("accent", "soft"),
+            ("pass", "soft"),
+            ("fail", "soft"),
+            ("paper", "accent"),  # a button's label
+        ):
+            ratio = contrast(colour[text], colour[ground])
+            assert ratio >= 4.5, (text, ground, round(ratio, 2))
+
+
+async def test_the_pages_have_landmarks_labels_and_a_language(demo: Chat, site: str) -> None:
+    await drawn(demo)
+    demo.core.links.learn_telegram("organiser_bot")
+    async with httpx.AsyncClient(base_url=site) as client:
+        pages = [
+            await client.get("/draws/1"),
+            await client.get("/branches"),
+            await client.get("/branches", headers={"Accept-Language": "es-ES,es;q=0.9"}),
+            await client.get("/nowhere", params={"lang": "cy"}),
+        ]
+    for page in pages:
+        html = page.text
+        for landmark in ("<header", "<main", "<footer", '<nav aria-label="'):
+            assert landmark in html, landmark
+        assert re.search(r'<a class="skip" href="#main">', html)
+        assert len(re.findall(r"<h1[ >]", html)) == 1
+        for image in re.findall(r"<img [^>]*>", html):
+            assert re.search(r'alt="[^"]+"', image), image
+        for field in re.findall(r'<input [^>]*type="search"[^>]*>', html):
+            name = re.search(r'id="([^"]+)"', field)
+            assert name and f'<label for="{name.group(1)}">' in html
+    assert [re.search(r'<html lang="(\w+)">', p.text).group(1) for p in pages] == [  # type: ignore[union-attr]
+        "en",
+        "en",
+        "es",
+        "cy",
+    ]
+    assert pages[2].headers["Content-Language"] == "es"

@@ -15,9 +15,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Calendar
+from icalendar import Alarm, Calendar, Timezone
 from icalendar import Event as VEvent
 
 ICS_TYPE = "text/calendar"
@@ -59,13 +60,27 @@ def calendar_file(
     calendar.add("version", "2.0")
     if name is not None:
         calendar.add("x-wr-calname", name)
-    zoned = False
+    events = list(events)
+    zones: dict[str, tuple[int, int]] = {}
+    for event in events:
+        if event.zone is not None:
+            last = event.weekly_until or event.ends
+            low, high = zones.get(event.zone, (event.starts.year, last.year))
+            zones[event.zone] = (min(low, event.starts.year), max(high, last.year))
+    for zone, (low, high) in sorted(zones.items()):
+        calendar.add_component(_vtimezone(zone, low - 1, high + 2))
     for event in events:
         calendar.add_component(_vevent(event, stamp))
-        zoned = zoned or event.zone is not None
-    if zoned:
-        calendar.add_missing_timezones()
     return calendar.to_ical()
+
+
+@lru_cache(maxsize=64)
+def _vtimezone(zone: str, first_year: int, last_year: int) -> Timezone:
+    """The VTIMEZONE of ``zone`` with its changes over those years (the whole
+    range since 1970 makes every feed heavy to build and to read)."""
+    return Timezone.from_tzid(
+        zone, first_date=dt.date(first_year, 1, 1), last_date=dt.date(last_year, 12, 31)
+    )
 
 
 def _vevent(event: Event, stamp: dt.datetime) -> VEvent:

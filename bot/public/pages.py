@@ -8,8 +8,10 @@ anyone's answers): the same file the page's script checks.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -23,9 +25,11 @@ from bot.lib.ics import ICS_TYPE, calendar_file
 from bot.lib.sortition.drawing import public_view
 from bot.public import queries, rules, texts
 from storage.db import Database
-from storage.models import Branch, Person
+from storage.models import Branch
 
 HTML = "text/html; charset=utf-8"
+FRESH_FOR = 5.0  # seconds a public page or feed is served as made (a draw's page, a feed)
+MAX_SHARED = 512  # public answers kept at once
 MAX_QUERY = 100  # characters of a directory search
 STATIC_TYPES = {
     ".css": "text/css; charset=utf-8",
@@ -74,6 +78,29 @@ class Site:
         self.settings = settings
         self.clock = clock
         self.links = links or Links()  # the Telegram bot's name, once its adapter learns it
+        self._recent: dict[tuple[str, ...], tuple[float, asyncio.Task[Page | None]]] = {}
+
+    async def _shared(
+        self, key: tuple[str, ...], make: Callable[[], Awaitable[Page | None]]
+    ) -> Page | None:
+        """A public answer made at most once every ``FRESH_FOR`` seconds: the
+        same for everyone (no person's own feed is ever kept here), and requests
+        that arrive while it is being made wait for that one."""
+        now = time.monotonic()
+        recent = self._recent.get(key)
+        if recent is not None and recent[0] > now:
+            return await asyncio.shield(recent[1])
+        if len(self._recent) >= MAX_SHARED:
+            self._recent = {k: v for k, v in self._recent.items() if v[0] > now}
+            if len(self._recent) >= MAX_SHARED:
+                self._recent.clear()
+        task = asyncio.ensure_future(make())
+        self._recent[key] = (now + FRESH_FOR, task)
+        try:
+            return await asyncio.shield(task)
+        except BaseException:
+            self._recent.pop(key, None)
+            raise
 
     def translator(self, chosen: str | None, accept_language: str | None) -> Translator:
         lang = rules.pick_language(chosen, accept_language, shipped(), self.settings.default_locale)
@@ -103,6 +130,11 @@ class Site:
         return self._html(t, 404, t("Not found"), texts.not_found(t), path)
 
     async def draw_page(self, ident: str, t: Translator) -> Page:
+        page = await self._shared(("draw", ident, t.locale), lambda: self._draw_page(ident, t))
+        assert page is not None
+        return page
+
+    async def _draw_page(self, ident: str, t: Translator) -> Page:
         path = f"/draws/{ident}"
         draw_id = _number(ident)
         async with self.db.transaction() as session:
@@ -137,6 +169,9 @@ class Site:
 
     async def draw_record(self, ident: str) -> Page | None:
         """The draw's public record (JSON), or None."""
+        return await self._shared(("record", ident), lambda: self._draw_record(ident))
+
+    async def _draw_record(self, ident: str) -> Page | None:
         draw_id = _number(ident)
         async with self.db.transaction() as session:
             draw = await queries.public_draw(session, draw_id) if draw_id else None
@@ -209,8 +244,7 @@ class Site:
         now = self.clock.now()
         since = now - rules.FEED_SINCE
         async with self.db.transaction() as session:
-            owner = await queries.feed_owner(session, rules.token_hash(token))
-            person = await session.get(Person, owner) if owner is not None else None
+            person = await queries.feed_owner(session, rules.token_hash(token))
             if person is None:
                 return None
             meetings = await queries.meetings_going(session, person.id, since)
@@ -226,6 +260,9 @@ class Site:
 
     async def branch_feed(self, slug: str) -> Page | None:
         """A branch's public feed: its people's assemblies."""
+        return await self._shared(("feed", slug), lambda: self._branch_feed(slug))
+
+    async def _branch_feed(self, slug: str) -> Page | None:
         now = self.clock.now()
         async with self.db.transaction() as session:
             branch = await queries.listed_branch(session, slug)

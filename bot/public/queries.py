@@ -17,6 +17,7 @@ from storage.models import (
     Draw,
     Meeting,
     MeetingRsvp,
+    Person,
     Region,
 )
 from storage.vocabulary import ACTIVE, AFFILIATED, ASSEMBLY, FORMING, GOING, RSVP_GOING
@@ -75,10 +76,12 @@ async def listed_branch(session: AsyncSession, slug: str) -> Branch | None:
 # --- calendar feeds ------------------------------------------------------------------
 
 
-async def feed_owner(session: AsyncSession, token_hash: str) -> int | None:
+async def feed_owner(session: AsyncSession, token_hash: str) -> Person | None:
     """The person whose private feed has this token's hash, or None."""
     return await session.scalar(
-        select(CalendarFeed.person_id).where(CalendarFeed.token_hash == token_hash)
+        select(Person)
+        .join(CalendarFeed, CalendarFeed.person_id == Person.id)
+        .where(CalendarFeed.token_hash == token_hash)
     )
 
 
