@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from adapters.cli import main as organiser
+from bot.assemblies.invitations import invitation_sweep
 from bot.assemblies.retention import purge_sweep
 from bot.lib.sortition.verification import verify
 from storage.models import (
@@ -121,7 +122,9 @@ async def test_targets_show_quotas_coverage_and_relaxation(demo: Chat) -> None:
     assert "cannot all be met" in shown
 
 
-async def test_a_panel_is_drawn_invited_and_replaced(demo: Chat) -> None:
+async def drawn(demo: Chat) -> None:
+    """24 residents (three pairs sharing an address), census targets, a 4-seat
+    panel committed and drawn with a lottery's result entered by two witnesses."""
     code = await opened(demo)
     for i in range(24):
         await resident(demo, f"Res{i}", code, i, house=str(i // 2 if i < 6 else i))
@@ -138,6 +141,10 @@ async def test_a_panel_is_drawn_invited_and_replaced(demo: Chat) -> None:
     # Carol, a Frome member who organises nothing, is the second witness.
     drawn = joined(await demo.say("Carol", f"/assembly seed 1 {LOTTO_RESULT}"))
     assert "4 residents selected" in drawn, drawn
+
+
+async def test_a_panel_is_drawn_invited_and_replaced(demo: Chat) -> None:
+    await drawn(demo)
     invited = await _invitations(demo)
     assert len(invited) == 4
     # Two decline: each place goes to the next under the committed rule.
@@ -232,3 +239,86 @@ async def _cli(argv: list[str]) -> tuple[int, str, str]:
 
     status = await asyncio.to_thread(run)
     return status, out.getvalue(), err.getvalue()
+
+
+async def test_reminders_then_silence_is_a_decline_and_the_next_is_invited(demo: Chat) -> None:
+    await drawn(demo)
+    async with demo.core.db.transaction() as session:
+        deadline = (await session.scalars(select(AssemblyInvitation.respond_by))).first()
+        assert deadline is not None
+    settings = demo.core.settings
+    await invitation_sweep(demo.core.db, settings, deadline - dt.timedelta(hours=47))
+    await invitation_sweep(demo.core.db, settings, deadline - dt.timedelta(hours=47))  # once
+    reminders = await _texts_to_residents(demo, "Reminder: you have not answered yet.")
+    assert reminders == 4
+    await invitation_sweep(demo.core.db, settings, deadline + dt.timedelta(minutes=1))
+    async with demo.core.db.transaction() as session:
+        statuses = list(await session.scalars(select(AssemblyInvitation.status)))
+        draw = await session.get(AssemblyDraw, 1)
+        assert draw is not None and draw.seed is not None
+        assert verify(draw.record, draw.seed).ok
+    # Each silent place went to the next reserve, who now has a week of their own.
+    assert statuses.count("expired") == 4 and statuses.count("invited") == 4
+    assert "4 did not answer" in joined(await demo.say("Alice", "/assembly show 1"))
+
+
+async def test_someone_elses_buttons_change_nothing(demo: Chat) -> None:
+    """Attack: pressing another resident's registration or invitation buttons."""
+    await drawn(demo)
+    invited = await _invitations(demo)
+    async with demo.core.db.transaction() as session:
+        rita = await session.scalar(
+            select(AssemblyRegistrant.id).where(AssemblyRegistrant.user_id == "res7")
+        )
+    before = await snapshot(demo.core.db)
+    for data in (f"asmans:{rita}.0.1", f"asmwdok:{rita}", f"asmchg:{rita}"):
+        assert (await demo.press("Mallory", data))[0].error
+    someone = next(i for name, i in invited if name != "Mallory")
+    assert (await demo.press("Mallory", f"asmno:{someone}"))[0].error
+    after = await snapshot(demo.core.db)
+    assert {k: v for k, v in after.items() if k not in IGNORED} == {
+        k: v for k, v in before.items() if k not in IGNORED
+    }
+    assert any('"assembly.registration"' in row for row in after["audit_log"])
+
+
+async def test_an_organiser_cannot_redraw_or_pick_the_seed(demo: Chat) -> None:
+    """Attack: a second commit while one is live, and a typed seed (a trial) invite nobody."""
+    code = await opened(demo)
+    for i in range(10):
+        await resident(demo, f"Res{i}", code, i)
+    await demo.say("Alice", TARGETS)
+    await demo.say("Alice", "/assembly draw 1 my favourite numbers")
+    await demo.press("Alice", "Commit")
+    trial = joined(await demo.say("Alice", "/assembly seed 1 my favourite numbers"))
+    assert "TRIAL" in trial and "nobody is invited" in trial
+    assert not await _invitations(demo)
+    await demo.say("Alice", f"/assembly draw 1 {lotto(demo.clock)}")
+    first = demo.button("Alice", "Commit")
+    await demo.press("Alice", "Commit")
+    await demo.say("Alice", f"/assembly draw 1 {lotto(demo.clock)}")
+    refused = joined(await demo.say("Alice", f"/assembly draw 1 {lotto(demo.clock)}"))
+    assert "already has a committed draw" in refused
+    assert (await demo.press("Alice", first))[0].error  # the old preview's button
+
+
+async def test_forget_deletes_a_residents_registration(demo: Chat) -> None:
+    code = await opened(demo)
+    await resident(demo, "Rita", code, 1)
+    asked = joined(await demo.say("Rita", "/forget"))
+    assert "citizens' assembly" in asked
+    await demo.press("Rita", "Yes, delete my data")
+    assert await _count(demo, AssemblyRegistrant) == 0
+    # A member who registered too: their /forget deletes the registration with the rest.
+    await resident(demo, "Carol", code, 2)
+    await demo.say("Carol", "/forget")
+    await demo.press("Carol", "Yes, delete my data")
+    assert await _count(demo, AssemblyRegistrant) == 0
+
+
+async def _texts_to_residents(demo: Chat, start: str) -> int:
+    async with demo.core.db.transaction() as session:
+        texts = await session.scalars(
+            select(OutboxMessage.text).where(OutboxMessage.person_id.is_(None))
+        )
+        return sum(1 for text in texts if text.startswith(start))

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.assemblies import queries
 from bot.assemblies.drawing import quotas_of
 from bot.assemblies.rules import Problem, categories_of, coverage, read_targets
-from bot.assemblies.texts import overview
+from bot.assemblies.texts import overview, panel_text
 from bot.kernel.i18n import N_, Translator
 from storage.models import Assembly
 
@@ -31,9 +31,13 @@ async def overview_text(session: AsyncSession, assembly: Assembly, t: Translator
     if quotas and len(pool) >= assembly.seats:
         answers = [dict(r.answers) for r in pool]
         relaxation = await asyncio.to_thread(relaxation_of, assembly, answers)
-    return overview(
+    text = overview(
         t, assembly, len(pool), quotas, coverage(quotas, [r.answers for r in pool]), relaxation
     )
+    counts = await queries.invitation_counts(session, assembly.id)
+    if counts:
+        text += "\n" + panel_text(t, counts)
+    return text
 
 
 def relaxation_of(assembly: Assembly, answers: list[dict[str, str]]) -> str | None:

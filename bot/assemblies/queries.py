@@ -15,6 +15,7 @@ from storage.models import (
     AssemblyEntrant,
     AssemblyInvitation,
     AssemblyRegistrant,
+    Identity,
     OutboxMessage,
     Prompt,
 )
@@ -73,6 +74,22 @@ async def registrations_of(
         .order_by(AssemblyRegistrant.id)
     )
     return [(r, a) for r, a in rows]
+
+
+async def registrations_held(
+    session: AsyncSession, platform: str, user_id: str, person_id: int | None
+) -> list[tuple[AssemblyRegistrant, Assembly]]:
+    """The registrations of this account and, for a person, of each of their accounts."""
+    accounts = {(platform, user_id)}
+    if person_id is not None:
+        rows = await session.execute(
+            select(Identity.platform, Identity.user_id).where(Identity.person_id == person_id)
+        )
+        accounts |= {(p, u) for p, u in rows}
+    held: list[tuple[AssemblyRegistrant, Assembly]] = []
+    for account in sorted(accounts):
+        held.extend(await registrations_of(session, *account))
+    return held
 
 
 async def pool(session: AsyncSession, assembly_id: int) -> list[AssemblyRegistrant]:
@@ -180,6 +197,17 @@ async def invitations_held(session: AsyncSession, registrant_id: int) -> list[As
             )
         )
     )
+
+
+async def invitation_counts(session: AsyncSession, assembly_id: int) -> dict[str, int]:
+    """How many invitations of the assembly's live draw are in each state."""
+    rows = await session.execute(
+        select(AssemblyInvitation.status, func.count())
+        .join(AssemblyDraw, AssemblyDraw.id == AssemblyInvitation.draw_id)
+        .where(AssemblyDraw.assembly_id == assembly_id, AssemblyDraw.status == DRAWN)
+        .group_by(AssemblyInvitation.status)
+    )
+    return {status: int(n) for status, n in rows}
 
 
 async def due_invitations(session: AsyncSession, before: dt.datetime) -> list[int]:

@@ -241,6 +241,19 @@ def overview(
     return "\n".join(lines)
 
 
+def panel_text(t: Translator, counts: dict[str, int]) -> str:
+    """Where the invitations stand (no names: residents are known to nobody by name)."""
+    return t(
+        "The panel: {accepted} accepted, {invited} invited and not yet answered, {declined} "
+        "declined, {expired} did not answer, {vacated} gave up their place.",
+        accepted=counts.get("accepted", 0),
+        invited=counts.get("invited", 0),
+        declined=counts.get("declined", 0),
+        expired=counts.get("expired", 0),
+        vacated=counts.get("vacated", 0),
+    )
+
+
 def preview_text(
     t: Translator, assembly: Assembly, record: dict[str, Any], relaxation: str | None
 ) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.assemblies.queries import registrations_of
+from bot.assemblies.queries import registrations_held
 from bot.assemblies.registration import withdraw
 from bot.assemblies.texts import mydata_rows
 from bot.branches.queries import national_admin_count
@@ -32,8 +32,9 @@ from storage.models import Branch, ErasureCount
 async def mydata(ctx: Context) -> Reply:
     sender = ctx.request.sender
     # A citizens' assembly's registrations are held by account, person or not.
+    person_id = ctx.person.id if ctx.person is not None else None
     registrations = mydata_rows(
-        ctx.t, await registrations_of(ctx.session, sender.platform, sender.user_id)
+        ctx.t, await registrations_held(ctx.session, sender.platform, sender.user_id, person_id)
     )
     if ctx.person is None and not registrations:
         return Reply(ctx.t("Nothing is held about you: you have not agreed to the privacy notice."))
@@ -51,7 +52,8 @@ async def mydata(ctx: Context) -> Reply:
 @command("forget", N_("delete everything held about you"), private=True, params=())
 async def forget(ctx: Context) -> Reply:
     sender = ctx.request.sender
-    registered = await registrations_of(ctx.session, sender.platform, sender.user_id)
+    person_id = ctx.person.id if ctx.person is not None else None
+    registered = await registrations_held(ctx.session, sender.platform, sender.user_id, person_id)
     if ctx.person is None and not registered:
         return Reply(ctx.t("Nothing is held about you, so there is nothing to delete."))
     prompt = await ctx.prompt("forget")
@@ -96,7 +98,9 @@ async def forget_confirmed(ctx: Context, target: str) -> Reply:
     sender = ctx.request.sender
     if ctx.person is None:
         await ctx.take_prompt(target, "forget")
-        for registrant, _ in await registrations_of(ctx.session, sender.platform, sender.user_id):
+        for registrant, _ in await registrations_held(
+            ctx.session, sender.platform, sender.user_id, None
+        ):
             await withdraw(ctx.session, ctx.settings, registrant, ctx.now)
         return Reply(ctx.t("Done: everything held about you has been deleted."), edit=True)
     person = ctx.require_person()
@@ -121,8 +125,10 @@ async def forget_confirmed(ctx: Context, target: str) -> Reply:
     # A council seat or an invitation they hold is a vacancy: the organisers are
     # told and the next person is drawn under the draw's rules.
     await vacate(ctx.session, ctx.settings, person_id, ctx.now)
-    # So are the citizens' assembly registrations of the account asking.
-    for registrant, _ in await registrations_of(ctx.session, sender.platform, sender.user_id):
+    # So are the citizens' assembly registrations of each of their accounts.
+    for registrant, _ in await registrations_held(
+        ctx.session, sender.platform, sender.user_id, person_id
+    ):
         await withdraw(ctx.session, ctx.settings, registrant, ctx.now)
     # Their name, short id, handles and platform ids, out of what was said about them.
     await erase_mentions(ctx.session, ctx.settings, person, await words_naming(ctx.session, person))
