@@ -52,6 +52,11 @@ def test_the_environment_overrides_the_file(tmp_path: Path) -> None:
             "environment variable ORGANISER_PARTY_TIMEZONE 'Mars/Base' is not a known time zone",
         ),
         (
+            '[party]\nlocale = "fr"\n',
+            {},
+            "config.toml: party.locale 'fr' is not a language the bot speaks (it speaks: en",
+        ),
+        (
             "",
             {"ORGANISER_CANVASSING_ROUNDUP_TIME": "25:00"},
             "ORGANISER_CANVASSING_ROUNDUP_TIME must be a time of day as HH:MM",

@@ -174,3 +174,21 @@ async def test_mydata_shows_the_language_and_forget_removes_it(demo: Chat, langu
     async with demo.core.db.transaction() as session:
         left = await session.scalars(select(Person.language).where(Person.language.is_not(None)))
         assert list(left) == []
+
+
+@pytest.mark.slow  # runs `organiser` in a process
+def test_an_unknown_party_language_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    from tests.test_cli import organiser
+
+    for wanted in ("xx", "fr"):
+        result = organiser("run", cwd=tmp_path, env={"ORGANISER_PARTY_LOCALE": wanted})
+        assert result.returncode == 2
+        speaks = ", ".join(bot.kernel.i18n.shipped_languages())
+        assert result.stderr.strip() == (
+            f"organiser: environment variable ORGANISER_PARTY_LOCALE '{wanted}' is not a "
+            f"language the bot speaks (it speaks: {speaks})"
+        )
+    (tmp_path / "config.toml").write_text('[party]\nlocale = "es-ES"\n')
+    spanish = organiser("run", cwd=tmp_path, stdin="/help\n")
+    assert spanish.returncode == 0, spanish.stderr
+    assert "Esto es lo que puedes hacer:" in spanish.stdout  # a newcomer: the party's

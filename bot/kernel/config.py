@@ -46,6 +46,19 @@ def _nonempty(value: Any) -> str:
     return value
 
 
+def _language(value: Any) -> str:
+    """A language the bot speaks (English, or one with a catalogue in bot/locale)."""
+    from bot.kernel.i18n import is_shipped, language, shipped_languages  # Babel: when read
+
+    value = _nonempty(value).strip()
+    if not is_shipped(value):
+        raise ValueError(
+            f"{value[:40]!r} is not a language the bot speaks (it speaks: "
+            f"{', '.join(shipped_languages())})"
+        )
+    return language(value)
+
+
 def _https_urls(value: Any) -> str:
     urls = _text(value).replace(",", " ").split()
     if not all(u.startswith("https://") and len(u) > 8 for u in urls):
@@ -202,7 +215,7 @@ class Settings:
 
     party_name: str = setting("party", "name", "Assembly Party", _nonempty)
     default_timezone: str = setting("party", "timezone", "Europe/London", _timezone)
-    default_locale: str = setting("party", "locale", "en", _nonempty)
+    default_locale: str = setting("party", "locale", "en", _language)
     database_url: str = setting("database", "url", "sqlite:///organiser.db", _nonempty)
     # The founding path: interested people (with an organiser) to start forming,
     # people at the first face-to-face meeting to become active, members with paid
