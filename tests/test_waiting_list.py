@@ -161,3 +161,26 @@ async def test_two_people_taking_the_last_place_at_once_cannot_both_get_it(
     assert sorted(results) == sorted([places.going, places.waiting])
     async with db.transaction() as session:
         assert await places.count_going(session, holder_id) == 1
+
+
+@pytest.mark.parametrize("which", LISTS)
+async def test_taking_a_place_counts_and_writes_in_one(db: Database, which: str) -> None:
+    places = LISTS[which]
+    async with db.transaction() as session:
+        holder = await _setup(session, which, capacity=1, people=3)
+        a, b, c = await _ids(session)
+        taken = [await places.take(session, holder.id, p, holder.capacity, T0) for p in (a, b)]
+        assert taken == [places.going, places.waiting]
+        # Asked again: nothing written, and ask() tells what they hold.
+        assert await places.take(session, holder.id, a, holder.capacity, T0) is None
+        assert await places.take(session, holder.id, b, holder.capacity, T0) is None
+        assert await places.ask(session, holder.id, b, holder.capacity) == (
+            places.waiting,
+            places.waiting,
+        )
+        assert await places.take(session, holder.id, c, None, T0) == places.going  # no limit
+        assert await _statuses(session, places, holder.id) == {
+            a: places.going,
+            b: places.waiting,
+            c: places.going,
+        }

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import typing
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 
 from bot.branches.recipients import only
 from bot.canvassing.queries import (
@@ -30,9 +29,6 @@ from bot.lib.when import local_moment, weekly
 from storage.models import Branch, Campaign, CanvassSession, CanvassSignup, CanvassSlot, Person
 from storage.vocabulary import GOING
 from storage.writes import upsert
-
-# The table, not the entity: no object is loaded or flushed for it (a hot path).
-_SIGN_UP = insert(typing.cast(Table, CanvassSignup.__table__))
 
 
 async def ensure_sessions(ctx: Context, branch: Branch, until: dt.datetime) -> None:
@@ -75,14 +71,14 @@ async def sign_up(ctx: Context, session: CanvassSession, person_id: int) -> str:
     """Going, or waiting if the session is full; the status. Two people taking the
     last place at once: the caller holds the session's row lock (it loaded it
     FOR UPDATE), so one gets it."""
-    existing, status = await SIGNUPS.ask(ctx.session, session.id, person_id, session.capacity)
-    if existing is not None:
-        return existing
-    await ctx.session.execute(
-        _SIGN_UP,
-        {"session_id": session.id, "person_id": person_id, "status": status, "created_at": ctx.now},
-    )
-    return status
+    given = await SIGNUPS.take(ctx.session, session.id, person_id, session.capacity, ctx.now)
+    if given is not None:
+        return given
+    # They hold a row already (a second press): their status, unchanged.
+    existing, _ = await SIGNUPS.ask(ctx.session, session.id, person_id, session.capacity)
+    if existing is None:  # gone since (it cannot be, the session locked): try again
+        return await sign_up(ctx, session, person_id)
+    return existing
 
 
 async def cancel(ctx: Context, session: CanvassSession, branch: Branch, person_id: int) -> bool:

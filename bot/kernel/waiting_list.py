@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, func, select
+from sqlalchemy import Insert, Integer, Select, bindparam, case, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -94,6 +94,54 @@ class WaitingList:
         ).one()
         full = is_full(capacity, int(going or 0))
         return (None if mine is None else str(mine)), (self.waiting if full else self.going)
+
+    @functools.cached_property
+    def _take(self) -> Insert:
+        counted = (
+            select(
+                func.count(case((self.status == self.going, 1))).label("going"),
+                func.max(case((self.rows.person_id == bindparam("person"), 1))).label("mine"),
+            )
+            .where(self.of == bindparam("holder"))
+            .subquery()
+        )
+        full = counted.c.going >= bindparam("capacity", type_=Integer)  # NULL: no limit
+        given = case(
+            (full, literal(self.waiting, self.status.type)),
+            else_=literal(self.going, self.status.type),
+        )
+        table = self.rows.__table__
+        return (
+            insert(table)
+            .from_select(
+                [self.of.key, table.c.person_id.key, self.status.key, self.since.key],
+                select(
+                    bindparam("holder", type_=self.of.type),
+                    bindparam("person", type_=table.c.person_id.type),
+                    given,
+                    bindparam("since", type_=self.since.type),
+                ).where(counted.c.mine.is_(None)),
+            )
+            .returning(table.c[self.status.key])
+        )
+
+    async def take(
+        self,
+        session: AsyncSession,
+        holder_id: int,
+        person_id: int,
+        capacity: int | None,
+        since: object,
+    ) -> str | None:
+        """Give the person a place (``going``) if one is free, else put them on the
+        waiting list, counting and writing in one statement built once: what a press
+        of "Sign up" needs. The status given, or None if they hold a row already
+        (nothing written: :meth:`ask` says what it is)."""
+        given = await session.scalar(
+            self._take,
+            {"holder": holder_id, "person": person_id, "capacity": capacity, "since": since},
+        )
+        return None if given is None else str(given)
 
     async def promote(
         self, session: AsyncSession, holder_id: int, capacity: int | None
