@@ -109,6 +109,13 @@ PLANS: dict[str, Plan] = {
     "sortition": Plan((Variant("", (), ("--no-reference",)),), 4800.0),
     "startup": Plan((Variant("", (), ("--runs", "3")),)),
     "telegram_roundtrip": Plan((Variant("", (), ("--people", "100")),)),
+    # issue 18: the public pages and feeds to 200 clients from one worker
+    "web_pages": Plan(
+        (
+            Variant("sqlite", ("--db", "sqlite"), ("--db", "sqlite", "--seconds", "3")),
+            Variant("postgresql", PG, (*PG, "--seconds", "3"), needs_pg=True),
+        )
+    ),
     "workers": Plan(
         (
             Variant(

@@ -650,3 +650,47 @@ async def test_the_pages_have_landmarks_labels_and_a_language(demo: Chat, site: 
         "cy",
     ]
     assert pages[2].headers["Content-Language"] == "es"
+
+
+# --- a beacon's draw ---------------------------------------------------------------------
+
+
+@pytest.mark.slow  # a real browser, or a whole worker
+async def test_the_browser_checks_a_beacon_seed_against_its_signed_round(
+    demo: Chat, site: str, browser: Any
+) -> None:
+    """Round 1000 of drand's default chain seeds a draw: the browser checks that
+    the seed is SHA-256 of the round's signature; a signature changed in the
+    database fails that check (and only that one)."""
+    from bot.draws.seeding import seed_sweep
+    from tests.test_adversary_seeds import (
+        BEFORE_ROUND_1000,
+        ROUND_1000,
+        beacon_draw,
+        drand_api,
+        public_dns,
+    )
+
+    await beacon_draw(demo)
+    client, _ = drand_api({1000: {k: v for k, v in ROUND_1000.items() if k != "chain"}})
+    out = dt.datetime(2020, 7, 22, 23, 38, tzinfo=dt.UTC)
+    assert out > BEFORE_ROUND_1000
+    demo.clock.set(out)
+    await seed_sweep(demo.core.db, demo.core.settings, out, client, public_dns)
+    seen = await checked(browser, f"{site}/draws/1")
+    assert seen["outcome"] == "pass", seen["checks"]
+    assert ROUND_1000["signature"] in seen["text"] and "round 1000" in seen["text"]
+    async with demo.core.db.transaction() as session:
+        draw = await session.get(Draw, 1)
+        assert draw is not None and draw.seed_proof is not None
+        draw.seed_proof = {**draw.seed_proof, "signature": ROUND_1000["previous_signature"]}
+    # Another worker (this one shares the page it made for a few seconds).
+    port = free_port()
+    other = await start_pages(
+        Site(demo.core.db, demo.core.settings, demo.clock, demo.core.links), "127.0.0.1", port
+    )
+    try:
+        seen = await checked(browser, f"http://127.0.0.1:{port}/draws/1")
+    finally:
+        await other.cleanup()
+    assert {n for n, s in seen["checks"].items() if s == "fail"} == {"seed"}, seen["checks"]
