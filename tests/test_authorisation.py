@@ -69,6 +69,13 @@ class Attempt:
 
 ATTEMPTS = [
     Attempt(
+        "assembly-open",
+        "/assembly open Town climate assembly | BA11 | 4 | 2027-03-06 to 2027-03-07 | 2027-02-01",
+        refused=("Carol", "Dan", "Femi", "Bob", "Lee", NEWCOMER, STRANGER),
+        rightful=("Alice", "Erin"),  # Frome's organiser, Bath's: each for their own branch
+        done="Town climate assembly",
+    ),
+    Attempt(
         "announce-branch",
         "/announce branch Frome members: Bring leaflets",
         refused=(*EVERYONE_ELSE, "Bob", "Lee"),  # Bob is Frome's treasurer, no organiser
