@@ -125,8 +125,8 @@ async def _console(settings: Settings, url: str, *, demo: bool, name: str, files
             sys.stdout.write(
                 "Demo party: South West region; Frome (affiliated), Bath (active), Wells "
                 "(proposed). People: Alice (Frome organiser), Bob (Frome treasurer), Carol, "
-                "Dan, Lee, Erin (Bath organiser), Femi, Gita, Hana, Ivan, Jo (region admin), "
-                "Kai (national admin). /as Alice to play one.\n"
+                "Dan, Lee, Erin (Bath organiser), Femi, Gita, Hana (in Welsh), Ivan (in "
+                "Spanish), Jo (region admin), Kai (national admin). /as Alice to play one.\n"
             )
         core = build_core(db, settings, clock=clock)
         chat = ConsoleChat(core, out=sys.stdout, name=name, files=files)

@@ -137,6 +137,7 @@ class ConsoleChat:
                 self.say(self.t("Usage: /as NAME (for example /as Alice)"))
                 return
             self.name = name
+            await self.read_in()
             self.say(self.t("(you are now {name})", name=name))
             return
         if text.isdigit():
@@ -153,12 +154,17 @@ class ConsoleChat:
         else:
             request = Request.command_from(self.sender(), chat, text)
         replies = await self.core.handle(request)
+        await self.read_in()  # they may have agreed, or chosen a language, just now
         numbered: list[Button] = []
         for reply in replies:
             self.say(render(reply, numbered, self.t, self.saver))
         if numbered:  # like a chat, the newest buttons are the ones at hand
             self.transport.buttons[self.user_id] = numbered
         await self.flush_outbox()
+
+    async def read_in(self) -> None:
+        """The console's own words in the language of the person it now plays."""
+        self.t = self.transport.t = await self.core.reader(self.sender())
 
     async def flush_outbox(self) -> None:
         while await self.core.deliver({PLATFORM: self.transport}):
@@ -167,6 +173,7 @@ class ConsoleChat:
     async def run(self, stream: TextIO = sys.stdin) -> None:
         """Read lines until end of input; echo them when they come from a script."""
         interactive = stream.isatty()
+        await self.read_in()
         if interactive:
             self.say(
                 self.t(

@@ -66,7 +66,7 @@ def week_listing(
         else:
             first = Button(t("Cancel {n}", n=n), Action.CANVASS_NO, sid)
         rows.append((first, Button(t("Calendar {n}", n=n), Action.CANVASS_ICS, sid)))
-    lines.append(t("Times are {tz} time.", tz=branch.timezone))
+    lines.append(t("Times are {tz} time.", tz=t.zone or branch.timezone))  # the reader's
     return "\n".join(lines), tuple(rows)
 
 

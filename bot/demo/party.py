@@ -2,7 +2,8 @@
 
 One region (South West), three branches in different lifecycle states
 (Frome affiliated, Bath active, Wells proposed), and a dozen people with
-console identities and roles. ``/as NAME`` in the console plays any of them.
+console identities and roles. ``/as NAME`` in the console plays any of them:
+Hana's app speaks Welsh and Ivan's Spanish, so the bot answers them in theirs.
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ PEOPLE: list[tuple[str, str | None, int | None, list[tuple[str, str]]]] = [
     ("Jo", "frome", 9, [(ADMIN, "region")]),
     ("Kai", None, 12, [(ADMIN, "national")]),
 ]
+
+
+# The language their app speaks (as Telegram's language_code would say); the rest: none.
+LOCALES = {"Hana": "cy", "Ivan": "es"}
 
 
 def _months(today: dt.date, months: int) -> dt.date:
@@ -117,6 +122,7 @@ async def seed_demo(db: Database, settings: Settings, now: dt.datetime) -> bool:
             person = Person(
                 short_id=await new_short_id(session, rng),
                 display_name=name,
+                locale=LOCALES.get(name, ""),
                 branch_id=branches[home].id if home else None,
                 joined_branch_at=now - dt.timedelta(days=90) if home else None,
                 dues_paid_until=_months(now.date(), months) if months is not None else None,

@@ -23,11 +23,11 @@ from bot.kernel import suggest
 from bot.kernel.clock import Clock, SystemClock
 from bot.kernel.config import Settings
 from bot.kernel.context import Context, Refusal
-from bot.kernel.i18n import pick_language, translator
+from bot.kernel.i18n import Translator, pick_language, translator
 from bot.kernel.links import Links
-from bot.kernel.messages import Reply, Request, Transport
+from bot.kernel.messages import ChatRef, Reply, Request, Sender, Transport
 from bot.kernel.outbox import deliver_pending
-from bot.kernel.people import choose_language, find_person, find_reader, refresh, sender_params
+from bot.kernel.people import find_person, find_reader, refresh, sender_params, translator_for
 from bot.kernel.registry import AnswerHandler, CommandSpec, Handlers, Prefetch
 from storage.db import Database
 from storage.models import AuditEntry, BranchChat, Person, Prompt
@@ -102,6 +102,23 @@ class Core:
     def _apology(self, request: Request) -> Reply:
         return self.apology(request.sender.locale)
 
+    async def reader(self, sender: Sender) -> Translator:
+        """What ``sender`` reads in (their language and their own time zone), for an
+        adapter's own words (the console's); the party's for someone unknown."""
+        t = translator(pick_language(sender.locale, self.settings.default_locale))
+        request = Request.command_from(
+            sender, ChatRef(sender.platform, "private", sender.user_id), ""
+        )
+        try:
+            async with self.db.transaction() as session:
+                person, branch_language = await find_reader(session, request, self.clock.now())
+        except Exception:
+            log.exception("could not read the language of a %s sender", sender.platform)
+            return t
+        if person is None:
+            return t
+        return translator_for(person, branch_language, self.settings.default_locale)
+
     async def deliver(self, transports: Mapping[str, Transport], *, limit: int = 200) -> int:
         """Send what waits in the outbox through ``transports`` now (the console's
         own round; ``organiser run`` has its outbox worker). How many were handled."""
@@ -115,8 +132,7 @@ class Core:
                 now = self.clock.now()
                 person, branch_language, prefetched = await self._find(session, request, now)
                 if person is not None:
-                    lang, _ = choose_language(person, branch_language, self.settings.default_locale)
-                    t = translator(lang, person.timezone)
+                    t = translator_for(person, branch_language, self.settings.default_locale)
                 ctx = Context(
                     session,
                     request,

@@ -169,9 +169,16 @@ async def language_of(
     return choose_language(person, branch_language, default_locale)
 
 
+def translator_for(person: Person, branch_language: str | None, default_locale: str) -> Translator:
+    """What ``person`` reads in: their language (:func:`choose_language`) and their
+    own time zone."""
+    lang, _ = choose_language(person, branch_language, default_locale)
+    return translator(lang, person.timezone)
+
+
 async def reader(session: AsyncSession, person: Person | None, default_locale: str) -> Translator:
-    """What ``person`` reads in: their language (see :func:`language_of`) and their
-    own time zone; the party's language for no one (a person since forgotten)."""
+    """What ``person`` reads in (see :func:`language_of`); the party's language for
+    no one (a person since forgotten)."""
     if person is None:
         return translator(pick_language(default_locale))
     lang, _ = await language_of(session, person, default_locale)

@@ -199,7 +199,7 @@ async def _upcoming(
             parts.append(f"#{meeting.id}")
         lines.append(" · ".join(parts))
         buttons.append(answer_row(ctx.t, n, meeting, going_n, my_answer))
-    zones = sorted({home.timezone for _, home in rows})
+    zones = sorted({ctx.t.zone or home.timezone for _, home in rows})  # the reader's
     lines.append(
         ctx.t(
             "Times are {tz} time. Past meetings and their minutes: /meetings past",
