@@ -12,6 +12,7 @@ and style only: nothing inline, nothing from elsewhere, no frames).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -21,8 +22,10 @@ if TYPE_CHECKING:
     from bot.kernel.i18n import Translator
     from bot.public.pages import Page, Site
 
+log = logging.getLogger(__name__)
+
 CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = {
@@ -85,6 +88,19 @@ def pages_app(site: Site) -> web.Application:
     def reader(request: web.Request) -> Translator:
         return site.translator(request.query.get("lang"), request.headers.get("Accept-Language"))
 
+    @web.middleware
+    async def unavailable(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except Exception as exc:  # the database is away, say: a page, never a stack
+            # Not the path: a private feed's token is in it.
+            log.warning("a public page could not be made: %s", type(exc).__name__)
+            return _answer(site.unavailable(reader(request), request.path))
+
     async def missing(request: web.Request) -> web.Response:
         return _answer(site.not_found(reader(request), request.path))
 
@@ -117,7 +133,7 @@ def pages_app(site: Site) -> web.Application:
     async def home(request: web.Request) -> web.Response:
         raise web.HTTPFound("/branches")
 
-    app = web.Application(middlewares=[_secured])
+    app = web.Application(middlewares=[_secured, unavailable])
     app.router.add_get("/", home)
     app.router.add_get("/draws/{ident}", draw)
     app.router.add_get("/draws/{ident}/record.json", record)

@@ -28,6 +28,7 @@ from bot.lib.sortition.encoding import digest
 from bot.lib.sortition.verification import verify
 from bot.public.pages import Site
 from bot.public.rules import matches, pick_language, search_terms
+from storage.db import Database
 from storage.models import (
     CalendarFeed,
     CanvassSession,
@@ -694,3 +695,37 @@ async def test_the_browser_checks_a_beacon_seed_against_its_signed_round(
     finally:
         await other.cleanup()
     assert {n for n, s in seen["checks"].items() if s == "fail"} == {"seed"}, seen["checks"]
+
+
+@pytest.mark.slow  # a real browser, or a whole worker
+async def test_a_trial_draw_says_it_proves_nothing(demo: Chat, site: str, browser: Any) -> None:
+    await add_members(demo, 16, features=lambda i: {"gender": GENDERS[i % 3], "age": AGES[i % 4]})
+    await demo.say("Alice", "/draw 3 a demo seed")
+    await demo.press("Alice", "Commit")
+    await demo.say("Alice", "/draw seed 1 anything we like")
+    assert (await stored(demo)).status == "trial"
+    seen = await checked(browser, f"{site}/draws/1")
+    assert {n for n, s in seen["checks"].items() if s == "fail"} == {"seed"}, seen["checks"]
+    assert seen["summary"].startswith("TRIAL")
+    assert "TRIAL: its seed was typed by an organiser" in seen["text"]
+
+
+async def test_a_page_that_cannot_be_made_is_a_friendly_503_naming_no_token(
+    demo: Chat, caplog: pytest.LogCaptureFixture
+) -> None:
+    away = Database(f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere")
+    port = free_port()
+    runner = await start_pages(Site(away, demo.core.settings, demo.clock), "127.0.0.1", port)
+    token = "t" * 32
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            answers = [await client.get(p) for p in ("/draws/1", f"/calendar/{token}.ics")]
+    finally:
+        await runner.cleanup()
+        await away.dispose()
+    for answer in answers:
+        assert answer.status_code == 503 and answer.headers["Retry-After"] == "60"
+        assert "This page cannot be shown just now" in answer.text
+        assert "Traceback" not in answer.text and "5432" not in answer.text
+        assert "Content-Security-Policy" in answer.headers
+    assert token not in caplog.text and "a public page could not be made" in caplog.text

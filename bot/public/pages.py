@@ -12,7 +12,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 
 from bot.draws.queries import draw_body, published_hash
@@ -128,6 +128,11 @@ class Site:
 
     def not_found(self, t: Translator, path: str) -> Page:
         return self._html(t, 404, t("Not found"), texts.not_found(t), path)
+
+    def unavailable(self, t: Translator, path: str) -> Page:
+        """What a visitor reads when a page cannot be made (the database is away)."""
+        page = self._html(t, 503, t("Not available just now"), texts.unavailable(t), path)
+        return replace(page, headers={**page.headers, "Retry-After": "60"})
 
     async def draw_page(self, ident: str, t: Translator) -> Page:
         page = await self._shared(("draw", ident, t.locale), lambda: self._draw_page(ident, t))

@@ -106,6 +106,13 @@ def not_found(t: Translator) -> str:
     )
 
 
+def unavailable(t: Translator) -> str:
+    return (
+        f"<h1>{e(t('Not available just now'))}</h1>"
+        f"<p>{e(t('This page cannot be shown just now. Please try again in a minute.'))}</p>"
+    )
+
+
 # --- a draw's page ------------------------------------------------------------------
 
 
@@ -227,6 +234,10 @@ def draw_main(t: Translator, view: DrawView, record_url: str) -> str:
         "all-pass": t("Every check passed in your browser."),
         "some-fail": t(
             "A check failed: this record is not what was committed, or not drawn as it says."
+        ),
+        "trial": t(
+            "TRIAL: its seed was typed by an organiser, so the draw proves nothing, whatever "
+            "the other checks say."
         ),
         "unreadable": t("The record could not be downloaded or read."),
         "no-crypto": t("This browser cannot compute SHA-256 here (Web Crypto needs HTTPS)."),

@@ -227,7 +227,9 @@
       item.querySelector(".detail").textContent = outcome.details[name] ? " (" + outcome.details[name] + ")" : "";
     }
     section.dataset.outcome = failed ? "fail" : "pass";
-    section.querySelector(".summary").textContent = failed ? data.someFail : data.allPass;
+    const trial = data.kind !== "beacon" && data.kind !== "lottery";
+    section.querySelector(".summary").textContent =
+      trial ? data.trial : failed ? data.someFail : data.allPass;
   }
 
   function broken(section, sentence) {
