@@ -120,3 +120,27 @@ def test_every_moment_shown_in_a_zone_is_given_the_readers_translator() -> None:
             ):
                 found.append(f"{path.relative_to(root)}:{node.lineno}")
     assert found == []
+
+
+async def test_a_round_up_is_written_in_each_readers_language_and_zone(demo: Chat) -> None:
+    """Messages to many (the weekly round-up) are rendered once per language and
+    own zone among them: each reads their own time, named, as in their replies."""
+    from sqlalchemy import select
+
+    from bot.canvassing.reminders import weekly_roundup
+    from storage.models import Branch
+
+    await demo.say("Alice", "/canvass schedule saturday 10:30 Market Cross 8")
+    await demo.say("Carol", "/timezone Madrid")
+    await demo.say("Dan", "/language es")
+    await demo.say("Dan", "/timezone New York")
+    await demo.say("Lee", "/language es")  # Spanish, the branch's zone
+    async with demo.core.db.transaction() as session:
+        frome = await session.scalar(select(Branch.id).where(Branch.slug == "frome"))
+    assert frome is not None
+    assert await weekly_roundup(demo.core.db, demo.core.settings, demo.clock.now(), frome) == 1
+    told = {name: text for name, text in await demo.outbox() if "Market Cross" in text}
+    assert "Sat 28 Nov 11:30 (Europe/Madrid)" in told["Carol"]
+    assert "sáb, 28 nov, 5:30 (America/New_York)" in told["Dan"]
+    assert "sáb, 28 nov, 10:30 ·" in told["Lee"]
+    assert "Sat 28 Nov 10:30 ·" in told["Bob"]

@@ -23,12 +23,14 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    and_,
     bindparam,
     case,
     cast,
     literal,
     outerjoin,
     select,
+    true,
     update,
 )
 from sqlalchemy.exc import DBAPIError
@@ -105,23 +107,24 @@ class Recipients:
 _COLUMNS = ["key", "person_id", "about_id", "text", "buttons", "status", "attempts", "created_at"]
 # (query, statement) by the query's identity; the query is kept alive in the value
 # so that its id can never be reused by another query.
-_INSERTS: dict[tuple[int, str, int, bool], tuple[Select[Any], Any]] = {}
+_INSERTS: dict[tuple[int, str, int, int, bool], tuple[Select[Any], Any]] = {}
 
 
-def _insert_for(query: Select[Any], dialect: str, languages: int, exclude: bool) -> Any:
+def _insert_for(query: Select[Any], dialect: str, languages: int, zones: int, exclude: bool) -> Any:
     """The INSERT ... SELECT for these recipients, built once and reused: building
-    SQLAlchemy statements costs more than running them on the hot path."""
-    cache_key = (id(query), dialect, languages, exclude)
+    SQLAlchemy statements costs more than running them on the hot path. The text
+    (and buttons) of version ``o_text{i}_{j}``: language ``o_lang{i}`` (0: English),
+    read in time zone ``o_zone{j}`` (0: none of one's own, the caller's)."""
+    cache_key = (id(query), dialect, languages, zones, exclude)
     cached = _INSERTS.get(cache_key)
     if cached is not None and cached[0] is query:
         return cached[1]
-    if len(_INSERTS) > 256:
+    if len(_INSERTS) > 256 and not zones:
         raise RuntimeError("Recipients queries must be built once (module level), not per call")
-    text: Any = bindparam("o_text0")
-    buttons: Any = bindparam("o_buttons0", type_=JSON)
     joined: Any = Person
+    is_lang: Callable[[int], Any] = lambda i: true()  # noqa: E731 - English alone: everyone
     if languages > 1:
-        # The reader's language, as bot.kernel.people.reader_language picks it: the
+        # The reader's language, as bot.kernel.people.choose_language picks it: the
         # first the bot speaks (o_lang0.. : English, then each catalogue's) of what
         # they chose, their platform's, their branch's; else the party's.
         shipped: list[Any] = [bindparam(f"o_lang{i}") for i in range(languages)]
@@ -132,18 +135,18 @@ def _insert_for(query: Select[Any], dialect: str, languages: int, exclude: bool)
             else_=bindparam("o_default", type_=String),
         )
         joined = outerjoin(Person, Branch, Branch.id == Person.branch_id)
-        text = case(
-            *(
-                (lang == bindparam(f"o_lang{i}"), bindparam(f"o_text{i}"))
-                for i in range(1, languages)
-            ),
-            else_=text,
-        )
+        is_lang = lambda i: lang == bindparam(f"o_lang{i}")  # noqa: E731
+    versions = [
+        (and_(is_lang(i), Person.timezone == bindparam(f"o_zone{j}")), i, j)
+        for j in range(1, zones + 1)
+        for i in range(languages)
+    ] + [(is_lang(i), i, 0) for i in range(1, languages)]
+    text: Any = bindparam("o_text0_0")
+    buttons: Any = bindparam("o_buttons0_0", type_=JSON)
+    if versions:
+        text = case(*((c, bindparam(f"o_text{i}_{j}")) for c, i, j in versions), else_=text)
         buttons = case(
-            *(
-                (lang == bindparam(f"o_lang{i}"), bindparam(f"o_buttons{i}", type_=JSON))
-                for i in range(1, languages)
-            ),
+            *((c, bindparam(f"o_buttons{i}_{j}", type_=JSON)) for c, i, j in versions),
             else_=buttons,
         )
     rows = (
@@ -167,7 +170,8 @@ def _insert_for(query: Select[Any], dialect: str, languages: int, exclude: bool)
     stmt = upsert_statement(
         dialect, typing.cast(Table, OutboxMessage.__table__), key=["key"], rows=(_COLUMNS, rows)
     )
-    _INSERTS[cache_key] = (query, stmt)
+    if not zones:  # those with zones of their own are few, and their count varies: built anew
+        _INSERTS[cache_key] = (query, stmt)
     return stmt
 
 
@@ -200,14 +204,36 @@ async def enqueue_for(
         params["o_exclude"] = exclude_id
     if len(languages) > 1:
         params["o_default"] = pick_language(default_locale)
-    for i, lang in enumerate(languages):
-        if len(languages) > 1:
-            params[f"o_lang{i}"] = lang
-        params[f"o_text{i}"] = render(translator(lang))
-        params[f"o_buttons{i}"] = _button_rows(buttons(translator(lang)) if buttons else ())
+        params |= {f"o_lang{i}": lang for i, lang in enumerate(languages)}
+
+    def version(t: Translator) -> tuple[str, list[list[list[str]]]]:
+        return render(t), _button_rows(buttons(t) if buttons else ())
+
+    english = version(translator(languages[0]))
+    # The time zones of their own some of them read in, if the message shows a moment.
+    zones: list[str] = []
+    if any(version(translator(languages[0], probe)) != english for probe in _PROBES):
+        zones = await _own_zones(session, who)
+    for j, zone in enumerate([None, *zones]):
+        if zone is not None:
+            params[f"o_zone{j}"] = zone
+        for i, lang in enumerate(languages):
+            text, rows = english if (i, j) == (0, 0) else version(translator(lang, zone))
+            params[f"o_text{i}_{j}"], params[f"o_buttons{i}_{j}"] = text, rows
     dialect = session.get_bind().dialect.name
-    stmt = _insert_for(who.query, dialect, len(languages), exclude_id is not None)
+    stmt = _insert_for(who.query, dialect, len(languages), len(zones), exclude_id is not None)
     await session.execute(stmt, params)
+
+
+# Two zones no branch shares both of: a message rendered alike in each shows no moment.
+_PROBES = ("Pacific/Kiritimati", "Pacific/Pago_Pago")
+_ZONES_OF = select(Person.timezone).where(Person.timezone.is_not(None)).distinct()
+
+
+async def _own_zones(session: AsyncSession, who: Recipients) -> list[str]:
+    """The time zones of their own (/timezone) that people among ``who`` keep."""
+    rows = await session.scalars(_ZONES_OF.where(Person.id.in_(who.query)), who.params)
+    return sorted(z for z in rows if z)
 
 
 @dataclass
