@@ -8,7 +8,9 @@ import asyncio
 import copy
 import datetime as dt
 import io
+import os
 import re
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -48,9 +50,12 @@ from tests.browser import (
     full_page,
     screenshot_dir,
 )
+from tests.conftest import BALLOT_KEY
 from tests.fake_telegram import free_port
 from tests.helpers import Chat, add_members, lotto, seed_by_lottery
 
+ROOT = str(Path(__file__).resolve().parent.parent)  # this checkout, for `organiser run`
+ORGANISER = str(Path(sys.executable).parent / "organiser")
 GENDERS = ["woman", "man", "non-binary", "prefer not to say"]
 AGES = ["18-29", "30-44", "45-64", "65+"]
 
@@ -729,3 +734,41 @@ async def test_a_page_that_cannot_be_made_is_a_friendly_503_naming_no_token(
         assert "Traceback" not in answer.text and "5432" not in answer.text
         assert "Content-Security-Policy" in answer.headers
     assert token not in caplog.text and "a public page could not be made" in caplog.text
+
+
+@pytest.mark.slow  # a real browser, or a whole worker
+async def test_organiser_run_on_sqlite_serves_the_pages_beside_the_console(tmp_path: Path) -> None:
+    """`organiser run` with no platform token is the console chat on SQLite; with
+    ``[web] port`` set it serves the pages too, until the console ends."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORGANISER_")} | {
+        "ORGANISER_WEB_PORT": str(port),
+        "ORGANISER_DATABASE_URL": f"sqlite:///{tmp_path / 'organiser.db'}",
+        "ORGANISER_POLLS_BALLOT_KEY": BALLOT_KEY,
+        "PYTHONPATH": ROOT,
+    }
+    process = await asyncio.create_subprocess_exec(
+        ORGANISER,
+        "run",
+        cwd=tmp_path,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            for _ in range(600):
+                try:
+                    page = await client.get("/branches")
+                    break
+                except httpx.ConnectError:
+                    await asyncio.sleep(0.05)
+        assert page.status_code == 200 and "No branch has started yet." in page.text
+        assert process.stdin is not None
+        process.stdin.close()  # the console ends, and the pages with it
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
