@@ -192,3 +192,22 @@ def test_an_unknown_party_language_stops_start_up_with_one_line(tmp_path: Path) 
     spanish = organiser("run", cwd=tmp_path, stdin="/help\n")
     assert spanish.returncode == 0, spanish.stderr
     assert "Esto es lo que puedes hacer:" in spanish.stdout  # a newcomer: the party's
+
+
+async def test_a_branchs_group_chat_reads_announcements_in_the_branchs_language(
+    demo: Chat,
+) -> None:
+    """A group has no one reader: it reads its branch's language (the party's if
+    none), while each person reached privately reads their own."""
+    from tests.helpers import RecordingTransport, deliver
+
+    await demo.say("Erin", "/linkchat", group="-100bath")
+    await demo.say("Erin", "/branch language Bath: es")
+    await demo.say("Jo", "/announce region: Regional assembly in Taunton")
+    await demo.press("Jo", "Send")
+    transport = RecordingTransport()
+    await deliver(demo, transport)
+    copies = {name: sent for name, sent in transport.sent if "Taunton" in sent}
+    assert copies[""].startswith("📣 Desde ")  # Bath's chat
+    assert copies["Alice"].startswith("📣 From ")  # Frome, privately: the party's
+    assert copies["Ivan"].startswith("📣 Desde ")  # Wells: his app speaks Spanish

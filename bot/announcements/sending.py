@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.announcements import queries
 from bot.announcements.rules import local_day, this_month, to_chats
-from bot.kernel.i18n import Translator, translator
+from bot.kernel.i18n import Translator, pick_language, translator
 from bot.kernel.outbox import Recipients, enqueue, enqueue_for
 from storage.models import Announcement, Branch
 from storage.vocabulary import SCOPE_NATIONAL
@@ -25,6 +25,8 @@ class Reach:
     privately, each branch's recipients; with how many of each."""
 
     chats: list[int] = field(default_factory=list)
+    # Each chat's branch's language (None: the party's): a group reads its branch's.
+    chat_languages: dict[int, str | None] = field(default_factory=dict)
     # (the branch, or None for those in no branch; its recipients)
     private: list[tuple[Branch | None, Recipients]] = field(default_factory=list)
     people: int = 0
@@ -49,6 +51,7 @@ async def reach(
         linked = chats.get(branch.id, [])
         if to_chats(audience, len(linked)):
             found.chats.extend(linked)
+            found.chat_languages |= dict.fromkeys(linked, branch.language)
             continue
         who = queries.audience_of(
             audience,
@@ -79,13 +82,16 @@ async def queue(
     default_locale: str,
     now: dt.datetime,
 ) -> None:
-    """Queue the announcement's copies: one a group chat (in the party's language:
-    a group has no one language), one a person (in theirs)."""
+    """Queue the announcement's copies: one a group chat (in its branch's language,
+    else the party's: a group has no one reader), one a person (in theirs)."""
     key = queries.key_of(announcement.id)
-    text = render(translator(default_locale))
+    texts: dict[str, str] = {}
     for chat_id in found.chats:
+        lang = pick_language(found.chat_languages.get(chat_id), default_locale)
+        if lang not in texts:
+            texts[lang] = render(translator(lang))
         await enqueue(
-            session, key=f"{key}:chat{chat_id}", text=text, now=now, branch_chat_id=chat_id
+            session, key=f"{key}:chat{chat_id}", text=texts[lang], now=now, branch_chat_id=chat_id
         )
     for _branch, who in found.private:
         await enqueue_for(
