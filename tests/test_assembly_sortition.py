@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import random
 
+import pytest
+
 from bot.assemblies.rules import Category, census_quotas, coverage, read_targets, seat_targets
 from bot.lib.sortition.building import commit_sealed, make_sealed_record
 from bot.lib.sortition.drawing import next_replacement, open_drawn, selected_after, standing_after
 from bot.lib.sortition.lottery import build_lottery
-from bot.lib.sortition.model import Person, Problem
+from bot.lib.sortition.model import Person, Problem, Quota, SortitionError
 from bot.lib.sortition.verification import verify
 
 AGES = ("18-29", "30-44", "45-64", "65+")
@@ -97,3 +99,31 @@ def test_a_household_changed_after_the_commitment_is_caught() -> None:
     record["openings"][first]["household"] = "0" * 16
     result = verify(record, SEED)
     assert not result.ok and result.fields == ("openings",)
+
+
+def test_two_housemates_who_are_each_alone_of_their_kind_never_sit_together() -> None:
+    """Two registrants each the only one of their type, living together: a panel of
+    the LEXIMIN distribution holding both is replaced, and when the quotas need
+    both the draw is refused rather than seat two of one household."""
+    rng = random.Random(3)
+    people = [Person(f"R{i:03d}", {"tenure": rng.choice(("owner", "renter"))}) for i in range(30)]
+    people += [Person("R900", {"tenure": "boat"}), Person("R901", {"tenure": "caravan"})]
+    households = {p.id: p.id for p in people} | {"R900": "home", "R901": "home"}
+    quotas = [
+        Quota("tenure", "owner", 0, 6),
+        Quota("tenure", "renter", 0, 6),
+        Quota("tenure", "boat", 0, 1),
+        Quota("tenure", "caravan", 0, 1),
+    ]
+    problem = Problem.build(people, quotas, 6)
+    plain = build_lottery(problem, 300, pool_hash="00")
+    assert any({"R900", "R901"} <= set(p) for p in plain.panels)  # what the rule prevents
+    record, lottery = commit_sealed(problem, SOURCE, 300, households=households)
+    assert not any({"R900", "R901"} <= set(p) for p in lottery.panels)
+    # Each keeps their turns: they sit as often as each other, never together.
+    sits = [sum(1 for p in lottery.panels if i in p) for i in ("R900", "R901")]
+    assert sits[0] > 0 and abs(sits[0] - sits[1]) <= 1, sits
+    assert verify(json.loads(json.dumps(record)), SEED).ok
+    both = [*quotas[:2], Quota("tenure", "boat", 1, 1), Quota("tenure", "caravan", 1, 1)]
+    with pytest.raises(SortitionError, match="household"):
+        commit_sealed(Problem.build(people, both, 6), SOURCE, 50, households=households)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -187,8 +187,9 @@ def assign_people(
     a member whose household already has someone on the panel is passed over and
     stays first in line for the next panel, so that seats still go round evenly.
     A panel that cannot be filled without two of one household (two types of one
-    member each, living together) is replaced by the lottery's most frequent
-    other panel that can; if none can, SortitionError."""
+    member each, living together) is replaced by the nearest panel that can: one
+    seat moved to another type within the quotas (which type gives it up taken in
+    turn), else the lottery's nearest other panel; if none can, SortitionError."""
     if not households:
         return _rotate(types, type_panels, pool_hash)
     lines = [deque(member_order(members, pool_hash)) for members in types.members]
@@ -196,14 +197,17 @@ def assign_people(
     frequency: dict[tuple[int, ...], int] = {}
     for row in rows:
         frequency[row] = frequency.get(row, 0) + 1
-    alternatives = sorted(frequency, key=lambda row: -frequency[row])
+    replaced: dict[tuple[int, ...], int] = {}  # how often each row has been replaced
     panels = []
     for row in rows:
         chosen = _fill(row, lines, households)
-        for other in alternatives:
-            if chosen is not None:
-                break
-            chosen = _fill(other, lines, households) if other != row else None
+        if chosen is None:
+            turn = replaced.get(row, 0)
+            replaced[row] = turn + 1
+            for other in _repairs(types, row, frequency, turn):
+                chosen = _fill(other, lines, households)
+                if chosen is not None:
+                    break
         if chosen is None:
             raise SortitionError(
                 "one person a household: no panel can be filled without two people of one household"
@@ -214,6 +218,37 @@ def assign_people(
                 lines[t].append(person)
         panels.append(tuple(sorted(p for picked in chosen.values() for p in picked)))
     return tuple(panels)
+
+
+def _repairs(
+    types: TypeTable, row: tuple[int, ...], frequency: dict[tuple[int, ...], int], turn: int
+) -> Iterator[tuple[int, ...]]:
+    """Panels to try instead of ``row``, nearest first: one seat moved from one of
+    its types to another (the type giving it up taken in turn, so that each of
+    two housemates keeps their turns), then the lottery's other panels by the
+    seats they move."""
+    # Types all of whose members sit (the housemates' among them) give up a seat
+    # in turn; the others after.
+    tight = [t for t, n in enumerate(row) if n and n >= int(types.sizes[t])]
+    tight = tight[turn % len(tight) :] + tight[: turn % len(tight)] if tight else []
+    held = tight + [t for t, n in enumerate(row) if n and t not in tight]
+    takers = sorted(range(len(row)), key=lambda u: -int(types.sizes[u]))
+    for t in held:
+        for u in takers:
+            if u == t or row[u] >= int(types.sizes[u]):
+                continue
+            moved = list(row)
+            moved[t] -= 1
+            moved[u] += 1
+            if types.panel_ok(np.array(moved, dtype=np.int64)):
+                yield tuple(moved)
+    yield from sorted(
+        (other for other in frequency if other != row),
+        key=lambda other: (
+            sum(abs(a - b) for a, b in zip(row, other, strict=True)),
+            -frequency[other],
+        ),
+    )
 
 
 def _fill(
