@@ -322,3 +322,30 @@ async def _texts_to_residents(demo: Chat, start: str) -> int:
             select(OutboxMessage.text).where(OutboxMessage.person_id.is_(None))
         )
         return sum(1 for text in texts if text.startswith(start))
+
+
+async def test_a_draw_is_cancelled_only_while_nobody_can_know_its_seed(demo: Chat) -> None:
+    """Attack: an organiser who dislikes the coming panel cancels once the seed may be known."""
+    code = await opened(demo)
+    for i in range(10):
+        await resident(demo, f"Res{i}", code, i)
+    await demo.say("Alice", TARGETS)
+    await demo.say("Alice", f"/assembly draw 1 {lotto(demo.clock)}")
+    await demo.press("Alice", "Commit")
+    assert "Say why" in joined(await demo.say("Alice", "/assembly cancel 1"))
+    assert "Cancelled" in joined(await demo.say("Alice", "/assembly cancel 1 wrong targets"))
+    await demo.say("Alice", f"/assembly draw 1 {lotto(demo.clock)}")
+    await demo.press("Alice", "Commit")
+    async with demo.core.db.transaction() as session:
+        draw = await session.get(AssemblyDraw, 2)
+        assert draw is not None
+        demo.clock.set(draw.seed_due_at + dt.timedelta(minutes=1))
+    before = await snapshot(demo.core.db)
+    refused = joined(await demo.say("Alice", "/assembly cancel 1 changed my mind"))
+    assert "can no longer be cancelled" in refused
+    after = await snapshot(demo.core.db)
+    assert after["assembly_draws"] == before["assembly_draws"]
+    async with demo.core.db.transaction() as session:
+        first = await session.get(AssemblyDraw, 1)
+        assert first is not None and first.status == "cancelled"
+        assert first.record["history"][0]["reason"] == "wrong targets"

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from bot.assemblies import queries
 from bot.assemblies.access import assembly_named, organised_branch, witness_problem
 from bot.assemblies.census import overview_text, set_targets
-from bot.assemblies.drawing import commit, complete, preview
+from bot.assemblies.drawing import cancel, commit, complete, preview
 from bot.assemblies.invitations import body_of
 from bot.assemblies.rules import (
     COMMITTED,
@@ -58,14 +58,14 @@ USAGE = N_(
     "childcare: ...\n"
     "/assembly retention <id> <days>, /assembly link <id>, /assembly show <id>\n"
     "/assembly draw <id> lottery:UK Lotto:<date>, /assembly seed <id> <numbers>, "
-    "/assembly record <id>"
+    "/assembly record <id>, /assembly cancel <id> <reason> (before the seed is due)"
 )
 
 
 @command(
     "assembly",
     N_("run a citizens' assembly of residents (organisers)"),
-    usage="open|categories|targets|tolerance|details|retention|link|show|draw|seed|record ...",
+    usage="open|categories|targets|tolerance|details|retention|link|show|draw|seed|record|cancel ...",
     roles=("organiser", "admin"),
     private=True,
     longest=6000,
@@ -343,6 +343,34 @@ async def _seed(ctx: Context, assembly: Assembly, text: str) -> Reply:
     return Reply(drawn_text(ctx.t, assembly, len(invitations), draw.status != "drawn"))
 
 
+async def _cancel(ctx: Context, assembly: Assembly, text: str) -> Reply:
+    """Cancel the committed draw before its seed can be known (a reason is kept)."""
+    reason = " ".join(text.split())
+    draw = await queries.live_draw(ctx.session, assembly.id)
+    if draw is None or draw.status != COMMITTED:
+        raise ctx.refuse(ctx.t("{title} has no draw waiting for its seed.", title=assembly.title))
+    if not reason or len(reason) > 300:
+        raise ctx.refuse(
+            ctx.t("Say why, for the record: /assembly cancel {id} <reason>", id=assembly.id)
+        )
+    if not await cancel(ctx.session, draw, reason, ctx.now):
+        raise ctx.refuse(
+            ctx.t(
+                "The draw for {title} can no longer be cancelled: its seed is due or being "
+                "entered, and a cancel now could choose between panels.",
+                title=assembly.title,
+            )
+        )
+    audit(ctx, "assembly.cancelled", assembly=assembly.id, draw=draw.id)
+    return Reply(
+        ctx.t(
+            "Cancelled the draw for {title}; the reason stays in its record. A new draw can "
+            "be previewed.",
+            title=assembly.title,
+        )
+    )
+
+
 async def _record(ctx: Context, assembly: Assembly, _: str) -> Reply:
     """The organisers' full record (with the openings): `organiser sortition verify` checks it."""
     draw = await queries.latest_draw(ctx.session, assembly.id)
@@ -374,4 +402,5 @@ _ON_ONE = {
     "draw": _draw,
     "seed": _seed,
     "record": _record,
+    "cancel": _cancel,
 }

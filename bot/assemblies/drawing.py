@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.assemblies import queries
 from bot.assemblies.invitations import invite, replace_place
 from bot.assemblies.rules import (
+    CANCELLED,
     COMMITTED,
     DRAWN,
     PREVIEW,
@@ -26,7 +27,7 @@ from bot.assemblies.rules import (
     census_quotas,
     pseudonym,
 )
-from bot.draws.rules import PREVIEW_LIFETIME
+from bot.draws.rules import PREVIEW_LIFETIME, with_event
 from bot.kernel.config import Settings
 from bot.kernel.i18n import N_
 from bot.lib.sortition.drawing import open_drawn, selected_after
@@ -194,3 +195,21 @@ async def complete(
         if name not in behind:
             await replace_place(session, settings, draw.id, name, "vacated", now)
     return invitations
+
+
+async def cancel(session: AsyncSession, draw: AssemblyDraw, reason: str, now: dt.datetime) -> bool:
+    """Cancel a committed draw while nobody can know its seed yet (before it is
+    due and before any witness has entered it): once it may be known, a cancel
+    would be a choice between panels. Its history keeps the reason."""
+    if draw.witnesses or now >= draw.seed_due_at:
+        return False
+    return await claim(
+        session,
+        AssemblyDraw,
+        AssemblyDraw.id == draw.id,
+        AssemblyDraw.status == COMMITTED,
+        status=CANCELLED,
+        record=with_event(
+            draw.record, {"event": "cancelled", "at": now.isoformat(), "reason": reason}
+        ),
+    )
