@@ -76,6 +76,22 @@ ATTEMPTS = [
         done="Town climate assembly",
     ),
     Attempt(
+        "assembly-open-region",
+        "/assembly open Region climate assembly | region=south-west | 4 | 2027-03-06 to "
+        "2027-03-07 | 2027-02-01",
+        refused=(*EVERYONE_ELSE, "Alice", "Bob", "Lee"),  # a branch's organiser is not the region's
+        rightful=("Jo", "Kai"),
+        done="Region climate assembly",
+    ),
+    Attempt(
+        "assembly-open-national",
+        "/assembly open Party climate assembly | national: BS1, BA11 | 4 | 2027-03-06 to "
+        "2027-03-07 | 2027-02-01",
+        refused=(*EVERYONE_ELSE, "Alice", "Jo"),  # a region's admin is not the party's
+        rightful=("Kai",),
+        done="Party climate assembly",
+    ),
+    Attempt(
         "announce-branch",
         "/announce branch Frome members: Bring leaflets",
         refused=(*EVERYONE_ELSE, "Bob", "Lee"),  # Bob is Frome's treasurer, no organiser

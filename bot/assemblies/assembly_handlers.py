@@ -1,5 +1,6 @@
-"""/assembly: an organiser opens a citizens' assembly for their branch's area
-and runs it: its categories, census targets (the quotas, coverage and
+"""/assembly: an organiser opens a citizens' assembly for an area (their
+branch's postcode prefixes, their region's whole area or prefixes in it, or
+national staff's list of prefixes) and runs it: its categories, census targets (the quotas, coverage and
 relaxation shown before anything is committed), tolerance, practical details,
 retention, the registration link and QR code, the draw's preview and commit,
 the seed entered by two witnesses, and the record."""
@@ -11,7 +12,13 @@ import json
 from zoneinfo import ZoneInfo
 
 from bot.assemblies import queries
-from bot.assemblies.access import assembly_named, organised_branch, witness_problem
+from bot.assemblies.access import (
+    assembly_named,
+    manages,
+    opening,
+    organised_branch,
+    witness_problem,
+)
 from bot.assemblies.census import overview_text, set_targets
 from bot.assemblies.drawing import cancel, commit, complete, preview
 from bot.assemblies.invitations import body_of
@@ -28,13 +35,13 @@ from bot.assemblies.rules import (
     merged_categories,
     new_code,
     payload,
+    read_area,
     read_categories,
     read_date,
     read_details,
     read_whole,
 )
 from bot.assemblies.texts import committed_text, drawn_text, preview_text
-from bot.branches.rules import Area, clean_area
 from bot.draws.access import may_draw
 from bot.draws.draw_plan import read_seed_source
 from bot.kernel.actions import Action
@@ -50,8 +57,10 @@ from bot.lib.sortition.drawing import public_view
 from storage.models import Assembly, AssemblyDraw
 
 USAGE = N_(
-    "/assembly open <title> | <area: postcode prefixes> | <seats> | <first day> [to <last day>] "
+    "/assembly open <title> | <area> | <seats> | <first day> [to <last day>] "
     "| <registration closes YYYY-MM-DD>\n"
+    "  the area: your branch's postcode prefixes (BA11, BA12); region (your region's whole "
+    "area), region=NAME, region: <prefixes in it>; national: <prefixes> (national staff)\n"
     "/assembly categories <id> tenure: owner | renter | social; area: town | rural\n"
     "/assembly targets <id> then lines category,value,share (e.g. age,18-29,21%)\n"
     "/assembly tolerance <id> <seats>, /assembly details <id> place: ...; expenses: ...; "
@@ -78,8 +87,9 @@ async def assembly_command(ctx: Context) -> Reply:
         return await _open(ctx, rest)
     handler = _ON_ONE.get(word)
     if handler is None:
-        branch = await organised_branch(ctx)
-        mine = await queries.of_scope(ctx.session, "branch", branch.id)
+        mine = await manages(ctx)
+        if not mine:
+            await organised_branch(ctx)  # refused to all but organisers, as before
         listing = "\n".join(f"{a.id}: {a.title} ({a.code})" for a in mine)
         return Reply((listing + "\n\n" if listing else "") + ctx.t(USAGE))
     ident, rest = _first_word(rest)
@@ -97,18 +107,21 @@ def _first_word(text: str) -> tuple[str, str]:
 
 
 async def _open(ctx: Context, text: str) -> Reply:
-    branch = await organised_branch(ctx)
     parts = [p.strip() for p in text.split("|")]
     if len(parts) != 5:
         raise ctx.refuse(ctx.t(USAGE))
     title, area_text, seats_text, days, closes = parts
-    area = clean_area(area_text)
+    try:
+        asked = read_area(area_text)
+    except Problem as problem:
+        raise ctx.refuse(problem.render(ctx.t)) from None
+    where = await opening(ctx, asked)
     seats = read_whole(seats_text.split(" ")[0], 2, MAX_SEATS)
     first, _, last = days.partition(" to ")
     sits_from, sits_until = read_date(first), read_date(last or first)
     closes_on = read_date(closes.split(" ")[-1])
-    today = ctx.now.astimezone(ZoneInfo(branch.timezone)).date()
-    if not title or len(title) > TITLE_LIMIT or area is None or not Area.parse(area).postcodes:
+    today = ctx.now.astimezone(ZoneInfo(where.timezone)).date()
+    if not title or len(title) > TITLE_LIMIT:
         raise ctx.refuse(
             ctx.t(
                 "Give the assembly a title and its area as postcode prefixes, e.g. "
@@ -135,7 +148,7 @@ async def _open(ctx: Context, text: str) -> Reply:
     while await queries.code_taken(ctx.session, code):
         code = new_code(ctx.rng.choice)
     closes_at = dt.datetime.combine(
-        closes_on + dt.timedelta(days=1), dt.time(), ZoneInfo(branch.timezone)
+        closes_on + dt.timedelta(days=1), dt.time(), ZoneInfo(where.timezone)
     ).astimezone(dt.UTC)
     configured = [
         Category(name, tuple(values))
@@ -144,14 +157,14 @@ async def _open(ctx: Context, text: str) -> Reply:
     assembly = Assembly(
         code=code,
         title=title,
-        scope="branch",
-        scope_id=branch.id,
-        area=area,
+        scope=where.scope,
+        scope_id=where.scope_id,
+        area=where.area,
         seats=seats,
         sits_from=sits_from,
         sits_until=sits_until,
         register_by=closes_at,
-        timezone=branch.timezone,
+        timezone=where.timezone,
         categories=[c.as_dict() for c in configured],
         targets={},
         tolerance=1,
@@ -162,7 +175,7 @@ async def _open(ctx: Context, text: str) -> Reply:
     )
     ctx.session.add(assembly)
     await ctx.session.flush()
-    audit(ctx, "assembly.opened", assembly=assembly.id, branch=branch)
+    audit(ctx, "assembly.opened", assembly=assembly.id, scope=where.scope, scope_id=where.scope_id)
     return await _show(ctx, assembly, "")
 
 

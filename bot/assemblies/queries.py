@@ -15,9 +15,11 @@ from storage.models import (
     AssemblyEntrant,
     AssemblyInvitation,
     AssemblyRegistrant,
+    Branch,
     Identity,
     OutboxMessage,
     Prompt,
+    Region,
 )
 
 MESSAGE_KEY = "asm:"  # every outbox key of a message to a registrant starts so
@@ -31,14 +33,18 @@ async def code_taken(session: AsyncSession, code: str) -> bool:
     return await session.scalar(select(Assembly.id).where(Assembly.code == code)) is not None
 
 
-async def of_scope(session: AsyncSession, scope: str, scope_id: int) -> list[Assembly]:
-    return list(
-        await session.scalars(
-            select(Assembly)
-            .where(Assembly.scope == scope, Assembly.scope_id == scope_id)
-            .order_by(Assembly.id)
-        )
-    )
+async def every_assembly(session: AsyncSession) -> list[Assembly]:
+    return list(await session.scalars(select(Assembly).order_by(Assembly.id)))
+
+
+async def region_by_slug(session: AsyncSession, slug: str) -> Region | None:
+    return await session.scalar(select(Region).where(Region.slug == slug.lower()))
+
+
+async def region_areas(session: AsyncSession, region: Region) -> list[str]:
+    """The region's own area and each of its branches' areas."""
+    rows = await session.scalars(select(Branch.area).where(Branch.region_id == region.id))
+    return [region.area, *rows]
 
 
 async def latest_prompt(session: AsyncSession, owner_key: str, kind: str) -> Prompt | None:

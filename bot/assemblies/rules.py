@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.branches.rules import Area
 from bot.kernel.i18n import N_
 from bot.lib.sortition.model import Quota
+from storage.vocabulary import SCOPE_BRANCH, SCOPE_NATIONAL, SCOPE_REGION
 
 PAYLOAD_PREFIX = "asm-"  # a Telegram deep link's /start payload: asm-<code>
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off a letter
@@ -70,6 +72,85 @@ def code_in(text: str) -> str:
 
 def payload(code: str) -> str:
     return f"{PAYLOAD_PREFIX}{code}"
+
+
+# --- The area -------------------------------------------------------------------------
+
+MAX_PREFIXES = 200
+AREA_TEXT_LIMIT = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class AreaAsked:
+    """The area an assembly is opened for, as typed: its level (branch, region or
+    national), a region named with ``region=SLUG`` ("": the asker's own), and the
+    postcode prefixes given (empty: the region's whole area)."""
+
+    level: str
+    region: str
+    prefixes: tuple[str, ...]
+
+
+def read_prefixes(text: str) -> tuple[str, ...]:
+    """Postcode prefixes (``BA11, BA1 BS``), upper-cased, each once, sorted; a
+    Problem naming the first that is not one."""
+    if len(text) > AREA_TEXT_LIMIT:
+        raise Problem(N_("That is too many postcode prefixes: at most {most}."), most=MAX_PREFIXES)
+    found: list[str] = []
+    for item in re.split(r"[,;\s]+", text):
+        if not item:
+            continue
+        if Area.parse(item).postcodes != {item.upper()}:
+            raise Problem(
+                N_(
+                    "“{item}” is not a postcode prefix: give prefixes such as BA11, BA1 or BS, "
+                    "separated by commas."
+                ),
+                item=item[:12],
+            )
+        found.append(item.upper())
+    if not found:
+        raise Problem(
+            N_("Give the area's postcode prefixes, such as BA11, BA1 or BS, separated by commas.")
+        )
+    if len(set(found)) > MAX_PREFIXES:
+        raise Problem(N_("That is too many postcode prefixes: at most {most}."), most=MAX_PREFIXES)
+    return tuple(sorted(set(found)))
+
+
+def read_area(text: str) -> AreaAsked:
+    """``BA11, BA12`` (the asker's branch), ``region`` or ``region=SLUG`` (the
+    region's whole area), ``region: BA1, BA2`` or ``region=SLUG: BA1`` (prefixes in
+    the region), ``national: BA11, BS1`` (prefixes anywhere, for the party)."""
+    head, colon, rest = text.partition(":")
+    word = " ".join(head.split()).lower()
+    name = ""
+    if word.startswith("region="):
+        word, name = SCOPE_REGION, word.removeprefix("region=").strip()
+    if word == SCOPE_REGION:
+        return AreaAsked(SCOPE_REGION, name, read_prefixes(rest) if colon else ())
+    if word == SCOPE_NATIONAL:
+        if not rest.strip():
+            raise Problem(
+                N_("A national assembly needs its postcode prefixes, e.g. “national: BA11, BS1”.")
+            )
+        return AreaAsked(SCOPE_NATIONAL, "", read_prefixes(rest))
+    return AreaAsked(SCOPE_BRANCH, "", read_prefixes(text))
+
+
+def postcodes_of(areas: Iterable[str]) -> tuple[str, ...]:
+    """The postcode prefixes the areas name between them (places are left out:
+    a resident's postcode is checked, not a place), sorted."""
+    found: set[str] = set()
+    for text in areas:
+        found |= Area.parse(text).postcodes
+    return tuple(sorted(found))
+
+
+def outside(prefixes: Iterable[str], covering: Iterable[str]) -> list[str]:
+    """The prefixes that ``covering``'s prefixes do not cover (BA covers BA11)."""
+    area = Area(frozenset(), frozenset(covering))
+    return [p for p in prefixes if not area.covers(p)]
 
 
 # --- Categories ------------------------------------------------------------------------
