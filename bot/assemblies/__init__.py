@@ -1,10 +1,12 @@
 """Citizens' assemblies of residents: panels of people who live in an area (not
 members) drawn by lot to mirror its population, to advise the party.
 
-1. **Open.** An organiser opens an assembly for their branch's area (postcode
-   prefixes): title, seats, the days it sits, when registration closes, the
-   categories residents declare (the configured ones plus its own), practical
-   details and the retention period (``/assembly``).
+1. **Open.** An organiser opens an assembly for an area of postcode prefixes:
+   their branch's, a region's (its whole area or prefixes within it: the
+   region's organisers and admins) or the party's (national staff); its level
+   decides who runs it. Title, seats, the days it sits, when registration
+   closes, the categories residents declare (the configured ones plus its
+   own), practical details and the retention period (``/assembly``).
 2. **Register.** Residents register through a public link (a Telegram deep link
    ``/start asm-CODE`` and its QR code for letters, ``/register CODE`` on Discord
    and the console): postcode and house checked against the area, consent to
@@ -27,7 +29,8 @@ Modules: ``rules`` (codes, categories, census quotas, coverage, the household
 key, dates), ``queries``, ``texts``; ``registration`` (the household key,
 registering, withdrawing), ``drawing`` (preview, commit, the draw),
 ``invitations`` (invitations, replacements, the reminder sweep), ``retention``
-(the purge); ``access`` (who runs an assembly, who witnesses), and the handlers:
+(the purge); ``access`` (who opens one for which area, who runs it, who
+witnesses), and the handlers:
 ``registration_handlers`` (/register and its buttons), ``assembly_handlers``
 (/assembly), ``invitation_handlers`` (Accept, Decline).
 """
