@@ -81,7 +81,8 @@ async def _secured(
 
 
 def pages_app(site: Site) -> web.Application:
-    """The public pages: ``/draws/ID`` (and its record), ``/branches``, the
+    """The public pages: ``/draws/ID`` and ``/assemblies/draws/ID`` (and their
+    records), ``/branches``, the
     calendar feeds and ``/static/``; anything else is the site's 404 page."""
     from bot.public.pages import static_file
 
@@ -111,6 +112,14 @@ def pages_app(site: Site) -> web.Application:
         page = await site.draw_record(request.match_info["ident"])
         return _answer(page) if page is not None else await missing(request)
 
+    async def assembly_draw(request: web.Request) -> web.Response:
+        page = await site.assembly_draw_page(request.match_info["ident"], reader(request))
+        return _answer(page)
+
+    async def assembly_record(request: web.Request) -> web.Response:
+        page = await site.assembly_draw_record(request.match_info["ident"])
+        return _answer(page) if page is not None else await missing(request)
+
     async def static(request: web.Request) -> web.Response:
         page = static_file(request.match_info["name"])
         return _answer(page) if page is not None else await missing(request)
@@ -137,6 +146,8 @@ def pages_app(site: Site) -> web.Application:
     app.router.add_get("/", home)
     app.router.add_get("/draws/{ident}", draw)
     app.router.add_get("/draws/{ident}/record.json", record)
+    app.router.add_get("/assemblies/draws/{ident}", assembly_draw)
+    app.router.add_get("/assemblies/draws/{ident}/record.json", assembly_record)
     app.router.add_get("/branches", branches)
     app.router.add_get("/branches/{slug}/qr.png", qr)
     app.router.add_get("/branches/{slug}.ics", branch_feed)

@@ -32,6 +32,7 @@ from bot.public.pages import Site
 from bot.public.rules import matches, pick_language, search_terms
 from storage.db import Database
 from storage.models import (
+    AssemblyDraw,
     CalendarFeed,
     CanvassSession,
     CanvassSignup,
@@ -103,10 +104,13 @@ async def stored(demo: Chat, draw_id: int = 1) -> Draw:
         return draw
 
 
-async def tamper(demo: Chat, change: Any, draw_id: int = 1) -> None:
-    """Rewrite the stored record, as someone with the database could."""
+async def tamper(
+    demo: Chat, change: Any, draw_id: int = 1, model: type[Draw] | type[AssemblyDraw] = Draw
+) -> None:
+    """Rewrite the stored record (a council's draw, or ``model``'s), as someone
+    with the database could."""
     async with demo.core.db.transaction() as session:
-        draw = await session.get(Draw, draw_id)
+        draw = await session.get(model, draw_id)
         assert draw is not None
         record = copy.deepcopy(draw.record)
         change(record)

@@ -54,6 +54,7 @@ from bot.kernel.messages import Attachment, Button, Reply
 from bot.kernel.registry import action, command
 from bot.lib.sortition import seeds
 from bot.lib.sortition.drawing import public_view
+from bot.public.rules import assembly_draw_url
 from storage.models import Assembly, AssemblyDraw
 
 USAGE = N_(
@@ -230,7 +231,22 @@ async def _retention(ctx: Context, assembly: Assembly, text: str) -> Reply:
 
 
 async def _show(ctx: Context, assembly: Assembly, _: str) -> Reply:
-    return Reply(await overview_text(ctx.session, assembly, ctx.t))
+    text = await overview_text(ctx.session, assembly, ctx.t)
+    draw = await queries.latest_draw(ctx.session, assembly.id)
+    return Reply("\n".join([text, *_page_line(ctx, draw)]))
+
+
+def _page_line(ctx: Context, draw: AssemblyDraw | None) -> list[str]:
+    """The draw's public page, where the party's pages have a public address."""
+    base = ctx.settings.web_base_url
+    if draw is None or not base:
+        return []
+    return [
+        ctx.t(
+            "Anyone can check the draw in a browser: {url}",
+            url=assembly_draw_url(base, draw.id),
+        )
+    ]
 
 
 async def _link(ctx: Context, assembly: Assembly, _: str) -> Reply:
@@ -390,12 +406,13 @@ async def _record(ctx: Context, assembly: Assembly, _: str) -> Reply:
     if draw is None:
         raise ctx.refuse(ctx.t("{title} has no committed draw yet.", title=assembly.title))
     full = {**draw.record, **({"seed": draw.seed} if draw.seed else {})}
+    said = ctx.t(
+        "The full record of {title}'s draw (for organisers: it holds every pseudonym's "
+        'answers). Check it offline with: organiser sortition verify <file> --seed "<seed>"',
+        title=assembly.title,
+    )
     return Reply(
-        ctx.t(
-            "The full record of {title}'s draw (for organisers: it holds every pseudonym's "
-            'answers). Check it offline with: organiser sortition verify <file> --seed "<seed>"',
-            title=assembly.title,
-        ),
+        "\n".join([said, *_page_line(ctx, draw)]),
         file=Attachment(
             f"assembly-{assembly.id}-full-record.json",
             json.dumps(full, indent=1, ensure_ascii=False).encode(),

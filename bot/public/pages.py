@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
+from typing import Any
 
 from bot.draws.queries import draw_body, published_hash
 from bot.draws.texts import describe
@@ -23,9 +24,11 @@ from bot.kernel.i18n import DEFAULT_LOCALE, Translator, available_locales, trans
 from bot.kernel.links import Links, branch_payload, qr_png
 from bot.lib.ics import ICS_TYPE, calendar_file
 from bot.lib.sortition.drawing import public_view
+from bot.lib.sortition.encoding import HOUSEHOLD_RULE
 from bot.public import queries, rules, texts
+from bot.public.rules import ASSEMBLY_DRAWS
 from storage.db import Database
-from storage.models import Branch
+from storage.models import AssemblyDraw, Branch, Draw
 
 HTML = "text/html; charset=utf-8"
 FRESH_FOR = 5.0  # seconds a public page or feed is served as made (a draw's page, a feed)
@@ -148,29 +151,64 @@ class Site:
             published = await published_hash(session, draw) if draw else None
         if draw is None or body is None:
             return self.not_found(t, path)
-        record = public_view(draw.record)
-        view = texts.DrawView(
-            id=draw.id,
-            body=body,
-            status=draw.status,
-            committed_at=draw.created_at,
-            published_hash=published,
-            record_hash=draw.record_hash,
-            record=record,
-            seed=draw.seed,
-            seed_due_at=draw.seed_due_at,
-            drawn_at=draw.drawn_at,
-            index=draw.chosen_index,
-            panel=rules.drawn_panel(record, draw.chosen_index),
-            witnesses=[str(w.get("seed", "")) for w in draw.witnesses or [] if isinstance(w, dict)],
-            proof=draw.seed_proof if isinstance(draw.seed_proof, dict) else None,
-            quotas=rules.quota_rows(record),
-            vacancies=rules.vacancies(record),
-            pool=rules.pool_size(record),
+        title = t("Draw {id}: {body}", id=draw.id, body=describe(t, body))
+        view = _draw_view(
+            draw,
+            title=title,
+            about=((t("For"), texts.e(describe(t, body))),),
+            timezone=body.timezone,
+            file_name=f"draw-{draw.id}-record.json",
+            published=published,
         )
         main = texts.draw_main(t, view, f"/draws/{draw.id}/record.json")
-        title = t("Draw {id}: {body}", id=draw.id, body=describe(t, body))
         return self._html(t, 200, title, main, path, ("draw.js",))
+
+    async def assembly_draw_page(self, ident: str, t: Translator) -> Page:
+        """A citizens' assembly's draw (``/assemblies/draws/ID``: its ids are
+        not a council draw's): the assembly, and the same checks in the browser,
+        with the one-person-a-household rule its record must commit."""
+        page = await self._shared(
+            ("assembly", ident, t.locale), lambda: self._assembly_draw_page(ident, t)
+        )
+        assert page is not None
+        return page
+
+    async def _assembly_draw_page(self, ident: str, t: Translator) -> Page:
+        path = f"{ASSEMBLY_DRAWS}/{ident}"
+        draw_id = _number(ident)
+        found = await self._assembly_draw(draw_id) if draw_id else None
+        if found is None:
+            return self.not_found(t, path)
+        draw, assembly = found.draw, found.assembly
+        title = t("Draw {id}: {body}", id=draw.id, body=assembly.title)
+        view = _draw_view(
+            draw,
+            title=title,
+            about=texts.assembly_rows(t, assembly),
+            timezone=assembly.timezone,
+            file_name=f"assembly-draw-{draw.id}-record.json",
+            published=found.published,
+            household_rule=HOUSEHOLD_RULE,
+        )
+        main = texts.draw_main(t, view, f"{ASSEMBLY_DRAWS}/{draw.id}/record.json")
+        return self._html(t, 200, title, main, path, ("draw.js",))
+
+    async def _assembly_draw(self, draw_id: int) -> queries.AssemblyDrawn | None:
+        async with self.db.transaction() as session:
+            return await queries.public_assembly_draw(session, draw_id)
+
+    async def assembly_draw_record(self, ident: str) -> Page | None:
+        """An assembly draw's public record (JSON), or None."""
+        return await self._shared(
+            ("assembly-record", ident), lambda: self._assembly_draw_record(ident)
+        )
+
+    async def _assembly_draw_record(self, ident: str) -> Page | None:
+        draw_id = _number(ident)
+        found = await self._assembly_draw(draw_id) if draw_id else None
+        if found is None:
+            return None
+        return _record_file(found.draw.record, f"assembly-draw-{draw_id}-record.json")
 
     async def draw_record(self, ident: str) -> Page | None:
         """The draw's public record (JSON), or None."""
@@ -182,16 +220,7 @@ class Site:
             draw = await queries.public_draw(session, draw_id) if draw_id else None
         if draw is None:
             return None
-        content = json.dumps(public_view(draw.record), sort_keys=True, indent=1, ensure_ascii=False)
-        return Page(
-            200,
-            content.encode("utf-8"),
-            "application/json; charset=utf-8",
-            {
-                "Content-Disposition": f'attachment; filename="draw-{draw.id}-record.json"',
-                "Cache-Control": "no-cache",
-            },
-        )
+        return _record_file(draw.record, f"draw-{draw.id}-record.json")
 
     def join_link(self, branch: Branch) -> str | None:
         """The link that joins ``branch``: its Telegram deep link where the bot's
@@ -279,6 +308,55 @@ class Site:
         events = [texts.meeting_event(m, branch, party) for m in meetings]
         name = texts.branch_feed_name(t, party, branch.name)
         return _feed(calendar_file(events, product="public meetings", stamp=now, name=name))
+
+
+def _draw_view(
+    draw: Draw | AssemblyDraw,
+    *,
+    title: str,
+    about: tuple[tuple[str, str], ...],
+    timezone: str,
+    file_name: str,
+    published: str | None,
+    household_rule: str | None = None,
+) -> texts.DrawView:
+    """What a draw's page shows of a council's or an assembly's draw (the
+    record's public view only)."""
+    record = public_view(draw.record)
+    proof = getattr(draw, "seed_proof", None)
+    return texts.DrawView(
+        id=draw.id,
+        title=title,
+        about=about,
+        timezone=timezone,
+        file_name=file_name,
+        status=draw.status,
+        committed_at=draw.created_at,
+        published_hash=published,
+        record_hash=draw.record_hash,
+        record=record,
+        seed=draw.seed,
+        seed_due_at=draw.seed_due_at,
+        drawn_at=draw.drawn_at,
+        index=draw.chosen_index,
+        panel=rules.drawn_panel(record, draw.chosen_index),
+        witnesses=[str(w.get("seed", "")) for w in draw.witnesses or [] if isinstance(w, dict)],
+        proof=proof if isinstance(proof, dict) else None,
+        quotas=rules.quota_rows(record),
+        vacancies=rules.vacancies(record),
+        pool=rules.pool_size(record),
+        household_rule=household_rule,
+    )
+
+
+def _record_file(record: Mapping[str, Any], name: str) -> Page:
+    content = json.dumps(public_view(record), sort_keys=True, indent=1, ensure_ascii=False)
+    return Page(
+        200,
+        content.encode("utf-8"),
+        "application/json; charset=utf-8",
+        {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-cache"},
+    )
 
 
 def _feed(content: bytes, *, private: bool = False) -> Page:

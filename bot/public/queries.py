@@ -8,8 +8,12 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.assemblies.rules import PREVIEW as ASSEMBLY_PREVIEW
 from bot.draws.rules import PREVIEW
 from storage.models import (
+    Assembly,
+    AssemblyDraw,
+    AuditEntry,
     Branch,
     CalendarFeed,
     CanvassSession,
@@ -28,6 +32,43 @@ LISTED = (FORMING, ACTIVE, AFFILIATED)  # a proposed branch is not one yet
 async def public_draw(session: AsyncSession, draw_id: int) -> Draw | None:
     """A draw anyone may check: committed (or later), never an organiser's preview."""
     return await session.scalar(select(Draw).where(Draw.id == draw_id, Draw.status != PREVIEW))
+
+
+@dataclass(frozen=True, slots=True)
+class AssemblyDrawn:
+    """An assembly's draw anyone may check, its assembly, and the record hash
+    announced at its commit (as the audit log holds it; None if none was)."""
+
+    draw: AssemblyDraw
+    assembly: Assembly
+    published: str | None
+
+
+async def public_assembly_draw(session: AsyncSession, draw_id: int) -> AssemblyDrawn | None:
+    """A citizens' assembly's draw anyone may check: committed or later, never a preview."""
+    row = (
+        await session.execute(
+            select(AssemblyDraw, Assembly)
+            .join(Assembly, Assembly.id == AssemblyDraw.assembly_id)
+            .where(AssemblyDraw.id == draw_id, AssemblyDraw.status != ASSEMBLY_PREVIEW)
+        )
+    ).first()
+    if row is None:
+        return None
+    draw, assembly = row
+    details = await session.scalars(
+        select(AuditEntry.details)
+        .where(AuditEntry.action == "assembly.committed", AuditEntry.at >= draw.created_at)
+        .order_by(AuditEntry.id)
+    )
+    published = next(
+        (str(d.get("record_hash") or "") or None for d in details if _names(d, draw.id)), None
+    )
+    return AssemblyDrawn(draw, assembly, published)
+
+
+def _names(details: object, draw_id: int) -> bool:
+    return isinstance(details, dict) and details.get("draw") == draw_id
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,13 @@ from bot.branches.rules import Area
 from bot.kernel.i18n import language
 from bot.lib.sortition.encoding import VACANCIES
 
+ASSEMBLY_DRAWS = "/assemblies/draws"  # a citizens' assembly's draw: /assemblies/draws/ID
+
+
+def assembly_draw_url(base: str, draw_id: int) -> str:
+    """The public page of an assembly's draw, on the pages reached at ``base``."""
+    return f"{base.rstrip('/')}{ASSEMBLY_DRAWS}/{draw_id}"
+
 
 def pick_language(
     chosen: str | None, accept_language: str | None, shipped: Iterable[str], default: str

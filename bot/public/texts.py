@@ -14,15 +14,15 @@ from html import escape
 from string import Template
 from typing import Any
 
+from bot.assemblies.texts import dates_text
 from bot.canvassing.texts import calendar_event as canvass_calendar_event
-from bot.draws.bodies import Body
-from bot.draws.texts import describe, source_text
+from bot.draws.texts import source_text
 from bot.kernel.i18n import Translator, format_local
 from bot.lib.ics import DOMAIN, Event
 from bot.lib.sortition import seeds
 from bot.meetings.texts import calendar_event as meeting_calendar_event
 from bot.public.rules import ALARM_BEFORE, QuotaRow, Vacancy, weekly_series
-from storage.models import Branch, CanvassSession, Meeting
+from storage.models import Assembly, Branch, CanvassSession, Meeting
 
 LANGUAGE_NAMES = {"en": "English", "cy": "Cymraeg", "es": "Español"}
 
@@ -122,7 +122,10 @@ class DrawView:
     commit, and the parts of its public record."""
 
     id: int
-    body: Body
+    title: str  # the page's heading: "Draw 3: the Frome council"
+    about: tuple[tuple[str, str], ...]  # the rows before the commitment's (term, HTML)
+    timezone: str
+    file_name: str  # the record's, as downloaded
     status: str
     committed_at: dt.datetime
     published_hash: str | None
@@ -138,6 +141,7 @@ class DrawView:
     quotas: list[QuotaRow]
     vacancies: list[Vacancy]
     pool: int
+    household_rule: str | None = None  # the rule an assembly's record must commit
 
 
 CHECKS = (
@@ -179,7 +183,21 @@ def check_sentences(t: Translator, kind: str) -> dict[str, str]:
         "replacements": t(
             "Each replacement is the next reserve in the committed order, never invited before."
         ),
+        "household": t(
+            "The record commits the rule of one person a household, for the panels and "
+            "every replacement."
+        ),
     }
+
+
+def assembly_rows(t: Translator, assembly: Assembly) -> tuple[tuple[str, str], ...]:
+    """What an assembly's draw page says of the assembly (term, HTML): nothing
+    of any registrant."""
+    return (
+        (t("Citizens' assembly"), e(assembly.title)),
+        (t("Area"), e(assembly.area)),
+        (t("It sits"), e(dates_text(t, assembly))),
+    )
 
 
 def _row(term: str, value: str) -> str:
@@ -207,16 +225,17 @@ def status_text(t: Translator, view: DrawView) -> str:
 
 
 def draw_main(t: Translator, view: DrawView, record_url: str) -> str:
-    tz = view.body.timezone
+    tz = view.timezone
     source = view.record.get("seed_source") or {}
     kind = str(source.get("kind") or "")
     sentences = check_sentences(t, kind)
+    names = CHECKS if view.household_rule is None else (*CHECKS, "household")
     checks = "".join(
         f'<li data-check="{name}" data-state="wait">'
         f'<span class="verdict">{e(t("Checking…"))}</span> '
         f'<span class="what">{e(sentences[name])}</span>'
         f'<span class="detail"></span></li>'
-        for name in CHECKS
+        for name in names
     )
     data = {
         "record-url": record_url,
@@ -244,12 +263,12 @@ def draw_main(t: Translator, view: DrawView, record_url: str) -> str:
         "computed-index": t("your browser picks panel {index}"),
         "computed-hash": t("your browser computes {hash}"),
         "reserve-at": t("{id} is reserve number {n}"),
+        "household-rule": view.household_rule or "",
     }
     attributes = " ".join(f'data-{k}="{e(v)}"' for k, v in data.items())
-    body = describe(t, view.body)
     facts = "".join(
         [
-            _row(t("For"), e(body)),
+            *(_row(term, value) for term, value in view.about),
             _row(
                 t("Committed"),
                 _when(t, view.committed_at, tz) + " " + e(t("by an organiser of the body")),
@@ -334,11 +353,10 @@ def draw_main(t: Translator, view: DrawView, record_url: str) -> str:
         else f"<p>{e(t('None so far.'))}</p>"
     )
     command = (
-        f'organiser sortition verify draw-{view.id}-record.json --seed "{view.seed or "SEED"}" '
+        f'organiser sortition verify {view.file_name} --seed "{view.seed or "SEED"}" '
         f"--published-hash {view.published_hash or 'HASH'} --deep"
     )
-    title = t("Draw {id}: {body}", id=view.id, body=body)
-    return f"""<h1>{e(title)}</h1>
+    return f"""<h1>{e(view.title)}</h1>
 <p class="status">{e(status_text(t, view))}</p>
 <section id="check" aria-labelledby="h-check" {attributes}>
 <h2 id="h-check">{e(t("Check it in your browser"))}</h2>
@@ -352,7 +370,7 @@ def draw_main(t: Translator, view: DrawView, record_url: str) -> str:
 <section aria-labelledby="h-commit">
 <h2 id="h-commit">{e(t("The commitment"))}</h2>
 <dl>{facts}</dl>
-<p><a class="button" href="{e(record_url)}" download="draw-{view.id}-record.json">{e(t("Download the record (JSON)"))}</a></p>
+<p><a class="button" href="{e(record_url)}" download="{e(view.file_name)}">{e(t("Download the record (JSON)"))}</a></p>
 </section>
 <section aria-labelledby="h-seed">
 <h2 id="h-seed">{e(t("The seed"))}</h2>

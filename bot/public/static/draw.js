@@ -148,6 +148,10 @@
       }
     }
     mark("panels", panelsOk);
+    // household: a citizens' assembly's record commits the rule of one person a
+    // household (checks.sealed_contents: a rule this software knows; the page
+    // gives the one an assembly must have, encoding.HOUSEHOLD_RULE)
+    if (data.householdRule) mark("household", record.replacement === data.householdRule);
 
     if (data.seeded !== "yes") {
       for (const name of ["seed", "index", "quotas", "replacements"]) mark(name, null);
