@@ -7,13 +7,15 @@ another region's."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from sqlalchemy import select
 
-from storage.models import Assembly
-from tests.helpers import Chat, snapshot
+from storage.models import Assembly, AssemblyDraw
+from tests.helpers import LOTTO_RESULT, Chat, lotto, snapshot
 from tests.helpers import text as joined
+from tests.test_assemblies import TARGETS, resident
 
 DATES = "4 | 2027-03-06 to 2027-03-07 | 2027-02-01"
 IGNORED = ("audit_log", "prompts", "identities")
@@ -126,3 +128,37 @@ async def test_a_region_admin_cannot_run_another_regions_assembly(demo: Chat) ->
     await _open(demo, "Jo", "region")
     listing = joined(await demo.say("Jo", "/assembly"))
     assert "2: Climate assembly" in listing and "1: Climate assembly" not in listing
+
+
+async def test_a_regions_draw_is_witnessed_by_members_of_its_branches(demo: Chat) -> None:
+    """Witnesses are members of the region's affiliated branches (not national
+    staff in none of them, not someone in no branch); a branch's organiser who
+    does not organise the region is no second organiser beside the region's."""
+    code = await _open(demo, "Jo", "region")
+    await demo.say("Jo", "/assembly categories 1 tenure: owner | renter")
+    for i in range(12):
+        await resident(demo, f"Res{i}", code, i)
+    await demo.say("Jo", TARGETS)
+    await demo.say("Jo", f"/assembly draw 1 {lotto(demo.clock)}")
+    committed = await demo.press("Jo", "Commit")
+    assert "Record hash" in joined(committed), joined(committed)
+    async with demo.core.db.transaction() as session:
+        draw = await session.get(AssemblyDraw, 1)
+        assert draw is not None
+        demo.clock.set(draw.seed_due_at + dt.timedelta(minutes=5))
+    assert "Result noted" in joined(await demo.say("Jo", f"/assembly seed 1 {LOTTO_RESULT}"))
+    for outsider in ("Kai", "Nia"):  # national staff in no branch of it; in no branch
+        refused = await demo.say(outsider, f"/assembly seed 1 {LOTTO_RESULT}")
+        assert refused[0].error, joined(refused)
+    # Alice organises Frome, not the South West: as a member of a branch in it she may witness.
+    drawn = joined(await demo.say("Alice", f"/assembly seed 1 {LOTTO_RESULT}"))
+    assert "4 residents selected" in drawn, drawn
+
+
+async def test_national_staff_in_no_branch_see_what_they_run(demo: Chat) -> None:
+    usage = joined(await demo.say("Kai", "/assembly"))
+    assert "/assembly open" in usage and "national: <prefixes>" in usage, usage
+    await _open(demo, "Kai", "national: BS1")
+    assert "1: Climate assembly" in joined(await demo.say("Kai", "/assembly"))
+    refused = await demo.say("Carol", "/assembly")  # a member who runs nothing
+    assert refused[0].error

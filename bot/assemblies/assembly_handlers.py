@@ -51,11 +51,13 @@ from bot.kernel.effects import audit
 from bot.kernel.i18n import N_, format_local
 from bot.kernel.links import qr_png
 from bot.kernel.messages import Attachment, Button, Reply
+from bot.kernel.permissions import holds_anywhere
 from bot.kernel.registry import action, command
 from bot.lib.sortition import seeds
 from bot.lib.sortition.drawing import public_view
 from bot.public.rules import assembly_draw_url
 from storage.models import Assembly, AssemblyDraw
+from storage.vocabulary import ORGANISER
 
 USAGE = N_(
     "/assembly open <title> | <area> | <seats> | <first day> [to <last day>] "
@@ -89,7 +91,7 @@ async def assembly_command(ctx: Context) -> Reply:
     handler = _ON_ONE.get(word)
     if handler is None:
         mine = await manages(ctx)
-        if not mine:
+        if not mine and not holds_anywhere(await ctx.grants(), ORGANISER):
             await organised_branch(ctx)  # refused to all but organisers, as before
         listing = "\n".join(f"{a.id}: {a.title} ({a.code})" for a in mine)
         return Reply((listing + "\n\n" if listing else "") + ctx.t(USAGE))
