@@ -9,6 +9,12 @@
                                    one worker per CPU)
     python3 tasks.py i18n          extract every sentence (bot/, adapters/) into
                                    bot/locale/messages.pot
+    python3 tasks.py i18n add LANG extract, then start LANG's catalogue (a new language:
+                                   bot/locale/LANG/LC_MESSAGES/messages.po to translate)
+    python3 tasks.py i18n update   extract, then add the new sentences to every
+                                   catalogue (untranslated) and drop the gone ones
+    python3 tasks.py i18n check    every catalogue complete, its placeholders and
+                                   plural forms right, and compiling (tests/test_catalogues.py)
 
 The virtual environment is (re)installed only when pyproject.toml changes.
 """
@@ -25,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+POT = "bot/locale/messages.pot"
 
 
 def ensure_venv(extra: str | None) -> None:
@@ -56,6 +63,59 @@ def run(*command: str) -> int:
     return subprocess.run(command, cwd=ROOT).returncode
 
 
+def i18n(args: list[str]) -> int:
+    """The catalogue's tasks (see the module's help)."""
+    pybabel = str(BIN / "pybabel")
+    if args[:1] == ["check"]:
+        return run(
+            str(BIN / "python"),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_catalogues.py",
+        )
+    code = run(
+        pybabel,
+        "extract",
+        "--no-location",
+        "--omit-header",
+        "--sort-output",
+        "-k",
+        "t",
+        "-k",
+        "N_",
+        "-k",
+        "plural:1,2",
+        "-o",
+        POT,
+        "bot",
+        "adapters",  # what the platform adapters say themselves
+    )
+    if code or not args:
+        return code
+    if args[0] == "add" and len(args) == 2:
+        lang = args[1]
+        if (ROOT / "bot" / "locale" / lang).exists():
+            print(f"bot/locale/{lang} exists already: python3 tasks.py i18n update")
+            return 2
+        return run(pybabel, "init", "-i", POT, "-d", "bot/locale", "-l", lang)
+    if args[0] == "update":
+        return run(
+            pybabel,
+            "update",
+            "-i",
+            POT,
+            "-d",
+            "bot/locale",
+            "--no-fuzzy-matching",
+            "--ignore-obsolete",
+        )
+    print(__doc__)
+    return 2
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"run", "console", "test", "i18n"}:
         print(__doc__)
@@ -66,23 +126,7 @@ def main(argv: list[str]) -> int:
         return run(str(BIN / "organiser"), task, *rest)
     ensure_venv("dev")
     if task == "i18n":
-        return run(
-            str(BIN / "pybabel"),
-            "extract",
-            "--no-location",
-            "--omit-header",
-            "--sort-output",
-            "-k",
-            "t",
-            "-k",
-            "N_",
-            "-k",
-            "plural:1,2",
-            "-o",
-            "bot/locale/messages.pot",
-            "bot",
-            "adapters",  # what the platform adapters say themselves
-        )
+        return i18n(rest)
     steps = [
         [str(BIN / "ruff"), "check", "."],
         [str(BIN / "ruff"), "format", "--check", "."],
