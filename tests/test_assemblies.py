@@ -122,12 +122,13 @@ async def test_targets_show_quotas_coverage_and_relaxation(demo: Chat) -> None:
     assert "cannot all be met" in shown
 
 
-async def drawn(demo: Chat) -> None:
-    """24 residents (three pairs sharing an address), census targets, a 4-seat
-    panel committed and drawn with a lottery's result entered by two witnesses."""
+async def drawn(demo: Chat, shared: int = 6) -> None:
+    """24 residents (the first ``shared`` in pairs sharing an address), census
+    targets, a 4-seat panel committed and drawn with a lottery's result entered
+    by two witnesses."""
     code = await opened(demo)
     for i in range(24):
-        await resident(demo, f"Res{i}", code, i, house=str(i // 2 if i < 6 else i))
+        await resident(demo, f"Res{i}", code, i, house=str(i // 2 if i < shared else i))
     await demo.say("Alice", TARGETS)
     preview = joined(await demo.say("Alice", f"/assembly draw 1 {lotto(demo.clock)}"))
     assert "one person per household" in preview, preview

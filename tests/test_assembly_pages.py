@@ -6,19 +6,22 @@ rule; nothing of any registrant beyond the quotas' counts."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.lib.sortition.drawing import reserve_order
+from bot.lib.sortition.drawing import next_replacement, reserve_order, standing_after
 from bot.lib.sortition.encoding import REPLACEMENT_RULE, digest
 from bot.lib.sortition.verification import verify
 from storage.models import AssemblyDraw, AssemblyInvitation, AssemblyRegistrant
 from tests import test_public_pages as public_pages
+from tests.browser import console_errors
 from tests.helpers import Chat
 from tests.helpers import text as joined
 from tests.test_assemblies import drawn
@@ -111,6 +114,116 @@ def rule_without_households(record: dict[str, Any]) -> None:
     record["replacement"] = REPLACEMENT_RULE
     record["field_hashes"]["replacement"] = digest(REPLACEMENT_RULE)
     record["record_hash"] = digest(record["field_hashes"])
+
+
+def seat_a_housemate(seed: str) -> Any:
+    """The first vacancy went, says the record, to a housemate of one still
+    seated, those before them in the reserve order said to be no longer
+    eligible: exactly whom the rule would give without its household clause."""
+
+    def change(record: dict[str, Any]) -> None:
+        homes = {pid: o["household"] for pid, o in record["openings"].items()}
+        features = {pid: o["features"] for pid, o in record["openings"].items()}
+        event = record["history"][0]
+        standing, invited = standing_after({**record, "history": []}, seed)
+        standing.discard(event["id"])
+        reserves = reserve_order(record, seed)
+        plain = {**record, "replacement": REPLACEMENT_RULE}  # no household clause
+        for n, housemate in enumerate(reserves):
+            if homes[housemate] not in {homes[s] for s in standing}:
+                continue
+            skipped = set(reserves[:n])
+            if next_replacement(plain, seed, standing, invited, skipped, features) == housemate:
+                event["replacement"], event["skipped"] = housemate, sorted(skipped)
+                return
+        raise AssertionError("no housemate the rule without households would seat")
+
+    return change
+
+
+async def full_checked(driver: Any, url: str, full: Path) -> dict[str, Any]:
+    """Open ``url``, wait for its checks, then choose the organisers' full
+    record ``full`` in the page and wait for the checks it adds."""
+
+    def run() -> dict[str, Any]:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        driver.get(url)
+        section = driver.find_element(By.ID, "check")
+        WebDriverWait(driver, 20).until(lambda d: section.get_attribute("data-outcome"))
+        driver.find_element(By.ID, "full-record").send_keys(str(full))
+        WebDriverWait(driver, 20).until(lambda d: section.get_attribute("data-full-outcome"))
+        return {
+            "outcome": section.get_attribute("data-outcome"),
+            "full": section.get_attribute("data-full-outcome"),
+            "checks": {
+                item.get_attribute("data-full"): item.get_attribute("data-state")
+                for item in section.find_elements(By.CSS_SELECTOR, "[data-full]")
+            },
+            "details": {
+                item.get_attribute("data-full"): item.find_element(By.CLASS_NAME, "detail").text
+                for item in section.find_elements(By.CSS_SELECTOR, "[data-full]")
+            },
+            "summary": section.find_element(By.CLASS_NAME, "full-summary").text,
+            "errors": console_errors(driver),
+        }
+
+    return await asyncio.to_thread(run)
+
+
+async def full_record(demo: Chat, tmp_path: Path) -> Path:
+    """The full record as an organiser gets it in chat (/assembly record), saved."""
+    reply = (await demo.say("Alice", "/assembly record 1"))[0]
+    assert reply.file is not None
+    path = tmp_path / reply.file.filename
+    path.write_bytes(reply.file.content)
+    return path
+
+
+@pytest.mark.slow  # a real browser
+async def test_the_full_record_checks_the_household_rule_in_the_browser(
+    demo: Chat, site: str, browser: Any, tmp_path: Path
+) -> None:
+    await drawn(demo, shared=24)  # everyone lives with someone
+    await declined(demo, 2)
+    seen = await full_checked(browser, f"{site}{PAGE}", await full_record(demo, tmp_path))
+    assert seen["errors"] == []
+    assert seen["full"] == "pass" and set(seen["checks"].values()) == {"pass"}, seen
+    assert "Every check passed in your browser." in seen["summary"]
+
+
+@pytest.mark.slow  # a real browser
+async def test_a_forged_replacement_that_seats_a_housemate_is_caught_and_named(
+    demo: Chat, site: str, browser: Any, tmp_path: Path
+) -> None:
+    """Attack: someone with the database says a vacancy went to a housemate of
+    one still seated. The public record cannot tell (the housemate is a
+    reserve never invited, and households are in the openings only); the
+    organisers' full record, checked in the browser, names the forgery."""
+    await drawn(demo, shared=24)
+    await declined(demo, 1)
+    async with demo.core.db.transaction() as session:
+        seed = (await session.get(AssemblyDraw, 1)).seed  # type: ignore[union-attr]
+    assert seed is not None
+    await tamper(demo, seat_a_housemate(seed), model=AssemblyDraw)
+    async with demo.core.db.transaction() as session:
+        draw = await session.get(AssemblyDraw, 1)
+    assert draw is not None and draw.seed is not None
+    forged = draw.record["history"][0]["replacement"]
+    python = verify(draw.record, draw.seed)
+    assert not python.ok, python  # Python, with the openings, agrees
+    seen = await full_checked(browser, f"{site}{PAGE}", await full_record(demo, tmp_path))
+    assert seen["outcome"] == "pass", seen  # what the public record alone can check
+    assert seen["full"] == "fail"
+    assert seen["checks"] == {
+        "same": "pass",
+        "openings": "pass",
+        "households": "pass",
+        "replayed": "fail",
+    }, seen
+    assert f"not {forged}" in seen["details"]["replayed"], seen["details"]
+    assert "A check failed" in seen["summary"]
 
 
 @pytest.mark.slow  # a real browser

@@ -200,6 +200,40 @@ def assembly_rows(t: Translator, assembly: Assembly) -> tuple[tuple[str, str], .
     )
 
 
+FULL_CHECKS = ("same", "openings", "households", "replayed")
+
+
+def full_record_checks(t: Translator) -> str:
+    """An assembly's page: what the browser checks given the organisers' full
+    record (read from a file in the browser, sent nowhere), the household rule
+    as ``bot/lib/sortition`` checks it with the openings."""
+    sentences = {
+        "same": t("The full record is this draw's: its hash is the one published at commit."),
+        "openings": t("Every entrant's commitment opens with their salt, answers and household."),
+        "households": t(
+            "Every panel of the lottery meets every quota and holds one person a household."
+        ),
+        "replayed": t(
+            "Each replacement on this page is the one the committed rule gives, passing over "
+            "anyone whose household already holds a place."
+        ),
+    }
+    items = "".join(
+        f'<li data-full="{name}" data-state="wait"><span class="verdict"></span> '
+        f'<span class="what">{e(sentences[name])}</span><span class="detail"></span></li>'
+        for name in FULL_CHECKS
+    )
+    label = t(
+        "Hold the organisers' full record (from /assembly record)? Choose it here and your "
+        "browser checks the household rule too; the file is read here and sent nowhere."
+    )
+    return (
+        f'<label for="full-record">{e(label)}</label>'
+        '<input type="file" id="full-record" accept="application/json,.json">'
+        f'<ol class="checks">{items}</ol><p class="full-summary" role="status" aria-live="polite"></p>'
+    )
+
+
 def _row(term: str, value: str) -> str:
     return f"<dt>{e(term)}</dt><dd>{value}</dd>"
 
@@ -264,6 +298,8 @@ def draw_main(t: Translator, view: DrawView, record_url: str) -> str:
         "computed-hash": t("your browser computes {hash}"),
         "reserve-at": t("{id} is reserve number {n}"),
         "household-rule": view.household_rule or "",
+        "panel-at": t("panel {n}"),
+        "rule-gives": t("vacancy {n}: the committed rule gives {due}, not {chosen}"),
     }
     attributes = " ".join(f'data-{k}="{e(v)}"' for k, v in data.items())
     facts = "".join(
@@ -366,6 +402,7 @@ def draw_main(t: Translator, view: DrawView, record_url: str) -> str:
 <noscript><p>{e(t("These checks need JavaScript. Without it, download the record and run the command below."))}</p></noscript>
 <p>{e(t("What your browser cannot check: the command below also solves the selection problem again (each person's chance of selection), checks the beacon's signature against the chain's public key and that a lottery result is in the committed format, and, given the organisers' full record, every entrant's commitment. Only the organisers hold the full record; each entrant can check their own entry with the receipt the bot gave them."))}</p>
 <pre><code>{e(command)}</code></pre>
+{full_record_checks(t) if view.household_rule else ""}
 </section>
 <section aria-labelledby="h-commit">
 <h2 id="h-commit">{e(t("The commitment"))}</h2>

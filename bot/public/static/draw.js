@@ -12,6 +12,7 @@
   ];
   const VACANCIES = ["declined", "expired", "vacated"];
   const encoder = new TextEncoder();
+  let downloaded = {}; // the public record this page downloaded and checked
 
   // Python's sort_keys orders by code point; JavaScript's sort by UTF-16 unit.
   function byCodePoint(a, b) {
@@ -93,6 +94,164 @@
     return keyed.map((pair) => pair[1]);
   }
 
+  // checks.sealed_hashes: field_hashes names exactly the committed fields, each
+  // the hash of its field, and hashes to the record's hash
+  async function fieldsMatch(record) {
+    const committed = record.field_hashes || {};
+    const sameNames = Object.keys(committed).sort().join() === COMMITTED.slice().sort().join();
+    let ok = sameNames && (await H(committed)) === String(record.record_hash);
+    for (const name of COMMITTED) {
+      if ((await H(record[name])) !== committed[name]) ok = false;
+    }
+    return ok;
+  }
+
+  // encoding.composition: [[category, value, n], ...] in quota order
+  function composition(panel, features, quotas) {
+    return quotas.map((q) => [q.category, q.value,
+      panel.filter((i) => features[i][q.category] === q.value).length]);
+  }
+
+  // drawing.next_replacement: who fills a vacancy under the committed rule;
+  // drawn one person a household, nobody whose household holds a place
+  function nextReplacement(record, reserves, standing, invited, skipped, features, homes) {
+    const quotas = record.quotas;
+    const k = record.k;
+    let candidates = reserves.filter((r) => !invited.has(r) && !skipped.has(r));
+    if (homes) {
+      const held = new Set(Array.from(standing, (i) => (i in homes ? homes[i] : i)));
+      candidates = candidates.filter((r) => !held.has(r in homes ? homes[r] : r));
+    }
+    const have = (people) => quotas.map((q) =>
+      Array.from(people).filter((i) => features[i][q.category] === q.value).length);
+    const withinMax = (people) => have(people).every((n, i) => n <= quotas[i].max);
+    const minsReachable = (people) => {
+      const counts = have(people);
+      const short = {};
+      quotas.forEach((q, i) => {
+        short[q.category] = (short[q.category] || 0) + Math.max(0, q.min - counts[i]);
+      });
+      return Object.values(short).every((n) => n <= k - people.size);
+    };
+    for (const r of candidates) {
+      const after = new Set(standing).add(r);
+      if (withinMax(after) && minsReachable(after)) return r;
+    }
+    for (const r of candidates) {
+      if (withinMax(new Set(standing).add(r))) return r;
+    }
+    return null;
+  }
+
+  // The organisers' full record, read in this browser and sent nowhere: what
+  // checks.sealed_contents and sealed_history check with its openings for a
+  // record drawn one person a household (encoding.HOUSEHOLD_RULE).
+  async function runFull(section, full) {
+    const data = section.dataset;
+    const results = {};
+    const details = {};
+    const byHousehold = full.replacement === data.householdRule;
+    // same: this draw's record, every committed field as published
+    results.same = full.format === SEALED && data.published !== ""
+      && String(full.record_hash) === data.published
+      && String(downloaded.record_hash) === data.published && (await fieldsMatch(full))
+      && (await H(full.entrants)) === full.entrants_hash
+      && (await H(full.panels)) === full.panels_hash
+      && (await H(full.compositions)) === full.compositions_hash;
+    if (!results.same) {
+      for (const name of ["openings", "households", "replayed"]) results[name] = false;
+      return { results, details };
+    }
+    // openings: each entrant's commitment opens with its salt, features and household
+    const openings = full.openings && typeof full.openings === "object" ? full.openings : {};
+    const features = {};
+    const homes = {};
+    let openingsOk = true;
+    for (const entrant of full.entrants) {
+      const o = openings[entrant.id];
+      if (!o || typeof o !== "object" || (byHousehold && !("household" in o))) {
+        openingsOk = false;
+        details.openings = entrant.id;
+        break;
+      }
+      const opened = { features: o.features || {}, salt: String(o.salt) };
+      if (byHousehold) opened.household = String(o.household);
+      if ((await H(opened)) !== entrant.commitment) {
+        openingsOk = false;
+        details.openings = entrant.id;
+        break;
+      }
+      features[entrant.id] = o.features || {};
+      if (byHousehold) homes[entrant.id] = String(o.household);
+    }
+    results.openings = openingsOk;
+    // households: every panel opens its composition, meets every quota and
+    // holds one person a household
+    let panelsOk = openingsOk && byHousehold && Array.isArray(full.composition_salts);
+    for (let n = 0; panelsOk && n < full.panels.length; n++) {
+      const panel = full.panels[n];
+      const counts = composition(panel, features, full.quotas);
+      const salt = String(full.composition_salts[n]);
+      const within = full.quotas.every((q, i) => q.min <= counts[i][2] && counts[i][2] <= q.max);
+      const houses = new Set(panel.map((i) => homes[i]));
+      if (!within || houses.size !== panel.length
+          || (await H({ counts: counts, salt: salt })) !== full.compositions[n]) {
+        panelsOk = false;
+        details.households = say(data.panelAt, { n: n });
+        break;
+      }
+    }
+    results.households = panelsOk;
+    // replayed: each replacement is exactly the one the committed rule gives
+    if (data.seeded !== "yes") {
+      results.replayed = null;
+      return { results, details };
+    }
+    const seed = data.seed;
+    const index = await drawIndex(String(full.record_hash), seed, full.m);
+    const picked = full.panels[index];
+    const reserves = await reserveOrder(full, seed, new Set(picked));
+    const standing = new Set(picked);
+    const invited = new Set(picked);
+    let replayOk = openingsOk && byHousehold;
+    // the replacements this page shows (the downloaded record's), replayed
+    const history = Array.isArray(downloaded.history) ? downloaded.history : [];
+    const events = history.filter((e) => e && VACANCIES.includes(e.event));
+    for (let n = 0; replayOk && n < events.length; n++) {
+      const event = events[n];
+      const chosen = event.replacement === undefined ? null : event.replacement;
+      if (!standing.has(event.id)) { replayOk = false; break; }
+      standing.delete(event.id);
+      const skipped = new Set(event.skipped || []);
+      const due = nextReplacement(full, reserves, standing, invited, skipped, features, homes);
+      if (due !== chosen) {
+        replayOk = false;
+        details.replayed = say(data.ruleGives, { n: n + 1, due: due, chosen: chosen });
+        break;
+      }
+      if (chosen !== null) { standing.add(chosen); invited.add(chosen); }
+    }
+    results.replayed = replayOk;
+    return { results, details };
+  }
+
+  function showFull(section, outcome) {
+    const data = section.dataset;
+    let failed = 0;
+    for (const item of section.querySelectorAll("[data-full]")) {
+      const ok = outcome.results[item.dataset.full];
+      const state = ok === true ? "pass" : ok === false ? "fail" : "none";
+      if (state === "fail") failed += 1;
+      item.dataset.state = state;
+      item.querySelector(".verdict").textContent =
+        state === "pass" ? data.pass : state === "fail" ? data.fail : data.waiting;
+      const detail = outcome.details[item.dataset.full];
+      item.querySelector(".detail").textContent = detail ? " (" + detail + ")" : "";
+    }
+    section.dataset.fullOutcome = failed ? "fail" : "pass";
+    section.querySelector(".full-summary").textContent = failed ? data.someFail : data.allPass;
+  }
+
   function say(template, values) {
     return template.replace(/\{(\w+)\}/g, (all, key) => (key in values ? String(values[key]) : all));
   }
@@ -110,18 +269,14 @@
     if (!response.ok) throw new Error("record: " + response.status);
     record = await response.json();
     if (!record || record.format !== SEALED) throw new Error("unknown record format");
+    downloaded = record;
 
     // published: the record's hash is the one announced at commit
     const claimed = String(record.record_hash);
     mark("published", data.published !== "" && claimed === data.published);
     // fields: each committed field, and field_hashes to the record hash
-    const committed = record.field_hashes || {};
-    const sameNames = Object.keys(committed).sort().join() === COMMITTED.slice().sort().join();
-    let fieldsOk = sameNames && (await H(committed)) === claimed;
-    for (const name of COMMITTED) {
-      if ((await H(record[name])) !== committed[name]) fieldsOk = false;
-    }
-    const computedHash = await H(committed);
+    const fieldsOk = await fieldsMatch(record);
+    const computedHash = await H(record.field_hashes || {});
     mark("fields", fieldsOk, say(data.computedHash, { hash: computedHash }));
     section.dataset.computedRecordHash = computedHash;
     // lists: entrants, panels, compositions against their hashes
@@ -256,5 +411,18 @@
       (outcome) => show(section, outcome),
       () => broken(section, section.dataset.unreadable),
     );
+    const picker = document.getElementById("full-record");
+    if (!picker) return;
+    picker.addEventListener("change", () => {
+      const file = picker.files && picker.files[0];
+      if (!file) return;
+      file.text().then((text) => runFull(section, JSON.parse(text))).then(
+        (outcome) => showFull(section, outcome),
+        () => {
+          section.dataset.fullOutcome = "fail";
+          section.querySelector(".full-summary").textContent = section.dataset.unreadable;
+        },
+      );
+    });
   });
 })();
