@@ -14,7 +14,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
 from adapters.console import ConsoleChat
-from bot.kernel.i18n import DOMAIN, LOCALE_DIR
+from bot.app import build_handlers
+from bot.kernel.i18n import DOMAIN, LOCALE_DIR, translator
 from tests.helpers import Chat
 
 SCRIPT = """\
@@ -142,3 +143,54 @@ def test_the_detector_finds_english() -> None:
     assert english_in(["[1] Dadwneud   [2] Members"], "cy") != []
     assert english_in(["Hana, your short id is 836VY9."], "cy") != []
     assert english_in(["Member: dues paid until 2027-11-30."], "cy") != []
+
+
+HELP_SCRIPT = """\
+/as {name}
+/start
+/help
+/as Alice
+/language {lang}
+/help
+/as Kai
+/language {lang}
+/help
+"""
+
+
+def declared_hints() -> set[str]:
+    """Every argument hint a command declares for /help (its usage and its staff lines')."""
+    hints = set()
+    for spec in build_handlers().commands.values():
+        hints |= {spec.usage, *(extra for extra, _, _ in spec.staff)} - {""}
+    return hints
+
+
+@pytest.mark.parametrize(("name", "lang"), [("Hana", "cy"), ("Ivan", "es")])
+async def test_help_shows_each_command_s_hints_in_each_language(
+    demo: Chat, name: str, lang: str
+) -> None:
+    """/help's argument hints ("/join <town or postcode>") read in the person's
+    language, a member's and the staff's lines alike; the words to type stay."""
+    if not (LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po").is_file():
+        pytest.skip(f"needs the {lang} catalogue, bot/locale/{lang}/LC_MESSAGES/messages.po")
+    t = translator(lang)
+    english = {hint for hint in declared_hints() if t(hint) != hint}
+    out = io.StringIO()
+    console = ConsoleChat(demo.core, out=out)
+    await console.run(io.StringIO(HELP_SCRIPT.format(name=name, lang=lang)))
+    shown = out.getvalue()
+    lines = [line for line in shown.splitlines() if re.match(r"^/\w+ .+ — ", line)]
+    assert len(lines) > 60, shown  # a member's /help, an organiser's and an admin's
+    untranslated = [line for line in lines if line.split(" — ")[0].split(" ", 1)[1] in english]
+    assert untranslated == [], shown
+    # What each reader would look for, in their words.
+    join, canvass = {
+        "cy": ("<tref neu god post>", "<man cyfarfod>"),
+        "es": (
+            "<localidad o código postal>",
+            "<punto de encuentro>",
+        ),
+    }[lang]
+    assert f"/join {join} — " in shown
+    assert [line for line in lines if line.startswith("/canvass schedule ") and canvass in line]

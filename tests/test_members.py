@@ -283,3 +283,13 @@ async def test_import_rejects_unknown_codes_and_the_same_person_twice(demo: Chat
     assert len(report.updated) == 1
     after = await _people(demo)
     assert len(after) == len(before) and after["Carol"] == dt.date(2028, 1, 31)
+
+
+def test_the_members_hint_names_every_filter() -> None:
+    """/help's hint for /members is a literal (the catalogue needs one): it names
+    each filter /members takes."""
+    from bot.app import build_handlers
+    from bot.members.rules import FILTERS
+
+    usage = build_handlers().commands["members"].usage
+    assert all(f in usage.split("]")[1] for f in FILTERS), usage

@@ -43,7 +43,7 @@ ANNOUNCERS = (ORGANISER, ADMIN)
 @command(
     "announce",
     N_("send a message to the people of your branch, your region or the party"),
-    usage="[branch <name>|region|national] [everyone|members|supporters|canvassers]: <text>",
+    usage=N_("[branch <name>|region|national] [everyone|members|supporters|canvassers]: <text>"),
     roles=ANNOUNCERS,
     private=True,
     # Room for the text and the level and audience before it; a longer text is

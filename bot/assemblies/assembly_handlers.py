@@ -77,7 +77,9 @@ USAGE = N_(
 @command(
     "assembly",
     N_("run a citizens' assembly of residents (organisers)"),
-    usage="open|categories|targets|tolerance|details|retention|link|show|draw|seed|record|cancel ...",
+    usage=N_(
+        "open|categories|targets|tolerance|details|retention|link|show|draw|seed|record|cancel ..."
+    ),
     roles=("organiser", "admin"),
     private=True,
     longest=6000,

@@ -151,7 +151,7 @@ async def address_typed(ctx: Context, text: str) -> Reply:
 @command(
     "register",
     N_("register for a citizens' assembly, or see, change or withdraw your registration"),
-    usage="<code> [postcode house]",
+    usage=N_("<code> [postcode house]"),
     private=True,
     params=(
         Param.text("code", N_("the code on your letter"), required=True),

@@ -19,7 +19,7 @@ from storage.vocabulary import ADMIN, AFFILIATED, SCOPE_REGION
 @command(
     "affiliate",
     N_("sign an active branch up to the party structure"),
-    usage="<branch> [to <region>]",
+    usage=N_("<branch> [to <region>]"),
     roles=(ADMIN,),
     params=(
         Param.branch(N_("the branch"), required=True),

@@ -93,23 +93,23 @@ async def _edit_branch(ctx: Context, verb: str, rest: str) -> Reply:
 @command(
     "branch",
     N_("your branch: status, counts and next step"),
-    usage="[branch]",
+    usage=N_("[branch]"),
     roles=STAFF,
     params=(Param.branch(),),
     chats=(PRIVATE, GROUP),
     staff=(
         (
-            "rename|area|timezone <branch>: <value>",
+            N_("rename|area|timezone <branch>: <value>"),
             N_("rename a branch, set the places it covers or its time zone"),
             (ADMIN,),
         ),
         (
-            "language <branch>: <language>",
+            N_("language <branch>: <language>"),
             N_("the language the branch's people read unless they choose another"),
             (ORGANISER, ADMIN),
         ),
         (
-            "merge <branch>: <into branch>",
+            N_("merge <branch>: <into branch>"),
             N_("merge a duplicate proposal into the branch for the same place"),
             (ADMIN,),
         ),

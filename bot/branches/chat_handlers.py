@@ -28,7 +28,7 @@ def _require_group(ctx: Context) -> None:
 @command(
     "linkchat",
     N_("make this group chat the branch's announcement chat"),
-    usage="[branch]",
+    usage=N_("[branch]"),
     roles=(ORGANISER, ADMIN),
     public=True,
     params=(Param.branch(),),

@@ -22,7 +22,7 @@ LIMIT = 30
 @command(
     "delivery",
     N_("messages that could not reach your branch's people"),
-    usage="[branch]",
+    usage=N_("[branch]"),
     roles=STAFF,
     params=(Param.branch(),),
 )

@@ -117,7 +117,7 @@ async def set_dues(
 @command(
     "dues",
     N_("record that someone's dues are paid until a date"),
-    usage="<person> <YYYY-MM-DD|none>",
+    usage=N_("<person> <YYYY-MM-DD|none>"),
     roles=(TREASURER,),
     params=(Param.person(), Param.date("paid_until", N_("YYYY-MM-DD, or none"), required=True)),
 )

@@ -218,7 +218,7 @@ async def merge_cancelled(ctx: Context, target: str) -> Reply:
 @command(
     "merge",
     N_("merge an imported membership record with the same person's chat record"),
-    usage="<imported person> <person who joined from chat>",
+    usage=N_("<imported person> <person who joined from chat>"),
     roles=(ORGANISER,),
 )
 async def merge(ctx: Context) -> Reply:

@@ -39,7 +39,7 @@ USAGE = N_(
 @command(
     "region",
     N_("create and edit the party's regions (national admins)"),
-    usage="[add|rename|areas|assign|remove] ...",
+    usage=N_("[add|rename|areas|assign|remove] ..."),
     roles=(ADMIN,),
 )
 async def region(ctx: Context) -> Reply:

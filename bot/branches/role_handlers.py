@@ -41,14 +41,15 @@ ROLE_PARAMS = (
 )
 
 
-def _parse_role_args(ctx: Context, usage: str) -> tuple[str, str, str]:
+def _parse_role_args(ctx: Context, name: str) -> tuple[str, str, str]:
     words = ctx.request.args.split()
     if len(words) not in (2, 3) or words[1].lower() not in ROLES:
+        hint = ctx.t("<person> <role> [where]")
         raise ctx.refuse(
             ctx.t(
                 "Usage: {usage}. Roles: organiser, treasurer, admin. Where: branch (the "
                 "default), region or national.",
-                usage=usage,
+                usage=f"/{name} {hint}",
             )
         )
     scope = words[2].lower() if len(words) == 3 else SCOPE_BRANCH
@@ -241,13 +242,13 @@ async def change_role(
 @command(
     "promote",
     N_("give someone a role"),
-    usage="<person> <organiser|treasurer|admin> [branch|region|national]",
+    usage=N_("<person> <organiser|treasurer|admin> [branch|region|national]"),
     roles=(ORGANISER, ADMIN),
     params=ROLE_PARAMS,
 )
 async def promote(ctx: Context) -> Reply:
     ctx.require_person()
-    ref, role, scope = _parse_role_args(ctx, "/promote <person> <role> [where]")
+    ref, role, scope = _parse_role_args(ctx, "promote")
     person, branch = await target_person(ctx, ref, ORGANISER)
     return await change_role(ctx, person, role, scope, _scope_id(ctx, scope, branch), grant=True)
 
@@ -255,12 +256,12 @@ async def promote(ctx: Context) -> Reply:
 @command(
     "demote",
     N_("take a role away from someone"),
-    usage="<person> <organiser|treasurer|admin> [branch|region|national]",
+    usage=N_("<person> <organiser|treasurer|admin> [branch|region|national]"),
     roles=(ORGANISER, ADMIN),
     params=ROLE_PARAMS,
 )
 async def demote(ctx: Context) -> Reply:
     ctx.require_person()
-    ref, role, scope = _parse_role_args(ctx, "/demote <person> <role> [where]")
+    ref, role, scope = _parse_role_args(ctx, "demote")
     person, branch = await target_person(ctx, ref, ORGANISER)
     return await change_role(ctx, person, role, scope, _scope_id(ctx, scope, branch), grant=False)

@@ -81,7 +81,7 @@ def _usage(ctx: Context) -> str:
 @command(
     "campaign",
     N_("start or stop an election campaign: daily sessions and a call-out"),
-    usage="start <name> <YYYY-MM-DD> [branch|region|national] | stop",
+    usage=N_("start <name> <YYYY-MM-DD> [branch|region|national] | stop"),
     roles=(ORGANISER, ADMIN),
 )
 async def campaign(ctx: Context) -> Reply:

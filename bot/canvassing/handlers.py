@@ -35,15 +35,19 @@ def _usage(ctx: Context) -> str:
     N_("this week's canvassing sessions: sign up or cancel"),
     staff=(
         (
-            "schedule <weekday> <HH:MM> <meeting point> [capacity]",
+            N_("schedule <weekday> <HH:MM> <meeting point> [capacity]"),
             N_("a weekly canvassing session"),
             (ORGANISER,),
         ),
-        ("slots", N_("the weekly sessions, to remove one"), (ORGANISER,)),
-        ("edit <n> point <text>|capacity <n>", N_("change a weekly session"), (ORGANISER,)),
-        ("log <doors> <conversations> [issues]", N_("the latest session's results"), (ORGANISER,)),
-        ("came [who]", N_("mark who came to the latest session"), (ORGANISER,)),
-        ("stats", N_("a chart of the last 12 weeks: who came, the core"), (ORGANISER,)),
+        (N_("slots"), N_("the weekly sessions, to remove one"), (ORGANISER,)),
+        (N_("edit <n> point <text>|capacity <n>"), N_("change a weekly session"), (ORGANISER,)),
+        (
+            N_("log <doors> <conversations> [issues]"),
+            N_("the latest session's results"),
+            (ORGANISER,),
+        ),
+        (N_("came [who]"), N_("mark who came to the latest session"), (ORGANISER,)),
+        (N_("stats"), N_("a chart of the last 12 weeks: who came, the core"), (ORGANISER,)),
     ),
 )
 async def canvass(ctx: Context) -> Reply:

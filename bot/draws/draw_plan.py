@@ -15,6 +15,7 @@ from bot.draws import queries, rules
 from bot.draws.bodies import Body
 from bot.draws.profile_handlers import PREFER_NOT, categories
 from bot.kernel.context import Context
+from bot.kernel.i18n import N_
 from bot.kernel.permissions import holds_at_region, holds_nationally
 from bot.lib.sortition import beacons, seeds
 from bot.lib.sortition.encoding import parse_seed_source
@@ -29,7 +30,7 @@ from storage.vocabulary import (
     SCOPE_REGION,
 )
 
-DRAW_USAGE = (
+DRAW_USAGE = N_(
     "[council | region | national | delegates | delegates national] <seats> [days=N] "
     "[category=value:min-max ...] [lottery:NAME:YYYY-MM-DD | beacon:drand|quicknet:ROUND | a trial seed]"
 )

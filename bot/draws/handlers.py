@@ -43,11 +43,11 @@ from storage.vocabulary import ADMIN, ORGANISER, SCOPE_BRANCH
     usage=DRAW_USAGE,
     roles=(ORGANISER, ADMIN),
     staff=(
-        ("seed <id> <seed>", N_("enter the seed a draw waits for"), (ORGANISER, ADMIN)),
-        ("verify <id>", N_("check a draw against its record"), (ORGANISER, ADMIN)),
-        ("record <id> [full]", N_("download a draw's published record"), (ORGANISER, ADMIN)),
+        (N_("seed <id> <seed>"), N_("enter the seed a draw waits for"), (ORGANISER, ADMIN)),
+        (N_("verify <id>"), N_("check a draw against its record"), (ORGANISER, ADMIN)),
+        (N_("record <id> [full]"), N_("download a draw's published record"), (ORGANISER, ADMIN)),
         (
-            "cancel <id> <reason>",
+            N_("cancel <id> <reason>"),
             N_("cancel a draw still waiting for its seed, telling everyone why"),
             (ORGANISER, ADMIN),
         ),

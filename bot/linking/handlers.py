@@ -44,7 +44,7 @@ CONFIRM_LIFETIME = dt.timedelta(minutes=30)
 @command(
     "link",
     N_("use your accounts on Telegram and Discord as one"),
-    usage="[code]",
+    usage=N_("[code]"),
     private=True,
     params=(Param.text("code", N_("the code from your other account (empty: get a code)")),),
 )

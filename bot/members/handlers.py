@@ -49,7 +49,7 @@ async def _scope(ctx: Context) -> Scope:
 @command(
     "members",
     N_("list the people of your branch, region or the party: search, filter, export"),
-    usage="[export] [" + "|".join(FILTERS) + "] [name] [page N]",
+    usage=N_("[export] [all|members|supporters|lapsing|lapsed|unreachable] [name] [page N]"),
     roles=STAFF,
     private=True,
     params=(

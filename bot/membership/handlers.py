@@ -185,7 +185,7 @@ async def enter_branch(ctx: Context, person: Person, branch: Branch) -> Reply:
 @command(
     "join",
     N_("find your local branch and join it"),
-    usage="<town or postcode>",
+    usage=N_("<town or postcode>"),
     params=(Param.branch(N_("your town or postcode"), name="place", required=True),),
     prefetch=place_ahead,
 )

@@ -26,7 +26,7 @@ LEADS = (ORGANISER, ADMIN)  # an admin has the organiser's powers
 @command(
     "signup",
     N_("a sign-up link and QR code for leaflets"),
-    usage="[branch]",
+    usage=N_("[branch]"),
     roles=(ORGANISER,),
     private=True,
     params=(Param.branch(N_("which branch (default: the party's or yours)")),),

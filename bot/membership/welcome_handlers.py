@@ -115,11 +115,13 @@ async def help_(ctx: Context) -> Reply:
     for spec in sorted(ctx.commands.values(), key=_help_position):
         if spec.roles and not any(holds_anywhere(grants, r) for r in spec.roles):
             continue
-        usage = f" {spec.usage}" if spec.usage else ""
+        # The hints are in the catalogue too (N_ where declared): "<town or postcode>"
+        # reads in the person's language; the words to type stay as they are.
+        usage = f" {ctx.t(spec.usage)}" if spec.usage else ""
         lines.append(f"/{spec.name}{usage} — {ctx.t(spec.summary)}")
         for extra, summary, roles in spec.staff:
             if any(holds_anywhere(grants, r) for r in roles):
-                lines.append(f"/{spec.name} {extra} — {ctx.t(summary)}")
+                lines.append(f"/{spec.name} {ctx.t(extra)} — {ctx.t(summary)}")
     if in_group:
         lines.append(ctx.t("Organisers, treasurers and admins: send /help privately for yours."))
     return Reply("\n".join(lines))
@@ -128,7 +130,7 @@ async def help_(ctx: Context) -> Reply:
 @command(
     "claim",
     N_("claim the membership record your branch imported for you"),
-    usage="<code>",
+    usage=N_("<code>"),
     params=(Param.text("code", N_("the code your organiser gave you"), required=True),),
 )
 async def claim(ctx: Context) -> Reply:

@@ -40,7 +40,7 @@ from storage.vocabulary import ADMIN, ORGANISER
     staff=(
         (POLL_USAGE, N_("post a poll"), (ORGANISER, ADMIN)),
         (
-            "close|audit|export <id>",
+            N_("close|audit|export <id>"),
             N_("close a poll early, see its turnout, export it"),
             (ORGANISER, ADMIN),
         ),

@@ -12,7 +12,7 @@ from bot.branches.queries import search
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
 from bot.kernel.effects import audit
-from bot.kernel.i18n import format_local, translator
+from bot.kernel.i18n import N_, format_local, translator
 from bot.kernel.messages import Button, Reply
 from bot.kernel.outbox import Recipients, enqueue, enqueue_for
 from bot.kernel.permissions import holds_at_region, holds_nationally
@@ -45,7 +45,7 @@ from storage.vocabulary import (
 )
 
 TIMES_CLOSE_BEFORE = dt.timedelta(days=1)  # a --times poll closes this long before its first time
-POLL_USAGE = (
+POLL_USAGE = N_(
     '"Question?" "Option A" "Option B" [--multi|--ranked|--times|--proposal] [--secret] '
     "[--live] [--closes <date time>] [--everyone] [--scope branch|region|national] "
     "[--quorum 50%] [--threshold majority|2/3|60%] [--abstain]"

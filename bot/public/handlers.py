@@ -34,7 +34,7 @@ def feed_base(ctx: Context) -> str | None:
 @command(
     "calendar",
     N_("a private calendar feed of the meetings and canvassing you go to"),
-    usage="[new|stop]",
+    usage=N_("[new|stop]"),
     private=True,
     params=(Param.choice("what", N_("new or stop"), ("new", "stop")),),
 )

@@ -25,7 +25,7 @@ from storage.models import Person
 @command(
     "reminders",
     N_("your reminders and announcements, on or off"),
-    usage="[on|off]",
+    usage=N_("[on|off]"),
     params=(Param.choice("setting", N_("on or off"), ("on", "off")),),
 )
 async def reminders(ctx: Context) -> Reply:

@@ -21,7 +21,7 @@ from bot.settings.rules import AUTO
 @command(
     "language",
     N_("the language I write to you in"),
-    usage="[language|auto]",
+    usage=N_("[language|auto]"),
     params=(Param.text("language", N_("a language, or auto for your app's")),),
     longest=60,
 )

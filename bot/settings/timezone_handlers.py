@@ -26,7 +26,7 @@ RESET = "reset"
 @command(
     "timezone",
     N_("the time zone you read times in"),
-    usage="[city|reset]",
+    usage=N_("[city|reset]"),
     params=(Param.text("city", N_("a city, or reset for your branch's time zone")),),
     longest=80,
 )
