@@ -211,3 +211,34 @@ async def test_a_branchs_group_chat_reads_announcements_in_the_branchs_language(
     assert copies[""].startswith("📣 Desde ")  # Bath's chat
     assert copies["Alice"].startswith("📣 From ")  # Frome, privately: the party's
     assert copies["Ivan"].startswith("📣 Desde ")  # Wells: his app speaks Spanish
+
+
+async def test_a_branchs_group_chat_reads_its_draws_and_polls_in_the_branchs_language(
+    demo: Chat,
+) -> None:
+    """A draw's announcement, a poll and its result go to the branch's group chat in
+    the branch's language (Frome: Welsh), though every person there chose English."""
+    from storage.models import OutboxMessage
+    from tests.helpers import post_poll
+    from tests.test_draws import committed_and_drawn
+
+    await demo.say("Alice", "/linkchat", group="-100frome")
+    async with demo.core.db.transaction() as session:
+        for person in await session.scalars(select(Person)):
+            person.language = "en"
+    assert "now Cymraeg" in (await demo.say("Alice", "/branch language Frome: cy"))[0].text
+    await committed_and_drawn(demo)  # Alice's, Carol's replies: English, as they chose
+    poll = await post_poll(demo, "Alice", '"Yes or no?" "Yes" "No"')
+    closed = await demo.say("Alice", f"/poll close {poll}")
+    assert closed[-1].text.startswith("Results: Yes or no?")  # Alice's: English
+    async with demo.core.db.transaction() as session:
+        rows = await session.execute(
+            select(OutboxMessage.key, OutboxMessage.text).where(
+                OutboxMessage.branch_chat_id.is_not(None)
+            )
+        )
+        to_chat = {key.split(":chat")[0].rstrip(":"): text for key, text in rows}
+    assert to_chat["drawn:1"].startswith("Mae tyniad 1 ar gyfer ")
+    assert to_chat[f"poll:{poll}"].startswith("Pôl: Yes or no?")
+    assert "Dewiswch un." in to_chat[f"poll:{poll}"]
+    assert to_chat[f"pollresult:{poll}"].startswith("Canlyniadau: Yes or no?")

@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.draws.bodies import Body
 from bot.draws.queries import branches_in, people_in
 from bot.kernel.config import Settings
-from bot.kernel.i18n import translator
+from bot.kernel.i18n import pick_language, translator
 from bot.kernel.messages import Attachment
 from bot.kernel.outbox import enqueue, enqueue_for
-from storage.models import BranchChat
+from storage.models import Branch, BranchChat
 
 RECORD_FILE_LIMIT = 8_000_000  # bytes: larger records are fetched with /draw record
 
@@ -30,14 +30,15 @@ async def publish(
     now: dt.datetime,
     file: Attachment | None = None,
 ) -> None:
-    """To the body's chats (the linked chats of its branches) if it has any, in
-    the party's language, with ``file``; else to each of its people privately
-    (without the file: a pool's record can be large)."""
+    """To the body's chats (the linked chats of its branches) if it has any, each in
+    its branch's language (else the party's: a group has no one reader), with
+    ``file``; else to each of its people privately, in theirs (without the file: a
+    pool's record can be large)."""
     chats = list(
-        await session.scalars(
-            select(BranchChat.id).where(
-                BranchChat.branch_id.in_(branches_in(body.scope, body.scope_id))
-            )
+        await session.execute(
+            select(BranchChat.id, Branch.language)
+            .join(Branch, Branch.id == BranchChat.branch_id)
+            .where(BranchChat.branch_id.in_(branches_in(body.scope, body.scope_id)))
         )
     )
     if not chats:
@@ -50,14 +51,17 @@ async def publish(
             default_locale=settings.default_locale,
         )
         return
-    text = render(translator(settings.default_locale))
+    texts: dict[str, str] = {}
     if file is not None and len(file.content) > RECORD_FILE_LIMIT:
         file = None
-    for chat_id in chats:
+    for chat_id, branch_language in chats:
+        lang = pick_language(branch_language, settings.default_locale)
+        if lang not in texts:
+            texts[lang] = render(translator(lang))
         await enqueue(
             session,
             key=f"{key}:chat{chat_id}",
-            text=text,
+            text=texts[lang],
             now=now,
             branch_chat_id=chat_id,
             file=file,

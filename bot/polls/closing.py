@@ -115,26 +115,29 @@ async def reshuffle(session: AsyncSession, poll: Poll, settings: Settings) -> No
 async def announce_result(
     session: AsyncSession, settings: Settings, poll: Poll, result: dict[str, Any], now: dt.datetime
 ) -> None:
-    """The result to every linked chat of the scope (text and chart); to the
-    people on the roll privately where their branch has no linked chat."""
-    from bot.kernel.i18n import translator
+    """The result to every linked chat of the scope (text and chart, in the chat's
+    branch's language, else the party's: a group has no one reader); to the people on
+    the roll privately where their branch has no linked chat (each in theirs)."""
+    from bot.kernel.i18n import pick_language, translator
 
     tz = await scope_timezone(session, settings, poll)
     branches = await scope_branches(session, poll.scope, poll.scope_id)
     chats = await linked_chats(session, branches)
-    t = translator(settings.default_locale)
-    if chats:
-        # Drawn off the event loop: matplotlib takes a noticeable fraction of a second.
-        png = await asyncio.to_thread(chart, poll, result, t.locale, poll.question)
-        for chat in chats:
-            await enqueue(
-                session,
-                key=f"pollresult:{poll.id}:chat:{chat.id}",
-                text=result_text(t, poll, result, tz),
-                now=now,
-                branch_chat_id=chat.id,
-                file=Attachment(f"poll-{poll.id}.png", png, "image/png"),
-            )
+    languages = {b.id: pick_language(b.language, settings.default_locale) for b in branches}
+    pngs: dict[str, bytes] = {}
+    for chat in chats:
+        t = translator(languages.get(chat.branch_id, settings.default_locale))
+        if t.locale not in pngs:
+            # Drawn off the event loop: matplotlib takes a noticeable fraction of a second.
+            pngs[t.locale] = await asyncio.to_thread(chart, poll, result, t.locale, poll.question)
+        await enqueue(
+            session,
+            key=f"pollresult:{poll.id}:chat:{chat.id}",
+            text=result_text(t, poll, result, tz),
+            now=now,
+            branch_chat_id=chat.id,
+            file=Attachment(f"poll-{poll.id}.png", pngs[t.locale], "image/png"),
+        )
     linked = {c.branch_id for c in chats}
     unlinked = [b.id for b in branches if b.id not in linked]
     if unlinked:

@@ -12,7 +12,7 @@ from bot.branches.queries import search
 from bot.kernel.actions import Action
 from bot.kernel.context import Context
 from bot.kernel.effects import audit
-from bot.kernel.i18n import N_, format_local, translator
+from bot.kernel.i18n import N_, format_local, pick_language, translator
 from bot.kernel.messages import Button, Reply
 from bot.kernel.outbox import Recipients, enqueue, enqueue_for
 from bot.kernel.permissions import holds_at_region, holds_nationally
@@ -236,15 +236,19 @@ async def post(ctx: Context, target: str) -> list[Reply]:
 
 
 async def _publish(ctx: Context, poll: Poll, branches: list[Branch], tz: str) -> None:
-    """To each linked chat of the scope; privately to the voters of branches without one."""
+    """To each linked chat of the scope (in its branch's language, else the party's);
+    privately to the voters of branches without one (each in theirs)."""
     chats = await linked_chats(ctx.session, branches)
-    party_t = translator(ctx.settings.default_locale)
+    languages = {b.id: b.language for b in branches}
     for chat in chats:
+        chat_t = translator(
+            pick_language(languages.get(chat.branch_id), ctx.settings.default_locale)
+        )
         await enqueue(
             ctx.session,
             key=f"poll:{poll.id}:chat:{chat.id}",
-            text=poll_text(party_t, poll, tz),
-            buttons=poll_buttons(party_t, poll, tz),
+            text=poll_text(chat_t, poll, tz),
+            buttons=poll_buttons(chat_t, poll, tz),
             now=ctx.now,
             branch_chat_id=chat.id,
         )
