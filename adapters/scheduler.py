@@ -217,8 +217,13 @@ class Scheduler:
     async def sync_jobs(self, missed: Mapping[str, dt.datetime] | None = None) -> None:
         """Make the stored jobs the table's plan (and the hourly refresh); idempotent.
         ``missed``: the runs an older version's jobs missed, by id (on taking the lead)."""
-        missed = missed or {}
         planned = [REFRESH, *await self.jobs.plan(self.db, self.settings)]
+        # The job store is synchronous (a commit per job): in a thread, so that a slow
+        # database stalls no webhook post, Telegram call or lead check of this worker.
+        await asyncio.to_thread(self._write_plan, planned, missed or {})
+
+    def _write_plan(self, planned: list[Planned], missed: Mapping[str, dt.datetime]) -> None:
+        """The stored jobs made ``planned`` (APScheduler's calls are thread-safe)."""
         stored = {job.id: job for job in self.aps.get_jobs()}
         for item in planned:
             self._keep(item, stored.pop(item.id, None), missed.get(item.id))

@@ -119,12 +119,20 @@ async def telegram_workers(url: str, tg: FakeTelegram, count: int) -> AsyncItera
                 return False
 
             await until(healthy, f"worker on {worker.port} healthy", PATIENCE)
+
+        # Healthy once the lock is held anywhere, which is before the one holding it
+        # has written its schedule and leads: wait for that too, not for a lucky moment.
+        async def one_leads() -> bool:
+            reports = [(await healthz(w.port))[1] for w in workers]
+            return sum(r["scheduler"]["leader_here"] for r in reports) == 1
+
+        await until(one_leads, "one worker to lead the scheduler", PATIENCE)
         yield workers
     finally:
         for worker in workers:
             worker.stop.set()
         for worker in workers:
-            await asyncio.wait_for(worker.task, 20)
+            await asyncio.wait_for(worker.task, PATIENCE)
             await worker.db.dispose()
 
 
@@ -384,7 +392,7 @@ async def test_a_worker_lists_itself_until_it_stops(
         assert body["scheduler_leader"] is True and body["problems"] == []
     finally:
         stop.set()
-        await asyncio.wait_for(worker, 20)
+        await asyncio.wait_for(worker, PATIENCE)
         await worker_db.dispose()
     code, out = await status(pg, capsys)
     assert code == 1 and "no worker leads the scheduler" in out
