@@ -21,7 +21,7 @@ from bot.lib.sortition.encoding import REPLACEMENT_RULE, digest
 from bot.lib.sortition.verification import verify
 from storage.models import AssemblyDraw, AssemblyInvitation, AssemblyRegistrant
 from tests import test_public_pages as public_pages
-from tests.browser import console_errors
+from tests.browser import DESKTOP, PHONE, console_errors, full_page, screenshot_dir
 from tests.helpers import Chat
 from tests.helpers import text as joined
 from tests.test_assemblies import drawn
@@ -191,6 +191,10 @@ async def test_the_full_record_checks_the_household_rule_in_the_browser(
     assert seen["errors"] == []
     assert seen["full"] == "pass" and set(seen["checks"].values()) == {"pass"}, seen
     assert "Every check passed in your browser." in seen["summary"]
+    out = screenshot_dir(tmp_path)
+    for name, (width, _) in (("phone", PHONE), ("desktop", DESKTOP)):
+        await asyncio.to_thread(full_page, browser, out / f"assembly-draw-{name}.png", width)
+        assert (out / f"assembly-draw-{name}.png").stat().st_size > 10_000
 
 
 @pytest.mark.slow  # a real browser
