@@ -8,6 +8,7 @@ import logging
 import pickle
 import secrets
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -385,3 +386,33 @@ async def test_a_job_that_fails_or_is_slow_holds_up_no_other(
     finally:
         await scheduler.stop()
         await sqlite_db.dispose()
+
+
+async def test_writing_the_schedule_leaves_the_worker_free_meanwhile(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """APScheduler's job store commits each job synchronously: on a busy database a
+    leader writing its schedule stalled its worker's whole loop (webhook posts,
+    Telegram calls timing out, lead checks). A job being written here waits until
+    the loop has turned meanwhile, which it can only if the write is not on it."""
+    scheduler = Scheduler(sqlite_db, Settings(), FixedClock(NOW), build_timed_jobs())
+    add_job = scheduler.store.add_job
+    writing, loop_turned = threading.Event(), threading.Event()
+
+    def slow_add(job: Job) -> None:
+        writing.set()
+        if not loop_turned.wait(timeout=30):  # a guard against a hang, not a stopwatch
+            raise AssertionError("the asyncio loop stood still while a job was written")
+        add_job(job)
+
+    monkeypatch.setattr(scheduler.store, "add_job", slow_add)
+    starting = asyncio.create_task(scheduler.start())
+    try:
+        await until(writing.is_set, "the schedule to be written", 60)
+        loop_turned.set()
+        await starting
+        assert scheduler.leader
+        assert {"refresh", "meetings", "roundup:1"} <= {job.id for job in scheduler.aps.get_jobs()}
+    finally:
+        loop_turned.set()
+        await scheduler.stop()
