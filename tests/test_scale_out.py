@@ -272,7 +272,22 @@ async def test_a_scheduler_that_lost_its_lock_runs_no_job(pg: str) -> None:
         await until(
             lambda: "meetings" in runs[schedulers.index(new)], "the meetings sweep to run", PATIENCE
         )
-        await asyncio.sleep(0.3)  # the old leader keeps trying for the lead, and must not get it
+
+        # The old leader keeps trying for the lead, and must not get it: wait until it
+        # has asked again (on a connection of its own, not the one killed) and was refused.
+        async def asked_again() -> bool:
+            again = old.lock.backend_pid
+            if again is None or again == pid:
+                return False
+            async with await psycopg.AsyncConnection.connect(pg, autocommit=True) as admin:
+                row = await (
+                    await admin.execute(
+                        "SELECT state, query FROM pg_stat_activity WHERE pid = %s", (again,)
+                    )
+                ).fetchone()
+            return row is not None and row[0] == "idle" and "pg_try_advisory_lock" in row[1]
+
+        await until(asked_again, "the old leader to ask for the lead again", PATIENCE)
         assert not old.leader and old.aps.state == STATE_PAUSED
         assert runs[schedulers.index(old)] == [] and runs[schedulers.index(new)] == ["meetings"]
     finally:
