@@ -9,6 +9,7 @@ and each kind of mistake is shown failing it on a catalogue written to fail.
 
 from __future__ import annotations
 
+import ast
 import gettext
 import io
 from pathlib import Path
@@ -233,3 +234,32 @@ def test_a_catalogue_that_does_not_compile_fails_the_check(tmp_path: Path) -> No
     assert any(
         "does not compile: invalid token in plural form" in x for x in problems(template, po)
     )
+
+
+def sentences_inside_fstrings(root: Path) -> list[str]:
+    """Each ``t("...")`` written inside an f-string under ``root``'s bot/,
+    adapters/ and runtime/: the extractor (Python 3.11's tokenizer) cannot see
+    into an f-string, so such a sentence never reaches the catalogue and stays
+    English for every reader."""
+    found = []
+    for path in sorted(p for d in ("bot", "adapters", "runtime") for p in (root / d).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.JoinedStr):
+                continue
+            for call in ast.walk(node):
+                if not isinstance(call, ast.Call) or not call.args:
+                    continue
+                name = getattr(call.func, "attr", getattr(call.func, "id", None))
+                if name in {"t", "plural"} and isinstance(call.args[0], ast.Constant):
+                    found.append(f"{path.relative_to(root)}:{call.lineno}: {call.args[0].value!r}")
+    return found
+
+
+def test_no_sentence_is_hidden_from_the_extractor_inside_an_fstring(tmp_path: Path) -> None:
+    root = LOCALE_DIR.parent.parent
+    assert sentences_inside_fstrings(root) == []
+    (tmp_path / "bot").mkdir()
+    (tmp_path / "bot" / "page.py").write_text(
+        "def head(t):\n    return f\"<h1>{t('Hello')}</h1>\"\n"
+    )
+    assert sentences_inside_fstrings(tmp_path) == ["bot/page.py:2: 'Hello'"]

@@ -4,12 +4,15 @@ what any page promises (no personal data, a strict CSP, a friendly 404)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import copy
 import datetime as dt
+import html
 import io
 import os
 import re
+import shlex
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
@@ -24,6 +27,7 @@ from icalendar import Calendar
 from PIL import Image
 from sqlalchemy import func, select
 
+from adapters.sortition_cli import add_parser as add_sortition_parser
 from adapters.web import start_pages
 from bot.lib.sortition.drawing import reserve_order
 from bot.lib.sortition.encoding import digest
@@ -776,3 +780,36 @@ async def test_organiser_run_on_sqlite_serves_the_pages_beside_the_console(tmp_p
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_the_command_a_draw_page_shows_verifies_its_downloaded_record(
+    demo: Chat, site: str, tmp_path: Path
+) -> None:
+    """A visitor who copies the page's command and runs it on the record they
+    downloaded gets every check passed: the page asks for nothing they lack."""
+    await drawn(demo, declines=1)
+    async with httpx.AsyncClient(base_url=site) as client:
+        page = await client.get("/draws/1")
+        record = await client.get("/draws/1/record.json")
+    command = html.unescape(re.search(r"<pre><code>(.*?)</code></pre>", page.text, re.S)[1])  # type: ignore[index]
+    argv = shlex.split(command)
+    assert argv[:3] == ["organiser", "sortition", "verify"]
+    (tmp_path / argv[3]).write_bytes(record.content)
+    argv[3] = str(tmp_path / argv[3])
+    root = argparse.ArgumentParser(prog="organiser")
+    add_sortition_parser(root.add_subparsers(dest="command", required=True))
+    args = root.parse_args(argv[1:])
+    assert await args.func(args, None) == 0
+
+
+async def test_a_draw_page_in_welsh_or_spanish_has_no_english_heading(
+    demo: Chat, site: str
+) -> None:
+    await drawn(demo)
+    async with httpx.AsyncClient(base_url=site) as client:
+        english = await client.get("/draws/1", headers={"Accept-Language": "en"})
+        headings = re.findall(r"<h2[^>]*>(.*?)</h2>", english.text)
+        assert "Check it in your browser" in headings and "The quotas" in headings
+        for language in ("cy", "es"):
+            page = await client.get("/draws/1", headers={"Accept-Language": language})
+            assert not set(headings) & set(re.findall(r"<h2[^>]*>(.*?)</h2>", page.text)), language

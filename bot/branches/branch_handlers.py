@@ -136,7 +136,7 @@ async def branch_status(ctx: Context) -> Reply:
             branch=branch.name,
             status=status_label(ctx.t, branch.status),
         )
-        + (f" ({ctx.t('{region} region', region=region.name)})" if region else ""),
+        + (" (" + ctx.t("{region} region", region=region.name) + ")" if region else ""),
         ctx.t("Area: {area}. Time zone: {tz}.", area=branch.area or "-", tz=tz),
         ctx.t(
             "People: {n}: {members}, {supporters}.",

@@ -100,17 +100,15 @@ def page(
 
 
 def not_found(t: Translator) -> str:
-    return (
-        f"<h1>{e(t('Not found'))}</h1>"
-        f"<p>{e(t('There is no such page here. Check the address you were given.'))}</p>"
-    )
+    not_found = t("Not found")
+    there_is_no_such = t("There is no such page here. Check the address you were given.")
+    return f"<h1>{e(not_found)}</h1><p>{e(there_is_no_such)}</p>"
 
 
 def unavailable(t: Translator) -> str:
-    return (
-        f"<h1>{e(t('Not available just now'))}</h1>"
-        f"<p>{e(t('This page cannot be shown just now. Please try again in a minute.'))}</p>"
-    )
+    not_available_just_now = t("Not available just now")
+    this_page_cannot_be = t("This page cannot be shown just now. Please try again in a minute.")
+    return f"<h1>{e(not_available_just_now)}</h1><p>{e(this_page_cannot_be)}</p>"
 
 
 # --- a draw's page ------------------------------------------------------------------
@@ -264,9 +262,10 @@ def draw_main(t: Translator, view: DrawView, record_url: str) -> str:
     kind = str(source.get("kind") or "")
     sentences = check_sentences(t, kind)
     names = CHECKS if view.household_rule is None else (*CHECKS, "household")
+    checking = t("Checking…")
     checks = "".join(
         f'<li data-check="{name}" data-state="wait">'
-        f'<span class="verdict">{e(t("Checking…"))}</span> '
+        f'<span class="verdict">{e(checking)}</span> '
         f'<span class="what">{e(sentences[name])}</span>'
         f'<span class="detail"></span></li>'
         for name in names
@@ -302,6 +301,7 @@ def draw_main(t: Translator, view: DrawView, record_url: str) -> str:
         "rule-gives": t("vacancy {n}: the committed rule gives {due}, not {chosen}"),
     }
     attributes = " ".join(f'data-{k}="{e(v)}"' for k, v in data.items())
+    none_was_published = t("none was published")
     facts = "".join(
         [
             *(_row(term, value) for term, value in view.about),
@@ -311,7 +311,7 @@ def draw_main(t: Translator, view: DrawView, record_url: str) -> str:
             ),
             _row(
                 t("Record hash published at commit"),
-                f'<code class="hash">{e(view.published_hash or t("none was published"))}</code>',
+                f'<code class="hash">{e(view.published_hash or none_was_published)}</code>',
             ),
             _row(t("Entrants"), e(view.pool)),
             _row(t("Seats"), e(view.record.get("k", "?"))),
@@ -337,32 +337,42 @@ def draw_main(t: Translator, view: DrawView, record_url: str) -> str:
     if view.witnesses:
         items = "".join(f"<li><code>{e(w)}</code></li>" for w in view.witnesses)
         seed_rows.append(_row(t("Proof: the numbers each witness entered"), f"<ol>{items}</ol>"))
+    nobody_has_been_drawn = t("Nobody has been drawn yet.")
     panel = (
         '<ol class="panel">'
         + "".join(f"<li><code>{e(p)}</code></li>" for p in view.panel)
         + "</ol>"
         if view.panel
-        else f"<p>{e(t('Nobody has been drawn yet.'))}</p>"
+        else f"<p>{e(nobody_has_been_drawn)}</p>"
     )
+    yes_word = t("yes")
+    no_word = t("no")
     quota_rows = "".join(
         "<tr>"
         f"<td>{e(q.category)}</td><td>{e(q.value)}</td><td>{q.low}–{q.high}</td>"
         f"<td>{'–' if q.drawn is None else q.drawn}</td>"
-        f"<td>{e('' if q.met is None else (t('yes') if q.met else t('no')))}</td>"
+        f"<td>{e('' if q.met is None else (yes_word if q.met else no_word))}</td>"
         "</tr>"
         for q in view.quotas
     )
+    seats_each_value_must = t("Seats each value must have, and the drawn panel")
+    category_word = t("Category")
+    value_word = t("Value")
+    seats_allowed = t("Seats allowed")
+    drawn_panel = t("Drawn panel")
+    within_word = t("Within")
     quotas = (
-        f'<div class="scroll"><table><caption>{e(t("Seats each value must have, and the drawn panel"))}</caption>'
-        f'<thead><tr><th scope="col">{e(t("Category"))}</th><th scope="col">{e(t("Value"))}</th>'
-        f'<th scope="col">{e(t("Seats allowed"))}</th><th scope="col">{e(t("Drawn panel"))}</th>'
-        f'<th scope="col">{e(t("Within"))}</th></tr></thead><tbody>{quota_rows}</tbody></table></div>'
+        f'<div class="scroll"><table><caption>{e(seats_each_value_must)}</caption>'
+        f'<thead><tr><th scope="col">{e(category_word)}</th><th scope="col">{e(value_word)}</th>'
+        f'<th scope="col">{e(seats_allowed)}</th><th scope="col">{e(drawn_panel)}</th>'
+        f'<th scope="col">{e(within_word)}</th></tr></thead><tbody>{quota_rows}</tbody></table></div>'
     )
     events = {
         "declined": t("declined"),
         "expired": t("did not answer in time"),
         "vacated": t("gave up the place"),
     }
+    none_so_far = t("None so far.")
     replacements = (
         "<ol>"
         + "".join(
@@ -386,44 +396,63 @@ def draw_main(t: Translator, view: DrawView, record_url: str) -> str:
         )
         + "</ol>"
         if view.vacancies
-        else f"<p>{e(t('None so far.'))}</p>"
+        else f"<p>{e(none_so_far)}</p>"
     )
     command = (
         f'organiser sortition verify {view.file_name} --seed "{view.seed or "SEED"}" '
-        f"--published-hash {view.published_hash or 'HASH'} --deep"
+        f"--published-hash {view.published_hash or 'HASH'}"
     )
+    check_it_in_your = t("Check it in your browser")
+    your_browser_downloads_the = t(
+        "Your browser downloads the record and recomputes it with its own SHA-256: you trust your browser, not this server. Nothing is sent back."
+    )
+    these_checks_need_javascript = t(
+        "These checks need JavaScript. Without it, download the record and run the command below."
+    )
+    what_your_browser_cannot = t(
+        "What your browser cannot check: the command below also checks that a lottery result is in the committed format, and a beacon's signature against the chain's public key (given the round, with --beacon-round). With the organisers' full record, --deep also solves the selection problem again (each person's chance of selection) and opens every entrant's commitment. Each entrant can check their own entry with the receipt the bot gave them."
+    )
+    the_commitment = t("The commitment")
+    download_the_record_json = t("Download the record (JSON)")
+    the_seed = t("The seed")
+    the_panel_by_pseudonym = t("The panel, by pseudonym")
+    entrants_appear_only_as = t(
+        "Entrants appear only as pseudonyms; no name or declared feature is published."
+    )
+    the_quotas = t("The quotas")
+    replacements_in_committed_order = t("Replacements, in committed order")
     return f"""<h1>{e(view.title)}</h1>
 <p class="status">{e(status_text(t, view))}</p>
 <section id="check" aria-labelledby="h-check" {attributes}>
-<h2 id="h-check">{e(t("Check it in your browser"))}</h2>
-<p>{e(t("Your browser downloads the record and recomputes it with its own SHA-256: you trust your browser, not this server. Nothing is sent back."))}</p>
+<h2 id="h-check">{e(check_it_in_your)}</h2>
+<p>{e(your_browser_downloads_the)}</p>
 <ol class="checks">{checks}</ol>
 <p class="summary" role="status" aria-live="polite"></p>
-<noscript><p>{e(t("These checks need JavaScript. Without it, download the record and run the command below."))}</p></noscript>
-<p>{e(t("What your browser cannot check: the command below also solves the selection problem again (each person's chance of selection), checks the beacon's signature against the chain's public key and that a lottery result is in the committed format, and, given the organisers' full record, every entrant's commitment. Only the organisers hold the full record; each entrant can check their own entry with the receipt the bot gave them."))}</p>
+<noscript><p>{e(these_checks_need_javascript)}</p></noscript>
+<p>{e(what_your_browser_cannot)}</p>
 <pre><code>{e(command)}</code></pre>
 {full_record_checks(t) if view.household_rule else ""}
 </section>
 <section aria-labelledby="h-commit">
-<h2 id="h-commit">{e(t("The commitment"))}</h2>
+<h2 id="h-commit">{e(the_commitment)}</h2>
 <dl>{facts}</dl>
-<p><a class="button" href="{e(record_url)}" download="{e(view.file_name)}">{e(t("Download the record (JSON)"))}</a></p>
+<p><a class="button" href="{e(record_url)}" download="{e(view.file_name)}">{e(download_the_record_json)}</a></p>
 </section>
 <section aria-labelledby="h-seed">
-<h2 id="h-seed">{e(t("The seed"))}</h2>
+<h2 id="h-seed">{e(the_seed)}</h2>
 <dl>{"".join(seed_rows)}</dl>
 </section>
 <section aria-labelledby="h-panel">
-<h2 id="h-panel">{e(t("The panel, by pseudonym"))}</h2>
-<p>{e(t("Entrants appear only as pseudonyms; no name or declared feature is published."))}</p>
+<h2 id="h-panel">{e(the_panel_by_pseudonym)}</h2>
+<p>{e(entrants_appear_only_as)}</p>
 {panel}
 </section>
 <section aria-labelledby="h-quotas">
-<h2 id="h-quotas">{e(t("The quotas"))}</h2>
+<h2 id="h-quotas">{e(the_quotas)}</h2>
 {quotas}
 </section>
 <section aria-labelledby="h-replacements">
-<h2 id="h-replacements">{e(t("Replacements, in committed order"))}</h2>
+<h2 id="h-replacements">{e(replacements_in_committed_order)}</h2>
 {replacements}
 </section>"""
 
@@ -458,43 +487,52 @@ def directory_main(t: Translator, branches: Sequence[BranchView], query: str) ->
     items = []
     for b in branches:
         if b.meeting_at is not None:
+            next_people_s_assembly = t("Next people’s assembly:")
             meeting = (
-                f"<p><strong>{e(t('Next people’s assembly:'))}</strong> "
+                f"<p><strong>{e(next_people_s_assembly)}</strong> "
                 f"{e(b.meeting_title or '')}, {_when(t, b.meeting_at, b.timezone)}"
                 + (f", {e(b.meeting_place)}" if b.meeting_place else "")
                 + "</p>"
             )
         else:
-            meeting = f'<p class="meta">{e(t("No public meeting is planned yet."))}</p>'
+            no_public_meeting_is = t("No public meeting is planned yet.")
+            meeting = f'<p class="meta">{e(no_public_meeting_is)}</p>'
         joins = []
         if b.telegram:
-            joins.append(f'<a class="button" href="{e(b.telegram)}">{e(t("Join on Telegram"))}</a>')
+            join_on_telegram = t("Join on Telegram")
+            joins.append(f'<a class="button" href="{e(b.telegram)}">{e(join_on_telegram)}</a>')
         if b.discord:
-            joins.append(f'<a class="button" href="{e(b.discord)}">{e(t("Join on Discord"))}</a>')
+            join_on_discord = t("Join on Discord")
+            joins.append(f'<a class="button" href="{e(b.discord)}">{e(join_on_discord)}</a>')
+        qr_code_of_the = t("QR code of the link to join {branch}", branch=b.name)
+        for_leaflets = t("For leaflets")
         qr = (
             f'<figure><img src="/branches/{e(b.slug)}/qr.png" width="132" height="132" '
-            f'alt="{e(t("QR code of the link to join {branch}", branch=b.name))}">'
-            f"<figcaption>{e(t('For leaflets'))}</figcaption></figure>"
+            f'alt="{e(qr_code_of_the)}">'
+            f"<figcaption>{e(for_leaflets)}</figcaption></figure>"
             if b.qr
             else ""
         )
         where = status_label_public(t, b.status) + (f" · {b.region}" if b.region else "")
+        calendar_of_its_public = t("Calendar of its public meetings")
+        covers_area = t("Covers: {area}", area=b.area or b.name)
         items.append(
             f'<li data-places="{e(b.places)}" data-postcodes="{e(b.postcodes)}"'
             + ("" if b.shown else " hidden")
             + ">"
             f'<div><h2 id="b-{e(b.slug)}">{e(b.name)}</h2>'
             f'<p class="meta">{e(where)}</p>'
-            f"<p>{e(t('Covers: {area}', area=b.area or b.name))}</p>"
+            f"<p>{e(covers_area)}</p>"
             f"{meeting}"
             + (f'<p class="joins">{" ".join(joins)}</p>' if joins else "")
-            + f'<p><a href="/branches/{e(b.slug)}.ics">{e(t("Calendar of its public meetings"))}</a></p>'
+            + f'<p><a href="/branches/{e(b.slug)}.ics">{e(calendar_of_its_public)}</a></p>'
             + f"</div>{qr}</li>"
         )
+    no_branch_has_started = t("No branch has started yet.")
     listing = (
         f'<ul class="branches">{"".join(items)}</ul>'
         if branches
-        else f"<p>{e(t('No branch has started yet.'))}</p>"
+        else f"<p>{e(no_branch_has_started)}</p>"
     )
     counts = {
         str(n): t.plural("{n} branch matches.", "{n} branches match.", n)
@@ -503,13 +541,19 @@ def directory_main(t: Translator, branches: Sequence[BranchView], query: str) ->
     none = t("No branch covers that yet: join the party and propose one.")
     shown = sum(1 for b in branches if b.shown)
     found = counts.get(str(shown), none) if query.strip() else ""
-    return f"""<h1>{e(t("Find your branch"))}</h1>
-<p>{e(t("Each branch meets in its area. Join one from your phone, or come to its next people's assembly: everyone living there is welcome."))}</p>
+    find_your_branch = t("Find your branch")
+    each_branch_meets_in = t(
+        "Each branch meets in its area. Join one from your phone, or come to its next people's assembly: everyone living there is welcome."
+    )
+    your_town_village_or = t("Your town, village or postcode")
+    search_word = t("Search")
+    return f"""<h1>{e(find_your_branch)}</h1>
+<p>{e(each_branch_meets_in)}</p>
 <form class="search" role="search" action="/branches" method="get" data-counts="{e(json.dumps(counts, ensure_ascii=False))}" data-none="{e(none)}">
-<label for="q">{e(t("Your town, village or postcode"))}</label>
+<label for="q">{e(your_town_village_or)}</label>
 <input type="search" id="q" name="q" value="{e(query)}" autocomplete="postal-code" enterkeyhint="search">
 <input type="hidden" name="lang" value="{e(t.locale)}">
-<button type="submit">{e(t("Search"))}</button>
+<button type="submit">{e(search_word)}</button>
 </form>
 <p class="found" role="status" aria-live="polite">{e(found)}</p>
 {listing}"""
