@@ -6,18 +6,18 @@ witness its seed: shared by the /assembly handlers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.assemblies import queries
 from bot.assemblies.invitations import body_of
 from bot.assemblies.rules import AreaAsked, outside, postcodes_of
+from bot.branches.queries import region_meant
 from bot.draws.access import in_body, may_draw
 from bot.draws.draw_plan import staff_branch
 from bot.draws.queries import grants_of
 from bot.kernel.context import Context, parse_id
 from bot.kernel.permissions import holds_at_branch, holds_at_region, holds_nationally
-from storage.models import Assembly, AssemblyDraw, Branch, Person, Region, RoleGrant
+from storage.models import Assembly, AssemblyDraw, Branch, Person
 from storage.vocabulary import (
     NATIONAL_SCOPE_ID,
     ORGANISER,
@@ -62,7 +62,7 @@ async def opening(ctx: Context, asked: AreaAsked) -> Opening:
             )
         timezone = ctx.settings.default_timezone
         return Opening(SCOPE_NATIONAL, NATIONAL_SCOPE_ID, timezone, ", ".join(asked.prefixes))
-    region = await _region(ctx, asked.region, home, grants)
+    region = await region_meant(ctx.session, asked.region, home, grants)
     if region is None or not holds_at_region(grants, ORGANISER, region.id):
         raise ctx.refuse(
             ctx.t(
@@ -94,19 +94,6 @@ async def opening(ctx: Context, asked: AreaAsked) -> Opening:
     in_region = home is not None and home.region_id == region.id
     timezone = home.timezone if home is not None and in_region else ctx.settings.default_timezone
     return Opening(SCOPE_REGION, region.id, timezone, ", ".join(asked.prefixes or covering))
-
-
-async def _region(
-    ctx: Context, slug: str, home: Branch | None, grants: Iterable[RoleGrant]
-) -> Region | None:
-    """The region ``slug`` names, else the person's branch's, else the one region
-    they hold a role in."""
-    if slug:
-        return await queries.region_by_slug(ctx.session, slug)
-    if home is not None and home.region_id is not None:
-        return await ctx.session.get(Region, home.region_id)
-    held = {g.scope_id for g in grants if g.scope == SCOPE_REGION}
-    return await ctx.session.get(Region, held.pop()) if len(held) == 1 else None
 
 
 async def manages(ctx: Context) -> list[Assembly]:

@@ -37,10 +37,6 @@ async def every_assembly(session: AsyncSession) -> list[Assembly]:
     return list(await session.scalars(select(Assembly).order_by(Assembly.id)))
 
 
-async def region_by_slug(session: AsyncSession, slug: str) -> Region | None:
-    return await session.scalar(select(Region).where(Region.slug == slug.lower()))
-
-
 async def region_areas(session: AsyncSession, region: Region) -> list[str]:
     """The region's own area and each of its branches' areas."""
     rows = await session.scalars(select(Branch.area).where(Branch.region_id == region.id))

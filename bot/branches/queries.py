@@ -7,6 +7,7 @@ life. SQL only: what it means and how it reads is decided elsewhere.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -294,6 +295,19 @@ async def first_regions(session: AsyncSession, limit: int) -> list[Region]:
 
 async def region_with_slug(session: AsyncSession, slug: str) -> Region | None:
     return await session.scalar(select(Region).where(Region.slug == slug))
+
+
+async def region_meant(
+    session: AsyncSession, slug: str, home: Branch | None, grants: Iterable[RoleGrant]
+) -> Region | None:
+    """The region a command means: the one ``slug`` names, else the person's own
+    branch's (``home``), else the one region they hold a role in (``grants``)."""
+    if slug:
+        return await region_with_slug(session, slug.lower())
+    if home is not None and home.region_id is not None:
+        return await session.get(Region, home.region_id)
+    held = {g.scope_id for g in grants if g.scope == SCOPE_REGION}
+    return await session.get(Region, held.pop()) if len(held) == 1 else None
 
 
 async def regions_by_name(session: AsyncSession) -> list[Region]:

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.branches.handlers import require_staff
+from bot.branches.queries import region_meant
 from bot.draws import queries, rules
 from bot.draws.bodies import Body
 from bot.draws.profile_handlers import PREFER_NOT, categories
@@ -69,16 +70,8 @@ async def _region(ctx: Context, slug: str) -> Region:
     only for its organisers (or national staff)."""
     person = ctx.require_person()
     grants = await ctx.grants()
-    region: Region | None = None
-    if slug:
-        region = await ctx.session.scalar(select(Region).where(Region.slug == slug.lower()))
-    else:
-        held = {g.scope_id for g in grants if g.scope == SCOPE_REGION}
-        branch = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
-        if branch is not None and branch.region_id is not None:
-            region = await ctx.session.get(Region, branch.region_id)
-        elif len(held) == 1:
-            region = await ctx.session.get(Region, held.pop())
+    home = await ctx.session.get(Branch, person.branch_id) if person.branch_id else None
+    region = await region_meant(ctx.session, slug, home, grants)
     if region is None or not holds_at_region(grants, ORGANISER, region.id):
         raise ctx.refuse(
             ctx.t(
