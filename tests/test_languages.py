@@ -242,3 +242,19 @@ async def test_a_branchs_group_chat_reads_its_draws_and_polls_in_the_branchs_lan
     assert to_chat[f"poll:{poll}"].startswith("Pôl: Yes or no?")
     assert "Dewiswch un." in to_chat[f"poll:{poll}"]
     assert to_chat[f"pollresult:{poll}"].startswith("Canlyniadau: Yes or no?")
+
+
+async def test_a_polls_poster_reads_its_result_in_their_own_language(demo: Chat) -> None:
+    """The result the poster is sent privately is in the language they read (here
+    chosen after posting), not the party's."""
+    from storage.models import OutboxMessage
+    from tests.helpers import post_poll
+
+    poll = await post_poll(demo, "Alice", '"Yes or no?" "Yes" "No"')
+    await demo.say("Alice", "/language es")
+    await demo.say("Alice", f"/poll close {poll}")
+    async with demo.core.db.transaction() as session:
+        text = await session.scalar(
+            select(OutboxMessage.text).where(OutboxMessage.key == f"pollresult:{poll}:creator")
+        )
+    assert text is not None and text.startswith("Resultados: Yes or no?"), text

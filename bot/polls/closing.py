@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.kernel.config import Settings
 from bot.kernel.messages import Attachment
 from bot.kernel.outbox import Recipients, enqueue, enqueue_for
+from bot.kernel.people import reader
 from bot.polls import ballot_box
 from bot.polls.queries import (
     ballots_of,
@@ -156,7 +157,9 @@ async def announce_result(
             default_locale=settings.default_locale,
         )
     if poll.created_by is not None:
-        creator_t = translator(settings.default_locale)
+        # The poster reads the result in their own language, like every private message.
+        creator = await session.get(Person, poll.created_by)
+        creator_t = await reader(session, creator, settings.default_locale)
         await enqueue(
             session,
             key=f"pollresult:{poll.id}:creator",
