@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import gettext
 import io
+from dataclasses import replace
 from pathlib import Path
 from string import Formatter
 
@@ -20,7 +21,10 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
+from bot.app import build_handlers
+from bot.kernel.context import Context
 from bot.kernel.i18n import DOMAIN, LOCALE_DIR
+from bot.kernel.registry import CommandSpec, Handlers
 
 TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
 
@@ -263,3 +267,30 @@ def test_no_sentence_is_hidden_from_the_extractor_inside_an_fstring(tmp_path: Pa
         "def head(t):\n    return f\"<h1>{t('Hello')}</h1>\"\n"
     )
     assert sentences_inside_fstrings(tmp_path) == ["bot/page.py:2: 'Hello'"]
+
+
+def words_not_in_the_catalogue(handlers: Handlers, template: Path = TEMPLATE) -> list[str]:
+    """Each command's /help line (summary and hint, the staff lines' too) and each
+    parameter's description that the catalogue lacks: one declared without ``N_``,
+    which every reader would read in English."""
+    known = {m.id if isinstance(m.id, str) else m.id[0] for m in _read(template) if m.id}
+    found = []
+    for spec in handlers.commands.values():
+        words = [spec.summary, spec.usage, *(p.description for p in spec.params)]
+        words += [text for usage, summary, _ in spec.staff for text in (usage, summary)]
+        found += [f"/{spec.name}: {w!r}" for w in words if w and w not in known]
+    return found
+
+
+def test_every_commands_help_line_and_parameter_is_in_the_catalogue() -> None:
+    assert words_not_in_the_catalogue(build_handlers()) == []
+    spec = CommandSpec("hush", "be quiet", "<a hint nobody marked>", (), hush, False)
+    forgotten = replace(Handlers.collect([]), commands={"hush": spec})
+    assert words_not_in_the_catalogue(forgotten) == [
+        "/hush: 'be quiet'",
+        "/hush: '<a hint nobody marked>'",
+    ]
+
+
+async def hush(ctx: Context, args: str) -> None:
+    """A command declared without ``N_``: the check above must name its words."""
