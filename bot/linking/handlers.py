@@ -309,12 +309,13 @@ async def link_refused(ctx: Context, target: str) -> Reply:
     audit(ctx, "person.link_refused", subject=person, platform=platform)
     # The account that entered the code may have no record of its own: the
     # message hangs on this record, addressed to that account.
+    t = translator(
+        ctx.settings.default_locale
+    )  # the account that entered the code: it has no language of its own here
     await enqueue(
         ctx.session,
         key=f"link-refused:{target}",
-        text=translator(ctx.settings.default_locale)(
-            "The owner of that link code said it was not them: your account was not linked."
-        ),
+        text=t("The owner of that link code said it was not them: your account was not linked."),
         now=ctx.now,
         person_id=person.id,
         to=Recipient(

@@ -157,13 +157,14 @@ def export_csv(t: Translator, rows: Sequence[Listed], today: dt.date) -> bytes:
 
 
 def exported(t: Translator, n: int, filter_: str) -> str:
+    label = filter_label(t, filter_)  # outside the call, where the extractor reads it whole
     return t.plural(
         "The list ({filter}) of {n} person, as a spreadsheet. It holds personal data: "
         "keep it safe and delete it when done.",
         "The list ({filter}) of {n} people, as a spreadsheet. It holds personal data: "
         "keep it safe and delete it when done.",
         n,
-        filter=filter_label(t, filter_),
+        filter=label,
     )
 
 

@@ -251,6 +251,7 @@ def chart(poll: Poll, result: dict[str, Any], locale: str, title: str) -> bytes:
     """A bar chart (PNG) of the counts; for a ranked poll, one bar per round."""
     from matplotlib.figure import Figure
 
+    t = translator(locale)
     labels = [option_label(poll, i, locale)[:40] for i in range(len(poll.options))]
     series = chart_series(poll, result)
     figure = Figure(figsize=(7, 1.2 + 0.45 * len(labels) * max(1, len(series) * 0.6)))
@@ -267,14 +268,12 @@ def chart(poll: Poll, result: dict[str, Any], locale: str, title: str) -> bytes:
         highest = max(highest, *counts)
     line = threshold_line(result)
     if line is not None:
-        axes.axvline(
-            line, color="black", linestyle="--", label=translator(locale)("needed to carry")
-        )
+        axes.axvline(line, color="black", linestyle="--", label=t("needed to carry"))
         highest = max(highest, line)
         axes.legend(loc="lower right")
     axes.set_yticks(list(positions), labels)
     if len(series) > 1:
-        axes.legend(title=translator(locale)("round"), loc="lower right")
+        axes.legend(title=t("round"), loc="lower right")
     axes.set_title(title[:80])
     axes.set_xlim(0, highest * 1.15)
     figure.tight_layout()
