@@ -219,6 +219,7 @@ async def test_a_typed_seed_is_a_trial_that_invites_nobody_and_says_so(demo: Cha
     await pool(demo)
     preview = await demo.say("Alice", "/draw 3 anything-we-like")
     assert "TRIAL" in preview[0].text and "invites nobody" in preview[0].text
+    assert ".." not in preview[0].text  # the seed's line ends once, not twice
     committed = await demo.press("Alice", "Commit")
     assert "TRIAL" in committed[0].text
     replies = await demo.say("Alice", "/draw seed 1 anything-we-like")

@@ -168,7 +168,8 @@ async def _refuse_pending(ctx: Context, body: Body) -> None:
 def _preview(
     ctx: Context, plan: Plan, source: dict[str, Any], lines: list[str], prompt_id: int, tz: str
 ) -> Reply:
-    lines.append(ctx.t("Seed: {source}.", source=source_text(ctx.t, source, tz)))
+    described = source_text(ctx.t, source, tz).rstrip(".")  # a trial's ends a sentence itself
+    lines.append(ctx.t("Seed: {source}.", source=described))
     lines.append(ctx.t("Each person drawn has {days} days to answer.", days=plan.days))
     return Reply(
         "\n".join(lines),
