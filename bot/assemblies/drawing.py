@@ -30,7 +30,7 @@ from bot.assemblies.rules import (
 from bot.draws.rules import PREVIEW_LIFETIME, with_event
 from bot.kernel.config import Settings
 from bot.kernel.i18n import N_
-from bot.lib.sortition.drawing import open_drawn, selected_after
+from bot.lib.sortition.drawing import seeded
 from bot.lib.sortition.model import Person as Entrant
 from bot.lib.sortition.model import Problem as Selection
 from bot.lib.sortition.model import Quota, SortitionError
@@ -163,9 +163,7 @@ async def complete(
     if now < draw.seed_due_at:
         return None
     trial = is_trial(draw.record["seed_source"])
-    index, selected = selected_after(draw.record, seed)
-    opened = open_drawn(draw.record, index)
-    record = draw.record if opened is None else {**draw.record, "opened": opened}
+    index, selected, record = seeded(draw.record, seed)
     if not await claim(
         session,
         AssemblyDraw,

@@ -23,7 +23,7 @@ from bot.draws.texts import (
 )
 from bot.kernel.config import Settings
 from bot.kernel.outbox import enqueue_for
-from bot.lib.sortition.drawing import open_drawn, selected_after
+from bot.lib.sortition.drawing import seeded
 from bot.lib.sortition.seeds import is_trial
 from storage.models import Draw, Invitation, Person
 from storage.vocabulary import INVITED
@@ -70,9 +70,7 @@ async def complete(
     if draw.round == 0 and now < draw.seed_due_at:
         return None
     trial = draw.round == 0 and is_trial(draw.record["seed_source"])
-    index, selected = selected_after(draw.record, seed)
-    opened = open_drawn(draw.record, index)  # the drawn panel's counts: its quotas checkable
-    record = draw.record if opened is None else {**draw.record, "opened": opened}
+    index, selected, record = seeded(draw.record, seed)
     if not await claim(
         session,
         Draw,

@@ -80,6 +80,15 @@ def selected_after(record: Mapping[str, Any], seed: str) -> tuple[int, tuple[str
     return index, tuple(record["panels"][index])
 
 
+def seeded(record: Mapping[str, Any], seed: str) -> tuple[int, tuple[str, ...], Mapping[str, Any]]:
+    """What ``seed`` makes of a committed record: the index, the panel it selects,
+    and the record to keep, which opens the drawn panel's composition (its quotas
+    checkable by anyone) where the record is a sealed full one."""
+    index, selected = selected_after(record, seed)
+    opened = open_drawn(record, index)
+    return index, selected, record if opened is None else {**record, "opened": opened}
+
+
 def reserve_order(record: Mapping[str, Any], seed: str) -> list[str]:
     """The committed order in which reserves fill vacancies (see the module doc)."""
     index = draw_index(record["record_hash"], seed, record["m"])
